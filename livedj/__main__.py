@@ -1,0 +1,6 @@
+"""``python -m livedj`` is the ``livedj`` command."""
+import sys
+
+from livedj.cli import main
+
+sys.exit(main())

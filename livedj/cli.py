@@ -1,0 +1,108 @@
+"""The ``livedj`` command line: parse arguments, load the config, call one function per command.
+
+The work itself lives in :mod:`livedj.commands` (one module per command); this file only knows
+the arguments. Heavy modules (torch, librosa, sounddevice) are imported by the commands that
+need them, so ``livedj --help`` and ``livedj devices`` start fast.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+
+def _add_common(p: argparse.ArgumentParser, index: bool = True) -> None:
+    p.add_argument("--config", metavar="F", help="config file (default: $XDG_CONFIG_HOME/livedj/config.toml, "
+                                                 "else built-in defaults)")
+    if index:
+        p.add_argument("--index", metavar="DIR", help="index directory (default: index.path from the config)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livedj", description="Listen at the DJ booth and suggest the next record, live.")
+    parser.add_argument("--version", action="version", version=f"livedj {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("devices", help="list audio input devices", description="List audio input devices.")
+    _add_common(p, index=False)
+
+    p = sub.add_parser("index", help="index a music library", description=(
+        "Scan folders for audio (mp3, m4a/aac, flac, ogg/opus, wav, aiff), embed each song's beginning and "
+        "write the Annoy index and metadata store. Only new or changed files are analysed again."))
+    p.add_argument("paths", nargs="*", metavar="PATH", help="folders or files (default: library.paths)")
+    p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: number of CPUs)")
+    _add_common(p)
+
+    p = sub.add_parser("suggest", help="suggest records for a 5-s excerpt of a file", description=(
+        "The offline form of one live update: analyse the window of FILE at the offset and print ranked "
+        "suggestions."))
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--at", type=float, default=0.0, metavar="SECONDS", help="window start (default 0)")
+    p.add_argument("--top", type=int, metavar="N", help="how many suggestions (default: ranking.top)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_common(p)
+
+    p = sub.add_parser("run", help="the live daemon", description=(
+        "Listen (the configured input device, or --input FILE fed through the same ring buffer) and publish "
+        "suggestions every hop: OSC to the configured targets, the dashboard, and JSON lines."))
+    p.add_argument("--input", metavar="FILE", help="play FILE into the ring buffer instead of capturing")
+    p.add_argument("--fast", action="store_true", help="with --input: as fast as analysis allows, not real time")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of audio")
+    p.add_argument("--no-dashboard", action="store_true", help="no rich dashboard")
+    p.add_argument("--json-lines", action="store_true", help="one JSON object per update on stdout")
+    p.add_argument("--device", metavar="DEV", help="input device name or index (overrides audio.device)")
+    p.add_argument("--osc", action="append", metavar="HOST:PORT", help="send OSC here too (repeatable)")
+    _add_common(p)
+
+    p = sub.add_parser("demo", help="generate a demo library, index it and run live on a demo input",
+                       description="Works with no microphone and no music library: nothing is downloaded.")
+    p.add_argument("--dir", metavar="DIR", help="where the demo library and index go "
+                                               "(default: $XDG_CACHE_HOME/livedj/demo)")
+    p.add_argument("--duration", type=float, default=20.0, metavar="S", help="seconds of live demo (default 20)")
+    p.add_argument("--fast", action="store_true", help="run the live part as fast as possible")
+    p.add_argument("--no-dashboard", action="store_true", help="print JSON lines instead of the dashboard")
+    _add_common(p, index=False)
+
+    p = sub.add_parser("eval", help="measure suggestion quality on a labelled folder", description=(
+        "Each file's sub-folder is its label (album, artist, crate). Reports precision@10 of same-label "
+        "neighbours among song-beginning vectors, per encoder, beside a random baseline."))
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--encoders", default="musicnn,features", help="comma-separated (default: musicnn,features)")
+    p.add_argument("--k", type=int, default=10, help="neighbours per query (default 10)")
+    p.add_argument("--json", action="store_true")
+    _add_common(p, index=False)
+    return parser
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("livedj")
+    except Exception:
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from livedj.config import ConfigError, load
+
+    try:
+        config = load(args.config)
+    except ConfigError as exc:
+        print(f"livedj: config error:\n{exc}" if len(exc.problems) > 1 else f"livedj: config error: {exc}",
+              file=sys.stderr)
+        return 2
+    if getattr(args, "index", None):
+        config["index"]["path"] = args.index
+    command = import_module(f"livedj.commands.{args.command}")
+    try:
+        return int(command.main(args, config) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""`livedj devices`: list audio input devices."""
+from __future__ import annotations
+
+import sys
+
+
+def main(args, config) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    try:
+        from livedj.audio.capture import list_input_devices
+
+        devices = list_input_devices()
+    except (OSError, ImportError) as exc:  # PortAudio missing: say how to get it
+        print(f"livedj: cannot list audio devices: {exc} (install PortAudio: apt-get install libportaudio2)",
+              file=sys.stderr)
+        return 1
+    if not devices:
+        print("no audio input devices found")
+        return 0
+    table = Table(title="audio input devices")
+    for column in ("index", "name", "channels", "default rate", "default"):
+        table.add_column(column)
+    for d in devices:
+        table.add_row(str(d["index"]), d["name"], str(d["channels"]), f"{d['default_samplerate']:.0f} Hz",
+                      "*" if d.get("is_default") else "")
+    Console().print(table)
+    return 0

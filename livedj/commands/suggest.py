@@ -1,0 +1,44 @@
+"""`livedj suggest FILE --at S`: one live update, offline, on a file's window."""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main(args, config) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from livedj.audio.decode import DecodeError, decode
+    from livedj.engine.analyzer import load_engine
+    from livedj.library.index import IndexUnusable
+    from livedj.library.store import StoreError
+    from livedj.outputs.jsonlines import jsonable
+
+    if args.top is not None:
+        config["ranking"]["top"] = args.top
+    window_s = config["audio"]["window_s"]
+    try:
+        engine = load_engine(config)
+        audio = decode(args.file, engine.encoder.sample_rate, args.at, window_s)
+    except (IndexUnusable, StoreError, DecodeError) as exc:
+        print(f"livedj suggest: {exc}", file=sys.stderr)
+        return 1
+    if len(audio) < engine.encoder.sample_rate:
+        print(f"livedj suggest: {args.file}: less than 1 s of audio at {args.at} s", file=sys.stderr)
+        return 1
+    update = engine.update(audio, engine.encoder.sample_rate, t=args.at + len(audio) / engine.encoder.sample_rate)
+    if args.json:
+        print(json.dumps(jsonable(update.to_json()), ensure_ascii=False))
+        return 0
+    console = Console()
+    if update.tags:
+        console.print("sounds like: " + ", ".join(f"{n} {p:.2f}" for n, p in update.tags))
+    table = Table(title=f"suggestions for {args.file} @ {args.at:g} s")
+    for column in ("#", "artist", "title", "score", "sim", "BPM", "key", "path"):
+        table.add_column(column)
+    for s in update.suggestions:
+        table.add_row(str(s.rank), s.artist, s.title, f"{s.score:.3f}", f"{s.similarity:.3f}",
+                      f"{s.bpm:.1f}" if s.bpm else "", s.key or "", s.path)
+    console.print(table)
+    return 0

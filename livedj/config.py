@@ -1,0 +1,225 @@
+"""config.toml: the schema, its defaults, validation and where the file is found.
+
+Every key is checked on load and *all* problems of a file are reported at once, one line each,
+naming the file and the key (an unknown key gets a "did you mean ...?"), in the spirit of
+Mopidy's config schemas. The documented defaults live in the repository's ``config.toml``;
+this module holds the same values so that livedj runs with no file at all.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+AUDIO_EXTENSIONS = (".mp3", ".m4a", ".aac", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".wav", ".aif", ".aiff")
+
+
+class ConfigError(Exception):
+    """A config file is invalid; ``str()`` has one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: type | tuple[type, ...]
+    default: Any
+    check: Callable[[Any], str | None] | None = None  #: returns a message when the value is out of range
+    help: str = ""
+
+
+def _range(lo: float | None = None, hi: float | None = None) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if lo is not None and value < lo:
+            return f"must be >= {lo}, got {value}"
+        if hi is not None and value > hi:
+            return f"must be <= {hi}, got {value}"
+        return None
+
+    return check
+
+
+def _one_of(*choices: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(map(repr, choices))}, got {value!r}"
+
+    return check
+
+
+def _port(value: Any) -> str | None:
+    return None if 1 <= value <= 65535 else f"must be a UDP port 1-65535, got {value}"
+
+
+SCHEMA: dict[str, dict[str, Field]] = {
+    "audio": {
+        "device": Field((str, int), "", help="input device name (substring) or index; empty: the system default"),
+        "samplerate": Field(int, 0, _range(0, 384000), "capture rate in Hz; 0: the device's default"),
+        "channels": Field(int, 1, _range(1, 32), "channels to capture (mixed to mono)"),
+        "window_s": Field(float, 5.0, _range(3.0, 30.0), "seconds of audio per analysis window"),
+        "hop_s": Field(float, 1.0, _range(0.1, 30.0), "seconds between updates"),
+        "buffer_s": Field(float, 20.0, _range(5.0, 600.0), "ring buffer length in seconds"),
+    },
+    "analysis": {
+        "encoder": Field(str, "musicnn", _one_of("musicnn", "features"), "which encoder embeds audio"),
+        "threads": Field(int, 2, _range(1, 64), "torch/BLAS threads for the live analysis"),
+    },
+    "index": {
+        "path": Field(str, "", help="index directory; empty: $XDG_DATA_HOME/livedj/index"),
+        "beginning_s": Field(float, 15.0, _range(5.0, 120.0), "seconds of each song's beginning that are embedded"),
+        "n_trees": Field(int, 16, _range(1, 1000), "Annoy trees (more: better recall, bigger file)"),
+    },
+    "library": {
+        "paths": Field(list, [], help="folders scanned by `livedj index` when no PATH is given"),
+    },
+    "ranking": {
+        "top": Field(int, 10, _range(1, 100), "suggestions per update"),
+        "candidates": Field(int, 50, _range(1, 1000), "nearest neighbours fetched from the index before ranking"),
+        "search_k": Field(int, -1, _range(-1, 10_000_000), "Annoy search_k; -1: n_trees * candidates"),
+    },
+    "osc": {
+        "targets": Field(list, [{"host": "127.0.0.1", "port": 9000}], help="[[osc.targets]] tables: host, port"),
+    },
+    "dashboard": {
+        "enabled": Field(bool, True, help="show the rich dashboard when on a terminal"),
+        "fps": Field(float, 8.0, _range(1.0, 60.0), "dashboard refresh rate"),
+    },
+}
+
+OSC_TARGET_SCHEMA: dict[str, Field] = {
+    "host": Field(str, "127.0.0.1"),
+    "port": Field(int, 9000, _port),
+}
+
+
+def defaults() -> dict[str, dict[str, Any]]:
+    """The built-in configuration, as nested dicts."""
+    return {section: {k: copy.deepcopy(f.default) for k, f in fields.items()} for section, fields in SCHEMA.items()}
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_value(where: str, key: str, value: Any, spec: Field, problems: list[str]) -> Any:
+    kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)  # TOML writes 5 for 5.0
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        problems.append(f"{where}: {key}: expected {names}, got {type(value).__name__} {value!r}")
+        return spec.default
+    message = spec.check(value) if spec.check else None
+    if message:
+        problems.append(f"{where}: {key}: {message}")
+        return spec.default
+    return value
+
+
+def _check_osc_targets(where: str, targets: list, problems: list[str]) -> list[dict]:
+    checked = []
+    for i, target in enumerate(targets):
+        key = f"osc.targets[{i}]"
+        if not isinstance(target, dict):
+            problems.append(f"{where}: {key}: expected a table with host and port, got {target!r}")
+            continue
+        entry = {}
+        for name, value in target.items():
+            if name not in OSC_TARGET_SCHEMA:
+                hint = _did_you_mean(name, list(OSC_TARGET_SCHEMA))
+                problems.append(f"{where}: {key}.{name}: unknown key{hint}")
+                continue
+            entry[name] = _check_value(where, f"{key}.{name}", value, OSC_TARGET_SCHEMA[name], problems)
+        for name, spec in OSC_TARGET_SCHEMA.items():
+            entry.setdefault(name, spec.default)
+        checked.append(entry)
+    return checked
+
+
+def validate(raw: dict[str, Any], where: str = "<config>") -> dict[str, dict[str, Any]]:
+    """Check ``raw`` (parsed TOML) against the schema and merge it over the defaults.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found, one line each: ``FILE: section.key: what is wrong``.
+    """
+    problems: list[str] = []
+    config = defaults()
+    for section, values in raw.items():
+        if section not in SCHEMA:
+            problems.append(f"{where}: {section}: unknown section{_did_you_mean(section, list(SCHEMA))}")
+            continue
+        if not isinstance(values, dict):
+            problems.append(f"{where}: {section}: expected a [{section}] table, got {values!r}")
+            continue
+        for key, value in values.items():
+            if key not in SCHEMA[section]:
+                hint = _did_you_mean(key, list(SCHEMA[section]))
+                problems.append(f"{where}: {section}.{key}: unknown key{hint}")
+                continue
+            config[section][key] = _check_value(where, f"{section}.{key}", value, SCHEMA[section][key], problems)
+    if isinstance(config["osc"]["targets"], list):
+        config["osc"]["targets"] = _check_osc_targets(where, config["osc"]["targets"], problems)
+    for i, path in enumerate(config["library"]["paths"]):
+        if not isinstance(path, str):
+            problems.append(f"{where}: library.paths[{i}]: expected str, got {path!r}")
+    audio = config["audio"]
+    if audio["window_s"] > audio["buffer_s"]:
+        problems.append(f"{where}: audio.buffer_s: must be >= audio.window_s ({audio['window_s']}), got {audio['buffer_s']}")
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def xdg_dir(kind: str, default: str) -> Path:
+    """``$XDG_<KIND>_HOME/livedj`` (e.g. kind="DATA" -> ~/.local/share/livedj)."""
+    base = os.environ.get(f"XDG_{kind}_HOME") or str(Path.home() / default)
+    return Path(base) / "livedj"
+
+
+def default_config_path() -> Path:
+    return xdg_dir("CONFIG", ".config") / "config.toml"
+
+
+def load(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
+    """Load and validate the configuration.
+
+    ``path`` given: that file must exist. Otherwise ``$XDG_CONFIG_HOME/livedj/config.toml`` is
+    used when present, else the built-in defaults.
+    """
+    if path is None:
+        candidate = default_config_path()
+        if not candidate.exists():
+            config = defaults()
+            config["_source"] = {"path": "(built-in defaults)"}
+            return _resolve_paths(config)
+        path = candidate
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such config file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    config = validate(raw, str(path))
+    config["_source"] = {"path": str(path)}
+    return _resolve_paths(config)
+
+
+def _resolve_paths(config: dict) -> dict:
+    if not config["index"]["path"]:
+        config["index"]["path"] = str(xdg_dir("DATA", ".local/share") / "index")
+    config["index"]["path"] = os.path.expanduser(config["index"]["path"])
+    config["library"]["paths"] = [os.path.expanduser(p) for p in config["library"]["paths"]]
+    return config

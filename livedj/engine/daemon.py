@@ -1,0 +1,146 @@
+"""The live loop: a source fills the ring buffer, one analysis thread turns it into updates.
+
+Threads:
+
+- the source (PortAudio's callback for a microphone, a feeder thread for ``--input FILE``)
+  only copies into the ring buffer;
+- the analysis thread (:meth:`LiveLoop.run`) wakes every hop *of audio* (so ``--fast`` and real
+  time share one code path), takes the newest window, runs :meth:`Engine.update`, and hands the
+  update to the publishers: OSC is a non-blocking UDP send; JSON lines and the dashboard read
+  it from the main thread, so a slow terminal never stalls analysis;
+- the main thread draws the dashboard or prints JSON lines, and handles signals.
+"""
+from __future__ import annotations
+
+import collections
+import queue
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field, replace
+
+from livedj.engine.analyzer import Engine
+from livedj.engine.update import Update
+
+MIN_WINDOW_S = 3.0  # the first update comes once this much audio is in (musicnn's patch length)
+
+
+@dataclass
+class Stats:
+    """Running figures for the dashboard and the end-of-run summary (bounded memory)."""
+
+    updates: int = 0
+    dropped_outputs: int = 0
+    latencies: collections.deque = field(default_factory=lambda: collections.deque(maxlen=3600))
+    stages: dict = field(default_factory=dict)  # name -> deque of ms
+
+    def add(self, update: Update) -> None:
+        self.updates += 1
+        self.latencies.append(update.latency_ms)
+        for name, ms in update.stage_ms.items():
+            self.stages.setdefault(name, collections.deque(maxlen=3600)).append(ms)
+
+    def summary(self) -> dict:
+        def pct(values, q):
+            values = sorted(values)
+            return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else 0.0
+
+        out = {"updates": self.updates, "dropped_outputs": self.dropped_outputs}
+        if self.latencies:
+            out["latency_ms"] = {"p50": pct(self.latencies, 0.5), "p95": pct(self.latencies, 0.95),
+                                 "p99": pct(self.latencies, 0.99), "mean": statistics.fmean(self.latencies)}
+        out["stage_ms"] = {name: {"p50": pct(v, 0.5), "p95": pct(v, 0.95), "p99": pct(v, 0.99)}
+                           for name, v in self.stages.items()}
+        return out
+
+
+class LiveLoop:
+    """Runs the engine over a ring buffer every hop until stopped, the duration is reached or the input ends."""
+
+    def __init__(self, engine: Engine, ring, source, *, window_s: float = 5.0, hop_s: float = 1.0,
+                 duration_s: float | None = None, publishers=(), fast: bool = False, history: int = 300):
+        self.engine, self.ring, self.source = engine, ring, source
+        self.window_s, self.hop_s, self.duration_s, self.fast = window_s, hop_s, duration_s, fast
+        self.publishers = list(publishers)  # called on the analysis thread: must not block (OSC)
+        self.outputs: queue.Queue[Update] = queue.Queue(maxsize=64)  # for the main thread
+        self.latest: Update | None = None
+        self.history: collections.deque[Update] = collections.deque(maxlen=history)  # bounded: runs for hours
+        self.stats = Stats()
+        self.stop_event = threading.Event()
+        self.finished = threading.Event()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._guarded_run, name="livedj-analysis", daemon=True)
+
+    # -- control ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self.source.start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+        self.source.stop()
+
+    # -- the analysis thread --------------------------------------------------------------
+    def _guarded_run(self) -> None:
+        try:
+            self.run()
+        except BaseException as exc:  # surfaced by the CLI; the thread must not die silently
+            self.error = exc
+        finally:
+            self.finished.set()
+
+    def _input_done(self) -> bool:
+        done = getattr(self.source, "done", None)
+        return bool(done is not None and done.is_set())
+
+    def _wait_for(self, position: int) -> bool:
+        """Block until the ring holds ``position`` samples; False when stopping or the input ended first."""
+        allow = getattr(self.source, "allow_until", None)
+        if self.fast and allow is not None:
+            allow(position)
+        while self.ring.written < position:
+            if self.stop_event.is_set() or self._input_done():
+                return self.ring.written >= position
+            time.sleep(0.002 if self.fast else 0.01)
+        return True
+
+    def run(self) -> None:
+        sr = self.ring.sample_rate
+        hop = max(1, int(round(self.hop_s * sr)))
+        window = int(round(self.window_s * sr))
+        end = int(self.duration_s * sr) if self.duration_s else None
+        position = max(hop, int(round(MIN_WINDOW_S * sr / hop)) * hop)
+        seq = 0
+        while not self.stop_event.is_set():
+            if end is not None and position > end:
+                break
+            if not self._wait_for(position):
+                break
+            available = min(window, position)
+            audio = self.ring.read(position - available, available) if hasattr(self.ring, "read") \
+                else self.ring.latest(available)
+            update = self.engine.update(audio, sr, t=position / sr, seq=seq)
+            update = replace(update, overflows=getattr(self.source, "overflows", 0))
+            began = time.perf_counter()
+            for publish in self.publishers:
+                publish(update)
+            publish_ms = (time.perf_counter() - began) * 1000.0
+            update = replace(update, stage_ms={**update.stage_ms, "publish": publish_ms},
+                             latency_ms=update.latency_ms + publish_ms)
+            self.latest = update
+            self.history.append(update)
+            self.stats.add(update)
+            try:
+                self.outputs.put_nowait(update)
+            except queue.Full:  # nobody is reading fast enough: drop, count, keep analysing
+                self.stats.dropped_outputs += 1
+            seq += 1
+            position += hop
+            if not self.fast:
+                # real time: if analysis fell behind, skip ahead to the newest hop instead of queueing up
+                newest = (self.ring.written // hop) * hop
+                if newest > position:
+                    position = newest

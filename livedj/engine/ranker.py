@@ -1,0 +1,70 @@
+"""Ranking: nearest neighbours from the index -> the suggestions a DJ can reason about.
+
+score = (w_sim * similarity + w_tempo * tempo score + w_key * key score) / (w_sim + w_tempo + w_key)
+
+where similarity is the cosine of the embeddings (clipped to 0..1), and the tempo and key
+scores come from :mod:`livedj.engine.rules` (neutral 0.5 when a tempo or key is unknown, so an
+unknown never beats a good match nor sinks a track). Every suggestion carries the terms in
+``why`` so the dashboard and OSC can say *why* it is there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from livedj.dsp.tonal import camelot
+from livedj.engine.rules import is_harmonic, key_relation, tempo_compatibility
+from livedj.engine.update import Suggestion
+from livedj.library.store import Track
+
+
+@dataclass(frozen=True)
+class Weights:
+    similarity: float = 1.0
+    tempo: float = 0.25
+    key: float = 0.25
+
+
+@dataclass(frozen=True)
+class Rules:
+    pitch_range: float = 0.08  #: the pitch fader's reach, as a fraction
+    harmonic_only: bool = False  #: hard filter: keep only same/adjacent/relative keys
+    reachable_only: bool = False  #: hard filter: keep only tempi the pitch fader reaches
+
+
+def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *, top: int = 10,
+         live_bpm: float | None = None, live_key: int | None = None, exclude: frozenset[int] | set[int] = frozenset(),
+         weights: Weights = Weights(), rules: Rules = Rules()) -> list[Suggestion]:
+    """Score the candidates ``ids`` (with their cosine ``similarities``) and return the best ``top``.
+
+    Candidates missing from ``tracks`` (removed since the index was built) and those in
+    ``exclude`` (now playing, already played) are dropped.
+    """
+    total = weights.similarity + weights.tempo + weights.key or 1.0
+    scored = []
+    for track_id, sim in zip(ids.tolist(), similarities.tolist()):
+        track = tracks.get(track_id)
+        if track is None or track_id in exclude:
+            continue
+        tempo_s, delta_pct, ratio = tempo_compatibility(live_bpm, track.bpm, rules.pitch_range)
+        relation, key_s = key_relation(live_key, track.key)
+        if rules.harmonic_only and live_key is not None and not is_harmonic(relation):
+            continue
+        if rules.reachable_only and delta_pct is not None and abs(delta_pct) > rules.pitch_range * 100:
+            continue
+        similarity = max(0.0, min(1.0, float(sim)))
+        score = (weights.similarity * similarity + weights.tempo * tempo_s + weights.key * key_s) / total
+        why = {"similarity": round(float(sim), 4), "tempo": round(tempo_s, 3), "key_relation": relation,
+               "key": round(key_s, 3)}
+        if delta_pct is not None:
+            why["bpm_delta_pct"] = round(delta_pct, 2)
+            if ratio != 1:
+                why["bpm_ratio"] = ratio
+        scored.append((score, track, float(sim), why))
+    scored.sort(key=lambda s: s[0], reverse=True)
+    return [
+        Suggestion(rank=i, track_id=t.id, path=t.path, title=t.title, artist=t.artist, score=round(score, 4),
+                   similarity=round(sim, 4), bpm=t.bpm, key=camelot(t.key) if t.key is not None else None, why=why)
+        for i, (score, t, sim, why) in enumerate(scored[:top], 1)
+    ]

@@ -1,0 +1,239 @@
+"""`livedj index`: scan folders, analyse new or changed files, store them, rebuild the Annoy index.
+
+The per-file work (:func:`analyze_file`) is a pure function of the file and the settings, run in
+worker processes so both cores are busy; the parent alone writes the store (one writer, every
+file committed on its own, so an interrupted run resumes where it stopped) and reports progress
+through a callback, so the command line (or any other front end) draws it.
+
+The song-beginning vector: leading silence is skipped (first 128-ms frame above -50 dBFS and
+within 40 dB of the loudest frame), then ``beginning_s`` seconds (default 15) are cut into
+5-s windows -- the same length as a live window -- and the unit mean of their embeddings is the
+track's vector. BPM and key come from the file's tags when the DJ (or their software) wrote them
+(source "tag"), otherwise they are estimated from the same decoded beginning (source "audio").
+"""
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Callable, Iterable
+
+import numpy as np
+
+from livedj.encoders.base import unit
+from livedj.library import index as annoy_index
+from livedj.library.scan import FoundFile, scan
+from livedj.library.store import Store, display_path, encode_path
+
+WINDOW_S = 5.0
+MIN_AUDIO_S = 3.0  # below this a track has no beginning worth embedding
+SILENCE_FRAME = 2048
+
+
+@dataclass(frozen=True)
+class Settings:
+    encoder: str = "musicnn"
+    beginning_s: float = 15.0
+    sample_rate: int = 16000
+    threads: int = 1
+
+
+@dataclass
+class FileResult:
+    path: str
+    ok: bool
+    error: str | None = None
+    tags: dict = field(default_factory=dict)
+    vector: np.ndarray | None = None
+    start_s: float | None = None
+    bpm: float | None = None
+    bpm_source: str | None = None
+    key: int | None = None
+    key_source: str | None = None
+
+
+@dataclass
+class Report:
+    indexed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  #: (path, reason)
+    seconds: float = 0.0
+    index_items: int = 0
+    index_dir: str = ""
+
+    @property
+    def files_per_s(self) -> float:
+        return self.indexed / self.seconds if self.seconds > 0 else 0.0
+
+
+def first_sound(y: np.ndarray, sample_rate: int, floor_db: float = -50.0, below_peak_db: float = 40.0) -> float:
+    """Seconds of leading silence in ``y``: where the first frame louder than both thresholds starts."""
+    n = len(y) // SILENCE_FRAME
+    if n == 0:
+        return 0.0
+    frames = y[: n * SILENCE_FRAME].reshape(n, SILENCE_FRAME)
+    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-20)
+    threshold = max(10 ** (floor_db / 20), rms.max() * 10 ** (-below_peak_db / 20))
+    loud = np.flatnonzero(rms > threshold)
+    return float(loud[0] * SILENCE_FRAME / sample_rate) if len(loud) else float(len(y) / sample_rate)
+
+
+# -- worker side ----------------------------------------------------------------------------
+_WORKER: dict = {}
+
+
+def _init_worker(settings: Settings) -> None:
+    from livedj.encoders import get_encoder
+
+    _WORKER["encoder"] = get_encoder(settings.encoder, threads=settings.threads)
+    _WORKER["settings"] = settings
+
+
+def analyze_file(path: str, settings: Settings, encoder=None) -> FileResult:
+    """Tags, song-beginning vector, BPM and key of one file. Never raises for a bad file."""
+    from livedj.audio.decode import DecodeError, decode
+    from livedj.dsp.rhythm import estimate_tempo
+    from livedj.dsp.tonal import estimate_key
+    from livedj.library.tags import read_tags
+
+    encoder = encoder or _WORKER["encoder"]
+    sr = settings.sample_rate
+    tags = read_tags(path)
+    try:
+        head = decode(path, sr, 0.0, settings.beginning_s + 10.0)
+        start = first_sound(head, sr)
+        if start >= 10.0 - 0.2 and len(head) >= int((settings.beginning_s + 10.0) * sr) - sr:
+            head = decode(path, sr, start, settings.beginning_s)  # a long silent intro: seek past it
+        else:
+            head = head[int(start * sr):int((start + settings.beginning_s) * sr)]
+    except DecodeError as exc:
+        return FileResult(path, False, error=exc.reason, tags=tags)
+    except Exception as exc:  # a decoder bug must not stop a 10,000-file run
+        return FileResult(path, False, error=f"{type(exc).__name__}: {exc}", tags=tags)
+    if len(head) < MIN_AUDIO_S * sr:
+        return FileResult(path, False, error=f"too short: {len(head) / sr:.1f} s of sound", tags=tags)
+    step = int(WINDOW_S * sr)
+    windows = [head[i:i + step] for i in range(0, max(1, len(head) - step + 1), step)]
+    embeddings = [encoder.analyze(w) for w in windows]
+    vector = unit(np.mean([e.vector for e in embeddings], axis=0))
+    result = FileResult(path, True, tags=tags, vector=vector, start_s=start)
+    if "bpm" in tags:
+        result.bpm, result.bpm_source = tags["bpm"], "tag"
+    else:
+        bpm, _ = estimate_tempo(head, sr)
+        result.bpm, result.bpm_source = (float(bpm), "audio") if bpm else (None, None)
+    if "key" in tags:
+        result.key, result.key_source = tags["key"], "tag"
+    else:
+        key, _ = estimate_key(head, sr)
+        result.key, result.key_source = (int(key), "audio") if key is not None else (None, None)
+    return result
+
+
+def _analyze_in_worker(path: str) -> FileResult:
+    return analyze_file(path, _WORKER["settings"])
+
+
+# -- parent side ----------------------------------------------------------------------------
+ProgressFn = Callable[[str, int, int, str], None]  # (event, done, total, path); events: "scan", "file", "build"
+
+
+def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, jobs: int | None = None,
+                  n_trees: int = 16, progress: ProgressFn | None = None) -> Report:
+    """Bring the index in ``index_dir`` up to date with the audio files under ``roots``."""
+    from livedj.encoders import encoder_id
+
+    began = time.perf_counter()
+    report = Report(index_dir=str(index_dir))
+    progress = progress or (lambda *a: None)
+    store = Store(index_dir)
+    try:
+        enc_id = encoder_id(settings.encoder)
+        known = store.fingerprints()
+        problems: list[tuple[str, str]] = []
+        roots = [os.path.abspath(os.fsdecode(r)) for r in roots]
+        found = list(scan(roots, problems=problems))
+        report.skipped.extend((display_path(encode_path(p)), why) for p, why in problems)
+        todo: list[FoundFile] = []
+        for f in found:
+            old = known.get(encode_path(f.path))
+            if old and old[0] == f.size and old[1] == f.mtime_ns and (old[2] == "error" or old[3] == enc_id):
+                if old[2] == "error":
+                    report.skipped.append((display_path(encode_path(f.path)), f"{old[4]} (unchanged since it failed)"))
+                else:
+                    report.unchanged += 1
+            else:
+                todo.append(f)
+        # files that vanished from the scanned folders leave the index
+        seen = {encode_path(f.path) for f in found}
+        prefixes = tuple(encode_path(os.path.join(r, "")) for r in roots)
+        root_files = {encode_path(r) for r in roots}
+        gone = [p for p in known if p not in seen and (p.startswith(prefixes) or p in root_files)]
+        report.removed = store.remove(gone)
+        progress("scan", 0, len(todo), "")
+        by_path = {f.path: f for f in todo}
+        for i, result in enumerate(_run(list(by_path), settings, jobs), 1):
+            f = by_path[result.path]
+            if result.ok:
+                store.put(f.path, f.size, f.mtime_ns, status="ok", tags=result.tags, bpm=result.bpm,
+                          bpm_source=result.bpm_source, key=result.key, key_source=result.key_source,
+                          start_s=result.start_s, encoder=enc_id, vector=result.vector)
+                report.indexed += 1
+            else:
+                store.put(f.path, f.size, f.mtime_ns, status="error", error=result.error, tags=result.tags)
+                report.skipped.append((display_path(encode_path(f.path)), result.error or "unknown error"))
+            progress("file", i, len(todo), f.path)
+        if report.indexed or report.removed or not (store.directory / annoy_index.MANIFEST).exists() \
+                or _stale(index_dir, enc_id):
+            progress("build", 0, 1, "")
+            from livedj.encoders import encoder_dim
+
+            manifest = annoy_index.build(index_dir, store.vectors(enc_id), dim=encoder_dim(settings.encoder),
+                                         encoder=enc_id, n_trees=n_trees)
+            report.index_items = manifest["items"]
+            progress("build", 1, 1, "")
+        else:
+            report.index_items = annoy_index.read_manifest(index_dir)["items"]
+    finally:
+        store.close()
+    report.seconds = time.perf_counter() - began
+    return report
+
+
+def _stale(index_dir: str, enc_id: str) -> bool:
+    try:
+        return annoy_index.read_manifest(index_dir).get("encoder") != enc_id
+    except annoy_index.IndexUnusable:
+        return True
+
+
+def _run(paths: list[str], settings: Settings, jobs: int | None) -> Iterable[FileResult]:
+    """Analyse ``paths`` in ``jobs`` processes (inline for one job or few files), yielding as they finish."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs <= 1 or len(paths) < 4:
+        from livedj.encoders import get_encoder
+
+        encoder = get_encoder(settings.encoder, threads=settings.threads)
+        for path in paths:
+            yield analyze_file(path, settings, encoder)
+        return
+    # spawn: workers must not inherit a parent's torch thread pools or open SQLite handles
+    worker_settings = Settings(settings.encoder, settings.beginning_s, settings.sample_rate, threads=1)
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init_worker,
+                             initargs=(worker_settings,)) as pool:
+        pending: set[Future] = set()
+        queue = iter(paths)
+        for path in queue:  # keep a bounded number in flight: results stream back in order of completion
+            pending.add(pool.submit(_analyze_in_worker, path))
+            if len(pending) >= jobs * 4:
+                break
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending.add(pool.submit(_analyze_in_worker, nxt))

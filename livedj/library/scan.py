@@ -1,0 +1,57 @@
+"""Finding audio files under the DJ's folders (no decoding here)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from livedj.config import AUDIO_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    path: str  #: os.fsdecode form (surrogate-escaped when the name is not UTF-8)
+    size: int
+    mtime_ns: int
+
+
+def scan(roots: Iterable[str | os.PathLike], extensions: tuple[str, ...] = AUDIO_EXTENSIONS,
+         problems: list[tuple[str, str]] | None = None) -> Iterator[FoundFile]:
+    """Yield every audio file under ``roots`` (recursively, sorted, symlinked folders not followed).
+
+    A root that is a file is yielded as is when its extension matches. Unreadable folders are
+    appended to ``problems`` as (path, reason) instead of stopping the scan.
+    """
+    extensions = tuple(e.lower() for e in extensions)
+    for root in roots:
+        root = os.fsdecode(root)
+        if os.path.isfile(root):
+            if root.lower().endswith(extensions):
+                yield _found(root, problems)
+            continue
+        if not os.path.isdir(root):
+            if problems is not None:
+                problems.append((root, "no such folder"))
+            continue
+        for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: _walk_error(e, problems)):
+            dirnames.sort()
+            for name in sorted(filenames):
+                if name.lower().endswith(extensions) and not name.startswith("."):
+                    found = _found(os.path.join(dirpath, name), problems)
+                    if found is not None:
+                        yield found
+
+
+def _found(path: str, problems: list | None) -> FoundFile | None:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if problems is not None:
+            problems.append((path, f"cannot stat: {exc.strerror}"))
+        return None
+    return FoundFile(path, st.st_size, st.st_mtime_ns)
+
+
+def _walk_error(exc: OSError, problems: list | None) -> None:
+    if problems is not None:
+        problems.append((exc.filename or "?", f"cannot read folder: {exc.strerror}"))

@@ -1,0 +1,176 @@
+"""The metadata store: one SQLite file (WAL) in the index directory.
+
+It holds one row per library file (path, size, mtime, tags, BPM/key *with their source*, the
+song-beginning vector) and survives a crash at any moment: every indexed file is committed on
+its own, so a re-run resumes where the last one stopped. Paths are stored as the raw bytes the
+file system gave (``os.fsencode``), so names that are not UTF-8 round-trip exactly.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tracks (
+    id          INTEGER PRIMARY KEY,
+    path        BLOB NOT NULL UNIQUE,   -- os.fsencode(path)
+    size        INTEGER NOT NULL,
+    mtime_ns    INTEGER NOT NULL,
+    status      TEXT NOT NULL,          -- 'ok' or 'error'
+    error       TEXT,
+    title       TEXT, artist TEXT, album TEXT,
+    duration    REAL,
+    bpm         REAL, bpm_source TEXT,  -- source: 'tag', 'audio', later the DJ software's name
+    key         INTEGER, key_source TEXT,  -- 0-11 C..B major, 12-23 C..B minor
+    start_s     REAL,                   -- where the embedded beginning starts (leading silence skipped)
+    encoder     TEXT,                   -- name/version that made the vector
+    vector      BLOB,                   -- float32 song-beginning vector
+    indexed_at  REAL NOT NULL
+);
+"""
+
+
+def encode_path(path: str | os.PathLike | bytes) -> bytes:
+    return os.fsencode(path)
+
+
+def display_path(raw: bytes) -> str:
+    """A printable form of a stored path (undecodable bytes shown as U+FFFD)."""
+    return raw.decode("utf-8", errors="replace")
+
+
+@dataclass
+class Track:
+    id: int
+    path: str  #: os.fsdecode form: opens the file even when the name is not UTF-8
+    title: str
+    artist: str
+    album: str
+    duration: float | None
+    bpm: float | None
+    bpm_source: str | None
+    key: int | None
+    key_source: str | None
+
+    @property
+    def shown_path(self) -> str:
+        return display_path(os.fsencode(self.path))
+
+
+class StoreError(Exception):
+    pass
+
+
+class Store:
+    """Read/write access to ``library.sqlite`` in an index directory."""
+
+    FILENAME = "library.sqlite"
+
+    def __init__(self, directory: str | os.PathLike, readonly: bool = False):
+        self.directory = Path(directory)
+        self.path = self.directory / self.FILENAME
+        if readonly:
+            if not self.path.exists():
+                raise StoreError(f"{self.path}: no index here (build one with `livedj index`)")
+            uri = f"file:{self.path}?mode=ro"
+            self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across power loss up to the last checkpoint
+            self.db.executescript(_SCHEMA)
+            if self.get_meta("schema_version") is None:
+                self.set_meta("schema_version", str(SCHEMA_VERSION))
+                self.db.commit()
+        try:
+            version = self.get_meta("schema_version")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a livedj store ({exc})") from None
+        if version != str(SCHEMA_VERSION):
+            raise StoreError(f"{self.path}: store schema {version}, this livedj reads {SCHEMA_VERSION}: rebuild the index")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- meta -----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- writing (indexer) ----------------------------------------------------------------
+    def fingerprints(self) -> dict[bytes, tuple[int, int, str, str | None, str | None]]:
+        """path -> (size, mtime_ns, status, encoder, error) for every stored file."""
+        rows = self.db.execute("SELECT path, size, mtime_ns, status, encoder, error FROM tracks")
+        return {bytes(r[0]): (r[1], r[2], r[3], r[4], r[5]) for r in rows}
+
+    def put(self, path: str, size: int, mtime_ns: int, *, status: str, error: str | None = None,
+            tags: dict | None = None, bpm: float | None = None, bpm_source: str | None = None,
+            key: int | None = None, key_source: str | None = None, start_s: float | None = None,
+            encoder: str | None = None, vector: np.ndarray | None = None) -> None:
+        """Insert or replace one file's row and commit (so a crash loses at most this file)."""
+        tags = tags or {}
+        blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
+        self.db.execute(
+            """INSERT INTO tracks (path, size, mtime_ns, status, error, title, artist, album, duration,
+                                   bpm, bpm_source, key, key_source, start_s, encoder, vector, indexed_at)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+               ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,
+                 status=excluded.status, error=excluded.error, title=excluded.title, artist=excluded.artist,
+                 album=excluded.album, duration=excluded.duration, bpm=excluded.bpm,
+                 bpm_source=excluded.bpm_source, key=excluded.key, key_source=excluded.key_source,
+                 start_s=excluded.start_s, encoder=excluded.encoder, vector=excluded.vector,
+                 indexed_at=excluded.indexed_at""",
+            (encode_path(path), size, mtime_ns, status, error, tags.get("title"), tags.get("artist"),
+             tags.get("album"), tags.get("duration"), bpm, bpm_source, key, key_source, start_s, encoder,
+             blob, time.time()),
+        )
+        self.db.commit()
+
+    def remove(self, raw_paths: Iterable[bytes]) -> int:
+        n = 0
+        for raw in raw_paths:
+            n += self.db.execute("DELETE FROM tracks WHERE path = ?", (raw,)).rowcount
+        self.db.commit()
+        return n
+
+    # -- reading --------------------------------------------------------------------------
+    def vectors(self, encoder: str) -> Iterator[tuple[int, np.ndarray]]:
+        """(track id, vector) of every good row embedded by ``encoder``."""
+        rows = self.db.execute(
+            "SELECT id, vector FROM tracks WHERE status = 'ok' AND encoder = ? AND vector IS NOT NULL ORDER BY id",
+            (encoder,))
+        for track_id, blob in rows:
+            yield track_id, np.frombuffer(blob, dtype=np.float32)
+
+    def tracks(self) -> dict[int, Track]:
+        """Every good track, by id (the daemon keeps this in memory: no disk on the live path)."""
+        rows = self.db.execute(
+            """SELECT id, path, title, artist, album, duration, bpm, bpm_source, key, key_source
+               FROM tracks WHERE status = 'ok'""")
+        out = {}
+        for r in rows:
+            path = os.fsdecode(bytes(r[1]))
+            title = r[2] or Path(path).stem
+            out[r[0]] = Track(r[0], path, title, r[3] or "", r[4] or "", r[5], r[6], r[7], r[8], r[9])
+        return out
+
+    def errors(self) -> list[tuple[str, str]]:
+        rows = self.db.execute("SELECT path, error FROM tracks WHERE status = 'error' ORDER BY path")
+        return [(display_path(bytes(p)), e or "") for p, e in rows]
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) FROM tracks GROUP BY status")
+        return dict(rows.fetchall())

@@ -1,0 +1,84 @@
+"""Reading tags with mutagen: title, artist, album, duration, and the DJ's own BPM/key."""
+from __future__ import annotations
+
+import os
+
+from livedj.dsp.tonal import parse_key
+
+
+def _first(tags, *names: str) -> str | None:
+    for name in names:
+        try:
+            value = tags.get(name)
+        except (KeyError, ValueError):
+            value = None
+        if value:
+            text = str(value[0] if isinstance(value, list) else value).strip()
+            if text:
+                return text
+    return None
+
+
+def read_tags(path: str | os.PathLike) -> dict:
+    """Return ``{"title", "artist", "album", "duration", "bpm", "key"}`` (missing ones absent).
+
+    ``bpm`` comes from ID3 TBPM / Vorbis BPM / MP4 tmpo, ``key`` (an index 0-23, see
+    :mod:`livedj.dsp.tonal`) from ID3 TKEY / Vorbis INITIALKEY / KEY. A file mutagen cannot
+    parse gives ``{}``: whether it is audio at all is for the decoder to say.
+    """
+    import mutagen
+
+    try:
+        audio = mutagen.File(path, easy=True)
+    except Exception:  # mutagen raises many types for damaged files
+        return {}
+    if audio is None:
+        return {}
+    out: dict = {}
+    if getattr(audio, "info", None) is not None and getattr(audio.info, "length", 0):
+        out["duration"] = float(audio.info.length)
+    tags = audio.tags or {}
+    for field in ("title", "artist", "album"):
+        value = _first(tags, field)
+        if value:
+            out[field] = value
+    bpm_text = _first(tags, "bpm", "BPM", "tempo")
+    if bpm_text:
+        try:
+            bpm = float(bpm_text.replace(",", "."))
+            if 30.0 <= bpm <= 300.0:
+                out["bpm"] = bpm
+        except ValueError:
+            pass
+    key_text = _first(tags, "initialkey", "INITIALKEY", "key", "KEY")
+    if key_text is None:
+        key_text = _raw_key(path)
+    if key_text:
+        key = parse_key(key_text)
+        if key is not None:
+            out["key"] = key
+    return out
+
+
+def _raw_key(path) -> str | None:
+    """Key frames that mutagen's easy interface does not map (ID3 TKEY, MP4 freeform)."""
+    import mutagen
+
+    try:
+        audio = mutagen.File(path)
+    except Exception:
+        return None
+    tags = getattr(audio, "tags", None)
+    if not tags:
+        return None
+    for name in ("TKEY", "----:com.apple.iTunes:initialkey", "----:com.apple.iTunes:KEY"):
+        try:
+            frame = tags.get(name)
+        except Exception:
+            frame = None
+        if frame:
+            value = frame.text[0] if hasattr(frame, "text") else frame[0]
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            return str(value)
+    return None
