@@ -81,6 +81,12 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "top": Field(int, 10, _range(1, 100), "suggestions per update"),
         "candidates": Field(int, 50, _range(1, 1000), "nearest neighbours fetched from the index before ranking"),
         "search_k": Field(int, -1, _range(-1, 10_000_000), "Annoy search_k; -1: n_trees * candidates"),
+        "weight_similarity": Field(float, 1.0, _range(0.0, 100.0), "weight of sounding alike"),
+        "weight_tempo": Field(float, 0.25, _range(0.0, 100.0), "weight of tempo compatibility"),
+        "weight_key": Field(float, 0.25, _range(0.0, 100.0), "weight of harmonic (Camelot) compatibility"),
+        "pitch_range": Field(float, 0.08, _range(0.0, 1.0), "the pitch fader's reach, as a fraction (0.08 = +-8%)"),
+        "harmonic_only": Field(bool, False, help="hard filter: only same/adjacent/relative keys"),
+        "reachable_only": Field(bool, False, help="hard filter: only tempi the pitch fader reaches"),
     },
     "osc": {
         "targets": Field(list, [{"host": "127.0.0.1", "port": 9000}], help="[[osc.targets]] tables: host, port"),

@@ -96,7 +96,7 @@ def load_engine(config: dict, *, index_dir: str | None = None) -> Engine:
     finally:
         store.close()
     encoder = get_encoder(analysis["encoder"], threads=analysis["threads"])
-    r = config.get("rules", {})
-    w = config.get("weights", {})
+    weights = Weights(ranking["weight_similarity"], ranking["weight_tempo"], ranking["weight_key"])
+    rules = Rules(ranking["pitch_range"] or 1e-6, ranking["harmonic_only"], ranking["reachable_only"])
     return Engine(encoder=encoder, index=index, tracks=tracks, top=ranking["top"], candidates=ranking["candidates"],
-                  search_k=ranking["search_k"], weights=Weights(**w), rules=Rules(**r))
+                  search_k=ranking["search_k"], weights=weights, rules=rules)

@@ -1,0 +1,92 @@
+"""config.toml: defaults, validation of every key, one line per problem naming file and key."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from livedj import config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path, text):
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_config_equals_builtin_defaults():
+    loaded = config.load(REPO / "config.toml")
+    loaded.pop("_source")
+    assert loaded == config._resolve_paths(config.defaults())
+
+
+def test_unknown_key_is_named_with_a_suggestion(tmp_path):
+    path = write(tmp_path, "[audio]\nhop_sec = 2\n")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path)
+    (line,) = info.value.problems
+    assert str(path) in line and "audio.hop_sec" in line and "did you mean 'hop_s'" in line
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    path = write(tmp_path, """
+[audio]
+window_s = "five"
+hop_s = -1
+[analysis]
+encoder = "vggish"
+[ranking]
+top = true
+[osc]
+targets = [{host = "127.0.0.1", prot = 9000}, {host = "localhost", port = 70000}]
+[dashbord]
+""")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path)
+    text = str(info.value)
+    for expected in ("audio.window_s: expected float", "audio.hop_s: must be >= 0.1", "analysis.encoder: must be one of",
+                     "ranking.top: expected int", "osc.targets[0].prot: unknown key (did you mean 'port'?)",
+                     "osc.targets[1].port: must be a UDP port", "dashbord: unknown section (did you mean 'dashboard'?)"):
+        assert expected in text, expected
+    assert len(info.value.problems) == 7
+    assert all(line.startswith(str(path)) for line in info.value.problems)
+
+
+def test_ints_are_accepted_for_floats_and_paths_expand(tmp_path):
+    path = write(tmp_path, '[audio]\nwindow_s = 6\n[index]\npath = "~/x"\n')
+    loaded = config.load(path)
+    assert loaded["audio"]["window_s"] == 6.0 and isinstance(loaded["audio"]["window_s"], float)
+    assert loaded["index"]["path"] == str(Path.home() / "x")
+
+
+def test_window_longer_than_buffer_is_refused(tmp_path):
+    path = write(tmp_path, "[audio]\nwindow_s = 10\nbuffer_s = 6\n")
+    with pytest.raises(config.ConfigError, match="audio.buffer_s"):
+        config.load(path)
+
+
+def test_bad_toml_and_missing_file(tmp_path):
+    with pytest.raises(config.ConfigError, match="not valid TOML"):
+        config.load(write(tmp_path, "[audio\n"))
+    with pytest.raises(config.ConfigError, match="no such config file"):
+        config.load(tmp_path / "nope.toml")
+
+
+def test_no_file_gives_defaults_under_xdg(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    loaded = config.load(None)
+    assert loaded["index"]["path"] == str(tmp_path / "data" / "livedj" / "index")
+    (tmp_path / "cfg" / "livedj").mkdir(parents=True)
+    (tmp_path / "cfg" / "livedj" / "config.toml").write_text("[ranking]\ntop = 3\n")
+    assert config.load(None)["ranking"]["top"] == 3
+
+
+def test_cli_stops_with_one_line_naming_key_and_file(tmp_path):
+    path = write(tmp_path, "[ranking]\ntopp = 3\n")
+    result = subprocess.run([sys.executable, "-m", "livedj", "suggest", "x.wav", "--config", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"livedj: config error: {path}: ranking.topp: unknown key (did you mean 'top'?)"
