@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json-lines", action="store_true", help="one JSON object per update on stdout")
     p.add_argument("--device", metavar="DEV", help="input device name or index (overrides audio.device)")
     p.add_argument("--osc", action="append", metavar="HOST:PORT", help="send OSC here too (repeatable)")
+    p.add_argument("--record", metavar="FILE", help="also write what is heard to FILE (wav/flac/ogg)")
     _add_common(p)
 
     p = sub.add_parser("demo", help="generate a demo library, index it and run live on a demo input",
@@ -102,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(command.main(args, config) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `livedj ... | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -50,9 +50,9 @@ def print_report(report: Report, console: Console) -> None:
     console.print(f"[bold]indexed {report.indexed}[/] · unchanged {report.unchanged} · "
                   f"skipped {len(report.skipped)} · removed {report.removed} · "
                   f"{report.index_items} tracks in {report.index_dir} "
-                  f"({report.seconds:.1f} s, {report.files_per_s:.2f} files/s)")
+                  f"({report.seconds:.1f} s, {report.files_per_s:.2f} files/s)", soft_wrap=True)
     for path, reason in report.skipped:
-        console.print(Text.assemble(("  skipped ", "yellow"), f"{path}: {reason}"))
+        console.print(Text.assemble(("  skipped ", "yellow"), f"{path}: {reason}"), soft_wrap=True)
 
 
 def main(args, config) -> int:

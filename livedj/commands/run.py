@@ -45,7 +45,7 @@ def make_publishers(config: dict, extra_targets=()):
 
 
 def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashboard=True, json_lines=False,
-             device=None, osc_targets=(), engine=None, out=sys.stdout, err=sys.stderr) -> LiveLoop:
+             device=None, osc_targets=(), record=None, engine=None, out=sys.stdout, err=sys.stderr) -> LiveLoop:
     """Run the live loop until it ends (duration, end of input, SIGINT/SIGTERM); return it for its stats."""
     from livedj.engine.analyzer import load_engine
     from livedj.outputs.jsonlines import JsonLinesWriter
@@ -56,6 +56,11 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     loop = LiveLoop(engine, ring, source, window_s=config["audio"]["window_s"], hop_s=config["audio"]["hop_s"],
                     duration_s=duration, publishers=[osc.publish] if osc else [], fast=fast)
     writer = JsonLinesWriter(out) if json_lines else None
+    recorder = None
+    if record:
+        from livedj.audio.recorder import Recorder
+
+        recorder = Recorder(ring, record)
     show_dashboard = dashboard and not json_lines and config["dashboard"]["enabled"] and out.isatty()
 
     def on_signal(signum, frame):
@@ -64,16 +69,17 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} \
         if threading.current_thread() is threading.main_thread() else {}
     info = {"input": description, "encoder": engine.encoder.name, "index_size": engine.index.size,
-            "hop_s": config["audio"]["hop_s"], "osc": osc.targets() if osc else []}
+            "hop_s": config["audio"]["hop_s"], "outputs": osc.summary() if osc else "no OSC targets"}
     try:
+        if recorder:
+            recorder.start()
         loop.start()
         if show_dashboard:
             from livedj.outputs.dashboard import Dashboard
 
             def get_info():
                 return {**info, "status": "listening" if not loop.finished.is_set() else "stopped",
-                        "updates": loop.stats.updates, "osc_sent": osc.sent if osc else 0,
-                        "osc_errors": osc.errors if osc else 0}
+                        "outputs": osc.summary() if osc else "no OSC targets"}
 
             Dashboard().run(lambda: loop.latest, get_info, loop.finished, fps=config["dashboard"]["fps"])
         else:
@@ -81,6 +87,8 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     finally:
         loop.stop()
         loop.join(timeout=5)
+        if recorder:
+            recorder.stop()
         _drain(loop, writer, err, log=not json_lines, once=True)
         if osc:
             osc.close()
@@ -121,6 +129,7 @@ def print_summary(loop: LiveLoop, err=sys.stderr) -> None:
 
 
 def main(args, config) -> int:
+    from livedj.audio.capture import CaptureError
     from livedj.audio.decode import DecodeError
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
@@ -131,9 +140,13 @@ def main(args, config) -> int:
     try:
         loop = run_live(config, input_file=args.input, fast=args.fast, duration=args.duration,
                         dashboard=not args.no_dashboard, json_lines=args.json_lines, device=args.device,
-                        osc_targets=args.osc)
-    except (IndexUnusable, StoreError, DecodeError, FileNotFoundError) as exc:
+                        osc_targets=args.osc, record=args.record)
+    except (IndexUnusable, StoreError, DecodeError, CaptureError, FileNotFoundError) as exc:
         print(f"livedj run: {exc}", file=sys.stderr)
         return 1
     print_summary(loop)
+    error = getattr(loop.source, "error", None)
+    if error:
+        print(f"livedj run: {error}", file=sys.stderr)
+        return 1
     return 0

@@ -35,10 +35,16 @@ def main(args, config) -> int:
     if update.tags:
         console.print("sounds like: " + ", ".join(f"{n} {p:.2f}" for n, p in update.tags))
     table = Table(title=f"suggestions for {args.file} @ {args.at:g} s")
-    for column in ("#", "artist", "title", "score", "sim", "BPM", "key", "path"):
-        table.add_column(column)
+    table.add_column("#", justify="right", no_wrap=True, min_width=2)
+    for column in ("artist", "title"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=28)
+    for column in ("score", "sim", "BPM", "key"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=4)
+    wide = console.width >= 110
+    if wide:
+        table.add_column("path", no_wrap=True, overflow="ellipsis", max_width=36)
     for s in update.suggestions:
         table.add_row(str(s.rank), s.artist, s.title, f"{s.score:.3f}", f"{s.similarity:.3f}",
-                      f"{s.bpm:.1f}" if s.bpm else "", s.key or "", s.path)
+                      f"{s.bpm:.1f}" if s.bpm else "", s.key or "", *([s.path] if wide else []))
     console.print(table)
     return 0

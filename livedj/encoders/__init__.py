@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-#: name -> (module, class). Each class has class attributes NAME, VERSION and DIM.
+#: name -> (module, class)
 ENCODERS = {
     "musicnn": ("livedj.encoders.musicnn", "MusicnnEncoder"),
     "features": ("livedj.encoders.descriptors", "FeaturesEncoder"),
@@ -28,11 +28,18 @@ def get_encoder(name: str, threads: int | None = None):
     return cls(threads=threads) if threads is not None else cls()
 
 
+def _describe(name: str) -> tuple[str, int]:
+    cls = _class(name)
+    if hasattr(cls, "VERSION") and hasattr(cls, "DIM"):
+        return cls.VERSION, int(cls.DIM)
+    encoder = get_encoder(name)  # the version is only known once built
+    return encoder.version, int(encoder.dim)
+
+
 def encoder_id(name: str) -> str:
     """``name/version``: stored with every vector, checked when an index is loaded."""
-    cls = _class(name)
-    return f"{cls.NAME}/{cls.VERSION}"
+    return f"{name}/{_describe(name)[0]}"
 
 
 def encoder_dim(name: str) -> int:
-    return int(_class(name).DIM)
+    return _describe(name)[1]

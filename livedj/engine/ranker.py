@@ -65,6 +65,6 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
     scored.sort(key=lambda s: s[0], reverse=True)
     return [
         Suggestion(rank=i, track_id=t.id, path=t.path, title=t.title, artist=t.artist, score=round(score, 4),
-                   similarity=round(sim, 4), bpm=t.bpm, key=camelot(t.key) if t.key is not None else None, why=why)
+                   similarity=round(sim, 4), bpm=round(t.bpm, 2) if t.bpm else None, key=camelot(t.key) if t.key is not None else None, why=why)
         for i, (score, t, sim, why) in enumerate(scored[:top], 1)
     ]

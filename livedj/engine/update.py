@@ -41,6 +41,7 @@ class Update:
             ],
             "tags": [[name, round(p, 4)] for name, p in self.tags],
             "level_db": round(self.level_db, 1),
+            "peak_db": round(self.peak_db, 1),
             "latency_ms": round(self.latency_ms, 2),
             "stage_ms": {k: round(v, 3) for k, v in self.stage_ms.items()},
             "overflows": self.overflows,

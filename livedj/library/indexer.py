@@ -92,9 +92,32 @@ def _init_worker(settings: Settings) -> None:
     _WORKER["settings"] = settings
 
 
+def load_beginning(path: str, beginning_s: float, sample_rate: int = 16000) -> tuple[np.ndarray, float]:
+    """Decode the song's beginning: ``beginning_s`` seconds after the leading silence.
+
+    Returns the audio (mono float32 at ``sample_rate``) and where it starts in the file (s).
+    Raises :class:`~livedj.audio.decode.DecodeError` for a file that cannot be decoded.
+    """
+    from livedj.audio.decode import decode
+
+    sr = sample_rate
+    head = decode(path, sr, 0.0, beginning_s + 10.0)
+    start = first_sound(head, sr)
+    if start >= 10.0 - 0.2 and len(head) >= int((beginning_s + 10.0) * sr) - sr:
+        return decode(path, sr, start, beginning_s), start  # a long silent intro: seek past it
+    return head[int(start * sr):int((start + beginning_s) * sr)], start
+
+
+def beginning_vector(audio: np.ndarray, encoder, window_s: float = WINDOW_S) -> np.ndarray:
+    """The unit mean of the embeddings of consecutive ``window_s`` windows of ``audio``."""
+    step = int(window_s * encoder.sample_rate)
+    windows = [audio[i:i + step] for i in range(0, max(1, len(audio) - step + 1), step)]
+    return unit(np.mean([encoder.analyze(w).vector for w in windows], axis=0))
+
+
 def analyze_file(path: str, settings: Settings, encoder=None) -> FileResult:
     """Tags, song-beginning vector, BPM and key of one file. Never raises for a bad file."""
-    from livedj.audio.decode import DecodeError, decode
+    from livedj.audio.decode import DecodeError
     from livedj.dsp.rhythm import estimate_tempo
     from livedj.dsp.tonal import estimate_key
     from livedj.library.tags import read_tags
@@ -103,23 +126,14 @@ def analyze_file(path: str, settings: Settings, encoder=None) -> FileResult:
     sr = settings.sample_rate
     tags = read_tags(path)
     try:
-        head = decode(path, sr, 0.0, settings.beginning_s + 10.0)
-        start = first_sound(head, sr)
-        if start >= 10.0 - 0.2 and len(head) >= int((settings.beginning_s + 10.0) * sr) - sr:
-            head = decode(path, sr, start, settings.beginning_s)  # a long silent intro: seek past it
-        else:
-            head = head[int(start * sr):int((start + settings.beginning_s) * sr)]
+        head, start = load_beginning(path, settings.beginning_s, sr)
     except DecodeError as exc:
         return FileResult(path, False, error=exc.reason, tags=tags)
     except Exception as exc:  # a decoder bug must not stop a 10,000-file run
         return FileResult(path, False, error=f"{type(exc).__name__}: {exc}", tags=tags)
     if len(head) < MIN_AUDIO_S * sr:
         return FileResult(path, False, error=f"too short: {len(head) / sr:.1f} s of sound", tags=tags)
-    step = int(WINDOW_S * sr)
-    windows = [head[i:i + step] for i in range(0, max(1, len(head) - step + 1), step)]
-    embeddings = [encoder.analyze(w) for w in windows]
-    vector = unit(np.mean([e.vector for e in embeddings], axis=0))
-    result = FileResult(path, True, tags=tags, vector=vector, start_s=start)
+    result = FileResult(path, True, tags=tags, vector=beginning_vector(head, encoder), start_s=start)
     if "bpm" in tags:
         result.bpm, result.bpm_source = tags["bpm"], "tag"
     else:

@@ -1,0 +1,341 @@
+"""Audio sources that fill a RingBuffer: the microphone (sounddevice) and a file played "live".
+
+Both expose the same counters (``overflows``, ``callbacks``, ``last_callback_time``, ``error``)
+so the daemon can watch either the same way: a source whose ``last_callback_time`` stops moving
+has stalled (e.g. the device disappeared).
+
+``sounddevice`` is imported lazily: PortAudio enumerates devices when it initialises, and the
+environment (PULSE_SERVER, ...) must be final by then. ``refresh_devices()`` re-initialises
+PortAudio to see devices that appeared later.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from livedj.audio.decode import DecodeError, iter_blocks, probe_duration
+from livedj.audio.ringbuffer import RingBuffer
+
+__all__ = ["CaptureError", "list_input_devices", "refresh_devices", "MicSource", "FileSource"]
+
+
+class CaptureError(OSError):
+    """The input device could not be opened or failed; the message is one line naming it."""
+
+
+def _sd():
+    try:
+        import sounddevice
+    except OSError as e:  # "PortAudio library not found"
+        raise CaptureError(f"sounddevice unusable: {e} (install libportaudio2)") from e
+    return sounddevice
+
+
+def refresh_devices() -> None:
+    """Re-initialise PortAudio so devices added or removed since start-up are seen.
+
+    Only call while no stream is open (it invalidates open streams).
+    """
+    sd = _sd()
+    sd._terminate()
+    sd._initialize()
+
+
+def list_input_devices() -> list[dict]:
+    """Input-capable devices, as PortAudio sees them.
+
+    Returns
+    -------
+    list of dict
+        Keys: ``index`` (int), ``name`` (str), ``channels`` (max input channels),
+        ``default_samplerate`` (float, Hz), ``is_default`` (bool).
+    """
+    sd = _sd()
+    try:
+        default = sd.default.device[0]
+        if default is None or default < 0:
+            default = sd.query_devices(kind="input")["index"]
+    except Exception:  # no default input device at all
+        default = -1
+    devices = []
+    for info in sd.query_devices():
+        if info["max_input_channels"] > 0:
+            devices.append({
+                "index": int(info["index"]),
+                "name": str(info["name"]),
+                "channels": int(info["max_input_channels"]),
+                "default_samplerate": float(info["default_samplerate"]),
+                "is_default": int(info["index"]) == default,
+            })
+    return devices
+
+
+class MicSource:
+    """Capture a sounddevice input stream into ``ring`` (mono, at ``ring.sample_rate``).
+
+    The PortAudio callback only downmixes (channel mean), copies into the ring and counts; it
+    never allocates beyond the mean, never locks, never logs.
+
+    Parameters
+    ----------
+    ring : RingBuffer
+        Destination; its ``sample_rate`` is the stream rate (see ``default_samplerate``).
+    device : int, str or None
+        PortAudio device index or (sub)name, e.g. "pulse"; None for the default input.
+    channels : int
+        Channels to open; more than one is averaged to mono.
+    blocksize : int
+        Frames per callback; 0 lets the host choose (lowest latency, variable size).
+    latency : str or float
+        "low", "high" or seconds.
+    """
+
+    def __init__(self, ring: RingBuffer, device=None, channels: int = 1, blocksize: int = 0,
+                 latency="low"):
+        self.ring = ring
+        self.device = device
+        self.channels = int(channels)
+        self.blocksize = int(blocksize)
+        self.latency = latency
+        self.overflows = 0
+        self.callbacks = 0
+        self.last_callback_time = 0.0  #: time.monotonic() of the last callback, 0 before the first
+        self.error: str | None = None
+        self._stream = None
+        self._stopping = False
+
+    @staticmethod
+    def default_samplerate(device=None) -> int:
+        """The device's default input rate in Hz (what the mic runs at unless configured)."""
+        sd = _sd()
+        try:
+            return int(round(sd.query_devices(device, "input")["default_samplerate"]))
+        except (ValueError, sd.PortAudioError) as e:
+            raise CaptureError(f"input device {device!r}: {e}") from e
+
+    def _callback(self, indata, frames, time_info, status) -> None:
+        # Runs on PortAudio's thread: keep it to a copy and a few integer updates.
+        if status.input_overflow:
+            self.overflows += 1
+        if indata.shape[1] == 1:
+            self.ring.write(indata[:, 0])
+        else:
+            self.ring.write(indata.mean(axis=1, dtype=np.float32))
+        self.callbacks += 1
+        self.last_callback_time = time.monotonic()
+
+    def _finished(self) -> None:
+        if not self._stopping and self.error is None:
+            self.error = f"input device {self.device!r}: stream stopped unexpectedly"
+
+    @property
+    def running(self) -> bool:
+        """True while the stream is open, active and has not reported an error."""
+        return self._stream is not None and bool(self._stream.active) and self.error is None
+
+    def seconds_since_callback(self) -> float:
+        """Seconds since the last callback (since ``start`` when none came yet)."""
+        return time.monotonic() - self.last_callback_time
+
+    def start(self) -> None:
+        """Open and start the stream.
+
+        Raises
+        ------
+        CaptureError
+            The device does not exist or refuses the rate/channels (``error`` holds the message).
+        """
+        if self._stream is not None:
+            return
+        sd = _sd()
+        self.error = None
+        self._stopping = False
+        try:
+            stream = sd.InputStream(
+                samplerate=self.ring.sample_rate, device=self.device, channels=self.channels,
+                dtype="float32", blocksize=self.blocksize, latency=self.latency,
+                callback=self._callback, finished_callback=self._finished)
+            self.last_callback_time = time.monotonic()
+            stream.start()
+        except (sd.PortAudioError, ValueError) as e:
+            msg = " ".join(str(e).split())
+            self.error = (f"input device {self.device!r} at {self.ring.sample_rate} Hz, "
+                          f"{self.channels} ch: {msg}")
+            raise CaptureError(self.error) from e
+        self._stream = stream
+
+    def stop(self) -> None:
+        """Stop and close the stream (idempotent)."""
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        self._stopping = True
+        try:
+            stream.stop()
+        except Exception:  # a lost device may fail to stop; closing is what matters
+            pass
+        finally:
+            try:
+                stream.close()
+            except Exception:
+                pass
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class FileSource:
+    """Feed a decoded file through ``ring`` as if it were the microphone.
+
+    Parameters
+    ----------
+    ring : RingBuffer
+        Destination; the file is decoded straight to ``ring.sample_rate``.
+    path : str, bytes or PathLike
+        Any format ``decode`` reads.
+    realtime : bool
+        True: write blocks at wall-clock pace. False ("--fast"): write only up to the position
+        the consumer grants with ``allow_until`` (initially 0), so nothing is overwritten unread.
+    block : int
+        Samples per write (like a callback's block).
+    loop : bool
+        Start over at the end of the file instead of finishing.
+
+    Attributes
+    ----------
+    done : threading.Event
+        Set when the file ended (without ``loop``), on ``stop()`` or on a decode error.
+    error : str or None
+        One-line DecodeError message if decoding failed.
+    """
+
+    def __init__(self, ring: RingBuffer, path, realtime: bool = True, block: int = 1024,
+                 loop: bool = False):
+        if block <= 0:
+            raise ValueError(f"FileSource block must be positive, got {block}")
+        self.ring = ring
+        self.path = path
+        self.realtime = realtime
+        self.block = int(block)
+        self.loop = loop
+        self.done = threading.Event()
+        self.overflows = 0  # never overflows; kept so the daemon can treat sources alike
+        self.callbacks = 0
+        self.last_callback_time = 0.0
+        self.error: str | None = None
+        self._allowed = 0
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- consumer side -----------------------------------------------------------------------
+    def allow_until(self, sample_index: int) -> None:
+        """Let the writer advance up to absolute ``sample_index`` (fast mode; never moves back)."""
+        with self._cond:
+            if sample_index > self._allowed:
+                self._allowed = int(sample_index)
+                self._cond.notify_all()
+
+    def wait_until(self, sample_index: int, timeout: float | None = None) -> bool:
+        """Block until ``ring.written >= sample_index``; False if the file ended first or timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self.ring.written < sample_index:
+                if self.done.is_set():
+                    return False
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left if left is not None else 0.5)
+            return True
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- writer thread -----------------------------------------------------------------------
+    def _write(self, chunk: np.ndarray) -> None:
+        self.ring.write(chunk)
+        self.callbacks += 1
+        self.last_callback_time = time.monotonic()
+        with self._cond:
+            self._cond.notify_all()
+
+    def _feed_fast(self, blk: np.ndarray) -> bool:
+        """Write ``blk`` in pieces as the consumer allows; False if stopped."""
+        while blk.size:
+            with self._cond:
+                while self._allowed <= self.ring.written and not self._stop.is_set():
+                    self._cond.wait(0.5)
+                if self._stop.is_set():
+                    return False
+                room = self._allowed - self.ring.written
+            self._write(blk[:room])
+            blk = blk[room:]
+        return True
+
+    def _run(self) -> None:
+        sr = self.ring.sample_rate
+        t0 = time.monotonic()
+        fed = 0  # samples written by this source, for pacing
+        try:
+            while not self._stop.is_set():
+                wrote_any = False
+                for blk in iter_blocks(self.path, sample_rate=sr, block=self.block):
+                    wrote_any = True
+                    if self.realtime:
+                        # Pace on the block's end time: like a callback, it arrives once captured.
+                        delay = t0 + (fed + blk.size) / sr - time.monotonic()
+                        if delay > 0 and self._stop.wait(delay):
+                            return
+                        if self._stop.is_set():
+                            return
+                        self._write(blk)
+                    elif not self._feed_fast(blk):
+                        return
+                    fed += blk.size
+                if not self.loop or not wrote_any:
+                    return
+        except DecodeError as e:
+            self.error = str(e)
+        finally:
+            self.done.set()
+            with self._cond:
+                self._cond.notify_all()
+
+    def start(self) -> None:
+        """Check the file opens as audio, then start the writer thread (idempotent).
+
+        Raises
+        ------
+        DecodeError
+            Missing, empty or non-audio file (raised here, not in the thread). Errors found later
+            in the stream end the feed and are kept in ``error``.
+        """
+        if self._thread is not None:
+            return
+        probe_duration(self.path)
+        self._thread = threading.Thread(target=self._run, name="livedj-file-source", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the writer thread and wait for it."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.done.set()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()

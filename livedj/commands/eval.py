@@ -1,0 +1,114 @@
+"""`livedj eval DIR`: how often are a track's nearest neighbours from the same folder?
+
+Each file's first-level sub-folder under DIR is its label (album, artist, crate). For every
+encoder asked for, the song-beginning vectors are computed exactly as `livedj index` does, and
+precision@k is the mean, over all tracks, of the share of its k nearest other tracks (cosine,
+exact search) that carry the same label. The random baseline is its expectation when
+neighbours are drawn at random: the mean of (n_label - 1) / (n - 1). Files are decoded once.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections import Counter
+
+import numpy as np
+
+
+def precision_at_k(vectors: np.ndarray, labels: list[str], k: int = 10) -> float:
+    """Mean share of same-label tracks among each track's ``k`` nearest others (cosine)."""
+    v = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    sims = v @ v.T
+    np.fill_diagonal(sims, -np.inf)
+    k = min(k, len(labels) - 1)
+    nearest = np.argsort(-sims, axis=1)[:, :k]
+    labels_arr = np.asarray(labels)
+    return float(np.mean(labels_arr[nearest] == labels_arr[:, None]))
+
+
+def random_precision(labels: list[str]) -> float:
+    """Expected precision@k of random neighbours (independent of k)."""
+    counts = Counter(labels)
+    n = len(labels)
+    return float(np.mean([(counts[label] - 1) / (n - 1) for label in labels])) if n > 1 else 0.0
+
+
+def labelled_files(root: str) -> list[tuple[str, str]]:
+    from livedj.library.scan import scan
+
+    out = []
+    for found in scan([root]):
+        rel = os.path.relpath(found.path, root)
+        parts = rel.split(os.sep)
+        if len(parts) >= 2:
+            out.append((found.path, parts[0]))
+    return out
+
+
+def evaluate(root: str, encoders: list[str], *, k: int = 10, beginning_s: float = 15.0, progress=None) -> dict:
+    from livedj.audio.decode import DecodeError
+    from livedj.encoders import get_encoder
+    from livedj.library.indexer import MIN_AUDIO_S, beginning_vector, load_beginning
+
+    files = labelled_files(root)
+    models = {name: get_encoder(name, threads=2) for name in encoders}
+    vectors: dict[str, list] = {name: [] for name in encoders}
+    seconds = {name: 0.0 for name in encoders}
+    labels, skipped = [], []
+    for i, (path, label) in enumerate(files, 1):
+        try:
+            audio, _ = load_beginning(path, beginning_s)
+        except DecodeError as exc:
+            skipped.append((path, exc.reason))
+            continue
+        if len(audio) < MIN_AUDIO_S * 16000:
+            skipped.append((path, "too short"))
+            continue
+        labels.append(label)
+        for name, model in models.items():
+            began = time.perf_counter()
+            vectors[name].append(beginning_vector(audio, model))
+            seconds[name] += time.perf_counter() - began
+        if progress:
+            progress(i, len(files))
+    result = {"dir": root, "tracks": len(labels), "labels": dict(Counter(labels)), "k": k,
+              "skipped": skipped, "precision": {}, "ms_per_track": {}}
+    for name in encoders:
+        if len(labels) > 1:
+            result["precision"][name] = precision_at_k(np.stack(vectors[name]), labels, k)
+            result["ms_per_track"][name] = 1000 * seconds[name] / len(labels)
+    result["precision"]["random"] = random_precision(labels)
+    return result
+
+
+def main(args, config) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("embedding", total=None)
+        result = evaluate(args.dir, encoders, k=args.k, beginning_s=config["index"]["beginning_s"],
+                          progress=lambda i, n: bar.update(task, completed=i, total=n))
+    if result["tracks"] < 2:
+        print(f"livedj eval: {args.dir}: need at least 2 audio files in sub-folders (the labels)", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    table = Table(title=f"precision@{args.k} of same-label neighbours, {result['tracks']} tracks, "
+                        f"{len(result['labels'])} labels")
+    table.add_column("embedding")
+    table.add_column(f"P@{args.k}", justify="right")
+    table.add_column("ms / track", justify="right")
+    for name, p in result["precision"].items():
+        ms = result["ms_per_track"].get(name)
+        table.add_row(name, f"{p:.3f}", f"{ms:.0f}" if ms is not None else "")
+    Console().print(table)
+    for path, why in result["skipped"]:
+        console.print(f"skipped {path}: {why}", markup=False)
+    return 0

@@ -1,0 +1,282 @@
+"""The terminal dashboard: what livedj hears and what it suggests, redrawn a few times a second.
+
+:meth:`Dashboard.render` is pure (an :class:`Update` plus slowly changing ``info`` in, a rich
+renderable out) and adapts to the console width when printed; :meth:`Dashboard.run` drives a
+``rich.live.Live`` on the calling thread until a stop event is set.
+"""
+from __future__ import annotations
+
+import colorsys
+import logging
+import re
+import threading
+from typing import Callable
+
+from rich.color import Color
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.live import Live
+from rich.panel import Panel
+from rich.spinner import Spinner
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from livedj.engine.update import Suggestion, Update
+from livedj.outputs.jsonlines import safe_text
+
+log = logging.getLogger(__name__)
+
+_EIGHTHS = " ▏▎▍▌▋▊▉█"
+_FLOOR_DB = -60.0  # the meters' left end; quieter than this reads as silence in a booth
+_STAGES = ("mel", "embed", "query", "rank", "publish")
+_STATUS_STYLES = {"listening": "bold green", "silence": "yellow", "starting": "cyan",
+                  "stopped": "dim", "overflow": "bold red", "error": "bold red"}
+#: ``info`` keys shown in the header, in this order (others follow as "key: value").
+_INFO_KEYS = ("input", "encoder", "index_size", "hop", "outputs")
+
+
+def bar(fraction: float, width: int, style: str = "green", empty: str = "grey23") -> Text:
+    """A horizontal bar ``width`` cells wide, filled to ``fraction`` at 1/8-cell resolution."""
+    fraction = min(max(fraction if fraction == fraction else 0.0, 0.0), 1.0)  # NaN -> 0
+    eighths = round(fraction * width * 8)
+    full, part = divmod(eighths, 8)
+    text = Text("█" * full, style=style)
+    if part and full < width:
+        text.append(_EIGHTHS[part], style=Style.parse(style) + Style(bgcolor=empty))
+        full += 1
+    text.append(" " * (width - full), style=Style(bgcolor=empty))
+    return text
+
+
+def _db_style(db: float) -> str:
+    return "red" if db > -3.0 else "yellow" if db > -12.0 else "green"
+
+
+def _fmt_time(seconds: float) -> str:
+    minutes, secs = divmod(max(seconds, 0.0), 60.0)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes:02d}:{secs:04.1f}"
+
+
+def camelot_style(key: str | None) -> str:
+    """A colour per Camelot number, around the wheel (A keys darker than B keys)."""
+    match = re.fullmatch(r"(\d{1,2})([AB])", key or "")
+    if not match or not 1 <= int(match[1]) <= 12:
+        return "default"
+    hue = ((int(match[1]) - 1) / 12.0 + 0.15) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.55, 0.95 if match[2] == "B" else 0.8)
+    return Style(color=Color.from_rgb(r * 255, g * 255, b * 255), bold=True)
+
+
+def format_why(why: dict) -> str:
+    """The ranking terms as "name=value", numbers to 3 significant digits."""
+    parts = []
+    for name, value in why.items():
+        if isinstance(value, float):
+            value = f"{value:.3g}"
+        parts.append(f"{safe_text(name)}={safe_text(value)}")
+    return " ".join(parts)
+
+
+class _View:
+    """A renderable that builds the dashboard for the width it is given."""
+
+    def __init__(self, dashboard: Dashboard, update: Update | None, info: dict) -> None:
+        self.dashboard, self.update, self.info = dashboard, update, info
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        try:
+            yield self.dashboard._build(self.update, self.info, options.max_width)
+        except Exception as exc:  # a bad value must not take the live screen down
+            log.exception("dashboard render failed")
+            yield Text(f"dashboard error: {exc!r}", style="bold red")
+
+
+class Dashboard:
+    """The rich dashboard.
+
+    Parameters
+    ----------
+    console : rich.console.Console, optional
+        Where :meth:`run` draws; a new stdout console by default.
+    title : str
+        Shown on the frame.
+    """
+
+    def __init__(self, console: Console | None = None, title: str = "livedj") -> None:
+        self.console = console if console is not None else Console()
+        self.title = title
+
+    # -- pure rendering ---------------------------------------------------------------------
+
+    def render(self, update: Update | None, info: dict) -> RenderableType:
+        """The whole screen for ``update`` (None before the first) and ``info``.
+
+        ``info`` holds slowly changing state; known keys: ``input``, ``device``, ``encoder``,
+        ``index_size`` (tracks), ``hop`` (seconds), ``outputs``, ``status``, ``now_playing``;
+        any other key is shown as "key: value".
+        """
+        return _View(self, update, dict(info or {}))
+
+    def _build(self, update: Update | None, info: dict, width: int) -> RenderableType:
+        inner = max(width - 4, 20)  # the panel's border and padding
+        status = safe_text(update.status if update is not None else info.get("status", "starting"))
+        parts: list[RenderableType] = [self._header(info, status, inner)]
+        if update is None:
+            waiting = Spinner("dots", text=Text(" waiting for the first update…", style="bold"),
+                              style="cyan")
+            parts += [Text(""), waiting, Text("")]
+            subtitle = Text("no update yet", style="dim")
+        else:
+            half = (inner - 3) // 2
+            grid = Table.grid(expand=True, padding=(0, 3))
+            grid.add_column(ratio=1)
+            grid.add_column(ratio=1)
+            grid.add_row(self._levels(update, half), self._tags(update, half))
+            parts += [Text(""), grid, Text("")]
+            parts.append(self._table(update.suggestions, width))
+            parts.append(self._footer(update, inner))
+            subtitle = Text(f" update #{update.seq + 1} · heard {_fmt_time(update.t)} ", style="dim")
+        return Panel(Group(*parts), title=Text(f" {self.title} ", style="bold magenta"),
+                     subtitle=subtitle, border_style="magenta", padding=(0, 1))
+
+    def _header(self, info: dict, status: str, width: int) -> RenderableType:
+        items = [Text.assemble(("● ", _STATUS_STYLES.get(status, "cyan")),
+                               (status, _STATUS_STYLES.get(status, "cyan")))]
+        fields = [(k, info[k]) for k in _INFO_KEYS if info.get(k) not in (None, "")]
+        fields += [(k, v) for k, v in info.items()
+                   if k not in _INFO_KEYS and k not in ("status", "now_playing", "device")
+                   and v not in (None, "")]
+        for key, value in fields:
+            if key == "input" and info.get("device") not in (None, ""):
+                value = f"{safe_text(value)} ({safe_text(info['device'])})"
+            elif key == "index_size":
+                key, value = "index", f"{int(value):,} tracks"
+            elif key == "hop":
+                value = f"{float(value):g} s"
+            items.append(Text.assemble((f"{key} ", "dim"), (safe_text(value), "bold")))
+        # Wrap between items, never inside one, so no line ends on a dangling separator.
+        lines, line = [], Text()
+        for item in items:
+            if line and line.cell_len + 5 + item.cell_len > width:
+                lines.append(line)
+                line = Text()
+            if line:
+                line.append("  ·  ", style="dim")
+            line.append_text(item)
+        lines.append(line)
+        if info.get("now_playing"):
+            lines.append(Text.assemble(("now playing ", "dim"), (safe_text(info["now_playing"]), "bold cyan")))
+        for line in lines:
+            line.no_wrap, line.overflow = True, "ellipsis"
+        return Group(*lines)
+
+    def _levels(self, update: Update, width: int) -> RenderableType:
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="dim", width=4, no_wrap=True)
+        table.add_column(no_wrap=True)
+        table.add_column(justify="right", no_wrap=True)
+        for label, db in (("rms", update.level_db), ("peak", update.peak_db)):
+            db = db if db == db else -120.0  # NaN reads as silence
+            frac = (db - _FLOOR_DB) / -_FLOOR_DB
+            value = f"{db:5.1f}" if db > -120.0 else " -inf"
+            table.add_row(label, bar(frac, min(max(width - 12, 4), 40), _db_style(db)),
+                          Text(value, style=_db_style(db)))
+        return Group(Text.assemble(("input level", "bold"), ("  dBFS", "dim")), table)
+
+    def _tags(self, update: Update, width: int) -> RenderableType:
+        tags = update.tags[:5]
+        name_w = min(max((len(safe_text(n)) for n, _ in tags), default=8), 16)
+        table = Table.grid(padding=(0, 1))
+        table.add_column(no_wrap=True, overflow="ellipsis", width=name_w)
+        table.add_column(no_wrap=True)
+        table.add_column(justify="right", no_wrap=True)
+        for name, p in tags:
+            table.add_row(safe_text(name), bar(p, min(max(width - name_w - 7, 4), 30), "cyan"), f"{p:.2f}")
+        if not tags:
+            return Group(Text("sounds like", style="bold"), Text("(no tags from this encoder)", style="dim"))
+        return Group(Text("sounds like", style="bold"), table)
+
+    def _table(self, suggestions: tuple[Suggestion, ...], width: int) -> RenderableType:
+        show_why = width >= 100
+        show_sim = width >= 70  # on a narrow terminal the title matters more
+        bar_w = 8 if show_sim else 4
+        table = Table(expand=True, box=None, header_style="bold", padding=(0, 1), show_edge=False,
+                      title=Text("next up", style="bold"), title_justify="left")
+        table.add_column("#", justify="right", width=2, no_wrap=True)
+        table.add_column("artist – title", ratio=3, no_wrap=True, overflow="ellipsis", min_width=16)
+        table.add_column("score", no_wrap=True, width=bar_w + 6)
+        if show_sim:
+            table.add_column("sim", justify="right", width=4, no_wrap=True)
+        table.add_column("bpm", justify="right", width=5, no_wrap=True)
+        table.add_column("key", justify="center", width=3, no_wrap=True)
+        if show_why:
+            table.add_column("why", ratio=2, no_wrap=True, overflow="ellipsis", style="dim")
+        if not suggestions:
+            table.add_row("", Text("no suggestions for this window", style="dim"),
+                          *[""] * (len(table.columns) - 2))
+            return table
+        # Bars are relative to 1.0, or to the best score when the ranker scores above 1.
+        top = max(1.0, max((s.score for s in suggestions if s.score == s.score), default=1.0))
+        for s in suggestions:
+            track = Text(safe_text(s.artist) or "?", style="bold")
+            track.append(" – ")
+            track.append(safe_text(s.title) or safe_text(s.path))
+            score = bar(s.score / top, bar_w, "magenta") + Text(f" {s.score:5.2f}")
+            row = [Text(str(s.rank), style="bold magenta" if s.rank == 1 else "dim"), track, score]
+            if show_sim:
+                row.append(f"{s.similarity:.2f}")
+            row += [f"{s.bpm:.1f}" if s.bpm else "–", Text(safe_text(s.key) or "–", style=camelot_style(s.key))]
+            if show_why:
+                row.append(format_why(s.why))
+            table.add_row(*row, style="on grey11" if s.rank == 1 else None)
+        return table
+
+    def _footer(self, update: Update, width: int) -> RenderableType:
+        total = update.latency_ms
+        style = "green" if total < 100 else "yellow" if total < 500 else "bold red"
+        latency = Text.assemble(("latency ", "dim"), (f"{total:.0f} ms", style))
+        stages = [k for k in _STAGES if k in update.stage_ms]
+        stages += [k for k in update.stage_ms if k not in _STAGES]
+        if stages:
+            latency.append("  (", style="dim")
+            for i, k in enumerate(stages):
+                latency.append((" · " if i else "") + f"{safe_text(k)} ", style="dim")
+                latency.append(f"{update.stage_ms[k]:.1f}")
+            latency.append(")", style="dim")
+        counters = Text.assemble(("overflows ", "dim"),
+                                 (str(update.overflows), "bold red" if update.overflows else "green"),
+                                 ("   updates ", "dim"), str(update.seq + 1))
+        if latency.cell_len + 3 + counters.cell_len <= width:
+            grid = Table.grid(expand=True)
+            grid.add_column(no_wrap=True)
+            grid.add_column(justify="right", no_wrap=True)
+            grid.add_row(latency, counters)
+            return grid
+        return Group(latency, counters)
+
+    # -- live loop --------------------------------------------------------------------------
+
+    def run(self, get_update: Callable[[], Update | None], get_info: Callable[[], dict],
+            stop: threading.Event, fps: float = 8.0) -> None:
+        """Redraw at ``fps`` on the calling thread until ``stop`` is set.
+
+        Ctrl-C sets ``stop`` (so the other threads wind down too) and returns.
+        """
+        period = 1.0 / max(fps, 0.5)
+
+        def frame() -> RenderableType:
+            try:
+                return self.render(get_update(), get_info())
+            except Exception as exc:  # a failing getter must not end the dashboard
+                log.exception("dashboard state unavailable")
+                return Text(f"dashboard error: {exc!r}", style="bold red")
+
+        try:
+            # auto_refresh off: this loop is the only refresher, so no extra thread.
+            with Live(frame(), console=self.console, auto_refresh=False, transient=False,
+                      vertical_overflow="crop") as live:
+                while not stop.wait(period):
+                    live.update(frame(), refresh=True)
+        except KeyboardInterrupt:
+            stop.set()

@@ -1,0 +1,124 @@
+"""Dashboard: rendered to a recording console and read back as text."""
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from rich.console import Console
+
+from livedj.engine.update import Suggestion, Update
+from livedj.outputs.dashboard import Dashboard, bar, format_why
+
+INFO = {"input": "Booth Mic", "device": "pulse", "encoder": "musicnn", "index_size": 1234, "hop": 1.0}
+
+
+def make_update(titles=("Alpha", "Bravo", "Charlie"), **kw) -> Update:
+    sugg = tuple(
+        Suggestion(rank=i + 1, track_id=i, path=f"/m/{t}.flac", title=t, artist=f"Artist{i + 1}",
+                   score=0.9 - 0.2 * i, similarity=0.8 - 0.1 * i, bpm=None if i == 2 else 124.0 + i,
+                   key=None if i == 2 else "8A", why={"bpm_delta_pct": 1.25 * i})
+        for i, t in enumerate(titles)
+    )
+    base = dict(seq=41, t=95.5, suggestions=sugg, tags=(("techno", 0.81), ("minimal", 0.33)),
+                level_db=-17.5, peak_db=-3.5, stage_ms={"mel": 3.25, "embed": 41.5, "query": 0.75},
+                latency_ms=46.0, overflows=3)
+    base.update(kw)
+    return Update(**base)
+
+
+def text_of(renderable, width: int = 100) -> str:
+    console = Console(record=True, width=width, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_suggestions_tags_latency_and_counters_appear(width):
+    text = text_of(Dashboard().render(make_update(), INFO), width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    positions = [text.index(f"Artist{i} – {t}") for i, t in ((1, "Alpha"), (2, "Bravo"), (3, "Charlie"))]
+    assert positions == sorted(positions)
+    assert "techno" in text and "0.81" in text and "minimal" in text
+    assert "46 ms" in text and "embed 41.5" in text and "mel 3.2" in text
+    assert "overflows 3" in text and "updates 42" in text
+    assert "Booth Mic (pulse)" in text and "musicnn" in text and "1,234 tracks" in text
+    assert "-17.5" in text and "-3.5" in text
+    assert "listening" in text
+
+
+def test_rows_show_scores_bpm_and_key():
+    lines = text_of(Dashboard().render(make_update(), INFO), 100).splitlines()
+    row = {t: next(line for line in lines if f"– {t}" in line) for t in ("Alpha", "Bravo", "Charlie")}
+    assert "0.90" in row["Alpha"] and "124.0" in row["Alpha"] and "8A" in row["Alpha"]
+    assert "0.70" in row["Bravo"] and "125.0" in row["Bravo"]
+    assert "–" in row["Charlie"].split("Charlie")[1] and "8A" not in row["Charlie"]  # None bpm/key
+
+
+def test_why_column_only_when_wide():
+    update = make_update()
+    assert "bpm_delta_pct=1.25" in text_of(Dashboard().render(update, INFO), 120)
+    assert "bpm_delta_pct" not in text_of(Dashboard().render(update, INFO), 80)
+
+
+def test_waiting_view_before_first_update():
+    text = text_of(Dashboard(title="booth").render(None, {**INFO, "status": "starting"}))
+    assert "waiting for the first update" in text
+    assert "booth" in text and "starting" in text and "Booth Mic" in text
+    assert "latency" not in text and "overflows" not in text
+
+
+def test_long_titles_are_truncated_to_one_line():
+    long_title = "An Extremely Long Extended Mix Title " * 6 + "END"
+    text = text_of(Dashboard().render(make_update(titles=(long_title, "Bravo")), INFO), 80)
+    row = next(line for line in text.splitlines() if "An Extremely" in line)
+    assert "…" in row and "END" not in text
+    assert "0.90" in row  # the score stays on the same line as its title
+    assert len(row) <= 80
+
+
+def test_odd_values_do_not_break_rendering():
+    path = os.fsdecode(b"/m/\xff.mp3")
+    s = Suggestion(rank=1, track_id=0, path=path, title="", artist="", score=float("nan"), similarity=0.1)
+    update = make_update(level_db=float("-inf"), peak_db=float("nan"), tags=(), stage_ms={})
+    update = Update(**{**update.__dict__, "suggestions": (s,), "status": "silence"})
+    text = text_of(Dashboard().render(update, {}))
+    assert "\ufffd.mp3" in text and "-inf" in text and "silence" in text
+    assert "dashboard error" not in text
+    empty = text_of(Dashboard().render(make_update(titles=()), INFO))
+    assert "no suggestions" in empty
+
+
+def test_bar_fills_in_eighths():
+    assert bar(0.5, 10).plain == "█████     "
+    assert bar(0.5, 1).plain == "▌" and bar(0.3, 2).plain == "▋ "
+    assert bar(2.0, 4).plain == "████" and bar(-1, 4).plain == "    "
+    assert format_why({"a": 0.123456, "b": "x"}) == "a=0.123 b=x"
+
+
+def test_run_draws_until_stopped():
+    console = Console(record=True, width=100, color_system=None, force_terminal=False)
+    stop = threading.Event()
+    calls = []
+
+    def get_update():
+        calls.append(1)
+        if len(calls) >= 3:
+            stop.set()
+        return make_update() if len(calls) > 1 else None
+
+    Dashboard(console).run(get_update, lambda: INFO, stop, fps=50)
+    assert stop.is_set() and len(calls) >= 3
+    assert "Artist1 – Alpha" in console.export_text()
+
+
+def test_run_survives_failing_getters():
+    console = Console(record=True, width=100, color_system=None)
+    stop = threading.Event()
+
+    def broken():
+        stop.set()
+        raise RuntimeError("state gone")
+
+    Dashboard(console).run(broken, lambda: INFO, stop, fps=50)
+    assert "state gone" in console.export_text()

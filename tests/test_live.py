@@ -1,0 +1,172 @@
+"""End to end on real parts: a generated library indexed with the real encoder into a real Annoy
+index on disk, `livedj run --input` feeding the same ring buffer as the microphone, OSC over
+real UDP to a python-osc server, JSON lines on stdout, and bad files reported, not fatal."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_server import ThreadingOSCUDPServer
+
+from livedj.synth import DEMO_TRACKS, build_demo_library
+
+N_TRACKS = 6
+
+
+def livedj(*args, timeout=240, env=None, check=True):
+    result = subprocess.run([sys.executable, "-m", "livedj", *map(str, args)], capture_output=True, text=True,
+                            timeout=timeout, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"livedj {' '.join(map(str, args))} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """Six distinct generated tracks (mp3, flac, ogg, m4a, wav, mp3), indexed with musicnn."""
+    root = tmp_path_factory.mktemp("live")
+    paths = build_demo_library(root / "library", DEMO_TRACKS[:N_TRACKS], duration=20.0)
+    result = livedj("index", root / "library", "--index", root / "index", "--jobs", 1)
+    assert f"indexed {N_TRACKS}" in result.stdout
+    return root, paths
+
+
+class OscCollector:
+    """A real python-osc server on 127.0.0.1 collecting /livedj messages by update seq."""
+
+    def __init__(self):
+        self.messages = []
+        dispatcher = Dispatcher()
+        dispatcher.map("/livedj/*", lambda address, *args: self.messages.append((address, args)))
+        self.server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def by_seq(self):
+        updates = {}
+        for address, args in self.messages:
+            updates.setdefault(args[0], []).append((address, args))
+        return updates
+
+
+def test_index_rerun_processes_only_new_or_changed_files(library, tmp_path):
+    root, paths = library
+    index_dir = tmp_path / "index"
+    shutil.copytree(root / "index", index_dir)
+    again = livedj("index", root / "library", "--index", index_dir)
+    assert f"indexed 0 · unchanged {N_TRACKS}" in again.stdout
+    os.utime(paths[0], (1, 1))  # a changed file is analysed again
+    changed = livedj("index", root / "library", "--index", index_dir)
+    assert f"indexed 1 · unchanged {N_TRACKS - 1}" in changed.stdout
+
+
+def test_run_input_finds_the_playing_track_and_publishes_osc_bundles(library):
+    root, paths = library
+    playing = paths[2]
+    osc = OscCollector()
+    try:
+        result = livedj("run", "--input", playing, "--fast", "--duration", 15, "--json-lines", "--index",
+                        root / "index", "--osc", f"127.0.0.1:{osc.port}")
+    finally:
+        osc.close()
+    updates = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(updates) >= 10, result.stderr
+    assert [u["seq"] for u in updates] == list(range(len(updates)))
+    assert all(u["t"] == pytest.approx(3 + i, abs=0.01) for i, u in enumerate(updates))
+    in_top3 = [str(playing) in [s["path"] for s in u["suggestions"][:3]] for u in updates]
+    assert np.mean(in_top3) >= 0.8, [[s["title"] for s in u["suggestions"][:3]] for u in updates]
+    for u in updates:
+        assert [s["rank"] for s in u["suggestions"]] == list(range(1, len(u["suggestions"]) + 1))
+        assert [s["score"] for s in u["suggestions"]] == sorted((s["score"] for s in u["suggestions"]), reverse=True)
+        assert {"path", "title", "artist", "score"} <= set(u["suggestions"][0])
+    received = osc.by_seq()
+    assert sorted(received) == [u["seq"] for u in updates]  # every update arrived, one set per seq
+    for u in updates:
+        messages = received[u["seq"]]
+        suggestions = [args for address, args in messages if address == "/livedj/suggestion"]
+        assert [args[1] for args in suggestions] == [s["rank"] for s in u["suggestions"]]
+        assert [args[2] for args in suggestions] == [s["path"] for s in u["suggestions"]]
+        assert messages[0][0] == "/livedj/update" and messages[-1][0] == "/livedj/update/end"
+
+
+def test_suggest_json_is_one_update(library):
+    root, paths = library
+    result = livedj("suggest", paths[4], "--at", 8, "--top", 3, "--json", "--index", root / "index")
+    update = json.loads(result.stdout)
+    assert len(update["suggestions"]) == 3
+    assert update["suggestions"][0]["path"] == str(paths[4])
+    assert update["tags"] and all(0 <= p <= 1 for _, p in update["tags"])
+
+
+def test_run_without_index_says_how_to_build_one(tmp_path):
+    result = livedj("run", "--input", "x.wav", "--index", tmp_path / "none", check=False)
+    assert result.returncode == 1
+    assert "livedj index" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_files_are_skipped_and_reported_good_ones_indexed(library, tmp_path):
+    root, paths = library
+    folder = tmp_path / "music"
+    folder.mkdir()
+    shutil.copy(paths[0], folder / "good.mp3")
+    shutil.copy(paths[1], folder / os.fsdecode(b"caf\xe9 latin-1.flac"))  # a name that is not UTF-8
+    data = Path(paths[0]).read_bytes()
+    (folder / "truncated.mp3").write_bytes(data[: len(data) // 40])  # well under a second of audio
+    (folder / "empty.mp3").write_bytes(b"")
+    (folder / "notes.mp3").write_text("this is a text file, not audio\n")
+    result = livedj("index", folder, "--index", tmp_path / "index")
+    assert "indexed 2 · unchanged 0 · skipped 3" in result.stdout
+    skipped = {line.split("skipped ", 1)[1].split(":", 1)[0].rsplit("/", 1)[-1]: line
+               for line in result.stdout.splitlines() if line.strip().startswith("skipped ")}
+    assert set(skipped) == {"truncated.mp3", "empty.mp3", "notes.mp3"}
+    assert "empty" in skipped["empty.mp3"] and "too short" in skipped["truncated.mp3"]
+    # the non-UTF-8 name was indexed and is suggested for its own audio
+    found = livedj("suggest", folder / os.fsdecode(b"caf\xe9 latin-1.flac"), "--at", 5, "--json",
+                   "--index", tmp_path / "index")
+    assert "caf\ufffd latin-1.flac" in json.loads(found.stdout)["suggestions"][0]["path"]
+
+
+@pytest.mark.audio
+def test_run_captures_through_sounddevice_what_is_played(library, virtual_mic, tmp_path):
+    """`livedj run` on the virtual microphone: what it heard (``--record``) is what was played."""
+    import scipy.signal
+    from test_capture import normalised_xcorr, probe_signal
+
+    from livedj.audio.decode import decode
+
+    root, _ = library
+    played = probe_signal(seconds=3.0, sr=48000)
+    wav = tmp_path / "probe.wav"
+    import soundfile
+
+    soundfile.write(wav, played, 48000)
+    record = tmp_path / "heard.wav"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "livedj", "run", "--device", virtual_mic.device, "--duration", "9", "--json-lines",
+         "--record", record, "--index", root / "index"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=virtual_mic.full_env())
+    try:
+        first = process.stdout.readline()  # the first update: capture is running
+        assert first, process.stderr.read()
+        virtual_mic.play(wav)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    updates = [json.loads(line) for line in [first, *out.splitlines()]]
+    assert len(updates) >= 5 and max(u["level_db"] for u in updates) > -30  # it heard the probe
+    heard = decode(record, 16000)
+    reference = scipy.signal.resample_poly(played, 1, 3).astype(np.float32)
+    score = normalised_xcorr(heard, reference)
+    assert score.max() > 0.9, f"peak normalised correlation {score.max():.3f}"
