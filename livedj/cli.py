@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
         "write the Annoy index and metadata store. Only new or changed files are analysed again."))
     p.add_argument("paths", nargs="*", metavar="PATH", help="folders or files (default: library.paths)")
     p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: number of CPUs)")
+    p.add_argument("--from-rekordbox", action="append", metavar="FILE",
+                   help="also index the tracks of a rekordbox collection XML, with its BPM/key")
+    p.add_argument("--from-traktor", action="append", metavar="FILE",
+                   help="also index the tracks of a Traktor collection.nml, with its BPM/key")
+    p.add_argument("--from-mixxx", nargs="?", const="", metavar="DB",
+                   help="also index Mixxx's library (read-only; default: its usual mixxxdb.sqlite)")
     _add_common(p)
 
     p = sub.add_parser("suggest", help="suggest records for a 5-s excerpt of a file", description=(
@@ -64,6 +70,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=20.0, metavar="S", help="seconds of live demo (default 20)")
     p.add_argument("--fast", action="store_true", help="run the live part as fast as possible")
     p.add_argument("--no-dashboard", action="store_true", help="print JSON lines instead of the dashboard")
+    _add_common(p, index=False)
+
+    p = sub.add_parser("analyze", help="BPM, key, tags and now-playing for a 5-s excerpt", description=(
+        "What the live loop would show for the window of FILE at the offset: BPM, key (Camelot and musical), "
+        "tags, and the library track identified as playing (or 'not in library')."))
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--at", type=float, default=0.0, metavar="SECONDS", help="window start (default 0)")
+    p.add_argument("--json", action="store_true")
+    _add_common(p)
+
+    p = sub.add_parser("history", help="list sessions, show or export a set", description=(
+        "The set log: every session and the tracks played in it (identified, told over OSC, or by Mixxx). "
+        "Without arguments, lists sessions; --session N shows one; --export FILE writes the newest session "
+        "(or --session N) as M3U (.m3u/.m3u8), CSV (.csv) or a rekordbox playlist (.xml)."))
+    p.add_argument("--session", type=int, metavar="N")
+    p.add_argument("--export", metavar="FILE")
+    p.add_argument("--relative", action="store_true", help="M3U: paths relative to the playlist's folder")
+    _add_common(p, index=False)
+
+    p = sub.add_parser("journey", help="a path through the library from one track to another", description=(
+        "Plan a set: from track A to B (via C ...), interpolating in embedding space, respecting the tempo and key "
+        "rules, with no repeats or near-duplicates."))
+    p.add_argument("waypoints", nargs="+", metavar="TRACK", help="file paths (or unique title words) of A B [C ...]")
+    p.add_argument("--steps", type=int, default=10, metavar="N", help="tracks between consecutive waypoints")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the path as M3U")
+    _add_common(p)
+
+    p = sub.add_parser("service", help="run livedj as a systemd user service", description=(
+        "unit: print the systemd user unit for this installation; install: write it to "
+        "$XDG_CONFIG_HOME/systemd/user/livedj.service; uninstall: stop, disable and remove it; "
+        "status: systemctl --user status livedj. See systemd/README.md."))
+    p.add_argument("action", choices=("unit", "install", "uninstall", "status"))
+    p.add_argument("--enable", action="store_true",
+                   help="install: also run systemctl --user daemon-reload and enable --now")
+    p.add_argument("--sandbox", action="store_true",
+                   help="install: also write the filesystem-sandbox drop-in (needs unprivileged user namespaces)")
     _add_common(p, index=False)
 
     p = sub.add_parser("eval", help="measure suggestion quality on a labelled folder", description=(

@@ -52,6 +52,21 @@ def _one_of(*choices: str) -> Callable[[Any], str | None]:
     return check
 
 
+def _span(value: Any) -> str | None:
+    import re
+
+    if value == "session" or re.fullmatch(r"\d+(\.\d+)?[hd]", value):
+        return None
+    return f'must be "session" or a span like "12h" or "7d", got {value!r}'
+
+
+def span_seconds(value: str) -> float | None:
+    """Seconds of a history span ("12h", "7d"); None for "session"."""
+    if value == "session":
+        return None
+    return float(value[:-1]) * (3600.0 if value.endswith("h") else 86400.0)
+
+
 def _port(value: Any) -> str | None:
     return None if 1 <= value <= 65535 else f"must be a UDP port 1-65535, got {value}"
 
@@ -73,9 +88,16 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "path": Field(str, "", help="index directory; empty: $XDG_DATA_HOME/livedj/index"),
         "beginning_s": Field(float, 15.0, _range(5.0, 120.0), "seconds of each song's beginning that are embedded"),
         "n_trees": Field(int, 16, _range(1, 1000), "Annoy trees (more: better recall, bigger file)"),
+        "segment_hop_s": Field(float, 5.0, _range(0.0, 60.0), "seconds between segment vectors over whole tracks "
+                                                              "(identifies what plays); 0: none"),
     },
     "library": {
         "paths": Field(list, [], help="folders scanned by `livedj index` when no PATH is given"),
+    },
+    "history": {
+        "path": Field(str, "", help="the set log (SQLite); empty: $XDG_DATA_HOME/livedj/history.sqlite"),
+        "no_repeat": Field(str, "session", _span, 'played tracks are not suggested again within this span: '
+                                                  '"session", or e.g. "12h", "7d"'),
     },
     "ranking": {
         "top": Field(int, 10, _range(1, 100), "suggestions per update"),
@@ -227,5 +249,8 @@ def _resolve_paths(config: dict) -> dict:
     if not config["index"]["path"]:
         config["index"]["path"] = str(xdg_dir("DATA", ".local/share") / "index")
     config["index"]["path"] = os.path.expanduser(config["index"]["path"])
+    if not config["history"]["path"]:
+        config["history"]["path"] = str(xdg_dir("DATA", ".local/share") / "history.sqlite")
+    config["history"]["path"] = os.path.expanduser(config["history"]["path"])
     config["library"]["paths"] = [os.path.expanduser(p) for p in config["library"]["paths"]]
     return config

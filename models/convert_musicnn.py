@@ -6,6 +6,8 @@ sorted string table whose values are ``BundleEntryProto`` messages (dtype, shape
 each tensor in the data file); the data file is the raw little-endian tensors back to back. Both are
 parsed here by hand, so converting needs numpy and safetensors only.
 
+The tag names and provenance go in the safetensors metadata under the single key ``musicnn`` (JSON).
+
 Usage::
 
     pip download --no-deps musicnn==0.1.0 -d /tmp/musicnn_wheel
@@ -221,14 +223,17 @@ def convert(source: Path, output: Path) -> dict[str, np.ndarray]:
 
     index, data, origin = _find_checkpoint(source)
     state = to_state_dict(read_checkpoint(index, data, origin))
-    metadata = {
+    info = {
         "source": "musicnn 0.1.0 (PyPI), MSD_musicnn checkpoint; (c) MTG, Universitat Pompeu Fabra; ISC licence",
         "source_data_sha256": hashlib.sha256(data).hexdigest(),
-        "tag_names": json.dumps(list(MSD_LABELS)),
+        "tag_names": list(MSD_LABELS),
         "input": "log10(1 + 10000 * mel power), 16 kHz, n_fft 512, hop 256, 96 Slaney mel bands, frames x 96",
     }
+    # one metadata key: safetensors writes several keys in hash order, which would make the bytes vary
+    metadata = {"musicnn": json.dumps(info, sort_keys=True)}
     output.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(output), metadata=metadata)
+    output.chmod(0o644)  # safetensors creates the file owner-only
     return state
 
 
@@ -237,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", type=Path, help="musicnn-0.1.0 wheel, unzipped wheel or MSD_musicnn folder")
     parser.add_argument("-o", "--output", type=Path, default=Path(__file__).parent / "musicnn_msd.safetensors")
     args = parser.parse_args(argv)
-    state = convert(args.source, args.output)
+    try:
+        state = convert(args.source, args.output)
+    except (OSError, KeyError, ValueError) as err:
+        print(f"convert_musicnn: {err}", file=sys.stderr)
+        return 1
     n_params = sum(v.size for k, v in state.items() if not k.endswith("num_batches_tracked"))
     print(f"wrote {args.output}: {len(state)} tensors, {n_params} values")
     return 0

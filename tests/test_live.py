@@ -170,3 +170,107 @@ def test_run_captures_through_sounddevice_what_is_played(library, virtual_mic, t
     reference = scipy.signal.resample_poly(played, 1, 3).astype(np.float32)
     score = normalised_xcorr(heard, reference)
     assert score.max() > 0.9, f"peak normalised correlation {score.max():.3f}"
+
+
+def test_now_playing_is_identified_never_suggested_and_logged(library, tmp_path):
+    """X then Y through one run: X is NOW PLAYING while it plays, never suggested, logged as played,
+    and still not suggested while Y plays; the set log has X (identified); a later run with
+    history.no_repeat = "12h" still excludes it."""
+    import soundfile
+
+    from livedj.audio.decode import decode
+
+    root, paths = library
+    x, y = paths[3], paths[0]
+    mix = np.concatenate([decode(x, 16000, 1.0, 14.0), decode(y, 16000, 1.0, 14.0)])
+    mix_path = tmp_path / "x-then-y.wav"
+    soundfile.write(mix_path, mix, 16000)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[history]\npath = "{tmp_path / "history.sqlite"}"\nno_repeat = "12h"\n'
+                      f'[index]\npath = "{root / "index"}"\n[osc]\ntargets = []\n')
+    result = livedj("run", "--input", mix_path, "--fast", "--json-lines", "--config", config)
+    updates = [json.loads(line) for line in result.stdout.splitlines()]
+    suggested = [s["path"] for u in updates for s in u["suggestions"]]
+    assert str(x) not in suggested
+    during_x = [u for u in updates if 8 <= u["t"] <= 14]
+    during_y = [u for u in updates if u["t"] >= 22]
+    assert during_x and all(u["now_playing"] and u["now_playing"]["path"] == str(x) for u in during_x)
+    assert during_y and all(u["now_playing"] is None or u["now_playing"]["path"] == str(y) for u in during_y)
+    listing = livedj("history", "--config", config)
+    assert "1" in listing.stdout
+    export = tmp_path / "set.csv"
+    livedj("history", "--export", export, "--config", config)
+    rows = export.read_text(encoding="utf-8-sig").splitlines()
+    assert any(str(x) in row and "identified" in row for row in rows[1:])
+    # a new session within no_repeat: X (played 12 h ago at most) is still never suggested
+    again = livedj("run", "--input", paths[4], "--fast", "--duration", 8, "--json-lines", "--config", config)
+    assert str(x) not in [s["path"] for line in again.stdout.splitlines() for s in json.loads(line)["suggestions"]]
+
+
+def test_index_from_rekordbox_uses_the_djs_bpm_and_key(library, tmp_path):
+    from urllib.parse import quote
+
+    from livedj.library.store import Store
+
+    root, paths = library
+    present, missing = Path(paths[1]), tmp_path / "Gone Artist" / "gone track.mp3"
+    xml = tmp_path / "rekordbox.xml"
+    entries = "".join(
+        f'<TRACK TrackID="{i}" Name="{p.stem}" Artist="DJ" AverageBpm="{bpm}" Tonality="{key}" '
+        f'Location="file://localhost{quote(str(p))}"/>'
+        for i, (p, bpm, key) in enumerate([(present, "121.50", "Fm"), (missing, "128.00", "Am")], 1))
+    xml.write_text(f'<?xml version="1.0" encoding="UTF-8"?><DJ_PLAYLISTS Version="1.0.0">'
+                   f'<COLLECTION Entries="2">{entries}</COLLECTION></DJ_PLAYLISTS>', encoding="utf-8")
+    result = livedj("index", "--from-rekordbox", xml, "--index", tmp_path / "index")
+    assert "indexed 1" in result.stdout and "gone track.mp3" in result.stdout and "missing" in result.stdout
+    store = Store(tmp_path / "index", readonly=True)
+    (track,) = store.tracks().values()
+    assert track.path == str(present) and track.bpm == 121.5 and track.bpm_source == "rekordbox"
+    assert track.key == 17 and track.key_source == "rekordbox"  # F minor
+
+
+def test_sighup_reloads_a_rebuilt_index_and_sigterm_stops_within_2s(library, tmp_path):
+    """SIGHUP picks up an index rebuilt meanwhile (without restarting); SIGTERM stops within 2 s
+    and the set log is flushed."""
+    import signal
+    import time
+
+    root, paths = library
+    index_dir = tmp_path / "index"
+    shutil.copytree(root / "index", index_dir)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[history]\npath = "{tmp_path / "history.sqlite"}"\n[osc]\ntargets = []\n')
+    process = subprocess.Popen(
+        [sys.executable, "-m", "livedj", "run", "--input", str(paths[0]), "--json-lines", "--index",
+         str(index_dir), "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(process.stdout.readline())
+        assert len(first["suggestions"]) == N_TRACKS - 1  # all but the one playing
+        # rebuild the index with one track fewer while the daemon runs, then SIGHUP
+        (Path(paths[5])).rename(tmp_path / "moved-away")
+        livedj("index", root / "library", "--index", index_dir)
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            update = json.loads(process.stdout.readline())
+            if str(paths[5]) not in [s["path"] for s in update["suggestions"]]:
+                break
+        else:
+            raise AssertionError("the rebuilt index was not picked up")
+        began = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=10)
+        stopped = time.monotonic() - began
+    finally:
+        process.kill()
+        if (tmp_path / "moved-away").exists():
+            (tmp_path / "moved-away").rename(paths[5])
+    assert process.returncode == 0, err
+    assert stopped < 2.0, f"took {stopped:.2f} s to stop"
+    assert "reloaded" in err
+    from livedj.library.history import History
+
+    history = History(tmp_path / "history.sqlite")
+    (session,) = history.sessions()
+    assert session.ended_at is not None  # the set log was closed cleanly
+    assert [p.path for p in history.plays(session.id)] == [str(paths[0])]  # identified and logged

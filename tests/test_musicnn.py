@@ -114,10 +114,13 @@ def test_reordered_front_end_equals_plain(ref):
     assert (bn.weight < 0).any() and (bn.weight > 0).any()  # both the max and the min branch are exercised
     x = torch.from_numpy(ref["patches"][:2].astype(np.float32))
     with torch.inference_mode():
-        torch.testing.assert_close(fast.front(x), plain.front(x), rtol=0, atol=1e-6)
+        front_fast, front_plain = fast.front(x), plain.front(x)
         a, b = fast(x), plain(x)
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-5)
+    # equal up to float32 round-off (folded BN, other conv summation order); features reach ~20
+    assert front_plain.abs().max() > 5
+    torch.testing.assert_close(front_fast, front_plain, rtol=0, atol=1e-4)
+    for key, atol in (("tags", 1e-6), ("penultimate", 1e-5), ("pool", 1e-4)):
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=atol)
 
 
 def test_network_accepts_any_length_and_rejects_wrong_bands(model):
@@ -154,14 +157,17 @@ def test_pool_layer_and_patch_mode(ref):
     np.testing.assert_allclose(emb.tags, ref["audio_patches_tags"].mean(axis=0), atol=1e-3)
 
 
-def test_analyze_many_equals_analyze(encoder, ref):
+def test_analyze_many_equals_analyze(ref):
+    encoder = musicnn.MusicnnEncoder(batch_size=2)
     audio = _audio(ref)
-    windows = [audio, audio[:48000], audio[::-1].copy(), audio[:48000] * 0.5]
-    many = encoder.analyze_many(windows)
+    windows = [audio[:32000], audio[:16000], audio[40000:72000], audio[:32000] * 0.5, audio[::-1][:32000].copy()]
+    many = encoder.analyze_many(windows)  # two batches of equal length windows, then the odd ones
+    assert len(many) == len(windows)
     for window, emb in zip(windows, many):
         single = encoder.analyze(window)
         np.testing.assert_allclose(emb.vector, single.vector, atol=1e-5)
         np.testing.assert_allclose(emb.tags, single.tags, atol=1e-5)
+    assert not np.allclose(many[0].vector, many[2].vector)  # different windows, different vectors
 
 
 def test_too_short_audio_is_a_clear_error(encoder):

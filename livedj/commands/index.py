@@ -18,10 +18,11 @@ class FilesPerSecond(ProgressColumn):
 
 def settings_from(config: dict) -> Settings:
     return Settings(encoder=config["analysis"]["encoder"], beginning_s=config["index"]["beginning_s"],
-                    threads=config["analysis"]["threads"])
+                    threads=config["analysis"]["threads"], segment_hop_s=config["index"]["segment_hop_s"])
 
 
-def run_index(paths, config: dict, *, jobs: int | None = None, console: Console | None = None) -> Report:
+def run_index(paths, config: dict, *, jobs: int | None = None, console: Console | None = None,
+              imported=()) -> Report:
     """Index ``paths`` into the configured index directory, drawing progress on ``console``."""
     console = console or Console(stderr=True)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), FilesPerSecond(),
@@ -42,7 +43,7 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
 
     with progress:
         report = index_library(paths, config["index"]["path"], settings_from(config), jobs=jobs,
-                               n_trees=config["index"]["n_trees"], progress=on_progress)
+                               n_trees=config["index"]["n_trees"], progress=on_progress, imported=imported)
     return report
 
 
@@ -55,12 +56,39 @@ def print_report(report: Report, console: Console) -> None:
         console.print(Text.assemble(("  skipped ", "yellow"), f"{path}: {reason}"), soft_wrap=True)
 
 
+def read_dj_libraries(args, console: Console) -> tuple[list, list[tuple[str, str]]]:
+    """Tracks (with the DJ's BPM/key) from --from-rekordbox/--from-traktor/--from-mixxx, and problems."""
+    from livedj.library import importers
+
+    sources = [(importers.read_rekordbox_xml, f) for f in args.from_rekordbox or []]
+    sources += [(importers.read_traktor_nml, f) for f in args.from_traktor or []]
+    if args.from_mixxx is not None:
+        sources.append((importers.read_mixxx_library, args.from_mixxx or None))
+    tracks, problems = [], []
+    for reader, source in sources:
+        found, trouble = reader(source)
+        console.print(f"{source or importers.default_mixxx_db()}: {len(found)} tracks", highlight=False)
+        tracks += found
+        problems += trouble
+    return tracks, problems
+
+
 def main(args, config) -> int:
-    paths = args.paths or config["library"]["paths"]
-    if not paths:
-        print("livedj index: no folders given and library.paths is empty in the config", file=sys.stderr)
-        return 2
+    from livedj.library.importers import LibraryImportError
+
+    paths = args.paths or ([] if (args.from_rekordbox or args.from_traktor or args.from_mixxx is not None)
+                           else config["library"]["paths"])
     console = Console(stderr=True)
-    report = run_index(paths, config, jobs=args.jobs, console=console)
+    try:
+        imported, problems = read_dj_libraries(args, console)
+    except LibraryImportError as exc:
+        print(f"livedj index: {exc}", file=sys.stderr)
+        return 1
+    if not paths and not imported:
+        print("livedj index: no folders given, no DJ library imported, and library.paths is empty in the config",
+              file=sys.stderr)
+        return 2
+    report = run_index(paths, config, jobs=args.jobs, console=console, imported=imported)
+    report.skipped.extend(problems)
     print_report(report, Console())
     return 0

@@ -44,17 +44,55 @@ def make_publishers(config: dict, extra_targets=()):
     return OscPublisher(targets) if targets else None
 
 
+def make_session(config: dict, engine):
+    """The night's session: tracks played within ``history.no_repeat`` are excluded from the start,
+    and every play is written to the set log (from its own thread)."""
+    import time
+
+    from livedj.config import span_seconds
+    from livedj.engine.session import Session
+    from livedj.library.history import History, SetLogWriter
+
+    session = Session()
+    span = span_seconds(config["history"]["no_repeat"])
+    if span is not None:
+        by_path = {t.path: t.id for t in engine.tracks.values()}
+        try:
+            history = History(config["history"]["path"])
+            for path in history.played_paths(time.time() - span):
+                if path in by_path:
+                    session.played[by_path[path]] = 0.0
+            history.close()
+        except Exception as exc:  # a broken set log must not keep the DJ from playing
+            print(f"livedj run: set log {config['history']['path']} unreadable: {exc}", file=sys.stderr)
+    setlog = SetLogWriter(config["history"]["path"])
+
+    def log_play(track_id: int, source: str, confidence: float | None) -> None:
+        track = engine.tracks.get(track_id)
+        if track is not None:
+            setlog.log(track.path, title=track.title, artist=track.artist, album=track.album,
+                       duration=track.duration, bpm=track.bpm, key=track.key, source=source, confidence=confidence)
+
+    session.on_played.append(log_play)
+    return session, setlog
+
+
 def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashboard=True, json_lines=False,
-             device=None, osc_targets=(), record=None, engine=None, out=sys.stdout, err=sys.stderr) -> LiveLoop:
+             device=None, osc_targets=(), record=None, engine=None, out=sys.stdout, err=sys.stderr,
+             notifier=None, config_path=None, index_dir=None) -> LiveLoop:
     """Run the live loop until it ends (duration, end of input, SIGINT/SIGTERM); return it for its stats."""
     from livedj.engine.analyzer import load_engine
     from livedj.outputs.jsonlines import JsonLinesWriter
+    from livedj.service.notify import Notifier
 
+    notifier = notifier or Notifier()
     engine = engine or load_engine(config)
     ring, source, description = make_source(config, input_file, fast, device)
     osc = make_publishers(config, osc_targets)
+    session, setlog = make_session(config, engine)
     loop = LiveLoop(engine, ring, source, window_s=config["audio"]["window_s"], hop_s=config["audio"]["hop_s"],
-                    duration_s=duration, publishers=[osc.publish] if osc else [], fast=fast)
+                    duration_s=duration, publishers=[osc.publish] if osc else [], fast=fast, session=session,
+                    notifier=notifier)
     writer = JsonLinesWriter(out) if json_lines else None
     recorder = None
     if record:
@@ -64,13 +102,19 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     show_dashboard = dashboard and not json_lines and config["dashboard"]["enabled"] and out.isatty()
 
     def on_signal(signum, frame):
+        notifier.stopping()
         loop.stop()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} \
+    def on_hup(signum, frame):  # reload config and index without stopping (a new index built meanwhile)
+        threading.Thread(target=reload, args=(loop, config_path, index_dir, notifier, err), daemon=True).start()
+
+    handlers = {signal.SIGINT: on_signal, signal.SIGTERM: on_signal, signal.SIGHUP: on_hup}
+    previous = {s: signal.signal(s, h) for s, h in handlers.items()} \
         if threading.current_thread() is threading.main_thread() else {}
     info = {"input": description, "encoder": engine.encoder.name, "index_size": engine.index.size,
             "hop_s": config["audio"]["hop_s"], "outputs": osc.summary() if osc else "no OSC targets"}
     try:
+        setlog.start()
         if recorder:
             recorder.start()
         loop.start()
@@ -78,17 +122,21 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
             from livedj.outputs.dashboard import Dashboard
 
             def get_info():
+                now = loop.latest.now_playing if loop.latest else None
                 return {**info, "status": "listening" if not loop.finished.is_set() else "stopped",
+                        "now_playing": f"{now['artist']} - {now['title']} ({now['confidence']:.0%})" if now else
+                        "not in library",
                         "outputs": osc.summary() if osc else "no OSC targets"}
 
             Dashboard().run(lambda: loop.latest, get_info, loop.finished, fps=config["dashboard"]["fps"])
         else:
-            _drain(loop, writer, err, log=not json_lines)
+            _drain(loop, writer, err, log=not json_lines, notifier=notifier)
     finally:
         loop.stop()
         loop.join(timeout=5)
         if recorder:
             recorder.stop()
+        setlog.stop()  # flushes every play logged so far
         _drain(loop, writer, err, log=not json_lines, once=True)
         if osc:
             osc.close()
@@ -99,7 +147,27 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     return loop
 
 
-def _drain(loop: LiveLoop, writer, err, *, log: bool, once: bool = False) -> None:
+def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
+    """SIGHUP: re-read config.toml and the index off the live thread, then hand the new engine over."""
+    from livedj.config import ConfigError, load
+    from livedj.engine.analyzer import load_engine
+    from livedj.library.index import IndexUnusable
+    from livedj.library.store import StoreError
+
+    notifier.reloading()
+    try:
+        config = load(config_path)
+        if index_dir:
+            config["index"]["path"] = index_dir
+        loop.pending_engine = load_engine(config, reuse=loop.engine)
+        print(f"livedj: reloaded {config['_source']['path']} and the index "
+              f"({loop.pending_engine.index.size} tracks)", file=err, flush=True)
+    except (ConfigError, IndexUnusable, StoreError, OSError) as exc:
+        print(f"livedj: reload failed, keeping the running config and index: {exc}", file=err, flush=True)
+    notifier.ready("reloaded")
+
+
+def _drain(loop: LiveLoop, writer, err, *, log: bool, once: bool = False, notifier=None) -> None:
     """Main thread without a dashboard: print each update (JSON lines) or a line when the top pick changes."""
     import queue
 
@@ -118,6 +186,8 @@ def _drain(loop: LiveLoop, writer, err, *, log: bool, once: bool = False) -> Non
             last_top = top.track_id
             print(f"t={update.t:.0f}s next: {top.artist} - {top.title} (score {top.score:.3f}) "
                   f"[{update.latency_ms:.0f} ms]", file=err, flush=True)
+            if notifier is not None:
+                notifier.status(f"next: {top.artist} - {top.title} (t={update.t:.0f}s)")
 
 
 def print_summary(loop: LiveLoop, err=sys.stderr) -> None:
@@ -129,6 +199,9 @@ def print_summary(loop: LiveLoop, err=sys.stderr) -> None:
 
 
 def main(args, config) -> int:
+    import faulthandler
+
+    faulthandler.enable()  # a watchdog SIGABRT on a hung analysis prints every thread's stack to the journal
     from livedj.audio.capture import CaptureError
     from livedj.audio.decode import DecodeError
     from livedj.library.index import IndexUnusable
@@ -140,7 +213,8 @@ def main(args, config) -> int:
     try:
         loop = run_live(config, input_file=args.input, fast=args.fast, duration=args.duration,
                         dashboard=not args.no_dashboard, json_lines=args.json_lines, device=args.device,
-                        osc_targets=args.osc, record=args.record)
+                        osc_targets=args.osc, record=args.record, config_path=args.config,
+                        index_dir=args.index)
     except (IndexUnusable, StoreError, DecodeError, CaptureError, FileNotFoundError) as exc:
         print(f"livedj run: {exc}", file=sys.stderr)
         return 1

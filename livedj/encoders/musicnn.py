@@ -35,6 +35,8 @@ from livedj.encoders.base import Embedding, unit
 WEIGHTS_FILE = "musicnn_msd.safetensors"
 PATCH_FRAMES = 187  #: musicnn's training patch: 3 s at 16 kHz with hop 256
 BN_EPS = 1e-3  #: TF's batch_normalization default
+CHUNK_FRAMES = 64  #: output frames per timbral conv call in the fast front end (cache-sized)
+CHUNK_BANDS = 16  #: mel bands per temporal conv call in the fast front end
 
 
 def default_weights_path() -> Path:
@@ -69,6 +71,14 @@ def _model_class() -> type:
         # inference batch norm as y = x * scale + shift
         scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
         return scale, norm.bias - norm.running_mean * scale
+
+    def signed(weight: torch.Tensor, bias: torch.Tensor, norm: nn.BatchNorm1d) -> tuple[torch.Tensor, ...]:
+        # conv weights times the sign of the following BN scale (negation is exact, so
+        # sign * max(sign * y) is max(y) for sign +1 and min(y) for -1), plus the [C, 1] BN affine
+        scale, shift = affine(norm)
+        sign = torch.where(scale < 0, -1.0, 1.0)
+        view = (-1,) + (1,) * (weight.ndim - 1)
+        return weight * sign.view(view), bias * sign, sign[:, None], scale[:, None], shift[:, None]
 
     class MusiCNN(nn.Module):
         """The MSD_musicnn network. ``forward(logmel[B, T, 96])`` -> dict of tags, penultimate, pool.
@@ -118,32 +128,40 @@ def _model_class() -> type:
             return torch.cat([bn(F.relu(conv(inp)), norm).amax(dim=3) for inp, conv, norm in blocks], dim=1)
 
         def _front_fast(self, logmel: torch.Tensor) -> torch.Tensor:
-            """Same values, pooling first: max over F of sign * conv, then ReLU and BN on [B, C, T] only.
+            """The same values (to float32 round-off), pooling first, in cache-sized pieces.
 
-            The temporal (k x 1) convs act on each mel band alone, so they run as one Conv1d over
-            B * 96 single-channel signals, which is faster than a Conv2d with a width-1 kernel.
+            Max over F of sign * conv, then ReLU and BN (folded to an affine map) on [C, T] only.
+            The timbral convs run on the band-major input [1, 1, F, T] so the max over F reduces
+            whole rows, in chunks of ``CHUNK_FRAMES`` output frames; the temporal (k x 1) convs act
+            on each band alone, so they run as Conv1d over ``CHUNK_BANDS`` bands at a time with a
+            running max. Chunks keep each conv output in cache (~20% faster than whole maps); they
+            split only independent outputs, so the values do not change.
             """
             fe = self.frontend
-            batch, frames, bands = logmel.shape
             scale, shift = affine(fe.bn_input)
-            x = logmel * scale + shift
-            features = []
-            padded = F.pad(x, (0, 0, 3, 3)).unsqueeze(1)
-            for conv, norm in zip(fe.timbral, fe.timbral_bn):
-                scale, shift = affine(norm)
-                sign = torch.where(scale < 0, -1.0, 1.0)  # negation is exact: sign * max(sign * y) = max or min
-                y = F.conv2d(padded, conv.weight * sign[:, None, None, None], conv.bias * sign)
-                features.append(F.relu(y.amax(dim=3) * sign[:, None]) * scale[:, None] + shift[:, None])
-            bands_first = x.transpose(1, 2).reshape(batch * bands, 1, frames)
-            for conv, norm in zip(fe.temporal, fe.temporal_bn):
-                k = conv.kernel_size[0]
-                scale, shift = affine(norm)
-                sign = torch.where(scale < 0, -1.0, 1.0)
-                y = F.conv1d(F.pad(bands_first, ((k - 1) // 2, k // 2)), conv.weight[..., 0] * sign[:, None, None],
-                             conv.bias * sign)
-                pooled = y.view(batch, bands, -1, frames).amax(dim=1)
-                features.append(F.relu(pooled * sign[:, None]) * scale[:, None] + shift[:, None])
-            return torch.cat(features, dim=1)
+            timbral = [signed(conv.weight.transpose(2, 3), conv.bias, norm) for conv, norm in zip(fe.timbral, fe.timbral_bn)]
+            temporal = [signed(conv.weight[..., 0], conv.bias, norm) for conv, norm in zip(fe.temporal, fe.temporal_bn)]
+            out = []
+            for item in logmel:  # one window at a time: batching only grows the maps past the cache
+                x = (item * scale + shift).T  # [F, T]
+                frames = x.shape[1]
+                features = []
+                padded = F.pad(x, (3, 3))[None, None]  # [1, 1, F, T + 6]
+                for weight, bias, sign, bn_scale, bn_shift in timbral:
+                    pooled = torch.cat([F.conv2d(padded[..., t:min(t + CHUNK_FRAMES, frames) + 6], weight, bias).amax(dim=2)
+                                        for t in range(0, frames, CHUNK_FRAMES)], dim=2)[0]
+                    features.append(F.relu(pooled * sign) * bn_scale + bn_shift)
+                bands = x[:, None, :]  # [F, 1, T]: each band is one signal
+                for (weight, bias, sign, bn_scale, bn_shift), conv in zip(temporal, fe.temporal):
+                    k = conv.kernel_size[0]
+                    padded_bands = F.pad(bands, ((k - 1) // 2, k // 2))
+                    pooled = None
+                    for b in range(0, padded_bands.shape[0], CHUNK_BANDS):
+                        y = F.conv1d(padded_bands[b:b + CHUNK_BANDS], weight, bias).amax(dim=0)
+                        pooled = y if pooled is None else torch.maximum(pooled, y)
+                    features.append(F.relu(pooled * sign) * bn_scale + bn_shift)
+                out.append(torch.cat(features, dim=0))
+            return torch.stack(out)
 
         def mid(self, front: torch.Tensor) -> torch.Tensor:
             """[B, 561, T] -> [B, 753, T]: the front end densely concatenated with three mid-end layers."""
@@ -210,7 +228,7 @@ def load_musicnn(path: str | Path | None = None, reorder: bool = True) -> tuple[
 
     with safe_open(str(path), framework="pt") as f:
         metadata = f.metadata() or {}
-    tag_names = tuple(json.loads(metadata.get("tag_names", "[]")))
+    tag_names = tuple(json.loads(metadata.get("musicnn", "{}")).get("tag_names", ()))
     model = _model_class()(reorder=reorder)
     model.load_state_dict(load_file(str(path)))
     model.eval().requires_grad_(False)

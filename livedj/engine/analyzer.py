@@ -13,6 +13,9 @@ import numpy as np
 
 from livedj.encoders.base import top_tags
 from livedj.engine.ranker import Rules, Weights, rank
+from livedj.engine.identify import Identifier
+from livedj.engine.listen import LiveTempoKey
+from livedj.engine.session import Session
 from livedj.engine.update import Update
 from livedj.library.index import BeginningsIndex
 from livedj.library.store import Track
@@ -46,11 +49,19 @@ class Engine:
     search_k: int = -1
     weights: Weights = field(default_factory=Weights)
     rules: Rules = field(default_factory=Rules)
+    identifier: Identifier = field(default_factory=Identifier)
+    listener: LiveTempoKey = field(default_factory=LiveTempoKey)
+    _streak: int = 0  #: consecutive updates identifying the same track
 
-    def update(self, window: np.ndarray, sample_rate: int, *, t: float = 0.0, seq: int = 0,
-               exclude: frozenset[int] = frozenset(), live_bpm: float | None = None,
-               live_key: int | None = None) -> Update:
-        """Analyse one window (mono float32 at ``sample_rate``) into an :class:`Update`."""
+    def update(self, audio: np.ndarray, sample_rate: int, *, window_s: float = 5.0, t: float = 0.0, seq: int = 0,
+               session: Session | None = None) -> Update:
+        """Analyse the newest audio (mono float32 at ``sample_rate``) into an :class:`Update`.
+
+        ``audio`` may be longer than ``window_s``: the last ``window_s`` seconds are embedded, the
+        last ~12 s feed tempo and key. ``session`` (now playing, played, lookback, drunk, pin) is
+        read and updated when given.
+        """
+        session = session if session is not None else Session()
         stages: dict[str, float] = {}
         clock = time.perf_counter()
         began = clock
@@ -61,28 +72,75 @@ class Engine:
             stages[name] = stages.get(name, 0.0) + (now - clock) * 1000.0
             clock = now
 
-        rms_db, peak_db = level_db(window[-sample_rate:])  # the level of the newest second
-        audio = resample(window, sample_rate, self.encoder.sample_rate)
+        session.apply_pending()
+        rms_db, peak_db = level_db(audio[-sample_rate:])  # the level of the newest second
+        if session.paused:
+            return Update(seq=seq, t=t, suggestions=(), level_db=rms_db, peak_db=peak_db, status="paused",
+                          latency_ms=(time.perf_counter() - began) * 1000.0)
+        audio = resample(audio, sample_rate, self.encoder.sample_rate)
+        sr = self.encoder.sample_rate
+        window = audio[-int(window_s * sr):]
         if hasattr(self.encoder, "preprocess"):  # split timing when the encoder exposes its stages
-            features = self.encoder.preprocess(audio)
+            features = self.encoder.preprocess(window)
             lap("mel")
             embedding = self.encoder.forward(features)
         else:
             lap("mel")
-            embedding = self.encoder.analyze(audio)
+            embedding = self.encoder.analyze(window)
         lap("embed")
-        ids, sims = self.index.query(embedding.vector, self.candidates + len(exclude), self.search_k)
+        self.listener.update(audio, sr)
+        lap("tempo_key")
+        self._identify(embedding.vector, session)
+        lap("identify")
+        query = session.query_vector(embedding.vector)
+        exclude = session.excluded()
+        ids, sims = self.index.query(query, self.candidates + len(exclude), self.search_k)
         lap("query")
-        suggestions = rank(ids, sims, self.tracks, top=self.top, live_bpm=live_bpm, live_key=live_key,
-                           exclude=exclude, weights=self.weights, rules=self.rules)
+        suggestions = rank(ids, sims, self.tracks, top=self.top, live_bpm=self.listener.bpm,
+                           live_key=self.listener.key, exclude=exclude, weights=self.weights, rules=self.rules,
+                           pinned=session.pinned)
         lap("rank")
+        now = None
+        if session.now_playing is not None and session.now_playing in self.tracks:
+            track = self.tracks[session.now_playing]
+            now = {"track_id": track.id, "path": track.path, "title": track.title, "artist": track.artist,
+                   "confidence": round(session.now_playing_confidence, 3)}
         return Update(seq=seq, t=t, suggestions=tuple(suggestions),
                       tags=tuple(top_tags(self.encoder, embedding.tags)), level_db=rms_db, peak_db=peak_db,
-                      stage_ms=stages, latency_ms=(time.perf_counter() - began) * 1000.0)
+                      stage_ms=stages, latency_ms=(time.perf_counter() - began) * 1000.0, now_playing=now,
+                      live_bpm=self.listener.bpm, live_bpm_confidence=self.listener.bpm_confidence,
+                      live_key=self.listener.camelot, live_key_name=self.listener.key_name,
+                      live_key_confidence=self.listener.key_confidence, pinned=session.pinned)
+
+    def _identify(self, vector: np.ndarray, session: Session) -> None:
+        if not self.index.n_segments:
+            return
+        ids, _, sims = self.index.query_segments(vector, self.identifier.candidates, self.search_k)
+        track_id, confidence = self.identifier.update(ids, sims)
+        self._streak = self._streak + 1 if track_id is not None and track_id == session.now_playing else int(
+            track_id is not None)
+        session.now_playing, session.now_playing_confidence = track_id, confidence
+        if self._streak == self.identifier.votes:  # identified on several updates in a row: log it once
+            session.mark_played(track_id, "identified", confidence)
 
 
-def load_engine(config: dict, *, index_dir: str | None = None) -> Engine:
-    """Load encoder, index and track metadata as ``config`` says; raise with a one-line message if unusable."""
+def warm_up(encoder) -> None:
+    """Pay first-call costs (filterbanks, torch kernels) now, not in the first live updates."""
+    from livedj.dsp.rhythm import estimate_tempo
+    from livedj.dsp.tonal import estimate_key
+
+    noise = np.random.default_rng(0).normal(0, 0.1, 5 * encoder.sample_rate).astype(np.float32)
+    encoder.analyze(noise)
+    estimate_tempo(noise, encoder.sample_rate)
+    estimate_key(noise, encoder.sample_rate)
+
+
+def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | None = None) -> Engine:
+    """Load encoder, index and track metadata as ``config`` says; raise with a one-line message if unusable.
+
+    ``reuse``: a running engine whose encoder (and live tempo/key state) is kept when the config
+    still names the same encoder -- a reload then only re-reads the index.
+    """
     from livedj.encoders import encoder_dim, encoder_id, get_encoder
     from livedj.library import index as annoy_index
     from livedj.library.store import Store
@@ -95,8 +153,15 @@ def load_engine(config: dict, *, index_dir: str | None = None) -> Engine:
         tracks = store.tracks()
     finally:
         store.close()
-    encoder = get_encoder(analysis["encoder"], threads=analysis["threads"])
+    if reuse is not None and reuse.encoder.name == analysis["encoder"]:
+        encoder = reuse.encoder
+    else:
+        encoder = get_encoder(analysis["encoder"], threads=analysis["threads"])
+        warm_up(encoder)
     weights = Weights(ranking["weight_similarity"], ranking["weight_tempo"], ranking["weight_key"])
     rules = Rules(ranking["pitch_range"] or 1e-6, ranking["harmonic_only"], ranking["reachable_only"])
-    return Engine(encoder=encoder, index=index, tracks=tracks, top=ranking["top"], candidates=ranking["candidates"],
-                  search_k=ranking["search_k"], weights=weights, rules=rules)
+    engine = Engine(encoder=encoder, index=index, tracks=tracks, top=ranking["top"],
+                    candidates=ranking["candidates"], search_k=ranking["search_k"], weights=weights, rules=rules)
+    if reuse is not None and encoder is reuse.encoder:
+        engine.listener = reuse.listener
+    return engine

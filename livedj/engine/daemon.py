@@ -19,7 +19,9 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 
+from livedj.audio.ringbuffer import OverwrittenError
 from livedj.engine.analyzer import Engine
+from livedj.engine.session import Session
 from livedj.engine.update import Update
 
 MIN_WINDOW_S = 3.0  # the first update comes once this much audio is in (musicnn's patch length)
@@ -58,8 +60,13 @@ class LiveLoop:
     """Runs the engine over a ring buffer every hop until stopped, the duration is reached or the input ends."""
 
     def __init__(self, engine: Engine, ring, source, *, window_s: float = 5.0, hop_s: float = 1.0,
-                 duration_s: float | None = None, publishers=(), fast: bool = False, history: int = 300):
+                 duration_s: float | None = None, publishers=(), fast: bool = False, history: int = 300,
+                 session: Session | None = None, context_s: float = 12.0, notifier=None):
         self.engine, self.ring, self.source = engine, ring, source
+        self.session = session or Session()
+        self.notifier = notifier  # systemd: READY after the first update, a watchdog ping every hop
+        self.pending_engine: Engine | None = None  # set by a reload (SIGHUP); swapped in at the next hop
+        self.context_s = context_s  # how much audio each update sees (tempo/key need more than the window)
         self.window_s, self.hop_s, self.duration_s, self.fast = window_s, hop_s, duration_s, fast
         self.publishers = list(publishers)  # called on the analysis thread: must not block (OSC)
         self.outputs: queue.Queue[Update] = queue.Queue(maxsize=64)  # for the main thread
@@ -101,16 +108,20 @@ class LiveLoop:
         allow = getattr(self.source, "allow_until", None)
         if self.fast and allow is not None:
             allow(position)
+        seen = self.ring.written
         while self.ring.written < position:
             if self.stop_event.is_set() or self._input_done():
                 return self.ring.written >= position
             time.sleep(0.002 if self.fast else 0.01)
+            if self.notifier is not None and self.ring.written != seen:  # audio flows: alive, even on long hops
+                seen = self.ring.written
+                self.notifier.watchdog()
         return True
 
     def run(self) -> None:
         sr = self.ring.sample_rate
         hop = max(1, int(round(self.hop_s * sr)))
-        window = int(round(self.window_s * sr))
+        context = min(self.ring.capacity, int(round(max(self.window_s, self.context_s) * sr)))
         end = int(self.duration_s * sr) if self.duration_s else None
         position = max(hop, int(round(MIN_WINDOW_S * sr / hop)) * hop)
         seq = 0
@@ -119,10 +130,16 @@ class LiveLoop:
                 break
             if not self._wait_for(position):
                 break
-            available = min(window, position)
-            audio = self.ring.read(position - available, available) if hasattr(self.ring, "read") \
-                else self.ring.latest(available)
-            update = self.engine.update(audio, sr, t=position / sr, seq=seq)
+            available = min(context, position)
+            if self.pending_engine is not None:  # a reload finished: swap between two updates
+                self.engine, self.pending_engine = self.pending_engine, None
+            try:
+                audio = self.ring.read(position - available, available)
+            except OverwrittenError:  # fell a whole buffer behind: analyse the newest audio instead
+                position = self.ring.written
+                audio = self.ring.latest(available)
+            update = self.engine.update(audio, sr, window_s=self.window_s, t=position / sr, seq=seq,
+                                        session=self.session)
             update = replace(update, overflows=getattr(self.source, "overflows", 0))
             began = time.perf_counter()
             for publish in self.publishers:
@@ -133,6 +150,10 @@ class LiveLoop:
             self.latest = update
             self.history.append(update)
             self.stats.add(update)
+            if self.notifier is not None:
+                if seq == 0:  # the index answered and audio flows: started
+                    self.notifier.ready(f"listening; first update at t={update.t:.1f}s")
+                self.notifier.watchdog()
             try:
                 self.outputs.put_nowait(update)
             except queue.Full:  # nobody is reading fast enough: drop, count, keep analysing

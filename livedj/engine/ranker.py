@@ -35,11 +35,12 @@ class Rules:
 
 def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *, top: int = 10,
          live_bpm: float | None = None, live_key: int | None = None, exclude: frozenset[int] | set[int] = frozenset(),
-         weights: Weights = Weights(), rules: Rules = Rules()) -> list[Suggestion]:
+         weights: Weights = Weights(), rules: Rules = Rules(), pinned: int | None = None) -> list[Suggestion]:
     """Score the candidates ``ids`` (with their cosine ``similarities``) and return the best ``top``.
 
     Candidates missing from ``tracks`` (removed since the index was built) and those in
-    ``exclude`` (now playing, already played) are dropped.
+    ``exclude`` (now playing, already played) are dropped. A ``pinned`` track (the DJ's chosen
+    next target) comes first whatever its score.
     """
     total = weights.similarity + weights.tempo + weights.key or 1.0
     scored = []
@@ -63,6 +64,15 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
                 why["bpm_ratio"] = ratio
         scored.append((score, track, float(sim), why))
     scored.sort(key=lambda s: s[0], reverse=True)
+    if pinned is not None and pinned in tracks and pinned not in exclude:
+        scored = [s for s in scored if s[1].id != pinned]
+        track = tracks[pinned]
+        tempo_s, delta_pct, _ = tempo_compatibility(live_bpm, track.bpm, rules.pitch_range)
+        relation, key_s = key_relation(live_key, track.key)
+        why = {"pinned": True, "tempo": round(tempo_s, 3), "key_relation": relation, "key": round(key_s, 3)}
+        if delta_pct is not None:
+            why["bpm_delta_pct"] = round(delta_pct, 2)
+        scored.insert(0, (scored[0][0] if scored else 1.0, track, 0.0, why))
     return [
         Suggestion(rank=i, track_id=t.id, path=t.path, title=t.title, artist=t.artist, score=round(score, 4),
                    similarity=round(sim, 4), bpm=round(t.bpm, 2) if t.bpm else None, key=camelot(t.key) if t.key is not None else None, why=why)

@@ -30,6 +30,13 @@ class Update:
     latency_ms: float = 0.0  #: the whole analysis of this update
     overflows: int = 0  #: input overflows counted so far
     status: str = "listening"
+    now_playing: dict | None = None  #: {"track_id", "path", "title", "artist", "confidence"}; None: not in library
+    live_bpm: float | None = None  #: tempo of the last ~12 s
+    live_bpm_confidence: float = 0.0
+    live_key: str | None = None  #: Camelot, e.g. "8A"
+    live_key_name: str | None = None  #: musical, e.g. "A minor"
+    live_key_confidence: float = 0.0
+    pinned: int | None = None  #: track id the DJ pinned as the next target
 
     def to_json(self) -> dict:
         """The JSON-lines form (``livedj run --json-lines``)."""
@@ -46,4 +53,8 @@ class Update:
             "stage_ms": {k: round(v, 3) for k, v in self.stage_ms.items()},
             "overflows": self.overflows,
             "status": self.status,
+            "now_playing": self.now_playing,
+            "live": {"bpm": None if self.live_bpm is None else round(self.live_bpm, 2),
+                     "bpm_confidence": round(self.live_bpm_confidence, 3), "key": self.live_key,
+                     "key_name": self.live_key_name, "key_confidence": round(self.live_key_confidence, 3)},
         }

@@ -73,36 +73,48 @@ def read_manifest(directory: str | os.PathLike) -> dict:
     return manifest
 
 
-def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]], *, dim: int,
-          encoder: str, n_trees: int = 16, extra: dict | None = None) -> dict:
-    """Build the beginnings index from (id, vector) pairs and swap it in atomically.
-
-    Returns the new manifest.
-    """
+def _build_annoy(path: Path, items: Iterable[tuple[int, np.ndarray]], dim: int, n_trees: int) -> int:
+    """Write an angular Annoy index of ``items`` to ``path`` (via a temporary name); return the count."""
     from annoy import AnnoyIndex  # imported here: only index builds and loads need it
 
+    annoy = AnnoyIndex(dim, "angular")
+    count = 0
+    for item_id, vector in items:
+        if vector.shape != (dim,):
+            raise IndexUnusable(f"{path.parent}: vector of item {item_id} has shape {vector.shape}, expected ({dim},)")
+        annoy.add_item(int(item_id), vector.tolist())
+        count += 1
+    annoy.set_seed(42)  # reproducible trees
+    annoy.build(n_trees if count else 1, n_jobs=1)
+    tmp = path.with_name(path.name + ".tmp")
+    annoy.save(str(tmp))
+    annoy.unload()
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return count
+
+
+def _entry(path: Path, **extra) -> dict:
+    return {"file": path.name, "size": path.stat().st_size, "crc32": _crc32(path), **extra}
+
+
+def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]], *, dim: int,
+          encoder: str, n_trees: int = 16, segments: Iterable[tuple[int, float, np.ndarray]] | None = None,
+          extra: dict | None = None) -> dict:
+    """Build the beginnings index (and the segment index) and swap them in atomically.
+
+    ``items`` are (track id, beginning vector); ``segments`` are (track id, hop s, vectors (n, dim)).
+    Returns the new manifest.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     try:
         generation = read_manifest(directory).get("generation", 0) + 1
     except IndexUnusable:
         generation = 1
-    annoy = AnnoyIndex(dim, "angular")
-    count = 0
-    for track_id, vector in items:
-        if vector.shape != (dim,):
-            raise IndexUnusable(f"{directory}: vector of track {track_id} has shape {vector.shape}, expected ({dim},)")
-        annoy.add_item(int(track_id), vector.tolist())
-        count += 1
-    annoy.set_seed(42)  # reproducible trees
-    annoy.build(n_trees if count else 1, n_jobs=1)
-    name = f"beginnings-{generation}.ann"
-    tmp = directory / (name + ".tmp")
-    annoy.save(str(tmp))
-    annoy.unload()
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, directory / name)
+    beginnings = directory / f"beginnings-{generation}.ann"
+    count = _build_annoy(beginnings, items, dim, n_trees)
     manifest = {
         "format": FORMAT_VERSION,
         "generation": generation,
@@ -112,36 +124,93 @@ def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]],
         "n_trees": n_trees,
         "items": count,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "beginnings": {"file": name, "size": (directory / name).stat().st_size, "crc32": _crc32(directory / name)},
+        "beginnings": _entry(beginnings),
         **(extra or {}),
     }
+    if segments is not None:
+        where: list[tuple[int, float]] = []  # segment item -> (track id, start s)
+
+        def flat():
+            for track_id, hop, vectors in segments:
+                for i, vector in enumerate(vectors):
+                    if not np.isfinite(vector).all():  # a silent segment: nothing to identify by
+                        continue
+                    where.append((track_id, i * hop))
+                    yield len(where) - 1, vector
+
+        seg_path = directory / f"segments-{generation}.ann"
+        n_segments = _build_annoy(seg_path, flat(), dim, n_trees)
+        map_path = directory / f"segments-{generation}.map.npy"
+        tmp = map_path.with_name(map_path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, np.asarray(where, dtype=np.float64).reshape(-1, 2))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, map_path)
+        manifest["segments"] = _entry(seg_path, items=n_segments, map=_entry(map_path))
     _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=2))
-    for old in directory.glob("beginnings-*.ann*"):  # earlier generations and stale temporaries
-        if old.name != name:
+    keep = {beginnings.name, *(
+        [manifest["segments"]["file"], manifest["segments"]["map"]["file"]] if "segments" in manifest else [])}
+    for old in [*directory.glob("beginnings-*.ann*"), *directory.glob("segments-*")]:  # earlier generations, temporaries
+        if old.name not in keep:
             old.unlink(missing_ok=True)
     return manifest
 
 
 @dataclass
 class BeginningsIndex:
-    """A loaded (memory-mapped) Annoy index and its manifest."""
+    """The loaded (memory-mapped) Annoy indexes and their manifest."""
 
     directory: Path
     manifest: dict
     annoy: object
+    segment_annoy: object | None = None
+    segment_map: np.ndarray | None = None  #: (n, 2): track id, start s
 
     @property
     def size(self) -> int:
         return int(self.manifest["items"])
+
+    @property
+    def n_segments(self) -> int:
+        return 0 if self.segment_map is None else len(self.segment_map)
 
     def query(self, vector: np.ndarray, n: int, search_k: int = -1) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` nearest track ids and their cosine similarities, nearest first."""
         if self.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         ids, distances = self.annoy.get_nns_by_vector(vector.tolist(), n, search_k=search_k, include_distances=True)
-        distances = np.asarray(distances, dtype=np.float32)
-        # Annoy's angular distance is sqrt(2 - 2 cos) between normalised vectors
-        return np.asarray(ids, dtype=np.int64), 1.0 - distances**2 / 2.0
+        return np.asarray(ids, dtype=np.int64), _cosine(distances)
+
+    def query_segments(self, vector: np.ndarray, n: int, search_k: int = -1
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``n`` nearest segments: their track ids, start times (s) and cosine similarities."""
+        if not self.n_segments:
+            empty = np.zeros(0)
+            return empty.astype(np.int64), empty, empty.astype(np.float32)
+        items, distances = self.segment_annoy.get_nns_by_vector(vector.tolist(), n, search_k=search_k,
+                                                                include_distances=True)
+        where = self.segment_map[np.asarray(items, dtype=np.int64)]
+        return where[:, 0].astype(np.int64), where[:, 1], _cosine(distances)
+
+
+def _cosine(distances) -> np.ndarray:
+    # Annoy's angular distance is sqrt(2 - 2 cos) between normalised vectors
+    d = np.asarray(distances, dtype=np.float32)
+    return 1.0 - d**2 / 2.0
+
+
+def _checked(directory: Path, entry: dict, verify: bool) -> Path:
+    path = directory / entry["file"]
+    if not path.exists():
+        raise IndexUnusable(f"{path}: missing (the manifest names it); rebuild with `livedj index`")
+    size = path.stat().st_size
+    if size != entry.get("size"):
+        raise IndexUnusable(f"{path}: {size} bytes, manifest says {entry.get('size')}: truncated or replaced; "
+                            f"rebuild with `livedj index`")
+    if verify and _crc32(path) != entry.get("crc32"):
+        raise IndexUnusable(f"{path}: checksum mismatch (corrupt file); rebuild with `livedj index`")
+    return path
 
 
 def load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int | None = None,
@@ -153,24 +222,31 @@ def load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int |
     manifest = read_manifest(directory)
     try:
         entry = manifest["beginnings"]
-        path = directory / entry["file"]
         manifest_dim = int(manifest["dim"])
+        entry["file"], entry["size"]
     except (KeyError, TypeError, ValueError):
         raise IndexUnusable(f"{directory / MANIFEST}: manifest lacks the beginnings entry; rebuild with `livedj index`") from None
     if encoder is not None and manifest.get("encoder") != encoder:
         raise IndexUnusable(f"{directory}: index built with encoder {manifest.get('encoder')!r}, but the config uses "
-                          f"{encoder!r}; rebuild with `livedj index` or change analysis.encoder")
+                            f"{encoder!r}; rebuild with `livedj index` or change analysis.encoder")
     if dim is not None and manifest_dim != dim:
         raise IndexUnusable(f"{directory}: index vectors have {manifest_dim} dimensions, the encoder makes {dim}")
-    if not path.exists():
-        raise IndexUnusable(f"{path}: missing (the manifest names it); rebuild with `livedj index`")
-    size = path.stat().st_size
-    if size != entry.get("size"):
-        raise IndexUnusable(f"{path}: {size} bytes, manifest says {entry.get('size')}: truncated or replaced; "
-                          f"rebuild with `livedj index`")
-    if verify and _crc32(path) != entry.get("crc32"):
-        raise IndexUnusable(f"{path}: checksum mismatch (corrupt file); rebuild with `livedj index`")
+    path = _checked(directory, entry, verify)
     annoy = AnnoyIndex(manifest_dim, "angular")
     if manifest["items"]:
         annoy.load(str(path))  # memory-mapped: pages come in as queries touch them
-    return BeginningsIndex(directory, manifest, annoy)
+    index = BeginningsIndex(directory, manifest, annoy)
+    seg = manifest.get("segments")
+    if seg and seg.get("items"):
+        seg_path = _checked(directory, seg, verify)
+        map_path = _checked(directory, seg["map"], verify)
+        try:
+            seg_map = np.load(map_path, mmap_mode="r")
+        except (ValueError, OSError) as exc:
+            raise IndexUnusable(f"{map_path}: unreadable ({exc}); rebuild with `livedj index`") from None
+        if seg_map.shape != (seg["items"], 2):
+            raise IndexUnusable(f"{map_path}: shape {seg_map.shape}, expected ({seg['items']}, 2); rebuild")
+        index.segment_annoy = AnnoyIndex(manifest_dim, "angular")
+        index.segment_annoy.load(str(seg_path))
+        index.segment_map = seg_map
+    return index

@@ -13,6 +13,7 @@ track's vector. BPM and key come from the file's tags when the DJ (or their soft
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -38,6 +39,8 @@ class Settings:
     beginning_s: float = 15.0
     sample_rate: int = 16000
     threads: int = 1
+    segment_hop_s: float = 5.0  #: 0: no segment vectors (no identification of what plays)
+    max_track_s: float = 1200.0  #: segments cover at most this much of a file (a 2-hour mix is not a record)
 
 
 @dataclass
@@ -47,6 +50,7 @@ class FileResult:
     error: str | None = None
     tags: dict = field(default_factory=dict)
     vector: np.ndarray | None = None
+    segments: np.ndarray | None = None  #: (n, dim), NaN rows for silent segments
     start_s: float | None = None
     bpm: float | None = None
     bpm_source: str | None = None
@@ -115,9 +119,26 @@ def beginning_vector(audio: np.ndarray, encoder, window_s: float = WINDOW_S) -> 
     return unit(np.mean([encoder.analyze(w).vector for w in windows], axis=0))
 
 
+def segment_vectors(audio: np.ndarray, encoder, hop_s: float, window_s: float = WINDOW_S,
+                    silence_db: float = -50.0) -> np.ndarray:
+    """One vector per ``window_s`` window every ``hop_s`` over ``audio``; NaN rows where it is silent."""
+    sr = encoder.sample_rate
+    step, size = int(hop_s * sr), int(window_s * sr)
+    starts = range(0, max(1, len(audio) - size + 1), step)
+    rows = []
+    for i in starts:
+        window = audio[i:i + size]
+        rms = np.sqrt(np.mean(np.square(window, dtype=np.float64))) if len(window) else 0.0
+        if len(window) < sr or 20 * np.log10(rms + 1e-12) < silence_db:
+            rows.append(np.full(encoder.dim, np.nan, dtype=np.float32))
+        else:
+            rows.append(encoder.analyze(window).vector)
+    return np.stack(rows).astype(np.float32)
+
+
 def analyze_file(path: str, settings: Settings, encoder=None) -> FileResult:
-    """Tags, song-beginning vector, BPM and key of one file. Never raises for a bad file."""
-    from livedj.audio.decode import DecodeError
+    """Tags, song-beginning vector, segment vectors, BPM and key of one file. Never raises for a bad file."""
+    from livedj.audio.decode import DecodeError, decode
     from livedj.dsp.rhythm import estimate_tempo
     from livedj.dsp.tonal import estimate_key
     from livedj.library.tags import read_tags
@@ -126,7 +147,12 @@ def analyze_file(path: str, settings: Settings, encoder=None) -> FileResult:
     sr = settings.sample_rate
     tags = read_tags(path)
     try:
-        head, start = load_beginning(path, settings.beginning_s, sr)
+        if settings.segment_hop_s > 0:  # the whole track is needed anyway: decode it once
+            audio = decode(path, sr, 0.0, settings.max_track_s)
+            start = first_sound(audio[:int(60 * sr)], sr)
+            head = audio[int(start * sr):int((start + settings.beginning_s) * sr)]
+        else:
+            head, start = load_beginning(path, settings.beginning_s, sr)
     except DecodeError as exc:
         return FileResult(path, False, error=exc.reason, tags=tags)
     except Exception as exc:  # a decoder bug must not stop a 10,000-file run
@@ -134,6 +160,8 @@ def analyze_file(path: str, settings: Settings, encoder=None) -> FileResult:
     if len(head) < MIN_AUDIO_S * sr:
         return FileResult(path, False, error=f"too short: {len(head) / sr:.1f} s of sound", tags=tags)
     result = FileResult(path, True, tags=tags, vector=beginning_vector(head, encoder), start_s=start)
+    if settings.segment_hop_s > 0:
+        result.segments = segment_vectors(audio, encoder, settings.segment_hop_s)
     if "bpm" in tags:
         result.bpm, result.bpm_source = tags["bpm"], "tag"
     else:
@@ -156,8 +184,12 @@ ProgressFn = Callable[[str, int, int, str], None]  # (event, done, total, path);
 
 
 def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, jobs: int | None = None,
-                  n_trees: int = 16, progress: ProgressFn | None = None) -> Report:
-    """Bring the index in ``index_dir`` up to date with the audio files under ``roots``."""
+                  n_trees: int = 16, progress: ProgressFn | None = None, imported: Iterable = ()) -> Report:
+    """Bring the index in ``index_dir`` up to date with the audio files under ``roots``.
+
+    ``imported`` are :class:`~livedj.library.importers.ImportedTrack` from the DJ's software: their
+    files are indexed too, and their BPM/key (the DJ's own analysis) win over tags and audio.
+    """
     from livedj.encoders import encoder_id
 
     began = time.perf_counter()
@@ -170,6 +202,16 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         problems: list[tuple[str, str]] = []
         roots = [os.path.abspath(os.fsdecode(r)) for r in roots]
         found = list(scan(roots, problems=problems))
+        dj = {os.path.abspath(t.path): t for t in imported}
+        listed = {f.path for f in found}
+        for path, track in dj.items():
+            if path in listed:
+                continue
+            if not os.path.isfile(path):
+                problems.append((path, f"in the {track.source} library, but the file is missing"))
+                continue
+            st = os.stat(path)
+            found.append(FoundFile(path, st.st_size, st.st_mtime_ns))
         report.skipped.extend((display_path(encode_path(p)), why) for p, why in problems)
         todo: list[FoundFile] = []
         for f in found:
@@ -179,6 +221,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                     report.skipped.append((display_path(encode_path(f.path)), f"{old[4]} (unchanged since it failed)"))
                 else:
                     report.unchanged += 1
+                    if f.path in dj:  # the DJ software's analysis may have changed: cheap to refresh
+                        store.set_dj_analysis(f.path, dj[f.path])
             else:
                 todo.append(f)
         # files that vanished from the scanned folders leave the index
@@ -191,10 +235,13 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         by_path = {f.path: f for f in todo}
         for i, result in enumerate(_run(list(by_path), settings, jobs), 1):
             f = by_path[result.path]
+            if result.ok and f.path in dj:
+                _prefer_dj(result, dj[f.path])
             if result.ok:
                 store.put(f.path, f.size, f.mtime_ns, status="ok", tags=result.tags, bpm=result.bpm,
                           bpm_source=result.bpm_source, key=result.key, key_source=result.key_source,
-                          start_s=result.start_s, encoder=enc_id, vector=result.vector)
+                          start_s=result.start_s, encoder=enc_id, vector=result.vector, segments=result.segments,
+                          segment_hop=settings.segment_hop_s if result.segments is not None else None)
                 report.indexed += 1
             else:
                 store.put(f.path, f.size, f.mtime_ns, status="error", error=result.error, tags=result.tags)
@@ -205,8 +252,10 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             progress("build", 0, 1, "")
             from livedj.encoders import encoder_dim
 
-            manifest = annoy_index.build(index_dir, store.vectors(enc_id), dim=encoder_dim(settings.encoder),
-                                         encoder=enc_id, n_trees=n_trees)
+            dim = encoder_dim(settings.encoder)
+            segments = store.segments(enc_id, dim)
+            manifest = annoy_index.build(index_dir, store.vectors(enc_id), dim=dim, encoder=enc_id,
+                                         n_trees=n_trees, segments=segments)
             report.index_items = manifest["items"]
             progress("build", 1, 1, "")
         else:
@@ -215,6 +264,17 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         store.close()
     report.seconds = time.perf_counter() - began
     return report
+
+
+def _prefer_dj(result: FileResult, track) -> None:
+    """The DJ software's BPM/key (their own analysis) over tags and audio estimates."""
+    if track.bpm:
+        result.bpm, result.bpm_source = float(track.bpm), track.source
+    if track.key is not None:
+        result.key, result.key_source = int(track.key), track.source
+    for field in ("title", "artist", "album"):
+        if getattr(track, field, None) and field not in result.tags:
+            result.tags[field] = getattr(track, field)
 
 
 def _stale(index_dir: str, enc_id: str) -> bool:
@@ -235,7 +295,7 @@ def _run(paths: list[str], settings: Settings, jobs: int | None) -> Iterable[Fil
             yield analyze_file(path, settings, encoder)
         return
     # spawn: workers must not inherit a parent's torch thread pools or open SQLite handles
-    worker_settings = Settings(settings.encoder, settings.beginning_s, settings.sample_rate, threads=1)
+    worker_settings = dataclasses.replace(settings, threads=1)
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init_worker,
                              initargs=(worker_settings,)) as pool:
         pending: set[Future] = set()

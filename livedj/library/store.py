@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS tracks (
     start_s     REAL,                   -- where the embedded beginning starts (leading silence skipped)
     encoder     TEXT,                   -- name/version that made the vector
     vector      BLOB,                   -- float32 song-beginning vector
+    segment_hop REAL,                   -- seconds between segment vectors
+    segments    BLOB,                   -- float32 (n, dim): one vector per segment over the whole track
     indexed_at  REAL NOT NULL
 );
 """
@@ -119,24 +121,37 @@ class Store:
     def put(self, path: str, size: int, mtime_ns: int, *, status: str, error: str | None = None,
             tags: dict | None = None, bpm: float | None = None, bpm_source: str | None = None,
             key: int | None = None, key_source: str | None = None, start_s: float | None = None,
-            encoder: str | None = None, vector: np.ndarray | None = None) -> None:
+            encoder: str | None = None, vector: np.ndarray | None = None,
+            segments: np.ndarray | None = None, segment_hop: float | None = None) -> None:
         """Insert or replace one file's row and commit (so a crash loses at most this file)."""
         tags = tags or {}
         blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
+        seg_blob = None if segments is None else np.ascontiguousarray(segments, dtype=np.float32).tobytes()
         self.db.execute(
             """INSERT INTO tracks (path, size, mtime_ns, status, error, title, artist, album, duration,
-                                   bpm, bpm_source, key, key_source, start_s, encoder, vector, indexed_at)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                                   bpm, bpm_source, key, key_source, start_s, encoder, vector, segment_hop,
+                                   segments, indexed_at)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,
                  status=excluded.status, error=excluded.error, title=excluded.title, artist=excluded.artist,
                  album=excluded.album, duration=excluded.duration, bpm=excluded.bpm,
                  bpm_source=excluded.bpm_source, key=excluded.key, key_source=excluded.key_source,
                  start_s=excluded.start_s, encoder=excluded.encoder, vector=excluded.vector,
-                 indexed_at=excluded.indexed_at""",
+                 segment_hop=excluded.segment_hop, segments=excluded.segments, indexed_at=excluded.indexed_at""",
             (encode_path(path), size, mtime_ns, status, error, tags.get("title"), tags.get("artist"),
              tags.get("album"), tags.get("duration"), bpm, bpm_source, key, key_source, start_s, encoder,
-             blob, time.time()),
+             blob, segment_hop, seg_blob, time.time()),
         )
+        self.db.commit()
+
+    def set_dj_analysis(self, path: str, track) -> None:
+        """Take BPM/key from the DJ's software (an ImportedTrack) for an already indexed file."""
+        if track.bpm:
+            self.db.execute("UPDATE tracks SET bpm = ?, bpm_source = ? WHERE path = ?",
+                            (float(track.bpm), track.source, encode_path(path)))
+        if track.key is not None:
+            self.db.execute("UPDATE tracks SET key = ?, key_source = ? WHERE path = ?",
+                            (int(track.key), track.source, encode_path(path)))
         self.db.commit()
 
     def remove(self, raw_paths: Iterable[bytes]) -> int:
@@ -154,6 +169,14 @@ class Store:
             (encoder,))
         for track_id, blob in rows:
             yield track_id, np.frombuffer(blob, dtype=np.float32)
+
+    def segments(self, encoder: str, dim: int) -> Iterator[tuple[int, float, np.ndarray]]:
+        """(track id, segment hop s, vectors (n, dim)) of every good row embedded by ``encoder``."""
+        rows = self.db.execute(
+            """SELECT id, segment_hop, segments FROM tracks
+               WHERE status = 'ok' AND encoder = ? AND segments IS NOT NULL ORDER BY id""", (encoder,))
+        for track_id, hop, blob in rows:
+            yield track_id, float(hop), np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
 
     def tracks(self) -> dict[int, Track]:
         """Every good track, by id (the daemon keeps this in memory: no disk on the live path)."""

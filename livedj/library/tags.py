@@ -51,8 +51,20 @@ def read_tags(path: str | os.PathLike) -> dict:
         except ValueError:
             pass
     key_text = _first(tags, "initialkey", "INITIALKEY", "key", "KEY")
-    if key_text is None:
-        key_text = _raw_key(path)
+    if not {"title", "artist", "album", "bpm"} <= set(out) or key_text is None:
+        raw = _raw_tags(path)  # ID3 chunks in WAV/AIFF, MP4 freeform keys: not in the easy interface
+        for field, value in raw.items():
+            if field == "bpm" and "bpm" not in out:
+                try:
+                    bpm = float(value.replace(",", "."))
+                    if 30.0 <= bpm <= 300.0:
+                        out["bpm"] = bpm
+                except ValueError:
+                    pass
+            elif field == "key":
+                key_text = key_text or value
+            else:
+                out.setdefault(field, value)
     if key_text:
         key = parse_key(key_text)
         if key is not None:
@@ -60,25 +72,36 @@ def read_tags(path: str | os.PathLike) -> dict:
     return out
 
 
-def _raw_key(path) -> str | None:
-    """Key frames that mutagen's easy interface does not map (ID3 TKEY, MP4 freeform)."""
+_RAW_FRAMES = {
+    "title": ("TIT2",), "artist": ("TPE1",), "album": ("TALB",), "bpm": ("TBPM",),
+    "key": ("TKEY", "----:com.apple.iTunes:initialkey", "----:com.apple.iTunes:KEY"),
+}
+
+
+def _raw_tags(path) -> dict[str, str]:
+    """Frames that mutagen's easy interface does not map, by livedj field name."""
     import mutagen
 
     try:
         audio = mutagen.File(path)
     except Exception:
-        return None
+        return {}
     tags = getattr(audio, "tags", None)
     if not tags:
-        return None
-    for name in ("TKEY", "----:com.apple.iTunes:initialkey", "----:com.apple.iTunes:KEY"):
-        try:
-            frame = tags.get(name)
-        except Exception:
-            frame = None
-        if frame:
+        return {}
+    out = {}
+    for field, names in _RAW_FRAMES.items():
+        for name in names:
+            try:
+                frame = tags.get(name)
+            except Exception:
+                frame = None
+            if not frame:
+                continue
             value = frame.text[0] if hasattr(frame, "text") else frame[0]
             if isinstance(value, bytes):
                 value = value.decode("utf-8", "replace")
-            return str(value)
-    return None
+            if str(value).strip():
+                out[field] = str(value).strip()
+                break
+    return out

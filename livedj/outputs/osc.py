@@ -1,22 +1,23 @@
-"""Publish each live update as one OSC bundle per target over UDP.
+"""Publish each live update over OSC/UDP to every target, shaped by each target's profile.
 
-The address space is documented in ``docs/osc.md``. A *profile* turns an :class:`Update` into a
-list of :class:`Message`; :class:`OscPublisher` encodes them into one bundle (one datagram, so a
-receiver gets all of an update or none of it) and sends it to every target without ever
-blocking or raising into the live loop.
+The address spaces are documented in ``docs/osc.md`` and ``docs/ableton.md``. A *profile*
+(:mod:`livedj.outputs.osc_profiles`, one object per target) turns an :class:`Update` into a list
+of :class:`Message`; :class:`OscPublisher` encodes them into one bundle (one datagram, so a
+receiver gets all of an update or none of it) or, for profiles that ask for it, one datagram per
+message, and sends them without ever blocking or raising into the live loop.
 """
 from __future__ import annotations
 
 import errno
-import json
 import logging
-import math
 import socket
 import struct
-from typing import Callable, NamedTuple
+from typing import Any
 
 from livedj.engine.update import Update
-from livedj.outputs.jsonlines import jsonable, safe_text
+from livedj.outputs.osc_profiles import (  # noqa: F401  (re-exported: the public API of this module)
+    PROFILES, STAGES, Message, OscProfile, _finite, check_prefix, livedj_profile, make_profile,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,67 +26,6 @@ MAX_BUNDLE_BYTES = 8000
 #: The NTP time tag that means "handle now" (bundles are not scheduled).
 _IMMEDIATELY = b"\x00\x00\x00\x00\x00\x00\x00\x01"
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-#: The stage order of ``/latency`` (stages not listed follow in the update's order).
-STAGES = ("mel", "embed", "query", "rank", "publish")
-
-
-class Message(NamedTuple):
-    """One OSC message: ``int`` args are sent as ``i``, ``float`` as ``f``, ``str`` as ``s``."""
-
-    address: str
-    args: tuple = ()
-
-
-Profile = Callable[[Update, str], "list[Message]"]
-
-
-def _finite(value: float | None, default: float = 0.0) -> float:
-    """A float for an ``f`` argument: None, NaN and infinities become ``default``."""
-    if value is None:
-        return default
-    value = float(value)
-    return value if math.isfinite(value) else default
-
-
-def _db(value: float | None) -> float:
-    """A level in dBFS, floored at -120 (silence is -inf before the floor)."""
-    return max(_finite(value, -120.0), -120.0)
-
-
-def livedj_profile(update: Update, prefix: str = "/livedj") -> list[Message]:
-    """The default address space: one framed set of messages per update (see docs/osc.md).
-
-    ``/update`` opens the set, ``/update/end`` closes it and repeats the message count, so a
-    receiver that flattens bundles can still tell one update from the next. None values are
-    sent as 0.0 (bpm) and "" (key).
-    """
-    seq = int(update.seq)
-    msgs = [Message(f"{prefix}/update", (seq, _finite(update.t), len(update.suggestions)))]
-    for s in update.suggestions:
-        why = json.dumps(jsonable(s.why), separators=(",", ":")) if s.why else ""
-        msgs.append(Message(f"{prefix}/suggestion", (
-            seq, int(s.rank), safe_text(s.path), safe_text(s.artist), safe_text(s.title),
-            _finite(s.score), _finite(s.similarity), _finite(s.bpm), safe_text(s.key or ""),
-            int(s.track_id), safe_text(why),
-        )))
-    tag_args: list = [seq]
-    for name, p in update.tags:
-        tag_args += [safe_text(name), _finite(p)]
-    msgs.append(Message(f"{prefix}/tags", tuple(tag_args)))
-    msgs.append(Message(f"{prefix}/level", (seq, _db(update.level_db), _db(update.peak_db))))
-    stages = [k for k in STAGES if k in update.stage_ms]
-    stages += [k for k in update.stage_ms if k not in STAGES]
-    lat_args: list = [seq, _finite(update.latency_ms)]
-    for k in stages:
-        lat_args += [safe_text(k), _finite(update.stage_ms[k])]
-    msgs.append(Message(f"{prefix}/latency", tuple(lat_args)))
-    msgs.append(Message(f"{prefix}/status", (seq, safe_text(update.status), int(update.overflows))))
-    msgs.append(Message(f"{prefix}/update/end", (seq, len(msgs) + 1)))
-    return msgs
-
-
-#: Profiles by name, for ``--osc-profile`` (AbletonOSC and TouchOSC labels are planned).
-PROFILES: dict[str, Profile] = {"livedj": livedj_profile}
 
 
 def _osc_string(text: str) -> bytes:
@@ -157,6 +97,18 @@ def fit_bundle(messages: list[Message], max_bytes: int = MAX_BUNDLE_BYTES) -> by
     return dgram if len(dgram) <= max_bytes else None
 
 
+def fit_message(message: Message, max_bytes: int = MAX_BUNDLE_BYTES) -> bytes | None:
+    """Encode one message as a plain (bundle-less) datagram of at most ``max_bytes``."""
+    dgram = encode_message(message)
+    cap = 512
+    while len(dgram) > max_bytes and cap >= 16:
+        message = Message(message.address, tuple(_shorten(a, cap) if isinstance(a, str) else a
+                                                 for a in message.args))
+        dgram = encode_message(message)
+        cap //= 2
+    return dgram if len(dgram) <= max_bytes else None
+
+
 def parse_target(text: str) -> tuple[str, int]:
     """Parse ``"host:port"`` (or ``"[v6addr]:port"``, or ``":port"`` for localhost).
 
@@ -172,11 +124,20 @@ def parse_target(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class _Target:
-    """One destination: its own connected, non-blocking UDP socket (so ICMP errors show up)."""
+TargetSpec = Any
+"""A target: ``(host, port)``, ``(host, port, profile)`` or a dict with ``host``, ``port`` and
+optionally ``profile`` plus the profile's options (the ``[[osc.targets]]`` tables of the config)."""
 
-    def __init__(self, host: str, port: int) -> None:
+
+class _Target:
+    """One destination: its profile and its own connected, non-blocking UDP socket.
+
+    Connected, so that ICMP "port unreachable" shows up as ECONNREFUSED on a later send.
+    """
+
+    def __init__(self, host: str, port: int, profile: OscProfile) -> None:
         self.label = f"{host}:{port}"
+        self.profile = profile
         self.sock: socket.socket | None = None
         self.logged: set[str] = set()  # failure kinds already logged: each is logged once
         family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
@@ -190,18 +151,34 @@ class _Target:
         self.sock = sock
 
 
+def _unpack_target(spec: TargetSpec, default_profile) -> tuple[str, int, object, dict]:
+    """(host, port, profile, options) of one target spec."""
+    if isinstance(spec, dict):
+        options = dict(spec)
+        host, port = options.pop("host", "127.0.0.1"), options.pop("port")
+        profile = options.pop("profile", None) or default_profile
+        return str(host), int(port), profile, options
+    if len(spec) == 3:
+        return str(spec[0]), int(spec[1]), spec[2] or default_profile, {}
+    host, port = spec
+    return str(host), int(port), default_profile, {}
+
+
 class OscPublisher:
-    """Send every update as one OSC bundle to each of ``targets``.
+    """Send every update to each of ``targets``, shaped by each target's own profile.
 
     Parameters
     ----------
-    targets : list of (host, port)
-        Where to send. Names are resolved once, here; a target that cannot be resolved or
-        reached is counted in ``errors`` and skipped, never raised.
+    targets : list
+        Where to send: ``(host, port)``, ``(host, port, profile)`` or dicts ``{"host", "port",
+        "profile", **options}`` (the config's ``[[osc.targets]]``). Names are resolved once,
+        here; a target that cannot be resolved or reached, or whose profile options are wrong,
+        is counted in ``errors`` and skipped, never raised.
     prefix : str
-        The address prefix, e.g. "/livedj" gives "/livedj/update".
-    profile : callable or str
-        ``profile(update, prefix) -> list[Message]``, or a name in :data:`PROFILES`.
+        The default address prefix, e.g. "/livedj" gives "/livedj/update".
+    profile : str, callable or OscProfile
+        The profile of targets that name none: a name in :data:`PROFILES`, or
+        ``profile(update, prefix) -> list[Message]``.
     max_bundle_bytes : int
         Longest datagram sent; long strings are shortened to fit.
 
@@ -212,20 +189,16 @@ class OscPublisher:
     bundles : int
         Datagrams handed to the network, over all targets.
     errors : int
-        Failures: unresolvable targets, refused/unreachable/full sends, oversize or broken updates.
+        Failures: unusable targets, refused/unreachable/full sends, oversize or broken updates.
     last_error : str
         The most recent failure, for the dashboard ("" when none).
     """
 
-    def __init__(self, targets: list[tuple[str, int]], prefix: str = "/livedj",
-                 profile: Profile | str = "livedj", max_bundle_bytes: int = MAX_BUNDLE_BYTES) -> None:
-        prefix = prefix.rstrip("/")
-        if prefix and (not prefix.startswith("/") or any(c in prefix for c in " #*,?[]{}")):
-            raise ValueError(f"OSC prefix must start with '/' and hold no spaces or #*,?[]{{}}, got {prefix!r}")
-        if isinstance(profile, str):
-            if profile not in PROFILES:
-                raise ValueError(f"unknown OSC profile {profile!r}; known: {', '.join(PROFILES)}")
-            profile = PROFILES[profile]
+    def __init__(self, targets: list[TargetSpec], prefix: str = "/livedj",
+                 profile: OscProfile | str = "livedj", max_bundle_bytes: int = MAX_BUNDLE_BYTES) -> None:
+        prefix = check_prefix(prefix)
+        if isinstance(profile, str) and profile not in PROFILES:
+            raise ValueError(f"unknown OSC profile {profile!r}; known: {', '.join(PROFILES)}")
         self.prefix = prefix
         self.profile = profile
         self.max_bundle_bytes = max_bundle_bytes
@@ -234,9 +207,15 @@ class OscPublisher:
         self.errors = 0
         self.last_error = ""
         self._targets: list[_Target] = []
-        for host, port in targets:
+        for spec in targets:
             try:
-                self._targets.append(_Target(host, int(port)))
+                host, port, prof, options = _unpack_target(spec, profile)
+            except (KeyError, TypeError, ValueError) as exc:
+                self._fail(f"OSC target {spec!r} unusable: {exc!r}")
+                continue
+            try:
+                target_profile = make_profile(prof, options.pop("prefix", prefix), **options)
+                self._targets.append(_Target(host, port, target_profile))
             except (OSError, ValueError, UnicodeError) as exc:
                 self._fail(f"OSC target {host}:{port} unusable: {exc}")
 
@@ -247,7 +226,8 @@ class OscPublisher:
 
     def summary(self) -> str:
         """One line for the dashboard, e.g. "osc 127.0.0.1:9000 · 3 errors"."""
-        text = "osc " + (", ".join(self.targets) or "no usable target")
+        names = [t.label + ("" if t.profile.name == "livedj" else f" ({t.profile.name})") for t in self._targets]
+        text = "osc " + (", ".join(names) or "no usable target")
         return text + (f" · {self.errors} errors" if self.errors else "")
 
     def _fail(self, text: str, level: int = logging.WARNING) -> None:
@@ -255,30 +235,50 @@ class OscPublisher:
         self.last_error = text
         log.log(level, text)
 
+    def _datagrams(self, target: _Target, update: Update) -> tuple[list[bytes], int] | None:
+        """The datagrams for ``target`` and the number of messages in them; None on failure."""
+        try:
+            messages = target.profile.messages(update)
+            if not messages:
+                return [], 0
+            if target.profile.bundle:
+                dgrams = [fit_bundle(messages, self.max_bundle_bytes)]
+            else:
+                dgrams = [fit_message(m, self.max_bundle_bytes) for m in messages]
+        except Exception as exc:  # a broken update or profile must not stop the live loop
+            target.profile.reset()
+            self._fail(f"OSC update {getattr(update, 'seq', '?')} not encoded for {target.label}: {exc!r}",
+                       logging.ERROR)
+            return None
+        if any(d is None for d in dgrams):
+            target.profile.reset()
+            self._fail(f"OSC update {update.seq} too big for {self.max_bundle_bytes} bytes; dropped")
+            return None
+        return dgrams, len(messages)
+
     def publish(self, update: Update) -> int:
         """Send ``update`` to every target; never blocks, never raises.
 
         Returns
         -------
         int
-            Messages sent, summed over targets (0 when nothing could be sent).
+            Messages sent, summed over targets (0 when nothing could be sent or nothing changed).
         """
-        try:
-            messages = self.profile(update, self.prefix)
-            dgram = fit_bundle(messages, self.max_bundle_bytes)
-        except Exception as exc:  # a broken update or profile must not stop the live loop
-            self._fail(f"OSC update {getattr(update, 'seq', '?')} not encoded: {exc!r}", logging.ERROR)
-            return 0
-        if dgram is None:
-            self._fail(f"OSC update {update.seq} too big for {self.max_bundle_bytes} bytes; dropped")
-            return 0
         sent = 0
         for target in self._targets:
+            built = self._datagrams(target, update)
+            if built is None:
+                continue
+            dgrams, n_messages = built
             try:
-                target.sock.send(dgram)
+                for dgram in dgrams:
+                    target.sock.send(dgram)
+                    self.bundles += 1
             except OSError as exc:
                 # ECONNREFUSED: nothing listens (reported by the previous send's ICMP);
                 # EAGAIN: the socket buffer is full, so this update is dropped, not queued.
+                # Either way the receiver may have missed something: a stateful profile starts over.
+                target.profile.reset()
                 reason = errno.errorcode.get(exc.errno, str(exc.errno))
                 text = f"OSC send to {target.label} failed: {reason} (logged once; counted on the dashboard)"
                 # a receiver that is down fails every other send (the ICMP answer arrives late), so
@@ -286,8 +286,7 @@ class OscPublisher:
                 self._fail(text, logging.DEBUG if reason in target.logged else logging.WARNING)
                 target.logged.add(reason)
                 continue
-            sent += len(messages)
-            self.bundles += 1
+            sent += n_messages
         self.sent += sent
         return sent
 

@@ -1,0 +1,1 @@
+"""livedj performance benchmarks: ``python -m benchmarks --help`` (see benchmarks/README.md)."""

@@ -1,0 +1,54 @@
+"""`livedj analyze FILE --at S`: what the live loop would show for a 5-s excerpt (the offline dashboard)."""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main(args, config) -> int:
+    from livedj.audio.decode import DecodeError, decode
+    from livedj.engine.analyzer import load_engine
+    from livedj.library.index import IndexUnusable
+    from livedj.library.store import StoreError
+    from livedj.outputs.jsonlines import jsonable
+
+    window_s = config["audio"]["window_s"]
+    context_s = max(window_s, 12.0)  # tempo and key listen longer, as live
+    try:
+        engine = load_engine(config)
+        sr = engine.encoder.sample_rate
+        start = max(0.0, args.at + window_s - context_s)
+        audio = decode(args.file, sr, start, args.at + window_s - start)
+    except (IndexUnusable, StoreError, DecodeError) as exc:
+        print(f"livedj analyze: {exc}", file=sys.stderr)
+        return 1
+    if len(audio) < sr:
+        print(f"livedj analyze: {args.file}: less than 1 s of audio at {args.at} s", file=sys.stderr)
+        return 1
+    # the live loop refreshes tempo and key on alternate hops and votes identification over
+    # several updates: run those hops here so the readout is what the dashboard would show
+    from livedj.engine.session import Session
+
+    session = Session()
+    for _ in range(engine.identifier.votes):
+        update = engine.update(audio, sr, window_s=window_s, t=args.at + window_s, session=session)
+    readout = {
+        "file": args.file, "at": args.at,
+        "bpm": None if update.live_bpm is None else round(update.live_bpm, 1),
+        "bpm_confidence": round(update.live_bpm_confidence, 2),
+        "key": update.live_key, "key_name": update.live_key_name,
+        "key_confidence": round(update.live_key_confidence, 2),
+        "tags": [[n, round(p, 3)] for n, p in update.tags],
+        "now_playing": update.now_playing,
+    }
+    if args.json:
+        print(json.dumps(jsonable(readout), ensure_ascii=False))
+        return 0
+    print(f"{args.file} @ {args.at:g} s")
+    print(f"  BPM        {readout['bpm'] or '?'}  (confidence {readout['bpm_confidence']:.2f})")
+    print(f"  key        {readout['key'] or '?'} / {readout['key_name'] or '?'}  "
+          f"(confidence {readout['key_confidence']:.2f})")
+    print("  sounds like " + (", ".join(f"{n} {p:.2f}" for n, p in readout["tags"]) or "-"))
+    now = readout["now_playing"]
+    print(f"  playing    {now['path']} (confidence {now['confidence']:.2f})" if now else "  playing    not in library")
+    return 0

@@ -1,0 +1,248 @@
+"""Landmark audio fingerprints: pairs of spectral peaks, hashed (Wang 2003, "An Industrial-Strength
+Audio Search Algorithm"; the same family as audfprint and Panako).
+
+Method
+------
+1. Log-magnitude STFT at 16 kHz (``N_FFT`` 1024 = 64 ms Hann, ``HOP`` 256 = 16 ms), bins between
+   ``F_MIN`` and ``F_MAX`` (the booth microphone's useful band; most musical peaks lie below 5 kHz).
+2. Peaks: local maxima of the log spectrum in a ``PEAK_DT`` x ``PEAK_DF`` neighbourhood, scored by
+   their height over the local spectral envelope (so bass does not take every slot), and the
+   ``density`` best per second kept in 1-s blocks (a uniform density over loud and quiet parts).
+   Peak time and frequency are refined by parabolic interpolation.
+3. Landmarks: each anchor peak is paired with its next ``fanout`` peaks (in time) inside the
+   target zone ``1 <= dt <= DT_MAX`` frames, ``|dq| <= DQ_MAX`` cells. The hash packs
+   ``(q(f1), q(f2) - q(f1), dt)`` into 19 bits, ``q`` being a warped-log frequency scale
+   (``Q_PER_OCTAVE`` cells per octave of ``f + Q_F0``; about one STFT bin wide at 100 Hz, 3.5 %
+   wide above 2 kHz); the time is the anchor's frame.
+
+Speed (the pitch fader)
+-----------------------
+Playing at speed ``s`` multiplies every frequency by ``s`` and divides every time by ``s``. The
+index holds landmarks at speed 1; the live side tries speed hypotheses ``s_k`` by *rescaling the
+peaks it found once* (``f / s_k``, ``t * s_k``) and re-hashing: exactly what resampling the query
+by ``s_k`` would give, without 13 STFTs. The frequency cells are wide enough (>= 2.9 % above
+~1 kHz) that a hypothesis within 0.5 % of the true speed keeps most hashes in their cells. We
+chose this over Panako-style speed-invariant triplets because it keeps pairs (two peaks must
+survive the room instead of three) and gives the speed and the offset directly.
+
+All functions are pure over numpy arrays and deterministic.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import fft as sfft
+from scipy import ndimage
+
+__all__ = ["SR", "N_FFT", "HOP", "INDEX_DENSITY", "INDEX_FANOUT", "QUERY_DENSITY", "QUERY_FANOUT",
+           "PARAMS", "spectrogram", "peaks", "pairs", "hash_pairs", "landmarks", "frames_to_s"]
+
+SR = 16000            #: analysis rate, Hz
+N_FFT = 1024          #: 64 ms window: 15.6 Hz bins
+HOP = 256             #: 16 ms frames: the time unit of landmark times
+F_MIN, F_MAX = 100.0, 5000.0
+PEAK_DT, PEAK_DF = 15, 15         # local-maximum neighbourhood, frames x bins (odd)
+SCORE = "abs"
+ONSET_W = 1.0
+ENVELOPE_DT = 31
+ENVELOPE_DF = 31                  # spectral-envelope smoothing, bins
+FLOOR_DB = -70.0                  # peaks below this (re full scale) are silence, not music
+BLOCK_S = 1.0                     # density is enforced per block of this length
+DT_MAX = 63                       # target zone: up to ~1 s after the anchor
+Q_PER_OCTAVE = 24.0
+Q_F0 = 400.0                      # warp: log2(1 + f / Q_F0)
+DQ_MAX = 31
+INDEX_DENSITY, INDEX_FANOUT = 8.0, 3     # ~24 hashes/s in the index
+QUERY_DENSITY, QUERY_FANOUT = 16.0, 8    # denser query: its pairs cover the index's pairs
+HASH_BITS = 19
+#: what the index depends on; stored beside it and compared on load
+PARAMS = {"version": 1, "sr": SR, "n_fft": N_FFT, "hop": HOP, "f_min": F_MIN, "f_max": F_MAX,
+          "q_per_octave": Q_PER_OCTAVE, "q_f0": Q_F0, "dt_max": DT_MAX, "dq_max": DQ_MAX,
+          "hash_bits": HASH_BITS}
+
+
+def frames_to_s(frames):
+    """Landmark time units (STFT frames at :data:`HOP`) to seconds."""
+    return np.asarray(frames) * (HOP / SR)
+
+
+def _to_sr(y: np.ndarray, sr: int) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float32).reshape(-1)
+    if sr != SR and len(y):
+        import soxr
+
+        y = soxr.resample(y, sr, SR).astype(np.float32)
+    return y
+
+
+def spectrogram(y: np.ndarray, sr: int = SR) -> tuple[np.ndarray, int]:
+    """Log-magnitude STFT (dB re a full-scale sine) of the analysis band.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono audio.
+    sr : int
+        Its rate, Hz (resampled to :data:`SR` if different).
+
+    Returns
+    -------
+    S : np.ndarray
+        float32, shape (n_frames, n_bins); frame ``i`` is centred on sample ``i * HOP + N_FFT / 2``.
+    bin0 : int
+        The FFT bin of column 0.
+    """
+    y = _to_sr(y, sr)
+    b0 = int(np.ceil(F_MIN * N_FFT / SR))
+    b1 = int(np.floor(F_MAX * N_FFT / SR)) + 1
+    if len(y) < N_FFT:
+        return np.zeros((0, b1 - b0), dtype=np.float32), b0
+    frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::HOP]
+    window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
+    spec = sfft.rfft(frames * window, axis=1)[:, b0:b1]
+    power = spec.real**2 + spec.imag**2
+    # full-scale sine through a Hann window peaks at (N_FFT / 4) in magnitude
+    return (10.0 * np.log10(power + 1e-12) - 20.0 * np.log10(N_FFT / 4)).astype(np.float32), b0
+
+
+def peaks(y: np.ndarray, sr: int = SR, *, density: float = INDEX_DENSITY) -> tuple[np.ndarray, np.ndarray]:
+    """Salient spectral peaks, about ``density`` per second.
+
+    Returns
+    -------
+    t : np.ndarray
+        float64 peak times in frames (sub-frame), ascending.
+    f : np.ndarray
+        float64 peak frequencies in Hz (sub-bin).
+    """
+    S, b0 = spectrogram(y, sr)
+    if S.shape[0] < 3:
+        return np.zeros(0), np.zeros(0)
+    local_max = ndimage.maximum_filter(S, size=(PEAK_DT, PEAK_DF), mode="nearest")
+    # height over the spectral envelope: flattens the tilt so highs compete with the bass
+    if SCORE == "env":
+        score = S - ndimage.uniform_filter1d(S, ENVELOPE_DF, axis=1, mode="nearest")
+    elif SCORE == "onset":
+        prev = np.maximum(np.roll(S, 2, axis=0), np.roll(S, 4, axis=0))
+        score = S - FLOOR_DB + ONSET_W * np.clip(S - prev, 0, 30)
+    else:
+        score = S - FLOOR_DB
+    ok = (S == local_max) & (S > FLOOR_DB) & (score > 0)
+    ok[0] = ok[-1] = False
+    ok[:, 0] = ok[:, -1] = False  # interior only: interpolation needs both neighbours
+    ti, fi = np.nonzero(ok)
+    if len(ti) == 0:
+        return np.zeros(0), np.zeros(0)
+    sc = score[ti, fi]
+    # keep the best `density` per block: rank within each block by descending score
+    block = (ti * HOP // int(BLOCK_S * SR)).astype(np.int64)
+    order = np.lexsort((-sc, block))
+    b_sorted = block[order]
+    starts = np.searchsorted(b_sorted, b_sorted, side="left")
+    rank = np.arange(len(order)) - starts
+    keep = order[rank < max(1, int(round(density * BLOCK_S)))]
+    ti, fi = ti[keep], fi[keep]
+    # parabolic refinement in frequency and time (on dB values)
+    a, b, c = S[ti, fi - 1], S[ti, fi], S[ti, fi + 1]
+    df = 0.5 * (a - c) / np.minimum(a - 2 * b + c, -1e-6)
+    a, c = S[ti - 1, fi], S[ti + 1, fi]
+    dt = 0.5 * (a - c) / np.minimum(a - 2 * b + c, -1e-6)
+    t = ti + np.clip(dt, -0.5, 0.5)
+    f = (fi + b0 + np.clip(df, -0.5, 0.5)) * (SR / N_FFT)
+    order = np.lexsort((f, t))
+    return t[order].astype(np.float64), f[order].astype(np.float64)
+
+
+def _q(f: np.ndarray) -> np.ndarray:
+    """Continuous warped-log frequency cell coordinate."""
+    return Q_PER_OCTAVE * np.log2(1.0 + f / Q_F0)
+
+
+def pairs(t: np.ndarray, f: np.ndarray, *, fanout: int = INDEX_FANOUT, dt_max: float = DT_MAX,
+          dq_max: float = DQ_MAX) -> tuple[np.ndarray, np.ndarray]:
+    """Anchor/target index pairs: each peak with its next ``fanout`` peaks in the target zone.
+
+    ``t`` must be ascending. Returns (i, j) int64 arrays.
+    """
+    n = len(t)
+    if n < 2 or fanout < 1:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    q = _q(f)
+    look = min(n - 1, 6 * fanout + 8)  # candidates examined per anchor (peaks sorted by time)
+    i = np.arange(n)[:, None]
+    j = i + np.arange(1, look + 1)[None, :]
+    inside = j < n
+    jc = np.minimum(j, n - 1)
+    dt = t[jc] - t[i]
+    valid = inside & (dt >= 0.5) & (dt <= dt_max + 0.5) & (np.abs(q[jc] - q[i]) <= dq_max)
+    valid &= np.cumsum(valid, axis=1) <= fanout
+    ii, kk = np.nonzero(valid)
+    return ii.astype(np.int64), j[ii, kk].astype(np.int64)
+
+
+def hash_pairs(t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, speed: float = 1.0, *,
+               probe: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hashes of the pairs ``(i, j)`` of peaks heard at ``speed``, in speed-1 units.
+
+    Parameters
+    ----------
+    t, f : np.ndarray
+        Peak times (frames) and frequencies (Hz), as :func:`peaks` gives them.
+    i, j : np.ndarray
+        Anchor and target indices, as :func:`pairs` gives them.
+    speed : float
+        Speed hypothesis: frequencies are divided by it, times multiplied.
+    probe : bool
+        Query side: hash each pair with both integers around its (sub-frame) ``dt``, since a
+        room's reverb moves peaks by about a frame; the index holds the nearest one.
+
+    Returns
+    -------
+    hashes : np.ndarray
+        uint32 (twice as many when ``probe``).
+    times : np.ndarray
+        float64 anchor times in speed-1 frames (``t * speed``).
+    valid : np.ndarray
+        bool: the pair lies in the target zone after rescaling (others carry hash 0).
+    """
+    f1, f2 = f[i] / speed, f[j] / speed
+    q1 = np.floor(_q(f1))
+    dq = np.floor(_q(f2)) - q1
+    dt_c = (t[j] - t[i]) * speed
+    anchor = t[i] * speed
+    if probe:
+        lo = np.floor(dt_c)
+        dt = np.concatenate([lo, lo + 1])
+        q1, dq, anchor = np.tile(q1, 2), np.tile(dq, 2), np.tile(anchor, 2)
+    else:
+        dt = np.rint(dt_c)
+    valid = (dt >= 1) & (dt <= DT_MAX) & (np.abs(dq) <= DQ_MAX) & (q1 >= 0) & (q1 < 128)
+    h = (q1.astype(np.int64) << 12) | ((dq.astype(np.int64) + 32) << 6) | dt.astype(np.int64)
+    return np.where(valid, h, 0).astype(np.uint32), anchor, valid
+
+
+def landmarks(y: np.ndarray, sr: int = SR, *, density: float = INDEX_DENSITY,
+              fanout: int = INDEX_FANOUT) -> tuple[np.ndarray, np.ndarray]:
+    """Landmark hashes of ``y`` (at speed 1), for the index.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono audio.
+    sr : int
+        Its rate, Hz.
+    density : float
+        Peaks per second; about ``density * fanout`` hashes per second result.
+    fanout : int
+        Targets per anchor.
+
+    Returns
+    -------
+    hashes : np.ndarray
+        uint32, in anchor-time order.
+    times : np.ndarray
+        int32 anchor times, frames of :data:`HOP` samples at :data:`SR`.
+    """
+    t, f = peaks(y, sr, density=density)
+    i, j = pairs(t, f, fanout=fanout)
+    h, times, valid = hash_pairs(t, f, i, j)
+    return h[valid], np.rint(times[valid]).astype(np.int32)

@@ -1,0 +1,162 @@
+"""Session state of one night: what plays now, what was played, what the DJ asked for.
+
+One writer: the analysis thread. Everything that wants to change the state (OSC in, the Mixxx
+poller, the identifier) sends a :class:`Command` into :attr:`Session.commands`; the analysis
+thread applies them at the start of every hop (:meth:`Session.apply_pending`), so the state is
+never touched from two threads.
+"""
+from __future__ import annotations
+
+import queue
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+# -- commands (OSC in, Mixxx poller, identifier, keyboard) ----------------------------------------
+@dataclass(frozen=True)
+class Played:
+    """A track was played (``source``: "identified", "osc", "manual", "mixxx")."""
+
+    track_id: int
+    source: str = "osc"
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Hide this suggestion for the rest of the session (it may come back in another session)."""
+
+    track_id: int
+
+
+@dataclass(frozen=True)
+class Ban:
+    """Never suggest this track again in this session and log the ban (persisted by the history)."""
+
+    track_id: int
+
+
+@dataclass(frozen=True)
+class Pin:
+    """Steer towards this track: it is always suggested first while pinned (``None`` unpins)."""
+
+    track_id: int | None
+
+
+@dataclass(frozen=True)
+class Lookback:
+    """Blend the query over the last ``updates`` updates (1 = only now)."""
+
+    updates: int
+
+
+@dataclass(frozen=True)
+class Drunk:
+    """Randomness: Gaussian noise of ``amount`` x the vector norm added to the query (0 = off)."""
+
+    amount: float
+
+
+@dataclass(frozen=True)
+class Pause:
+    paused: bool
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Publish again now, with a fresh draw for drunk mode."""
+
+
+Command = Played | Skip | Ban | Pin | Lookback | Drunk | Pause | Refresh
+
+MAX_LOOKBACK = 60
+MAX_DRUNK = 2.0
+
+
+@dataclass
+class Session:
+    """The night's state, owned by the analysis thread."""
+
+    started_at: float = field(default_factory=time.time)
+    now_playing: int | None = None  #: identified (or told) track id
+    now_playing_confidence: float = 0.0
+    played: dict[int, float] = field(default_factory=dict)  #: track id -> when (time.time)
+    skipped: set[int] = field(default_factory=set)
+    banned: set[int] = field(default_factory=set)
+    pinned: int | None = None
+    lookback: int = 1
+    drunk: float = 0.0
+    paused: bool = False
+    refresh_requested: bool = False
+    commands: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=1000))
+    on_played: list = field(default_factory=list)  #: callbacks(track_id, source, confidence): the set log
+    _recent: deque = field(default_factory=lambda: deque(maxlen=MAX_LOOKBACK))
+    _rng: np.random.Generator = field(default_factory=np.random.default_rng)
+
+    # -- thread-safe entry point ------------------------------------------------------------
+    def send(self, command: Command) -> bool:
+        """Queue ``command`` for the analysis thread; False (dropped) if the queue is full."""
+        try:
+            self.commands.put_nowait(command)
+            return True
+        except queue.Full:
+            return False
+
+    # -- analysis thread only ----------------------------------------------------------------
+    def apply_pending(self) -> int:
+        n = 0
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                return n
+            self.apply(command)
+            n += 1
+
+    def apply(self, command: Command) -> None:
+        if isinstance(command, Played):
+            self.mark_played(command.track_id, command.source, command.confidence)
+        elif isinstance(command, Skip):
+            self.skipped.add(command.track_id)
+        elif isinstance(command, Ban):
+            self.banned.add(command.track_id)
+        elif isinstance(command, Pin):
+            self.pinned = command.track_id
+        elif isinstance(command, Lookback):
+            self.lookback = int(min(MAX_LOOKBACK, max(1, command.updates)))
+        elif isinstance(command, Drunk):
+            self.drunk = float(min(MAX_DRUNK, max(0.0, command.amount)))
+        elif isinstance(command, Pause):
+            self.paused = command.paused
+        elif isinstance(command, Refresh):
+            self.refresh_requested = True
+
+    def mark_played(self, track_id: int, source: str, confidence: float | None = None) -> None:
+        if track_id in self.played and source == "identified":
+            return  # already logged; identification repeats every hop
+        self.played[track_id] = time.time()
+        if self.pinned == track_id:
+            self.pinned = None  # the target was reached
+        for callback in self.on_played:
+            callback(track_id, source, confidence)
+
+    def excluded(self) -> frozenset[int]:
+        """Never suggested now: the record on the deck, played, skipped or banned tracks."""
+        out = set(self.played) | self.skipped | self.banned
+        if self.now_playing is not None:
+            out.add(self.now_playing)
+        return frozenset(out)
+
+    def query_vector(self, vector: np.ndarray) -> np.ndarray:
+        """The query for this hop: the lookback blend of recent vectors, plus drunk noise."""
+        self._recent.append(np.asarray(vector, dtype=np.float32))
+        recent = list(self._recent)[-self.lookback:]
+        blended = np.mean(recent, axis=0) if len(recent) > 1 else recent[0]
+        norm = float(np.linalg.norm(blended))
+        if self.drunk > 0 and norm > 0:
+            blended = blended + self._rng.normal(0.0, self.drunk * norm / np.sqrt(len(blended)), blended.shape)
+        norm = float(np.linalg.norm(blended))
+        return (blended / norm).astype(np.float32) if norm > 0 else blended.astype(np.float32)

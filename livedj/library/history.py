@@ -1,0 +1,182 @@
+"""The set log: every session (a night) and every track played in it, in SQLite (WAL).
+
+It lives apart from the index (``history.path``, default ``$XDG_DATA_HOME/livedj/history.sqlite``)
+because an index is rebuildable and a set log is not. Each play is committed when it happens,
+so a crash or power loss loses nothing already logged.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    id          INTEGER PRIMARY KEY,
+    started_at  REAL NOT NULL,
+    ended_at    REAL,
+    name        TEXT,
+    host        TEXT
+);
+CREATE TABLE IF NOT EXISTS plays (
+    id          INTEGER PRIMARY KEY,
+    session_id  INTEGER NOT NULL REFERENCES sessions(id),
+    at          REAL NOT NULL,
+    path        BLOB NOT NULL,          -- os.fsencode(path)
+    title       TEXT, artist TEXT, album TEXT,
+    duration    REAL,
+    bpm         REAL, key INTEGER,
+    source      TEXT NOT NULL,          -- 'identified', 'osc', 'manual', 'mixxx', ...
+    confidence  REAL
+);
+CREATE INDEX IF NOT EXISTS plays_by_session ON plays(session_id, at);
+CREATE INDEX IF NOT EXISTS plays_by_time ON plays(at);
+"""
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: int
+    started_at: float
+    ended_at: float | None
+    name: str | None
+    plays: int
+
+
+@dataclass(frozen=True)
+class Play:
+    id: int
+    session_id: int
+    at: float
+    path: str  #: os.fsdecode form
+    title: str
+    artist: str
+    album: str
+    duration: float | None
+    bpm: float | None
+    key: int | None
+    source: str
+    confidence: float | None
+
+
+class History:
+    """Read/write access to the set log."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")  # a play logged is a play kept, even on power loss
+        self.db.executescript(_SCHEMA)
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self.db.commit()
+        elif row[0] != str(SCHEMA_VERSION):
+            raise sqlite3.DatabaseError(f"{self.path}: set log schema {row[0]}, this livedj reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- writing ----------------------------------------------------------------------------
+    def start_session(self, name: str | None = None, at: float | None = None) -> int:
+        cur = self.db.execute("INSERT INTO sessions (started_at, name, host) VALUES (?, ?, ?)",
+                              (at or time.time(), name, socket.gethostname()))
+        self.db.commit()
+        return int(cur.lastrowid)
+
+    def end_session(self, session_id: int, at: float | None = None) -> None:
+        self.db.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (at or time.time(), session_id))
+        self.db.commit()
+
+    def log_play(self, session_id: int, path: str, *, title: str = "", artist: str = "", album: str = "",
+                 duration: float | None = None, bpm: float | None = None, key: int | None = None,
+                 source: str = "manual", confidence: float | None = None, at: float | None = None) -> int:
+        cur = self.db.execute(
+            """INSERT INTO plays (session_id, at, path, title, artist, album, duration, bpm, key, source, confidence)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+            (session_id, at or time.time(), os.fsencode(path), title, artist, album, duration, bpm, key, source,
+             confidence))
+        self.db.commit()
+        return int(cur.lastrowid)
+
+    # -- reading ----------------------------------------------------------------------------
+    def sessions(self) -> list[SessionInfo]:
+        rows = self.db.execute(
+            """SELECT s.id, s.started_at, s.ended_at, s.name, COUNT(p.id) FROM sessions s
+               LEFT JOIN plays p ON p.session_id = s.id GROUP BY s.id ORDER BY s.started_at""")
+        return [SessionInfo(*r) for r in rows]
+
+    def plays(self, session_id: int) -> list[Play]:
+        rows = self.db.execute(
+            """SELECT id, session_id, at, path, title, artist, album, duration, bpm, key, source, confidence
+               FROM plays WHERE session_id = ? ORDER BY at, id""", (session_id,))
+        return [Play(r[0], r[1], r[2], os.fsdecode(bytes(r[3])), r[4] or "", r[5] or "", r[6] or "", *r[7:])
+                for r in rows]
+
+    def played_paths(self, since: float) -> set[str]:
+        """Paths played at or after ``since`` (time.time()), in any session."""
+        rows = self.db.execute("SELECT DISTINCT path FROM plays WHERE at >= ?", (since,))
+        return {os.fsdecode(bytes(r[0])) for r in rows}
+
+
+class SetLogWriter:
+    """Writes plays from a queue on its own thread, so the live loop never waits on the disk.
+
+    ``stop()`` drains the queue before it returns: what was logged before SIGTERM is kept.
+    """
+
+    def __init__(self, path: str | os.PathLike, session_name: str | None = None):
+        import queue
+        import threading
+
+        self.path = path
+        self._queue: queue.Queue = queue.Queue(maxsize=10_000)
+        self._thread = threading.Thread(target=self._run, name="livedj-setlog", daemon=True)
+        self._ready = threading.Event()
+        self.session_id: int | None = None
+        self.session_name = session_name
+        self.written = 0
+        self.error: str | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(10)
+
+    def log(self, path: str, **fields) -> None:
+        """Queue one play (see :meth:`History.log_play` for the fields); never blocks."""
+        try:
+            self._queue.put_nowait((path, {"at": time.time(), **fields}))
+        except Exception:  # a full queue means the disk is gone; counting is all we can do
+            self.error = "set log queue full"
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        try:
+            history = History(self.path)
+            self.session_id = history.start_session(self.session_name)
+        except (OSError, sqlite3.Error) as exc:
+            self.error = f"{self.path}: set log unusable: {exc}"
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while (item := self._queue.get()) is not None:
+                path, fields = item
+                try:
+                    history.log_play(self.session_id, path, **fields)
+                    self.written += 1
+                except sqlite3.Error as exc:
+                    self.error = f"{self.path}: {exc}"
+            history.end_session(self.session_id)
+        finally:
+            history.close()

@@ -1,0 +1,118 @@
+"""What every importer shares: the track record, the error, and field parsing that reports."""
+from __future__ import annotations
+
+import math
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from livedj.dsp.tonal import parse_key
+
+#: BPMs outside this range are analysis garbage, not tempi.
+BPM_RANGE = (20.0, 400.0)
+
+Problems = list[tuple[str, str]]
+
+
+class LibraryImportError(ValueError):
+    """A library file that cannot be read at all; the message is one line naming the file."""
+
+
+@dataclass(frozen=True)
+class ImportedTrack:
+    """One track as a DJ application knows it.
+
+    Attributes
+    ----------
+    path : str
+        Absolute local path, ``os.fsdecode`` form; the file may not exist.
+    title, artist, album : str or None
+    duration : float or None
+        Seconds.
+    bpm : float or None
+    key : int or None
+        Key index 0-23 (C..B major, then C..B minor), as :mod:`livedj.dsp.tonal`.
+    source : str
+        ``"rekordbox"``, ``"traktor"`` or ``"mixxx"``.
+    crates : tuple of str
+        Playlists/crates the track is in.
+    """
+
+    path: str
+    title: str | None
+    artist: str | None
+    album: str | None
+    duration: float | None
+    bpm: float | None
+    key: int | None
+    source: str
+    crates: tuple[str, ...] = ()
+
+
+def text(value) -> str | None:
+    """Stripped text, or ``None`` for missing/empty."""
+    if value is None:
+        return None
+    s = str(value).strip()
+    return s or None
+
+
+def parse_bpm(value, where: str, field: str, problems: Problems) -> float | None:
+    """A BPM from text or number; 0/empty mean "not analysed" (``None``, no problem)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        bpm = float(value)
+    except (TypeError, ValueError):
+        problems.append((where, f"{field}={value!r} is not a number; BPM skipped"))
+        return None
+    if bpm == 0.0:
+        return None
+    if not math.isfinite(bpm) or not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
+        problems.append((where, f"{field}={value!r} is outside {BPM_RANGE[0]:g}-{BPM_RANGE[1]:g}; BPM skipped"))
+        return None
+    return bpm
+
+
+def parse_duration(value, where: str, field: str, problems: Problems) -> float | None:
+    """A duration in seconds; empty means unknown."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        problems.append((where, f"{field}={value!r} is not a number; duration skipped"))
+        return None
+    if not math.isfinite(seconds) or seconds < 0:
+        problems.append((where, f"{field}={value!r} is not a duration; skipped"))
+        return None
+    return seconds or None
+
+
+def parse_key_text(value, where: str, field: str, problems: Problems) -> int | None:
+    """A key written as text (musical, Camelot, Open Key); empty means unknown."""
+    s = text(value)
+    if s is None:
+        return None
+    key = parse_key(s)
+    if key is None:
+        problems.append((where, f"{field}={s!r} is not a key; key skipped"))
+    return key
+
+
+def parse_xml_root(path, expected_root: str, what: str) -> ET.Element:
+    """Parse a whole XML file, or raise a one-line :class:`LibraryImportError` naming it."""
+    name = os.fsdecode(path)
+    try:
+        root = ET.parse(path).getroot()
+    except FileNotFoundError:
+        raise LibraryImportError(f"{name}: no such file") from None
+    except ET.ParseError as e:
+        line, col = e.position
+        raise LibraryImportError(f"{name}: not well-formed XML at line {line}, column {col + 1} "
+                                 f"(is it a complete {what}?)") from None
+    except OSError as e:
+        raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
+    if root.tag != expected_root:
+        raise LibraryImportError(f"{name}: root element is <{root.tag}>, a {what} has <{expected_root}>")
+    return root

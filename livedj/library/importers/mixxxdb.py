@@ -1,0 +1,154 @@
+"""Mixxx's library database (``mixxxdb.sqlite``), read-only.
+
+Mixxx supports no other writer, so readers open it with SQLite's URI ``mode=ro``. Tables and
+columns are those of Mixxx's ``res/schema.xml`` (mixxxdj/mixxx): ``library`` (id, artist, title,
+album, duration, bpm, key (text), key_id (schema 19+), location -> ``track_locations.id`` (schema
+3+), mixxx_deleted) and ``track_locations`` (id, location, filename, directory, fs_deleted).
+``key_id`` is Mixxx's ``ChromaticKey`` (src/proto/keys.proto): 0 = invalid, 1-12 = C..B major,
+13-24 = C..B minor, so livedj's key index is ``key_id - 1``.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+from livedj.library.importers.common import (ImportedTrack, LibraryImportError, Problems, parse_bpm,
+                                             parse_duration, parse_key_text, text)
+
+#: Playlists.hidden values (PlaylistDAO::HiddenType in Mixxx).
+PLHT_NOT_HIDDEN, PLHT_AUTO_DJ, PLHT_SET_LOG = 0, 1, 2
+
+
+def default_mixxx_db() -> Path:
+    """Where Mixxx keeps its database on this platform (it may not exist).
+
+    Linux: ``~/.mixxx/mixxxdb.sqlite``;
+    macOS: ``~/Library/Containers/org.mixxx.mixxx/Data/Library/Application Support/Mixxx/``
+    (the sandboxed App Store/official build) or ``~/Library/Application Support/Mixxx/``;
+    Windows: ``%LOCALAPPDATA%\\Mixxx\\mixxxdb.sqlite``.
+    """
+    home = Path.home()
+    if sys.platform == "darwin":
+        sandboxed = (home / "Library/Containers/org.mixxx.mixxx/Data/Library/Application Support/Mixxx"
+                     / "mixxxdb.sqlite")
+        plain = home / "Library/Application Support/Mixxx/mixxxdb.sqlite"
+        return sandboxed if sandboxed.exists() or not plain.exists() else plain
+    if sys.platform.startswith("win"):
+        base = os.environ.get("LOCALAPPDATA") or str(home / "AppData" / "Local")
+        return Path(base) / "Mixxx" / "mixxxdb.sqlite"
+    return home / ".mixxx" / "mixxxdb.sqlite"
+
+
+def connect_ro(db_path, timeout: float = 5.0, *, mode: str = "ro", **kwargs) -> sqlite3.Connection:
+    """Open a Mixxx database through an SQLite URI; ``mode="ro"`` (default) never creates or writes,
+    ``mode="rw"`` writes but never creates."""
+    uri = Path(os.path.abspath(os.fsdecode(db_path))).as_uri() + f"?mode={mode}"
+    return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False, **kwargs)
+
+
+def columns(db: sqlite3.Connection, table: str) -> set[str]:
+    """Column names of a table (lower case); empty if it does not exist."""
+    return {r[1].lower() for r in db.execute(f"PRAGMA table_info({table})")}
+
+
+def key_from_mixxx(key_id, key_text, where: str, problems: Problems) -> int | None:
+    """livedj key index from ``library.key_id``, falling back to the ``key`` text."""
+    if key_id not in (None, 0, ""):
+        try:
+            k = int(key_id)
+        except (TypeError, ValueError):
+            k = -1
+        if 1 <= k <= 24:
+            return k - 1
+        problems.append((where, f"key_id={key_id!r} is not 0-24; key skipped"))
+    return parse_key_text(key_text, where, "key", problems)
+
+
+def track_select(db: sqlite3.Connection) -> str:
+    """The SELECT list/joins giving (id, artist, title, album, duration, bpm, key, key_id, location)."""
+    lib = columns(db, "library")
+    key_id = "l.key_id" if "key_id" in lib else "NULL"
+    key = "l.key" if "key" in lib else "NULL"
+    return (f"SELECT l.id, l.artist, l.title, l.album, l.duration, l.bpm, {key}, {key_id}, tl.location "
+            "FROM library l JOIN track_locations tl ON tl.id = l.location")
+
+
+def row_to_track(row, where: str, problems: Problems, crates=()) -> ImportedTrack | None:
+    """An :class:`ImportedTrack` from a :func:`track_select` row (None if it has no location)."""
+    _id, artist, title, album, duration, bpm, key, key_id, location = row
+    if not text(location):
+        problems.append((where, "no location; skipped"))
+        return None
+    return ImportedTrack(
+        path=os.fsdecode(location), title=text(title), artist=text(artist), album=text(album),
+        duration=parse_duration(duration, where, "duration", problems),
+        bpm=parse_bpm(bpm, where, "bpm", problems),
+        key=key_from_mixxx(key_id, key, where, problems), source="mixxx", crates=tuple(crates))
+
+
+def _crates(db: sqlite3.Connection) -> dict[int, list[str]]:
+    """``{library.id: [crate and playlist names]}`` (visible playlists only, not history/Auto DJ)."""
+    out: dict[int, list[str]] = {}
+    queries = []
+    if columns(db, "crates") and columns(db, "crate_tracks"):
+        queries.append("SELECT ct.track_id, c.name FROM crate_tracks ct JOIN crates c ON c.id = ct.crate_id "
+                       "ORDER BY c.name")
+    if columns(db, "playlists") and columns(db, "playlisttracks"):
+        queries.append("SELECT DISTINCT pt.track_id, p.name FROM PlaylistTracks pt "
+                       f"JOIN Playlists p ON p.id = pt.playlist_id WHERE p.hidden = {PLHT_NOT_HIDDEN} "
+                       "ORDER BY p.position, p.name")
+    for q in queries:
+        for track_id, name in db.execute(q):
+            names = out.setdefault(track_id, [])
+            if name and name not in names:
+                names.append(name)
+    return out
+
+
+def read_mixxx_library(db_path=None) -> tuple[list[ImportedTrack], Problems]:
+    """Read every track of Mixxx's library that is not deleted in Mixxx.
+
+    Parameters
+    ----------
+    db_path : str or os.PathLike, optional
+        ``mixxxdb.sqlite``; :func:`default_mixxx_db` when omitted.
+
+    Returns
+    -------
+    tracks : list of ImportedTrack
+        Tracks whose file Mixxx marks missing (``fs_deleted``) are included: the caller checks
+        and reports missing files. ``crates`` are its crates and visible playlists.
+    problems : list of (str, str)
+
+    Raises
+    ------
+    LibraryImportError
+        The file is missing, locked for longer than the timeout, or not a Mixxx database.
+    """
+    db_path = default_mixxx_db() if db_path is None else db_path
+    name = os.fsdecode(db_path)
+    if not os.path.isfile(db_path):
+        raise LibraryImportError(f"{name}: no such file (is Mixxx installed? pass the path of mixxxdb.sqlite)")
+    problems: Problems = []
+    try:
+        db = connect_ro(db_path)
+    except sqlite3.Error as e:
+        raise LibraryImportError(f"{name}: cannot open read-only: {e}") from None
+    try:
+        lib = columns(db, "library")
+        if not lib or not columns(db, "track_locations"):
+            raise LibraryImportError(f"{name}: not a Mixxx database (no library/track_locations tables)")
+        crates = _crates(db)
+        where_deleted = " WHERE COALESCE(l.mixxx_deleted, 0) = 0" if "mixxx_deleted" in lib else ""
+        tracks = []
+        for row in db.execute(track_select(db) + where_deleted + " ORDER BY l.id"):
+            t = row_to_track(row, f"{name}: library id {row[0]}", problems, crates.get(row[0], ()))
+            if t is not None:
+                tracks.append(t)
+    except sqlite3.DatabaseError as e:
+        raise LibraryImportError(f"{name}: cannot read the Mixxx database: {e}") from None
+    finally:
+        db.close()
+    return tracks, problems

@@ -1,0 +1,160 @@
+"""rekordbox's XML collection export (File > Export Collection in xml format).
+
+Format (rekordbox "Cross-DJ-software" XML, DJ_PLAYLISTS Version 1.0.0)::
+
+    <DJ_PLAYLISTS Version="1.0.0">
+      <PRODUCT Name="rekordbox" Version="6.8.5" Company="AlphaTheta"/>
+      <COLLECTION Entries="N">
+        <TRACK TrackID="1" Name=".." Artist=".." Album=".." TotalTime="312" AverageBpm="124.00"
+               Tonality="Am" Location="file://localhost/Users/dj/Music/a%20b.mp3" .../>
+      </COLLECTION>
+      <PLAYLISTS>
+        <NODE Type="0" Name="ROOT" Count="1">             (Type 0: folder)
+          <NODE Type="1" Name="Warm up" KeyType="0" Entries="1">  (Type 1: playlist)
+            <TRACK Key="1"/>                              (KeyType 0: Key = TrackID, 1: Key = Location)
+          </NODE>
+        </NODE>
+      </PLAYLISTS>
+    </DJ_PLAYLISTS>
+"""
+from __future__ import annotations
+
+import os
+import re
+import urllib.parse
+
+from livedj.library.importers.common import (ImportedTrack, LibraryImportError, Problems, parse_bpm,
+                                             parse_duration, parse_key_text, parse_xml_root, text)
+
+_DRIVE_RE = re.compile(r"^/[A-Za-z]:([/\\]|$)")
+# Characters rekordbox leaves as they are in a Location; everything else is percent-encoded
+# (UTF-8 bytes, so non-ASCII names and non-UTF-8 bytes both round-trip).
+_SAFE = "/:-._~!$'()*,;=@+"
+
+
+def location_to_path(location: str) -> str:
+    """The local path of a rekordbox ``Location`` URL.
+
+    ``file://localhost/Users/dj/Caf%C3%A9.mp3`` -> ``/Users/dj/Café.mp3``; ``file:///...`` is the
+    same; Windows drive URLs (``file://localhost/C:/Music/x.mp3``) keep the drive: ``C:/Music/x.mp3``.
+    Percent-escapes are decoded as bytes, so a name that is not UTF-8 comes back in
+    ``os.fsdecode`` form (surrogate escapes), like every livedj path.
+
+    Raises
+    ------
+    ValueError
+        Not a ``file:`` URL, or a URL with no path.
+    """
+    loc = location.strip()
+    low = loc.lower()
+    if low.startswith("file://localhost/"):
+        rest = loc[len("file://localhost"):]
+    elif low.startswith("file:///"):
+        rest = loc[len("file://"):]
+    elif low.startswith("file://"):
+        rest = "//" + loc[len("file://"):]  # file://server/share/x: a UNC path
+    elif low.startswith("file:/"):
+        rest = loc[len("file:"):]
+    else:
+        raise ValueError(f"not a file: URL: {location!r}")
+    path = os.fsdecode(urllib.parse.unquote_to_bytes(rest))
+    if _DRIVE_RE.match(path):
+        path = path[1:]
+    if path in ("", "/"):
+        raise ValueError(f"no path in URL: {location!r}")
+    return path
+
+
+def path_to_location(path: str) -> str:
+    """The rekordbox ``Location`` URL of a local path (inverse of :func:`location_to_path`)."""
+    raw = os.fsencode(path)
+    if re.match(rb"^[A-Za-z]:[/\\]", raw):
+        raw = b"/" + raw.replace(b"\\", b"/")
+    return "file://localhost" + urllib.parse.quote_from_bytes(raw, safe=_SAFE)
+
+
+def _playlists(root, by_id: dict[str, str], by_location: dict[str, str], where_file: str,
+               problems: Problems) -> dict[str, list[str]]:
+    """``{path: [playlist names]}`` from PLAYLISTS; nested folders give "Folder/Playlist" names."""
+    crates: dict[str, list[str]] = {}
+
+    def walk(node, prefix: str, top: bool = False) -> None:
+        for child in node.findall("NODE"):
+            name = child.get("Name") or "(unnamed)"
+            is_playlist = child.get("Type") == "1"
+            # The top folder is rekordbox's nameless "ROOT": not part of the playlist names.
+            full = "" if top and not is_playlist else (f"{prefix}/{name}" if prefix else name)
+            if not is_playlist:
+                walk(child, full)
+                continue
+            key_type = child.get("KeyType", "0")
+            for ref in child.findall("TRACK"):
+                key = ref.get("Key")
+                path = by_location.get(key) if key_type == "1" else by_id.get(key)
+                if path is None:
+                    problems.append((f"{where_file}: playlist {full!r}",
+                                     f"TRACK Key={key!r} is not in the COLLECTION; skipped"))
+                    continue
+                names = crates.setdefault(path, [])
+                if full not in names:
+                    names.append(full)
+
+    playlists = root.find("PLAYLISTS")
+    if playlists is not None:
+        walk(playlists, "", top=True)
+    return crates
+
+
+def read_rekordbox_xml(path) -> tuple[list[ImportedTrack], Problems]:
+    """Read a rekordbox collection XML.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The exported ``.xml`` file.
+
+    Returns
+    -------
+    tracks : list of ImportedTrack
+        One per COLLECTION/TRACK with a usable Location, in file order; ``crates`` are the
+        playlists (Type 1 NODEs) it appears in.
+    problems : list of (str, str)
+        ``(where, why)`` for every skipped TRACK or field.
+
+    Raises
+    ------
+    LibraryImportError
+        The file is missing, not well-formed XML, or not a DJ_PLAYLISTS document.
+    """
+    name = os.fsdecode(path)
+    root = parse_xml_root(path, "DJ_PLAYLISTS", "rekordbox collection XML")
+    problems: Problems = []
+    rows = []
+    by_id: dict[str, str] = {}
+    by_location: dict[str, str] = {}
+    collection = root.find("COLLECTION")
+    if collection is None:
+        raise LibraryImportError(f"{name}: no <COLLECTION> element (export the whole collection)")
+    for n, el in enumerate(collection.findall("TRACK"), 1):
+        track_id = el.get("TrackID")
+        where = f"{name}: TRACK {track_id or f'#{n}'}"
+        location = el.get("Location")
+        if not location:
+            problems.append((where, "no Location; skipped"))
+            continue
+        try:
+            tpath = location_to_path(location)
+        except ValueError as e:
+            problems.append((where, f"Location: {e}; skipped"))
+            continue
+        if track_id:
+            by_id[track_id] = tpath
+        by_location[location] = tpath
+        rows.append((tpath, dict(
+            title=text(el.get("Name")), artist=text(el.get("Artist")), album=text(el.get("Album")),
+            duration=parse_duration(el.get("TotalTime"), where, "TotalTime", problems),
+            bpm=parse_bpm(el.get("AverageBpm"), where, "AverageBpm", problems),
+            key=parse_key_text(el.get("Tonality"), where, "Tonality", problems))))
+    crates = _playlists(root, by_id, by_location, name, problems)
+    tracks = [ImportedTrack(path=p, source="rekordbox", crates=tuple(crates.get(p, ())), **f) for p, f in rows]
+    return tracks, problems

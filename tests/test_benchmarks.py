@@ -1,0 +1,52 @@
+"""The benchmark suite still runs: ``python -m benchmarks all --quick`` yields rows for every suite.
+
+No timing is asserted (the machine may be shared); only that each benchmark runs end to end and
+reports well-formed rows. Generated data goes to a temporary folder (``LIVEDJ_BENCH_DIR``).
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SUITES = ("query", "live", "encoders", "indexing", "startup", "identify")
+
+
+@pytest.mark.slow
+def test_all_quick_runs_and_reports_rows(tmp_path):
+    out = tmp_path / "rows.json"
+    env = {**os.environ, "LIVEDJ_BENCH_DIR": str(tmp_path / "bench")}
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "all", "--quick", "--json", str(out)],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "livedj benchmarks" in result.stdout  # the table was printed
+    data = json.loads(out.read_text())
+    assert data["meta"]["failed"] == []
+    rows = data["rows"]
+    suites = {r["benchmark"].split(".")[0] for r in rows}
+    assert {"query", "live", "indexing", "startup", "identify"} <= suites
+    assert any(r["benchmark"].startswith("musicnn.") for r in rows)  # benchmarks.encoders' rows
+    for r in rows:
+        assert {"benchmark", "figure", "value", "unit", "baseline", "ratio", "target", "ok"} <= set(r)
+        assert isinstance(r["value"], (int, float))
+        assert r["ok"] in (True, False, None)
+
+
+def test_row_ratio_and_target():
+    sys.path.insert(0, str(REPO))
+    from benchmarks.common import row
+
+    r = row("x.y", "a figure", 40.0, "ms", baseline=80.0, target=50.0)
+    assert r["ratio"] == 0.5 and r["ok"] is True
+    r = row("x.z", "a rate", 1.5, "files/s", target=2.0, higher_is_better=True)
+    assert r["ratio"] is None and r["ok"] is False
+    assert row("x.w", "no target", 1.0, "")["ok"] is None
+
+
+def test_unknown_suite_is_refused():
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "nope"], cwd=REPO, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2

@@ -1,0 +1,198 @@
+"""rekordbox XML and Traktor NML importers, on fixtures written here from the documented formats."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from livedj.library.importers import (LibraryImportError, location_to_path, path_to_location,
+                                      read_rekordbox_xml, read_traktor_nml)
+from livedj.library.importers.traktor import traktor_path
+
+REKORDBOX_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<DJ_PLAYLISTS Version="1.0.0">
+  <PRODUCT Name="rekordbox" Version="6.8.5" Company="AlphaTheta"/>
+  <COLLECTION Entries="7">
+    <TRACK TrackID="11" Name="Señor" Artist="Café del Mar Ensemble" Album="Chill &amp; Co" Kind="MP3 File"
+           TotalTime="305" AverageBpm="122.00" Tonality="Am"
+           Location="file://localhost/Users/dj/Music/Caf%C3%A9%20del%20Mar/Se%C3%B1or.mp3">
+      <TEMPO Inizio="0.025" Bpm="122.00" Metro="4/4" Battito="1"/>
+    </TRACK>
+    <TRACK TrackID="12" Name="Win" Artist="W" TotalTime="200" AverageBpm="128.50" Tonality="8A"
+           Location="file://localhost/C:/Music/Dance%20Floor/win.mp3"/>
+    <TRACK TrackID="13" Name="Triple" Artist="T" AverageBpm="0.00" Tonality=""
+           Location="file:///home/dj/Music/with%20space.flac"/>
+    <TRACK TrackID="14" Name="Broken fields" TotalTime="abc" AverageBpm="fast" Tonality="H#"
+           Location="file://localhost/home/dj/Music/bad.mp3"/>
+    <TRACK TrackID="15" Name="No location"/>
+    <TRACK TrackID="16" Name="Not a file URL" Location="http://example.com/x.mp3"/>
+    <TRACK TrackID="17" Name="Raw bytes" Location="file://localhost/home/dj/%FF%FEodd.mp3"/>
+  </COLLECTION>
+  <PLAYLISTS>
+    <NODE Type="0" Name="ROOT" Count="2">
+      <NODE Type="0" Name="Gigs" Count="1">
+        <NODE Name="Friday" Type="1" KeyType="0" Entries="3">
+          <TRACK Key="11"/><TRACK Key="12"/><TRACK Key="99"/>
+        </NODE>
+      </NODE>
+      <NODE Name="By location" Type="1" KeyType="1" Entries="1">
+        <TRACK Key="file://localhost/Users/dj/Music/Caf%C3%A9%20del%20Mar/Se%C3%B1or.mp3"/>
+      </NODE>
+    </NODE>
+  </PLAYLISTS>
+</DJ_PLAYLISTS>
+"""
+
+
+def test_rekordbox_collection(tmp_path):
+    f = tmp_path / "rekordbox.xml"
+    f.write_text(REKORDBOX_XML, encoding="utf-8")
+    tracks, problems = read_rekordbox_xml(f)
+    by = {t.title: t for t in tracks}
+    assert list(by) == ["Señor", "Win", "Triple", "Broken fields", "Raw bytes"]
+    a = by["Señor"]
+    assert a.path == "/Users/dj/Music/Café del Mar/Señor.mp3"  # file need not exist
+    assert (a.artist, a.album, a.duration, a.bpm, a.key, a.source) == (
+        "Café del Mar Ensemble", "Chill & Co", 305.0, 122.0, 21, "rekordbox")
+    assert a.crates == ("Gigs/Friday", "By location")
+    w = by["Win"]
+    assert w.path == "C:/Music/Dance Floor/win.mp3" and w.key == 21 and w.bpm == 128.5  # Camelot 8A
+    assert w.crates == ("Gigs/Friday",)
+    t = by["Triple"]
+    assert t.path == "/home/dj/Music/with space.flac" and t.bpm is None and t.key is None and t.duration is None
+    b = by["Broken fields"]
+    assert b.path == "/home/dj/Music/bad.mp3" and (b.bpm, b.key, b.duration) == (None, None, None)
+    assert os.fsencode(by["Raw bytes"].path) == b"/home/dj/\xff\xfeodd.mp3"
+    t14 = " ".join(y for w, y in problems if w.endswith("TRACK 14"))
+    assert "AverageBpm='fast'" in t14 and "Tonality='H#'" in t14 and "TotalTime='abc'" in t14
+    why = {w.split(": ", 1)[1]: y for w, y in problems}
+    assert "no Location" in why["TRACK 15"] and "not a file: URL" in why["TRACK 16"]
+    assert any("Key='99'" in y for w, y in problems if "Friday" in w)
+    assert all(str(f) in w for w, _ in problems)
+    assert len(problems) == 6
+
+
+@pytest.mark.parametrize("location, path", [
+    ("file://localhost/Users/dj/a%20b.mp3", "/Users/dj/a b.mp3"),
+    ("file:///Users/dj/a%20b.mp3", "/Users/dj/a b.mp3"),
+    ("FILE://localhost/D:/Música/x.mp3", "D:/Música/x.mp3"),
+    ("file://localhost/C:/Music/%E2%99%AB.mp3", "C:/Music/♫.mp3"),
+    ("file://nas/share/x.mp3", "//nas/share/x.mp3"),
+])
+def test_rekordbox_locations(location, path):
+    assert location_to_path(location) == path
+
+
+@pytest.mark.parametrize("path", ["/Users/dj/Café del Mar/Señor #1 (50%).mp3", "C:/Music/a&b.mp3",
+                                  os.fsdecode(b"/m/\xff.mp3")])
+def test_rekordbox_location_round_trip(path):
+    loc = path_to_location(path)
+    assert loc.startswith("file://localhost/") and " " not in loc and "#" not in loc
+    assert location_to_path(loc) == path
+
+
+def test_bad_files_give_one_line_errors(tmp_path):
+    broken = tmp_path / "broken.xml"
+    broken.write_text(REKORDBOX_XML[:600], encoding="utf-8")
+    with pytest.raises(LibraryImportError) as e:
+        read_rekordbox_xml(broken)
+    assert str(broken) in str(e.value) and "not well-formed XML at line" in str(e.value)
+    assert "\n" not in str(e.value)
+    with pytest.raises(LibraryImportError, match="no such file"):
+        read_rekordbox_xml(tmp_path / "absent.xml")
+    with pytest.raises(LibraryImportError, match="root element is <NML>"):
+        read_rekordbox_xml(_write(tmp_path / "c.nml", TRAKTOR_NML))
+    with pytest.raises(LibraryImportError, match="broken.xml"):
+        read_traktor_nml(broken)
+
+
+TRAKTOR_NML = """<?xml version="1.0" encoding="UTF-8" standalone="no" ?>
+<NML VERSION="19"><HEAD COMPANY="www.native-instruments.com" PROGRAM="Traktor"></HEAD>
+<MUSICFOLDERS></MUSICFOLDERS>
+<COLLECTION ENTRIES="6">
+<ENTRY MODIFIED_DATE="2024/5/1" TITLE="Señor" ARTIST="Café del Mar Ensemble">
+<LOCATION DIR="/:Users/:dj/:Music/:Café del Mar/:" FILE="Señor.mp3" VOLUME="Macintosh HD" VOLUMEID="abc"></LOCATION>
+<ALBUM TRACK="1" TITLE="Ibiza"></ALBUM>
+<INFO BITRATE="320000" KEY="1m" PLAYTIME="305" PLAYTIME_FLOAT="304.613"></INFO>
+<TEMPO BPM="122.000046" BPM_QUALITY="100.000000"></TEMPO>
+<MUSICAL_KEY VALUE="21"></MUSICAL_KEY>
+</ENTRY>
+<ENTRY TITLE="Windows" ARTIST="W">
+<LOCATION DIR="/:Music/:Dance Floor/:" FILE="win.mp3" VOLUME="C:" VOLUMEID="C:"></LOCATION>
+<INFO PLAYTIME="200"></INFO><TEMPO BPM="128"></TEMPO><MUSICAL_KEY VALUE="0"></MUSICAL_KEY>
+</ENTRY>
+<ENTRY TITLE="Text key only" ARTIST="K">
+<LOCATION DIR="/:Users/:dj/:" FILE="k.mp3" VOLUME="Macintosh HD"></LOCATION>
+<INFO KEY="Ebm"></INFO>
+</ENTRY>
+<ENTRY TITLE="Disagree" ARTIST="D">
+<LOCATION DIR="/:Users/:dj/:" FILE="d.mp3" VOLUME="Macintosh HD"></LOCATION>
+<INFO KEY="Am"></INFO><MUSICAL_KEY VALUE="0"></MUSICAL_KEY>
+</ENTRY>
+<ENTRY TITLE="Bad values" ARTIST="B">
+<LOCATION DIR="/:Users/:dj/:" FILE="b.mp3" VOLUME="Macintosh HD"></LOCATION>
+<INFO PLAYTIME="-3"></INFO><TEMPO BPM="nan"></TEMPO><MUSICAL_KEY VALUE="31"></MUSICAL_KEY>
+</ENTRY>
+<ENTRY TITLE="No location"></ENTRY>
+</COLLECTION>
+<PLAYLISTS><NODE TYPE="FOLDER" NAME="$ROOT"><SUBNODES COUNT="2">
+<NODE TYPE="FOLDER" NAME="Gigs"><SUBNODES COUNT="1">
+<NODE TYPE="PLAYLIST" NAME="Friday"><PLAYLIST ENTRIES="3" TYPE="LIST" UUID="x">
+<ENTRY><PRIMARYKEY TYPE="TRACK" KEY="Macintosh HD/:Users/:dj/:Music/:Café del Mar/:Señor.mp3"></PRIMARYKEY></ENTRY>
+<ENTRY><PRIMARYKEY TYPE="TRACK" KEY="C:/:Music/:Dance Floor/:win.mp3"></PRIMARYKEY></ENTRY>
+<ENTRY><PRIMARYKEY TYPE="TRACK" KEY="Macintosh HD/:nowhere.mp3"></PRIMARYKEY></ENTRY>
+</PLAYLIST></NODE></SUBNODES></NODE>
+<NODE TYPE="PLAYLIST" NAME="_RECORDINGS"><PLAYLIST ENTRIES="1" TYPE="LIST">
+<ENTRY><PRIMARYKEY TYPE="TRACK" KEY="Macintosh HD/:Users/:dj/:k.mp3"></PRIMARYKEY></ENTRY>
+</PLAYLIST></NODE>
+</SUBNODES></NODE></PLAYLISTS>
+</NML>
+"""
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_traktor_collection(tmp_path):
+    tracks, problems = read_traktor_nml(_write(tmp_path / "collection.nml", TRAKTOR_NML))
+    by = {t.title: t for t in tracks}
+    assert list(by) == ["Señor", "Windows", "Text key only", "Disagree", "Bad values"]
+    a = by["Señor"]
+    assert a.path == "/Users/dj/Music/Café del Mar/Señor.mp3"  # the startup disk: DIR + FILE
+    assert (a.artist, a.album, a.duration, a.bpm, a.key, a.source, a.crates) == (
+        "Café del Mar Ensemble", "Ibiza", 304.613, 122.000046, 21, "traktor", ("Gigs/Friday",))
+    w = by["Windows"]
+    assert w.path == "C:/Music/Dance Floor/win.mp3" and w.key == 0 and w.duration == 200.0
+    assert by["Text key only"].key == 15 and by["Text key only"].crates == ()  # Eb minor; _RECORDINGS ignored
+    assert by["Disagree"].key == 0
+    bad = by["Bad values"]
+    assert (bad.bpm, bad.key, bad.duration) == (None, None, None)
+    text = "\n".join(f"{w} | {y}" for w, y in problems)
+    assert "disagrees with INFO KEY='Am'" in text and "MUSICAL_KEY VALUE='31'" in text
+    assert "TEMPO BPM='nan'" in text and "PLAYTIME" in text and "no LOCATION" in text
+    assert "nowhere.mp3" in text
+    assert len(problems) == 6
+
+
+def test_traktor_key_values_follow_livedj_order():
+    # One ENTRY per MUSICAL_KEY value: 0-11 must come back as C..B major, 12-23 as C..B minor.
+    entries = "".join(f'<ENTRY TITLE="{v}"><LOCATION DIR="/:" FILE="{v}.mp3" VOLUME="C:"/>'
+                      f'<MUSICAL_KEY VALUE="{v}"/></ENTRY>' for v in range(24))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        f = _write(__import__("pathlib").Path(d) / "k.nml", f"<NML VERSION='19'><COLLECTION>{entries}</COLLECTION></NML>")
+        tracks, problems = read_traktor_nml(f)
+    from livedj.dsp.tonal import camelot
+
+    assert [t.key for t in tracks] == list(range(24)) and problems == []
+    assert camelot(tracks[0].key) == "8B" and camelot(tracks[21].key) == "8A"  # C major, A minor
+
+
+def test_traktor_paths(tmp_path):
+    assert traktor_path("Macintosh HD", "/:Users/:dj/:", "x.mp3") == "/Users/dj/x.mp3"
+    assert traktor_path("D:", "/:Music/:", "x.mp3") == "D:/Music/x.mp3"
+    assert traktor_path("DJ USB", "/:Music/:", "x.mp3", {"DJ USB": str(tmp_path)}) == f"{tmp_path}/Music/x.mp3"
+    assert traktor_path("", "", "x.mp3") == "/x.mp3"
