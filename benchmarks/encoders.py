@@ -1,8 +1,9 @@
 """Encoder speed per 5-s window on 2 threads: mel front end and the torch musicnn variants.
 
 Every figure is the best (minimum) wall time over interleaved repetitions, so that load from other
-processes, which only ever adds time, disturbs the comparison as little as possible. ``ratio`` is
-``value / baseline``: below 1 is faster than the baseline measured in the same run.
+processes, which only ever adds time, disturbs the comparison as little as possible; one row gives
+single-thread CPU time, which such load hardly touches. ``ratio`` is ``value / baseline``: below 1
+is faster than the baseline measured in the same run.
 
 Run ``python -m benchmarks.encoders`` (``--quick`` for a smoke run).
 """
@@ -28,16 +29,17 @@ def _window(seconds: float = WINDOW_S, sr: int = 16000) -> np.ndarray:
     return (0.3 * y).astype(np.float32)
 
 
-def _best_times(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Minimum wall time (s) of each case, cases interleaved so drifting load hits them alike."""
+def _best_times(cases: dict[str, Callable[[], object]], repeats: int,
+                clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+    """Minimum time (s, wall clock by default) of each case, interleaved so drifting load hits them alike."""
     for fn in cases.values():
         fn()  # warm-up: allocator, oneDNN kernel selection
     best = {name: float("inf") for name in cases}
     for _ in range(repeats):
         for name, fn in cases.items():
-            start = time.perf_counter()
+            start = clock()
             fn()
-            best[name] = min(best[name], time.perf_counter() - start)
+            best[name] = min(best[name], clock() - start)
     return best
 
 
@@ -97,10 +99,23 @@ def run(quick: bool = False) -> list[dict]:
                          t["plain"], t["plain"]))
         rows.append(_row("musicnn.model.reordered", "network, pool-first front end vs literal",
                          t["fast"], t["plain"]))
-        rows.append(_row("musicnn.model.patches", f"{len(starts)} x {PATCH_FRAMES}-frame patches vs one whole-window pass",
+        rows.append(_row("musicnn.model.patches", f"{len(starts)} x {PATCH_FRAMES}-frame patches vs one "
+                         "whole-window pass", t["patches"], t["fast"]))
+        rows.append(_row("musicnn.model.batch2", "per window in a batch of 2 vs batch 1",
+                         t["batch2"] / 2, t["fast"]))
+        rows.append(_row("musicnn.model.batch10", "per window in a batch of 10 vs batch 1",
+                         t["batch10"] / 10, t["fast"]))
+
+        # CPU time of one thread: the work itself, insensitive to other processes sharing the cores
+        torch.set_num_threads(1)
+        with torch.inference_mode():
+            t = _best_times({"plain": lambda: plain(one), "fast": lambda: fast(one),
+                             "patches": lambda: fast(patches)}, repeats, time.thread_time)
+        torch.set_num_threads(THREADS)
+        rows.append(_row("musicnn.model.reordered.cpu", "network CPU time on 1 thread, pool-first vs literal",
+                         t["fast"], t["plain"]))
+        rows.append(_row("musicnn.model.patches.cpu", "CPU time on 1 thread, 2 patches vs whole window",
                          t["patches"], t["fast"]))
-        rows.append(_row("musicnn.model.batch2", "per window in a batch of 2 vs batch 1", t["batch2"] / 2, t["fast"]))
-        rows.append(_row("musicnn.model.batch10", "per window in a batch of 10 vs batch 1", t["batch10"] / 10, t["fast"]))
 
         encoder = MusicnnEncoder()
 

@@ -130,6 +130,10 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import logging
+
+    # one line per event on stderr (the journal, when run as a service)
+    logging.basicConfig(level=logging.INFO, format="livedj: %(message)s", stream=sys.stderr)
     from livedj.config import ConfigError, load
 
     try:

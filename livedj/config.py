@@ -111,7 +111,18 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "reachable_only": Field(bool, False, help="hard filter: only tempi the pitch fader reaches"),
     },
     "osc": {
-        "targets": Field(list, [{"host": "127.0.0.1", "port": 9000}], help="[[osc.targets]] tables: host, port"),
+        "targets": Field(list, [{"host": "127.0.0.1", "port": 9000, "profile": "livedj"}],
+                         help="[[osc.targets]] tables: host, port, profile and its options"),
+    },
+    "osc_in": {
+        "enabled": Field(bool, True, help="accept commands (played, skip, pin, ...) over OSC"),
+        "host": Field(str, "127.0.0.1", help="address to listen on; anything but loopback is an explicit choice"),
+        "port": Field(int, 9001, _port, "UDP port"),
+    },
+    "mixxx": {
+        "follow": Field(bool, False, help="follow what Mixxx plays (its history, read-only) and log it as played"),
+        "database": Field(str, "", help="mixxxdb.sqlite; empty: Mixxx's usual location"),
+        "interval_s": Field(float, 2.0, _range(0.2, 60.0), "how often Mixxx's history is polled"),
     },
     "dashboard": {
         "enabled": Field(bool, True, help="show the rich dashboard when on a terminal"),
@@ -122,6 +133,14 @@ SCHEMA: dict[str, dict[str, Field]] = {
 OSC_TARGET_SCHEMA: dict[str, Field] = {
     "host": Field(str, "127.0.0.1"),
     "port": Field(int, 9000, _port),
+    "profile": Field(str, "livedj", _one_of("livedj", "abletonosc", "touchosc")),
+    # profile options (docs/osc.md, docs/ableton.md); None: the profile's own default
+    "prefix": Field(str, None),
+    "track": Field(int, None, _range(0, 9999)),
+    "slots": Field(int, None, _range(0, 64)),
+    "first_slot": Field(int, None, _range(0, 9999)),
+    "show_message": Field(bool, None),
+    "resync_s": Field(float, None, _range(0.0, 3600.0)),
 }
 
 
@@ -166,7 +185,7 @@ def _check_osc_targets(where: str, targets: list, problems: list[str]) -> list[d
             entry[name] = _check_value(where, f"{key}.{name}", value, OSC_TARGET_SCHEMA[name], problems)
         for name, spec in OSC_TARGET_SCHEMA.items():
             entry.setdefault(name, spec.default)
-        checked.append(entry)
+        checked.append({k: v for k, v in entry.items() if v is not None})
     return checked
 
 

@@ -67,6 +67,14 @@ def test_log_mel_matches_librosa_with_reflect_padding():
     assert np.abs(ours - expected).max() < 5e-4
 
 
+def test_log_mel_of_loud_audio_stays_finite():
+    t = np.arange(16000) / 16000
+    loud = np.sin(2 * np.pi * 100 * t).astype(np.float32)  # full scale: 10000 * power overflows float16
+    assert mel.mel_power(loud).max() > 100
+    out = mel.log_mel(loud)
+    assert np.isfinite(out).all() and out.max() > 6
+
+
 def test_log_mel_rejects_wrong_rate_and_stereo():
     with pytest.raises(ValueError, match="16000"):
         mel.log_mel(np.zeros(8000, np.float32), sr=44100)
@@ -136,6 +144,7 @@ def test_network_accepts_any_length_and_rejects_wrong_bands(model):
 def test_analyze_returns_unit_vector_and_probabilities(encoder, ref):
     assert isinstance(encoder, Encoder)
     assert (encoder.name, encoder.dim, encoder.sample_rate) == ("musicnn", 200, 16000)
+    assert (encoder.version, encoder.dim) == (musicnn.MusicnnEncoder.VERSION, musicnn.MusicnnEncoder.DIM)
     assert len(encoder.tag_names) == 50 and encoder.tag_names[0] == "rock"
     emb = encoder.analyze(_audio(ref))
     assert emb.vector.dtype == np.float32 and emb.vector.shape == (200,)

@@ -276,6 +276,13 @@ def test_down_receiver_never_raises_nor_blocks_then_catches_up():
             server_ok.close()
 
 
+def test_unset_options_from_the_config_are_ignored():
+    """The config fills every schema key; None means "not set" for the profile."""
+    target = {"host": "127.0.0.1", "port": 9, "profile": None, "prefix": None, "track": None, "slots": None}
+    with OscPublisher([target, dict(target, profile="touchosc", slots=2)]) as pub:
+        assert pub.errors == 0 and len(pub.targets) == 2
+
+
 def test_bad_profile_options_are_counted_not_raised():
     pub = OscPublisher([{"host": "127.0.0.1", "port": 9, "profile": "abletonosc", "trak": 1},
                         {"host": "127.0.0.1", "port": 9, "profile": "abletonosc", "slots": -1},

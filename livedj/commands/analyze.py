@@ -30,7 +30,7 @@ def main(args, config) -> int:
     from livedj.engine.session import Session
 
     session = Session()
-    for _ in range(engine.identifier.votes):
+    for _ in range(max(engine.identifier.votes, engine.identifier.confirm)):
         update = engine.update(audio, sr, window_s=window_s, t=args.at + window_s, session=session)
     readout = {
         "file": args.file, "at": args.at,

@@ -39,7 +39,7 @@ def make_source(config: dict, input_file: str | None, fast: bool, device=None):
 def make_publishers(config: dict, extra_targets=()):
     from livedj.outputs.osc import OscPublisher, parse_target
 
-    targets = [(t["host"], t["port"]) for t in config["osc"]["targets"]]
+    targets = [dict(t) for t in config["osc"]["targets"]]
     targets += [parse_target(t) for t in extra_targets or ()]
     return OscPublisher(targets) if targets else None
 
@@ -77,6 +77,55 @@ def make_session(config: dict, engine):
     return session, setlog
 
 
+def track_resolver(engine):
+    """OSC-in's lookup: a library id (int) or a file path (str) -> track id, or None if unknown."""
+    import os
+
+    by_path = {t.path: t.id for t in engine.tracks.values()}
+
+    def resolve(ref):
+        if isinstance(ref, int):
+            return ref if ref in engine.tracks else None
+        return by_path.get(ref) or by_path.get(os.path.abspath(os.path.expanduser(ref)))
+
+    return resolve
+
+
+def make_control(config: dict, session, engine, err):
+    """The OSC server the booth talks back through (played, skip, pin, lookback, drunk, pause, ...)."""
+    if not config["osc_in"]["enabled"]:
+        return None
+    from livedj.control.osc_in import OscControlServer
+
+    try:
+        return OscControlServer(session, track_resolver(engine), host=config["osc_in"]["host"],
+                                port=config["osc_in"]["port"])
+    except OSError as exc:  # the port is taken (a second livedj?): run without it, say so
+        print(f"livedj run: OSC in on {config['osc_in']['host']}:{config['osc_in']['port']} unavailable: {exc}",
+              file=err)
+        return None
+
+
+def make_mixxx_follower(config: dict, session, engine):
+    """Follow Mixxx's history (read-only): each track it plays is logged as played (source "mixxx")."""
+    if not config["mixxx"]["follow"]:
+        return None
+    from livedj.engine.session import Played
+    from livedj.library.mixxx import MixxxHistoryPoller
+
+    resolve = track_resolver(engine)
+
+    def on_played(track) -> None:
+        track_id = resolve(track.path)
+        if track_id is not None:
+            session.send(Played(track_id, "mixxx"))
+
+    from livedj.library.importers import default_mixxx_db
+
+    return MixxxHistoryPoller(config["mixxx"]["database"] or default_mixxx_db(), on_played,
+                              interval_s=config["mixxx"]["interval_s"])
+
+
 def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashboard=True, json_lines=False,
              device=None, osc_targets=(), record=None, engine=None, out=sys.stdout, err=sys.stderr,
              notifier=None, config_path=None, index_dir=None) -> LiveLoop:
@@ -90,6 +139,8 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     ring, source, description = make_source(config, input_file, fast, device)
     osc = make_publishers(config, osc_targets)
     session, setlog = make_session(config, engine)
+    control = make_control(config, session, engine, err)
+    mixxx = make_mixxx_follower(config, session, engine)
     loop = LiveLoop(engine, ring, source, window_s=config["audio"]["window_s"], hop_s=config["audio"]["hop_s"],
                     duration_s=duration, publishers=[osc.publish] if osc else [], fast=fast, session=session,
                     notifier=notifier)
@@ -115,6 +166,9 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
             "hop_s": config["audio"]["hop_s"], "outputs": osc.summary() if osc else "no OSC targets"}
     try:
         setlog.start()
+        for part in (control, mixxx):
+            if part is not None:
+                part.start()
         if recorder:
             recorder.start()
         loop.start()
@@ -123,10 +177,11 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
 
             def get_info():
                 now = loop.latest.now_playing if loop.latest else None
-                return {**info, "status": "listening" if not loop.finished.is_set() else "stopped",
+                return {**info, "status": loop.status if not loop.finished.is_set() else "stopped",
                         "now_playing": f"{now['artist']} - {now['title']} ({now['confidence']:.0%})" if now else
                         "not in library",
-                        "outputs": osc.summary() if osc else "no OSC targets"}
+                        "outputs": osc.summary() if osc else "no OSC targets",
+                        **({"control": control.summary()} if control else {})}
 
             Dashboard().run(lambda: loop.latest, get_info, loop.finished, fps=config["dashboard"]["fps"])
         else:
@@ -136,6 +191,9 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
         loop.join(timeout=5)
         if recorder:
             recorder.stop()
+        for part in (control, mixxx):
+            if part is not None:
+                part.stop()
         setlog.stop()  # flushes every play logged so far
         _drain(loop, writer, err, log=not json_lines, once=True)
         if osc:

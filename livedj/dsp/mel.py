@@ -6,10 +6,12 @@ with the defaults of the librosa it was trained with (0.6/0.7: periodic Hann win
 padded by *reflection*, power 2, Slaney mel scale with Slaney area normalisation), transposed to
 (frames, 96), rounded to float16, then ``log10(10000 * x + 1)``.
 
-The log is taken in float32 after the float16 rounding: musicnn writes it as float16 arithmetic,
-which with numpy >= 2 (NEP 50) overflows to ``inf`` for any mel power above 6.55.
+The log is taken in float32 after the float16 rounding. That is what musicnn's
+``np.log10(10000 * x + 1)`` on a float16 array computed under numpy 1.x (value-based casting
+promotes ``10000 * float16`` to float32; checked with numpy 1.26); under numpy >= 2 (NEP 50) the
+same expression stays float16 and overflows to ``inf`` for any mel power above 6.55.
 
-Note that librosa >= 0.10 pads with zeros (``pad_mode="constant"``) by default, so to compare with
+Note that librosa >= 0.9 pads with zeros (``pad_mode="constant"``) by default, so to compare with
 librosa today pass ``pad_mode="reflect"``.
 """
 from __future__ import annotations

@@ -90,7 +90,7 @@ class Engine:
         lap("embed")
         self.listener.update(audio, sr)
         lap("tempo_key")
-        self._identify(embedding.vector, session)
+        self._identify(embedding.vector, window, sr, session)
         lap("identify")
         query = session.query_vector(embedding.vector)
         exclude = session.excluded()
@@ -112,15 +112,21 @@ class Engine:
                       live_key=self.listener.camelot, live_key_name=self.listener.key_name,
                       live_key_confidence=self.listener.key_confidence, pinned=session.pinned)
 
-    def _identify(self, vector: np.ndarray, session: Session) -> None:
-        if not self.index.n_segments:
+    def _identify(self, vector: np.ndarray, window: np.ndarray, sample_rate: int, session: Session) -> None:
+        if self.index.fingerprints is not None:
+            from livedj.library.fingerprints import identify
+
+            heard, confidence, _, _ = identify(window, sample_rate, self.index.fingerprints)
+            track_id, confidence = self.identifier.update_fingerprint(heard, confidence)
+        elif self.index.n_segments:
+            ids, _, sims = self.index.query_segments(vector, self.identifier.candidates, self.search_k)
+            track_id, confidence = self.identifier.update(ids, sims)
+        else:
             return
-        ids, _, sims = self.index.query_segments(vector, self.identifier.candidates, self.search_k)
-        track_id, confidence = self.identifier.update(ids, sims)
         self._streak = self._streak + 1 if track_id is not None and track_id == session.now_playing else int(
             track_id is not None)
         session.now_playing, session.now_playing_confidence = track_id, confidence
-        if self._streak == self.identifier.votes:  # identified on several updates in a row: log it once
+        if self._streak == self.identifier.log_after:  # identified on several updates in a row: log it once
             session.mark_played(track_id, "identified", confidence)
 
 

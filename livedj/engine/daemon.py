@@ -13,6 +13,7 @@ Threads:
 from __future__ import annotations
 
 import collections
+import logging
 import queue
 import statistics
 import threading
@@ -25,6 +26,10 @@ from livedj.engine.session import Session
 from livedj.engine.update import Update
 
 MIN_WINDOW_S = 3.0  # the first update comes once this much audio is in (musicnn's patch length)
+STALL_S = 1.0  # no audio callback for this long: the input has stalled
+RETRY_S = 0.5  # how often a lost input is reopened
+
+log = logging.getLogger("livedj.daemon")
 
 
 @dataclass
@@ -66,6 +71,11 @@ class LiveLoop:
         self.session = session or Session()
         self.notifier = notifier  # systemd: READY after the first update, a watchdog ping every hop
         self.pending_engine: Engine | None = None  # set by a reload (SIGHUP); swapped in at the next hop
+        self.status = "starting"
+        self.input_losses = 0
+        self._next_retry = 0.0
+        self._retries = 0
+        self._last_status_publish = 0.0
         self.context_s = context_s  # how much audio each update sees (tempo/key need more than the window)
         self.window_s, self.hop_s, self.duration_s, self.fast = window_s, hop_s, duration_s, fast
         self.publishers = list(publishers)  # called on the analysis thread: must not block (OSC)
@@ -113,10 +123,58 @@ class LiveLoop:
             if self.stop_event.is_set() or self._input_done():
                 return self.ring.written >= position
             time.sleep(0.002 if self.fast else 0.01)
+            self._supervise()
             if self.notifier is not None and self.ring.written != seen:  # audio flows: alive, even on long hops
                 seen = self.ring.written
                 self.notifier.watchdog()
         return True
+
+    def _set_status(self, status: str) -> None:
+        if status != self.status:
+            log.warning("%s", status) if status != "listening" else log.info("input: listening")
+            self.status = status
+            if self.notifier is not None:
+                self.notifier.status(status)
+
+    def _supervise(self) -> None:
+        """Notice a lost or stalled microphone, keep retrying it, and say so (never fatal)."""
+        source = self.source
+        if not hasattr(source, "seconds_since_callback"):
+            return  # a file source cannot get lost
+        now = time.monotonic()
+        if source.error is None and source.seconds_since_callback() < STALL_S:
+            if self.status != "listening":
+                self._set_status("listening")
+            self._retries = 0
+            return
+        if self.status == "listening":
+            self.input_losses += 1
+        why = source.error or f"no audio for {source.seconds_since_callback():.1f} s"
+        self._set_status(f"input lost ({why}); retrying")
+        if now - self._last_status_publish >= self.hop_s:  # keep OSC peers and the dashboard informed
+            self._last_status_publish = now
+            update = Update(seq=-1, t=self.ring.written / self.ring.sample_rate, suggestions=(), status=self.status,
+                            overflows=getattr(source, "overflows", 0))
+            self.latest = update
+            for publish in self.publishers:
+                publish(update)
+            try:
+                self.outputs.put_nowait(update)
+            except queue.Full:
+                self.stats.dropped_outputs += 1
+        if now < self._next_retry:
+            return
+        self._next_retry = now + RETRY_S
+        from livedj.audio.capture import CaptureError, refresh_devices
+
+        source.stop()
+        try:
+            if self._retries and self._retries % 4 == 0:
+                refresh_devices()  # let PortAudio see devices that came back under a new index
+            source.start()
+        except (CaptureError, OSError) as exc:
+            log.debug("reopening the input failed: %s", exc)
+        self._retries += 1
 
     def run(self) -> None:
         sr = self.ring.sample_rate
@@ -140,7 +198,10 @@ class LiveLoop:
                 audio = self.ring.latest(available)
             update = self.engine.update(audio, sr, window_s=self.window_s, t=position / sr, seq=seq,
                                         session=self.session)
-            update = replace(update, overflows=getattr(self.source, "overflows", 0))
+            if self.status == "starting":
+                self._set_status("listening")
+            update = replace(update, overflows=getattr(self.source, "overflows", 0),
+                             status=update.status if update.status != "listening" else self.status)
             began = time.perf_counter()
             for publish in self.publishers:
                 publish(update)

@@ -13,9 +13,12 @@ no data) and refuses truncated, mismatched or foreign files with :class:`Fingerp
 
 Identification (:func:`identify`): peaks of the query once, pairs once, then for every speed
 hypothesis the pairs re-hashed in speed-1 units; one vectorised lookup of all of them, raw hits
-counted per track (``bincount``), and for the best few tracks a histogram of
-``db_time - query_time * speed`` per (track, speed). A track is "now playing" when its best bin
-holds at least ``min_aligned`` landmarks and clearly beats every other track.
+counted per track, and for the best ``MAX_CANDIDATES`` tracks a histogram of
+``db_time - query_time * speed`` per (track, speed), +-1 frame. A hit whose hash the index holds
+``df`` > ``COMMON`` times weighs ``COMMON / df`` (drum sounds and loop repeats are weak evidence).
+A track is "now playing" when its best bin weighs at least ``min_aligned`` and ``margin`` times
+the best other track's; the speed is refined by a parabola over the neighbouring hypotheses.
+Loop-based music repeats itself: the offset is then right up to a whole number of phrases.
 """
 from __future__ import annotations
 
@@ -32,10 +35,12 @@ from livedj.library.index import IndexUnusable
 
 __all__ = ["FingerprintIndex", "FingerprintIndexError", "identify", "DEFAULT_SPEEDS", "MIN_ALIGNED"]
 
-#: pitch-fader hypotheses: 1 % apart over +-7 % (a DJ's +-6 % range plus margin)
-DEFAULT_SPEEDS = tuple(np.round(np.arange(0.93, 1.0701, 0.01), 4))
-MIN_ALIGNED = 8          #: landmarks that must agree on one (track, offset, speed)
+#: pitch-fader hypotheses: 1 % apart over +-8 % (a DJ's +-6 % range plus margin, so that +-6 % is
+#: never at the edge, where the parabolic refinement of the speed has no neighbour)
+DEFAULT_SPEEDS = tuple(np.round(np.arange(0.92, 1.0801, 0.01), 4))
+MIN_ALIGNED = 10         #: (weighted) landmarks that must agree on one (track, offset, speed)
 MARGIN = 2.0             #: and the winner must have this many times the runner-up's count
+COMMON = 4.0            #: hits of a hash held more often than this count COMMON / df each
 MAX_CANDIDATES = 24      #: tracks whose offset histograms are examined
 SUFFIXES = (".hashes.npy", ".entries.npy", ".meta.json")
 
@@ -141,7 +146,7 @@ class FingerprintIndex:
                                         f"do not match the {n} hashes recorded; rebuild with `livedj index`")
         return cls(hashes, entries, meta)
 
-    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def lookup(self, hashes: np.ndarray, *, with_counts: bool = False):
         """All index entries whose hash equals one of ``hashes``.
 
         Returns
@@ -153,7 +158,8 @@ class FingerprintIndex:
         """
         hashes = np.asarray(hashes, dtype=np.uint32)
         if len(self.hashes) == 0 or len(hashes) == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            empty = np.zeros(0, np.int64)
+            return (empty, empty, empty) if with_counts else (empty, empty)
         lo = np.searchsorted(self.hashes, hashes, side="left")
         hi = np.searchsorted(self.hashes, hashes, side="right")
         counts = hi - lo
@@ -162,6 +168,8 @@ class FingerprintIndex:
         # entry_pos = lo[q] + (rank of the hit within its query's run)
         starts = np.cumsum(counts) - counts
         entry_pos = np.repeat(lo - starts, counts) + np.arange(total)
+        if with_counts:  # how many entries share each hit's hash (its document frequency)
+            return query_pos, entry_pos, np.repeat(counts, counts)
         return query_pos, entry_pos
 
     def match(self, hashes: np.ndarray, times: np.ndarray, *, min_aligned: int = MIN_ALIGNED
@@ -173,18 +181,21 @@ class FingerprintIndex:
         """
         cands = _histogram(self, np.asarray(hashes, np.uint32), np.asarray(times, np.float64),
                            np.zeros(len(hashes), np.int64), 1)
-        return [(t, c, o) for t, c, o, _ in cands if c >= min_aligned]
+        return [(t, c, o) for t, c, o, _, _ in cands if c >= min_aligned]
 
 
 def _histogram(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: np.ndarray,
-               n_hyp: int) -> list[tuple[int, int, float, int]]:
-    """Per track, its best (aligned count, offset s, hypothesis); tracks by descending count."""
-    qpos, epos = index.lookup(hashes)
+               n_hyp: int) -> list[tuple[int, float, float, int, np.ndarray]]:
+    """Per track: its best (aligned count, offset s, hypothesis) and its best count under every
+    hypothesis; tracks by descending count."""
+    qpos, epos, df = index.lookup(hashes, with_counts=True)
     if len(qpos) == 0:
         return []
-    ent = np.asarray(index.entries[np.sort(epos)])  # sorted gather: sequential pages of the mmap
     order = np.argsort(epos, kind="stable")
+    ent = np.asarray(index.entries[epos[order]])  # sorted gather: sequential pages of the mmap
     qpos = qpos[order]
+    # a hash the index holds many times (a drum sound, a common interval) is weak evidence
+    weight = np.minimum(1.0, COMMON / df[order])
     track = ent[:, 0].astype(np.int64)
     # cheap pre-selection: raw hit counts per track, then histograms for the best few only
     ids, inv, raw = np.unique(track, return_inverse=True, return_counts=True)
@@ -196,7 +207,8 @@ def _histogram(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, h
     offset = ent[sel, 1].astype(np.int64) - np.rint(times[qpos[sel]]).astype(np.int64)
     span = 1 << 24  # offsets shifted to non-negative; tracks up to ~37 h
     key = (r[sel] * n_hyp + hyp[qpos[sel]]) * span + (offset + span // 2)
-    keys, counts = np.unique(key, return_counts=True)
+    keys, inv_k = np.unique(key, return_inverse=True)
+    counts = np.bincount(inv_k, weights=weight[sel])
     # +-1 frame tolerance: rounding of rescaled times splits a true offset over two bins
     left = np.searchsorted(keys, keys - 1)
     right = np.searchsorted(keys, keys + 1)
@@ -206,11 +218,14 @@ def _histogram(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, h
     c3[has_l] += counts[left[has_l]]
     c3[has_r] += counts[right[has_r]]
     cand = keys // (span * n_hyp)
-    best: dict[int, tuple[int, float, int]] = {}
+    per_hyp = np.zeros((len(top), n_hyp))  # best count of each candidate under each hypothesis
+    np.maximum.at(per_hyp, (cand, (keys // span) % n_hyp), c3)
+    best: dict[int, tuple[float, float, int, np.ndarray]] = {}
     for k in np.lexsort((-c3, cand))[np.r_[True, np.diff(np.sort(cand)) != 0]]:
         off = int(keys[k] % span) - span // 2
-        best[int(ids[top[cand[k]]])] = (int(c3[k]), float(fp.frames_to_s(off)), int((keys[k] // span) % n_hyp))
-    return sorted(((t, c, o, h) for t, (c, o, h) in best.items()), key=lambda x: (-x[1], x[0]))
+        best[int(ids[top[cand[k]]])] = (float(c3[k]), float(fp.frames_to_s(off)), int((keys[k] // span) % n_hyp),
+                                        per_hyp[cand[k]])
+    return sorted(((t, *v) for t, v in best.items()), key=lambda x: (-x[1], x[0]))
 
 
 def identify(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterable[float] = DEFAULT_SPEEDS,
@@ -245,7 +260,9 @@ def identify(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterabl
         Position in the track, s, of the start of ``y`` (0.0 when None).
     """
     speeds = np.asarray(list(speeds), dtype=np.float64)
-    t, f = fp.peaks(y, sr, density=fp.QUERY_DENSITY)
+    # the index band as the pitch fader moves it: a record's 150 Hz is 140 Hz at -7 %
+    band = (fp.F_MIN * speeds.min(), fp.F_MAX * speeds.max())
+    t, f = fp.peaks(y, sr, density=fp.QUERY_DENSITY, band=band)
     # rescaled dt can reach DT_MAX / min(speed): pair with a zone that covers every hypothesis
     i, j = fp.pairs(t, f, fanout=fp.QUERY_FANOUT, dt_max=fp.DT_MAX / speeds.min())
     if len(i) == 0:
@@ -259,10 +276,14 @@ def identify(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterabl
     cands = _histogram(index, np.concatenate(hs), np.concatenate(ts), np.concatenate(hyp), len(speeds))
     if not cands:
         return None, 0.0, 1.0, 0.0
-    track, count, offset_s, k = cands[0]
+    track, count, offset_s, k, per_hyp = cands[0]
     runner = cands[1][1] if len(cands) > 1 else 0
     if count < min_aligned or count < margin * runner:
         return None, 0.0, 1.0, 0.0
-    # offset_s is where query time 0 falls, in track seconds (time in the query is scaled by speed)
+    speed = float(speeds[k])
+    if 0 < k < len(speeds) - 1:  # a parabola through the neighbouring hypotheses' counts
+        a, b, c = per_hyp[k - 1], per_hyp[k], per_hyp[k + 1]
+        if a - 2 * b + c < 0:
+            speed += float(np.clip(0.5 * (a - c) / (a - 2 * b + c), -0.5, 0.5)) * (speeds[k + 1] - speeds[k - 1]) / 2
     confidence = float((1.0 - np.exp(-(count - min_aligned + 1) / 8.0)) * (1.0 - runner / count))
-    return int(track), confidence, float(speeds[k]), float(offset_s)
+    return int(track), confidence, speed, float(offset_s)

@@ -101,7 +101,7 @@ def _entry(path: Path, **extra) -> dict:
 
 def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]], *, dim: int,
           encoder: str, n_trees: int = 16, segments: Iterable[tuple[int, float, np.ndarray]] | None = None,
-          extra: dict | None = None) -> dict:
+          landmarks: Iterable[tuple[int, np.ndarray, np.ndarray]] | None = None, extra: dict | None = None) -> dict:
     """Build the beginnings index (and the segment index) and swap them in atomically.
 
     ``items`` are (track id, beginning vector); ``segments`` are (track id, hop s, vectors (n, dim)).
@@ -148,10 +148,18 @@ def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]],
             os.fsync(f.fileno())
         os.replace(tmp, map_path)
         manifest["segments"] = _entry(seg_path, items=n_segments, map=_entry(map_path))
-    _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=2))
     keep = {beginnings.name, *(
         [manifest["segments"]["file"], manifest["segments"]["map"]["file"]] if "segments" in manifest else [])}
-    for old in [*directory.glob("beginnings-*.ann*"), *directory.glob("segments-*")]:  # earlier generations, temporaries
+    if landmarks is not None:
+        from livedj.library.fingerprints import FingerprintIndex
+
+        info = FingerprintIndex.build(landmarks, directory / f"fingerprints-{generation}")
+        manifest["fingerprints"] = {"prefix": f"fingerprints-{generation}", "hashes": info["hashes"],
+                                    "tracks": info["tracks"], "files": [_entry(directory / f) for f in info["files"]]}
+        keep |= set(info["files"])
+    _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=2))
+    for old in [*directory.glob("beginnings-*.ann*"), *directory.glob("segments-*"),
+                *directory.glob("fingerprints-*")]:  # earlier generations, temporaries
         if old.name not in keep:
             old.unlink(missing_ok=True)
     return manifest
@@ -166,6 +174,7 @@ class BeginningsIndex:
     annoy: object
     segment_annoy: object | None = None
     segment_map: np.ndarray | None = None  #: (n, 2): track id, start s
+    fingerprints: object | None = None  #: a FingerprintIndex, when the library has landmarks
 
     @property
     def size(self) -> int:
@@ -249,4 +258,11 @@ def load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int |
         index.segment_annoy = AnnoyIndex(manifest_dim, "angular")
         index.segment_annoy.load(str(seg_path))
         index.segment_map = seg_map
+    fp = manifest.get("fingerprints")
+    if fp and fp.get("hashes"):
+        from livedj.library.fingerprints import FingerprintIndex
+
+        for entry in fp["files"]:
+            _checked(directory, entry, verify)
+        index.fingerprints = FingerprintIndex.load(directory / fp["prefix"])
     return index

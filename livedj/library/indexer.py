@@ -51,6 +51,7 @@ class FileResult:
     tags: dict = field(default_factory=dict)
     vector: np.ndarray | None = None
     segments: np.ndarray | None = None  #: (n, dim), NaN rows for silent segments
+    landmarks: tuple[np.ndarray, np.ndarray] | None = None  #: fingerprint (hashes, frame times)
     start_s: float | None = None
     bpm: float | None = None
     bpm_source: str | None = None
@@ -161,7 +162,10 @@ def analyze_file(path: str, settings: Settings, encoder=None) -> FileResult:
         return FileResult(path, False, error=f"too short: {len(head) / sr:.1f} s of sound", tags=tags)
     result = FileResult(path, True, tags=tags, vector=beginning_vector(head, encoder), start_s=start)
     if settings.segment_hop_s > 0:
+        from livedj.dsp.fingerprint import landmarks
+
         result.segments = segment_vectors(audio, encoder, settings.segment_hop_s)
+        result.landmarks = landmarks(audio, sr)
     if "bpm" in tags:
         result.bpm, result.bpm_source = tags["bpm"], "tag"
     else:
@@ -241,7 +245,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                 store.put(f.path, f.size, f.mtime_ns, status="ok", tags=result.tags, bpm=result.bpm,
                           bpm_source=result.bpm_source, key=result.key, key_source=result.key_source,
                           start_s=result.start_s, encoder=enc_id, vector=result.vector, segments=result.segments,
-                          segment_hop=settings.segment_hop_s if result.segments is not None else None)
+                          segment_hop=settings.segment_hop_s if result.segments is not None else None,
+                          landmarks=result.landmarks)
                 report.indexed += 1
             else:
                 store.put(f.path, f.size, f.mtime_ns, status="error", error=result.error, tags=result.tags)
@@ -255,7 +260,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             dim = encoder_dim(settings.encoder)
             segments = store.segments(enc_id, dim)
             manifest = annoy_index.build(index_dir, store.vectors(enc_id), dim=dim, encoder=enc_id,
-                                         n_trees=n_trees, segments=segments)
+                                         n_trees=n_trees, segments=segments, landmarks=store.landmarks())
             report.index_items = manifest["items"]
             progress("build", 1, 1, "")
         else:

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS tracks (
     vector      BLOB,                   -- float32 song-beginning vector
     segment_hop REAL,                   -- seconds between segment vectors
     segments    BLOB,                   -- float32 (n, dim): one vector per segment over the whole track
+    landmarks   BLOB,                   -- fingerprint: uint32 hashes then int32 frame times (n each)
     indexed_at  REAL NOT NULL
 );
 """
@@ -122,25 +123,29 @@ class Store:
             tags: dict | None = None, bpm: float | None = None, bpm_source: str | None = None,
             key: int | None = None, key_source: str | None = None, start_s: float | None = None,
             encoder: str | None = None, vector: np.ndarray | None = None,
-            segments: np.ndarray | None = None, segment_hop: float | None = None) -> None:
+            segments: np.ndarray | None = None, segment_hop: float | None = None,
+            landmarks: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Insert or replace one file's row and commit (so a crash loses at most this file)."""
         tags = tags or {}
         blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
         seg_blob = None if segments is None else np.ascontiguousarray(segments, dtype=np.float32).tobytes()
+        fp_blob = None if landmarks is None else (np.asarray(landmarks[0], dtype=np.uint32).tobytes()
+                                                  + np.asarray(landmarks[1], dtype=np.int32).tobytes())
         self.db.execute(
             """INSERT INTO tracks (path, size, mtime_ns, status, error, title, artist, album, duration,
                                    bpm, bpm_source, key, key_source, start_s, encoder, vector, segment_hop,
-                                   segments, indexed_at)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                                   segments, landmarks, indexed_at)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,
                  status=excluded.status, error=excluded.error, title=excluded.title, artist=excluded.artist,
                  album=excluded.album, duration=excluded.duration, bpm=excluded.bpm,
                  bpm_source=excluded.bpm_source, key=excluded.key, key_source=excluded.key_source,
                  start_s=excluded.start_s, encoder=excluded.encoder, vector=excluded.vector,
-                 segment_hop=excluded.segment_hop, segments=excluded.segments, indexed_at=excluded.indexed_at""",
+                 segment_hop=excluded.segment_hop, segments=excluded.segments, landmarks=excluded.landmarks,
+                 indexed_at=excluded.indexed_at""",
             (encode_path(path), size, mtime_ns, status, error, tags.get("title"), tags.get("artist"),
              tags.get("album"), tags.get("duration"), bpm, bpm_source, key, key_source, start_s, encoder,
-             blob, segment_hop, seg_blob, time.time()),
+             blob, segment_hop, seg_blob, fp_blob, time.time()),
         )
         self.db.commit()
 
@@ -177,6 +182,15 @@ class Store:
                WHERE status = 'ok' AND encoder = ? AND segments IS NOT NULL ORDER BY id""", (encoder,))
         for track_id, hop, blob in rows:
             yield track_id, float(hop), np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
+
+    def landmarks(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(track id, hashes uint32, frame times int32) of every good row with a fingerprint."""
+        rows = self.db.execute(
+            "SELECT id, landmarks FROM tracks WHERE status = 'ok' AND landmarks IS NOT NULL ORDER BY id")
+        for track_id, blob in rows:
+            both = np.frombuffer(blob, dtype=np.uint32)
+            n = len(both) // 2
+            yield track_id, both[:n], both[n:].view(np.int32)
 
     def tracks(self) -> dict[int, Track]:
         """Every good track, by id (the daemon keeps this in memory: no disk on the live path)."""

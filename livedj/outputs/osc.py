@@ -154,7 +154,8 @@ class _Target:
 def _unpack_target(spec: TargetSpec, default_profile) -> tuple[str, int, object, dict]:
     """(host, port, profile, options) of one target spec."""
     if isinstance(spec, dict):
-        options = dict(spec)
+        # None means "not set" (the config fills every key of the schema): the profile's default
+        options = {k: v for k, v in spec.items() if v is not None}
         host, port = options.pop("host", "127.0.0.1"), options.pop("port")
         profile = options.pop("profile", None) or default_profile
         return str(host), int(port), profile, options
