@@ -13,8 +13,20 @@ import time
 import traceback
 from importlib import import_module
 
-#: in the order ``all`` runs them (cheap first, so a failure shows early)
+#: in the order ``all`` runs them (cheap first, so a failure shows early); other modules of the package
+#: with a ``run`` function (e.g. ``identify_fp``) are found by :func:`suites` and run after these
 SUITES = ("query", "live", "encoders", "indexing", "startup", "identify")
+_NOT_SUITES = {"common", "__main__"}
+
+
+def suites() -> tuple[str, ...]:
+    """Every benchmark module: :data:`SUITES` first, then any other module of this package, by name."""
+    import pkgutil
+    from pathlib import Path
+
+    found = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+                   if m.name not in _NOT_SUITES and not m.name.startswith("_"))
+    return (*[s for s in SUITES if s in found], *[m for m in found if m not in SUITES])
 
 
 def normalise(rows: list[dict], suite: str) -> list[dict]:
@@ -56,15 +68,16 @@ def print_rows(rows: list[dict], title: str = "livedj benchmarks", file=None) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("suite", nargs="?", default="all", choices=("all", *SUITES))
+    known = suites()
+    parser.add_argument("suite", nargs="?", default="all", choices=("all", *known))
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the benchmarks run (CI)")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args(argv)
-    suites = SUITES if args.suite == "all" else (args.suite,)
+    chosen = known if args.suite == "all" else (args.suite,)
     rows: list[dict] = []
     failed = []
     began = time.perf_counter()
-    for suite in suites:
+    for suite in chosen:
         t0 = time.perf_counter()
         try:
             module = import_module(f"benchmarks.{suite}")
@@ -78,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr, flush=True)
     print_rows(rows, title=f"livedj benchmarks{' (quick)' if args.quick else ''}")
     if args.json:
-        meta = {"quick": args.quick, "suites": list(suites), "failed": failed, "python": platform.python_version(),
+        meta = {"quick": args.quick, "suites": list(chosen), "failed": failed, "python": platform.python_version(),
                 "machine": platform.machine(), "seconds": round(time.perf_counter() - began, 1),
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         with open(args.json, "w", encoding="utf-8") as f:

@@ -176,7 +176,3 @@ def fake_index(directory: Path, n_tracks: int, *, encoder: str = "musicnn", n_tr
     annoy_index.build(directory, ((i + 1, vectors[i]) for i in range(n_tracks)), dim=dim, encoder=enc_id,
                       n_trees=n_trees)
     return directory
-
-
-def format_ms(x: float) -> str:
-    return f"{x:.1f}"

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SUITES = ("query", "live", "encoders", "indexing", "startup", "identify")
 
 
 @pytest.mark.slow

@@ -199,7 +199,10 @@ class LiveLoop:
             update = self.engine.update(audio, sr, window_s=self.window_s, t=position / sr, seq=seq,
                                         session=self.session)
             if self.status == "starting":
-                self._set_status("listening")
+                if self.notifier is not None:  # the index answered and audio flows: started
+                    self.notifier.ready(f"listening; first update at t={update.t:.1f}s")
+                self.status = "listening"  # READY said it; no separate STATUS
+                log.info("input: listening")
             update = replace(update, overflows=getattr(self.source, "overflows", 0),
                              status=update.status if update.status != "listening" else self.status)
             began = time.perf_counter()
@@ -212,8 +215,6 @@ class LiveLoop:
             self.history.append(update)
             self.stats.add(update)
             if self.notifier is not None:
-                if seq == 0:  # the index answered and audio flows: started
-                    self.notifier.ready(f"listening; first update at t={update.t:.1f}s")
                 self.notifier.watchdog()
             try:
                 self.outputs.put_nowait(update)
