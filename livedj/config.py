@@ -109,6 +109,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "pitch_range": Field(float, 0.08, _range(0.0, 1.0), "the pitch fader's reach, as a fraction (0.08 = +-8%)"),
         "harmonic_only": Field(bool, False, help="hard filter: only same/adjacent/relative keys"),
         "reachable_only": Field(bool, False, help="hard filter: only tempi the pitch fader reaches"),
+        "exclude_now_playing": Field(bool, True, help="never suggest the record identified as playing"),
     },
     "osc": {
         "targets": Field(list, [{"host": "127.0.0.1", "port": 9000, "profile": "livedj"}],

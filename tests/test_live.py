@@ -71,13 +71,21 @@ def test_index_rerun_processes_only_new_or_changed_files(library, tmp_path):
     assert f"indexed 1 · unchanged {N_TRACKS - 1}" in changed.stdout
 
 
-def test_run_input_finds_the_playing_track_and_publishes_osc_bundles(library):
+def test_run_input_finds_the_playing_track_and_publishes_osc_bundles(library, tmp_path):
+    """The embedding finds the playing track itself, and every update goes out as one OSC bundle.
+
+    The index here has no segment vectors or fingerprints (``segment_hop_s = 0``): nothing is
+    identified as playing, so nothing is excluded and the raw similarity ranking shows."""
     root, paths = library
     playing = paths[2]
+    config = tmp_path / "config.toml"
+    config.write_text(f'[index]\nsegment_hop_s = 0\npath = "{tmp_path / "index"}"\n'
+                      f'[history]\npath = "{tmp_path / "h.sqlite"}"\n[osc]\ntargets = []\n')
+    livedj("index", root / "library", "--config", config, "--jobs", 1)
     osc = OscCollector()
     try:
-        result = livedj("run", "--input", playing, "--fast", "--duration", 15, "--json-lines", "--index",
-                        root / "index", "--osc", f"127.0.0.1:{osc.port}")
+        result = livedj("run", "--input", playing, "--fast", "--duration", 15, "--json-lines",
+                        "--osc", f"127.0.0.1:{osc.port}", "--config", config)
     finally:
         osc.close()
     updates = [json.loads(line) for line in result.stdout.splitlines()]
@@ -105,7 +113,8 @@ def test_suggest_json_is_one_update(library):
     result = livedj("suggest", paths[4], "--at", 8, "--top", 3, "--json", "--index", root / "index")
     update = json.loads(result.stdout)
     assert len(update["suggestions"]) == 3
-    assert update["suggestions"][0]["path"] == str(paths[4])
+    assert update["now_playing"]["path"] == str(paths[4])  # identified by its fingerprint ...
+    assert str(paths[4]) not in [s["path"] for s in update["suggestions"]]  # ... so not suggested
     assert update["tags"] and all(0 <= p <= 1 for _, p in update["tags"])
 
 
@@ -131,10 +140,10 @@ def test_bad_files_are_skipped_and_reported_good_ones_indexed(library, tmp_path)
                for line in result.stdout.splitlines() if line.strip().startswith("skipped ")}
     assert set(skipped) == {"truncated.mp3", "empty.mp3", "notes.mp3"}
     assert "empty" in skipped["empty.mp3"] and "too short" in skipped["truncated.mp3"]
-    # the non-UTF-8 name was indexed and is suggested for its own audio
+    # the non-UTF-8 name was indexed and is identified from its own audio
     found = livedj("suggest", folder / os.fsdecode(b"caf\xe9 latin-1.flac"), "--at", 5, "--json",
                    "--index", tmp_path / "index")
-    assert "caf\ufffd latin-1.flac" in json.loads(found.stdout)["suggestions"][0]["path"]
+    assert "caf\ufffd latin-1.flac" in json.loads(found.stdout)["now_playing"]["path"]
 
 
 @pytest.mark.audio

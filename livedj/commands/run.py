@@ -53,7 +53,7 @@ def make_session(config: dict, engine):
     from livedj.engine.session import Session
     from livedj.library.history import History, SetLogWriter
 
-    session = Session()
+    session = Session(exclude_now_playing=config["ranking"]["exclude_now_playing"])
     span = span_seconds(config["history"]["no_repeat"])
     if span is not None:
         by_path = {t.path: t.id for t in engine.tracks.values()}

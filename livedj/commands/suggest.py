@@ -27,11 +27,19 @@ def main(args, config) -> int:
     if len(audio) < engine.encoder.sample_rate:
         print(f"livedj suggest: {args.file}: less than 1 s of audio at {args.at} s", file=sys.stderr)
         return 1
-    update = engine.update(audio, engine.encoder.sample_rate, t=args.at + len(audio) / engine.encoder.sample_rate)
+    from livedj.engine.session import Session
+
+    session = Session()  # as live: what is identified as playing is not suggested
+    for _ in range(engine.identifier.confirm):  # the live loop confirms a match over consecutive updates
+        update = engine.update(audio, engine.encoder.sample_rate, window_s=window_s, session=session,
+                               t=args.at + len(audio) / engine.encoder.sample_rate)
     if args.json:
         print(json.dumps(jsonable(update.to_json()), ensure_ascii=False))
         return 0
     console = Console()
+    if update.now_playing:
+        console.print(f"playing: {update.now_playing['artist']} - {update.now_playing['title']} "
+                      f"(confidence {update.now_playing['confidence']:.2f}; not suggested)")
     if update.tags:
         console.print("sounds like: " + ", ".join(f"{n} {p:.2f}" for n, p in update.tags))
     table = Table(title=f"suggestions for {args.file} @ {args.at:g} s")

@@ -51,6 +51,7 @@ class Engine:
     rules: Rules = field(default_factory=Rules)
     identifier: Identifier = field(default_factory=Identifier)
     listener: LiveTempoKey = field(default_factory=LiveTempoKey)
+    segment_encoder: object | None = None  #: when the segment index was made by another encoder
     _streak: int = 0  #: consecutive updates identifying the same track
 
     def update(self, audio: np.ndarray, sample_rate: int, *, window_s: float = 5.0, t: float = 0.0, seq: int = 0,
@@ -117,8 +118,11 @@ class Engine:
             from livedj.library.fingerprints import identify
 
             heard, confidence, _, _ = identify(window, sample_rate, self.index.fingerprints)
+            session.heard = heard
             track_id, confidence = self.identifier.update_fingerprint(heard, confidence)
         elif self.index.n_segments:
+            if self.segment_encoder is not None:  # segments made by another (cheaper) encoder
+                vector = self.segment_encoder.analyze(window).vector
             ids, _, sims = self.index.query_segments(vector, self.identifier.candidates, self.search_k)
             track_id, confidence = self.identifier.update(ids, sims)
         else:
@@ -166,7 +170,11 @@ def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | N
         warm_up(encoder)
     weights = Weights(ranking["weight_similarity"], ranking["weight_tempo"], ranking["weight_key"])
     rules = Rules(ranking["pitch_range"] or 1e-6, ranking["harmonic_only"], ranking["reachable_only"])
-    engine = Engine(encoder=encoder, index=index, tracks=tracks, top=ranking["top"],
+    segment_encoder = None
+    if index.fingerprints is None and index.segment_encoder and index.segment_encoder != index.manifest["encoder"]:
+        name = index.segment_encoder.split("/", 1)[0]
+        segment_encoder = get_encoder(name, threads=1)
+    engine = Engine(encoder=encoder, index=index, tracks=tracks, top=ranking["top"], segment_encoder=segment_encoder,
                     candidates=ranking["candidates"], search_k=ranking["search_k"], weights=weights, rules=rules)
     if reuse is not None and encoder is reuse.encoder:
         engine.listener = reuse.listener

@@ -83,6 +83,7 @@ class Session:
     started_at: float = field(default_factory=time.time)
     now_playing: int | None = None  #: identified (or told) track id
     now_playing_confidence: float = 0.0
+    heard: int | None = None  #: this update's unconfirmed match: not yet NOW PLAYING, but not suggested either
     played: dict[int, float] = field(default_factory=dict)  #: track id -> when (time.time)
     skipped: set[int] = field(default_factory=set)
     banned: set[int] = field(default_factory=set)
@@ -90,6 +91,7 @@ class Session:
     lookback: int = 1
     drunk: float = 0.0
     paused: bool = False
+    exclude_now_playing: bool = True
     refresh_requested: bool = False
     commands: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=1000))
     on_played: list = field(default_factory=list)  #: callbacks(track_id, source, confidence): the set log
@@ -146,8 +148,8 @@ class Session:
     def excluded(self) -> frozenset[int]:
         """Never suggested now: the record on the deck, played, skipped or banned tracks."""
         out = set(self.played) | self.skipped | self.banned
-        if self.now_playing is not None:
-            out.add(self.now_playing)
+        if self.exclude_now_playing:
+            out.update(t for t in (self.now_playing, self.heard) if t is not None)
         return frozenset(out)
 
     def query_vector(self, vector: np.ndarray) -> np.ndarray:

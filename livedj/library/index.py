@@ -101,10 +101,12 @@ def _entry(path: Path, **extra) -> dict:
 
 def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]], *, dim: int,
           encoder: str, n_trees: int = 16, segments: Iterable[tuple[int, float, np.ndarray]] | None = None,
-          landmarks: Iterable[tuple[int, np.ndarray, np.ndarray]] | None = None, extra: dict | None = None) -> dict:
+          landmarks: Iterable[tuple[int, np.ndarray, np.ndarray]] | None = None, segment_encoder: str | None = None,
+          segment_dim: int | None = None, extra: dict | None = None) -> dict:
     """Build the beginnings index (and the segment index) and swap them in atomically.
 
-    ``items`` are (track id, beginning vector); ``segments`` are (track id, hop s, vectors (n, dim)).
+    ``items`` are (track id, beginning vector); ``segments`` are (track id, hop s, vectors (n,
+    segment_dim)) made by ``segment_encoder`` (default: the same encoder and dimension).
     Returns the new manifest.
     """
     directory = Path(directory)
@@ -139,7 +141,7 @@ def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]],
                     yield len(where) - 1, vector
 
         seg_path = directory / f"segments-{generation}.ann"
-        n_segments = _build_annoy(seg_path, flat(), dim, n_trees)
+        n_segments = _build_annoy(seg_path, flat(), segment_dim or dim, n_trees)
         map_path = directory / f"segments-{generation}.map.npy"
         tmp = map_path.with_name(map_path.name + ".tmp")
         with open(tmp, "wb") as f:
@@ -147,7 +149,8 @@ def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]],
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, map_path)
-        manifest["segments"] = _entry(seg_path, items=n_segments, map=_entry(map_path))
+        manifest["segments"] = _entry(seg_path, items=n_segments, map=_entry(map_path),
+                                      encoder=segment_encoder or encoder, dim=segment_dim or dim)
     keep = {beginnings.name, *(
         [manifest["segments"]["file"], manifest["segments"]["map"]["file"]] if "segments" in manifest else [])}
     if landmarks is not None:
@@ -175,6 +178,12 @@ class BeginningsIndex:
     segment_annoy: object | None = None
     segment_map: np.ndarray | None = None  #: (n, 2): track id, start s
     fingerprints: object | None = None  #: a FingerprintIndex, when the library has landmarks
+
+    @property
+    def segment_encoder(self) -> str | None:
+        """``name/version`` of the encoder that made the segment vectors."""
+        seg = self.manifest.get("segments") or {}
+        return seg.get("encoder", self.manifest.get("encoder")) if seg else None
 
     @property
     def size(self) -> int:
@@ -255,7 +264,7 @@ def load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int |
             raise IndexUnusable(f"{map_path}: unreadable ({exc}); rebuild with `livedj index`") from None
         if seg_map.shape != (seg["items"], 2):
             raise IndexUnusable(f"{map_path}: shape {seg_map.shape}, expected ({seg['items']}, 2); rebuild")
-        index.segment_annoy = AnnoyIndex(manifest_dim, "angular")
+        index.segment_annoy = AnnoyIndex(int(seg.get("dim", manifest_dim)), "angular")
         index.segment_annoy.load(str(seg_path))
         index.segment_map = seg_map
     fp = manifest.get("fingerprints")

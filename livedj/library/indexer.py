@@ -39,7 +39,8 @@ class Settings:
     beginning_s: float = 15.0
     sample_rate: int = 16000
     threads: int = 1
-    segment_hop_s: float = 5.0  #: 0: no segment vectors (no identification of what plays)
+    segment_hop_s: float = 5.0  #: 0: no segment vectors and no fingerprints (no identification of what plays)
+    segment_encoder: str = "features"  #: cheap enough for a vector every few seconds of every track
     max_track_s: float = 1200.0  #: segments cover at most this much of a file (a 2-hour mix is not a record)
 
 
@@ -94,7 +95,16 @@ def _init_worker(settings: Settings) -> None:
     from livedj.encoders import get_encoder
 
     _WORKER["encoder"] = get_encoder(settings.encoder, threads=settings.threads)
+    _WORKER["segment_encoder"] = _segment_encoder(settings, _WORKER["encoder"])
     _WORKER["settings"] = settings
+
+
+def _segment_encoder(settings: Settings, encoder):
+    from livedj.encoders import get_encoder
+
+    if settings.segment_encoder == settings.encoder:
+        return encoder
+    return get_encoder(settings.segment_encoder, threads=settings.threads)
 
 
 def load_beginning(path: str, beginning_s: float, sample_rate: int = 16000) -> tuple[np.ndarray, float]:
@@ -137,7 +147,7 @@ def segment_vectors(audio: np.ndarray, encoder, hop_s: float, window_s: float = 
     return np.stack(rows).astype(np.float32)
 
 
-def analyze_file(path: str, settings: Settings, encoder=None) -> FileResult:
+def analyze_file(path: str, settings: Settings, encoder=None, segment_encoder=None) -> FileResult:
     """Tags, song-beginning vector, segment vectors, BPM and key of one file. Never raises for a bad file."""
     from livedj.audio.decode import DecodeError, decode
     from livedj.dsp.rhythm import estimate_tempo
@@ -145,6 +155,7 @@ def analyze_file(path: str, settings: Settings, encoder=None) -> FileResult:
     from livedj.library.tags import read_tags
 
     encoder = encoder or _WORKER["encoder"]
+    segment_encoder = segment_encoder or _WORKER.get("segment_encoder") or encoder
     sr = settings.sample_rate
     tags = read_tags(path)
     try:
@@ -164,7 +175,7 @@ def analyze_file(path: str, settings: Settings, encoder=None) -> FileResult:
     if settings.segment_hop_s > 0:
         from livedj.dsp.fingerprint import landmarks
 
-        result.segments = segment_vectors(audio, encoder, settings.segment_hop_s)
+        result.segments = segment_vectors(audio, segment_encoder, settings.segment_hop_s)
         result.landmarks = landmarks(audio, sr)
     if "bpm" in tags:
         result.bpm, result.bpm_source = tags["bpm"], "tag"
@@ -194,7 +205,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
     ``imported`` are :class:`~livedj.library.importers.ImportedTrack` from the DJ's software: their
     files are indexed too, and their BPM/key (the DJ's own analysis) win over tags and audio.
     """
-    from livedj.encoders import encoder_id
+    from livedj.encoders import encoder_dim, encoder_id
 
     began = time.perf_counter()
     report = Report(index_dir=str(index_dir))
@@ -255,12 +266,13 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         if report.indexed or report.removed or not (store.directory / annoy_index.MANIFEST).exists() \
                 or _stale(index_dir, enc_id):
             progress("build", 0, 1, "")
-            from livedj.encoders import encoder_dim
 
-            dim = encoder_dim(settings.encoder)
-            segments = store.segments(enc_id, dim)
-            manifest = annoy_index.build(index_dir, store.vectors(enc_id), dim=dim, encoder=enc_id,
-                                         n_trees=n_trees, segments=segments, landmarks=store.landmarks())
+            segments = store.segments(enc_id, encoder_dim(settings.segment_encoder))
+            manifest = annoy_index.build(index_dir, store.vectors(enc_id), dim=encoder_dim(settings.encoder),
+                                         encoder=enc_id, n_trees=n_trees, segments=segments,
+                                         segment_encoder=encoder_id(settings.segment_encoder),
+                                         segment_dim=encoder_dim(settings.segment_encoder),
+                                         landmarks=store.landmarks())
             report.index_items = manifest["items"]
             progress("build", 1, 1, "")
         else:
@@ -296,8 +308,9 @@ def _run(paths: list[str], settings: Settings, jobs: int | None) -> Iterable[Fil
         from livedj.encoders import get_encoder
 
         encoder = get_encoder(settings.encoder, threads=settings.threads)
+        segment_encoder = _segment_encoder(settings, encoder)
         for path in paths:
-            yield analyze_file(path, settings, encoder)
+            yield analyze_file(path, settings, encoder, segment_encoder)
         return
     # spawn: workers must not inherit a parent's torch thread pools or open SQLite handles
     worker_settings = dataclasses.replace(settings, threads=1)

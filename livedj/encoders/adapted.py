@@ -1,0 +1,94 @@
+"""``musicnn-booth``: musicnn with a booth projection head (:mod:`livedj.adapt.head`) on top.
+
+One musicnn pass per window, as for ``musicnn``; the head maps the chosen layer to a 128-d unit
+vector trained to sound the same clean and through the booth microphone; the tags are musicnn's.
+
+Which head: the ``head`` argument, else ``$LIVEDJ_BOOTH_HEAD``, else the shipped default
+``models/booth_head.safetensors`` (trained on freely licensed game music, see models/BOOTH_HEAD.md).
+The head's tensor hash is part of ``version``, so an index built with another head is refused.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from livedj.encoders.base import Embedding
+from livedj.encoders.musicnn import SR, MusicnnEncoder
+
+DEFAULT_HEAD = Path(__file__).resolve().parents[2] / "models" / "booth_head.safetensors"
+HEAD_ENV = "LIVEDJ_BOOTH_HEAD"
+
+
+def head_path(head: str | os.PathLike | None = None) -> Path:
+    """The head file in use: ``head``, else ``$LIVEDJ_BOOTH_HEAD``, else :data:`DEFAULT_HEAD`."""
+    return Path(head or os.environ.get(HEAD_ENV) or DEFAULT_HEAD)
+
+
+def _version(base: str, mode: str, digest: str) -> str:
+    return f"musicnn-msd-0.1.0/{base}/{mode}/mel-v1+booth-head-{digest}"
+
+
+class AdaptedEncoder:
+    """The :class:`livedj.encoders.base.Encoder` musicnn + booth head: 16 kHz window -> unit vector + 50 tags.
+
+    Parameters
+    ----------
+    head : str or Path, optional
+        Head file (see :func:`head_path`).
+    weights : str or Path, optional
+        musicnn weights (default: the converted MSD weights).
+    threads : int, optional
+        ``torch.set_num_threads`` (process-wide).
+    mode : {"whole", "patches"}
+        As for :class:`MusicnnEncoder`.
+    """
+
+    name = "musicnn-booth"
+    sample_rate = SR
+
+    def __init__(self, head: str | os.PathLike | None = None, weights: str | os.PathLike | None = None,
+                 threads: int | None = None, mode: str = "whole"):
+        from livedj.adapt.head import load_head
+
+        self.head, self.head_info = load_head(head_path(head))  # first: a bad head fails before musicnn loads
+        self.base = MusicnnEncoder(weights=weights, layer=self.head.base, mode=mode, threads=threads)
+        self.tag_names = self.base.tag_names
+        self.dim = int(self.head.out_dim)
+        self.version = _version(self.head.base, mode, self.head_info["hash"])
+
+    @classmethod
+    def describe(cls, head: str | os.PathLike | None = None) -> tuple[str, int]:
+        """``(version, dim)`` from the head file alone (musicnn's weights are not loaded)."""
+        from livedj.adapt.head import load_head
+
+        loaded, info = load_head(head_path(head))
+        return _version(loaded.base, "whole", info["hash"]), int(loaded.out_dim)
+
+    def vectors(self, out: dict[str, np.ndarray]) -> np.ndarray:
+        """Head vectors [B, dim] of musicnn outputs (the dict ``MusiCNN.forward`` returns, as numpy)."""
+        from livedj.adapt.head import apply_head
+
+        return apply_head(self.head, out[self.head.base])
+
+    def analyze(self, audio: np.ndarray) -> Embedding:
+        """Embed one mono float32 window at 16 kHz in a single pass."""
+        out = self.base._run(self.base.logmel(audio)[None])
+        return Embedding(vector=self.vectors(out)[0], tags=out["tags"][0].astype(np.float32))
+
+    def analyze_many(self, windows: Sequence[np.ndarray]) -> list[Embedding]:
+        """Embed many windows, batching windows of equal length as :class:`MusicnnEncoder` does."""
+        logmels = [self.base.logmel(w) for w in windows]
+        results: list[Embedding | None] = [None] * len(logmels)
+        by_length: dict[int, list[int]] = {}
+        for i, m in enumerate(logmels):
+            by_length.setdefault(m.shape[0], []).append(i)
+        for indices in by_length.values():
+            for start in range(0, len(indices), self.base.batch_size):
+                chunk = indices[start:start + self.base.batch_size]
+                out = self.base._run(np.stack([logmels[i] for i in chunk]))
+                for j, (i, vector) in enumerate(zip(chunk, self.vectors(out))):
+                    results[i] = Embedding(vector=vector, tags=out["tags"][j].astype(np.float32))
+        return results  # type: ignore[return-value]
