@@ -22,6 +22,8 @@ SPEEDS = (0.94, 1.0, 1.06)
 SNR_DB = 10.0
 BAND = (100.0, 8000.0)
 RT60 = 0.5
+BOOTH = {"rt60": RT60, "snr_db": SNR_DB, "noise": "crowd", "band": BAND}  #: the whole booth
+DRY = {"rt60": 0.0, "snr_db": None, "band": None}  #: no room, noise or band limit (speed only)
 
 
 def _settings(encoder: str):
@@ -35,7 +37,8 @@ def _settings(encoder: str):
 def accuracies(encoder_name: str, paths: list, windows_per_track: int, conditions: dict) -> dict:
     """Top-1 accuracy of ``encoder_name`` over every (track, speed, window), per condition.
 
-    ``conditions`` maps a name to (speeds, booth on?); the index and the encoder are built once.
+    ``conditions`` maps a name to (speeds, booth keyword arguments, or None for the clean signal
+    played at those speeds); the index and the encoder are built once.
     """
     from livedj.dsp.room import booth
     from livedj.encoders import encoder_dim, encoder_id, get_encoder
@@ -56,12 +59,12 @@ def accuracies(encoder_name: str, paths: list, windows_per_track: int, condition
         step = int(WINDOW_S * sr)
         beginnings = [load_beginning(str(p), settings.beginning_s, sr)[0] for p in paths]
         out = {}
-        for name, (speeds, booth_on) in conditions.items():
+        for name, (speeds, effects) in conditions.items():
             hits = total = 0
             for k, (path, clean) in enumerate(zip(paths, beginnings)):
                 for j, speed in enumerate(speeds):
-                    heard = booth(clean, sr, rt60=RT60, snr_db=SNR_DB, noise="crowd", band=BAND, speed=speed,
-                                  seed=1000 * k + j) if booth_on else clean
+                    heard = booth(clean, sr, **(effects if effects is not None else DRY), speed=speed,
+                                  seed=1000 * k + j)
                     for w in range(min(windows_per_track, max(1, len(heard) // step))):
                         got, _ = index.query(encoder.analyze(heard[w * step:(w + 1) * step]).vector, 1)
                         hits += int(len(got) > 0 and int(got[0]) == ids[str(path)])
@@ -78,7 +81,10 @@ def run(quick: bool = False) -> list[dict]:
     paths = synth_library(n, duration, "flac", name=f"identify-{n}x{int(duration)}s")
     speeds = (1.06,) if quick else SPEEDS
     windows = 1 if quick else 3
-    acc = {e: accuracies(e, paths, windows, {"booth": (speeds, True), "clean": ((1.0,), False)}) for e in ENCODERS}
+    conditions = {"booth": (speeds, BOOTH), "clean": ((1.0,), DRY)}
+    if not quick:  # which part of the booth hurts: the room and noise at speed 1, or the pitch fader alone
+        conditions.update(room_only=((1.0,), BOOTH), speed_only=((0.94, 1.06), DRY))
+    acc = {e: accuracies(e, paths, windows, conditions) for e in ENCODERS}
     booth_acc = {e: a["booth"] for e, a in acc.items()}
     clean_acc = {e: a["clean"] for e, a in acc.items()}
     cond = (f"{n} tracks, RT60 {RT60} s, crowd noise {SNR_DB:g} dB SNR, {BAND[0]:g}-{BAND[1]:g} Hz, speeds "
@@ -89,6 +95,11 @@ def run(quick: bool = False) -> list[dict]:
                 booth_acc["features"], "", baseline=clean_acc["features"]),
             row("identify.musicnn.top1.clean", "top-1 on clean windows at speed 1; baseline features",
                 clean_acc["musicnn"], "", baseline=clean_acc["features"])]
+    if not quick:
+        rows += [row("identify.musicnn.top1.room_only", "top-1 through room + noise + band at speed 1; baseline "
+                     "features", acc["musicnn"]["room_only"], "", baseline=acc["features"]["room_only"]),
+                 row("identify.musicnn.top1.speed_only", "top-1 with the pitch fader alone (0.94, 1.06), no room; "
+                     "baseline features", acc["musicnn"]["speed_only"], "", baseline=acc["features"]["speed_only"])]
     return rows
 
 

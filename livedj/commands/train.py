@@ -76,6 +76,8 @@ def main(args, config) -> int:
     began, budget = time.monotonic(), float(args.hours) * 3600.0
     per_chunk = seconds_per_chunk(model, views) * 1.15  # decoding and chunking on top
     chunks = int(np.clip(0.85 * budget / (len(files) * per_chunk), *CHUNK_RANGE))
+    if args.resume and os.path.isfile(cache_path):  # keep the interrupted run's settings, or the cache is void
+        chunks = int(FeatureCache.load(cache_path).meta.get("settings", {}).get("max_chunks", chunks))
     console.print(f"{len(files)} tracks, {chunks} chunks each, {views} booth views: about "
                   f"{len(files) * chunks * per_chunk / 60:.0f} min of features (cache {cache_path})")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
