@@ -7,6 +7,7 @@ need them, so ``livedj --help`` and ``livedj devices`` start fast.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from importlib import import_module
@@ -120,6 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is *now*: while the dashboard runs, rich redirects it so
+    log lines print above the live display instead of tearing it."""
+
+    def emit(self, record):
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def _version() -> str:
     try:
         from importlib.metadata import version
@@ -137,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     # one line per event on stderr (the journal, when run as a service)
-    logging.basicConfig(level=logging.INFO, format="livedj: %(message)s", stream=sys.stderr)
+    handler = _CurrentStderr()
+    handler.setFormatter(logging.Formatter("livedj: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     from livedj.config import ConfigError, load
 
     try:

@@ -142,3 +142,29 @@ def test_split_tracks_by_track_and_label():
     assert not set(train) & set(test) and len(train) + len(test) == 30
     assert sum(label == "c" for _, label in test) == 10 and sum(label == "a" for _, label in test) == 2
     assert split_tracks(files, 0.2, holdout_labels=("c",)) == (train, test)
+
+
+class _Spectrum:
+    """A cheap stand-in encoder (coarse log spectrum) so the room evaluation runs without musicnn."""
+
+    name, version, dim, sample_rate, tag_names = "spectrum", "1", 64, SR, ()
+
+    def analyze(self, audio):
+        from livedj.encoders.base import Embedding, unit
+
+        spec = np.abs(np.fft.rfft(audio, 4096))[:2048].reshape(64, 32).sum(axis=1)
+        return Embedding(vector=unit(np.log1p(spec)))
+
+
+def test_evaluate_room_on_synthetic_folder(tmp_path):
+    from livedj.commands.eval_room import evaluate_room, print_room_table
+    from livedj.synth import DEMO_TRACKS, render_track, write_audio
+
+    for i, spec in enumerate(DEMO_TRACKS[:3]):
+        (tmp_path / f"l{i % 2}").mkdir(exist_ok=True)
+        write_audio(str(tmp_path / f"l{i % 2}" / f"t{i}.wav"), render_track(spec, duration=11.0, sample_rate=SR), SR)
+    result = evaluate_room(str(tmp_path), [("spectrum", _Spectrum())], queries=1, votes=2, max_track_s=11.0)
+    r = result["results"]["spectrum"]
+    assert result["tracks"] == 3 and set(r["id_top1"]) == {"straight", "+6%", "-6%"}
+    assert all(0.0 <= v <= 1.0 for v in [*r["id_top1"].values(), *r["id_voted"].values(), r["booth_p"]])
+    print_room_table(result)

@@ -196,13 +196,15 @@ def print_room_table(result: dict, console=None) -> None:
     console = console or Console()
     k = result["k"]
     table = Table(title=f"through the booth: {result['tracks']} tracks, {len(result['labels'])} labels, "
-                        f"{result['queries']} queries/track/speed, vote over {result['votes']} updates")
+                        f"{result['queries']} queries/track/speed",
+                  caption=f"id: top-1 identification of one 5-s booth window (speed 0/+6/-6%); vote: over "
+                          f"{result['votes']} updates; P: label precision@{k} against song beginnings of booth "
+                          f"queries, clean queries, and beginnings themselves")
     table.add_column("embedding")
-    for s, _ in SPEEDS:
-        table.add_column(f"id@1 {s}", justify="right")
-    for s, _ in SPEEDS:
-        table.add_column(f"voted {s}", justify="right")
-    for col in (f"booth P@{k}", f"clean P@{k}", "booth/clean", f"begin P@{k}"):
+    for prefix in ("id", "vote"):
+        for col in ("0", "+6", "-6"):
+            table.add_column(f"{prefix} {col}", justify="right")
+    for col in ("booth P", "clean P", "b/c", "begin P"):
         table.add_column(col, justify="right")
     for name, r in result["results"].items():
         ratio = r["booth_p"] / r["clean_p"] if r["clean_p"] > 0 else float("nan")
@@ -212,3 +214,30 @@ def print_room_table(result: dict, console=None) -> None:
     table.add_row("random", *([""] * 6), f"{result['random_p']:.3f}", f"{result['random_p']:.3f}", "",
                   f"{result['random_p']:.3f}")
     console.print(table)
+
+
+def main(args, config) -> int:
+    """`livedj eval DIR --room`: run :func:`evaluate_room` with a progress bar and print the table (or JSON)."""
+    import json
+    import sys
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("through the booth", total=None)
+        result = evaluate_room(args.dir, encoders, k=args.k, beginning_s=config["index"]["beginning_s"],
+                               threads=config["analysis"]["threads"],
+                               progress=lambda i, n: bar.update(task, completed=i, total=n))
+    if result["tracks"] < 2:
+        print(f"livedj eval: {args.dir}: need at least 2 audio files in sub-folders (the labels)", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print_room_table(result)
+    for path, why in result["skipped"]:
+        console.print(f"skipped {path}: {why}", markup=False)
+    return 0

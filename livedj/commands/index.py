@@ -32,7 +32,8 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
 
     def on_progress(event: str, done: int, total: int, path: str) -> None:
         if event == "scan":
-            tasks["files"] = progress.add_task("analysing", total=total, name="")
+            if total:
+                tasks["files"] = progress.add_task("analysing", total=total, name="")
         elif event == "file":
             name = path.rsplit("/", 1)[-1].encode("utf-8", "replace").decode("utf-8")
             progress.update(tasks["files"], completed=done, name=name[:40])

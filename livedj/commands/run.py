@@ -195,7 +195,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
             if part is not None:
                 part.stop()
         setlog.stop()  # flushes every play logged so far
-        _drain(loop, writer, err, log=not json_lines, once=True)
+        _drain(loop, writer, err, log=not json_lines and not show_dashboard, once=True)
         if osc:
             osc.close()
         for s, handler in previous.items():

@@ -3,7 +3,8 @@
 One musicnn pass per window, as for ``musicnn``; the head maps the chosen layer to a 128-d unit
 vector trained to sound the same clean and through the booth microphone; the tags are musicnn's.
 
-Which head: the ``head`` argument, else ``$LIVEDJ_BOOTH_HEAD``, else the shipped default
+Which head: the ``head`` argument, else ``$LIVEDJ_BOOTH_HEAD`` (the command line sets it from the
+config with :func:`resolve_head`, so index worker processes inherit it), else the shipped default
 ``models/booth_head.safetensors`` (trained on freely licensed game music, see models/BOOTH_HEAD.md).
 The head's tensor hash is part of ``version``, so an index built with another head is refused.
 """
@@ -25,6 +26,16 @@ HEAD_ENV = "LIVEDJ_BOOTH_HEAD"
 def head_path(head: str | os.PathLike | None = None) -> Path:
     """The head file in use: ``head``, else ``$LIVEDJ_BOOTH_HEAD``, else :data:`DEFAULT_HEAD`."""
     return Path(head or os.environ.get(HEAD_ENV) or DEFAULT_HEAD)
+
+
+def resolve_head(config: dict) -> Path:
+    """The head a configuration selects: ``analysis.head`` when set, else ``<index dir>/head.safetensors``
+    when `livedj train` wrote one there, else :data:`DEFAULT_HEAD`."""
+    chosen = config.get("analysis", {}).get("head", "")
+    if chosen:
+        return Path(os.path.expanduser(chosen))
+    trained = Path(config["index"]["path"]) / "head.safetensors"
+    return trained if trained.is_file() else DEFAULT_HEAD
 
 
 def _version(base: str, mode: str, digest: str) -> str:
