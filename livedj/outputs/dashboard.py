@@ -121,6 +121,10 @@ class Dashboard:
     def _build(self, update: Update | None, info: dict, width: int) -> RenderableType:
         inner = max(width - 4, 20)  # the panel's border and padding
         status = safe_text(update.status if update is not None else info.get("status", "starting"))
+        if update is not None and update.seq >= 0:  # what the update itself heard wins over info
+            now = update.now_playing
+            info["now_playing"] = (f"{now.get('artist', '')} – {now.get('title', '')}  "
+                                   f"({float(now.get('confidence') or 0):.0%})" if now else "not in library")
         parts: list[RenderableType] = [self._header(info, status, inner)]
         if update is None:
             waiting = Spinner("dots", text=Text(" waiting for the first update…", style="bold"),
@@ -182,7 +186,19 @@ class Dashboard:
             value = f"{db:5.1f}" if db > -120.0 else " -inf"
             table.add_row(label, bar(frac, min(max(width - 12, 4), 40), _db_style(db)),
                           Text(value, style=_db_style(db)))
-        return Group(Text.assemble(("input level", "bold"), ("  dBFS", "dim")), table)
+        live = Table.grid(padding=(0, 1))
+        live.add_column(style="dim", width=5, no_wrap=True)
+        live.add_column(no_wrap=True, overflow="ellipsis")
+        bpm = getattr(update, "live_bpm", None)
+        live.add_row("tempo", Text.assemble((f"{bpm:.1f} BPM" if bpm else "?", "bold"),
+                                            (f"  confidence {getattr(update, 'live_bpm_confidence', 0):.2f}"
+                                             if bpm else "", "dim")))
+        key = getattr(update, "live_key", None)
+        live.add_row("key", Text.assemble((f"{key}  {getattr(update, 'live_key_name', '') or ''}" if key else "?",
+                                           f"bold {camelot_style(key)}" if key else "bold"),
+                                          (f"  confidence {getattr(update, 'live_key_confidence', 0):.2f}"
+                                           if key else "", "dim")))
+        return Group(Text.assemble(("input level", "bold"), ("  dBFS", "dim")), table, live)
 
     def _tags(self, update: Update, width: int) -> RenderableType:
         tags = update.tags[:5]

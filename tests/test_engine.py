@@ -1,0 +1,105 @@
+"""The engine's pure parts: ranking with DJ rules, the session's controls, identification voting."""
+import numpy as np
+import pytest
+from rich.console import Console
+
+from livedj.engine.identify import Identifier
+from livedj.engine.ranker import Rules, Weights, rank
+from livedj.engine.session import Ban, Drunk, Lookback, Pause, Pin, Played, Session, Skip
+from livedj.engine.update import Suggestion, Update
+from livedj.library.store import Track
+
+
+def track(i, bpm=None, key=None):
+    return Track(i, f"/music/{i}.mp3", f"T{i}", "A", "", 200.0, bpm, "audio", key, "audio")
+
+
+def test_rank_combines_similarity_tempo_and_key_and_explains_why():
+    tracks = {1: track(1, 124.0, 21), 2: track(2, 150.0, 21), 3: track(3, 124.0, 3)}
+    ids, sims = np.array([1, 2, 3]), np.array([0.80, 0.85, 0.82], dtype=np.float32)
+    out = rank(ids, sims, tracks, live_bpm=124.0, live_key=21)  # A minor, 124 BPM
+    assert out[0].track_id == 1  # 2 sounds closer but is unreachable (-17 %); 3 clashes (Eb major)
+    assert out[0].key == "8A" and out[0].why["key_relation"] == "same" and out[0].why["bpm_delta_pct"] == 0
+    by_id = {s.track_id: s for s in out}
+    assert by_id[2].why["tempo"] < 0.05 and by_id[3].why["key_relation"] == "clash"
+    assert [s.rank for s in out] == [1, 2, 3]
+
+
+def test_rank_hard_filters_exclusions_and_pin():
+    tracks = {i: track(i, 124.0 * (1 + 0.05 * i), 21 if i % 2 else 9) for i in range(1, 7)}
+    ids, sims = np.arange(1, 7), np.linspace(0.9, 0.8, 6).astype(np.float32)
+    harmonic = rank(ids, sims, tracks, live_bpm=124.0, live_key=21, rules=Rules(harmonic_only=True))
+    assert all(s.why["key_relation"] in ("same", "adjacent", "relative") for s in harmonic)
+    reachable = rank(ids, sims, tracks, live_bpm=124.0, rules=Rules(reachable_only=True))
+    assert {s.track_id for s in reachable} == {1}  # 5 %; 10 % and more is out of the fader's reach
+    excluded = rank(ids, sims, tracks, exclude={1, 2})
+    assert 1 not in [s.track_id for s in excluded] and 2 not in [s.track_id for s in excluded]
+    pinned = rank(ids, sims, tracks, pinned=6, top=3)
+    assert pinned[0].track_id == 6 and pinned[0].why["pinned"] and len(pinned) == 3
+
+
+def test_unknown_tempo_and_key_are_neutral():
+    tracks = {1: track(1), 2: track(2, 124.0, 21)}
+    out = rank(np.array([1, 2]), np.array([0.9, 0.9], np.float32), tracks, weights=Weights(1, 1, 1))
+    assert out[0].score == out[1].score
+
+
+def test_session_commands_apply_on_the_analysis_thread_only():
+    session, played = Session(), []
+    session.on_played.append(lambda *a: played.append(a))
+    for command in (Played(3), Skip(4), Ban(5), Pin(6), Lookback(500), Drunk(-1.0), Pause(True)):
+        assert session.send(command)
+    assert session.excluded() == frozenset()  # nothing changes until the analysis thread applies them
+    assert session.apply_pending() == 7
+    assert session.excluded() == {3, 4, 5} and session.pinned == 6 and session.paused
+    assert session.lookback == 60 and session.drunk == 0.0  # clamped
+    assert played == [(3, "osc", None)]
+    session.apply(Played(6, "identified"))
+    assert session.pinned is None  # the target was reached
+
+
+def test_lookback_blends_recent_vectors_and_drunk_adds_scaled_noise():
+    a, b = np.eye(4, dtype=np.float32)[0], np.eye(4, dtype=np.float32)[1]
+    session = Session()
+    session.query_vector(a)
+    assert np.allclose(session.query_vector(b), b)  # lookback 1: only now
+    session.apply(Lookback(3))
+    blended = session.query_vector(b)  # the last three: a, b, b
+    assert np.linalg.norm(blended) == pytest.approx(1.0, abs=1e-5)
+    assert np.allclose(blended, (a + 2 * b) / np.linalg.norm(a + 2 * b))
+    session.apply(Lookback(1))
+    session.apply(Drunk(0.5))
+    cosines = [float(session.query_vector(a) @ a) for _ in range(50)]
+    assert 0.7 < np.mean(cosines) < 0.98  # moved, but still near the query
+    assert len(set(np.round(cosines, 6))) > 40  # a fresh draw every update
+
+
+def test_fingerprint_identifier_confirms_holds_and_drops():
+    ident = Identifier(confirm=2, hold=3)
+    assert ident.update_fingerprint(7, 0.9) == (None, 0.0)  # one match is not enough
+    assert ident.update_fingerprint(7, 0.8)[0] == 7
+    assert ident.update_fingerprint(None, 0.0)[0] == 7  # a noisy moment does not drop it
+    assert ident.update_fingerprint(None, 0.0)[0] == 7
+    assert ident.update_fingerprint(None, 0.0)[0] is None  # three misses do
+    ident.update_fingerprint(8, 0.9)
+    assert ident.update_fingerprint(8, 0.9)[0] == 8
+
+
+def test_embedding_identifier_needs_similarity_and_margin():
+    ident = Identifier(votes=2, min_similarity=0.9, min_margin=0.02)
+    assert ident.update(np.array([1, 2]), np.array([0.95, 0.94]))[0] is None  # no margin
+    assert ident.update(np.array([1, 2]), np.array([0.99, 0.90]))[0] == 1
+    ident.reset()
+    assert ident.update(np.array([1, 2]), np.array([0.8, 0.7]))[0] is None  # not similar enough
+
+
+def test_dashboard_shows_live_tempo_key_and_now_playing():
+    from livedj.outputs.dashboard import Dashboard
+
+    update = Update(seq=3, t=12.0, suggestions=(Suggestion(1, 1, "/a.mp3", "Title", "Artist", 0.8, 0.9, 124.0, "8A"),),
+                    live_bpm=123.9, live_bpm_confidence=0.8, live_key="7A", live_key_name="D minor",
+                    live_key_confidence=0.6, now_playing={"artist": "X", "title": "Y", "confidence": 0.9})
+    console = Console(width=100, record=True)
+    console.print(Dashboard().render(update, {"input": "mic"}))
+    text = console.export_text()
+    assert "123.9 BPM" in text and "7A  D minor" in text and "now playing X – Y" in text
