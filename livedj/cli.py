@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", type=float, default=0.0, metavar="SECONDS", help="window start (default 0)")
     p.add_argument("--top", type=int, metavar="N", help="how many suggestions (default: ranking.top)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--mixxx-playlist", metavar="NAME", help="also append the suggestions to this Mixxx playlist "
+                                                           "(only while Mixxx is not running)")
     _add_common(p)
 
     p = sub.add_parser("run", help="the live daemon", description=(

@@ -33,6 +33,17 @@ def main(args, config) -> int:
     for _ in range(engine.identifier.confirm):  # the live loop confirms a match over consecutive updates
         update = engine.update(audio, engine.encoder.sample_rate, window_s=window_s, session=session,
                                t=args.at + len(audio) / engine.encoder.sample_rate)
+    if args.mixxx_playlist:
+        from livedj.library.importers import default_mixxx_db
+        from livedj.library.mixxx import MixxxBusy, append_to_playlist
+
+        database = config["mixxx"]["database"] or default_mixxx_db()
+        try:
+            added = append_to_playlist(database, args.mixxx_playlist, [s.path for s in update.suggestions])
+        except (MixxxBusy, OSError, ValueError) as exc:
+            print(f"livedj suggest: {exc}", file=sys.stderr)
+            return 1
+        print(f"appended {added} tracks to Mixxx playlist {args.mixxx_playlist!r}", file=sys.stderr)
     if args.json:
         print(json.dumps(jsonable(update.to_json()), ensure_ascii=False))
         return 0
