@@ -27,10 +27,14 @@ def make_source(config: dict, input_file: str | None, fast: bool, device=None):
         sample_rate = 16000  # decoded straight to the encoders' rate: no resampling per update
         ring = RingBuffer(int(audio["buffer_s"] * sample_rate), sample_rate)
         return ring, FileSource(ring, input_file, realtime=not fast), f"file {input_file}"
-    from livedj.audio.capture import MicSource
+    from livedj.audio.capture import CaptureError, MicSource
 
     device = _device(device if device is not None else audio["device"])
-    sample_rate = audio["samplerate"] or int(MicSource.default_samplerate(device))
+    try:
+        sample_rate = audio["samplerate"] or int(MicSource.default_samplerate(device))
+    except CaptureError as exc:  # not there yet (a USB interface at boot): the loop keeps retrying it
+        sample_rate = audio["samplerate"] or 48000
+        print(f"livedj run: {exc} (see `livedj devices`); waiting for it at {sample_rate} Hz", file=sys.stderr)
     ring = RingBuffer(int(audio["buffer_s"] * sample_rate), sample_rate)
     source = MicSource(ring, device=device, channels=audio["channels"])
     return ring, source, f"device {device if device is not None else '(default)'} @ {sample_rate} Hz"

@@ -90,7 +90,12 @@ class LiveLoop:
 
     # -- control ---------------------------------------------------------------------------
     def start(self) -> None:
-        self.source.start()
+        try:
+            self.source.start()
+        except OSError as exc:  # a microphone that is not there (yet): the analysis thread retries it
+            if not hasattr(self.source, "seconds_since_callback"):
+                raise
+            self.source.error = self.source.error or str(exc)
         self._thread.start()
 
     def stop(self) -> None:
