@@ -14,7 +14,8 @@ import traceback
 from importlib import import_module
 
 #: in the order ``all`` runs them (cheap first, so a failure shows early); other modules of the package
-#: with a ``run`` function (e.g. ``identify_fp``) are found by :func:`suites` and run after these
+#: with a ``run`` function (e.g. ``identify_fp``) are found by :func:`suites` and run after these; a
+#: module that sets ``IN_ALL = False`` (a long soak) runs only when named
 SUITES = ("query", "live", "encoders", "indexing", "startup", "identify")
 _NOT_SUITES = {"common", "__main__"}
 
@@ -81,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         try:
             module = import_module(f"benchmarks.{suite}")
+            if args.suite == "all" and not getattr(module, "IN_ALL", True):
+                print(f"benchmarks: {suite} skipped by `all` (IN_ALL = False); run it by name", file=sys.stderr)
+                continue
             suite_rows = normalise(module.run(quick=args.quick), suite)
         except Exception:  # one broken benchmark must not hide the others' figures
             traceback.print_exc()

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import functools
 
-import librosa
 import numpy as np
 import scipy.fft
 import scipy.sparse
@@ -107,6 +106,8 @@ def _mel_filters(sr: int, n_fft: int) -> tuple[scipy.sparse.csr_matrix, np.ndarr
     Sparse on purpose: a dense ``power @ fb.T`` goes through multithreaded BLAS, whose thread
     wake-ups cost ~10 ms per call on a busy 2-core machine; the sparse product takes < 1 ms.
     """
+    import librosa  # here: importing librosa costs ~0.5 s of start-up
+
     fmax = min(8000.0, sr / 2)
     fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=N_MELS, fmax=fmax).astype(np.float32)
     fb = scipy.sparse.csr_matrix(fb)

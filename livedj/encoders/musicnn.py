@@ -21,8 +21,14 @@ torch is imported lazily (``MusiCNN`` is built on first access) so importing thi
 """
 from __future__ import annotations
 
-import json
 import os
+
+# torch's OpenMP workers otherwise spin while they wait: on a busy 2-core box a 2-thread forward
+# pass then took 0.4-1.1 s instead of ~55 ms (measured, see models/MODEL_CARD.md). Must be set
+# before torch is first imported, which this module does lazily.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import json  # noqa: E402
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence

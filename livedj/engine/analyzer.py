@@ -113,6 +113,10 @@ class Engine:
                       live_key=self.listener.camelot, live_key_name=self.listener.key_name,
                       live_key_confidence=self.listener.key_confidence, pinned=session.pinned)
 
+    def warm_up(self) -> None:
+        """Pay first-call costs now (the live loop does it while the ring buffer fills)."""
+        warm_up(self.encoder)
+
     def _identify(self, vector: np.ndarray, window: np.ndarray, sample_rate: int, session: Session) -> None:
         if self.index.fingerprints is not None:
             from livedj.library.fingerprints import identify
@@ -167,7 +171,6 @@ def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | N
         encoder = reuse.encoder
     else:
         encoder = get_encoder(analysis["encoder"], threads=analysis["threads"])
-        warm_up(encoder)
     weights = Weights(ranking["weight_similarity"], ranking["weight_tempo"], ranking["weight_key"])
     rules = Rules(ranking["pitch_range"] or 1e-6, ranking["harmonic_only"], ranking["reachable_only"])
     segment_encoder = None

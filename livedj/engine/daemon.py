@@ -92,6 +92,9 @@ class LiveLoop:
     def start(self) -> None:
         try:
             self.source.start()
+            import livedj
+
+            log.info("listening: ready in %.2f s", time.monotonic() - livedj.STARTED)
         except OSError as exc:  # a microphone that is not there (yet): the analysis thread retries it
             if not hasattr(self.source, "seconds_since_callback"):
                 raise
@@ -188,6 +191,9 @@ class LiveLoop:
         end = int(self.duration_s * sr) if self.duration_s else None
         position = max(hop, int(round(MIN_WINDOW_S * sr / hop)) * hop)
         seq = 0
+        warm_up = getattr(self.engine, "warm_up", None)
+        if warm_up is not None:  # first-call costs, paid while the first window of audio arrives
+            warm_up()
         while not self.stop_event.is_set():
             if end is not None and position > end:
                 break
