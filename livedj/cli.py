@@ -101,6 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write the path as M3U")
     _add_common(p)
 
+    p = sub.add_parser("train", help="adapt the embedding to the booth microphone", description=(
+        "Train the booth head (encoder musicnn-booth) on your library: cached musicnn features of clean and "
+        "simulated-booth chunks, NT-Xent; written to <index dir>/head.safetensors. Re-index afterwards."))
+    p.add_argument("--library", metavar="DIR", help="folder to train on (default: library.paths)")
+    p.add_argument("--hours", type=float, default=2.0, metavar="H",
+                   help="time budget; chunks per track are chosen to fit (default 2)")
+    p.add_argument("--out", metavar="FILE", help="head file (default: <index dir>/head.safetensors)")
+    p.add_argument("--resume", action="store_true", help="continue from the cache and checkpoint beside --out")
+    _add_common(p)
+
     p = sub.add_parser("service", help="run livedj as a systemd user service", description=(
         "unit: print the systemd user unit for this installation; install: write it to "
         "$XDG_CONFIG_HOME/systemd/user/livedj.service; uninstall: stop, disable and remove it; "
@@ -118,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--encoders", default="musicnn,features", help="comma-separated (default: musicnn,features)")
     p.add_argument("--k", type=int, default=10, help="neighbours per query (default 10)")
+    p.add_argument("--room", action="store_true", help="booth robustness: identification and label precision "
+                                                       "of simulated booth queries, per encoder")
     p.add_argument("--json", action="store_true")
     _add_common(p, index=False)
     return parser
@@ -162,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "index", None):
         config["index"]["path"] = args.index
+    from livedj.encoders.adapted import HEAD_ENV, resolve_head
+
+    os.environ.setdefault(HEAD_ENV, str(resolve_head(config)))  # index workers inherit it
     command = import_module(f"livedj.commands.{args.command}")
     try:
         return int(command.main(args, config) or 0)

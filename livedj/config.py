@@ -81,7 +81,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "buffer_s": Field(float, 20.0, _range(5.0, 600.0), "ring buffer length in seconds"),
     },
     "analysis": {
-        "encoder": Field(str, "musicnn", _one_of("musicnn", "features"), "which encoder embeds audio"),
+        "encoder": Field(str, "musicnn", _one_of("musicnn", "features", "musicnn-booth"),
+                         "which encoder embeds audio"),
+        "head": Field(str, "", help="booth head for musicnn-booth; empty: <index dir>/head.safetensors if "
+                                    "`livedj train` wrote one, else models/booth_head.safetensors"),
         "threads": Field(int, 2, _range(1, 64), "torch/BLAS threads for the live analysis"),
     },
     "index": {

@@ -84,6 +84,10 @@ def evaluate(root: str, encoders: list[str], *, k: int = 10, beginning_s: float 
 
 
 def main(args, config) -> int:
+    if getattr(args, "room", False):
+        from livedj.commands import eval_room
+
+        return eval_room.main(args, config)
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table

@@ -11,6 +11,7 @@ from importlib import import_module
 ENCODERS = {
     "musicnn": ("livedj.encoders.musicnn", "MusicnnEncoder"),
     "features": ("livedj.encoders.descriptors", "FeaturesEncoder"),
+    "musicnn-booth": ("livedj.encoders.adapted", "AdaptedEncoder"),  # musicnn + the booth head
 }
 
 
@@ -30,6 +31,8 @@ def get_encoder(name: str, threads: int | None = None):
 
 def _describe(name: str) -> tuple[str, int]:
     cls = _class(name)
+    if hasattr(cls, "describe"):  # the version depends on a file (the booth head)
+        return cls.describe()
     if hasattr(cls, "VERSION") and hasattr(cls, "DIM"):
         return cls.VERSION, int(cls.DIM)
     encoder = get_encoder(name)  # the version is only known once built
