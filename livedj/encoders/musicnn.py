@@ -311,6 +311,14 @@ class MusicnnEncoder:
     def _embedding(self, out: dict[str, np.ndarray], i: int) -> Embedding:
         return Embedding(vector=unit(out[self.layer][i]), tags=out["tags"][i].astype(np.float32))
 
+    def preprocess(self, audio: np.ndarray) -> np.ndarray:
+        """Stage 1 of :meth:`analyze` (timed apart by the live loop): the log-mel input."""
+        return self.logmel(audio)
+
+    def forward(self, logmel: np.ndarray) -> Embedding:
+        """Stage 2 of :meth:`analyze`: the network on one log-mel window."""
+        return self._embedding(self._run(logmel[None]), 0)
+
     def analyze(self, audio: np.ndarray) -> Embedding:
         """Embed one mono float32 window at 16 kHz (5 s -> 313 frames) in a single pass."""
         return self._embedding(self._run(self.logmel(audio)[None]), 0)
