@@ -15,12 +15,12 @@ from __future__ import annotations
 import csv
 import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
 
 from livedj.dsp.tonal import camelot, key_name, key_short
+from livedj.fsutil import atomic_write
 from livedj.library.history import Play
 from livedj.library.importers.rekordbox import path_to_location
 
@@ -34,19 +34,7 @@ _KINDS = {".mp3": "MP3 File", ".wav": "WAV File", ".aif": "AIFF File", ".aiff": 
 
 def _atomic_write(out_path, write) -> None:
     """Call ``write(binary_file)`` on a temporary file, then rename it to ``out_path``."""
-    out = Path(os.fsdecode(out_path))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(out_path, write)
 
 
 # Characters XML 1.0 cannot carry at all (C0 controls but tab/newline/CR, lone surrogates, U+FFFE/F).

@@ -25,6 +25,8 @@ from typing import Iterable
 
 import numpy as np
 
+from livedj.fsutil import atomic_write
+
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 
@@ -41,22 +43,8 @@ def _crc32(path: Path) -> int:
     return crc
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    atomic_write(path, lambda f: f.write(text), binary=False)
 
 
 def read_manifest(directory: str | os.PathLike) -> dict:

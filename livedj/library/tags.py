@@ -19,6 +19,15 @@ def _first(tags, *names: str) -> str | None:
     return None
 
 
+def _parse_bpm(text: str | None) -> float | None:
+    """A tag's BPM ("124", "123,5") when plausible (30-300), else None."""
+    try:
+        bpm = float(text.replace(",", ".")) if text else None
+    except ValueError:
+        return None
+    return bpm if bpm is not None and 30.0 <= bpm <= 300.0 else None
+
+
 def read_tags(path: str | os.PathLike) -> dict:
     """Return ``{"title", "artist", "album", "duration", "bpm", "key"}`` (missing ones absent).
 
@@ -42,25 +51,16 @@ def read_tags(path: str | os.PathLike) -> dict:
         value = _first(tags, field)
         if value:
             out[field] = value
-    bpm_text = _first(tags, "bpm", "BPM", "tempo")
-    if bpm_text:
-        try:
-            bpm = float(bpm_text.replace(",", "."))
-            if 30.0 <= bpm <= 300.0:
-                out["bpm"] = bpm
-        except ValueError:
-            pass
+    bpm = _parse_bpm(_first(tags, "bpm", "BPM", "tempo"))
+    if bpm is not None:
+        out["bpm"] = bpm
     key_text = _first(tags, "initialkey", "INITIALKEY", "key", "KEY")
     if not {"title", "artist", "album", "bpm"} <= set(out) or key_text is None:
         raw = _raw_tags(path)  # ID3 chunks in WAV/AIFF, MP4 freeform keys: not in the easy interface
         for field, value in raw.items():
-            if field == "bpm" and "bpm" not in out:
-                try:
-                    bpm = float(value.replace(",", "."))
-                    if 30.0 <= bpm <= 300.0:
-                        out["bpm"] = bpm
-                except ValueError:
-                    pass
+            if field == "bpm":
+                if "bpm" not in out and _parse_bpm(value) is not None:
+                    out["bpm"] = _parse_bpm(value)
             elif field == "key":
                 key_text = key_text or value
             else:

@@ -7,10 +7,11 @@ to :func:`render_unit` with the placeholder command. No function here runs ``sys
 """
 from __future__ import annotations
 
+from livedj import fsutil
+
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -172,26 +173,8 @@ def dropin_path(environ: Mapping[str, str] = os.environ) -> Path:
 
 
 def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half.
-
-    A temporary file in the same folder is written, flushed to disk, then renamed over ``path``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    fsutil.atomic_write(path, lambda f: f.write(text), binary=False, file_mode=mode)
 
 
 def install(text: str, sandbox: bool = False, environ: Mapping[str, str] = os.environ) -> list[Path]:

@@ -1,0 +1,51 @@
+"""Writing files all or nothing: a crash leaves the old file or the new one, never half of one."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Callable
+
+
+def fsync_dir(directory: str | os.PathLike) -> None:
+    """Make a rename in ``directory`` durable (its entry is on disk, not only the file's data)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike | bytes, write: Callable[[IO], None], *, binary: bool = True,
+                 file_mode: int | None = None) -> None:
+    """Call ``write(f)`` on a temporary file beside ``path``, fsync it, and rename it over ``path``.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to replace (its folder is created).
+    write : callable
+        Writes the whole content to the open file it is given.
+    binary : bool
+        Open the temporary file in binary (default) or UTF-8 text mode.
+    file_mode : int, optional
+        Permission bits for the new file (default: the umask's).
+    """
+    out = Path(os.fsdecode(path))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if file_mode is not None:
+            os.chmod(tmp, file_mode)
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(out.parent)
