@@ -85,7 +85,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
                          "which encoder embeds audio"),
         "head": Field(str, "", help="booth head for musicnn-booth; empty: <index dir>/head.safetensors if "
                                     "`livedj train` wrote one, else models/booth_head.safetensors"),
-        "threads": Field(int, 2, _range(1, 64), "torch/BLAS threads for the live analysis"),
+        "threads": Field(int, 1, _range(1, 64), "torch threads for the live analysis (1 measured fastest: "
+                                                  "the streaming front end is many small ops)"),
     },
     "index": {
         "path": Field(str, "", help="index directory; empty: $XDG_DATA_HOME/livedj/index"),

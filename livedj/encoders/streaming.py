@@ -2,40 +2,44 @@
 
 Consecutive live windows (5 s every 1 s) overlap by 80%, and everything in musicnn's front end is
 local in time, so most of a window's front-end frames were already computed one hop earlier.
-:class:`StreamingMusicnn` keeps them on a *global* frame grid of the stream:
+:class:`StreamingMusicnn` returns exactly what ``MusicnnEncoder.analyze(window)`` returns (same
+frames, same zero padding at the window's edges) while computing only what is new:
 
-* log-mel frame ``k`` is centred on stream sample ``256 k`` (reflect padding only at the very stream
-  start, as librosa pads a whole track); a frame is computed once, as soon as all its 512 samples
-  have been heard, from the ``audio`` handed in;
-* a timbral output (7-frame kernel) needs mel frames ``k-3..k+3``, a temporal one (kernels 128, 64,
-  32; TF 'same' puts the extra row of an even kernel at the end) ``k-63..k+64``. Frames whose right
-  context has been heard are cached and never recomputed; the newest 3 (timbral) and 64 (temporal)
-  are computed each hop with zero right padding, as the per-window model does at a window's right
-  edge, and recomputed on the next hop. The expensive timbral convs (about 85% of the front end's
-  arithmetic) thus only run on the ~66 new frames of a hop instead of 313;
-* the mid end (three width-7 convs, zero-padded at the window's edges) and the back end run on the
-  window's 313 front-end frames each hop, as in the per-window model (they cost ~4 ms).
+* A window starting at stream sample ``s`` has its mel frames centred on ``s + 256 j``. Frames are
+  kept on a grid of the stream per *phase* ``s mod 256``: frame ``k`` centred on ``phase + 256 k``.
+  With 16000-sample hops the phase alternates between two values (16000 = 62.5 x 256), so two grids
+  are kept, each advancing 2 s every other hop; a hop that is a multiple of 256 samples needs one.
+* Interior mel frames (all 512 samples inside the window) are the same in every window that holds
+  them; only the first and last frame of a window are reflect-padded, so they are made per window.
+* A timbral output (kernel 7, zero-padded by 3) reads mel frames ``j-3..j+3``, a temporal one
+  (kernels 128, 64, 32, TF 'same' with the extra row at the end) ``j-63..j+64``. Outputs whose whole
+  context is interior mel are cached on the grid; the 4 + 4 timbral and 64 + 65 temporal outputs at
+  the window's edges (which see the reflected frames or the zero padding) are computed each hop from
+  the window's own mel. The timbral convs, ~85% of the front end's arithmetic, thus run on ~8 + the
+  new frames per hop instead of 313.
+* The mid end (three width-7 convs) and back end run on the window's 313 front-end frames (~4 ms).
 
-Deliberate differences from ``MusicnnEncoder.analyze(window)``: the window's first front-end frames
-see the real audio before the window instead of zero padding, and the window is the last 313 frames
-of the global grid that have been fully heard, which can start up to 384 samples (24 ms) before the
-per-window model's frames (16000-sample hops are not a multiple of the 256-sample frame hop). On
-generated music the vectors agree with the per-window ones to a cosine above 0.99 (see
-``benchmarks/streaming.py`` and ``tests/test_streaming.py``).
-
-The math of each branch is ``MusiCNN._front_fast`` (max over frequency first with the BN sign rule,
-then ReLU and the affine BN), so a cached frame equals the same frame of one long ``front()`` pass.
+Each branch uses the math of ``MusiCNN._front_fast`` (max over frequency first with the BN sign rule,
+then ReLU and the affine BN); convolution outputs do not depend on where a frame sits in the input,
+so a cached frame is bit-for-bit the frame a whole-window pass computes (checked in the tests).
 """
 from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from livedj.dsp.mel import HOP, N_FFT, SR, hann_periodic, log_compress, mel_filterbank
 from livedj.encoders.base import Embedding, unit
-from livedj.encoders.musicnn import CHUNK_BANDS, CHUNK_FRAMES, MusicnnEncoder
+from livedj.encoders.musicnn import CHUNK_BANDS, MusicnnEncoder
 
 TIMBRAL_CONTEXT = 3  #: mel frames each side of a timbral output (kernel 7, zero-padded by 3)
 TEMPORAL_LEFT, TEMPORAL_RIGHT = 63, 64  #: mel frames before/after a temporal output (kernel 128, TF 'same')
+MAX_PHASES = 2  #: grids kept (a 1-s hop alternates between two phases)
+#: timbral outputs per conv call: 64 measured ~30% faster than musicnn.CHUNK_FRAMES (128) on the 2-core box;
+#: chunks split independent outputs, so the values do not depend on it
+TIMBRAL_CHUNK = 64
 
 
 def mel_frames(samples: np.ndarray) -> np.ndarray:
@@ -51,15 +55,25 @@ def mel_frames(samples: np.ndarray) -> np.ndarray:
     return log_compress(power @ mel_filterbank().T)
 
 
-class _Branch:
-    """Cached outputs of front-end convs that share one context, on the global frame grid.
+@dataclass
+class _Cache:
+    """Frames ``lo .. lo+n-1`` of one grid ([C, n] torch tensor, or None when empty)."""
 
-    ``frames`` holds outputs ``lo .. done-1`` ([C, n] torch tensor) whose whole context was heard.
-    """
+    frames: object = None
+    lo: int = 0
 
-    def __init__(self, convs: list, left: int, right: int):
-        self.convs, self.left, self.right = convs, left, right
-        self.frames, self.lo, self.done = None, 0, 0
+    @property
+    def hi(self) -> int:
+        return self.lo + (0 if self.frames is None else self.frames.shape[1])
+
+
+@dataclass
+class _Grid:
+    """One phase's caches: normalised interior mel [96, n] and the timbral/temporal outputs."""
+
+    mel: _Cache = field(default_factory=_Cache)
+    timbral: _Cache = field(default_factory=_Cache)
+    temporal: _Cache = field(default_factory=_Cache)
 
 
 class StreamingMusicnn:
@@ -68,34 +82,42 @@ class StreamingMusicnn:
     Parameters
     ----------
     encoder : MusicnnEncoder
-        Provides the weights, threads, ``layer`` and tag names; its "whole" mode is what this mirrors.
+        Provides the weights, ``layer`` and tag names (its ``threads`` setting applies).
     window_s : float
-        Window length (5 s -> 313 frames, as ``analyze`` of a 5-s window).
+        Window length (5 s -> 313 frames, as ``analyze`` of a 5-s window); at least 3 s.
     max_context_s : float
-        Most seconds of front-end frames kept (at least one window); bounds memory.
+        Most seconds of cached frames kept per grid (at least one window); bounds memory.
     """
 
     def __init__(self, encoder: MusicnnEncoder, window_s: float = 5.0, max_context_s: float = 20.0):
         import torch
         import torch.nn.functional as F
 
-        self.encoder, self._torch, self._F = encoder, torch, F
-        self.model = encoder.model
+        self.encoder, self.model, self._torch, self._F = encoder, encoder.model, torch, F
         self.window_samples = int(round(window_s * SR))
         self.window_frames = 1 + self.window_samples // HOP  # as log_mel of one window
+        if self.window_frames < 2 * (TEMPORAL_RIGHT + 2) + 1:
+            raise ValueError(f"StreamingMusicnn: window_s must be >= 3 s, got {window_s}")
         self.max_frames = max(self.window_frames, int(max_context_s * SR) // HOP)
         fe = self.model.frontend
         scale, shift = self._affine(fe.bn_input)
-        self._in_scale, self._in_shift = float(scale[0]), float(shift[0])
-        timbral = [self._signed(c.weight.transpose(2, 3), c.bias, n) for c, n in zip(fe.timbral, fe.timbral_bn)]
-        temporal = [(*self._signed(c.weight[..., 0], c.bias, n), c.kernel_size[0])
-                    for c, n in zip(fe.temporal, fe.temporal_bn)]
-        self._timbral = _Branch(timbral, TIMBRAL_CONTEXT, TIMBRAL_CONTEXT)
-        self._temporal = _Branch(temporal, TEMPORAL_LEFT, TEMPORAL_RIGHT)
-        self.resets = 0  #: how many times the cache was (re)started, for tests and logs
+        self._in_scale, self._in_shift = np.float32(scale[0]), np.float32(shift[0])
+        self._timbral = [self._signed(c.weight.transpose(2, 3), c.bias, n) for c, n in zip(fe.timbral, fe.timbral_bn)]
+        self._temporal = [(*self._signed(c.weight[..., 0], c.bias, n), c.kernel_size[0])
+                          for c, n in zip(fe.temporal, fe.temporal_bn)]
+        self.resets = 0  #: grids (re)started, for tests and logs
         self.reset()
+        # numpy's OpenBLAS threads busy-wait after the filterbank matmul and then take the 2 cores from
+        # torch's threads: measured 2x slower forward passes. One BLAS thread gives the same values.
+        try:
+            from threadpoolctl import ThreadpoolController
 
-    # -- weights, as MusiCNN._front_fast prepares them ------------------------------------------
+            controller = ThreadpoolController()
+            self._one_blas_thread = lambda: controller.limit(limits=1, user_api="blas")
+        except ImportError:  # optional: without it the mel runs as log_mel does
+            self._one_blas_thread = contextlib.nullcontext
+
+    # -- weights, prepared as MusiCNN._front_fast does ----------------------------------------
     @staticmethod
     def _affine(norm):
         scale = norm.weight * norm.running_var.add(norm.eps).rsqrt()
@@ -103,88 +125,89 @@ class StreamingMusicnn:
 
     def _signed(self, weight, bias, norm):
         # negating a conv is exact, so max(sign * conv) then the monotonic ReLU/BN is the literal graph
-        torch = self._torch
         scale, shift = self._affine(norm)
-        sign = torch.where(scale < 0, -1.0, 1.0)
+        sign = self._torch.where(scale < 0, -1.0, 1.0)
         view = (-1,) + (1,) * (weight.ndim - 1)
         return weight * sign.view(view), bias * sign, sign[:, None], scale[:, None], shift[:, None]
 
     # -- state --------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget every cached frame; the next :meth:`embed` starts afresh from its ``audio``."""
-        self._end = None  # end_sample of the last call
-        self._mel, self._mel_lo, self._mel_hi = None, 0, 0  # BN-normalised mel [96, n], frames lo..hi-1
-        for branch in (self._timbral, self._temporal):
-            branch.frames, branch.lo, branch.done = None, 0, 0
+        """Forget every cached frame; the next :meth:`embed` starts afresh."""
+        self._grids: dict[int, _Grid] = {}  # by phase, oldest first
+        self._end: int | None = None
 
     @property
     def cached_frames(self) -> int:
-        """Front-end frames held now (timbral and temporal caches, whichever is longer)."""
-        return max(0 if b.frames is None else b.frames.shape[1] for b in (self._timbral, self._temporal))
+        """Most frames any cache of any grid holds now (bounded by ``max_frames``)."""
+        return max((c.hi - c.lo for g in self._grids.values() for c in (g.mel, g.timbral, g.temporal)), default=0)
 
-    # -- mel ----------------------------------------------------------------------------------
-    def _new_mel(self, audio: np.ndarray, audio_start: int, first: int, last: int) -> np.ndarray:
-        """Normalised mel frames ``first..last`` [96, n] from ``audio`` (stream samples from ``audio_start``)."""
-        lo, hi = HOP * first - N_FFT // 2, HOP * last + N_FFT // 2  # samples the frames cover
-        if lo < 0:  # only frame 0 reaches before the stream: reflect, as librosa pads a whole track
-            stream = audio[-audio_start:]
-            samples = np.concatenate([stream[1:1 - lo][::-1], stream[:hi]])
+    def _append(self, cache: _Cache, new, lo: int) -> None:
+        """Append frames ``lo..`` to ``cache`` (restarting it if they do not follow on), then bound it."""
+        if cache.frames is None or lo != cache.hi:
+            cache.frames, cache.lo = new, lo
         else:
-            samples = audio[lo - audio_start:hi - audio_start]
-        mel = mel_frames(samples)
-        return self._torch.from_numpy(mel.T * np.float32(self._in_scale) + np.float32(self._in_shift))
+            cache.frames = self._torch.cat([cache.frames, new], dim=1)
+        excess = cache.frames.shape[1] - self.max_frames
+        if excess > 0:  # the oldest frames fall out
+            cache.frames, cache.lo = cache.frames[:, excess:], cache.lo + excess
 
-    # -- front end ----------------------------------------------------------------------------
-    def _context(self, branch: _Branch, first: int, last: int):
-        """Mel frames ``first - left .. last + right``, zero where not (yet) heard: [96, n + left + right]."""
-        a, b = first - branch.left, last + branch.right + 1
-        x = self._mel[:, max(a, self._mel_lo) - self._mel_lo:min(b, self._mel_hi) - self._mel_lo]
-        return self._F.pad(x, (max(0, self._mel_lo - a), max(0, b - self._mel_hi)))
+    # -- front-end branches -------------------------------------------------------------------
+    def _norm_mel(self, samples: np.ndarray):
+        """Normalised (input BN) mel frames of ``samples``, band-major [96, n]."""
+        with self._one_blas_thread():
+            mel = mel_frames(samples)
+        return self._torch.from_numpy(np.ascontiguousarray(mel.T) * self._in_scale + self._in_shift)
 
-    def _run_timbral(self, x):
-        F = self._F
-        padded, frames = x[None, None], x.shape[1] - 2 * TIMBRAL_CONTEXT
+    @staticmethod
+    def _slice(x, lo: int, a: int, b: int):
+        """Columns ``a..b-1`` of ``x`` (whose first column is frame ``lo``), zero outside ``x``."""
+        n = x.shape[1]
+        part = x[:, max(a - lo, 0):min(b - lo, n)]
+        return part, max(0, lo - a), max(0, b - lo - n)
+
+    def _run_timbral(self, x, lo: int, first: int, last: int):
+        """Timbral outputs ``first..last`` [408, n] from mel ``x`` (frame ``lo`` first, zero outside)."""
+        F, c = self._F, TIMBRAL_CONTEXT
+        part, pad_l, pad_r = self._slice(x, lo, first - c, last + c + 1)
+        padded, frames = F.pad(part, (pad_l, pad_r))[None, None], last - first + 1
         out = []
-        for weight, bias, sign, bn_scale, bn_shift in self._timbral.convs:
-            chunks = [padded[..., t:min(t + CHUNK_FRAMES, frames) + 6] for t in range(0, frames, CHUNK_FRAMES)]
-            pooled = self._torch.cat([F.conv2d(c, weight, bias).amax(dim=2) for c in chunks], dim=2)[0]
+        for weight, bias, sign, bn_scale, bn_shift in self._timbral:
+            chunks = [padded[..., t:min(t + TIMBRAL_CHUNK, frames) + 2 * c] for t in range(0, frames, TIMBRAL_CHUNK)]
+            pooled = self._torch.cat([F.conv2d(ch, weight, bias).amax(dim=2) for ch in chunks], dim=2)[0]
             out.append(F.relu(pooled * sign) * bn_scale + bn_shift)
         return self._torch.cat(out, dim=0)
 
-    def _run_temporal(self, x):
+    def _run_temporal(self, x, lo: int, first: int, last: int):
+        """Temporal outputs ``first..last`` [153, n] from mel ``x`` (frame ``lo`` first, zero outside)."""
         F = self._F
-        bands = x[:, None, :]  # [96, 1, n]: each band is one signal
         out = []
-        for weight, bias, sign, bn_scale, bn_shift, k in self._temporal.convs:
-            # the 128-kernel context spans the others': trim to each kernel's own 'same' padding
-            trim = bands[..., TEMPORAL_LEFT - (k - 1) // 2:bands.shape[2] - (TEMPORAL_RIGHT - k // 2)]
+        for weight, bias, sign, bn_scale, bn_shift, k in self._temporal:
+            part, pad_l, pad_r = self._slice(x, lo, first - (k - 1) // 2, last + k // 2 + 1)
+            bands = F.pad(part[:, None, :], (pad_l, pad_r))  # [96, 1, n]: each band is one signal
             pooled = None
-            for b in range(0, trim.shape[0], CHUNK_BANDS):
-                y = F.conv1d(trim[b:b + CHUNK_BANDS], weight, bias).amax(dim=0)
+            for b in range(0, bands.shape[0], CHUNK_BANDS):
+                y = F.conv1d(bands[b:b + CHUNK_BANDS], weight, bias).amax(dim=0)
                 pooled = y if pooled is None else self._torch.maximum(pooled, y)
             out.append(F.relu(pooled * sign) * bn_scale + bn_shift)
         return self._torch.cat(out, dim=0)
 
-    def _advance(self, branch: _Branch, run, first: int, last: int):
-        """Outputs ``first..last`` of ``branch``: cached ones plus new ones; caches those now complete."""
-        torch = self._torch
-        if branch.frames is not None and first > branch.done:  # the window skipped past the cache
-            branch.frames = None
-        if branch.frames is None:
-            branch.lo = branch.done = first
-        start = max(branch.done, first)
-        fresh = run(self._context(branch, start, last)) if start <= last else None
-        if fresh is not None:
-            complete = max(0, min(last + 1, self._mel_hi - branch.right) - start)  # right context heard
-            keep = fresh[:, :complete]
-            branch.frames = keep if branch.frames is None else torch.cat([branch.frames, keep], dim=1)
-            branch.done = start + complete
-        cached = branch.frames[:, first - branch.lo:]
-        out = cached if fresh is None else torch.cat([cached, fresh[:, complete:]], dim=1)
-        excess = branch.frames.shape[1] - self.max_frames
-        if excess > 0:  # bound memory: the oldest frames fall out
-            branch.frames, branch.lo = branch.frames[:, excess:], branch.lo + excess
-        return out
+    def _branch(self, grid: _Grid, cache: _Cache, run, reach: int, window, k0: int):
+        """One branch's [C, T] outputs for the window whose frame 0 is grid frame ``k0``.
+
+        Outputs ``reach .. T-2-reach`` (window frames) read interior mel only: taken from ``cache``,
+        extended by what is new. The edges are computed from the window's mel (reflected end frames,
+        zero padding beyond), exactly as the whole-window pass does.
+        """
+        torch, T = self._torch, self.window_frames
+        lo, hi = k0 + reach + 1, k0 + T - 2 - reach  # interior outputs (grid frames), inclusive
+        start = cache.hi if cache.frames is not None and cache.lo <= lo <= cache.hi else lo
+        if start <= hi:
+            mel = grid.mel
+            self._append(cache, run(mel.frames, mel.lo, start, hi), start)
+        interior = cache.frames[:, lo - cache.lo:hi + 1 - cache.lo]
+        left = run(window, 0, 0, reach)
+        right = run(window, 0, T - 1 - reach, T - 1)
+        return torch.cat([left, interior, right], dim=1)
 
     # -- public -------------------------------------------------------------------------------
     def embed(self, audio: np.ndarray, end_sample: int) -> Embedding:
@@ -193,55 +216,61 @@ class StreamingMusicnn:
         Parameters
         ----------
         audio : np.ndarray
-            The newest stretch of the 16 kHz mono stream (at least one window; typically 12 s), whose
-            last sample is stream sample ``end_sample - 1``.
+            The newest stretch of the 16 kHz mono stream, at least one window long (only the last
+            window is read); its last sample is stream sample ``end_sample - 1``.
         end_sample : int
             Absolute sample index of the stream where ``audio`` ends; non-decreasing across calls.
-            A jump backwards, or a gap that ``audio`` does not bridge, restarts the cache.
+            A jump backwards resets every cache; a jump past what a grid holds restarts that grid.
 
         Returns
         -------
         Embedding
-            As ``MusicnnEncoder.analyze`` of the window: ``vector`` = unit(encoder's layer), ``tags``
-            = sigmoid probabilities. The window is the last ``window_frames`` mel frames of the
-            global grid whose samples have all been heard.
+            What ``MusicnnEncoder.analyze(audio[-window:])`` returns: ``vector`` = unit(encoder's
+            layer), ``tags`` = sigmoid probabilities.
         """
         audio = np.asarray(audio, dtype=np.float32)
-        end_sample = int(end_sample)
-        if audio.ndim != 1 or audio.size < self.window_samples:
-            raise ValueError(f"StreamingMusicnn: expected mono audio of >= {self.window_samples} samples, "
-                             f"got shape {audio.shape}")
-        audio_start = end_sample - audio.size  # may be < 0 if audio is padded before the stream start
-        last = end_sample // HOP - 1  # newest mel frame with all 512 samples heard
-        if last < 1:
-            raise ValueError(f"StreamingMusicnn: the stream is too short ({end_sample} samples)")
-        first = max(0, last - self.window_frames + 1)  # the window's first frame
-        # first frame whose samples are all in audio (frame 0 reflects, so the stream start suffices)
-        first_heard = 0 if audio_start <= 0 else -(-(audio_start + N_FFT // 2) // HOP)
-        if (self._end is None or end_sample < self._end or self._mel_hi < first_heard
-                or last - self._mel_hi > self.max_frames):
-            self.reset()
-            self.resets += 1
-            # enough mel before the window that its first temporal output sees real audio
-            self._mel_lo = self._mel_hi = max(first_heard, first - TEMPORAL_LEFT)
+        end_sample, W, T = int(end_sample), self.window_samples, self.window_frames
+        if audio.ndim != 1 or audio.size < W:
+            raise ValueError(f"StreamingMusicnn: expected mono audio of >= {W} samples, got shape {audio.shape}")
+        if self._end is not None and end_sample < self._end:
+            self.reset()  # the stream went backwards (a new source, a seek): nothing cached applies
         self._end = end_sample
+        window = audio[-W:]
+        start = end_sample - W
+        phase = start % HOP
+        k0 = (start - phase) // HOP  # grid frame of the window's frame 0
+        grid = self._grids.pop(phase, None)
+        if grid is None or grid.mel.frames is None or grid.mel.hi < k0 + 1:
+            grid = _Grid()  # new phase, or the window starts past everything cached
+            self.resets += 1
+        self._grids[phase] = grid  # most recent last
+        while len(self._grids) > MAX_PHASES:
+            del self._grids[next(iter(self._grids))]
         torch = self._torch
         with torch.inference_mode():
-            if last >= self._mel_hi:
-                new = self._new_mel(audio, audio_start, self._mel_hi, last)
-                self._mel = new if self._mel is None else torch.cat([self._mel, new], dim=1)
-                self._mel_hi = last + 1
-            timbral = self._advance(self._timbral, self._run_timbral, first, last)
-            temporal = self._advance(self._temporal, self._run_temporal, first, last)
-            # keep only the mel the next hop's recomputed outputs still need
-            need = max(self._mel_lo, min(self._timbral.done - TIMBRAL_CONTEXT, self._temporal.done - TEMPORAL_LEFT))
-            self._mel, self._mel_lo = self._mel[:, need - self._mel_lo:], need
+            # interior mel frames k0+1 .. k0+T-2: only the new ones are computed
+            mel = grid.mel
+            new_lo = mel.hi if mel.frames is not None else k0 + 1
+            if new_lo <= k0 + T - 2:
+                j = new_lo - k0  # window frame index; its samples begin at window sample 256 (j - 1)
+                self._append(mel, self._norm_mel(window[HOP * (j - 1):HOP * (T - 2) + N_FFT // 2]), new_lo)
+            # the window's own mel: reflected first and last frames around the cached interior
+            padded = np.pad(window, N_FFT // 2, mode="reflect")
+            edges = self._norm_mel(np.concatenate([padded[:N_FFT], padded[HOP * (T - 1):HOP * (T - 1) + N_FFT]]))
+            interior = mel.frames[:, k0 + 1 - mel.lo:k0 + T - 1 - mel.lo]
+            win_mel = torch.cat([edges[:, :1], interior, edges[:, 2:3]], dim=1)
+            timbral = self._branch(grid, grid.timbral, self._run_timbral, TIMBRAL_CONTEXT, win_mel, k0)
+            temporal = self._branch(grid, grid.temporal, self._run_temporal, TEMPORAL_RIGHT, win_mel, k0)
+            # later windows start later: mel before this window's interior is never read again
+            drop = k0 + 1 - mel.lo
+            if drop > 0:
+                mel.frames, mel.lo = mel.frames[:, drop:], mel.lo + drop
             front = torch.cat([timbral, temporal], dim=0)[None]  # [1, 561, T]
             out = self._back(self.model.mid(front))
         return Embedding(vector=unit(out[self.encoder.layer][0]), tags=out["tags"][0].astype(np.float32))
 
     def _back(self, features) -> dict[str, np.ndarray]:
-        """MusiCNN.forward after the mid end: max/mean pool over time, dense layers (same ops)."""
+        """``MusiCNN.forward`` after the mid end (same ops): max/mean pool over time, dense layers."""
         torch, F = self._torch, self._F
         be = self.model.backend
 

@@ -52,6 +52,8 @@ class Engine:
     identifier: Identifier = field(default_factory=Identifier)
     listener: LiveTempoKey = field(default_factory=LiveTempoKey)
     segment_encoder: object | None = None  #: when the segment index was made by another encoder
+    stream: object | None = None  #: StreamingMusicnn: reuses the overlap of consecutive live windows
+    helper: object | None = None  #: a one-thread executor for the work that does not need the embedding
     _streak: int = 0  #: consecutive updates identifying the same track
 
     def update(self, audio: np.ndarray, sample_rate: int, *, window_s: float = 5.0, t: float = 0.0, seq: int = 0,
@@ -81,7 +83,15 @@ class Engine:
         audio = resample(audio, sample_rate, self.encoder.sample_rate)
         sr = self.encoder.sample_rate
         window = audio[-int(window_s * sr):]
-        if hasattr(self.encoder, "preprocess"):  # split timing when the encoder exposes its stages
+        side = None
+        if self.helper is not None and self.index.fingerprints is not None:
+            # tempo/key and the fingerprint match need no embedding: they run on the other core meanwhile
+            side = self.helper.submit(self._listen_and_match, audio, window, sr)
+        if self.stream is not None and session.streaming and len(window) == int(window_s * sr):
+            # live: only the frames new since the last hop are computed (same vector as analyze)
+            lap("mel")
+            embedding = self.stream.embed(audio, int(round(t * sr)))
+        elif hasattr(self.encoder, "preprocess"):  # split timing when the encoder exposes its stages
             features = self.encoder.preprocess(window)
             lap("mel")
             embedding = self.encoder.forward(features)
@@ -89,10 +99,16 @@ class Engine:
             lap("mel")
             embedding = self.encoder.analyze(window)
         lap("embed")
-        self.listener.update(audio, sr)
-        lap("tempo_key")
-        self._identify(embedding.vector, window, sr, session)
-        lap("identify")
+        if side is not None:
+            heard, side_stages = side.result()
+            self._identify(embedding.vector, window, sr, session, heard=heard)
+            lap("identify")
+            stages.update(side_stages)  # their own durations, overlapped with the embedding
+        else:
+            self.listener.update(audio, sr)
+            lap("tempo_key")
+            self._identify(embedding.vector, window, sr, session)
+            lap("identify")
         query = session.query_vector(embedding.vector)
         exclude = session.excluded()
         ids, sims = self.index.query(query, self.candidates + len(exclude), self.search_k)
@@ -113,15 +129,41 @@ class Engine:
                       live_key=self.listener.camelot, live_key_name=self.listener.key_name,
                       live_key_confidence=self.listener.key_confidence, pinned=session.pinned)
 
+    def _listen_and_match(self, audio: np.ndarray, window: np.ndarray, sr: int):
+        """On the helper thread: tempo/key of the longer stretch, then the fingerprint match."""
+        from livedj.library.fingerprints import identify
+
+        began = time.perf_counter()
+        self.listener.update(audio, sr)
+        middle = time.perf_counter()
+        heard = identify(window, sr, self.index.fingerprints)[:2]
+        end = time.perf_counter()
+        return heard, {"tempo_key": (middle - began) * 1000.0, "identify": (end - middle) * 1000.0}
+
     def warm_up(self) -> None:
         """Pay first-call costs now (the live loop does it while the ring buffer fills)."""
         warm_up(self.encoder)
 
-    def _identify(self, vector: np.ndarray, window: np.ndarray, sample_rate: int, session: Session) -> None:
+    def enable_streaming(self, window_s: float) -> None:
+        """Live-loop mode: reuse the overlap of consecutive windows (the same vectors, ~0.6x the time) and
+        run tempo/key and the fingerprint match on the second core while the network runs."""
+        from livedj.encoders.musicnn import MusicnnEncoder
+
+        if type(self.encoder) is MusicnnEncoder and self.encoder.mode == "whole":
+            from livedj.encoders.streaming import StreamingMusicnn
+
+            self.stream = StreamingMusicnn(self.encoder, window_s)
+        if self.helper is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.helper = ThreadPoolExecutor(1, thread_name_prefix="livedj-listen")
+
+    def _identify(self, vector: np.ndarray, window: np.ndarray, sample_rate: int, session: Session,
+                  heard: tuple | None = None) -> None:
         if self.index.fingerprints is not None:
             from livedj.library.fingerprints import identify
 
-            heard, confidence, _, _ = identify(window, sample_rate, self.index.fingerprints)
+            heard, confidence = heard or identify(window, sample_rate, self.index.fingerprints)[:2]
             session.heard = heard
             track_id, confidence = self.identifier.update_fingerprint(heard, confidence)
         elif self.index.n_segments:
@@ -181,4 +223,10 @@ def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | N
                     candidates=ranking["candidates"], search_k=ranking["search_k"], weights=weights, rules=rules)
     if reuse is not None and encoder is reuse.encoder:
         engine.listener = reuse.listener
+    try:  # numpy may have been imported before livedj set OPENBLAS_NUM_THREADS (see livedj/__init__.py)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+    except ImportError:
+        pass
     return engine

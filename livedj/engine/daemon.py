@@ -194,6 +194,9 @@ class LiveLoop:
         warm_up = getattr(self.engine, "warm_up", None)
         if warm_up is not None:  # first-call costs, paid while the first window of audio arrives
             warm_up()
+        if hasattr(self.engine, "enable_streaming"):
+            self.engine.enable_streaming(self.window_s)
+            self.session.streaming = True
         while not self.stop_event.is_set():
             if end is not None and position > end:
                 break
@@ -202,6 +205,7 @@ class LiveLoop:
             available = min(context, position)
             if self.pending_engine is not None:  # a reload finished: swap between two updates
                 self.engine, self.pending_engine = self.pending_engine, None
+                self.engine.enable_streaming(self.window_s)
             try:
                 audio = self.ring.read(position - available, available)
             except OverwrittenError:  # fell a whole buffer behind: analyse the newest audio instead

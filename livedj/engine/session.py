@@ -92,6 +92,7 @@ class Session:
     drunk: float = 0.0
     paused: bool = False
     exclude_now_playing: bool = True
+    streaming: bool = False  #: consecutive updates are consecutive hops of one stream (the live loop)
     refresh_requested: bool = False
     commands: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=1000))
     on_played: list = field(default_factory=list)  #: callbacks(track_id, source, confidence): the set log
