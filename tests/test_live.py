@@ -266,6 +266,10 @@ def test_sighup_reloads_a_rebuilt_index_and_sigterm_stops_within_2s(library, tmp
                 break
         else:
             raise AssertionError("the rebuilt index was not picked up")
+        playing = 0  # let the identification reach the set log (four updates in a row) before stopping
+        while playing < 5 and time.monotonic() < deadline:
+            update = json.loads(process.stdout.readline())
+            playing = playing + 1 if (update["now_playing"] or {}).get("path") == str(paths[0]) else 0
         began = time.monotonic()
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=10)

@@ -54,7 +54,6 @@ class Engine:
     segment_encoder: object | None = None  #: when the segment index was made by another encoder
     stream: object | None = None  #: StreamingMusicnn: reuses the overlap of consecutive live windows
     helper: object | None = None  #: a one-thread executor for the work that does not need the embedding
-    _streak: int = 0  #: consecutive updates identifying the same track
 
     def update(self, audio: np.ndarray, sample_rate: int, *, window_s: float = 5.0, t: float = 0.0, seq: int = 0,
                session: Session | None = None) -> Update:
@@ -173,10 +172,10 @@ class Engine:
             track_id, confidence = self.identifier.update(ids, sims)
         else:
             return
-        self._streak = self._streak + 1 if track_id is not None and track_id == session.now_playing else int(
-            track_id is not None)
+        session.now_playing_streak = (session.now_playing_streak + 1 if track_id is not None
+                                      and track_id == session.now_playing else int(track_id is not None))
         session.now_playing, session.now_playing_confidence = track_id, confidence
-        if self._streak == self.identifier.log_after:  # identified on several updates in a row: log it once
+        if session.now_playing_streak == self.identifier.log_after:  # identified on several updates in a row: log it once
             session.mark_played(track_id, "identified", confidence)
 
 
@@ -221,6 +220,8 @@ def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | N
         segment_encoder = get_encoder(name, threads=1)
     engine = Engine(encoder=encoder, index=index, tracks=tracks, top=ranking["top"], segment_encoder=segment_encoder,
                     candidates=ranking["candidates"], search_k=ranking["search_k"], weights=weights, rules=rules)
+    if reuse is not None:  # a reload: what is playing stays identified (track ids survive re-indexing)
+        engine.identifier = reuse.identifier
     if reuse is not None and encoder is reuse.encoder:
         engine.listener = reuse.listener
     try:  # numpy may have been imported before livedj set OPENBLAS_NUM_THREADS (see livedj/__init__.py)

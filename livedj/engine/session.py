@@ -83,6 +83,7 @@ class Session:
     started_at: float = field(default_factory=time.time)
     now_playing: int | None = None  #: identified (or told) track id
     now_playing_confidence: float = 0.0
+    now_playing_streak: int = 0  #: consecutive updates with the same NOW PLAYING (logged as played at a count)
     heard: int | None = None  #: this update's unconfirmed match: not yet NOW PLAYING, but not suggested either
     played: dict[int, float] = field(default_factory=dict)  #: track id -> when (time.time)
     skipped: set[int] = field(default_factory=set)
