@@ -368,7 +368,6 @@ def test_osc_commands_from_the_booth_steer_the_live_loop(library, tmp_path):
     """A real python-osc client bans the top suggestion, pins a track and pauses: each shows in the
     next updates; garbage packets are counted, not fatal."""
     import socket
-    import time
 
     from pythonosc.udp_client import SimpleUDPClient
 

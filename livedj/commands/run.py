@@ -48,7 +48,7 @@ def make_publishers(config: dict, extra_targets=()):
     return OscPublisher(targets) if targets else None
 
 
-def make_session(config: dict, engine):
+def make_session(config: dict, engine, resolve):
     """The night's session: tracks played within ``history.no_repeat`` are excluded from the start,
     and every play is written to the set log (from its own thread)."""
     import time
@@ -60,12 +60,12 @@ def make_session(config: dict, engine):
     session = Session(exclude_now_playing=config["ranking"]["exclude_now_playing"])
     span = span_seconds(config["history"]["no_repeat"])
     if span is not None:
-        by_path = {t.path: t.id for t in engine.tracks.values()}
         try:
             history = History(config["history"]["path"])
             for path in history.played_paths(time.time() - span):
-                if path in by_path:
-                    session.played[by_path[path]] = 0.0
+                track_id = resolve(path)
+                if track_id is not None:
+                    session.played[track_id] = 0.0
             history.close()
         except Exception as exc:  # a broken set log must not keep the DJ from playing
             print(f"livedj run: set log {config['history']['path']} unreadable: {exc}", file=sys.stderr)
@@ -95,14 +95,14 @@ def track_resolver(engine):
     return resolve
 
 
-def make_control(config: dict, session, engine, err):
+def make_control(config: dict, session, resolve, err):
     """The OSC server the booth talks back through (played, skip, pin, lookback, drunk, pause, ...)."""
     if not config["osc_in"]["enabled"]:
         return None
     from livedj.control.osc_in import OscControlServer
 
     try:
-        return OscControlServer(session, track_resolver(engine), host=config["osc_in"]["host"],
+        return OscControlServer(session, resolve, host=config["osc_in"]["host"],
                                 port=config["osc_in"]["port"])
     except OSError as exc:  # the port is taken (a second livedj?): run without it, say so
         print(f"livedj run: OSC in on {config['osc_in']['host']}:{config['osc_in']['port']} unavailable: {exc}",
@@ -110,14 +110,12 @@ def make_control(config: dict, session, engine, err):
         return None
 
 
-def make_mixxx_follower(config: dict, session, engine):
+def make_mixxx_follower(config: dict, session, resolve):
     """Follow Mixxx's history (read-only): each track it plays is logged as played (source "mixxx")."""
     if not config["mixxx"]["follow"]:
         return None
     from livedj.engine.session import Played
     from livedj.library.mixxx import MixxxHistoryPoller
-
-    resolve = track_resolver(engine)
 
     def on_played(track) -> None:
         track_id = resolve(track.path)
@@ -142,9 +140,10 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     engine = engine or load_engine(config)
     ring, source, description = make_source(config, input_file, fast, device)
     osc = make_publishers(config, osc_targets)
-    session, setlog = make_session(config, engine)
-    control = make_control(config, session, engine, err)
-    mixxx = make_mixxx_follower(config, session, engine)
+    resolve = track_resolver(engine)  # one path -> id map for the set log, OSC in and Mixxx
+    session, setlog = make_session(config, engine, resolve)
+    control = make_control(config, session, resolve, err)
+    mixxx = make_mixxx_follower(config, session, resolve)
     loop = LiveLoop(engine, ring, source, window_s=config["audio"]["window_s"], hop_s=config["audio"]["hop_s"],
                     duration_s=duration, publishers=[osc.publish] if osc else [], fast=fast, session=session,
                     notifier=notifier)

@@ -17,7 +17,6 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime
-from pathlib import Path
 
 from livedj.dsp.tonal import camelot, key_name, key_short
 from livedj.fsutil import atomic_write

@@ -23,7 +23,6 @@ Loop-based music repeats itself: the offset is then right up to a whole number o
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -31,6 +30,7 @@ from typing import Iterable
 import numpy as np
 
 from livedj.dsp import fingerprint as fp
+from livedj.fsutil import atomic_write
 from livedj.library.index import IndexUnusable
 
 __all__ = ["FingerprintIndex", "FingerprintIndexError", "identify", "DEFAULT_SPEEDS", "MIN_ALIGNED"]
@@ -49,17 +49,8 @@ class FingerprintIndexError(IndexUnusable):
     """The fingerprint files are missing, truncated or built with other parameters."""
 
 
-def _fsync_replace(tmp: Path, path: Path) -> None:
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    _fsync_replace(tmp, path)
+    atomic_write(path, lambda f: np.save(f, array))
 
 
 def _paths(prefix: Path) -> list[Path]:
@@ -110,9 +101,7 @@ class FingerprintIndex:
         _save_npy(p_hashes, hashes)
         _save_npy(p_entries, entries)
         meta = {"params": fp.PARAMS, "hashes": int(len(hashes)), "tracks": tracks}
-        tmp = p_meta.with_name(p_meta.name + ".tmp")
-        tmp.write_text(json.dumps(meta), encoding="utf-8")
-        _fsync_replace(tmp, p_meta)
+        atomic_write(p_meta, lambda f: f.write(json.dumps(meta)), binary=False)
         return {"files": [p.name for p in (p_hashes, p_entries, p_meta)], **meta}
 
     @classmethod

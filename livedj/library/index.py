@@ -131,12 +131,7 @@ def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]],
         seg_path = directory / f"segments-{generation}.ann"
         n_segments = _build_annoy(seg_path, flat(), segment_dim or dim, n_trees)
         map_path = directory / f"segments-{generation}.map.npy"
-        tmp = map_path.with_name(map_path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            np.save(f, np.asarray(where, dtype=np.float64).reshape(-1, 2))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, map_path)
+        atomic_write(map_path, lambda f: np.save(f, np.asarray(where, dtype=np.float64).reshape(-1, 2)))
         manifest["segments"] = _entry(seg_path, items=n_segments, map=_entry(map_path),
                                       encoder=segment_encoder or encoder, dim=segment_dim or dim)
     keep = {beginnings.name, *(
@@ -150,7 +145,7 @@ def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]],
         keep |= set(info["files"])
     _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=2))
     for old in [*directory.glob("beginnings-*.ann*"), *directory.glob("segments-*"),
-                *directory.glob("fingerprints-*")]:  # earlier generations, temporaries
+                *directory.glob("fingerprints-*"), *directory.glob(".*.tmp")]:  # earlier generations, temporaries
         if old.name not in keep:
             old.unlink(missing_ok=True)
     return manifest

@@ -289,9 +289,9 @@ def _prefer_dj(result: FileResult, track) -> None:
         result.bpm, result.bpm_source = float(track.bpm), track.source
     if track.key is not None:
         result.key, result.key_source = int(track.key), track.source
-    for field in ("title", "artist", "album"):
-        if getattr(track, field, None) and field not in result.tags:
-            result.tags[field] = getattr(track, field)
+    for name in ("title", "artist", "album"):
+        if getattr(track, name, None) and name not in result.tags:
+            result.tags[name] = getattr(track, name)
 
 
 def _stale(index_dir: str, enc_id: str) -> bool:
