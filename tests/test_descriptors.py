@@ -160,3 +160,15 @@ def test_groups_weigh_about_equally():
         energy.append(float(np.sum(z[start:start + len(names)] ** 2)))
         start += len(names)
     assert max(energy) / sum(energy) < 0.75
+
+
+def test_shipped_chroma_filterbank_is_librosas():
+    """livedj/data holds librosa's chroma filters for 16 kHz so workers need not import librosa."""
+    import librosa
+
+    from livedj.dsp import descriptors
+
+    assert descriptors._CHROMA_FILE.exists()
+    expected = librosa.filters.chroma(sr=16000, n_fft=descriptors.N_FFT, norm=None).astype(np.float32)
+    assert np.array_equal(descriptors.chroma_filters(16000), expected)
+    assert descriptors.chroma_filters(22050).shape == (12, descriptors.N_FFT // 2 + 1)  # from librosa

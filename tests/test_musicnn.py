@@ -53,6 +53,16 @@ def test_filterbank_is_librosa_slaney_bit_for_bit():
     assert mel.mel_filterbank() is mel.mel_filterbank()  # cached
 
 
+@pytest.mark.parametrize("sr, n_fft, n_mels, fmax", [(16000, 1024, 64, None), (16000, 1024, 40, 8000.0),
+                                                     (44100, 2048, 40, 8000.0), (22050, 1024, 40, 6000.0)])
+def test_filterbank_and_centres_match_librosa_for_other_shapes(sr, n_fft, n_mels, fmax):
+    """The descriptor and tempo filterbanks come from here instead of librosa (start-up cost)."""
+    expected = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmax=fmax)
+    assert np.array_equal(mel.mel_filterbank(sr, n_fft, n_mels, fmax), expected)
+    top = sr / 2 if fmax is None else fmax
+    assert np.array_equal(mel.mel_frequencies(n_mels + 2, top), librosa.mel_frequencies(n_mels + 2, fmax=top))
+
+
 def test_log_mel_matches_librosa_with_reflect_padding():
     rng = np.random.default_rng(3)
     t = np.arange(80000) / 16000

@@ -1,8 +1,8 @@
 """Decode audio files to mono float32 at a chosen sample rate, with PyAV (FFmpeg).
 
-Every format FFmpeg reads works (mp3, m4a/aac, flac, ogg/vorbis, opus, wav, aiff, ...). Resampling
-and the downmix to mono happen once, inside FFmpeg (``av.AudioResampler``), so callers get samples
-ready for the DSP stage. ``decode`` seeks to ``offset`` instead of decoding from the start, which
+Every format FFmpeg reads works (mp3, m4a/aac, flac, ogg/vorbis, opus, wav, aiff, ...). The
+downmix to mono and one streaming resampler (soxr) run once over the decoded frames, so callers
+get samples ready for the DSP stage. ``decode`` seeks to ``offset`` instead of decoding from the start, which
 makes "the first 30 s after the intro" cheap on long files.
 
 Time origin: sample 0 of ``decode(path)`` is the first sample FFmpeg outputs for the file (encoder
@@ -95,56 +95,80 @@ def _frames(container, stream, path) -> Iterator[av.AudioFrame]:
         return
 
 
-#: FFmpeg folds stereo to mono as (L + R) / sqrt(2); this turns that into the mean (L + R) / 2.
-_STEREO_FOLD_TO_MEAN = np.float32(np.sqrt(0.5))
+#: Full scale of the integer sample formats FFmpeg decoders emit (FLAC, WAV, AIFF).
+_INT_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0}
+#: Resample in pieces of at least this many input samples: one soxr call per ~1.5 s at 44.1 kHz
+#: instead of one per codec frame (an MP3 frame is 1152 samples), which is where the time went.
+_CHUNK = 65536
+
+
+def _mono(frame: av.AudioFrame) -> np.ndarray:
+    """One frame as mono float32 at its own rate: the channel mean, integers scaled to +-1."""
+    fmt = frame.format.name
+    if fmt in ("fltp", "flt") and len(frame.layout.channels) == 1:
+        # no copy: the array keeps the plane (and so the frame's buffer) alive until concatenated
+        return np.frombuffer(frame.planes[0], dtype=np.float32, count=frame.samples)
+    a = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    if not frame.format.is_planar:  # packed: (1, n * channels), interleaved
+        a = a.reshape(-1, channels).T
+    base = fmt.rstrip("p")
+    if base in _INT_SCALE:
+        a = a.astype(np.float32)
+        if base == "u8":
+            a -= 128.0
+        a *= np.float32(1.0 / _INT_SCALE[base])
+    return a.mean(axis=0, dtype=np.float32) if channels > 1 else a[0].astype(np.float32, copy=False)
 
 
 class _Resampled:
-    """Resample frames to float32 at ``sample_rate`` and downmix to mono by the channel mean.
+    """Downmix frames to mono by the channel mean, then resample to ``sample_rate`` with soxr.
 
-    The mean (not FFmpeg's -3 dB stereo fold-down) keeps levels identical to the microphone path,
-    which also averages channels. Mono and stereo input are folded inside FFmpeg (one resampled
-    channel instead of two: ~1.5x faster) and rescaled; other layouts are resampled per channel
-    and averaged in numpy. The resampler is rebuilt when the input format changes.
+    The mean keeps levels identical to the microphone path, which also averages channels.
+    Downmixing first resamples one channel instead of two; batching frames into
+    :data:`_CHUNK`-sample pieces for one streaming soxr resampler costs a third less than
+    FFmpeg's resampler called per codec frame (measured: 315 -> 200 ms for a 4-minute MP3).
+    The resampler is rebuilt when the input rate changes (chained streams).
     """
 
     def __init__(self, sample_rate: int):
         self.sample_rate = sample_rate
-        self._resampler = None
-        self._key = None
-        self._scale = None  # not None: resampler outputs mono, multiply by this
+        self._stream = None
+        self._rate = None
+        self._pending: list[np.ndarray] = []
+        self._pending_n = 0
 
-    def _convert(self, frames) -> list[np.ndarray]:
-        out = []
-        for f in frames:
-            a = f.to_ndarray()  # (channels, n), planar float32
-            if self._scale is not None:
-                out.append(a[0] * self._scale if self._scale != 1 else a[0].copy())
-            else:
-                out.append(a.mean(axis=0, dtype=np.float32))
-        return out
+    def _drain(self, last: bool) -> list[np.ndarray]:
+        if not self._pending and not last:
+            return []
+        x = np.concatenate(self._pending) if self._pending else np.zeros(0, dtype=np.float32)
+        self._pending, self._pending_n = [], 0
+        if self._stream is None:  # already at the wanted rate
+            return [x] if x.size else []
+        y = self._stream.resample_chunk(x, last=last)
+        return [y] if y.size else []
 
     def push(self, frame: av.AudioFrame) -> list[np.ndarray]:
-        key = (frame.format.name, frame.layout.name, frame.sample_rate)
         out: list[np.ndarray] = []
-        if self._resampler is None or key != self._key:
+        if frame.sample_rate != self._rate:
             out = self.flush()
-            channels = len(frame.layout.channels)
-            if channels <= 2:
-                self._scale = np.float32(1) if channels == 1 else _STEREO_FOLD_TO_MEAN
-                layout = "mono"
-            else:
-                self._scale, layout = None, frame.layout
-            self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=self.sample_rate)
-            self._key = key
-        frame.pts = None  # timestamps are tracked by the caller; gaps must not make swr pad/drop
-        return out + self._convert(self._resampler.resample(frame))
+            import soxr
+
+            self._rate = frame.sample_rate
+            self._stream = None if self._rate == self.sample_rate else \
+                soxr.ResampleStream(self._rate, self.sample_rate, 1, dtype="float32")
+        x = _mono(frame)
+        self._pending.append(x)
+        self._pending_n += x.size
+        if self._pending_n >= _CHUNK:
+            out += self._drain(last=False)
+        return out
 
     def flush(self) -> list[np.ndarray]:
-        if self._resampler is None:
+        if self._rate is None:
             return []
-        out = self._convert(self._resampler.resample(None))
-        self._resampler = None
+        out = self._drain(last=True)
+        self._stream = self._rate = None
         return out
 
 

@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import functools
 
-import librosa
+from pathlib import Path
+
 import numpy as np
 import scipy.fft
 import scipy.sparse
+
+from livedj.dsp.mel import mel_filterbank
 
 N_FFT = 1024
 HOP = 512
@@ -54,11 +57,26 @@ FEATURE_NAMES: tuple[str, ...] = tuple(n for names in GROUPS.values() for n in n
 DIM = len(FEATURE_NAMES)  #: 77
 
 
+#: ``librosa.filters.chroma(sr=16000, n_fft=1024, norm=None)`` as float32, shipped because
+#: librosa's first filterbank costs ~1.5 s (imports, JIT) in every indexing worker; a test
+#: checks it against librosa. Other rates ask librosa.
+_CHROMA_FILE = Path(__file__).resolve().parent.parent / "data" / f"chroma_sr16000_nfft{N_FFT}.npy"
+
+
+def chroma_filters(sr: int) -> np.ndarray:
+    """librosa's STFT chroma filterbank (12 x bins, no normalisation) for ``sr`` and :data:`N_FFT`."""
+    if sr == 16000 and _CHROMA_FILE.exists():
+        return np.load(_CHROMA_FILE)
+    import librosa
+
+    return librosa.filters.chroma(sr=sr, n_fft=N_FFT, norm=None).astype(np.float32)
+
+
 @functools.lru_cache(maxsize=4)
 def _filters(sr: int) -> dict:
     """Sparse mel / chroma filterbanks, the DCT basis and bin frequencies for ``sr``."""
-    mel = librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=N_MELS, fmax=sr / 2)
-    chroma = librosa.filters.chroma(sr=sr, n_fft=N_FFT, norm=None)
+    mel = mel_filterbank(sr, N_FFT, N_MELS)
+    chroma = chroma_filters(sr)
     dct = scipy.fft.dct(np.eye(N_MELS), type=2, norm="ortho", axis=0)[:N_MFCC]
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr)
     edges = list(CONTRAST_EDGES) + [sr / 2 + 1]

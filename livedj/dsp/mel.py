@@ -43,15 +43,22 @@ def mel_to_hz_slaney(m: np.ndarray) -> np.ndarray:
     return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
 
 
+def mel_frequencies(n_mels: int, fmax: float, fmin: float = 0.0) -> np.ndarray:
+    """``n_mels`` frequencies (Hz) evenly spaced on the Slaney mel scale from ``fmin`` to ``fmax``."""
+    return mel_to_hz_slaney(np.linspace(hz_to_mel_slaney(fmin), hz_to_mel_slaney(fmax), n_mels))
+
+
 @lru_cache(maxsize=8)
-def mel_filterbank(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
+def mel_filterbank(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS, fmax: float | None = None) -> np.ndarray:
     """Triangular Slaney mel filters with area normalisation, shape (n_mels, 1 + n_fft // 2), float32.
 
-    Same definition as ``librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, htk=False,
-    norm="slaney")`` (fmin 0, fmax sr/2), bit for bit. Cached and read-only.
+    Same definition as ``librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmax=fmax,
+    htk=False, norm="slaney")`` (fmin 0, fmax default sr/2), bit for bit; here because importing
+    librosa and building its first filterbank costs ~1.5 s, paid by every indexing worker.
+    Cached and read-only.
     """
     fft_freqs = np.linspace(0.0, sr / 2, 1 + n_fft // 2)
-    mel_f = mel_to_hz_slaney(np.linspace(hz_to_mel_slaney(0.0), hz_to_mel_slaney(sr / 2), n_mels + 2))
+    mel_f = mel_frequencies(n_mels + 2, sr / 2 if fmax is None else fmax)
     f_diff = np.diff(mel_f)
     ramps = mel_f[:, None] - fft_freqs[None, :]
     lower = -ramps[:-2] / f_diff[:-1, None]

@@ -106,12 +106,11 @@ def _mel_filters(sr: int, n_fft: int) -> tuple[scipy.sparse.csr_matrix, np.ndarr
     Sparse on purpose: a dense ``power @ fb.T`` goes through multithreaded BLAS, whose thread
     wake-ups cost ~10 ms per call on a busy 2-core machine; the sparse product takes < 1 ms.
     """
-    import librosa  # here: importing librosa costs ~0.5 s of start-up
+    from livedj.dsp.mel import mel_filterbank, mel_frequencies
 
     fmax = min(8000.0, sr / 2)
-    fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=N_MELS, fmax=fmax).astype(np.float32)
-    fb = scipy.sparse.csr_matrix(fb)
-    centres = librosa.mel_frequencies(n_mels=N_MELS + 2, fmax=fmax)[1:-1]
+    fb = scipy.sparse.csr_matrix(mel_filterbank(sr, n_fft, N_MELS, fmax))
+    centres = mel_frequencies(N_MELS + 2, fmax)[1:-1]
     return fb, centres < LOW_HZ
 
 

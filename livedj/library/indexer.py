@@ -314,8 +314,9 @@ def _run(paths: list[str], settings: Settings, jobs: int | None) -> Iterable[Fil
         return
     # spawn: workers must not inherit a parent's torch thread pools or open SQLite handles
     worker_settings = dataclasses.replace(settings, threads=1)
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init_worker,
-                             initargs=(worker_settings,)) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init_worker,
+                               initargs=(worker_settings,))
+    try:
         pending: set[Future] = set()
         queue = iter(paths)
         for path in queue:  # keep a bounded number in flight: results stream back in order of completion
@@ -329,3 +330,7 @@ def _run(paths: list[str], settings: Settings, jobs: int | None) -> Iterable[Fil
                 nxt = next(queue, None)
                 if nxt is not None:
                     pending.add(pool.submit(_analyze_in_worker, nxt))
+    finally:
+        # no waiting for the workers to exit (~0.4 s of torch teardown): the index build can
+        # start meanwhile; the executor still reaps them (at the latest at interpreter exit)
+        pool.shutdown(wait=False, cancel_futures=True)
