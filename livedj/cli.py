@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=10, help="neighbours per query (default 10)")
     p.add_argument("--room", action="store_true", help="booth robustness: identification and label precision "
                                                        "of simulated booth queries, per encoder")
+    p.add_argument("--booth", choices=("random", "standard"), default="random",
+                   help="--room: booth settings drawn from the training ranges (default) or the standard booth "
+                        "(RT60 0.5 s, direct path +5 dB, pink noise 10 dB SNR, 100-8000 Hz)")
     p.add_argument("--json", action="store_true")
     _add_common(p, index=False)
     return parser

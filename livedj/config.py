@@ -87,6 +87,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                     "`livedj train` wrote one, else models/booth_head.safetensors"),
         "threads": Field(int, 1, _range(1, 64), "torch threads for the live analysis (1 measured fastest: "
                                                   "the streaming front end is many small ops)"),
+        "identify_s": Field(float, 10.0, _range(3.0, 30.0), "seconds of the newest audio the fingerprint "
+                                                             "match (now playing) listens to"),
     },
     "index": {
         "path": Field(str, "", help="index directory; empty: $XDG_DATA_HOME/livedj/index"),

@@ -162,9 +162,14 @@ def test_evaluate_room_on_synthetic_folder(tmp_path):
 
     for i, spec in enumerate(DEMO_TRACKS[:3]):
         (tmp_path / f"l{i % 2}").mkdir(exist_ok=True)
-        write_audio(str(tmp_path / f"l{i % 2}" / f"t{i}.wav"), render_track(spec, duration=11.0, sample_rate=SR), SR)
-    result = evaluate_room(str(tmp_path), [("spectrum", _Spectrum())], queries=1, votes=2, max_track_s=11.0)
+        write_audio(str(tmp_path / f"l{i % 2}" / f"t{i}.wav"), render_track(spec, duration=16.0, sample_rate=SR), SR)
+    result = evaluate_room(str(tmp_path), [("spectrum", _Spectrum())], queries=1, votes=2, max_track_s=16.0)
     r = result["results"]["spectrum"]
     assert result["tracks"] == 3 and set(r["id_top1"]) == {"straight", "+6%", "-6%"}
     assert all(0.0 <= v <= 1.0 for v in [*r["id_top1"].values(), *r["id_voted"].values(), r["booth_p"]])
+    assert 0.0 <= r["booth_p_blend"] <= 1.0 and 0.0 <= r["clean_p_blend"] <= 1.0
+    fpr = result["fingerprints"]  # landmark fingerprints on the same booth queries
+    assert fpr["absent_runs"] == 3 * 3  # every track is also heard against an index without it
+    assert fpr["id_top1"]["straight"] >= 0.5 and fpr["false_now_playing"] == 0.0
+    print(fpr)
     print_room_table(result)

@@ -146,7 +146,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     mixxx = make_mixxx_follower(config, session, resolve)
     loop = LiveLoop(engine, ring, source, window_s=config["audio"]["window_s"], hop_s=config["audio"]["hop_s"],
                     duration_s=duration, publishers=[osc.publish] if osc else [], fast=fast, session=session,
-                    notifier=notifier)
+                    notifier=notifier, context_s=max(12.0, config["analysis"]["identify_s"]))
     writer = JsonLinesWriter(out) if json_lines else None
     recorder = None
     if record:

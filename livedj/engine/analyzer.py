@@ -53,6 +53,9 @@ class Engine:
     listener: LiveTempoKey = field(default_factory=LiveTempoKey)
     segment_encoder: object | None = None  #: when the segment index was made by another encoder
     stream: object | None = None  #: StreamingMusicnn: reuses the overlap of consecutive live windows
+    #: seconds the fingerprint match listens to: the evidence of the updates inside it pooled (real
+    #: music through the standard booth, 36 tracks: 5 s named 67 % of queries, 10 s 96 %; none wrong)
+    identify_window_s: float = 10.0
     helper: object | None = None  #: a one-thread executor for the work that does not need the embedding
 
     def update(self, audio: np.ndarray, sample_rate: int, *, window_s: float = 5.0, t: float = 0.0, seq: int = 0,
@@ -82,10 +85,11 @@ class Engine:
         audio = resample(audio, sample_rate, self.encoder.sample_rate)
         sr = self.encoder.sample_rate
         window = audio[-int(window_s * sr):]
+        heard_audio = audio[-int(max(window_s, self.identify_window_s) * sr):]  # what the fingerprints match
         side = None
         if self.helper is not None and self.index.fingerprints is not None:
             # tempo/key and the fingerprint match need no embedding: they run on the other core meanwhile
-            side = self.helper.submit(self._listen_and_match, audio, window, sr)
+            side = self.helper.submit(self._listen_and_match, audio, heard_audio, sr)
         if self.stream is not None and session.streaming and len(window) == int(window_s * sr):
             # live: only the frames new since the last hop are computed (same vector as analyze)
             lap("mel")
@@ -100,13 +104,13 @@ class Engine:
         lap("embed")
         if side is not None:
             heard, side_stages = side.result()
-            self._identify(embedding.vector, window, sr, session, heard=heard)
+            self._identify(embedding.vector, window, sr, session, heard=heard, heard_audio=heard_audio)
             lap("identify")
             stages.update(side_stages)  # their own durations, overlapped with the embedding
         else:
             self.listener.update(audio, sr)
             lap("tempo_key")
-            self._identify(embedding.vector, window, sr, session)
+            self._identify(embedding.vector, window, sr, session, heard_audio=heard_audio)
             lap("identify")
         query = session.query_vector(embedding.vector)
         exclude = session.excluded()
@@ -128,14 +132,14 @@ class Engine:
                       live_key=self.listener.camelot, live_key_name=self.listener.key_name,
                       live_key_confidence=self.listener.key_confidence, pinned=session.pinned)
 
-    def _listen_and_match(self, audio: np.ndarray, window: np.ndarray, sr: int):
+    def _listen_and_match(self, audio: np.ndarray, heard_audio: np.ndarray, sr: int):
         """On the helper thread: tempo/key of the longer stretch, then the fingerprint match."""
         from livedj.library.fingerprints import identify
 
         began = time.perf_counter()
         self.listener.update(audio, sr)
         middle = time.perf_counter()
-        heard = identify(window, sr, self.index.fingerprints)[:2]
+        heard = identify(heard_audio, sr, self.index.fingerprints)[:2]
         end = time.perf_counter()
         return heard, {"tempo_key": (middle - began) * 1000.0, "identify": (end - middle) * 1000.0}
 
@@ -158,11 +162,12 @@ class Engine:
             self.helper = ThreadPoolExecutor(1, thread_name_prefix="livedj-listen")
 
     def _identify(self, vector: np.ndarray, window: np.ndarray, sample_rate: int, session: Session,
-                  heard: tuple | None = None) -> None:
+                  heard: tuple | None = None, heard_audio: np.ndarray | None = None) -> None:
         if self.index.fingerprints is not None:
             from livedj.library.fingerprints import identify
 
-            heard, confidence = heard or identify(window, sample_rate, self.index.fingerprints)[:2]
+            heard_audio = window if heard_audio is None else heard_audio
+            heard, confidence = heard or identify(heard_audio, sample_rate, self.index.fingerprints)[:2]
             session.heard = heard
             track_id, confidence = self.identifier.update_fingerprint(heard, confidence)
         elif self.index.n_segments:
@@ -219,7 +224,8 @@ def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | N
         name = index.segment_encoder.split("/", 1)[0]
         segment_encoder = get_encoder(name, threads=1)
     engine = Engine(encoder=encoder, index=index, tracks=tracks, top=ranking["top"], segment_encoder=segment_encoder,
-                    candidates=ranking["candidates"], search_k=ranking["search_k"], weights=weights, rules=rules)
+                    candidates=ranking["candidates"], search_k=ranking["search_k"], weights=weights, rules=rules,
+                    identify_window_s=analysis["identify_s"])
     if reuse is not None:  # a reload: what is playing stays identified (track ids survive re-indexing)
         engine.identifier = reuse.identifier
     if reuse is not None and encoder is reuse.encoder:
