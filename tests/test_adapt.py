@@ -163,7 +163,10 @@ def test_evaluate_room_on_synthetic_folder(tmp_path):
     for i, spec in enumerate(DEMO_TRACKS[:3]):
         (tmp_path / f"l{i % 2}").mkdir(exist_ok=True)
         write_audio(str(tmp_path / f"l{i % 2}" / f"t{i}.wav"), render_track(spec, duration=16.0, sample_rate=SR), SR)
-    result = evaluate_room(str(tmp_path), [("spectrum", _Spectrum())], queries=1, votes=2, max_track_s=16.0)
+    phases = []
+    result = evaluate_room(str(tmp_path), [("spectrum", _Spectrum())], queries=1, votes=2, max_track_s=16.0,
+                           progress=lambda i, n, what: phases.append((what, i, n)))
+    assert phases[0] == ("fingerprinting the clean tracks", 1, 3) and phases[-1] == ("through the booth", 3, 3)
     r = result["results"]["spectrum"]
     assert result["tracks"] == 3 and set(r["id_top1"]) == {"straight", "+6%", "-6%"}
     assert all(0.0 <= v <= 1.0 for v in [*r["id_top1"].values(), *r["id_voted"].values(), r["booth_p"]])

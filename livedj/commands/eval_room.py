@@ -107,7 +107,7 @@ def evaluate_room(root: str, encoders: Sequence, *, k: int = 10, beginning_s: fl
                   queries: int = 5, votes: int = 4, update_s: float = 1.0, segment_hop_s: float = 2.5,
                   max_track_s: float = 180.0, seed: int = 0, threads: int = 2, fingerprints: bool = True,
                   identify_s: float = 10.0, booth: str = "random",
-                  progress: Callable[[int, int], None] | None = None) -> dict:
+                  progress: Callable[..., None] | None = None) -> dict:
     """Booth-robustness figures of ``encoders`` on the labelled folder ``root`` (see the module doc).
 
     ``encoders`` holds encoder names (:func:`livedj.encoders.get_encoder`) or ``(label, encoder)`` pairs.
@@ -127,7 +127,7 @@ def evaluate_room(root: str, encoders: Sequence, *, k: int = 10, beginning_s: fl
     from livedj.library.indexer import MIN_AUDIO_S, WINDOW_S as INDEX_WINDOW_S, first_sound
 
     files = labelled_files(root)
-    fp_eval = _FingerprintEval(files, max_track_s, confirm_votes=votes) if fingerprints else None
+    fp_eval = _FingerprintEval(files, max_track_s, confirm_votes=votes, progress=progress) if fingerprints else None
     embed = _Embedders(encoders, threads=threads)
     size, names = int(WINDOW_S * SR), list(embed.models)
     seg_vecs: dict[str, list] = {n: [] for n in names}
@@ -185,7 +185,7 @@ def evaluate_room(root: str, encoders: Sequence, *, k: int = 10, beginning_s: fl
         seg_track.append(np.full(a, t))
         q_tracks.append(np.full(queries, t))
         if progress:
-            progress(f, len(files))
+            progress(f, len(files), "through the booth")
     result = {"dir": root, "booth": booth, "identify_s": identify_s, "tracks": len(labels), "labels": dict(Counter(labels)), "k": k, "queries": queries,
               "votes": votes, "skipped": skipped, "results": {}, "random_p": random_precision(labels)}
     if len(labels) < 2:
@@ -234,7 +234,7 @@ class _FingerprintEval:
     the daemon's rule (:class:`~livedj.engine.identify.Identifier`: ``confirm`` in a row).
     """
 
-    def __init__(self, files, max_track_s: float, confirm_votes: int):
+    def __init__(self, files, max_track_s: float, confirm_votes: int, progress: Callable[..., None] | None = None):
         import tempfile
         from pathlib import Path
 
@@ -249,6 +249,9 @@ class _FingerprintEval:
                 items.append((f + 1, *fp.landmarks(decode(path, SR, 0.0, max_track_s), SR)))
             except DecodeError:
                 continue
+            finally:
+                if progress:
+                    progress(f + 1, len(files), "fingerprinting the clean tracks")
         self.indexes = {}
         for name, keep in (("all", lambda i: True), ("even", lambda i: i % 2 == 0), ("odd", lambda i: i % 2 == 1)):
             prefix = Path(self._tmp.name) / name
@@ -355,7 +358,7 @@ def main(args, config) -> int:
         result = evaluate_room(args.dir, encoders, k=args.k, beginning_s=config["index"]["beginning_s"],
                                threads=config["analysis"]["threads"], identify_s=config["analysis"]["identify_s"],
                                booth=getattr(args, "booth", "random"),
-                               progress=lambda i, n: bar.update(task, completed=i, total=n))
+                               progress=lambda i, n, what: bar.update(task, completed=i, total=n, description=what))
     if result["tracks"] < 2:
         print(f"livedj eval: {args.dir}: need at least 2 audio files in sub-folders (the labels)", file=sys.stderr)
         return 1
