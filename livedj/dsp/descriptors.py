@@ -23,13 +23,13 @@ through multithreaded BLAS, whose wake-ups cost ~10 ms on a busy 2-core machine.
 from __future__ import annotations
 
 import functools
-
 from pathlib import Path
 
 import numpy as np
 import scipy.fft
 import scipy.sparse
 
+from livedj.dsp.framing import frames as frame_signal
 from livedj.dsp.mel import mel_filterbank
 
 N_FFT = 1024
@@ -90,13 +90,6 @@ def _filters(sr: int) -> dict:
     }
 
 
-def _frames(y: np.ndarray, n: int, hop: int) -> np.ndarray:
-    if len(y) < n:
-        y = np.pad(y, (0, n - len(y)))
-    count = 1 + (len(y) - n) // hop
-    return np.lib.stride_tricks.as_strided(y, shape=(count, n), strides=(y.strides[0] * hop, y.strides[0]))
-
-
 def _mean_std(x: np.ndarray) -> np.ndarray:
     """Per-column mean then std of a (frames, k) array, concatenated."""
     return np.concatenate([x.mean(axis=0), x.std(axis=0)])
@@ -153,7 +146,7 @@ def descriptor_vector(y: np.ndarray, sr: int = 16000) -> np.ndarray:
     rms = float(np.sqrt(np.mean(y.astype(np.float64) ** 2)))
     y = y / rms if rms > 1e-8 else np.zeros_like(y)
     f = _filters(sr)
-    frames = _frames(y, N_FFT, HOP)
+    frames = frame_signal(y, N_FFT, HOP)
     spec = scipy.fft.rfft(frames * np.hanning(N_FFT).astype(np.float32), axis=1)
     power = spec.real ** 2 + spec.imag ** 2  # (frames, bins)
     mag = np.sqrt(power)

@@ -45,6 +45,8 @@ import numpy as np
 import scipy.fft
 import scipy.sparse
 
+from livedj.dsp.framing import frames as frame_signal
+
 FPS = 100.0  #: onset-envelope frame rate aimed at, frames/s
 N_MULTIPLES = 4  #: beat multiples the comb samples
 PRIOR_SIGMA = 1.0  #: width of the log-normal tempo prior, octaves
@@ -77,11 +79,7 @@ def onset_envelope(y: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
         raise ValueError(f"expected mono audio (1-D), got shape {y.shape}")
     hop = max(1, int(round(sr / FPS)))
     n_fft = 1 << int(np.ceil(np.log2(3 * hop)))  # ~32 ms window
-    if len(y) < n_fft:
-        y = np.pad(y, (0, n_fft - len(y)))
-    n_frames = 1 + (len(y) - n_fft) // hop
-    frames = np.lib.stride_tricks.as_strided(
-        y, shape=(n_frames, n_fft), strides=(y.strides[0] * hop, y.strides[0]))
+    frames = frame_signal(y, n_fft, hop)
     spec = scipy.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1)
     power = spec.real ** 2 + spec.imag ** 2
     fb, low_bands = _mel_filters(sr, n_fft)

@@ -14,6 +14,8 @@ import re
 import numpy as np
 import scipy.fft
 
+from livedj.dsp.framing import frames as frame_signal
+
 PITCH_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 KEY_NAMES = tuple(f"{p} major" for p in PITCH_NAMES) + tuple(f"{p} minor" for p in PITCH_NAMES)
 KEY_NAMES_SHORT = tuple(PITCH_NAMES) + tuple(f"{p}m" for p in PITCH_NAMES)
@@ -185,11 +187,7 @@ def chroma_profile(y: np.ndarray, sr: int, *, n_fft: int | None = None,
     if n_fft is None:
         n_fft = 1 << int(np.round(np.log2(sr * 0.5)))
     hop = n_fft // 2
-    if len(y) < n_fft:
-        y = np.pad(y, (0, n_fft - len(y)))
-    n_frames = 1 + (len(y) - n_fft) // hop
-    frames = np.lib.stride_tricks.as_strided(
-        y, shape=(n_frames, n_fft), strides=(y.strides[0] * hop, y.strides[0]))
+    frames = frame_signal(y, n_fft, hop)
     window = np.hanning(n_fft).astype(np.float32)
     mag = np.abs(scipy.fft.rfft(frames * window, axis=1))  # (frames, bins)
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
