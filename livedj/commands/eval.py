@@ -83,36 +83,51 @@ def evaluate(root: str, encoders: list[str], *, k: int = 10, beginning_s: float 
     return result
 
 
-def main(args, config) -> int:
-    if getattr(args, "room", False):
-        from livedj.commands import eval_room
-
-        return eval_room.main(args, config)
+def report(args, what: str, measure, print_table) -> int:
+    """The body `livedj eval` and `livedj eval --room` share: run ``measure(progress)`` under a
+    transient progress bar (``progress(i, n[, phase])``), then print JSON or ``print_table(result)``
+    and the skipped files. Exit code 1 when fewer than 2 tracks could be used."""
     from rich.console import Console
     from rich.progress import Progress
-    from rich.table import Table
 
-    encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("embedding", total=None)
-        result = evaluate(args.dir, encoders, k=args.k, beginning_s=config["index"]["beginning_s"],
-                          progress=lambda i, n: bar.update(task, completed=i, total=n))
+        task = bar.add_task(what, total=None)
+        result = measure(lambda i, n, phase=what: bar.update(task, completed=i, total=n, description=phase))
     if result["tracks"] < 2:
         print(f"livedj eval: {args.dir}: need at least 2 audio files in sub-folders (the labels)", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    table = Table(title=f"precision@{args.k} of same-label neighbours, {result['tracks']} tracks, "
+    print_table(result)
+    for path, why in result["skipped"]:
+        console.print(f"skipped {path}: {why}", markup=False)
+    return 0
+
+
+def main(args, config) -> int:
+    if getattr(args, "room", False):
+        from livedj.commands import eval_room
+
+        return eval_room.main(args, config)
+    encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
+    return report(args, "embedding", lambda progress: evaluate(
+        args.dir, encoders, k=args.k, beginning_s=config["index"]["beginning_s"], progress=progress),
+        lambda result: print_precision_table(result, args.k))
+
+
+def print_precision_table(result: dict, k: int) -> None:
+    """Precision@k per encoder beside the random baseline, and the embedding cost (rich)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"precision@{k} of same-label neighbours, {result['tracks']} tracks, "
                         f"{len(result['labels'])} labels")
     table.add_column("embedding")
-    table.add_column(f"P@{args.k}", justify="right")
+    table.add_column(f"P@{k}", justify="right")
     table.add_column("ms / track", justify="right")
     for name, p in result["precision"].items():
         ms = result["ms_per_track"].get(name)
         table.add_row(name, f"{p:.3f}", f"{ms:.0f}" if ms is not None else "")
     Console().print(table)
-    for path, why in result["skipped"]:
-        console.print(f"skipped {path}: {why}", markup=False)
-    return 0

@@ -345,27 +345,10 @@ def print_room_table(result: dict, console=None) -> None:
 
 def main(args, config) -> int:
     """`livedj eval DIR --room`: run :func:`evaluate_room` with a progress bar and print the table (or JSON)."""
-    import json
-    import sys
-
-    from rich.console import Console
-    from rich.progress import Progress
+    from livedj.commands.eval import report
 
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
-    console = Console(stderr=True)
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("through the booth", total=None)
-        result = evaluate_room(args.dir, encoders, k=args.k, beginning_s=config["index"]["beginning_s"],
-                               threads=config["analysis"]["threads"], identify_s=config["analysis"]["identify_s"],
-                               booth=getattr(args, "booth", "random"),
-                               progress=lambda i, n, what: bar.update(task, completed=i, total=n, description=what))
-    if result["tracks"] < 2:
-        print(f"livedj eval: {args.dir}: need at least 2 audio files in sub-folders (the labels)", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    print_room_table(result)
-    for path, why in result["skipped"]:
-        console.print(f"skipped {path}: {why}", markup=False)
-    return 0
+    return report(args, "through the booth", lambda progress: evaluate_room(
+        args.dir, encoders, k=args.k, beginning_s=config["index"]["beginning_s"],
+        threads=config["analysis"]["threads"], identify_s=config["analysis"]["identify_s"],
+        booth=getattr(args, "booth", "random"), progress=progress), print_room_table)
