@@ -231,7 +231,7 @@ class _FingerprintEval:
     identification; the even- and the odd-numbered ones, so that every track is also heard as a
     record *not in the library* (the index without it), for the false "now playing" rate. An
     update names a track by :func:`~livedj.library.fingerprints.identify`; NOW PLAYING follows
-    the daemon's rule (:class:`~livedj.engine.identify.Identifier`: ``confirm`` in a row).
+    the daemon's rule (:class:`~livedj.engine.now_playing.FingerprintConfirm`: ``confirm`` in a row).
     """
 
     def __init__(self, files, max_track_s: float, confirm_votes: int, progress: Callable[..., None] | None = None):
@@ -276,10 +276,10 @@ class _FingerprintEval:
 
     @staticmethod
     def _now_playing(names: list, confirm: int = 2) -> list:
-        from livedj.engine.identify import Identifier
+        from livedj.engine.now_playing import FingerprintConfirm
 
-        ident = Identifier(confirm=confirm)
-        return [ident.update_fingerprint(t, 1.0)[0] for t in names]
+        ident = FingerprintConfirm(confirm=confirm)
+        return [ident.update(t, 1.0)[0] for t in names]
 
     def figures(self) -> dict:
         """``id_top1`` / ``id_voted`` per speed (one update; NOW PLAYING after the last update) and

@@ -23,14 +23,13 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from livedj.dsp.level import WINDOW_S, first_sound
 from livedj.encoders.base import unit
 from livedj.library import index as annoy_index
 from livedj.library.scan import FoundFile, scan
 from livedj.library.store import Store, display_path, encode_path
 
-WINDOW_S = 5.0
 MIN_AUDIO_S = 3.0  # below this a track has no beginning worth embedding
-SILENCE_FRAME = 2048
 
 
 @dataclass(frozen=True)
@@ -73,18 +72,6 @@ class Report:
     @property
     def files_per_s(self) -> float:
         return self.indexed / self.seconds if self.seconds > 0 else 0.0
-
-
-def first_sound(y: np.ndarray, sample_rate: int, floor_db: float = -50.0, below_peak_db: float = 40.0) -> float:
-    """Seconds of leading silence in ``y``: where the first frame louder than both thresholds starts."""
-    n = len(y) // SILENCE_FRAME
-    if n == 0:
-        return 0.0
-    frames = y[: n * SILENCE_FRAME].reshape(n, SILENCE_FRAME)
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-20)
-    threshold = max(10 ** (floor_db / 20), rms.max() * 10 ** (-below_peak_db / 20))
-    loud = np.flatnonzero(rms > threshold)
-    return float(loud[0] * SILENCE_FRAME / sample_rate) if len(loud) else float(len(y) / sample_rate)
 
 
 # -- worker side ----------------------------------------------------------------------------
