@@ -6,7 +6,8 @@ limits, no edits of the config dict); the live loop's process-wide settings are 
 """
 from __future__ import annotations
 
-from livedj.encoders import encoder_dim, encoder_id, get_encoder
+from livedj.encoders import HEADED, encoder_dim, encoder_id, get_encoder
+from livedj.encoders.adapted import resolve_head
 from livedj.engine.analyzer import Engine, Ranking
 from livedj.engine.embed import make_embedder
 from livedj.engine.now_playing import NowPlayingTracker
@@ -43,16 +44,18 @@ def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | N
     """
     analysis, audio = config["analysis"], config["audio"]
     index_dir = index_dir or config["index"]["path"]
-    index = annoy_index.load(index_dir, encoder=encoder_id(analysis["encoder"]), dim=encoder_dim(analysis["encoder"]))
+    name = analysis["encoder"]
+    head = str(resolve_head(config, index_dir)) if name in HEADED else None
+    index = annoy_index.load(index_dir, encoder=encoder_id(name, head), dim=encoder_dim(name, head))
     store = Store(index_dir, readonly=True)
     try:
         tracks = store.tracks()
     finally:
         store.close()
-    if reuse is not None and reuse.encoder.name == analysis["encoder"]:
-        encoder = reuse.encoder
+    if reuse is not None and f"{reuse.encoder.name}/{reuse.encoder.version}" == index.manifest["encoder"]:
+        encoder = reuse.encoder  # the same vectors (same encoder, same head): keep it
     else:
-        encoder = get_encoder(analysis["encoder"], threads=analysis["threads"])
+        encoder = get_encoder(name, threads=analysis["threads"], head=head)
     segment_encoder = None
     if index.fingerprints is None and index.segment_encoder and index.segment_encoder != index.manifest["encoder"]:
         segment_encoder = get_encoder(index.segment_encoder.split("/", 1)[0], threads=1)
