@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from livedj.config import defaults
-from livedj.dsp.level import WINDOW_S, first_sound, level_db, resample
+from livedj.dsp import WINDOW_S
+from livedj.dsp.level import first_sound, level_db, resample
 from livedj.engine.analyzer import Engine, InlineExecutor
 from livedj.engine.embed import Laps, StagedEmbedder, StreamingEmbedder, WindowEmbedder, make_embedder
 from livedj.engine.loader import load_engine

@@ -20,7 +20,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from livedj.dsp.level import WINDOW_S, first_sound
+from livedj.dsp import WINDOW_S
+from livedj.dsp.level import first_sound
 from livedj.dsp.room import booth
 
 SR = 16000

@@ -25,8 +25,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from livedj.dsp import WINDOW_S
+
 SR = 16000
-WINDOW_S = 5.0
 SPEEDS = (("straight", 1.0), ("+6%", 1.06), ("-6%", 0.94))
 BOOTHS = ("random", "standard")
 
@@ -81,7 +82,7 @@ class _Embedders:
                 for name, model in self.models.items():
                     if fns.get(name) is not None:
                         if raw is None:
-                            raw = self.shared._run(np.stack([self.shared.logmel(windows[i]) for i in chunk]))
+                            raw = self.shared.outputs(np.stack([self.shared.logmel(windows[i]) for i in chunk]))
                         vectors = fns[name](raw)
                     else:
                         vectors = [model.analyze(windows[i]).vector for i in chunk]
@@ -124,7 +125,8 @@ def evaluate_room(root: str, encoders: Sequence, *, k: int = 10, beginning_s: fl
     from livedj.adapt.data import booth_params, booth_window
     from livedj.audio.decode import DecodeError, decode
     from livedj.commands.eval import labelled_files, random_precision
-    from livedj.library.indexer import MIN_AUDIO_S, WINDOW_S as INDEX_WINDOW_S, first_sound
+    from livedj.dsp.level import first_sound
+    from livedj.library.indexer import MIN_AUDIO_S
 
     files = labelled_files(root)
     fp_eval = _FingerprintEval(files, max_track_s, confirm_votes=votes, progress=progress) if fingerprints else None
@@ -154,7 +156,7 @@ def evaluate_room(root: str, encoders: Sequence, *, k: int = 10, beginning_s: fl
         hop = int(segment_hop_s * SR)
         segments = [audio[i:i + size] for i in range(0, len(audio) - size + 1, hop)]
         head = audio[start:start + int(beginning_s * SR)]
-        step = int(INDEX_WINDOW_S * SR)
+        step = int(WINDOW_S * SR)
         begins = [head[i:i + step] for i in range(0, max(1, len(head) - step + 1), step)]
         positions = np.linspace(start, len(audio) - span, queries).astype(int)
         rng = np.random.default_rng(zlib.crc32(path.encode("utf-8", "surrogateescape")) ^ (seed + 1000))

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-#: the analysis window, seconds: what one live update embeds and what a song's beginning vector
-#: is made of (the index and the live query must agree; the config's ``audio.window_s`` defaults to it)
-WINDOW_S = 5.0
 SILENCE_FRAME = 2048  #: samples per frame when looking for the first sound
 FLOOR_DB = -120.0
 

@@ -89,7 +89,7 @@ class AdaptedEncoder:
 
     def analyze(self, audio: np.ndarray) -> Embedding:
         """Embed one mono float32 window at 16 kHz in a single pass."""
-        out = self.base._run(self.base.logmel(audio)[None])
+        out = self.base.outputs(self.base.logmel(audio)[None])
         return Embedding(vector=self.vectors(out)[0], tags=out["tags"][0].astype(np.float32))
 
     def analyze_many(self, windows: Sequence[np.ndarray]) -> list[Embedding]:
@@ -102,7 +102,7 @@ class AdaptedEncoder:
         for indices in by_length.values():
             for start in range(0, len(indices), self.base.batch_size):
                 chunk = indices[start:start + self.base.batch_size]
-                out = self.base._run(np.stack([logmels[i] for i in chunk]))
+                out = self.base.outputs(np.stack([logmels[i] for i in chunk]))
                 for j, (i, vector) in enumerate(zip(chunk, self.vectors(out))):
                     results[i] = Embedding(vector=vector, tags=out["tags"][j].astype(np.float32))
         return results  # type: ignore[return-value]

@@ -25,6 +25,7 @@ import numpy as np
 
 from livedj.audio.capture import Source
 from livedj.audio.ringbuffer import OverwrittenError, RingBuffer
+from livedj.dsp import WINDOW_S
 from livedj.engine.session import Session
 from livedj.engine.update import Update
 
@@ -92,7 +93,7 @@ class Notifier(Protocol):
 class LiveLoop:
     """Runs the engine over a ring buffer every hop until stopped, the duration is reached or the input ends."""
 
-    def __init__(self, engine: LiveEngine, ring: RingBuffer, source: Source, *, window_s: float = 5.0,
+    def __init__(self, engine: LiveEngine, ring: RingBuffer, source: Source, *, window_s: float = WINDOW_S,
                  hop_s: float = 1.0, duration_s: float | None = None, publishers: Iterable[Callable[[Update], None]] = (),
                  fast: bool = False, history: int = 300, session: Session | None = None, context_s: float = 12.0,
                  notifier: Notifier | None = None):

@@ -23,7 +23,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from livedj.dsp.level import WINDOW_S, first_sound
+from livedj.dsp import WINDOW_S
+from livedj.dsp.level import first_sound
 from livedj.encoders.base import Encoder, unit
 from livedj.library import index as annoy_index
 from livedj.library.scan import FoundFile, scan
