@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = _CurrentStderr()
     handler.setFormatter(logging.Formatter("livedj: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
-    from livedj.config import ConfigError, load
+    from livedj.config import ConfigError, load, override
 
     try:
         config = load(args.config)
@@ -80,10 +80,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     if getattr(args, "index", None):
-        config["index"]["path"] = args.index
-    from livedj.encoders.adapted import HEAD_ENV, resolve_head
-
-    os.environ.setdefault(HEAD_ENV, str(resolve_head(config)))  # index workers inherit it
+        config = override(config, {"index": {"path": args.index}})
     command = import_module(f"livedj.commands.{args.command}")
     try:
         return int(command.main(args, config) or 0)

@@ -244,18 +244,33 @@ def default_config_path() -> Path:
     return xdg_dir("CONFIG", ".config") / "config.toml"
 
 
+def source_path(path: str | os.PathLike | None = None) -> str:
+    """What :func:`load` reads for ``path``: the file's path, or "(built-in defaults)"."""
+    if path is not None:
+        return str(path)
+    candidate = default_config_path()
+    return str(candidate) if candidate.exists() else "(built-in defaults)"
+
+
+def override(config: dict[str, dict[str, Any]], changes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A copy of ``config`` with ``changes`` (``{section: {key: value}}``, e.g. a command-line
+    ``--index``) applied; ``config`` itself is never changed."""
+    out = copy.deepcopy(config)
+    for section, values in changes.items():
+        out[section].update(values)
+    return out
+
+
 def load(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
     """Load and validate the configuration.
 
     ``path`` given: that file must exist. Otherwise ``$XDG_CONFIG_HOME/livedj/config.toml`` is
-    used when present, else the built-in defaults.
+    used when present, else the built-in defaults (:func:`source_path` says which).
     """
     if path is None:
         candidate = default_config_path()
         if not candidate.exists():
-            config = defaults()
-            config["_source"] = {"path": "(built-in defaults)"}
-            return _resolve_paths(config)
+            return _resolve_paths(defaults())
         path = candidate
     path = Path(path)
     try:
@@ -268,9 +283,7 @@ def load(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    config = validate(raw, str(path))
-    config["_source"] = {"path": str(path)}
-    return _resolve_paths(config)
+    return _resolve_paths(validate(raw, str(path)))
 
 
 def _resolve_paths(config: dict) -> dict:

@@ -18,8 +18,17 @@ def write(tmp_path, text):
 
 def test_shipped_config_equals_builtin_defaults():
     loaded = config.load(REPO / "config.toml")
-    loaded.pop("_source")
     assert loaded == config._resolve_paths(config.defaults())
+
+
+def test_override_copies_and_source_path_names_the_file(tmp_path, monkeypatch):
+    loaded = config.load(REPO / "config.toml")
+    moved = config.override(loaded, {"index": {"path": "/elsewhere"}, "ranking": {"top": 3}})
+    assert moved["index"]["path"] == "/elsewhere" and moved["ranking"]["top"] == 3
+    assert loaded == config.load(REPO / "config.toml")  # the loaded config is untouched
+    assert config.source_path(REPO / "config.toml") == str(REPO / "config.toml")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert config.source_path(None) == "(built-in defaults)"
 
 
 def test_unknown_key_is_named_with_a_suggestion(tmp_path):

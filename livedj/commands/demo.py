@@ -10,11 +10,10 @@ Nothing is downloaded; a re-run reuses the generated files and the index.
 """
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from pathlib import Path
 
-from livedj.config import xdg_dir
+from livedj.config import override, xdg_dir
 
 
 def _mix_specs():
@@ -79,8 +78,7 @@ def main(args, config) -> int:
     console = Console(stderr=True)
     root = Path(args.dir) if args.dir else xdg_dir("CACHE", ".cache") / "demo"
     library, index_dir = root / "library", root / f"index-{config['analysis']['encoder']}"
-    config = copy.deepcopy(config)
-    config["index"]["path"] = str(index_dir)
+    config = override(config, {"index": {"path": str(index_dir)}})
 
     console.rule("[bold]livedj demo")
     console.print(f"1/3 generating {len(DEMO_TRACKS)} synthetic tracks in {library}")

@@ -53,7 +53,10 @@ def labelled_files(root: str) -> list[tuple[str, str]]:
     return out
 
 
-def evaluate(root: str, encoders: list[str], *, k: int = 10, beginning_s: float = 15.0, progress=None) -> dict:
+def evaluate(root: str, encoders: list[str], *, k: int = 10, beginning_s: float = 15.0, progress=None,
+             head: str | None = None) -> dict:
+    """Precision@k of each encoder's beginning vectors by the folder labels under ``root``
+    (``head``: the booth head file for ``musicnn-booth``)."""
     import numpy as np
 
     from livedj.audio.decode import DecodeError
@@ -61,7 +64,7 @@ def evaluate(root: str, encoders: list[str], *, k: int = 10, beginning_s: float 
     from livedj.library.indexer import MIN_AUDIO_S, beginning_vector, load_beginning
 
     files = labelled_files(root)
-    models = {name: get_encoder(name, threads=2) for name in encoders}
+    models = {name: get_encoder(name, threads=2, head=head) for name in encoders}
     vectors: dict[str, list] = {name: [] for name in encoders}
     seconds = {name: 0.0 for name in encoders}
     labels, skipped = [], []
@@ -138,9 +141,12 @@ def main(args, config) -> int:
         from livedj.commands import eval_room
 
         return eval_room.main(args, config)
+    from livedj.encoders.adapted import resolve_head
+
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
     return report(args, "embedding", lambda progress: evaluate(
-        args.dir, encoders, k=args.k, beginning_s=config["index"]["beginning_s"], progress=progress),
+        args.dir, encoders, k=args.k, beginning_s=config["index"]["beginning_s"], progress=progress,
+        head=str(resolve_head(config))),
         lambda result: print_precision_table(result, args.k))
 
 

@@ -24,10 +24,12 @@ def files_per_second_column():
 
 
 def settings_from(config: dict) -> Settings:
+    from livedj.encoders.adapted import resolve_head
     from livedj.library.indexer import Settings
 
     return Settings(encoder=config["analysis"]["encoder"], beginning_s=config["index"]["beginning_s"],
-                    threads=config["analysis"]["threads"], segment_hop_s=config["index"]["segment_hop_s"])
+                    threads=config["analysis"]["threads"], segment_hop_s=config["index"]["segment_hop_s"],
+                    head=str(resolve_head(config)))
 
 
 def run_index(paths, config: dict, *, jobs: int | None = None, console: Console | None = None,

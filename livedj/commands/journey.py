@@ -87,6 +87,7 @@ def add_arguments(parser) -> None:
 
 def main(args, config) -> int:
     from livedj.encoders import encoder_id
+    from livedj.encoders.adapted import resolve_head
     from livedj.library import index as annoy_index
     from livedj.library.history import Play
     from livedj.library.store import Store, StoreError
@@ -95,7 +96,7 @@ def main(args, config) -> int:
         print("livedj journey: give at least two tracks (from A to B)", file=sys.stderr)
         return 2
     try:
-        enc = encoder_id(config["analysis"]["encoder"])
+        enc = encoder_id(config["analysis"]["encoder"], resolve_head(config))
         index = annoy_index.load(config["index"]["path"], encoder=enc)
         store = Store(config["index"]["path"], readonly=True)
         tracks = store.tracks()

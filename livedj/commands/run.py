@@ -56,7 +56,7 @@ def make_session(config: dict, engine, resolve):
     import time
 
     from livedj.config import span_seconds
-    from livedj.engine.session import Session
+    from livedj.engine.session import PlayedBefore, Session
     from livedj.library.history import History, SetLogWriter
 
     session = Session(exclude_now_playing=config["ranking"]["exclude_now_playing"])
@@ -64,10 +64,8 @@ def make_session(config: dict, engine, resolve):
     if span is not None:
         try:
             history = History(config["history"]["path"])
-            for path in history.played_paths(time.time() - span):
-                track_id = resolve(path)
-                if track_id is not None:
-                    session.played[track_id] = 0.0
+            earlier = (resolve(path) for path in history.played_paths(time.time() - span))
+            session.apply(PlayedBefore(tuple(t for t in earlier if t is not None)))
             history.close()
         except Exception as exc:  # a broken set log must not keep the DJ from playing
             print(f"livedj run: set log {config['history']['path']} unreadable: {exc}", file=sys.stderr)
@@ -213,7 +211,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
 
 def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
     """SIGHUP: re-read config.toml and the index off the live thread, then hand the new engine over."""
-    from livedj.config import ConfigError, load
+    from livedj.config import ConfigError, load, override, source_path
     from livedj.engine.loader import load_engine
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
@@ -222,9 +220,9 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
     try:
         config = load(config_path)
         if index_dir:
-            config["index"]["path"] = index_dir
+            config = override(config, {"index": {"path": index_dir}})
         loop.pending_engine = load_engine(config, reuse=loop.engine)
-        print(f"livedj: reloaded {config['_source']['path']} and the index "
+        print(f"livedj: reloaded {source_path(config_path)} and the index "
               f"({loop.pending_engine.index.size} tracks)", file=err, flush=True)
     except (ConfigError, IndexUnusable, StoreError, OSError) as exc:
         print(f"livedj: reload failed, keeping the running config and index: {exc}", file=err, flush=True)

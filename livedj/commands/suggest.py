@@ -30,8 +30,10 @@ def main(args, config) -> int:
     from livedj.library.store import StoreError
     from livedj.outputs.jsonlines import jsonable
 
+    from livedj.config import override
+
     if args.top is not None:
-        config["ranking"]["top"] = args.top
+        config = override(config, {"ranking": {"top": args.top}})
     window_s = config["audio"]["window_s"]
     try:
         engine = load_engine(config)

@@ -6,7 +6,7 @@ limits, no edits of the config dict); the live loop's process-wide settings are 
 """
 from __future__ import annotations
 
-from livedj.encoders import HEADED, encoder_dim, encoder_id, get_encoder
+from livedj.encoders import encoder_dim, encoder_id, get_encoder
 from livedj.encoders.adapted import resolve_head
 from livedj.engine.analyzer import Engine, Ranking
 from livedj.engine.embed import make_embedder
@@ -45,7 +45,7 @@ def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | N
     analysis, audio = config["analysis"], config["audio"]
     index_dir = index_dir or config["index"]["path"]
     name = analysis["encoder"]
-    head = str(resolve_head(config, index_dir)) if name in HEADED else None
+    head = str(resolve_head(config, index_dir))  # used by a headed encoder (musicnn-booth) only
     index = annoy_index.load(index_dir, encoder=encoder_id(name, head), dim=encoder_dim(name, head))
     store = Store(index_dir, readonly=True)
     try:
