@@ -114,3 +114,29 @@ def test_the_checker_sees_lazy_and_relative_imports(tmp_path):
     edges = graph()
     assert "livedj.encoders.musicnn" in edges["livedj.engine.embed"]  # imported inside make_embedder
     assert "livedj.library.index" in edges["livedj.engine.loader"]  # `from livedj.library import index`
+
+
+def test_no_module_reaches_into_another_modules_private_names():
+    """``from livedj.x import _name`` and ``x._name`` on an imported livedj module are refused:
+    what another module needs is public (and documented) in the module that owns it. (Attributes of
+    instances, e.g. ``encoder._run``, are not typed here: reviews catch those.)"""
+    reaching = []
+    for path in sorted(ROOT.rglob("*.py")):
+        me = module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        modules: set[str] = set()  # local names bound to livedj modules
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("livedj"):
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        reaching.append(f"{me}: from {node.module} import {alias.name}")
+                    sub = ROOT.parent / f"{node.module}.{alias.name}".replace(".", "/")
+                    if sub.with_suffix(".py").exists() or sub.is_dir():
+                        modules.add(alias.asname or alias.name)
+            elif isinstance(node, ast.Import):
+                modules.update(a.asname for a in node.names if a.asname and a.name.startswith("livedj"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+                reaching.append(f"{me}: {node.value.id}.{node.attr}")
+    assert not reaching, "private names used across modules:\n" + "\n".join(reaching)

@@ -16,7 +16,7 @@ from typing import Any
 
 from livedj.engine.update import Update
 from livedj.outputs.osc_profiles import (  # noqa: F401  (re-exported: the public API of this module)
-    PROFILES, STAGES, Message, OscProfile, _finite, check_prefix, livedj_profile, make_profile,
+    PROFILES, STAGES, Message, OscProfile, finite, check_prefix, livedj_profile, make_profile,
 )
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def encode_message(msg: Message) -> bytes:
             data.append(struct.pack(">i", min(max(arg, _INT32_MIN), _INT32_MAX)))
         elif isinstance(arg, float):
             tags.append("f")
-            data.append(struct.pack(">f", _finite(arg)))
+            data.append(struct.pack(">f", finite(arg)))
         else:
             tags.append("s")
             data.append(_osc_string(arg))

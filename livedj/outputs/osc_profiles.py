@@ -33,7 +33,7 @@ class Message(NamedTuple):
     args: tuple = ()
 
 
-def _finite(value: float | None, default: float = 0.0) -> float:
+def finite(value: float | None, default: float = 0.0) -> float:
     """A float for an ``f`` argument: None, NaN, infinities and junk become ``default``."""
     if value is None:
         return default
@@ -46,7 +46,7 @@ def _finite(value: float | None, default: float = 0.0) -> float:
 
 def _db(value: float | None) -> float:
     """A level in dBFS, floored at -120 (silence is -inf before the floor)."""
-    return max(_finite(value, -120.0), -120.0)
+    return max(finite(value, -120.0), -120.0)
 
 
 def _get(obj: object, name: str, default: object = None) -> object:
@@ -78,7 +78,7 @@ def track_details(obj: object) -> str:
     key = safe_text(_get(obj, "key") or "")
     if key:
         parts.append(key)
-    bpm = _finite(_get(obj, "bpm"))
+    bpm = finite(_get(obj, "bpm"))
     if bpm > 0:
         parts.append(f"{bpm:.0f} BPM")
     return ", ".join(parts)
@@ -93,37 +93,37 @@ def livedj_profile(update: Update, prefix: str = "/livedj") -> list[Message]:
     those fields (read with getattr, so older updates without them still work).
     """
     seq = int(update.seq)
-    msgs = [Message(f"{prefix}/update", (seq, _finite(update.t), len(update.suggestions)))]
+    msgs = [Message(f"{prefix}/update", (seq, finite(update.t), len(update.suggestions)))]
     for s in update.suggestions:
         why = json.dumps(jsonable(s.why), separators=(",", ":")) if s.why else ""
         msgs.append(Message(f"{prefix}/suggestion", (
             seq, int(s.rank), safe_text(s.path), safe_text(s.artist), safe_text(s.title),
-            _finite(s.score), _finite(s.similarity), _finite(s.bpm), safe_text(s.key or ""),
+            finite(s.score), finite(s.similarity), finite(s.bpm), safe_text(s.key or ""),
             int(s.track_id), safe_text(why),
         )))
     tag_args: list = [seq]
     for name, p in update.tags:
-        tag_args += [safe_text(name), _finite(p)]
+        tag_args += [safe_text(name), finite(p)]
     msgs.append(Message(f"{prefix}/tags", tuple(tag_args)))
     msgs.append(Message(f"{prefix}/level", (seq, _db(update.level_db), _db(update.peak_db))))
     stages = [k for k in STAGES if k in update.stage_ms]
     stages += [k for k in update.stage_ms if k not in STAGES]
-    lat_args: list = [seq, _finite(update.latency_ms)]
+    lat_args: list = [seq, finite(update.latency_ms)]
     for k in stages:
-        lat_args += [safe_text(k), _finite(update.stage_ms[k])]
+        lat_args += [safe_text(k), finite(update.stage_ms[k])]
     msgs.append(Message(f"{prefix}/latency", tuple(lat_args)))
     msgs.append(Message(f"{prefix}/status", (seq, safe_text(update.status), int(update.overflows))))
     now = getattr(update, "now_playing", None)
     if now is not None:
         msgs.append(Message(f"{prefix}/now", (
             seq, safe_text(_get(now, "path") or ""), safe_text(_get(now, "artist") or ""),
-            safe_text(_get(now, "title") or ""), _finite(_get(now, "confidence")),
+            safe_text(_get(now, "title") or ""), finite(_get(now, "confidence")),
         )))
     bpm, key = getattr(update, "live_bpm", None), getattr(update, "live_key", None)
     if bpm is not None or key is not None:
         msgs.append(Message(f"{prefix}/live", (
-            seq, _finite(bpm), _finite(getattr(update, "live_bpm_confidence", None)),
-            safe_text(key or ""), _finite(getattr(update, "live_key_confidence", None)),
+            seq, finite(bpm), finite(getattr(update, "live_bpm_confidence", None)),
+            safe_text(key or ""), finite(getattr(update, "live_key_confidence", None)),
         )))
     msgs.append(Message(f"{prefix}/update/end", (seq, len(msgs) + 1)))
     return msgs
@@ -319,14 +319,14 @@ class TouchOscProfile(_ChangesOnly):
             put(f"{p}/{r}/title", safe_text(s.title) if s else "")
             put(f"{p}/{r}/info", track_details(s) if s else "")
             put(f"{p}/{r}/key", safe_text(s.key or "") if s else "")
-            put(f"{p}/{r}/bpm", round(_finite(s.bpm), 1) if s else 0.0)
-            put(f"{p}/{r}/score", round(_finite(s.score), 3) if s else 0.0)
-            put(f"{p}/{r}/similarity", round(_finite(s.similarity), 3) if s else 0.0)
+            put(f"{p}/{r}/bpm", round(finite(s.bpm), 1) if s else 0.0)
+            put(f"{p}/{r}/score", round(finite(s.score), 3) if s else 0.0)
+            put(f"{p}/{r}/similarity", round(finite(s.similarity), 3) if s else 0.0)
             put(f"{p}/{r}/id", int(s.track_id) if s else -1)
         now = getattr(update, "now_playing", None)
         put(f"{p}/now/label", track_label(now) if now is not None else "")
-        put(f"{p}/now/confidence", round(_finite(_get(now, "confidence")), 2) if now is not None else 0.0)
-        put(f"{p}/bpm", round(_finite(getattr(update, "live_bpm", None)), 1))
+        put(f"{p}/now/confidence", round(finite(_get(now, "confidence")), 2) if now is not None else 0.0)
+        put(f"{p}/bpm", round(finite(getattr(update, "live_bpm", None)), 1))
         put(f"{p}/key", safe_text(getattr(update, "live_key", None) or ""))
         put(f"{p}/status", safe_text(update.status))
         return out
