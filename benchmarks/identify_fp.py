@@ -1,7 +1,7 @@
 """Landmark-fingerprint "now playing": accuracy through the booth and the pitch fader, and speed.
 
 Library: the 12 synthetic demo tracks (40 s; quick: 25 s). Queries: excerpts of the length the
-daemon matches (``Engine.identify_window_s``, 10 s: the evidence of the last updates pooled) from several
+daemon matches (``NowPlayingTracker.identify_s``, 10 s: the evidence of the last updates pooled) from several
 positions, clean, through :func:`livedj.dsp.room.booth` (RT60 0.5 s, pink noise 10 dB SNR,
 100-8000 Hz) at speed 1, 1.06 and 0.94. Not in the library: the same styles with another seed,
 key and tempo x1.1 (other records), pink noise and the room's noise alone. Seed-only variants
@@ -29,7 +29,7 @@ from livedj.synth import DEMO_TRACKS, render_track
 SR = 16000
 
 
-QUERY_S = 10.0  # livedj.engine.analyzer.Engine.identify_window_s
+QUERY_S = 10.0  # livedj.engine.now_playing.NowPlayingTracker.identify_s (analysis.identify_s)
 
 
 def _excerpt(y, start, speed=1.0, room=False, seed=0):

@@ -156,12 +156,14 @@ def test_query_and_rank_leave_out_what_is_on_deck_played_or_banned(indexed):
     session.apply(Ban(ids[2]))
     vector = engine.encoder.analyze(audio[paths[0]][4 * SR: 9 * SR])
     now = NowPlaying(None, 0.0, (Match(ids[0], 0.9),))
-    found, sims = engine.query(vector, session, now)
+    exclude = session.excluded(now.on_deck)
+    assert exclude == {ids[0], ids[1], ids[2]}
+    found, sims = engine.query(vector, session, exclude)
     assert len(found) == N_TRACKS and found[0] == ids[0]  # the query itself is nearest ...
-    ranked = engine.rank(found, sims, session, now)
+    ranked = engine.rank(found, sims, session, exclude)
     assert [s.track_id for s in ranked] == [ids[3]]  # ... but only the one left may be suggested
     session.exclude_now_playing = False
-    assert ids[0] in [s.track_id for s in engine.rank(found, sims, session, now)]
+    assert session.excluded(now.on_deck) == {ids[1], ids[2]}  # the DJ asked to see the record on the deck
 
 
 # -- the whole update ----------------------------------------------------------------------------
@@ -202,3 +204,36 @@ def test_go_live_moves_listening_to_the_second_core_and_streams_the_embedding(in
                                                                           abs=1e-4)
     finally:
         live.helper.shutdown()
+
+
+# -- indexer workers (separate processes) ----------------------------------------------------------
+def by_path(index_dir) -> dict[str, np.ndarray]:
+    from livedj.encoders import encoder_id
+    from livedj.library.store import Store
+
+    store = Store(index_dir, readonly=True)
+    try:
+        tracks = store.tracks()
+        return {tracks[t].path: v for t, v in store.vectors(encoder_id("musicnn"))}
+    finally:
+        store.close()
+
+
+def test_indexer_worker_processes_give_the_vectors_made_in_process(indexed, tmp_path):
+    """Two spawned workers, set up by the pool's initializer from explicit settings only."""
+    root, paths, *_ = indexed
+    report = index_library([root / "library"], str(tmp_path / "index"), Settings(), jobs=2)
+    assert report.indexed == N_TRACKS and len(report.skipped) == 1
+    here, there = by_path(root / "index"), by_path(tmp_path / "index")
+    assert sorted(here) == sorted(there) == sorted(paths)
+    for path in paths:
+        assert float(here[path] @ there[path]) > 0.9999, path
+
+
+def test_index_workers_take_the_booth_head_from_their_settings(tmp_path, monkeypatch):
+    from livedj.adapt.head import HeadError
+    from livedj.library.indexer import Worker
+
+    monkeypatch.delenv("LIVEDJ_BOOTH_HEAD", raising=False)  # nothing inherited: the settings name it
+    with pytest.raises(HeadError, match="no-such-head"):
+        Worker.load(Settings(encoder="musicnn-booth", head=str(tmp_path / "no-such-head.safetensors")))

@@ -127,9 +127,10 @@ class Engine:
             laps.add(name, ms)
         now = self.identify(heard.matches, embedding, audio, session)
         laps.lap("identify")
-        ids, sims = self.query(embedding, session, now)
+        exclude = session.excluded(now.on_deck)  # played, skipped, banned, and what is on the deck
+        ids, sims = self.query(embedding, session, exclude)
         laps.lap("query")
-        suggestions = self.rank(ids, sims, session, now)
+        suggestions = self.rank(ids, sims, session, exclude)
         laps.lap("rank")
         return self._update(seq, t, embedding, now, suggestions, rms_db, peak_db, laps, session)
 
@@ -149,17 +150,18 @@ class Engine:
         window = audio[-int(self.window_s * self.encoder.sample_rate):]
         return self.now_playing.decide(matches, embedding.vector, window, self.encoder.sample_rate, session)
 
-    def query(self, embedding: Embedding, session: Session, now: NowPlaying) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest beginnings to the session's query (lookback blend, drunk noise): ids, similarities."""
-        exclude = session.excluded(now.on_deck)
+    def query(self, embedding: Embedding, session: Session, exclude: frozenset[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest beginnings to the session's query (lookback blend, drunk noise): ids, similarities.
+
+        Fetches ``candidates`` more than ``exclude`` holds, so that enough are left to rank."""
         return self.index.query(session.query_vector(embedding.vector), self.ranking.candidates + len(exclude),
                                 self.ranking.search_k)
 
-    def rank(self, ids: np.ndarray, sims: np.ndarray, session: Session, now: NowPlaying) -> list[Suggestion]:
-        """The DJ-aware ranking of the candidates: similarity, tempo reach, key, exclusions, pin."""
+    def rank(self, ids: np.ndarray, sims: np.ndarray, session: Session, exclude: frozenset[int]) -> list[Suggestion]:
+        """The DJ-aware ranking of the candidates: similarity, tempo reach, key, ``exclude`` left out, pin first."""
         r = self.ranking
         return rank(ids, sims, self.tracks, top=r.top, live_bpm=self.listener.bpm, live_key=self.listener.key,
-                    exclude=session.excluded(now.on_deck), weights=r.weights, rules=r.rules, pinned=session.pinned)
+                    exclude=exclude, weights=r.weights, rules=r.rules, pinned=session.pinned)
 
     def _update(self, seq: int, t: float, embedding: Embedding, now: NowPlaying, suggestions: list[Suggestion],
                 rms_db: float, peak_db: float, laps: Laps, session: Session) -> Update:
