@@ -68,26 +68,16 @@ class _Embedders:
         return None
 
     def __call__(self, windows: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-        """``{name: [len(windows), dim]}`` unit vectors (windows of any lengths)."""
-        out: dict[str, list] = {name: [None] * len(windows) for name in self.models}
+        """``{name: [len(windows), dim]}`` unit vectors (windows of any lengths), batched by the encoders."""
         fns = {name: self._vector_fn(m) for name, m in self.models.items()} if self.shared else {}
-        by_length: dict[int, list[int]] = {}
-        for i, w in enumerate(windows):
-            by_length.setdefault(len(w), []).append(i)
-        for indices in by_length.values():
-            for s in range(0, len(indices), 8):
-                chunk = indices[s:s + 8]
-                raw = None
-                for name, model in self.models.items():
-                    if fns.get(name) is not None:
-                        if raw is None:
-                            raw = self.shared._run(np.stack([self.shared.logmel(windows[i]) for i in chunk]))
-                        vectors = fns[name](raw)
-                    else:
-                        vectors = [model.analyze(windows[i]).vector for i in chunk]
-                    for i, v in zip(chunk, vectors):
-                        out[name][i] = v
-        return {name: np.stack(v).astype(np.float32) for name, v in out.items()}
+        shared = self.shared.outputs_many(windows) if any(fn is not None for fn in fns.values()) else None
+        out = {}
+        for name, model in self.models.items():
+            if fns.get(name) is not None:
+                out[name] = np.asarray(fns[name](shared), dtype=np.float32)
+            else:
+                out[name] = np.stack([e.vector for e in model.analyze_many(windows)]).astype(np.float32)
+        return out
 
 
 def _label_precision(queries: np.ndarray, q_track: np.ndarray, keys: np.ndarray, labels: np.ndarray, k: int) -> float:

@@ -323,17 +323,24 @@ class MusicnnEncoder:
         """Embed one mono float32 window at 16 kHz (5 s -> 313 frames) in a single pass."""
         return self._embedding(self._run(self.logmel(audio)[None]), 0)
 
-    def analyze_many(self, windows: Sequence[np.ndarray]) -> list[Embedding]:
-        """Embed many windows (e.g. song beginnings for indexing), batching windows of equal length."""
+    def outputs_many(self, windows: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """The network's outputs for many windows, in order (``tags``, ``penultimate``, ``pool``:
+        [len(windows), ...]), batching windows of equal length ``batch_size`` at a time."""
         logmels = [self.logmel(w) for w in windows]
-        results: list[Embedding | None] = [None] * len(logmels)
         by_length: dict[int, list[int]] = {}
         for i, m in enumerate(logmels):
             by_length.setdefault(m.shape[0], []).append(i)
+        outputs: dict[str, np.ndarray] = {}
         for indices in by_length.values():
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start:start + self.batch_size]
-                out = self._run(np.stack([logmels[i] for i in chunk]))
-                for j, i in enumerate(chunk):
-                    results[i] = self._embedding(out, j)
-        return results  # type: ignore[return-value]
+                for key, value in self._run(np.stack([logmels[i] for i in chunk])).items():
+                    if key not in outputs:
+                        outputs[key] = np.empty((len(logmels), *value.shape[1:]), dtype=value.dtype)
+                    outputs[key][chunk] = value
+        return outputs
+
+    def analyze_many(self, windows: Sequence[np.ndarray]) -> list[Embedding]:
+        """Embed many windows (e.g. song beginnings for indexing), batching windows of equal length."""
+        out = self.outputs_many(windows)
+        return [self._embedding(out, i) for i in range(len(windows))]
