@@ -113,7 +113,7 @@ def evaluate_room(root: str, encoders: Sequence, *, k: int = 10, beginning_s: fl
     """
     from livedj.adapt.data import booth_params, booth_window
     from livedj.audio.decode import DecodeError, decode
-    from livedj.commands.eval import labelled_files, random_precision
+    from livedj.commands.labelled import labelled_files, random_precision
     from livedj.library.indexer import MIN_AUDIO_S, WINDOW_S as INDEX_WINDOW_S, first_sound
 
     files = labelled_files(root)
@@ -335,7 +335,7 @@ def print_room_table(result: dict, console=None) -> None:
 
 def main(args, config) -> int:
     """`livedj eval DIR --room`: run :func:`evaluate_room` with a progress bar and print the table (or JSON)."""
-    from livedj.commands.eval import report
+    from livedj.commands.labelled import report
 
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
     return report(args, "through the booth", lambda progress: evaluate_room(
