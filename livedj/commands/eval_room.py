@@ -28,7 +28,6 @@ import numpy as np
 SR = 16000
 WINDOW_S = 5.0
 SPEEDS = (("straight", 1.0), ("+6%", 1.06), ("-6%", 0.94))
-BOOTHS = ("random", "standard")
 
 
 def standard_booth(rng: np.random.Generator) -> dict:
