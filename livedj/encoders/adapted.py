@@ -18,8 +18,9 @@ import numpy as np
 
 from livedj.encoders.base import Embedding
 from livedj.encoders.musicnn import SR, MusicnnEncoder
+from livedj.resources import model_path
 
-DEFAULT_HEAD = Path(__file__).resolve().parents[2] / "models" / "booth_head.safetensors"
+DEFAULT_HEAD = model_path("booth_head.safetensors")  #: shipped in models/ (and in the wheel)
 HEAD_ENV = "LIVEDJ_BOOTH_HEAD"
 
 

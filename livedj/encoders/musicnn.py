@@ -46,9 +46,11 @@ CHUNK_BANDS = 32  #: mel bands per temporal conv call in the fast front end
 
 
 def default_weights_path() -> Path:
-    """``$LIVEDJ_MODELS_DIR/musicnn_msd.safetensors`` if that variable is set, else ``<repo>/models/...``."""
-    models_dir = os.environ.get("LIVEDJ_MODELS_DIR")
-    return Path(models_dir or Path(__file__).resolve().parents[2] / "models") / WEIGHTS_FILE
+    """``$LIVEDJ_MODELS_DIR/musicnn_msd.safetensors`` if that variable is set, else the packaged
+    or checkout copy (:func:`livedj.resources.model_path`)."""
+    from livedj.resources import model_path
+
+    return model_path(WEIGHTS_FILE)
 
 
 def patch_starts(n_frames: int, patch: int = PATCH_FRAMES) -> list[int]:
