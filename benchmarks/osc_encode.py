@@ -12,6 +12,7 @@ share of one live update (43 ms p50 on the demo index, README "Measured") -- tar
 """
 from __future__ import annotations
 
+import math
 import struct
 import time
 
@@ -27,19 +28,18 @@ def _string(text: str) -> bytes:
 
 
 def struct_message(msg) -> bytes:
-    """The hand-written encoder (the baseline): address, type tags, big-endian arguments."""
-    from livedj.outputs.osc import _INT32_MAX, _INT32_MIN, _finite
-
+    """The hand-written encoder (the baseline): address, type tags, big-endian arguments; ints
+    clamped to int32, non-finite floats sent as 0, as livedj's encoder does."""
     tags, data = [","], []
     for arg in msg.args:
         if isinstance(arg, bool) or not isinstance(arg, (int, float, str)):
             raise TypeError(f"OSC argument of {msg.address} must be int, float or str")
         if isinstance(arg, int):
             tags.append("i")
-            data.append(struct.pack(">i", min(max(arg, _INT32_MIN), _INT32_MAX)))
+            data.append(struct.pack(">i", min(max(arg, -(2**31)), 2**31 - 1)))
         elif isinstance(arg, float):
             tags.append("f")
-            data.append(struct.pack(">f", _finite(arg)))
+            data.append(struct.pack(">f", arg if math.isfinite(arg) else 0.0))
         else:
             tags.append("s")
             data.append(_string(arg))
