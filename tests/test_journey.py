@@ -3,8 +3,9 @@ import copy
 
 import numpy as np
 
-from livedj.commands.journey import plan, ranking_from, resolve
+from livedj.commands.journey import plan, resolve
 from livedj.config import load
+from livedj.engine.loader import ranking_from_config
 from livedj.library import index as annoy_index
 from livedj.library.store import Track
 
@@ -36,9 +37,10 @@ def library(tmp_path):
 def journey(tmp_path, **ranking):
     config = copy.deepcopy(load(None))
     config["ranking"].update(ranking)
-    weights, rules = ranking_from(config)
+    ranking = ranking_from_config(config["ranking"])
     vectors, tracks, index = library(tmp_path)
-    return [tracks[i].title for i in plan([1, 2], vectors, tracks, index, 1, weights=weights, rules=rules)]
+    return [tracks[i].title for i in plan([1, 2], vectors, tracks, index, 1, weights=ranking.weights,
+                                          rules=ranking.rules)]
 
 
 def test_the_configured_tempo_weight_prefers_the_reachable_track(tmp_path):
@@ -63,3 +65,33 @@ def test_resolve_by_path_or_unique_words(tmp_path):
     _, tracks, _ = library(tmp_path)
     assert resolve("/music/Y.flac", tracks) == 4
     assert resolve("far2", tracks) == 6
+
+
+def test_journey_command_plans_with_the_configured_weights_and_writes_m3u(tmp_path, capsys):
+    """`livedj journey A B`: the store and Annoy index on disk, the config's ranking weights."""
+    from livedj.cli import build_parser
+    from livedj.commands import journey
+    from livedj.encoders import encoder_id
+    from livedj.library.store import Store
+
+    enc = encoder_id("features")
+    vectors, tracks, _ = library(tmp_path / "scratch")
+    index_dir = tmp_path / "index"
+    store = Store(index_dir)
+    for track_id in sorted(tracks):  # ids 1..7 in insertion order, as the indexer assigns them
+        t = tracks[track_id]
+        store.put(t.path, 1, 1, status="ok", tags={"title": t.title, "artist": t.artist}, bpm=t.bpm,
+                  encoder=enc, vector=vectors[track_id])
+    assert {i: t.title for i, t in store.tracks().items()} == {i: t.title for i, t in tracks.items()}
+    store.close()
+    annoy_index.build(index_dir, vectors.items(), dim=DIM, encoder=enc, n_trees=8)
+    out = tmp_path / "set.m3u"
+    for weight_tempo, expected in ((0.25, "Y"), (0.0, "X")):
+        config = copy.deepcopy(load(None))
+        config["index"]["path"], config["analysis"]["encoder"] = str(index_dir), "features"
+        config["ranking"]["weight_tempo"] = weight_tempo
+        args = build_parser().parse_args(["journey", "/music/A.flac", "B", "--steps", "1", "-o", str(out)])
+        assert journey.main(args, config) == 0
+        lines = [line for line in out.read_text().splitlines() if line and not line.startswith("#")]
+        assert lines == ["/music/A.flac", f"/music/{expected}.flac", "/music/B.flac"]
+    assert "wrote 3 tracks" in capsys.readouterr().out

@@ -42,15 +42,6 @@ def resolve(text: str, tracks: dict) -> int:
     return hits[0]
 
 
-def ranking_from(config: dict):
-    """The configured ranking weights and DJ rules, as the live engine uses them."""
-    from livedj.engine.ranker import Rules, Weights
-
-    ranking = config["ranking"]
-    return (Weights(ranking["weight_similarity"], ranking["weight_tempo"], ranking["weight_key"]),
-            Rules(ranking["pitch_range"] or 1e-6, ranking["harmonic_only"], ranking["reachable_only"]))
-
-
 def plan(waypoints: list[int], vectors: dict[int, np.ndarray], tracks: dict, index, steps: int, *,
          weights=None, rules=None, candidates: int = 50) -> list[int]:
     """Track ids from the first waypoint to the last, ``steps`` chosen tracks between each pair.
@@ -114,9 +105,11 @@ def main(args, config) -> int:
     except (annoy_index.IndexUnusable, StoreError, LookupError) as exc:
         print(f"livedj journey: {exc}", file=sys.stderr)
         return 1
-    weights, rules = ranking_from(config)
-    path = plan(waypoints, vectors, tracks, index, args.steps, weights=weights, rules=rules,
-                candidates=config["ranking"]["candidates"])
+    from livedj.engine.loader import ranking_from_config
+
+    ranking = ranking_from_config(config["ranking"])  # what the live engine ranks with
+    path = plan(waypoints, vectors, tracks, index, args.steps, weights=ranking.weights, rules=ranking.rules,
+                candidates=ranking.candidates)
     from livedj.dsp.tonal import camelot
 
     for i, track_id in enumerate(path, 1):
