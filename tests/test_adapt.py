@@ -155,6 +155,31 @@ class _Spectrum:
         spec = np.abs(np.fft.rfft(audio, 4096))[:2048].reshape(64, 32).sum(axis=1)
         return Embedding(vector=unit(np.log1p(spec)))
 
+    def analyze_many(self, windows):  # the batch call eval --room makes of every encoder
+        return [self.analyze(w) for w in windows]
+
+
+def test_room_embedders_share_one_musicnn_pass_and_match_each_encoder(tmp_path, monkeypatch):
+    """eval --room runs musicnn once (batched by MusicnnEncoder.outputs_many) for musicnn and
+    musicnn-booth; each encoder's vectors equal what the encoder itself computes."""
+    from livedj.commands.eval_room import _Embedders
+    from livedj.encoders.musicnn import MusicnnEncoder
+    from livedj.synth import DEMO_TRACKS, render_track
+
+    save_head(make_head("penultimate", seed=4), tmp_path / "head.safetensors")
+    monkeypatch.setenv("LIVEDJ_BOOTH_HEAD", str(tmp_path / "head.safetensors"))
+    audio = render_track(DEMO_TRACKS[1], duration=12.0, sample_rate=SR)
+    windows = [audio[:SR * 5], audio[SR * 3:SR * 9], audio[SR * 6:SR * 11]]  # two lengths
+    embed = _Embedders(["musicnn", "musicnn-booth", ("spectrum", _Spectrum())], threads=1)
+    assert isinstance(embed.shared, MusicnnEncoder)
+    passes = []  # batch sizes of musicnn's forward passes
+    embed.shared.model.register_forward_hook(lambda module, inputs, output: passes.append(len(inputs[0])))
+    vectors = embed(windows)
+    assert sorted(passes) == [1, 2]  # one batch per window length, shared by both musicnn encoders
+    for name in ("musicnn", "musicnn-booth", "spectrum"):
+        own = np.stack([embed.models[name].analyze(w).vector for w in windows])
+        np.testing.assert_allclose(vectors[name], own, atol=1e-5)
+
 
 def test_evaluate_room_on_synthetic_folder(tmp_path):
     from livedj.commands.eval_room import evaluate_room, print_room_table

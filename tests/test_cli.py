@@ -47,3 +47,24 @@ def test_building_the_parser_imports_no_heavy_library():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_eval_reports_precision_and_skips_a_corrupt_file(tmp_path, capsys):
+    import json
+
+    from livedj.commands import eval as eval_command
+    from livedj.config import load
+    from livedj.synth import DEMO_TRACKS, render_track, write_audio
+
+    for i, spec in enumerate(DEMO_TRACKS[:4]):
+        (tmp_path / f"label{i % 2}").mkdir(exist_ok=True)
+        write_audio(str(tmp_path / f"label{i % 2}" / f"t{i}.wav"), render_track(spec, duration=8.0, sample_rate=16000),
+                    16000)
+    (tmp_path / "label0" / "broken.wav").write_bytes(b"RIFF not really")
+    (tmp_path / "unlabelled.wav").write_bytes((tmp_path / "label0" / "t0.wav").read_bytes())  # no sub-folder
+    args = build_parser().parse_args(["eval", str(tmp_path), "--encoders", "features", "--k", "1", "--json"])
+    assert eval_command.main(args, load(None)) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["tracks"] == 4 and result["labels"] == {"label0": 2, "label1": 2}
+    assert [path.rsplit("/", 1)[-1] for path, _ in result["skipped"]] == ["broken.wav"]
+    assert 0.0 <= result["precision"]["features"] <= 1.0 and result["precision"]["random"] == 1 / 3

@@ -72,6 +72,49 @@ def test_rekordbox_collection(tmp_path):
     assert len(problems) == 6
 
 
+REKORDBOX_STREAMING_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<DJ_PLAYLISTS Version="1.0.0">
+  <COLLECTION Entries="5">
+    <TRACK TrackID="1" Name="Local" Location="file://localhost/Users/dj/Music/local.mp3"/>
+    <TRACK TrackID="2" Name="Cloud" AverageBpm="126.00" Location="file://localhostsoundcloud:tracks:12345"/>
+    <TRACK TrackID="3" Name="Cloud 2" Location="file://localhostsoundcloud:tracks:777"/>
+    <TRACK TrackID="4" Name="" Location="file://localhostspotify:track:4uLU6hMCjMI75M1A2tKUQC"/>
+    <TRACK TrackID="5" Name="Bare" Location="tidal:tracks:9"/>
+  </COLLECTION>
+  <PLAYLISTS>
+    <NODE Type="0" Name="ROOT" Count="2">
+      <NODE Name="Mixed" Type="1" KeyType="0" Entries="3"><TRACK Key="1"/><TRACK Key="2"/><TRACK Key="4"/></NODE>
+      <NODE Name="By location" Type="1" KeyType="1" Entries="1">
+        <TRACK Key="file://localhostsoundcloud:tracks:777"/>
+      </NODE>
+    </NODE>
+  </PLAYLISTS>
+</DJ_PLAYLISTS>
+"""
+
+
+def test_rekordbox_streaming_tracks_are_skipped_and_counted_apart(tmp_path):
+    """SoundCloud/Spotify/TIDAL tracks in the collection are no files: not imported (the indexer
+    would report each as a missing file), not listed one by one, counted in one entry."""
+    f = tmp_path / "rekordbox.xml"
+    f.write_text(REKORDBOX_STREAMING_XML, encoding="utf-8")
+    tracks, problems = read_rekordbox_xml(f)
+    assert [(t.title, t.path, t.crates) for t in tracks] == [("Local", "/Users/dj/Music/local.mp3", ("Mixed",))]
+    assert problems == [(str(f), "4 streaming tracks (soundcloud 2, spotify 1, tidal 1): no file to analyse; "
+                                 "skipped")]  # and no "not in the COLLECTION" for the playlists' references
+
+
+@pytest.mark.parametrize("location, service", [
+    ("file://localhostsoundcloud:tracks:12345", "soundcloud"), ("FILE://localhostTIDAL:track:9", "tidal"),
+    ("beatport:track:1", "beatport"), ("file://localhost/Users/dj/a.mp3", None), ("file:///x.mp3", None),
+    ("file://localhost/C:/Music/x.mp3", None), ("file://nas/share/x.mp3", None), ("http://example.com/x", None),
+])
+def test_streaming_locations(location, service):
+    from livedj.library.importers.rekordbox import streaming_service
+
+    assert streaming_service(location) == service
+
+
 @pytest.mark.parametrize("location, path", [
     ("file://localhost/Users/dj/a%20b.mp3", "/Users/dj/a b.mp3"),
     ("file:///Users/dj/a%20b.mp3", "/Users/dj/a b.mp3"),
@@ -196,3 +239,35 @@ def test_traktor_paths(tmp_path):
     assert traktor_path("D:", "/:Music/:", "x.mp3") == "D:/Music/x.mp3"
     assert traktor_path("DJ USB", "/:Music/:", "x.mp3", {"DJ USB": str(tmp_path)}) == f"{tmp_path}/Music/x.mp3"
     assert traktor_path("", "", "x.mp3") == "/x.mp3"
+
+
+def test_traktor_volume_not_mounted_keeps_its_volume_in_the_path(tmp_path):
+    """A track on an external drive that is not plugged in is stored where the drive will be
+    mounted (not under "/" where it would never match); once mounted, the same path is found."""
+    usb = tmp_path / "media" / "dj" / "DJ USB"  # this system's place for the volume "DJ USB"
+    roots = [str(usb), str(tmp_path / "mnt" / "DJ USB")]
+    absent = traktor_path("DJ USB", "/:Music/:House/:", "x.mp3", roots=roots)
+    assert absent == f"{usb}/Music/House/x.mp3"
+    (usb / "Music" / "House").mkdir(parents=True)
+    (usb / "Music" / "House" / "x.mp3").write_bytes(b"")
+    assert traktor_path("DJ USB", "/:Music/:House/:", "x.mp3", roots=roots) == absent  # plugged in: same path
+    elsewhere = tmp_path / "mnt" / "DJ USB" / "Music"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "y.mp3").write_bytes(b"")
+    assert traktor_path("DJ USB", "/:Music/:", "y.mp3", roots=roots) == f"{elsewhere}/y.mp3"  # mounted there
+    # the startup disk: its /Volumes entry links to "/", or a home folder path
+    (tmp_path / "Volumes").mkdir()
+    (tmp_path / "Volumes" / "Macintosh HD").symlink_to("/")
+    startup = [str(tmp_path / "Volumes" / "Macintosh HD")]
+    assert traktor_path("Macintosh HD", "/:Music/:", "z.mp3", roots=startup) == "/Music/z.mp3"
+    assert traktor_path("Macintosh HD", "/:Users/:dj/:", "z.mp3", roots=[str(usb)]) == "/Users/dj/z.mp3"
+
+
+def test_traktor_collection_on_an_unmounted_volume(tmp_path):
+    nml = tmp_path / "collection.nml"
+    nml.write_text('''<?xml version="1.0" encoding="UTF-8"?>
+<NML VERSION="19"><COLLECTION ENTRIES="1">
+<ENTRY TITLE="Gone Drive"><LOCATION DIR="/:Sets/:" FILE="a.mp3" VOLUME="livedj-test-absent-volume"/></ENTRY>
+</COLLECTION></NML>''', encoding="utf-8")
+    (track,), problems = read_traktor_nml(nml)
+    assert track.path.endswith("/livedj-test-absent-volume/Sets/a.mp3") and track.path != "/Sets/a.mp3"

@@ -252,6 +252,70 @@ def test_poller_reports_each_new_history_track_once(mixxx):
     assert poller.errors == 0
 
 
+def join_with_previous(db, current: int) -> int:
+    """Mixxx's History "Join with previous" (SetlogFeature::slotJoinWithPrevious with
+    PlaylistDAO::getPreviousPlaylist, copyPlaylistTracks and deletePlaylist), statement for
+    statement: the current playlist's rows are copied after the previous one's (positions offset,
+    pl_datetime_added kept), then the current playlist and its rows are deleted. Mixxx appends the
+    next plays to the previous playlist. Returns its id."""
+    (previous,) = db.execute("SELECT max(id) FROM Playlists WHERE id < ? AND hidden = 2", (current,)).fetchone()
+    (offset,) = db.execute("SELECT COALESCE(MAX(position), 0) FROM PlaylistTracks WHERE playlist_id = ?",
+                           (previous,)).fetchone()
+    db.execute("BEGIN")
+    db.execute("INSERT INTO PlaylistTracks (playlist_id, track_id, position, pl_datetime_added) "
+               "SELECT ?, track_id, position + ?, pl_datetime_added FROM PlaylistTracks WHERE playlist_id = ?",
+               (previous, offset, current))
+    db.execute("COMMIT")
+    db.execute("BEGIN")
+    db.execute("DELETE FROM Playlists WHERE id = ?", (current,))
+    db.execute("DELETE FROM PlaylistTracks WHERE playlist_id = ?", (current,))
+    db.execute("COMMIT")
+    return previous
+
+
+def test_poller_follows_mixxx_after_join_with_previous(mixxx):
+    """After "Join with previous" Mixxx appends to the older, lower-id History playlist: livedj
+    keeps following it, and the copied rows are not reported as plays."""
+    path, db, ids = mixxx
+    earlier = add_playlist(db, "2024-05-02", hidden=2)  # an earlier session tonight
+    play(db, earlier, ids["c"], added="'2024-05-02 21:00:00'")
+    seen = []
+    poller = MixxxHistoryPoller(path, seen.append)
+    assert poller.poll_once() is None  # yesterday's set: not playing now
+    current = add_playlist(db, "2024-05-02 (2)", hidden=2)  # Mixxx restarted
+    play(db, current, ids["a"], added="'2024-05-02 22:00:00'")
+    play(db, current, ids["b"])
+    assert poller.poll_once().title == "Two"
+    assert join_with_previous(db, current) == earlier < current
+    assert [r[0] for r in db.execute("SELECT id FROM Playlists WHERE hidden = 2")] == [earlier]
+    assert poller.poll_once() is None  # the copies of "Café" and "Two" are no new plays
+    play(db, earlier, ids["a"])  # the next play, where Mixxx now logs
+    assert poller.poll_once().title == "Café"
+    play(db, earlier, ids["c"])
+    assert poller.poll_once().title == "Three"
+    assert poller.poll_once() is None
+    assert [t.title for t in seen] == ["Two", "Café", "Three"] and poller.errors == 0
+
+
+def test_poller_ignores_joining_two_older_history_playlists(mixxx):
+    """Joining two past sessions copies old rows under new ids: not plays; the live one is followed."""
+    path, db, ids = mixxx
+    first = add_playlist(db, "2024-04-01", hidden=2)
+    play(db, first, ids["a"], added="'2024-04-01 22:00:00'")
+    second = add_playlist(db, "2024-04-02", hidden=2)
+    play(db, second, ids["c"], added="'2024-04-02 22:00:00'")
+    today = add_playlist(db, "today", hidden=2)
+    seen = []
+    poller = MixxxHistoryPoller(path, seen.append)
+    play(db, today, ids["b"])
+    assert poller.poll_once().title == "Two"
+    join_with_previous(db, second)  # into `first`: rows with ids above today's
+    assert poller.poll_once() is None
+    play(db, today, ids["a"])
+    assert poller.poll_once().title == "Café"
+    assert [t.title for t in seen] == ["Two", "Café"]
+
+
 def test_poller_reports_a_track_playing_when_it_starts(mixxx):
     path, db, ids = mixxx
     hist = add_playlist(db, "today", hidden=2)

@@ -242,3 +242,45 @@ def test_fuzzed_datagrams_never_raise():
         assert sum(srv.rejected.values()) > 0 and "error" not in srv.rejected
     finally:
         srv.stop()
+
+
+_PYTHON_OSC_PARSE = """
+import sys
+from pythonosc.osc_bundle import OscBundle
+print("ready", flush=True)
+OscBundle(bytes.fromhex(sys.argv[1]))
+print("parsed", flush=True)
+"""
+
+
+def _python_osc_parses_within(packet: bytes, seconds: float) -> bool:
+    """Whether the installed python-osc parses ``packet`` as a bundle (or rejects it) within
+    ``seconds`` once imported; run in a child process that is killed otherwise, so that a hang in
+    python-osc can never hang this test."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", _PYTHON_OSC_PARSE, packet.hex()], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"  # imports done: the clock starts now
+        try:
+            child.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_python_osc_hangs_on_a_negative_bundle_element_size():
+    """The reason livedj parses OSC in itself (livedj/control/osc_in.py): python-osc's OscBundle
+    never returns on a bundle whose element size is negative; livedj rejects it at once."""
+    negative = b"#bundle\x00" + b"\x00" * 7 + b"\x01" + struct.pack(">i", -4)
+    assert _python_osc_parses_within(_bundle(GOOD), 10.0)  # the harness: a good bundle parses
+    hangs = not _python_osc_parses_within(negative, 3.0)  # a 20-byte parse takes microseconds
+    assert hangs, ("the installed python-osc no longer hangs on a negative bundle element size: "
+                   "correct the reason line in livedj/control/osc_in.py (_packet) and its docstring")
+    with pytest.raises(MalformedPacket, match="size out of bounds"):
+        parse_packet(negative)

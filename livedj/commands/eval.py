@@ -8,12 +8,11 @@ neighbours are drawn at random: the mean of (n_label - 1) / (n - 1). Files are d
 """
 from __future__ import annotations
 
-import json
-import os
-import sys
 import time
 from collections import Counter
 from typing import TYPE_CHECKING
+
+from livedj.commands.labelled import labelled_files, random_precision, report
 
 if TYPE_CHECKING:  # numpy loads when measuring, not for `livedj --help`
     import numpy as np
@@ -30,27 +29,6 @@ def precision_at_k(vectors: np.ndarray, labels: list[str], k: int = 10) -> float
     nearest = np.argsort(-sims, axis=1)[:, :k]
     labels_arr = np.asarray(labels)
     return float(np.mean(labels_arr[nearest] == labels_arr[:, None]))
-
-
-def random_precision(labels: list[str]) -> float:
-    """Expected precision@k of random neighbours (independent of k)."""
-    import numpy as np
-
-    counts = Counter(labels)
-    n = len(labels)
-    return float(np.mean([(counts[label] - 1) / (n - 1) for label in labels])) if n > 1 else 0.0
-
-
-def labelled_files(root: str) -> list[tuple[str, str]]:
-    from livedj.library.scan import scan
-
-    out = []
-    for found in scan([root]):
-        rel = os.path.relpath(found.path, root)
-        parts = rel.split(os.sep)
-        if len(parts) >= 2:
-            out.append((found.path, parts[0]))
-    return out
 
 
 def evaluate(root: str, encoders: list[str], *, k: int = 10, beginning_s: float = 15.0, progress=None,
@@ -92,29 +70,6 @@ def evaluate(root: str, encoders: list[str], *, k: int = 10, beginning_s: float 
             result["ms_per_track"][name] = 1000 * seconds[name] / len(labels)
     result["precision"]["random"] = random_precision(labels)
     return result
-
-
-def report(args, what: str, measure, print_table) -> int:
-    """The body `livedj eval` and `livedj eval --room` share: run ``measure(progress)`` under a
-    transient progress bar (``progress(i, n[, phase])``), then print JSON or ``print_table(result)``
-    and the skipped files. Exit code 1 when fewer than 2 tracks could be used."""
-    from rich.console import Console
-    from rich.progress import Progress
-
-    console = Console(stderr=True)
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task(what, total=None)
-        result = measure(lambda i, n, phase=what: bar.update(task, completed=i, total=n, description=phase))
-    if result["tracks"] < 2:
-        print(f"livedj eval: {args.dir}: need at least 2 audio files in sub-folders (the labels)", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    print_table(result)
-    for path, why in result["skipped"]:
-        console.print(f"skipped {path}: {why}", markup=False)
-    return 0
 
 
 HELP = "measure suggestion quality on a labelled folder"

@@ -29,7 +29,6 @@ from livedj.dsp import WINDOW_S
 
 SR = 16000
 SPEEDS = (("straight", 1.0), ("+6%", 1.06), ("-6%", 0.94))
-BOOTHS = ("random", "standard")
 
 
 def standard_booth(rng: np.random.Generator) -> dict:
@@ -69,26 +68,16 @@ class _Embedders:
         return None
 
     def __call__(self, windows: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-        """``{name: [len(windows), dim]}`` unit vectors (windows of any lengths)."""
-        out: dict[str, list] = {name: [None] * len(windows) for name in self.models}
+        """``{name: [len(windows), dim]}`` unit vectors (windows of any lengths), batched by the encoders."""
         fns = {name: self._vector_fn(m) for name, m in self.models.items()} if self.shared else {}
-        by_length: dict[int, list[int]] = {}
-        for i, w in enumerate(windows):
-            by_length.setdefault(len(w), []).append(i)
-        for indices in by_length.values():
-            for s in range(0, len(indices), 8):
-                chunk = indices[s:s + 8]
-                raw = None
-                for name, model in self.models.items():
-                    if fns.get(name) is not None:
-                        if raw is None:
-                            raw = self.shared.outputs(np.stack([self.shared.logmel(windows[i]) for i in chunk]))
-                        vectors = fns[name](raw)
-                    else:
-                        vectors = [model.analyze(windows[i]).vector for i in chunk]
-                    for i, v in zip(chunk, vectors):
-                        out[name][i] = v
-        return {name: np.stack(v).astype(np.float32) for name, v in out.items()}
+        shared = self.shared.outputs_many(windows) if any(fn is not None for fn in fns.values()) else None
+        out = {}
+        for name, model in self.models.items():
+            if fns.get(name) is not None:
+                out[name] = np.asarray(fns[name](shared), dtype=np.float32)
+            else:
+                out[name] = np.stack([e.vector for e in model.analyze_many(windows)]).astype(np.float32)
+        return out
 
 
 def _label_precision(queries: np.ndarray, q_track: np.ndarray, keys: np.ndarray, labels: np.ndarray, k: int) -> float:
@@ -124,7 +113,7 @@ def evaluate_room(root: str, encoders: Sequence, *, k: int = 10, beginning_s: fl
     """
     from livedj.adapt.data import booth_params, booth_window
     from livedj.audio.decode import DecodeError, decode
-    from livedj.commands.eval import labelled_files, random_precision
+    from livedj.commands.labelled import labelled_files, random_precision
     from livedj.dsp.level import first_sound
     from livedj.library.indexer import MIN_AUDIO_S
 
@@ -347,7 +336,7 @@ def print_room_table(result: dict, console=None) -> None:
 
 def main(args, config) -> int:
     """`livedj eval DIR --room`: run :func:`evaluate_room` with a progress bar and print the table (or JSON)."""
-    from livedj.commands.eval import report
+    from livedj.commands.labelled import report
 
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
     return report(args, "through the booth", lambda progress: evaluate_room(

@@ -1,9 +1,10 @@
 """`livedj journey A B [C ...] --steps N -o set.m3u`: plan a path through the library.
 
 Between consecutive waypoints the target moves along the great circle from one song-beginning
-vector to the next; each step takes the library track nearest the target that the previous
-track can mix into (tempo within the pitch range, a compatible key), never a track already on
-the path, never a near-duplicate of one (cosine above 0.995, or the same artist and title).
+vector to the next; each step takes the best-ranked neighbour of the target, ranked as a live
+update ranks (similarity, tempo and key compatibility with the previous track, the configured
+weights and rules), never a track already on the path, never a near-duplicate of one (cosine
+above 0.995, or the same artist and title).
 """
 from __future__ import annotations
 
@@ -42,35 +43,34 @@ def resolve(text: str, tracks: dict) -> int:
 
 
 def plan(waypoints: list[int], vectors: dict[int, np.ndarray], tracks: dict, index, steps: int, *,
-         pitch_range: float = 0.08, candidates: int = 50) -> list[int]:
+         weights=None, rules=None, candidates: int = 50) -> list[int]:
+    """Track ids from the first waypoint to the last, ``steps`` chosen tracks between each pair.
+
+    Each step ranks the neighbours of the interpolated target exactly as a live update ranks the
+    neighbours of what is heard (:func:`livedj.engine.ranker.rank`, the configured ``weights`` and
+    ``rules``), the previous track's tempo and key standing in for the live ones.
+    """
     import numpy as np
 
-    from livedj.engine.rules import key_relation, tempo_compatibility
+    from livedj.engine.ranker import Rules, Weights, rank
 
+    weights, rules = weights or Weights(), rules or Rules()
     path = [waypoints[0]]
     for a, b in zip(waypoints, waypoints[1:]):
         for i in range(1, steps + 1):
             target = slerp(vectors[a], vectors[b], i / (steps + 1))
             prev = tracks[path[-1]]
             ids, sims = index.query(target, candidates + len(path))
-            best, best_score = None, -np.inf
-            for track_id, sim in zip(ids.tolist(), sims.tolist()):
-                t = tracks.get(track_id)
-                if t is None or track_id in path or track_id in waypoints:
-                    continue
-                if any(float(vectors[track_id] @ vectors[p]) > NEAR_DUPLICATE
-                       or (t.artist, t.title) == (tracks[p].artist, tracks[p].title) for p in path):
-                    continue
-                tempo, _, _ = tempo_compatibility(prev.bpm, t.bpm, pitch_range)
-                _, key = key_relation(prev.key, t.key)
-                score = sim + 0.25 * tempo + 0.25 * key
-                if score > best_score:
-                    best, best_score = track_id, score
-            if best is not None:
-                path.append(best)
+            keep = [j for j, track_id in enumerate(ids.tolist()) if track_id in tracks and not any(
+                float(vectors[track_id] @ vectors[p]) > NEAR_DUPLICATE
+                or (tracks[track_id].artist, tracks[track_id].title) == (tracks[p].artist, tracks[p].title)
+                for p in path)]
+            best = rank(ids[keep], np.asarray(sims)[keep], tracks, top=1, live_bpm=prev.bpm, live_key=prev.key,
+                        exclude=set(path) | set(waypoints), weights=weights, rules=rules)
+            if best:
+                path.append(best[0].track_id)
         path.append(b)
     return path
-
 
 HELP = "a path through the library from one track to another"
 DESCRIPTION = (
@@ -106,7 +106,11 @@ def main(args, config) -> int:
     except (annoy_index.IndexUnusable, StoreError, LookupError) as exc:
         print(f"livedj journey: {exc}", file=sys.stderr)
         return 1
-    path = plan(waypoints, vectors, tracks, index, args.steps, pitch_range=config["ranking"]["pitch_range"])
+    from livedj.engine.loader import ranking_from_config
+
+    ranking = ranking_from_config(config["ranking"])  # what the live engine ranks with
+    path = plan(waypoints, vectors, tracks, index, args.steps, weights=ranking.weights, rules=ranking.rules,
+                candidates=ranking.candidates)
     from livedj.dsp.tonal import camelot
 
     for i, track_id in enumerate(path, 1):

@@ -114,6 +114,8 @@ def _packet(data: bytes, depth: int, out: list) -> None:
         if len(data) < 16:
             raise MalformedPacket("bundle shorter than its header")
         i = 16  # "#bundle\0" and the time tag, ignored: commands are applied as they come
+        # our own parser, not python-osc's: its OscBundle loops forever on a negative element size
+        # (tests/test_osc_in.py::test_python_osc_hangs_on_a_negative_bundle_element_size)
         while i < len(data):
             size, i = _fixed(data, i, ">i")
             if size <= 0 or size % 4 or i + size > len(data):

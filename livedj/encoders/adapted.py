@@ -18,8 +18,9 @@ import numpy as np
 
 from livedj.encoders.base import Embedding
 from livedj.encoders.musicnn import SR, MusicnnEncoder
+from livedj.resources import model_path
 
-DEFAULT_HEAD = Path(__file__).resolve().parents[2] / "models" / "booth_head.safetensors"
+DEFAULT_HEAD = model_path("booth_head.safetensors")  #: shipped in models/ (and in the wheel)
 HEAD_ENV = "LIVEDJ_BOOTH_HEAD"
 
 
@@ -93,16 +94,7 @@ class AdaptedEncoder:
         return Embedding(vector=self.vectors(out)[0], tags=out["tags"][0].astype(np.float32))
 
     def analyze_many(self, windows: Sequence[np.ndarray]) -> list[Embedding]:
-        """Embed many windows, batching windows of equal length as :class:`MusicnnEncoder` does."""
-        logmels = [self.base.logmel(w) for w in windows]
-        results: list[Embedding | None] = [None] * len(logmels)
-        by_length: dict[int, list[int]] = {}
-        for i, m in enumerate(logmels):
-            by_length.setdefault(m.shape[0], []).append(i)
-        for indices in by_length.values():
-            for start in range(0, len(indices), self.base.batch_size):
-                chunk = indices[start:start + self.base.batch_size]
-                out = self.base.outputs(np.stack([logmels[i] for i in chunk]))
-                for j, (i, vector) in enumerate(zip(chunk, self.vectors(out))):
-                    results[i] = Embedding(vector=vector, tags=out["tags"][j].astype(np.float32))
-        return results  # type: ignore[return-value]
+        """Embed many windows, batched by :meth:`MusicnnEncoder.outputs_many`."""
+        out = self.base.outputs_many(windows)
+        return [Embedding(vector=vector, tags=tags.astype(np.float32))
+                for vector, tags in zip(self.vectors(out), out["tags"])]

@@ -46,9 +46,11 @@ CHUNK_BANDS = 32  #: mel bands per temporal conv call in the fast front end
 
 
 def default_weights_path() -> Path:
-    """``$LIVEDJ_MODELS_DIR/musicnn_msd.safetensors`` if that variable is set, else ``<repo>/models/...``."""
-    models_dir = os.environ.get("LIVEDJ_MODELS_DIR")
-    return Path(models_dir or Path(__file__).resolve().parents[2] / "models") / WEIGHTS_FILE
+    """``$LIVEDJ_MODELS_DIR/musicnn_msd.safetensors`` if that variable is set, else the packaged
+    or checkout copy (:func:`livedj.resources.model_path`)."""
+    from livedj.resources import model_path
+
+    return model_path(WEIGHTS_FILE)
 
 
 def patch_starts(n_frames: int, patch: int = PATCH_FRAMES) -> list[int]:
@@ -324,17 +326,24 @@ class MusicnnEncoder:
         """Embed one mono float32 window at 16 kHz (5 s -> 313 frames) in a single pass."""
         return self._embedding(self.outputs(self.logmel(audio)[None]), 0)
 
-    def analyze_many(self, windows: Sequence[np.ndarray]) -> list[Embedding]:
-        """Embed many windows (e.g. song beginnings for indexing), batching windows of equal length."""
+    def outputs_many(self, windows: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """The network's outputs for many windows, in order (``tags``, ``penultimate``, ``pool``:
+        [len(windows), ...]), batching windows of equal length ``batch_size`` at a time."""
         logmels = [self.logmel(w) for w in windows]
-        results: list[Embedding | None] = [None] * len(logmels)
         by_length: dict[int, list[int]] = {}
         for i, m in enumerate(logmels):
             by_length.setdefault(m.shape[0], []).append(i)
+        outputs: dict[str, np.ndarray] = {}
         for indices in by_length.values():
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start:start + self.batch_size]
-                out = self.outputs(np.stack([logmels[i] for i in chunk]))
-                for j, i in enumerate(chunk):
-                    results[i] = self._embedding(out, j)
-        return results  # type: ignore[return-value]
+                for key, value in self.outputs(np.stack([logmels[i] for i in chunk])).items():
+                    if key not in outputs:
+                        outputs[key] = np.empty((len(logmels), *value.shape[1:]), dtype=value.dtype)
+                    outputs[key][chunk] = value
+        return outputs
+
+    def analyze_many(self, windows: Sequence[np.ndarray]) -> list[Embedding]:
+        """Embed many windows (e.g. song beginnings for indexing), batching windows of equal length."""
+        out = self.outputs_many(windows)
+        return [self._embedding(out, i) for i in range(len(windows))]

@@ -102,7 +102,6 @@ class LiveLoop:
         self.notifier = notifier  # systemd: READY after the first update, a watchdog ping every hop
         self.pending_engine: LiveEngine | None = None  # set by a reload (SIGHUP); swapped in at the next hop
         self.status = "starting"
-        self.input_losses = 0
         self._next_retry = 0.0
         self._retries = 0
         self._last_status_publish = 0.0
@@ -180,8 +179,6 @@ class LiveLoop:
                 self._set_status("listening")
             self._retries = 0
             return
-        if self.status == "listening":
-            self.input_losses += 1
         why = source.error or f"no audio for {source.seconds_since_callback():.1f} s"
         self._set_status(f"input lost ({why}); retrying")
         if now - self._last_status_publish >= self.hop_s:  # keep OSC peers and the dashboard informed

@@ -1,8 +1,11 @@
 """A live bridge to Mixxx through its database: follow what it plays, hand it a playlist.
 
 Mixxx logs every track it plays into a History playlist (``Playlists.hidden = 2``, PLHT_SET_LOG;
-one per Mixxx session, the newest has the highest id), appending ``PlaylistTracks`` rows with
-increasing ``position``. :class:`MixxxHistoryPoller` polls that, read-only. Writing is only done
+one per Mixxx session), appending ``PlaylistTracks`` rows with increasing ``position``. The DJ's
+"Join with previous" copies the current History playlist's rows (keeping their
+``pl_datetime_added``) after those of the previous, lower-id one, deletes the current one, and
+Mixxx then appends to the older playlist. :class:`MixxxHistoryPoller` therefore follows the newest
+row of any History playlist, whatever the playlist's id, read-only. Writing is only done
 by :func:`append_to_playlist`, and only while Mixxx is not running (Mixxx supports no other writer
 and would not see, or would overwrite, changes made under it).
 """
@@ -15,11 +18,20 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from livedj.library.importers.common import ImportedTrack, LibraryImportError
 from livedj.library.importers.mixxxdb import (PLHT_NOT_HIDDEN, PLHT_SET_LOG, columns, connect_ro, row_to_track,
                                               track_select)
+
+
+class _Row(NamedTuple):
+    """One History row as the poller compares them."""
+
+    playlist_id: int
+    row_id: int  #: PlaylistTracks.id
+    track_id: int
+    added: float | None  #: pl_datetime_added as Unix time (None: no such column, or unparsable)
 
 
 class MixxxBusy(RuntimeError):
@@ -27,8 +39,9 @@ class MixxxBusy(RuntimeError):
 
 
 class MixxxHistoryPoller:
-    """Follows what Mixxx is playing by polling, read-only, the newest track of its newest
-    History playlist (``Playlists.hidden = 2``, PLHT_SET_LOG; PlaylistTracks ordered by position).
+    """Follows what Mixxx is playing by polling, read-only, the newest row of its History playlists
+    (``Playlists.hidden = 2``, PLHT_SET_LOG; the highest ``PlaylistTracks.id``), whichever playlist
+    Mixxx appends to: the newest one, or an older one after "Join with previous".
 
     Parameters
     ----------
@@ -58,33 +71,31 @@ class MixxxHistoryPoller:
         self.recent_s = float(recent_s)
         self.errors = 0
         self.last_error: str | None = None
-        self._last: tuple[int, int, int] | None = None  # (playlist id, PlaylistTracks.id, track id) last seen
+        self._last: _Row | None = None  # the newest history row last seen
         self._primed = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def _newest(self) -> tuple[tuple[int, int, int], ImportedTrack, float | None] | None:
+    def _newest(self) -> tuple[_Row, ImportedTrack, float | None] | None:
         db = connect_ro(self.db_path, timeout=0.25)  # short: a locked DB is simply retried next poll
         try:
-            row = db.execute("SELECT id FROM Playlists WHERE hidden = ? ORDER BY id DESC LIMIT 1",
-                             (PLHT_SET_LOG,)).fetchone()
-            if row is None:
-                return None
-            playlist_id = row[0]
             added = "pt.pl_datetime_added" if "pl_datetime_added" in columns(db, "PlaylistTracks") else "NULL"
-            sel = track_select(db).replace("SELECT ", f"SELECT pt.id, {added}, ", 1)
-            row = db.execute(sel + " JOIN PlaylistTracks pt ON pt.track_id = l.id WHERE pt.playlist_id = ? "
-                             "ORDER BY pt.position DESC, pt.id DESC LIMIT 1", (playlist_id,)).fetchone()
+            sel = track_select(db).replace("SELECT ", f"SELECT pt.playlist_id, pt.id, {added}, ", 1)
+            row = db.execute(sel + " JOIN PlaylistTracks pt ON pt.track_id = l.id "
+                             "JOIN Playlists p ON p.id = pt.playlist_id WHERE p.hidden = ? "
+                             "ORDER BY pt.id DESC LIMIT 1", (PLHT_SET_LOG,)).fetchone()
         finally:
             db.close()
         if row is None:
             return None
+        playlist_id, row_id, stamp = row[:3]
         problems: list = []
-        track = row_to_track(row[2:], f"Mixxx history {playlist_id}", problems)
+        track = row_to_track(row[3:], f"Mixxx history {playlist_id}", problems)
         if track is None:
             return None
-        return (playlist_id, row[0], row[2]), track, _age_s(row[1])
+        added = _epoch(stamp)
+        return _Row(playlist_id, row_id, row[3], added), track, None if added is None else time.time() - added
 
     def poll_once(self) -> ImportedTrack | None:
         """Look once; report (and return) the newest history track if it is new, else ``None``.
@@ -111,16 +122,21 @@ class MixxxHistoryPoller:
         self.on_played(track)
         return track
 
-    def _is_new(self, ident: tuple[int, int, int]) -> bool:
-        # A later history playlist, or a later row in the same one, is a new play. A row removed
-        # from the history (the DJ tidying up) makes an older row the newest: not a new play.
-        # SQLite may reuse the removed row's id, so the same id with another track is new too.
-        if self._last is None:
+    def _is_new(self, row: _Row) -> bool:
+        # A later row is a new play, with two exceptions: "Join with previous" copies rows into the
+        # older playlist under new ids, keeping track and time added (the copy of the last play, or
+        # of older history), and a row removed from the history (the DJ tidying up) makes an older
+        # row the newest. SQLite may reuse the removed row's id: the same id with another track is new.
+        last = self._last
+        if last is None:
             return True
-        (pl, row_id, track_id), (last_pl, last_row, last_track) = ident, self._last
-        if pl != last_pl:
-            return pl > last_pl
-        return row_id > last_row or (row_id == last_row and track_id != last_track)
+        if row.row_id < last.row_id:
+            return False
+        if (row.track_id, row.added) == (last.track_id, last.added):
+            return row.playlist_id == last.playlist_id and row.row_id > last.row_id  # else Join's copy
+        if row.added is not None and last.added is not None and row.added < last.added:
+            return False  # a copy of older history (joined playlists), not a play
+        return True
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -147,8 +163,8 @@ class MixxxHistoryPoller:
             self._thread = None
 
 
-def _age_s(stamp) -> float | None:
-    """Seconds since a Mixxx ``CURRENT_TIMESTAMP`` (UTC "YYYY-MM-DD HH:MM:SS"); None if unparsable."""
+def _epoch(stamp) -> float | None:
+    """A Mixxx ``CURRENT_TIMESTAMP`` (UTC "YYYY-MM-DD HH:MM:SS") as Unix time; None if unparsable."""
     if not stamp:
         return None
     try:
@@ -157,7 +173,7 @@ def _age_s(stamp) -> float | None:
         return None
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
-    return time.time() - t.timestamp()
+    return t.timestamp()
 
 
 def mixxx_is_running(db_path=None) -> bool:

@@ -64,10 +64,6 @@ class Track:
     key: int | None
     key_source: str | None
 
-    @property
-    def shown_path(self) -> str:
-        return display_path(os.fsencode(self.path))
-
 
 class StoreError(Exception):
     pass

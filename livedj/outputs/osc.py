@@ -2,17 +2,21 @@
 
 The address spaces are documented in ``docs/osc.md`` and ``docs/ableton.md``. A *profile*
 (:mod:`livedj.outputs.osc_profiles`, one object per target) turns an :class:`Update` into a list
-of :class:`Message`; :class:`OscPublisher` encodes them into one bundle (one datagram, so a
-receiver gets all of an update or none of it) or, for profiles that ask for it, one datagram per
-message, and sends them without ever blocking or raising into the live loop.
+of :class:`Message`; :class:`OscPublisher` encodes them with python-osc's builders into one
+bundle (one datagram, so a receiver gets all of an update or none of it) or, for profiles that ask
+for it, one datagram per message, and sends them without ever blocking or raising into the live
+loop.
 """
 from __future__ import annotations
 
 import errno
 import logging
 import socket
-import struct
 from typing import Any
+
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
 
 from livedj.engine.update import Update
 from livedj.outputs.osc_profiles import (  # noqa: F401  (re-exported: the public API of this module)
@@ -23,47 +27,42 @@ log = logging.getLogger(__name__)
 
 #: Keep a bundle well under the 9216-byte UDP limit of macOS and most OSC receivers' buffers.
 MAX_BUNDLE_BYTES = 8000
-#: The NTP time tag that means "handle now" (bundles are not scheduled).
-_IMMEDIATELY = b"\x00\x00\x00\x00\x00\x00\x00\x01"
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 
-def _osc_string(text: str) -> bytes:
-    raw = text.encode("utf-8") + b"\x00"
-    return raw + b"\x00" * (-len(raw) % 4)
-
-
-def encode_message(msg: Message) -> bytes:
-    """Encode one message as an OSC 1.0 packet (``int`` -> i, ``float`` -> f, ``str`` -> s).
+def build_message(msg: Message) -> OscMessage:
+    """``msg`` as python-osc's :class:`OscMessage` (``int`` -> i, clamped to int32; ``float`` -> f,
+    non-finite sent as 0; ``str`` -> s).
 
     Raises
     ------
     TypeError
         When an argument is not an int, float or str.
     """
-    tags, data = [","], []
+    builder = OscMessageBuilder(msg.address)
     for arg in msg.args:
         if isinstance(arg, bool) or not isinstance(arg, (int, float, str)):
             raise TypeError(f"OSC argument of {msg.address} must be int, float or str, got {type(arg).__name__}")
         if isinstance(arg, int):
-            tags.append("i")
-            data.append(struct.pack(">i", min(max(arg, _INT32_MIN), _INT32_MAX)))
+            builder.add_arg(min(max(arg, _INT32_MIN), _INT32_MAX), OscMessageBuilder.ARG_TYPE_INT)
         elif isinstance(arg, float):
-            tags.append("f")
-            data.append(struct.pack(">f", finite(arg)))
+            builder.add_arg(finite(arg), OscMessageBuilder.ARG_TYPE_FLOAT)
         else:
-            tags.append("s")
-            data.append(_osc_string(arg))
-    return _osc_string(msg.address) + _osc_string("".join(tags)) + b"".join(data)
+            builder.add_arg(arg, OscMessageBuilder.ARG_TYPE_STRING)
+    return builder.build()
+
+
+def encode_message(msg: Message) -> bytes:
+    """Encode one message as an OSC 1.0 packet (see :func:`build_message`)."""
+    return build_message(msg).dgram
 
 
 def encode_bundle(messages: list[Message]) -> bytes:
     """Encode ``messages`` as one OSC bundle to be handled immediately."""
-    parts = [b"#bundle\x00", _IMMEDIATELY]
+    bundle = OscBundleBuilder(IMMEDIATELY)
     for msg in messages:
-        packet = encode_message(msg)
-        parts += [struct.pack(">i", len(packet)), packet]
-    return b"".join(parts)
+        bundle.add_content(build_message(msg))
+    return bundle.build().dgram
 
 
 def _shorten(text: str, max_bytes: int) -> str:
@@ -187,8 +186,6 @@ class OscPublisher:
     ----------
     sent : int
         Messages handed to the network, over all targets.
-    bundles : int
-        Datagrams handed to the network, over all targets.
     errors : int
         Failures: unusable targets, refused/unreachable/full sends, oversize or broken updates.
     last_error : str
@@ -204,7 +201,6 @@ class OscPublisher:
         self.profile = profile
         self.max_bundle_bytes = max_bundle_bytes
         self.sent = 0
-        self.bundles = 0
         self.errors = 0
         self.last_error = ""
         self._targets: list[_Target] = []
@@ -274,7 +270,6 @@ class OscPublisher:
             try:
                 for dgram in dgrams:
                     target.sock.send(dgram)
-                    self.bundles += 1
             except OSError as exc:
                 # ECONNREFUSED: nothing listens (reported by the previous send's ICMP);
                 # EAGAIN: the socket buffer is full, so this update is dropped, not queued.

@@ -56,13 +56,6 @@ def _get(obj: object, name: str, default: object = None) -> object:
     return getattr(obj, name, default)
 
 
-def _track_id(obj: object) -> int:
-    try:
-        return int(_get(obj, "track_id", -1))
-    except (TypeError, ValueError):
-        return -1
-
-
 def track_label(obj: object) -> str:
     """"Artist - Title" of a suggestion or now-playing record (title, or file name, when fields miss)."""
     artist = safe_text(_get(obj, "artist") or "").strip()
@@ -344,8 +337,6 @@ PROFILE_OPTIONS = {
     "abletonosc": ("track", "slots", "first_slot", "show_message", "resync_s"),
     "touchosc": ("slots", "resync_s"),
 }
-#: Options every target may set: its own address prefix (not used by ``abletonosc``).
-COMMON_OPTIONS = ("prefix",)
 
 
 def check_prefix(prefix: str) -> str:

@@ -22,14 +22,28 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
+from collections import Counter
 
 from livedj.library.importers.common import (ImportedTrack, LibraryImportError, Problems, parse_bpm,
                                              parse_duration, parse_key_text, parse_xml_root, text)
 
 _DRIVE_RE = re.compile(r"^/[A-Za-z]:([/\\]|$)")
+# A streaming service's track: "soundcloud:tracks:123", which rekordbox writes as
+# "file://localhostsoundcloud:tracks:123" (also spotify:, tidal:, beatport:): a URI scheme of two
+# or more letters where a path would start (one letter is a Windows drive).
+_STREAMING_RE = re.compile(r"^(?:file://localhost)?([a-z][a-z0-9+.-]+):(?!/)", re.IGNORECASE)
 # Characters rekordbox leaves as they are in a Location; everything else is percent-encoded
 # (UTF-8 bytes, so non-ASCII names and non-UTF-8 bytes both round-trip).
 _SAFE = "/:-._~!$'()*,;=@+"
+
+
+def streaming_service(location: str) -> str | None:
+    """The streaming service of a rekordbox ``Location`` that is no file (``"soundcloud"`` for
+    ``file://localhostsoundcloud:tracks:123``), or None for a file location."""
+    match = _STREAMING_RE.match(location.strip())
+    if match is None or match.group(1).lower() == "file":
+        return None
+    return match.group(1).lower()
 
 
 def location_to_path(location: str) -> str:
@@ -74,7 +88,7 @@ def path_to_location(path: str) -> str:
 
 
 def _playlists(root, by_id: dict[str, str], by_location: dict[str, str], where_file: str,
-               problems: Problems) -> dict[str, list[str]]:
+               problems: Problems, streaming: set[str]) -> dict[str, list[str]]:
     """``{path: [playlist names]}`` from PLAYLISTS; nested folders give "Folder/Playlist" names."""
     crates: dict[str, list[str]] = {}
 
@@ -91,6 +105,8 @@ def _playlists(root, by_id: dict[str, str], by_location: dict[str, str], where_f
             for ref in child.findall("TRACK"):
                 key = ref.get("Key")
                 path = by_location.get(key) if key_type == "1" else by_id.get(key)
+                if path is None and key in streaming:
+                    continue  # a streaming track: counted once, with the collection
                 if path is None:
                     problems.append((f"{where_file}: playlist {full!r}",
                                      f"TRACK Key={key!r} is not in the COLLECTION; skipped"))
@@ -119,7 +135,8 @@ def read_rekordbox_xml(path) -> tuple[list[ImportedTrack], Problems]:
         One per COLLECTION/TRACK with a usable Location, in file order; ``crates`` are the
         playlists (Type 1 NODEs) it appears in.
     problems : list of (str, str)
-        ``(where, why)`` for every skipped TRACK or field.
+        ``(where, why)`` for every skipped TRACK or field; streaming tracks (SoundCloud, Spotify,
+        TIDAL, Beatport: no file to analyse) are not listed one by one but counted in one entry.
 
     Raises
     ------
@@ -132,6 +149,8 @@ def read_rekordbox_xml(path) -> tuple[list[ImportedTrack], Problems]:
     rows = []
     by_id: dict[str, str] = {}
     by_location: dict[str, str] = {}
+    streaming: Counter[str] = Counter()
+    streaming_keys: set[str] = set()  # their TrackIDs and Locations, for the playlists
     collection = root.find("COLLECTION")
     if collection is None:
         raise LibraryImportError(f"{name}: no <COLLECTION> element (export the whole collection)")
@@ -141,6 +160,11 @@ def read_rekordbox_xml(path) -> tuple[list[ImportedTrack], Problems]:
         location = el.get("Location")
         if not location:
             problems.append((where, "no Location; skipped"))
+            continue
+        service = streaming_service(location)
+        if service is not None:
+            streaming[service] += 1
+            streaming_keys.update(k for k in (track_id, location) if k)
             continue
         try:
             tpath = location_to_path(location)
@@ -155,6 +179,10 @@ def read_rekordbox_xml(path) -> tuple[list[ImportedTrack], Problems]:
             duration=parse_duration(el.get("TotalTime"), where, "TotalTime", problems),
             bpm=parse_bpm(el.get("AverageBpm"), where, "AverageBpm", problems),
             key=parse_key_text(el.get("Tonality"), where, "Tonality", problems))))
-    crates = _playlists(root, by_id, by_location, name, problems)
+    crates = _playlists(root, by_id, by_location, name, problems, streaming_keys)
+    if streaming:
+        services = ", ".join(f"{service} {n}" for service, n in streaming.most_common())
+        problems.append((name, f"{sum(streaming.values())} streaming tracks ({services}): no file to analyse; "
+                               "skipped"))
     tracks = [ImportedTrack(path=p, source="rekordbox", crates=tuple(crates.get(p, ())), **f) for p, f in rows]
     return tracks, problems

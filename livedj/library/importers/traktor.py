@@ -28,11 +28,15 @@ notation chosen in Traktor's preferences; it is the fallback, and a disagreement
 
 Paths (the rule Mixxx's own Traktor importer uses, made portable): ``DIR`` uses ``/:`` as the
 separator. With a drive-letter ``VOLUME`` ("C:") the path is ``VOLUME + DIR + FILE``
-("C:/Music/a.mp3"). Otherwise ``VOLUME`` is a macOS volume name: if ``/Volumes/<VOLUME>``, or
-on Linux ``/media/$USER/<VOLUME>``, ``/run/media/$USER/<VOLUME>``, ``/media/<VOLUME>`` or
-``/mnt/<VOLUME>``, holds the file, that mount is used (an external disk); else the volume is taken
-for the startup disk ("Macintosh HD") and the path is ``DIR + FILE`` ("/Users/dj/Music/a.mp3").
-``volumes`` overrides this per volume name.
+("C:/Music/a.mp3"). Otherwise ``VOLUME`` is a macOS volume name. The startup disk ("Macintosh
+HD": ``/Volumes/<VOLUME>`` links to ``/``, or the file is at ``DIR + FILE``, or that is a macOS
+home folder, ``/Users/...``) gives ``DIR + FILE`` ("/Users/dj/Music/a.mp3"). Another volume gives
+the path under its mount point: the one among ``/Volumes/<VOLUME>``, ``/media/$USER/<VOLUME>``,
+``/run/media/$USER/<VOLUME>``, ``/media/<VOLUME>``, ``/mnt/<VOLUME>`` that holds the file; when
+none does (the drive is not plugged in), the volume keeps its name in the path, under where this
+system will mount it (``/Volumes`` on macOS, else ``/run/media/$USER`` where that exists, else
+``/media/$USER``), so the path matches once the drive is back. ``volumes`` overrides this per
+volume name.
 """
 from __future__ import annotations
 
@@ -51,19 +55,37 @@ _DRIVE_RE = re.compile(r"^[A-Za-z]:$")
 
 
 def _mount_candidates(volume: str) -> list[str]:
+    """Where ``volume`` may be mounted, the place this system would mount it first."""
     try:
         user = getpass.getuser()
     except Exception:  # no user name (containers): skip the per-user mounts
         user = None
     roots = [f"/Volumes/{volume}"]
     if user:
-        roots += [f"/media/{user}/{volume}", f"/run/media/{user}/{volume}"]
-    return roots + [f"/media/{volume}", f"/mnt/{volume}"]
+        per_user = [f"/run/media/{user}/{volume}", f"/media/{user}/{volume}"]  # udisks2: Fedora/Arch, Debian
+        if not os.path.isdir(f"/run/media/{user}"):
+            per_user.reverse()
+        roots += per_user
+    roots += [f"/media/{volume}", f"/mnt/{volume}"]
+    if not os.path.isdir("/Volumes"):  # not macOS: /Volumes/<VOLUME> is only a place to look
+        roots.append(roots.pop(0))
+    return roots
+
+
+def _is_root(path: str) -> bool:
+    try:
+        return os.path.samefile(path, "/")
+    except OSError:  # absent, or a stale mount point
+        return False
 
 
 def traktor_path(volume: str | None, directory: str | None, file: str | None,
-                 volumes: dict[str, str] | None = None) -> str:
-    """The local path of a Traktor LOCATION (see the module docstring for the rule)."""
+                 volumes: dict[str, str] | None = None, *, roots: list[str] | None = None) -> str:
+    """The local path of a Traktor LOCATION (see the module docstring for the rule).
+
+    ``roots``: where the volume may be mounted, the preferred place for an absent one first
+    (default: this system's places, :func:`_mount_candidates`).
+    """
     d = (directory or "").replace("/:", "/")
     rel = d + (file or "")
     if not rel.startswith("/"):
@@ -73,16 +95,17 @@ def traktor_path(volume: str | None, directory: str | None, file: str | None,
         return volumes[volume].rstrip("/\\") + rel
     if _DRIVE_RE.match(volume):
         return volume + rel
-    if volume:
-        for root in _mount_candidates(volume):
-            candidate = root + rel
-            try:
-                if os.path.lexists(candidate) and not os.path.samefile(root, "/"):
-                    return candidate
-            except OSError:  # a stale mount point
-                continue
-    return rel
-
+    if not volume:
+        return rel
+    roots = roots if roots is not None else _mount_candidates(volume)
+    for root in roots:
+        if _is_root(root):
+            return rel  # macOS: /Volumes/<startup disk> links to /
+        if os.path.lexists(root + rel):
+            return root + rel
+    if os.path.lexists(rel) or rel.startswith("/Users/") or not roots:
+        return rel  # on the startup disk
+    return roots[0] + rel  # a volume not mounted now: where it will be
 
 def _key(entry, where: str, problems: Problems) -> int | None:
     mk = entry.find("MUSICAL_KEY")
