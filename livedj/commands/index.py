@@ -55,6 +55,11 @@ def print_report(report: Report, console: Console) -> None:
                   f"({report.seconds:.1f} s, {report.files_per_s:.2f} files/s)", soft_wrap=True)
     for path, reason in report.skipped:
         console.print(Text.assemble(("  skipped ", "yellow"), f"{path}: {reason}"), soft_wrap=True)
+    for why in report.repaired:
+        console.print(Text.assemble(("  repaired ", "cyan"), f"rebuilt from the store: {why}"), soft_wrap=True)
+    if report.cleaned:
+        console.print(Text.assemble(("  cleaned ", "cyan"), f"{len(report.cleaned)} leftovers of an interrupted "
+                                                            f"run: {', '.join(report.cleaned[:5])}"), soft_wrap=True)
 
 
 def read_dj_libraries(args, console: Console) -> tuple[list, list[tuple[str, str]]]:
@@ -89,7 +94,13 @@ def main(args, config) -> int:
         print("livedj index: no folders given, no DJ library imported, and library.paths is empty in the config",
               file=sys.stderr)
         return 2
-    report = run_index(paths, config, jobs=args.jobs, console=console, imported=imported)
+    from livedj.library.errors import describe, one_line_errors
+
+    try:
+        report = run_index(paths, config, jobs=args.jobs, console=console, imported=imported)
+    except one_line_errors() as exc:
+        print(f"livedj index: {describe(exc, config['index']['path'])}", file=sys.stderr)
+        return 1
     report.skipped.extend(problems)
     print_report(report, Console())
     return 0

@@ -217,6 +217,15 @@ def _checked(directory: Path, entry: dict, verify: bool) -> Path:
 def load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int | None = None,
          verify: bool = True) -> BeginningsIndex:
     """Open the index in ``directory``; refuse a missing, corrupt or mismatched one with a clear message."""
+    try:
+        return _load(directory, encoder=encoder, dim=dim, verify=verify)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a manifest field missing or of another type
+        raise IndexUnusable(f"{Path(directory) / MANIFEST}: malformed ({type(exc).__name__}: {exc}); "
+                            f"rebuild with `livedj index`") from None
+
+
+def _load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int | None = None,
+          verify: bool = True) -> BeginningsIndex:
     from annoy import AnnoyIndex
 
     directory = Path(directory)
