@@ -215,10 +215,24 @@ def _checked(directory: Path, entry: dict, verify: bool) -> Path:
 
 
 def load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int | None = None,
-         verify: bool = True) -> BeginningsIndex:
-    """Open the index in ``directory``; refuse a missing, corrupt or mismatched one with a clear message."""
+         verify: bool = True, private: bool = True) -> BeginningsIndex:
+    """Open the index in ``directory``; refuse a missing, corrupt or mismatched one with a clear message.
+
+    ``private``: map private copies of the files (:mod:`livedj.library.snapshot`), so that a file
+    overwritten in place later cannot crash this process with SIGBUS.
+    """
+    from livedj.library.snapshot import private_generation
+
     try:
-        return _load(directory, encoder=encoder, dim=dim, verify=verify)
+        if not private:
+            return _load(directory, encoder=encoder, dim=dim, verify=verify)
+        with private_generation(directory) as where:
+            try:
+                index = _load(where, encoder=encoder, dim=dim, verify=verify)
+            except IndexUnusable as exc:  # name the user's file, not the private copy
+                raise type(exc)(str(exc).replace(str(where), str(directory))) from None
+        index.directory = Path(directory)
+        return index
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a manifest field missing or of another type
         raise IndexUnusable(f"{Path(directory) / MANIFEST}: malformed ({type(exc).__name__}: {exc}); "
                             f"rebuild with `livedj index`") from None

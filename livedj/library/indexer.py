@@ -310,7 +310,7 @@ def _prefer_dj(result: FileResult, track) -> None:
 def _unloadable(index_dir: str, enc_id: str) -> list[str]:
     """Why the (intact) files of the index do not load, e.g. a manifest field of the wrong type."""
     try:
-        annoy_index.load(index_dir, verify=False)  # sizes and CRCs were just checked
+        annoy_index.load(index_dir, verify=False, private=False)  # sizes and CRCs were just checked
     except annoy_index.IndexUnusable as exc:
         return [str(exc)]
     return []

@@ -18,6 +18,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import zlib
 from pathlib import Path
 from typing import Iterator
@@ -163,6 +164,11 @@ def clean_leftovers(directory: str | os.PathLike) -> list[str]:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed.append(path.name)
+    from livedj.library.snapshot import stale_copies
+
+    for path in stale_copies(directory):  # a process died while loading: its private copies
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
     return sorted(removed)
 
 
