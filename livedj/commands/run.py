@@ -1,6 +1,7 @@
 """`livedj run`: the daemon. Wires a source, the ring buffer, the engine and the publishers."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -137,6 +138,10 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     from livedj.service.notify import Notifier
 
     notifier = notifier or Notifier()
+    if input_file is not None and not os.path.isfile(input_file):  # before seconds of loading the engine
+        from livedj.audio.decode import DecodeError
+
+        raise DecodeError(input_file, "no such file" if not os.path.exists(input_file) else "not a file")
     engine = engine or load_engine(config)
     ring, source, description = make_source(config, input_file, fast, device)
     osc = make_publishers(config, osc_targets)
@@ -167,6 +172,8 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
         if threading.current_thread() is threading.main_thread() else {}
     info = {"input": description, "encoder": engine.encoder.name, "index_size": engine.index.size,
             "hop_s": config["audio"]["hop_s"], "outputs": osc.summary() if osc else "no OSC targets"}
+    loop.control, loop.setlog = control, setlog  # for the closing summary (OSC-in counts, set-log state)
+    started = False  # a loop that never started has no thread to join (its error is the one to report)
     try:
         setlog.start()
         for part in (control, mixxx):
@@ -175,6 +182,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
         if recorder:
             recorder.start()
         loop.start()
+        started = True
         if show_dashboard:
             from livedj.outputs.dashboard import Dashboard
 
@@ -184,14 +192,18 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
                         "now_playing": f"{now['artist']} - {now['title']} ({now['confidence']:.0%})" if now else
                         "not in library",
                         "outputs": osc.summary() if osc else "no OSC targets",
-                        **({"control": control.summary()} if control else {})}
+                        **({"control": control.summary()} if control else {}),
+                        **({"set log": setlog.status()} if setlog.status() else {})}
 
             Dashboard().run(lambda: loop.latest, get_info, loop.finished, fps=config["dashboard"]["fps"])
         else:
             _drain(loop, writer, err, log=not json_lines, notifier=notifier)
     finally:
         loop.stop()
-        loop.join(timeout=5)
+        if started:
+            loop.join(timeout=5)
+        else:
+            source.stop()
         if recorder:
             recorder.stop()
         for part in (control, mixxx):
@@ -215,6 +227,8 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
 
+    from livedj.library.errors import describe
+
     notifier.reloading()
     try:
         config = load(config_path)
@@ -224,8 +238,13 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
         print(f"livedj: reloaded {config['_source']['path']} and the index "
               f"({loop.pending_engine.index.size} tracks)", file=err, flush=True)
     except (ConfigError, IndexUnusable, StoreError, OSError) as exc:
-        print(f"livedj: reload failed, keeping the running config and index: {exc}", file=err, flush=True)
-    notifier.ready("reloaded")
+        print(f"livedj: reload failed, keeping the running config and index: {describe(exc, index_dir)}",
+              file=err, flush=True)
+    except Exception as exc:  # anything deeper in loading: the running night goes on, in one line
+        print(f"livedj: reload failed, keeping the running config and index: {type(exc).__name__}: "
+              f"{describe(exc, index_dir)}", file=err, flush=True)
+    finally:
+        notifier.ready("reloaded")  # systemd leaves RELOADING whatever happened
 
 
 def _drain(loop: LiveLoop, writer, err, *, log: bool, once: bool = False, notifier=None) -> None:
@@ -257,6 +276,13 @@ def print_summary(loop: LiveLoop, err=sys.stderr) -> None:
     stages = " ".join(f"{k} {v['p50']:.1f}/{v['p95']:.1f}" for k, v in s["stage_ms"].items())
     print(f"livedj: {s['updates']} updates; latency p50 {lat.get('p50', 0):.1f} ms, p95 {lat.get('p95', 0):.1f} ms; "
           f"per stage p50/p95 ms: {stages}; overflows {getattr(loop.source, 'overflows', 0)}", file=err)
+    control, setlog = getattr(loop, "control", None), getattr(loop, "setlog", None)
+    if control is not None:
+        rejected = ", ".join(f"{n} {kind}" for kind, n in sorted(control.rejected.items()))
+        print(f"livedj: {control.summary()}" + (f" ({rejected})" if rejected else ""), file=err)
+    if setlog is not None:
+        print(f"livedj: set log {setlog.path}: {setlog.written} plays written"
+              + (f"; {setlog.status()}" if setlog.status() else ""), file=err)
 
 
 def main(args, config) -> int:
@@ -266,6 +292,8 @@ def main(args, config) -> int:
     from livedj.audio.capture import CaptureError
     from livedj.audio.decode import DecodeError
     from livedj.library.index import IndexUnusable
+    from livedj.library.errors import describe, one_line_errors
+    from livedj.library.history import SetLogUnusable
     from livedj.library.store import StoreError
 
     if args.fast and not args.input:
@@ -276,8 +304,11 @@ def main(args, config) -> int:
                         dashboard=not args.no_dashboard, json_lines=args.json_lines, device=args.device,
                         osc_targets=args.osc, record=args.record, config_path=args.config,
                         index_dir=args.index)
-    except (IndexUnusable, StoreError, DecodeError, CaptureError, FileNotFoundError) as exc:
+    except (IndexUnusable, StoreError, DecodeError, CaptureError, FileNotFoundError, SetLogUnusable) as exc:
         print(f"livedj run: {exc}", file=sys.stderr)
+        return 1
+    except one_line_errors() as exc:
+        print(f"livedj run: {describe(exc, config['index']['path'])}", file=sys.stderr)
         return 1
     print_summary(loop)
     error = getattr(loop.source, "error", None)
