@@ -49,3 +49,13 @@ def atomic_write(path: str | os.PathLike | bytes, write: Callable[[IO], None], *
             pass
         raise
     fsync_dir(out.parent)
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]}
+
+
+def printable(name: str) -> str:
+    """``name`` safe to print on one terminal line: control characters (newline, ESC of a terminal
+    escape sequence, ...) shown as ``\\xNN``; undecodable bytes (surrogate escapes) as ``\\xNN`` too."""
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return name.translate(_CONTROL)

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from livedj.fsutil import printable
 from livedj.library.indexer import Report, Settings, index_library
 
 
@@ -35,7 +36,7 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
             if total:
                 tasks["files"] = progress.add_task("analysing", total=total, name="")
         elif event == "file":
-            name = path.rsplit("/", 1)[-1].encode("utf-8", "replace").decode("utf-8")
+            name = printable(path.rsplit("/", 1)[-1])
             progress.update(tasks["files"], completed=done, name=name[:40])
         elif event == "build" and done == 0:
             tasks["build"] = progress.add_task("building index", total=1, name="")
@@ -49,8 +50,12 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
 
 
 def print_report(report: Report, console: Console) -> None:
+    from livedj.library.indexer import SILENT
+
+    silent = sum(SILENT in reason for _, reason in report.skipped)
     console.print(f"[bold]indexed {report.indexed}[/] · unchanged {report.unchanged} · "
-                  f"skipped {len(report.skipped)} · removed {report.removed} · "
+                  f"skipped {len(report.skipped)}" + (f" ({silent} silent)" if silent else "") +
+                  f" · removed {report.removed} · "
                   f"{report.index_items} tracks in {report.index_dir} "
                   f"({report.seconds:.1f} s, {report.files_per_s:.2f} files/s)", soft_wrap=True)
     for path, reason in report.skipped:

@@ -31,6 +31,8 @@ from livedj.library.store import Store, display_path, encode_path
 WINDOW_S = 5.0
 MIN_AUDIO_S = 3.0  # below this a track has no beginning worth embedding
 SILENCE_FRAME = 2048
+SILENT_DBFS = -50.0  #: a beginning quieter than this (RMS) is silence or near-silence, not a record
+SILENT = "silent or near-silent: not music"
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,9 @@ def analyze_file(path: str, settings: Settings, encoder=None, segment_encoder=No
         return FileResult(path, False, error=f"{type(exc).__name__}: {exc}", tags=tags)
     if len(head) < MIN_AUDIO_S * sr:
         return FileResult(path, False, error=f"too short: {len(head) / sr:.1f} s of sound", tags=tags)
+    level = 20 * np.log10(np.sqrt(np.mean(np.square(head, dtype=np.float64))) + 1e-12)
+    if level < SILENT_DBFS:  # no frame rose above the floor in the first minute: not music
+        return FileResult(path, False, error=f"{SILENT} ({level:.0f} dBFS)", tags=tags)
     result = FileResult(path, True, tags=tags, vector=beginning_vector(head, encoder), start_s=start)
     if settings.segment_hop_s > 0:
         from livedj.dsp.fingerprint import landmarks
