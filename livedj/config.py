@@ -94,18 +94,33 @@ def _path(value: str) -> str:
     return os.path.expanduser(value)
 
 
+def _path_check(check: Callable[[str], str | None]) -> Callable[[Any], str | None]:
+    """A path check that reports a path the system refuses (too long, a loop, no permission) instead of raising."""
+    def guarded(value: Any) -> str | None:
+        try:
+            return check(value)
+        except (OSError, ValueError) as exc:
+            return f"unusable path ({getattr(exc, 'strerror', None) or exc})"
+
+    guarded.__doc__ = check.__doc__
+    return guarded
+
+
+@_path_check
 def _existing_file(value: str) -> str | None:
     if value and not os.path.isfile(_path(value)):
         return f"no such file: {value!r}" if not os.path.exists(_path(value)) else f"not a file: {value!r}"
     return None
 
 
+@_path_check
 def _directory_or_absent(value: str) -> str | None:
     if value and os.path.exists(_path(value)) and not os.path.isdir(_path(value)):
         return f"must be a directory, got the file {value!r}"
     return None
 
 
+@_path_check
 def _writable_file(value: str) -> str | None:
     """A file livedj writes: not a directory, and writable (or creatable in a writable folder)."""
     if not value:

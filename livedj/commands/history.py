@@ -15,7 +15,13 @@ def main(args, config) -> int:
 
     from livedj.library.history import History
 
-    history = History(config["history"]["path"])
+    from livedj.library.errors import one_line_errors
+
+    try:
+        history = History(config["history"]["path"])
+    except one_line_errors() as exc:
+        print(f"livedj history: {config['history']['path']}: set log unusable: {exc}", file=sys.stderr)
+        return 1
     try:
         sessions = history.sessions()
         console = Console()

@@ -70,6 +70,7 @@ def main(args, config) -> int:
     from livedj.encoders import encoder_id
     from livedj.library import index as annoy_index
     from livedj.library.history import Play
+    from livedj.library.errors import describe, one_line_errors
     from livedj.library.store import Store, StoreError
 
     if len(args.waypoints) < 2:
@@ -85,6 +86,9 @@ def main(args, config) -> int:
         waypoints = [resolve(w, tracks) for w in args.waypoints]
     except (annoy_index.IndexUnusable, StoreError, LookupError) as exc:
         print(f"livedj journey: {exc}", file=sys.stderr)
+        return 1
+    except one_line_errors() as exc:  # e.g. a damaged store
+        print(f"livedj journey: {describe(exc, config['index']['path'])}", file=sys.stderr)
         return 1
     path = plan(waypoints, vectors, tracks, index, args.steps, pitch_range=config["ranking"]["pitch_range"])
     from livedj.dsp.tonal import camelot

@@ -11,6 +11,7 @@ def main(args, config) -> int:
 
     from livedj.audio.decode import DecodeError, decode
     from livedj.engine.analyzer import load_engine
+    from livedj.library.errors import describe, one_line_errors
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
     from livedj.outputs.jsonlines import jsonable
@@ -23,6 +24,9 @@ def main(args, config) -> int:
         audio = decode(args.file, engine.encoder.sample_rate, args.at, window_s)
     except (IndexUnusable, StoreError, DecodeError) as exc:
         print(f"livedj suggest: {exc}", file=sys.stderr)
+        return 1
+    except one_line_errors() as exc:  # e.g. a damaged store: "database disk image is malformed"
+        print(f"livedj suggest: {describe(exc, config['index']['path'])}", file=sys.stderr)
         return 1
     if len(audio) < engine.encoder.sample_rate:
         print(f"livedj suggest: {args.file}: less than 1 s of audio at {args.at} s", file=sys.stderr)

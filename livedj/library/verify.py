@@ -217,7 +217,7 @@ def open_store(directory: str | os.PathLike):
     import sqlite3
     import time
 
-    from livedj.library.store import Store
+    from livedj.library.store import Store, StoreError
 
     directory = Path(directory)
     try:
@@ -231,8 +231,8 @@ def open_store(directory: str | os.PathLike):
             return store, None
         store.close()
         reason = "; ".join(str(r[0]) for r in rows[:2])
-    except sqlite3.DatabaseError as exc:
-        reason = str(exc)
+    except (sqlite3.DatabaseError, StoreError) as exc:  # StoreError: unreadable meta, another schema
+        reason = str(exc).replace(f"{directory / Store.FILENAME}: ", "")
     path = directory / Store.FILENAME
     aside = path.with_name(f"{Store.FILENAME}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
     os.replace(path, aside)

@@ -1,0 +1,437 @@
+"""Fault injection: damaged index files, kill -9 at every stage of `livedj index` (a worker too),
+a corrupt store, hostile config values. Run alone with ``pytest -m faults``.
+
+Every case asserts the promise of the developers' guide: no traceback, a one-line message naming
+the file or key, a non-zero exit where it failed -- and, the point, that the next `livedj index`
+leaves a complete, loadable index with every good track in it. Each case is counted per area
+(tests/fault_counts.py); the table prints at the end of the run.
+
+Everything is real: generated audio files, the `features` encoder (the fast real one: these
+faults concern files and processes, not the embedding), Annoy files on disk, subprocesses killed
+with SIGKILL. The kill points inside `livedj index` are reached deterministically by a child
+process that wraps a function on the way (os.replace, Store.put) to SIGKILL itself right there.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fault_counts
+from livedj.library import index as annoy_index
+from livedj.library.store import Store
+
+pytestmark = pytest.mark.faults
+
+N_A, N_B = 5, 2  #: tracks in lib/a (the base index) and lib/b (added by the runs that get killed)
+TIMEOUT = 180
+
+
+def livedj(*args, env=None, timeout=TIMEOUT):
+    return subprocess.run([sys.executable, "-m", "livedj", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def has_traceback(text: str) -> bool:
+    return "Traceback (most recent call last)" in text
+
+
+def one_line(stderr: str) -> list[str]:
+    """The lines a command printed on stderr, progress bars left out."""
+    return [ln for ln in stderr.splitlines() if ln.strip() and not any(c in ln for c in "━╸")]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A generated library (lib/a: 5 tracks, lib/b: 2 more) and an index of lib/a, built once."""
+    from livedj.synth import DEMO_TRACKS, build_demo_library
+
+    root = tmp_path_factory.mktemp("faults")
+    build_demo_library(root / "lib" / "a", DEMO_TRACKS[:N_A], duration=10.0, formats=("wav", "flac", "mp3"))
+    build_demo_library(root / "lib" / "b", DEMO_TRACKS[N_A:N_A + N_B], duration=10.0, formats=("ogg", "wav"))
+    config = root / "config.toml"
+    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n')
+    result = livedj("index", root / "lib" / "a", "--config", config, "--index", root / "index", "--jobs", 1)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(root / "index" / "library.sqlite") as db:  # no -wal beside the copies
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return root, config
+
+
+def copy_index(base, tmp_path) -> Path:
+    root, _ = base
+    target = tmp_path / "index"
+    shutil.copytree(root / "index", target)
+    return target
+
+
+def complete(index_dir: Path, n: int) -> bool:
+    """The index loads, holds ``n`` tracks (beginnings, fingerprints), and nothing is left over."""
+    try:
+        loaded = annoy_index.load(index_dir)
+    except annoy_index.IndexUnusable:
+        return False
+    store = Store(index_dir, readonly=True)
+    try:
+        good = len(store.tracks())
+    finally:
+        store.close()
+    leftovers = [p.name for p in index_dir.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".live-")]
+    fp_tracks = loaded.manifest.get("fingerprints", {}).get("tracks")
+    return loaded.size == n == good and fp_tracks == n and not leftovers
+
+
+def repair_here(base, index_dir: Path):
+    """`livedj index lib/a` in this process (what the command runs, without 3 s of start-up each time)."""
+    from livedj.commands.index import settings_from
+    from livedj.config import load
+    from livedj.library.indexer import index_library
+
+    root, config = base
+    return index_library([str(root / "lib" / "a")], str(index_dir), settings_from(load(config)), jobs=1)
+
+
+def repair(base, index_dir: Path, *roots: str, jobs: int = 1) -> subprocess.CompletedProcess:
+    root, config = base
+    return livedj("index", *(roots or [root / "lib" / "a"]), "--config", config, "--index", index_dir,
+                  "--jobs", jobs)
+
+
+# -- damaged index files ----------------------------------------------------------------------------
+def _zeroed(path: Path) -> None:
+    path.write_bytes(bytes(path.stat().st_size))
+
+
+def _truncated(path: Path) -> None:
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+
+
+def _garbled(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(len(data))
+    middle = len(data) // 2
+    data[middle:middle + 64] = rng.integers(0, 256, min(64, len(data) - middle), dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+def _deleted(path: Path) -> None:
+    path.unlink()
+
+
+DAMAGE = {"zeroed": _zeroed, "truncated": _truncated, "garbled": _garbled, "deleted": _deleted}
+KINDS = {  # how to find the file of each kind from the manifest
+    "beginnings": lambda m: m["beginnings"]["file"],
+    "segments": lambda m: m["segments"]["file"],
+    "segment map": lambda m: m["segments"]["map"]["file"],
+    "fingerprint hashes": lambda m: next(e["file"] for e in m["fingerprints"]["files"] if "hashes" in e["file"]),
+    "fingerprint entries": lambda m: next(e["file"] for e in m["fingerprints"]["files"] if "entries" in e["file"]),
+    "fingerprint meta": lambda m: next(e["file"] for e in m["fingerprints"]["files"] if "meta" in e["file"]),
+    "manifest": lambda m: "manifest.json",
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_damaged_index_file_is_refused_by_name_and_rebuilt(base, tmp_path, kind, damage):
+    index_dir = copy_index(base, tmp_path)
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    name = KINDS[kind](manifest)
+    DAMAGE[damage](index_dir / name)
+    traceback = handled = False
+    try:
+        annoy_index.load(index_dir)
+    except annoy_index.IndexUnusable as exc:
+        named = name if (kind, damage) != ("manifest", "deleted") else str(index_dir)  # "no index here"
+        handled = named in str(exc) and "\n" not in str(exc)
+    except Exception:  # anything else would reach the user as a traceback
+        traceback = True
+    try:
+        report = repair_here(base, index_dir)
+    except Exception:
+        report, traceback = None, True
+    ok = report is not None and complete(index_dir, N_A)
+    fault_counts.record("index files (damage x kind)", handled=handled and ok, traceback=traceback, lost=not ok)
+    assert handled and not traceback, f"{kind} {damage}: not refused by name"
+    assert ok, f"{kind} {damage}: `livedj index` left no complete index"
+    assert report.repaired and report.indexed == 0, "repaired from the store, nothing analysed again"
+
+
+def test_suggest_names_the_damaged_file_in_one_line(base, tmp_path):
+    root, config = base
+    index_dir = copy_index(base, tmp_path)
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    _truncated(index_dir / manifest["beginnings"]["file"])
+    track = next((root / "lib" / "a").rglob("*.wav"))
+    result = livedj("suggest", track, "--at", 1, "--config", config, "--index", index_dir)
+    lines = one_line(result.stderr)
+    ok = result.returncode == 1 and len(lines) == 1 and manifest["beginnings"]["file"] in lines[0]
+    again = repair(base, index_dir)  # and the command line's `livedj index` repairs it
+    repaired = again.returncode == 0 and "repaired" in again.stdout and complete(index_dir, N_A)
+    fault_counts.record("index files (damage x kind)", handled=ok and repaired,
+                        traceback=has_traceback(result.stderr + again.stderr),
+                        crash=min(result.returncode, again.returncode) < 0, lost=not repaired)
+    assert ok, result.stderr
+    assert repaired, again.stdout + again.stderr
+
+
+# -- kill -9 inside `livedj index` ------------------------------------------------------------------
+CHILD = r"""
+import os, signal, sys
+from pathlib import Path
+stage, config, index_dir, *roots = sys.argv[1:]
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+real_replace = os.replace
+def replace(src, dst, *a, **k):
+    src, dst = os.fspath(src), os.fspath(dst)
+    if stage == "annoy .tmp written" and src.endswith(".ann.tmp"):
+        die()
+    if stage == "fingerprints half written" and "fingerprints-" in dst and dst.endswith(".entries.npy"):
+        die()
+    if stage == "before manifest swap" and dst.endswith("manifest.json"):
+        die()
+    return real_replace(src, dst, *a, **k)
+os.replace = replace
+
+from livedj.library import store as store_mod, verify
+real_put, puts = store_mod.Store.put, [0]
+def put(self, *a, **k):
+    real_put(self, *a, **k)
+    puts[0] += 1
+    if stage == "analysing (after 1 file)" and puts[0] == 1:
+        die()
+store_mod.Store.put = put
+real_clean = verify.clean_leftovers
+def clean(directory):
+    if stage == "after manifest swap":
+        die()
+    return real_clean(directory)
+verify.clean_leftovers = clean
+
+from livedj.commands.index import settings_from
+from livedj.config import load
+from livedj.library.indexer import index_library
+cfg = load(config)
+index_library(roots, index_dir, settings_from(cfg), jobs=1)
+print("finished without being killed")
+"""
+
+STAGES = ["analysing (after 1 file)", "annoy .tmp written", "fingerprints half written", "before manifest swap",
+          "after manifest swap"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_kill_9_at_each_stage_then_index_completes(base, tmp_path, stage):
+    root, config = base
+    index_dir = copy_index(base, tmp_path)
+    roots = [root / "lib" / "a", root / "lib" / "b"]
+    child = subprocess.run([sys.executable, "-c", CHILD, stage, config, index_dir, *roots], capture_output=True,
+                           text=True, timeout=TIMEOUT)
+    assert child.returncode == -signal.SIGKILL, f"{stage}: the kill point was not reached:\n{child.stderr}"
+    again = repair(base, index_dir, *roots)
+    ok = again.returncode == 0 and complete(index_dir, N_A + N_B)
+    fault_counts.record("kill -9 during index", handled=ok, traceback=has_traceback(again.stderr),
+                        crash=again.returncode < 0, lost=not ok)
+    assert ok, f"{stage}: the next `livedj index` left no complete index:\n{again.stdout}\n{again.stderr}"
+
+
+def _store_rows(index_dir: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{index_dir / 'library.sqlite'}?mode=ro", uri=True, timeout=0.1) as db:
+            return db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def _children(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        return [c.pid for c in psutil.Process(pid).children() if "resource_tracker" not in " ".join(c.cmdline())]
+    except psutil.Error:
+        return []
+
+
+def _start_and_wait_for_first_row(base, index_dir: Path, roots):
+    root, config = base
+    proc = subprocess.Popen([sys.executable, "-m", "livedj", "index", *map(str, roots), "--config", str(config),
+                             "--index", str(index_dir), "--jobs", "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + TIMEOUT
+    while _store_rows(index_dir) < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc
+
+
+def test_a_killed_worker_costs_at_most_its_file(base, tmp_path):
+    root, _ = base
+    index_dir = tmp_path / "index"
+    roots = [root / "lib" / "a", root / "lib" / "b"]
+    proc = _start_and_wait_for_first_row(base, index_dir, roots)
+    workers = _children(proc.pid)
+    killed = bool(workers) and proc.poll() is None
+    if killed:
+        os.kill(workers[0], signal.SIGKILL)  # as the OOM killer would
+    out, err = proc.communicate(timeout=TIMEOUT)
+    named = [ln for ln in out.splitlines() if "not analysed" in ln]
+    handled = proc.returncode == 0 and len(named) <= 1 and not has_traceback(err)
+    again = repair(base, index_dir, *roots)
+    ok = again.returncode == 0 and complete(index_dir, N_A + N_B)
+    fault_counts.record("kill -9 during index", handled=handled and ok, traceback=has_traceback(err + again.stderr),
+                        crash=proc.returncode < 0, lost=not ok)
+    assert killed, "no worker was running to be killed"
+    assert handled, f"rc {proc.returncode}\n{out}\n{err}"
+    assert ok, again.stdout + again.stderr
+
+
+def test_workers_die_with_their_parent(base, tmp_path):
+    import psutil
+
+    root, _ = base
+    index_dir = tmp_path / "index"
+    roots = [root / "lib" / "a", root / "lib" / "b"]
+    proc = _start_and_wait_for_first_row(base, index_dir, roots)
+    workers = _children(proc.pid)
+    proc.kill()
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(psutil.pid_exists(w) and psutil.Process(w).status() != psutil.STATUS_ZOMBIE for w in workers) \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [w for w in workers if psutil.pid_exists(w) and psutil.Process(w).status() != psutil.STATUS_ZOMBIE]
+    again = repair(base, index_dir, *roots)
+    ok = again.returncode == 0 and complete(index_dir, N_A + N_B)
+    fault_counts.record("kill -9 during index", handled=not alive and ok, traceback=has_traceback(again.stderr),
+                        lost=not ok)
+    assert workers and not alive, f"workers {alive} outlived their parent"
+    assert ok, again.stdout + again.stderr
+
+
+def test_worker_pool_survives_a_worker_killed_mid_item():
+    """The pool itself, deterministically: the worker that takes "die" SIGKILLs itself."""
+    from multiprocessing import get_context
+
+    from livedj.library import workers
+
+    items = [f"a{i}" for i in range(6)] + ["die"] + [f"b{i}" for i in range(6)]
+    out = list(workers.imap_unordered(_work, items, jobs=2, mp_context=get_context("spawn"),
+                                      lost=lambda item, why: ("lost", item, why)))
+    lost = [o for o in out if isinstance(o, tuple)]
+    done = sorted(o for o in out if isinstance(o, str))
+    ok = lost == [("lost", "die", lost[0][2])] and "SIGKILL" in lost[0][2] and done == sorted(set(items) - {"die"})
+    fault_counts.record("kill -9 during index", handled=ok, lost=not ok)
+    assert ok, out
+
+
+def _work(item: str) -> str:
+    if item == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return item
+
+
+# -- the store ---------------------------------------------------------------------------------------
+def _garble_pages(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(1)
+    for page in range(1, len(data) // 4096):
+        data[page * 4096 + 8:page * 4096 + 200] = rng.integers(0, 256, 192, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+STORE_DAMAGE = {"garbled pages": _garble_pages, "truncated": _truncated, "zeroed": _zeroed}
+
+
+@pytest.mark.parametrize("damage", list(STORE_DAMAGE))
+def test_corrupt_store_is_one_line_then_rebuilt_by_index(base, tmp_path, damage):
+    root, config = base
+    index_dir = copy_index(base, tmp_path)
+    STORE_DAMAGE[damage](index_dir / "library.sqlite")
+    track = next((root / "lib" / "a").rglob("*.wav"))
+    suggest = livedj("suggest", track, "--at", 1, "--config", config, "--index", index_dir)
+    lines = one_line(suggest.stderr)
+    handled = suggest.returncode == 1 and len(lines) == 1 and "library.sqlite" in lines[0]
+    again = repair(base, index_dir, jobs=2)
+    ok = again.returncode == 0 and complete(index_dir, N_A)
+    fault_counts.record("store", handled=handled and ok, traceback=has_traceback(suggest.stderr + again.stderr),
+                        crash=min(suggest.returncode, again.returncode) < 0, lost=not ok)
+    assert handled, suggest.stderr
+    assert ok, again.stdout + again.stderr
+    assert list(index_dir.glob("library.sqlite.damaged-*")), "the damaged store is kept aside"
+
+
+# -- hostile config values ---------------------------------------------------------------------------
+HOSTILE = ["nan", "inf", "-inf", "1e400", "-1", "0", "1" + "0" * 30, "-" + "9" * 25, '""', '"\\u0000x"',
+           '"\\u001b[31m"', "[]", "{}", "true", '"' + "x" * 20_000 + '"', "[" * 400 + "]" * 400,
+           '"/nonexistent/dir/file"', "1" + "0" * 5000, "[1, 2, 3]", "{a = 1}"]
+
+
+def test_hostile_config_values_name_their_key(tmp_path):
+    from livedj.config import SCHEMA, ConfigError, load
+
+    path = tmp_path / "config.toml"
+    failures = []
+    for section, fields in SCHEMA.items():
+        for key in fields:
+            for value in HOSTILE:
+                path.write_text(f"[{section}]\n{key} = {value}\n")
+                traceback = handled = False
+                try:
+                    config = load(path)
+                    handled = _sane(config)  # accepted: then it must be a usable value
+                except ConfigError as exc:
+                    handled = all(p.startswith(f"{path}: ") for p in exc.problems) and (
+                        any(f"{section}.{key}" in p for p in exc.problems) or "not valid TOML" in str(exc))
+                except Exception as exc:
+                    traceback = True
+                    failures.append(f"{section}.{key} = {value[:30]}: {type(exc).__name__}: {str(exc)[:200]}")
+                if not handled and not traceback:
+                    failures.append(f"{section}.{key} = {value[:30]}: not handled")
+                fault_counts.record("config values", handled=handled, traceback=traceback)
+    assert not failures, "\n".join(failures[:20])
+
+
+def _sane(config: dict) -> bool:
+    import math
+
+    for section in config.values():
+        for value in (section.values() if isinstance(section, dict) else ()):
+            if isinstance(value, float) and not math.isfinite(value):
+                return False
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+                return False
+            if isinstance(value, str) and "\x00" in value:
+                return False
+    return True
+
+
+def test_hostile_config_through_the_command_line_is_one_line(tmp_path):
+    cases = {"hop_s nan": "[audio]\nhop_s = nan\n", "deep": "[osc]\ntargets = " + "[" * 3000 + "\n",
+             "huge int": "[ranking]\ntop = 1" + "0" * 5000 + "\n", "index at a file": '[index]\npath = "{f}"\n',
+             "head missing": '[analysis]\nhead = "/nonexistent/head.safetensors"\n',
+             "history at a folder": '[history]\npath = "{d}"\n', "not utf-8": b"\xff\xfe[audio]\n"}
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for name, text in cases.items():
+        path = tmp_path / "c.toml"
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text.format(f=a_file, d=tmp_path))
+        result = livedj("history", "--config", path)
+        lines = one_line(result.stderr)
+        ok = result.returncode == 2 and len(lines) == 1 and str(path) in lines[0]
+        fault_counts.record("config values", handled=ok, traceback=has_traceback(result.stderr),
+                            crash=result.returncode < 0)
+        assert ok, f"{name}: rc {result.returncode}: {result.stderr[-500:]}"
