@@ -90,6 +90,13 @@ def _generic(value: Any) -> str | None:
     return None
 
 
+def _key(name: str) -> str:
+    """A key as written in TOML, quoted (one line, bounded) when it is not a bare key."""
+    import re
+
+    return name if re.fullmatch(r"[A-Za-z0-9_-]{1,60}", name) else _shown(name)
+
+
 def _path(value: str) -> str:
     return os.path.expanduser(value)
 
@@ -262,7 +269,7 @@ def _check_osc_targets(where: str, targets: list, problems: list[str]) -> list[d
         for name, value in target.items():
             if name not in OSC_TARGET_SCHEMA:
                 hint = _did_you_mean(name, list(OSC_TARGET_SCHEMA))
-                problems.append(f"{where}: {key}.{name}: unknown key{hint}")
+                problems.append(f"{where}: {key}.{_key(name)}: unknown key{hint}")
                 continue
             entry[name] = _check_value(where, f"{key}.{name}", value, OSC_TARGET_SCHEMA[name], problems)
         for name, spec in OSC_TARGET_SCHEMA.items():
@@ -283,7 +290,7 @@ def validate(raw: dict[str, Any], where: str = "<config>") -> dict[str, dict[str
     config = defaults()
     for section, values in raw.items():
         if section not in SCHEMA:
-            problems.append(f"{where}: {section}: unknown section{_did_you_mean(section, list(SCHEMA))}")
+            problems.append(f"{where}: {_key(section)}: unknown section{_did_you_mean(section, list(SCHEMA))}")
             continue
         if not isinstance(values, dict):
             problems.append(f"{where}: {section}: expected a [{section}] table, got {_shown(values)}")
@@ -291,7 +298,7 @@ def validate(raw: dict[str, Any], where: str = "<config>") -> dict[str, dict[str
         for key, value in values.items():
             if key not in SCHEMA[section]:
                 hint = _did_you_mean(key, list(SCHEMA[section]))
-                problems.append(f"{where}: {section}.{key}: unknown key{hint}")
+                problems.append(f"{where}: {section}.{_key(key)}: unknown key{hint}")
                 continue
             config[section][key] = _check_value(where, f"{section}.{key}", value, SCHEMA[section][key], problems)
     if isinstance(config["osc"]["targets"], list):
