@@ -107,8 +107,10 @@ DESCRIPTION = (
 
 
 def add_arguments(parser) -> None:
+    from livedj.commands import argtypes
+
     parser.add_argument("paths", nargs="*", metavar="PATH", help="folders or files (default: library.paths)")
-    parser.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: number of CPUs)")
+    parser.add_argument("--jobs", type=argtypes.count(1, 256), metavar="N", help="worker processes (default: number of CPUs)")
     parser.add_argument("--from-rekordbox", action="append", metavar="FILE",
                         help="also index the tracks of a rekordbox collection XML, with its BPM/key")
     parser.add_argument("--from-traktor", action="append", metavar="FILE",

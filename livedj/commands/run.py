@@ -295,14 +295,16 @@ DESCRIPTION = (
 
 
 def add_arguments(parser) -> None:
+    from livedj.commands import argtypes
+
     parser.add_argument("--input", metavar="FILE", help="play FILE into the ring buffer instead of capturing")
     parser.add_argument("--fast", action="store_true", help="with --input: as fast as analysis allows, not real time")
-    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of audio")
+    parser.add_argument("--duration", type=argtypes.positive_seconds, metavar="S", help="stop after S seconds of audio")
     parser.add_argument("--no-dashboard", action="store_true", help="no rich dashboard")
     parser.add_argument("--json-lines", action="store_true", help="one JSON object per update on stdout")
     parser.add_argument("--device", metavar="DEV", help="input device name or index (overrides audio.device)")
-    parser.add_argument("--osc", action="append", metavar="HOST:PORT", help="send OSC here too (repeatable)")
-    parser.add_argument("--record", metavar="FILE", help="also write what is heard to FILE (wav/flac/ogg)")
+    parser.add_argument("--osc", action="append", type=argtypes.osc_target, metavar="HOST:PORT", help="send OSC here too (repeatable)")
+    parser.add_argument("--record", metavar="FILE", type=argtypes.output_file(".wav", ".flac", ".ogg"), help="also write what is heard to FILE (wav/flac/ogg)")
 
 
 def main(args, config) -> int:

@@ -12,9 +12,11 @@ DESCRIPTION = (
 
 
 def add_arguments(parser) -> None:
+    from livedj.commands import argtypes
+
     parser.add_argument("file", metavar="FILE")
-    parser.add_argument("--at", type=float, default=0.0, metavar="SECONDS", help="window start (default 0)")
-    parser.add_argument("--top", type=int, metavar="N", help="how many suggestions (default: ranking.top)")
+    parser.add_argument("--at", type=argtypes.seconds, default=0.0, metavar="SECONDS", help="window start (default 0)")
+    parser.add_argument("--top", type=argtypes.count(1, 100), metavar="N", help="how many suggestions (default: ranking.top)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--mixxx-playlist", metavar="NAME", help="also append the suggestions to this Mixxx "
                                                                 "playlist (only while Mixxx is not running)")

@@ -26,7 +26,7 @@ from livedj.encoders.base import unit
 from livedj.library import index as annoy_index
 from livedj.library import verify
 from livedj.library.scan import FoundFile, scan
-from livedj.library.store import Store, display_path, encode_path
+from livedj.library.store import display_path, encode_path
 
 WINDOW_S = 5.0
 MIN_AUDIO_S = 3.0  # below this a track has no beginning worth embedding
