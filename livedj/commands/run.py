@@ -19,6 +19,17 @@ def _device(value):
     return int(value) if str(value).isdigit() else value
 
 
+def _inputs() -> str:
+    """The input devices that exist, for a message (as `livedj devices` lists them)."""
+    from livedj.audio.capture import list_input_devices
+
+    try:
+        found = list_input_devices()
+    except Exception as exc:  # PortAudio itself unusable
+        return f"none listed ({exc})"
+    return ", ".join(f"{d['index']} {d['name']!r}" for d in found) or "none"
+
+
 def make_source(config: dict, input_file: str | None, fast: bool, device=None):
     """(ring buffer, source, description) for a file fed in as if it were the microphone, or the mic itself."""
     from livedj.audio.ringbuffer import RingBuffer
@@ -32,12 +43,18 @@ def make_source(config: dict, input_file: str | None, fast: bool, device=None):
         return ring, FileSource(ring, input_file, realtime=not fast), f"file {input_file}"
     from livedj.audio.capture import CaptureError, MicSource
 
+    typed = device is not None  # --device: someone at the keyboard; audio.device: the service's config
     device = _device(device if device is not None else audio["device"])
     try:
         sample_rate = audio["samplerate"] or int(MicSource.default_samplerate(device))
-    except CaptureError as exc:  # not there yet (a USB interface at boot): the loop keeps retrying it
+    except CaptureError as exc:
+        inputs = _inputs()
+        if typed:  # a typo must not wait forever: say what exists, now
+            raise CaptureError(f"{exc}; inputs here: {inputs}") from None
+        # audio.device not there yet (a USB interface at boot): the loop keeps retrying it, and
+        # under systemd READY waits for the first audio (TimeoutStartSec bounds the start)
         sample_rate = audio["samplerate"] or 48000
-        print(f"livedj run: {exc} (see `livedj devices`); waiting for it at {sample_rate} Hz", file=sys.stderr)
+        print(f"livedj run: {exc}; inputs here: {inputs}; waiting for it at {sample_rate} Hz", file=sys.stderr)
     ring = RingBuffer(int(audio["buffer_s"] * sample_rate), sample_rate)
     source = MicSource(ring, device=device, channels=audio["channels"])
     return ring, source, f"device {device if device is not None else '(default)'} @ {sample_rate} Hz"
