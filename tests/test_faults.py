@@ -429,7 +429,7 @@ def test_hostile_config_through_the_command_line_is_one_line(tmp_path):
             path.write_bytes(text)
         else:
             path.write_text(text.format(f=a_file, d=tmp_path))
-        result = livedj("history", "--config", path)
+        result = _main_here(["history", "--config", str(path)])  # the command line's code, in this process
         lines = one_line(result.stderr)
         ok = result.returncode == 2 and len(lines) == 1 and str(path) in lines[0]
         fault_counts.record("config values", handled=ok, traceback=has_traceback(result.stderr),
@@ -571,3 +571,62 @@ def test_fuzz_osc_in_over_udp_never_breaks_the_server(osc_server, data):
     fault_counts.record("OSC in fuzz (Hypothesis, real UDP)", handled=handled and alive and not traceback,
                         traceback=traceback, crash=crash)
     assert handled and alive and not traceback, (data[:80], server.last_rejected)
+
+
+# -- hostile command-line values ---------------------------------------------------------------------
+def _cli_cases(root: Path, tmp: Path) -> list[tuple[list, int, str]]:
+    """(arguments, exit status, text the one error line must contain)."""
+    track = next((root / "lib" / "a").rglob("*.wav"))
+    (tmp / "folder.m3u").mkdir(exist_ok=True)
+    cases = [(["suggest", track, "--at", v], 2, "--at") for v in ("-5", "inf", "nan", "-inf", "1e999", "x")]
+    cases += [(["analyze", track, "--at", "nan"], 2, "--at")]
+    cases += [(["run", "--osc", v], 2, "--osc") for v in ("127.0.0.1", "127.0.0.1:70000", ":0", "host:port", "")]
+    cases += [(["run", "--duration", v], 2, "--duration") for v in ("-1", "0", "nan")]
+    cases += [(["run", "--record", v], 2, "--record") for v in (tmp / "missing" / "x.wav", tmp / "x.xyz", tmp)]
+    cases += [(["journey", "a", "b", "-o", v], 2, "--output") for v in (tmp, tmp / "folder.m3u", tmp / "no" / "x.m3u")]
+    cases += [(["history", "--export", v], 2, "--export") for v in (tmp / "no" / "set.m3u", tmp / "set.txt", tmp)]
+    cases += [(["index", "--jobs", v], 2, "--jobs") for v in ("0", "-3", "1" + "0" * 50)]
+    cases += [(["history", "--session", "0"], 2, "--session"), (["suggest", track, "--top", "0"], 2, "--top")]
+    cases += [(["run", "--input", tmp / "missing.mp3", "--fast"], 1, "missing.mp3"),
+              (["run", "--input", tmp, "--fast"], 1, str(tmp))]
+    return cases
+
+
+def test_hostile_command_line_values_are_one_line_errors(base, tmp_path):
+    root, config = base
+    failures = []
+    for args, status, needle in _cli_cases(root, tmp_path):
+        argv = [*map(str, args), "--config", str(config), *(["--index", str(root / "index")]
+                                                            if args[0] != "history" else [])]
+        if status == 2:  # refused while parsing: the same code in this process, without 3 s of start-up each
+            result = _main_here(argv)
+        else:
+            result = livedj(*argv)
+        lines = [ln for ln in one_line(result.stderr) if not ln.startswith(("usage:", " "))]
+        handled = result.returncode == status and len(lines) == 1 and needle in lines[0]
+        traceback = has_traceback(result.stderr)
+        fault_counts.record("command-line values", handled=handled and not traceback, traceback=traceback,
+                            crash=result.returncode < 0)
+        if not handled or traceback:
+            failures.append(f"{' '.join(map(str, args))}: rc {result.returncode}: {result.stderr[-300:]}")
+    assert not failures, "\n".join(failures)
+
+
+def _main_here(argv: list[str]) -> subprocess.CompletedProcess:
+    """``livedj ARGV`` run by :func:`livedj.cli.main` in this process; an escaping exception is a traceback."""
+    import contextlib
+    import io
+    import traceback as tb
+
+    from livedj.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except Exception:
+            err.write(tb.format_exc())
+            code = 1
+    return subprocess.CompletedProcess(argv, code, "", err.getvalue())
