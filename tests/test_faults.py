@@ -630,3 +630,87 @@ def _main_here(argv: list[str]) -> subprocess.CompletedProcess:
             err.write(tb.format_exc())
             code = 1
     return subprocess.CompletedProcess(argv, code, "", err.getvalue())
+
+
+# -- the set log and the reload ---------------------------------------------------------------------
+def test_set_log_that_fails_later_keeps_plays_and_writes_them_when_it_can(tmp_path):
+    """Another process holds the set log locked: plays wait in memory, loudly, and are all written after."""
+    from livedj.library.history import History, SetLogWriter
+
+    path = tmp_path / "history.sqlite"
+    writer = SetLogWriter(path)
+    writer.retry_s = 0.2
+    writer.start()
+    blocker = sqlite3.connect(path, timeout=0.1)
+    blocker.execute("BEGIN EXCLUSIVE")  # as a backup tool or a second program might
+    for i in range(3):
+        writer.log(f"/music/{i}.mp3", source="osc")
+    deadline = time.monotonic() + 30
+    while writer.status() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    failing = writer.status()
+    blocker.rollback()
+    blocker.close()
+    deadline = time.monotonic() + 30
+    while writer.written < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    writer.stop()
+    history = History(path)
+    logged = [p.path for s in history.sessions() for p in history.plays(s.id)]
+    history.close()
+    ok = failing is not None and "kept in memory" in failing and logged == [f"/music/{i}.mp3" for i in range(3)]
+    fault_counts.record("set log", handled=ok, lost=len(logged) < 3)
+    assert ok, (failing, logged)
+
+
+def test_unusable_set_log_is_an_error_at_start(tmp_path):
+    from livedj.library.history import SetLogUnusable, SetLogWriter
+
+    (tmp_path / "file").write_text("x")
+    for path in (tmp_path, tmp_path / "file" / "history.sqlite"):  # a folder; under a file
+        writer = SetLogWriter(path)
+        try:
+            writer.start()
+            handled = False
+        except SetLogUnusable as exc:
+            handled = str(path) in str(exc) and "\n" not in str(exc)
+        fault_counts.record("set log", handled=handled)
+        assert handled, path
+
+
+def test_repeated_played_is_one_row(tmp_path):
+    from livedj.library.history import History, SetLogWriter
+
+    writer = SetLogWriter(tmp_path / "history.sqlite")
+    writer.start()
+    logged = [writer.log("/music/a.mp3", source="osc") for _ in range(200)]  # a double-tapping controller
+    writer.log("/music/b.mp3", source="osc")
+    writer.stop()
+    history = History(tmp_path / "history.sqlite")
+    rows = [p.path for s in history.sessions() for p in history.plays(s.id)]
+    history.close()
+    ok = rows == ["/music/a.mp3", "/music/b.mp3"] and logged.count(True) == 1 and writer.repeats == 199
+    fault_counts.record("set log", handled=ok)
+    assert ok, rows
+
+
+def test_reload_swaps_every_lookup_with_the_engine():
+    """After a reload, a track indexed since start-up resolves (OSC in) and is found by the set log."""
+    from types import SimpleNamespace
+
+    from livedj.engine.current import CurrentLibrary
+
+    def engine(*ids):
+        return SimpleNamespace(tracks={i: SimpleNamespace(id=i, path=f"/music/{i}.mp3") for i in ids})
+
+    loop = SimpleNamespace(engine=engine(1, 2), pending_engine=None)
+    library = CurrentLibrary(loop.engine)
+    library.follow(lambda: loop.pending_engine or loop.engine)
+    before = (library.resolve(3), library.resolve("/music/3.mp3"), library.track(3))
+    loop.pending_engine = engine(1, 2, 3)  # SIGHUP after `livedj index` added track 3
+    after_reload = (library.resolve(3), library.resolve("/music/3.mp3"), library.track(3).path)
+    loop.engine, loop.pending_engine = loop.pending_engine, None  # the loop swaps it in
+    swapped = (library.resolve(3), library.resolve("/music/1.mp3"))
+    ok = before == (None, None, None) and after_reload == (3, 3, "/music/3.mp3") and swapped == (3, 1)
+    fault_counts.record("reload", handled=ok, lost=not ok)
+    assert ok, (before, after_reload, swapped)

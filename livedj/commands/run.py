@@ -1,6 +1,7 @@
 """`livedj run`: the daemon. Wires a source, the ring buffer, the engine and the publishers."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -68,7 +69,7 @@ def make_publishers(config: dict, extra_targets=()):
     return OscPublisher(targets) if targets else None
 
 
-def make_session(config: dict, engine, resolve):
+def make_session(config: dict, library, resolve):
     """The night's session: tracks played within ``history.no_repeat`` are excluded from the start,
     and every play is written to the set log (from its own thread)."""
     import time
@@ -92,27 +93,15 @@ def make_session(config: dict, engine, resolve):
     setlog = SetLogWriter(config["history"]["path"])
 
     def log_play(track_id: int, source: str, confidence: float | None) -> None:
-        track = engine.tracks.get(track_id)
-        if track is not None:
-            setlog.log(track.path, title=track.title, artist=track.artist, album=track.album,
-                       duration=track.duration, bpm=track.bpm, key=track.key, source=source, confidence=confidence)
+        track = library.track(track_id)  # the current library: a record indexed after start-up too
+        if track is None:  # never a silent loss
+            logging.getLogger("livedj").warning("played track id %s is not in the library: not logged", track_id)
+            return
+        setlog.log(track.path, title=track.title, artist=track.artist, album=track.album,
+                   duration=track.duration, bpm=track.bpm, key=track.key, source=source, confidence=confidence)
 
     session.on_played.append(log_play)
     return session, setlog
-
-
-def track_resolver(engine):
-    """OSC-in's lookup: a library id (int) or a file path (str) -> track id, or None if unknown."""
-    import os
-
-    by_path = {t.path: t.id for t in engine.tracks.values()}
-
-    def resolve(ref):
-        if isinstance(ref, int):
-            return ref if ref in engine.tracks else None
-        return by_path.get(ref) or by_path.get(os.path.abspath(os.path.expanduser(ref)))
-
-    return resolve
 
 
 def make_control(config: dict, session, resolve, err):
@@ -165,13 +154,17 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     engine = engine or load_engine(config)
     ring, source, description = make_source(config, input_file, fast, device)
     osc = make_publishers(config, osc_targets)
-    resolve = track_resolver(engine)  # one path -> id map for the set log, OSC in and Mixxx
-    session, setlog = make_session(config, engine, resolve)
+    from livedj.engine.current import CurrentLibrary
+
+    library = CurrentLibrary(engine)  # one id/path lookup for the set log, OSC in and Mixxx, swapped on reload
+    resolve = library.resolve
+    session, setlog = make_session(config, library, resolve)
     control = make_control(config, session, resolve, err)
     mixxx = make_mixxx_follower(config, session, resolve)
     loop = LiveLoop(engine, ring, source, window_s=config["audio"]["window_s"], hop_s=config["audio"]["hop_s"],
                     duration_s=duration, publishers=[osc.publish] if osc else [], fast=fast, session=session,
                     notifier=notifier, context_s=max(12.0, config["analysis"]["identify_s"]))
+    library.follow(lambda: loop.pending_engine or loop.engine)  # a reload swaps every lookup with the engine
     writer = JsonLinesWriter(out) if json_lines else None
     recorder = None
     if record:

@@ -140,6 +140,9 @@ class SetLogWriter:
     writes them, in order, as soon as a write succeeds again (retried every ``retry_s``).
     """
     retry_s = 5.0
+    #: the same file again within this many seconds of its last logged play is the same play (a
+    #: controller that double-taps, a deck re-cued, a flickering identification): not logged again
+    repeat_s = 600.0
 
     def __init__(self, path: str | os.PathLike, session_name: str | None = None):
         import queue
@@ -154,6 +157,8 @@ class SetLogWriter:
         self.written = 0
         self.error: str | None = None
         self.unwritten: list = []  #: (path, fields) of plays not yet on disk, oldest first
+        self.repeats = 0  #: plays not logged because they repeated one within ``repeat_s``
+        self._last_logged: dict[str, float] = {}
 
     def start(self) -> None:
         self._thread.start()
@@ -167,12 +172,22 @@ class SetLogWriter:
             return None
         return f"SET LOG FAILING: {self.error}; {len(self.unwritten)} plays kept in memory"
 
-    def log(self, path: str, **fields) -> None:
-        """Queue one play (see :meth:`History.log_play` for the fields); never blocks."""
+    def log(self, path: str, **fields) -> bool:
+        """Queue one play (see :meth:`History.log_play` for the fields); never blocks.
+
+        Returns False when it repeats the same file's play within :attr:`repeat_s` (not logged).
+        """
+        now = time.time()
+        last = self._last_logged.get(path)
+        if last is not None and now - last < self.repeat_s:
+            self.repeats += 1
+            return False
+        self._last_logged[path] = now
         try:
-            self._queue.put_nowait((path, {"at": time.time(), **fields}))
+            self._queue.put_nowait((path, {"at": now, **fields}))
         except Exception:  # a full queue means the disk is gone; counting is all we can do
             self.error = "set log queue full"
+        return True
 
     def stop(self) -> None:
         self._queue.put(None)
