@@ -714,3 +714,62 @@ def test_reload_swaps_every_lookup_with_the_engine():
     ok = before == (None, None, None) and after_reload == (3, 3, "/music/3.mp3") and swapped == (3, 1)
     fault_counts.record("reload", handled=ok, lost=not ok)
     assert ok, (before, after_reload, swapped)
+
+
+def test_sighup_reload_failing_deep_is_one_line_and_ready_again(base, tmp_path):
+    """The reload thread's work (run.reload) on an index whose store is garbled: systemd gets READY again."""
+    import io
+    import socket as socket_mod
+    from types import SimpleNamespace
+
+    from livedj.commands.run import reload
+    from livedj.service.notify import Notifier
+
+    root, config = base
+    index_dir = copy_index(base, tmp_path)
+    _garble_pages(index_dir / "library.sqlite")
+    address = str(tmp_path / "notify")
+    systemd = socket_mod.socket(socket_mod.AF_UNIX, socket_mod.SOCK_DGRAM)  # systemd's end of NOTIFY_SOCKET
+    systemd.bind(address)
+    systemd.settimeout(5)
+    err = io.StringIO()
+    loop = SimpleNamespace(engine=None, pending_engine=None)
+    traceback = False
+    try:
+        reload(loop, str(config), str(index_dir), Notifier({"NOTIFY_SOCKET": address}), err)
+    except Exception:
+        traceback = True
+    messages = [systemd.recv(4096).decode() for _ in range(2)]
+    systemd.close()
+    lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
+    ok = (not traceback and loop.pending_engine is None and len(lines) == 1 and "reload failed" in lines[0]
+          and "RELOADING=1" in messages[0] and "READY=1" in messages[1])
+    fault_counts.record("reload", handled=ok, traceback=traceback)
+    assert ok, (lines, messages)
+
+
+SIGBUS_CHILD = r"""
+import sys, numpy as np
+from pathlib import Path
+from livedj.library import index
+directory = Path(sys.argv[1])
+loaded = index.load(directory)
+for path in directory.iterdir():  # as `cp other/* index/` would: every file truncated in place
+    if path.is_file() and path.name != "library.sqlite":
+        with open(path, "r+b") as f:
+            f.truncate(0)
+ids, _ = loaded.query(np.ones(int(loaded.manifest["dim"]), np.float32), 3)
+hashes = np.asarray(loaded.fingerprints.hashes[-100:]).sum()
+seg = loaded.query_segments(np.ones(loaded.segment_annoy.f, np.float32), 3)
+print("queried", len(ids), len(seg[0]))
+"""
+
+
+def test_index_files_truncated_under_a_loaded_index_do_not_kill_it(base, tmp_path):
+    index_dir = copy_index(base, tmp_path)
+    child = subprocess.run([sys.executable, "-c", SIGBUS_CHILD, index_dir], capture_output=True, text=True,
+                           timeout=TIMEOUT)
+    ok = child.returncode == 0 and "queried 3 3" in child.stdout
+    fault_counts.record("index files overwritten while loaded", handled=ok, crash=child.returncode < 0,
+                        traceback=has_traceback(child.stderr))
+    assert ok, (child.returncode, child.stderr[-500:])
