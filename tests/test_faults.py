@@ -773,3 +773,41 @@ def test_index_files_truncated_under_a_loaded_index_do_not_kill_it(base, tmp_pat
     fault_counts.record("index files overwritten while loaded", handled=ok, crash=child.returncode < 0,
                         traceback=has_traceback(child.stderr))
     assert ok, (child.returncode, child.stderr[-500:])
+
+
+MANIFEST_DAMAGE = {
+    "items a string": lambda m: m.update(items="many"),
+    "dim a list": lambda m: m.update(dim=[200]),
+    "beginnings a list": lambda m: m.update(beginnings=[m["beginnings"]]),
+    "size a string": lambda m: m["beginnings"].update(size="31668"),
+    "file a number": lambda m: m["beginnings"].update(file=7),
+    "file escapes the folder": lambda m: m["beginnings"].update(file="../../etc/passwd"),
+    "fingerprint files a number": lambda m: m["fingerprints"].update(files=5),
+    "segments items a string": lambda m: m["segments"].update(items="x"),
+    "format a string": lambda m: m.update(format="1"),
+    "not an object": lambda m: (m.clear(), m.update({"__list__": True})),
+}
+
+
+@pytest.mark.parametrize("damage", list(MANIFEST_DAMAGE))
+def test_manifest_field_of_the_wrong_type_is_refused_and_rebuilt(base, tmp_path, damage):
+    index_dir = copy_index(base, tmp_path)
+    path = index_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    MANIFEST_DAMAGE[damage](manifest)
+    path.write_text(json.dumps([1, 2]) if "__list__" in manifest else json.dumps(manifest))
+    traceback = handled = False
+    try:
+        annoy_index.load(index_dir)
+    except annoy_index.IndexUnusable as exc:
+        handled = "\n" not in str(exc) and str(index_dir) in str(exc)
+    except Exception:
+        traceback = True
+    try:
+        report = repair_here(base, index_dir)
+    except Exception:
+        report, traceback = None, True
+    ok = report is not None and complete(index_dir, N_A)
+    fault_counts.record("manifest fields", handled=handled and ok, traceback=traceback, lost=not ok)
+    assert handled and not traceback, damage
+    assert ok, damage

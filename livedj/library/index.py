@@ -87,6 +87,18 @@ def _entry(path: Path, **extra) -> dict:
     return {"file": path.name, "size": path.stat().st_size, "crc32": _crc32(path), **extra}
 
 
+def _next_generation(directory: Path) -> int:
+    """A generation number no file in ``directory`` has used: a new build never reuses a name."""
+    import re
+
+    try:
+        last = read_manifest(directory).get("generation", 0)
+    except IndexUnusable:
+        last = 0
+    used = [int(m.group(1)) for p in directory.iterdir() if (m := re.match(r"[a-z]+-(\d+)\.", p.name))]
+    return max([last if isinstance(last, int) else 0, *used]) + 1
+
+
 def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]], *, dim: int,
           encoder: str, n_trees: int = 16, segments: Iterable[tuple[int, float, np.ndarray]] | None = None,
           landmarks: Iterable[tuple[int, np.ndarray, np.ndarray]] | None = None, segment_encoder: str | None = None,
@@ -99,10 +111,7 @@ def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]],
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    try:
-        generation = read_manifest(directory).get("generation", 0) + 1
-    except IndexUnusable:
-        generation = 1
+    generation = _next_generation(directory)
     beginnings = directory / f"beginnings-{generation}.ann"
     count = _build_annoy(beginnings, items, dim, n_trees)
     manifest = {
@@ -244,6 +253,10 @@ def _load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int 
 
     directory = Path(directory)
     manifest = read_manifest(directory)
+    for key, where in (("items", manifest), ("dim", manifest), ("items", manifest.get("segments") or {"items": 0})):
+        if not isinstance(where.get(key), int) or isinstance(where.get(key), bool) or where[key] < 0:
+            raise IndexUnusable(f"{directory / MANIFEST}: {key} is {where.get(key)!r}, not a count; "
+                                f"rebuild with `livedj index`")
     try:
         entry = manifest["beginnings"]
         manifest_dim = int(manifest["dim"])
