@@ -262,7 +262,9 @@ def test_sighup_reloads_a_rebuilt_index_and_sigterm_stops_within_2s(library, tmp
         process.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            update = json.loads(process.stdout.readline())
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.poll() is not None else "no update"
+            update = json.loads(line)
             if str(paths[5]) not in [s["path"] for s in update["suggestions"]]:
                 break
         else:
