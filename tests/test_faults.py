@@ -811,3 +811,61 @@ def test_manifest_field_of_the_wrong_type_is_refused_and_rebuilt(base, tmp_path,
     fault_counts.record("manifest fields", handled=handled and ok, traceback=traceback, lost=not ok)
     assert handled and not traceback, damage
     assert ok, damage
+
+
+def test_odd_library_entries_are_named_and_silence_is_not_music(base, tmp_path):
+    """Silence, near-silence, a folder named like a record, a FIFO, a name with a newline and an escape."""
+    from livedj.synth import write_audio
+
+    root, config = base
+    folder = tmp_path / "music"
+    (folder / "Album.mp3").mkdir(parents=True)
+    write_audio(folder / "silence.wav", np.zeros(22050 * 70, np.float32), 22050)
+    noise = np.random.default_rng(0).normal(size=22050 * 70) * 10 ** (-70 / 20)
+    write_audio(folder / "hiss.flac", noise.astype(np.float32), 22050)
+    os.mkfifo(folder / "pipe.mp3")  # would block a decoder forever
+    shutil.copy(next((root / "lib" / "a").rglob("*.wav")), folder / "bad\nname\x1b[31mred.wav")
+    result = livedj("index", folder, "--config", config, "--index", tmp_path / "index", "--jobs", 1)
+    out = result.stdout
+    checks = {
+        "exit 0": result.returncode == 0,
+        "good file indexed": "indexed 1 " in out,
+        "silence counted": "(2 silent)" in out and out.count("not music") == 2,
+        "folder named": "Album.mp3: a folder" in out,
+        "FIFO named": "pipe.mp3: not a regular file" in out,
+        "no raw escape or newline in names": "\x1b" not in out + result.stderr and "bad\nname" not in out,
+    }
+    handled = all(checks.values())
+    fault_counts.record("odd library entries", handled=handled, traceback=has_traceback(result.stderr),
+                        crash=result.returncode < 0)
+    assert handled, (checks, out, result.stderr[-500:])
+
+
+def test_history_lists_nights_with_plays_unless_all(tmp_path):
+    from livedj.library.history import History
+
+    path = tmp_path / "history.sqlite"
+    history = History(path)
+    night = history.start_session("the night")
+    history.log_play(night, "/music/a.mp3", title="A", source="osc")
+    history.start_session("a short test run")  # no plays
+    history.close()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[history]\npath = "{path}"\n')
+    default, every = (_main_here_out(["history", "--config", str(config), *extra]) for extra in ([], ["--all"]))
+    ok = "the night" in default and "a short test run" not in default and "--all" in default \
+        and "a short test run" in every
+    fault_counts.record("set log", handled=ok)
+    assert ok, (default, every)
+
+
+def _main_here_out(argv: list[str]) -> str:
+    import contextlib
+    import io
+
+    from livedj.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(argv)
+    return out.getvalue()
