@@ -1,7 +1,8 @@
-"""The errors a command reports as one line (naming the file or key) instead of a traceback.
+"""The library's errors, and which errors a command reports as one line instead of a traceback.
 
-Each command catches :func:`one_line_errors` around its work and prints :func:`describe` of it;
-anything else is a bug and keeps its traceback.
+:class:`IndexUnusable` is the one error of the library's on-disk files: the index (or a part of
+it) cannot be used. Each command catches :func:`one_line_errors` around its work and prints
+:func:`describe` of it; anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
@@ -9,15 +10,20 @@ import os
 import sqlite3
 
 
+class IndexUnusable(Exception):
+    """The index cannot be used; ``str()`` is one line naming the directory/file and why."""
+
+
 def one_line_errors() -> tuple[type[BaseException], ...]:
     """Exception types whose ``str()`` (through :func:`describe`) is a complete one-line message."""
     from livedj.audio.decode import DecodeError
-    from livedj.library.index import IndexUnusable
+    from livedj.library.history import SetLogUnusable
     from livedj.library.store import StoreError
     from livedj.library.verify import IndexBusy
     from livedj.library.workers import WorkersFailed
 
-    return (IndexUnusable, StoreError, IndexBusy, WorkersFailed, DecodeError, sqlite3.DatabaseError, OSError)
+    return (IndexUnusable, StoreError, IndexBusy, WorkersFailed, SetLogUnusable, DecodeError, sqlite3.DatabaseError,
+            OSError)
 
 
 def describe(exc: BaseException, index_dir: str | os.PathLike | None = None) -> str:
