@@ -32,7 +32,7 @@ def main(args, config) -> int:
 
     from livedj.library.history import History
 
-    from livedj.library.errors import one_line_errors
+    from livedj.commands.oneline import one_line_errors
 
     try:
         history = History(config["history"]["path"])

@@ -136,7 +136,7 @@ def main(args, config) -> int:
         print("livedj index: no folders given, no DJ library imported, and library.paths is empty in the config",
               file=sys.stderr)
         return 2
-    from livedj.library.errors import describe, one_line_errors
+    from livedj.commands.oneline import describe, one_line_errors
 
     try:
         report = run_index(paths, config, jobs=args.jobs, console=console, imported=imported)

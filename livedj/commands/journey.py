@@ -91,7 +91,7 @@ def main(args, config) -> int:
     from livedj.encoders import encoder_id
     from livedj.library import index as annoy_index
     from livedj.library.history import Play
-    from livedj.library.errors import describe, one_line_errors
+    from livedj.commands.oneline import describe, one_line_errors
     from livedj.library.store import Store, StoreError
 
     if len(args.waypoints) < 2:

@@ -240,7 +240,7 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
 
-    from livedj.library.errors import describe
+    from livedj.commands.oneline import describe
 
     notifier.reloading()
     try:
@@ -324,7 +324,7 @@ def main(args, config) -> int:
     from livedj.audio.capture import CaptureError
     from livedj.audio.decode import DecodeError
     from livedj.library.index import IndexUnusable
-    from livedj.library.errors import describe, one_line_errors
+    from livedj.commands.oneline import describe, one_line_errors
     from livedj.library.history import SetLogUnusable
     from livedj.library.store import StoreError
 

@@ -28,7 +28,7 @@ def main(args, config) -> int:
 
     from livedj.audio.decode import DecodeError, decode
     from livedj.engine.loader import load_engine
-    from livedj.library.errors import describe, one_line_errors
+    from livedj.commands.oneline import describe, one_line_errors
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
     from livedj.outputs.jsonlines import jsonable

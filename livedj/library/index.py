@@ -227,11 +227,14 @@ def load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int |
     overwritten in place later cannot crash this process with SIGBUS.
     """
     from livedj.library.snapshot import private_generation
+    from livedj.library.verify import file_entries
 
     try:
         if not private:
             return _load(directory, encoder=encoder, dim=dim, verify=verify)
-        with private_generation(directory) as where:
+        manifest = read_manifest(directory)
+        names = [MANIFEST, *{e["file"] for e in file_entries(manifest) if isinstance(e.get("file"), str)}]
+        with private_generation(directory, names) as where:
             try:
                 index = _load(where, encoder=encoder, dim=dim, verify=verify)
             except IndexUnusable as exc:  # name the user's file, not the private copy

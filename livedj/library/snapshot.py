@@ -30,18 +30,14 @@ PREFIX = ".live-"
 
 
 @contextlib.contextmanager
-def private_generation(directory: str | os.PathLike) -> Iterator[Path]:
-    """Yield a folder holding private copies of ``manifest.json`` and every file it names.
+def private_generation(directory: str | os.PathLike, names: list[str]) -> Iterator[Path]:
+    """Yield a folder holding private copies of the files ``names`` of ``directory`` (the manifest
+    and every file it names).
 
     After the ``with`` block the copies lose their names (mapped ones live on, privately). If no
     copy can be made, yields ``directory`` itself.
     """
-    from livedj.library.index import MANIFEST, read_manifest
-    from livedj.library.verify import file_entries
-
     directory = Path(directory)
-    manifest = read_manifest(directory)  # IndexUnusable for a missing or foreign manifest
-    names = [MANIFEST, *{e["file"] for e in file_entries(manifest) if isinstance(e.get("file"), str)}]
     try:
         private = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=directory))
     except OSError as exc:
