@@ -362,7 +362,7 @@ def test_corrupt_store_is_one_line_then_rebuilt_by_index(base, tmp_path, damage)
     suggest = livedj("suggest", track, "--at", 1, "--config", config, "--index", index_dir)
     lines = one_line(suggest.stderr)
     handled = suggest.returncode == 1 and len(lines) == 1 and "library.sqlite" in lines[0]
-    again = repair(base, index_dir, jobs=2)
+    again = repair(base, index_dir)  # every file analysed again, inline (no worker start-up)
     ok = again.returncode == 0 and complete(index_dir, N_A)
     fault_counts.record("store", handled=handled and ok, traceback=has_traceback(suggest.stderr + again.stderr),
                         crash=min(suggest.returncode, again.returncode) < 0, lost=not ok)
@@ -462,7 +462,7 @@ def _raw_config():
         lambda d: st.fixed_dictionaries({s: (keys(s) if isinstance(v, dict) else st.just(v)) for s, v in d.items()}))
 
 
-@FUZZ
+@settings(FUZZ, max_examples=200)
 @given(raw=_raw_config())
 def test_fuzz_config_schema_accepts_only_sane_values_or_names_the_key(raw):
     from livedj.config import SCHEMA, ConfigError, validate
