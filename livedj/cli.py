@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "index", None):
         config = override(config, {"index": {"path": args.index}})
     command = import_module(f"livedj.commands.{args.command}")
+    from livedj.commands.oneline import describe, one_line_errors
+
     try:
         return int(command.main(args, config) or 0)
     except KeyboardInterrupt:
@@ -89,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `livedj ... | head`: the reader left; not an error
         sys.stderr.close()
         return 0
+    except one_line_errors() as exc:  # any command: a damaged store, an unusable index, a file it cannot read
+        print(f"livedj {args.command}: {describe(exc, config['index']['path'])}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -69,6 +69,84 @@ def span_seconds(value: str) -> float | None:
     return float(value[:-1]) * (3600.0 if value.endswith("h") else 86400.0)
 
 
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` for a message, bounded: a 5,000-digit integer or a 1,000-deep list must not crash it."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, (list, dict)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _generic(value: Any) -> str | None:
+    """Checks every value gets: finite floats, 64-bit integers, strings without NUL (all are passed to C)."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
+        return f"out of range: {_shown(value)}"
+    if isinstance(value, str) and "\x00" in value:
+        return "must not contain a NUL character"
+    return None
+
+
+def _key(name: str) -> str:
+    """A key as written in TOML, quoted (one line, bounded) when it is not a bare key."""
+    import re
+
+    return name if re.fullmatch(r"[A-Za-z0-9_-]{1,60}", name) else _shown(name)
+
+
+def _path(value: str) -> str:
+    return os.path.expanduser(value)
+
+
+def _path_check(check: Callable[[str], str | None]) -> Callable[[Any], str | None]:
+    """A path check that reports a path the system refuses (too long, a loop, no permission) instead of raising."""
+    def guarded(value: Any) -> str | None:
+        try:
+            return check(value)
+        except (OSError, ValueError) as exc:
+            return f"unusable path ({getattr(exc, 'strerror', None) or exc})"
+
+    guarded.__doc__ = check.__doc__
+    return guarded
+
+
+@_path_check
+def _existing_file(value: str) -> str | None:
+    if value and not os.path.isfile(_path(value)):
+        return f"no such file: {value!r}" if not os.path.exists(_path(value)) else f"not a file: {value!r}"
+    return None
+
+
+@_path_check
+def _directory_or_absent(value: str) -> str | None:
+    if value and os.path.exists(_path(value)) and not os.path.isdir(_path(value)):
+        return f"must be a directory, got the file {value!r}"
+    return None
+
+
+@_path_check
+def _writable_file(value: str) -> str | None:
+    """A file livedj writes: not a directory, and writable (or creatable in a writable folder)."""
+    if not value:
+        return None
+    path = Path(_path(value))
+    if path.is_dir():
+        return f"must be a file, got the directory {value!r}"
+    if path.exists():
+        return None if os.access(path, os.W_OK) else f"not writable: {value!r}"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: {str(parent)!r} is not a writable folder"
+    return None
+
+
 def _port(value: Any) -> str | None:
     return None if 1 <= value <= 65535 else f"must be a UDP port 1-65535, got {value}"
 
@@ -85,7 +163,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "analysis": {
         "encoder": Field(str, "musicnn", _one_of("musicnn", "features", "musicnn-booth"),
                          "which encoder embeds audio"),
-        "head": Field(str, "", help="booth head for musicnn-booth; empty: <index dir>/head.safetensors if "
+        "head": Field(str, "", _existing_file, help="booth head for musicnn-booth; empty: <index dir>/head.safetensors if "
                                     "`livedj train` wrote one, else models/booth_head.safetensors"),
         "threads": Field(int, 1, _range(1, 64), "torch threads for the live analysis (1 measured fastest: "
                                                   "the streaming front end is many small ops)"),
@@ -93,7 +171,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                                              "match (now playing) listens to"),
     },
     "index": {
-        "path": Field(str, "", help="index directory; empty: $XDG_DATA_HOME/livedj/index"),
+        "path": Field(str, "", _directory_or_absent, help="index directory; empty: $XDG_DATA_HOME/livedj/index"),
         "beginning_s": Field(float, 15.0, _range(5.0, 120.0), "seconds of each song's beginning that are embedded"),
         "n_trees": Field(int, 16, _range(1, 1000), "Annoy trees (more: better recall, bigger file)"),
         "segment_hop_s": Field(float, 5.0, _range(0.0, 60.0), "seconds between segment vectors over whole tracks "
@@ -103,7 +181,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "paths": Field(list, [], help="folders scanned by `livedj index` when no PATH is given"),
     },
     "history": {
-        "path": Field(str, "", help="the set log (SQLite); empty: $XDG_DATA_HOME/livedj/history.sqlite"),
+        "path": Field(str, "", _writable_file, help="the set log (SQLite); empty: $XDG_DATA_HOME/livedj/history.sqlite"),
         "no_repeat": Field(str, "session", _span, 'played tracks are not suggested again within this span: '
                                                   '"session", or e.g. "12h", "7d"'),
     },
@@ -165,11 +243,15 @@ def _did_you_mean(name: str, known: list[str]) -> str:
 
 def _check_value(where: str, key: str, value: Any, spec: Field, problems: list[str]) -> Any:
     kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+    message = _generic(value)
+    if message:
+        problems.append(f"{where}: {key}: {message}")
+        return spec.default
     if float in kinds and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)  # TOML writes 5 for 5.0
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         names = " or ".join(k.__name__ for k in kinds)
-        problems.append(f"{where}: {key}: expected {names}, got {type(value).__name__} {value!r}")
+        problems.append(f"{where}: {key}: expected {names}, got {type(value).__name__} {_shown(value)}")
         return spec.default
     message = spec.check(value) if spec.check else None
     if message:
@@ -183,13 +265,13 @@ def _check_osc_targets(where: str, targets: list, problems: list[str]) -> list[d
     for i, target in enumerate(targets):
         key = f"osc.targets[{i}]"
         if not isinstance(target, dict):
-            problems.append(f"{where}: {key}: expected a table with host and port, got {target!r}")
+            problems.append(f"{where}: {key}: expected a table with host and port, got {_shown(target)}")
             continue
         entry = {}
         for name, value in target.items():
             if name not in OSC_TARGET_SCHEMA:
                 hint = _did_you_mean(name, list(OSC_TARGET_SCHEMA))
-                problems.append(f"{where}: {key}.{name}: unknown key{hint}")
+                problems.append(f"{where}: {key}.{_key(name)}: unknown key{hint}")
                 continue
             entry[name] = _check_value(where, f"{key}.{name}", value, OSC_TARGET_SCHEMA[name], problems)
         for name, spec in OSC_TARGET_SCHEMA.items():
@@ -210,22 +292,25 @@ def validate(raw: dict[str, Any], where: str = "<config>") -> dict[str, dict[str
     config = defaults()
     for section, values in raw.items():
         if section not in SCHEMA:
-            problems.append(f"{where}: {section}: unknown section{_did_you_mean(section, list(SCHEMA))}")
+            problems.append(f"{where}: {_key(section)}: unknown section{_did_you_mean(section, list(SCHEMA))}")
             continue
         if not isinstance(values, dict):
-            problems.append(f"{where}: {section}: expected a [{section}] table, got {values!r}")
+            problems.append(f"{where}: {section}: expected a [{section}] table, got {_shown(values)}")
             continue
         for key, value in values.items():
             if key not in SCHEMA[section]:
                 hint = _did_you_mean(key, list(SCHEMA[section]))
-                problems.append(f"{where}: {section}.{key}: unknown key{hint}")
+                problems.append(f"{where}: {section}.{_key(key)}: unknown key{hint}")
                 continue
             config[section][key] = _check_value(where, f"{section}.{key}", value, SCHEMA[section][key], problems)
     if isinstance(config["osc"]["targets"], list):
         config["osc"]["targets"] = _check_osc_targets(where, config["osc"]["targets"], problems)
     for i, path in enumerate(config["library"]["paths"]):
-        if not isinstance(path, str):
-            problems.append(f"{where}: library.paths[{i}]: expected str, got {path!r}")
+        if not isinstance(path, str) or _generic(path):
+            problems.append(f"{where}: library.paths[{i}]: expected a path, got {_shown(path)}")
+    ranking = config["ranking"]
+    if ranking["weight_similarity"] + ranking["weight_tempo"] + ranking["weight_key"] <= 0:
+        problems.append(f"{where}: ranking.weight_similarity: the three weights must not all be 0")
     audio = config["audio"]
     if audio["window_s"] > audio["buffer_s"]:
         problems.append(f"{where}: audio.buffer_s: must be >= audio.window_s ({audio['window_s']}), got {audio['buffer_s']}")
@@ -283,6 +368,10 @@ def load(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{path}: not valid TOML: nested too deeply"]) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ConfigError([f"{path}: not valid TOML: {str(exc).splitlines()[0]}"]) from None
     return _resolve_paths(validate(raw, str(path)))
 
 

@@ -17,7 +17,7 @@ def fsync_dir(directory: str | os.PathLike) -> None:
 
 
 def atomic_write(path: str | os.PathLike | bytes, write: Callable[[IO], None], *, binary: bool = True,
-                 file_mode: int | None = None) -> None:
+                 file_mode: int | None = None, make_folder: bool = True) -> None:
     """Call ``write(f)`` on a temporary file beside ``path``, fsync it, and rename it over ``path``.
 
     Parameters
@@ -30,9 +30,13 @@ def atomic_write(path: str | os.PathLike | bytes, write: Callable[[IO], None], *
         Open the temporary file in binary (default) or UTF-8 text mode.
     file_mode : int, optional
         Permission bits for the new file (default: the umask's).
+    make_folder : bool
+        Create the missing folders above ``path`` (False: a missing folder is an error, for files
+        the user named: a typo must not create a tree silently).
     """
     out = Path(os.fsdecode(path))
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if make_folder:
+        out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
         with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")) as f:
@@ -49,3 +53,13 @@ def atomic_write(path: str | os.PathLike | bytes, write: Callable[[IO], None], *
             pass
         raise
     fsync_dir(out.parent)
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]}
+
+
+def printable(name: str) -> str:
+    """``name`` safe to print on one terminal line: control characters (newline, ESC of a terminal
+    escape sequence, ...) shown as ``\\xNN``; undecodable bytes (surrogate escapes) as ``\\xNN`` too."""
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return name.translate(_CONTROL)

@@ -128,3 +128,13 @@ def _reinit_portaudio():
 def write_audio_fixture():
     """The ``write_audio(path, x, sample_rate)`` helper, as a fixture."""
     return write_audio
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault-injection suite's table (tests/fault_counts.py), when it ran."""
+    import fault_counts
+
+    if fault_counts.COUNTS:
+        terminalreporter.write_sep("=", "fault injection: per area")
+        terminalreporter.write_line(fault_counts.table())
+        fault_counts.dump()

@@ -46,6 +46,9 @@ def test_m3u_absolute(plays, tmp_path):
 
 def test_m3u_relative(plays, tmp_path):
     out = tmp_path / "lists" / "set.m3u8"
+    with pytest.raises(FileNotFoundError):  # a folder the user did not make is not made silently
+        export_m3u(plays, out, relative_to="/music")
+    out.parent.mkdir()
     export_m3u(plays, out, relative_to="/music")
     lines = out.read_bytes().split(b"\n")
     assert lines[2].decode() == "Café del Mar/Señor.mp3" and lines[6] == b"raw/\xff\xfe name.mp3"

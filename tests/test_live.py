@@ -118,8 +118,9 @@ def test_suggest_json_is_one_update(library):
     assert update["tags"] and all(0 <= p <= 1 for _, p in update["tags"])
 
 
-def test_run_without_index_says_how_to_build_one(tmp_path):
-    result = livedj("run", "--input", "x.wav", "--index", tmp_path / "none", check=False)
+def test_run_without_index_says_how_to_build_one(tmp_path, write_audio):
+    track = write_audio(tmp_path / "x.wav", np.zeros(16000, np.float32), 16000)  # the input exists: the index not
+    result = livedj("run", "--input", track, "--index", tmp_path / "none", check=False)
     assert result.returncode == 1
     assert "livedj index" in result.stderr and "Traceback" not in result.stderr
 
@@ -261,7 +262,9 @@ def test_sighup_reloads_a_rebuilt_index_and_sigterm_stops_within_2s(library, tmp
         process.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            update = json.loads(process.stdout.readline())
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.poll() is not None else "no update"
+            update = json.loads(line)
             if str(paths[5]) not in [s["path"] for s in update["suggestions"]]:
                 break
         else:

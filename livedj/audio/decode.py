@@ -37,8 +37,9 @@ class DecodeError(Exception):
 
 def _display(path) -> str:
     """The file name as printable text (undecodable bytes shown as escapes)."""
-    name = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else str(path)
-    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    from livedj.fsutil import printable
+
+    return printable(os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else str(path))
 
 
 def _open(path):

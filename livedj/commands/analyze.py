@@ -12,8 +12,10 @@ DESCRIPTION = (
 
 
 def add_arguments(parser) -> None:
+    from livedj.commands import argtypes
+
     parser.add_argument("file", metavar="FILE")
-    parser.add_argument("--at", type=float, default=0.0, metavar="SECONDS", help="window start (default 0)")
+    parser.add_argument("--at", type=argtypes.seconds, default=0.0, metavar="SECONDS", help="window start (default 0)")
     parser.add_argument("--json", action="store_true")
 
 

@@ -60,9 +60,11 @@ TAKES_INDEX = False  #: no --index option: the command does not read the index
 
 
 def add_arguments(parser) -> None:
+    from livedj.commands import argtypes
+
     parser.add_argument("--dir", metavar="DIR", help="where the demo library and index go "
                                                     "(default: $XDG_CACHE_HOME/livedj/demo)")
-    parser.add_argument("--duration", type=float, default=20.0, metavar="S",
+    parser.add_argument("--duration", type=argtypes.positive_seconds, default=20.0, metavar="S",
                         help="seconds of live demo (default 20)")
     parser.add_argument("--fast", action="store_true", help="run the live part as fast as possible")
     parser.add_argument("--no-dashboard", action="store_true", help="print JSON lines instead of the dashboard")

@@ -80,9 +80,11 @@ TAKES_INDEX = False  #: no --index option: the command does not read the index
 
 
 def add_arguments(parser) -> None:
+    from livedj.commands import argtypes
+
     parser.add_argument("dir", metavar="DIR")
     parser.add_argument("--encoders", default="musicnn,features", help="comma-separated (default: musicnn,features)")
-    parser.add_argument("--k", type=int, default=10, help="neighbours per query (default 10)")
+    parser.add_argument("--k", type=argtypes.count(1, 1000), default=10, help="neighbours per query (default 10)")
     parser.add_argument("--room", action="store_true", help="booth robustness: identification and label precision "
                                                            "of simulated booth queries, per encoder")
     parser.add_argument("--booth", choices=("random", "standard"), default="random",

@@ -18,8 +18,11 @@ TAKES_INDEX = False  #: no --index option: the command does not read the index
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--session", type=int, metavar="N")
-    parser.add_argument("--export", metavar="FILE")
+    from livedj.commands import argtypes
+
+    parser.add_argument("--session", type=argtypes.count(1, 2**62), metavar="N")
+    parser.add_argument("--export", metavar="FILE", type=argtypes.output_file(".m3u", ".m3u8", ".csv", ".xml"))
+    parser.add_argument("--all", action="store_true", help="also list the sessions without plays (short test runs)")
     parser.add_argument("--relative", action="store_true", help="M3U: paths relative to the playlist's folder")
 
 
@@ -29,13 +32,21 @@ def main(args, config) -> int:
 
     from livedj.library.history import History
 
-    history = History(config["history"]["path"])
+    from livedj.commands.oneline import one_line_errors
+
     try:
-        sessions = history.sessions()
+        history = History(config["history"]["path"])
+    except one_line_errors() as exc:
+        print(f"livedj history: {config['history']['path']}: set log unusable: {exc}", file=sys.stderr)
+        return 1
+    try:
+        every = history.sessions()
+        sessions = every if getattr(args, "all", False) else [s for s in every if s.plays]
         console = Console()
         if args.session is None and not args.export:
             if not sessions:
-                console.print(f"no sessions yet in {history.path}")
+                console.print(f"no sessions with plays yet in {history.path}"
+                              + (f" ({len(every)} without: --all lists them)" if every else ""))
                 return 0
             table = Table(title=f"sessions in {history.path}")
             for column in ("session", "started", "ended", "tracks", "name"):
@@ -43,9 +54,11 @@ def main(args, config) -> int:
             for s in sessions:
                 table.add_row(str(s.id), _when(s.started_at), _when(s.ended_at), str(s.plays), s.name or "")
             console.print(table)
+            if len(every) > len(sessions):
+                console.print(f"{len(every) - len(sessions)} sessions without plays not shown (--all lists them)")
             return 0
         wanted = args.session if args.session is not None else (sessions[-1].id if sessions else None)
-        if wanted is None or wanted not in {s.id for s in sessions}:
+        if wanted is None or wanted not in {s.id for s in every}:
             print(f"livedj history: no session {wanted} in {history.path}", file=sys.stderr)
             return 1
         plays = history.plays(wanted)
@@ -53,15 +66,19 @@ def main(args, config) -> int:
             from livedj.library import exports
 
             out = args.export
-            if out.endswith(".csv"):
-                exports.export_csv(plays, out)
-            elif out.endswith(".xml"):
-                exports.export_rekordbox_xml(plays, out, playlist_name=f"livedj session {wanted}")
-            elif out.endswith((".m3u", ".m3u8")):
-                exports.export_m3u(plays, out, relative=args.relative)
-            else:
-                print(f"livedj history: {out}: use .m3u/.m3u8, .csv or .xml (rekordbox)", file=sys.stderr)
-                return 2
+            try:
+                if out.lower().endswith(".csv"):
+                    exports.export_csv(plays, out)
+                elif out.lower().endswith(".xml"):
+                    exports.export_rekordbox_xml(plays, out, playlist_name=f"livedj session {wanted}")
+                elif out.lower().endswith((".m3u", ".m3u8")):
+                    exports.export_m3u(plays, out, relative=args.relative)
+                else:
+                    print(f"livedj history: {out}: use .m3u/.m3u8, .csv or .xml (rekordbox)", file=sys.stderr)
+                    return 2
+            except OSError as exc:
+                print(f"livedj history: {out}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+                return 1
             print(f"wrote {len(plays)} tracks of session {wanted} to {out}")
             return 0
         table = Table(title=f"session {wanted}")

@@ -38,6 +38,7 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from livedj.fsutil import printable
     from livedj.library.indexer import index_library
 
     console = console or Console(stderr=True)
@@ -51,7 +52,7 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
             if total:
                 tasks["files"] = progress.add_task("analysing", total=total, name="")
         elif event == "file":
-            name = path.rsplit("/", 1)[-1].encode("utf-8", "replace").decode("utf-8")
+            name = printable(path.rsplit("/", 1)[-1])
             progress.update(tasks["files"], completed=done, name=name[:40])
         elif event == "build" and done == 0:
             tasks["build"] = progress.add_task("building index", total=1, name="")
@@ -67,12 +68,21 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
 def print_report(report: Report, console: Console) -> None:
     from rich.text import Text
 
+    from livedj.library.indexer import SILENT
+
+    silent = sum(SILENT in reason for _, reason in report.skipped)
     console.print(f"[bold]indexed {report.indexed}[/] · unchanged {report.unchanged} · "
-                  f"skipped {len(report.skipped)} · removed {report.removed} · "
+                  f"skipped {len(report.skipped)}" + (f" ({silent} silent)" if silent else "") +
+                  f" · removed {report.removed} · "
                   f"{report.index_items} tracks in {report.index_dir} "
                   f"({report.seconds:.1f} s, {report.files_per_s:.2f} files/s)", soft_wrap=True)
     for path, reason in report.skipped:
         console.print(Text.assemble(("  skipped ", "yellow"), f"{path}: {reason}"), soft_wrap=True)
+    for why in report.repaired:
+        console.print(Text.assemble(("  repaired ", "cyan"), f"rebuilt from the store: {why}"), soft_wrap=True)
+    if report.cleaned:
+        console.print(Text.assemble(("  cleaned ", "cyan"), f"{len(report.cleaned)} leftovers of an interrupted "
+                                                            f"run: {', '.join(report.cleaned[:5])}"), soft_wrap=True)
 
 
 def read_dj_libraries(args, console: Console) -> tuple[list, list[tuple[str, str]]]:
@@ -99,8 +109,10 @@ DESCRIPTION = (
 
 
 def add_arguments(parser) -> None:
+    from livedj.commands import argtypes
+
     parser.add_argument("paths", nargs="*", metavar="PATH", help="folders or files (default: library.paths)")
-    parser.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: number of CPUs)")
+    parser.add_argument("--jobs", type=argtypes.count(1, 256), metavar="N", help="worker processes (default: number of CPUs)")
     parser.add_argument("--from-rekordbox", action="append", metavar="FILE",
                         help="also index the tracks of a rekordbox collection XML, with its BPM/key")
     parser.add_argument("--from-traktor", action="append", metavar="FILE",
@@ -126,7 +138,13 @@ def main(args, config) -> int:
         print("livedj index: no folders given, no DJ library imported, and library.paths is empty in the config",
               file=sys.stderr)
         return 2
-    report = run_index(paths, config, jobs=args.jobs, console=console, imported=imported)
+    from livedj.commands.oneline import describe, one_line_errors
+
+    try:
+        report = run_index(paths, config, jobs=args.jobs, console=console, imported=imported)
+    except one_line_errors() as exc:
+        print(f"livedj index: {describe(exc, config['index']['path'])}", file=sys.stderr)
+        return 1
     report.skipped.extend(problems)
     print_report(report, Console())
     return 0

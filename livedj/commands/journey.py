@@ -79,10 +79,12 @@ DESCRIPTION = (
 
 
 def add_arguments(parser) -> None:
+    from livedj.commands import argtypes
+
     parser.add_argument("waypoints", nargs="+", metavar="TRACK",
                         help="file paths (or unique title words) of A B [C ...]")
-    parser.add_argument("--steps", type=int, default=10, metavar="N", help="tracks between consecutive waypoints")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the path as M3U")
+    parser.add_argument("--steps", type=argtypes.count(0, 1000), default=10, metavar="N", help="tracks between consecutive waypoints")
+    parser.add_argument("-o", "--output", metavar="FILE", type=argtypes.output_file(".m3u", ".m3u8"), help="write the path as M3U")
 
 
 def main(args, config) -> int:
@@ -90,6 +92,7 @@ def main(args, config) -> int:
     from livedj.encoders.adapted import resolve_head
     from livedj.library import index as annoy_index
     from livedj.library.history import Play
+    from livedj.commands.oneline import describe, one_line_errors
     from livedj.library.store import Store, StoreError
 
     if len(args.waypoints) < 2:
@@ -105,6 +108,9 @@ def main(args, config) -> int:
         waypoints = [resolve(w, tracks) for w in args.waypoints]
     except (annoy_index.IndexUnusable, StoreError, LookupError) as exc:
         print(f"livedj journey: {exc}", file=sys.stderr)
+        return 1
+    except one_line_errors() as exc:  # e.g. a damaged store
+        print(f"livedj journey: {describe(exc, config['index']['path'])}", file=sys.stderr)
         return 1
     from livedj.engine.loader import ranking_from_config
 
@@ -123,6 +129,10 @@ def main(args, config) -> int:
 
         plays = [Play(0, 0, 0.0, tracks[i].path, tracks[i].title, tracks[i].artist, tracks[i].album,
                       tracks[i].duration, tracks[i].bpm, tracks[i].key, "journey", None) for i in path]
-        export_m3u(plays, args.output)
+        try:
+            export_m3u(plays, args.output)
+        except OSError as exc:
+            print(f"livedj journey: {args.output}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+            return 1
         print(f"wrote {len(path)} tracks to {args.output}")
     return 0

@@ -1,6 +1,8 @@
 """`livedj run`: the daemon. Wires a source, the ring buffer, the engine and the publishers."""
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import sys
 import threading
@@ -18,6 +20,17 @@ def _device(value):
     return int(value) if str(value).isdigit() else value
 
 
+def _inputs() -> str:
+    """The input devices that exist, for a message (as `livedj devices` lists them)."""
+    from livedj.audio.capture import list_input_devices
+
+    try:
+        found = list_input_devices()
+    except Exception as exc:  # PortAudio itself unusable
+        return f"none listed ({exc})"
+    return ", ".join(f"{d['index']} {d['name']!r}" for d in found) or "none"
+
+
 def make_source(config: dict, input_file: str | None, fast: bool, device=None):
     """(ring buffer, source, description) for a file fed in as if it were the microphone, or the mic itself."""
     from livedj.audio.ringbuffer import RingBuffer
@@ -31,12 +44,18 @@ def make_source(config: dict, input_file: str | None, fast: bool, device=None):
         return ring, FileSource(ring, input_file, realtime=not fast), f"file {input_file}"
     from livedj.audio.capture import CaptureError, MicSource
 
+    typed = device is not None  # --device: someone at the keyboard; audio.device: the service's config
     device = _device(device if device is not None else audio["device"])
     try:
         sample_rate = audio["samplerate"] or int(MicSource.default_samplerate(device))
-    except CaptureError as exc:  # not there yet (a USB interface at boot): the loop keeps retrying it
+    except CaptureError as exc:
+        inputs = _inputs()
+        if typed:  # a typo must not wait forever: say what exists, now
+            raise CaptureError(f"{exc}; inputs here: {inputs}") from None
+        # audio.device not there yet (a USB interface at boot): the loop keeps retrying it, and
+        # under systemd READY waits for the first audio (TimeoutStartSec bounds the start)
         sample_rate = audio["samplerate"] or 48000
-        print(f"livedj run: {exc} (see `livedj devices`); waiting for it at {sample_rate} Hz", file=sys.stderr)
+        print(f"livedj run: {exc}; inputs here: {inputs}; waiting for it at {sample_rate} Hz", file=sys.stderr)
     ring = RingBuffer(int(audio["buffer_s"] * sample_rate), sample_rate)
     source = MicSource(ring, device=device, channels=audio["channels"])
     return ring, source, f"device {device if device is not None else '(default)'} @ {sample_rate} Hz"
@@ -50,7 +69,7 @@ def make_publishers(config: dict, extra_targets=()):
     return OscPublisher(targets) if targets else None
 
 
-def make_session(config: dict, engine, resolve):
+def make_session(config: dict, library, resolve):
     """The night's session: tracks played within ``history.no_repeat`` are excluded from the start,
     and every play is written to the set log (from its own thread)."""
     import time
@@ -72,27 +91,15 @@ def make_session(config: dict, engine, resolve):
     setlog = SetLogWriter(config["history"]["path"])
 
     def log_play(track_id: int, source: str, confidence: float | None) -> None:
-        track = engine.tracks.get(track_id)
-        if track is not None:
-            setlog.log(track.path, title=track.title, artist=track.artist, album=track.album,
-                       duration=track.duration, bpm=track.bpm, key=track.key, source=source, confidence=confidence)
+        track = library.track(track_id)  # the current library: a record indexed after start-up too
+        if track is None:  # never a silent loss
+            logging.getLogger("livedj").warning("played track id %s is not in the library: not logged", track_id)
+            return
+        setlog.log(track.path, title=track.title, artist=track.artist, album=track.album,
+                   duration=track.duration, bpm=track.bpm, key=track.key, source=source, confidence=confidence)
 
     session.on_played.append(log_play)
     return session, setlog
-
-
-def track_resolver(engine):
-    """OSC-in's lookup: a library id (int) or a file path (str) -> track id, or None if unknown."""
-    import os
-
-    by_path = {t.path: t.id for t in engine.tracks.values()}
-
-    def resolve(ref):
-        if isinstance(ref, int):
-            return ref if ref in engine.tracks else None
-        return by_path.get(ref) or by_path.get(os.path.abspath(os.path.expanduser(ref)))
-
-    return resolve
 
 
 def make_control(config: dict, session, resolve, err):
@@ -138,16 +145,24 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     from livedj.service.notify import Notifier
 
     notifier = notifier or Notifier()
+    if input_file is not None and not os.path.isfile(input_file):  # before seconds of loading the engine
+        from livedj.audio.decode import DecodeError
+
+        raise DecodeError(input_file, "no such file" if not os.path.exists(input_file) else "not a file")
     engine = engine or load_engine(config)
     ring, source, description = make_source(config, input_file, fast, device)
     osc = make_publishers(config, osc_targets)
-    resolve = track_resolver(engine)  # one path -> id map for the set log, OSC in and Mixxx
-    session, setlog = make_session(config, engine, resolve)
+    from livedj.engine.current import CurrentLibrary
+
+    library = CurrentLibrary(engine)  # one id/path lookup for the set log, OSC in and Mixxx, swapped on reload
+    resolve = library.resolve
+    session, setlog = make_session(config, library, resolve)
     control = make_control(config, session, resolve, err)
     mixxx = make_mixxx_follower(config, session, resolve)
     loop = LiveLoop(engine, ring, source, window_s=config["audio"]["window_s"], hop_s=config["audio"]["hop_s"],
                     duration_s=duration, publishers=[osc.publish] if osc else [], fast=fast, session=session,
                     notifier=notifier, context_s=max(12.0, config["analysis"]["identify_s"]))
+    library.follow(lambda: loop.pending_engine or loop.engine)  # a reload swaps every lookup with the engine
     writer = JsonLinesWriter(out) if json_lines else None
     recorder = None
     if record:
@@ -168,6 +183,8 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
         if threading.current_thread() is threading.main_thread() else {}
     info = {"input": description, "encoder": engine.encoder.name, "index_size": engine.index.size,
             "hop_s": config["audio"]["hop_s"], "outputs": osc.summary() if osc else "no OSC targets"}
+    loop.control, loop.setlog = control, setlog  # for the closing summary (OSC-in counts, set-log state)
+    started = False  # a loop that never started has no thread to join (its error is the one to report)
     try:
         setlog.start()
         for part in (control, mixxx):
@@ -176,6 +193,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
         if recorder:
             recorder.start()
         loop.start()
+        started = True
         if show_dashboard:
             from livedj.outputs.dashboard import Dashboard
 
@@ -185,14 +203,18 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
                         "now_playing": f"{now['artist']} - {now['title']} ({now['confidence']:.0%})" if now else
                         "not in library",
                         "outputs": osc.summary() if osc else "no OSC targets",
-                        **({"control": control.summary()} if control else {})}
+                        **({"control": control.summary()} if control else {}),
+                        **({"set log": setlog.status()} if setlog.status() else {})}
 
             Dashboard().run(lambda: loop.latest, get_info, loop.finished, fps=config["dashboard"]["fps"])
         else:
             _drain(loop, writer, err, log=not json_lines, notifier=notifier)
     finally:
         loop.stop()
-        loop.join(timeout=5)
+        if started:
+            loop.join(timeout=5)
+        else:
+            source.stop()
         if recorder:
             recorder.stop()
         for part in (control, mixxx):
@@ -216,6 +238,8 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
 
+    from livedj.commands.oneline import describe
+
     notifier.reloading()
     try:
         config = load(config_path)
@@ -225,8 +249,13 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
         print(f"livedj: reloaded {source_path(config_path)} and the index "
               f"({loop.pending_engine.index.size} tracks)", file=err, flush=True)
     except (ConfigError, IndexUnusable, StoreError, OSError) as exc:
-        print(f"livedj: reload failed, keeping the running config and index: {exc}", file=err, flush=True)
-    notifier.ready("reloaded")
+        print(f"livedj: reload failed, keeping the running config and index: {describe(exc, index_dir)}",
+              file=err, flush=True)
+    except Exception as exc:  # anything deeper in loading: the running night goes on, in one line
+        print(f"livedj: reload failed, keeping the running config and index: {type(exc).__name__}: "
+              f"{describe(exc, index_dir)}", file=err, flush=True)
+    finally:
+        notifier.ready("reloaded")  # systemd leaves RELOADING whatever happened
 
 
 def _drain(loop: LiveLoop, writer, err, *, log: bool, once: bool = False, notifier=None) -> None:
@@ -258,6 +287,13 @@ def print_summary(loop: LiveLoop, err=sys.stderr) -> None:
     stages = " ".join(f"{k} {v['p50']:.1f}/{v['p95']:.1f}" for k, v in s["stage_ms"].items())
     print(f"livedj: {s['updates']} updates; latency p50 {lat.get('p50', 0):.1f} ms, p95 {lat.get('p95', 0):.1f} ms; "
           f"per stage p50/p95 ms: {stages}; overflows {getattr(loop.source, 'overflows', 0)}", file=err)
+    control, setlog = getattr(loop, "control", None), getattr(loop, "setlog", None)
+    if control is not None:
+        rejected = ", ".join(f"{n} {kind}" for kind, n in sorted(control.rejected.items()))
+        print(f"livedj: {control.summary()}" + (f" ({rejected})" if rejected else ""), file=err)
+    if setlog is not None:
+        print(f"livedj: set log {setlog.path}: {setlog.written} plays written"
+              + (f"; {setlog.status()}" if setlog.status() else ""), file=err)
 
 
 HELP = "the live daemon"
@@ -267,14 +303,16 @@ DESCRIPTION = (
 
 
 def add_arguments(parser) -> None:
+    from livedj.commands import argtypes
+
     parser.add_argument("--input", metavar="FILE", help="play FILE into the ring buffer instead of capturing")
     parser.add_argument("--fast", action="store_true", help="with --input: as fast as analysis allows, not real time")
-    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of audio")
+    parser.add_argument("--duration", type=argtypes.positive_seconds, metavar="S", help="stop after S seconds of audio")
     parser.add_argument("--no-dashboard", action="store_true", help="no rich dashboard")
     parser.add_argument("--json-lines", action="store_true", help="one JSON object per update on stdout")
     parser.add_argument("--device", metavar="DEV", help="input device name or index (overrides audio.device)")
-    parser.add_argument("--osc", action="append", metavar="HOST:PORT", help="send OSC here too (repeatable)")
-    parser.add_argument("--record", metavar="FILE", help="also write what is heard to FILE (wav/flac/ogg)")
+    parser.add_argument("--osc", action="append", type=argtypes.osc_target, metavar="HOST:PORT", help="send OSC here too (repeatable)")
+    parser.add_argument("--record", metavar="FILE", type=argtypes.output_file(".wav", ".flac", ".ogg"), help="also write what is heard to FILE (wav/flac/ogg)")
 
 
 def main(args, config) -> int:
@@ -284,6 +322,8 @@ def main(args, config) -> int:
     from livedj.audio.capture import CaptureError
     from livedj.audio.decode import DecodeError
     from livedj.library.index import IndexUnusable
+    from livedj.commands.oneline import describe, one_line_errors
+    from livedj.library.history import SetLogUnusable
     from livedj.library.store import StoreError
 
     if args.fast and not args.input:
@@ -294,8 +334,11 @@ def main(args, config) -> int:
                         dashboard=not args.no_dashboard, json_lines=args.json_lines, device=args.device,
                         osc_targets=args.osc, record=args.record, config_path=args.config,
                         index_dir=args.index)
-    except (IndexUnusable, StoreError, DecodeError, CaptureError, FileNotFoundError) as exc:
+    except (IndexUnusable, StoreError, DecodeError, CaptureError, FileNotFoundError, SetLogUnusable) as exc:
         print(f"livedj run: {exc}", file=sys.stderr)
+        return 1
+    except one_line_errors() as exc:
+        print(f"livedj run: {describe(exc, config['index']['path'])}", file=sys.stderr)
         return 1
     print_summary(loop)
     error = getattr(loop.source, "error", None)

@@ -12,9 +12,11 @@ DESCRIPTION = (
 
 
 def add_arguments(parser) -> None:
+    from livedj.commands import argtypes
+
     parser.add_argument("file", metavar="FILE")
-    parser.add_argument("--at", type=float, default=0.0, metavar="SECONDS", help="window start (default 0)")
-    parser.add_argument("--top", type=int, metavar="N", help="how many suggestions (default: ranking.top)")
+    parser.add_argument("--at", type=argtypes.seconds, default=0.0, metavar="SECONDS", help="window start (default 0)")
+    parser.add_argument("--top", type=argtypes.count(1, 100), metavar="N", help="how many suggestions (default: ranking.top)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--mixxx-playlist", metavar="NAME", help="also append the suggestions to this Mixxx "
                                                                 "playlist (only while Mixxx is not running)")
@@ -26,6 +28,7 @@ def main(args, config) -> int:
 
     from livedj.audio.decode import DecodeError, decode
     from livedj.engine.loader import load_engine
+    from livedj.commands.oneline import describe, one_line_errors
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
     from livedj.outputs.jsonlines import jsonable
@@ -40,6 +43,9 @@ def main(args, config) -> int:
         audio = decode(args.file, engine.encoder.sample_rate, args.at, window_s)
     except (IndexUnusable, StoreError, DecodeError) as exc:
         print(f"livedj suggest: {exc}", file=sys.stderr)
+        return 1
+    except one_line_errors() as exc:  # e.g. a damaged store: "database disk image is malformed"
+        print(f"livedj suggest: {describe(exc, config['index']['path'])}", file=sys.stderr)
         return 1
     if len(audio) < engine.encoder.sample_rate:
         print(f"livedj suggest: {args.file}: less than 1 s of audio at {args.at} s", file=sys.stderr)

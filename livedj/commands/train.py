@@ -54,8 +54,10 @@ DESCRIPTION = (
 
 
 def add_arguments(parser) -> None:
+    from livedj.commands import argtypes
+
     parser.add_argument("--library", metavar="DIR", help="folder to train on (default: library.paths)")
-    parser.add_argument("--hours", type=float, default=2.0, metavar="H",
+    parser.add_argument("--hours", type=argtypes.positive, default=2.0, metavar="H",
                         help="time budget; chunks per track are chosen to fit (default 2)")
     parser.add_argument("--out", metavar="FILE", help="head file (default: <index dir>/head.safetensors)")
     parser.add_argument("--resume", action="store_true", help="continue from the cache and checkpoint beside --out")

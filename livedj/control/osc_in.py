@@ -327,6 +327,8 @@ class OscControlServer:
             return False
         self.accepted += 1
         self.last_accepted = f"{address} {' '.join(map(str, args))}".strip()[:200]
+        if isinstance(command, Ban):  # documented as logged: a ban is not a play, so the journal keeps it
+            logging.getLogger("livedj").info("OSC in: banned track %s for this session", command.track_id)
         return True
 
     def handle_datagram(self, data: bytes, sender: object = None) -> int:

@@ -33,7 +33,7 @@ _KINDS = {".mp3": "MP3 File", ".wav": "WAV File", ".aif": "AIFF File", ".aiff": 
 
 def _atomic_write(out_path, write) -> None:
     """Call ``write(binary_file)`` on a temporary file, then rename it to ``out_path``."""
-    atomic_write(out_path, write)
+    atomic_write(out_path, write, make_folder=False)  # the user named the file: never a tree made silently
 
 
 # Characters XML 1.0 cannot carry at all (C0 controls but tab/newline/CR, lone surrogates, U+FFFE/F).

@@ -85,6 +85,18 @@ def _entry(path: Path, **extra) -> dict:
     return {"file": path.name, "size": path.stat().st_size, "crc32": _crc32(path), **extra}
 
 
+def _next_generation(directory: Path) -> int:
+    """A generation number no file in ``directory`` has used: a new build never reuses a name."""
+    import re
+
+    try:
+        last = read_manifest(directory).get("generation", 0)
+    except IndexUnusable:
+        last = 0
+    used = [int(m.group(1)) for p in directory.iterdir() if (m := re.match(r"[a-z]+-(\d+)\.", p.name))]
+    return max([last if isinstance(last, int) else 0, *used]) + 1
+
+
 def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]], *, dim: int,
           encoder: str, n_trees: int = 16, segments: Iterable[tuple[int, float, np.ndarray]] | None = None,
           landmarks: Iterable[tuple[int, np.ndarray, np.ndarray]] | None = None, segment_encoder: str | None = None,
@@ -97,10 +109,7 @@ def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]],
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    try:
-        generation = read_manifest(directory).get("generation", 0) + 1
-    except IndexUnusable:
-        generation = 1
+    generation = _next_generation(directory)
     beginnings = directory / f"beginnings-{generation}.ann"
     count = _build_annoy(beginnings, items, dim, n_trees)
     manifest = {
@@ -211,12 +220,42 @@ def _checked(directory: Path, entry: dict, verify: bool) -> Path:
 
 
 def load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int | None = None,
-         verify: bool = True) -> BeginningsIndex:
-    """Open the index in ``directory``; refuse a missing, corrupt or mismatched one with a clear message."""
+         verify: bool = True, private: bool = True) -> BeginningsIndex:
+    """Open the index in ``directory``; refuse a missing, corrupt or mismatched one with a clear message.
+
+    ``private``: map private copies of the files (:mod:`livedj.library.snapshot`), so that a file
+    overwritten in place later cannot crash this process with SIGBUS.
+    """
+    from livedj.library.snapshot import private_generation
+    from livedj.library.verify import file_entries
+
+    try:
+        if not private:
+            return _load(directory, encoder=encoder, dim=dim, verify=verify)
+        manifest = read_manifest(directory)
+        names = [MANIFEST, *{e["file"] for e in file_entries(manifest) if isinstance(e.get("file"), str)}]
+        with private_generation(directory, names) as where:
+            try:
+                index = _load(where, encoder=encoder, dim=dim, verify=verify)
+            except IndexUnusable as exc:  # name the user's file, not the private copy
+                raise type(exc)(str(exc).replace(str(where), str(directory))) from None
+        index.directory = Path(directory)
+        return index
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a manifest field missing or of another type
+        raise IndexUnusable(f"{Path(directory) / MANIFEST}: malformed ({type(exc).__name__}: {exc}); "
+                            f"rebuild with `livedj index`") from None
+
+
+def _load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int | None = None,
+          verify: bool = True) -> BeginningsIndex:
     from annoy import AnnoyIndex
 
     directory = Path(directory)
     manifest = read_manifest(directory)
+    for key, where in (("items", manifest), ("dim", manifest), ("items", manifest.get("segments") or {"items": 0})):
+        if not isinstance(where.get(key), int) or isinstance(where.get(key), bool) or where[key] < 0:
+            raise IndexUnusable(f"{directory / MANIFEST}: {key} is {where.get(key)!r}, not a count; "
+                                f"rebuild with `livedj index`")
     try:
         entry = manifest["beginnings"]
         manifest_dim = int(manifest["dim"])

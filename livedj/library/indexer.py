@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Callable, Iterable
@@ -27,10 +26,13 @@ from livedj.dsp import WINDOW_S
 from livedj.dsp.level import first_sound
 from livedj.encoders.base import Encoder, unit
 from livedj.library import index as annoy_index
+from livedj.library import verify
 from livedj.library.scan import FoundFile, scan
-from livedj.library.store import Store, display_path, encode_path
+from livedj.library.store import display_path, encode_path
 
 MIN_AUDIO_S = 3.0  # below this a track has no beginning worth embedding
+SILENT_DBFS = -50.0  #: a beginning quieter than this (RMS) is silence or near-silence, not a record
+SILENT = "silent or near-silent: not music"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class FileResult:
     bpm_source: str | None = None
     key: int | None = None
     key_source: str | None = None
+    retry: bool = False  #: not analysed for a reason outside the file (its worker died): try again next run
 
 
 @dataclass
@@ -70,6 +73,8 @@ class Report:
     seconds: float = 0.0
     index_items: int = 0
     index_dir: str = ""
+    repaired: list[str] = field(default_factory=list)  #: why the index was rebuilt with nothing new to analyse
+    cleaned: list[str] = field(default_factory=list)  #: leftovers of interrupted runs, removed
 
     @property
     def files_per_s(self) -> float:
@@ -172,6 +177,9 @@ def analyze_file(path: str, settings: Settings, encoder: Encoder, segment_encode
         return FileResult(path, False, error=f"{type(exc).__name__}: {exc}", tags=tags)
     if len(head) < MIN_AUDIO_S * sr:
         return FileResult(path, False, error=f"too short: {len(head) / sr:.1f} s of sound", tags=tags)
+    level = 20 * np.log10(np.sqrt(np.mean(np.square(head, dtype=np.float64))) + 1e-12)
+    if level < SILENT_DBFS:  # no frame rose above the floor in the first minute: not music
+        return FileResult(path, False, error=f"{SILENT} ({level:.0f} dBFS)", tags=tags)
     result = FileResult(path, True, tags=tags, vector=beginning_vector(head, encoder), start_s=start)
     if settings.segment_hop_s > 0:
         from livedj.dsp.fingerprint import landmarks
@@ -212,8 +220,12 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
     began = time.perf_counter()
     report = Report(index_dir=str(index_dir))
     progress = progress or (lambda *a: None)
-    store = Store(index_dir)
+    lock = verify.lock(index_dir)  # one build per directory; the kernel drops it if we die
+    store = None
     try:
+        store, damaged = verify.open_store(index_dir)
+        if damaged:
+            report.repaired.append(damaged)
         enc_id = encoder_id(settings.encoder, settings.head)
         known = store.fingerprints()
         problems: list[tuple[str, str]] = []
@@ -262,11 +274,14 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                           landmarks=result.landmarks)
                 report.indexed += 1
             else:
-                store.put(f.path, f.size, f.mtime_ns, status="error", error=result.error, tags=result.tags)
+                if not result.retry:  # a dead worker says nothing about the file: the next run tries it again
+                    store.put(f.path, f.size, f.mtime_ns, status="error", error=result.error, tags=result.tags)
                 report.skipped.append((display_path(encode_path(f.path)), result.error or "unknown error"))
             progress("file", i, len(todo), f.path)
-        if report.indexed or report.removed or not (store.directory / annoy_index.MANIFEST).exists() \
-                or _stale(index_dir, enc_id):
+        digest = verify.store_digest(store.db)  # every file of the index checked against the manifest, every run
+        why = verify.reasons_to_build(index_dir, digest) or _unloadable(index_dir, enc_id)
+        if report.indexed or report.removed or why or _stale(index_dir, enc_id):
+            report.repaired += [] if (report.indexed or report.removed) else why
             progress("build", 0, 1, "")
 
             segments = store.segments(enc_id, encoder_dim(settings.segment_encoder, settings.head))
@@ -274,13 +289,16 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                                          encoder=enc_id, n_trees=n_trees, segments=segments,
                                          segment_encoder=encoder_id(settings.segment_encoder, settings.head),
                                          segment_dim=encoder_dim(settings.segment_encoder, settings.head),
-                                         landmarks=store.landmarks())
+                                         landmarks=store.landmarks(), extra={verify.DIGEST_KEY: digest})
             report.index_items = manifest["items"]
             progress("build", 1, 1, "")
         else:
             report.index_items = annoy_index.read_manifest(index_dir)["items"]
+        report.cleaned = verify.clean_leftovers(index_dir)
     finally:
-        store.close()
+        if store is not None:
+            store.close()
+        verify.unlock(lock)
     report.seconds = time.perf_counter() - began
     return report
 
@@ -294,6 +312,15 @@ def _prefer_dj(result: FileResult, track) -> None:
     for name in ("title", "artist", "album"):
         if getattr(track, name, None) and name not in result.tags:
             result.tags[name] = getattr(track, name)
+
+
+def _unloadable(index_dir: str, enc_id: str) -> list[str]:
+    """Why the (intact) files of the index do not load, e.g. a manifest field of the wrong type."""
+    try:
+        annoy_index.load(index_dir, verify=False, private=False)  # sizes and CRCs were just checked
+    except annoy_index.IndexUnusable as exc:
+        return [str(exc)]
+    return []
 
 
 def _stale(index_dir: str, enc_id: str) -> bool:
@@ -311,25 +338,11 @@ def _run(paths: list[str], settings: Settings, jobs: int | None) -> Iterable[Fil
         for path in paths:
             yield worker.analyze(path)
         return
-    # spawn: workers must not inherit a parent's torch thread pools or open SQLite handles
-    worker_settings = dataclasses.replace(settings, threads=1)
-    pool = ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init_worker,
-                               initargs=(worker_settings,))
-    try:
-        pending: set[Future] = set()
-        queue = iter(paths)
-        for path in queue:  # keep a bounded number in flight: results stream back in order of completion
-            pending.add(pool.submit(_analyze_in_worker, path))
-            if len(pending) >= jobs * 4:
-                break
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                yield fut.result()
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending.add(pool.submit(_analyze_in_worker, nxt))
-    finally:
-        # no waiting for the workers to exit (~0.4 s of torch teardown): the index build can
-        # start meanwhile; the executor still reaps them (at the latest at interpreter exit)
-        pool.shutdown(wait=False, cancel_futures=True)
+    # spawn: workers must not inherit a parent's torch thread pools or open SQLite handles; a dead
+    # worker (OOM killer) costs only its file: the pool restarts and the file is skipped by name
+    from livedj.library import workers
+
+    yield from workers.imap_unordered(
+        _analyze_in_worker, paths, jobs=jobs, mp_context=get_context("spawn"), initializer=_init_worker,
+        initargs=(dataclasses.replace(settings, threads=1),),
+        lost=lambda path, why: FileResult(path, False, error=f"not analysed: {why} (tried again next run)", retry=True))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -26,15 +27,18 @@ def scan(roots: Iterable[str | os.PathLike], extensions: tuple[str, ...] = AUDIO
     for root in roots:
         root = os.fsdecode(root)
         if os.path.isfile(root):
-            if root.lower().endswith(extensions):
-                yield _found(root, problems)
+            if root.lower().endswith(extensions) and (found := _found(root, problems)) is not None:
+                yield found
             continue
         if not os.path.isdir(root):
             if problems is not None:
-                problems.append((root, "no such folder"))
+                problems.append((root, "not a folder or an audio file" if os.path.exists(root) else "no such folder"))
             continue
         for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: _walk_error(e, problems)):
             dirnames.sort()
+            if problems is not None:  # "Album.mp3/" is a folder: say so, its contents are scanned
+                problems.extend((os.path.join(dirpath, d), "a folder named like an audio file (not a file; its "
+                                 "contents are scanned)") for d in dirnames if d.lower().endswith(extensions))
             for name in sorted(filenames):
                 if name.lower().endswith(extensions) and not name.startswith("."):
                     found = _found(os.path.join(dirpath, name), problems)
@@ -48,6 +52,10 @@ def _found(path: str, problems: list | None) -> FoundFile | None:
     except OSError as exc:
         if problems is not None:
             problems.append((path, f"cannot stat: {exc.strerror}"))
+        return None
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device named x.mp3 would block or never end the decoder
+        if problems is not None:
+            problems.append((path, "not a regular file"))
         return None
     return FoundFile(path, st.st_size, st.st_mtime_ns)
 

@@ -47,8 +47,10 @@ def encode_path(path: str | os.PathLike | bytes) -> bytes:
 
 
 def display_path(raw: bytes) -> str:
-    """A printable form of a stored path (undecodable bytes shown as U+FFFD)."""
-    return raw.decode("utf-8", errors="replace")
+    """A printable form of a stored path on one line (undecodable bytes and control characters as ``\\xNN``)."""
+    from livedj.fsutil import printable
+
+    return printable(os.fsdecode(raw))
 
 
 @dataclass

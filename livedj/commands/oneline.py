@@ -1,0 +1,33 @@
+"""Which errors a command reports as one line (naming the file or key) instead of a traceback.
+
+Each command catches :func:`one_line_errors` around its work and prints :func:`describe` of it;
+anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+
+
+def one_line_errors() -> tuple[type[BaseException], ...]:
+    """Exception types whose ``str()`` (through :func:`describe`) is a complete one-line message."""
+    from livedj.audio.decode import DecodeError
+    from livedj.library.errors import IndexUnusable
+    from livedj.library.history import SetLogUnusable
+    from livedj.library.store import StoreError
+    from livedj.library.verify import IndexBusy
+    from livedj.library.workers import WorkersFailed
+
+    return (IndexUnusable, StoreError, IndexBusy, WorkersFailed, SetLogUnusable, DecodeError, sqlite3.DatabaseError,
+            OSError)
+
+
+def describe(exc: BaseException, index_dir: str | os.PathLike | None = None) -> str:
+    """One line for ``exc``: the file it concerns and what to do."""
+    if isinstance(exc, sqlite3.DatabaseError):
+        where = os.path.join(os.fsdecode(index_dir), "library.sqlite") if index_dir else "the library store"
+        return f"{where}: damaged ({exc}); `livedj index` rebuilds it from the audio files"
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{os.fsdecode(exc.filename)}: {exc.strerror or exc}"
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split()) if "\n" in text else text
