@@ -5,11 +5,12 @@ so the rank stage only calls :func:`context_scores` (and :func:`context_neighbou
 candidates the audio query cannot find). The term is ``None`` -- neutral, left out of the score
 altogether -- when no list was imported or nothing known is playing.
 
-score(p, c) = 1 - (1 - cos⁺(p, c)) * (1 - direct(p, c)),  direct = 1 - exp(-e),
+score(p, c) = (cos⁺(p, c) + direct(p, c)) / 2,  direct = 1 - exp(-e),
 e = played_after[p, c] + 0.5 * played_after[c, p] + 0.5 * lists shared(p, c)
 
-so either a close context vector or direct evidence (played after it, in the same crates) is
-enough for a high score, and both together more. Tonight's feedback then applies: a banned
+so a close context vector (the company a record keeps in the DJ's lists) and direct evidence
+(played after it, in the same crates) each count, and the record played after it most often
+comes first among records of one crowd (their context vectors are all close). Tonight's feedback then applies: a banned
 track scores 0; a track skipped while ``p`` played scores 0 with ``p``, and its context
 neighbours are lowered with ``p`` for the rest of the night. When ``p`` itself is in no list its
 context vector was predicted from its sound, and the scores are scaled by how well that map
@@ -80,7 +81,7 @@ def context_scores(candidates, playing: int | None, model, *, feedback: NightFee
     before = model.played_after[:, p].toarray().ravel()[kr]
     shared = model.shared[p].toarray().ravel()[kr]
     direct = 1.0 - np.exp(-(after + 0.5 * before + 0.5 * shared))
-    s = 1.0 - (1.0 - cos) * (1.0 - direct)
+    s = 0.5 * (cos + direct)
     s[model.banned[kr]] = 0.0
     if not model.learned[p]:
         # the playing record is in no list: its context vector is a guess from its sound, worth
@@ -130,7 +131,8 @@ def context_neighbours(playing: int | None, model, k: int, *, exclude=frozenset(
     cos = model.vectors @ model.vectors[p]
     after = model.played_after[p].toarray().ravel()
     shared = model.shared[p].toarray().ravel()
-    rough = 1.0 - (1.0 - np.clip(cos, 0, 1)) * np.exp(-(after + 0.5 * shared))
+    before = model.played_after[:, p].toarray().ravel()
+    rough = 0.5 * (np.clip(cos, 0, 1) + 1.0 - np.exp(-(after + 0.5 * before + 0.5 * shared)))
     rough[p] = -1.0
     rough[model.banned] = -1.0
     order = np.argsort(-rough, kind="stable")

@@ -29,7 +29,7 @@ class Weights:
     similarity: float = 1.0
     tempo: float = 0.25
     key: float = 0.25
-    context: float = 1.0
+    context: float = 1.5
 
 
 @dataclass(frozen=True)

@@ -206,8 +206,8 @@ def embed(m: sp.csr_matrix, dim: int, seed: int = 0) -> np.ndarray:
     else:
         from scipy.sparse.linalg import svds
 
-        v0 = np.random.default_rng(seed).uniform(-1, 1, len(active))
-        u, s, _ = svds(sub.astype(np.float64), k=k, v0=v0)
+        # tol 1e-4: the vectors are compared by cosine; full precision took 1.6x the time (10k tracks)
+        u, s, _ = svds(sub.astype(np.float64), k=k, tol=1e-4, random_state=seed)
     vec = (u * np.sqrt(np.maximum(s, 0.0))).astype(np.float32)
     norm = np.linalg.norm(vec, axis=1, keepdims=True)
     out[active, :k] = np.divide(vec, norm, out=np.zeros_like(vec), where=norm > 0)
