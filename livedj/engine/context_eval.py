@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from livedj.engine.context_term import context_neighbours, context_scores, merge_candidates
+from livedj.engine.context_term import CONTEXT_CANDIDATES, context_neighbours, context_scores, merge_candidates
 from livedj.engine.ranker import Weights, rank
 from livedj.library.context import Params, build
 from livedj.library.store import Track
@@ -37,6 +37,7 @@ def hold_out_last(sequences) -> tuple[list, list[tuple[int, int, frozenset]]]:
 
 
 def next_track_hits(sequences, audio: dict[int, np.ndarray], *, k: int = 10, candidates: int = 50,
+                    context_candidates: int = CONTEXT_CANDIDATES,
                     weights: Weights = Weights(tempo=0.0, key=0.0), params: Params = Params(), seed: int = 0,
                     model=None) -> dict:
     """Hit@``k`` per method, for held-out transitions with and without history.
@@ -46,7 +47,7 @@ def next_track_hits(sequences, audio: dict[int, np.ndarray], *, k: int = 10, can
     sequences : list of IdSequence
     audio : dict
         Track id -> song-beginning vector (every candidate track).
-    k, candidates : int
+    k, candidates, context_candidates : int
         Suggestions asked for; audio and context candidates fetched before the blend's ranking.
     weights : Weights
         The blend's weights (tempo/key off by default: generated vectors have no tempo or key).
@@ -87,8 +88,9 @@ def next_track_hits(sequences, audio: dict[int, np.ndarray], *, k: int = 10, can
         order = np.argsort(-sims, kind="stable")
         audio_ids = [int(ids[i]) for i in order[: candidates + len(exclude)] if int(ids[i]) not in exclude]
         got["audio"] = audio_ids[:k]
-        ctx = context_neighbours(prev, model, candidates, exclude=frozenset(exclude))
+        ctx = context_neighbours(prev, model, max(k, context_candidates), exclude=frozenset(exclude))
         got["context"] = ctx[:k].tolist()
+        ctx = ctx[:context_candidates]
         cand = np.asarray(audio_ids[:candidates], np.int64)
         cand, cand_sims = merge_candidates(cand, sims[np.searchsorted(ids, cand)], ctx, q,
                                            lambda t: mat[np.searchsorted(ids, t)])

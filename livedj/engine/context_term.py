@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: context neighbours added to the audio candidates each update: 20 keep hit@10 (generated habits:
+#: 0.58 with 50) at a third of the ranking cost of 50
+CONTEXT_CANDIDATES = 20
 SKIP_DAMPING = 0.6  #: how much a skip lowers the skipped track's context neighbours (x cos), with that record
 
 
@@ -77,9 +80,7 @@ def context_scores(candidates, playing: int | None, model, *, feedback: NightFee
         return scores, reasons
     kr = rows[known]
     cos = np.clip(model.vectors[kr] @ model.vectors[p], 0.0, 1.0)
-    after = model.played_after[p].toarray().ravel()[kr]
-    before = model.played_after[:, p].toarray().ravel()[kr]
-    shared = model.shared[p].toarray().ravel()[kr]
+    after, before, shared = (c[kr] for c in model.counts(p))
     direct = 1.0 - np.exp(-(after + 0.5 * before + 0.5 * shared))
     s = 0.5 * (cos + direct)
     s[model.banned[kr]] = 0.0
@@ -129,16 +130,15 @@ def context_neighbours(playing: int | None, model, k: int, *, exclude=frozenset(
     if model is None or model.empty or playing is None or (p := model.row(playing)) is None:
         return np.zeros(0, np.int64)
     cos = model.vectors @ model.vectors[p]
-    after = model.played_after[p].toarray().ravel()
-    shared = model.shared[p].toarray().ravel()
-    before = model.played_after[:, p].toarray().ravel()
+    after, before, shared = model.counts(p)
     rough = 0.5 * (np.clip(cos, 0, 1) + 1.0 - np.exp(-(after + 0.5 * before + 0.5 * shared)))
     rough[p] = -1.0
     rough[model.banned] = -1.0
-    order = np.argsort(-rough, kind="stable")
-    out = []
     banned = feedback.banned if feedback is not None else set()
-    for i in order[: k + len(exclude) + len(banned) + 1]:
+    want = min(len(rough), k + len(exclude) + len(banned) + 1)
+    top = np.argpartition(-rough, want - 1)[:want] if want < len(rough) else np.arange(len(rough))
+    out = []
+    for i in top[np.argsort(-rough[top], kind="stable")]:
         t = int(model.ids[i])
         if rough[i] <= 0 or t in exclude or t in banned:
             continue
