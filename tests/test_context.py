@@ -1,6 +1,8 @@
 """The context model (Track2Vec + sound -> context) and its ranking term, on generated DJ habits."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -142,3 +144,43 @@ def test_model_round_trips_through_its_file(habits, tmp_path):
     assert np.array_equal(back.ids, model.ids) and np.allclose(back.vectors, model.vectors)
     assert (back.shared != model.shared).nnz == 0 and (back.played_after != model.played_after).nnz == 0
     assert back.stats == model.stats
+
+
+def test_index_directory_keeps_lists_and_model(habits, tmp_path):
+    """Lists resolved against a real store, the set log added, the model cached until its sources change."""
+    from livedj.library.context_update import MODEL_FILE, load_context, read_lists, update_context
+    from livedj.library.history import History
+    from livedj.library.store import Store
+
+    store = Store(tmp_path / "index")
+    for t, v in habits.vectors.items():
+        store.put(str(tmp_path / "m" / f"{t}.mp3"), 1, 1, status="ok", encoder="synth/1", vector=v)
+    store.close()
+    reader = Store(tmp_path / "index", readonly=True)
+    ids = reader.tracks()
+    reader.close()
+    path_of = {int(t.path.rsplit("/", 1)[1][:-4]): t.path for t in ids.values()}
+    (tmp_path / "lists").mkdir()
+    for name, kind, members in habits.lists[:40]:
+        (tmp_path / "lists" / f"{name}.m3u8").write_text(
+            "\n".join(["../m/" + os.path.basename(path_of[t]) for t in members] + ["../m/missing.mp3"]))
+    history = tmp_path / "history.sqlite"
+    assert load_context(tmp_path / "index", "synth/1", history) == (None, None)  # nothing yet: neutral
+    lists, problems = read_lists(m3u=[tmp_path / "lists"])
+    model, report = update_context(tmp_path / "index", "synth/1", lists=lists, history_path=history)
+    assert report.imported.unresolved == 40 and report.imported.sequences == 40 and not problems
+    assert model.stats["lists"] == 40 and (tmp_path / "index" / MODEL_FILE).exists()
+    a, b = path_of[habits.groups[0][0]], path_of[habits.groups[-1][-1]]
+    cached, problem = load_context(tmp_path / "index", "synth/1", history)
+    assert problem is None and cached.stats["key"] == model.stats["key"]
+    # tonight: b after a, twice; the next load rebuilds from the set log and remembers it
+    h = History(history)
+    s = h.start_session("tonight")
+    for p in (a, b, a, b):
+        h.log_play(s, p)
+    h.close()
+    again, problem = load_context(tmp_path / "index", "synth/1", history)
+    ta, tb = (next(i for i, t in ids.items() if t.path == p) for p in (a, b))
+    assert problem is None and again.stats["key"] != model.stats["key"]
+    assert again.played_after[again.row(ta), again.row(tb)] == 2
+    assert int(context_neighbours(ta, again, 1)[0]) == tb
