@@ -184,3 +184,51 @@ def test_index_directory_keeps_lists_and_model(habits, tmp_path):
     assert problem is None and again.stats["key"] != model.stats["key"]
     assert again.played_after[again.row(ta), again.row(tb)] == 2
     assert int(context_neighbours(ta, again, 1)[0]) == tb
+
+
+def test_context_command_summary_and_neighbours(habits, tmp_path, capsys):
+    import argparse
+    import json
+
+    from livedj.commands import context as command
+    from livedj.config import defaults
+    from livedj.library.context_update import read_lists, update_context
+    from livedj.library.store import Store
+
+    store = Store(tmp_path / "index")
+    for t, v in habits.vectors.items():
+        store.put(f"/m/{t}.mp3", 1, 1, status="ok", encoder="musicnn/1", vector=v, tags={"title": f"T{t}"})
+    store.close()
+    (tmp_path / "set.m3u").write_text("\n".join(f"/m/{t}.mp3" for t in habits.groups[0]))
+    config = defaults()
+    config["index"]["path"], config["history"]["path"] = str(tmp_path / "index"), str(tmp_path / "h.sqlite")
+    args = argparse.Namespace(track=None, top=3, rebuild=False, json=True)
+    assert command.main(args, config) == 0
+    assert "no playlists, crates or sets learned yet" in capsys.readouterr().out
+    from livedj.encoders import encoder_id
+
+    lists, _ = read_lists(m3u=[tmp_path / "set.m3u"])
+    update_context(tmp_path / "index", encoder_id("musicnn"), lists=lists, history_path=tmp_path / "h.sqlite")
+    assert command.main(args, config) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["lists"] == 1 and figures["in_lists"] == len(habits.groups[0]) and figures["tracks"] == 300
+    args.track = f"/m/{habits.groups[0][0]}.mp3"
+    assert command.main(args, config) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {n["title"] for n in shown["neighbours"]} <= {f"T{t}" for t in habits.groups[0][1:]}  # its playlist
+    assert shown["neighbours"][0]["why"] == f"in 1 of your crates/playlists with T{habits.groups[0][0]}"
+
+
+def test_with_context_is_the_rank_stage_in_one_call(habits):
+    from livedj.engine.context_term import with_context
+
+    model = build(as_sequences(habits.lists), habits.vectors)
+    ids, sims = np.asarray([1, 2, 3]), np.asarray([0.9, 0.8, 0.7], np.float32)
+    same = with_context(ids, sims, habits.vectors[1], None, model, habits.vectors.get)
+    assert same[0] is ids and same[2] is None
+    a = habits.lists[0][2][0]  # the first record of a set: in the lists
+    out_ids, out_sims, term = with_context(ids, sims, habits.vectors[a], a, model, habits.vectors.get,
+                                           exclude=frozenset({a}))
+    assert len(out_ids) > 3 and len(term[0]) == len(out_ids) and a not in out_ids.tolist()
+    top = rank(out_ids, out_sims, tracks_of(habits.vectors), context=term, exclude={a})
+    assert top[0].why["context"] > 0.5 and "context_why" in top[0].why

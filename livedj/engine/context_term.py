@@ -171,3 +171,18 @@ def merge_candidates(ids: np.ndarray, sims: np.ndarray, extra: np.ndarray, query
         extra_sims.append(float(v @ q) / (qn * (float(np.linalg.norm(v)) or 1.0)))
     return (np.concatenate([ids, np.asarray(new, np.int64)]),
             np.concatenate([sims, np.asarray(extra_sims, np.float32)]))
+
+
+def with_context(ids: np.ndarray, sims: np.ndarray, query: np.ndarray, playing: int | None, model, vector_of, *,
+                 exclude=frozenset(), feedback: NightFeedback | None = None, titles: dict[int, str] | None = None,
+                 k: int = CONTEXT_CANDIDATES):
+    """The rank stage's one call: audio candidates plus context neighbours, and their context term.
+
+    Returns ``(ids, sims, context)`` for :func:`livedj.engine.ranker.rank` (``context`` is ``None``
+    -- the term left out, nothing changed -- when no list was imported or nothing known plays).
+    """
+    if model is None or playing is None:
+        return ids, sims, None
+    extra = context_neighbours(playing, model, k, exclude=exclude, feedback=feedback)
+    ids, sims = merge_candidates(ids, sims, extra, query, vector_of)
+    return ids, sims, context_scores(ids, playing, model, feedback=feedback, titles=titles)
