@@ -215,8 +215,10 @@ def test_context_command_summary_and_neighbours(habits, tmp_path, capsys):
     args.track = f"/m/{habits.groups[0][0]}.mp3"
     assert command.main(args, config) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert {n["title"] for n in shown["neighbours"]} <= {f"T{t}" for t in habits.groups[0][1:]}  # its playlist
-    assert shown["neighbours"][0]["why"] == f"in 1 of your crates/playlists with T{habits.groups[0][0]}"
+    first, second = habits.groups[0][:2]
+    assert shown["neighbours"][0]["title"] == f"T{second}"  # listed right after it
+    assert shown["neighbours"][0]["why"] == f"you listed it after T{first} in 1 playlist"
+    assert shown["neighbours"][1]["why"] == f"in 1 of your crates/playlists with T{first}"
 
 
 def test_with_context_is_the_rank_stage_in_one_call(habits):

@@ -6,7 +6,7 @@ candidates the audio query cannot find). The term is ``None`` -- neutral, left o
 altogether -- when no list was imported or nothing known is playing.
 
 score(p, c) = (cos⁺(p, c) + direct(p, c)) / 2,  direct = 1 - exp(-e),
-e = played_after[p, c] + 0.5 * played_after[c, p] + 0.5 * lists shared(p, c)
+e = played_after[p, c] + 0.5 * played_after[c, p] + 0.5 * listed_after[p, c] + 0.5 * lists shared(p, c)
 
 so a close context vector (the company a record keeps in the DJ's lists) and direct evidence
 (played after it, in the same crates) each count, and the record played after it most often
@@ -80,8 +80,8 @@ def context_scores(candidates, playing: int | None, model, *, feedback: NightFee
         return scores, reasons
     kr = rows[known]
     cos = np.clip(model.vectors[kr] @ model.vectors[p], 0.0, 1.0)
-    after, before, shared = (c[kr] for c in model.counts(p))
-    direct = 1.0 - np.exp(-(after + 0.5 * before + 0.5 * shared))
+    after, before, shared, listed = (c[kr] for c in model.counts(p))
+    direct = 1.0 - np.exp(-(after + 0.5 * before + 0.5 * listed + 0.5 * shared))
     s = 0.5 * (cos + direct)
     s[model.banned[kr]] = 0.0
     if not model.learned[p]:
@@ -93,6 +93,9 @@ def context_scores(candidates, playing: int | None, model, *, feedback: NightFee
     for j, i in enumerate(np.flatnonzero(known)):
         if after[j] >= 1:
             reasons[i] = f"you played it after {name} {_times(int(after[j]))}"
+        elif listed[j] >= 1:
+            n = int(listed[j])
+            reasons[i] = f"you listed it after {name} in {n} playlist{'s' if n > 1 else ''}"
         elif shared[j] >= 1:
             n = int(shared[j])
             reasons[i] = f"in {n} of your crates/playlists with {name}"
@@ -130,8 +133,8 @@ def context_neighbours(playing: int | None, model, k: int, *, exclude=frozenset(
     if model is None or model.empty or playing is None or (p := model.row(playing)) is None:
         return np.zeros(0, np.int64)
     cos = model.vectors @ model.vectors[p]
-    after, before, shared = model.counts(p)
-    rough = 0.5 * (np.clip(cos, 0, 1) + 1.0 - np.exp(-(after + 0.5 * before + 0.5 * shared)))
+    after, before, shared, listed = model.counts(p)
+    rough = 0.5 * (np.clip(cos, 0, 1) + 1.0 - np.exp(-(after + 0.5 * before + 0.5 * listed + 0.5 * shared)))
     rough[p] = -1.0
     rough[model.banned] = -1.0
     banned = feedback.banned if feedback is not None else set()

@@ -1,0 +1,61 @@
+"""End to end on real parts: generated records (livedj.synth) indexed with a real encoder into a real
+Annoy index, the DJ's M3U playlists planting pairs that sound alone cannot find (ambient -> drum &
+bass), the context model built beside the index, and the rank stage with and without it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from livedj.encoders import encoder_dim, encoder_id
+from livedj.engine.context_term import with_context
+from livedj.engine.ranker import rank
+from livedj.library import index as annoy_index
+from livedj.library.context_update import load_context, read_lists, update_context
+from livedj.library.indexer import Settings, index_library
+from livedj.library.store import Store
+from livedj.synth import DEMO_TRACKS, build_demo_library
+
+PAIRS = [("Slow Orbit", "Amen Horizon"), ("Dusty Crates", "Skyward"), ("Mirror Ball", "Juke Jam")]
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ctxlib")
+    paths = build_demo_library(root / "library", DEMO_TRACKS, duration=12.0, formats=("flac",))
+    settings = Settings(encoder="features", beginning_s=10.0, segment_hop_s=0.0)
+    index_library([root / "library"], root / "index", settings, jobs=1, n_trees=8)
+    return root, {spec.title: str(p) for spec, p in zip(DEMO_TRACKS, paths)}
+
+
+def suggestions(root, playing_path, model):
+    enc = encoder_id("features")
+    index = annoy_index.load(root / "index", encoder=enc, dim=encoder_dim("features"))
+    store = Store(root / "index", readonly=True)
+    tracks = store.tracks()
+    vectors = dict(store.vectors(enc))
+    store.close()
+    playing = next(t.id for t in tracks.values() if t.path == playing_path)
+    query = vectors[playing]
+    ids, sims = index.query(query, 50)
+    ids, sims, term = with_context(ids, sims, query, playing, model, index.annoy.get_item_vector,
+                                   exclude=frozenset({playing}), titles={t.id: t.title for t in tracks.values()})
+    return [s.title for s in rank(ids, sims, tracks, top=3, exclude={playing}, context=term)]
+
+
+def test_the_djs_playlists_change_what_comes_next(indexed, tmp_path):
+    root, path_of = indexed
+    # without playlists: the nearest sound; the planted partner is not what sound suggests
+    for a, b in PAIRS:
+        assert suggestions(root, path_of[a], None)[0] != b
+    assert load_context(root / "index", encoder_id("features")) == (None, None)
+    # three nights' playlists, each playing the pairs one after the other
+    (tmp_path / "nights").mkdir()
+    for night in range(3):
+        order = [path_of[t] for pair in PAIRS[night:] + PAIRS[:night] for t in pair]
+        (tmp_path / "nights" / f"night{night}.m3u8").write_text("#EXTM3U\n" + "\n".join(order) + "\n/gone.flac\n")
+    lists, problems = read_lists(m3u=[tmp_path / "nights"])
+    model, report = update_context(root / "index", encoder_id("features"), lists=lists)
+    assert report.imported.unresolved == 3 and not problems and model.stats["learned"] == 6
+    for a, b in PAIRS:
+        assert suggestions(root, path_of[a], model)[0] == b, (a, b)
+
