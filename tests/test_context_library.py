@@ -27,10 +27,10 @@ def indexed(tmp_path_factory):
     return root, {spec.title: str(p) for spec, p in zip(DEMO_TRACKS, paths)}
 
 
-def suggestions(root, playing_path, model):
+def suggestions(index_dir, playing_path, model):
     enc = encoder_id("features")
-    index = annoy_index.load(root / "index", encoder=enc, dim=encoder_dim("features"))
-    store = Store(root / "index", readonly=True)
+    index = annoy_index.load(index_dir, encoder=enc, dim=encoder_dim("features"))
+    store = Store(index_dir, readonly=True)
     tracks = store.tracks()
     vectors = dict(store.vectors(enc))
     store.close()
@@ -43,19 +43,57 @@ def suggestions(root, playing_path, model):
 
 
 def test_the_djs_playlists_change_what_comes_next(indexed, tmp_path):
+    import shutil
+
     root, path_of = indexed
+    index_dir = tmp_path / "index"
+    shutil.copytree(root / "index", index_dir)
     # without playlists: the nearest sound; the planted partner is not what sound suggests
     for a, b in PAIRS:
-        assert suggestions(root, path_of[a], None)[0] != b
-    assert load_context(root / "index", encoder_id("features")) == (None, None)
+        assert suggestions(index_dir, path_of[a], None)[0] != b
+    assert load_context(index_dir, encoder_id("features")) == (None, None)
     # three nights' playlists, each playing the pairs one after the other
     (tmp_path / "nights").mkdir()
     for night in range(3):
         order = [path_of[t] for pair in PAIRS[night:] + PAIRS[:night] for t in pair]
         (tmp_path / "nights" / f"night{night}.m3u8").write_text("#EXTM3U\n" + "\n".join(order) + "\n/gone.flac\n")
     lists, problems = read_lists(m3u=[tmp_path / "nights"])
-    model, report = update_context(root / "index", encoder_id("features"), lists=lists)
+    model, report = update_context(index_dir, encoder_id("features"), lists=lists)
     assert report.imported.unresolved == 3 and not problems and model.stats["learned"] == 6
     for a, b in PAIRS:
-        assert suggestions(root, path_of[a], model)[0] == b, (a, b)
+        assert suggestions(index_dir, path_of[a], model)[0] == b, (a, b)
 
+
+
+def test_index_playlists_and_context_commands(indexed, tmp_path):
+    """`livedj index --playlists` learns from M3U files; `livedj context` shows what was learned."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    root, path_of = indexed
+    shutil.copytree(root / "index", tmp_path / "index")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[analysis]\nencoder = "features"\n[index]\npath = "{tmp_path / "index"}"\n'
+                      f'segment_hop_s = 0.0\n[history]\npath = "{tmp_path / "history.sqlite"}"\n')
+    (tmp_path / "friday.m3u").write_text("\n".join(path_of[t] for pair in PAIRS for t in pair) + "\nmissing.mp3\n")
+
+    def livedj(*args):
+        return subprocess.run([sys.executable, "-m", "livedj", *map(str, args), "--config", str(config)],
+                              capture_output=True, text=True, timeout=300)
+
+    empty = livedj("context")
+    assert empty.returncode == 0 and "no playlists, crates or sets learned yet" in empty.stdout
+    done = livedj("index", "--playlists", tmp_path / "friday.m3u")
+    assert done.returncode == 0, done.stderr
+    assert "1 lists, 7 entries, 6 in the library" in done.stderr and "1 entries not in the library" in done.stderr
+    summary = json.loads(livedj("context", "--json").stdout)
+    assert summary["lists"] == 1 and summary["in_lists"] == 6 and summary["tracks"] == len(DEMO_TRACKS)
+    near = json.loads(livedj("context", path_of["Slow Orbit"], "--json", "--top", "3").stdout)
+    assert near["neighbours"][0]["path"] == path_of["Amen Horizon"]
+    assert near["neighbours"][0]["why"].startswith("you listed it after")
+    shown = livedj("context", path_of["Slow Orbit"])
+    assert shown.returncode == 0 and "Amen Horizon" in shown.stdout
+    bad = livedj("index", "--playlists", tmp_path / "nope.m3u")
+    assert bad.returncode == 1 and "nope.m3u: no such file" in bad.stderr
