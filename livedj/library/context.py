@@ -44,7 +44,7 @@ class Params:
     smoothing: float = 0.75  #: context-distribution smoothing of PPMI (word2vec's unigram^0.75)
     ridge: float = 1.0  #: L2 penalty of the sound -> context map
     holdout: float = 0.2  #: share of tracks held out to measure the sound -> context map
-    #: ARPACK tolerance: vectors are compared by cosine; scipy's default (0, machine precision) took 1.6x the time
+    #: ARPACK tolerance: vectors are compared by cosine; scipy's default (0, machine precision) costs more CPU
     svd_tol: float = 1e-4
 
 
