@@ -234,3 +234,11 @@ def test_with_context_is_the_rank_stage_in_one_call(habits):
     assert len(out_ids) > 3 and len(term[0]) == len(out_ids) and a not in out_ids.tolist()
     top = rank(out_ids, out_sims, tracks_of(habits.vectors), context=term, exclude={a})
     assert top[0].why["context"] > 0.5 and "context_why" in top[0].why
+
+
+def test_night_feedback_follows_the_session():
+    night = NightFeedback()
+    assert night.sync({5}, set(), playing=1) == [("skip", 5)]
+    assert night.sync({5, 6}, {7}, playing=2) == [("skip", 6), ("ban", 7)]
+    assert night.sync({5, 6}, {7}, playing=3) == []
+    assert night.skipped == {1: {5}, 2: {6}} and night.banned == {7}

@@ -34,12 +34,29 @@ class NightFeedback:
 
     skipped: dict[int, set[int]] = field(default_factory=dict)  #: playing id -> skipped ids
     banned: set[int] = field(default_factory=set)
+    _seen: set[int] = field(default_factory=set, repr=False)
 
     def skip(self, track_id: int, playing: int | None) -> None:
         self.skipped.setdefault(-1 if playing is None else int(playing), set()).add(int(track_id))
 
     def ban(self, track_id: int) -> None:
         self.banned.add(int(track_id))
+
+    def sync(self, skipped, banned, playing: int | None) -> list[tuple[str, int]]:
+        """Take the session's skip/ban sets; a skip new since the last call is one with ``playing``.
+
+        Returns the new ``(kind, track id)`` pairs (for the set log). Called once per update by the
+        rank stage, so a skip is paired with the record identified when it came in.
+        """
+        new = [("skip", int(t)) for t in skipped if int(t) not in self._seen]
+        new += [("ban", int(t)) for t in banned if int(t) not in self.banned]
+        for kind, t in new:
+            if kind == "skip":
+                self._seen.add(t)
+                self.skip(t, playing)
+            else:
+                self.ban(t)
+        return new
 
 
 def _times(n: int) -> str:
