@@ -97,7 +97,7 @@ def context_scores(candidates, playing: int | None, model, *, feedback: NightFee
         return scores, reasons
     kr = rows[known]
     cos = np.clip(model.vectors[kr] @ model.vectors[p], 0.0, 1.0)
-    after, before, shared, listed = (c[kr] for c in model.counts(p))
+    after, before, shared, listed = model.counts(p, kr)
     direct = 1.0 - np.exp(-(after + 0.5 * before + 0.5 * listed + 0.5 * shared))
     s = 0.5 * (cos + direct)
     s[model.banned[kr]] = 0.0
@@ -149,9 +149,9 @@ def context_neighbours(playing: int | None, model, k: int, *, exclude=frozenset(
     """The ``k`` tracks with the highest context score after ``playing`` (ids; empty when neutral)."""
     if model is None or model.empty or playing is None or (p := model.row(playing)) is None:
         return np.zeros(0, np.int64)
-    cos = model.vectors @ model.vectors[p]
-    after, before, shared, listed = model.counts(p)
-    rough = 0.5 * (np.clip(cos, 0, 1) + 1.0 - np.exp(-(after + 0.5 * before + 0.5 * listed + 0.5 * shared)))
+    rough = 0.5 * np.clip(model.vectors @ model.vectors[p], 0.0, 1.0)
+    rows, e = model.evidence(p)
+    rough[rows] += 0.5 * (1.0 - np.exp(-e))
     rough[p] = -1.0
     rough[model.banned] = -1.0
     banned = feedback.banned if feedback is not None else set()
