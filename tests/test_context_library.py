@@ -97,3 +97,50 @@ def test_index_playlists_and_context_commands(indexed, tmp_path):
     assert shown.returncode == 0 and "Amen Horizon" in shown.stdout
     bad = livedj("index", "--playlists", tmp_path / "nope.m3u")
     assert bad.returncode == 1 and "nope.m3u: no such file" in bad.stderr
+
+
+def test_engine_rank_stage_uses_the_context_and_tonights_skips(indexed, tmp_path):
+    """The engine as loaded for `livedj run`: the context term in the rank stage, a skip logged with
+    what was playing, and weight_context = 0 leaving the engine as it was."""
+    import shutil
+
+    from livedj.config import defaults
+    from livedj.encoders.base import Embedding
+    from livedj.engine.loader import load_engine
+    from livedj.engine.now_playing import NowPlaying
+    from livedj.engine.session import Session, Skip
+
+    root, path_of = indexed
+    shutil.copytree(root / "index", tmp_path / "index")
+    (tmp_path / "friday.m3u").write_text("\n".join(path_of[t] for pair in PAIRS for t in pair))
+    update_context(tmp_path / "index", encoder_id("features"), lists=read_lists(m3u=[tmp_path / "friday.m3u"])[0])
+    config = defaults()
+    config["analysis"]["encoder"], config["index"]["path"] = "features", str(tmp_path / "index")
+    config["history"]["path"] = str(tmp_path / "history.sqlite")
+    engine = load_engine(config)
+    assert engine.context is not None and engine.ranking.weights.context == 1.5
+    store = Store(tmp_path / "index", readonly=True)
+    vectors = dict(store.vectors(encoder_id("features")))
+    store.close()
+    by_path = {t.path: t.id for t in engine.tracks.values()}
+    playing, partner = by_path[path_of["Slow Orbit"]], by_path[path_of["Amen Horizon"]]
+    session, logged = Session(), []
+    session.on_feedback.append(lambda *a: logged.append(a))
+    now = NowPlaying(track_id=playing, confidence=1.0)
+
+    def top():
+        embedding = Embedding(vectors[playing], np.zeros(0, np.float32))
+        ids, sims = engine.query(embedding, session, now)
+        return engine.rank(ids, sims, session, now)
+
+    first = top()[0]
+    assert first.track_id == partner and first.why["context_why"].startswith("you listed it after Slow Orbit")
+    session.send(Skip(partner))
+    session.apply_pending()
+    assert partner not in [s.track_id for s in top()]
+    assert logged == [("skip", partner, playing)] and engine.night.skipped == {playing: {partner}}
+    config["ranking"]["weight_context"] = 0.0
+    plain = load_engine(config)
+    assert plain.context is None
+    ids, sims = plain.query(Embedding(vectors[playing], np.zeros(0, np.float32)), Session(), now)
+    assert "context" not in plain.rank(ids, sims, Session(), now)[0].why

@@ -159,3 +159,17 @@ def test_a_50000_entry_history_is_fine(tmp_path):
         (i * 7919) % 2500 + 1 > 2000 for i in range(50_000))
     assert model.stats["learned"] > 1500 and model.stats["transitions"] > 30_000
     assert time.perf_counter() - began < 60  # generous: it is about 2 s; the benchmark measures it
+
+
+def test_set_log_writer_queues_skips_and_bans(tmp_path):
+    from livedj.library.history import SetLogWriter
+
+    writer = SetLogWriter(tmp_path / "history.sqlite", session_name="tonight")
+    writer.start()
+    writer.log("/m/a.mp3", source="osc")
+    writer.log_feedback("/m/x.mp3", "skip", "/m/a.mp3")
+    writer.log_feedback("/m/y.mp3", "ban")
+    writer.stop()
+    assert writer.error is None
+    (seq,), _ = read_set_log(tmp_path / "history.sqlite")
+    assert seq.paths == ("/m/a.mp3",) and seq.skipped == (("/m/a.mp3", "/m/x.mp3"),) and seq.banned == ("/m/y.mp3",)
