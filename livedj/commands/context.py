@@ -26,7 +26,7 @@ def summary(model) -> dict:
     """The figures ``livedj context`` prints (also its JSON)."""
     stats = dict(model.stats)
     stats.pop("key", None)
-    return {"lists": stats.get("lists", 0), "by_kind": stats.get("by_kind", {}), "tracks": int(len(model.ids)),
+    return {"lists": stats.get("lists", 0), "by_kind": stats.get("by_kind", {}), "sound_map_mean_cosine": stats.get("sound_map_mean_cosine"), "tracks": int(len(model.ids)),
             "in_lists": int(model.learned.sum()), "from_sound": stats.get("predicted", 0),
             "banned": int(model.banned.sum()), "transitions": stats.get("transitions", 0),
             "sound_map_cosine": stats.get("sound_map_cosine"), "build_s": stats.get("seconds")}
@@ -75,7 +75,8 @@ def main(args, config) -> int:
         kinds = ", ".join(f"{n} {k}s" for k, n in figures["by_kind"].items() if n)
         console.print(f"[bold]{figures['lists']} lists[/] ({kinds}) · {figures['in_lists']} of "
                       f"{figures['tracks']} tracks in them · {figures['from_sound']} placed by their sound "
-                      f"(held-out cosine {figures['sound_map_cosine']}) · {figures['transitions']} transitions "
+                      f"(held-out cosine {figures['sound_map_cosine']}, the mean vector's "
+                      f"{figures['sound_map_mean_cosine']}) · {figures['transitions']} transitions "
                       f"played · {figures['banned']} banned", highlight=False)
         return 0
     try:

@@ -146,7 +146,8 @@ def update_context(args, config, console) -> int:
     if not model.empty:
         s = model.stats
         console.print(f"context: {s['lists']} lists, {s['learned']} tracks in them, {s['predicted']} placed by their "
-                      f"sound (held-out cosine {s['sound_map_cosine']}), {s['seconds']:.1f} s", highlight=False)
+                      f"sound (held-out cosine {s['sound_map_cosine']}, the mean vector's {s['sound_map_mean_cosine']}), "
+                      f"{s['seconds']:.1f} s", highlight=False)
     return 0
 
 

@@ -320,7 +320,7 @@ def build(sequences, audio: dict[int, np.ndarray] | None = None, *, track_ids=No
     learned = np.linalg.norm(vectors, axis=1) > 0
     stats = {"lists": len(usable), "by_kind": {k: sum(s.kind == k for s in usable) for k in ("crate", "playlist", "set")},
              "tracks": n, "learned": int(learned.sum()), "transitions": int(after.sum()),
-             "sound_map_cosine": None, "sound_map_train": 0, "predicted": 0}
+             "sound_map_cosine": None, "sound_map_mean_cosine": None, "sound_map_train": 0, "predicted": 0}
     with_audio = np.asarray([t in audio for t in ids.tolist()])
     train = np.flatnonzero(learned & with_audio)
     if len(train) >= 8 and audio:
@@ -332,6 +332,11 @@ def build(sequences, audio: dict[int, np.ndarray] | None = None, *, track_ids=No
         w = fit_sound_map(x[fit], y[fit], params.ridge)
         pred = apply_sound_map(w, x[test])
         stats["sound_map_cosine"] = round(float(np.mean(np.sum(pred * y[test], axis=1))), 4)
+        # what predicting every held-out track as the mean context vector scores: the part of the
+        # cosine that a shared direction gives for free (random crates score well above 0 on it)
+        mean = y[fit].mean(axis=0)
+        mean /= max(float(np.linalg.norm(mean)), 1e-12)
+        stats["sound_map_mean_cosine"] = round(float(np.mean(y[test] @ mean)), 4)
         w = fit_sound_map(x, y, params.ridge)  # the map in use sees every learned track
         stats["sound_map_train"] = int(len(train))
         missing = np.flatnonzero(~learned & with_audio & ~banned)
