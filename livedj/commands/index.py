@@ -117,7 +117,13 @@ def update_context(args, config, console) -> int:
     from livedj.library.context_update import update_context as update
     from livedj.library.importers import LibraryImportError
 
+    from pathlib import Path
+
+    from livedj.library.sequences import FILENAME
+
     given = bool(args.from_rekordbox or args.from_traktor or args.from_mixxx is not None or args.playlists)
+    if not given and not (Path(config["index"]["path"]) / FILENAME).exists():
+        return 0  # no list was ever imported: the set log alone is learned when the engine loads
     lists = None
     if given:
         try:
