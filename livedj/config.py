@@ -196,6 +196,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "harmonic_only": Field(bool, False, help="hard filter: only same/adjacent/relative keys"),
         "reachable_only": Field(bool, False, help="hard filter: only tempi the pitch fader reaches"),
         "exclude_now_playing": Field(bool, True, help="never suggest the record identified as playing"),
+        "weight_context": Field(float, 1.5, _range(0.0, 100.0), "weight of the DJ's own playlists, crates and sets "
+                                                              "(context); left out while none is imported"),
     },
     "osc": {
         "targets": Field(list, [{"host": "127.0.0.1", "port": 9000, "profile": "livedj"}],

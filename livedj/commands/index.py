@@ -119,6 +119,56 @@ def add_arguments(parser) -> None:
                         help="also index the tracks of a Traktor collection.nml, with its BPM/key")
     parser.add_argument("--from-mixxx", nargs="?", const="", metavar="DB",
                         help="also index Mixxx's library (read-only; default: its usual mixxxdb.sqlite)")
+    parser.add_argument("--playlists", action="append", metavar="PATH",
+                        help="also learn from M3U/M3U8 playlists (a file, or a folder of them); the playlists, "
+                             "crates and history of --from-* libraries are always read (see `livedj context`)")
+
+
+def update_context(args, config, console) -> int:
+    """Learn the context model: the lists of --from-*/--playlists (or the saved ones) and the set log."""
+    from livedj.encoders import encoder_id
+    from livedj.library.context_update import read_lists
+    from livedj.library.context_update import update_context as update
+    from livedj.library.importers import LibraryImportError
+
+    from pathlib import Path
+
+    from livedj.library.sequences import FILENAME
+
+    given = bool(args.from_rekordbox or args.from_traktor or args.from_mixxx is not None or args.playlists)
+    if not given and not (Path(config["index"]["path"]) / FILENAME).exists():
+        return 0  # no list was ever imported: the set log alone is learned when the engine loads
+    lists = None
+    if given:
+        try:
+            lists, problems = read_lists(rekordbox=args.from_rekordbox or (), traktor=args.from_traktor or (),
+                                         mixxx=args.from_mixxx, m3u=args.playlists or ())
+        except LibraryImportError as exc:
+            print(f"livedj index: {exc}", file=sys.stderr)
+            return 1
+        for where, why in problems[:20]:
+            console.print(f"  playlists: {where}: {why}", highlight=False, soft_wrap=True)
+        if len(problems) > 20:
+            console.print(f"  playlists: ... and {len(problems) - 20} more entries skipped", highlight=False)
+    from livedj.library.store import StoreError
+
+    try:
+        model, report = update(config["index"]["path"], encoder_id(config["analysis"]["encoder"]), lists=lists,
+                               history_path=config["history"]["path"])
+    except StoreError as exc:
+        print(f"livedj index: {exc}", file=sys.stderr)
+        return 1
+    for name, part in (("lists", report.imported), ("set log", report.set_log)):
+        if part is not None and part.sequences:
+            console.print(f"{name}: " + "; ".join(part.lines()), highlight=False, soft_wrap=True)
+    for where, why in report.problems:
+        console.print(f"  {where}: {why}", highlight=False, soft_wrap=True)
+    if not model.empty:
+        s = model.stats
+        console.print(f"context: {s['lists']} lists, {s['learned']} tracks in them, {s['predicted']} placed by their "
+                      f"sound (held-out cosine {s['sound_map_cosine']}, the mean vector's {s['sound_map_mean_cosine']}), "
+                      f"{s['seconds']:.1f} s", highlight=False)
+    return 0
 
 
 def main(args, config) -> int:
@@ -134,17 +184,18 @@ def main(args, config) -> int:
     except LibraryImportError as exc:
         print(f"livedj index: {exc}", file=sys.stderr)
         return 1
-    if not paths and not imported:
+    if not paths and not imported and not args.playlists:
         print("livedj index: no folders given, no DJ library imported, and library.paths is empty in the config",
               file=sys.stderr)
         return 2
     from livedj.commands.oneline import describe, one_line_errors
 
     try:
-        report = run_index(paths, config, jobs=args.jobs, console=console, imported=imported)
+        if paths or imported:
+            report = run_index(paths, config, jobs=args.jobs, console=console, imported=imported)
+            report.skipped.extend(problems)
+            print_report(report, Console())
+        return update_context(args, config, console)
     except one_line_errors() as exc:
         print(f"livedj index: {describe(exc, config['index']['path'])}", file=sys.stderr)
         return 1
-    report.skipped.extend(problems)
-    print_report(report, Console())
-    return 0

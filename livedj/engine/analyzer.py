@@ -22,6 +22,7 @@ from livedj.dsp.level import level_db, resample
 from livedj.dsp.rhythm import estimate_tempo
 from livedj.dsp.tonal import estimate_key
 from livedj.encoders.base import Embedding, Encoder, top_tags
+from livedj.engine.context_term import NightFeedback, with_context
 from livedj.engine.embed import Embedder, Laps, make_embedder
 from livedj.engine.listen import LiveTempoKey
 from livedj.engine.now_playing import Match, NowPlaying, NowPlayingTracker
@@ -93,6 +94,10 @@ class Engine:
     ranking: Ranking = field(default_factory=Ranking)
     listener: LiveTempoKey = field(default_factory=LiveTempoKey)
     helper: Executor = field(default_factory=InlineExecutor)
+    #: the DJ's playlists, crates and sets (livedj.library.context.ContextModel); None: the term is left out
+    context: object | None = None
+    night: NightFeedback = field(default_factory=NightFeedback)  #: tonight's skips/bans, as the context term sees them
+    _query: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def encoder(self) -> Encoder:
@@ -130,7 +135,7 @@ class Engine:
         exclude = session.excluded(now.on_deck)  # played, skipped, banned, and what is on the deck
         ids, sims = self.query(embedding, session, exclude)
         laps.lap("query")
-        suggestions = self.rank(ids, sims, session, exclude)
+        suggestions = self.rank(ids, sims, session, exclude, now)
         laps.lap("rank")
         return self._update(seq, t, embedding, now, suggestions, rms_db, peak_db, laps, session)
 
@@ -154,14 +159,25 @@ class Engine:
         """Nearest beginnings to the session's query (lookback blend, drunk noise): ids, similarities.
 
         Fetches ``candidates`` more than ``exclude`` holds, so that enough are left to rank."""
-        return self.index.query(session.query_vector(embedding.vector), self.ranking.candidates + len(exclude),
-                                self.ranking.search_k)
+        self._query = session.query_vector(embedding.vector)
+        return self.index.query(self._query, self.ranking.candidates + len(exclude), self.ranking.search_k)
 
-    def rank(self, ids: np.ndarray, sims: np.ndarray, session: Session, exclude: frozenset[int]) -> list[Suggestion]:
-        """The DJ-aware ranking of the candidates: similarity, tempo reach, key, ``exclude`` left out, pin first."""
+    def rank(self, ids: np.ndarray, sims: np.ndarray, session: Session, exclude: frozenset[int],
+             now: NowPlaying) -> list[Suggestion]:
+        """The DJ-aware ranking of the candidates: similarity, tempo reach, key, the DJ's context,
+        ``exclude`` left out, pin first."""
         r = self.ranking
+        context = None
+        if self.context is not None:  # the DJ's own lists: candidates and a term beside similarity, tempo, key
+            for kind, track_id in self.night.sync(session.skipped, session.banned, now.track_id):
+                for callback in session.on_feedback:
+                    callback(kind, track_id, now.track_id)
+            playing = self.tracks.get(now.track_id) if now.track_id is not None else None
+            ids, sims, context = with_context(
+                ids, sims, self._query, now.track_id, self.context, self.index.annoy.get_item_vector,
+                exclude=exclude, feedback=self.night, titles={playing.id: playing.title} if playing else None)
         return rank(ids, sims, self.tracks, top=r.top, live_bpm=self.listener.bpm, live_key=self.listener.key,
-                    exclude=exclude, weights=r.weights, rules=r.rules, pinned=session.pinned)
+                    exclude=exclude, weights=r.weights, rules=r.rules, pinned=session.pinned, context=context)
 
     def _update(self, seq: int, t: float, embedding: Embedding, now: NowPlaying, suggestions: list[Suggestion],
                 rms_db: float, peak_db: float, laps: Laps, session: Session) -> Update:

@@ -18,7 +18,8 @@ from livedj.library.store import Store
 
 def ranking_from_config(ranking: dict) -> Ranking:
     """The :class:`Ranking` of a config's ``[ranking]`` table."""
-    weights = Weights(ranking["weight_similarity"], ranking["weight_tempo"], ranking["weight_key"])
+    weights = Weights(ranking["weight_similarity"], ranking["weight_tempo"], ranking["weight_key"],
+                      ranking["weight_context"])
     rules = Rules(ranking["pitch_range"] or 1e-6, ranking["harmonic_only"], ranking["reachable_only"])
     return Ranking(top=ranking["top"], candidates=ranking["candidates"], search_k=ranking["search_k"],
                    weights=weights, rules=rules)
@@ -68,4 +69,21 @@ def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | N
                     now_playing=now_playing, ranking=ranking_from_config(config["ranking"]))
     if reuse is not None and encoder is reuse.encoder:
         engine.listener = reuse.listener
+    engine.context = _context(config, index_dir, index.manifest["encoder"])
+    if reuse is not None:
+        engine.night = reuse.night  # tonight's skips and bans survive a reload
     return engine
+
+
+def _context(config: dict, index_dir, encoder: str):
+    """The context model (the DJ's playlists, crates, sets), or None: its term is then left out."""
+    import logging
+
+    from livedj.library.context_update import load_context
+
+    if config["ranking"]["weight_context"] <= 0:
+        return None
+    model, problem = load_context(index_dir, encoder, config["history"]["path"])
+    if problem:
+        logging.getLogger("livedj").warning("%s", problem)
+    return model

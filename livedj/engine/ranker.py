@@ -1,11 +1,16 @@
 """Ranking: nearest neighbours from the index -> the suggestions a DJ can reason about.
 
-score = (w_sim * similarity + w_tempo * tempo score + w_key * key score) / (w_sim + w_tempo + w_key)
+score = (w_sim * similarity + w_tempo * tempo score + w_key * key score [+ w_context * context])
+        / (w_sim + w_tempo + w_key [+ w_context])
 
 where similarity is the cosine of the embeddings (clipped to 0..1), and the tempo and key
 scores come from :mod:`livedj.engine.rules` (neutral 0.5 when a tempo or key is unknown, so an
 unknown never beats a good match nor sinks a track). Every suggestion carries the terms in
 ``why`` so the dashboard and OSC can say *why* it is there.
+
+The context term (:mod:`livedj.engine.context_term`: the DJ's own playlists, crates and sets)
+is added only when it is given: with no list imported it is left out, and every score is what
+it was without it.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ class Weights:
     similarity: float = 1.0
     tempo: float = 0.25
     key: float = 0.25
+    context: float = 1.5
 
 
 @dataclass(frozen=True)
@@ -35,16 +41,19 @@ class Rules:
 
 def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *, top: int = 10,
          live_bpm: float | None = None, live_key: int | None = None, exclude: frozenset[int] | set[int] = frozenset(),
-         weights: Weights = Weights(), rules: Rules = Rules(), pinned: int | None = None) -> list[Suggestion]:
+         weights: Weights = Weights(), rules: Rules = Rules(), pinned: int | None = None,
+         context: tuple[np.ndarray, list] | None = None) -> list[Suggestion]:
     """Score the candidates ``ids`` (with their cosine ``similarities``) and return the best ``top``.
 
     Candidates missing from ``tracks`` (removed since the index was built) and those in
     ``exclude`` (now playing, already played) are dropped. A ``pinned`` track (the DJ's chosen
-    next target) comes first whatever its score.
+    next target) comes first whatever its score. ``context``: ``(scores, reasons)`` aligned with
+    ``ids`` from :func:`~livedj.engine.context_term.context_scores`; ``None`` leaves the term out.
     """
-    total = weights.similarity + weights.tempo + weights.key or 1.0
+    use_context = context is not None and weights.context > 0
+    total = weights.similarity + weights.tempo + weights.key + (weights.context if use_context else 0.0) or 1.0
     scored = []
-    for track_id, sim in zip(ids.tolist(), similarities.tolist()):
+    for n, (track_id, sim) in enumerate(zip(ids.tolist(), similarities.tolist())):
         track = tracks.get(track_id)
         if track is None or track_id in exclude:
             continue
@@ -58,6 +67,12 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
         score = (weights.similarity * similarity + weights.tempo * tempo_s + weights.key * key_s) / total
         why = {"similarity": round(float(sim), 4), "tempo": round(tempo_s, 3), "key_relation": relation,
                "key": round(key_s, 3)}
+        if use_context:
+            c = float(context[0][n])
+            score += weights.context * c / total
+            why["context"] = round(c, 3)
+            if context[1][n]:
+                why["context_why"] = context[1][n]
         if delta_pct is not None:
             why["bpm_delta_pct"] = round(delta_pct, 2)
             if ratio != 1:

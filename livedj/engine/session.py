@@ -103,6 +103,7 @@ class Session:
     refresh_requested: bool = False
     commands: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=1000))
     on_played: list = field(default_factory=list)  #: callbacks(track_id, source, confidence): the set log
+    on_feedback: list = field(default_factory=list)  #: callbacks(kind, track_id, playing_id): skips/bans to the set log
     _recent: deque = field(default_factory=lambda: deque(maxlen=MAX_LOOKBACK))
     _rng: np.random.Generator = field(default_factory=np.random.default_rng)
 

@@ -36,6 +36,15 @@ CREATE TABLE IF NOT EXISTS plays (
 );
 CREATE INDEX IF NOT EXISTS plays_by_session ON plays(session_id, at);
 CREATE INDEX IF NOT EXISTS plays_by_time ON plays(at);
+-- skips and bans (added with the context model; older logs simply have none yet)
+CREATE TABLE IF NOT EXISTS feedback (
+    id          INTEGER PRIMARY KEY,
+    session_id  INTEGER NOT NULL REFERENCES sessions(id),
+    at          REAL NOT NULL,
+    path        BLOB NOT NULL,          -- os.fsencode(path) of the skipped/banned track
+    kind        TEXT NOT NULL,          -- 'skip' or 'ban'
+    playing     BLOB                    -- os.fsencode(path) of what was playing, if known
+);
 """
 
 
@@ -106,7 +115,27 @@ class History:
         self.db.commit()
         return int(cur.lastrowid)
 
+    def log_feedback(self, session_id: int, path: str, kind: str, *, playing: str | None = None,
+                     at: float | None = None) -> int:
+        """Log a skip or ban (``kind``) of ``path`` while ``playing`` was on."""
+        if kind not in ("skip", "ban"):
+            raise ValueError(f"feedback kind must be 'skip' or 'ban', got {kind!r}")
+        cur = self.db.execute("INSERT INTO feedback (session_id, at, path, kind, playing) VALUES (?,?,?,?,?)",
+                              (session_id, at or time.time(), os.fsencode(path), kind,
+                               None if playing is None else os.fsencode(playing)))
+        self.db.commit()
+        return int(cur.lastrowid)
+
     # -- reading ----------------------------------------------------------------------------
+    def feedback(self) -> dict[int, list[tuple[str, str, str]]]:
+        """``{session id: [(path, 'skip'|'ban', playing path or "")]}`` in time order."""
+        out: dict[int, list[tuple[str, str, str]]] = {}
+        for sid, path, kind, playing in self.db.execute(
+                "SELECT session_id, path, kind, playing FROM feedback ORDER BY at, id"):
+            out.setdefault(sid, []).append(
+                (os.fsdecode(bytes(path)), kind, os.fsdecode(bytes(playing)) if playing is not None else ""))
+        return out
+
     def sessions(self) -> list[SessionInfo]:
         rows = self.db.execute(
             """SELECT s.id, s.started_at, s.ended_at, s.name, COUNT(p.id) FROM sessions s
@@ -189,6 +218,13 @@ class SetLogWriter:
             self.error = "set log queue full"
         return True
 
+    def log_feedback(self, path: str, kind: str, playing: str | None = None) -> None:
+        """Queue a skip or ban (see :meth:`History.log_feedback`); never blocks."""
+        try:
+            self._queue.put_nowait((path, {"at": time.time(), "_feedback": kind, "playing": playing}))
+        except Exception:
+            self.error = "set log queue full"
+
     def stop(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=5)
@@ -234,6 +270,11 @@ class SetLogWriter:
         while self.unwritten:
             path, fields = self.unwritten[0]
             try:
+                if "_feedback" in fields:  # a skip or ban (see log_feedback)
+                    fields = dict(fields)
+                    history.log_feedback(self.session_id, path, fields.pop("_feedback"), **fields)
+                    self.unwritten.pop(0)
+                    continue
                 history.log_play(self.session_id, path, **fields)
             except (OSError, sqlite3.Error) as exc:
                 if self.error is None:

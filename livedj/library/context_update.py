@@ -1,0 +1,148 @@
+"""Keep the context model beside the index: read the DJ's lists, add the set log, build, cache.
+
+``livedj index --from-…`` calls :func:`read_lists` and :func:`update_context`: the imported lists
+are resolved against the store and written to ``sequences.json``; the set log is read afresh
+every time (so tonight's plays, skips and bans count from the next build). The model is cached
+in ``context.npz`` with a key of what it was built from; :func:`load_context` (engine start and
+reload) uses the cache while the key matches and rebuilds otherwise.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from livedj.library import sequences as seqstore
+from livedj.library.context import ContextModel, Params, build
+
+MODEL_FILE = "context.npz"
+
+
+@dataclass
+class ContextReport:
+    """What one update learned and what it could not use."""
+
+    imported: seqstore.ResolveReport | None = None  #: None: the saved lists were reused
+    set_log: seqstore.ResolveReport | None = None
+    problems: list[tuple[str, str]] = field(default_factory=list)  #: (where, why) from the readers
+    stats: dict = field(default_factory=dict)
+
+
+def read_lists(*, rekordbox=(), traktor=(), mixxx=None, m3u=()) -> tuple[list, list[tuple[str, str]]]:
+    """Playlists, crates and sets from each source (see :mod:`livedj.library.importers.playlists`).
+
+    ``mixxx``: ``None`` for none, ``""`` for Mixxx's usual database, else its path. A source that
+    cannot be read at all raises :class:`~livedj.library.importers.LibraryImportError`.
+    """
+    from livedj.library.importers import playlists as pl
+
+    sources = [(pl.read_rekordbox_playlists, f) for f in rekordbox]
+    sources += [(pl.read_traktor_playlists, f) for f in traktor]
+    if mixxx is not None:
+        sources.append((pl.read_mixxx_playlists, mixxx or None))
+    sources += [(pl.read_m3u_tree, f) for f in m3u]
+    lists, problems = [], []
+    for reader, source in sources:
+        found, trouble = reader(source)
+        lists += found
+        problems += trouble
+    return lists, problems
+
+
+def _stat_key(path: Path) -> list:
+    try:
+        st = path.stat()
+        return [st.st_size, st.st_mtime_ns]
+    except OSError:
+        return [None, None]
+
+
+def cache_key(index_dir, encoder: str, history_path) -> str:
+    """What a cached model was built from: the lists, the set log (with its WAL), the store, the encoder."""
+    index_dir = Path(index_dir)
+    parts = [encoder, _stat_key(index_dir / seqstore.FILENAME), _stat_key(index_dir / "library.sqlite")]
+    if history_path:
+        h = Path(history_path)
+        parts += [_stat_key(h), _stat_key(h.with_name(h.name + "-wal"))]
+    return json.dumps(parts)
+
+
+def _tracks_and_audio(index_dir, encoder: str):
+    from livedj.library.store import Store
+
+    store = Store(index_dir, readonly=True)
+    try:
+        tracks = store.tracks()
+        audio = dict(store.vectors(encoder))
+    finally:
+        store.close()
+    return tracks, audio
+
+
+def update_context(index_dir, encoder: str, *, lists=None, history_path=None,
+                   params: Params = Params()) -> tuple[ContextModel, ContextReport]:
+    """Resolve ``lists`` (``None``: keep the saved ones), add the set log, build and cache the model."""
+    from livedj.library.importers.playlists import read_set_log
+
+    report = ContextReport()
+    tracks, audio = _tracks_and_audio(index_dir, encoder)
+    ids = seqstore.path_ids(tracks)
+    if lists is not None:
+        resolved, report.imported = seqstore.resolve(lists, ids)
+        seqstore.save(index_dir, resolved)
+    else:
+        resolved, problem = seqstore.load(index_dir)
+        if problem:
+            report.problems.append((str(Path(index_dir) / seqstore.FILENAME), problem))
+    sets = []
+    if history_path:
+        try:
+            raw, trouble = read_set_log(history_path)
+            report.problems += trouble
+            sets, report.set_log = seqstore.resolve(raw, ids)
+        except Exception as exc:  # a damaged set log must not stop indexing: reported, left out
+            report.problems.append((os.fsdecode(history_path), f"set log unreadable: {exc}; left out"))
+    key = cache_key(index_dir, encoder, history_path)
+    model = build(resolved + sets, audio, track_ids=tracks, params=params)
+    model.stats["key"] = key
+    model.save(Path(index_dir) / MODEL_FILE)
+    report.stats = model.stats
+    return model, report
+
+
+def load_context(index_dir, encoder: str, history_path=None) -> tuple[ContextModel | None, str | None]:
+    """The context model for the engine: the cache while it is current, else rebuilt (and cached
+    when the index directory is writable). ``(None, None)`` when no list was ever imported and
+    the set log is empty; ``(None, problem)`` when it cannot be had -- the term is then neutral."""
+    index_dir = Path(index_dir)
+    key = cache_key(index_dir, encoder, history_path)
+    cached = index_dir / MODEL_FILE
+    if cached.exists():
+        try:
+            model = ContextModel.load(cached)
+            if model.stats.get("key") == key:
+                return (None if model.empty else model), None
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is rebuilt below
+    has_lists = (index_dir / seqstore.FILENAME).exists()
+    if not has_lists and not (history_path and Path(history_path).exists()):
+        return None, None
+    try:
+        model, report = update_context(index_dir, encoder, history_path=history_path)
+    except OSError as exc:  # a read-only index directory: build in memory only
+        try:
+            from livedj.library.importers.playlists import read_set_log
+
+            tracks, audio = _tracks_and_audio(index_dir, encoder)
+            ids = seqstore.path_ids(tracks)
+            resolved, _ = seqstore.load(index_dir)
+            raw, _ = read_set_log(history_path) if history_path else ([], [])
+            sets, _ = seqstore.resolve(raw, ids)
+            model = build(resolved + sets, audio, track_ids=tracks)
+        except Exception as inner:
+            return None, f"context model unavailable: {inner}"
+        return (None if model.empty else model), f"{cached}: not written ({exc.strerror or exc}); built in memory"
+    except Exception as exc:
+        return None, f"context model unavailable: {exc}"
+    return (None if model.empty else model), None

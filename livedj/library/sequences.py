@@ -1,0 +1,135 @@
+"""The DJ's sequences resolved to library track ids, counted, and kept beside the index.
+
+:func:`resolve` turns :class:`~livedj.library.importers.playlists.Sequence` paths into track ids
+of the store (the same path rule as the indexer: ``os.path.abspath`` then the raw bytes) and
+counts what did not resolve, empty lists and duplicate entries -- never fatal. :func:`save` writes
+``sequences.json`` into the index directory atomically; :func:`load` reads it back (a missing
+file is "no playlists imported", a corrupt one is reported and treated the same).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from livedj.fsutil import atomic_write
+
+FILENAME = "sequences.json"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class IdSequence:
+    """A sequence of library track ids (see :class:`~livedj.library.importers.playlists.Sequence`)."""
+
+    name: str
+    kind: str  #: "crate", "playlist" or "set"
+    source: str
+    ids: tuple[int, ...]
+    skipped: tuple[tuple[int, int], ...] = ()  #: (playing id or -1, skipped id)
+    banned: tuple[int, ...] = ()
+
+
+@dataclass
+class ResolveReport:
+    """What :func:`resolve` could not use, counted (and a few examples of each)."""
+
+    sequences: int = 0
+    entries: int = 0
+    resolved: int = 0
+    unresolved: int = 0
+    empty: list[str] = field(default_factory=list)  #: names of lists with no entry in the library
+    duplicates: int = 0  #: entries repeated within a crate/playlist (sets may repeat a record)
+    examples: list[tuple[str, str]] = field(default_factory=list)  #: (list name, path not in the library)
+
+    def lines(self) -> list[str]:
+        """One-line summaries for the command line."""
+        out = [f"{self.sequences} lists, {self.entries} entries, {self.resolved} in the library"]
+        if self.unresolved:
+            shown = "; ".join(f"{n}: {p}" for n, p in self.examples[:3])
+            out.append(f"{self.unresolved} entries not in the library (e.g. {shown})")
+        if self.empty:
+            out.append(f"{len(self.empty)} lists with no track of the library: " + ", ".join(self.empty[:5])
+                       + (" ..." if len(self.empty) > 5 else ""))
+        if self.duplicates:
+            out.append(f"{self.duplicates} duplicate entries within a list (counted once)")
+        return out
+
+
+def path_key(path: str) -> bytes:
+    """The lookup key of a path: what the indexer stores (absolute, raw bytes)."""
+    return os.fsencode(os.path.abspath(os.fsdecode(path)))
+
+
+def path_ids(tracks) -> dict[bytes, int]:
+    """``{path_key: id}`` for the store's tracks (``Store.tracks()``)."""
+    return {path_key(t.path): tid for tid, t in tracks.items()}
+
+
+def resolve(sequences, ids_by_path: dict[bytes, int], *, max_examples: int = 20
+            ) -> tuple[list[IdSequence], ResolveReport]:
+    """Map every entry of ``sequences`` to a track id; count what does not map.
+
+    Crates and playlists keep the first occurrence of a repeated track (a duplicate adds no
+    evidence); sets keep every play (a record played twice in a night was played twice).
+    """
+    report = ResolveReport()
+    out: list[IdSequence] = []
+
+    def lookup(path: str) -> int | None:
+        return ids_by_path.get(path_key(path)) if path else None
+
+    for seq in sequences:
+        report.sequences += 1
+        ids: list[int] = []
+        seen: set[int] = set()
+        for p in seq.paths:
+            report.entries += 1
+            tid = lookup(p)
+            if tid is None:
+                report.unresolved += 1
+                if len(report.examples) < max_examples:
+                    report.examples.append((seq.name, p))
+                continue
+            report.resolved += 1
+            if tid in seen and seq.kind != "set":
+                report.duplicates += 1
+                continue
+            seen.add(tid)
+            ids.append(tid)
+        skipped = tuple((lookup(a) if a else None, lookup(b)) for a, b in seq.skipped)
+        skipped = tuple((-1 if a is None else a, b) for a, b in skipped if b is not None)
+        banned = tuple(b for b in (lookup(p) for p in seq.banned) if b is not None)
+        if not ids and not skipped and not banned:
+            report.empty.append(seq.name)
+            continue
+        out.append(IdSequence(seq.name, seq.kind, seq.source, tuple(ids), skipped, banned))
+    return out, report
+
+
+def save(index_dir, sequences: list[IdSequence]) -> Path:
+    """Write ``sequences.json`` into ``index_dir`` (replaced atomically: the old one or the new one)."""
+    path = Path(index_dir) / FILENAME
+    doc = {"format": FORMAT, "sequences": [
+        {"name": s.name, "kind": s.kind, "source": s.source, "ids": list(s.ids),
+         "skipped": [list(p) for p in s.skipped], "banned": list(s.banned)} for s in sequences]}
+    atomic_write(path, lambda f: f.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":"))),
+                 binary=False)
+    return path
+
+
+def load(index_dir) -> tuple[list[IdSequence], str | None]:
+    """The saved sequences and a one-line problem (``None`` when fine or simply absent)."""
+    path = Path(index_dir) / FILENAME
+    if not path.exists():
+        return [], None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("format") != FORMAT:
+            return [], f"{path}: format {doc.get('format')!r}, this livedj reads {FORMAT}; ignored (run `livedj index` again)"
+        return [IdSequence(d["name"], d["kind"], d["source"], tuple(int(i) for i in d["ids"]),
+                           tuple((int(a), int(b)) for a, b in d.get("skipped", ())),
+                           tuple(int(b) for b in d.get("banned", ()))) for d in doc["sequences"]], None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [], f"{path}: unreadable ({exc}); playlists ignored (run `livedj index` again)"
