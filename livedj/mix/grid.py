@@ -186,7 +186,7 @@ def _downbeat_phase(y: np.ndarray, sr: int, beats: np.ndarray) -> int:
     if len(beats) < 8:
         return 0
     hop = 512
-    chroma = librosa.feature.chroma_stft(y=y, sr=sr, hop_length=hop, n_fft=4096)
+    chroma = librosa.feature.chroma_stft(y=y, sr=sr, hop_length=hop, n_fft=4096, tuning=0.0)
     frames = np.clip(np.round(beats * sr / hop).astype(int), 0, chroma.shape[1] - 1)
     # chroma averaged over each beat, then how much it changes from the beat before
     sync = librosa.util.sync(chroma, frames, aggregate=np.mean)[:, 1: len(beats)]
