@@ -52,7 +52,7 @@ def split_bands(x: np.ndarray, sr: int, crossover_hz: float = CROSSOVER_HZ) -> t
 
 
 def crossfade(outgoing: np.ndarray, incoming: np.ndarray, sr: int, swap_at: int,
-              swap_len: int) -> np.ndarray:
+              swap_len: int, bass_swap: bool = True) -> np.ndarray:
     """Blend two beat-aligned segments of equal length the way a DJ does.
 
     Mids and highs cross with an equal-power curve (``cos``/``sin`` of a quarter turn: the
@@ -69,6 +69,8 @@ def crossfade(outgoing: np.ndarray, incoming: np.ndarray, sr: int, swap_at: int,
         Sample rate, Hz.
     swap_at, swap_len : int
         Start and length of the bass swap, samples.
+    bass_swap : bool
+        False: a plain equal-power crossfade of the whole spectrum.
 
     Returns
     -------
@@ -80,6 +82,8 @@ def crossfade(outgoing: np.ndarray, incoming: np.ndarray, sr: int, swap_at: int,
         raise ValueError(f"segments differ in length: {n} vs {incoming.shape[1]}")
     t = np.arange(n) / max(n - 1, 1)
     high_out, high_in = np.cos(0.5 * np.pi * t), np.sin(0.5 * np.pi * t)
+    if not bass_swap:
+        return (outgoing * high_out + incoming * high_in).astype(np.float32)
     swap = np.clip((np.arange(n) - swap_at) / max(swap_len, 1), 0.0, 1.0)
     low_in = np.sin(0.5 * np.pi * swap)
     low_out = np.cos(0.5 * np.pi * swap)

@@ -48,6 +48,7 @@ class MixOptions:
     max_stretch: float = 0.16
     target_lufs: float = -14.0
     ceiling_db: float = -1.5  #: sample-peak ceiling of the limiter; true peaks stay below -1 dBTP
+    bass_swap: bool = True  #: False: lows cross like the rest (for re-analysing stems)
     sample_rate: int = SAMPLE_RATE
 
 
@@ -308,8 +309,9 @@ def render(paths: Iterable[str], writer: MixWriter | None, options: MixOptions =
             if a_part.shape[1] < n_blend:
                 a_part = np.pad(a_part, ((0, 0), (0, n_blend - a_part.shape[1])))
             swap_at = int(round(options.blend_bars // 2 * a.grid.bar * sr))
-            out.emit(crossfade(a_part, b_part, sr, swap_at, int(round(a.grid.period * sr))))
-            transitions.append({"start": start, "end": start + blend_s, "out_bpm": a.grid.bpm,
+            out.emit(crossfade(a_part, b_part, sr, swap_at, int(round(a.grid.period * sr)),
+                               bass_swap=options.bass_swap))
+            transitions.append({"start": start, "end": start + blend_s, "swap": start + swap_at / sr, "out_bpm": a.grid.bpm,
                                 "in_bpm": b.grid.bpm, "speed": speed, "ratio": ratio,
                                 "out_first_beat": start - (exit_s - a.grid.first_beat) % a.grid.period,
                                 "period": a.grid.period})
