@@ -101,8 +101,11 @@ def test_unwritable_output_fails_before_rendering(tmp_path):
 
 
 def _decode(path) -> np.ndarray:
+    """The file as (channels, n) float32, whatever its sample format."""
+    resampler = av.AudioResampler(format="fltp", rate=SR)
     with av.open(str(path)) as c:
-        return np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+        frames = [g.to_ndarray() for f in c.decode(audio=0) for g in resampler.resample(f)]
+    return np.concatenate(frames, axis=1)
 
 
 @pytest.mark.parametrize("ext", ["mp3", "flac", "ogg", "wav"])
@@ -120,18 +123,19 @@ def test_mix_file_with_cue_and_tracklist(tmp_path, ext):
     assert listing[0].startswith("00:00") and "quiet" in listing[0] and "blend 8 bars" in listing[1]
     assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
     if ext in ("flac", "wav"):
-        assert true_peak_db(audio.astype(np.float32) / 32768.0) <= -1.0
+        assert true_peak_db(audio) <= -1.0
 
 
 def test_records_are_loudness_matched(tmp_path):
-    quiet = _write(tmp_path, TrackSpec("quiet", "q", 126.0, "A minor", "house", 5), 30.0, gain=0.15)
-    loud = _write(tmp_path, TrackSpec("loud", "l", 126.0, "A minor", "disco", 6), 30.0)
+    quiet = _write(tmp_path, TrackSpec("quiet", "q", 126.0, "A minor", "house", 5), 45.0, gain=0.15)
+    loud = _write(tmp_path, TrackSpec("loud", "l", 126.0, "A minor", "disco", 6), 45.0)
+    assert loudness(_decode(loud), SR) - loudness(_decode(quiet), SR) > 12
     _, stats = render([quiet, loud], None, FAST)
     blend = stats["transitions"][0]
-    a = stats["audio"][:, : int(blend["start"] * SR)]
-    b = stats["audio"][:, int((blend["end"] + 2) * SR):]
-    assert abs(loudness(a, SR) - loudness(b, SR)) < 1.5
-    assert abs(loudness(a, SR) - FAST.target_lufs) < 1.5
+    a = stats["audio"][:, int(1 * SR): int(blend["start"] * SR)]
+    b = stats["audio"][:, int(blend["end"] * SR):]
+    assert abs(loudness(a, SR) - loudness(b, SR)) < 2.5
+    assert abs(loudness(a, SR) - FAST.target_lufs) < 2.5
 
 
 def test_preview_is_about_thirty_seconds_around_the_blend(tmp_path):
