@@ -48,23 +48,33 @@ def run(quick: bool = False) -> list[dict]:
     n, seconds = (4, 180.0) if quick else (10, 360.0)
     with tempfile.TemporaryDirectory() as folder:
         paths = _records(folder, n, seconds)
+        cpu0 = psutil.Process().cpu_times()
         t0 = time.perf_counter()
         with MixWriter(os.path.join(folder, "plain.mp3")) as w:
             for p in paths:
                 w.write(load_stereo(p) * 0.5)
         baseline = time.perf_counter() - t0
+        cpu1 = psutil.Process().cpu_times()
+        baseline_cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
         proc = psutil.Process()
+        cpu0 = proc.cpu_times()
         t0 = time.perf_counter()
         entries, stats = make_mix(paths, os.path.join(folder, "mix.mp3"), show_progress=False)
         render_s = time.perf_counter() - t0
+        cpu1 = proc.cpu_times()
+        cpu_s = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
         rss = proc.memory_info().rss / 2 ** 20
         blends = sum(e.transition.startswith("blend") for e in entries)
     note = f"{n} records x {seconds / 60:.0f} min, {blends} blends of 16 bars, MP3 320k; {os.cpu_count()} cores"
     return [
         row("mix.render_s", "render the whole mix (decode, grids, loudness, stretch, limiter, MP3)", render_s, "s",
             baseline=baseline, note=note + "; baseline: decode + concatenate + encode"),
+        row("mix.cpu_s", "CPU time of the render (user + system, all threads): what a busy machine hides",
+            cpu_s, "s", baseline=baseline_cpu),
         row("mix.realtime_fraction", "render time / mix length", render_s / stats["duration"], "",
             target=0.1),
+        row("mix.cpu_realtime_fraction", "CPU time / mix length: the wall time on free cores at most (the "
+            "render is mostly one thread)", cpu_s / stats["duration"], "", target=0.1),
         row("mix.rss_mb", "resident memory after the render", rss, "MB",
             note="a 60-min stereo float32 mix would be 1270 MB"),
     ]
