@@ -25,7 +25,7 @@ def _add_common(p: argparse.ArgumentParser, index: bool = True) -> None:
 #: :mod:`livedj.commands` with ``HELP``, ``DESCRIPTION``, ``add_arguments(parser)``, ``main(args, config)``
 #: and, when it reads no index, ``TAKES_INDEX = False``.
 COMMANDS = ("devices", "index", "suggest", "run", "demo", "analyze", "history", "journey", "train", "service",
-            "eval", "context")
+            "eval", "context", "playlist", "mix")
 
 
 def build_parser() -> argparse.ArgumentParser:

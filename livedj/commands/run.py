@@ -109,7 +109,7 @@ def make_session(config: dict, library, resolve):
     return session, setlog
 
 
-def make_control(config: dict, session, resolve, err):
+def make_control(config: dict, session, resolve, err, previewer=None):
     """The OSC server the booth talks back through (played, skip, pin, lookback, drunk, pause, ...)."""
     if not config["osc_in"]["enabled"]:
         return None
@@ -117,11 +117,22 @@ def make_control(config: dict, session, resolve, err):
 
     try:
         return OscControlServer(session, resolve, host=config["osc_in"]["host"],
-                                port=config["osc_in"]["port"])
+                                port=config["osc_in"]["port"], previewer=previewer)
     except OSError as exc:  # the port is taken (a second livedj?): run without it, say so
         print(f"livedj run: OSC in on {config['osc_in']['host']}:{config['osc_in']['port']} unavailable: {exc}",
               file=err)
         return None
+
+
+def make_previewer(loops: list):
+    """The worker behind ``/livedj/preview <id>``: now playing -> id, rendered off the analysis thread."""
+    from livedj.control.preview import PreviewWorker
+
+    def now_playing():
+        latest = loops[0].latest if loops else None
+        return (latest.now_playing or {}).get("track_id") if latest else None
+
+    return PreviewWorker(lambda: loops[0].engine.tracks if loops else {}, now_playing)
 
 
 def make_mixxx_follower(config: dict, session, resolve):
@@ -164,12 +175,15 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     library = CurrentLibrary(engine)  # one id/path lookup for the set log, OSC in and Mixxx, swapped on reload
     resolve = library.resolve
     session, setlog = make_session(config, library, resolve)
-    control = make_control(config, session, resolve, err)
+    loops: list = []  # the preview worker reads the loop's latest update (the loop is made below)
+    previewer = make_previewer(loops) if config["osc_in"]["enabled"] else None
+    control = make_control(config, session, resolve, err, previewer=previewer)
     mixxx = make_mixxx_follower(config, session, resolve)
     loop = LiveLoop(engine, ring, source, window_s=config["audio"]["window_s"], hop_s=config["audio"]["hop_s"],
                     duration_s=duration, publishers=[osc.publish] if osc else [], fast=fast, session=session,
                     notifier=notifier, context_s=max(12.0, config["analysis"]["identify_s"]))
     library.follow(lambda: loop.pending_engine or loop.engine)  # a reload swaps every lookup with the engine
+    loops.append(loop)
     writer = JsonLinesWriter(out) if json_lines else None
     recorder = None
     if record:
@@ -224,7 +238,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
             source.stop()
         if recorder:
             recorder.stop()
-        for part in (control, mixxx):
+        for part in (control, mixxx, previewer):
             if part is not None:
                 part.stop()
         setlog.stop()  # flushes every play logged so far

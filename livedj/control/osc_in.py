@@ -31,6 +31,8 @@ REJECT_KINDS = ("malformed", "too_long", "unknown_address", "bad_types", "out_of
                 "queue_full", "error")
 
 _BUNDLE = b"#bundle\x00"
+#: What a handler returns when it acted itself (a preview request) instead of making a command.
+_HANDLED = object()
 
 
 class Unsupported(tuple):
@@ -204,8 +206,10 @@ class OscControlServer:
 
     def __init__(self, session: Session, resolve: Callable[[int | str], int | None], host: str = "127.0.0.1",
                  port: int = 9001, log: logging.Logger = logging.getLogger("livedj.osc_in"),
-                 prefix: str = "/livedj") -> None:
+                 prefix: str = "/livedj", previewer=None) -> None:
         self.session = session
+        self.previewer = previewer  #: a livedj.control.preview.PreviewWorker for /preview <id>
+        self._sender: object = None
         self.resolve = resolve
         self.log = log
         self.prefix = prefix.rstrip("/")
@@ -241,6 +245,8 @@ class OscControlServer:
             f"{p}/resume": lambda a: self._trigger(a, Pause(False)),
             f"{p}/refresh": lambda a: self._trigger(a, Refresh()),
         }
+        if previewer is not None:
+            self._handlers[f"{p}/preview"] = self._preview
 
     @property
     def addresses(self) -> list[str]:
@@ -278,6 +284,13 @@ class OscControlServer:
             raise Rejected("out_of_range", f"drunk must be 0..{MAX_DRUNK:g}, got {amount:g}")
         return amount
 
+    def _preview(self, args: tuple) -> object:
+        """Hand "now playing -> this track" to the preview worker (its own thread); it replies."""
+        track_id = self._track(args)
+        if not self.previewer.request(track_id, self._sender):
+            raise Rejected("queue_full", "4 previews are already waiting")
+        return _HANDLED
+
     @staticmethod
     def _trigger(args: tuple, command: Command) -> Command | None:
         """No argument, or one number as a button sends it: non-zero (press) acts, 0 (release) not."""
@@ -310,6 +323,7 @@ class OscControlServer:
                 raise Rejected("unknown_address", f"{shown}: unknown address")
             if any(isinstance(a, Unsupported) for a in args):
                 raise Rejected("bad_types", f"{shown}: unsupported argument type")
+            self._sender = sender
             try:
                 command = handler(args)
             except Rejected as exc:
@@ -317,7 +331,7 @@ class OscControlServer:
             if command is None:
                 self.ignored += 1
                 return False
-            if not self.session.send(command):
+            if command is not _HANDLED and not self.session.send(command):
                 raise Rejected("queue_full", f"{shown}: the session's command queue is full")
         except Rejected as exc:
             self._reject(exc.kind, str(exc), sender)

@@ -1,0 +1,110 @@
+"""`livedj mix TRACK... | --m3u FILE | --journey A B [--steps N] -o mix.mp3`, and
+`livedj mix --preview NOW NEXT -o preview.wav`: render a beat-matched mix (:mod:`livedj.mix`)."""
+from __future__ import annotations
+
+import os
+import sys
+
+HELP = "render records into one beat-matched mix (MP3/FLAC/OGG/WAV) with a cue sheet"
+DESCRIPTION = (
+    "Render TRACK... (or the entries of an M3U, or a journey planned through the library) into one mix: "
+    "beat grids, the incoming record time-stretched with key lock to the outgoing tempo and back, blends on "
+    "phrase boundaries with a bass swap, loudness matched, no clipping. Writes FILE.cue and FILE.txt (tracklist) "
+    "beside the mix. --preview NOW NEXT renders only the one transition (about 30 s).")
+
+TAKES_INDEX = True
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("tracks", nargs="*", metavar="TRACK", help="audio files in play order")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--m3u", metavar="FILE", help="take the records from this playlist")
+    source.add_argument("--journey", nargs=2, metavar=("A", "B"), help="plan a journey through the library from A to B")
+    source.add_argument("--preview", nargs=2, metavar=("NOW", "NEXT"), help="only the transition NOW -> NEXT")
+    parser.add_argument("--steps", type=int, default=8, metavar="N", help="records between A and B of --journey (default 8)")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the mix: .mp3, .flac, .ogg or .wav")
+    parser.add_argument("--blend-bars", type=int, metavar="BARS", help="length of each blend (default 16; preview 8)")
+    parser.add_argument("--phrase-bars", type=int, default=16, choices=(8, 16, 32), help="blends start on these phrase boundaries")
+    parser.add_argument("--ramp-bars", type=int, default=8, metavar="BARS",
+                        help="bars over which the incoming record returns to its own tempo after the blend (default 8)")
+    parser.add_argument("--lufs", type=float, default=-14.0, help="loudness of every record, LUFS (default -14)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def read_m3u(path: str) -> list[str]:
+    """The entries of an (extended) M3U, relative paths taken from the playlist's folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        lines = [line.strip() for line in f]
+    return [line if os.path.isabs(line) else os.path.join(folder, line)
+            for line in lines if line and not line.startswith("#")]
+
+
+def _journey(args, config) -> list[str]:
+    from livedj.commands.journey import plan, resolve
+    from livedj.encoders import encoder_id
+    from livedj.library import index as annoy_index
+    from livedj.library.store import Store
+
+    enc = encoder_id(config["analysis"]["encoder"])
+    index = annoy_index.load(config["index"]["path"], encoder=enc)
+    store = Store(config["index"]["path"], readonly=True)
+    try:
+        tracks = store.tracks()
+        vectors = dict(store.vectors(enc))
+    finally:
+        store.close()
+    waypoints = [resolve(w, tracks) for w in args.journey]
+    ids = plan(waypoints, vectors, tracks, index, args.steps, pitch_range=config["ranking"]["pitch_range"])
+    return [tracks[i].path for i in ids]
+
+
+def main(args, config) -> int:
+    from livedj.audio.decode import DecodeError
+    from livedj.mix.make import OutputError, make_mix, make_preview
+    from livedj.mix.render import MixOptions
+
+    blend = args.blend_bars or (8 if args.preview else 16)
+    if blend < 1 or args.ramp_bars < 0:
+        print("livedj mix: --blend-bars must be >= 1 and --ramp-bars >= 0", file=sys.stderr)
+        return 2
+    options = MixOptions(blend_bars=blend, phrase_bars=args.phrase_bars, ramp_bars=args.ramp_bars,
+                         target_lufs=args.lufs)
+    try:
+        if args.preview:
+            entries, stats = make_preview(*args.preview, args.output, options)
+        else:
+            if args.m3u:
+                paths = read_m3u(args.m3u)
+            elif args.journey:
+                paths = _journey(args, config)
+            else:
+                paths = list(args.tracks)
+            if len(paths) < 1:
+                print("livedj mix: give records (TRACK..., --m3u or --journey)", file=sys.stderr)
+                return 2
+
+            def said(entry):
+                if entry.start is None:
+                    print(f"livedj mix: {entry.path}: {entry.transition}", file=sys.stderr)
+
+            entries, stats = make_mix(paths, args.output, options, show_progress=not args.no_progress,
+                                      on_record=said)
+    except (OutputError, DecodeError, LookupError, OSError) as exc:
+        print(f"livedj mix: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the index may be missing for --journey
+        from livedj.library.index import IndexUnusable
+        from livedj.library.store import StoreError
+
+        if isinstance(exc, (IndexUnusable, StoreError)):
+            print(f"livedj mix: {exc}", file=sys.stderr)
+            return 1
+        raise
+    from livedj.mix.cue import tracklist
+
+    sys.stdout.write(tracklist(entries, stats))
+    played = sum(e.start is not None for e in entries)
+    print(f"wrote {args.output} ({played} records, {stats['duration'] / 60:.1f} min)"
+          + ("" if args.preview else f", {os.path.splitext(args.output)[0]}.cue and .txt"))
+    return 0 if played else 1

@@ -1,0 +1,206 @@
+"""`livedj playlist SEED [--n 20] [--lookback 3] [--drunk 0.2] [-o set.m3u] [--relative]`.
+
+A chain of records from a seed: each next record is what the live loop would suggest while the
+previous one plays -- the same query (the session's lookback blend of the last vectors, plus its
+drunk noise) and the same ranking (similarity, tempo reach from the previous record's tempo,
+Camelot key) -- never a record already on the chain, never a near-duplicate of one (cosine
+above 0.995, or the same artist and title). The seed is a library track (path or unique title
+words) or any audio file, analysed like a live window (``--at``).
+"""
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+HELP = "a playlist chained from one seed record, as the live loop would suggest it"
+DESCRIPTION = (
+    "From SEED (a library track, or any audio file analysed like a live window) chain N records, each the best "
+    "suggestion while the previous one plays: similarity, tempo reach, Camelot key, lookback and drunk as live; "
+    "no repeats, no near-duplicates. Writes M3U, CSV or rekordbox XML by the extension of -o.")
+
+NEAR_DUPLICATE = 0.995
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("seed", metavar="SEED", help="library track (path or unique title words) or an audio file")
+    parser.add_argument("--n", type=int, default=20, metavar="N", help="records after the seed (default 20)")
+    parser.add_argument("--lookback", type=int, default=3, metavar="K",
+                        help="query with the mean of the last K records' vectors (default 3)")
+    parser.add_argument("--drunk", type=float, default=0.2, metavar="X",
+                        help="random wander of the query, as the live /drunk (default 0.2; 0 = deterministic)")
+    parser.add_argument("--seed-random", type=int, metavar="INT", help="random seed for --drunk (repeatable chains)")
+    parser.add_argument("--at", type=float, default=30.0, metavar="SECONDS",
+                        help="where to analyse a SEED file that is not in the library (default 30)")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the chain: .m3u/.m3u8, .csv or .xml (rekordbox)")
+    parser.add_argument("--relative", action="store_true", help="M3U paths relative to the playlist's folder")
+
+
+def chain(seed_vector: np.ndarray, seed_bpm: float | None, seed_key: int | None, index, tracks: dict,
+          vectors: dict, n: int, *, lookback: int = 3, drunk: float = 0.0, ranking=None,
+          seed_id: int | None = None, rng: np.random.Generator | None = None) -> list[int]:
+    """Chain ``n`` track ids from a seed, each the live loop's best suggestion after the last.
+
+    Parameters
+    ----------
+    seed_vector : np.ndarray
+        Unit embedding of the seed.
+    seed_bpm, seed_key : float or None, int or None
+        Tempo and key of the seed (the "live" tempo/key of the first step).
+    index : BeginningsIndex
+        ``query(vector, n, search_k) -> (ids, similarities)``.
+    tracks : dict of int to Track
+        Library metadata.
+    vectors : dict of int to np.ndarray
+        Song-beginning vectors (for the lookback and the near-duplicate test).
+    n : int
+        Records to chain.
+    lookback, drunk : int, float
+        As the session's (OSC ``/lookback``, ``/drunk``).
+    ranking : livedj.engine.analyzer.Ranking, optional
+        Weights, rules, candidates, search_k (defaults otherwise).
+    seed_id : int, optional
+        The seed's track id when it is in the library (never chained again).
+    rng : np.random.Generator, optional
+        For the drunk noise.
+
+    Returns
+    -------
+    list of int
+        Track ids in play order (shorter than ``n`` when the library runs out).
+    """
+    import numpy as np
+
+    from livedj.engine.analyzer import Ranking
+    from livedj.engine.ranker import rank
+    from livedj.engine.session import Session
+
+    ranking = ranking or Ranking()
+    session = Session(lookback=lookback, drunk=drunk)
+    if rng is not None:
+        session._rng = rng  # noqa: SLF001 - the session's own noise source, made repeatable
+    path: list[int] = []
+    on_path = [seed_vector]
+    names = set()
+    if seed_id is not None and seed_id in tracks:
+        names.add((tracks[seed_id].artist.lower(), tracks[seed_id].title.lower()))
+    last_vector, bpm, key = seed_vector, seed_bpm, seed_key
+    for _ in range(n):
+        query = session.query_vector(last_vector)
+        exclude = set(path) | ({seed_id} if seed_id is not None else set())
+        ids, sims = index.query(query, ranking.candidates + len(exclude), ranking.search_k)
+        ranked = rank(ids, sims, tracks, top=len(ids), live_bpm=bpm, live_key=key, exclude=exclude,
+                      weights=ranking.weights, rules=ranking.rules)
+        chosen = None
+        for s in ranked:
+            v = vectors.get(s.track_id)
+            t = tracks[s.track_id]
+            if (t.artist.lower(), t.title.lower()) in names and (t.artist or t.title):
+                continue
+            if v is not None and any(float(np.dot(v, p)) > NEAR_DUPLICATE for p in on_path):
+                continue
+            chosen = s.track_id
+            break
+        if chosen is None:
+            break
+        t = tracks[chosen]
+        path.append(chosen)
+        names.add((t.artist.lower(), t.title.lower()))
+        last_vector = vectors.get(chosen, last_vector)
+        on_path.append(last_vector)
+        bpm, key = t.bpm or bpm, t.key if t.key is not None else key
+    return path
+
+
+def _seed(args, config, engine, tracks, vectors):
+    """(vector, bpm, key, track id or None) of the seed; raises LookupError / DecodeError."""
+    import os
+
+    from livedj.audio.decode import DecodeError, decode
+    from livedj.commands.journey import resolve
+
+    try:
+        seed_id = resolve(args.seed, tracks)
+    except LookupError:
+        if not os.path.isfile(args.seed):
+            raise
+        seed_id = None
+    if seed_id is not None and seed_id in vectors:
+        t = tracks[seed_id]
+        return vectors[seed_id], t.bpm, t.key, seed_id
+    sr = engine.encoder.sample_rate
+    listen_s = 12.0  # the live loop's tempo/key stretch
+    try:
+        audio = decode(args.seed, sr, args.at, listen_s)
+    except DecodeError:
+        raise
+    if len(audio) < engine.window_s * sr:  # shorter than --at + a window: from the start
+        audio = decode(args.seed, sr, 0.0, listen_s)
+    if len(audio) < sr:
+        raise DecodeError(args.seed, "less than 1 s of audio")
+    vector = engine.encoder.analyze(audio[-int(engine.window_s * sr):]).vector
+    engine.listener.update(audio, sr)
+    return vector, engine.listener.bpm, engine.listener.key, seed_id
+
+
+def main(args, config) -> int:
+    import os
+
+    import numpy as np
+
+    from livedj.audio.decode import DecodeError
+    from livedj.engine.loader import load_engine
+    from livedj.library.index import IndexUnusable
+    from livedj.library.store import Store, StoreError
+
+    if args.n < 1 or args.lookback < 1 or not 0 <= args.drunk <= 1:
+        print("livedj playlist: need --n >= 1, --lookback >= 1, 0 <= --drunk <= 1", file=sys.stderr)
+        return 2
+    if args.output and os.path.splitext(args.output)[1].lower() not in (".m3u", ".m3u8", ".csv", ".xml"):
+        print(f"livedj playlist: {args.output}: use .m3u, .m3u8, .csv or .xml", file=sys.stderr)
+        return 2
+    try:
+        engine = load_engine(config)
+        store = Store(config["index"]["path"], readonly=True)
+        try:
+            vectors = dict(store.vectors(engine.index.manifest["encoder"]))
+        finally:
+            store.close()
+        vector, bpm, key, seed_id = _seed(args, config, engine, engine.tracks, vectors)
+    except (IndexUnusable, StoreError, LookupError, DecodeError) as exc:
+        print(f"livedj playlist: {exc}", file=sys.stderr)
+        return 1
+    rng = np.random.default_rng(args.seed_random)
+    ids = chain(vector, bpm, key, engine.index, engine.tracks, vectors, args.n, lookback=args.lookback,
+                drunk=args.drunk, ranking=engine.ranking, seed_id=seed_id, rng=rng)
+    ids = ([seed_id] if seed_id is not None else []) + ids
+    from livedj.dsp.tonal import camelot
+
+    tracks = engine.tracks
+    for i, track_id in enumerate(ids, 1):
+        t = tracks[track_id]
+        print(f"{i:3d}{'*' if track_id == seed_id else ' '} {t.artist} - {t.title}  [{t.bpm or 0:.1f} BPM, "
+              f"{camelot(t.key) if t.key is not None else '?'}]")
+    if args.output:
+        write_playlist(ids, tracks, args.output, relative=args.relative, name="livedj playlist")
+        print(f"wrote {len(ids)} tracks to {args.output}")
+    return 0
+
+
+def write_playlist(ids: list[int], tracks: dict, out_path: str, *, relative: bool = False, name: str = "livedj") -> int:
+    """Write track ids as M3U/CSV/rekordbox XML (by extension) through :mod:`livedj.library.exports`."""
+    import os
+
+    from livedj.library.exports import export_csv, export_m3u, export_rekordbox_xml
+    from livedj.library.history import Play
+
+    plays = [Play(0, 0, 0.0, tracks[i].path, tracks[i].title, tracks[i].artist, tracks[i].album,
+                  tracks[i].duration, tracks[i].bpm, tracks[i].key, "playlist", None) for i in ids]
+    ext = os.path.splitext(out_path)[1].lower()
+    if ext == ".csv":
+        return export_csv(plays, out_path)
+    if ext == ".xml":
+        return export_rekordbox_xml(plays, out_path, name)
+    return export_m3u(plays, out_path, relative=relative)

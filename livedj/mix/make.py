@@ -1,0 +1,97 @@
+"""Whole jobs: a mix file from a list of records, a preview of one transition; with a progress
+bar, the output checked before any work, and the cue sheet and tracklist beside the file."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from livedj.mix.cue import write_sidecars
+from livedj.mix.io import MixWriter, check_output
+from livedj.mix.render import MixOptions, _exit_bar, prepare, render, tempo_match
+
+__all__ = ["OutputError", "make_mix", "make_preview"]
+
+
+class OutputError(Exception):
+    """The mix cannot be written there; ``str(e)`` is one line naming the file."""
+
+
+def _duration(path) -> float:
+    import av
+
+    try:
+        with av.open(os.fsdecode(path), metadata_errors="ignore") as c:
+            return float(c.duration or 0) / 1e6
+    except Exception:  # noqa: BLE001 - unreadable: render() skips it and says why
+        return 0.0
+
+
+def _progress_bar(total: float, description: str, enabled: bool):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        TextColumn("{task.completed:.0f}/{task.total:.0f} s of audio"), TimeRemainingColumn(),
+                        disable=not enabled, transient=False)
+    task = progress.add_task(description, total=max(total, 1.0))
+    return progress, lambda seconds: progress.advance(task, seconds)
+
+
+def make_mix(paths, out_path, options: MixOptions = MixOptions(), *, show_progress: bool = True,
+             on_record=None):
+    """Render ``paths`` into ``out_path`` (format by extension) with ``.cue`` and ``.txt`` beside.
+
+    Raises
+    ------
+    OutputError
+        Before any work, when the file cannot be written (folder missing or read-only, format).
+
+    Returns
+    -------
+    entries, stats
+        As :func:`livedj.mix.render.render`.
+    """
+    problem = check_output(out_path)
+    if problem:
+        raise OutputError(problem)
+    paths = [os.fspath(p) for p in paths]
+    total = sum(_duration(p) for p in paths)
+    progress, advance = _progress_bar(total, f"mixing {len(paths)} records", show_progress)
+    with progress, MixWriter(out_path, options.sample_rate, title=Path(out_path).stem) as writer:
+        entries, stats = render(paths, writer, options, progress=advance, on_record=on_record)
+    write_sidecars(entries, stats, out_path)
+    return entries, stats
+
+
+def make_preview(now, next_, out_path, options: MixOptions = MixOptions(blend_bars=8), *,
+                 context_s: float = 8.0, prepared: dict | None = None):
+    """Write the one transition ``now`` -> ``next_`` with ``context_s`` seconds either side.
+
+    With 8-bar blends at 120-130 BPM that is about 30 s: enough to judge on headphones. The
+    blend is the one a full mix would make at the end of ``now``. ``prepared`` (path -> Deck)
+    skips decoding and analysis of records already at hand.
+
+    Returns
+    -------
+    entries, stats
+        As :func:`livedj.mix.render.render`; ``stats["duration"]`` is the preview's length.
+    """
+    problem = check_output(out_path)
+    if problem:
+        raise OutputError(problem)
+    prepared = dict(prepared or {})
+    now, next_ = os.fspath(now), os.fspath(next_)
+    for p in (now, next_):
+        if p not in prepared:
+            prepared[p] = prepare(p, options)
+    a, b = prepared[now], prepared[next_]
+    _, ratio = tempo_match(a.grid.bpm, b.grid.bpm)
+    exit_s = _exit_bar(a.grid, a.music_end, 0.0, options.blend_bars, options.phrase_bars)
+    if exit_s is None:
+        exit_s = max(0.0, a.music_end - context_s)
+    window = (max(0.0, exit_s - context_s), exit_s + options.blend_bars * a.grid.bar + context_s)
+    with MixWriter(out_path, options.sample_rate, title=Path(out_path).stem) as writer:
+        entries, stats = render([now, next_], writer, options, window=window, prepared=prepared)
+    for e in entries:
+        if e.start is not None:
+            e.start = max(0.0, e.start - window[0])
+    return entries, stats
