@@ -129,7 +129,7 @@ def run(quick: bool = False) -> list[dict]:
     rows = []
     methods = ("current", "krumhansl", "temperley", "learned")
     subsets = {"scores": (table["kind"] == "score") & (table["split"] == "test"),
-               "generated": table["kind"] == "generated"}
+               "generated": (table["kind"] == "generated") & (table["split"] == "test")}
     targets = {("scores", "mirex"): 0.85, ("scores", "exact"): 0.75, ("generated", "exact"): 0.80}
     for subset, sel in subsets.items():
         truth = table["key"][sel]
