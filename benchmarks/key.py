@@ -160,4 +160,29 @@ def run(quick: bool = False) -> list[dict]:
                                                                                truth)["mirex"]
         rows.append(row(f"key.{subset}.live_gap", "MIREX whole minus live (12 s), learned", gap, "fraction",
                         target=0.05))
+    rows += cost(quick)
     return rows
+
+
+def cost(quick: bool = False) -> list[dict]:
+    """Time of one live key estimate (12 s at 16 kHz): livedj's vs the detector before issue 17, interleaved."""
+    import time
+
+    from benchmarks._keydata import build, load
+    from livedj.dsp.tonal import chroma_profile, key_posterior_of, key_scores
+
+    root = cache_dir("key-quick" if quick else "key")
+    ex = next(e for e in build(root) if e.kind == "generated")
+    y = load(root, ex)[-int(LIVE_S * 16000):]
+    new, old = [], []
+    for _ in range(5 if quick else 100):
+        t0 = time.perf_counter()
+        key_posterior_of(y, 16000)
+        t1 = time.perf_counter()
+        int(np.argmax(key_scores(chroma_profile(y, 16000))))
+        t2 = time.perf_counter()
+        new.append(t1 - t0)
+        old.append(t2 - t1)
+    return [row(f"key.live_cost.{q}", f"one live key estimate (12 s), {q} of {len(new)}, baseline: before issue 17",
+                1000 * float(np.percentile(new, p)), "ms", baseline=1000 * float(np.percentile(old, p)))
+            for q, p in (("p50", 50), ("p90", 90))]
