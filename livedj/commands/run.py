@@ -134,8 +134,8 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
              device=None, osc_targets=(), record=None, engine=None, out=sys.stdout, err=sys.stderr,
              notifier=None, config_path=None, index_dir=None) -> LiveLoop:
     """Run the live loop until it ends (duration, end of input, SIGINT/SIGTERM); return it for its stats."""
-    from livedj.engine.analyzer import load_engine
     from livedj.engine.daemon import LiveLoop
+    from livedj.engine.loader import load_engine
     from livedj.outputs.jsonlines import JsonLinesWriter
     from livedj.service.notify import Notifier
 
@@ -214,7 +214,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
 def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
     """SIGHUP: re-read config.toml and the index off the live thread, then hand the new engine over."""
     from livedj.config import ConfigError, load
-    from livedj.engine.analyzer import load_engine
+    from livedj.engine.loader import load_engine
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
 
