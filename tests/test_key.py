@@ -179,3 +179,28 @@ def test_store_keeps_the_key_analysis_and_reads_older_stores(tmp_path):
     writable = Store(old)
     writable.set_key_analysis("/x", 0.5, None, None)
     assert [t.key_confidence for t in writable.tracks().values()] == [0.5]
+
+
+def test_engine_shows_the_identified_records_key_moved_by_the_pitch_fader():
+    from types import SimpleNamespace
+
+    from livedj.engine.analyzer import Engine
+    from livedj.engine.now_playing import Match, NowPlaying
+    from livedj.library.store import Track
+
+    base = {name: None for name in Track.__dataclass_fields__}
+    tracks = {7: Track(**{**base, "id": 7, "path": "/a", "key": parse_key("8A"), "key_confidence": 0.8}),
+              8: Track(**{**base, "id": 8, "path": "/b", "key": None})}
+    engine = SimpleNamespace(tracks=tracks, listener=LiveTempoKey())  # follow_key reads only these
+    engine.listener.smoother.update(np.eye(24)[parse_key("3B")], 2.0)  # what the room said before
+    engine.listener.follow_record(None)
+    assert engine.listener.camelot == "3B"
+    shown = []
+    for heard in [(Match(7, 0.9, speed=1.06),), (), (Match(7, 0.9, speed=1.061),)] * 5:  # a miss keeps the speed
+        Engine.follow_key(engine, NowPlaying(7, 0.9, heard))
+        shown.append(engine.listener.camelot)
+    assert set(shown) == {"3A"} and engine.listener.key_confidence == 0.8  # 8A (A minor) +1 semitone: Bb minor
+    Engine.follow_key(engine, NowPlaying(8, 0.9, ()))  # identified, but its key is unknown: the room's estimate
+    assert engine.listener.camelot == "3B"
+    Engine.follow_key(engine, NowPlaying(None, 0.0, ()))
+    assert engine.listener.camelot == "3B"

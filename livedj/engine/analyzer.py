@@ -126,6 +126,7 @@ class Engine:
         for name, ms in heard.stage_ms.items():  # their own durations, overlapped with the embedding
             laps.add(name, ms)
         now = self.identify(heard.matches, embedding, audio, session)
+        self.follow_key(now)
         laps.lap("identify")
         ids, sims = self.query(embedding, session, now)
         laps.lap("query")
@@ -149,6 +150,16 @@ class Engine:
         window = audio[-int(self.window_s * self.encoder.sample_rate):]
         return self.now_playing.decide(matches, embedding.vector, window, self.encoder.sample_rate, session)
 
+    def follow_key(self, now: NowPlaying) -> None:
+        """An identified record's indexed key, moved by its pitch-fader speed, is the live key (issue 17)."""
+        track = self.tracks.get(now.track_id) if now.track_id is not None else None
+        if track is None or track.key is None:
+            self.listener.follow_record(None)
+            return
+        speed = next((m.speed for m in now.heard if m.track_id == track.id), None)
+        confidence = getattr(track, "key_confidence", None)
+        self.listener.follow_record(track.key, speed, 1.0 if confidence is None else confidence)
+
     def query(self, embedding: Embedding, session: Session, now: NowPlaying) -> tuple[np.ndarray, np.ndarray]:
         """Nearest beginnings to the session's query (lookback blend, drunk noise): ids, similarities."""
         exclude = session.excluded(now.on_deck)
@@ -159,7 +170,8 @@ class Engine:
         """The DJ-aware ranking of the candidates: similarity, tempo reach, key, exclusions, pin."""
         r = self.ranking
         return rank(ids, sims, self.tracks, top=r.top, live_bpm=self.listener.bpm, live_key=self.listener.key,
-                    exclude=session.excluded(now.on_deck), weights=r.weights, rules=r.rules, pinned=session.pinned)
+                    exclude=session.excluded(now.on_deck), weights=r.weights, rules=r.rules, pinned=session.pinned,
+                    live_key_confidence=self.listener.key_confidence)
 
     def _update(self, seq: int, t: float, embedding: Embedding, now: NowPlaying, suggestions: list[Suggestion],
                 rms_db: float, peak_db: float, laps: Laps, session: Session) -> Update:

@@ -88,6 +88,8 @@ class LiveTempoKey:
     smoother: KeySmoother = field(default_factory=KeySmoother)
     _turn: int = 0
     _record: tuple[int, float] | None = None  # (shown key, confidence) of an identified record
+    _record_key: int | None = None  # its indexed key and last measured speed
+    _record_speed: float = 1.0
 
     def update(self, audio: np.ndarray, sample_rate: int) -> None:
         """Refresh one of tempo/key from ``audio`` (the newest ``seconds`` or more, mono float32)."""
@@ -111,14 +113,18 @@ class LiveTempoKey:
             self._show()
         self._turn += 1
 
-    def follow_record(self, key: int | None, speed: float = 1.0, confidence: float = 1.0) -> None:
+    def follow_record(self, key: int | None, speed: float | None = 1.0, confidence: float = 1.0) -> None:
         """Show an identified record's indexed ``key`` moved by the pitch fader (``speed``, 1.06 = +6 %).
 
+        ``speed=None`` (not measured this update) keeps the last speed measured for the same ``key``.
         ``key=None`` (no record identified, or its key unknown) goes back to the smoothed estimate.
         """
         if key is None:
             self._record = None
         else:
+            if speed is None:
+                speed = self._record_speed if self._record_key == key else 1.0
+            self._record_key, self._record_speed = int(key), float(speed)
             self._record = (shift_key(int(key), speed_semitones(speed)), float(confidence))
         self._show()
 
