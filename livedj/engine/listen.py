@@ -39,8 +39,8 @@ class KeySmoother:
     """
 
     tau_s: float = 30.0
-    margin: float = 0.1
-    patience: int = 3
+    margin: float = 0.2
+    patience: int = 5
     key: int | None = None
     confidence: float = 0.0
     _mean: np.ndarray | None = None
