@@ -294,14 +294,16 @@ def estimate_key_sections(y: np.ndarray, sr: int, *, seconds: float = 30.0) -> d
         ``{"begin": (key, confidence), "end": (key, confidence), "whole": (key, confidence)}``; key
         None where there is no pitch. One tuning (the whole track's) is used for all three.
     """
-    from livedj.dsp.keyfind import chroma_features
+    from livedj.dsp.keyfind import chroma_features, key_posterior
 
-    _, tuning = chroma_features(y, sr)
+    whole, tuning = chroma_features(y, sr)
     n = int(seconds * sr)
     out = {}
-    for name, part in (("begin", y[:n]), ("end", y[-n:]), ("whole", y)):
+    for name, part in (("begin", y[:n]), ("end", y[-n:])):
         key, confidence = estimate_key(part, sr, tuning=tuning)
         out[name] = (key if confidence > 0 else None, confidence)
+    p = key_posterior(whole)
+    out["whole"] = (None, 0.0) if np.allclose(p, 1.0 / 24) else (int(np.argmax(p)), float(p.max()))
     return out
 
 
