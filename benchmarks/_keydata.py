@@ -286,7 +286,7 @@ def generated_track(i: int):
 
 # -- the cache ----------------------------------------------------------------------------------------
 def build(root: Path, *, per_mode: int = 200, renders: int = 2, generated: int = 60, progress=None,
-          workers: int = 3) -> list[Excerpt]:
+          workers: int = 3, max_scores: int | None = None) -> list[Excerpt]:
     """Build (or complete) the cache under ``root``; return every excerpt in it."""
     from concurrent.futures import ProcessPoolExecutor
 
@@ -311,7 +311,7 @@ def build(root: Path, *, per_mode: int = 200, renders: int = 2, generated: int =
             for line in partial.read_text().splitlines():
                 piece, key = json.loads(line)
                 seen[piece] = key
-        paths = [p for p in _score_candidates() if p.split("/corpus/", 1)[-1] not in seen]
+        paths = [p for p in _score_candidates()[:max_scores] if p.split("/corpus/", 1)[-1] not in seen]
         with ProcessPoolExecutor(2) as pool, partial.open("a") as log:
             for n, (piece, key, data) in enumerate(pool.map(_parse_score, paths, chunksize=2), 1):
                 progress("parse", n, len(paths))

@@ -65,7 +65,7 @@ def features(progress=None, quick: bool = False) -> dict[str, np.ndarray]:
     if cached.exists():
         with np.load(cached, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
-    excerpts = build(root, progress=progress, **(dict(per_mode=6, renders=1, generated=4) if quick else {}))
+    excerpts = build(root, progress=progress, **(dict(per_mode=6, renders=1, generated=4, max_scores=40) if quick else {}))
     cols = {k: [] for k in ("key", "split", "kind", "piece", "name", "whole", "live", "tuning", "legacy_whole",
                             "legacy_live")}
     for i, ex in enumerate(excerpts, 1):
