@@ -131,6 +131,7 @@ class Engine:
         for name, ms in heard.stage_ms.items():  # their own durations, overlapped with the embedding
             laps.add(name, ms)
         now = self.identify(heard.matches, embedding, audio, session)
+        self.follow_key(now)
         laps.lap("identify")
         exclude = session.excluded(now.on_deck)  # played, skipped, banned, and what is on the deck
         ids, sims = self.query(embedding, session, exclude)
@@ -155,6 +156,16 @@ class Engine:
         window = audio[-int(self.window_s * self.encoder.sample_rate):]
         return self.now_playing.decide(matches, embedding.vector, window, self.encoder.sample_rate, session)
 
+    def follow_key(self, now: NowPlaying) -> None:
+        """An identified record's indexed key, moved by its pitch-fader speed, is the live key (issue 17)."""
+        track = self.tracks.get(now.track_id) if now.track_id is not None else None
+        if track is None or track.key is None:
+            self.listener.follow_record(None)
+            return
+        speed = next((m.speed for m in now.heard if m.track_id == track.id), None)
+        confidence = getattr(track, "key_confidence", None)
+        self.listener.follow_record(track.key, speed, 1.0 if confidence is None else confidence)
+
     def query(self, embedding: Embedding, session: Session, exclude: frozenset[int]) -> tuple[np.ndarray, np.ndarray]:
         """Nearest beginnings to the session's query (lookback blend, drunk noise): ids, similarities.
 
@@ -177,7 +188,8 @@ class Engine:
                 ids, sims, self._query, now.track_id, self.context, self.index.annoy.get_item_vector,
                 exclude=exclude, feedback=self.night, titles={playing.id: playing.title} if playing else None)
         return rank(ids, sims, self.tracks, top=r.top, live_bpm=self.listener.bpm, live_key=self.listener.key,
-                    exclude=exclude, weights=r.weights, rules=r.rules, pinned=session.pinned, context=context)
+                    exclude=exclude, weights=r.weights, rules=r.rules, pinned=session.pinned, context=context,
+                    live_key_confidence=self.listener.key_confidence)
 
     def _update(self, seq: int, t: float, embedding: Embedding, now: NowPlaying, suggestions: list[Suggestion],
                 rms_db: float, peak_db: float, laps: Laps, session: Session) -> Update:

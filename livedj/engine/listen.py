@@ -1,43 +1,138 @@
 """What the live input is doing beyond its sound: tempo and key over the last ~12 s.
 
 Both are estimated from the ring buffer's newest stretch, but never both in one update: tempo
-on even hops and key on odd ones (about 5-10 ms and 2 ms on this class of CPU), so this slow
+on even hops and key on odd ones (about 5-10 ms and 3 ms on this class of CPU), so this slow
 work is spread out and each update carries the freshest value of each.
+
+The key shown is not the last 12-s estimate (that one moves with every chord change) but
+:class:`KeySmoother`'s: the calibrated key posteriors averaged over the last tens of seconds, and a
+new key only after it has led the shown one clearly on several updates in a row. Once the record
+playing is identified, :meth:`LiveTempoKey.follow_record` makes the shown key its indexed key moved
+by the pitch fader, with no estimate from the room at all.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from livedj.dsp.rhythm import estimate_tempo
-from livedj.dsp.tonal import camelot, estimate_key, key_name
+from livedj.dsp.tonal import camelot, key_name, key_posterior_of, shift_key, speed_semitones
 
 MIN_SECONDS = 4.0  # below this, tempo and key are guesses: report nothing
 
 
 @dataclass
+class KeySmoother:
+    """A key that changes only with evidence: averaged posteriors with hysteresis.
+
+    Parameters
+    ----------
+    tau_s : float
+        Time constant of the exponential average of the 24-key posteriors, seconds.
+    margin : float
+        A challenger replaces the shown key only when its averaged probability exceeds the
+        shown key's by this much...
+    patience : int
+        ...on this many consecutive updates.
+    """
+
+    tau_s: float = 30.0
+    margin: float = 0.2
+    patience: int = 5
+    key: int | None = None
+    confidence: float = 0.0
+    _mean: np.ndarray | None = None
+    _weight: float = 0.0
+    _lead: int = 0
+
+    def reset(self) -> None:
+        self.key, self.confidence, self._mean, self._weight, self._lead = None, 0.0, None, 0.0, 0
+
+    def update(self, posterior: np.ndarray, dt_s: float) -> int | None:
+        """Fold in one posterior (24 probabilities) observed ``dt_s`` after the previous one; the key shown."""
+        posterior = np.asarray(posterior, np.float64)
+        decay = math.exp(-dt_s / self.tau_s)
+        # A weighted mean whose weights decay: the first updates are not pulled towards zero.
+        self._weight = decay * self._weight + 1.0
+        if self._mean is None:
+            self._mean = posterior.copy()
+        else:
+            self._mean += (posterior - self._mean) / self._weight
+        best = int(np.argmax(self._mean))
+        if self.key is None:
+            self.key, self._lead = best, 0
+        elif best != self.key and self._mean[best] - self._mean[self.key] >= self.margin:
+            self._lead += 1
+            if self._lead >= self.patience:
+                self.key, self._lead = best, 0
+        else:
+            self._lead = 0
+        self.confidence = float(self._mean[self.key])
+        return self.key
+
+
+@dataclass
 class LiveTempoKey:
     seconds: float = 12.0
+    hop_s: float = 1.0  #: seconds between calls of :meth:`update` (key every second call)
     bpm: float | None = None
     bpm_confidence: float = 0.0
     key: int | None = None
     key_confidence: float = 0.0
+    #: the last 12-s estimate before smoothing (what the room says right now) and its confidence
+    raw_key: int | None = None
+    raw_key_confidence: float = 0.0
+    tuning: float = 0.0  #: the last stretch's deviation from A440, semitones
+    smoother: KeySmoother = field(default_factory=KeySmoother)
     _turn: int = 0
+    _record: tuple[int, float] | None = None  # (shown key, confidence) of an identified record
+    _record_key: int | None = None  # its indexed key and last measured speed
+    _record_speed: float = 1.0
 
     def update(self, audio: np.ndarray, sample_rate: int) -> None:
         """Refresh one of tempo/key from ``audio`` (the newest ``seconds`` or more, mono float32)."""
         stretch = audio[-int(self.seconds * sample_rate):]
         if len(stretch) < MIN_SECONDS * sample_rate or not np.any(stretch):
-            self.bpm, self.key, self.bpm_confidence, self.key_confidence = None, None, 0.0, 0.0
+            self.bpm, self.bpm_confidence, self.raw_key, self.raw_key_confidence = None, 0.0, None, 0.0
+            self.smoother.reset()
+            self.key, self.key_confidence = None, 0.0  # silence: no key, not even a record's
             return
         if self._turn % 2 == 0:
             bpm, confidence = estimate_tempo(stretch, sample_rate)
             self.bpm, self.bpm_confidence = (float(bpm), float(confidence)) if confidence > 0 else (None, 0.0)
         else:
-            key, confidence = estimate_key(stretch, sample_rate)
-            self.key, self.key_confidence = (int(key), float(confidence)) if confidence > 0 else (None, 0.0)
+            posterior, self.tuning = key_posterior_of(stretch, sample_rate)
+            if np.allclose(posterior, 1.0 / 24):
+                self.raw_key, self.raw_key_confidence = None, 0.0
+            else:
+                self.raw_key = int(np.argmax(posterior))
+                self.raw_key_confidence = float(posterior[self.raw_key])
+                self.smoother.update(posterior, 2 * self.hop_s)
+            self._show()
         self._turn += 1
+
+    def follow_record(self, key: int | None, speed: float | None = 1.0, confidence: float = 1.0) -> None:
+        """Show an identified record's indexed ``key`` moved by the pitch fader (``speed``, 1.06 = +6 %).
+
+        ``speed=None`` (not measured this update) keeps the last speed measured for the same ``key``.
+        ``key=None`` (no record identified, or its key unknown) goes back to the smoothed estimate.
+        """
+        if key is None:
+            self._record = None
+        else:
+            if speed is None:
+                speed = self._record_speed if self._record_key == key else 1.0
+            self._record_key, self._record_speed = int(key), float(speed)
+            self._record = (shift_key(int(key), speed_semitones(speed)), float(confidence))
+        self._show()
+
+    def _show(self) -> None:
+        if self._record is not None:
+            self.key, self.key_confidence = self._record
+        else:
+            self.key, self.key_confidence = self.smoother.key, self.smoother.confidence
 
     @property
     def camelot(self) -> str | None:

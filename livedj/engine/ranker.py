@@ -5,7 +5,9 @@ score = (w_sim * similarity + w_tempo * tempo score + w_key * key score [+ w_con
 
 where similarity is the cosine of the embeddings (clipped to 0..1), and the tempo and key
 scores come from :mod:`livedj.engine.rules` (neutral 0.5 when a tempo or key is unknown, so an
-unknown never beats a good match nor sinks a track). Every suggestion carries the terms in
+unknown never beats a good match nor sinks a track). An uncertain key counts less: the key score
+is pulled towards neutral by the keys' calibrated confidence (live x track, see
+:func:`~livedj.engine.rules.key_weighted`). Every suggestion carries the terms in
 ``why`` so the dashboard and OSC can say *why* it is there.
 
 The context term (:mod:`livedj.engine.context_term`: the DJ's own playlists, crates and sets)
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from livedj.dsp.tonal import camelot
-from livedj.engine.rules import is_harmonic, key_relation, tempo_compatibility
+from livedj.engine.rules import is_harmonic, key_relation, key_weighted, tempo_compatibility
 from livedj.engine.update import Suggestion
 from livedj.library.store import Track
 
@@ -42,13 +44,15 @@ class Rules:
 def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *, top: int = 10,
          live_bpm: float | None = None, live_key: int | None = None, exclude: frozenset[int] | set[int] = frozenset(),
          weights: Weights = Weights(), rules: Rules = Rules(), pinned: int | None = None,
-         context: tuple[np.ndarray, list] | None = None) -> list[Suggestion]:
+         context: tuple[np.ndarray, list] | None = None, live_key_confidence: float | None = None) -> list[Suggestion]:
     """Score the candidates ``ids`` (with their cosine ``similarities``) and return the best ``top``.
 
     Candidates missing from ``tracks`` (removed since the index was built) and those in
     ``exclude`` (now playing, already played) are dropped. A ``pinned`` track (the DJ's chosen
     next target) comes first whatever its score. ``context``: ``(scores, reasons)`` aligned with
     ``ids`` from :func:`~livedj.engine.context_term.context_scores`; ``None`` leaves the term out.
+    ``live_key_confidence`` (0..1, None: certain) is the live key's calibrated confidence; a
+    track's own ``key_confidence`` (if the store has one) counts the same way.
     """
     use_context = context is not None and weights.context > 0
     total = weights.similarity + weights.tempo + weights.key + (weights.context if use_context else 0.0) or 1.0
@@ -59,6 +63,7 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
             continue
         tempo_s, delta_pct, ratio = tempo_compatibility(live_bpm, track.bpm, rules.pitch_range)
         relation, key_s = key_relation(live_key, track.key)
+        key_s = key_weighted(key_s, live_key_confidence, getattr(track, "key_confidence", None))
         if rules.harmonic_only and live_key is not None and not is_harmonic(relation):
             continue
         if rules.reachable_only and delta_pct is not None and abs(delta_pct) > rules.pitch_range * 100:
@@ -84,6 +89,7 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
         track = tracks[pinned]
         tempo_s, delta_pct, _ = tempo_compatibility(live_bpm, track.bpm, rules.pitch_range)
         relation, key_s = key_relation(live_key, track.key)
+        key_s = key_weighted(key_s, live_key_confidence, getattr(track, "key_confidence", None))
         why = {"pinned": True, "tempo": round(tempo_s, 3), "key_relation": relation, "key": round(key_s, 3)}
         if delta_pct is not None:
             why["bpm_delta_pct"] = round(delta_pct, 2)

@@ -138,6 +138,19 @@ def key_relation(live_key: int | str | None, track_key: int | str | None) -> tup
     return relation, KEY_SCORES[relation]
 
 
+def key_weighted(score: float, *confidences: float | None) -> float:
+    """A key score pulled towards :data:`NEUTRAL` by the keys' confidences (each 0..1; None: certain).
+
+    ``NEUTRAL + c * (score - NEUTRAL)`` with ``c`` the product of the confidences: a key that is right
+    half the time moves a suggestion half as much as a certain one; a key of confidence 0 is unknown.
+    """
+    c = 1.0
+    for conf in confidences:
+        if conf is not None and math.isfinite(conf):
+            c *= min(1.0, max(0.0, float(conf)))
+    return score if c >= 1.0 else NEUTRAL + c * (score - NEUTRAL)
+
+
 def is_harmonic(relation: str) -> bool:
     """True for relations that blend without a key clash: same, adjacent, relative.
 

@@ -62,6 +62,9 @@ class FileResult:
     key: int | None = None
     key_source: str | None = None
     retry: bool = False  #: not analysed for a reason outside the file (its worker died): try again next run
+    key_confidence: float | None = None  #: calibrated, for a key estimated from audio (None: tag/DJ, certain)
+    key_end: int | None = None  #: the key of the track's last 30 s (for mixing out), estimated from audio
+    key_end_confidence: float | None = None
 
 
 @dataclass
@@ -158,7 +161,7 @@ def analyze_file(path: str, settings: Settings, encoder: Encoder, segment_encode
     """Tags, song-beginning vector, segment vectors, BPM and key of one file. Never raises for a bad file."""
     from livedj.audio.decode import DecodeError, decode
     from livedj.dsp.rhythm import estimate_tempo
-    from livedj.dsp.tonal import estimate_key
+    from livedj.dsp.tonal import estimate_key_sections
     from livedj.library.tags import read_tags
 
     segment_encoder = segment_encoder or encoder
@@ -191,11 +194,16 @@ def analyze_file(path: str, settings: Settings, encoder: Encoder, segment_encode
     else:
         bpm, _ = estimate_tempo(head, sr)
         result.bpm, result.bpm_source = (float(bpm), "audio") if bpm else (None, None)
+    # The beginning's key (what a DJ mixes into) is the track's key; the end's is kept for mixing out.
+    sound = audio[int(start * sr):] if settings.segment_hop_s > 0 else head
+    sections = estimate_key_sections(sound, sr)
     if "key" in tags:
         result.key, result.key_source = tags["key"], "tag"
     else:
-        key, _ = estimate_key(head, sr)
+        key, result.key_confidence = sections["begin"]
         result.key, result.key_source = (int(key), "audio") if key is not None else (None, None)
+    if settings.segment_hop_s > 0:
+        result.key_end, result.key_end_confidence = sections["end"]
     return result
 
 
@@ -272,6 +280,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                           start_s=result.start_s, encoder=enc_id, vector=result.vector, segments=result.segments,
                           segment_hop=settings.segment_hop_s if result.segments is not None else None,
                           landmarks=result.landmarks)
+                store.set_key_analysis(f.path, result.key_confidence if result.key_source == "audio" else None,
+                                       result.key_end, result.key_end_confidence)
                 report.indexed += 1
             else:
                 if not result.retry:  # a dead worker says nothing about the file: the next run tries it again

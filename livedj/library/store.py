@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS tracks (
     indexed_at  REAL NOT NULL
 );
 """
+#: columns added after schema 1 (ALTER TABLE on open, so older stores keep working): name -> type
+_ADDED_COLUMNS = {"key_confidence": "REAL", "key_end": "INTEGER", "key_end_confidence": "REAL"}
 
 
 def encode_path(path: str | os.PathLike | bytes) -> bytes:
@@ -65,6 +67,10 @@ class Track:
     bpm_source: str | None
     key: int | None
     key_source: str | None
+    #: livedj's own key analysis (issue 17): the calibrated confidence of ``key`` (None: the key came from
+    #: a tag or the DJ's software, taken as certain) and the key of the track's end (for mixing out)
+    key_confidence: float | None = None
+    key_end: int | None = None
 
 
 class StoreError(Exception):
@@ -93,12 +99,26 @@ class Store:
             if self.get_meta("schema_version") is None:
                 self.set_meta("schema_version", str(SCHEMA_VERSION))
                 self.db.commit()
+            for name, kind in _ADDED_COLUMNS.items():
+                if name not in self._columns():
+                    self.db.execute(f"ALTER TABLE tracks ADD COLUMN {name} {kind}")
+            self.db.commit()
         try:
             version = self.get_meta("schema_version")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a livedj store ({exc})") from None
         if version != str(SCHEMA_VERSION):
             raise StoreError(f"{self.path}: store schema {version}, this livedj reads {SCHEMA_VERSION}: rebuild the index")
+
+    def _columns(self) -> set[str]:
+        return {r[1] for r in self.db.execute("PRAGMA table_info(tracks)")}
+
+    def set_key_analysis(self, path: str, confidence: float | None, key_end: int | None,
+                         key_end_confidence: float | None) -> None:
+        """Store livedj's key analysis beside ``key``: its confidence and the key of the track's end."""
+        self.db.execute("UPDATE tracks SET key_confidence = ?, key_end = ?, key_end_confidence = ? WHERE path = ?",
+                        (confidence, key_end, key_end_confidence, encode_path(path)))
+        self.db.commit()
 
     def close(self) -> None:
         self.db.close()
@@ -155,6 +175,9 @@ class Store:
         if track.key is not None:
             self.db.execute("UPDATE tracks SET key = ?, key_source = ? WHERE path = ?",
                             (int(track.key), track.source, encode_path(path)))
+            if "key_confidence" in self._columns():  # the DJ's key is taken as certain
+                self.db.execute("UPDATE tracks SET key_confidence = NULL, key_end = NULL, key_end_confidence = NULL "
+                                "WHERE path = ?", (encode_path(path),))
         self.db.commit()
 
     def remove(self, raw_paths: Iterable[bytes]) -> int:
@@ -192,14 +215,15 @@ class Store:
 
     def tracks(self) -> dict[int, Track]:
         """Every good track, by id (the daemon keeps this in memory: no disk on the live path)."""
+        extra = ", key_confidence, key_end" if "key_confidence" in self._columns() else ""
         rows = self.db.execute(
-            """SELECT id, path, title, artist, album, duration, bpm, bpm_source, key, key_source
+            f"""SELECT id, path, title, artist, album, duration, bpm, bpm_source, key, key_source{extra}
                FROM tracks WHERE status = 'ok'""")
         out = {}
         for r in rows:
             path = os.fsdecode(bytes(r[1]))
             title = r[2] or Path(path).stem
-            out[r[0]] = Track(r[0], path, title, r[3] or "", r[4] or "", r[5], r[6], r[7], r[8], r[9])
+            out[r[0]] = Track(r[0], path, title, r[3] or "", r[4] or "", r[5], r[6], r[7], r[8], r[9], *r[10:])
         return out
 
     def errors(self) -> list[tuple[str, str]]:

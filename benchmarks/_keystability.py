@@ -1,0 +1,84 @@
+"""How often the displayed live key changes while one record plays (issue 17's stability target).
+
+``python -m benchmarks._keystability DIR [DIR ...] [--tracks N] [--seconds 60]``
+
+For up to ``N`` tracks of each folder (real music: the development corpora; never used by tests),
+``seconds`` of the track from 30 s in pass through the booth simulator (a random pitch-fader
+speed within +-6 %, a 0.5-s room, crowd noise at 10 dB SNR, the microphone's 100 Hz-8 kHz band),
+then through :class:`~livedj.engine.listen.LiveTempoKey` exactly as the live loop calls it (every
+1-s hop, with the ring buffer's newest 12 s; key on every other hop). Counted per track: changes of
+the displayed (smoothed) key after it first appears, beside changes of the raw 12-s estimate and of
+the detector before issue 17 (Krumhansl on untuned chroma, shown as estimated). Target: at most
+one change per track.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SR = 16000
+AUDIO = (".mp3", ".ogg", ".flac", ".wav", ".m4a", ".opus")
+
+
+def _changes(keys: list) -> int:
+    known = [k for k in keys if k is not None]
+    return sum(a != b for a, b in zip(known, known[1:]))
+
+
+def one_track(y: np.ndarray, seed: int) -> dict:
+    from livedj.dsp.room import booth
+    from livedj.dsp.tonal import chroma_profile, key_scores
+    from livedj.engine.listen import LiveTempoKey
+
+    rng = np.random.default_rng(seed)
+    heard = booth(y, SR, rt60=0.5, snr_db=10.0, noise="crowd", speed=float(rng.uniform(0.94, 1.06)), seed=seed)
+    listener = LiveTempoKey()
+    shown, raw, legacy = [], [], []
+    for end in np.arange(5.0, len(heard) / SR + 1e-9, 1.0):
+        audio = heard[max(0, int((end - 12) * SR)):int(end * SR)]
+        listener.update(audio, SR)
+        if listener._turn % 2 == 0:  # a key update just happened
+            shown.append(listener.key)
+            raw.append(listener.raw_key)
+            legacy.append(int(np.argmax(key_scores(chroma_profile(audio, SR)))))
+    return {"shown": _changes(shown), "raw": _changes(raw), "legacy": _changes(legacy), "final": listener.key,
+            "confidence": listener.key_confidence}
+
+
+def main(argv=None) -> int:
+    from livedj.audio.decode import decode
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dirs", nargs="+")
+    parser.add_argument("--tracks", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    for d in args.dirs:
+        files = sorted(p for p in Path(d).rglob("*") if p.suffix.lower() in AUDIO)
+        rng = np.random.default_rng(17)
+        files = [files[i] for i in sorted(rng.choice(len(files), min(args.tracks, len(files)), replace=False))]
+        results = []
+        for i, f in enumerate(files):
+            y = decode(str(f), SR, 30.0, args.seconds)
+            if len(y) < args.seconds * SR * 0.9:
+                y = decode(str(f), SR, 0.0, args.seconds)
+            if len(y) < 30 * SR:
+                continue
+            r = one_track(y, i)
+            results.append(r)
+            print(f"{f.name[:40]:40s} shown {r['shown']} raw {r['raw']} legacy {r['legacy']} "
+                  f"conf {r['confidence']:.2f}", file=sys.stderr, flush=True)
+        shown = np.array([r["shown"] for r in results])
+        raw = np.array([r["raw"] for r in results])
+        legacy = np.array([r["legacy"] for r in results])
+        print(f"{d}: {len(results)} tracks x {args.seconds:.0f} s: displayed key changes mean {shown.mean():.2f}, "
+              f"max {shown.max()}, tracks with <= 1 change {np.mean(shown <= 1):.0%}; raw 12-s estimate changes "
+              f"mean {raw.mean():.2f}; detector before issue 17 changes mean {legacy.mean():.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""Key estimation: tuning-corrected bass and treble chroma scored by key profiles learned on data.
+
+The features are cheap (one 0.5-s STFT, no CQT) so that the live path stays where it was:
+
+1. **Tuning** (:func:`estimate_tuning`): the deviation of the spectrum's peaks from the
+   equal-tempered A440 grid, a magnitude-weighted circular mean in semitones (-0.5..0.5). A record
+   pitched by the fader or mastered off A440 is folded back onto the grid before the pitch classes
+   are read.
+2. **Bass and treble chroma** (:func:`chroma_features`): STFT bins between 55 Hz and 2 kHz are
+   gathered into (tuned) semitones, log-compressed per frame and folded to pitch classes,
+   separately below and above E3 (165 Hz): the bass line says more about the tonic, the
+   treble about the mode.
+3. **Key posterior** (:func:`key_posterior`): each 12-vector is standardised (zero mean, unit
+   norm, as the Krumhansl-Schmuckler correlation does), rotated to every tonic and scored by a
+   mode's bass and treble profile plus a mode bias; a softmax over the 24 keys, divided by a
+   temperature fitted for calibration, is the posterior. The profiles were learned (multinomial
+   logistic regression with tied weights across transpositions) on the training half of the key
+   benchmark's rendered scores; ``benchmarks/_keytrain.py`` writes them to
+   ``livedj/data/key_model.npz`` and ``python -m benchmarks key`` measures them on the other half.
+
+Key indices: ``pitch_class + 12 * is_minor`` (C..B major, then C..B minor).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import scipy.fft
+
+from livedj.dsp.framing import frames as frame_signal
+
+__all__ = ["KeyModel", "estimate_tuning", "chroma_features", "key_posterior", "load_model", "rotations"]
+
+MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "key_model.npz"
+ANALYSIS_SR = 16000  #: the rate the profiles were learned at
+BASS_SPLIT_MIDI = 52  #: E3 (165 Hz): semitones below are "bass"
+
+
+@dataclass(frozen=True)
+class KeyModel:
+    """Key profiles and calibration.
+
+    Attributes
+    ----------
+    weights : np.ndarray
+        Shape (2, 24): per mode (major, minor), the bass (first 12) and treble (last 12) profile
+        for tonic C.
+    bias : np.ndarray
+        Shape (2,): per mode.
+    temperature : float
+        Logits are divided by it before the softmax (fitted so the posterior is calibrated).
+    """
+
+    weights: np.ndarray
+    bias: np.ndarray
+    temperature: float = 1.0
+
+
+@lru_cache(maxsize=4)
+def load_model(path: str | None = None) -> KeyModel:
+    """The shipped model (``livedj/data/key_model.npz``) or another written like it."""
+    with np.load(path or MODEL_PATH) as f:
+        return KeyModel(np.asarray(f["weights"], np.float64), np.asarray(f["bias"], np.float64),
+                        float(f["temperature"]))
+
+
+def _stft_mag(y: np.ndarray, sr: int, n_fft: int | None) -> tuple[np.ndarray, np.ndarray]:
+    if n_fft is None:
+        n_fft = 1 << int(np.round(np.log2(sr * 0.5)))
+    frames = frame_signal(y, n_fft, n_fft // 2)
+    window = np.hanning(n_fft).astype(np.float32)
+    return np.abs(scipy.fft.rfft(frames * window, axis=1)), np.fft.rfftfreq(n_fft, 1.0 / sr)
+
+
+def estimate_tuning(mag: np.ndarray, freqs: np.ndarray, *, fmin: float = 80.0, fmax: float = 2000.0) -> float:
+    """Deviation of the spectral peaks from the A440 equal-tempered grid, in semitones (-0.5..0.5).
+
+    Local maxima of each frame's magnitude spectrum (within ``fmin``..``fmax`` and no more than
+    40 dB under the frame's loudest) are located to a fraction of a bin by parabolic
+    interpolation of the log magnitude; their offsets from the nearest semitone are averaged on
+    the circle, weighted by magnitude.
+
+    Parameters
+    ----------
+    mag : np.ndarray
+        Shape (frames, bins), STFT magnitudes.
+    freqs : np.ndarray
+        Shape (bins,), the bins' centre frequencies, Hz (evenly spaced from 0).
+    """
+    if mag.size == 0 or not np.any(mag):
+        return 0.0
+    df = freqs[1] - freqs[0]
+    lo, hi = max(int(fmin / df), 1), min(int(fmax / df), mag.shape[1] - 2)
+    m = mag[:, lo - 1:hi + 2]
+    centre = m[:, 1:-1]
+    peak = (centre > m[:, :-2]) & (centre >= m[:, 2:])
+    peak &= centre > 0.01 * m.max(axis=1, keepdims=True)
+    f_idx, b_idx = np.nonzero(peak)
+    if f_idx.size == 0:
+        return 0.0
+    la, lb, lc = (np.log(m[f_idx, b_idx + k] + 1e-12) for k in (0, 1, 2))
+    denom = la - 2 * lb + lc
+    shift = np.where(np.abs(denom) > 1e-12, 0.5 * (la - lc) / np.where(denom == 0, 1, denom), 0.0)
+    f = (lo + b_idx + np.clip(shift, -0.5, 0.5)) * df
+    midi = 69 + 12 * np.log2(f / 440.0)
+    w = centre[f_idx, b_idx]
+    angle = 2 * np.pi * (midi - np.round(midi))
+    z = np.sum(w * np.exp(1j * angle))
+    return float(np.angle(z) / (2 * np.pi)) if abs(z) > 0 else 0.0
+
+
+def chroma_features(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: float = 55.0,
+                    fmax: float = 2000.0, tuning: float | None = None) -> tuple[np.ndarray, float]:
+    """Bass and treble pitch-class energy of ``y`` after tuning correction.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono audio.
+    sr : int
+        Sample rate, Hz.
+    n_fft : int, optional
+        FFT size; default about 0.5 s (8192 at 16 kHz) so that low notes are resolved.
+    fmin, fmax : float
+        Frequency range considered, Hz.
+    tuning : float, optional
+        Known deviation from A440 in semitones; estimated from ``y`` when None.
+
+    Returns
+    -------
+    chroma : np.ndarray
+        Shape (2, 12): bass (below E3) and treble pitch classes C..B, each summing to 1 (or 0).
+    tuning : float
+        The deviation used, semitones.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise ValueError(f"expected mono audio (1-D), got shape {y.shape}")
+    if sr != ANALYSIS_SR and n_fft is None:
+        # The profiles were learned on 16-kHz features (livedj decodes everything to 16 kHz): other
+        # rates are brought there so the same STFT resolution is read by the same profiles.
+        from math import gcd
+
+        from scipy.signal import resample_poly
+
+        g = gcd(int(sr), ANALYSIS_SR)
+        y = resample_poly(y, ANALYSIS_SR // g, int(sr) // g).astype(np.float32)
+        sr = ANALYSIS_SR
+    mag, freqs = _stft_mag(y, sr, n_fft)
+    if tuning is None:
+        tuning = estimate_tuning(mag, freqs)
+    n_fft = 2 * (len(freqs) - 1)
+    band = (freqs >= fmin) & (freqs <= fmax)
+    # Keep only bins narrower than about a semitone so a bin maps to one pitch class.
+    band &= freqs * (2 ** (1 / 12) - 1) >= 0.8 * sr / n_fft
+    out = np.zeros((2, 12))
+    if not band.any():
+        return out, float(tuning)
+    midi = 69 + 12 * np.log2(freqs[band] / 440.0) - tuning
+    semis = np.round(midi).astype(int)
+    lo = int(semis.min())
+    # Weight by closeness to the semitone centre: off-centre bins are mostly leakage.
+    w = np.cos(np.pi * (midi - semis)) ** 2
+    semitone = np.zeros((mag.shape[0], int(semis.max()) - lo + 1))
+    np.add.at(semitone.T, semis - lo, (mag[:, band] * w).T)
+    # Log compression: loud bass notes should not drown the harmony.
+    spec = np.log1p(100.0 * semitone / (semitone.max() + 1e-12)).sum(axis=0)
+    notes = np.arange(lo, lo + semitone.shape[1])
+    for part, sel in enumerate((notes < BASS_SPLIT_MIDI, notes >= BASS_SPLIT_MIDI)):
+        np.add.at(out[part], notes[sel] % 12, spec[sel])
+        total = out[part].sum()
+        if total > 0:
+            out[part] /= total
+    return out, float(tuning)
+
+
+def _standardise(chroma: np.ndarray) -> np.ndarray:
+    c = chroma - chroma.mean(axis=-1, keepdims=True)
+    norm = np.linalg.norm(c, axis=-1, keepdims=True)
+    return np.where(norm > 0, c / np.where(norm > 0, norm, 1), 0.0)
+
+
+def rotations(chroma: np.ndarray) -> np.ndarray:
+    """Shape (..., 12, 24): the standardised bass+treble chroma seen from each tonic 0..11.
+
+    ``rotations(c)[..., t, :]`` is the 24-vector (bass, treble) rotated so that pitch class ``t``
+    comes first: the feature a key with tonic ``t`` is scored on.
+    """
+    z = _standardise(np.asarray(chroma, np.float64))  # (..., 2, 12)
+    idx = (np.arange(12)[:, None] + np.arange(12)[None, :]) % 12  # [t, j] -> pc t + j
+    rolled = z[..., idx]  # (..., 2, 12 tonics, 12)
+    return np.concatenate([rolled[..., 0, :, :], rolled[..., 1, :, :]], axis=-1)
+
+
+def key_logits(chroma: np.ndarray, model: KeyModel) -> np.ndarray:
+    """Shape (..., 24): uncalibrated scores of the 24 keys (C..B major, C..B minor)."""
+    r = rotations(chroma)  # (..., 12, 24)
+    major = r @ model.weights[0] + model.bias[0]
+    minor = r @ model.weights[1] + model.bias[1]
+    return np.concatenate([major, minor], axis=-1)
+
+
+def key_posterior(chroma: np.ndarray, model: KeyModel | None = None) -> np.ndarray:
+    """Shape (..., 24): calibrated probabilities of the 24 keys; uniform when there is no pitch."""
+    model = model or load_model()
+    chroma = np.asarray(chroma, np.float64)
+    logits = key_logits(chroma, model) / model.temperature
+    logits -= logits.max(axis=-1, keepdims=True)
+    p = np.exp(logits)
+    p /= p.sum(axis=-1, keepdims=True)
+    silent = ~np.any(chroma.reshape(*chroma.shape[:-2], 24) > 0, axis=-1)
+    return np.where(silent[..., None], 1.0 / 24, p)
