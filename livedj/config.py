@@ -96,6 +96,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "n_trees": Field(int, 16, _range(1, 1000), "Annoy trees (more: better recall, bigger file)"),
         "segment_hop_s": Field(float, 5.0, _range(0.0, 60.0), "seconds between segment vectors over whole tracks "
                                                               "(identifies what plays); 0: none"),
+        "fit": Field(str, "lda", _one_of("lda", "none"), "projection fitted to the library at index time, "
+                                                          "no labels (docs/fit.md); none: the encoder's vectors"),
+        "fit_dims": Field(int, 32, _range(2, 1506), "dimensions of the fitted projection"),
     },
     "library": {
         "paths": Field(list, [], help="folders scanned by `livedj index` when no PATH is given"),

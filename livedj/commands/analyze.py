@@ -16,6 +16,9 @@ def main(args, config) -> int:
     context_s = max(window_s, 12.0)  # tempo and key listen longer, as live
     try:
         engine = load_engine(config)
+        from livedj.library.vectors import require_window
+
+        require_window(engine.index, window_s)  # never compare unlike vectors
         sr = engine.encoder.sample_rate
         start = max(0.0, args.at + window_s - context_s)
         audio = decode(args.file, sr, start, args.at + window_s - start)

@@ -138,6 +138,9 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
 
     notifier = notifier or Notifier()
     engine = engine or load_engine(config)
+    from livedj.library.vectors import require_window
+
+    require_window(engine.index, config["audio"]["window_s"])  # never compare unlike vectors
     ring, source, description = make_source(config, input_file, fast, device)
     osc = make_publishers(config, osc_targets)
     resolve = track_resolver(engine)  # one path -> id map for the set log, OSC in and Mixxx
@@ -220,7 +223,11 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
         config = load(config_path)
         if index_dir:
             config["index"]["path"] = index_dir
-        loop.pending_engine = load_engine(config, reuse=loop.engine)
+        pending = load_engine(config, reuse=loop.engine)
+        from livedj.library.vectors import require_window
+
+        require_window(pending.index, loop.window_s)
+        loop.pending_engine = pending
         print(f"livedj: reloaded {config['_source']['path']} and the index "
               f"({loop.pending_engine.index.size} tracks)", file=err, flush=True)
     except (ConfigError, IndexUnusable, StoreError, OSError) as exc:

@@ -20,6 +20,9 @@ def main(args, config) -> int:
     window_s = config["audio"]["window_s"]
     try:
         engine = load_engine(config)
+        from livedj.library.vectors import require_window
+
+        require_window(engine.index, window_s)  # never compare unlike vectors
         audio = decode(args.file, engine.encoder.sample_rate, args.at, window_s)
     except (IndexUnusable, StoreError, DecodeError) as exc:
         print(f"livedj suggest: {exc}", file=sys.stderr)
