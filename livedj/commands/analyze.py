@@ -5,6 +5,18 @@ import json
 import sys
 
 
+HELP = "BPM, key, tags and now-playing for a 5-s excerpt"
+DESCRIPTION = (
+    "What the live loop would show for the window of FILE at the offset: BPM, key (Camelot and musical), "
+    "tags, and the library track identified as playing (or 'not in library').")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("file", metavar="FILE")
+    parser.add_argument("--at", type=float, default=0.0, metavar="SECONDS", help="window start (default 0)")
+    parser.add_argument("--json", action="store_true")
+
+
 def main(args, config) -> int:
     from livedj.audio.decode import DecodeError, decode
     from livedj.engine.analyzer import load_engine

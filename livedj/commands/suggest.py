@@ -5,6 +5,21 @@ import json
 import sys
 
 
+HELP = "suggest records for a 5-s excerpt of a file"
+DESCRIPTION = (
+    "The offline form of one live update: analyse the window of FILE at the offset and print ranked "
+    "suggestions.")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("file", metavar="FILE")
+    parser.add_argument("--at", type=float, default=0.0, metavar="SECONDS", help="window start (default 0)")
+    parser.add_argument("--top", type=int, metavar="N", help="how many suggestions (default: ranking.top)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--mixxx-playlist", metavar="NAME", help="also append the suggestions to this Mixxx "
+                                                                "playlist (only while Mixxx is not running)")
+
+
 def main(args, config) -> int:
     from rich.console import Console
     from rich.table import Table
