@@ -167,3 +167,41 @@ def main(paths, quick=False):
 
 if __name__ == "__main__":
     main([a for a in sys.argv[1:] if not a.startswith("--")], quick="--quick" in sys.argv)
+
+
+def ranked_figures(labels, L, tk, *, begin_s=15, proj_kw=None, pools=(0, 15, 20, 30), candidates=50, top=10):
+    """Ranked (`suggest`: similarity, tempo and key) vs similarity-only P@10 for each track's first 5 s.
+
+    ``tk`` rows: beginning BPM, key, first-5-s BPM, key (scripts/fit_tempo_key.py). ``pools``: 0 = the
+    score over all ``candidates`` (as shipped); p = tempo and key re-rank only the p most similar.
+    """
+    from livedj.engine.ranker import Rules, rank
+    from livedj.library.store import Track
+
+    n = len(labels)
+    begin = unitn(L["begin"])
+    nb = begin_s // 5
+    proj = None
+    if proj_kw:
+        w = begin[:, :nb].reshape(-1, begin.shape[-1])
+        g = np.repeat(np.arange(n), nb)
+        ok = ~np.isnan(w[:, 0])
+        proj = fit_lda(w[ok], g[ok], **proj_kw)
+    P = (lambda x: proj.apply(np.nan_to_num(x))) if proj is not None else (lambda x: unit_rows(np.nan_to_num(x)))
+    keys = unit_rows(np.stack([np.nansum(P(begin[t, :nb]) * (~np.isnan(begin[t, :nb, :1])), axis=0) for t in range(n)]))
+    q = P(begin[:, 0])
+    tracks = {t: Track(t, str(t), str(t), "", "", None, None if np.isnan(tk[t, 0]) else float(tk[t, 0]), "audio",
+                       None if tk[t, 1] < 0 else int(tk[t, 1]), "audio") for t in range(n)}
+    sims = q @ keys.T
+    out = {"similarity": [], **{f"ranked_pool{p}": [] for p in pools}}
+    for t in range(n):
+        order = np.argsort(-sims[t])
+        order = order[order != t][:candidates]
+        out["similarity"].append(np.mean(labels[order[:top]] == labels[t]))
+        live_bpm = None if np.isnan(tk[t, 2]) else float(tk[t, 2])
+        live_key = None if tk[t, 3] < 0 else int(tk[t, 3])
+        for p in pools:
+            ids = order[:p] if p else order
+            got = rank(ids, sims[t][ids], tracks, top=top, live_bpm=live_bpm, live_key=live_key, rules=Rules())
+            out[f"ranked_pool{p}"].append(np.mean([labels[s.track_id] == labels[t] for s in got]))
+    return {k: float(np.mean(v)) for k, v in out.items()}

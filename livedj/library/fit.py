@@ -147,9 +147,11 @@ def fit_lda(x: np.ndarray, groups: np.ndarray, *, dims: int = DEFAULT_DIMS, shri
         within = np.concatenate([within, ex[known] - means[np.searchsorted(ids, eg[known])]])
         info["extra"] = int(known.sum())
     s_w = within.T @ within / len(within)
-    s_w = (1 - shrinkage) * s_w + shrinkage * np.trace(s_w) / d * np.eye(d)
     centred = means - mu
     s_b = centred.T @ centred / n_tracks
+    # one window per track gives no within-track scatter: then the ridge is scaled by the between-track one
+    scale = max(np.trace(s_w), 1e-3 * np.trace(s_b), 1e-12) / d
+    s_w = (1 - shrinkage) * s_w + max(shrinkage, 1e-3) * scale * np.eye(d)
     k = int(max(1, min(dims, n_tracks - 1, d)))
     values, vectors = eigh(s_b, s_w, subset_by_index=(d - k, d - 1))
     order = np.argsort(values)[::-1]
