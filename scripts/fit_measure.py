@@ -201,7 +201,7 @@ def ranked_figures(labels, L, tk, *, begin_s=15, proj_kw=None, pools=(0, 15, 20,
         live_bpm = None if np.isnan(tk[t, 2]) else float(tk[t, 2])
         live_key = None if tk[t, 3] < 0 else int(tk[t, 3])
         for p in pools:
-            ids = order[:p] if p else order
-            got = rank(ids, sims[t][ids], tracks, top=top, live_bpm=live_bpm, live_key=live_key, rules=Rules())
+            got = rank(order, sims[t][order], tracks, top=top, live_bpm=live_bpm, live_key=live_key,
+                       rules=Rules(shortlist=p))
             out[f"ranked_pool{p}"].append(np.mean([labels[s.track_id] == labels[t] for s in got]))
     return {k: float(np.mean(v)) for k, v in out.items()}
