@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from livedj.dsp import WINDOW_S
+
 AUDIO_EXTENSIONS = (".mp3", ".m4a", ".aac", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".wav", ".aif", ".aiff")
 
 
@@ -76,7 +78,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "device": Field((str, int), "", help="input device name (substring) or index; empty: the system default"),
         "samplerate": Field(int, 0, _range(0, 384000), "capture rate in Hz; 0: the device's default"),
         "channels": Field(int, 1, _range(1, 32), "channels to capture (mixed to mono)"),
-        "window_s": Field(float, 5.0, _range(3.0, 30.0), "seconds of audio per analysis window"),
+        "window_s": Field(float, WINDOW_S, _range(3.0, 30.0), "seconds of audio per analysis window"),
         "hop_s": Field(float, 1.0, _range(0.1, 30.0), "seconds between updates"),
         "buffer_s": Field(float, 20.0, _range(5.0, 600.0), "ring buffer length in seconds"),
     },
@@ -92,13 +94,13 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "index": {
         "path": Field(str, "", help="index directory; empty: $XDG_DATA_HOME/livedj/index"),
-        "beginning_s": Field(float, 15.0, _range(5.0, 120.0), "seconds of each song's beginning that are embedded"),
+        "beginning_s": Field(float, 30.0, _range(5.0, 120.0), "seconds of each song's beginning that are embedded"),
         "n_trees": Field(int, 16, _range(1, 1000), "Annoy trees (more: better recall, bigger file)"),
         "segment_hop_s": Field(float, 5.0, _range(0.0, 60.0), "seconds between segment vectors over whole tracks "
                                                               "(identifies what plays); 0: none"),
         "fit": Field(str, "lda", _one_of("lda", "none"), "projection fitted to the library at index time, "
                                                           "no labels (docs/fit.md); none: the encoder's vectors"),
-        "fit_dims": Field(int, 32, _range(2, 1506), "dimensions of the fitted projection"),
+        "fit_dims": Field(int, 16, _range(2, 1506), "dimensions of the fitted projection"),
     },
     "library": {
         "paths": Field(list, [], help="folders scanned by `livedj index` when no PATH is given"),
@@ -119,6 +121,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "harmonic_only": Field(bool, False, help="hard filter: only same/adjacent/relative keys"),
         "reachable_only": Field(bool, False, help="hard filter: only tempi the pitch fader reaches"),
         "exclude_now_playing": Field(bool, True, help="never suggest the record identified as playing"),
+        "shortlist": Field(int, 20, _range(0, 1000), "tempo and key choose among this many most similar "
+                                                     "candidates (0: among all candidates)"),
     },
     "osc": {
         "targets": Field(list, [{"host": "127.0.0.1", "port": 9000, "profile": "livedj"}],

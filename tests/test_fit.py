@@ -17,6 +17,14 @@ from livedj.library import fit as fitting
 SR = 16000
 
 
+@pytest.fixture(scope="module", autouse=True)
+def small_libraries_get_lda():
+    """26-track generated libraries keep the tests quick; the real threshold (40) is a measured default."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fitting, "MIN_TRACKS", 20)
+        yield
+
+
 def _track(seed: int, seconds: float = 10.5) -> np.ndarray:
     """A generated 'record': a few partials and a noise band whose mix drifts over time."""
     rng = np.random.default_rng(seed)
@@ -64,7 +72,7 @@ def test_lda_fit_is_deterministic_and_falls_back_to_centring_for_small_libraries
     assert a.kind == "lda" and a.dim == 8 and a.in_dim == 20
     assert np.allclose(np.abs(a.matrix.T @ b.matrix).max(axis=1), np.abs(np.diag(a.matrix.T @ b.matrix)), atol=1e-3)
     assert np.allclose(np.linalg.norm(a.apply(x), axis=1), 1.0, atol=1e-5)
-    small = fitting.fit_lda(x[:40], g[:40])  # 10 tracks < MIN_TRACKS
+    small = fitting.fit_lda(x[:40], g[:40], min_tracks=40)  # 10 tracks: too few
     assert small.kind == "centre" and small.dim == 20
     assert np.allclose(small.mean, x[:40].reshape(10, 4, 20).mean(axis=1).mean(axis=0), atol=1e-5)
     one_window = fitting.fit_lda(centres, np.arange(40), dims=8)  # no within-track scatter: shrinkage keeps it stable
@@ -139,7 +147,7 @@ def test_index_fits_caches_windows_and_refits_without_decoding(lib_a, tmp_path, 
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
     vec = manifest["vector"]
     assert vec["window_s"] == 5.0 and vec["beginning_s"] == 10.0 and vec["encoder"] == manifest["encoder"]
-    assert vec["projection"]["kind"] == "lda" and manifest["dim"] == vec["dim"] == 25  # tracks - 1 < 32
+    assert vec["projection"]["kind"] == "lda" and manifest["dim"] == vec["dim"] == fitting.DEFAULT_DIMS
     assert (tmp_path / "idx" / vec["projection"]["file"]).exists() and (tmp_path / "idx" / "windows.npz").exists()
 
     import livedj.library.indexer as indexer

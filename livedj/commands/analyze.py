@@ -19,7 +19,7 @@ def add_arguments(parser) -> None:
 
 def main(args, config) -> int:
     from livedj.audio.decode import DecodeError, decode
-    from livedj.engine.analyzer import load_engine
+    from livedj.engine.loader import load_engine
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
     from livedj.outputs.jsonlines import jsonable
@@ -28,9 +28,6 @@ def main(args, config) -> int:
     context_s = max(window_s, 12.0)  # tempo and key listen longer, as live
     try:
         engine = load_engine(config)
-        from livedj.library.vectors import require_window
-
-        require_window(engine.index, window_s)  # never compare unlike vectors
         sr = engine.encoder.sample_rate
         start = max(0.0, args.at + window_s - context_s)
         audio = decode(args.file, sr, start, args.at + window_s - start)
@@ -45,8 +42,8 @@ def main(args, config) -> int:
     from livedj.engine.session import Session
 
     session = Session()
-    for _ in range(max(engine.identifier.votes, engine.identifier.confirm)):
-        update = engine.update(audio, sr, window_s=window_s, t=args.at + window_s, session=session)
+    for _ in range(max(2, engine.now_playing.updates_to_confirm)):  # 2: tempo, then key
+        update = engine.update(audio, sr, t=args.at + window_s, session=session)
     readout = {
         "file": args.file, "at": args.at,
         "bpm": None if update.live_bpm is None else round(update.live_bpm, 1),

@@ -28,7 +28,7 @@ def settings_from(config: dict) -> Settings:
 
     return Settings(encoder=config["analysis"]["encoder"], beginning_s=config["index"]["beginning_s"],
                     threads=config["analysis"]["threads"], segment_hop_s=config["index"]["segment_hop_s"],
-                    fit=config["index"].get("fit", "lda"), fit_dims=config["index"].get("fit_dims", 32))
+                    fit=config["index"].get("fit", "lda"), fit_dims=config["index"].get("fit_dims", 16))
 
 
 def run_index(paths, config: dict, *, jobs: int | None = None, console: Console | None = None,

@@ -134,16 +134,13 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
              device=None, osc_targets=(), record=None, engine=None, out=sys.stdout, err=sys.stderr,
              notifier=None, config_path=None, index_dir=None) -> LiveLoop:
     """Run the live loop until it ends (duration, end of input, SIGINT/SIGTERM); return it for its stats."""
-    from livedj.engine.analyzer import load_engine
     from livedj.engine.daemon import LiveLoop
+    from livedj.engine.loader import load_engine
     from livedj.outputs.jsonlines import JsonLinesWriter
     from livedj.service.notify import Notifier
 
     notifier = notifier or Notifier()
     engine = engine or load_engine(config)
-    from livedj.library.vectors import require_window
-
-    require_window(engine.index, config["audio"]["window_s"])  # never compare unlike vectors
     ring, source, description = make_source(config, input_file, fast, device)
     osc = make_publishers(config, osc_targets)
     resolve = track_resolver(engine)  # one path -> id map for the set log, OSC in and Mixxx
@@ -217,7 +214,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
 def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
     """SIGHUP: re-read config.toml and the index off the live thread, then hand the new engine over."""
     from livedj.config import ConfigError, load
-    from livedj.engine.analyzer import load_engine
+    from livedj.engine.loader import load_engine
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
 
@@ -226,11 +223,7 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
         config = load(config_path)
         if index_dir:
             config["index"]["path"] = index_dir
-        pending = load_engine(config, reuse=loop.engine)
-        from livedj.library.vectors import require_window
-
-        require_window(pending.index, loop.window_s)
-        loop.pending_engine = pending
+        loop.pending_engine = load_engine(config, reuse=loop.engine)
         print(f"livedj: reloaded {config['_source']['path']} and the index "
               f"({loop.pending_engine.index.size} tracks)", file=err, flush=True)
     except (ConfigError, IndexUnusable, StoreError, OSError) as exc:

@@ -25,7 +25,7 @@ def main(args, config) -> int:
     from rich.table import Table
 
     from livedj.audio.decode import DecodeError, decode
-    from livedj.engine.analyzer import load_engine
+    from livedj.engine.loader import load_engine
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
     from livedj.outputs.jsonlines import jsonable
@@ -35,9 +35,6 @@ def main(args, config) -> int:
     window_s = config["audio"]["window_s"]
     try:
         engine = load_engine(config)
-        from livedj.library.vectors import require_window
-
-        require_window(engine.index, window_s)  # never compare unlike vectors
         audio = decode(args.file, engine.encoder.sample_rate, args.at, window_s)
     except (IndexUnusable, StoreError, DecodeError) as exc:
         print(f"livedj suggest: {exc}", file=sys.stderr)
@@ -48,8 +45,8 @@ def main(args, config) -> int:
     from livedj.engine.session import Session
 
     session = Session()  # as live: what is identified as playing is not suggested
-    for _ in range(engine.identifier.confirm):  # the live loop confirms a match over consecutive updates
-        update = engine.update(audio, engine.encoder.sample_rate, window_s=window_s, session=session,
+    for _ in range(engine.now_playing.updates_to_confirm):  # the live loop confirms a match over consecutive updates
+        update = engine.update(audio, engine.encoder.sample_rate, session=session,
                                t=args.at + len(audio) / engine.encoder.sample_rate)
     if args.mixxx_playlist:
         from livedj.library.importers import default_mixxx_db

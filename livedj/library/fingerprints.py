@@ -31,7 +31,7 @@ import numpy as np
 
 from livedj.dsp import fingerprint as fp
 from livedj.fsutil import atomic_write
-from livedj.library.index import IndexUnusable
+from livedj.library.errors import IndexUnusable
 
 __all__ = ["FingerprintIndex", "FingerprintIndexError", "identify", "DEFAULT_SPEEDS", "MIN_ALIGNED"]
 
