@@ -226,3 +226,23 @@ def test_queries_are_projected_so_a_track_finds_itself(lib_a):
         ids, _ = index.query(beginning_vector(y[:10 * SR], enc), 1)
         hits += int(ids[0] == t.id)
     assert hits >= 7
+
+
+def test_eval_protocols_report_base_transductive_and_split_side_by_side():
+    """Tracks whose label shows only after removing a strong shared nuisance direction: the fit finds it."""
+    from livedj.commands.eval_fit import protocols
+
+    rng = np.random.default_rng(3)
+    labels = [f"l{i % 4}" for i in range(48)]
+    label_dir = rng.standard_normal((4, 30))
+    nuisance = rng.standard_normal(30) * 3
+    windows = []
+    for i, lab in enumerate(labels):
+        track = 0.4 * label_dir[int(lab[1])] + 0.5 * rng.standard_normal(30)
+        w = track + 0.3 * rng.standard_normal((3, 30)) + np.outer(rng.standard_normal(3) * 2, nuisance)
+        windows.append(fitting.unit_rows(w))
+    queries = {"clean": fitting.unit_rows(np.stack([w[0] for w in windows]))}
+    out = protocols(windows, queries, labels, dims=8, k=5, seeds=3)
+    assert set(out) >= {"base", "transductive", "split", "split_base"}
+    assert out["transductive"]["begin"] > out["base"]["begin"] + 0.1
+    assert out["split"]["clean"] > out["split_base"]["clean"]
