@@ -172,10 +172,13 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "index": {
         "path": Field(str, "", _directory_or_absent, help="index directory; empty: $XDG_DATA_HOME/livedj/index"),
-        "beginning_s": Field(float, 15.0, _range(5.0, 120.0), "seconds of each song's beginning that are embedded"),
+        "beginning_s": Field(float, 30.0, _range(5.0, 120.0), "seconds of each song's beginning that are embedded"),
         "n_trees": Field(int, 16, _range(1, 1000), "Annoy trees (more: better recall, bigger file)"),
         "segment_hop_s": Field(float, 5.0, _range(0.0, 60.0), "seconds between segment vectors over whole tracks "
                                                               "(identifies what plays); 0: none"),
+        "fit": Field(str, "lda", _one_of("lda", "none"), "projection fitted to the library at index time, "
+                                                          "no labels (docs/fit.md); none: the encoder's vectors"),
+        "fit_dims": Field(int, 16, _range(2, 1506), "dimensions of the fitted projection"),
     },
     "library": {
         "paths": Field(list, [], help="folders scanned by `livedj index` when no PATH is given"),
@@ -198,6 +201,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "exclude_now_playing": Field(bool, True, help="never suggest the record identified as playing"),
         "weight_context": Field(float, 1.5, _range(0.0, 100.0), "weight of the DJ's own playlists, crates and sets "
                                                               "(context); left out while none is imported"),
+        "shortlist": Field(int, 20, _range(0, 1000), "tempo and key choose among this many most similar "
+                                                     "candidates (0: among all candidates)"),
     },
     "osc": {
         "targets": Field(list, [{"host": "127.0.0.1", "port": 9000, "profile": "livedj"}],

@@ -90,6 +90,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--booth", choices=("random", "standard"), default="random",
                         help="--room: booth settings drawn from the training ranges (default) or the standard "
                              "booth (RT60 0.5 s, direct path +5 dB, pink noise 10 dB SNR, 100-8000 Hz)")
+    parser.add_argument("--protocol", choices=("transductive", "split", "both"), default=None,
+                        help="the library fit (no labels) beside the unadapted encoder: fitted on the whole folder "
+                             "(transductive), on half the tracks and measured on the other half (split), or both; "
+                             "with beginnings, clean and standard-booth 5-s queries at 40 %% of each track")
     parser.add_argument("--json", action="store_true")
 
 
@@ -98,6 +102,13 @@ def main(args, config) -> int:
         from livedj.commands import eval_room
 
         return eval_room.main(args, config)
+    if getattr(args, "protocol", None):
+        from livedj.commands import eval_fit
+
+        encoder = [e.strip() for e in args.encoders.split(",") if e.strip()][0]
+        return report(args, "library fit", lambda progress: eval_fit.evaluate_fit(
+            args.dir, encoder, beginning_s=config["index"]["beginning_s"], protocol=args.protocol,
+            dims=config["index"]["fit_dims"], k=args.k, progress=progress), eval_fit.print_fit_table)
     from livedj.encoders.adapted import resolve_head
 
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]

@@ -29,7 +29,8 @@ def settings_from(config: dict) -> Settings:
 
     return Settings(encoder=config["analysis"]["encoder"], beginning_s=config["index"]["beginning_s"],
                     threads=config["analysis"]["threads"], segment_hop_s=config["index"]["segment_hop_s"],
-                    head=str(resolve_head(config)))
+                    head=str(resolve_head(config)), fit=config["index"].get("fit", "lda"),
+                    fit_dims=config["index"].get("fit_dims", 16))
 
 
 def run_index(paths, config: dict, *, jobs: int | None = None, console: Console | None = None,

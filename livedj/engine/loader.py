@@ -20,7 +20,8 @@ def ranking_from_config(ranking: dict) -> Ranking:
     """The :class:`Ranking` of a config's ``[ranking]`` table."""
     weights = Weights(ranking["weight_similarity"], ranking["weight_tempo"], ranking["weight_key"],
                       ranking["weight_context"])
-    rules = Rules(ranking["pitch_range"] or 1e-6, ranking["harmonic_only"], ranking["reachable_only"])
+    rules = Rules(ranking["pitch_range"] or 1e-6, ranking["harmonic_only"], ranking["reachable_only"],
+                  shortlist=ranking.get("shortlist", 20))
     return Ranking(top=ranking["top"], candidates=ranking["candidates"], search_k=ranking["search_k"],
                    weights=weights, rules=rules)
 
@@ -47,7 +48,8 @@ def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | N
     index_dir = index_dir or config["index"]["path"]
     name = analysis["encoder"]
     head = str(resolve_head(config, index_dir))  # used by a headed encoder (musicnn-booth) only
-    index = annoy_index.load(index_dir, encoder=encoder_id(name, head), dim=encoder_dim(name, head))
+    index = annoy_index.load(index_dir, encoder=encoder_id(name, head), dim=encoder_dim(name, head),
+                             window_s=audio["window_s"])  # never compare vectors of unlike windows
     store = Store(index_dir, readonly=True)
     try:
         tracks = store.tracks()

@@ -39,6 +39,7 @@ class Rules:
     pitch_range: float = 0.08  #: the pitch fader's reach, as a fraction
     harmonic_only: bool = False  #: hard filter: keep only same/adjacent/relative keys
     reachable_only: bool = False  #: hard filter: keep only tempi the pitch fader reaches
+    shortlist: int = 20  #: > 0: tempo and key choose among this many most similar candidates only (0: all)
 
 
 def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *, top: int = 10,
@@ -83,6 +84,8 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
             if ratio != 1:
                 why["bpm_ratio"] = ratio
         scored.append((score, track, float(sim), why))
+    if rules.shortlist > 0:  # candidates arrive nearest first: tempo and key choose among records that belong
+        scored = sorted(scored, key=lambda s: s[2], reverse=True)[:max(rules.shortlist, top)]
     scored.sort(key=lambda s: s[0], reverse=True)
     if pinned is not None and pinned in tracks and pinned not in exclude:
         scored = [s for s in scored if s[1].id != pinned]

@@ -166,6 +166,7 @@ class BeginningsIndex:
     segment_annoy: object | None = None
     segment_map: np.ndarray | None = None  #: (n, 2): track id, start s
     fingerprints: FingerprintIndex | None = None  #: a FingerprintIndex, when the library has landmarks
+    projection: object | None = None  #: the library's fitted projection (library/vectors.py): queries go through it
 
     @property
     def segment_encoder(self) -> str | None:
@@ -185,6 +186,8 @@ class BeginningsIndex:
         """The ``n`` nearest track ids and their cosine similarities, nearest first."""
         if self.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if self.projection is not None:  # base encoder vector -> the space the beginnings were indexed in
+            vector = self.projection.apply(vector)
         ids, distances = self.annoy.get_nns_by_vector(vector.tolist(), n, search_k=search_k, include_distances=True)
         return np.asarray(ids, dtype=np.int64), _cosine(distances)
 
@@ -220,7 +223,7 @@ def _checked(directory: Path, entry: dict, verify: bool) -> Path:
 
 
 def load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int | None = None,
-         verify: bool = True, private: bool = True) -> BeginningsIndex:
+         verify: bool = True, private: bool = True, window_s: float | None = None) -> BeginningsIndex:
     """Open the index in ``directory``; refuse a missing, corrupt or mismatched one with a clear message.
 
     ``private``: map private copies of the files (:mod:`livedj.library.snapshot`), so that a file
@@ -231,12 +234,12 @@ def load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int |
 
     try:
         if not private:
-            return _load(directory, encoder=encoder, dim=dim, verify=verify)
+            return _load(directory, encoder=encoder, dim=dim, verify=verify, window_s=window_s)
         manifest = read_manifest(directory)
         names = [MANIFEST, *{e["file"] for e in file_entries(manifest) if isinstance(e.get("file"), str)}]
         with private_generation(directory, names) as where:
             try:
-                index = _load(where, encoder=encoder, dim=dim, verify=verify)
+                index = _load(where, encoder=encoder, dim=dim, verify=verify, window_s=window_s)
             except IndexUnusable as exc:  # name the user's file, not the private copy
                 raise type(exc)(str(exc).replace(str(where), str(directory))) from None
         index.directory = Path(directory)
@@ -247,7 +250,13 @@ def load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int |
 
 
 def _load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int | None = None,
-          verify: bool = True) -> BeginningsIndex:
+          verify: bool = True, window_s: float | None = None) -> BeginningsIndex:
+    """Open the files of the index in ``directory`` (see :func:`load`).
+
+    ``dim`` is the base encoder's: an index built with a fitted projection (its manifest's
+    ``vector`` entry) loads that projection, and :meth:`BeginningsIndex.query` projects every
+    query; ``window_s``, when given, must be the length of the windows the index was built from.
+    """
     from annoy import AnnoyIndex
 
     directory = Path(directory)
@@ -265,13 +274,22 @@ def _load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int 
     if encoder is not None and manifest.get("encoder") != encoder:
         raise IndexUnusable(f"{directory}: index built with encoder {manifest.get('encoder')!r}, but the config uses "
                             f"{encoder!r}; rebuild with `livedj index` or change analysis.encoder")
-    if dim is not None and manifest_dim != dim:
-        raise IndexUnusable(f"{directory}: index vectors have {manifest_dim} dimensions, the encoder makes {dim}")
+    from livedj.library.vectors import VectorMismatch, check
+
+    vector = manifest.get("vector") or {}
+    try:
+        projection = check(manifest, directory, encoder=encoder or vector.get("encoder", manifest.get("encoder")),
+                           window_s=window_s if window_s is not None else vector.get("window_s", 5.0))
+    except VectorMismatch as exc:
+        raise IndexUnusable(str(exc)) from None
+    in_dim = projection.in_dim if projection is not None else manifest_dim
+    if dim is not None and in_dim != dim:
+        raise IndexUnusable(f"{directory}: index vectors have {in_dim} dimensions, the encoder makes {dim}")
     path = _checked(directory, entry, verify)
     annoy = AnnoyIndex(manifest_dim, "angular")
     if manifest["items"]:
         annoy.load(str(path))  # memory-mapped: pages come in as queries touch them
-    index = BeginningsIndex(directory, manifest, annoy)
+    index = BeginningsIndex(directory, manifest, annoy, projection=projection)
     seg = manifest.get("segments")
     if seg and seg.get("items"):
         seg_path = _checked(directory, seg, verify)

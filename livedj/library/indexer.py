@@ -6,7 +6,7 @@ file committed on its own, so an interrupted run resumes where it stopped) and r
 through a callback, so the command line (or any other front end) draws it.
 
 The song-beginning vector: leading silence is skipped (first 128-ms frame above -50 dBFS and
-within 40 dB of the loudest frame), then ``beginning_s`` seconds (default 15) are cut into
+within 40 dB of the loudest frame), then ``beginning_s`` seconds (default 30) are cut into
 5-s windows -- the same length as a live window -- and the unit mean of their embeddings is the
 track's vector. BPM and key come from the file's tags when the DJ (or their software) wrote them
 (source "tag"), otherwise they are estimated from the same decoded beginning (source "audio").
@@ -38,13 +38,16 @@ SILENT = "silent or near-silent: not music"
 @dataclass(frozen=True)
 class Settings:
     encoder: str = "musicnn"
-    beginning_s: float = 15.0  #: seconds of each song's beginning that are embedded
+    beginning_s: float = 30.0  #: seconds of each song's beginning that are embedded (30: measured, docs/fit.md)
     sample_rate: int = 16000
     threads: int = 1
     segment_hop_s: float = 5.0  #: 0: no segment vectors and no fingerprints (no identification of what plays)
     segment_encoder: str = "features"  #: cheap enough for a vector every few seconds of every track
     max_track_s: float = 1200.0  #: segments cover at most this much of a file (a 2-hour mix is not a record)
     head: str | None = None  #: the booth head file of a headed encoder (``musicnn-booth``); None: its default
+    fit: str = "lda"  #: the projection fitted to the library at index time (library/vectors.py): "lda" or "none"
+    fit_dims: int = 16
+    fit_shrinkage: float = 0.3
 
 
 @dataclass
@@ -54,6 +57,7 @@ class FileResult:
     error: str | None = None
     tags: dict = field(default_factory=dict)
     vector: np.ndarray | None = None
+    windows: np.ndarray | None = None  #: (n, dim) base vectors of the beginning's windows (the fit's input)
     segments: np.ndarray | None = None  #: (n, dim), NaN rows for silent segments
     landmarks: tuple[np.ndarray, np.ndarray] | None = None  #: fingerprint (hashes, frame times)
     start_s: float | None = None
@@ -132,11 +136,16 @@ def load_beginning(path: str, beginning_s: float, sample_rate: int = 16000) -> t
     return head[int(start * sr):int((start + beginning_s) * sr)], start
 
 
-def beginning_vector(audio: np.ndarray, encoder, window_s: float = WINDOW_S) -> np.ndarray:
-    """The unit mean of the embeddings of consecutive ``window_s`` windows of ``audio``."""
+def beginning_windows(audio: np.ndarray, encoder, window_s: float = WINDOW_S) -> np.ndarray:
+    """The embeddings (n, dim) of consecutive ``window_s`` windows of ``audio``."""
     step = int(window_s * encoder.sample_rate)
     windows = [audio[i:i + step] for i in range(0, max(1, len(audio) - step + 1), step)]
-    return unit(np.mean([encoder.analyze(w).vector for w in windows], axis=0))
+    return np.stack([encoder.analyze(w).vector for w in windows]).astype(np.float32)
+
+
+def beginning_vector(audio: np.ndarray, encoder, window_s: float = WINDOW_S) -> np.ndarray:
+    """The unit mean of the embeddings of consecutive ``window_s`` windows of ``audio``."""
+    return unit(np.mean(beginning_windows(audio, encoder, window_s), axis=0))
 
 
 def segment_vectors(audio: np.ndarray, encoder, hop_s: float, window_s: float = WINDOW_S,
@@ -183,7 +192,8 @@ def analyze_file(path: str, settings: Settings, encoder: Encoder, segment_encode
     level = 20 * np.log10(np.sqrt(np.mean(np.square(head, dtype=np.float64))) + 1e-12)
     if level < SILENT_DBFS:  # no frame rose above the floor in the first minute: not music
         return FileResult(path, False, error=f"{SILENT} ({level:.0f} dBFS)", tags=tags)
-    result = FileResult(path, True, tags=tags, vector=beginning_vector(head, encoder), start_s=start)
+        windows = beginning_windows(head, encoder)
+    result = FileResult(path, True, tags=tags, vector=unit(np.mean(windows, axis=0)), windows=windows, start_s=start)
     if settings.segment_hop_s > 0:
         from livedj.dsp.fingerprint import landmarks
 
@@ -224,6 +234,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
     files are indexed too, and their BPM/key (the DJ's own analysis) win over tags and audio.
     """
     from livedj.encoders import encoder_dim, encoder_id
+    from livedj.library import vectors as vector_fit
 
     began = time.perf_counter()
     report = Report(index_dir=str(index_dir))
@@ -236,6 +247,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             report.repaired.append(damaged)
         enc_id = encoder_id(settings.encoder, settings.head)
         known = store.fingerprints()
+        window_cache = vector_fit.load_windows(index_dir, enc_id, settings.beginning_s)
         problems: list[tuple[str, str]] = []
         roots = [os.path.abspath(os.fsdecode(r)) for r in roots]
         found = list(scan(roots, problems=problems))
@@ -253,7 +265,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         todo: list[FoundFile] = []
         for f in found:
             old = known.get(encode_path(f.path))
-            if old and old[0] == f.size and old[1] == f.mtime_ns and (old[2] == "error" or old[3] == enc_id):
+            cached = old and (old[2] == "error" or (old[3] == enc_id and encode_path(f.path) in window_cache))
+            if cached and old[0] == f.size and old[1] == f.mtime_ns:
                 if old[2] == "error":
                     report.skipped.append((display_path(encode_path(f.path)), f"{old[4]} (unchanged since it failed)"))
                 else:
@@ -283,6 +296,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                 store.set_key_analysis(f.path, result.key_confidence if result.key_source == "audio" else None,
                                        result.key_end, result.key_end_confidence)
                 report.indexed += 1
+                window_cache[encode_path(f.path)] = result.windows
             else:
                 if not result.retry:  # a dead worker says nothing about the file: the next run tries it again
                     store.put(f.path, f.size, f.mtime_ns, status="error", error=result.error, tags=result.tags)
@@ -290,16 +304,25 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             progress("file", i, len(todo), f.path)
         digest = verify.store_digest(store.db)  # every file of the index checked against the manifest, every run
         why = verify.reasons_to_build(index_dir, digest) or _unloadable(index_dir, enc_id)
-        if report.indexed or report.removed or why or _stale(index_dir, enc_id):
+        fit = vector_fit.FitSettings(settings.fit, settings.fit_dims, settings.fit_shrinkage)
+        if report.indexed or report.removed or why or _stale(index_dir, enc_id) \
+                or _stale_vectors(index_dir, enc_id, settings, fit):
             report.repaired += [] if (report.indexed or report.removed) else why
             progress("build", 0, 1, "")
-
+            paths = {t.id: encode_path(t.path) for t in store.tracks().values()}
+            window_cache = {p: window_cache[p] for p in paths.values() if p in window_cache}
+            vector_fit.save_windows(index_dir, window_cache, enc_id, settings.beginning_s)
+            items, dim, vector_entry = vector_fit.adapted_items(
+                index_dir, store.vectors(enc_id), paths, window_cache, encoder=enc_id,
+                beginning_s=settings.beginning_s, window_s=WINDOW_S, fit=fit, manifest=_manifest_or_none(index_dir),
+                changed=report.indexed + report.removed)
             segments = store.segments(enc_id, encoder_dim(settings.segment_encoder, settings.head))
-            manifest = annoy_index.build(index_dir, store.vectors(enc_id), dim=encoder_dim(settings.encoder, settings.head),
+            manifest = annoy_index.build(index_dir, items, dim=dim,
                                          encoder=enc_id, n_trees=n_trees, segments=segments,
                                          segment_encoder=encoder_id(settings.segment_encoder, settings.head),
                                          segment_dim=encoder_dim(settings.segment_encoder, settings.head),
-                                         landmarks=store.landmarks(), extra={verify.DIGEST_KEY: digest})
+                                         landmarks=store.landmarks(),
+                                         extra={verify.DIGEST_KEY: digest, "vector": vector_entry})
             report.index_items = manifest["items"]
             progress("build", 1, 1, "")
         else:
@@ -338,6 +361,21 @@ def _stale(index_dir: str, enc_id: str) -> bool:
         return annoy_index.read_manifest(index_dir).get("encoder") != enc_id
     except annoy_index.IndexUnusable:
         return True
+
+
+def _manifest_or_none(index_dir: str) -> dict | None:
+    try:
+        return annoy_index.read_manifest(index_dir)
+    except annoy_index.IndexUnusable:
+        return None
+
+
+def _stale_vectors(index_dir: str, enc_id: str, settings: Settings, fit) -> bool:
+    """The index's vectors were shaped by other settings (fit, beginning): rebuild from the window cache."""
+    from livedj.library import vectors as vector_fit
+
+    manifest = _manifest_or_none(index_dir)
+    return manifest is None or vector_fit.stale(manifest, enc_id, settings.beginning_s, fit)
 
 
 def _run(paths: list[str], settings: Settings, jobs: int | None) -> Iterable[FileResult]:
