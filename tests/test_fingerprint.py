@@ -128,11 +128,11 @@ def test_build_load_round_trip(tmp_path):
     assert info["hashes"] == 5 and info["tracks"] == 2
     assert sorted(info["files"]) == sorted(p.name for p in tmp_path.iterdir())  # no temporaries left
     idx = FingerprintIndex.load(tmp_path / "fp")
-    assert isinstance(idx.hashes, np.memmap) and idx.hashes.tolist() == [1, 3, 3, 3, 5]
-    assert sorted(map(tuple, idx.entries.tolist())) == [(7, 10), (7, 20), (7, 30), (9, 1), (9, 2)]
-    qpos, epos = idx.lookup(np.array([3, 4, 5], np.uint32))
-    assert sorted(zip(qpos.tolist(), map(tuple, idx.entries[epos].tolist()))) == \
-        [(0, (7, 30)), (0, (9, 1)), (0, (9, 2)), (2, (7, 10))]
+    assert isinstance(idx.times, np.memmap) and len(idx) == 5
+    qpos, frame, df = idx.lookup(np.array([3, 4, 5], np.uint32))
+    track, at = idx.track_of(frame)
+    assert sorted(zip(qpos.tolist(), track.tolist(), at.tolist())) == [(0, 7, 30), (0, 9, 1), (0, 9, 2), (2, 7, 10)]
+    assert df.tolist() == [3, 3, 3, 1] or sorted(df.tolist()) == [1, 3, 3, 3]
     # match: query landmarks at times 0 and 10 aligned with track 7 at offset 20 frames
     assert idx.match(np.array([5, 3], np.uint32), np.array([-10.0, 10.0]), min_aligned=2)[0][:2] == (7, 2)
     empty = FingerprintIndex.build([], tmp_path / "empty")
@@ -142,10 +142,10 @@ def test_build_load_round_trip(tmp_path):
 def test_truncated_or_foreign_index_refused(tmp_path):
     h = np.arange(1000, dtype=np.uint32)
     FingerprintIndex.build([(1, h, np.arange(1000, dtype=np.int32))], tmp_path / "fp")
-    entries = tmp_path / "fp.entries.npy"
+    entries = tmp_path / "fp.times.npy"
     data = entries.read_bytes()
     entries.write_bytes(data[: len(data) // 2])
-    with pytest.raises(FingerprintIndexError, match="entries"):
+    with pytest.raises(FingerprintIndexError, match="times"):
         FingerprintIndex.load(tmp_path / "fp")
     FingerprintIndex.build([(1, h, np.arange(1000, dtype=np.int32))], tmp_path / "fp")
     meta = tmp_path / "fp.meta.json"

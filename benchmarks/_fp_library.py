@@ -1,0 +1,203 @@
+"""A library-scale fingerprint library for :mod:`benchmarks.identify_scale`, built from real music.
+
+How it is built (``build_library(n_tracks)``):
+
+1. **Real tracks** — every audio file under the development corpora (``$LIVEDJ_FP_CORPORA``,
+   default ``/tmp/livedj-dev-corpus/tracks:/tmp/livedj-dev-corpus-2/tracks``), decoded to 16 kHz
+   mono and reduced to their spectral peaks (:func:`livedj.dsp.fingerprint.peaks`, index density).
+   The peaks are cached per file under ``.bench/fp-peaks/`` (the expensive part: decoding).
+   These are the tracks the queries come from; their landmarks are exactly what
+   ``livedj index`` stores.
+2. **Fillers** up to ``n_tracks`` — *transformed copies of real peaks*, re-paired and re-hashed
+   the way the index does it: frequencies scaled by 2..7 semitones up or down (outside the
+   +-8 % pitch-fader range the matcher searches), times stretched by 0.8..1.25, a random window of
+   the source. So they carry the hash statistics of real music (the common low intervals, drums,
+   loops) without containing any query: a filler can only be a *false* match. Their lengths are
+   drawn like a real library's, and the library also holds long pieces (12-30 min) and hour-long
+   "mixes" (a chain of 12-20 transformed tracks): the tracks that collect the most raw hits.
+   A few per mille of the fillers are **generated audio** (:mod:`livedj.synth` renders, 40 s),
+   fingerprinted from audio.
+
+Everything is deterministic for a given ``n_tracks`` and seed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import cache_dir
+from livedj.dsp import fingerprint as fp
+
+SR = fp.SR
+AUDIO_SUFFIXES = (".mp3", ".ogg", ".flac", ".wav", ".m4a", ".opus", ".oga")
+DEFAULT_CORPORA = "/tmp/livedj-dev-corpus/tracks:/tmp/livedj-dev-corpus-2/tracks"
+
+
+def corpus_files() -> list[tuple[str, Path]]:
+    """(corpus name, file) of every audio file of the development corpora, sorted."""
+    out = []
+    for root in os.environ.get("LIVEDJ_FP_CORPORA", DEFAULT_CORPORA).split(":"):
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        name = root.parent.name
+        for p in sorted(root.rglob("*")):
+            if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES:
+                out.append((name, p))
+    return out
+
+
+def real_peaks(path: Path, cached_only: bool = False) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(t frames, f Hz, duration s) of ``path`` at index density, cached; None if undecodable
+    (or not cached yet, with ``cached_only``)."""
+    try:
+        st = path.stat()
+    except OSError:  # the corpus is being rebuilt
+        return None
+    key = hashlib.sha1(f"{path}|{st.st_size}|{st.st_mtime_ns}|{fp.INDEX_DENSITY}|"
+                       f"{fp.PARAMS}".encode()).hexdigest()[:20]
+    cache = cache_dir("fp-peaks") / f"{key}.npz"
+    if cache.exists():
+        z = np.load(cache)
+        return z["t"], z["f"], float(z["dur"])
+    if cached_only:
+        return None
+    from livedj.audio.decode import DecodeError, decode
+
+    try:
+        y = decode(path, SR)
+    except DecodeError as exc:
+        print(f"skipped: {exc}", file=sys.stderr)
+        return None
+    t, f = fp.peaks(y, SR, density=fp.INDEX_DENSITY)
+    tmp = cache.with_suffix(".tmp.npz")
+    np.savez(tmp, t=t.astype(np.float32), f=f.astype(np.float32), dur=len(y) / SR)
+    os.replace(tmp, cache)
+    return t, f, len(y) / SR
+
+
+def landmarks_from_peaks(t: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index landmarks of peaks (what :func:`fingerprint.landmarks` does after peak picking)."""
+    t = np.asarray(t, np.float64)
+    f = np.asarray(f, np.float64)
+    i, j = fp.pairs(t, f, fanout=fp.INDEX_FANOUT)
+    h, times, valid = fp.hash_pairs(t, f, i, j)
+    return h[valid], np.rint(times[valid]).astype(np.int32)
+
+
+def _transformed(t, f, rng, length_frames: int):
+    """Peaks of a filler record: a window of the source, pitch moved, time stretched, in band."""
+    semis = rng.choice([-7, -6, -5, -4, -3, -2, 2, 3, 4, 5, 6, 7])
+    stretch = rng.uniform(0.8, 1.25)
+    t2 = t * stretch
+    f2 = f * 2.0 ** (semis / 12)
+    ok = (f2 >= fp.F_MIN) & (f2 <= fp.F_MAX)
+    t2, f2 = t2[ok], f2[ok]
+    if len(t2) == 0:
+        return t2, f2
+    span = t2[-1]
+    if span > length_frames:
+        a = rng.uniform(0, span - length_frames)
+        sel = (t2 >= a) & (t2 < a + length_frames)
+        t2, f2 = t2[sel] - a, f2[sel]
+    return t2, f2
+
+
+def _length_s(rng) -> float:
+    """A library's record lengths: mostly 2-7 min, some long pieces."""
+    u = rng.random()
+    if u < 0.03:
+        return rng.uniform(720, 1800)    # long pieces, 12-30 min
+    if u < 0.10:
+        return rng.uniform(60, 150)      # short tracks
+    return rng.uniform(150, 420)
+
+
+def build_library(n_tracks: int, *, seed: int = 0, n_mixes: int | None = None, progress: bool = True):
+    """Landmark items ``(track id, hashes, times)`` of a library of ``n_tracks`` tracks.
+
+    Returns
+    -------
+    items : list of (int, np.ndarray, np.ndarray)
+        Track ids 1..n; the real tracks first (ids 1..len(real)).
+    real : list of dict
+        For every real track: ``id``, ``corpus``, ``path``, ``dur``.
+    info : dict
+        Counts: real, fillers, long pieces, mixes, synth, hours of audio.
+    """
+    files = corpus_files()
+    real, sources = [], []
+    items = []
+    t0 = time.perf_counter()
+    for k, (corpus, path) in enumerate(files):
+        got = real_peaks(path, cached_only=os.environ.get("LIVEDJ_FP_CACHED_ONLY") == "1")
+        if progress and (k % 25 == 0 or k == len(files) - 1):
+            print(f"  real peaks {k + 1}/{len(files)} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+        if got is None:
+            continue
+        t, f, dur = got
+        if dur < 12:
+            continue
+        tid = len(real) + 1
+        h, tt = landmarks_from_peaks(t, f)
+        items.append((tid, h, tt))
+        real.append({"id": tid, "corpus": corpus, "path": str(path), "dur": dur})
+        sources.append((np.asarray(t, np.float64), np.asarray(f, np.float64)))
+    if not sources:
+        raise SystemExit("no real tracks: the development corpora are missing")
+    rng = np.random.default_rng(seed)
+    n_fill = max(0, n_tracks - len(real))
+    n_mixes = max(1, n_fill // 500) if n_mixes is None else n_mixes
+    n_synth = min(24, n_fill // 1000)
+    frames_per_s = SR / fp.HOP
+    long_pieces = hours = 0.0
+    tid = len(real)
+    for k in range(n_fill - n_mixes - n_synth):
+        tid += 1
+        length = _length_s(rng)
+        long_pieces += length >= 720
+        t, f = sources[rng.integers(len(sources))]
+        t2, f2 = _transformed(t, f, rng, int(length * frames_per_s))
+        items.append((tid, *landmarks_from_peaks(t2, f2)))
+        hours += (t2[-1] if len(t2) else 0) / frames_per_s / 3600
+        if progress and k % 2000 == 0:
+            print(f"  fillers {k}/{n_fill} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    for _ in range(n_mixes):  # hour-long mixes: a chain of transformed records
+        tid += 1
+        ts, fs, at = [], [], 0.0
+        while at < 3600 * frames_per_s:
+            t, f = sources[rng.integers(len(sources))]
+            t2, f2 = _transformed(t, f, rng, int(rng.uniform(150, 360) * frames_per_s))
+            ts.append(t2 + at)
+            fs.append(f2)
+            at += (t2[-1] if len(t2) else 0) + frames_per_s
+        t2, f2 = np.concatenate(ts), np.concatenate(fs)
+        items.append((tid, *landmarks_from_peaks(t2, f2)))
+        hours += at / frames_per_s / 3600
+    if n_synth:
+        from livedj.synth import DEMO_TRACKS, render_track
+        import dataclasses
+
+        for k in range(n_synth):
+            tid += 1
+            spec = DEMO_TRACKS[k % len(DEMO_TRACKS)]
+            spec = dataclasses.replace(spec, seed=spec.seed + 5000 + k, bpm=spec.bpm * (0.9 + 0.01 * k))
+            items.append((tid, *fp.landmarks(render_track(spec, 40.0, SR), SR)))
+            hours += 40 / 3600
+    hours += sum(r["dur"] for r in real) / 3600
+    info = {"real": len(real), "fillers": n_fill - n_mixes - n_synth, "long_pieces": int(long_pieces),
+            "mixes": n_mixes, "synth": n_synth, "tracks": len(items), "hours": round(hours, 1),
+            "entries": int(sum(len(h) for _, h, _ in items))}
+    return items, real, info
+
+
+if __name__ == "__main__":  # warm the peak cache: python -m benchmarks._fp_library
+    for corpus, path in corpus_files():
+        real_peaks(path)
+        print(path, flush=True)
+    print("peaks cached for", len(corpus_files()), "files")
