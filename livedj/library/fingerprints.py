@@ -109,9 +109,9 @@ class FingerprintIndex:
 
     def __post_init__(self):
         n = len(self.times)
-        used = int(np.count_nonzero(np.diff(np.asarray(self.buckets[::64]))) * 64) if n else 1
+        used = int(np.count_nonzero(np.diff(np.asarray(self.buckets)))) if n else 1
         #: df above which a hash counts as common: the mean df of a used hash, at least COMMON
-        self.common = max(COMMON, n / max(1, min(used, len(self.buckets) - 1)))
+        self.common = max(COMMON, n / max(1, used))
         self._bases = np.asarray(self.tracks[:, 1], np.int64) if len(self.tracks) else np.zeros(0, np.int64)
         self._ids = np.asarray(self.tracks[:, 0], np.int64) if len(self.tracks) else np.zeros(0, np.int64)
         self.frames = int(self.meta.get("frames", 0))
