@@ -118,7 +118,8 @@ def _length_s(rng) -> float:
     return rng.uniform(150, 420)
 
 
-def build_library(n_tracks: int, *, seed: int = 0, n_mixes: int | None = None, progress: bool = True):
+def build_library(n_tracks: int, *, seed: int = 0, n_mixes: int | None = None, progress: bool = True,
+                  holdout: int = 10):
     """Landmark items ``(track id, hashes, times)`` of a library of ``n_tracks`` tracks.
 
     Returns
@@ -126,12 +127,13 @@ def build_library(n_tracks: int, *, seed: int = 0, n_mixes: int | None = None, p
     items : list of (int, np.ndarray, np.ndarray)
         Track ids 1..n; the real tracks first (ids 1..len(real)).
     real : list of dict
-        For every real track: ``id``, ``corpus``, ``path``, ``dur``.
+        For every real track: ``id``, ``corpus``, ``path``, ``dur``. Every ``holdout``-th real file
+        is left out of the index and listed in ``info["absent"]`` (records not in the library).
     info : dict
         Counts: real, fillers, long pieces, mixes, synth, hours of audio.
     """
     files = corpus_files()
-    real, sources = [], []
+    real, sources, absent = [], [], []
     items = []
     t0 = time.perf_counter()
     for k, (corpus, path) in enumerate(files):
@@ -142,6 +144,9 @@ def build_library(n_tracks: int, *, seed: int = 0, n_mixes: int | None = None, p
             continue
         t, f, dur = got
         if dur < 12:
+            continue
+        if holdout and k % holdout == holdout - 1:  # a record the DJ does not own: never indexed
+            absent.append({"id": None, "corpus": corpus, "path": str(path), "dur": dur})
             continue
         tid = len(real) + 1
         h, tt = landmarks_from_peaks(t, f)
@@ -193,6 +198,7 @@ def build_library(n_tracks: int, *, seed: int = 0, n_mixes: int | None = None, p
     info = {"real": len(real), "fillers": n_fill - n_mixes - n_synth, "long_pieces": int(long_pieces),
             "mixes": n_mixes, "synth": n_synth, "tracks": len(items), "hours": round(hours, 1),
             "entries": int(sum(len(h) for _, h, _ in items))}
+    info["absent"] = absent
     return items, real, info
 
 

@@ -178,11 +178,12 @@ class FingerprintIndex:
             raise FingerprintIndexError(f"{Path(path_prefix).parent}: fingerprint arrays {hashes.shape}/"
                                         f"{entries.shape} do not match the {n} hashes recorded; rebuild with "
                                         f"`livedj index`")
-        ids = np.unique(np.asarray(entries[:, 0]))
-        items = []
-        for tid in ids:
-            rows = np.flatnonzero(np.asarray(entries[:, 0]) == tid)
-            items.append((int(tid), np.asarray(hashes[rows]), np.asarray(entries[rows, 1]).astype(np.int64)))
+        track = np.asarray(entries[:, 0])
+        order = np.argsort(track, kind="stable")
+        ids, starts = np.unique(track[order], return_index=True)
+        ends = np.r_[starts[1:], len(order)]
+        hashes, times = np.asarray(hashes)[order], np.asarray(entries[:, 1])[order].astype(np.int64)
+        items = [(int(t), hashes[a:b], times[a:b]) for t, a, b in zip(ids, starts, ends)]
         buckets, times, tracks, frames = _pack(items)
         return cls(buckets, times, tracks, {**meta, "format": FORMAT, "frames": frames, "converted_from": 1})
 
