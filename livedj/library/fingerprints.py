@@ -254,13 +254,17 @@ def _pack(items) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     if base >= 2 ** 32:
         raise ValueError(f"library too long for one fingerprint timeline ({base} frames of 16 ms)")
     hashes = np.concatenate(h_parts) if h_parts else np.zeros(0, np.uint32)
-    times = np.concatenate(t_parts).astype(np.uint32) if t_parts else np.zeros(0, np.uint32)
-    order = np.argsort(hashes, kind="stable")  # stable: times stay ascending within a bucket
     counts = np.bincount(hashes, minlength=2 ** fp.HASH_BITS)
+    # one in-place sort of (hash, time) words: times ascending within each bucket, no gather
+    key = hashes.astype(np.uint64) << np.uint64(32)
+    del hashes
+    key |= np.concatenate(t_parts).astype(np.uint64) if t_parts else np.zeros(0, np.uint64)
+    key.sort()
+    times = (key & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     buckets = np.zeros(2 ** fp.HASH_BITS + 1, np.uint32)
     np.cumsum(counts, out=buckets[1:])
     track_arr = np.asarray(tracks, np.int64).reshape(-1, 2)
-    return buckets, times[order], track_arr, base
+    return buckets, times, track_arr, base
 
 
 def _gather(values: np.ndarray, lo: np.ndarray, counts: np.ndarray):
@@ -301,17 +305,21 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
             return []
         u_qpos = keep[k_qpos]
         weight = np.minimum(1.0, index.common / u_df)
-        coarse = (u_frame - q_time[first][u_qpos]) >> COARSE_SHIFT
+        coarse = u_frame - q_time[first][keep][k_qpos]
+        coarse >>= COARSE_SHIFT
         # bins folded modulo 2**COARSE_BINS_LOG2 (bins that far apart are days of audio apart): a vote
         # array of fixed size whatever the library; a collision only adds a false candidate
         n_bins = min(1 << COARSE_BINS_LOG2, (index.frames >> COARSE_SHIFT) + 2)
-        coarse = np.clip(coarse, 0, None) & ((1 << COARSE_BINS_LOG2) - 1) if n_bins == 1 << COARSE_BINS_LOG2 \
-            else np.clip(coarse, 0, n_bins - 1)
+        np.maximum(coarse, 0, out=coarse)  # only a query longer than GAP frames reaches below 0
+        if n_bins == 1 << COARSE_BINS_LOG2:
+            coarse &= n_bins - 1
+        else:
+            np.minimum(coarse, n_bins - 1, out=coarse)
         votes = np.bincount(coarse, weights=weight, minlength=n_bins)
-        votes += np.roll(votes, -1)  # a true offset near a bin edge splits over two bins
+        votes[:-1] += votes[1:]  # a true offset near a bin edge splits over two bins
         top = np.argpartition(-votes, min(candidates, n_bins) - 1)[:candidates]
         chosen = np.zeros(n_bins + 1, bool)
-        chosen[top] = chosen[(top + 1) % n_bins] = True
+        chosen[top] = chosen[top + 1] = True
         sel = np.flatnonzero(chosen[coarse])
         # back to every query row that asked for the hash at that time
         rows_by_u = np.argsort(inv, kind="stable")
