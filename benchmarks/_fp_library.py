@@ -8,10 +8,11 @@ How it is built (``build_library(n_tracks)``):
    The peaks are cached per file under ``.bench/fp-peaks/`` (the expensive part: decoding).
    These are the tracks the queries come from; their landmarks are exactly what
    ``livedj index`` stores.
-2. **Fillers** up to ``n_tracks`` — *transformed copies of real peaks*, re-paired and re-hashed
-   the way the index does it: frequencies scaled by 2..7 semitones up or down (outside the
-   +-8 % pitch-fader range the matcher searches), times stretched by 0.8..1.25, a random window of
-   the source. So they carry the hash statistics of real music (the common low intervals, drums,
+2. **Fillers** up to ``n_tracks`` — *transformed copies of real landmarks*
+   (:func:`transformed_landmarks`): each hash decoded to its two frequency cells and time
+   difference, frequencies moved by 2..7 semitones up or down (outside the +-8 % pitch-fader
+   range the matcher searches), times stretched by 0.8..1.25, re-quantised and re-packed; a random
+   window of the source. So they carry the hash statistics of real music (the common low intervals, drums,
    loops) without containing any query: a filler can only be a *false* match. Their lengths are
    drawn like a real library's, and the library also holds long pieces (12-30 min) and hour-long
    "mixes" (a chain of 12-20 transformed tracks): the tracks that collect the most raw hits.
@@ -90,22 +91,34 @@ def landmarks_from_peaks(t: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.n
     return h[valid], np.rint(times[valid]).astype(np.int32)
 
 
-def _transformed(t, f, rng, length_frames: int):
-    """Peaks of a filler record: a window of the source, pitch moved, time stretched, in band."""
-    semis = rng.choice([-7, -6, -5, -4, -3, -2, 2, 3, 4, 5, 6, 7])
+def _cell_hz(q: np.ndarray) -> np.ndarray:
+    """Centre frequency (Hz) of warped-log cell ``q`` (inverse of the fingerprint's ``_q``)."""
+    return fp.Q_F0 * (2.0 ** ((q + 0.5) / fp.Q_PER_OCTAVE) - 1.0)
+
+
+def transformed_landmarks(h: np.ndarray, t: np.ndarray, rng, length_frames: int):
+    """Landmarks of a filler record straight from a real track's landmarks (cheap: no re-pairing):
+    each hash decoded to (f1, f2, dt), frequencies moved by 2..7 semitones, times stretched by
+    0.8..1.25, re-quantised and re-packed as :func:`fingerprint.hash_pairs` does; a random window
+    of ``length_frames``."""
+    h = np.asarray(h, np.int64)
+    q1, dq, dt = h >> 12, ((h >> 6) & 63) - 32, h & 63
+    ratio = 2.0 ** (rng.choice([-7, -6, -5, -4, -3, -2, 2, 3, 4, 5, 6, 7]) / 12)
     stretch = rng.uniform(0.8, 1.25)
-    t2 = t * stretch
-    f2 = f * 2.0 ** (semis / 12)
-    ok = (f2 >= fp.F_MIN) & (f2 <= fp.F_MAX)
-    t2, f2 = t2[ok], f2[ok]
-    if len(t2) == 0:
-        return t2, f2
-    span = t2[-1]
-    if span > length_frames:
-        a = rng.uniform(0, span - length_frames)
-        sel = (t2 >= a) & (t2 < a + length_frames)
-        t2, f2 = t2[sel] - a, f2[sel]
-    return t2, f2
+    q = lambda f: np.floor(fp.Q_PER_OCTAVE * np.log2(1.0 + f / fp.Q_F0))  # noqa: E731
+    f1, f2 = _cell_hz(q1) * ratio, _cell_hz(q1 + dq) * ratio
+    nq1 = q(f1)
+    ndq = q(f2) - nq1
+    ndt = np.rint(dt * stretch)
+    tt = np.asarray(t, np.float64) * stretch
+    ok = (ndt >= 1) & (ndt <= fp.DT_MAX) & (np.abs(ndq) <= fp.DQ_MAX) & (nq1 >= 0) & (nq1 < 128) \
+        & (f1 >= fp.F_MIN) & (f1 <= fp.F_MAX)
+    if len(tt) and tt[-1] > length_frames:
+        a = rng.uniform(0, tt[-1] - length_frames)
+        ok &= (tt >= a) & (tt < a + length_frames)
+        tt = tt - a
+    nh = (nq1.astype(np.int64) << 12) | ((ndq.astype(np.int64) + 32) << 6) | ndt.astype(np.int64)
+    return nh[ok].astype(np.uint32), np.rint(tt[ok]).astype(np.int64)
 
 
 def _length_s(rng) -> float:
@@ -152,7 +165,7 @@ def build_library(n_tracks: int, *, seed: int = 0, n_mixes: int | None = None, p
         h, tt = landmarks_from_peaks(t, f)
         items.append((tid, h, tt))
         real.append({"id": tid, "corpus": corpus, "path": str(path), "dur": dur})
-        sources.append((np.asarray(t, np.float64), np.asarray(f, np.float64)))
+        sources.append((h, tt))
     if not sources:
         raise SystemExit("no real tracks: the development corpora are missing")
     rng = np.random.default_rng(seed)
@@ -166,23 +179,22 @@ def build_library(n_tracks: int, *, seed: int = 0, n_mixes: int | None = None, p
         tid += 1
         length = _length_s(rng)
         long_pieces += length >= 720
-        t, f = sources[rng.integers(len(sources))]
-        t2, f2 = _transformed(t, f, rng, int(length * frames_per_s))
-        items.append((tid, *landmarks_from_peaks(t2, f2)))
+        h, t = sources[rng.integers(len(sources))]
+        h2, t2 = transformed_landmarks(h, t, rng, int(length * frames_per_s))
+        items.append((tid, h2, t2))
         hours += (t2[-1] if len(t2) else 0) / frames_per_s / 3600
         if progress and k % 2000 == 0:
             print(f"  fillers {k}/{n_fill} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     for _ in range(n_mixes):  # hour-long mixes: a chain of transformed records
         tid += 1
-        ts, fs, at = [], [], 0.0
+        hs, ts, at = [], [], 0
         while at < 3600 * frames_per_s:
-            t, f = sources[rng.integers(len(sources))]
-            t2, f2 = _transformed(t, f, rng, int(rng.uniform(150, 360) * frames_per_s))
+            h, t = sources[rng.integers(len(sources))]
+            h2, t2 = transformed_landmarks(h, t, rng, int(rng.uniform(150, 360) * frames_per_s))
+            hs.append(h2)
             ts.append(t2 + at)
-            fs.append(f2)
-            at += (t2[-1] if len(t2) else 0) + frames_per_s
-        t2, f2 = np.concatenate(ts), np.concatenate(fs)
-        items.append((tid, *landmarks_from_peaks(t2, f2)))
+            at += (int(t2[-1]) if len(t2) else 0) + int(frames_per_s)
+        items.append((tid, np.concatenate(hs), np.concatenate(ts)))
         hours += at / frames_per_s / 3600
     if n_synth:
         from livedj.synth import DEMO_TRACKS, render_track

@@ -44,6 +44,7 @@ import numpy as np
 
 from livedj.dsp import fingerprint as fp
 from livedj.fsutil import atomic_write
+from livedj.library import fpvote
 from livedj.library.index import IndexUnusable
 
 __all__ = ["FingerprintIndex", "FingerprintIndexError", "Match", "identify", "match_audio", "decide", "query_hashes",
@@ -61,7 +62,7 @@ MAX_CANDIDATES = 24      #: coarse (track, offset) bins whose exact histograms a
 COARSE_BINS_LOG2 = 18    #: at most 2**18 coarse bins (2 MB of votes), folded beyond
 COARSE_SHIFT = 7         #: coarse offset bins of 2**7 frames (2 s)
 DEDUP_SHIFT = 4          #: query times to 2**4 frames (0.25 s) when de-duplicating lookups
-HIT_BUDGET = 200_000     #: index hits the candidate stage reads per query (rarest hashes first)
+HIT_BUDGET = 4_000_000   #: index hits the candidate stage reads per query (rarest hashes first)
 GAP = 2048               #: frames between tracks on the timeline (> a query at any speed + a coarse bin)
 FORMAT = 2
 SUFFIXES = (".buckets.npy", ".times.npy", ".tracks.npy", ".meta.json")
@@ -299,38 +300,33 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
         # a common one weak and costly (the hits a query touches grow with the library)
         u_df = df[first]
         keep = np.argsort(u_df, kind="stable")
-        keep = keep[np.cumsum(u_df[keep]) <= max(HIT_BUDGET, int(u_df.min(initial=0)))]
-        k_qpos, u_frame, u_df = _gather(index.times, lo[first[keep]], u_df[keep])
-        if len(k_qpos) == 0:
-            return []
-        u_qpos = keep[k_qpos]
-        weight = np.minimum(1.0, index.common / u_df)
-        coarse = u_frame - q_time[first][keep][k_qpos]
-        coarse >>= COARSE_SHIFT
+        keep = np.sort(keep[np.cumsum(u_df[keep]) <= max(HIT_BUDGET, int(u_df.min(initial=0)))])
+        k_hash, k_time, k_df = hashes[first[keep]], q_time[first[keep]], u_df[keep]
         # bins folded modulo 2**COARSE_BINS_LOG2 (bins that far apart are days of audio apart): a vote
         # array of fixed size whatever the library; a collision only adds a false candidate
-        n_bins = min(1 << COARSE_BINS_LOG2, (index.frames >> COARSE_SHIFT) + 2)
-        np.maximum(coarse, 0, out=coarse)  # only a query longer than GAP frames reaches below 0
-        if n_bins == 1 << COARSE_BINS_LOG2:
-            coarse &= n_bins - 1
-        else:
-            np.minimum(coarse, n_bins - 1, out=coarse)
-        votes = np.bincount(coarse, weights=weight, minlength=n_bins)
+        n_bins = 1 << COARSE_BINS_LOG2
+        votes = np.zeros(n_bins + 1)
+        if fpvote.coarse_votes(index.buckets, index.times, k_hash, k_time, k_df, index.common, COARSE_SHIFT,
+                               n_bins - 1, votes) == 0:
+            return []
         votes[:-1] += votes[1:]  # a true offset near a bin edge splits over two bins
-        top = np.argpartition(-votes, min(candidates, n_bins) - 1)[:candidates]
+        top = np.argpartition(-votes[:n_bins], candidates - 1)[:candidates]
         chosen = np.zeros(n_bins + 1, bool)
         chosen[top] = chosen[top + 1] = True
-        sel = np.flatnonzero(chosen[coarse])
+        chosen[0] |= chosen[n_bins]
+        k_u, frame_sel = fpvote.chosen_hits(index.buckets, index.times, k_hash, k_time, k_df, COARSE_SHIFT,
+                                            n_bins - 1, chosen)
+        u_sel = keep[k_u]
         # back to every query row that asked for the hash at that time
         rows_by_u = np.argsort(inv, kind="stable")
         n_rows = np.bincount(inv, minlength=len(ukey))
         row_start = np.cumsum(n_rows) - n_rows
-        u = u_qpos[sel]
-        e_qpos = np.repeat(np.arange(len(sel)), n_rows[u])
+        u = u_sel
+        e_qpos = np.repeat(np.arange(len(u)), n_rows[u])
         r_start = np.cumsum(n_rows[u]) - n_rows[u]
         qpos = rows_by_u[np.repeat(row_start[u] - r_start, n_rows[u]) + np.arange(len(e_qpos))]
-        frame = u_frame[sel][e_qpos]
-        dfh = u_df[sel][e_qpos]
+        frame = frame_sel[e_qpos]
+        dfh = u_df[u][e_qpos]
     if len(qpos) == 0:
         return []
     weight = np.minimum(1.0, index.common / dfh)
