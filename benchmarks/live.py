@@ -1,7 +1,7 @@
 """The live update: per-stage latency of ``livedj run --input F --fast`` (mel, embed, query, rank, publish).
 
 The real daemon loop (:class:`~livedj.engine.daemon.LiveLoop` with a fast :class:`FileSource`, the
-ring buffer, the engine loaded by :func:`~livedj.engine.analyzer.load_engine` from an index of
+ring buffer, the engine loaded by :func:`~livedj.engine.loader.load_engine` from an index of
 ``INDEX_TRACKS`` tracks, OSC over UDP to 127.0.0.1) runs over a generated MP3, one update per hop.
 The encoder is wrapped so that the engine times the mel front end and the network separately.
 
@@ -55,8 +55,7 @@ class SplitEncoder:
         return self._mel(np.asarray(audio, dtype=np.float32))
 
     def forward(self, logmel: np.ndarray):
-        enc = self._encoder
-        return enc._embedding(enc._run(logmel[None]), 0)
+        return self._encoder.forward(logmel)
 
     def analyze(self, audio: np.ndarray):
         return self.forward(self.preprocess(audio))
@@ -100,7 +99,8 @@ def run_loop(engine, config: dict, path, updates: int, skip: int = 2) -> list[di
 
 def run(quick: bool = False) -> list[dict]:
     """Per-stage p50/p99 of live updates as shipped vs whole-window analysis with librosa's mel (baseline)."""
-    from livedj.engine.analyzer import load_engine
+    from livedj.engine.embed import make_embedder
+    from livedj.engine.loader import load_engine
 
     updates = 6 if quick else 60
     rounds = 1 if quick else 2
@@ -119,12 +119,13 @@ def run(quick: bool = False) -> list[dict]:
     base: list[dict] = []
     per_round = max(1, updates // rounds)
     # the file gives (duration - 3 s) updates per pass: a round starts the file over
-    for _ in range(rounds):
-        engine.encoder = ours_enc
+    window_s = config["audio"]["window_s"]
+    for _ in range(rounds):  # the loop's go_live() picks the embedder for the engine's encoder
+        engine.embedder = make_embedder(ours_enc, window_s)
         ours += run_loop(engine, config, track, per_round)
-        engine.encoder, engine.stream = base_enc, None
+        engine.embedder = make_embedder(base_enc, window_s)
         base += run_loop(engine, config, track, per_round)
-    engine.encoder = real
+    engine.embedder = make_embedder(real, window_s)
     sink.close()
 
     rows = []

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from livedj.dsp import WINDOW_S
+
 AUDIO_EXTENSIONS = (".mp3", ".m4a", ".aac", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".wav", ".aif", ".aiff")
 
 
@@ -76,7 +78,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "device": Field((str, int), "", help="input device name (substring) or index; empty: the system default"),
         "samplerate": Field(int, 0, _range(0, 384000), "capture rate in Hz; 0: the device's default"),
         "channels": Field(int, 1, _range(1, 32), "channels to capture (mixed to mono)"),
-        "window_s": Field(float, 5.0, _range(3.0, 30.0), "seconds of audio per analysis window"),
+        "window_s": Field(float, WINDOW_S, _range(3.0, 30.0), "seconds of audio per analysis window"),
         "hop_s": Field(float, 1.0, _range(0.1, 30.0), "seconds between updates"),
         "buffer_s": Field(float, 20.0, _range(5.0, 600.0), "ring buffer length in seconds"),
     },

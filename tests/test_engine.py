@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from livedj.engine.identify import Identifier
+from livedj.engine.now_playing import FingerprintConfirm, SegmentVote
 from livedj.engine.ranker import Rules, Weights, rank
 from livedj.engine.session import Ban, Drunk, Lookback, Pause, Pin, Played, Session, Skip
 from livedj.engine.update import Suggestion, Update
@@ -75,18 +75,18 @@ def test_lookback_blends_recent_vectors_and_drunk_adds_scaled_noise():
 
 
 def test_fingerprint_identifier_confirms_holds_and_drops():
-    ident = Identifier(confirm=2, hold=3)
-    assert ident.update_fingerprint(7, 0.9) == (None, 0.0)  # one match is not enough
-    assert ident.update_fingerprint(7, 0.8)[0] == 7
-    assert ident.update_fingerprint(None, 0.0)[0] == 7  # a noisy moment does not drop it
-    assert ident.update_fingerprint(None, 0.0)[0] == 7
-    assert ident.update_fingerprint(None, 0.0)[0] is None  # three misses do
-    ident.update_fingerprint(8, 0.9)
-    assert ident.update_fingerprint(8, 0.9)[0] == 8
+    ident = FingerprintConfirm(confirm=2, hold=3)
+    assert ident.update(7, 0.9) == (None, 0.0)  # one match is not enough
+    assert ident.update(7, 0.8)[0] == 7
+    assert ident.update(None, 0.0)[0] == 7  # a noisy moment does not drop it
+    assert ident.update(None, 0.0)[0] == 7
+    assert ident.update(None, 0.0)[0] is None  # three misses do
+    ident.update(8, 0.9)
+    assert ident.update(8, 0.9)[0] == 8
 
 
 def test_embedding_identifier_needs_similarity_and_margin():
-    ident = Identifier(votes=2, min_similarity=0.9, min_margin=0.02)
+    ident = SegmentVote(votes=2, min_similarity=0.9, min_margin=0.02)
     assert ident.update(np.array([1, 2]), np.array([0.95, 0.94]))[0] is None  # no margin
     assert ident.update(np.array([1, 2]), np.array([0.99, 0.90]))[0] == 1
     ident.reset()

@@ -219,9 +219,9 @@ def test_blend_names_both_records_louder_first(library, index):
     """During a blend two records are heard: the clearly louder one comes back first; at -3.5 dB
     apart both come back (10 s, as the daemon hears). Measured: the quieter record is lost in 2 of
     these 6 blends (the louder one takes most of the query's peaks), hence "at least 3"."""
-    from livedj.library.fingerprints import match_audio
+    from livedj.library.fingerprints import decks, match_audio
 
-    both = 0
+    both = named = 0
     for i, j in ((2, 9), (0, 5), (4, 11)):
         a, b = library[i][4 * SR: 14 * SR], library[j][4 * SR: 14 * SR]
         first = match_audio(0.8 * a + 0.35 * b, SR, index, top=3)
@@ -229,4 +229,6 @@ def test_blend_names_both_records_louder_first(library, index):
         for ga, gb in ((0.75, 0.5), (0.5, 0.75)):
             m = match_audio(ga * a + gb * b, SR, index, top=3)
             both += {x.track_id for x in m[:2] if x.aligned >= 10} == {i + 1, j + 1}
+            named += {d.track_id for d in decks(m)} == {i + 1, j + 1}  # the engine's two decks
     assert both >= 3, f"both records named in {both}/6 blends"
+    assert named >= 3, f"both decks named in {named}/6 blends"

@@ -286,18 +286,33 @@ def test_live_loop_sends_ready_after_the_first_update_then_watchdog_pings(tmp_pa
     from livedj.engine.update import Update
     from livedj.service.notify import Notifier
 
-    class Engine:
-        def update(self, audio, sr, *, t, seq, **kwargs):
+    class Engine:  # the loop's side of the notifier is under test, not the analysis: a fake engine
+        def warm_up(self):
+            pass
+
+        def go_live(self):
+            pass
+
+        def update(self, audio, sr, *, t, seq, session):
             return Update(seq=seq, t=t, suggestions=())
 
-    class Source:
-        overflows = 0
+    class Source:  # audio is already in the ring: a source that writes nothing
+        overflows, error, can_be_lost = 0, None, False
 
         def start(self):
             pass
 
         def stop(self):
             pass
+
+        def ended(self):
+            return False
+
+        def allow_until(self, sample_index):
+            pass
+
+        def seconds_since_callback(self):
+            return 0.0
 
     sr = 1000
     ring = RingBuffer(20 * sr, sr)

@@ -20,10 +20,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from livedj.dsp import WINDOW_S
+from livedj.dsp.level import first_sound
 from livedj.dsp.room import booth
 
 SR = 16000
-WINDOW_S = 5.0
 PREROLL_S = 0.5  #: audio before a chunk that is fed to the room too, so its reverb tail is heard
 POOL_DIM = 1506
 
@@ -72,8 +73,6 @@ def booth_window(audio: np.ndarray, start: int, params: dict, sr: int = SR, wind
 def chunk_starts(audio: np.ndarray, sr: int = SR, window_s: float = WINDOW_S, hop_s: float = WINDOW_S,
                  max_chunks: int = 24, silence_db: float = -45.0) -> list[int]:
     """Start samples of consecutive non-silent ``window_s`` chunks every ``hop_s``, after the leading silence."""
-    from livedj.library.indexer import first_sound
-
     size, hop = int(window_s * sr), int(hop_s * sr)
     begin = int(first_sound(audio[:60 * sr], sr) * sr)
     starts = []

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Protocol
 
 import numpy as np
 
 from livedj.audio.decode import DecodeError, iter_blocks, probe_duration
 from livedj.audio.ringbuffer import RingBuffer
 
-__all__ = ["CaptureError", "list_input_devices", "refresh_devices", "MicSource", "FileSource"]
+__all__ = ["Source", "CaptureError", "list_input_devices", "refresh_devices", "MicSource", "FileSource"]
 
 
 class CaptureError(OSError):
@@ -72,6 +73,37 @@ def list_input_devices() -> list[dict]:
     return devices
 
 
+class Source(Protocol):
+    """What the live loop needs of an input (:class:`MicSource`, :class:`FileSource`).
+
+    The source's writer (a PortAudio callback, a feeder thread) only copies into the ring buffer;
+    the live loop reads the counters and drives these calls from its analysis thread.
+    """
+
+    overflows: int  #: input overflows counted so far
+    error: str | None  #: one line: why the input failed, None while it works
+    can_be_lost: bool  #: a device that can vanish and come back (supervised and reopened by the loop)
+
+    def start(self) -> None:
+        """Open the input (raises OSError for a device that is not there)."""
+        ...
+
+    def stop(self) -> None:
+        ...
+
+    def ended(self) -> bool:
+        """True once the input has no more audio (a file's end); a device never ends."""
+        ...
+
+    def allow_until(self, sample_index: int) -> None:
+        """Fast mode: let the writer advance up to ``sample_index``; real-time inputs ignore it."""
+        ...
+
+    def seconds_since_callback(self) -> float:
+        """Seconds since audio last arrived (a stalled input)."""
+        ...
+
+
 class MicSource:
     """Capture a sounddevice input stream into ``ring`` (mono, at ``ring.sample_rate``).
 
@@ -91,6 +123,8 @@ class MicSource:
     latency : str or float
         "low", "high" or seconds.
     """
+
+    can_be_lost = True
 
     def __init__(self, ring: RingBuffer, device=None, channels: int = 1, blocksize: int = 0,
                  latency="low"):
@@ -134,6 +168,12 @@ class MicSource:
     def running(self) -> bool:
         """True while the stream is open, active and has not reported an error."""
         return self._stream is not None and bool(self._stream.active) and self.error is None
+
+    def ended(self) -> bool:
+        return False  # a device does not end: it is lost and retried
+
+    def allow_until(self, sample_index: int) -> None:
+        pass  # real time: the device sets the pace
 
     def seconds_since_callback(self) -> float:
         """Seconds since the last callback (since ``start`` when none came yet)."""
@@ -215,6 +255,8 @@ class FileSource:
         One-line DecodeError message if decoding failed.
     """
 
+    can_be_lost = False
+
     def __init__(self, ring: RingBuffer, path, realtime: bool = True, block: int = 1024,
                  loop: bool = False):
         if block <= 0:
@@ -235,6 +277,12 @@ class FileSource:
         self._thread: threading.Thread | None = None
 
     # -- consumer side -----------------------------------------------------------------------
+    def ended(self) -> bool:
+        return self.done.is_set()
+
+    def seconds_since_callback(self) -> float:
+        return time.monotonic() - self.last_callback_time if self.last_callback_time else 0.0
+
     def allow_until(self, sample_index: int) -> None:
         """Let the writer advance up to absolute ``sample_index`` (fast mode; never moves back)."""
         with self._cond:

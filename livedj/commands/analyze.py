@@ -5,9 +5,21 @@ import json
 import sys
 
 
+HELP = "BPM, key, tags and now-playing for a 5-s excerpt"
+DESCRIPTION = (
+    "What the live loop would show for the window of FILE at the offset: BPM, key (Camelot and musical), "
+    "tags, and the library track identified as playing (or 'not in library').")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("file", metavar="FILE")
+    parser.add_argument("--at", type=float, default=0.0, metavar="SECONDS", help="window start (default 0)")
+    parser.add_argument("--json", action="store_true")
+
+
 def main(args, config) -> int:
     from livedj.audio.decode import DecodeError, decode
-    from livedj.engine.analyzer import load_engine
+    from livedj.engine.loader import load_engine
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
     from livedj.outputs.jsonlines import jsonable
@@ -30,8 +42,8 @@ def main(args, config) -> int:
     from livedj.engine.session import Session
 
     session = Session()
-    for _ in range(max(engine.identifier.votes, engine.identifier.confirm)):
-        update = engine.update(audio, sr, window_s=window_s, t=args.at + window_s, session=session)
+    for _ in range(max(2, engine.now_playing.updates_to_confirm)):  # 2: tempo, then key
+        update = engine.update(audio, sr, t=args.at + window_s, session=session)
     readout = {
         "file": args.file, "at": args.at,
         "bpm": None if update.live_bpm is None else round(update.live_bpm, 1),

@@ -14,9 +14,6 @@ import copy
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-from rich.console import Console
-
 from livedj.config import xdg_dir
 
 
@@ -41,6 +38,8 @@ def _mix_specs():
 
 def make_input(path: Path, duration: float, sample_rate: int = 22050) -> list[tuple[float, float, str]]:
     """Write the demo mix to ``path``; return its parts as (start s, end s, style)."""
+    import numpy as np
+
     from livedj.synth import render_track, write_audio
 
     a_spec, b_spec = _mix_specs()
@@ -56,9 +55,25 @@ def make_input(path: Path, duration: float, sample_rate: int = 22050) -> list[tu
     return [(0.0, cut, a_spec.style), (cut, len(mix) / sample_rate, b_spec.style)]
 
 
+HELP = "generate a demo library, index it and run live on a demo input"
+DESCRIPTION = "Works with no microphone and no music library: nothing is downloaded."
+TAKES_INDEX = False  #: no --index option: the command does not read the index
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--dir", metavar="DIR", help="where the demo library and index go "
+                                                    "(default: $XDG_CACHE_HOME/livedj/demo)")
+    parser.add_argument("--duration", type=float, default=20.0, metavar="S",
+                        help="seconds of live demo (default 20)")
+    parser.add_argument("--fast", action="store_true", help="run the live part as fast as possible")
+    parser.add_argument("--no-dashboard", action="store_true", help="print JSON lines instead of the dashboard")
+
+
 def main(args, config) -> int:
     from livedj.commands.index import print_report, run_index
     from livedj.commands.run import print_summary, run_live
+    from rich.console import Console
+
     from livedj.synth import DEMO_TRACKS, build_demo_library
 
     console = Console(stderr=True)

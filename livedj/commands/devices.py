@@ -4,6 +4,15 @@ from __future__ import annotations
 import sys
 
 
+HELP = "list audio input devices"
+DESCRIPTION = "List audio input devices."
+TAKES_INDEX = False  #: no --index option: the command does not read the index
+
+
+def add_arguments(parser) -> None:
+    pass  # only the common options
+
+
 def main(args, config) -> int:
     from rich.console import Console
     from rich.table import Table

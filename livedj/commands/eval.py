@@ -13,12 +13,16 @@ import os
 import sys
 import time
 from collections import Counter
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads when measuring, not for `livedj --help`
+    import numpy as np
 
 
 def precision_at_k(vectors: np.ndarray, labels: list[str], k: int = 10) -> float:
     """Mean share of same-label tracks among each track's ``k`` nearest others (cosine)."""
+    import numpy as np
+
     v = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     sims = v @ v.T
     np.fill_diagonal(sims, -np.inf)
@@ -30,6 +34,8 @@ def precision_at_k(vectors: np.ndarray, labels: list[str], k: int = 10) -> float
 
 def random_precision(labels: list[str]) -> float:
     """Expected precision@k of random neighbours (independent of k)."""
+    import numpy as np
+
     counts = Counter(labels)
     n = len(labels)
     return float(np.mean([(counts[label] - 1) / (n - 1) for label in labels])) if n > 1 else 0.0
@@ -48,6 +54,8 @@ def labelled_files(root: str) -> list[tuple[str, str]]:
 
 
 def evaluate(root: str, encoders: list[str], *, k: int = 10, beginning_s: float = 15.0, progress=None) -> dict:
+    import numpy as np
+
     from livedj.audio.decode import DecodeError
     from livedj.encoders import get_encoder
     from livedj.library.indexer import MIN_AUDIO_S, beginning_vector, load_beginning
@@ -104,6 +112,25 @@ def report(args, what: str, measure, print_table) -> int:
     for path, why in result["skipped"]:
         console.print(f"skipped {path}: {why}", markup=False)
     return 0
+
+
+HELP = "measure suggestion quality on a labelled folder"
+DESCRIPTION = (
+    "Each file's sub-folder is its label (album, artist, crate). Reports precision@10 of same-label "
+    "neighbours among song-beginning vectors, per encoder, beside a random baseline.")
+TAKES_INDEX = False  #: no --index option: the command does not read the index
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("dir", metavar="DIR")
+    parser.add_argument("--encoders", default="musicnn,features", help="comma-separated (default: musicnn,features)")
+    parser.add_argument("--k", type=int, default=10, help="neighbours per query (default 10)")
+    parser.add_argument("--room", action="store_true", help="booth robustness: identification and label precision "
+                                                           "of simulated booth queries, per encoder")
+    parser.add_argument("--booth", choices=("random", "standard"), default="random",
+                        help="--room: booth settings drawn from the training ranges (default) or the standard "
+                             "booth (RT60 0.5 s, direct path +5 dB, pink noise 10 dB SNR, 100-8000 Hz)")
+    parser.add_argument("--json", action="store_true")
 
 
 def main(args, config) -> int:

@@ -9,6 +9,20 @@ def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
 
+HELP = "list sessions, show or export a set"
+DESCRIPTION = (
+    "The set log: every session and the tracks played in it (identified, told over OSC, or by Mixxx). "
+    "Without arguments, lists sessions; --session N shows one; --export FILE writes the newest session "
+    "(or --session N) as M3U (.m3u/.m3u8), CSV (.csv) or a rekordbox playlist (.xml).")
+TAKES_INDEX = False  #: no --index option: the command does not read the index
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--session", type=int, metavar="N")
+    parser.add_argument("--export", metavar="FILE")
+    parser.add_argument("--relative", action="store_true", help="M3U: paths relative to the playlist's folder")
+
+
 def main(args, config) -> int:
     from rich.console import Console
     from rich.table import Table

@@ -2,21 +2,30 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
-from rich.text import Text
+if TYPE_CHECKING:  # rich and the indexer (numpy, annoy, the encoders) load when indexing, not for `livedj --help`
+    from rich.console import Console
 
-from livedj.library.indexer import Report, Settings, index_library
+    from livedj.library.indexer import Report, Settings
 
 
-class FilesPerSecond(ProgressColumn):
-    def render(self, task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.2f} files/s" if speed else "-- files/s", style="progress.data.speed")
+def files_per_second_column():
+    """A progress column showing the indexing speed in files/s."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class FilesPerSecond(ProgressColumn):
+        def render(self, task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:.2f} files/s" if speed else "-- files/s", style="progress.data.speed")
+
+    return FilesPerSecond()
 
 
 def settings_from(config: dict) -> Settings:
+    from livedj.library.indexer import Settings
+
     return Settings(encoder=config["analysis"]["encoder"], beginning_s=config["index"]["beginning_s"],
                     threads=config["analysis"]["threads"], segment_hop_s=config["index"]["segment_hop_s"])
 
@@ -24,9 +33,14 @@ def settings_from(config: dict) -> Settings:
 def run_index(paths, config: dict, *, jobs: int | None = None, console: Console | None = None,
               imported=()) -> Report:
     """Index ``paths`` into the configured index directory, drawing progress on ``console``."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from livedj.library.indexer import index_library
+
     console = console or Console(stderr=True)
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), FilesPerSecond(),
-                        TimeRemainingColumn(), TextColumn("{task.fields[name]}", style="dim"), console=console,
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        files_per_second_column(), TimeRemainingColumn(), TextColumn("{task.fields[name]}", style="dim"), console=console,
                         transient=False)
     tasks: dict[str, int] = {}
 
@@ -49,6 +63,8 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
 
 
 def print_report(report: Report, console: Console) -> None:
+    from rich.text import Text
+
     console.print(f"[bold]indexed {report.indexed}[/] · unchanged {report.unchanged} · "
                   f"skipped {len(report.skipped)} · removed {report.removed} · "
                   f"{report.index_items} tracks in {report.index_dir} "
@@ -74,7 +90,26 @@ def read_dj_libraries(args, console: Console) -> tuple[list, list[tuple[str, str
     return tracks, problems
 
 
+HELP = "index a music library"
+DESCRIPTION = (
+    "Scan folders for audio (mp3, m4a/aac, flac, ogg/opus, wav, aiff), embed each song's beginning and "
+    "write the Annoy index and metadata store. Only new or changed files are analysed again.")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="folders or files (default: library.paths)")
+    parser.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: number of CPUs)")
+    parser.add_argument("--from-rekordbox", action="append", metavar="FILE",
+                        help="also index the tracks of a rekordbox collection XML, with its BPM/key")
+    parser.add_argument("--from-traktor", action="append", metavar="FILE",
+                        help="also index the tracks of a Traktor collection.nml, with its BPM/key")
+    parser.add_argument("--from-mixxx", nargs="?", const="", metavar="DB",
+                        help="also index Mixxx's library (read-only; default: its usual mixxxdb.sqlite)")
+
+
 def main(args, config) -> int:
+    from rich.console import Console
+
     from livedj.library.importers import LibraryImportError
 
     paths = args.paths or ([] if (args.from_rekordbox or args.from_traktor or args.from_mixxx is not None)

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads when the command runs, not for `livedj --help`
+    import numpy as np
 
 NEAR_DUPLICATE = 0.995
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     """Spherical interpolation between unit vectors ``a`` and ``b``."""
+    import numpy as np
+
     omega = float(np.arccos(np.clip(np.dot(a, b), -1.0, 1.0)))
     if omega < 1e-6:
         return a
@@ -39,6 +43,8 @@ def resolve(text: str, tracks: dict) -> int:
 
 def plan(waypoints: list[int], vectors: dict[int, np.ndarray], tracks: dict, index, steps: int, *,
          pitch_range: float = 0.08, candidates: int = 50) -> list[int]:
+    import numpy as np
+
     from livedj.engine.rules import key_relation, tempo_compatibility
 
     path = [waypoints[0]]
@@ -64,6 +70,19 @@ def plan(waypoints: list[int], vectors: dict[int, np.ndarray], tracks: dict, ind
                 path.append(best)
         path.append(b)
     return path
+
+
+HELP = "a path through the library from one track to another"
+DESCRIPTION = (
+    "Plan a set: from track A to B (via C ...), interpolating in embedding space, respecting the tempo and key "
+    "rules, with no repeats or near-duplicates.")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("waypoints", nargs="+", metavar="TRACK",
+                        help="file paths (or unique title words) of A B [C ...]")
+    parser.add_argument("--steps", type=int, default=10, metavar="N", help="tracks between consecutive waypoints")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the path as M3U")
 
 
 def main(args, config) -> int:

@@ -4,8 +4,10 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
-from livedj.engine.daemon import LiveLoop
+if TYPE_CHECKING:  # the engine (numpy, scipy, torch) loads in run_live, not for `livedj --help`
+    from livedj.engine.daemon import LiveLoop
 
 
 def _device(value):
@@ -132,7 +134,8 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
              device=None, osc_targets=(), record=None, engine=None, out=sys.stdout, err=sys.stderr,
              notifier=None, config_path=None, index_dir=None) -> LiveLoop:
     """Run the live loop until it ends (duration, end of input, SIGINT/SIGTERM); return it for its stats."""
-    from livedj.engine.analyzer import load_engine
+    from livedj.engine.daemon import LiveLoop
+    from livedj.engine.loader import load_engine
     from livedj.outputs.jsonlines import JsonLinesWriter
     from livedj.service.notify import Notifier
 
@@ -211,7 +214,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
 def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
     """SIGHUP: re-read config.toml and the index off the live thread, then hand the new engine over."""
     from livedj.config import ConfigError, load
-    from livedj.engine.analyzer import load_engine
+    from livedj.engine.loader import load_engine
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
 
@@ -257,6 +260,23 @@ def print_summary(loop: LiveLoop, err=sys.stderr) -> None:
     stages = " ".join(f"{k} {v['p50']:.1f}/{v['p95']:.1f}" for k, v in s["stage_ms"].items())
     print(f"livedj: {s['updates']} updates; latency p50 {lat.get('p50', 0):.1f} ms, p95 {lat.get('p95', 0):.1f} ms; "
           f"per stage p50/p95 ms: {stages}; overflows {getattr(loop.source, 'overflows', 0)}", file=err)
+
+
+HELP = "the live daemon"
+DESCRIPTION = (
+    "Listen (the configured input device, or --input FILE fed through the same ring buffer) and publish "
+    "suggestions every hop: OSC to the configured targets, the dashboard, and JSON lines.")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--input", metavar="FILE", help="play FILE into the ring buffer instead of capturing")
+    parser.add_argument("--fast", action="store_true", help="with --input: as fast as analysis allows, not real time")
+    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of audio")
+    parser.add_argument("--no-dashboard", action="store_true", help="no rich dashboard")
+    parser.add_argument("--json-lines", action="store_true", help="one JSON object per update on stdout")
+    parser.add_argument("--device", metavar="DEV", help="input device name or index (overrides audio.device)")
+    parser.add_argument("--osc", action="append", metavar="HOST:PORT", help="send OSC here too (repeatable)")
+    parser.add_argument("--record", metavar="FILE", help="also write what is heard to FILE (wav/flac/ogg)")
 
 
 def main(args, config) -> int:

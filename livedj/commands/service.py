@@ -119,6 +119,22 @@ def _command_status(args, out, err) -> int:
     return rc
 
 
+HELP = "run livedj as a systemd user service"
+DESCRIPTION = (
+    "unit: print the systemd user unit for this installation; install: write it to "
+    "$XDG_CONFIG_HOME/systemd/user/livedj.service; uninstall: stop, disable and remove it; "
+    "status: systemctl --user status livedj. See systemd/README.md.")
+TAKES_INDEX = False  #: no --index option: the command does not read the index
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("action", choices=("unit", "install", "uninstall", "status"))
+    parser.add_argument("--enable", action="store_true",
+                        help="install: also run systemctl --user daemon-reload and enable --now")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="install: also write the filesystem-sandbox drop-in (needs unprivileged user namespaces)")
+
+
 def main(args, config, out=None, err=None) -> int:
     """Dispatch ``args.action`` (unit, install, uninstall, status); the exit status."""
     out = out or sys.stdout

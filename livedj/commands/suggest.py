@@ -5,12 +5,27 @@ import json
 import sys
 
 
+HELP = "suggest records for a 5-s excerpt of a file"
+DESCRIPTION = (
+    "The offline form of one live update: analyse the window of FILE at the offset and print ranked "
+    "suggestions.")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("file", metavar="FILE")
+    parser.add_argument("--at", type=float, default=0.0, metavar="SECONDS", help="window start (default 0)")
+    parser.add_argument("--top", type=int, metavar="N", help="how many suggestions (default: ranking.top)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--mixxx-playlist", metavar="NAME", help="also append the suggestions to this Mixxx "
+                                                                "playlist (only while Mixxx is not running)")
+
+
 def main(args, config) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from livedj.audio.decode import DecodeError, decode
-    from livedj.engine.analyzer import load_engine
+    from livedj.engine.loader import load_engine
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
     from livedj.outputs.jsonlines import jsonable
@@ -30,8 +45,8 @@ def main(args, config) -> int:
     from livedj.engine.session import Session
 
     session = Session()  # as live: what is identified as playing is not suggested
-    for _ in range(engine.identifier.confirm):  # the live loop confirms a match over consecutive updates
-        update = engine.update(audio, engine.encoder.sample_rate, window_s=window_s, session=session,
+    for _ in range(engine.now_playing.updates_to_confirm):  # the live loop confirms a match over consecutive updates
+        update = engine.update(audio, engine.encoder.sample_rate, session=session,
                                t=args.at + len(audio) / engine.encoder.sample_rate)
     if args.mixxx_playlist:
         from livedj.library.importers import default_mixxx_db

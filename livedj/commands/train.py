@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 CHUNK_RANGE = (4, 24)  #: chunks per track, fewest and most
 MAX_STEPS = 6000  #: training steps in all (epochs shrink for big libraries; the cache dominates anyway)
@@ -35,6 +34,8 @@ def library_files(paths: list[str]) -> list[tuple[str, str]]:
 
 def seconds_per_chunk(model, views: int) -> float:
     """Measured cost of one chunk (clean + ``views`` booth versions through musicnn), s."""
+    import numpy as np
+
     from livedj.adapt.data import SR, booth_params, booth_window, pool_features
 
     rng = np.random.default_rng(0)
@@ -46,7 +47,22 @@ def seconds_per_chunk(model, views: int) -> float:
     return time.perf_counter() - began
 
 
+HELP = "adapt the embedding to the booth microphone"
+DESCRIPTION = (
+    "Train the booth head (encoder musicnn-booth) on your library: cached musicnn features of clean and "
+    "simulated-booth chunks, NT-Xent; written to <index dir>/head.safetensors. Re-index afterwards.")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--library", metavar="DIR", help="folder to train on (default: library.paths)")
+    parser.add_argument("--hours", type=float, default=2.0, metavar="H",
+                        help="time budget; chunks per track are chosen to fit (default 2)")
+    parser.add_argument("--out", metavar="FILE", help="head file (default: <index dir>/head.safetensors)")
+    parser.add_argument("--resume", action="store_true", help="continue from the cache and checkpoint beside --out")
+
+
 def main(args, config) -> int:
+    import numpy as np
     import torch
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

@@ -5,6 +5,7 @@ an encoder is asked for, so commands that never embed (``livedj devices``) never
 """
 from __future__ import annotations
 
+import os
 from importlib import import_module
 
 #: name -> (module, class)
@@ -23,26 +24,33 @@ def _class(name: str):
     return getattr(import_module(module), cls)
 
 
-def get_encoder(name: str, threads: int | None = None):
-    """A ready encoder instance (weights loaded)."""
-    cls = _class(name)
-    return cls(threads=threads) if threads is not None else cls()
+#: encoders built on a booth head file (``head`` is passed to them, ignored for the others)
+HEADED = frozenset({"musicnn-booth"})
 
 
-def _describe(name: str) -> tuple[str, int]:
+def get_encoder(name: str, threads: int | None = None, *, head: str | os.PathLike | None = None):
+    """A ready encoder instance (weights loaded); ``head``: the booth head file of a headed encoder."""
     cls = _class(name)
-    if hasattr(cls, "describe"):  # the version depends on a file (the booth head)
-        return cls.describe()
+    kwargs: dict = {} if threads is None else {"threads": threads}
+    if head is not None and name in HEADED:
+        kwargs["head"] = head
+    return cls(**kwargs)
+
+
+def _describe(name: str, head: str | os.PathLike | None = None) -> tuple[str, int]:
+    cls = _class(name)
+    if name in HEADED:  # the version depends on a file (the booth head)
+        return cls.describe(head)
     if hasattr(cls, "VERSION") and hasattr(cls, "DIM"):
         return cls.VERSION, int(cls.DIM)
     encoder = get_encoder(name)  # the version is only known once built
     return encoder.version, int(encoder.dim)
 
 
-def encoder_id(name: str) -> str:
+def encoder_id(name: str, head: str | os.PathLike | None = None) -> str:
     """``name/version``: stored with every vector, checked when an index is loaded."""
-    return f"{name}/{_describe(name)[0]}"
+    return f"{name}/{_describe(name, head)[0]}"
 
 
-def encoder_dim(name: str) -> int:
-    return _describe(name)[1]
+def encoder_dim(name: str, head: str | os.PathLike | None = None) -> int:
+    return _describe(name, head)[1]

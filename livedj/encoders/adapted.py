@@ -3,8 +3,8 @@
 One musicnn pass per window, as for ``musicnn``; the head maps the chosen layer to a 128-d unit
 vector trained to sound the same clean and through the booth microphone; the tags are musicnn's.
 
-Which head: the ``head`` argument, else ``$LIVEDJ_BOOTH_HEAD`` (the command line sets it from the
-config with :func:`resolve_head`, so index worker processes inherit it), else the shipped default
+Which head: the ``head`` argument (callers pass the config's choice, :func:`resolve_head`; index
+workers get it in their settings), else ``$LIVEDJ_BOOTH_HEAD`` (a user's override), else the shipped default
 ``models/booth_head.safetensors`` (trained on freely licensed game music, see models/BOOTH_HEAD.md).
 The head's tensor hash is part of ``version``, so an index built with another head is refused.
 """
@@ -28,13 +28,16 @@ def head_path(head: str | os.PathLike | None = None) -> Path:
     return Path(head or os.environ.get(HEAD_ENV) or DEFAULT_HEAD)
 
 
-def resolve_head(config: dict) -> Path:
+def resolve_head(config: dict, index_dir: str | os.PathLike | None = None) -> Path:
     """The head a configuration selects: ``analysis.head`` when set, else ``<index dir>/head.safetensors``
-    when `livedj train` wrote one there, else :data:`DEFAULT_HEAD`."""
+    when `livedj train` wrote one there (``index_dir``, default the config's), else :data:`DEFAULT_HEAD`;
+    ``$LIVEDJ_BOOTH_HEAD``, when set, overrides all of them."""
+    if os.environ.get(HEAD_ENV):
+        return Path(os.environ[HEAD_ENV])
     chosen = config.get("analysis", {}).get("head", "")
     if chosen:
         return Path(os.path.expanduser(chosen))
-    trained = Path(config["index"]["path"]) / "head.safetensors"
+    trained = Path(index_dir or config["index"]["path"]) / "head.safetensors"
     return trained if trained.is_file() else DEFAULT_HEAD
 
 
@@ -86,7 +89,7 @@ class AdaptedEncoder:
 
     def analyze(self, audio: np.ndarray) -> Embedding:
         """Embed one mono float32 window at 16 kHz in a single pass."""
-        out = self.base._run(self.base.logmel(audio)[None])
+        out = self.base.outputs(self.base.logmel(audio)[None])
         return Embedding(vector=self.vectors(out)[0], tags=out["tags"][0].astype(np.float32))
 
     def analyze_many(self, windows: Sequence[np.ndarray]) -> list[Embedding]:
@@ -99,7 +102,7 @@ class AdaptedEncoder:
         for indices in by_length.values():
             for start in range(0, len(indices), self.base.batch_size):
                 chunk = indices[start:start + self.base.batch_size]
-                out = self.base._run(np.stack([logmels[i] for i in chunk]))
+                out = self.base.outputs(np.stack([logmels[i] for i in chunk]))
                 for j, (i, vector) in enumerate(zip(chunk, self.vectors(out))):
                     results[i] = Embedding(vector=vector, tags=out["tags"][j].astype(np.float32))
         return results  # type: ignore[return-value]

@@ -296,8 +296,9 @@ class MusicnnEncoder:
             raise ValueError(f"MusicnnEncoder: expected mono audio longer than {HOP} samples, got shape {audio.shape}")
         return log_mel(audio)
 
-    def _run(self, logmels: np.ndarray) -> dict[str, np.ndarray]:
-        """Forward a stack [B, T, 96] (patch-averaged in "patches" mode) -> numpy outputs per window."""
+    def outputs(self, logmels: np.ndarray) -> dict[str, np.ndarray]:
+        """The network on a stack of log-mel windows [B, T, 96] (patch-averaged in "patches" mode):
+        every layer's output per window, as numpy (``"tags"``, ``"penultimate"``, ``"pool"``, ...)."""
         torch = self._torch
         with torch.inference_mode():
             if self.mode == "whole":
@@ -317,11 +318,11 @@ class MusicnnEncoder:
 
     def forward(self, logmel: np.ndarray) -> Embedding:
         """Stage 2 of :meth:`analyze`: the network on one log-mel window."""
-        return self._embedding(self._run(logmel[None]), 0)
+        return self._embedding(self.outputs(logmel[None]), 0)
 
     def analyze(self, audio: np.ndarray) -> Embedding:
         """Embed one mono float32 window at 16 kHz (5 s -> 313 frames) in a single pass."""
-        return self._embedding(self._run(self.logmel(audio)[None]), 0)
+        return self._embedding(self.outputs(self.logmel(audio)[None]), 0)
 
     def analyze_many(self, windows: Sequence[np.ndarray]) -> list[Embedding]:
         """Embed many windows (e.g. song beginnings for indexing), batching windows of equal length."""
@@ -333,7 +334,7 @@ class MusicnnEncoder:
         for indices in by_length.values():
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start:start + self.batch_size]
-                out = self._run(np.stack([logmels[i] for i in chunk]))
+                out = self.outputs(np.stack([logmels[i] for i in chunk]))
                 for j, i in enumerate(chunk):
                     results[i] = self._embedding(out, j)
         return results  # type: ignore[return-value]

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from livedj.dsp import WINDOW_S
 from livedj.dsp.mel import HOP, N_FFT, SR, hann_periodic, log_compress, mel_filterbank
 from livedj.encoders.base import Embedding, unit
 from livedj.encoders.musicnn import CHUNK_BANDS, MusicnnEncoder
@@ -89,7 +90,7 @@ class StreamingMusicnn:
         Most seconds of cached frames kept per grid (at least one window); bounds memory.
     """
 
-    def __init__(self, encoder: MusicnnEncoder, window_s: float = 5.0, max_context_s: float = 20.0):
+    def __init__(self, encoder: MusicnnEncoder, window_s: float = WINDOW_S, max_context_s: float = 20.0):
         import torch
         import torch.nn.functional as F
 

@@ -19,9 +19,13 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, Protocol
 
-from livedj.audio.ringbuffer import OverwrittenError
-from livedj.engine.analyzer import Engine
+import numpy as np
+
+from livedj.audio.capture import Source
+from livedj.audio.ringbuffer import OverwrittenError, RingBuffer
+from livedj.dsp import WINDOW_S
 from livedj.engine.session import Session
 from livedj.engine.update import Update
 
@@ -61,16 +65,42 @@ class Stats:
         return out
 
 
+class LiveEngine(Protocol):
+    """What the live loop needs of an engine (:class:`livedj.engine.analyzer.Engine`)."""
+
+    def warm_up(self) -> None:
+        """Pay first-call costs (called while the first window of audio arrives)."""
+        ...
+
+    def go_live(self) -> None:
+        """Consecutive updates are now consecutive hops of one stream (called before the first one)."""
+        ...
+
+    def update(self, audio: np.ndarray, sample_rate: int, *, t: float, seq: int, session: Session) -> Update:
+        ...
+
+
+class Notifier(Protocol):
+    """The service manager's hooks (:class:`livedj.service.notify.Notifier`)."""
+
+    def ready(self, status: str) -> None: ...
+
+    def status(self, status: str) -> None: ...
+
+    def watchdog(self) -> None: ...
+
+
 class LiveLoop:
     """Runs the engine over a ring buffer every hop until stopped, the duration is reached or the input ends."""
 
-    def __init__(self, engine: Engine, ring, source, *, window_s: float = 5.0, hop_s: float = 1.0,
-                 duration_s: float | None = None, publishers=(), fast: bool = False, history: int = 300,
-                 session: Session | None = None, context_s: float = 12.0, notifier=None):
+    def __init__(self, engine: LiveEngine, ring: RingBuffer, source: Source, *, window_s: float = WINDOW_S,
+                 hop_s: float = 1.0, duration_s: float | None = None, publishers: Iterable[Callable[[Update], None]] = (),
+                 fast: bool = False, history: int = 300, session: Session | None = None, context_s: float = 12.0,
+                 notifier: Notifier | None = None):
         self.engine, self.ring, self.source = engine, ring, source
         self.session = session or Session()
         self.notifier = notifier  # systemd: READY after the first update, a watchdog ping every hop
-        self.pending_engine: Engine | None = None  # set by a reload (SIGHUP); swapped in at the next hop
+        self.pending_engine: LiveEngine | None = None  # set by a reload (SIGHUP); swapped in at the next hop
         self.status = "starting"
         self.input_losses = 0
         self._next_retry = 0.0
@@ -96,7 +126,7 @@ class LiveLoop:
 
             log.info("listening: ready in %.2f s", time.monotonic() - livedj.STARTED)
         except OSError as exc:  # a microphone that is not there (yet): the analysis thread retries it
-            if not hasattr(self.source, "seconds_since_callback"):
+            if not self.source.can_be_lost:
                 raise
             self.source.error = self.source.error or str(exc)
         self._thread.start()
@@ -117,18 +147,13 @@ class LiveLoop:
         finally:
             self.finished.set()
 
-    def _input_done(self) -> bool:
-        done = getattr(self.source, "done", None)
-        return bool(done is not None and done.is_set())
-
     def _wait_for(self, position: int) -> bool:
         """Block until the ring holds ``position`` samples; False when stopping or the input ended first."""
-        allow = getattr(self.source, "allow_until", None)
-        if self.fast and allow is not None:
-            allow(position)
+        if self.fast:
+            self.source.allow_until(position)
         seen = self.ring.written
         while self.ring.written < position:
-            if self.stop_event.is_set() or self._input_done():
+            if self.stop_event.is_set() or self.source.ended():
                 return self.ring.written >= position
             time.sleep(0.002 if self.fast else 0.01)
             self._supervise()
@@ -147,7 +172,7 @@ class LiveLoop:
     def _supervise(self) -> None:
         """Notice a lost or stalled microphone, keep retrying it, and say so (never fatal)."""
         source = self.source
-        if not hasattr(source, "seconds_since_callback"):
+        if not source.can_be_lost:
             return  # a file source cannot get lost
         now = time.monotonic()
         if source.error is None and source.seconds_since_callback() < STALL_S:
@@ -162,7 +187,7 @@ class LiveLoop:
         if now - self._last_status_publish >= self.hop_s:  # keep OSC peers and the dashboard informed
             self._last_status_publish = now
             update = Update(seq=-1, t=self.ring.written / self.ring.sample_rate, suggestions=(), status=self.status,
-                            overflows=getattr(source, "overflows", 0))
+                            overflows=source.overflows)
             self.latest = update
             for publish in self.publishers:
                 publish(update)
@@ -191,12 +216,8 @@ class LiveLoop:
         end = int(self.duration_s * sr) if self.duration_s else None
         position = max(hop, int(round(MIN_WINDOW_S * sr / hop)) * hop)
         seq = 0
-        warm_up = getattr(self.engine, "warm_up", None)
-        if warm_up is not None:  # first-call costs, paid while the first window of audio arrives
-            warm_up()
-        if hasattr(self.engine, "enable_streaming"):
-            self.engine.enable_streaming(self.window_s)
-            self.session.streaming = True
+        self.engine.warm_up()  # first-call costs, paid while the first window of audio arrives
+        self.engine.go_live()
         while not self.stop_event.is_set():
             if end is not None and position > end:
                 break
@@ -205,20 +226,19 @@ class LiveLoop:
             available = min(context, position)
             if self.pending_engine is not None:  # a reload finished: swap between two updates
                 self.engine, self.pending_engine = self.pending_engine, None
-                self.engine.enable_streaming(self.window_s)
+                self.engine.go_live()
             try:
                 audio = self.ring.read(position - available, available)
             except OverwrittenError:  # fell a whole buffer behind: analyse the newest audio instead
                 position = self.ring.written
                 audio = self.ring.latest(available)
-            update = self.engine.update(audio, sr, window_s=self.window_s, t=position / sr, seq=seq,
-                                        session=self.session)
+            update = self.engine.update(audio, sr, t=position / sr, seq=seq, session=self.session)
             if self.status == "starting":
                 if self.notifier is not None:  # the index answered and audio flows: started
                     self.notifier.ready(f"listening; first update at t={update.t:.1f}s")
                 self.status = "listening"  # READY said it; no separate STATUS
                 log.info("input: listening")
-            update = replace(update, overflows=getattr(self.source, "overflows", 0),
+            update = replace(update, overflows=self.source.overflows,
                              status=update.status if update.status != "listening" else self.status)
             began = time.perf_counter()
             for publish in self.publishers:

@@ -1,9 +1,12 @@
-"""Session state of one night: what plays now, what was played, what the DJ asked for.
+"""Session state of one night: what was played, skipped, banned, pinned, the lookback and drunk mode.
 
 One writer: the analysis thread. Everything that wants to change the state (OSC in, the Mixxx
-poller, the identifier) sends a :class:`Command` into :attr:`Session.commands`; the analysis
+poller, the keyboard) sends a :class:`Command` into :attr:`Session.commands`; the analysis
 thread applies them at the start of every hop (:meth:`Session.apply_pending`), so the state is
-never touched from two threads.
+never touched from two threads. On the analysis thread, now playing
+(:mod:`livedj.engine.now_playing`) applies its :class:`Played` commands directly
+(:meth:`Session.apply`). What is on the deck now is not the session's: it is the now-playing
+tracker's, and is passed in where it matters (:meth:`Session.excluded`).
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import queue
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 
@@ -23,6 +27,13 @@ class Played:
     track_id: int
     source: str = "osc"
     confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class PlayedBefore:
+    """Tracks played on earlier nights (within ``history.no_repeat``): excluded, not logged again."""
+
+    track_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,7 @@ class Refresh:
     """Publish again now, with a fresh draw for drunk mode."""
 
 
-Command = Played | Skip | Ban | Pin | Lookback | Drunk | Pause | Refresh
+Command = Played | PlayedBefore | Skip | Ban | Pin | Lookback | Drunk | Pause | Refresh
 
 MAX_LOOKBACK = 60
 MAX_DRUNK = 2.0
@@ -81,10 +92,6 @@ class Session:
     """The night's state, owned by the analysis thread."""
 
     started_at: float = field(default_factory=time.time)
-    now_playing: int | None = None  #: identified (or told) track id
-    now_playing_confidence: float = 0.0
-    now_playing_streak: int = 0  #: consecutive updates with the same NOW PLAYING (logged as played at a count)
-    heard: int | None = None  #: this update's unconfirmed match: not yet NOW PLAYING, but not suggested either
     played: dict[int, float] = field(default_factory=dict)  #: track id -> when (time.time)
     skipped: set[int] = field(default_factory=set)
     banned: set[int] = field(default_factory=set)
@@ -92,8 +99,7 @@ class Session:
     lookback: int = 1
     drunk: float = 0.0
     paused: bool = False
-    exclude_now_playing: bool = True
-    streaming: bool = False  #: consecutive updates are consecutive hops of one stream (the live loop)
+    exclude_now_playing: bool = True  #: never suggest the record(s) on the deck
     refresh_requested: bool = False
     commands: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=1000))
     on_played: list = field(default_factory=list)  #: callbacks(track_id, source, confidence): the set log
@@ -123,6 +129,9 @@ class Session:
     def apply(self, command: Command) -> None:
         if isinstance(command, Played):
             self.mark_played(command.track_id, command.source, command.confidence)
+        elif isinstance(command, PlayedBefore):
+            for track_id in command.track_ids:
+                self.played.setdefault(track_id, 0.0)
         elif isinstance(command, Skip):
             self.skipped.add(command.track_id)
         elif isinstance(command, Ban):
@@ -147,11 +156,12 @@ class Session:
         for callback in self.on_played:
             callback(track_id, source, confidence)
 
-    def excluded(self) -> frozenset[int]:
-        """Never suggested now: the record on the deck, played, skipped or banned tracks."""
+    def excluded(self, on_deck: Iterable[int] = ()) -> frozenset[int]:
+        """Never suggested now: played, skipped or banned tracks, and ``on_deck`` (the records heard
+        or identified as playing) unless ``exclude_now_playing`` is off."""
         out = set(self.played) | self.skipped | self.banned
         if self.exclude_now_playing:
-            out.update(t for t in (self.now_playing, self.heard) if t is not None)
+            out.update(on_deck)
         return frozenset(out)
 
     def query_vector(self, vector: np.ndarray) -> np.ndarray:

@@ -45,9 +45,9 @@ import numpy as np
 from livedj.dsp import fingerprint as fp
 from livedj.fsutil import atomic_write
 from livedj.library import fpvote
-from livedj.library.index import IndexUnusable
+from livedj.library.errors import IndexUnusable
 
-__all__ = ["FingerprintIndex", "FingerprintIndexError", "Match", "identify", "match_audio", "decide", "query_hashes",
+__all__ = ["FingerprintIndex", "FingerprintIndexError", "Match", "identify", "match_audio", "decide", "decks", "query_hashes",
            "DEFAULT_SPEEDS",
            "MIN_ALIGNED"]
 
@@ -429,6 +429,24 @@ def decide(matches: list[Match], *, min_aligned: int = MIN_ALIGNED, margin: floa
         return None
     best.confidence = float((1.0 - np.exp(-(best.aligned - min_aligned + 1) / 8.0)) * (1.0 - runner / best.aligned))
     return best
+
+
+def decks(matches: list[Match], *, min_aligned: int = MIN_ALIGNED, margin: float = MARGIN) -> list[Match]:
+    """The records playing: :func:`decide`'s winner and, during a blend, the other deck: the next
+    track when it too reaches ``min_aligned`` and ``margin`` times the count of the one after it.
+    The winner first; ``share`` tells which deck is louder."""
+    best = decide(matches, min_aligned=min_aligned, margin=margin)
+    if best is None:
+        return []
+    out = [best]
+    if len(matches) > 1:
+        second = matches[1]
+        third = matches[2].aligned if len(matches) > 2 else 0.0
+        if second.aligned >= min_aligned and second.aligned >= margin * third:
+            second.confidence = float((1.0 - np.exp(-(second.aligned - min_aligned + 1) / 8.0))
+                                      * (1.0 - third / second.aligned))
+            out.append(second)
+    return out
 
 
 def identify(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterable[float] = DEFAULT_SPEEDS,

@@ -26,13 +26,11 @@ from typing import Iterable
 import numpy as np
 
 from livedj.fsutil import atomic_write
+from livedj.library.errors import IndexUnusable
+from livedj.library.fingerprints import FingerprintIndex
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-
-
-class IndexUnusable(Exception):
-    """The index cannot be used; ``str()`` is one line naming the directory/file and why."""
 
 
 def _crc32(path: Path) -> int:
@@ -137,8 +135,6 @@ def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]],
     keep = {beginnings.name, *(
         [manifest["segments"]["file"], manifest["segments"]["map"]["file"]] if "segments" in manifest else [])}
     if landmarks is not None:
-        from livedj.library.fingerprints import FingerprintIndex
-
         info = FingerprintIndex.build(landmarks, directory / f"fingerprints-{generation}")
         manifest["fingerprints"] = {"prefix": f"fingerprints-{generation}", "hashes": info["hashes"],
                                     "tracks": info["tracks"], "files": [_entry(directory / f) for f in info["files"]]}
@@ -160,7 +156,7 @@ class BeginningsIndex:
     annoy: object
     segment_annoy: object | None = None
     segment_map: np.ndarray | None = None  #: (n, 2): track id, start s
-    fingerprints: object | None = None  #: a FingerprintIndex, when the library has landmarks
+    fingerprints: FingerprintIndex | None = None  #: a FingerprintIndex, when the library has landmarks
 
     @property
     def segment_encoder(self) -> str | None:
@@ -252,8 +248,6 @@ def load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int |
         index.segment_map = seg_map
     fp = manifest.get("fingerprints")
     if fp and fp.get("hashes"):
-        from livedj.library.fingerprints import FingerprintIndex
-
         for entry in fp["files"]:
             _checked(directory, entry, verify)
         index.fingerprints = FingerprintIndex.load(directory / fp["prefix"])

@@ -23,25 +23,26 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from livedj.encoders.base import unit
+from livedj.dsp import WINDOW_S
+from livedj.dsp.level import first_sound
+from livedj.encoders.base import Encoder, unit
 from livedj.library import index as annoy_index
 from livedj.library.scan import FoundFile, scan
 from livedj.library.store import Store, display_path, encode_path
 
-WINDOW_S = 5.0
 MIN_AUDIO_S = 3.0  # below this a track has no beginning worth embedding
-SILENCE_FRAME = 2048
 
 
 @dataclass(frozen=True)
 class Settings:
     encoder: str = "musicnn"
-    beginning_s: float = 15.0
+    beginning_s: float = 15.0  #: seconds of each song's beginning that are embedded
     sample_rate: int = 16000
     threads: int = 1
     segment_hop_s: float = 5.0  #: 0: no segment vectors and no fingerprints (no identification of what plays)
     segment_encoder: str = "features"  #: cheap enough for a vector every few seconds of every track
     max_track_s: float = 1200.0  #: segments cover at most this much of a file (a 2-hour mix is not a record)
+    head: str | None = None  #: the booth head file of a headed encoder (``musicnn-booth``); None: its default
 
 
 @dataclass
@@ -75,36 +76,36 @@ class Report:
         return self.indexed / self.seconds if self.seconds > 0 else 0.0
 
 
-def first_sound(y: np.ndarray, sample_rate: int, floor_db: float = -50.0, below_peak_db: float = 40.0) -> float:
-    """Seconds of leading silence in ``y``: where the first frame louder than both thresholds starts."""
-    n = len(y) // SILENCE_FRAME
-    if n == 0:
-        return 0.0
-    frames = y[: n * SILENCE_FRAME].reshape(n, SILENCE_FRAME)
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-20)
-    threshold = max(10 ** (floor_db / 20), rms.max() * 10 ** (-below_peak_db / 20))
-    loud = np.flatnonzero(rms > threshold)
-    return float(loud[0] * SILENCE_FRAME / sample_rate) if len(loud) else float(len(y) / sample_rate)
-
-
 # -- worker side ----------------------------------------------------------------------------
-_WORKER: dict = {}
+@dataclass
+class Worker:
+    """What one indexing process analyses with: the settings and their encoders, loaded once."""
+
+    settings: Settings
+    encoder: Encoder
+    segment_encoder: Encoder
+
+    @classmethod
+    def load(cls, settings: Settings) -> "Worker":
+        from livedj.encoders import get_encoder
+
+        encoder = get_encoder(settings.encoder, threads=settings.threads, head=settings.head)
+        segment_encoder = (encoder if settings.segment_encoder == settings.encoder
+                           else get_encoder(settings.segment_encoder, threads=settings.threads, head=settings.head))
+        return cls(settings, encoder, segment_encoder)
+
+    def analyze(self, path: str) -> FileResult:
+        return analyze_file(path, self.settings, self.encoder, self.segment_encoder)
+
+
+#: this process's worker, set by the pool's initializer from explicit arguments (a spawned process
+#: keeps its loaded encoders between tasks only in a global; the parent process never sets it)
+_worker: Worker | None = None
 
 
 def _init_worker(settings: Settings) -> None:
-    from livedj.encoders import get_encoder
-
-    _WORKER["encoder"] = get_encoder(settings.encoder, threads=settings.threads)
-    _WORKER["segment_encoder"] = _segment_encoder(settings, _WORKER["encoder"])
-    _WORKER["settings"] = settings
-
-
-def _segment_encoder(settings: Settings, encoder):
-    from livedj.encoders import get_encoder
-
-    if settings.segment_encoder == settings.encoder:
-        return encoder
-    return get_encoder(settings.segment_encoder, threads=settings.threads)
+    global _worker
+    _worker = Worker.load(settings)
 
 
 def load_beginning(path: str, beginning_s: float, sample_rate: int = 16000) -> tuple[np.ndarray, float]:
@@ -147,15 +148,15 @@ def segment_vectors(audio: np.ndarray, encoder, hop_s: float, window_s: float = 
     return np.stack(rows).astype(np.float32)
 
 
-def analyze_file(path: str, settings: Settings, encoder=None, segment_encoder=None) -> FileResult:
+def analyze_file(path: str, settings: Settings, encoder: Encoder, segment_encoder: Encoder | None = None
+                 ) -> FileResult:
     """Tags, song-beginning vector, segment vectors, BPM and key of one file. Never raises for a bad file."""
     from livedj.audio.decode import DecodeError, decode
     from livedj.dsp.rhythm import estimate_tempo
     from livedj.dsp.tonal import estimate_key
     from livedj.library.tags import read_tags
 
-    encoder = encoder or _WORKER["encoder"]
-    segment_encoder = segment_encoder or _WORKER.get("segment_encoder") or encoder
+    segment_encoder = segment_encoder or encoder
     sr = settings.sample_rate
     tags = read_tags(path)
     try:
@@ -191,7 +192,8 @@ def analyze_file(path: str, settings: Settings, encoder=None, segment_encoder=No
 
 
 def _analyze_in_worker(path: str) -> FileResult:
-    return analyze_file(path, _WORKER["settings"])
+    assert _worker is not None, "called outside an indexing worker process"
+    return _worker.analyze(path)
 
 
 # -- parent side ----------------------------------------------------------------------------
@@ -212,7 +214,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
     progress = progress or (lambda *a: None)
     store = Store(index_dir)
     try:
-        enc_id = encoder_id(settings.encoder)
+        enc_id = encoder_id(settings.encoder, settings.head)
         known = store.fingerprints()
         problems: list[tuple[str, str]] = []
         roots = [os.path.abspath(os.fsdecode(r)) for r in roots]
@@ -267,11 +269,11 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                 or _stale(index_dir, enc_id):
             progress("build", 0, 1, "")
 
-            segments = store.segments(enc_id, encoder_dim(settings.segment_encoder))
-            manifest = annoy_index.build(index_dir, store.vectors(enc_id), dim=encoder_dim(settings.encoder),
+            segments = store.segments(enc_id, encoder_dim(settings.segment_encoder, settings.head))
+            manifest = annoy_index.build(index_dir, store.vectors(enc_id), dim=encoder_dim(settings.encoder, settings.head),
                                          encoder=enc_id, n_trees=n_trees, segments=segments,
-                                         segment_encoder=encoder_id(settings.segment_encoder),
-                                         segment_dim=encoder_dim(settings.segment_encoder),
+                                         segment_encoder=encoder_id(settings.segment_encoder, settings.head),
+                                         segment_dim=encoder_dim(settings.segment_encoder, settings.head),
                                          landmarks=store.landmarks())
             report.index_items = manifest["items"]
             progress("build", 1, 1, "")
@@ -308,12 +310,9 @@ def _run(paths: list[str], settings: Settings, jobs: int | None) -> Iterable[Fil
     """Analyse ``paths`` in ``jobs`` processes (inline for one job or few files), yielding as they finish."""
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1 or len(paths) < 4:
-        from livedj.encoders import get_encoder
-
-        encoder = get_encoder(settings.encoder, threads=settings.threads)
-        segment_encoder = _segment_encoder(settings, encoder)
+        worker = Worker.load(settings)
         for path in paths:
-            yield analyze_file(path, settings, encoder, segment_encoder)
+            yield worker.analyze(path)
         return
     # spawn: workers must not inherit a parent's torch thread pools or open SQLite handles
     worker_settings = dataclasses.replace(settings, threads=1)

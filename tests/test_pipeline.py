@@ -1,0 +1,204 @@
+"""One live update stage by stage, in process, on real parts.
+
+A generated library is indexed in this process (``index_library``, musicnn, a real Annoy index and
+real fingerprints on disk) and loaded with ``load_engine``; each test calls one stage of
+:class:`livedj.engine.analyzer.Engine` (level, embed, listen, identify, query, rank, the whole
+update) and checks what it owes the next one. No stage is faked.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from livedj.config import defaults
+from livedj.dsp import WINDOW_S
+from livedj.dsp.level import first_sound, level_db, resample
+from livedj.engine.analyzer import Engine, InlineExecutor
+from livedj.engine.embed import Laps, StagedEmbedder, StreamingEmbedder, WindowEmbedder, make_embedder
+from livedj.engine.loader import load_engine
+from livedj.engine.now_playing import Match, NowPlaying, NowPlayingTracker
+from livedj.engine.session import Ban, Pause, Played, Session
+from livedj.library import index as annoy_index
+from livedj.library.indexer import Settings, index_library
+from livedj.synth import DEMO_TRACKS, build_demo_library
+
+N_TRACKS = 4
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    """Four generated tracks indexed in this process; the engine loaded from that index."""
+    from livedj.audio.decode import decode
+
+    root = tmp_path_factory.mktemp("pipeline")
+    paths = build_demo_library(root / "library", DEMO_TRACKS[:N_TRACKS], duration=20.0)
+    (root / "library" / "broken.mp3").write_bytes(b"\x00not audio" * 100)
+    progress = []
+    report = index_library([root / "library"], str(root / "index"), Settings(), jobs=1,
+                           progress=lambda event, done, total, path: progress.append(event))
+    config = defaults()
+    config["index"]["path"] = str(root / "index")
+    engine = load_engine(config)
+    audio = {str(p): decode(p, SR) for p in paths}
+    return root, [str(p) for p in paths], report, progress, engine, audio
+
+
+def track_id(engine: Engine, path: str) -> int:
+    return next(t.id for t in engine.tracks.values() if t.path == path)
+
+
+# -- indexer (in process) ---------------------------------------------------------------------
+def test_indexer_in_process_indexes_skips_the_broken_file_and_reports_progress(indexed):
+    root, paths, report, progress, engine, _ = indexed
+    assert report.indexed == N_TRACKS and report.index_items == N_TRACKS
+    assert [p for p, _ in report.skipped] == [str(root / "library" / "broken.mp3")]
+    assert progress[0] == "scan" and progress.count("file") == N_TRACKS + 1 and progress[-1] == "build"
+    assert engine.index.size == N_TRACKS and engine.index.fingerprints is not None
+    again = index_library([root / "library"], str(root / "index"), Settings(), jobs=1)
+    assert again.indexed == 0 and again.unchanged == N_TRACKS  # nothing new: nothing analysed
+    assert "unchanged since it failed" in again.skipped[0][1]
+
+
+# -- level ----------------------------------------------------------------------------------------
+def test_level_first_sound_and_resample_are_known_answers():
+    t = np.arange(SR) / SR
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    rms, peak = level_db(tone)
+    assert rms == pytest.approx(20 * np.log10(0.5 / np.sqrt(2)), abs=0.05)
+    assert peak == pytest.approx(20 * np.log10(0.5), abs=0.05)
+    assert level_db(np.zeros(0, np.float32)) == (-120.0, -120.0)
+    assert first_sound(np.concatenate([np.zeros(SR, np.float32), tone]), SR) == pytest.approx(1.0, abs=0.13)
+    down = resample(tone, SR, 8000)
+    assert down.dtype == np.float32 and len(down) == 8000
+    assert level_db(down)[0] == pytest.approx(rms, abs=0.1)  # a 440 Hz tone survives 8 kHz
+
+
+# -- embed ----------------------------------------------------------------------------------------
+def test_every_embedder_gives_the_encoders_vector_of_the_last_window(indexed):
+    *_, engine, audio = indexed
+    encoder = engine.encoder
+    stream = next(iter(audio.values()))[: 12 * SR]
+    expected = encoder.analyze(stream[-int(WINDOW_S * SR):]).vector
+    assert isinstance(make_embedder(encoder, WINDOW_S), StagedEmbedder)  # musicnn: mel and network apart
+    live = make_embedder(encoder, WINDOW_S, live=True)
+    assert isinstance(live, StreamingEmbedder)
+    for embedder in (WindowEmbedder(encoder, WINDOW_S), StagedEmbedder(encoder, WINDOW_S), live):
+        laps = Laps()
+        for end in (10 * SR, 11 * SR, 12 * SR):  # consecutive hops: the streaming one reuses its frames
+            vector = embedder.embed(stream[:end], end, laps).vector
+        assert set(laps.stages) == {"mel", "embed"}
+        assert float(vector @ expected) > 0.9999, type(embedder).__name__
+    short = stream[: 3 * SR]  # the first live updates: less than a window, embedded whole
+    assert float(live.embed(short, 3 * SR, Laps()).vector @ encoder.analyze(short).vector) > 0.9999
+
+
+# -- listen (tempo/key) and hear (fingerprints) --------------------------------------------------
+def test_listen_refreshes_tempo_then_key_and_hears_the_record(indexed):
+    _, paths, _, _, engine, audio = indexed
+    engine.listener.bpm = engine.listener.key = None
+    excerpt = audio[paths[1]][4 * SR: 16 * SR]
+    first, second = engine.listen(excerpt, SR), engine.listen(excerpt, SR)
+    assert set(first.stage_ms) == {"tempo_key", "identify"}
+    spec = DEMO_TRACKS[1]
+    bpm = engine.listener.bpm
+    assert bpm is not None and min(abs(bpm - spec.bpm * f) for f in (0.5, 1, 2)) < 0.03 * spec.bpm
+    assert engine.listener.key is not None
+    assert [m.track_id for m in second.matches] == [track_id(engine, paths[1])]
+    assert 0 < second.matches[0].confidence <= 1 and abs(second.matches[0].speed - 1) < 0.01
+    assert engine.listen(np.zeros(12 * SR, np.float32), SR).matches == ()  # silence: nothing heard
+
+
+# -- identify (now playing's rules) -------------------------------------------------------------
+def test_now_playing_confirms_after_two_updates_and_logs_the_play_once(indexed):
+    _, paths, _, _, engine, audio = indexed
+    tracker = NowPlayingTracker(engine.index, log_after=3)
+    session, logged = Session(), []
+    session.on_played.append(lambda *a: logged.append(a))
+    wanted = track_id(engine, paths[2])
+    excerpt = audio[paths[2]][4 * SR: 16 * SR]
+    heard = tracker.hear(excerpt, SR)
+    vector = np.zeros(engine.encoder.dim, np.float32)  # fingerprints decide: the embedding is not read
+    answers = [tracker.decide(heard, vector, excerpt, SR, session) for _ in range(5)]
+    assert answers[0].track_id is None and answers[0].on_deck == {wanted}  # heard, not yet confirmed
+    assert all(a.track_id == wanted for a in answers[1:])
+    assert logged == [(wanted, "identified", pytest.approx(answers[3].confidence))]  # once: 3rd confirmed
+    assert wanted in session.played
+    for _ in range(3):  # three updates without it drop it
+        now = tracker.decide((), vector, excerpt, SR, session)
+    assert now == NowPlaying(None, 0.0, ())
+
+
+def test_segment_fallback_votes_over_a_real_segment_index(tmp_path):
+    # an index with segment vectors but no fingerprints (as built before fingerprints existed)
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(3, 8)).astype(np.float32)
+    segments = [(i + 1, 5.0, base[i] + 0.01 * rng.normal(size=(4, 8)).astype(np.float32)) for i in range(3)]
+    items = [(i + 1, base[i] / np.linalg.norm(base[i])) for i in range(3)]
+    annoy_index.build(tmp_path, items, dim=8, encoder="test/1", segments=segments)
+    index = annoy_index.load(tmp_path, encoder="test/1", dim=8)
+    assert index.fingerprints is None and index.n_segments == 12
+    tracker = NowPlayingTracker(index)
+    assert tracker.hear(np.zeros(SR, np.float32), SR) == ()  # no fingerprints: nothing to hear
+    session = Session()
+    window = np.zeros(SR, np.float32)
+    answers = [tracker.decide((), base[1] / np.linalg.norm(base[1]), window, SR, session) for _ in range(4)]
+    assert answers[-1].track_id == 2 and answers[-1].confidence > 0.5
+    assert tracker.updates_to_confirm == tracker.segments.votes
+
+
+# -- query and rank ---------------------------------------------------------------------------
+def test_query_and_rank_leave_out_what_is_on_deck_played_or_banned(indexed):
+    _, paths, _, _, engine, audio = indexed
+    ids = [track_id(engine, p) for p in paths]
+    session = Session()
+    session.apply(Played(ids[1], "osc"))
+    session.apply(Ban(ids[2]))
+    vector = engine.encoder.analyze(audio[paths[0]][4 * SR: 9 * SR])
+    now = NowPlaying(None, 0.0, (Match(ids[0], 0.9),))
+    found, sims = engine.query(vector, session, now)
+    assert len(found) == N_TRACKS and found[0] == ids[0]  # the query itself is nearest ...
+    ranked = engine.rank(found, sims, session, now)
+    assert [s.track_id for s in ranked] == [ids[3]]  # ... but only the one left may be suggested
+    session.exclude_now_playing = False
+    assert ids[0] in [s.track_id for s in engine.rank(found, sims, session, now)]
+
+
+# -- the whole update ----------------------------------------------------------------------------
+def test_update_runs_every_stage_and_names_the_record(indexed):
+    _, paths, _, _, engine, audio = indexed
+    engine.now_playing = NowPlayingTracker(engine.index)  # a fresh night
+    session = Session()
+    excerpt = audio[paths[3]][2 * SR: 14 * SR]
+    updates = [engine.update(excerpt, SR, t=14.0, seq=i, session=session) for i in range(2)]
+    last = updates[-1]
+    assert {"mel", "embed", "tempo_key", "identify", "query", "rank"} <= set(last.stage_ms)
+    assert last.latency_ms >= sum(v for k, v in last.stage_ms.items() if k not in ("tempo_key", "identify"))
+    assert updates[0].now_playing is None and last.now_playing["path"] == paths[3]
+    assert paths[3] not in [s.path for s in last.suggestions] and len(last.suggestions) == N_TRACKS - 1
+    assert last.tags and last.live_bpm is not None and last.live_key is not None
+    at_44k = resample(excerpt, SR, 44100)  # another input rate: resampled to the encoder's
+    assert engine.update(at_44k, 44100, t=14.0, session=session).now_playing["path"] == paths[3]
+    session.send(Pause(True))
+    paused = engine.update(excerpt, SR, session=session)
+    assert paused.status == "paused" and paused.suggestions == () and paused.level_db > -60
+
+
+def test_go_live_moves_listening_to_the_second_core_and_streams_the_embedding(indexed):
+    _, paths, _, _, engine, audio = indexed
+    offline = Engine(engine.embedder, engine.index, engine.tracks, NowPlayingTracker(engine.index))
+    live = Engine(make_embedder(engine.encoder, WINDOW_S), engine.index, engine.tracks,
+                  NowPlayingTracker(engine.index))
+    live.go_live()
+    assert isinstance(offline.helper, InlineExecutor) and not isinstance(live.helper, InlineExecutor)
+    assert isinstance(live.embedder, StreamingEmbedder)
+    try:
+        stream = audio[paths[0]]
+        for end in range(8, 13):
+            a = offline.update(stream[:end * SR], SR, t=end, session=Session())
+            b = live.update(stream[:end * SR], SR, t=end, session=Session())
+            assert [s.track_id for s in a.suggestions] == [s.track_id for s in b.suggestions]
+            assert [s.similarity for s in a.suggestions] == pytest.approx([s.similarity for s in b.suggestions],
+                                                                          abs=1e-4)
+    finally:
+        live.helper.shutdown()
