@@ -142,7 +142,7 @@ CONDITIONS = _conditions()
 
 def run(quick: bool = False, n_tracks: int | None = None, per_corpus: int | None = None,
         exhaustive: bool = True, conditions=None, seed: int = 0, copies: int = 0, booth_per_corpus: int | None = None,
-        exhaustive_n: int = 40) -> list[dict]:
+        exhaustive_n: int = 40, absent_n: int | None = None) -> list[dict]:
     n_tracks = n_tracks or (2000 if quick else 10000)
     index, real, info, directory = get_index(n_tracks)
     if copies:
@@ -156,7 +156,7 @@ def run(quick: bool = False, n_tracks: int | None = None, per_corpus: int | None
         rs = [r for r in real if r["corpus"] == corpus]
         k = min(len(rs), per_corpus or (8 if quick else len(rs)))
         chosen += [rs[i] for i in sorted(rng.choice(len(rs), k, replace=False))]
-    absent = info.pop("absent", [])
+    absent = info.pop("absent", [])[:absent_n]
     rows = [row("identify_scale.library", f"tracks in the index ({info})", float(info["tracks"]), ""),
             row("identify_scale.bytes_per_4min", "index bytes per four-minute track (all files / hours of audio)",
                 (index.times.nbytes + index.buckets.nbytes + index.tracks.nbytes) / (info["hours"] * 3600 / 240),
@@ -228,12 +228,14 @@ def main(argv=None):
     ap.add_argument("--conditions", default=None, help="comma-separated: " + ",".join(c[0] for c in CONDITIONS))
     ap.add_argument("--booth-per-corpus", type=int, default=None, help="booth conditions on this many tracks a corpus")
     ap.add_argument("--exhaustive-n", type=int, default=40, help="queries per condition also matched exhaustively")
+    ap.add_argument("--absent-n", type=int, default=None, help="held-out records queried (default all)")
     ap.add_argument("--copies", type=int, default=0, help="the fillers this many more times (e.g. 9: 10k -> ~100k)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     rows = run(a.quick, a.tracks, a.per_corpus, not a.no_exhaustive,
                a.conditions.split(",") if a.conditions else None, copies=a.copies,
-               booth_per_corpus=a.booth_per_corpus, exhaustive_n=a.exhaustive_n)
+               booth_per_corpus=a.booth_per_corpus, exhaustive_n=a.exhaustive_n,
+               absent_n=a.absent_n)
     for r in rows:
         print(f"{r['benchmark']:<40} {r['value']!s:>10} {r['unit']:<3} target {r['target']!s:<7} ok {r['ok']}  "
               f"{r['figure']}")
