@@ -145,3 +145,21 @@ def test_booth_gain_and_recorded_ir():
     echo[0], echo[-1] = 1.0, 0.5
     out = room.booth(y, SR, ir=echo, snr_db=None, band=None)
     np.testing.assert_allclose(out[799:], y[799:] + 0.5 * y[:-799], atol=1e-5)
+
+
+def test_booth_presets_differ_and_rumble_is_low():
+    from scipy import signal as _signal
+
+    y = np.sin(2 * np.pi * 440 * np.arange(2 * SR) / SR).astype(np.float32) * 0.3
+    outs = {name: room.booth_preset(y, SR, name, seed=1) for name in room.BOOTHS}
+    assert all(o.shape == y.shape and np.isfinite(o).all() for o in outs.values())
+    names = list(outs)
+    for a in range(len(names)):
+        for b in range(a + 1, len(names)):
+            assert not np.allclose(outs[names[a]], outs[names[b]]), (names[a], names[b])
+    f, p = _signal.welch(room.rumble_noise(4 * SR, SR, 2), SR, nperseg=2048)
+    assert p[f < 250].sum() > 10 * p[f > 500].sum()  # most energy below 250 Hz
+    ir = room.reflections_ir(SR, rt60=0.6, seed=3)
+    assert ir[0] == 1.0 and 0.1 < room.rt60_schroeder(ir, SR) < 1.2  # the direct path and early echoes hold half the energy
+    with pytest.raises(ValueError, match="unknown booth"):
+        room.booth_preset(y, SR, "nope")

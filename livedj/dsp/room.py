@@ -18,7 +18,7 @@ import numpy as np
 from scipy import signal
 
 __all__ = ["synthetic_ir", "load_ir", "pink_noise", "crowd_noise", "add_noise", "band_limit",
-           "speed_change", "booth", "rt60_schroeder"]
+           "speed_change", "booth", "rt60_schroeder", "rumble_noise", "reflections_ir", "BOOTHS", "booth_preset"]
 
 
 def synthetic_ir(sample_rate: int, rt60: float = 0.5, direct_to_reverb_db: float = 5.0,
@@ -187,7 +187,7 @@ def speed_change(y: np.ndarray, speed: float, sample_rate: int) -> np.ndarray:
 def booth(y: np.ndarray, sample_rate: int, *, ir: np.ndarray | None = None, rt60: float = 0.5,
           snr_db: float | None = 10.0, noise: str | np.ndarray = "pink",
           band: tuple[float | None, float | None] | None = (100.0, 8000.0), speed: float = 1.0,
-          gain_db: float = 0.0, seed: int = 0) -> np.ndarray:
+          gain_db: float = 0.0, seed: int = 0, direct_to_reverb_db: float = 5.0) -> np.ndarray:
     """What the booth microphone hears of ``y``: the whole chain, in this order.
 
     1. ``speed``: the pitch fader (:func:`speed_change`);
@@ -214,7 +214,7 @@ def booth(y: np.ndarray, sample_rate: int, *, ir: np.ndarray | None = None, rt60
     x = speed_change(y, speed, sample_rate)
     n = len(x)
     if ir is None and rt60 > 0:
-        ir = synthetic_ir(sample_rate, rt60=rt60, seed=seed)
+        ir = synthetic_ir(sample_rate, rt60=rt60, direct_to_reverb_db=direct_to_reverb_db, seed=seed)
     if ir is not None and len(ir) > 1:
         x = signal.fftconvolve(x.astype(np.float64), np.asarray(ir, dtype=np.float64))[:n]
     if snr_db is not None:
@@ -223,8 +223,10 @@ def booth(y: np.ndarray, sample_rate: int, *, ir: np.ndarray | None = None, rt60
                 noise_arr = pink_noise(n, seed + 101)
             elif noise == "crowd":
                 noise_arr = crowd_noise(n, sample_rate, seed + 101)
+            elif noise == "rumble":
+                noise_arr = rumble_noise(n, sample_rate, seed + 101)
             else:
-                raise ValueError(f"booth: noise must be 'pink', 'crowd' or an array, got {noise!r}")
+                raise ValueError(f"booth: noise must be 'pink', 'crowd', 'rumble' or an array, got {noise!r}")
         else:
             noise_arr = np.asarray(noise)
         x = add_noise(x, noise_arr, snr_db)
@@ -232,3 +234,71 @@ def booth(y: np.ndarray, sample_rate: int, *, ir: np.ndarray | None = None, rt60
         x = band_limit(x, sample_rate, band[0], band[1])
     x = np.asarray(x, dtype=np.float64) * 10 ** (gain_db / 20)
     return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+def rumble_noise(n: int, sample_rate: int, seed: int = 0) -> np.ndarray:
+    """Low-frequency-heavy noise, unit RMS, float32: brown (1/f^2) noise below ~250 Hz (subwoofer
+    spill, air conditioning, feet) plus pink noise 12 dB lower: most of its energy is where the
+    fingerprints do not look, but it still masks the lowest peaks."""
+    if n <= 0:
+        return np.zeros(0, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1.0 / sample_rate)
+    shape = 1.0 / np.maximum(f, 20.0) / (1.0 + (f / 250.0) ** 4)
+    y = np.fft.irfft(spectrum * shape, n)
+    y /= max(float(np.sqrt(np.mean(y**2))), 1e-20)
+    y += 0.25 * pink_noise(n, seed + 7)
+    y -= y.mean()
+    return (y / max(float(np.sqrt(np.mean(y**2))), 1e-20)).astype(np.float32)
+
+
+def reflections_ir(sample_rate: int, rt60: float = 0.7, direct_to_reverb_db: float = 0.0, n_reflections: int = 12,
+                   seed: int = 0) -> np.ndarray:
+    """Another IR family: a direct path, ``n_reflections`` discrete early reflections (walls, the
+    booth's glass, 3-60 ms, some of them strong) and a diffuse tail; energies scaled to
+    ``direct_to_reverb_db`` as :func:`synthetic_ir` does. Comb-filtering by the strong early echoes
+    is what a small booth adds and an exponential noise tail does not."""
+    n = max(2, int(round(1.2 * max(rt60, 0.08) * sample_rate)))
+    rng = np.random.default_rng(seed + 31)
+    rest = synthetic_ir(sample_rate, rt60=max(rt60, 0.08), direct_to_reverb_db=0.0, seed=seed).astype(np.float64)
+    rest = np.resize(rest, n)
+    rest[0] = 0.0
+    rest *= 0.5
+    at = (rng.uniform(0.003, 0.060, n_reflections) * sample_rate).astype(int)
+    rest[np.minimum(at, n - 1)] += rng.uniform(0.2, 0.7, n_reflections) * rng.choice([-1.0, 1.0], n_reflections)
+    rest *= np.sqrt(10 ** (-direct_to_reverb_db / 10) / max(float(np.sum(rest**2)), 1e-20))
+    rest[0] = 1.0
+    return rest.astype(np.float32)
+
+
+#: named booth simulations (not one simulator the fingerprints could be tuned to): noise spectrum,
+#: IR family, direct-path ratio and microphone band vary. "standard" is :func:`booth`'s default;
+#: "issue16" the other simulation of issue 16 (random IR, direct +5 dB, RT60 0.5 s, low-frequency
+#: heavy noise at 10 dB SNR, 100 Hz-8 kHz)
+BOOTHS: dict[str, dict] = {
+    "standard": dict(rt60=0.5, direct_to_reverb_db=5.0, noise="pink", snr_db=10.0, band=(100.0, 8000.0)),
+    "issue16": dict(rt60=0.5, direct_to_reverb_db=5.0, noise="rumble", snr_db=10.0, band=(100.0, 8000.0), ir_seed=1),
+    "crowd": dict(rt60=0.4, direct_to_reverb_db=3.0, noise="crowd", snr_db=8.0, band=(100.0, 8000.0)),
+    "rumble-club": dict(rt60=0.9, direct_to_reverb_db=0.0, noise="rumble", snr_db=6.0, band=(60.0, 10000.0)),
+    "glass-booth": dict(ir="reflections", rt60=0.6, direct_to_reverb_db=2.0, noise="pink", snr_db=12.0,
+                        band=(100.0, 8000.0)),
+    "phone": dict(rt60=0.3, direct_to_reverb_db=8.0, noise="crowd", snr_db=12.0, band=(300.0, 3400.0)),
+}
+
+
+def booth_preset(y: np.ndarray, sample_rate: int, name: str, *, speed: float = 1.0, seed: int = 0) -> np.ndarray:
+    """:func:`booth` with the settings of ``BOOTHS[name]``; ``seed`` varies the IR and the noise."""
+    try:
+        p = dict(BOOTHS[name])
+    except KeyError:
+        raise ValueError(f"booth_preset: unknown booth {name!r} (known: {', '.join(BOOTHS)})") from None
+    ir = None
+    if p.pop("ir", None) == "reflections":
+        ir = reflections_ir(sample_rate, rt60=p["rt60"], direct_to_reverb_db=p["direct_to_reverb_db"], seed=seed)
+    ir_seed = p.pop("ir_seed", 0)
+    if ir is None and p["rt60"] > 0:
+        ir = synthetic_ir(sample_rate, rt60=p["rt60"], direct_to_reverb_db=p["direct_to_reverb_db"],
+                          seed=seed * 7919 + ir_seed)
+    return booth(y, sample_rate, ir=ir, rt60=p["rt60"], snr_db=p["snr_db"], noise=p["noise"], band=p["band"],
+                 speed=speed, seed=seed, direct_to_reverb_db=p["direct_to_reverb_db"])

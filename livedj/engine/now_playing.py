@@ -31,7 +31,7 @@ import numpy as np
 
 from livedj.encoders.base import Encoder
 from livedj.engine.session import Played, Session
-from livedj.library.fingerprints import identify
+from livedj.library.fingerprints import decks, match_audio
 from livedj.library.index import BeginningsIndex
 
 
@@ -43,6 +43,7 @@ class Match:
     confidence: float  #: 0..1
     speed: float = 1.0  #: playback speed relative to the record (the pitch fader), when known
     offset_s: float | None = None  #: position in the record of the start of what was heard, when known
+    level: float | None = None  #: share of what was heard that is this record (0..1; the louder deck more)
 
 
 @dataclass(frozen=True)
@@ -183,8 +184,9 @@ class NowPlayingTracker:
         if self.index.fingerprints is None:
             return ()
         heard = audio[-int(self.identify_s * sample_rate):]
-        track_id, confidence, speed, offset_s = identify(heard, sample_rate, self.index.fingerprints)
-        return () if track_id is None else (Match(track_id, confidence, speed, offset_s),)
+        # both decks during a blend (the winner first, as the confirm rule reads heard[0])
+        found = decks(match_audio(heard, sample_rate, self.index.fingerprints, top=3))
+        return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share) for m in found)
 
     def decide(self, heard: tuple[Match, ...], vector: np.ndarray, window: np.ndarray, sample_rate: int,
                session: Session) -> NowPlaying:

@@ -1,21 +1,34 @@
 """The landmark-fingerprint index and live "now playing" identification.
 
-On disk (``<prefix>`` chosen by the caller, e.g. ``<index dir>/fingerprints-<gen>``)::
+On disk (``<prefix>`` chosen by the caller, e.g. ``<index dir>/fingerprints-<gen>``), format 2::
 
-    <prefix>.hashes.npy    uint32 (n,)     landmark hashes, sorted
-    <prefix>.entries.npy   uint32 (n, 2)   parallel: track id, anchor time (frames of 16 ms)
-    <prefix>.meta.json     {"params": fingerprint.PARAMS, "hashes": n, "tracks": m}
+    <prefix>.buckets.npy   uint32 (2**HASH_BITS + 1)  start of each hash's run in ``times``
+    <prefix>.times.npy     uint32 (n,)                 landmark anchor times on one *library timeline*
+    <prefix>.tracks.npy    int64 (m, 2)                track id, first frame of the track on that timeline
+    <prefix>.meta.json     {"params": fingerprint.PARAMS, "format": 2, "hashes": n, "tracks": m, "frames": ...}
 
-Each file is written under a temporary name, fsynced and renamed into place (``os.replace``),
-the pattern of :mod:`livedj.library.index`; the caller lists them, with size and CRC, in the
-manifest it swaps in last. :meth:`FingerprintIndex.load` memory-maps the arrays (start-up reads
-no data) and refuses truncated, mismatched or foreign files with :class:`FingerprintIndexError`.
+The hash is not stored: it is the bucket a time sits in (a CSR layout). The track is not stored
+either: the tracks are laid end to end on one timeline of 16-ms frames (``GAP`` frames apart),
+so one uint32 says which track and where (up to ~795 days of audio). 4 bytes a landmark, ~35 kB
+per four-minute track (format 1 stored hash + track + time: 12 bytes). Each file is written under a
+temporary name, fsynced and renamed into place (``os.replace``); the caller lists them, with size
+and CRC, in the manifest it swaps in last. :meth:`FingerprintIndex.load` memory-maps the arrays
+and refuses truncated, mismatched or foreign files with :class:`FingerprintIndexError`; a format-1
+index (``hashes.npy`` + ``entries.npy``) is converted in memory, once, at load.
 
-Identification (:func:`identify`): peaks of the query once, pairs once, then for every speed
-hypothesis the pairs re-hashed in speed-1 units; one vectorised lookup of all of them, raw hits
-counted per track, and for the best ``MAX_CANDIDATES`` tracks a histogram of
-``db_time - query_time * speed`` per (track, speed), +-1 frame. A hit whose hash the index holds
-``df`` > ``COMMON`` times weighs ``COMMON / df`` (drum sounds and loop repeats are weak evidence).
+Identification (:func:`match_audio`, :func:`identify`): peaks of the query once, pairs once, then
+for every speed hypothesis the pairs re-hashed in speed-1 units.
+
+1. *Candidates* (offset-consistent, not biased by track length): each distinct (hash, anchor time
+   to 0.25 s) is looked up once; every hit votes, with weight ``min(1, common / df)``, for the
+   coarse bin ``(timeline frame - query time) // 2**COARSE_SHIFT`` — a (track, offset to ~2 s)
+   pair, since the timeline says both. A long track's chance hits spread over its many bins; a
+   short true track's aligned hits pile up in one. The best ``MAX_CANDIDATES`` adjacent-bin pairs
+   go on. (Until format 2, raw hits per *track* picked the candidates: a 16-minute piece out-voted
+   a true 75-s track, which was dropped unseen.)
+2. *Alignment*: the hits of those bins, expanded back to every (pair, speed hypothesis) that
+   asked, in a histogram of exact ``timeline frame - query time * speed`` per hypothesis, +-1 frame.
+
 A track is "now playing" when its best bin weighs at least ``min_aligned`` and ``margin`` times
 the best other track's; the speed is refined by a parabola over the neighbouring hypotheses.
 Loop-based music repeats itself: the offset is then right up to a whole number of phrases.
@@ -31,18 +44,30 @@ import numpy as np
 
 from livedj.dsp import fingerprint as fp
 from livedj.fsutil import atomic_write
+from livedj.library import fpvote
 from livedj.library.errors import IndexUnusable
 
-__all__ = ["FingerprintIndex", "FingerprintIndexError", "identify", "DEFAULT_SPEEDS", "MIN_ALIGNED"]
+__all__ = ["FingerprintIndex", "FingerprintIndexError", "Match", "identify", "match_audio", "decide", "decks", "query_hashes",
+           "DEFAULT_SPEEDS",
+           "MIN_ALIGNED"]
 
 #: pitch-fader hypotheses: 1 % apart over +-8 % (a DJ's +-6 % range plus margin, so that +-6 % is
 #: never at the edge, where the parabolic refinement of the speed has no neighbour)
 DEFAULT_SPEEDS = tuple(np.round(np.arange(0.92, 1.0801, 0.01), 4))
 MIN_ALIGNED = 10         #: (weighted) landmarks that must agree on one (track, offset, speed)
 MARGIN = 2.0             #: and the winner must have this many times the runner-up's count
-COMMON = 4.0            #: hits of a hash held more often than this count COMMON / df each
-MAX_CANDIDATES = 24      #: tracks whose offset histograms are examined
-SUFFIXES = (".hashes.npy", ".entries.npy", ".meta.json")
+COMMON = 4.0             #: hits of a hash held more often than max(COMMON, mean) count that / df each
+SKIP_DF = 64.0           #: hashes held over SKIP_DF x that often are not looked up (weight < 1/64 each)
+MAX_CANDIDATES = 24      #: coarse (track, offset) bins whose exact histograms are examined
+COARSE_BINS_LOG2 = 18    #: at most 2**18 coarse bins (2 MB of votes), folded beyond
+COARSE_SHIFT = 7         #: coarse offset bins of 2**7 frames (2 s)
+DEDUP_SHIFT = 4          #: query times to 2**4 frames (0.25 s) when de-duplicating lookups
+HIT_BUDGET = 4_000_000   #: index hits the candidate stage reads per query (rarest hashes first)
+GAP = 2048               #: frames between tracks on the timeline (> a query at any speed + a coarse bin)
+SECOND_DECK = 0.2        #: the other deck of a blend needs this share of the winner's aligned count
+FORMAT = 2
+SUFFIXES = (".buckets.npy", ".times.npy", ".tracks.npy", ".meta.json")
+_OLD_SUFFIXES = (".hashes.npy", ".entries.npy")
 
 
 class FingerprintIndexError(IndexUnusable):
@@ -53,21 +78,48 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     atomic_write(path, lambda f: np.save(f, array))
 
 
-def _paths(prefix: Path) -> list[Path]:
+def _paths(prefix: Path, suffixes=SUFFIXES) -> list[Path]:
     prefix = Path(prefix)
-    return [prefix.with_name(prefix.name + s) for s in SUFFIXES]
+    return [prefix.with_name(prefix.name + s) for s in suffixes]
+
+
+@dataclass
+class Match:
+    """One record heard in the query, with the evidence for it.
+
+    ``aligned`` is the (weighted) count of landmarks that agree on one offset and speed;
+    ``share`` that count over the query's landmark pairs: how much of what is heard is this record
+    (a loudness proxy: during a blend the louder record holds the larger share).
+    """
+
+    track_id: int
+    aligned: float
+    offset_s: float
+    speed: float
+    share: float = 0.0
+    confidence: float = 0.0
 
 
 @dataclass
 class FingerprintIndex:
-    """Sorted landmark hashes and their (track id, time) entries, usually memory-mapped."""
+    """Landmark times in hash buckets on one library timeline, usually memory-mapped."""
 
-    hashes: np.ndarray
-    entries: np.ndarray
+    buckets: np.ndarray
+    times: np.ndarray
+    tracks: np.ndarray
     meta: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        n = len(self.times)
+        used = int(np.count_nonzero(np.diff(np.asarray(self.buckets)))) if n else 1
+        #: df above which a hash counts as common: the mean df of a used hash, at least COMMON
+        self.common = max(COMMON, n / max(1, used))
+        self._bases = np.asarray(self.tracks[:, 1], np.int64) if len(self.tracks) else np.zeros(0, np.int64)
+        self._ids = np.asarray(self.tracks[:, 0], np.int64) if len(self.tracks) else np.zeros(0, np.int64)
+        self.frames = int(self.meta.get("frames", 0))
+
     def __len__(self) -> int:
-        return len(self.hashes)
+        return len(self.times)
 
     @staticmethod
     def build(items: Iterable[tuple[int, np.ndarray, np.ndarray]], path_prefix: Path) -> dict:
@@ -76,38 +128,24 @@ class FingerprintIndex:
         Returns
         -------
         dict
-            ``{"files": [file names], "hashes": n, "tracks": m, "params": fingerprint.PARAMS}``;
+            ``{"files": [file names], "hashes": n, "tracks": m, "params": fingerprint.PARAMS, ...}``;
             the caller adds size and CRC to its manifest.
         """
-        h_parts, e_parts, tracks = [], [], 0
-        for track_id, hashes, times in items:
-            hashes = np.asarray(hashes, dtype=np.uint32).reshape(-1)
-            times = np.asarray(times).reshape(-1)
-            if len(hashes) != len(times):
-                raise ValueError(f"track {track_id}: {len(hashes)} hashes but {len(times)} times")
-            if len(times) and times.min() < 0:
-                raise ValueError(f"track {track_id}: negative landmark time")
-            e = np.empty((len(hashes), 2), dtype=np.uint32)
-            e[:, 0], e[:, 1] = int(track_id), times
-            h_parts.append(hashes)
-            e_parts.append(e)
-            tracks += 1
-        hashes = np.concatenate(h_parts) if h_parts else np.zeros(0, np.uint32)
-        entries = np.concatenate(e_parts) if e_parts else np.zeros((0, 2), np.uint32)
-        order = np.argsort(hashes, kind="stable")
-        hashes, entries = hashes[order], entries[order]
-        p_hashes, p_entries, p_meta = _paths(path_prefix)
-        p_hashes.parent.mkdir(parents=True, exist_ok=True)
-        _save_npy(p_hashes, hashes)
-        _save_npy(p_entries, entries)
-        meta = {"params": fp.PARAMS, "hashes": int(len(hashes)), "tracks": tracks}
-        atomic_write(p_meta, lambda f: f.write(json.dumps(meta)), binary=False)
-        return {"files": [p.name for p in (p_hashes, p_entries, p_meta)], **meta}
+        buckets, times, tracks, frames = _pack(items)
+        paths = _paths(path_prefix)
+        paths[0].parent.mkdir(parents=True, exist_ok=True)
+        _save_npy(paths[0], buckets)
+        _save_npy(paths[1], times)
+        _save_npy(paths[2], tracks)
+        meta = {"params": fp.PARAMS, "format": FORMAT, "hashes": int(len(times)), "tracks": int(len(tracks)),
+                "frames": int(frames)}
+        atomic_write(paths[3], lambda f: f.write(json.dumps(meta)), binary=False)
+        return {"files": [p.name for p in paths], **meta}
 
     @classmethod
     def load(cls, path_prefix: Path, *, mmap: bool = True) -> "FingerprintIndex":
         """Open (memory-map) the index at ``path_prefix``; :class:`FingerprintIndexError` if unusable."""
-        p_hashes, p_entries, p_meta = _paths(path_prefix)
+        p_buckets, p_times, p_tracks, p_meta = _paths(path_prefix)
         try:
             meta = json.loads(p_meta.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -117,49 +155,65 @@ class FingerprintIndex:
         if not isinstance(meta, dict) or meta.get("params") != fp.PARAMS:
             raise FingerprintIndexError(f"{p_meta}: built with other fingerprint parameters; rebuild with "
                                         f"`livedj index`")
-        mode = "r" if mmap else None
-        arrays = []
-        for path in (p_hashes, p_entries):
-            try:
-                arrays.append(np.load(path, mmap_mode=mode, allow_pickle=False))
-            except FileNotFoundError:
-                raise FingerprintIndexError(f"{path}: missing; rebuild with `livedj index`") from None
-            except (OSError, ValueError, EOFError) as exc:  # numpy: "mmap length is greater than file size"
-                raise FingerprintIndexError(f"{path}: unreadable or truncated ({exc}); rebuild with "
-                                            f"`livedj index`") from None
+        if meta.get("format", 1) == 1:
+            return cls._from_format1(path_prefix, meta)
+        if meta.get("format") != FORMAT:
+            raise FingerprintIndexError(f"{p_meta}: fingerprint format {meta.get('format')!r}, this livedj reads "
+                                        f"{FORMAT}; rebuild with `livedj index`")
+        buckets, times, tracks = (_load_npy(p, mmap) for p in (p_buckets, p_times, p_tracks))
+        n, m = meta.get("hashes"), meta.get("tracks")
+        if (buckets.dtype != np.uint32 or buckets.shape != (2 ** fp.HASH_BITS + 1,) or times.dtype != np.uint32
+                or times.shape != (n,) or tracks.dtype != np.int64 or tracks.shape != (m, 2)
+                or (n and int(buckets[-1]) != n)):
+            raise FingerprintIndexError(f"{p_meta.parent}: fingerprint arrays {buckets.shape}/{times.shape}/"
+                                        f"{tracks.shape} do not match the {n} hashes and {m} tracks recorded; "
+                                        f"rebuild with `livedj index`")
+        return cls(buckets, times, tracks, meta)
+
+    @classmethod
+    def _from_format1(cls, path_prefix: Path, meta: dict) -> "FingerprintIndex":
+        """A format-1 index (sorted hashes + (track, time) entries), converted in memory."""
+        arrays = [_load_npy(p, True) for p in _paths(path_prefix, _OLD_SUFFIXES)]
         hashes, entries = arrays
         n = meta.get("hashes")
-        if (hashes.dtype != np.uint32 or hashes.shape != (n,) or entries.dtype != np.uint32
-                or entries.shape != (n, 2)):
-            raise FingerprintIndexError(f"{p_hashes.parent}: fingerprint arrays {hashes.shape}/{entries.shape} "
-                                        f"do not match the {n} hashes recorded; rebuild with `livedj index`")
-        return cls(hashes, entries, meta)
+        if hashes.dtype != np.uint32 or hashes.shape != (n,) or entries.dtype != np.uint32 or entries.shape != (n, 2):
+            raise FingerprintIndexError(f"{Path(path_prefix).parent}: fingerprint arrays {hashes.shape}/"
+                                        f"{entries.shape} do not match the {n} hashes recorded; rebuild with "
+                                        f"`livedj index`")
+        track = np.asarray(entries[:, 0])
+        order = np.argsort(track, kind="stable")
+        ids, starts = np.unique(track[order], return_index=True)
+        ends = np.r_[starts[1:], len(order)]
+        hashes, times = np.asarray(hashes)[order], np.asarray(entries[:, 1])[order].astype(np.int64)
+        items = [(int(t), hashes[a:b], times[a:b]) for t, a, b in zip(ids, starts, ends)]
+        buckets, times, tracks, frames = _pack(items)
+        return cls(buckets, times, tracks, {**meta, "format": FORMAT, "frames": frames, "converted_from": 1})
 
-    def lookup(self, hashes: np.ndarray, *, with_counts: bool = False):
-        """All index entries whose hash equals one of ``hashes``.
+    def track_of(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(track id, frame within the track) of timeline frames."""
+        k = np.searchsorted(self._bases, frame, side="right") - 1
+        k = np.clip(k, 0, max(0, len(self._bases) - 1))
+        return self._ids[k], frame - self._bases[k]
+
+    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All landmarks whose hash equals one of ``hashes``.
 
         Returns
         -------
         query_pos : np.ndarray
             int64: for every hit, the position in ``hashes`` it answers.
-        entry_pos : np.ndarray
-            int64: the hit's row in :attr:`entries`.
+        frame : np.ndarray
+            int64: the hit's timeline frame (:meth:`track_of` names the track).
+        df : np.ndarray
+            int64: how many landmarks share the hit's hash (its document frequency).
         """
-        hashes = np.asarray(hashes, dtype=np.uint32)
-        if len(self.hashes) == 0 or len(hashes) == 0:
+        hashes = np.asarray(hashes, dtype=np.int64)
+        if len(self.times) == 0 or len(hashes) == 0:
             empty = np.zeros(0, np.int64)
-            return (empty, empty, empty) if with_counts else (empty, empty)
-        lo = np.searchsorted(self.hashes, hashes, side="left")
-        hi = np.searchsorted(self.hashes, hashes, side="right")
-        counts = hi - lo
-        total = int(counts.sum())
-        query_pos = np.repeat(np.arange(len(hashes)), counts)
-        # entry_pos = lo[q] + (rank of the hit within its query's run)
-        starts = np.cumsum(counts) - counts
-        entry_pos = np.repeat(lo - starts, counts) + np.arange(total)
-        if with_counts:  # how many entries share each hit's hash (its document frequency)
-            return query_pos, entry_pos, np.repeat(counts, counts)
-        return query_pos, entry_pos
+            return empty, empty, empty
+        lo = np.asarray(self.buckets[hashes], np.int64)
+        counts = np.asarray(self.buckets[hashes + 1], np.int64) - lo
+        return _gather(self.times, lo, counts)
 
     def match(self, hashes: np.ndarray, times: np.ndarray, *, min_aligned: int = MIN_ALIGNED
               ) -> list[tuple[int, int, float]]:
@@ -168,64 +222,246 @@ class FingerprintIndex:
         ``times`` are query anchor times in speed-1 frames (float allowed). Returns
         (track id, aligned count, offset s = position of query time 0 in the track).
         """
-        cands = _histogram(self, np.asarray(hashes, np.uint32), np.asarray(times, np.float64),
-                           np.zeros(len(hashes), np.int64), 1)
+        hashes = np.asarray(hashes, np.int64)
+        cands = _align(self, hashes, np.asarray(times, np.float64), np.zeros(len(hashes), np.int64), 1)
         return [(t, c, o) for t, c, o, _, _ in cands if c >= min_aligned]
 
 
-def _histogram(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: np.ndarray,
-               n_hyp: int) -> list[tuple[int, float, float, int, np.ndarray]]:
+def _load_npy(path: Path, mmap: bool) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise FingerprintIndexError(f"{path}: missing; rebuild with `livedj index`") from None
+    except (OSError, ValueError, EOFError) as exc:  # numpy: "mmap length is greater than file size"
+        raise FingerprintIndexError(f"{path}: unreadable or truncated ({exc}); rebuild with `livedj index`") from None
+
+
+def _pack(items) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(buckets, timeline times, tracks, frames) of (track id, hashes, times) items."""
+    h_parts, t_parts, tracks = [], [], []
+    base = GAP
+    for track_id, hashes, times in items:
+        hashes = np.asarray(hashes, dtype=np.uint32).reshape(-1)
+        times = np.asarray(times, dtype=np.int64).reshape(-1)
+        if len(hashes) != len(times):
+            raise ValueError(f"track {track_id}: {len(hashes)} hashes but {len(times)} times")
+        if len(times) and times.min() < 0:
+            raise ValueError(f"track {track_id}: negative landmark time")
+        if len(hashes) and int(hashes.max()) >= 2 ** fp.HASH_BITS:
+            raise ValueError(f"track {track_id}: hash wider than {fp.HASH_BITS} bits")
+        tracks.append((int(track_id), base))
+        h_parts.append(hashes)
+        t_parts.append(times + base)
+        base += (int(times.max()) + 1 if len(times) else 0) + GAP
+    if base >= 2 ** 32:
+        raise ValueError(f"library too long for one fingerprint timeline ({base} frames of 16 ms)")
+    hashes = np.concatenate(h_parts) if h_parts else np.zeros(0, np.uint32)
+    counts = np.bincount(hashes, minlength=2 ** fp.HASH_BITS)
+    # one in-place sort of (hash, time) words: times ascending within each bucket, no gather
+    key = hashes.astype(np.uint64) << np.uint64(32)
+    del hashes
+    key |= np.concatenate(t_parts).astype(np.uint64) if t_parts else np.zeros(0, np.uint64)
+    key.sort()
+    times = (key & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    buckets = np.zeros(2 ** fp.HASH_BITS + 1, np.uint32)
+    np.cumsum(counts, out=buckets[1:])
+    track_arr = np.asarray(tracks, np.int64).reshape(-1, 2)
+    return buckets, times, track_arr, base
+
+
+def _gather(values: np.ndarray, lo: np.ndarray, counts: np.ndarray):
+    """(query pos, values[lo[q] : lo[q] + counts[q]] for every q, counts repeated)."""
+    total = int(counts.sum())
+    qpos = np.repeat(np.arange(len(lo)), counts)
+    starts = np.cumsum(counts) - counts
+    pos = np.repeat(lo - starts, counts) + np.arange(total)
+    return qpos, np.asarray(values[pos], np.int64), np.repeat(counts, counts)
+
+
+def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: np.ndarray, n_hyp: int, *,
+           candidates: int | None = MAX_CANDIDATES) -> list[tuple[int, float, float, int, np.ndarray]]:
     """Per track: its best (aligned count, offset s, hypothesis) and its best count under every
-    hypothesis; tracks by descending count."""
-    qpos, epos, df = index.lookup(hashes, with_counts=True)
+    hypothesis; tracks by descending count. ``candidates=None``: every hit is histogrammed (the
+    exhaustive ground truth the candidate stage is measured against)."""
+    if len(hashes) == 0 or len(index) == 0:
+        return []
+    lo = np.asarray(index.buckets[hashes], np.int64)
+    df = np.asarray(index.buckets[hashes + 1], np.int64) - lo
+    skip = df > SKIP_DF * index.common
+    df[skip] = 0
+    q_time = np.rint(times).astype(np.int64)
+    if candidates is None:
+        qpos, frame, dfh = _gather(index.times, lo, df)
+    else:
+        # one lookup per distinct (hash, time to 0.25 s): the speed hypotheses and the probe
+        # often give the same hash for the same pair, and the coarse bins cannot tell them apart
+        key = (hashes << 24) | ((q_time >> DEDUP_SHIFT) + (1 << 23))
+        ukey, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        # the rarest lookups first, up to a budget of hits: a rare hash is strong evidence and cheap,
+        # a common one weak and costly (the hits a query touches grow with the library)
+        u_df = df[first]
+        keep = np.argsort(u_df, kind="stable")
+        keep = np.sort(keep[np.cumsum(u_df[keep]) <= max(HIT_BUDGET, int(u_df.min(initial=0)))])
+        k_hash, k_time, k_df = hashes[first[keep]], q_time[first[keep]], u_df[keep]
+        # bins folded modulo 2**COARSE_BINS_LOG2 (bins that far apart are days of audio apart): a vote
+        # array of fixed size whatever the library; a collision only adds a false candidate
+        n_bins = 1 << COARSE_BINS_LOG2
+        votes = np.zeros(n_bins + 1)
+        if fpvote.coarse_votes(index.buckets, index.times, k_hash, k_time, k_df, index.common, COARSE_SHIFT,
+                               n_bins - 1, votes) == 0:
+            return []
+        votes[:-1] += votes[1:]  # a true offset near a bin edge splits over two bins
+        top = np.argpartition(-votes[:n_bins], candidates - 1)[:candidates]
+        chosen = np.zeros(n_bins + 1, bool)
+        chosen[top] = chosen[top + 1] = True
+        chosen[0] |= chosen[n_bins]
+        k_u, frame_sel = fpvote.chosen_hits(index.buckets, index.times, k_hash, k_time, k_df, COARSE_SHIFT,
+                                            n_bins - 1, chosen)
+        u_sel = keep[k_u]
+        # back to every query row that asked for the hash at that time
+        rows_by_u = np.argsort(inv, kind="stable")
+        n_rows = np.bincount(inv, minlength=len(ukey))
+        row_start = np.cumsum(n_rows) - n_rows
+        u = u_sel
+        e_qpos = np.repeat(np.arange(len(u)), n_rows[u])
+        r_start = np.cumsum(n_rows[u]) - n_rows[u]
+        qpos = rows_by_u[np.repeat(row_start[u] - r_start, n_rows[u]) + np.arange(len(e_qpos))]
+        frame = frame_sel[e_qpos]
+        dfh = u_df[u][e_qpos]
     if len(qpos) == 0:
         return []
-    order = np.argsort(epos, kind="stable")
-    ent = np.asarray(index.entries[epos[order]])  # sorted gather: sequential pages of the mmap
-    qpos = qpos[order]
-    # a hash the index holds many times (a drum sound, a common interval) is weak evidence
-    weight = np.minimum(1.0, COMMON / df[order])
-    track = ent[:, 0].astype(np.int64)
-    # cheap pre-selection: raw hit counts per track, then histograms for the best few only
-    ids, inv, raw = np.unique(track, return_inverse=True, return_counts=True)
-    top = np.argsort(-raw, kind="stable")[:MAX_CANDIDATES]
-    rank = np.full(len(ids), -1)
-    rank[top] = np.arange(len(top))
-    r = rank[inv]
-    sel = r >= 0
-    offset = ent[sel, 1].astype(np.int64) - np.rint(times[qpos[sel]]).astype(np.int64)
+    weight = np.minimum(1.0, index.common / dfh)
+    # the track of each hit by its own frame (an offset may fall before its track's start)
+    t_idx = np.searchsorted(index._bases, frame, side="right") - 1
+    offset = frame - index._bases[t_idx] - q_time[qpos]
     span = 1 << 24  # offsets shifted to non-negative; tracks up to ~37 h
-    key = (r[sel] * n_hyp + hyp[qpos[sel]]) * span + (offset + span // 2)
+    key = (t_idx * n_hyp + hyp[qpos]) * span + (offset + span // 2)
     keys, inv_k = np.unique(key, return_inverse=True)
-    counts = np.bincount(inv_k, weights=weight[sel])
+    counts = np.bincount(inv_k, weights=weight)
     # +-1 frame tolerance: rounding of rescaled times splits a true offset over two bins
+    c3 = counts.copy()
     left = np.searchsorted(keys, keys - 1)
     right = np.searchsorted(keys, keys + 1)
-    c3 = counts.copy()
-    has_l = (left < len(keys)) & (keys[np.minimum(left, len(keys) - 1)] == keys - 1)
-    has_r = (right < len(keys)) & (keys[np.minimum(right, len(keys) - 1)] == keys + 1)
+    has_l = keys[np.minimum(left, len(keys) - 1)] == keys - 1
+    has_r = keys[np.minimum(right, len(keys) - 1)] == keys + 1
     c3[has_l] += counts[left[has_l]]
     c3[has_r] += counts[right[has_r]]
-    cand = keys // (span * n_hyp)
-    per_hyp = np.zeros((len(top), n_hyp))  # best count of each candidate under each hypothesis
-    np.maximum.at(per_hyp, (cand, (keys // span) % n_hyp), c3)
-    best: dict[int, tuple[float, float, int, np.ndarray]] = {}
-    for k in np.lexsort((-c3, cand))[np.r_[True, np.diff(np.sort(cand)) != 0]]:
-        off = int(keys[k] % span) - span // 2
-        best[int(ids[top[cand[k]]])] = (float(c3[k]), float(fp.frames_to_s(off)), int((keys[k] // span) % n_hyp),
-                                        per_hyp[cand[k]])
-    return sorted(((t, *v) for t, v in best.items()), key=lambda x: (-x[1], x[0]))
+    k_track = keys // (span * n_hyp)
+    k_hyp = (keys // span) % n_hyp
+    ids, cand = np.unique(k_track, return_inverse=True)
+    per_hyp = np.zeros((len(ids), n_hyp))  # best count of each track under each hypothesis
+    np.maximum.at(per_hyp, (cand, k_hyp), c3)
+    order = np.lexsort((-c3, cand))
+    firsts = order[np.r_[True, np.diff(cand[order]) != 0]]
+    out = [(int(index._ids[k_track[k]]), float(c3[k]), float(fp.frames_to_s(int(keys[k] % span) - span // 2)),
+            int(k_hyp[k]), per_hyp[cand[k]]) for k in firsts]
+    return sorted(out, key=lambda x: (-x[1], x[0]))
+
+
+def query_hashes(y: np.ndarray, sr: int, speeds: Iterable[float] = DEFAULT_SPEEDS):
+    """The query side: (hashes int64, anchor times in speed-1 frames, hypothesis index, speeds, pairs).
+
+    Peaks once, pairs once, then the pairs re-hashed under every speed hypothesis (with the probe).
+    """
+    speeds = np.asarray(list(speeds), dtype=np.float64)
+    # the index band as the pitch fader moves it: a record's 150 Hz is 140 Hz at -7 %
+    band = (fp.F_MIN * speeds.min(), fp.F_MAX * speeds.max())
+    t, f = fp.peaks(y, sr, density=fp.QUERY_DENSITY, band=band)
+    # rescaled dt can reach DT_MAX / min(speed): pair with a zone that covers every hypothesis
+    i, j = fp.pairs(t, f, fanout=fp.QUERY_FANOUT, dt_max=fp.DT_MAX / speeds.min())
+    hs, ts, hyp = [], [], []
+    for k, s in enumerate(speeds):
+        h, tt, valid = fp.hash_pairs(t, f, i, j, s, probe=True)
+        hs.append(h[valid])
+        ts.append(tt[valid])
+        hyp.append(np.full(int(valid.sum()), k))
+    if not len(i):
+        z = np.zeros(0, np.int64)
+        return z, np.zeros(0), z, speeds, 0
+    return (np.concatenate(hs).astype(np.int64), np.concatenate(ts), np.concatenate(hyp), speeds, len(i))
+
+
+def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterable[float] = DEFAULT_SPEEDS,
+                top: int = 3, candidates: int | None = MAX_CANDIDATES) -> list[Match]:
+    """The library records heard in ``y``, best first, with their evidence (no decision taken).
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono audio, typically the last 10 s.
+    sr : int
+        Its rate, Hz.
+    index : FingerprintIndex
+        The library's landmarks.
+    speeds : iterable of float
+        Pitch-fader hypotheses (playback speed relative to the record).
+    top : int
+        How many tracks to return (two records are audible during a blend).
+    candidates : int or None
+        Coarse (track, offset) bins examined; None: every hit (exhaustive, slow; ground truth).
+
+    Returns
+    -------
+    list of Match
+        ``aligned`` descending; ``speed`` refined by a parabola over the neighbouring hypotheses;
+        ``confidence`` left 0 (:func:`identify` sets it for the winner).
+    """
+    hashes, times, hyp, speeds, n_pairs = query_hashes(y, sr, speeds)
+    cands = _align(index, hashes, times, hyp, len(speeds), candidates=candidates)
+    out = []
+    for track, count, offset_s, k, per_hyp in cands[:top]:
+        speed = float(speeds[k])
+        if 0 < k < len(speeds) - 1:  # a parabola through the neighbouring hypotheses' counts
+            a, b, c = per_hyp[k - 1], per_hyp[k], per_hyp[k + 1]
+            if a - 2 * b + c < 0:
+                speed += float(np.clip(0.5 * (a - c) / (a - 2 * b + c), -0.5, 0.5)) * (speeds[k + 1] - speeds[k - 1]) / 2
+        out.append(Match(int(track), float(count), float(offset_s), speed, share=float(count) / max(1, n_pairs)))
+    return out
+
+
+def decide(matches: list[Match], *, min_aligned: int = MIN_ALIGNED, margin: float = MARGIN) -> Match | None:
+    """The record playing, or None: the best match must reach ``min_aligned`` and ``margin`` times the
+    runner-up's count. Its ``confidence`` (0..1) grows with the count and the margin."""
+    if not matches:
+        return None
+    best = matches[0]
+    runner = matches[1].aligned if len(matches) > 1 else 0.0
+    if best.aligned < min_aligned or best.aligned < margin * runner:
+        return None
+    best.confidence = float((1.0 - np.exp(-(best.aligned - min_aligned + 1) / 8.0)) * (1.0 - runner / best.aligned))
+    return best
+
+
+def decks(matches: list[Match], *, min_aligned: int = MIN_ALIGNED, margin: float = MARGIN) -> list[Match]:
+    """The records playing: :func:`decide`'s winner and, during a blend, the other deck: the next
+    track when it too reaches ``min_aligned``, ``SECOND_DECK`` of the winner's count and ``margin``
+    times the count of the one after it.
+    The winner first; ``share`` tells which deck is louder."""
+    best = decide(matches, min_aligned=min_aligned, margin=margin)
+    if best is None:
+        return []
+    out = [best]
+    if len(matches) > 1:
+        second = matches[1]
+        third = matches[2].aligned if len(matches) > 2 else 0.0
+        # a fifth of the winner's evidence at least: records of one producer share drum loops, and a
+        # loop heard under the winner aligns 8 % as well as it (synthetic blends at -3.5 dB: 23-35 %)
+        if second.aligned >= max(min_aligned, SECOND_DECK * best.aligned) and second.aligned >= margin * third:
+            second.confidence = float((1.0 - np.exp(-(second.aligned - min_aligned + 1) / 8.0))
+                                      * (1.0 - third / second.aligned))
+            out.append(second)
+    return out
 
 
 def identify(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterable[float] = DEFAULT_SPEEDS,
-             min_aligned: int = MIN_ALIGNED, margin: float = MARGIN
+             min_aligned: int = MIN_ALIGNED, margin: float = MARGIN, candidates: int | None = MAX_CANDIDATES
              ) -> tuple[int | None, float, float, float]:
     """Which library record is playing in ``y`` (a few seconds from the booth microphone)?
 
     Parameters
     ----------
     y : np.ndarray
-        Mono audio, typically the last 5 s.
+        Mono audio, typically the last 10 s.
     sr : int
         Its rate, Hz.
     index : FingerprintIndex
@@ -236,6 +472,8 @@ def identify(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterabl
         Landmarks that must agree on one (track, offset, speed).
     margin : float
         The winner's count over the runner-up track's must be at least this.
+    candidates : int or None
+        As :func:`match_audio`.
 
     Returns
     -------
@@ -248,31 +486,8 @@ def identify(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterabl
     offset_s : float
         Position in the track, s, of the start of ``y`` (0.0 when None).
     """
-    speeds = np.asarray(list(speeds), dtype=np.float64)
-    # the index band as the pitch fader moves it: a record's 150 Hz is 140 Hz at -7 %
-    band = (fp.F_MIN * speeds.min(), fp.F_MAX * speeds.max())
-    t, f = fp.peaks(y, sr, density=fp.QUERY_DENSITY, band=band)
-    # rescaled dt can reach DT_MAX / min(speed): pair with a zone that covers every hypothesis
-    i, j = fp.pairs(t, f, fanout=fp.QUERY_FANOUT, dt_max=fp.DT_MAX / speeds.min())
-    if len(i) == 0:
+    best = decide(match_audio(y, sr, index, speeds=speeds, top=2, candidates=candidates),
+                  min_aligned=min_aligned, margin=margin)
+    if best is None:
         return None, 0.0, 1.0, 0.0
-    hs, ts, hyp = [], [], []
-    for k, s in enumerate(speeds):
-        h, tt, valid = fp.hash_pairs(t, f, i, j, s, probe=True)
-        hs.append(h[valid])
-        ts.append(tt[valid])
-        hyp.append(np.full(int(valid.sum()), k))
-    cands = _histogram(index, np.concatenate(hs), np.concatenate(ts), np.concatenate(hyp), len(speeds))
-    if not cands:
-        return None, 0.0, 1.0, 0.0
-    track, count, offset_s, k, per_hyp = cands[0]
-    runner = cands[1][1] if len(cands) > 1 else 0
-    if count < min_aligned or count < margin * runner:
-        return None, 0.0, 1.0, 0.0
-    speed = float(speeds[k])
-    if 0 < k < len(speeds) - 1:  # a parabola through the neighbouring hypotheses' counts
-        a, b, c = per_hyp[k - 1], per_hyp[k], per_hyp[k + 1]
-        if a - 2 * b + c < 0:
-            speed += float(np.clip(0.5 * (a - c) / (a - 2 * b + c), -0.5, 0.5)) * (speeds[k + 1] - speeds[k - 1]) / 2
-    confidence = float((1.0 - np.exp(-(count - min_aligned + 1) / 8.0)) * (1.0 - runner / count))
-    return int(track), confidence, speed, float(offset_s)
+    return best.track_id, best.confidence, best.speed, best.offset_s

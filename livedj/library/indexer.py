@@ -358,9 +358,12 @@ def _unloadable(index_dir: str, enc_id: str) -> list[str]:
 
 def _stale(index_dir: str, enc_id: str) -> bool:
     try:
-        return annoy_index.read_manifest(index_dir).get("encoder") != enc_id
+        manifest = annoy_index.read_manifest(index_dir)
     except annoy_index.IndexUnusable:
         return True
+    # a format-1 fingerprint index (hashes + entries files) loads by conversion: rewrite it once
+    old_fp = any(e.get("file", "").endswith(".entries.npy") for e in (manifest.get("fingerprints") or {}).get("files", []))
+    return manifest.get("encoder") != enc_id or old_fp
 
 
 def _manifest_or_none(index_dir: str) -> dict | None:
