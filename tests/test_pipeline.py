@@ -192,6 +192,7 @@ def test_go_live_moves_listening_to_the_second_core_and_streams_the_embedding(in
     live = Engine(make_embedder(engine.encoder, WINDOW_S), engine.index, engine.tracks,
                   NowPlayingTracker(engine.index))
     live.go_live()
+    assert engine.index.fingerprints is not None  # so listening moves to its own thread
     assert isinstance(offline.helper, InlineExecutor) and not isinstance(live.helper, InlineExecutor)
     assert isinstance(live.embedder, StreamingEmbedder)
     try:

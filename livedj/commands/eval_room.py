@@ -44,12 +44,12 @@ def standard_booth(rng: np.random.Generator) -> dict:
 class _Embedders:
     """Embeds windows for several encoders, sharing one musicnn pass between musicnn-based ones."""
 
-    def __init__(self, names: Sequence[str], threads: int = 2):
+    def __init__(self, names: Sequence[str], threads: int = 2, head: str | None = None):
         from livedj.encoders import get_encoder
         from livedj.encoders.musicnn import MusicnnEncoder
 
         # a name, or a (label, encoder instance) pair: e.g. two heads compared side by side
-        self.models = dict(n if isinstance(n, tuple) else (n, get_encoder(n, threads=threads)) for n in names)
+        self.models = dict(n if isinstance(n, tuple) else (n, get_encoder(n, threads=threads, head=head)) for n in names)
         self.shared = None
         for model in self.models.values():
             base = getattr(model, "base", model)
@@ -97,10 +97,11 @@ def evaluate_room(root: str, encoders: Sequence, *, k: int = 10, beginning_s: fl
                   queries: int = 5, votes: int = 4, update_s: float = 1.0, segment_hop_s: float = 2.5,
                   max_track_s: float = 180.0, seed: int = 0, threads: int = 2, fingerprints: bool = True,
                   identify_s: float = 10.0, booth: str = "random",
-                  progress: Callable[..., None] | None = None) -> dict:
+                  progress: Callable[..., None] | None = None, head: str | None = None) -> dict:
     """Booth-robustness figures of ``encoders`` on the labelled folder ``root`` (see the module doc).
 
-    ``encoders`` holds encoder names (:func:`livedj.encoders.get_encoder`) or ``(label, encoder)`` pairs.
+    ``encoders`` holds encoder names (:func:`livedj.encoders.get_encoder`) or ``(label, encoder)`` pairs;
+    ``head`` is the booth head file for ``musicnn-booth``.
 
     Returns
     -------
@@ -119,7 +120,7 @@ def evaluate_room(root: str, encoders: Sequence, *, k: int = 10, beginning_s: fl
 
     files = labelled_files(root)
     fp_eval = _FingerprintEval(files, max_track_s, confirm_votes=votes, progress=progress) if fingerprints else None
-    embed = _Embedders(encoders, threads=threads)
+    embed = _Embedders(encoders, threads=threads, head=head)
     size, names = int(WINDOW_S * SR), list(embed.models)
     seg_vecs: dict[str, list] = {n: [] for n in names}
     seg_track: list[np.ndarray] = []
@@ -337,9 +338,11 @@ def print_room_table(result: dict, console=None) -> None:
 def main(args, config) -> int:
     """`livedj eval DIR --room`: run :func:`evaluate_room` with a progress bar and print the table (or JSON)."""
     from livedj.commands.labelled import report
+    from livedj.encoders.adapted import resolve_head
 
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
     return report(args, "through the booth", lambda progress: evaluate_room(
         args.dir, encoders, k=args.k, beginning_s=config["index"]["beginning_s"],
         threads=config["analysis"]["threads"], identify_s=config["analysis"]["identify_s"],
-        booth=getattr(args, "booth", "random"), progress=progress), print_room_table)
+        booth=getattr(args, "booth", "random"), progress=progress, head=str(resolve_head(config))),
+        print_room_table)

@@ -212,8 +212,8 @@ class Engine:
 
     def go_live(self) -> None:
         """Live-loop mode: consecutive updates are consecutive hops of one stream. Reuse their overlap
-        (the same vectors, ~0.6x the time) and run tempo/key and the fingerprint match on the
-        second core while the network runs.
+        (the same vectors, ~0.6x the time) and, when the index has fingerprints, run tempo/key and
+        the fingerprint match on the second core while the network runs.
 
         Also limits numpy's BLAS to one thread, process-wide: numpy may have been imported before
         livedj set ``OPENBLAS_NUM_THREADS`` (see ``livedj/__init__.py``), and spinning BLAS workers
@@ -226,7 +226,9 @@ class Engine:
         except ImportError:  # optional: without it OPENBLAS_NUM_THREADS alone applies
             pass
         self.embedder = make_embedder(self.encoder, self.window_s, live=True)
-        if isinstance(self.helper, InlineExecutor):
+        # with fingerprints only, as before: the match (~10-20 ms) is worth the hop to another thread;
+        # tempo/key alone (~2-10 ms) showed no gain beside the network (benchmarks/live.py, busy 2 cores)
+        if isinstance(self.helper, InlineExecutor) and self.index.fingerprints is not None:
             self.helper = ThreadPoolExecutor(1, thread_name_prefix="livedj-listen")
 
 
