@@ -192,7 +192,7 @@ def analyze_file(path: str, settings: Settings, encoder: Encoder, segment_encode
     level = 20 * np.log10(np.sqrt(np.mean(np.square(head, dtype=np.float64))) + 1e-12)
     if level < SILENT_DBFS:  # no frame rose above the floor in the first minute: not music
         return FileResult(path, False, error=f"{SILENT} ({level:.0f} dBFS)", tags=tags)
-        windows = beginning_windows(head, encoder)
+    windows = beginning_windows(head, encoder)
     result = FileResult(path, True, tags=tags, vector=unit(np.mean(windows, axis=0)), windows=windows, start_s=start)
     if settings.segment_hop_s > 0:
         from livedj.dsp.fingerprint import landmarks
