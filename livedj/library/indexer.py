@@ -384,6 +384,8 @@ def _stale_vectors(index_dir: str, enc_id: str, settings: Settings, fit) -> bool
 def _run(paths: list[str], settings: Settings, jobs: int | None) -> Iterable[FileResult]:
     """Analyse ``paths`` in ``jobs`` processes (inline for one job or few files), yielding as they finish."""
     jobs = jobs or os.cpu_count() or 1
+    if not paths:  # nothing to analyse: no encoder (torch) to load for a run that only checks or rebuilds
+        return
     if jobs <= 1 or len(paths) < 4:
         worker = Worker.load(settings)
         for path in paths:

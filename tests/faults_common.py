@@ -1,0 +1,175 @@
+"""Shared parts of the fault-injection suite (tests/test_faults_*.py): a generated library and its
+index built once per run, helpers that damage files, and the checks every case makes.
+
+Everything is real: generated audio files, the `features` encoder (the fast real one: these
+faults concern files and processes, not the embedding), Annoy files on disk, subprocesses.
+"""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from livedj.library import index as annoy_index
+from livedj.library.store import Store
+
+pytestmark = pytest.mark.faults
+
+N_A, N_B = 5, 2  #: tracks in lib/a (the base index) and lib/b (added by the runs that get killed)
+TIMEOUT = 180
+
+
+def livedj(*args, env=None, timeout=TIMEOUT):
+    return subprocess.run([sys.executable, "-m", "livedj", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def has_traceback(text: str) -> bool:
+    return "Traceback (most recent call last)" in text
+
+
+def one_line(stderr: str) -> list[str]:
+    """The lines a command printed on stderr, progress bars left out."""
+    return [ln for ln in stderr.splitlines() if ln.strip() and not any(c in ln for c in "━╸")]
+
+
+@pytest.fixture(scope="session", name="base")
+def base_fixture(tmp_path_factory):
+    """A generated library (lib/a: 5 tracks, lib/b: 2 more) and an index of lib/a, built once."""
+    from livedj.synth import DEMO_TRACKS, build_demo_library
+
+    root = tmp_path_factory.mktemp("faults")
+    build_demo_library(root / "lib" / "a", DEMO_TRACKS[:N_A], duration=10.0, formats=("wav", "flac", "mp3"))
+    build_demo_library(root / "lib" / "b", DEMO_TRACKS[N_A:N_A + N_B], duration=10.0, formats=("ogg", "wav"))
+    config = root / "config.toml"
+    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n')
+    result = livedj("index", root / "lib" / "a", "--config", config, "--index", root / "index", "--jobs", 1)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(root / "index" / "library.sqlite") as db:  # no -wal beside the copies
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return root, config
+
+
+def copy_index(base, tmp_path) -> Path:
+    root, _ = base
+    target = tmp_path / "index"
+    shutil.copytree(root / "index", target)
+    return target
+
+
+def complete(index_dir: Path, n: int) -> bool:
+    """The index loads, holds ``n`` tracks (beginnings, fingerprints), and nothing is left over."""
+    try:
+        loaded = annoy_index.load(index_dir)
+    except annoy_index.IndexUnusable:
+        return False
+    store = Store(index_dir, readonly=True)
+    try:
+        good = len(store.tracks())
+    finally:
+        store.close()
+    leftovers = [p.name for p in index_dir.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".live-")]
+    fp_tracks = loaded.manifest.get("fingerprints", {}).get("tracks")
+    return loaded.size == n == good and fp_tracks == n and not leftovers
+
+
+def repair_here(base, index_dir: Path):
+    """`livedj index lib/a` in this process (what the command runs, without 3 s of start-up each time)."""
+    from livedj.commands.index import settings_from
+    from livedj.config import load
+    from livedj.library.indexer import index_library
+
+    root, config = base
+    return index_library([str(root / "lib" / "a")], str(index_dir), settings_from(load(config)), jobs=1)
+
+
+def repair(base, index_dir: Path, *roots: str, jobs: int = 1) -> subprocess.CompletedProcess:
+    root, config = base
+    return livedj("index", *(roots or [root / "lib" / "a"]), "--config", config, "--index", index_dir,
+                  "--jobs", jobs)
+
+
+
+def _zeroed(path: Path) -> None:
+    path.write_bytes(bytes(path.stat().st_size))
+
+
+def _truncated(path: Path) -> None:
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+
+
+def _garbled(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(len(data))
+    middle = len(data) // 2
+    data[middle:middle + 64] = rng.integers(0, 256, min(64, len(data) - middle), dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+def _deleted(path: Path) -> None:
+    path.unlink()
+
+
+
+def _garble_pages(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(1)
+    for page in range(1, len(data) // 4096):
+        data[page * 4096 + 8:page * 4096 + 200] = rng.integers(0, 256, 192, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+
+def _sane(config: dict) -> bool:
+    import math
+
+    for section in config.values():
+        for value in (section.values() if isinstance(section, dict) else ()):
+            if isinstance(value, float) and not math.isfinite(value):
+                return False
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+                return False
+            if isinstance(value, str) and "\x00" in value:
+                return False
+    return True
+
+
+
+def _main_here(argv: list[str]) -> subprocess.CompletedProcess:
+    """``livedj ARGV`` run by :func:`livedj.cli.main` in this process; an escaping exception is a traceback."""
+    import contextlib
+    import io
+    import traceback as tb
+
+    from livedj.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except Exception:
+            err.write(tb.format_exc())
+            code = 1
+    return subprocess.CompletedProcess(argv, code, "", err.getvalue())
+
+
+
+def _main_here_out(argv: list[str]) -> str:
+    import contextlib
+    import io
+
+    from livedj.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(argv)
+    return out.getvalue()
+
