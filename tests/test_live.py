@@ -250,8 +250,16 @@ def test_sighup_reloads_a_rebuilt_index_and_sigterm_stops_within_2s(library, tmp
     shutil.copytree(root / "index", index_dir)
     config = tmp_path / "config.toml"
     config.write_text(f'[history]\npath = "{tmp_path / "history.sqlite"}"\n[osc]\ntargets = []\n')
+    # the first record four times over (80 s, played in real time): the input must outlast the re-index
+    # and reload below even on a busy machine, where they take tens of seconds
+    import soundfile
+
+    from livedj.audio.decode import decode
+
+    long_input = tmp_path / "played-long.wav"
+    soundfile.write(long_input, np.tile(decode(paths[0], 16000), 4), 16000)
     process = subprocess.Popen(
-        [sys.executable, "-m", "livedj", "run", "--input", str(paths[0]), "--json-lines", "--index",
+        [sys.executable, "-m", "livedj", "run", "--input", str(long_input), "--json-lines", "--index",
          str(index_dir), "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = json.loads(process.stdout.readline())
@@ -271,7 +279,9 @@ def test_sighup_reloads_a_rebuilt_index_and_sigterm_stops_within_2s(library, tmp
             raise AssertionError("the rebuilt index was not picked up")
         playing = 0  # let the identification reach the set log (four updates in a row) before stopping
         while playing < 5 and time.monotonic() < deadline:
-            update = json.loads(process.stdout.readline())
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.poll() is not None else "no update"
+            update = json.loads(line)
             playing = playing + 1 if (update["now_playing"] or {}).get("path") == str(paths[0]) else 0
         began = time.monotonic()
         process.send_signal(signal.SIGTERM)

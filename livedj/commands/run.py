@@ -196,8 +196,20 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
         notifier.stopping()
         loop.stop()
 
-    def on_hup(signum, frame):  # reload config and index without stopping (a new index built meanwhile)
-        threading.Thread(target=reload, args=(loop, config_path, index_dir, notifier, err), daemon=True).start()
+    # SIGHUP reloads config and index without stopping (a new index built meanwhile). The handler only
+    # sets an event: starting a thread inside a signal handler can deadlock on the interpreter's locks.
+    reload_requested, stopping = threading.Event(), threading.Event()
+
+    def reloader() -> None:
+        while not stopping.is_set():
+            if reload_requested.wait(0.2):
+                reload_requested.clear()
+                reload(loop, config_path, index_dir, notifier, err)
+
+    threading.Thread(target=reloader, daemon=True, name="livedj-reload").start()
+
+    def on_hup(signum, frame):
+        reload_requested.set()
 
     handlers = {signal.SIGINT: on_signal, signal.SIGTERM: on_signal, signal.SIGHUP: on_hup}
     previous = {s: signal.signal(s, h) for s, h in handlers.items()} \
@@ -231,6 +243,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
         else:
             _drain(loop, writer, err, log=not json_lines, notifier=notifier)
     finally:
+        stopping.set()
         loop.stop()
         if started:
             loop.join(timeout=5)
