@@ -84,6 +84,10 @@ def test_bad_input_is_skipped_or_cut_and_said(tmp_path):
 
 
 def test_unwritable_output_fails_before_rendering(tmp_path):
+    with pytest.raises(OutputError, match="does not exist"):
+        make_mix([], tmp_path / "nope" / "mix.mp3", FAST, show_progress=False)
+    with pytest.raises(OutputError, match="unsupported format"):
+        make_mix([], tmp_path / "mix.xyz", FAST, show_progress=False)
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o500)
@@ -94,10 +98,6 @@ def test_unwritable_output_fails_before_rendering(tmp_path):
             make_mix([str(tmp_path / "never-decoded.flac")], folder / "mix.mp3", FAST, show_progress=False)
     finally:
         folder.chmod(0o700)
-    with pytest.raises(OutputError, match="does not exist"):
-        make_mix([], tmp_path / "nope" / "mix.mp3", FAST, show_progress=False)
-    with pytest.raises(OutputError, match="unsupported format"):
-        make_mix([], tmp_path / "mix.xyz", FAST, show_progress=False)
 
 
 def _decode(path) -> np.ndarray:
