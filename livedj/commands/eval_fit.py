@@ -152,7 +152,9 @@ def print_fit_table(result: dict) -> None:
 
     k = result["k"]
     table = Table(title=f"label precision@{k}, {result['tracks']} tracks, {len(result['labels'])} labels "
-                        f"({result['encoder']}, {result['beginning_s']:g}-s beginnings)",
+                        f"({result['encoder']}, {result['beginning_s']:g}-s beginnings"
+                        + (f"; fit: {result['fit']['kind']}, {result['fit']['dim']} dims" if "fit" in result else "")
+                        + ")",
                   caption="begin: beginnings -> beginnings; clean / booth: a 5-s window at 40 % of a track, clean "
                           "or through the standard booth -> beginnings of the other tracks. split: fitted on half "
                           "the tracks, measured on the other half (base on the same halves)")
