@@ -89,7 +89,7 @@ def embed_folder(root: str, encoder, *, beginning_s: float = 15.0, booth: bool =
     """Decode each labelled file once; base vectors of its beginning windows and 40 % queries."""
     from livedj.adapt.data import booth_window
     from livedj.audio.decode import DecodeError, decode
-    from livedj.commands.eval import labelled_files
+    from livedj.commands.labelled import labelled_files
     from livedj.commands.eval_room import standard_booth
     from livedj.library.indexer import MIN_AUDIO_S, first_sound
 
@@ -131,7 +131,7 @@ def evaluate_fit(root: str, encoder_name: str = "musicnn", *, beginning_s: float
                  dims: int = fitting.DEFAULT_DIMS, k: int = 10, seeds: int = 5, booth: bool = True,
                  progress: Callable[..., None] | None = None) -> dict:
     """The figures of :func:`protocols` for the labelled folder ``root`` (see the module doc)."""
-    from livedj.commands.eval import random_precision
+    from livedj.commands.labelled import random_precision
     from livedj.encoders import get_encoder
 
     data = embed_folder(root, get_encoder(encoder_name, threads=2), beginning_s=beginning_s, booth=booth,
@@ -152,7 +152,9 @@ def print_fit_table(result: dict) -> None:
 
     k = result["k"]
     table = Table(title=f"label precision@{k}, {result['tracks']} tracks, {len(result['labels'])} labels "
-                        f"({result['encoder']}, {result['beginning_s']:g}-s beginnings)",
+                        f"({result['encoder']}, {result['beginning_s']:g}-s beginnings"
+                        + (f"; fit: {result['fit']['kind']}, {result['fit']['dim']} dims" if "fit" in result else "")
+                        + ")",
                   caption="begin: beginnings -> beginnings; clean / booth: a 5-s window at 40 % of a track, clean "
                           "or through the standard booth -> beginnings of the other tracks. split: fitted on half "
                           "the tracks, measured on the other half (base on the same halves)")

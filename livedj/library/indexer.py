@@ -265,8 +265,9 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         todo: list[FoundFile] = []
         for f in found:
             old = known.get(encode_path(f.path))
-            cached = old and (old[2] == "error" or (old[3] == enc_id and encode_path(f.path) in window_cache))
-            if cached and old[0] == f.size and old[1] == f.mtime_ns:
+            # a file stored without cached windows (an older livedj, or a run killed before the build)
+            # is not re-decoded: its stored beginning vector is projected instead (library/vectors.py)
+            if old and old[0] == f.size and old[1] == f.mtime_ns and (old[2] == "error" or old[3] == enc_id):
                 if old[2] == "error":
                     report.skipped.append((display_path(encode_path(f.path)), f"{old[4]} (unchanged since it failed)"))
                 else:

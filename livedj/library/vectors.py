@@ -8,7 +8,7 @@ On disk, beside the Annoy files (see index.py)::
 
 The manifest's ``vector`` entry records everything that shapes a beginning vector -- base encoder
 id, window length, beginning length, projection id (or none) and the resulting dimension --
-and :func:`check` refuses a live loop or `suggest` whose settings differ, with one line naming
+and :func:`check` (called by ``index.load``) refuses a live loop or `suggest` whose settings differ, with one line naming
 the setting: unlike vectors are never compared silently.
 
 Re-fit rule: the projection is fitted anew when there is none, when the fit settings or the base
@@ -196,14 +196,3 @@ def check(manifest: dict, directory: str | os.PathLike, *, encoder: str, window_
                              f"{manifest.get('dim')}-d; rebuild with `livedj index`")
     return projection
 
-
-def require_window(index, window_s: float) -> None:
-    """Refuse (``IndexUnusable``, one line naming ``audio.window_s``) live windows of another length than
-    the windows the loaded ``index`` (a :class:`~livedj.library.index.BeginningsIndex`) was built from."""
-    from livedj.library.index import IndexUnusable
-
-    try:
-        check(index.manifest, index.directory, encoder=(index.manifest.get("vector") or {}).get(
-            "encoder", index.manifest.get("encoder")), window_s=window_s)
-    except VectorMismatch as exc:
-        raise IndexUnusable(str(exc)) from None
