@@ -36,8 +36,9 @@ KINDS = {  # how to find the file of each kind from the manifest
     "beginnings": lambda m: m["beginnings"]["file"],
     "segments": lambda m: m["segments"]["file"],
     "segment map": lambda m: m["segments"]["map"]["file"],
-    "fingerprint hashes": lambda m: next(e["file"] for e in m["fingerprints"]["files"] if "hashes" in e["file"]),
-    "fingerprint entries": lambda m: next(e["file"] for e in m["fingerprints"]["files"] if "entries" in e["file"]),
+    "fingerprint buckets": lambda m: next(e["file"] for e in m["fingerprints"]["files"] if "buckets" in e["file"]),
+    "fingerprint times": lambda m: next(e["file"] for e in m["fingerprints"]["files"] if "times" in e["file"]),
+    "fingerprint tracks": lambda m: next(e["file"] for e in m["fingerprints"]["files"] if "tracks" in e["file"]),
     "fingerprint meta": lambda m: next(e["file"] for e in m["fingerprints"]["files"] if "meta" in e["file"]),
     "manifest": lambda m: "manifest.json",
 }
@@ -101,7 +102,7 @@ def replace(src, dst, *a, **k):
     src, dst = os.fspath(src), os.fspath(dst)
     if stage == "annoy .tmp written" and src.endswith(".ann.tmp"):
         die()
-    if stage == "fingerprints half written" and "fingerprints-" in dst and dst.endswith(".entries.npy"):
+    if stage == "fingerprints half written" and "fingerprints-" in dst and dst.endswith(".times.npy"):
         die()
     if stage == "before manifest swap" and dst.endswith("manifest.json"):
         die()
@@ -277,7 +278,7 @@ for path in directory.iterdir():  # as `cp other/* index/` would: every file tru
         with open(path, "r+b") as f:
             f.truncate(0)
 ids, _ = loaded.query(np.ones(int(loaded.manifest["dim"]), np.float32), 3)
-hashes = np.asarray(loaded.fingerprints.hashes[-100:]).sum()
+hashes = np.asarray(loaded.fingerprints.times[-100:]).sum()
 seg = loaded.query_segments(np.ones(loaded.segment_annoy.f, np.float32), 3)
 print("queried", len(ids), len(seg[0]))
 """

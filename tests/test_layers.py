@@ -14,7 +14,7 @@ import livedj
 ROOT = Path(livedj.__file__).resolve().parent
 LAYERS = [
     {"fsutil", "config", "resources", "audio", "dsp", "synth"},  # config: the schema and defaults, imports nothing
-    {"adapt"},
+    {"adapt", "mix"},  # mix: rendering over audio and dsp only
     {"encoders"},
     {"library"},
     {"engine"},

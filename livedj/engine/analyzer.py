@@ -174,10 +174,11 @@ class Engine:
         return self.index.query(self._query, self.ranking.candidates + len(exclude), self.ranking.search_k)
 
     def rank(self, ids: np.ndarray, sims: np.ndarray, session: Session, exclude: frozenset[int],
-             now: NowPlaying) -> list[Suggestion]:
-        """The DJ-aware ranking of the candidates: similarity, tempo reach, key, the DJ's context,
-        ``exclude`` left out, pin first."""
+             now: NowPlaying | None = None) -> list[Suggestion]:
+        """The DJ-aware ranking of the candidates: similarity, tempo reach, key, the DJ's context
+        (which follows ``now``, the record on the deck), ``exclude`` left out, pin first."""
         r = self.ranking
+        now = now if now is not None else NowPlaying()
         context = None
         if self.context is not None:  # the DJ's own lists: candidates and a term beside similarity, tempo, key
             for kind, track_id in self.night.sync(session.skipped, session.banned, now.track_id):
@@ -185,7 +186,7 @@ class Engine:
                     callback(kind, track_id, now.track_id)
             playing = self.tracks.get(now.track_id) if now.track_id is not None else None
             ids, sims, context = with_context(
-                ids, sims, self._query, now.track_id, self.context, self.index.annoy.get_item_vector,
+                ids, sims, self.index.project(self._query), now.track_id, self.context, self.index.annoy.get_item_vector,
                 exclude=exclude, feedback=self.night, titles={playing.id: playing.title} if playing else None)
         return rank(ids, sims, self.tracks, top=r.top, live_bpm=self.listener.bpm, live_key=self.listener.key,
                     exclude=exclude, weights=r.weights, rules=r.rules, pinned=session.pinned, context=context,

@@ -84,8 +84,11 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
             if ratio != 1:
                 why["bpm_ratio"] = ratio
         scored.append((score, track, float(sim), why))
-    if rules.shortlist > 0:  # candidates arrive nearest first: tempo and key choose among records that belong
-        scored = sorted(scored, key=lambda s: s[2], reverse=True)[:max(rules.shortlist, top)]
+    if rules.shortlist > 0:  # tempo and key choose among records that belong: the most similar ones, and
+        # those the DJ's own lists vouch for (context candidates may sound unlike what plays)
+        by_sound = sorted(scored, key=lambda s: s[2], reverse=True)
+        kept = by_sound[:max(rules.shortlist, top)]
+        scored = kept + [s for s in by_sound[len(kept):] if s[3].get("context", 0.0) > 0.0]
     scored.sort(key=lambda s: s[0], reverse=True)
     if pinned is not None and pinned in tracks and pinned not in exclude:
         scored = [s for s in scored if s[1].id != pinned]

@@ -182,12 +182,16 @@ class BeginningsIndex:
     def n_segments(self) -> int:
         return 0 if self.segment_map is None else len(self.segment_map)
 
+    def project(self, vector: np.ndarray) -> np.ndarray:
+        """A base encoder vector in the space the beginnings were indexed in (the library's fit)."""
+        return self.projection.apply(vector) if self.projection is not None else vector
+
     def query(self, vector: np.ndarray, n: int, search_k: int = -1) -> tuple[np.ndarray, np.ndarray]:
-        """The ``n`` nearest track ids and their cosine similarities, nearest first."""
+        """The ``n`` nearest track ids to the base encoder ``vector`` and their cosine similarities,
+        nearest first."""
         if self.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        if self.projection is not None:  # base encoder vector -> the space the beginnings were indexed in
-            vector = self.projection.apply(vector)
+        vector = self.project(vector)
         ids, distances = self.annoy.get_nns_by_vector(vector.tolist(), n, search_k=search_k, include_distances=True)
         return np.asarray(ids, dtype=np.int64), _cosine(distances)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from livedj.mix.cue import write_sidecars
 from livedj.mix.io import MixWriter, check_output
-from livedj.mix.render import MixOptions, _exit_bar, prepare, render, tempo_match
+from livedj.mix.render import MixOptions, exit_bar, prepare, render, tempo_match
 
 __all__ = ["OutputError", "make_mix", "make_preview"]
 
@@ -85,7 +85,7 @@ def make_preview(now, next_, out_path, options: MixOptions = MixOptions(blend_ba
             prepared[p] = prepare(p, options)
     a, b = prepared[now], prepared[next_]
     _, ratio = tempo_match(a.grid.bpm, b.grid.bpm)
-    exit_s = _exit_bar(a.grid, a.music_end, 0.0, options.blend_bars, options.phrase_bars)
+    exit_s = exit_bar(a.grid, a.music_end, 0.0, options.blend_bars, options.phrase_bars)
     if exit_s is None:
         exit_s = max(0.0, a.music_end - context_s)
     window = (max(0.0, exit_s - context_s), exit_s + options.blend_bars * a.grid.bar + context_s)

@@ -139,7 +139,7 @@ def tempo_match(bpm_out: float, bpm_in: float) -> tuple[float, float]:
     return bpm_out * ratio / bpm_in, ratio
 
 
-def _exit_bar(grid: BeatGrid, music_end: float, earliest: float, blend_bars: float,
+def exit_bar(grid: BeatGrid, music_end: float, earliest: float, blend_bars: float,
               phrase_bars: int) -> float | None:
     """The latest bar line of ``grid`` on a phrase boundary where a blend fits, or None."""
     for phrase in dict.fromkeys((phrase_bars, 8, 4, 1)):
@@ -272,7 +272,7 @@ def render(paths: Iterable[str], writer: MixWriter | None, options: MixOptions =
         blend_s = options.blend_bars * a.grid.bar
         b_blend_s = options.blend_bars * ratio * b.grid.bar  # B's own seconds under the blend
         b_ramp_s = options.ramp_bars * b.grid.bar
-        exit_s = _exit_bar(a.grid, a.music_end, cursor / sr, options.blend_bars, options.phrase_bars)
+        exit_s = exit_bar(a.grid, a.music_end, cursor / sr, options.blend_bars, options.phrase_bars)
         reason = None
         if abs(speed - 1) > options.max_stretch:
             reason = f"tempo {a.grid.bpm:.1f} -> {b.grid.bpm:.1f} BPM needs {100 * (speed - 1):+.1f} %, beyond ±{100 * options.max_stretch:.0f} %"
