@@ -78,7 +78,7 @@ class Pause:
 
 @dataclass(frozen=True)
 class Refresh:
-    """Publish again now, with a fresh draw for drunk mode."""
+    """Accepted and counted; changes nothing: every update (each hop) is published anyway."""
 
 
 Command = Played | PlayedBefore | Skip | Ban | Pin | Lookback | Drunk | Pause | Refresh
@@ -100,7 +100,6 @@ class Session:
     drunk: float = 0.0
     paused: bool = False
     exclude_now_playing: bool = True  #: never suggest the record(s) on the deck
-    refresh_requested: bool = False
     commands: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=1000))
     on_played: list = field(default_factory=list)  #: callbacks(track_id, source, confidence): the set log
     on_feedback: list = field(default_factory=list)  #: callbacks(kind, track_id, playing_id): skips/bans to the set log
@@ -145,8 +144,7 @@ class Session:
             self.drunk = float(min(MAX_DRUNK, max(0.0, command.amount)))
         elif isinstance(command, Pause):
             self.paused = command.paused
-        elif isinstance(command, Refresh):
-            self.refresh_requested = True
+        # Refresh: nothing to change; every update (each hop) is published anyway (docs/osc.md)
 
     def mark_played(self, track_id: int, source: str, confidence: float | None = None) -> None:
         if track_id in self.played and source == "identified":
