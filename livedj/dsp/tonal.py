@@ -276,7 +276,8 @@ def estimate_key(y: np.ndarray, sr: int, *, profile: str | None = None,
     return best, float(np.clip(r[best], 0, 1))
 
 
-def estimate_key_sections(y: np.ndarray, sr: int, *, seconds: float = 30.0) -> dict[str, tuple[int | None, float]]:
+def estimate_key_sections(y: np.ndarray, sr: int, *, seconds: float = 30.0, whole: bool = True
+                          ) -> dict[str, tuple[int | None, float]]:
     """Key of a track's beginning (for mixing in), its end (for mixing out) and of the whole.
 
     Parameters
@@ -287,23 +288,29 @@ def estimate_key_sections(y: np.ndarray, sr: int, *, seconds: float = 30.0) -> d
         Sample rate, Hz.
     seconds : float
         Length of the beginning and of the end considered.
+    whole : bool
+        Also the whole track's key. Without it the tuning is estimated from the beginning and the
+        end alone (the indexer's case: a quarter of the chroma of a four-minute track).
 
     Returns
     -------
     dict
-        ``{"begin": (key, confidence), "end": (key, confidence), "whole": (key, confidence)}``; key
-        None where there is no pitch. One tuning (the whole track's) is used for all three.
+        ``{"begin": (key, confidence), "end": (key, confidence), "whole": (key, confidence)}``
+        (``"whole"`` only when asked for); key None where there is no pitch. One tuning is used
+        for all of them.
     """
     from livedj.dsp.keyfind import chroma_features, key_posterior
 
-    whole, tuning = chroma_features(y, sr)
     n = int(seconds * sr)
+    heard = y if whole or len(y) <= 2 * n else np.concatenate([y[:n], y[-n:]])
+    chroma, tuning = chroma_features(heard, sr)
     out = {}
     for name, part in (("begin", y[:n]), ("end", y[-n:])):
         key, confidence = estimate_key(part, sr, tuning=tuning)
         out[name] = (key if confidence > 0 else None, confidence)
-    p = key_posterior(whole)
-    out["whole"] = (None, 0.0) if np.allclose(p, 1.0 / 24) else (int(np.argmax(p)), float(p.max()))
+    if whole:
+        p = key_posterior(chroma)
+        out["whole"] = (None, 0.0) if np.allclose(p, 1.0 / 24) else (int(np.argmax(p)), float(p.max()))
     return out
 
 

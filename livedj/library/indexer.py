@@ -206,7 +206,7 @@ def analyze_file(path: str, settings: Settings, encoder: Encoder, segment_encode
         result.bpm, result.bpm_source = (float(bpm), "audio") if bpm else (None, None)
     # The beginning's key (what a DJ mixes into) is the track's key; the end's is kept for mixing out.
     sound = audio[int(start * sr):] if settings.segment_hop_s > 0 else head
-    sections = estimate_key_sections(sound, sr)
+    sections = estimate_key_sections(sound, sr, whole=False)  # beginning and end: 1/4 of the chroma work
     if "key" in tags:
         result.key, result.key_source = tags["key"], "tag"
     else:
