@@ -260,8 +260,9 @@ class SetLogWriter:
                 pass
             if self.unwritten:  # the last resort: the plays on stderr (the journal), one line each
                 log.error("set log %s unwritable (%s): %d plays NOT saved:", self.path, self.error, len(self.unwritten))
-                for path, fields in self.unwritten:
-                    log.error("  played %s at %s (%s)", path, time.strftime("%H:%M:%S", time.localtime(fields["at"])),
+                for path, fields in self.unwritten:  # skips and bans queue here too (log_feedback)
+                    what = {"skip": "skipped", "ban": "banned"}.get(fields.get("_feedback"), "played")
+                    log.error("  %s %s at %s (%s)", what, path, time.strftime("%H:%M:%S", time.localtime(fields["at"])),
                               fields.get("source", "?"))
         finally:
             history.close()
