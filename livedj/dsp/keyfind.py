@@ -40,30 +40,47 @@ BASS_SPLIT_MIDI = 52  #: E3 (165 Hz): semitones below are "bass"
 
 @dataclass(frozen=True)
 class KeyModel:
-    """Key profiles and calibration.
+    """Key profiles of one or more "experts" (families of music), their calibration and a gate.
 
     Attributes
     ----------
     weights : np.ndarray
-        Shape (2, 24): per mode (major, minor), the bass (first 12) and treble (last 12) profile
-        for tonic C.
+        Shape (experts, 2, 24): per expert and mode (major, minor), the bass (first 12) and treble
+        (last 12) profile for tonic C.
     bias : np.ndarray
-        Shape (2,): per mode.
-    temperature : float
-        Logits are divided by it before the softmax (fitted so the posterior is calibrated).
+        Shape (experts, 2): per expert and mode.
+    temperature : np.ndarray
+        Shape (experts,): each expert's logits are divided by it before its softmax (fitted so that
+        its posterior is calibrated).
+    gate : np.ndarray or None
+        Shape (25,) with two experts: logistic-regression weights (24 features of
+        :func:`style_features`, then the intercept) giving the probability that the second expert's
+        music is playing; the posterior is the mixture of the experts' posteriors by it.
     """
 
     weights: np.ndarray
     bias: np.ndarray
-    temperature: float = 1.0
+    temperature: np.ndarray
+    gate: np.ndarray | None = None
+
+    def __post_init__(self):
+        w = np.asarray(self.weights, np.float64)
+        object.__setattr__(self, "weights", w.reshape(-1, 2, 24))
+        object.__setattr__(self, "bias", np.asarray(self.bias, np.float64).reshape(-1, 2))
+        t = np.broadcast_to(np.asarray(self.temperature, np.float64), (len(self.weights),)).copy()
+        object.__setattr__(self, "temperature", t)
+
+    @property
+    def experts(self) -> int:
+        return len(self.weights)
 
 
 @lru_cache(maxsize=4)
 def load_model(path: str | None = None) -> KeyModel:
     """The shipped model (``livedj/data/key_model.npz``) or another written like it."""
     with np.load(path or MODEL_PATH) as f:
-        return KeyModel(np.asarray(f["weights"], np.float64), np.asarray(f["bias"], np.float64),
-                        float(f["temperature"]))
+        gate = np.asarray(f["gate"], np.float64) if "gate" in f.files else None
+        return KeyModel(f["weights"], f["bias"], f["temperature"], gate)
 
 
 def _stft_mag(y: np.ndarray, sr: int, n_fft: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -194,21 +211,44 @@ def rotations(chroma: np.ndarray) -> np.ndarray:
     return np.concatenate([rolled[..., 0, :, :], rolled[..., 1, :, :]], axis=-1)
 
 
-def key_logits(chroma: np.ndarray, model: KeyModel) -> np.ndarray:
-    """Shape (..., 24): uncalibrated scores of the 24 keys (C..B major, C..B minor)."""
+def style_features(chroma: np.ndarray) -> np.ndarray:
+    """Shape (..., 24): the standardised bass and treble chroma sorted by value.
+
+    Sorting forgets the key and keeps the shape of the pitch distribution (how flat, how many
+    strong pitch classes): what tells a tonal chorale's chroma from a four-chord loop's.
+    """
+    z = np.sort(_standardise(np.asarray(chroma, np.float64)), axis=-1)
+    return z.reshape(*z.shape[:-2], 24)
+
+
+def gate_probability(chroma: np.ndarray, gate: np.ndarray) -> np.ndarray:
+    """Shape (...,): probability of the second expert under the logistic ``gate``."""
+    return 1.0 / (1.0 + np.exp(-(style_features(chroma) @ gate[:-1] + gate[-1])))
+
+
+def key_logits(chroma: np.ndarray, model: KeyModel, expert: int = 0) -> np.ndarray:
+    """Shape (..., 24): uncalibrated scores of the 24 keys (C..B major, C..B minor) by one expert."""
     r = rotations(chroma)  # (..., 12, 24)
-    major = r @ model.weights[0] + model.bias[0]
-    minor = r @ model.weights[1] + model.bias[1]
-    return np.concatenate([major, minor], axis=-1)
+    w, b = model.weights[expert], model.bias[expert]
+    return np.concatenate([r @ w[0] + b[0], r @ w[1] + b[1]], axis=-1)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=-1, keepdims=True)
 
 
 def key_posterior(chroma: np.ndarray, model: KeyModel | None = None) -> np.ndarray:
-    """Shape (..., 24): calibrated probabilities of the 24 keys; uniform when there is no pitch."""
+    """Shape (..., 24): calibrated probabilities of the 24 keys; uniform when there is no pitch.
+
+    With two experts the posterior is their mixture, weighted by the gate's probability of each.
+    """
     model = model or load_model()
     chroma = np.asarray(chroma, np.float64)
-    logits = key_logits(chroma, model) / model.temperature
-    logits -= logits.max(axis=-1, keepdims=True)
-    p = np.exp(logits)
-    p /= p.sum(axis=-1, keepdims=True)
+    p = _softmax(key_logits(chroma, model, 0) / model.temperature[0])
+    if model.experts > 1:
+        g = gate_probability(chroma, model.gate)[..., None]
+        p = (1 - g) * p + g * _softmax(key_logits(chroma, model, 1) / model.temperature[1])
     silent = ~np.any(chroma.reshape(*chroma.shape[:-2], 24) > 0, axis=-1)
     return np.where(silent[..., None], 1.0 / 24, p)
