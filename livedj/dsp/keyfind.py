@@ -7,16 +7,19 @@ The features are cheap (one 0.5-s STFT, no CQT) so that the live path stays wher
    pitched by the fader or mastered off A440 is folded back onto the grid before the pitch classes
    are read.
 2. **Bass and treble chroma** (:func:`chroma_features`): STFT bins between 55 Hz and 2 kHz are
-   gathered into (tuned) semitones, log-compressed per frame and folded to pitch classes,
+   gathered into (tuned) semitones (:func:`semitone_energy`), log-compressed per frame and folded
+   to pitch classes,
    separately below and above E3 (165 Hz): the bass line says more about the tonic, the
    treble about the mode.
 3. **Key posterior** (:func:`key_posterior`): each 12-vector is standardised (zero mean, unit
    norm, as the Krumhansl-Schmuckler correlation does), rotated to every tonic and scored by a
    mode's bass and treble profile plus a mode bias; a softmax over the 24 keys, divided by a
-   temperature fitted for calibration, is the posterior. The profiles were learned (multinomial
-   logistic regression with tied weights across transpositions) on the training half of the key
-   benchmark's rendered scores; ``benchmarks/_keytrain.py`` writes them to
-   ``livedj/data/key_model.npz`` and ``python -m benchmarks key`` measures them on the other half.
+   temperature fitted for calibration, is the posterior. Two sets of profiles ("experts") were
+   learned (multinomial logistic regression with tied weights across transpositions): one on the
+   training half of the key benchmark's rendered scores, one on livedj.synth's four-chord loops;
+   a gate on the shape of the chroma (:func:`style_features`) mixes their posteriors.
+   ``benchmarks/_keytrain.py`` writes them to ``livedj/data/key_model.npz`` and
+   ``python -m benchmarks key`` measures them on the scores' other half and on an unseen generator.
 
 Key indices: ``pitch_class + 12 * is_minor`` (C..B major, then C..B minor).
 """
@@ -31,7 +34,8 @@ import scipy.fft
 
 from livedj.dsp.framing import frames as frame_signal
 
-__all__ = ["KeyModel", "estimate_tuning", "chroma_features", "key_posterior", "load_model", "rotations"]
+__all__ = ["KeyModel", "estimate_tuning", "semitone_energy", "chroma_features", "key_posterior", "load_model",
+           "rotations", "style_features"]
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "key_model.npz"
 ANALYSIS_SR = 16000  #: the rate the profiles were learned at
@@ -128,27 +132,37 @@ def estimate_tuning(mag: np.ndarray, freqs: np.ndarray, *, fmin: float = 80.0, f
     return float(np.angle(z) / (2 * np.pi)) if abs(z) > 0 else 0.0
 
 
-def chroma_features(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: float = 55.0,
-                    fmax: float = 2000.0, tuning: float | None = None) -> tuple[np.ndarray, float]:
-    """Bass and treble pitch-class energy of ``y`` after tuning correction.
+def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: float = 55.0,
+                    fmax: float = 2000.0, tuning: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Log-compressed energy per (tuned) semitone of ``y``, summed over time.
+
+    STFT magnitudes between ``fmin`` and ``fmax`` are gathered into semitones of the grid shifted
+    by ``tuning`` (bins too coarse to tell semitones apart are dropped; each bin is weighted by its
+    closeness to the semitone's centre, since off-centre bins are mostly leakage), log-compressed
+    per frame so that loud bass notes do not drown the harmony, and summed over frames.
+    (Subtracting expected upper partials was tried and lowered accuracy, so it is not done.)
 
     Parameters
     ----------
     y : np.ndarray
         Mono audio.
     sr : int
-        Sample rate, Hz.
+        Sample rate, Hz. With the default ``n_fft``, other rates than :data:`ANALYSIS_SR` are
+        resampled to it first (the profiles were learned on 16-kHz features).
     n_fft : int, optional
         FFT size; default about 0.5 s (8192 at 16 kHz) so that low notes are resolved.
     fmin, fmax : float
         Frequency range considered, Hz.
     tuning : float, optional
-        Known deviation from A440 in semitones; estimated from ``y`` when None.
+        Known deviation from A440 in semitones; estimated from ``y`` (:func:`estimate_tuning`)
+        when None, 0 for the plain A440 grid.
 
     Returns
     -------
-    chroma : np.ndarray
-        Shape (2, 12): bass (below E3) and treble pitch classes C..B, each summing to 1 (or 0).
+    energy : np.ndarray
+        Shape (semitones,): energy of each semitone.
+    notes : np.ndarray
+        Shape (semitones,): their MIDI numbers (integers; pitch class ``notes % 12``).
     tuning : float
         The deviation used, semitones.
     """
@@ -156,8 +170,6 @@ def chroma_features(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     if y.ndim != 1:
         raise ValueError(f"expected mono audio (1-D), got shape {y.shape}")
     if sr != ANALYSIS_SR and n_fft is None:
-        # The profiles were learned on 16-kHz features (livedj decodes everything to 16 kHz): other
-        # rates are brought there so the same STFT resolution is read by the same profiles.
         from math import gcd
 
         from scipy.signal import resample_poly
@@ -170,27 +182,41 @@ def chroma_features(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
         tuning = estimate_tuning(mag, freqs)
     n_fft = 2 * (len(freqs) - 1)
     band = (freqs >= fmin) & (freqs <= fmax)
-    # Keep only bins narrower than about a semitone so a bin maps to one pitch class.
     band &= freqs * (2 ** (1 / 12) - 1) >= 0.8 * sr / n_fft
-    out = np.zeros((2, 12))
     if not band.any():
-        return out, float(tuning)
+        return np.zeros(0), np.zeros(0, int), float(tuning)
     midi = 69 + 12 * np.log2(freqs[band] / 440.0) - tuning
     semis = np.round(midi).astype(int)
     lo = int(semis.min())
-    # Weight by closeness to the semitone centre: off-centre bins are mostly leakage.
     w = np.cos(np.pi * (midi - semis)) ** 2
     semitone = np.zeros((mag.shape[0], int(semis.max()) - lo + 1))
     np.add.at(semitone.T, semis - lo, (mag[:, band] * w).T)
-    # Log compression: loud bass notes should not drown the harmony.
-    spec = np.log1p(100.0 * semitone / (semitone.max() + 1e-12)).sum(axis=0)
-    notes = np.arange(lo, lo + semitone.shape[1])
+    energy = np.log1p(100.0 * semitone / (semitone.max() + 1e-12)).sum(axis=0)
+    return energy, np.arange(lo, lo + semitone.shape[1]), float(tuning)
+
+
+def chroma_features(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: float = 55.0,
+                    fmax: float = 2000.0, tuning: float | None = None) -> tuple[np.ndarray, float]:
+    """Bass and treble pitch-class energy of ``y`` after tuning correction.
+
+    :func:`semitone_energy` (same parameters) folded to pitch classes separately below and above
+    :data:`BASS_SPLIT_MIDI` (E3).
+
+    Returns
+    -------
+    chroma : np.ndarray
+        Shape (2, 12): bass (below E3) and treble pitch classes C..B, each summing to 1 (or 0).
+    tuning : float
+        The deviation used, semitones.
+    """
+    energy, notes, tuning = semitone_energy(y, sr, n_fft=n_fft, fmin=fmin, fmax=fmax, tuning=tuning)
+    out = np.zeros((2, 12))
     for part, sel in enumerate((notes < BASS_SPLIT_MIDI, notes >= BASS_SPLIT_MIDI)):
-        np.add.at(out[part], notes[sel] % 12, spec[sel])
+        np.add.at(out[part], notes[sel] % 12, energy[sel])
         total = out[part].sum()
         if total > 0:
             out[part] /= total
-    return out, float(tuning)
+    return out, tuning
 
 
 def _standardise(chroma: np.ndarray) -> np.ndarray:

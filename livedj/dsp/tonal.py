@@ -12,9 +12,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import scipy.fft
 
-from livedj.dsp.framing import frames as frame_signal
 
 PITCH_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 KEY_NAMES = tuple(f"{p} major" for p in PITCH_NAMES) + tuple(f"{p} minor" for p in PITCH_NAMES)
@@ -163,49 +161,18 @@ def relative_key(key: int) -> int:
 
 def chroma_profile(y: np.ndarray, sr: int, *, n_fft: int | None = None,
                    fmin: float = 55.0, fmax: float = 2000.0) -> np.ndarray:
-    """Overall pitch-class energy of ``y``: a length-12 vector (C..B) summing to 1.
+    """Overall pitch-class energy of ``y`` on the plain A440 grid: a length-12 vector (C..B) summing to 1.
 
-    STFT magnitudes between ``fmin`` and ``fmax`` are gathered into semitones (bins too coarse
-    to tell semitones apart are dropped), log-compressed, folded to pitch classes and summed
-    over time. (Subtracting expected upper partials was tried and lowered accuracy on the
-    test progressions, so it is not done.)
-
-    Parameters
-    ----------
-    y : np.ndarray
-        Mono audio.
-    sr : int
-        Sample rate, Hz.
-    n_fft : int, optional
-        FFT size; default about 0.5 s (8192 at 16 kHz) so that low notes are resolved.
-    fmin, fmax : float
-        Frequency range considered, Hz.
+    The chroma of the detector before issue 17 (Krumhansl-Schmuckler on it, :func:`key_scores`),
+    kept as the key benchmark's baseline: :func:`livedj.dsp.keyfind.semitone_energy` with no tuning
+    correction, all octaves folded together.
     """
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim != 1:
-        raise ValueError(f"expected mono audio (1-D), got shape {y.shape}")
-    if n_fft is None:
-        n_fft = 1 << int(np.round(np.log2(sr * 0.5)))
-    hop = n_fft // 2
-    frames = frame_signal(y, n_fft, hop)
-    window = np.hanning(n_fft).astype(np.float32)
-    mag = np.abs(scipy.fft.rfft(frames * window, axis=1))  # (frames, bins)
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
-    band = (freqs >= fmin) & (freqs <= fmax)
-    # Keep only bins narrower than about a semitone so a bin maps to one pitch class.
-    band &= freqs * (2 ** (1 / 12) - 1) >= 0.8 * sr / n_fft
-    midi = 69 + 12 * np.log2(freqs[band] / 440.0)
-    semis = np.round(midi).astype(int)
-    lo = int(semis.min()) if semis.size else 0
-    # Weight by closeness to the semitone centre: off-centre bins are mostly leakage.
-    w = np.cos(np.pi * (midi - semis)) ** 2
-    semitone = np.zeros((mag.shape[0], int(semis.max()) - lo + 1 if semis.size else 1))
-    np.add.at(semitone.T, semis - lo, (mag[:, band] * w).T)
-    # Log compression: loud bass notes should not drown the harmony.
-    spec = np.log1p(100.0 * semitone / (semitone.max() + 1e-12))
-    pcs = np.arange(lo, lo + semitone.shape[1]) % 12
+    from livedj.dsp.keyfind import semitone_energy
+
+    energy, notes, _ = semitone_energy(y, sr, n_fft=n_fft or 1 << int(np.round(np.log2(sr * 0.5))), fmin=fmin,
+                                       fmax=fmax, tuning=0.0)
     chroma = np.zeros(12)
-    np.add.at(chroma, pcs, spec.sum(axis=0))
+    np.add.at(chroma, notes % 12, energy)
     total = chroma.sum()
     return chroma / total if total > 0 else chroma
 

@@ -21,6 +21,10 @@ from livedj.dsp.rhythm import estimate_tempo
 from livedj.dsp.tonal import camelot, key_name, key_posterior_of, shift_key, speed_semitones
 
 MIN_SECONDS = 4.0  # below this, tempo and key are guesses: report nothing
+#: An identified record's key moves to the next semitone only when the fader's measured speed is this
+#: far (semitones) past the half-semitone boundary: a fader near +-3 % (0.5 semitone) whose measured
+#: speed jitters by a few tenths of a percent would otherwise flip the shown key between two keys.
+SHIFT_HYSTERESIS = 0.15
 
 
 @dataclass
@@ -90,6 +94,7 @@ class LiveTempoKey:
     _record: tuple[int, float] | None = None  # (shown key, confidence) of an identified record
     _record_key: int | None = None  # its indexed key and last measured speed
     _record_speed: float = 1.0
+    _record_shift: int = 0  # semitones the shown record key is moved by
 
     def update(self, audio: np.ndarray, sample_rate: int) -> None:
         """Refresh one of tempo/key from ``audio`` (the newest ``seconds`` or more, mono float32)."""
@@ -124,8 +129,13 @@ class LiveTempoKey:
         else:
             if speed is None:
                 speed = self._record_speed if self._record_key == key else 1.0
-            self._record_key, self._record_speed = int(key), float(speed)
-            self._record = (shift_key(int(key), speed_semitones(speed)), float(confidence))
+            shift = speed_semitones(speed)
+            if self._record_key == key and shift != self._record_shift:
+                exact = 12 * math.log2(speed)
+                if abs(exact - self._record_shift) < 0.5 + SHIFT_HYSTERESIS:
+                    shift = self._record_shift
+            self._record_key, self._record_speed, self._record_shift = int(key), float(speed), shift
+            self._record = (shift_key(int(key), shift), float(confidence))
         self._show()
 
     def _show(self) -> None:
