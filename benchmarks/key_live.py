@@ -1,0 +1,104 @@
+"""The key estimate's cost in the live update: issue 17's detector against the one before it, same process.
+
+Two measurements, each interleaved in rounds (new, old, new, old...) so that load from other
+processes hits both alike:
+
+- **the key estimate alone**: one estimate of a 12-s stretch at 16 kHz (what the live loop hands the
+  listener every other hop): :func:`livedj.dsp.tonal.key_posterior_of` (tuned bass/treble chroma,
+  learned profiles) against the detector before issue 17 (untuned chroma, Krumhansl-Kessler:
+  :func:`~livedj.dsp.tonal.chroma_profile` + :func:`~livedj.dsp.tonal.key_scores`, kept for this
+  baseline);
+- **the live update**: the daemon's loop exactly as :mod:`benchmarks.live` runs it (musicnn, a
+  10,000-track index, OSC over UDP), once as shipped and once with the listener's key estimate
+  swapped for the old detector (its posterior a one-hot of the old key: the smoother's own work is
+  a few microseconds). Reported: the whole update and the helper thread's ``tempo_key`` stage
+  (tempo on even hops, key on odd ones; it runs beside the embedding on the second core).
+
+``python -m benchmarks key_live`` (``--quick``: a few updates).
+"""
+from __future__ import annotations
+
+import socket
+import time
+
+import numpy as np
+
+from benchmarks.common import cache_dir, fake_index, pct, row, synth_library
+
+IN_ALL = False  #: a minute of live loop twice over: run it by name
+
+
+def legacy_posterior_of(y: np.ndarray, sr: int, *, tuning: float | None = None) -> tuple[np.ndarray, float]:
+    """The detector before issue 17 in the shape of :func:`~livedj.dsp.tonal.key_posterior_of`."""
+    from livedj.dsp.tonal import chroma_profile, key_scores
+
+    chroma = chroma_profile(y, sr)
+    if not chroma.any():
+        return np.full(24, 1.0 / 24), 0.0
+    return np.eye(24)[int(np.argmax(key_scores(chroma)))], 0.0
+
+
+def estimate_cost(quick: bool) -> list[dict]:
+    from livedj.dsp.tonal import key_posterior_of
+    from livedj.synth import DEMO_TRACKS, render_track
+
+    y = render_track(DEMO_TRACKS[6], 13.0, 16000)[-12 * 16000:]
+    new, old = [], []
+    for _ in range(10 if quick else 300):
+        t0 = time.perf_counter()
+        key_posterior_of(y, 16000)
+        t1 = time.perf_counter()
+        legacy_posterior_of(y, 16000)
+        t2 = time.perf_counter()
+        new.append(1000 * (t1 - t0))
+        old.append(1000 * (t2 - t1))
+    return [row(f"key_live.estimate.{name}", f"one key estimate of 12 s at 16 kHz, {name} of {len(new)}; baseline: "
+                "the detector before issue 17", pct(new, q), "ms", baseline=pct(old, q))
+            for q, name in ((0.5, "p50"), (0.99, "p99"))]
+
+
+def update_cost(quick: bool) -> list[dict]:
+    import livedj.engine.listen as listen
+    from benchmarks.live import _config, run_loop
+    from livedj.engine.loader import load_engine
+
+    shipped = listen.key_posterior_of
+    updates, rounds = (6, 1) if quick else (40, 3)
+    n_index = 1_000 if quick else 10_000
+    track = synth_library(1, 20.0 if quick else 75.0, "mp3", name="live-quick" if quick else "live")[0]
+    index_dir = fake_index(cache_dir("index", f"live-{n_index}"), n_index)
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    sink.setblocking(False)
+    config = _config(index_dir, sink.getsockname()[1])
+    engine = load_engine(config)
+    new: list[dict] = []
+    old: list[dict] = []
+    try:
+        for _ in range(rounds):
+            listen.key_posterior_of = shipped
+            new += run_loop(engine, config, track, updates)
+            listen.key_posterior_of = legacy_posterior_of
+            old += run_loop(engine, config, track, updates)
+    finally:
+        listen.key_posterior_of = shipped
+        sink.close()
+    rows = []
+    for stage, what in (("total", "whole live update"), ("tempo_key", "helper thread's tempo_key stage")):
+        a, b = [u.get(stage, 0.0) for u in new], [u.get(stage, 0.0) for u in old]
+        for q, name in ((0.5, "p50"), (0.99, "p99")):
+            rows.append(row(f"key_live.update.{stage}.{name}", f"{what} {name}, {len(a)} updates, {n_index:,}-track "
+                            "index; baseline: the key estimate before issue 17", pct(a, q), "ms", baseline=pct(b, q)))
+    return rows
+
+
+def run(quick: bool = False) -> list[dict]:
+    return estimate_cost(quick) + update_cost(quick)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from benchmarks.__main__ import print_rows
+
+    print_rows(run(quick="--quick" in sys.argv[1:]))
