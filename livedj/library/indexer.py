@@ -48,6 +48,7 @@ class Settings:
     fit: str = "lda"  #: the projection fitted to the library at index time (library/vectors.py): "lda" or "none"
     fit_dims: int = 16
     fit_shrinkage: float = 0.3
+    fit_room: float = 0.5  #: weight of the shipped room nuisance in the fit (library/fit.py, docs/fit.md); 0: off
 
 
 @dataclass
@@ -305,7 +306,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             progress("file", i, len(todo), f.path)
         digest = verify.store_digest(store.db)  # every file of the index checked against the manifest, every run
         why = verify.reasons_to_build(index_dir, digest) or _unloadable(index_dir, enc_id)
-        fit = vector_fit.FitSettings(settings.fit, settings.fit_dims, settings.fit_shrinkage)
+        fit = vector_fit.FitSettings(settings.fit, settings.fit_dims, settings.fit_shrinkage, settings.fit_room)
         if report.indexed or report.removed or why or _stale(index_dir, enc_id) \
                 or _stale_vectors(index_dir, enc_id, settings, fit):
             report.repaired += [] if (report.indexed or report.removed) else why

@@ -43,6 +43,7 @@ class FitSettings:
     kind: str = "lda"  #: "lda" (centring + LDA over tracks) or "none" (base vectors, as before)
     dims: int = fitting.DEFAULT_DIMS
     shrinkage: float = fitting.DEFAULT_SHRINKAGE
+    room: float = fitting.DEFAULT_ROOM  #: weight of the shipped room nuisance (0: a fit that ignores the booth)
 
 
 # -- the window cache -------------------------------------------------------------------------
@@ -83,7 +84,7 @@ def save_windows(directory: str | os.PathLike, cache: dict[bytes, np.ndarray], e
 # -- fit at index time ------------------------------------------------------------------------
 def _previous(manifest: dict | None, directory: Path, encoder: str, fit: FitSettings) -> tuple[fitting.Projection | None, dict]:
     entry = ((manifest or {}).get("vector") or {}).get("projection") or {}
-    if not entry or entry.get("base") != encoder or entry.get("settings") != _settings_dict(fit):
+    if not entry or entry.get("base") != encoder or entry.get("settings") != _settings_dict(fit, encoder):
         return None, {}
     try:
         return fitting.Projection.load(directory / entry["file"]), entry
@@ -91,8 +92,17 @@ def _previous(manifest: dict | None, directory: Path, encoder: str, fit: FitSett
         return None, {}
 
 
-def _settings_dict(fit: FitSettings) -> dict:
-    return {"kind": fit.kind, "dims": int(fit.dims), "shrinkage": float(fit.shrinkage)}
+def _room(fit: FitSettings, encoder: str) -> tuple[np.ndarray, str] | None:
+    """The shipped room nuisance when the fit uses one and it was estimated for ``encoder``'s vectors."""
+    return fitting.load_room_nuisance(encoder) if fit.kind == "lda" and fit.room > 0 else None
+
+
+def _settings_dict(fit: FitSettings, encoder: str = "") -> dict:
+    out = {"kind": fit.kind, "dims": int(fit.dims), "shrinkage": float(fit.shrinkage)}
+    room = _room(fit, encoder)
+    if room is not None:  # a new shipped nuisance (or weight) is a new fit: the settings differ
+        out["room"] = {"weight": float(fit.room), "id": room[1]}
+    return out
 
 
 def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, np.ndarray]],
@@ -121,7 +131,9 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
     if refit and have:
         x = np.concatenate([w for _, w in have])
         groups = np.concatenate([np.full(len(w), tid) for tid, w in have])
-        projection = fitting.fit_lda(x, groups, dims=fit.dims, shrinkage=fit.shrinkage, base=encoder)
+        room = _room(fit, encoder)
+        projection = fitting.fit_lda(x, groups, dims=fit.dims, shrinkage=fit.shrinkage, base=encoder,
+                                     nuisance=None if room is None else room[0], nuisance_weight=fit.room)
         changes = 0
     if projection is None:  # no windows at all (an index of an older livedj): nothing to fit on
         dim = len(base_items[0][1])
@@ -143,7 +155,7 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
     # size and CRC: the index's verification and its private copies (verify.file_entries) cover this file too
     entry["projection"] = {"id": projection.id, "file": name, "size": (directory / name).stat().st_size,
                            "crc32": crc32(directory / name), "kind": projection.kind, "base": encoder,
-                           "settings": _settings_dict(fit), "tracks": int(info.get("tracks", n)),
+                           "settings": _settings_dict(fit, encoder), "tracks": int(info.get("tracks", n)),
                            "windows": int(info.get("windows", 0)), "changes": changes, "refitted": bool(refit)}
     return items, projection.dim, {**entry, "dim": projection.dim}
 
@@ -158,7 +170,7 @@ def stale(manifest: dict, encoder: str, beginning_s: float, fit: FitSettings) ->
     proj = vec.get("projection")
     if fit.kind == "none":
         return proj is not None
-    return proj is None or proj.get("settings") != _settings_dict(fit)
+    return proj is None or proj.get("settings") != _settings_dict(fit, encoder)
 
 
 # -- the query side ---------------------------------------------------------------------------
