@@ -43,11 +43,18 @@ def load_corpus(cache, booths):
             "presets": [str(n) for n in z["presets"]], "preset_q": unit_rows(pen)}
 
 
-def nuisance_of(C, tracks):
+def nuisance_of(C, tracks, presets=False):
+    """Room nuisance from the random-booth views of ``tracks``' first 3 windows (and, with ``presets``,
+    their 40 % window through every preset: the recipe of models/room_nuisance.safetensors)."""
     c = C["begin"][tracks, :3].reshape(-1, C["begin"].shape[-1])
     b = C["begin_booth"][tracks].reshape(-1, c.shape[-1])
     ok = ~np.isnan(c[:, 0]) & ~np.isnan(b[:, 0])
-    return room_nuisance(c[ok], b[ok])
+    c, b = c[ok], b[ok]
+    if presets:
+        k = C["preset_q"].shape[1]
+        c = np.concatenate([c, np.repeat(C["clean"][tracks], k, axis=0)])
+        b = np.concatenate([b, C["preset_q"][tracks].reshape(-1, c.shape[-1])])
+    return room_nuisance(c, b)
 
 
 def fit_windows(C, fit_tracks):
@@ -95,8 +102,11 @@ def protocol(C, proj_kw, source, other, seeds=5, make=None):
             return None
         if source == "own":
             return nuisance_of(C, fit_tracks)
-        if source == "other":
-            return nuisance_of(other, np.arange(len(other["labels"])))
+        if source == "other":  # estimated on the other corpus, as the shipped one is made
+            return nuisance_of(other, np.arange(len(other["labels"])), presets=True)
+        if source == "shipped":
+            from livedj.library.fit import load_room_nuisance
+            return load_room_nuisance("musicnn/musicnn-msd-0.1.0/penultimate/whole/mel-v1")[0]
         return np.load(source)["nuisance"]
 
     T = figures(C, every, every, proj_kw, nz(every), make)
@@ -113,9 +123,25 @@ def fmt(r):
     return " ".join(f"{k}={v:.3f}" for k, v in r.items())
 
 
+def table(c1, c2, rows):
+    """``rows``: (name, proj_kw or None, nuisance source, make or None)."""
+    for name, kw, source, make in rows:
+        for cname, C, O in (("c1", c1, c2), ("c2", c2, c1)):
+            T, S = protocol(C, kw, source, O, make=make)
+            print(f"{name:34s} {cname} T {fmt(T)}\n{'':34s} {cname} S {fmt(S)}", flush=True)
+
+
 def main(argv):
     c1 = load_corpus(argv[0], argv[1])
     c2 = load_corpus(argv[2], argv[3])
+    if "--grid" not in argv:
+        lda16 = dict(dims=16, shrinkage=0.3)
+        room = dict(lda16, nuisance_weight=0.5)
+        table(c1, c2, [("30 s, no fit", None, None, None), ("LDA 16 (before)", lda16, None, None),
+                       ("LDA 16 + room of the other corpus", room, "other", None),
+                       ("LDA 16 + room shipped (both corpora)", room, "shipped", None),
+                       ("LDA 16 + room of own booth views", room, "own", None)])
+        return
     tw = [np.trace(nuisance_of(c, np.arange(len(c["labels"])))) for c in (c1, c2)]
     print("trace of nuisance c1 %.4f c2 %.4f" % tuple(tw))
     files = [a for a in argv[4:] if a.endswith(".npz")]

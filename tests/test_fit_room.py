@@ -84,3 +84,58 @@ def test_room_nuisance_rejects_a_matrix_of_another_size():
         fitting.fit_lda(rng.standard_normal((60, 6)), np.repeat(np.arange(20), 3), min_tracks=2, nuisance=np.eye(5))
     r = fitting.room_nuisance(np.eye(3), np.eye(3)[[1, 2, 0]])
     assert r.shape == (3, 3) and np.isclose(np.trace(r), 2.0)
+
+
+def test_livedj_train_reprojects_the_index_without_decoding_and_stale_projections_are_refused(tmp_path, monkeypatch):
+    """`livedj train` on a generated 24-track library: the contrastive projection replaces the fitted
+    one, nothing is decoded, the manifest names it, and the fitted (now stale) projection is refused."""
+    import argparse
+    import json
+    import shutil
+
+    import livedj.library.indexer as indexer
+    from livedj.commands import train
+    from livedj.config import defaults
+    from livedj.library import index as annoy_index
+    from test_fit import _index, _library
+
+    monkeypatch.setattr(fitting, "MIN_TRACKS", 20)  # a small generated library still gets LDA (real default: 40)
+    _library(tmp_path / "music", 24)
+    _index(tmp_path / "music", tmp_path / "idx")
+    before = json.loads((tmp_path / "idx" / "manifest.json").read_text())["vector"]["projection"]
+    shutil.copy(tmp_path / "idx" / before["file"], tmp_path / "fitted.npz")
+
+    def no_decoding(*a, **k):
+        raise AssertionError("livedj train must not decode")
+
+    monkeypatch.setattr(indexer, "analyze_file", no_decoding)
+    config = defaults()
+    config["analysis"]["encoder"] = "features"
+    config["index"].update(path=str(tmp_path / "idx"), beginning_s=10.0, segment_hop_s=0.0)
+    args = argparse.Namespace(booth_head=False, steps=40, library=None, hours=1.0, out=None, resume=False)
+    assert train.main(args, config) == 0
+    after = json.loads((tmp_path / "idx" / "manifest.json").read_text())["vector"]["projection"]
+    assert after["kind"] == "contrastive" and after["id"] != before["id"] and after["tracks"] == 24
+    index = annoy_index.load(tmp_path / "idx")
+    assert index.projection.id == after["id"] and index.size == 24
+    assert not (tmp_path / "idx" / before["file"]).exists()
+    # an unchanged library re-indexed keeps the trained projection (no re-fit due)
+    assert _index(tmp_path / "music", tmp_path / "idx").unchanged == 24
+    assert json.loads((tmp_path / "idx" / "manifest.json").read_text())["vector"]["projection"]["id"] == after["id"]
+    # queries projected with the fitted projection the index no longer uses are refused
+    shutil.copy(tmp_path / "fitted.npz", tmp_path / "idx" / after["file"])
+    with pytest.raises(annoy_index.IndexUnusable, match="not the one the index was built with"):
+        annoy_index.load(tmp_path / "idx")
+
+
+def test_livedj_train_needs_an_index(tmp_path, capsys):
+    import argparse
+
+    from livedj.commands import train
+    from livedj.config import defaults
+
+    config = defaults()
+    config["index"]["path"] = str(tmp_path / "nothing")
+    args = argparse.Namespace(booth_head=False, steps=10, library=None, hours=1.0, out=None, resume=False)
+    assert train.main(args, config) == 1
+    assert "run `livedj index` first" in capsys.readouterr().err

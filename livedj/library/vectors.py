@@ -107,14 +107,15 @@ def _settings_dict(fit: FitSettings, encoder: str = "") -> dict:
 
 def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, np.ndarray]],
                   paths: dict[int, bytes], windows: dict[bytes, np.ndarray], *, encoder: str, beginning_s: float,
-                  window_s: float, fit: FitSettings, manifest: dict | None, changed: int
-                  ) -> tuple[list[tuple[int, np.ndarray]], int, dict]:
+                  window_s: float, fit: FitSettings, manifest: dict | None, changed: int,
+                  trained: fitting.Projection | None = None) -> tuple[list[tuple[int, np.ndarray]], int, dict]:
     """The beginning vectors for the Annoy index, their dimension and the manifest's ``vector`` entry.
 
     ``base_items`` are the store's (track id, base beginning vector); ``paths`` maps track ids to
     encoded paths, the keys of ``windows``; ``manifest`` is the previous one (for the re-fit rule)
     and ``changed`` the files added, changed or removed by this run. A track without cached
-    windows (indexed by an older livedj) is projected from its stored base vector.
+    windows (indexed by an older livedj) is projected from its stored base vector. ``trained``
+    (`livedj train`) replaces the projection; later runs keep it until the re-fit rule fits anew.
     """
     directory = Path(directory)
     base_items = list(base_items)
@@ -128,6 +129,11 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
     n = len(base_items)
     refit = (projection is None or changes >= REFIT_SHARE * max(1, int(prev.get("tracks", 0)))
              or (projection.kind == "centre" and len(have) >= fitting.MIN_TRACKS))
+    if trained is not None:
+        if trained.base != encoder or trained.in_dim != len(base_items[0][1]):
+            raise ValueError(f"trained projection is for {trained.base!r} ({trained.in_dim}-d), the index holds "
+                             f"{encoder!r} ({len(base_items[0][1])}-d) vectors")
+        projection, refit, changes = trained, False, 0
     if refit and have:
         x = np.concatenate([w for _, w in have])
         groups = np.concatenate([np.full(len(w), tid) for tid, w in have])
@@ -144,7 +150,7 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
         v = projection.apply(w).sum(axis=0) if w is not None else projection.apply(base)
         items.append((tid, fitting.unit_rows(v)))
     name = f"projection-{projection.id}.npz"
-    if refit or not (directory / name).exists():
+    if refit or trained is not None or not (directory / name).exists():
         projection.save(directory / name)
     for old in directory.glob("projection-*.npz"):
         if old.name != name:
@@ -156,7 +162,7 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
     entry["projection"] = {"id": projection.id, "file": name, "size": (directory / name).stat().st_size,
                            "crc32": crc32(directory / name), "kind": projection.kind, "base": encoder,
                            "settings": _settings_dict(fit, encoder), "tracks": int(info.get("tracks", n)),
-                           "windows": int(info.get("windows", 0)), "changes": changes, "refitted": bool(refit)}
+                           "windows": int(info.get("windows", 0)), "changes": changes, "refitted": bool(refit or trained is not None)}
     return items, projection.dim, {**entry, "dim": projection.dim}
 
 
