@@ -179,7 +179,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "fit": Field(str, "lda", _one_of("lda", "none"), "projection fitted to the library at index time, "
                                                           "no labels (docs/fit.md); none: the encoder's vectors"),
         "fit_dims": Field(int, 16, _range(2, 1506), "dimensions of the fitted projection"),
-        "fit_room": Field(float, 0.5, _range(0.0, 10.0), "weight of the booth's effect (shipped room nuisance) "
+        "fit_room": Field(float, 0.25, _range(0.0, 10.0), "weight of the booth's effect (shipped room nuisance) "
                                                          "the fit learns to ignore; 0: off (docs/fit.md)"),
     },
     "library": {

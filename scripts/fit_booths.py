@@ -136,8 +136,11 @@ def main(argv):
     c2 = load_corpus(argv[2], argv[3])
     if "--grid" not in argv:
         lda16 = dict(dims=16, shrinkage=0.3)
-        room = dict(lda16, nuisance_weight=0.5)
-        table(c1, c2, [("30 s, no fit", None, None, None), ("LDA 16 (before)", lda16, None, None),
+        room = dict(lda16, nuisance_weight=0.25)
+        raw = dict(lda16, unit_columns=False)
+        table(c1, c2, [("30 s, no fit", None, None, None), ("LDA 16 (before)", raw, None, None),
+                       ("LDA 16, unit columns", lda16, None, None),
+                       ("LDA 16 + room of the other corpus, raw", dict(raw, nuisance_weight=0.25), "other", None),
                        ("LDA 16 + room of the other corpus", room, "other", None),
                        ("LDA 16 + room shipped (both corpora)", room, "shipped", None),
                        ("LDA 16 + room of own booth views", room, "own", None)])

@@ -69,8 +69,8 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("--booth-head", action="store_true",
                         help="train the booth head (musicnn-booth) instead of the library's contrastive head")
-    parser.add_argument("--steps", type=argtypes.count(1, 100_000), default=600, metavar="N",
-                        help="training steps of the contrastive head (default 600)")
+    parser.add_argument("--steps", type=argtypes.count(1, 100_000), default=300, metavar="N",
+                        help="training steps of the contrastive head (default 300)")
     parser.add_argument("--library", metavar="DIR", help="--booth-head: folder to train on (default: library.paths)")
     parser.add_argument("--hours", type=argtypes.positive, default=2.0, metavar="H",
                         help="time budget; chunks per track are chosen to fit (default 2)")

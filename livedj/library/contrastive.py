@@ -28,12 +28,12 @@ from livedj.library.fit import Projection, unit_rows
 
 @dataclass(frozen=True)
 class HeadConfig:
-    steps: int = 600
+    steps: int = 300
     batch_tracks: int = 64  #: tracks per step (all of them when the library is smaller)
     views: int = 2  #: windows per track per step
     temperature: float = 0.1
     lr: float = 3e-3
-    anchor: float = 1.0  #: weight of ||W - W0||^2 / ||W0||^2 (stay near the LDA start)
+    anchor: float = 100.0  #: weight of ||W - W0||^2 / ||W0||^2 (stay near the LDA start)
     room_weight: float = 1.0  #: beta: scale of the room nuisance the views are drawn with (0: none)
     room_share: float = 0.5  #: share of views that go through the room
     seed: int = 0

@@ -48,7 +48,7 @@ class Settings:
     fit: str = "lda"  #: the projection fitted to the library at index time (library/vectors.py): "lda" or "none"
     fit_dims: int = 16
     fit_shrinkage: float = 0.3
-    fit_room: float = 0.5  #: weight of the shipped room nuisance in the fit (library/fit.py, docs/fit.md); 0: off
+    fit_room: float = 0.25  #: weight of the shipped room nuisance in the fit (library/fit.py, docs/fit.md); 0: off
 
 
 @dataclass
