@@ -112,7 +112,7 @@ def test_livedj_train_reprojects_the_index_without_decoding_and_stale_projection
     config = defaults()
     config["analysis"]["encoder"] = "features"
     config["index"].update(path=str(tmp_path / "idx"), beginning_s=10.0, segment_hop_s=0.0)
-    args = argparse.Namespace(booth_head=False, steps=40, library=None, hours=1.0, out=None, resume=False)
+    args = argparse.Namespace(booth_head=False, steps=40, whole=0, library=None, hours=1.0, out=None, resume=False)
     assert train.main(args, config) == 0
     after = json.loads((tmp_path / "idx" / "manifest.json").read_text())["vector"]["projection"]
     assert after["kind"] == "contrastive" and after["id"] != before["id"] and after["tracks"] == 24
@@ -122,6 +122,17 @@ def test_livedj_train_reprojects_the_index_without_decoding_and_stale_projection
     # an unchanged library re-indexed keeps the trained projection (no re-fit due)
     assert _index(tmp_path / "music", tmp_path / "idx").unchanged == 24
     assert json.loads((tmp_path / "idx" / "manifest.json").read_text())["vector"]["projection"]["id"] == after["id"]
+    # --whole: windows from all over each track are decoded once, cached, and reused by the next run
+    args.whole = 3
+    assert train.main(args, config) == 0
+    whole = json.loads((tmp_path / "idx" / "manifest.json").read_text())["vector"]["projection"]
+    assert whole["id"] != after["id"] and (tmp_path / "idx" / train.WHOLE_FILE).exists()
+    import livedj.audio.decode as decoding
+
+    monkeypatch.setattr(decoding, "decode", no_decoding)
+    assert train.main(args, config) == 0
+    after = json.loads((tmp_path / "idx" / "manifest.json").read_text())["vector"]["projection"]
+    assert after["id"] == whole["id"]  # same cache, same seed: the same projection
     # queries projected with the fitted projection the index no longer uses are refused
     shutil.copy(tmp_path / "fitted.npz", tmp_path / "idx" / after["file"])
     with pytest.raises(annoy_index.IndexUnusable, match="not the one the index was built with"):
@@ -136,6 +147,6 @@ def test_livedj_train_needs_an_index(tmp_path, capsys):
 
     config = defaults()
     config["index"]["path"] = str(tmp_path / "nothing")
-    args = argparse.Namespace(booth_head=False, steps=10, library=None, hours=1.0, out=None, resume=False)
+    args = argparse.Namespace(booth_head=False, steps=10, whole=0, library=None, hours=1.0, out=None, resume=False)
     assert train.main(args, config) == 1
     assert "run `livedj index` first" in capsys.readouterr().err

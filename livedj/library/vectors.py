@@ -47,10 +47,11 @@ class FitSettings:
 
 
 # -- the window cache -------------------------------------------------------------------------
-def load_windows(directory: str | os.PathLike, encoder: str, beginning_s: float) -> dict[bytes, np.ndarray]:
+def load_windows(directory: str | os.PathLike, encoder: str, beginning_s: float, name: str = WINDOWS_FILE
+                 ) -> dict[bytes, np.ndarray]:
     """``{encoded path: (n, d) float32 windows}`` from ``windows.npz``; empty if absent, unreadable or
     made by another encoder or beginning length (those vectors are not comparable)."""
-    path = Path(directory) / WINDOWS_FILE
+    path = Path(directory) / name
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
@@ -64,7 +65,8 @@ def load_windows(directory: str | os.PathLike, encoder: str, beginning_s: float)
     return {blob[a:b]: windows[s:s + c].astype(np.float32) for a, b, s, c in zip(starts_p, ends, starts_w, counts)}
 
 
-def save_windows(directory: str | os.PathLike, cache: dict[bytes, np.ndarray], encoder: str, beginning_s: float) -> None:
+def save_windows(directory: str | os.PathLike, cache: dict[bytes, np.ndarray], encoder: str, beginning_s: float,
+                 name: str = WINDOWS_FILE) -> None:
     """Write the cache atomically (float16: the fit does not need more, and it halves the file)."""
     keys = sorted(cache)
     blob = b"".join(keys)
@@ -78,7 +80,7 @@ def save_windows(directory: str | os.PathLike, cache: dict[bytes, np.ndarray], e
         np.savez(f, paths=np.frombuffer(blob, dtype=np.uint8), path_ends=ends, counts=counts, windows=windows,
                  meta=np.asarray(meta))
 
-    atomic_write(Path(directory) / WINDOWS_FILE, write)
+    atomic_write(Path(directory) / name, write)
 
 
 # -- fit at index time ------------------------------------------------------------------------
