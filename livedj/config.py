@@ -164,7 +164,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "encoder": Field(str, "musicnn", _one_of("musicnn", "features", "musicnn-booth"),
                          "which encoder embeds audio"),
         "head": Field(str, "", _existing_file, help="booth head for musicnn-booth; empty: <index dir>/head.safetensors if "
-                                    "`livedj train` wrote one, else models/booth_head.safetensors"),
+                                    "`livedj train --booth-head` wrote one, else models/booth_head.safetensors"),
         "threads": Field(int, 1, _range(1, 64), "torch threads for the live analysis (1 measured fastest: "
                                                   "the streaming front end is many small ops)"),
         "identify_s": Field(float, 10.0, _range(3.0, 30.0), "seconds of the newest audio the fingerprint "

@@ -123,6 +123,17 @@ def fmt(r):
     return " ".join(f"{k}={v:.3f}" for k, v in r.items())
 
 
+def head(proj_kw, **config):
+    """A ``make`` for :func:`protocol`: the LDA start, then `livedj train`'s contrastive head (defaults)."""
+    from livedj.library.contrastive import HeadConfig, train_projection
+
+    def make(C, fit_tracks, nuisance):
+        w, g = fit_windows(C, fit_tracks)
+        start = fit_lda(w, g, nuisance=nuisance, min_tracks=2, **proj_kw)
+        return train_projection(w, g, start, room=nuisance, config=HeadConfig(**config))
+    return make
+
+
 def table(c1, c2, rows):
     """``rows``: (name, proj_kw or None, nuisance source, make or None)."""
     for name, kw, source, make in rows:
@@ -143,7 +154,8 @@ def main(argv):
                        ("LDA 16 + room of the other corpus, raw", dict(raw, nuisance_weight=0.25), "other", None),
                        ("LDA 16 + room of the other corpus", room, "other", None),
                        ("LDA 16 + room shipped (both corpora)", room, "shipped", None),
-                       ("LDA 16 + room of own booth views", room, "own", None)])
+                       ("LDA 16 + room of own booth views", room, "own", None),
+                       ("LDA 16 + room of the other corpus + contrastive head", room, "other", head(room))])
         return
     tw = [np.trace(nuisance_of(c, np.arange(len(c["labels"])))) for c in (c1, c2)]
     print("trace of nuisance c1 %.4f c2 %.4f" % tuple(tw))

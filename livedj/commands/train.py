@@ -63,8 +63,9 @@ def seconds_per_chunk(model, views: int) -> float:
 
 HELP = "train a contrastive head on the indexed library (or, --booth-head, the booth head)"
 DESCRIPTION = (
-    "Refine the index's library fit with a contrastive head trained on its cached windows (no decoding) and "
-    "re-project the index with it. --booth-head: train the booth head (encoder musicnn-booth) instead: cached "
+    "Make the index's library fit stronger: windows from all over each track and their simulated-booth views "
+    "(decoded once, cached in the index), then a contrastive head; re-project the index with it (nothing "
+    "re-analysed). --booth-head: train the booth head (encoder musicnn-booth) instead: cached "
     "musicnn features of clean and simulated-booth chunks, NT-Xent; written to <index dir>/head.safetensors.")
 
 
