@@ -23,7 +23,10 @@ DIM = 200
 
 
 def _fit_seconds(n_tracks: int, windows_per_track: int, repeat: int = 3) -> float:
+    from livedj.encoders import encoder_id
     from livedj.library.vectors import FitSettings, adapted_items, load_windows, save_windows
+
+    enc = encoder_id("musicnn")  # the real id: the shipped room nuisance is loaded and used, as at index time
 
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((n_tracks, DIM))
@@ -36,12 +39,13 @@ def _fit_seconds(n_tracks: int, windows_per_track: int, repeat: int = 3) -> floa
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="livedj-bench-fit-") as d:
             began = time.perf_counter()
-            save_windows(d, cache, "musicnn/x", 15.0)
-            windows = load_windows(d, "musicnn/x", 15.0)
-            items, dim, entry = adapted_items(d, base, paths, windows, encoder="musicnn/x", beginning_s=15.0,
+            save_windows(d, cache, enc, 15.0)
+            windows = load_windows(d, enc, 15.0)
+            items, dim, entry = adapted_items(d, base, paths, windows, encoder=enc, beginning_s=15.0,
                                               window_s=5.0, fit=FitSettings(), manifest=None, changed=n_tracks)
             best = min(best, time.perf_counter() - began)
             assert entry["projection"]["kind"] == "lda" and len(items) == n_tracks
+            assert "room" in entry["projection"]["settings"]
     return best
 
 
@@ -66,7 +70,7 @@ def run(quick: bool = False) -> list[dict]:
         fit_s *= N_TRACKS / 200
     return [
         row("fit.seconds_per_1000", f"fit at index time, {N_TRACKS} tracks x {windows} windows x {DIM}-d (cache write "
-                                    f"+ read, LDA, projection); baseline: indexing {N_TRACKS} files on 2 cores",
+                                    f"+ read, LDA with the room nuisance, projection); baseline: indexing {N_TRACKS} files on 2 cores",
             fit_s, "s", baseline=index_s),
         row("fit.share_of_indexing", "fit seconds over indexing seconds for 1,000 tracks", fit_s / index_s, "ratio",
             target=0.10),

@@ -164,7 +164,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "encoder": Field(str, "musicnn", _one_of("musicnn", "features", "musicnn-booth"),
                          "which encoder embeds audio"),
         "head": Field(str, "", _existing_file, help="booth head for musicnn-booth; empty: <index dir>/head.safetensors if "
-                                    "`livedj train` wrote one, else models/booth_head.safetensors"),
+                                    "`livedj train --booth-head` wrote one, else models/booth_head.safetensors"),
         "threads": Field(int, 1, _range(1, 64), "torch threads for the live analysis (1 measured fastest: "
                                                   "the streaming front end is many small ops)"),
         "identify_s": Field(float, 10.0, _range(3.0, 30.0), "seconds of the newest audio the fingerprint "
@@ -179,6 +179,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "fit": Field(str, "lda", _one_of("lda", "none"), "projection fitted to the library at index time, "
                                                           "no labels (docs/fit.md); none: the encoder's vectors"),
         "fit_dims": Field(int, 16, _range(2, 1506), "dimensions of the fitted projection"),
+        "fit_room": Field(float, 0.25, _range(0.0, 10.0), "weight of the booth's effect (shipped room nuisance) "
+                                                         "the fit learns to ignore; 0: off (docs/fit.md)"),
     },
     "library": {
         "paths": Field(list, [], help="folders scanned by `livedj index` when no PATH is given"),

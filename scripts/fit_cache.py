@@ -52,7 +52,7 @@ def main(root: str, out: str, part: int = 0, parts: int = 1) -> None:
         bq = [booth_window(audio, p, standard_booth(rng)) for p in qpos]
         bb = [booth_window(audio, start + j * W, booth_params(rng)) for j in range(min(N_BOOTH, len(wins)))]
         every = wins + cq + bq + bb
-        pool = np.concatenate([enc._run(np.stack([enc.logmel(w) for w in every[s:s + 8]]))["pool"]
+        pool = np.concatenate([enc.outputs_many(every[s:s + 8])["pool"]
                                for s in range(0, len(every), 8)])
         b = np.full((N_BEGIN, pool.shape[1]), np.nan, np.float32)
         b[:len(wins)] = pool[:len(wins)]

@@ -122,7 +122,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
     path = Path(path)
     if not path.is_file():
-        raise HeadError(f"booth head not found: {path} (train one with `livedj train`)")
+        raise HeadError(f"booth head not found: {path} (train one with `livedj train --booth-head`)")
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = json.loads((f.metadata() or {}).get("livedj_head", "null"))

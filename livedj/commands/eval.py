@@ -108,7 +108,8 @@ def main(args, config) -> int:
         encoder = [e.strip() for e in args.encoders.split(",") if e.strip()][0]
         return report(args, "library fit", lambda progress: eval_fit.evaluate_fit(
             args.dir, encoder, beginning_s=config["index"]["beginning_s"], protocol=args.protocol,
-            dims=config["index"]["fit_dims"], k=args.k, progress=progress), eval_fit.print_fit_table)
+            dims=config["index"]["fit_dims"], room_weight=config["index"].get("fit_room", 0.25), k=args.k,
+            progress=progress), eval_fit.print_fit_table)
     from livedj.encoders.adapted import resolve_head
 
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]

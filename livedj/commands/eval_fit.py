@@ -58,14 +58,18 @@ def figures(windows: Sequence[np.ndarray], queries: dict[str, np.ndarray], label
 
 def protocols(windows: Sequence[np.ndarray], queries: dict[str, np.ndarray], labels: Sequence[str], *,
               dims: int = fitting.DEFAULT_DIMS, shrinkage: float = fitting.DEFAULT_SHRINKAGE, k: int = 10,
-              seeds: int = 5, protocol: str = "both") -> dict:
-    """``base`` and ``transductive`` on all tracks; ``split`` and ``split_base`` on held-out halves."""
+              seeds: int = 5, protocol: str = "both", room: np.ndarray | None = None,
+              room_weight: float = fitting.DEFAULT_ROOM) -> dict:
+    """``base`` and ``transductive`` on all tracks; ``split`` and ``split_base`` on held-out halves.
+
+    ``room``: the room nuisance the fit adds to the within-track scatter (as `livedj index` does).
+    """
     n = len(windows)
 
     def fitted(tracks):
         x = np.concatenate([windows[t] for t in tracks])
         g = np.concatenate([np.full(len(windows[t]), t) for t in tracks])
-        return fitting.fit_lda(x, g, dims=dims, shrinkage=shrinkage)
+        return fitting.fit_lda(x, g, dims=dims, shrinkage=shrinkage, nuisance=room, nuisance_weight=room_weight)
 
     out = {"base": figures(windows, queries, labels, None, k)}
     if protocol in ("transductive", "both"):
@@ -129,19 +133,21 @@ def embed_folder(root: str, encoder, *, beginning_s: float = 15.0, booth: bool =
 
 def evaluate_fit(root: str, encoder_name: str = "musicnn", *, beginning_s: float = 15.0, protocol: str = "both",
                  dims: int = fitting.DEFAULT_DIMS, k: int = 10, seeds: int = 5, booth: bool = True,
-                 progress: Callable[..., None] | None = None) -> dict:
+                 room_weight: float = fitting.DEFAULT_ROOM, progress: Callable[..., None] | None = None) -> dict:
     """The figures of :func:`protocols` for the labelled folder ``root`` (see the module doc)."""
     from livedj.commands.labelled import random_precision
-    from livedj.encoders import get_encoder
+    from livedj.encoders import encoder_id, get_encoder
 
     data = embed_folder(root, get_encoder(encoder_name, threads=2), beginning_s=beginning_s, booth=booth,
                         progress=progress)
     labels = data["labels"]
     result = {"dir": root, "encoder": encoder_name, "tracks": len(labels), "labels": dict(Counter(labels)), "k": k,
               "beginning_s": beginning_s, "skipped": data["skipped"], "random_p": random_precision(labels)}
+    room = fitting.load_room_nuisance(encoder_id(encoder_name)) if room_weight > 0 else None
+    result["room"] = None if room is None else {"id": room[1], "weight": room_weight}
     if len(labels) >= 2:
         result.update(protocols(data["windows"], data["queries"], labels, dims=dims, k=k, seeds=seeds,
-                                protocol=protocol))
+                                protocol=protocol, room=None if room is None else room[0], room_weight=room_weight))
     return result
 
 
@@ -154,6 +160,7 @@ def print_fit_table(result: dict) -> None:
     table = Table(title=f"label precision@{k}, {result['tracks']} tracks, {len(result['labels'])} labels "
                         f"({result['encoder']}, {result['beginning_s']:g}-s beginnings"
                         + (f"; fit: {result['fit']['kind']}, {result['fit']['dim']} dims" if "fit" in result else "")
+                        + (f", room nuisance x{result['room']['weight']:g}" if result.get("room") else "")
                         + ")",
                   caption="begin: beginnings -> beginnings; clean / booth: a 5-s window at 40 % of a track, clean "
                           "or through the standard booth -> beginnings of the other tracks. split: fitted on half "

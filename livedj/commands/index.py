@@ -30,7 +30,7 @@ def settings_from(config: dict) -> Settings:
     return Settings(encoder=config["analysis"]["encoder"], beginning_s=config["index"]["beginning_s"],
                     threads=config["analysis"]["threads"], segment_hop_s=config["index"]["segment_hop_s"],
                     head=str(resolve_head(config)), fit=config["index"].get("fit", "lda"),
-                    fit_dims=config["index"].get("fit_dims", 16))
+                    fit_dims=config["index"].get("fit_dims", 16), fit_room=config["index"].get("fit_room", 0.25))
 
 
 def run_index(paths, config: dict, *, jobs: int | None = None, console: Console | None = None,

@@ -1,4 +1,16 @@
-"""`livedj train`: adapt the embedding to the booth microphone on the DJ's own library.
+"""`livedj train`: the stronger, optional fit of the index's vectors to the library (default), or
+the booth head (``--booth-head``).
+
+Default (library/contrastive.py): the index-time fit (centring + LDA over tracks, with the shipped
+room nuisance) made stronger with what is too costly at index time -- ``--whole`` windows from
+all over each track (decoded once and cached in the index: ``train-windows.npz``), and booth
+views of them whose room nuisance joins the shipped one -- then refined by a contrastive head
+(SupCon: windows of one track and room views of one window are positives, other tracks
+negatives), and the index re-projected with it (no re-analysis). The manifest records the new
+projection's hash, so live queries projected otherwise are refused. Measured (docs/fit.md): the
+whole-track windows carry the gain; the head alone does not beat the LDA it starts from.
+
+``--booth-head`` (the booth head, encoder musicnn-booth):
 
 1. Features: 5-s chunks of every track, clean and through ``views`` random simulated booths, go
    through the frozen musicnn once and are cached in ``<out>.cache.npz`` (resumable). The time
@@ -16,6 +28,8 @@ import time
 from pathlib import Path
 
 
+WHOLE_WINDOWS = 10  #: windows from all over each track that `livedj train` adds (docs/fit.md)
+WHOLE_FILE, WHOLE_BOOTH_FILE = "train-windows.npz", "train-booth.npz"  #: their cache in the index directory
 CHUNK_RANGE = (4, 24)  #: chunks per track, fewest and most
 MAX_STEPS = 6000  #: training steps in all (epochs shrink for big libraries; the cache dominates anyway)
 
@@ -47,16 +61,26 @@ def seconds_per_chunk(model, views: int) -> float:
     return time.perf_counter() - began
 
 
-HELP = "adapt the embedding to the booth microphone"
+HELP = "train a contrastive head on the indexed library (or, --booth-head, the booth head)"
 DESCRIPTION = (
-    "Train the booth head (encoder musicnn-booth) on your library: cached musicnn features of clean and "
-    "simulated-booth chunks, NT-Xent; written to <index dir>/head.safetensors. Re-index afterwards.")
+    "Make the index's library fit stronger: windows from all over each track and their simulated-booth views "
+    "(decoded once, cached in the index), then a contrastive head; re-project the index with it (nothing "
+    "re-analysed). --booth-head: train the booth head (encoder musicnn-booth) instead: cached "
+    "musicnn features of clean and simulated-booth chunks, NT-Xent; written to <index dir>/head.safetensors.")
 
 
 def add_arguments(parser) -> None:
     from livedj.commands import argtypes
 
-    parser.add_argument("--library", metavar="DIR", help="folder to train on (default: library.paths)")
+    parser.add_argument("--booth-head", action="store_true",
+                        help="train the booth head (musicnn-booth) instead of the library's contrastive head")
+    parser.add_argument("--steps", type=argtypes.count(1, 100_000), default=300, metavar="N",
+                        help="training steps of the contrastive head (default 300)")
+    parser.add_argument("--whole", type=argtypes.count(0, 100), default=WHOLE_WINDOWS, metavar="N",
+                        help=f"windows from all over each track (decoded once, cached in the index) added to the "
+                             f"fit, with booth views of every other one; 0: the cached beginnings only, nothing "
+                             f"decoded (default {WHOLE_WINDOWS})")
+    parser.add_argument("--library", metavar="DIR", help="--booth-head: folder to train on (default: library.paths)")
     parser.add_argument("--hours", type=argtypes.positive, default=2.0, metavar="H",
                         help="time budget; chunks per track are chosen to fit (default 2)")
     parser.add_argument("--out", metavar="FILE", help="head file (default: <index dir>/head.safetensors)")
@@ -64,6 +88,152 @@ def add_arguments(parser) -> None:
 
 
 def main(args, config) -> int:
+    if getattr(args, "booth_head", False):
+        return booth_head_main(args, config)
+    return library_head_main(args, config)
+
+
+def whole_track_windows(path: str, encoder, n: int, *, max_s: float = 1200.0):
+    """Base vectors of ``n`` 5-s windows spread over the track after its first sound, and of one
+    random simulated booth view (livedj.adapt.data) of every other one; None if it cannot be read."""
+    import zlib
+
+    import numpy as np
+
+    from livedj.adapt.data import booth_params, booth_window
+    from livedj.audio.decode import DecodeError, decode
+    from livedj.dsp import WINDOW_S
+    from livedj.dsp.level import first_sound
+
+    sr = encoder.sample_rate
+    size = int(WINDOW_S * sr)
+    try:
+        audio = decode(path, sr, 0.0, max_s)
+    except DecodeError:
+        return None
+    start = int(first_sound(audio[:60 * sr], sr) * sr)
+    span = len(audio) - start - size - sr // 2
+    if span <= 0:
+        return None
+    at = [start + int(f * span) for f in (np.arange(n) + 0.5) / n]
+    rng = np.random.default_rng(zlib.crc32(path.encode("utf-8", "surrogateescape")))
+    views = [audio[p:p + size] for p in at] + [booth_window(audio, p, booth_params(rng), sr) for p in at[::2]]
+    vectors = np.stack([e.vector for e in encoder.analyze_many(views)]) if hasattr(encoder, "analyze_many") \
+        else np.stack([encoder.analyze(v).vector for v in views])
+    return vectors[:n].astype(np.float32), vectors[n:].astype(np.float32)
+
+
+def _whole_cache(index_dir: str, keys: list[bytes], settings, n: int, threads: int, console, columns):
+    """``{path: whole-track windows}``, ``{path: booth views}``: cached ones read, the rest decoded (progress)."""
+    import os
+
+    import numpy as np
+    from rich.progress import Progress
+
+    from livedj.encoders import encoder_id, get_encoder
+    from livedj.library import vectors
+
+    enc = encoder_id(settings.encoder, settings.head)
+    # the cache's "beginning_s" slot holds n: a cache made with another --whole is not reused
+    whole = vectors.load_windows(index_dir, enc, float(n), WHOLE_FILE)
+    booth = vectors.load_windows(index_dir, enc, float(n), WHOLE_BOOTH_FILE)
+    todo = [k for k in keys if k not in whole or k not in booth]
+    if todo:
+        encoder = get_encoder(settings.encoder, threads=threads, head=settings.head)
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("whole tracks", total=len(todo), note="")
+            for i, key in enumerate(todo, 1):
+                got = whole_track_windows(os.fsdecode(key), encoder, n, max_s=settings.max_track_s)
+                if got is not None:  # at the cache's precision, so a later run that reads it fits the same
+                    whole[key], booth[key] = (v.astype(np.float16).astype(np.float32) for v in got)
+                bar.update(task, completed=i, note=os.path.basename(os.fsdecode(key))[:30])
+                if i % 50 == 0 or i == len(todo):  # an interrupted run keeps what it decoded
+                    vectors.save_windows(index_dir, whole, enc, float(n), WHOLE_FILE)
+                    vectors.save_windows(index_dir, booth, enc, float(n), WHOLE_BOOTH_FILE)
+    keep = set(keys)
+    return {k: v for k, v in whole.items() if k in keep}, {k: v for k, v in booth.items() if k in keep}
+
+
+def library_head_main(args, config) -> int:
+    """Train the contrastive head on the index's cached windows and re-project the index with it."""
+    import numpy as np
+    import torch
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from livedj.commands.index import settings_from
+    from livedj.encoders import encoder_id
+    from livedj.library import fit as fitting
+    from livedj.library import vectors
+    from livedj.library.contrastive import HeadConfig, train_projection
+    from livedj.library.errors import IndexUnusable
+    from livedj.library.index import read_manifest
+    from livedj.library.indexer import index_library
+
+    console = Console(stderr=True)
+    index_dir = config["index"]["path"]
+    settings = settings_from(config)
+    enc = encoder_id(settings.encoder, settings.head)
+    try:
+        manifest = read_manifest(index_dir)
+    except (OSError, ValueError, IndexUnusable) as exc:
+        print(f"livedj train: {exc}; run `livedj index` first", file=sys.stderr)
+        return 1
+    if settings.fit == "none":
+        print("livedj train: index.fit = \"none\": the index has no fit to train; set index.fit = \"lda\"",
+              file=sys.stderr)
+        return 2
+    if (manifest.get("vector") or {}).get("encoder") != enc:
+        print(f"livedj train: {index_dir} holds vectors of {(manifest.get('vector') or {}).get('encoder')!r}, "
+              f"analysis.encoder gives {enc!r}; run `livedj index` first", file=sys.stderr)
+        return 1
+    cache = vectors.load_windows(index_dir, enc, settings.beginning_s)
+    cache = {k: w for k, w in cache.items() if len(w)}
+    if len(cache) < fitting.MIN_TRACKS:
+        print(f"livedj train: {len(cache)} tracks with cached windows in {index_dir}; need at least "
+              f"{fitting.MIN_TRACKS} (run `livedj index` on a bigger library)", file=sys.stderr)
+        return 1
+    began = time.monotonic()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+               TextColumn("{task.fields[note]}"))
+    keys = sorted(cache)
+    parts, owners = [cache[k] for k in keys], list(range(len(keys)))
+    room = fitting.load_room_nuisance(enc) if settings.fit_room > 0 else None
+    nuisance = None if room is None else room[0]
+    n_whole = int(getattr(args, "whole", WHOLE_WINDOWS))
+    if n_whole:
+        whole, booth = _whole_cache(index_dir, keys, settings, n_whole, int(config["analysis"]["threads"]),
+                                    console, columns)
+        have = [i for i, k in enumerate(keys) if k in whole]
+        parts += [whole[keys[i]] for i in have]
+        owners += have
+        if have and settings.fit_room > 0:  # this library's own booth views, beside the shipped estimate
+            own = fitting.room_nuisance(np.concatenate([whole[keys[i]][::2][:len(booth[keys[i]])] for i in have]),
+                                        np.concatenate([booth[keys[i]][:len(whole[keys[i]][::2])] for i in have]))
+            nuisance = own if nuisance is None else 0.5 * (nuisance + own)
+    x = np.concatenate(parts)
+    groups = np.concatenate([np.full(len(w), i) for w, i in zip(parts, owners)])
+    start = fitting.fit_lda(x, groups, dims=settings.fit_dims, shrinkage=settings.fit_shrinkage, base=enc,
+                            nuisance=nuisance, nuisance_weight=settings.fit_room)
+    torch.set_num_threads(int(config["analysis"]["threads"]))
+    head_config = HeadConfig(steps=int(args.steps))
+    console.print(f"{len(cache)} tracks, {len(x)} windows ({n_whole} from all over each track); contrastive head "
+                  f"from the library fit ({start.kind}, {start.dim} dims{', room nuisance' if nuisance is not None else ''})")
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("training", total=head_config.steps, note="")
+        projection = train_projection(x, groups, start, room=nuisance, config=head_config,
+                                      progress=lambda i, n, loss: bar.update(task, completed=i,
+                                                                             note=f"loss {loss:.3f}"))
+    trained_s = time.monotonic() - began
+    report = index_library([], index_dir, settings, n_trees=config["index"]["n_trees"], trained=projection)
+    console.print(f"projection {projection.id} (contrastive, from {start.id}) trained in {trained_s:.1f} s; "
+                  f"index re-projected: {report.index_items} tracks, nothing decoded "
+                  f"({time.monotonic() - began:.1f} s in all). `livedj index` keeps it until the library "
+                  f"changes by {vectors.REFIT_SHARE:.0%}, then fits anew.")
+    return 0
+
+
+def booth_head_main(args, config) -> int:
     import numpy as np
     import torch
     from rich.console import Console

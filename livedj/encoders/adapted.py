@@ -31,7 +31,7 @@ def head_path(head: str | os.PathLike | None = None) -> Path:
 
 def resolve_head(config: dict, index_dir: str | os.PathLike | None = None) -> Path:
     """The head a configuration selects: ``analysis.head`` when set, else ``<index dir>/head.safetensors``
-    when `livedj train` wrote one there (``index_dir``, default the config's), else :data:`DEFAULT_HEAD`;
+    when `livedj train --booth-head` wrote one there (``index_dir``, default the config's), else :data:`DEFAULT_HEAD`;
     ``$LIVEDJ_BOOTH_HEAD``, when set, overrides all of them."""
     if os.environ.get(HEAD_ENV):
         return Path(os.environ[HEAD_ENV])

@@ -32,6 +32,8 @@ import numpy as np
 MIN_TRACKS = 40  #: below this: centring only (fitted on 38 tracks, LDA was no better than centring)
 DEFAULT_DIMS = 16
 DEFAULT_SHRINKAGE = 0.3
+DEFAULT_ROOM = 0.25  #: weight of the shipped room nuisance in the within-track scatter (docs/fit.md)
+ROOM_FILE = "room_nuisance.safetensors"  #: in models/: what booths do to the musicnn vectors
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ def track_means(x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def fit_lda(x: np.ndarray, groups: np.ndarray, *, dims: int = DEFAULT_DIMS, shrinkage: float = DEFAULT_SHRINKAGE,
-            extra: tuple[np.ndarray, np.ndarray] | None = None, base: str = "",
+            extra: tuple[np.ndarray, np.ndarray] | None = None, nuisance: np.ndarray | None = None,
+            nuisance_weight: float = 1.0, unit_columns: bool = True, base: str = "",
             min_tracks: int | None = None) -> Projection:
     """Fit the label-free projection to a library's windows.
 
@@ -118,6 +121,16 @@ def fit_lda(x: np.ndarray, groups: np.ndarray, *, dims: int = DEFAULT_DIMS, shri
     extra : (np.ndarray, np.ndarray), optional
         Further positives (e.g. booth views of the same windows) and their groups: they add to
         the within-track scatter only, so the projection learns to ignore what the booth changes.
+    nuisance : np.ndarray, optional
+        (d, d) second moment of what the room does to a window's base vector, ``E[(b - c)(b - c)^T]``
+        for booth views ``b`` of clean windows ``c`` (:func:`room_nuisance`): added to the
+        within-track scatter, times ``nuisance_weight``, so directions the booth moves are dropped.
+    nuisance_weight : float
+        Weight of ``nuisance`` (in the units of the unit base vectors, like the scatter).
+    unit_columns : bool
+        Scale each discriminant direction to unit length (instead of the generalised eigenvectors'
+        ``w^T S_w w = 1``, which stretches the directions of least within-track spread the most):
+        measured a little better on both dev corpora, and what `livedj train` starts from.
     base : str
         Encoder id of the vectors, recorded in the projection.
     min_tracks : int, optional
@@ -147,6 +160,11 @@ def fit_lda(x: np.ndarray, groups: np.ndarray, *, dims: int = DEFAULT_DIMS, shri
         within = np.concatenate([within, ex[known] - means[np.searchsorted(ids, eg[known])]])
         info["extra"] = int(known.sum())
     s_w = within.T @ within / len(within)
+    if nuisance is not None and nuisance_weight > 0:
+        if np.shape(nuisance) != (d, d):
+            raise ValueError(f"fit_lda: nuisance must be ({d}, {d}), got {np.shape(nuisance)}")
+        s_w = s_w + float(nuisance_weight) * np.asarray(nuisance, np.float64)
+        info["nuisance_weight"] = float(nuisance_weight)
     centred = means - mu
     s_b = centred.T @ centred / n_tracks
     # one window per track gives no within-track scatter: then the ridge is scaled by the between-track one
@@ -156,7 +174,46 @@ def fit_lda(x: np.ndarray, groups: np.ndarray, *, dims: int = DEFAULT_DIMS, shri
     values, vectors = eigh(s_b, s_w, subset_by_index=(d - k, d - 1))
     order = np.argsort(values)[::-1]
     info["eigenvalues"] = [round(float(v), 4) for v in values[order][:8]]
-    return Projection(mu.astype(np.float32), vectors[:, order].astype(np.float32), "lda", base, info)
+    matrix = vectors[:, order]
+    if unit_columns:
+        matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=0, keepdims=True), 1e-12)
+    return Projection(mu.astype(np.float32), matrix.astype(np.float32), "lda", base, info)
+
+
+def room_nuisance(clean: np.ndarray, heard: np.ndarray) -> np.ndarray:
+    """Second moment ``E[(b - c)(b - c)^T]`` of the change the booth makes to unit base vectors.
+
+    ``clean`` and ``heard`` are (n, d) base vectors of the same windows, clean and through a
+    (simulated) booth; rows are made unit first, as the fit sees them. The mean change is kept in
+    (not centred away): a shift that every booth query shares misleads the lookup as well.
+    """
+    diff = unit_rows(heard).astype(np.float64) - unit_rows(clean)
+    if diff.ndim != 2 or len(diff) == 0:
+        raise ValueError(f"room_nuisance: need (n, d) pairs, got {diff.shape}")
+    return diff.T @ diff / len(diff)
+
+
+def load_room_nuisance(encoder: str) -> tuple[np.ndarray, str] | None:
+    """The shipped room nuisance for base encoder id ``encoder`` and a hash of it, or None.
+
+    None when the file is missing or was estimated for other vectors (e.g. ``features`` or a
+    booth head): the fit then runs without it rather than mixing spaces.
+    """
+    from livedj.resources import model_path
+
+    path = model_path(ROOM_FILE)
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+            matrix = f.get_tensor("nuisance")
+    except (OSError, ValueError, KeyError):
+        return None
+    if meta.get("encoder") != encoder or matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        return None
+    digest = hashlib.sha256(np.ascontiguousarray(matrix, np.float32).tobytes()).hexdigest()[:12]
+    return matrix.astype(np.float64), digest
 
 
 def beginning_vectors(windows: np.ndarray, counts: np.ndarray, projection: Projection | None) -> np.ndarray:

@@ -48,6 +48,7 @@ class Settings:
     fit: str = "lda"  #: the projection fitted to the library at index time (library/vectors.py): "lda" or "none"
     fit_dims: int = 16
     fit_shrinkage: float = 0.3
+    fit_room: float = 0.25  #: weight of the shipped room nuisance in the fit (library/fit.py, docs/fit.md); 0: off
 
 
 @dataclass
@@ -227,8 +228,12 @@ ProgressFn = Callable[[str, int, int, str], None]  # (event, done, total, path);
 
 
 def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, jobs: int | None = None,
-                  n_trees: int = 16, progress: ProgressFn | None = None, imported: Iterable = ()) -> Report:
+                  n_trees: int = 16, progress: ProgressFn | None = None, imported: Iterable = (),
+                  trained=None) -> Report:
     """Bring the index in ``index_dir`` up to date with the audio files under ``roots``.
+
+    ``trained``: a projection from `livedj train` (library/contrastive.py) that replaces the fitted
+    one; the index is rebuilt from the window cache (with ``roots`` empty nothing is scanned).
 
     ``imported`` are :class:`~livedj.library.importers.ImportedTrack` from the DJ's software: their
     files are indexed too, and their BPM/key (the DJ's own analysis) win over tags and audio.
@@ -305,9 +310,9 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             progress("file", i, len(todo), f.path)
         digest = verify.store_digest(store.db)  # every file of the index checked against the manifest, every run
         why = verify.reasons_to_build(index_dir, digest) or _unloadable(index_dir, enc_id)
-        fit = vector_fit.FitSettings(settings.fit, settings.fit_dims, settings.fit_shrinkage)
+        fit = vector_fit.FitSettings(settings.fit, settings.fit_dims, settings.fit_shrinkage, settings.fit_room)
         if report.indexed or report.removed or why or _stale(index_dir, enc_id) \
-                or _stale_vectors(index_dir, enc_id, settings, fit):
+                or _stale_vectors(index_dir, enc_id, settings, fit) or trained is not None:
             report.repaired += [] if (report.indexed or report.removed) else why
             progress("build", 0, 1, "")
             paths = {t.id: encode_path(t.path) for t in store.tracks().values()}
@@ -316,7 +321,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             items, dim, vector_entry = vector_fit.adapted_items(
                 index_dir, store.vectors(enc_id), paths, window_cache, encoder=enc_id,
                 beginning_s=settings.beginning_s, window_s=WINDOW_S, fit=fit, manifest=_manifest_or_none(index_dir),
-                changed=report.indexed + report.removed)
+                changed=report.indexed + report.removed, trained=trained)
             segments = store.segments(enc_id, encoder_dim(settings.segment_encoder, settings.head))
             manifest = annoy_index.build(index_dir, items, dim=dim,
                                          encoder=enc_id, n_trees=n_trees, segments=segments,

@@ -43,13 +43,15 @@ class FitSettings:
     kind: str = "lda"  #: "lda" (centring + LDA over tracks) or "none" (base vectors, as before)
     dims: int = fitting.DEFAULT_DIMS
     shrinkage: float = fitting.DEFAULT_SHRINKAGE
+    room: float = fitting.DEFAULT_ROOM  #: weight of the shipped room nuisance (0: a fit that ignores the booth)
 
 
 # -- the window cache -------------------------------------------------------------------------
-def load_windows(directory: str | os.PathLike, encoder: str, beginning_s: float) -> dict[bytes, np.ndarray]:
+def load_windows(directory: str | os.PathLike, encoder: str, beginning_s: float, name: str = WINDOWS_FILE
+                 ) -> dict[bytes, np.ndarray]:
     """``{encoded path: (n, d) float32 windows}`` from ``windows.npz``; empty if absent, unreadable or
     made by another encoder or beginning length (those vectors are not comparable)."""
-    path = Path(directory) / WINDOWS_FILE
+    path = Path(directory) / name
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
@@ -63,7 +65,8 @@ def load_windows(directory: str | os.PathLike, encoder: str, beginning_s: float)
     return {blob[a:b]: windows[s:s + c].astype(np.float32) for a, b, s, c in zip(starts_p, ends, starts_w, counts)}
 
 
-def save_windows(directory: str | os.PathLike, cache: dict[bytes, np.ndarray], encoder: str, beginning_s: float) -> None:
+def save_windows(directory: str | os.PathLike, cache: dict[bytes, np.ndarray], encoder: str, beginning_s: float,
+                 name: str = WINDOWS_FILE) -> None:
     """Write the cache atomically (float16: the fit does not need more, and it halves the file)."""
     keys = sorted(cache)
     blob = b"".join(keys)
@@ -77,13 +80,13 @@ def save_windows(directory: str | os.PathLike, cache: dict[bytes, np.ndarray], e
         np.savez(f, paths=np.frombuffer(blob, dtype=np.uint8), path_ends=ends, counts=counts, windows=windows,
                  meta=np.asarray(meta))
 
-    atomic_write(Path(directory) / WINDOWS_FILE, write)
+    atomic_write(Path(directory) / name, write)
 
 
 # -- fit at index time ------------------------------------------------------------------------
 def _previous(manifest: dict | None, directory: Path, encoder: str, fit: FitSettings) -> tuple[fitting.Projection | None, dict]:
     entry = ((manifest or {}).get("vector") or {}).get("projection") or {}
-    if not entry or entry.get("base") != encoder or entry.get("settings") != _settings_dict(fit):
+    if not entry or entry.get("base") != encoder or entry.get("settings") != _settings_dict(fit, encoder):
         return None, {}
     try:
         return fitting.Projection.load(directory / entry["file"]), entry
@@ -91,20 +94,30 @@ def _previous(manifest: dict | None, directory: Path, encoder: str, fit: FitSett
         return None, {}
 
 
-def _settings_dict(fit: FitSettings) -> dict:
-    return {"kind": fit.kind, "dims": int(fit.dims), "shrinkage": float(fit.shrinkage)}
+def _room(fit: FitSettings, encoder: str) -> tuple[np.ndarray, str] | None:
+    """The shipped room nuisance when the fit uses one and it was estimated for ``encoder``'s vectors."""
+    return fitting.load_room_nuisance(encoder) if fit.kind == "lda" and fit.room > 0 else None
+
+
+def _settings_dict(fit: FitSettings, encoder: str = "") -> dict:
+    out = {"kind": fit.kind, "dims": int(fit.dims), "shrinkage": float(fit.shrinkage)}
+    room = _room(fit, encoder)
+    if room is not None:  # a new shipped nuisance (or weight) is a new fit: the settings differ
+        out["room"] = {"weight": float(fit.room), "id": room[1]}
+    return out
 
 
 def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, np.ndarray]],
                   paths: dict[int, bytes], windows: dict[bytes, np.ndarray], *, encoder: str, beginning_s: float,
-                  window_s: float, fit: FitSettings, manifest: dict | None, changed: int
-                  ) -> tuple[list[tuple[int, np.ndarray]], int, dict]:
+                  window_s: float, fit: FitSettings, manifest: dict | None, changed: int,
+                  trained: fitting.Projection | None = None) -> tuple[list[tuple[int, np.ndarray]], int, dict]:
     """The beginning vectors for the Annoy index, their dimension and the manifest's ``vector`` entry.
 
     ``base_items`` are the store's (track id, base beginning vector); ``paths`` maps track ids to
     encoded paths, the keys of ``windows``; ``manifest`` is the previous one (for the re-fit rule)
     and ``changed`` the files added, changed or removed by this run. A track without cached
-    windows (indexed by an older livedj) is projected from its stored base vector.
+    windows (indexed by an older livedj) is projected from its stored base vector. ``trained``
+    (`livedj train`) replaces the projection; later runs keep it until the re-fit rule fits anew.
     """
     directory = Path(directory)
     base_items = list(base_items)
@@ -118,10 +131,17 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
     n = len(base_items)
     refit = (projection is None or changes >= REFIT_SHARE * max(1, int(prev.get("tracks", 0)))
              or (projection.kind == "centre" and len(have) >= fitting.MIN_TRACKS))
+    if trained is not None:
+        if trained.base != encoder or trained.in_dim != len(base_items[0][1]):
+            raise ValueError(f"trained projection is for {trained.base!r} ({trained.in_dim}-d), the index holds "
+                             f"{encoder!r} ({len(base_items[0][1])}-d) vectors")
+        projection, refit, changes = trained, False, 0
     if refit and have:
         x = np.concatenate([w for _, w in have])
         groups = np.concatenate([np.full(len(w), tid) for tid, w in have])
-        projection = fitting.fit_lda(x, groups, dims=fit.dims, shrinkage=fit.shrinkage, base=encoder)
+        room = _room(fit, encoder)
+        projection = fitting.fit_lda(x, groups, dims=fit.dims, shrinkage=fit.shrinkage, base=encoder,
+                                     nuisance=None if room is None else room[0], nuisance_weight=fit.room)
         changes = 0
     if projection is None:  # no windows at all (an index of an older livedj): nothing to fit on
         dim = len(base_items[0][1])
@@ -132,7 +152,7 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
         v = projection.apply(w).sum(axis=0) if w is not None else projection.apply(base)
         items.append((tid, fitting.unit_rows(v)))
     name = f"projection-{projection.id}.npz"
-    if refit or not (directory / name).exists():
+    if refit or trained is not None or not (directory / name).exists():
         projection.save(directory / name)
     for old in directory.glob("projection-*.npz"):
         if old.name != name:
@@ -143,8 +163,8 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
     # size and CRC: the index's verification and its private copies (verify.file_entries) cover this file too
     entry["projection"] = {"id": projection.id, "file": name, "size": (directory / name).stat().st_size,
                            "crc32": crc32(directory / name), "kind": projection.kind, "base": encoder,
-                           "settings": _settings_dict(fit), "tracks": int(info.get("tracks", n)),
-                           "windows": int(info.get("windows", 0)), "changes": changes, "refitted": bool(refit)}
+                           "settings": _settings_dict(fit, encoder), "tracks": int(info.get("tracks", n)),
+                           "windows": int(info.get("windows", 0)), "changes": changes, "refitted": bool(refit or trained is not None)}
     return items, projection.dim, {**entry, "dim": projection.dim}
 
 
@@ -158,7 +178,7 @@ def stale(manifest: dict, encoder: str, beginning_s: float, fit: FitSettings) ->
     proj = vec.get("projection")
     if fit.kind == "none":
         return proj is not None
-    return proj is None or proj.get("settings") != _settings_dict(fit)
+    return proj is None or proj.get("settings") != _settings_dict(fit, encoder)
 
 
 # -- the query side ---------------------------------------------------------------------------
