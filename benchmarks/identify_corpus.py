@@ -1,0 +1,184 @@
+"""Now playing per development corpus, indexed with the real ``livedj index``.
+
+For each library (``c1`` = ``/tmp/livedj-dev-corpus``, ``c2`` = ``/tmp/livedj-dev-corpus-2``, ``both``):
+
+1. ``livedj index --index <dir> <tracks folders>`` (a subprocess, built-in config), the index kept
+   under ``.bench/fp-corpus-<name>/``; re-running it is cheap (unchanged files are skipped) and
+   re-fingerprints an index of an older fingerprint format (that path is exercised here).
+2. Every indexed record decoded once; clean excerpts of 10 s and 5 s at 20 / 50 / 80 % of the
+   track and at one uniformly random position; each booth preset of
+   :data:`livedj.dsp.room.BOOTHS` at speed 1, 1.06 and 0.94 (10 s, random position) on
+   ``--booth-per-corpus`` records of each corpus (``--speeds`` adds others, e.g. 1.035: between
+   two speed hypotheses).
+3. Records not in the library: for ``c1`` the records of ``c2`` and the other way round
+   (clean 10 s at 50 % and the standard booth); any name is a false NOW PLAYING.
+
+Reported per condition: named right / not named / wrong, and one identification's CPU time
+(``time.thread_time`` of the matching thread: one core's time, whatever else the machine runs).
+
+``python -m benchmarks.identify_corpus [--libraries c1,c2,both] [--booth-per-corpus 10] [--json F]``
+(needs the development corpora; never run by ``python -m benchmarks``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import REPO, cache_dir, row
+
+SR = 16000
+IN_ALL = False
+CORPORA = {"c1": "/tmp/livedj-dev-corpus/tracks", "c2": "/tmp/livedj-dev-corpus-2/tracks"}
+LIBRARIES = {"c1": ("c1",), "c2": ("c2",), "both": ("c1", "c2")}
+CLEAN_AT = (0.2, 0.5, 0.8, None)  # None: a uniformly random position
+
+
+def build(name: str, root: Path | None = None) -> Path:
+    """Run the real ``livedj index`` for library ``name``; returns the index directory."""
+    directory = (root or cache_dir()) / f"fp-corpus-{name}"
+    paths = [CORPORA[c] for c in LIBRARIES[name]]
+    with tempfile.TemporaryDirectory() as cfg:  # built-in defaults, whatever the user's config says
+        env = {**os.environ, "XDG_CONFIG_HOME": cfg}
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "livedj", "index", "--index", str(directory), "--jobs", "2",
+                               *paths], cwd=REPO, env=env, capture_output=True, text=True)
+        print(f"livedj index {name}: {time.perf_counter() - t0:.0f} s, rc {done.returncode}\n"
+              f"{done.stdout[-600:]}{done.stderr[-600:]}", file=sys.stderr)
+    if done.returncode:
+        raise SystemExit(f"livedj index failed for {name}")
+    return directory
+
+
+def load(directory: Path):
+    """(FingerprintIndex, {track id: path}) of an index directory."""
+    from livedj.library import index as annoy_index
+    from livedj.library.fingerprints import FingerprintIndex
+    from livedj.library.store import Store
+
+    manifest = annoy_index.read_manifest(directory)
+    fpx = FingerprintIndex.load(directory / manifest["fingerprints"]["prefix"])
+    store = Store(directory, readonly=True)
+    try:
+        paths = {t.id: t.path for t in store.tracks().values()}
+    finally:
+        store.close()
+    return fpx, paths
+
+
+def _identify(y, index):
+    from livedj.library.fingerprints import decide, match_audio
+
+    t0 = time.thread_time()
+    best = decide(match_audio(y, SR, index, top=2))
+    return (best.track_id if best else None), time.thread_time() - t0
+
+
+def _excerpt(audio, start_s: float, length_s: float) -> np.ndarray:
+    a = int(start_s * SR)
+    return np.asarray(audio[a:a + int(length_s * SR)], np.float32)
+
+
+def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), absent_n: int = 20,
+            seed: int = 0, root: Path | None = None) -> list[dict]:
+    """Rows for library ``name`` (see the module docstring)."""
+    from livedj.audio.decode import decode
+    from livedj.dsp.room import BOOTHS, booth_preset
+
+    index, paths = load(build(name, root))
+    rng = np.random.default_rng(seed)
+    tally: dict[str, dict] = {}
+
+    def add(cond, truth, got, dt):
+        t = tally.setdefault(cond, {"n": 0, "ok": 0, "wrong": 0, "ms": [], "miss": []})
+        t["n"] += 1
+        t["ok"] += got is not None and got == truth
+        t["wrong"] += got is not None and got != truth
+        t["ms"].append(dt * 1000)
+        if got != truth and len(t["miss"]) < 4:
+            t["miss"].append(Path(paths.get(truth, "?") if truth else "?").name)
+
+    ids = sorted(paths)
+    by_corpus = {c: [i for i in ids if paths[i].startswith(CORPORA[c])] for c in LIBRARIES[name]}
+    booth_ids = set()
+    for c, members in by_corpus.items():
+        booth_ids |= set(rng.choice(members, min(booth_per_corpus, len(members)), replace=False).tolist())
+    for k, tid in enumerate(ids):
+        audio = decode(paths[tid], SR)
+        dur = len(audio) / SR
+        for length in (10.0, 5.0):
+            for at in CLEAN_AT:
+                start = rng.uniform(0, max(0.0, dur - length)) if at is None else max(0.0, at * dur - length / 2)
+                got, dt = _identify(_excerpt(audio, start, length), index)
+                add(f"clean{length:.0f}@{'rnd' if at is None else int(at * 100)}", tid, got, dt)
+        if tid in booth_ids:
+            for booth in BOOTHS:
+                for speed in speeds:
+                    start = rng.uniform(0, max(0.0, dur - 10.0 * speed - 0.7))
+                    y = booth_preset(_excerpt(audio, start, 10.0 * speed + 0.6), SR, booth, speed=speed, seed=k)
+                    got, dt = _identify(np.asarray(y[:int(10 * SR)], np.float32), index)
+                    add(f"{booth}@{speed:g}", tid, got, dt)
+        if k % 20 == 0:
+            print(f"  {name}: {k + 1}/{len(ids)} records", file=sys.stderr)
+    others = [c for c in CORPORA if c not in LIBRARIES[name]]
+    absent = [p for c in others for p in sorted(Path(CORPORA[c]).rglob("*")) if p.is_file()]
+    if absent:
+        for k in rng.choice(len(absent), min(absent_n, len(absent)), replace=False):
+            try:
+                audio = decode(absent[k], SR)
+            except Exception as exc:  # noqa: BLE001 - a non-audio file in the corpus folder
+                print(f"  absent {absent[k]}: {exc}", file=sys.stderr)
+                continue
+            dur = len(audio) / SR
+            got, dt = _identify(_excerpt(audio, max(0.0, dur / 2 - 5), 10.0), index)
+            add("absent.clean10", None, got, dt)
+            y = booth_preset(_excerpt(audio, max(0.0, dur / 3), 10.6), SR, "standard", seed=int(k))
+            got, dt = _identify(np.asarray(y[:int(10 * SR)], np.float32), index)
+            add("absent.standard", None, got, dt)
+    rows = [row(f"identify_corpus.{name}.library", f"records in the index ({len(ids)}), landmarks {len(index)}",
+                float(len(ids)), "")]
+    for cond, t in tally.items():
+        n = t["n"]
+        if cond.startswith("absent"):
+            rows.append(row(f"identify_corpus.{name}.{cond}.false", f"records not in the library named ({n} queries)",
+                            t["wrong"] / n, "", target=0.01))
+        else:
+            rows.append(row(f"identify_corpus.{name}.{cond}.named", f"named right ({n} queries; not named "
+                            f"{n - t['ok'] - t['wrong']}, wrong {t['wrong']}; e.g. {t['miss']})", t["ok"] / n, "",
+                            target=0.995 if cond.startswith("clean") else (0.95 if cond.endswith("@1") else 0.90),
+                            higher_is_better=True))
+            rows.append(row(f"identify_corpus.{name}.{cond}.wrong", "named wrong", t["wrong"] / n, "", target=0.0))
+        rows.append(row(f"identify_corpus.{name}.{cond}.ms_p50", "one identification, CPU ms, p50",
+                        float(np.median(t["ms"])), "ms"))
+        rows.append(row(f"identify_corpus.{name}.{cond}.ms_p95", "p95", float(np.percentile(t["ms"], 95)), "ms"))
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--libraries", default="c1,c2,both")
+    ap.add_argument("--booth-per-corpus", type=int, default=10)
+    ap.add_argument("--speeds", default="1,1.06,0.94")
+    ap.add_argument("--absent-n", type=int, default=20)
+    ap.add_argument("--root", default=None, help="where the index folders live (default .bench/)")
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    rows = []
+    for name in a.libraries.split(","):
+        rows += measure(name, booth_per_corpus=a.booth_per_corpus, speeds=tuple(float(s) for s in a.speeds.split(",")),
+                        absent_n=a.absent_n, root=Path(a.root) if a.root else None)
+        if a.json:
+            Path(a.json).write_text(json.dumps(rows, indent=2))
+    for r in rows:
+        print(f"{r['benchmark']:<48} {r['value']!s:>8} {r['unit']:<3} ok {r['ok']!s:<5} {r['figure']}")
+
+
+if __name__ == "__main__":
+    main()
