@@ -133,3 +133,6 @@ def print_precision_table(result: dict, k: int) -> None:
         ms = result["ms_per_track"].get(name)
         table.add_row(name, f"{p:.3f}", f"{ms:.0f}" if ms is not None else "")
     Console().print(table)
+    # these are the encoders' own vectors: `livedj index` also fits them to the library (index.fit)
+    Console().print("unadapted vectors; what `livedj index` gives (the library fit, clean and booth "
+                    "queries): livedj eval DIR --protocol both", markup=False)
