@@ -7,19 +7,24 @@ This module owns the whole answer and its state; the engine calls it twice per u
    index has them. Reads only the index, so it runs on the helper thread while the network runs.
 2. :meth:`NowPlayingTracker.decide` -- the rules over consecutive updates (analysis thread):
 
-   - fingerprints: a track becomes NOW PLAYING after ``confirm`` updates in a row name it, and
-     stays until ``hold`` updates in a row do not (a noisy moment does not drop it). Different
-     songs of one style never match by accident.
+   - fingerprints, two decks (:class:`DeckConfirm`): during a blend two records are audible and
+     both are heard. Each record becomes a confirmed *deck* after ``confirm`` updates in a row
+     name it (as the winner or as the second deck), and leaves after ``hold`` updates in a row
+     without it (a noisy moment does not drop it). At most two decks; the record confirmed most
+     recently is *now* (:attr:`NowPlaying.track_id`): the incoming record of a blend as soon as
+     it is named, the one the ranking follows. A record that left and comes back within
+     ``remember`` updates keeps its place (the outgoing record heard again late in a blend does
+     not take "now" back). Different songs of one style never match by accident.
    - otherwise the segment index (a vector every few seconds over whole tracks): each track's
      best similarity is averaged over the last ``votes`` updates; the leader is identified when
      it reaches ``min_similarity`` with a ``min_margin`` over the runner-up. Embeddings cannot
-     tell two songs of one style apart, so this is the fallback only.
-   - NOW PLAYING ``log_after`` updates in a row: logged once as played, by sending the session
-     a :class:`~livedj.engine.session.Played` command.
+     tell two songs of one style apart, so this is the fallback only (one deck).
+   - each deck on for ``log_after`` updates: logged once as played, by sending the session a
+     :class:`~livedj.engine.session.Played` command (in the order the decks were confirmed).
 
-The result, :class:`NowPlaying`, is a small value: the confirmed track (or None), its confidence
-and what this update heard (``heard``: every :class:`Match`, with the playback speed the pitch
-fader gives it), so that a second deck can be added as a second match.
+The result, :class:`NowPlaying`, is a small value: the record *now* (or None), its confidence,
+the confirmed decks (``decks``: now first, with their levels) and what this update heard
+(``heard``: every :class:`Match`, with the playback speed the pitch fader gives it).
 """
 from __future__ import annotations
 
@@ -50,14 +55,17 @@ class Match:
 class NowPlaying:
     """What is on the deck after one update."""
 
-    track_id: int | None = None  #: the confirmed record; None: nothing identified (or not in the library)
+    track_id: int | None = None  #: the record *now* (the deck confirmed last); None: nothing identified
     confidence: float = 0.0
     heard: tuple[Match, ...] = ()  #: this update's matches, best first (confirmed or not)
+    #: the confirmed decks, *now* first (during a blend: the incoming record, then the outgoing);
+    #: ``level`` is this update's share of what was heard (0 when the deck was not heard this time)
+    decks: tuple[Match, ...] = ()
 
     @property
     def on_deck(self) -> frozenset[int]:
         """Every record heard or confirmed now: never suggested while it plays."""
-        ids = {m.track_id for m in self.heard}
+        ids = {m.track_id for m in self.heard} | {m.track_id for m in self.decks}
         if self.track_id is not None:
             ids.add(self.track_id)
         return frozenset(ids)
@@ -65,7 +73,8 @@ class NowPlaying:
 
 @dataclass
 class FingerprintConfirm:
-    """Fingerprint rule: ``confirm`` matches in a row make a track NOW PLAYING, ``hold`` misses drop it."""
+    """One-deck fingerprint rule over single answers: ``confirm`` matches in a row make a track NOW
+    PLAYING, ``hold`` misses drop it (offline evaluations; the live tracker uses :class:`DeckConfirm`)."""
 
     confirm: int = 2  #: updates in a row naming a track before it is NOW PLAYING
     hold: int = 3  #: updates in a row without it before it is dropped
@@ -94,6 +103,72 @@ class FingerprintConfirm:
         elif track_id == self._current and track_id is not None:
             self._misses, self._confidence = 0, confidence
         return self._current, self._confidence
+
+
+@dataclass
+class Deck:
+    """A confirmed record on one deck (:class:`DeckConfirm`'s state)."""
+
+    match: Match  #: the last time it was heard (level 0 while missed)
+    started: int  #: the update it was first confirmed in: the order of the decks (later: *now*)
+    misses: int = 0  #: updates in a row without it
+    updates: int = 0  #: updates on deck (for the log rule)
+    logged: bool = False
+
+
+@dataclass
+class DeckConfirm:
+    """Fingerprint rule for two decks: a record heard ``confirm`` updates in a row (as either deck)
+    is confirmed, ``hold`` updates in a row without it drop it; at most ``max_decks``; the deck
+    confirmed last is *now*.
+
+    A record dropped and confirmed again within ``remember`` updates is the same play: it keeps
+    its place in the order and its logged flag (the outgoing record of a long blend may fade
+    under the detection threshold and come back).
+    """
+
+    confirm: int = 2  #: updates in a row naming a record before it is a confirmed deck
+    hold: int = 3  #: updates in a row without it before it leaves
+    max_decks: int = 2
+    remember: int = 120  #: updates a record that left keeps its place and logged flag
+    _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
+    _decks: dict = field(default_factory=dict)  #: track id -> Deck
+    _left: dict = field(default_factory=dict)  #: track id -> (Deck, update it left)
+    _clock: int = 0
+
+    def reset(self) -> None:
+        self._runs, self._decks, self._left, self._clock = {}, {}, {}, 0
+
+    def update(self, heard: tuple[Match, ...]) -> list[Deck]:
+        """Add one update's matches; return the confirmed decks, *now* (latest started) first."""
+        self._clock += 1
+        now = {m.track_id: m for m in heard}
+        self._runs = {t: self._runs.get(t, 0) + 1 for t in now}
+        for track_id, deck in list(self._decks.items()):
+            if track_id in now:
+                deck.match, deck.misses = now[track_id], 0
+            else:
+                deck.match, deck.misses = dataclasses.replace(deck.match, level=0.0), deck.misses + 1
+                if deck.misses >= self.hold:
+                    self._leave(track_id)
+                    continue
+            deck.updates += 1
+        for track_id, match in now.items():
+            if track_id in self._decks or self._runs[track_id] < self.confirm:
+                continue
+            if len(self._decks) >= self.max_decks:  # a third record: the deck missed longest leaves (the oldest on a tie)
+                self._leave(max(self._decks, key=lambda t: (self._decks[t].misses, -self._decks[t].started)))
+            back = self._left.pop(track_id, None)
+            if back is not None and self._clock - back[1] <= self.remember:
+                deck = dataclasses.replace(back[0], match=match, misses=0, updates=1)
+            else:
+                deck = Deck(match, started=self._clock, updates=1)
+            self._decks[track_id] = deck
+        self._left = {t: v for t, v in self._left.items() if self._clock - v[1] <= self.remember}
+        return sorted(self._decks.values(), key=lambda d: d.started, reverse=True)
+
+    def _leave(self, track_id: int) -> None:
+        self._left[track_id] = (self._decks.pop(track_id), self._clock)
 
 
 @dataclass
@@ -160,15 +235,15 @@ class NowPlayingTracker:
     identify_s: float = 10.0
     log_after: int = 4
     search_k: int = -1
-    fingerprint: FingerprintConfirm = field(default_factory=FingerprintConfirm)
+    decks: DeckConfirm = field(default_factory=DeckConfirm)
     segments: SegmentVote = field(default_factory=SegmentVote)
     current: NowPlaying = field(default_factory=NowPlaying)
-    streak: int = 0  #: consecutive updates with the same confirmed record
+    streak: int = 0  #: consecutive updates with the same record identified by the segment fallback
 
     @property
     def updates_to_confirm(self) -> int:
         """Updates in a row a record must be heard before it is NOW PLAYING (offline commands run this many)."""
-        return self.fingerprint.confirm if self.index.fingerprints is not None else self.segments.votes
+        return self.decks.confirm if self.index.fingerprints is not None else self.segments.votes
 
     def rebind(self, index: BeginningsIndex, segment_encoder: Encoder | None = None, *,
                identify_s: float | None = None) -> "NowPlayingTracker":
@@ -195,9 +270,8 @@ class NowPlayingTracker:
         ``vector`` is the live embedding of ``window``, used by the segment fallback only.
         """
         if self.index.fingerprints is not None:
-            best = heard[0] if heard else None
-            track_id, confidence = self.fingerprint.update(best and best.track_id, best.confidence if best else 0.0)
-        elif self.index.n_segments:
+            return self._decide_decks(heard, session)
+        if self.index.n_segments:
             if self.segment_encoder is not None:  # segments made by another (cheaper) encoder
                 vector = self.segment_encoder.analyze(window).vector
             ids, _, sims = self.index.query_segments(vector, self.segments.candidates, self.search_k)
@@ -206,7 +280,20 @@ class NowPlayingTracker:
             return self.current  # nothing to identify with
         same = track_id is not None and track_id == self.current.track_id
         self.streak = self.streak + 1 if same else int(track_id is not None)
-        self.current = NowPlaying(track_id, float(confidence), heard)
+        deck = (Match(track_id, float(confidence)),) if track_id is not None else ()
+        self.current = NowPlaying(track_id, float(confidence), heard, deck)
         if track_id is not None and self.streak == self.log_after:  # several updates in a row: log it once
             session.apply(Played(track_id, "identified", float(confidence)))
+        return self.current
+
+    def _decide_decks(self, heard: tuple[Match, ...], session: Session) -> NowPlaying:
+        """Both decks by fingerprints; each play logged once, in the order the decks were confirmed."""
+        decks = self.decks.update(heard)
+        for deck in sorted(decks, key=lambda d: d.started):
+            if not deck.logged and deck.updates >= self.log_after:
+                deck.logged = True
+                session.apply(Played(deck.match.track_id, "identified", float(deck.match.confidence)))
+        on = tuple(d.match for d in decks)
+        now = on[0] if on else None
+        self.current = NowPlaying(now and now.track_id, float(now.confidence) if now else 0.0, heard, on)
         return self.current
