@@ -199,10 +199,11 @@ class Engine:
             track = self.tracks[now.track_id]
             playing = {"track_id": track.id, "path": track.path, "title": track.title, "artist": track.artist,
                        "confidence": round(now.confidence, 3)}
-        decks = tuple({"track_id": t.id, "path": t.path, "title": t.title, "artist": t.artist,
-                       "confidence": round(d.confidence, 3), "level": round(d.level or 0.0, 3),
-                       "speed": round(d.speed, 4)}
-                      for d in now.decks if (t := self.tracks.get(d.track_id)) is not None)
+        decks = tuple({"track_id": d.track_id, "path": self.tracks[d.track_id].path,
+                       "title": self.tracks[d.track_id].title, "artist": self.tracks[d.track_id].artist,
+                       "confidence": round(float(d.confidence), 3), "level": round(float(d.level or 0.0), 3),
+                       "speed": round(float(d.speed), 4)}
+                      for d in now.decks if d.track_id in self.tracks)
         listener = self.listener
         return Update(seq=seq, t=t, suggestions=tuple(suggestions), tags=tuple(top_tags(self.encoder, embedding.tags)),
                       level_db=rms_db, peak_db=peak_db, stage_ms=laps.stages, latency_ms=laps.total_ms(),

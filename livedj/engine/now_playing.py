@@ -36,7 +36,7 @@ import numpy as np
 
 from livedj.encoders.base import Encoder
 from livedj.engine.session import Played, Session
-from livedj.library.fingerprints import decks, match_audio
+from livedj.library.fingerprints import decide, decks, match_audio
 from livedj.library.index import BeginningsIndex
 
 
@@ -49,6 +49,17 @@ class Match:
     speed: float = 1.0  #: playback speed relative to the record (the pitch fader), when known
     offset_s: float | None = None  #: position in the record of the start of what was heard, when known
     level: float | None = None  #: share of what was heard that is this record (0..1; the louder deck more)
+
+
+def both_halves(matches: list) -> list:
+    """The top two records when neither beats the other by the margin but each, decided against
+    the records below them alone, would be named: a cut or a blend halfway through the heard
+    window, where neither deck holds twice the other's evidence (``decks`` then names none,
+    and the incoming record would wait until it fills two thirds of the window)."""
+    if len(matches) < 2:
+        return []
+    found = [decide([m, *matches[2:]]) for m in matches[:2]]
+    return found if all(m is not None for m in found) else []
 
 
 @dataclass(frozen=True)
@@ -259,8 +270,8 @@ class NowPlayingTracker:
         if self.index.fingerprints is None:
             return ()
         heard = audio[-int(self.identify_s * sample_rate):]
-        # both decks during a blend (the winner first, as the confirm rule reads heard[0])
-        found = decks(match_audio(heard, sample_rate, self.index.fingerprints, top=3))
+        matches = match_audio(heard, sample_rate, self.index.fingerprints, top=3)
+        found = decks(matches) or both_halves(matches)  # both decks during a blend, the louder first
         return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share) for m in found)
 
     def decide(self, heard: tuple[Match, ...], vector: np.ndarray, window: np.ndarray, sample_rate: int,
