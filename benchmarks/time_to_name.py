@@ -56,6 +56,7 @@ class Heard:
     audible_to: float
     how: str  #: "cut" or "blend"
     blend_end: float = 0.0  #: the end of its blend (where the outgoing record is gone)
+    transition: str = ""  #: the tracklist's words, e.g. "blend 16 bars at +3.3 %"
 
 
 # -- records ------------------------------------------------------------------------------------
@@ -146,9 +147,11 @@ def render_mix(excerpts: list[str], sources: list[str], ids: dict[str, int], out
         source = sources[excerpts.index(e.path)]
         if e.transition.startswith("blend"):
             blend = next(blends)
-            heard.append(Heard(source, ids.get(source), blend["start"], blend["swap"], 0.0, "blend", blend["end"]))
+            heard.append(Heard(source, ids.get(source), blend["start"], blend["swap"], 0.0, "blend", blend["end"],
+                               e.transition))
         else:
-            heard.append(Heard(source, ids.get(source), e.start, e.start, 0.0, "cut" if e.position > 1 else "start"))
+            heard.append(Heard(source, ids.get(source), e.start, e.start, 0.0, "cut" if e.position > 1 else "start",
+                               transition=e.transition.split(":")[0]))
     for k, h in enumerate(heard):
         nxt = heard[k + 1] if k + 1 < len(heard) else None
         h.audible_to = stats["duration"] if nxt is None else nxt.blend_end if nxt.how == "blend" else nxt.audible_from
@@ -205,6 +208,8 @@ def measure(heard: list[Heard], updates: list, window_s: float) -> dict:
         during = [u for u in updates if h.audible_from < u.t <= h.audible_to + 0.5]
         named = next((u.t for u in during if now_id(u) == h.track_id), None)
         out[h.how].append(None if named is None else named - h.louder_at)
+        out.setdefault("details", []).append((h.how, Path(h.path).name, h.transition,
+                                              None if named is None else round(named - h.louder_at, 1)))
         if h.how == "blend":
             on = next((u.t for u in during if h.track_id in deck_ids(u)), None)
             out["deck_blend"].append(None if on is None else on - h.louder_at)
@@ -227,7 +232,7 @@ def _stats(values: list) -> tuple[float, float, float]:
 def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6, mixes: int = 2,
                   seed: int = 0, label: str = "generated", confirm=None, hold=None, identify_s=None,
                   hop_s: float = 1.0, work: Path | None = None, cut_s: float = 75.0,
-                  blend_s: float = 150.0) -> list[dict]:
+                  blend_s: float = 150.0, details: list | None = None) -> list[dict]:
     """Index the present records, render ``mixes`` cut mixes and ``mixes`` blend mixes of
     ``per_mix`` records each, listen to each and return the rows."""
     from rich.progress import Progress
@@ -235,14 +240,19 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
     rng = np.random.default_rng(seed)
     absent = [p for i, p in enumerate(records) if i % absent_every == absent_every - 1]
     present = [p for p in records if p not in absent]
-    work = work or Path(tempfile.mkdtemp(prefix="ttn-"))
+    if work is None:
+        with tempfile.TemporaryDirectory(prefix="ttn-") as tmp:  # mixes are ~150 MB each: never kept
+            return run_benchmark(records, absent_every, per_mix=per_mix, mixes=mixes, seed=seed, label=label,
+                                 confirm=confirm, hold=hold, identify_s=identify_s, hop_s=hop_s, work=Path(tmp),
+                                 cut_s=cut_s, blend_s=blend_s, details=details)
     import hashlib
 
     key = f"{label}-{len(present)}-{hashlib.sha1(chr(0).join(present).encode()).hexdigest()[:10]}"
     index_dir = cache_dir("time_to_name", key)
     ids = index_records(present, index_dir)
     window_s = (identify_s or 10.0) + hop_s * ((hold or 3) + 1)
-    figures = {"cut": [], "blend": [], "deck_blend": [], "wrong_now": 0, "wrong_deck": 0, "updates": 0}
+    figures = {"cut": [], "blend": [], "deck_blend": [], "wrong_now": 0, "wrong_deck": 0, "updates": 0,
+               "details": []}
     logged_ok, logged_n = 0, 0
     listen_s = 0.0
     with Progress() as bar:
@@ -261,12 +271,14 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
                 listen_s += time.perf_counter() - began
                 got = measure(heard, updates, window_s)
                 for name in figures:
-                    figures[name] += got[name]
+                    figures[name] += got.get(name, [])
                 expected = [h.track_id for h in heard if h.track_id is not None]
                 expected = [t for i, t in enumerate(expected) if t not in expected[:i]]
                 logged_n += 1
                 logged_ok += plays == expected  # each record once, in the order played
                 bar.advance(task)
+    if details is not None:
+        details += figures["details"]
     cut, blend, deck = _stats(figures["cut"]), _stats(figures["blend"]), _stats(figures["deck_blend"])
     note = f"{label}: {len(present)} records indexed, {len(absent)} absent; {len(figures['cut'])} cuts, " \
            f"{len(figures['blend'])} blends; {figures['updates']} updates"
@@ -321,9 +333,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         records = generated_records(cache_dir("time_to_name", "generated"), 12, 160.0)
         label = "generated"
+    details: list = []
     rows = run_benchmark(records, per_mix=args.per_mix, mixes=args.mixes, seed=args.seed, label=label,
-                         confirm=args.confirm, hold=args.hold, identify_s=args.identify_s, hop_s=args.hop)
+                         confirm=args.confirm, hold=args.hold, identify_s=args.identify_s, hop_s=args.hop,
+                         details=details)
     print_rows(rows, title=f"time to name ({label})")
+    for how, name, transition, seconds in details:  # one line per transition: what made a slow one slow
+        print(f"{how:5s} {seconds if seconds is not None else 'never':>6} s  {transition}  ({name})")
     return 0
 
 
