@@ -45,6 +45,9 @@ MIX_RATE = 44100
 AUDIO_EXT = (".mp3", ".flac", ".ogg", ".wav", ".m4a", ".opus", ".aiff")
 
 
+_IDS: dict = {}  #: path -> track id of the last library indexed (for the details' lines)
+
+
 @dataclass
 class Heard:
     """One record in a rendered mix: when it is audible and when it becomes the louder one (s)."""
@@ -217,6 +220,10 @@ def measure(heard: list[Heard], updates: list, window_s: float) -> dict:
         recent = {h.track_id for h in heard if h.track_id is not None
                   and h.audible_from < u.t and h.audible_to > u.t - window_s}
         out["wrong_now"] += now_id(u) is not None and now_id(u) not in recent
+        if any(t not in recent for t in deck_ids(u)):  # what was named, and what was playing
+            playing = [Path(h.path).name for h in heard if h.audible_from < u.t <= h.audible_to]
+            out.setdefault("details", []).append(("wrong", f"t={u.t:.0f} s, heard {playing}", f"named {deck_ids(u)}",
+                                                  None))
         out["wrong_deck"] += any(t not in recent for t in deck_ids(u))
     return out
 
@@ -250,6 +257,7 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
     key = f"{label}-{len(present)}-{hashlib.sha1(chr(0).join(present).encode()).hexdigest()[:10]}"
     index_dir = cache_dir("time_to_name", key)
     ids = index_records(present, index_dir)
+    _IDS.update(ids)
     window_s = (identify_s or 10.0) + hop_s * ((hold or 3) + 1)
     figures = {"cut": [], "blend": [], "deck_blend": [], "wrong_now": 0, "wrong_deck": 0, "updates": 0,
                "details": []}
@@ -339,7 +347,11 @@ def main(argv: list[str] | None = None) -> int:
                          details=details)
     print_rows(rows, title=f"time to name ({label})")
     for how, name, transition, seconds in details:  # one line per transition: what made a slow one slow
-        print(f"{how:5s} {seconds if seconds is not None else 'never':>6} s  {transition}  ({name})")
+        if how == "wrong":
+            print(f"wrong: {transition} at {name}")
+        else:
+            print(f"{how:5s} {seconds if seconds is not None else 'never':>6} s  {transition}  ({name})")
+    print("ids:", {v: Path(k).name for k, v in _IDS.items()})
     return 0
 
 
