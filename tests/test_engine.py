@@ -107,6 +107,16 @@ def test_deck_rule_confirms_the_incoming_record_while_the_outgoing_is_heard_and_
     assert ids(rule.update((c,))) == [3, 2]  # a third record: the deck missed longest (A) makes room
     rule.reset()
     assert rule.update((c,)) == []
+    # a passage one record shares with another of the library: named beside it, never *now*
+    rule = DeckConfirm(confirm=2, hold=3, takeover=0.5)
+    for _ in range(3):
+        rule.update((a(0.2),))
+    for _ in range(6):
+        decks = rule.update((a(0.2), b(0.06)))
+    assert ids(decks) == [1, 2] and decks[1].updates == 0  # on a deck, not now: never logged
+    decks = rule.update((a(0.2), b(0.11)))  # the incoming record at half the level: now
+    assert ids(decks) == [2, 1]
+    assert ids(rule.update((a(0.3), b(0.1)))) == [2, 1]  # and it stays now (no flipping back)
 
 
 def test_embedding_identifier_needs_similarity_and_margin():

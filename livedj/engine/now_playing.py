@@ -10,17 +10,19 @@ This module owns the whole answer and its state; the engine calls it twice per u
    - fingerprints, two decks (:class:`DeckConfirm`): during a blend two records are audible and
      both are heard. Each record becomes a confirmed *deck* after ``confirm`` updates in a row
      name it (as the winner or as the second deck), and leaves after ``hold`` updates in a row
-     without it (a noisy moment does not drop it). At most two decks; the record confirmed most
-     recently is *now* (:attr:`NowPlaying.track_id`): the incoming record of a blend as soon as
-     it is named, the one the ranking follows. A record that left and comes back within
-     ``remember`` updates keeps its place (the outgoing record heard again late in a blend does
-     not take "now" back). Different songs of one style never match by accident.
+     without it (a noisy moment does not drop it). At most two decks; the newer deck becomes
+     *now* (:attr:`NowPlaying.track_id`, the record the ranking follows) as soon as it is at least
+     half as loud as the deck that was *now*: the incoming record of a blend or a cut. A record
+     that left and comes back within ``remember`` updates keeps its place (the outgoing record
+     heard again late in a blend does not take "now" back). Different songs of one style never
+     match by accident.
    - otherwise the segment index (a vector every few seconds over whole tracks): each track's
      best similarity is averaged over the last ``votes`` updates; the leader is identified when
      it reaches ``min_similarity`` with a ``min_margin`` over the runner-up. Embeddings cannot
      tell two songs of one style apart, so this is the fallback only (one deck).
-   - each deck on for ``log_after`` updates: logged once as played, by sending the session a
-     :class:`~livedj.engine.session.Played` command (in the order the decks were confirmed).
+   - each deck *now* for ``log_after`` updates: logged once as played, by sending the session a
+     :class:`~livedj.engine.session.Played` command (so in the order played; a passage shared
+     with another record, named as a second deck, is never logged).
 
 The result, :class:`NowPlaying`, is a small value: the record *now* (or None), its confidence,
 the confirmed decks (``decks``: now first, with their levels) and what this update heard
@@ -121,18 +123,24 @@ class Deck:
     """A confirmed record on one deck (:class:`DeckConfirm`'s state)."""
 
     match: Match  #: the last time it was heard (level 0 while missed)
-    started: int  #: the update it was first confirmed in: the order of the decks (later: *now*)
+    started: int  #: the update it was first confirmed in: the order of the decks
     misses: int = 0  #: updates in a row without it
-    updates: int = 0  #: updates on deck (for the log rule)
+    updates: int = 0  #: updates as *now* (for the log rule)
     logged: bool = False
 
 
 @dataclass
 class DeckConfirm:
     """Fingerprint rule for two decks: a record heard ``confirm`` updates in a row (as either deck)
-    is confirmed, ``hold`` updates in a row without it drop it; at most ``max_decks``; the deck
-    confirmed last is *now*.
+    is confirmed, ``hold`` updates in a row without it drop it; at most ``max_decks``.
 
+    *Now* is the newer deck as soon as its level reaches ``takeover`` times the level of the deck
+    that was *now* (at once when that one is not heard), and stays so: the incoming record of a
+    blend or a cut once it is named and at least half as loud. Not simply the newest deck: two
+    records of one album may share a passage, and while one plays the other is named as a second
+    deck at 0.25-0.33 of its level (measured, development corpus 2, two records of one soundtrack);
+    it must neither become *now* nor be logged. Not simply the louder deck either: the two levels
+    are within noise of each other for several updates of a blend, and *now* would flip.
     A record dropped and confirmed again within ``remember`` updates is the same play: it keeps
     its place in the order and its logged flag (the outgoing record of a long blend may fade
     under the detection threshold and come back).
@@ -142,16 +150,18 @@ class DeckConfirm:
     hold: int = 3  #: updates in a row without it before it leaves
     max_decks: int = 2
     remember: int = 120  #: updates a record that left keeps its place and logged flag
+    takeover: float = 0.5  #: a newer deck is *now* from this fraction of the current one's level
     _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
     _decks: dict = field(default_factory=dict)  #: track id -> Deck
     _left: dict = field(default_factory=dict)  #: track id -> (Deck, update it left)
+    _now: int | None = None
     _clock: int = 0
 
     def reset(self) -> None:
-        self._runs, self._decks, self._left, self._clock = {}, {}, {}, 0
+        self._runs, self._decks, self._left, self._now, self._clock = {}, {}, {}, None, 0
 
     def update(self, heard: tuple[Match, ...]) -> list[Deck]:
-        """Add one update's matches; return the confirmed decks, *now* (latest started) first."""
+        """Add one update's matches; return the confirmed decks, *now* first, then the newer first."""
         self._clock += 1
         now = {m.track_id: m for m in heard}
         self._runs = {t: self._runs.get(t, 0) + 1 for t in now}
@@ -162,8 +172,6 @@ class DeckConfirm:
                 deck.match, deck.misses = dataclasses.replace(deck.match, level=0.0), deck.misses + 1
                 if deck.misses >= self.hold:
                     self._leave(track_id)
-                    continue
-            deck.updates += 1
         for track_id, match in now.items():
             if track_id in self._decks or self._runs[track_id] < self.confirm:
                 continue
@@ -171,12 +179,28 @@ class DeckConfirm:
                 self._leave(max(self._decks, key=lambda t: (self._decks[t].misses, -self._decks[t].started)))
             back = self._left.pop(track_id, None)
             if back is not None and self._clock - back[1] <= self.remember:
-                deck = dataclasses.replace(back[0], match=match, misses=0, updates=1)
+                deck = dataclasses.replace(back[0], match=match, misses=0)
             else:
-                deck = Deck(match, started=self._clock, updates=1)
+                deck = Deck(match, started=self._clock)
             self._decks[track_id] = deck
         self._left = {t: v for t, v in self._left.items() if self._clock - v[1] <= self.remember}
-        return sorted(self._decks.values(), key=lambda d: d.started, reverse=True)
+        self._now = self._choose_now()
+        if self._now is None:
+            return []
+        self._decks[self._now].updates += 1
+        rest = sorted((d for t, d in self._decks.items() if t != self._now), key=lambda d: d.started, reverse=True)
+        return [self._decks[self._now], *rest]
+
+    def _choose_now(self) -> int | None:
+        """The deck that was *now*, unless a newer one reached ``takeover`` of its level."""
+        if not self._decks:
+            return None
+        if self._now not in self._decks:
+            return max(self._decks, key=lambda t: self._decks[t].started)
+        level = self._decks[self._now].match.level or 0.0
+        newer = [t for t, d in self._decks.items() if d.started > self._decks[self._now].started
+                 and (d.match.level or 0.0) >= self.takeover * level]
+        return max(newer, key=lambda t: self._decks[t].started) if newer else self._now
 
     def _leave(self, track_id: int) -> None:
         self._left[track_id] = (self._decks.pop(track_id), self._clock)
@@ -300,7 +324,7 @@ class NowPlayingTracker:
     def _decide_decks(self, heard: tuple[Match, ...], session: Session) -> NowPlaying:
         """Both decks by fingerprints; each play logged once, in the order the decks were confirmed."""
         decks = self.decks.update(heard)
-        for deck in sorted(decks, key=lambda d: d.started):
+        for deck in decks:  # a deck *now* for log_after updates: the play is logged (a shared passage never is)
             if not deck.logged and deck.updates >= self.log_after:
                 deck.logged = True
                 session.apply(Played(deck.match.track_id, "identified", float(deck.match.confidence)))
