@@ -468,7 +468,10 @@ def test_a_blend_names_both_decks_follows_the_incoming_record_and_logs_each_once
     assert all(blend["start"] < u["t"] <= blend["end"] + 10 for u in both)  # during the blend (+ the heard window)
     assert all(0 < d["level"] <= 1 and 0 < d["confidence"] <= 1 for u in both for d in u["decks"][:1])
     first_b = next(u for u in updates if b in deck_paths(u))
-    assert first_b["now_playing"]["path"] == b  # the ranking follows the incoming record as soon as it is named
+    now_b = next(u for u in updates if u["now_playing"] and u["now_playing"]["path"] == b)
+    # the ranking follows the incoming record once it is named and half as loud, while A still plays, and stays on it
+    assert a in deck_paths(now_b) and now_b["t"] - first_b["t"] <= 4 and now_b["t"] <= blend["end"]
+    assert all(u["now_playing"]["path"] == b for u in updates[updates.index(now_b):])
     assert all(u["now_playing"]["path"] == a for u in updates if a in deck_paths(u) and b not in deck_paths(u))
     for u in updates:  # what is on a deck is never suggested
         assert not set(deck_paths(u)) & {s["path"] for s in u["suggestions"]}
