@@ -151,5 +151,5 @@ def test_dashboard_shows_both_decks_during_a_blend_and_one_otherwise():
         texts.append(console.export_text())
     lines = texts[0].splitlines()
     assert any("now playing B – Incoming" in ln and "0.12  (70%)" in ln for ln in lines)
-    assert any("outgoing A – Outgoing" in ln and "0.25  (90%)" in ln for ln in lines)
+    assert any("and deck A – Outgoing" in ln and "0.25  (90%)" in ln for ln in lines)
     assert "now playing B – Incoming  (70%)" in texts[1] and "Outgoing" not in texts[1]

@@ -71,7 +71,7 @@ class NowPlaying:
     track_id: int | None = None  #: the record *now* (the deck confirmed last); None: nothing identified
     confidence: float = 0.0
     heard: tuple[Match, ...] = ()  #: this update's matches, best first (confirmed or not)
-    #: the confirmed decks, *now* first (during a blend: the incoming record, then the outgoing);
+    #: the confirmed decks, *now* first (the incoming record of a blend once half as loud), then the other;
     #: ``level`` is this update's share of what was heard (0 when the deck was not heard this time)
     decks: tuple[Match, ...] = ()
 

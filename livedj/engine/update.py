@@ -37,7 +37,7 @@ class Update:
     live_key_name: str | None = None  #: musical, e.g. "A minor"
     live_key_confidence: float = 0.0
     pinned: int | None = None  #: track id the DJ pinned as the next target
-    #: the confirmed decks, *now* first (during a blend: incoming, then outgoing), each as
+    #: the confirmed decks, *now* first, then the other (docs/engine.md), each as
     #: ``now_playing`` plus ``level`` (0..1, this update's share of what was heard) and ``speed``
     decks: tuple[dict, ...] = ()
 

@@ -182,7 +182,7 @@ class Dashboard:
         return Group(*lines)
 
     def _decks(self, decks: tuple, width: int) -> RenderableType:
-        """During a blend: one line per deck, *now* (the incoming record) first, with its level."""
+        """During a blend: one line per deck, *now* first (the incoming record once half as loud), with its level."""
         table = Table.grid(padding=(0, 1))
         table.add_column(style="dim", no_wrap=True)
         table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
@@ -191,7 +191,7 @@ class Dashboard:
         for i, d in enumerate(decks[:2]):
             label = f"{safe_text(d.get('artist') or '')} – {safe_text(d.get('title') or d.get('path') or '')}"
             level = float(d.get("level") or 0.0)
-            table.add_row("now playing" if i == 0 else "   outgoing", Text(label, style="bold cyan" if i == 0 else "cyan"),
+            table.add_row("now playing" if i == 0 else "   and deck", Text(label, style="bold cyan" if i == 0 else "cyan"),
                           bar(level / max(max(float(e.get("level") or 0.0) for e in decks[:2]), 1e-9),
                               min(max(width // 6, 4), 12), "cyan"),
                           f"{level:.2f}  ({float(d.get('confidence') or 0):.0%})")

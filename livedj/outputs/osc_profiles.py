@@ -115,7 +115,7 @@ def livedj_profile(update: Update, prefix: str = "/livedj") -> list[Message]:
     decks = getattr(update, "decks", ()) or ()
     if decks:
         deck_args: list = [seq, len(decks)]
-        for d in decks:  # now first (during a blend: incoming, then outgoing)
+        for d in decks:  # now first, then the other deck
             deck_args += [int(_get(d, "track_id") or 0), safe_text(_get(d, "path") or ""),
                           safe_text(_get(d, "artist") or ""), safe_text(_get(d, "title") or ""),
                           finite(_get(d, "confidence")), finite(_get(d, "level"))]
@@ -329,7 +329,7 @@ class TouchOscProfile(_ChangesOnly):
         put(f"{p}/now/label", track_label(now) if now is not None else "")
         put(f"{p}/now/confidence", round(finite(_get(now, "confidence")), 2) if now is not None else 0.0)
         decks = getattr(update, "decks", ()) or ()
-        for i in (1, 2):  # deck 1 is now (the incoming record during a blend), deck 2 the other
+        for i in (1, 2):  # deck 1 is now, deck 2 the other
             d = decks[i - 1] if i <= len(decks) else None
             put(f"{p}/deck/{i}/label", track_label(d) if d is not None else "")
             put(f"{p}/deck/{i}/level", round(finite(_get(d, "level")), 2) if d is not None else 0.0)
