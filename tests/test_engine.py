@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from livedj.engine.now_playing import FingerprintConfirm, SegmentVote
+from livedj.engine.now_playing import DeckConfirm, FingerprintConfirm, Match, SegmentVote
 from livedj.engine.ranker import Rules, Weights, rank
 from livedj.engine.session import Ban, Drunk, Lookback, Pause, Pin, Played, Session, Skip
 from livedj.engine.update import Suggestion, Update
@@ -85,6 +85,40 @@ def test_fingerprint_identifier_confirms_holds_and_drops():
     assert ident.update(8, 0.9)[0] == 8
 
 
+def test_deck_rule_confirms_the_incoming_record_while_the_outgoing_is_heard_and_orders_the_decks():
+    rule = DeckConfirm(confirm=2, hold=3)
+    a, b, c = (lambda level: Match(1, 0.9, level=level)), (lambda level: Match(2, 0.8, level=level)), Match(3, 0.9)
+    ids = lambda decks: [d.match.track_id for d in decks]  # noqa: E731
+    assert rule.update((a(0.3),)) == []  # one match is not enough
+    assert ids(rule.update((a(0.3),))) == [1]
+    assert ids(rule.update((a(0.3), b(0.05)))) == [1]  # the incoming record heard once: not yet
+    decks = rule.update((a(0.2), b(0.1)))
+    assert ids(decks) == [2, 1] and decks[0].match.level == 0.1  # confirmed beside A: now is the incoming B
+    assert ids(rule.update((b(0.3),))) == [2, 1]  # A faded under the threshold: held ...
+    decks = rule.update((b(0.3),))
+    assert ids(decks) == [2, 1] and decks[1].match.level == 0.0  # ... heard at level 0 ...
+    assert ids(rule.update((b(0.3), a(0.05)))) == [2, 1]  # ... back for a moment: still the outgoing one
+    for _ in range(3):
+        decks = rule.update((b(0.3),))
+    assert ids(decks) == [2]  # three updates without A: it left
+    rule.update((b(0.3), a(0.05)))
+    assert ids(rule.update((b(0.3), a(0.05)))) == [2, 1]  # A again within `remember`: the same play, behind B
+    rule.update((c,))
+    assert ids(rule.update((c,))) == [3, 2]  # a third record: the deck missed longest (A) makes room
+    rule.reset()
+    assert rule.update((c,)) == []
+    # a passage one record shares with another of the library: named beside it, never *now*
+    rule = DeckConfirm(confirm=2, hold=3, takeover=0.5)
+    for _ in range(3):
+        rule.update((a(0.2),))
+    for _ in range(6):
+        decks = rule.update((a(0.2), b(0.06)))
+    assert ids(decks) == [1, 2] and decks[1].updates == 0  # on a deck, not now: never logged
+    decks = rule.update((a(0.2), b(0.11)))  # the incoming record at half the level: now
+    assert ids(decks) == [2, 1]
+    assert ids(rule.update((a(0.3), b(0.1)))) == [2, 1]  # and it stays now (no flipping back)
+
+
 def test_embedding_identifier_needs_similarity_and_margin():
     ident = SegmentVote(votes=2, min_similarity=0.9, min_margin=0.02)
     assert ident.update(np.array([1, 2]), np.array([0.95, 0.94]))[0] is None  # no margin
@@ -103,3 +137,19 @@ def test_dashboard_shows_live_tempo_key_and_now_playing():
     console.print(Dashboard().render(update, {"input": "mic"}))
     text = console.export_text()
     assert "123.9 BPM" in text and "7A  D minor" in text and "now playing X – Y" in text
+
+
+def test_dashboard_shows_both_decks_during_a_blend_and_one_otherwise():
+    from livedj.outputs.dashboard import Dashboard
+
+    decks = ({"track_id": 2, "artist": "B", "title": "Incoming", "confidence": 0.7, "level": 0.12},
+             {"track_id": 1, "artist": "A", "title": "Outgoing", "confidence": 0.9, "level": 0.25})
+    texts = []
+    for on in (decks, decks[:1]):
+        console = Console(width=100, record=True)
+        console.print(Dashboard().render(Update(seq=3, t=12.0, suggestions=(), now_playing=dict(on[0]), decks=on), {}))
+        texts.append(console.export_text())
+    lines = texts[0].splitlines()
+    assert any("now playing B – Incoming" in ln and "0.12  (70%)" in ln for ln in lines)
+    assert any("and deck A – Outgoing" in ln and "0.25  (90%)" in ln for ln in lines)
+    assert "now playing B – Incoming  (70%)" in texts[1] and "Outgoing" not in texts[1]

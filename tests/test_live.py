@@ -424,3 +424,67 @@ def test_osc_commands_from_the_booth_steer_the_live_loop(library, tmp_path):
         _, err = process.communicate(timeout=10)
     assert process.returncode == 0
     assert "Traceback" not in err
+
+
+def test_a_blend_names_both_decks_follows_the_incoming_record_and_logs_each_once(tmp_path):
+    """Two generated library records beat-matched into an 8-bar blend (livedj.mix, Rubber Band),
+    played by `livedj run --input`: while both are audible both decks are named (the incoming one
+    first, as "now"), neither is suggested, a python-osc peer gets both decks with their levels,
+    and the set log holds A then B, each once."""
+    from livedj.mix.make import make_mix
+    from livedj.mix.render import MixOptions
+    from livedj.synth import TrackSpec, render_track, write_audio
+
+    specs = [TrackSpec("Outgoing", "Deck A", 124.0, "A minor", "house", 31),
+             TrackSpec("Incoming", "Deck B", 122.0, "C major", "electro", 32),
+             TrackSpec("Elsewhere", "Deck C", 128.0, "E minor", "techno", 33)]
+    (tmp_path / "library").mkdir()
+    paths = []
+    for spec, seconds in zip(specs, (52.0, 44.0, 20.0)):
+        paths.append(tmp_path / "library" / f"{spec.title}.flac")
+        write_audio(paths[-1], render_track(spec, seconds, 22050), 22050, spec.title, spec.artist)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[history]\npath = "{tmp_path / "history.sqlite"}"\n'
+                      f'[index]\npath = "{tmp_path / "index"}"\n[osc]\ntargets = []\n')
+    livedj("index", tmp_path / "library", "--config", config, "--jobs", 1)
+    mix = tmp_path / "a-into-b.wav"
+    entries, stats = make_mix(paths[:2], mix, MixOptions(blend_bars=8, phrase_bars=8, ramp_bars=4),
+                              show_progress=False)
+    blend = stats["transitions"][0]  # the render says when both records are audible
+    osc = OscCollector()
+    try:
+        result = livedj("run", "--input", mix, "--fast", "--json-lines", "--osc", f"127.0.0.1:{osc.port}",
+                        "--config", config)
+    finally:
+        osc.close()
+    updates = [json.loads(line) for line in result.stdout.splitlines()]
+    a, b = str(paths[0]), str(paths[1])
+
+    def deck_paths(u):
+        return [d["path"] for d in u["decks"]]
+
+    both = [u for u in updates if deck_paths(u) == [b, a]]
+    assert both, [(u["t"], deck_paths(u)) for u in updates]
+    assert all(blend["start"] < u["t"] <= blend["end"] + 10 for u in both)  # during the blend (+ the heard window)
+    assert all(0 < d["level"] <= 1 and 0 < d["confidence"] <= 1 for u in both for d in u["decks"][:1])
+    first_b = next(u for u in updates if b in deck_paths(u))
+    now_b = next(u for u in updates if u["now_playing"] and u["now_playing"]["path"] == b)
+    # the ranking follows the incoming record once it is named and half as loud, while A still plays, and stays on it
+    assert a in deck_paths(now_b) and now_b["t"] - first_b["t"] <= 4 and now_b["t"] <= blend["end"]
+    assert all(u["now_playing"]["path"] == b for u in updates[updates.index(now_b):])
+    assert all(u["now_playing"]["path"] == a for u in updates if a in deck_paths(u) and b not in deck_paths(u))
+    for u in updates:  # what is on a deck is never suggested
+        assert not set(deck_paths(u)) & {s["path"] for s in u["suggestions"]}
+    assert deck_paths(updates[-1]) == [b]  # A left when it was no longer heard
+    # the OSC peer: both decks, the incoming first, in the update that named it
+    sent = osc.by_seq()[both[0]["seq"]]
+    decks_msg = next(args for address, args in sent if address == "/livedj/decks")
+    assert decks_msg[1] == 2 and [decks_msg[3], decks_msg[9]] == [b, a]
+    assert decks_msg[6:8] == pytest.approx([both[0]["decks"][0]["confidence"], both[0]["decks"][0]["level"]], abs=1e-3)
+    assert next(args for address, args in sent if address == "/livedj/now")[1] == b
+    # the set log: A then B, each once
+    export = tmp_path / "set.csv"
+    livedj("history", "--export", export, "--config", config)
+    rows = export.read_text(encoding="utf-8-sig").splitlines()[1:]
+    played = [p for row in rows for p in (a, b) if p in row]
+    assert played == [a, b], rows

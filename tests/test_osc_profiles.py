@@ -201,7 +201,8 @@ def test_touchosc_labels_and_changes_in_one_bundle(receiver):
         assert msgs["/booth/now/confidence"][0] == pytest.approx(0.87)
         assert msgs["/booth/bpm"][0] == pytest.approx(124.0) and msgs["/booth/key"] == ("8A",)
         assert msgs["/booth/status"] == ("listening",)
-        assert len(msgs) == 2 * 9 + 5
+        assert msgs["/booth/deck/1/label"] == ("",) and msgs["/booth/deck/2/level"] == (0.0,)  # no deck confirmed
+        assert len(msgs) == 2 * 9 + 5 + 2 * 3
         # only the live BPM moves: one message
         pub.publish(LiveUpdate(seq=1, t=6.0, suggestions=up.suggestions, now_playing=now, live_bpm=125.0,
                                live_key="8A"))
@@ -225,6 +226,24 @@ def test_livedj_profile_now_and_live_messages():
     assert msgs[-1] == ("/livedj/update/end", (7, len(msgs)))
     # without the fields: no /now, no /live (the documented n + 6)
     assert len(livedj_profile(update(0, sugg(1, 1)), "/livedj")) == 7
+
+
+def test_both_decks_of_a_blend_in_the_livedj_and_touchosc_profiles():
+    decks = ({"track_id": 2, "path": "/m/b.flac", "artist": "B", "title": "In", "confidence": 0.6, "level": 0.12},
+             {"track_id": 1, "path": "/m/a.flac", "artist": "A", "title": "Out", "confidence": 0.9, "level": 0.25})
+    up = LiveUpdate(seq=3, t=1.0, suggestions=(), now_playing=dict(decks[0]), decks=decks)
+    msgs = livedj_profile(up, "/livedj")
+    d = {m.address: m.args for m in msgs}
+    assert d["/livedj/now"] == (3, "/m/b.flac", "B", "In", 0.6)  # now: the incoming record, as before
+    assert d["/livedj/decks"] == (3, 2, 2, "/m/b.flac", "B", "In", 0.6, 0.12, 1, "/m/a.flac", "A", "Out", 0.9, 0.25)
+    assert msgs[-1] == ("/livedj/update/end", (3, len(msgs)))
+    touch = TouchOscProfile(slots=0, resync_s=0)
+    t = {m.address: m.args for m in touch.messages(up)}
+    assert t["/livedj/deck/1/label"] == ("B - In",) and t["/livedj/deck/2/label"] == ("A - Out",)
+    assert t["/livedj/deck/1/level"] == (0.12,) and t["/livedj/deck/2/confidence"] == (0.9,)
+    t = {m.address: m.args for m in touch.messages(LiveUpdate(seq=4, t=2.0, suggestions=(), now_playing=dict(decks[0]),
+                                                               decks=decks[:1]))}
+    assert t == {"/livedj/deck/2/label": ("",), "/livedj/deck/2/level": (0.0,), "/livedj/deck/2/confidence": (0.0,)}
 
 
 def test_targets_with_different_profiles_each_get_their_own(receiver):

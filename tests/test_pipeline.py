@@ -129,6 +129,24 @@ def test_now_playing_confirms_after_two_updates_and_logs_the_play_once(indexed):
     assert now == NowPlaying(None, 0.0, ())
 
 
+def test_a_cut_halfway_through_the_heard_window_is_heard_as_both_decks(indexed):
+    """5 s of one record then 5 s of another: neither has twice the other's landmarks, so the
+    fingerprint match's ``decks`` alone names none; each decided against the rest, both are heard."""
+    from livedj.library.fingerprints import decks, match_audio
+
+    _, paths, _, _, engine, audio = indexed
+    a, b = track_id(engine, paths[0]), track_id(engine, paths[3])
+    tracker = NowPlayingTracker(engine.index, identify_s=10.0)
+    heard_ids, decks_ids = [], []
+    for split in (4.0, 5.0, 6.0):
+        cut = np.concatenate([audio[paths[0]][int((14 - split) * SR): 14 * SR],
+                              audio[paths[3]][4 * SR: int((14 - split) * SR)]])
+        heard_ids.append({m.track_id for m in tracker.hear(cut, SR)})
+        decks_ids.append({m.track_id for m in decks(match_audio(cut, SR, engine.index.fingerprints, top=3))})
+    assert all(ids <= {a, b} for ids in heard_ids + decks_ids)  # both records of the cut, nothing else
+    assert any(h == {a, b} and d != {a, b} for h, d in zip(heard_ids, decks_ids)), (heard_ids, decks_ids)
+
+
 def test_segment_fallback_votes_over_a_real_segment_index(tmp_path):
     # an index with segment vectors but no fingerprints (as built before fingerprints existed)
     rng = np.random.default_rng(3)

@@ -199,12 +199,17 @@ class Engine:
             track = self.tracks[now.track_id]
             playing = {"track_id": track.id, "path": track.path, "title": track.title, "artist": track.artist,
                        "confidence": round(now.confidence, 3)}
+        decks = tuple({"track_id": d.track_id, "path": self.tracks[d.track_id].path,
+                       "title": self.tracks[d.track_id].title, "artist": self.tracks[d.track_id].artist,
+                       "confidence": round(float(d.confidence), 3), "level": round(float(d.level or 0.0), 3),
+                       "speed": round(float(d.speed), 4)}
+                      for d in now.decks if d.track_id in self.tracks)
         listener = self.listener
         return Update(seq=seq, t=t, suggestions=tuple(suggestions), tags=tuple(top_tags(self.encoder, embedding.tags)),
                       level_db=rms_db, peak_db=peak_db, stage_ms=laps.stages, latency_ms=laps.total_ms(),
                       now_playing=playing, live_bpm=listener.bpm, live_bpm_confidence=listener.bpm_confidence,
                       live_key=listener.camelot, live_key_name=listener.key_name,
-                      live_key_confidence=listener.key_confidence, pinned=session.pinned)
+                      live_key_confidence=listener.key_confidence, pinned=session.pinned, decks=decks)
 
     # -- the live loop's hooks ------------------------------------------------------------
     def warm_up(self) -> None:

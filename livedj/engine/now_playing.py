@@ -7,19 +7,26 @@ This module owns the whole answer and its state; the engine calls it twice per u
    index has them. Reads only the index, so it runs on the helper thread while the network runs.
 2. :meth:`NowPlayingTracker.decide` -- the rules over consecutive updates (analysis thread):
 
-   - fingerprints: a track becomes NOW PLAYING after ``confirm`` updates in a row name it, and
-     stays until ``hold`` updates in a row do not (a noisy moment does not drop it). Different
-     songs of one style never match by accident.
+   - fingerprints, two decks (:class:`DeckConfirm`): during a blend two records are audible and
+     both are heard. Each record becomes a confirmed *deck* after ``confirm`` updates in a row
+     name it (as the winner or as the second deck), and leaves after ``hold`` updates in a row
+     without it (a noisy moment does not drop it). At most two decks; the newer deck becomes
+     *now* (:attr:`NowPlaying.track_id`, the record the ranking follows) as soon as it is at least
+     half as loud as the deck that was *now*: the incoming record of a blend or a cut. A record
+     that left and comes back within ``remember`` updates keeps its place (the outgoing record
+     heard again late in a blend does not take "now" back). Different songs of one style never
+     match by accident.
    - otherwise the segment index (a vector every few seconds over whole tracks): each track's
      best similarity is averaged over the last ``votes`` updates; the leader is identified when
      it reaches ``min_similarity`` with a ``min_margin`` over the runner-up. Embeddings cannot
-     tell two songs of one style apart, so this is the fallback only.
-   - NOW PLAYING ``log_after`` updates in a row: logged once as played, by sending the session
-     a :class:`~livedj.engine.session.Played` command.
+     tell two songs of one style apart, so this is the fallback only (one deck).
+   - each deck *now* for ``log_after`` updates: logged once as played, by sending the session a
+     :class:`~livedj.engine.session.Played` command (so in the order played; a passage shared
+     with another record, named as a second deck, is never logged).
 
-The result, :class:`NowPlaying`, is a small value: the confirmed track (or None), its confidence
-and what this update heard (``heard``: every :class:`Match`, with the playback speed the pitch
-fader gives it), so that a second deck can be added as a second match.
+The result, :class:`NowPlaying`, is a small value: the record *now* (or None), its confidence,
+the confirmed decks (``decks``: now first, with their levels) and what this update heard
+(``heard``: every :class:`Match`, with the playback speed the pitch fader gives it).
 """
 from __future__ import annotations
 
@@ -31,7 +38,7 @@ import numpy as np
 
 from livedj.encoders.base import Encoder
 from livedj.engine.session import Played, Session
-from livedj.library.fingerprints import decks, match_audio
+from livedj.library.fingerprints import decide, decks, match_audio
 from livedj.library.index import BeginningsIndex
 
 
@@ -46,18 +53,32 @@ class Match:
     level: float | None = None  #: share of what was heard that is this record (0..1; the louder deck more)
 
 
+def both_halves(matches: list) -> list:
+    """The top two records when neither beats the other by the margin but each, decided against
+    the records below them alone, would be named: a cut or a blend halfway through the heard
+    window, where neither deck holds twice the other's evidence (``decks`` then names none,
+    and the incoming record would wait until it fills two thirds of the window)."""
+    if len(matches) < 2:
+        return []
+    found = [decide([m, *matches[2:]]) for m in matches[:2]]
+    return found if all(m is not None for m in found) else []
+
+
 @dataclass(frozen=True)
 class NowPlaying:
     """What is on the deck after one update."""
 
-    track_id: int | None = None  #: the confirmed record; None: nothing identified (or not in the library)
+    track_id: int | None = None  #: the record *now* (the deck confirmed last); None: nothing identified
     confidence: float = 0.0
     heard: tuple[Match, ...] = ()  #: this update's matches, best first (confirmed or not)
+    #: the confirmed decks, *now* first (the incoming record of a blend once half as loud), then the other;
+    #: ``level`` is this update's share of what was heard (0 when the deck was not heard this time)
+    decks: tuple[Match, ...] = ()
 
     @property
     def on_deck(self) -> frozenset[int]:
         """Every record heard or confirmed now: never suggested while it plays."""
-        ids = {m.track_id for m in self.heard}
+        ids = {m.track_id for m in self.heard} | {m.track_id for m in self.decks}
         if self.track_id is not None:
             ids.add(self.track_id)
         return frozenset(ids)
@@ -65,7 +86,8 @@ class NowPlaying:
 
 @dataclass
 class FingerprintConfirm:
-    """Fingerprint rule: ``confirm`` matches in a row make a track NOW PLAYING, ``hold`` misses drop it."""
+    """One-deck fingerprint rule over single answers: ``confirm`` matches in a row make a track NOW
+    PLAYING, ``hold`` misses drop it (offline evaluations; the live tracker uses :class:`DeckConfirm`)."""
 
     confirm: int = 2  #: updates in a row naming a track before it is NOW PLAYING
     hold: int = 3  #: updates in a row without it before it is dropped
@@ -94,6 +116,94 @@ class FingerprintConfirm:
         elif track_id == self._current and track_id is not None:
             self._misses, self._confidence = 0, confidence
         return self._current, self._confidence
+
+
+@dataclass
+class Deck:
+    """A confirmed record on one deck (:class:`DeckConfirm`'s state)."""
+
+    match: Match  #: the last time it was heard (level 0 while missed)
+    started: int  #: the update it was first confirmed in: the order of the decks
+    misses: int = 0  #: updates in a row without it
+    updates: int = 0  #: updates as *now* (for the log rule)
+    logged: bool = False
+
+
+@dataclass
+class DeckConfirm:
+    """Fingerprint rule for two decks: a record heard ``confirm`` updates in a row (as either deck)
+    is confirmed, ``hold`` updates in a row without it drop it; at most ``max_decks``.
+
+    *Now* is the newer deck as soon as its level reaches ``takeover`` times the level of the deck
+    that was *now* (at once when that one is not heard), and stays so: the incoming record of a
+    blend or a cut once it is named and at least half as loud. Not simply the newest deck: two
+    records of one album may share a passage, and while one plays the other is named as a second
+    deck at 0.25-0.33 of its level (measured, development corpus 2, two records of one soundtrack);
+    it must neither become *now* nor be logged. Not simply the louder deck either: the two levels
+    are within noise of each other for several updates of a blend, and *now* would flip.
+    A record dropped and confirmed again within ``remember`` updates is the same play: it keeps
+    its place in the order and its logged flag (the outgoing record of a long blend may fade
+    under the detection threshold and come back).
+    """
+
+    confirm: int = 2  #: updates in a row naming a record before it is a confirmed deck
+    hold: int = 3  #: updates in a row without it before it leaves
+    max_decks: int = 2
+    remember: int = 120  #: updates a record that left keeps its place and logged flag
+    takeover: float = 0.5  #: a newer deck is *now* from this fraction of the current one's level
+    _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
+    _decks: dict = field(default_factory=dict)  #: track id -> Deck
+    _left: dict = field(default_factory=dict)  #: track id -> (Deck, update it left)
+    _now: int | None = None
+    _clock: int = 0
+
+    def reset(self) -> None:
+        self._runs, self._decks, self._left, self._now, self._clock = {}, {}, {}, None, 0
+
+    def update(self, heard: tuple[Match, ...]) -> list[Deck]:
+        """Add one update's matches; return the confirmed decks, *now* first, then the newer first."""
+        self._clock += 1
+        now = {m.track_id: m for m in heard}
+        self._runs = {t: self._runs.get(t, 0) + 1 for t in now}
+        for track_id, deck in list(self._decks.items()):
+            if track_id in now:
+                deck.match, deck.misses = now[track_id], 0
+            else:
+                deck.match, deck.misses = dataclasses.replace(deck.match, level=0.0), deck.misses + 1
+                if deck.misses >= self.hold:
+                    self._leave(track_id)
+        for track_id, match in now.items():
+            if track_id in self._decks or self._runs[track_id] < self.confirm:
+                continue
+            if len(self._decks) >= self.max_decks:  # a third record: the deck missed longest leaves (the oldest on a tie)
+                self._leave(max(self._decks, key=lambda t: (self._decks[t].misses, -self._decks[t].started)))
+            back = self._left.pop(track_id, None)
+            if back is not None and self._clock - back[1] <= self.remember:
+                deck = dataclasses.replace(back[0], match=match, misses=0)
+            else:
+                deck = Deck(match, started=self._clock)
+            self._decks[track_id] = deck
+        self._left = {t: v for t, v in self._left.items() if self._clock - v[1] <= self.remember}
+        self._now = self._choose_now()
+        if self._now is None:
+            return []
+        self._decks[self._now].updates += 1
+        rest = sorted((d for t, d in self._decks.items() if t != self._now), key=lambda d: d.started, reverse=True)
+        return [self._decks[self._now], *rest]
+
+    def _choose_now(self) -> int | None:
+        """The deck that was *now*, unless a newer one reached ``takeover`` of its level."""
+        if not self._decks:
+            return None
+        if self._now not in self._decks:
+            return max(self._decks, key=lambda t: self._decks[t].started)
+        level = self._decks[self._now].match.level or 0.0
+        newer = [t for t, d in self._decks.items() if d.started > self._decks[self._now].started
+                 and (d.match.level or 0.0) >= self.takeover * level]
+        return max(newer, key=lambda t: self._decks[t].started) if newer else self._now
+
+    def _leave(self, track_id: int) -> None:
+        self._left[track_id] = (self._decks.pop(track_id), self._clock)
 
 
 @dataclass
@@ -160,15 +270,15 @@ class NowPlayingTracker:
     identify_s: float = 10.0
     log_after: int = 4
     search_k: int = -1
-    fingerprint: FingerprintConfirm = field(default_factory=FingerprintConfirm)
+    decks: DeckConfirm = field(default_factory=DeckConfirm)
     segments: SegmentVote = field(default_factory=SegmentVote)
     current: NowPlaying = field(default_factory=NowPlaying)
-    streak: int = 0  #: consecutive updates with the same confirmed record
+    streak: int = 0  #: consecutive updates with the same record identified by the segment fallback
 
     @property
     def updates_to_confirm(self) -> int:
         """Updates in a row a record must be heard before it is NOW PLAYING (offline commands run this many)."""
-        return self.fingerprint.confirm if self.index.fingerprints is not None else self.segments.votes
+        return self.decks.confirm if self.index.fingerprints is not None else self.segments.votes
 
     def rebind(self, index: BeginningsIndex, segment_encoder: Encoder | None = None, *,
                identify_s: float | None = None) -> "NowPlayingTracker":
@@ -184,8 +294,8 @@ class NowPlayingTracker:
         if self.index.fingerprints is None:
             return ()
         heard = audio[-int(self.identify_s * sample_rate):]
-        # both decks during a blend (the winner first, as the confirm rule reads heard[0])
-        found = decks(match_audio(heard, sample_rate, self.index.fingerprints, top=3))
+        matches = match_audio(heard, sample_rate, self.index.fingerprints, top=3)
+        found = decks(matches) or both_halves(matches)  # both decks during a blend, the louder first
         return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share) for m in found)
 
     def decide(self, heard: tuple[Match, ...], vector: np.ndarray, window: np.ndarray, sample_rate: int,
@@ -195,9 +305,8 @@ class NowPlayingTracker:
         ``vector`` is the live embedding of ``window``, used by the segment fallback only.
         """
         if self.index.fingerprints is not None:
-            best = heard[0] if heard else None
-            track_id, confidence = self.fingerprint.update(best and best.track_id, best.confidence if best else 0.0)
-        elif self.index.n_segments:
+            return self._decide_decks(heard, session)
+        if self.index.n_segments:
             if self.segment_encoder is not None:  # segments made by another (cheaper) encoder
                 vector = self.segment_encoder.analyze(window).vector
             ids, _, sims = self.index.query_segments(vector, self.segments.candidates, self.search_k)
@@ -206,7 +315,20 @@ class NowPlayingTracker:
             return self.current  # nothing to identify with
         same = track_id is not None and track_id == self.current.track_id
         self.streak = self.streak + 1 if same else int(track_id is not None)
-        self.current = NowPlaying(track_id, float(confidence), heard)
+        deck = (Match(track_id, float(confidence)),) if track_id is not None else ()
+        self.current = NowPlaying(track_id, float(confidence), heard, deck)
         if track_id is not None and self.streak == self.log_after:  # several updates in a row: log it once
             session.apply(Played(track_id, "identified", float(confidence)))
+        return self.current
+
+    def _decide_decks(self, heard: tuple[Match, ...], session: Session) -> NowPlaying:
+        """Both decks by fingerprints; each play logged once, in the order the decks were confirmed."""
+        decks = self.decks.update(heard)
+        for deck in decks:  # a deck *now* for log_after updates: the play is logged (a shared passage never is)
+            if not deck.logged and deck.updates >= self.log_after:
+                deck.logged = True
+                session.apply(Played(deck.match.track_id, "identified", float(deck.match.confidence)))
+        on = tuple(d.match for d in decks)
+        now = on[0] if on else None
+        self.current = NowPlaying(now and now.track_id, float(now.confidence) if now else 0.0, heard, on)
         return self.current

@@ -37,6 +37,9 @@ class Update:
     live_key_name: str | None = None  #: musical, e.g. "A minor"
     live_key_confidence: float = 0.0
     pinned: int | None = None  #: track id the DJ pinned as the next target
+    #: the confirmed decks, *now* first, then the other (docs/engine.md), each as
+    #: ``now_playing`` plus ``level`` (0..1, this update's share of what was heard) and ``speed``
+    decks: tuple[dict, ...] = ()
 
     def to_json(self) -> dict:
         """The JSON-lines form (``livedj run --json-lines``)."""
@@ -54,6 +57,7 @@ class Update:
             "overflows": self.overflows,
             "status": self.status,
             "now_playing": self.now_playing,
+            "decks": list(self.decks),
             "live": {"bpm": None if self.live_bpm is None else round(self.live_bpm, 2),
                      "bpm_confidence": round(self.live_bpm_confidence, 3), "key": self.live_key,
                      "key_name": self.live_key_name, "key_confidence": round(self.live_key_confidence, 3)},

@@ -121,11 +121,17 @@ class Dashboard:
     def _build(self, update: Update | None, info: dict, width: int) -> RenderableType:
         inner = max(width - 4, 20)  # the panel's border and padding
         status = safe_text(update.status if update is not None else info.get("status", "starting"))
+        decks: tuple = ()
         if update is not None and update.seq >= 0:  # what the update itself heard wins over info
             now = update.now_playing
             info["now_playing"] = (f"{now.get('artist', '')} – {now.get('title', '')}  "
                                    f"({float(now.get('confidence') or 0):.0%})" if now else "not in library")
+            decks = tuple(getattr(update, "decks", ()) or ())
+            if len(decks) > 1:  # a blend: both records, each on its own line with its level
+                info.pop("now_playing")
         parts: list[RenderableType] = [self._header(info, status, inner)]
+        if len(decks) > 1:
+            parts.append(self._decks(decks, inner))
         if update is None:
             waiting = Spinner("dots", text=Text(" waiting for the first update…", style="bold"),
                               style="cyan")
@@ -174,6 +180,22 @@ class Dashboard:
         for line in lines:
             line.no_wrap, line.overflow = True, "ellipsis"
         return Group(*lines)
+
+    def _decks(self, decks: tuple, width: int) -> RenderableType:
+        """During a blend: one line per deck, *now* first (the incoming record once half as loud), with its level."""
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="dim", no_wrap=True)
+        table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
+        table.add_column(no_wrap=True)
+        table.add_column(justify="right", no_wrap=True)
+        for i, d in enumerate(decks[:2]):
+            label = f"{safe_text(d.get('artist') or '')} – {safe_text(d.get('title') or d.get('path') or '')}"
+            level = float(d.get("level") or 0.0)
+            table.add_row("now playing" if i == 0 else "   and deck", Text(label, style="bold cyan" if i == 0 else "cyan"),
+                          bar(level / max(max(float(e.get("level") or 0.0) for e in decks[:2]), 1e-9),
+                              min(max(width // 6, 4), 12), "cyan"),
+                          f"{level:.2f}  ({float(d.get('confidence') or 0):.0%})")
+        return table
 
     def _levels(self, update: Update, width: int) -> RenderableType:
         table = Table.grid(padding=(0, 1))

@@ -82,8 +82,8 @@ def livedj_profile(update: Update, prefix: str = "/livedj") -> list[Message]:
 
     ``/update`` opens the set, ``/update/end`` closes it and repeats the message count, so a
     receiver that flattens bundles can still tell one update from the next. None values are
-    sent as 0.0 (bpm) and "" (key). ``/now`` and ``/live`` are sent only when the update has
-    those fields (read with getattr, so older updates without them still work).
+    sent as 0.0 (bpm) and "" (key). ``/now``, ``/decks`` and ``/live`` are sent only when the
+    update has those fields (read with getattr, so older updates without them still work).
     """
     seq = int(update.seq)
     msgs = [Message(f"{prefix}/update", (seq, finite(update.t), len(update.suggestions)))]
@@ -112,6 +112,14 @@ def livedj_profile(update: Update, prefix: str = "/livedj") -> list[Message]:
             seq, safe_text(_get(now, "path") or ""), safe_text(_get(now, "artist") or ""),
             safe_text(_get(now, "title") or ""), finite(_get(now, "confidence")),
         )))
+    decks = getattr(update, "decks", ()) or ()
+    if decks:
+        deck_args: list = [seq, len(decks)]
+        for d in decks:  # now first, then the other deck
+            deck_args += [int(_get(d, "track_id") or 0), safe_text(_get(d, "path") or ""),
+                          safe_text(_get(d, "artist") or ""), safe_text(_get(d, "title") or ""),
+                          finite(_get(d, "confidence")), finite(_get(d, "level"))]
+        msgs.append(Message(f"{prefix}/decks", tuple(deck_args)))
     bpm, key = getattr(update, "live_bpm", None), getattr(update, "live_key", None)
     if bpm is not None or key is not None:
         msgs.append(Message(f"{prefix}/live", (
@@ -284,7 +292,8 @@ class TouchOscProfile(_ChangesOnly):
 
     For ranks ``r`` = 1..``slots``: ``{prefix}/r/label``, ``/artist``, ``/title``, ``/info``,
     ``/key``, ``/bpm``, ``/score``, ``/similarity``, ``/id``; plus ``{prefix}/now/label``,
-    ``{prefix}/now/confidence``, ``{prefix}/bpm``, ``{prefix}/key``, ``{prefix}/status``
+    ``{prefix}/now/confidence``, ``{prefix}/deck/{1,2}/label``, ``/level``, ``/confidence``,
+    ``{prefix}/bpm``, ``{prefix}/key``, ``{prefix}/status``
     (see docs/osc.md). Ranks without a suggestion get "" and 0 so stale labels clear. Only
     changed values are sent, in one bundle.
     """
@@ -319,6 +328,12 @@ class TouchOscProfile(_ChangesOnly):
         now = getattr(update, "now_playing", None)
         put(f"{p}/now/label", track_label(now) if now is not None else "")
         put(f"{p}/now/confidence", round(finite(_get(now, "confidence")), 2) if now is not None else 0.0)
+        decks = getattr(update, "decks", ()) or ()
+        for i in (1, 2):  # deck 1 is now, deck 2 the other
+            d = decks[i - 1] if i <= len(decks) else None
+            put(f"{p}/deck/{i}/label", track_label(d) if d is not None else "")
+            put(f"{p}/deck/{i}/level", round(finite(_get(d, "level")), 2) if d is not None else 0.0)
+            put(f"{p}/deck/{i}/confidence", round(finite(_get(d, "confidence")), 2) if d is not None else 0.0)
         put(f"{p}/bpm", round(finite(getattr(update, "live_bpm", None)), 1))
         put(f"{p}/key", safe_text(getattr(update, "live_key", None) or ""))
         put(f"{p}/status", safe_text(update.status))

@@ -1,0 +1,359 @@
+"""Time to name: from the moment a record becomes the louder one in the room to NOW PLAYING.
+
+Mixes of library records are rendered with :mod:`livedj.mix` (hard cuts, and 16-bar beat-matched
+blends) and played through the live loop of ``livedj run --input MIX --fast`` (the same
+:class:`~livedj.engine.daemon.LiveLoop`, :class:`~livedj.audio.capture.FileSource` and
+:func:`~livedj.engine.loader.load_engine`, in this process so that the updates can be read
+directly). The render says when each record becomes the louder one: at a cut, the cut; in a
+blend, the middle (the equal-power fades cross and the bass swaps there). Time to name is the
+first update (``t`` = seconds heard) whose NOW PLAYING is the incoming record, minus that moment:
+negative when the incoming record was named before it was the louder one.
+
+Every record enters at a random position (an excerpt from anywhere in it). Every fourth record of
+a mix is *absent*: not in the library. A name is *wrong* when the record it names was not audible
+in the last ``identify_s + hold`` seconds (e.g. anything named while an absent record plays alone).
+
+Default: a generated library (``livedj.synth``: 16 records, 4 of them absent), indexed with the
+real indexer. ``--corpus DIR``: the audio files under DIR (every 4th held out as absent).
+Run ``python -m benchmarks time_to_name`` (generated) or
+``python -m benchmarks.time_to_name --corpus DIR [--records N]`` (real records; printed as the
+same table). Targets (issue 16): <= 5 s median after a cut, <= 10 s p95 through a blend.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import cache_dir, row
+
+IN_ALL = False  # minutes: run it by name
+
+#: generated records: every style once (records of one style share drum patterns: a match by accident
+#: that real records rarely give), at tempos a DJ could blend (within the mixer's 16 % stretch)
+STYLES = [("house", 124.0), ("techno", 128.0), ("disco", 120.0), ("electro", 126.0), ("trance", 132.0),
+          ("synthwave", 118.0), ("breakbeat", 130.0), ("dub", 122.0), ("hiphop", 116.0), ("ambient", 120.0),
+          ("dnb", 134.0), ("footwork", 128.0)]
+KEYS = ["A minor", "C major", "F# minor", "Eb major", "D minor", "G major", "B minor", "E major"]
+MIX_RATE = 44100
+AUDIO_EXT = (".mp3", ".flac", ".ogg", ".wav", ".m4a", ".opus", ".aiff")
+
+
+_IDS: dict = {}  #: path -> track id of the last library indexed (for the details' lines)
+
+
+@dataclass
+class Heard:
+    """One record in a rendered mix: when it is audible and when it becomes the louder one (s)."""
+
+    path: str  #: the library file (or the absent record's file)
+    track_id: int | None  #: None: not in the library
+    audible_from: float
+    louder_at: float
+    audible_to: float
+    how: str  #: "cut" or "blend"
+    blend_end: float = 0.0  #: the end of its blend (where the outgoing record is gone)
+    transition: str = ""  #: the tracklist's words, e.g. "blend 16 bars at +3.3 %"
+
+
+# -- records ------------------------------------------------------------------------------------
+def generated_records(folder: Path, n: int, seconds: float) -> list[str]:
+    """``n`` (at most 12) generated records of ``seconds`` (cached): distinct styles, tempos, keys and seeds."""
+    from livedj.synth import TrackSpec, render_track, write_audio
+
+    paths = []
+    for i in range(n):
+        style, bpm = STYLES[i % len(STYLES)]
+        path = folder / f"gen{i:02d}-{style}.flac"
+        if not path.exists():
+            spec = TrackSpec(f"Record {i:02d}", f"Generated {style}", bpm, KEYS[(3 * i) % len(KEYS)], style, 100 + i)
+            write_audio(path, render_track(spec, seconds, 22050), 22050, spec.title, spec.artist)
+        paths.append(str(path))
+    return paths
+
+
+def corpus_records(corpus: str, n: int | None, seed: int) -> list[str]:
+    """Audio files under ``corpus`` at least 60 s long, ``n`` of them at random (None: all)."""
+    from livedj.audio.decode import probe_duration
+
+    files = sorted(str(p) for p in Path(corpus).rglob("*") if p.suffix.lower() in AUDIO_EXT)
+    rng = np.random.default_rng(seed)
+    rng.shuffle(files)
+    out = []
+    for path in files:
+        if (probe_duration(path) or 0.0) >= 60.0:
+            out.append(path)
+        if n is not None and len(out) >= n:
+            break
+    return out
+
+
+def index_records(paths: list[str], index_dir: Path) -> dict[str, int]:
+    """Index ``paths`` with the real indexer (linked into one folder); return path -> track id."""
+    from rich.progress import Progress
+
+    from livedj.library.indexer import Settings, index_library
+    from livedj.library.store import Store
+
+    folder = index_dir / "library"
+    folder.mkdir(parents=True, exist_ok=True)
+    links = {}
+    for i, path in enumerate(paths):
+        link = folder / f"{i:04d}{Path(path).suffix}"
+        if not link.exists():
+            link.symlink_to(os.path.abspath(path))
+        links[str(link)] = links[os.path.realpath(path)] = path
+    with Progress(transient=True) as bar:
+        task = bar.add_task("indexing the library", total=len(paths))
+        index_library([folder], str(index_dir / "index"), Settings(), jobs=1,
+                      progress=lambda event, done, total, path: bar.update(task, completed=done))
+    store = Store(str(index_dir / "index"), readonly=True)
+    try:
+        return {links[t.path]: t.id for t in store.tracks().values() if t.path in links}
+    finally:
+        store.close()
+
+
+def excerpt(path: str, seconds: float, out: Path, rng: np.random.Generator) -> str:
+    """``seconds`` of ``path`` from a random position, as a 44.1-kHz FLAC (what the mixer plays)."""
+    from livedj.mix.io import load_stereo
+    from livedj.synth import write_audio
+
+    audio = load_stereo(path, MIX_RATE)
+    n = int(seconds * MIX_RATE)
+    start = int(rng.integers(0, max(1, audio.shape[1] - n)))
+    write_audio(out, audio[:, start: start + n].T, MIX_RATE)
+    return str(out)
+
+
+# -- mixes --------------------------------------------------------------------------------------
+def render_mix(excerpts: list[str], sources: list[str], ids: dict[str, int], out: str, how: str
+               ) -> tuple[list[Heard], float]:
+    """Render ``excerpts`` as one mix (``how``: "cut" or "blend"); the records as heard, and its length."""
+    from livedj.mix.make import make_mix
+    from livedj.mix.render import MixOptions
+
+    options = MixOptions(blend_bars=16, phrase_bars=16, ramp_bars=8)
+    if how == "cut":
+        options = replace(options, max_stretch=-1.0)  # every transition a cut, on a phrase boundary
+    entries, stats = make_mix(excerpts, out, options, show_progress=False)
+    played = [e for e in entries if e.start is not None]
+    blends = iter(stats["transitions"])
+    heard = []
+    for e in played:
+        source = sources[excerpts.index(e.path)]
+        if e.transition.startswith("blend"):
+            blend = next(blends)
+            heard.append(Heard(source, ids.get(source), blend["start"], blend["swap"], 0.0, "blend", blend["end"],
+                               e.transition))
+        else:
+            heard.append(Heard(source, ids.get(source), e.start, e.start, 0.0, "cut" if e.position > 1 else "start",
+                               transition=e.transition.split(":")[0]))
+    for k, h in enumerate(heard):
+        nxt = heard[k + 1] if k + 1 < len(heard) else None
+        h.audible_to = stats["duration"] if nxt is None else nxt.blend_end if nxt.how == "blend" else nxt.audible_from
+    return heard, float(stats["duration"])
+
+
+def listen(mix: str, index: str, *, confirm: int | None = None, hold: int | None = None,
+           identify_s: float | None = None, hop_s: float = 1.0) -> tuple[list, list]:
+    """The live loop of ``livedj run --input MIX --fast`` over ``mix``: its updates and its plays."""
+    from livedj.audio.capture import FileSource
+    from livedj.audio.ringbuffer import RingBuffer
+    from livedj.config import defaults
+    from livedj.engine.daemon import LiveLoop
+    from livedj.engine.loader import load_engine
+    from livedj.engine.session import Session
+
+    config = defaults()
+    config["index"]["path"] = index
+    if identify_s is not None:
+        config["analysis"]["identify_s"] = identify_s
+    engine = load_engine(config)
+    rule = getattr(engine.now_playing, "decks", None) or getattr(engine.now_playing, "fingerprint")
+    rule.confirm = confirm if confirm is not None else rule.confirm
+    rule.hold = hold if hold is not None else rule.hold
+    sr = 16000
+    ring = RingBuffer(int(config["audio"]["buffer_s"] * sr), sr)
+    session = Session()
+    plays = []
+    session.on_played.append(lambda track_id, source, confidence: plays.append(track_id))
+    loop = LiveLoop(engine, ring, FileSource(ring, mix, realtime=False), hop_s=hop_s, fast=True,
+                    history=1_000_000, session=session)
+    loop.start()
+    loop.finished.wait()
+    loop.join(5)
+    if loop.error is not None:
+        raise loop.error
+    return list(loop.history), plays
+
+
+# -- figures ------------------------------------------------------------------------------------
+def measure(heard: list[Heard], updates: list, window_s: float) -> dict:
+    """Per transition: seconds from louder to NOW PLAYING (None: never named while audible); wrong names."""
+    out = {"cut": [], "blend": [], "deck_blend": [], "wrong_now": 0, "wrong_deck": 0, "updates": len(updates)}
+
+    def now_id(u):
+        return (u.now_playing or {}).get("track_id")
+
+    def deck_ids(u):
+        return [d["track_id"] for d in getattr(u, "decks", ()) or ()] or ([now_id(u)] if now_id(u) is not None else [])
+
+    for h in heard:
+        if h.track_id is None or h.how == "start":
+            continue
+        during = [u for u in updates if h.audible_from < u.t <= h.audible_to + 0.5]
+        named = next((u.t for u in during if now_id(u) == h.track_id), None)
+        out[h.how].append(None if named is None else named - h.louder_at)
+        out.setdefault("details", []).append((h.how, Path(h.path).name, h.transition,
+                                              None if named is None else round(named - h.louder_at, 1)))
+        if h.how == "blend":
+            on = next((u.t for u in during if h.track_id in deck_ids(u)), None)
+            out["deck_blend"].append(None if on is None else on - h.louder_at)
+    for u in updates:
+        recent = {h.track_id for h in heard if h.track_id is not None
+                  and h.audible_from < u.t and h.audible_to > u.t - window_s}
+        out["wrong_now"] += now_id(u) is not None and now_id(u) not in recent
+        if any(t not in recent for t in deck_ids(u)):  # what was named, and what was playing
+            playing = [Path(h.path).name for h in heard if h.audible_from < u.t <= h.audible_to]
+            out.setdefault("details", []).append(("wrong", f"t={u.t:.0f} s, heard {playing}", f"named {deck_ids(u)}",
+                                                  None))
+        out["wrong_deck"] += any(t not in recent for t in deck_ids(u))
+    return out
+
+
+def _stats(values: list) -> tuple[float, float, float]:
+    """(median, p95, named fraction); a record never named counts as infinitely late."""
+    if not values:
+        return float("nan"), float("nan"), float("nan")
+    x = np.array([np.inf if v is None else v for v in values], float)
+    return float(np.median(x)), float(np.percentile(x, 95, method="higher")), float(np.mean(np.isfinite(x)))
+
+
+def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6, mixes: int = 2,
+                  seed: int = 0, label: str = "generated", confirm=None, hold=None, identify_s=None,
+                  hop_s: float = 1.0, work: Path | None = None, cut_s: float = 75.0,
+                  blend_s: float = 150.0, details: list | None = None) -> list[dict]:
+    """Index the present records, render ``mixes`` cut mixes and ``mixes`` blend mixes of
+    ``per_mix`` records each, listen to each and return the rows."""
+    from rich.progress import Progress
+
+    rng = np.random.default_rng(seed)
+    absent = [p for i, p in enumerate(records) if i % absent_every == absent_every - 1]
+    present = [p for p in records if p not in absent]
+    if work is None:
+        with tempfile.TemporaryDirectory(prefix="ttn-") as tmp:  # mixes are ~150 MB each: never kept
+            return run_benchmark(records, absent_every, per_mix=per_mix, mixes=mixes, seed=seed, label=label,
+                                 confirm=confirm, hold=hold, identify_s=identify_s, hop_s=hop_s, work=Path(tmp),
+                                 cut_s=cut_s, blend_s=blend_s, details=details)
+    import hashlib
+
+    key = f"{label}-{len(present)}-{hashlib.sha1(chr(0).join(present).encode()).hexdigest()[:10]}"
+    index_dir = cache_dir("time_to_name", key)
+    ids = index_records(present, index_dir)
+    _IDS.update(ids)
+    window_s = (identify_s or 10.0) + hop_s * ((hold or 3) + 1)
+    figures = {"cut": [], "blend": [], "deck_blend": [], "wrong_now": 0, "wrong_deck": 0, "updates": 0,
+               "details": []}
+    logged_ok, logged_n = 0, 0
+    listen_s = 0.0
+    with Progress() as bar:
+        task = bar.add_task(f"time to name ({label})", total=2 * mixes)
+        for how in ("cut", "blend"):
+            for m in range(mixes):
+                order = list(rng.permutation(present))[: per_mix]
+                for k in range(absent_every - 1, len(order), absent_every):  # an absent record every 4th
+                    order[k] = absent[(m * per_mix + k) % len(absent)] if absent else order[k]
+                seconds = cut_s if how == "cut" else blend_s
+                parts = [excerpt(p, seconds, work / f"{how}{m}-{j}.flac", rng) for j, p in enumerate(order)]
+                heard, _ = render_mix(parts, order, ids, str(work / f"{how}{m}.wav"), how)
+                began = time.perf_counter()
+                updates, plays = listen(str(work / f"{how}{m}.wav"), str(index_dir / "index"), confirm=confirm,
+                                        hold=hold, identify_s=identify_s, hop_s=hop_s)
+                listen_s += time.perf_counter() - began
+                got = measure(heard, updates, window_s)
+                for name in figures:
+                    figures[name] += got.get(name, [])
+                expected = [h.track_id for h in heard if h.track_id is not None]
+                expected = [t for i, t in enumerate(expected) if t not in expected[:i]]
+                logged_n += 1
+                logged_ok += plays == expected  # each record once, in the order played
+                bar.advance(task)
+    if details is not None:
+        details += figures["details"]
+    cut, blend, deck = _stats(figures["cut"]), _stats(figures["blend"]), _stats(figures["deck_blend"])
+    note = f"{label}: {len(present)} records indexed, {len(absent)} absent; {len(figures['cut'])} cuts, " \
+           f"{len(figures['blend'])} blends; {figures['updates']} updates"
+    return [
+        row("time_to_name.cut.p50", "after a cut: seconds from the cut to NOW PLAYING (median)", cut[0], "s",
+            target=5.0, note=note),
+        row("time_to_name.cut.p95", "after a cut: 95th percentile", cut[1], "s"),
+        row("time_to_name.cut.named", "cuts whose record was named while audible", cut[2], "",
+            target=1.0, higher_is_better=True),
+        row("time_to_name.blend.p50", "through a 16-bar blend: seconds from the crossover (middle) to NOW PLAYING "
+            "(median; negative: named before it was the louder one)", blend[0], "s"),
+        row("time_to_name.blend.p95", "through a blend: 95th percentile", blend[1], "s", target=10.0),
+        row("time_to_name.blend.named", "blends whose record was named", blend[2], "", target=1.0,
+            higher_is_better=True),
+        row("time_to_name.blend.deck_p50", "through a blend: seconds from the crossover to the record on a deck "
+            "(median)", deck[0], "s"),
+        row("time_to_name.wrong_now", "updates whose NOW PLAYING was not audible in the last identify_s + hold",
+            figures["wrong_now"] / max(1, figures["updates"]), "", target=0.0),
+        row("time_to_name.wrong_deck", "updates with a deck that was not audible in the last identify_s + hold",
+            figures["wrong_deck"] / max(1, figures["updates"]), "", target=0.0),
+        row("time_to_name.log_in_order", "mixes whose set log holds each present record once, in order",
+            logged_ok / max(1, logged_n), "", target=1.0, higher_is_better=True),
+        row("time_to_name.listen_s", "seconds of analysis per mix (the whole live loop, fast mode)",
+            listen_s / max(1, 2 * mixes), "s"),
+    ]
+
+
+def run(quick: bool = False) -> list[dict]:
+    """The generated library (``--quick``: one short mix of each kind)."""
+    folder = cache_dir("time_to_name", "generated")
+    records = generated_records(folder, 8 if quick else 12, 160.0)
+    return run_benchmark(records, per_mix=4 if quick else 8, mixes=1 if quick else 2, label="generated")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.__main__ import print_rows
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.time_to_name", description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", help="a folder of real records (default: a generated library)")
+    parser.add_argument("--records", type=int, default=32, help="records taken from the corpus (every 4th absent)")
+    parser.add_argument("--mixes", type=int, default=2, help="mixes of each kind (cuts, blends)")
+    parser.add_argument("--per-mix", type=int, default=8, help="records per mix")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--confirm", type=int, help="updates in a row before a deck is confirmed (tuning)")
+    parser.add_argument("--hold", type=int, help="updates without it before a deck leaves (tuning)")
+    parser.add_argument("--identify-s", type=float, help="seconds the fingerprint match hears (tuning)")
+    parser.add_argument("--hop", type=float, default=1.0, help="seconds between updates")
+    args = parser.parse_args(argv)
+    if args.corpus:
+        records = corpus_records(args.corpus, args.records, args.seed)
+        label = Path(args.corpus.rstrip("/")).parent.name or "corpus"
+    else:
+        records = generated_records(cache_dir("time_to_name", "generated"), 12, 160.0)
+        label = "generated"
+    details: list = []
+    rows = run_benchmark(records, per_mix=args.per_mix, mixes=args.mixes, seed=args.seed, label=label,
+                         confirm=args.confirm, hold=args.hold, identify_s=args.identify_s, hop_s=args.hop,
+                         details=details)
+    print_rows(rows, title=f"time to name ({label})")
+    for how, name, transition, seconds in details:  # one line per transition: what made a slow one slow
+        if how == "wrong":
+            print(f"wrong: {transition} at {name}")
+        else:
+            print(f"{how:5s} {seconds if seconds is not None else 'never':>6} s  {transition}  ({name})")
+    print("ids:", {v: Path(k).name for k, v in _IDS.items()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
