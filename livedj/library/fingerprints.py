@@ -294,10 +294,13 @@ def _gather(values: np.ndarray, lo: np.ndarray, counts: np.ndarray):
 
 
 def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: np.ndarray, n_hyp: int, *,
-           candidates: int | None = MAX_CANDIDATES) -> list[tuple[int, float, float, int, np.ndarray]]:
+           candidates: int | None = MAX_CANDIDATES, groups: np.ndarray | None = None
+           ) -> list[tuple[int, float, float, int, np.ndarray]]:
     """Per track: its best (aligned count, offset s, hypothesis) and its best count under every
     hypothesis; tracks by descending count. ``candidates=None``: every hit is histogrammed (the
-    exhaustive ground truth the candidate stage is measured against)."""
+    exhaustive ground truth the candidate stage is measured against). ``groups`` (one label per
+    row, e.g. pitch fader 0 / key lock 1): each group picks its own ``candidates`` coarse bins, so
+    that one group's chance votes cannot push another's true bin out."""
     if len(hashes) == 0 or len(index) == 0:
         return []
     lo = np.asarray(index.buckets[hashes], np.int64)
@@ -321,14 +324,24 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
         # bins folded modulo 2**COARSE_BINS_LOG2 (bins that far apart are days of audio apart): a vote
         # array of fixed size whatever the library; a collision only adds a false candidate
         n_bins = 1 << COARSE_BINS_LOG2
-        votes = np.zeros(n_bins + 1)
-        if fpvote.coarse_votes(index.buckets, index.times, k_hash, k_time, k_df, index.common, COARSE_SHIFT,
-                               n_bins - 1, votes) == 0:
-            return []
-        votes[:-1] += votes[1:]  # a true offset near a bin edge splits over two bins
-        top = np.argpartition(-votes[:n_bins], candidates - 1)[:candidates]
         chosen = np.zeros(n_bins + 1, bool)
-        chosen[top] = chosen[top + 1] = True
+        labels = np.zeros(len(hashes), np.int64) if groups is None else np.asarray(groups, np.int64)
+        read = 0
+        for g in np.unique(labels):
+            asked = np.zeros(len(ukey), bool)
+            asked[inv[labels == g]] = True
+            mine = asked[keep]
+            votes = np.zeros(n_bins + 1)
+            n = fpvote.coarse_votes(index.buckets, index.times, k_hash[mine], k_time[mine], k_df[mine], index.common,
+                                    COARSE_SHIFT, n_bins - 1, votes)
+            if n == 0:
+                continue
+            read += n
+            votes[:-1] += votes[1:]  # a true offset near a bin edge splits over two bins
+            top = np.argpartition(-votes[:n_bins], candidates - 1)[:candidates]
+            chosen[top] = chosen[top + 1] = True
+        if read == 0:
+            return []
         chosen[0] |= chosen[n_bins]
         k_u, frame_sel = fpvote.chosen_hits(index.buckets, index.times, k_hash, k_time, k_df, COARSE_SHIFT,
                                             n_bins - 1, chosen)
@@ -438,8 +451,10 @@ def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iter
     """
     speeds, pitches = hypotheses(speeds, tempos)
     hashes, times, hyp, speeds, n_pairs = query_hashes(y, sr, speeds, pitches)
-    cands = _align(index, hashes, times, hyp, len(speeds), candidates=candidates)
     locked = pitches != speeds
+    # the key-lock hypotheses pick their own candidates: their chance votes, added to the pitch
+    # fader's, pushed true pitch-fader bins out of the 24 (booth at +-6 %: 9-10 -> 6-7 of 10)
+    cands = _align(index, hashes, times, hyp, len(speeds), candidates=candidates, groups=locked[hyp])
     out = []
     for track, count, offset_s, k, per_hyp in cands[:top]:
         speed = float(speeds[k])
