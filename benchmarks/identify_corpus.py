@@ -12,11 +12,20 @@ For each library (``c1`` = ``/tmp/livedj-dev-corpus``, ``c2`` = ``/tmp/livedj-de
    two speed hypotheses).
 3. Records not in the library: for ``c1`` the records of ``c2`` and the other way round
    (clean 10 s at 50 % and the standard booth); any name is a false NOW PLAYING.
+4. Key lock (CDJ "master tempo"): on ``--keylock-per-corpus`` records of each corpus, 10 s at a
+   random position time-stretched by Rubber Band (pedalboard, pitch unmoved) to each of
+   ``--keylock`` tempos, clean (``keylock@T``) and through the standard booth
+   (``keylock.standard@T``); their own random generator, so that the other conditions' excerpts
+   stay those of earlier runs.
+
+``--before`` also runs every query without the key-lock hypotheses (``tempos=()``, the matcher
+before them), in the same process on the same excerpts: conditions ``<cond>~before``.
 
 Reported per condition: named right / not named / wrong, and one identification's CPU time
 (``time.thread_time`` of the matching thread: one core's time, whatever else the machine runs).
 
-``python -m benchmarks.identify_corpus [--libraries c1,c2,both] [--booth-per-corpus 10] [--json F]``
+``python -m benchmarks.identify_corpus [--libraries c1,c2,both] [--booth-per-corpus 10] [--keylock 1.03,0.97,1.06,0.94]
+[--keylock-per-corpus 20] [--before] [--json F]``
 (needs the development corpora; never run by ``python -m benchmarks``).
 """
 from __future__ import annotations
@@ -73,12 +82,21 @@ def load(directory: Path):
     return fpx, paths
 
 
-def _identify(y, index):
+def _identify(y, index, tempos=None):
     from livedj.library.fingerprints import decide, match_audio
 
+    kw = {} if tempos is None else {"tempos": tempos}
     t0 = time.thread_time()
-    best = decide(match_audio(y, SR, index, top=2))
+    best = decide(match_audio(y, SR, index, top=2, **kw))
     return (best.track_id if best else None), time.thread_time() - t0
+
+
+def _key_locked(audio, start_s: float, tempo: float, length_s: float = 10.0) -> np.ndarray:
+    """``length_s`` heard from ``start_s`` at ``tempo`` with key lock (Rubber Band, pitch unmoved)."""
+    import pedalboard
+
+    seg = _excerpt(audio, start_s, length_s * tempo + 0.6)
+    return np.asarray(pedalboard.time_stretch(seg[None], SR, tempo)[0][:int(length_s * SR)], np.float32)
 
 
 def _excerpt(audio, start_s: float, length_s: float) -> np.ndarray:
@@ -87,7 +105,8 @@ def _excerpt(audio, start_s: float, length_s: float) -> np.ndarray:
 
 
 def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), absent_n: int = 20,
-            seed: int = 0, root: Path | None = None) -> list[dict]:
+            seed: int = 0, root: Path | None = None, keylock=(), keylock_per_corpus: int = 20,
+            before: bool = False) -> list[dict]:
     """Rows for library ``name`` (see the module docstring)."""
     from livedj.audio.decode import decode
     from livedj.dsp.room import BOOTHS, booth_preset
@@ -97,6 +116,14 @@ def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), 
     tally: dict[str, dict] = {}
 
     def add(cond, truth, got, dt):
+        _add(cond, truth, got, dt)
+
+    def identify_add(cond, truth, y):
+        _add(cond, truth, *_identify(y, index))
+        if before:
+            _add(cond + "~before", truth, *_identify(y, index, tempos=()))
+
+    def _add(cond, truth, got, dt):
         t = tally.setdefault(cond, {"n": 0, "ok": 0, "wrong": 0, "ms": [], "miss": []})
         t["n"] += 1
         t["ok"] += got is not None and got == truth
@@ -110,21 +137,31 @@ def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), 
     booth_ids = set()
     for c, members in by_corpus.items():
         booth_ids |= set(rng.choice(members, min(booth_per_corpus, len(members)), replace=False).tolist())
+    kl_rng = np.random.default_rng(seed + 1)
+    keylock_ids = set()
+    for c, members in by_corpus.items():
+        keylock_ids |= set(kl_rng.choice(members, min(keylock_per_corpus, len(members)), replace=False).tolist())
     for k, tid in enumerate(ids):
         audio = decode(paths[tid], SR)
         dur = len(audio) / SR
         for length in (10.0, 5.0):
             for at in CLEAN_AT:
                 start = rng.uniform(0, max(0.0, dur - length)) if at is None else max(0.0, at * dur - length / 2)
-                got, dt = _identify(_excerpt(audio, start, length), index)
-                add(f"clean{length:.0f}@{'rnd' if at is None else int(at * 100)}", tid, got, dt)
+                identify_add(f"clean{length:.0f}@{'rnd' if at is None else int(at * 100)}", tid,
+                             _excerpt(audio, start, length))
         if tid in booth_ids:
             for booth in BOOTHS:
                 for speed in speeds:
                     start = rng.uniform(0, max(0.0, dur - 10.0 * speed - 0.7))
                     y = booth_preset(_excerpt(audio, start, 10.0 * speed + 0.6), SR, booth, speed=speed, seed=k)
-                    got, dt = _identify(np.asarray(y[:int(10 * SR)], np.float32), index)
-                    add(f"{booth}@{speed:g}", tid, got, dt)
+                    identify_add(f"{booth}@{speed:g}", tid, np.asarray(y[:int(10 * SR)], np.float32))
+        if tid in keylock_ids:
+            for tempo in keylock:
+                start = kl_rng.uniform(0, max(0.0, dur - 10.0 * tempo - 0.7))
+                y = _key_locked(audio, start, tempo)
+                identify_add(f"keylock@{tempo:g}", tid, y)
+                y = booth_preset(y, SR, "standard", seed=k)
+                identify_add(f"keylock.standard@{tempo:g}", tid, np.asarray(y[:int(10 * SR)], np.float32))
         if k % 20 == 0:
             print(f"  {name}: {k + 1}/{len(ids)} records", file=sys.stderr)
     others = [c for c in CORPORA if c not in LIBRARIES[name]]
@@ -137,11 +174,9 @@ def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), 
                 print(f"  absent {absent[k]}: {exc}", file=sys.stderr)
                 continue
             dur = len(audio) / SR
-            got, dt = _identify(_excerpt(audio, max(0.0, dur / 2 - 5), 10.0), index)
-            add("absent.clean10", None, got, dt)
+            identify_add("absent.clean10", None, _excerpt(audio, max(0.0, dur / 2 - 5), 10.0))
             y = booth_preset(_excerpt(audio, max(0.0, dur / 3), 10.6), SR, "standard", seed=int(k))
-            got, dt = _identify(np.asarray(y[:int(10 * SR)], np.float32), index)
-            add("absent.standard", None, got, dt)
+            identify_add("absent.standard", None, np.asarray(y[:int(10 * SR)], np.float32))
     rows = [row(f"identify_corpus.{name}.library", f"records in the index ({len(ids)}), landmarks {len(index)}",
                 float(len(ids)), "")]
     for cond, t in tally.items():
@@ -167,13 +202,18 @@ def main(argv=None):
     ap.add_argument("--booth-per-corpus", type=int, default=10)
     ap.add_argument("--speeds", default="1,1.06,0.94")
     ap.add_argument("--absent-n", type=int, default=20)
+    ap.add_argument("--keylock", default="1.03,0.97,1.06,0.94", help="key-locked tempos ('' for none)")
+    ap.add_argument("--keylock-per-corpus", type=int, default=20)
+    ap.add_argument("--before", action="store_true", help="also every query without the key-lock hypotheses")
     ap.add_argument("--root", default=None, help="where the index folders live (default .bench/)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     rows = []
     for name in a.libraries.split(","):
         rows += measure(name, booth_per_corpus=a.booth_per_corpus, speeds=tuple(float(s) for s in a.speeds.split(",")),
-                        absent_n=a.absent_n, root=Path(a.root) if a.root else None)
+                        absent_n=a.absent_n, root=Path(a.root) if a.root else None,
+                        keylock=tuple(float(s) for s in a.keylock.split(",") if s),
+                        keylock_per_corpus=a.keylock_per_corpus, before=a.before)
         if a.json:
             Path(a.json).write_text(json.dumps(rows, indent=2))
     for r in rows:

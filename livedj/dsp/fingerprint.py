@@ -233,7 +233,7 @@ def pairs(t: np.ndarray, f: np.ndarray, *, fanout: int = INDEX_FANOUT, dt_max: f
 
 
 def hash_pairs(t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, speed: float = 1.0, *,
-               probe: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               probe: bool = False, pitch: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hashes of the pairs ``(i, j)`` of peaks heard at ``speed``, in speed-1 units.
 
     Parameters
@@ -247,6 +247,9 @@ def hash_pairs(t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, speed
     probe : bool
         Query side: hash each pair with both integers around its (sub-frame) ``dt``, since a
         room's reverb moves peaks by about a frame; the index holds the nearest one.
+    pitch : float or None
+        Frequency ratio, when it differs from ``speed``: 1.0 for a record played with key lock
+        (CDJ "master tempo": the tempo moves, the pitch does not). None: ``speed`` (the pitch fader).
 
     Returns
     -------
@@ -257,7 +260,8 @@ def hash_pairs(t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, speed
     valid : np.ndarray
         bool: the pair lies in the target zone after rescaling (others carry hash 0).
     """
-    f1, f2 = f[i] / speed, f[j] / speed
+    pitch = speed if pitch is None else pitch
+    f1, f2 = f[i] / pitch, f[j] / pitch
     q1 = np.floor(_q(f1))
     dq = np.floor(_q(f2)) - q1
     dt_c = (t[j] - t[i]) * speed

@@ -157,12 +157,13 @@ class Engine:
         return self.now_playing.decide(matches, embedding.vector, window, self.encoder.sample_rate, session)
 
     def follow_key(self, now: NowPlaying) -> None:
-        """An identified record's indexed key, moved by its pitch-fader speed, is the live key (issue 17)."""
+        """An identified record's indexed key, moved by its pitch-fader speed, is the live key (issue 17);
+        with key lock (the tempo moved, the pitch did not) the record's own key."""
         track = self.tracks.get(now.track_id) if now.track_id is not None else None
         if track is None or track.key is None:
             self.listener.follow_record(None)
             return
-        speed = next((m.speed for m in now.heard if m.track_id == track.id), None)
+        speed = next((1.0 if m.pitch_locked else m.speed for m in now.heard if m.track_id == track.id), None)
         confidence = getattr(track, "key_confidence", None)
         self.listener.follow_record(track.key, speed, 1.0 if confidence is None else confidence)
 

@@ -51,6 +51,7 @@ class Match:
     speed: float = 1.0  #: playback speed relative to the record (the pitch fader), when known
     offset_s: float | None = None  #: position in the record of the start of what was heard, when known
     level: float | None = None  #: share of what was heard that is this record (0..1; the louder deck more)
+    pitch_locked: bool = False  #: heard with key lock: the tempo moved (``speed``), the pitch did not
 
 
 def both_halves(matches: list) -> list:
@@ -296,7 +297,8 @@ class NowPlayingTracker:
         heard = audio[-int(self.identify_s * sample_rate):]
         matches = match_audio(heard, sample_rate, self.index.fingerprints, top=3)
         found = decks(matches) or both_halves(matches)  # both decks during a blend, the louder first
-        return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share) for m in found)
+        return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share, pitch_locked=m.pitch_locked)
+                     for m in found)
 
     def decide(self, heard: tuple[Match, ...], vector: np.ndarray, window: np.ndarray, sample_rate: int,
                session: Session) -> NowPlaying:

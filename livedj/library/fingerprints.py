@@ -17,7 +17,8 @@ and refuses truncated, mismatched or foreign files with :class:`FingerprintIndex
 index (``hashes.npy`` + ``entries.npy``) is converted in memory, once, at load.
 
 Identification (:func:`match_audio`, :func:`identify`): peaks of the query once, pairs once, then
-for every speed hypothesis the pairs re-hashed in speed-1 units.
+for every speed hypothesis the pairs re-hashed in speed-1 units: the pitch fader's (times and
+frequencies scaled together) and key lock's (times only, :data:`KEYLOCK_TEMPOS`).
 
 1. *Candidates* (offset-consistent, not biased by track length): each distinct (hash, anchor time
    to 0.25 s) is looked up once; every hit votes, with weight ``min(1, common / df)``, for the
@@ -48,12 +49,18 @@ from livedj.library import fpvote
 from livedj.library.errors import IndexUnusable
 
 __all__ = ["FingerprintIndex", "FingerprintIndexError", "Match", "identify", "match_audio", "decide", "decks", "query_hashes",
-           "DEFAULT_SPEEDS",
+           "DEFAULT_SPEEDS", "KEYLOCK_TEMPOS", "hypotheses",
            "MIN_ALIGNED"]
 
 #: pitch-fader hypotheses: 1 % apart over +-8 % (a DJ's +-6 % range plus margin, so that +-6 % is
 #: never at the edge, where the parabolic refinement of the speed has no neighbour)
 DEFAULT_SPEEDS = tuple(np.round(np.arange(0.92, 1.0801, 0.01), 4))
+#: key-lock hypotheses (CDJ "master tempo": the tempo moves, the pitch does not): times rescaled,
+#: frequencies not. A coarser grid than the pitch fader's: with the frequencies right, a hash
+#: only needs its dt within the +-1-frame probe (dt <= 63 frames: 1 % off moves it 0.6 frame);
+#: the offset drifts by up to 1 % of the query over the +-1-frame histogram tolerance, which
+#: costs aligned landmarks but not the name (docs/fingerprints.md, "Key lock").
+KEYLOCK_TEMPOS = (0.92, 0.94, 0.96, 0.98, 1.02, 1.04, 1.06, 1.08)
 MIN_ALIGNED = 10         #: (weighted) landmarks that must agree on one (track, offset, speed)
 MARGIN = 2.0             #: and the winner must have this many times the runner-up's count
 COMMON = 4.0             #: hits of a hash held more often than max(COMMON, mean) count that / df each
@@ -90,6 +97,8 @@ class Match:
     ``aligned`` is the (weighted) count of landmarks that agree on one offset and speed;
     ``share`` that count over the query's landmark pairs: how much of what is heard is this record
     (a loudness proxy: during a blend the louder record holds the larger share).
+    ``speed`` is the playback tempo over the record's; ``pitch_locked``: heard with key lock (the
+    tempo moved, the pitch did not), so that the key is the record's own (:attr:`pitch_speed`).
     """
 
     track_id: int
@@ -98,6 +107,12 @@ class Match:
     speed: float
     share: float = 0.0
     confidence: float = 0.0
+    pitch_locked: bool = False
+
+    @property
+    def pitch_speed(self) -> float:
+        """The frequency ratio heard: ``speed`` with the pitch fader, 1.0 with key lock."""
+        return 1.0 if self.pitch_locked else self.speed
 
 
 @dataclass
@@ -279,10 +294,13 @@ def _gather(values: np.ndarray, lo: np.ndarray, counts: np.ndarray):
 
 
 def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: np.ndarray, n_hyp: int, *,
-           candidates: int | None = MAX_CANDIDATES) -> list[tuple[int, float, float, int, np.ndarray]]:
+           candidates: int | None = MAX_CANDIDATES, groups: np.ndarray | None = None
+           ) -> list[tuple[int, float, float, int, np.ndarray]]:
     """Per track: its best (aligned count, offset s, hypothesis) and its best count under every
     hypothesis; tracks by descending count. ``candidates=None``: every hit is histogrammed (the
-    exhaustive ground truth the candidate stage is measured against)."""
+    exhaustive ground truth the candidate stage is measured against). ``groups`` (one label per
+    row, e.g. pitch fader 0 / key lock 1): each group picks its own ``candidates`` coarse bins, so
+    that one group's chance votes cannot push another's true bin out."""
     if len(hashes) == 0 or len(index) == 0:
         return []
     lo = np.asarray(index.buckets[hashes], np.int64)
@@ -306,14 +324,24 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
         # bins folded modulo 2**COARSE_BINS_LOG2 (bins that far apart are days of audio apart): a vote
         # array of fixed size whatever the library; a collision only adds a false candidate
         n_bins = 1 << COARSE_BINS_LOG2
-        votes = np.zeros(n_bins + 1)
-        if fpvote.coarse_votes(index.buckets, index.times, k_hash, k_time, k_df, index.common, COARSE_SHIFT,
-                               n_bins - 1, votes) == 0:
-            return []
-        votes[:-1] += votes[1:]  # a true offset near a bin edge splits over two bins
-        top = np.argpartition(-votes[:n_bins], candidates - 1)[:candidates]
         chosen = np.zeros(n_bins + 1, bool)
-        chosen[top] = chosen[top + 1] = True
+        labels = np.zeros(len(hashes), np.int64) if groups is None else np.asarray(groups, np.int64)
+        read = 0
+        for g in np.unique(labels):
+            asked = np.zeros(len(ukey), bool)
+            asked[inv[labels == g]] = True
+            mine = asked[keep]
+            votes = np.zeros(n_bins + 1)
+            n = fpvote.coarse_votes(index.buckets, index.times, k_hash[mine], k_time[mine], k_df[mine], index.common,
+                                    COARSE_SHIFT, n_bins - 1, votes)
+            if n == 0:
+                continue
+            read += n
+            votes[:-1] += votes[1:]  # a true offset near a bin edge splits over two bins
+            top = np.argpartition(-votes[:n_bins], candidates - 1)[:candidates]
+            chosen[top] = chosen[top + 1] = True
+        if read == 0:
+            return []
         chosen[0] |= chosen[n_bins]
         k_u, frame_sel = fpvote.chosen_hits(index.buckets, index.times, k_hash, k_time, k_df, COARSE_SHIFT,
                                             n_bins - 1, chosen)
@@ -358,20 +386,32 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
     return sorted(out, key=lambda x: (-x[1], x[0]))
 
 
-def query_hashes(y: np.ndarray, sr: int, speeds: Iterable[float] = DEFAULT_SPEEDS):
+def hypotheses(speeds: Iterable[float] = DEFAULT_SPEEDS, tempos: Iterable[float] = KEYLOCK_TEMPOS
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(tempo ratios, pitch ratios) of the pitch-fader ``speeds`` followed by the key-lock ``tempos``
+    (pitch 1; a tempo of 1 is left out: the pitch fader's speed 1 is the same hypothesis)."""
+    speeds = np.asarray(list(speeds), dtype=np.float64)
+    tempos = np.asarray([t for t in tempos if abs(t - 1.0) > 1e-9], dtype=np.float64)
+    return np.r_[speeds, tempos], np.r_[speeds, np.ones(len(tempos))]
+
+
+def query_hashes(y: np.ndarray, sr: int, speeds: Iterable[float] = DEFAULT_SPEEDS,
+                 pitches: Iterable[float] | None = None):
     """The query side: (hashes int64, anchor times in speed-1 frames, hypothesis index, speeds, pairs).
 
-    Peaks once, pairs once, then the pairs re-hashed under every speed hypothesis (with the probe).
+    Peaks once, pairs once, then the pairs re-hashed under every hypothesis (with the probe): times
+    scaled by ``speeds[k]``, frequencies by ``pitches[k]`` (None: the speeds, i.e. the pitch fader).
     """
     speeds = np.asarray(list(speeds), dtype=np.float64)
+    pitches = speeds if pitches is None else np.asarray(list(pitches), dtype=np.float64)
     # the index band as the pitch fader moves it: a record's 150 Hz is 140 Hz at -7 %
-    band = (fp.F_MIN * speeds.min(), fp.F_MAX * speeds.max())
+    band = (fp.F_MIN * pitches.min(), fp.F_MAX * pitches.max())
     t, f = fp.peaks(y, sr, density=fp.QUERY_DENSITY, band=band)
     # rescaled dt can reach DT_MAX / min(speed): pair with a zone that covers every hypothesis
     i, j = fp.pairs(t, f, fanout=fp.QUERY_FANOUT, dt_max=fp.DT_MAX / speeds.min())
     hs, ts, hyp = [], [], []
-    for k, s in enumerate(speeds):
-        h, tt, valid = fp.hash_pairs(t, f, i, j, s, probe=True)
+    for k, (s, p) in enumerate(zip(speeds, pitches)):
+        h, tt, valid = fp.hash_pairs(t, f, i, j, s, probe=True, pitch=p)
         hs.append(h[valid])
         ts.append(tt[valid])
         hyp.append(np.full(int(valid.sum()), k))
@@ -382,7 +422,8 @@ def query_hashes(y: np.ndarray, sr: int, speeds: Iterable[float] = DEFAULT_SPEED
 
 
 def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterable[float] = DEFAULT_SPEEDS,
-                top: int = 3, candidates: int | None = MAX_CANDIDATES) -> list[Match]:
+                top: int = 3, candidates: int | None = MAX_CANDIDATES, tempos: Iterable[float] = KEYLOCK_TEMPOS
+                ) -> list[Match]:
     """The library records heard in ``y``, best first, with their evidence (no decision taken).
 
     Parameters
@@ -399,6 +440,8 @@ def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iter
         How many tracks to return (two records are audible during a blend).
     candidates : int or None
         Coarse (track, offset) bins examined; None: every hit (exhaustive, slow; ground truth).
+    tempos : iterable of float
+        Key-lock hypotheses (tempo relative to the record, pitch unmoved); () for none.
 
     Returns
     -------
@@ -406,16 +449,24 @@ def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iter
         ``aligned`` descending; ``speed`` refined by a parabola over the neighbouring hypotheses;
         ``confidence`` left 0 (:func:`identify` sets it for the winner).
     """
-    hashes, times, hyp, speeds, n_pairs = query_hashes(y, sr, speeds)
-    cands = _align(index, hashes, times, hyp, len(speeds), candidates=candidates)
+    speeds, pitches = hypotheses(speeds, tempos)
+    hashes, times, hyp, speeds, n_pairs = query_hashes(y, sr, speeds, pitches)
+    locked = pitches != speeds
+    # the key-lock hypotheses pick their own candidates: their chance votes, added to the pitch
+    # fader's, pushed true pitch-fader bins out of the 24 (booth at +-6 %: 9-10 -> 6-7 of 10)
+    cands = _align(index, hashes, times, hyp, len(speeds), candidates=candidates, groups=locked[hyp])
     out = []
     for track, count, offset_s, k, per_hyp in cands[:top]:
         speed = float(speeds[k])
-        if 0 < k < len(speeds) - 1:  # a parabola through the neighbouring hypotheses' counts
+        # a parabola through the neighbouring hypotheses' counts, when they are of the same kind
+        # (pitch fader or key lock) and evenly spaced around this one
+        if (0 < k < len(speeds) - 1 and locked[k - 1] == locked[k] == locked[k + 1]
+                and abs((speeds[k + 1] - speeds[k]) - (speeds[k] - speeds[k - 1])) < 1e-6):
             a, b, c = per_hyp[k - 1], per_hyp[k], per_hyp[k + 1]
             if a - 2 * b + c < 0:
                 speed += float(np.clip(0.5 * (a - c) / (a - 2 * b + c), -0.5, 0.5)) * (speeds[k + 1] - speeds[k - 1]) / 2
-        out.append(Match(int(track), float(count), float(offset_s), speed, share=float(count) / max(1, n_pairs)))
+        out.append(Match(int(track), float(count), float(offset_s), speed, share=float(count) / max(1, n_pairs),
+                         pitch_locked=bool(locked[k])))
     return out
 
 
@@ -454,8 +505,8 @@ def decks(matches: list[Match], *, min_aligned: int = MIN_ALIGNED, margin: float
 
 
 def identify(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterable[float] = DEFAULT_SPEEDS,
-             min_aligned: int = MIN_ALIGNED, margin: float = MARGIN, candidates: int | None = MAX_CANDIDATES
-             ) -> tuple[int | None, float, float, float]:
+             min_aligned: int = MIN_ALIGNED, margin: float = MARGIN, candidates: int | None = MAX_CANDIDATES,
+             tempos: Iterable[float] = KEYLOCK_TEMPOS) -> tuple[int | None, float, float, float]:
     """Which library record is playing in ``y`` (a few seconds from the booth microphone)?
 
     Parameters
@@ -472,7 +523,7 @@ def identify(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterabl
         Landmarks that must agree on one (track, offset, speed).
     margin : float
         The winner's count over the runner-up track's must be at least this.
-    candidates : int or None
+    candidates, tempos
         As :func:`match_audio`.
 
     Returns
@@ -482,11 +533,11 @@ def identify(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterabl
     confidence : float
         0..1, grows with the aligned count and the margin over the runner-up.
     speed : float
-        Estimated playback speed (1.0 when None).
+        Estimated playback tempo (1.0 when None), pitch fader or key lock.
     offset_s : float
         Position in the track, s, of the start of ``y`` (0.0 when None).
     """
-    best = decide(match_audio(y, sr, index, speeds=speeds, top=2, candidates=candidates),
+    best = decide(match_audio(y, sr, index, speeds=speeds, top=2, candidates=candidates, tempos=tempos),
                   min_aligned=min_aligned, margin=margin)
     if best is None:
         return None, 0.0, 1.0, 0.0
