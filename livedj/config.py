@@ -169,6 +169,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                                   "the streaming front end is many small ops)"),
         "identify_s": Field(float, 10.0, _range(3.0, 30.0), "seconds of the newest audio the fingerprint "
                                                              "match (now playing) listens to"),
+        "key_lock": Field(bool, True, help="now playing also names records played with key lock (master "
+                                            "tempo: tempo moved, pitch not); false: pitch fader only, "
+                                            "about 1.5x less identification time"),
     },
     "index": {
         "path": Field(str, "", _directory_or_absent, help="index directory; empty: $XDG_DATA_HOME/livedj/index"),

@@ -85,3 +85,26 @@ def test_engine_key_not_shifted_for_a_key_locked_record():
     assert engine.listener.camelot == "8A"  # key lock: the record's own key, whatever the tempo
     Engine.follow_key(engine, NowPlaying(7, 0.9, (Match(7, 0.9, speed=1.06),)))
     assert engine.listener.camelot == "3A"  # the pitch fader at +6 %: +1 semitone
+
+
+def test_key_lock_setting_reaches_the_live_matcher(library, index, tmp_path):
+    """`analysis.key_lock = false` (config) leaves the live matcher with the pitch fader's hypotheses
+    only: the key-locked excerpts it misses (10/12 at +5 % through the booth) stay missed there."""
+    from types import SimpleNamespace
+
+    from livedj.config import load as load_config
+    from livedj.engine.now_playing import NowPlayingTracker
+
+    config = tmp_path / "config.toml"
+    config.write_text("[analysis]\nkey_lock = false\n")
+    assert load_config(config)["analysis"]["key_lock"] is False
+    with_lock = NowPlayingTracker(SimpleNamespace(fingerprints=index), identify_s=5.0)
+    without = with_lock.rebind(SimpleNamespace(fingerprints=index), key_lock=False)
+    assert with_lock.key_lock and not without.key_lock
+    named = {True: 0, False: 0}
+    for i, y in enumerate(library):
+        x = heard(y, 1.05, key_lock=True, room=True, seed=i)
+        for tracker in (with_lock, without):
+            found = tracker.hear(x, SR)
+            named[tracker.key_lock] += bool(found) and found[0].track_id == i + 1
+    assert named[True] > named[False], named

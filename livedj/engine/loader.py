@@ -63,10 +63,11 @@ def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | N
     if index.fingerprints is None and index.segment_encoder and index.segment_encoder != index.manifest["encoder"]:
         segment_encoder = get_encoder(index.segment_encoder.split("/", 1)[0], threads=1)
     if reuse is not None:
-        now_playing = reuse.now_playing.rebind(index, segment_encoder, identify_s=analysis["identify_s"])
+        now_playing = reuse.now_playing.rebind(index, segment_encoder, identify_s=analysis["identify_s"],
+                                               key_lock=analysis["key_lock"])
     else:
         now_playing = NowPlayingTracker(index, segment_encoder, identify_s=analysis["identify_s"],
-                                        search_k=config["ranking"]["search_k"])
+                                        key_lock=analysis["key_lock"], search_k=config["ranking"]["search_k"])
     engine = Engine(embedder=make_embedder(encoder, audio["window_s"]), index=index, tracks=tracks,
                     now_playing=now_playing, ranking=ranking_from_config(config["ranking"]))
     if reuse is not None and encoder is reuse.encoder:

@@ -38,7 +38,7 @@ import numpy as np
 
 from livedj.encoders.base import Encoder
 from livedj.engine.session import Played, Session
-from livedj.library.fingerprints import decide, decks, match_audio
+from livedj.library.fingerprints import KEYLOCK_TEMPOS, decide, decks, match_audio
 from livedj.library.index import BeginningsIndex
 
 
@@ -260,6 +260,10 @@ class NowPlayingTracker:
         Seconds the fingerprint match listens to: the evidence of the updates inside it pooled
         (real music through the standard booth, 36 tracks: 5 s named 67 % of queries, 10 s 96 %;
         none wrong).
+    key_lock : bool
+        Also listen for records played with key lock (the tempo moved, the pitch did not): the
+        fingerprint match's :data:`~livedj.library.fingerprints.KEYLOCK_TEMPOS` hypotheses
+        (about 1.5x the match's time); False: pitch-fader hypotheses only.
     log_after : int
         NOW PLAYING this many updates in a row: logged as played (once).
     search_k : int
@@ -269,6 +273,7 @@ class NowPlayingTracker:
     index: BeginningsIndex
     segment_encoder: Encoder | None = None
     identify_s: float = 10.0
+    key_lock: bool = True
     log_after: int = 4
     search_k: int = -1
     decks: DeckConfirm = field(default_factory=DeckConfirm)
@@ -282,10 +287,11 @@ class NowPlayingTracker:
         return self.decks.confirm if self.index.fingerprints is not None else self.segments.votes
 
     def rebind(self, index: BeginningsIndex, segment_encoder: Encoder | None = None, *,
-               identify_s: float | None = None) -> "NowPlayingTracker":
+               identify_s: float | None = None, key_lock: bool | None = None) -> "NowPlayingTracker":
         """The same state (what plays stays identified: track ids survive re-indexing) over a reloaded index."""
         return dataclasses.replace(self, index=index, segment_encoder=segment_encoder,
-                                   identify_s=self.identify_s if identify_s is None else identify_s)
+                                   identify_s=self.identify_s if identify_s is None else identify_s,
+                                   key_lock=self.key_lock if key_lock is None else key_lock)
 
     def hear(self, audio: np.ndarray, sample_rate: int) -> tuple[Match, ...]:
         """This update's fingerprint evidence from the newest ``identify_s`` seconds of ``audio``.
@@ -295,7 +301,8 @@ class NowPlayingTracker:
         if self.index.fingerprints is None:
             return ()
         heard = audio[-int(self.identify_s * sample_rate):]
-        matches = match_audio(heard, sample_rate, self.index.fingerprints, top=3)
+        tempos = KEYLOCK_TEMPOS if self.key_lock else ()
+        matches = match_audio(heard, sample_rate, self.index.fingerprints, top=3, tempos=tempos)
         found = decks(matches) or both_halves(matches)  # both decks during a blend, the louder first
         return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share, pitch_locked=m.pitch_locked)
                      for m in found)
