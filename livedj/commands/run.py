@@ -378,5 +378,15 @@ def main(args, config) -> int:
     error = getattr(loop.source, "error", None)
     if error:
         print(f"livedj run: {error}", file=sys.stderr)
-        return 1
-    return 0
+    exit_now(1 if error else 0)
+
+
+def exit_now(code: int) -> None:
+    """End the process once the loop has stopped: the set log is flushed and closed, OSC closed,
+    the summary printed. What is left is the interpreter's teardown (garbage-collecting the model's
+    and the index's objects, thread pools), measured at 1-4 s on 2 cores -- time a DJ's Ctrl-C and
+    systemd's stop wait for, with nothing left to save."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
