@@ -511,20 +511,12 @@ def identify(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterabl
 
     Parameters
     ----------
-    y : np.ndarray
-        Mono audio, typically the last 10 s.
-    sr : int
-        Its rate, Hz.
-    index : FingerprintIndex
-        The library's landmarks.
-    speeds : iterable of float
-        Pitch-fader hypotheses (playback speed relative to the record).
+    y, sr, index, speeds, candidates, tempos
+        As :func:`match_audio`.
     min_aligned : int
         Landmarks that must agree on one (track, offset, speed).
     margin : float
         The winner's count over the runner-up track's must be at least this.
-    candidates, tempos
-        As :func:`match_audio`.
 
     Returns
     -------
