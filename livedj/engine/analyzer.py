@@ -98,6 +98,8 @@ class Engine:
     context: object | None = None
     night: NightFeedback = field(default_factory=NightFeedback)  #: tonight's skips/bans, as the context term sees them
     _query: np.ndarray | None = field(default=None, repr=False)
+    #: consecutive updates are hops of one stream (:meth:`go_live`): the fingerprint match reads only the new audio
+    streaming: bool = False
 
     @property
     def encoder(self) -> Encoder:
@@ -124,7 +126,8 @@ class Engine:
                           latency_ms=laps.total_ms())
         sr = self.encoder.sample_rate
         audio = resample(audio, sample_rate, sr)
-        side = self.helper.submit(self.listen, audio, sr)  # listen + hear: on the second core when live
+        # listen + hear: on the second core when live; the stream time lets the match read only the new audio
+        side = self.helper.submit(self.listen, audio, sr, t if self.streaming else None)
         embedding = self.embedder.embed(audio, int(round(t * sr)), laps)  # embed: "mel", "embed"
         heard = side.result()
         laps.skip()  # the wait for the helper is in latency_ms, not in a stage (its stages are its own)
@@ -141,12 +144,13 @@ class Engine:
         return self._update(seq, t, embedding, now, suggestions, rms_db, peak_db, laps, session)
 
     # -- the stages ------------------------------------------------------------------------
-    def listen(self, audio: np.ndarray, sample_rate: int) -> Heard:
-        """Tempo/key of the longer stretch, then the fingerprint match (needs no embedding)."""
+    def listen(self, audio: np.ndarray, sample_rate: int, end_s: float | None = None) -> Heard:
+        """Tempo/key of the longer stretch, then the fingerprint match (needs no embedding); ``end_s``:
+        stream time of the last sample, when updates are consecutive windows of one stream."""
         began = time.perf_counter()
         self.listener.update(audio, sample_rate)
         middle = time.perf_counter()
-        matches = self.now_playing.hear(audio, sample_rate)
+        matches = self.now_playing.hear(audio, sample_rate, end_s)
         end = time.perf_counter()
         return Heard(matches, {"tempo_key": (middle - began) * 1000.0, "identify": (end - middle) * 1000.0})
 
@@ -233,6 +237,7 @@ class Engine:
         except ImportError:  # optional: without it OPENBLAS_NUM_THREADS alone applies
             pass
         self.embedder = make_embedder(self.encoder, self.window_s, live=True)
+        self.streaming = True
         # with fingerprints only, as before: the match (~10-20 ms) is worth the hop to another thread;
         # tempo/key alone (~2-10 ms) showed no gain beside the network (benchmarks/live.py, busy 2 cores)
         if isinstance(self.helper, InlineExecutor) and self.index.fingerprints is not None:

@@ -38,7 +38,8 @@ import numpy as np
 
 from livedj.encoders.base import Encoder
 from livedj.engine.session import Played, Session
-from livedj.library.fingerprints import KEYLOCK_TEMPOS, decide, decks, match_audio
+from livedj.library.fingerprints import KEYLOCK_TEMPOS, decide, decks
+from livedj.library.fpstream import LiveMatcher
 from livedj.library.index import BeginningsIndex
 
 
@@ -280,6 +281,7 @@ class NowPlayingTracker:
     segments: SegmentVote = field(default_factory=SegmentVote)
     current: NowPlaying = field(default_factory=NowPlaying)
     streak: int = 0  #: consecutive updates with the same record identified by the segment fallback
+    _matcher: LiveMatcher | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def updates_to_confirm(self) -> int:
@@ -293,16 +295,21 @@ class NowPlayingTracker:
                                    identify_s=self.identify_s if identify_s is None else identify_s,
                                    key_lock=self.key_lock if key_lock is None else key_lock)
 
-    def hear(self, audio: np.ndarray, sample_rate: int) -> tuple[Match, ...]:
+    def hear(self, audio: np.ndarray, sample_rate: int, end_s: float | None = None) -> tuple[Match, ...]:
         """This update's fingerprint evidence from the newest ``identify_s`` seconds of ``audio``.
 
-        Touches no state: safe on the helper thread while the analysis thread embeds.
+        ``end_s``: stream time of the last sample when updates are consecutive windows of one stream
+        (the live loop): the match then reads only the new audio (:class:`LiveMatcher`). Touches no
+        state but the matcher's, which only this method uses: safe on the helper thread while the
+        analysis thread embeds.
         """
         if self.index.fingerprints is None:
             return ()
         heard = audio[-int(self.identify_s * sample_rate):]
         tempos = KEYLOCK_TEMPOS if self.key_lock else ()
-        matches = match_audio(heard, sample_rate, self.index.fingerprints, top=3, tempos=tempos)
+        if self._matcher is None or self._matcher.index is not self.index.fingerprints or self._matcher.tempos != tempos:
+            self._matcher = LiveMatcher(self.index.fingerprints, tempos=tempos)
+        matches = self._matcher.match(heard, sample_rate, end_s, top=3)
         found = decks(matches) or both_halves(matches)  # both decks during a blend, the louder first
         return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share, pitch_locked=m.pitch_locked)
                      for m in found)

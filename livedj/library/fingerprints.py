@@ -314,7 +314,7 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
         # often give the same hash for the same pair, and the coarse bins cannot tell them apart
         inv, first, rows, start = fpvote.dedup_rows((hashes << 24) | ((q_time >> DEDUP_SHIFT) + (1 << 23)))
         u_df = df[first]
-        u_df[_over_budget(u_df, HIT_BUDGET)] = 0
+        u_df[over_budget(u_df, HIT_BUDGET)] = 0
         # the groups that asked for each lookup, as bits
         labels = np.zeros(len(hashes), np.int64) if groups is None else np.asarray(groups, np.int64)
         names, labels = np.unique(labels, return_inverse=True)
@@ -341,18 +341,24 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
         dfh = df[qpos]
     if len(qpos) == 0:
         return []
-    weight = np.minimum(1.0, index.common / dfh)
+    return align_hits(index, frame, q_time[qpos], hyp[qpos], np.minimum(1.0, index.common / dfh), n_hyp)
+
+
+def align_hits(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, weight: np.ndarray,
+               n_hyp: int) -> list[tuple[int, float, float, int, np.ndarray]]:
+    """The exact stage over hits (timeline ``frame``, query time, hypothesis, weight of each):
+    per track its best (count, offset s, hypothesis) and its best count per hypothesis, best first."""
     # the track of each hit by its own frame (an offset may fall before its track's start)
     t_idx = np.searchsorted(index._bases, frame, side="right") - 1
-    offset = frame - index._bases[t_idx] - q_time[qpos]
-    slots, best, best_hyp, best_off, per_hyp = fpvote.aligned_counts(t_idx, hyp[qpos], offset, weight, n_hyp)
+    offset = frame - index._bases[t_idx] - q_time
+    slots, best, best_hyp, best_off, per_hyp = fpvote.aligned_counts(t_idx, hyp, offset, weight, n_hyp)
     ids = index._ids[slots]
     order = np.lexsort((ids, -best))
     return [(int(ids[k]), float(best[k]), float(fp.frames_to_s(int(best_off[k]))), int(best_hyp[k]), per_hyp[k])
             for k in order]
 
 
-def _over_budget(df: np.ndarray, budget: int) -> np.ndarray:
+def over_budget(df: np.ndarray, budget: int) -> np.ndarray:
     """The lookups left out when the rarest are read first up to ``budget`` hits (ties: in order):
     what a stable sort by ``df`` and a cumulative sum would keep, without the sort."""
     total = int(df.sum())
@@ -388,14 +394,27 @@ def query_hashes(y: np.ndarray, sr: int, speeds: Iterable[float] = DEFAULT_SPEED
     """
     speeds = np.asarray(list(speeds), dtype=np.float64)
     pitches = speeds if pitches is None else np.asarray(list(pitches), dtype=np.float64)
+    t, f, i, j = query_pairs(y, sr, speeds, pitches)
+    hashes, times, hyp = hash_rows(t, f, i, j, speeds, pitches)
+    return hashes, times, hyp, speeds, len(i)
+
+
+def query_pairs(y: np.ndarray, sr: int, speeds: np.ndarray, pitches: np.ndarray):
+    """Peaks (t frames, f Hz) of ``y`` and their pairs (i, j), wide enough for every hypothesis."""
     # the index band as the pitch fader moves it: a record's 150 Hz is 140 Hz at -7 %
     band = (fp.F_MIN * pitches.min(), fp.F_MAX * pitches.max())
     t, f = fp.peaks(y, sr, density=fp.QUERY_DENSITY, band=band)
     # rescaled dt can reach DT_MAX / min(speed): pair with a zone that covers every hypothesis
     i, j = fp.pairs(t, f, fanout=fp.QUERY_FANOUT, dt_max=fp.DT_MAX / speeds.min())
+    return t, f, i, j
+
+
+def hash_rows(t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, speeds: np.ndarray, pitches: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hashes int64, anchor times in speed-1 frames, hypothesis) of pairs (i, j) under every hypothesis,
+    with the +-1 frame probe, the hypotheses in order."""
     if not len(i):
-        z = np.zeros(0, np.int64)
-        return z, np.zeros(0), z, speeds, 0
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
     # every hypothesis in one call: the peaks rescaled per hypothesis, laid end to end (hypothesis k's
     # copy at k * n), so hash_pairs' arithmetic runs once over all rows instead of once per hypothesis
     n, n_hyp = len(t), len(speeds)
@@ -408,7 +427,7 @@ def query_hashes(y: np.ndarray, sr: int, speeds: Iterable[float] = DEFAULT_SPEED
     hyp = np.broadcast_to(np.repeat(np.arange(n_hyp), len(i)), (2, n_hyp * len(i)))
     order = np.arange(2 * n_hyp * len(i)).reshape(2, n_hyp, len(i)).transpose(1, 0, 2).ravel()
     keep = order[valid[order]]
-    return h[keep].astype(np.int64), tt[keep], hyp.ravel()[keep], speeds, len(i)
+    return h[keep].astype(np.int64), tt[keep], hyp.ravel()[keep]
 
 
 def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterable[float] = DEFAULT_SPEEDS,
@@ -445,8 +464,13 @@ def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iter
     # the key-lock hypotheses pick their own candidates: their chance votes, added to the pitch
     # fader's, pushed true pitch-fader bins out of the 24 (booth at +-6 %: 9-10 -> 6-7 of 10)
     cands = _align(index, hashes, times, hyp, len(speeds), candidates=candidates, groups=locked[hyp])
+    return to_matches(cands[:top], speeds, locked, n_pairs)
+
+
+def to_matches(cands, speeds: np.ndarray, locked: np.ndarray, n_pairs: int) -> list[Match]:
+    """:class:`Match` es of :func:`_align`'s (track, count, offset s, hypothesis, count per hypothesis)."""
     out = []
-    for track, count, offset_s, k, per_hyp in cands[:top]:
+    for track, count, offset_s, k, per_hyp in cands:
         speed = float(speeds[k])
         # a parabola through the neighbouring hypotheses' counts, when they are of the same kind
         # (pitch fader or key lock) and evenly spaced around this one

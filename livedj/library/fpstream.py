@@ -1,0 +1,217 @@
+"""Now playing over a live stream: the fingerprint match, paid once per second of new audio.
+
+Live, consecutive updates hear overlapping windows: the last 10 s, 1 s later (``analysis.hop_s``).
+:func:`~livedj.library.fingerprints.match_audio` reads every lookup's index postings again at each
+update, although 9 of the 10 seconds were read one update before. :class:`LiveMatcher` keeps, per
+*chunk* of new audio (the landmark pairs whose later peak arrived since the last update), the
+hits it read: their coarse votes stay in a running vote array until the chunk leaves the window,
+and the exact stage takes the chosen bins' hits from the kept chunks instead of the index. Per
+update it analyses only the newest seconds (peaks of the new audio with the pairing context
+before it) and reads only the new chunk's postings; the result is :func:`match_audio`'s.
+
+The stream clock is the caller's (``end_s``: stream time of the last sample, as the live loop's
+``t``). A clock that goes back, jumps by more than the window, or is absent starts afresh (the
+whole window read as chunks of ~1 s: the cost of one :func:`match_audio`).
+
+Differences from :func:`match_audio`, by design: the hit budget is spent per chunk
+(``HIT_BUDGET`` x chunk length / window, rarest lookups first within the chunk), a lookup asked
+by two chunks (anchors less than ~1 s apart) is read twice, and the newest ``SETTLE_S`` of audio
+waits for the next update (its peaks may still move: their neighbourhood is not all heard yet).
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from livedj.dsp import fingerprint as fp
+from livedj.library import fingerprints as fpi
+from livedj.library import fpvote
+
+__all__ = ["LiveMatcher", "SETTLE_S"]
+
+FPS = fp.SR / fp.HOP        #: landmark frames per second
+SETTLE_S = 0.25             #: the newest audio whose peaks are not taken yet (their neighbourhood is unheard)
+CHUNK_S = 1.0               #: a fresh window is read in chunks of this length
+CONTEXT_S = 0.5             #: audio analysed before the oldest new anchor (peaks need their neighbours)
+MAX_ORIGIN_FRAMES = 1 << 21  #: after ~9 h the stream clock is re-based (offsets stay within the histogram's span)
+
+
+@dataclass
+class _Chunk:
+    """The hits one chunk read: votes to take back when it leaves, hits for the exact stage."""
+
+    middle: float            # stream frame (from the origin) of the middle of its pairs' later peaks
+    n_pairs: int
+    hit_u: np.ndarray        # per hit (bin by bin): lookup
+    hit_frame: np.ndarray    # timeline frame
+    starts: np.ndarray       # bin b's hits: [starts[b], starts[b + 1])
+    votes: np.ndarray        # its coarse votes (bins x groups), taken back when it leaves
+    weight: np.ndarray       # per lookup
+    groups: np.ndarray       # per lookup: hypothesis groups that asked (bits)
+    rows: np.ndarray         # rows grouped by lookup
+    start: np.ndarray        # lookup u's rows: rows[start[u]:start[u + 1]]
+    row_hyp: np.ndarray
+    row_time: np.ndarray     # per row: anchor time in speed-1 frames from the origin
+    row_lookup: np.ndarray
+
+
+class LiveMatcher:
+    """:func:`~livedj.library.fingerprints.match_audio` for consecutive windows of one stream.
+
+    Parameters
+    ----------
+    index : FingerprintIndex
+        The library's landmarks.
+    speeds, tempos : iterable of float
+        Pitch-fader and key-lock hypotheses, as :func:`match_audio`.
+    candidates : int
+        Coarse (track, offset) bins per hypothesis group examined exactly.
+
+    Not thread-safe: one caller at a time (the live loop's helper thread).
+    """
+
+    def __init__(self, index: fpi.FingerprintIndex, *, speeds: Iterable[float] = fpi.DEFAULT_SPEEDS,
+                 tempos: Iterable[float] = fpi.KEYLOCK_TEMPOS, candidates: int = fpi.MAX_CANDIDATES):
+        self.index = index
+        self.tempos = tuple(tempos)
+        self.speeds, self.pitches = fpi.hypotheses(speeds, tempos)
+        self.locked = self.pitches != self.speeds
+        self.candidates = candidates
+        # one vote array per hypothesis group (pitch fader, key lock): each picks its own bins
+        self._group_bit = (1 << self.locked.astype(np.int64))
+        self._n_groups = 2 if self.locked.any() else 1
+        self.fresh_windows = 0  #: windows read whole (diagnostics)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream: the next window is read whole."""
+        self._chunks: deque[_Chunk] = deque()
+        self._provisional: _Chunk | None = None  # the newest, unsettled pairs: read for one update only
+        self._votes = np.zeros(((1 << fpi.COARSE_BINS_LOG2) + 1, self._n_groups), np.float32)
+        self._origin: float | None = None  # stream frame of time 0 of every kept query time
+        self._end: float | None = None      # stream frame of the last window's end
+        self._settled = 0.0                  # pairs whose later peak is before this (from the origin) are read
+
+    def match(self, y: np.ndarray, sr: int, end_s: float | None = None, *, top: int = 3) -> list[fpi.Match]:
+        """The records heard in ``y`` (the newest audio, typically 10 s), as :func:`match_audio` gives them.
+
+        Parameters
+        ----------
+        y : np.ndarray
+            Mono audio: the window.
+        sr : int
+            Its rate, Hz.
+        end_s : float or None
+            Stream time of the last sample of ``y``, s. None: no stream (the window is read whole and
+            nothing is kept).
+        top : int
+            How many tracks to return.
+        """
+        if end_s is None:
+            tempos = self.speeds[self.locked]
+            return fpi.match_audio(y, sr, self.index, speeds=self.speeds[~self.locked], tempos=tempos, top=top,
+                                   candidates=self.candidates)
+        end = float(end_s) * FPS
+        span = len(y) / sr * FPS
+        if (self._end is None or end <= self._end or end - self._end > span
+                or end - self._origin > MAX_ORIGIN_FRAMES):
+            self.reset()
+            self._origin = end - span
+            self.fresh_windows += 1
+        self._end = end
+        start = end - span - self._origin  # window start, from the origin
+        if self._provisional is not None:
+            self._votes -= self._provisional.votes
+            self._provisional = None
+        self._read(y, sr, end - self._origin, start)
+        while self._chunks and self._chunks[0].middle < start:  # left the window (as much in as out of it)
+            old = self._chunks.popleft()
+            self._votes -= old.votes
+        # offsets are the track's position at the origin: move them to the window's start
+        cands = [(track, count, offset_s + float(fp.frames_to_s(self.speeds[k] * start)), k, per_hyp)
+                 for track, count, offset_s, k, per_hyp in self._exact()[:top]]
+        return fpi.to_matches(cands, self.speeds, self.locked, sum(c.n_pairs for c in self._kept()))
+
+    def _kept(self) -> list[_Chunk]:
+        return list(self._chunks) + ([self._provisional] if self._provisional is not None else [])
+
+    # -- reading new audio -------------------------------------------------------------------
+    def _read(self, y: np.ndarray, sr: int, end: float, start: float) -> None:
+        """Read the pairs whose later peak arrived in [settled, end - SETTLE_S) (frames from the origin),
+        in chunks kept until they leave the window, and those after it as this update's provisional chunk
+        (their peaks may still move: read again next time)."""
+        new_from = max(self._settled, start)
+        settle_to = max(new_from, end - SETTLE_S * FPS)
+        # analyse from the oldest anchor a new pair can have, with some context before it
+        back = fp.DT_MAX / self.speeds.min() + CONTEXT_S * FPS
+        a = max(start, new_from - back)
+        tail = y[int(round((a - start) / FPS * sr)):]
+        t0 = end - len(tail) / sr * FPS  # frame (from the origin) of the tail's first sample
+        t, f, i, j = fpi.query_pairs(tail, sr, self.speeds, self.pitches)
+        target = t0 + t[j] if len(j) else np.zeros(0)
+        self._settled = settle_to
+        edges = list(np.arange(new_from, settle_to, CHUNK_S * FPS)) + [settle_to, end + 1.0]
+        for c in range(len(edges) - 1):
+            lo, hi = edges[c], edges[c + 1]
+            sel = (target >= lo) & (target < hi)
+            chunk = self._chunk(t + t0, f, i[sel], j[sel], float(lo), (min(hi, end) + lo) / 2, (min(hi, end) - lo) / (end - start))
+            if chunk is None:
+                continue
+            self._votes += chunk.votes
+            if c == len(edges) - 2:
+                self._provisional = chunk
+            else:
+                self._chunks.append(chunk)
+
+    def _chunk(self, t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, first_target: float, middle: float,
+               share: float) -> _Chunk | None:
+        """Read the pairs (i, j) of peaks (t frames from the origin, f Hz): their votes and hits."""
+        index = self.index
+        hashes, times, hyp = fpi.hash_rows(t, f, i, j, self.speeds, self.pitches)
+        if len(hashes) == 0 or len(index) == 0 or share <= 0:
+            return None
+        q_time = np.rint(times).astype(np.int64)  # exact, per hypothesis: for the exact stage
+        # the coarse stage scales times from the chunk's own start, as match_audio from the window's:
+        # scaled from the origin, the hypotheses of one pair would land seconds apart after a minute
+        # (no longer one lookup, no longer one bin)
+        q_coarse = np.rint((times - first_target * self.speeds[hyp]) + first_target).astype(np.int64)
+        lo = np.asarray(index.buckets[hashes], np.int64)
+        df = np.asarray(index.buckets[hashes + 1], np.int64) - lo
+        df[df > fpi.SKIP_DF * index.common] = 0
+        inv, first, rows, start = fpvote.dedup_rows((hashes << 24) | ((q_coarse >> fpi.DEDUP_SHIFT) + (1 << 23)))
+        u_df = df[first]
+        u_df[fpi.over_budget(u_df, int(fpi.HIT_BUDGET * share))] = 0
+        weight = np.minimum(1.0, index.common / np.maximum(u_df, 1))
+        groups = np.zeros(len(first), np.int64)
+        np.bitwise_or.at(groups, inv, self._group_bit[hyp])
+        n_bins = 1 << fpi.COARSE_BINS_LOG2
+        votes = np.zeros_like(self._votes)
+        hit_u, hit_frame, starts = fpvote.read_chunk(index.buckets, index.times, hashes[first], q_coarse[first], u_df,
+                                                     weight.astype(np.float32), groups, fpi.COARSE_SHIFT, n_bins - 1,
+                                                     votes)
+        return _Chunk(middle, len(i), hit_u, hit_frame, starts, votes, weight.astype(np.float32), groups, rows,
+                      start, hyp, q_time, inv)
+
+    # -- the exact stage over the kept hits ----------------------------------------------------
+    def _exact(self) -> list:
+        n_bins = 1 << fpi.COARSE_BINS_LOG2
+        chosen = np.zeros(n_bins + 1, bool)
+        for g in range(self._n_groups):
+            top = fpvote.top_bins(self._votes[:, g], self.candidates)
+            chosen[top] = chosen[top + 1] = True
+        chosen[0] |= chosen[n_bins]
+        bins = np.flatnonzero(chosen[:n_bins])
+        frames, times, hyps, weights = [], [], [], []
+        for c in self._kept():
+            row, frame = fpvote.kept_chosen(c.hit_u, c.hit_frame, c.starts, bins, c.rows, c.start)
+            frames.append(frame)
+            times.append(c.row_time[row])
+            hyps.append(c.row_hyp[row])
+            weights.append(c.weight[c.row_lookup[row]])
+        if not frames or sum(len(x) for x in frames) == 0:
+            return []
+        return fpi.align_hits(self.index, np.concatenate(frames), np.concatenate(times), np.concatenate(hyps),
+                              np.concatenate(weights), len(self.speeds))
