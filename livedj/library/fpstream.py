@@ -47,8 +47,7 @@ class _Chunk:
     n_pairs: int
     hit_u: np.ndarray        # per hit (bin by bin): lookup
     hit_frame: np.ndarray    # timeline frame
-    starts: np.ndarray       # bin b's hits: [starts[b], starts[b + 1])
-    votes: np.ndarray        # its coarse votes (bins x groups), taken back when it leaves
+    hit_bin: np.ndarray      # coarse bin
     weight: np.ndarray       # per lookup
     groups: np.ndarray       # per lookup: hypothesis groups that asked (bits)
     rows: np.ndarray         # rows grouped by lookup
@@ -124,16 +123,19 @@ class LiveMatcher:
         self._end = end
         start = end - span - self._origin  # window start, from the origin
         if self._provisional is not None:
-            self._votes -= self._provisional.votes
+            self._unvote(self._provisional)
             self._provisional = None
         self._read(y, sr, end - self._origin, start)
         while self._chunks and self._chunks[0].middle < start:  # left the window (as much in as out of it)
             old = self._chunks.popleft()
-            self._votes -= old.votes
+            self._unvote(old)
         # offsets are the track's position at the origin: move them to the window's start
         cands = [(track, count, offset_s + float(fp.frames_to_s(self.speeds[k] * start)), k, per_hyp)
                  for track, count, offset_s, k, per_hyp in self._exact()[:top]]
         return fpi.to_matches(cands, self.speeds, self.locked, sum(c.n_pairs for c in self._kept()))
+
+    def _unvote(self, chunk: _Chunk) -> None:
+        fpvote.unvote(chunk.hit_u, chunk.hit_bin, chunk.weight, chunk.groups, self._votes)
 
     def _kept(self) -> list[_Chunk]:
         return list(self._chunks) + ([self._provisional] if self._provisional is not None else [])
@@ -153,15 +155,18 @@ class LiveMatcher:
         t, f, i, j = fpi.query_pairs(tail, sr, self.speeds, self.pitches)
         target = t0 + t[j] if len(j) else np.zeros(0)
         self._settled = settle_to
-        edges = list(np.arange(new_from, settle_to, CHUNK_S * FPS)) + [settle_to, end + 1.0]
+        fresh = new_from <= start
+        # the unsettled newest pairs are read (provisionally) for a window read whole only: there they
+        # are 0.25 s of 1-10 s heard; later they would add a chunk's overhead to every update for 2.5 %
+        # of the window, which the next update reads anyway
+        edges = list(np.arange(new_from, settle_to, CHUNK_S * FPS)) + [settle_to] + ([end + 1.0] if fresh else [])
         for c in range(len(edges) - 1):
             lo, hi = edges[c], edges[c + 1]
             sel = (target >= lo) & (target < hi)
             chunk = self._chunk(t + t0, f, i[sel], j[sel], float(lo), (min(hi, end) + lo) / 2, (min(hi, end) - lo) / (end - start))
             if chunk is None:
                 continue
-            self._votes += chunk.votes
-            if c == len(edges) - 2:
+            if fresh and c == len(edges) - 2:
                 self._provisional = chunk
             else:
                 self._chunks.append(chunk)
@@ -188,11 +193,10 @@ class LiveMatcher:
         groups = np.zeros(len(first), np.int64)
         np.bitwise_or.at(groups, inv, self._group_bit[hyp])
         n_bins = 1 << fpi.COARSE_BINS_LOG2
-        votes = np.zeros_like(self._votes)
-        hit_u, hit_frame, starts = fpvote.read_chunk(index.buckets, index.times, hashes[first], q_coarse[first], u_df,
+        hit_u, hit_frame, hit_bin = fpvote.read_chunk(index.buckets, index.times, hashes[first], q_coarse[first], u_df,
                                                      weight.astype(np.float32), groups, fpi.COARSE_SHIFT, n_bins - 1,
-                                                     votes)
-        return _Chunk(middle, len(i), hit_u, hit_frame, starts, votes, weight.astype(np.float32), groups, rows,
+                                                     self._votes)
+        return _Chunk(middle, len(i), hit_u, hit_frame, hit_bin, weight.astype(np.float32), groups, rows,
                       start, hyp, q_time, inv)
 
     # -- the exact stage over the kept hits ----------------------------------------------------
@@ -203,10 +207,9 @@ class LiveMatcher:
             top = fpvote.top_bins(self._votes[:, g], self.candidates)
             chosen[top] = chosen[top + 1] = True
         chosen[0] |= chosen[n_bins]
-        bins = np.flatnonzero(chosen[:n_bins])
         frames, times, hyps, weights = [], [], [], []
         for c in self._kept():
-            row, frame = fpvote.kept_chosen(c.hit_u, c.hit_frame, c.starts, bins, c.rows, c.start)
+            row, frame = fpvote.kept_chosen(c.hit_u, c.hit_frame, c.hit_bin, chosen, c.rows, c.start)
             frames.append(frame)
             times.append(c.row_time[row])
             hyps.append(c.row_hyp[row])

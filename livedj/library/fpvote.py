@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
     def njit(*args, **kwargs):
         return (lambda fn: fn) if not args or not callable(args[0]) else args[0]
 
-__all__ = ["dedup_rows", "coarse_votes", "top_bins", "chosen_hits", "aligned_counts", "read_chunk", "kept_chosen",
+__all__ = ["dedup_rows", "coarse_votes", "top_bins", "chosen_hits", "aligned_counts", "read_chunk", "unvote", "kept_chosen",
            "COMPILED"]
 
 _ROW_BITS = 21  # rows per query (2M: 30 s at any density); the lookup key takes the other 43 bits
@@ -270,10 +270,8 @@ def _per_track(ukeys, c3, span, n_hyp):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _read_chunk(buckets, times, hashes, qtimes, dfs, weights, groups, shift, mask, votes, hit_u, hit_frame,
-                starts, tmp_u, tmp_frame):  # pragma: no cover - compiled
+                hit_bin):  # pragma: no cover - compiled
     n_groups = votes.shape[1]
-    n_bins = starts.shape[0] - 1
-    # pass 1 over the postings: votes, the hits in posting order, how many hits each bin holds
     k = 0
     for u in range(hashes.shape[0]):
         d = dfs[u]
@@ -289,22 +287,10 @@ def _read_chunk(buckets, times, hashes, qtimes, dfs, weights, groups, shift, mas
             for m in range(n_groups):
                 if g & (1 << m):
                     votes[b, m] += w
-            starts[b + 1] += 1
-            tmp_u[k] = u
-            tmp_frame[k] = f
+            hit_u[k] = u
+            hit_frame[k] = f
+            hit_bin[k] = b
             k += 1
-    for b in range(n_bins):
-        starts[b + 1] += starts[b]
-    # pass 2 over the copy: the hits grouped by bin (a counting sort), so that a bin's hits are one slice
-    fill = starts[:-1].copy()
-    for h in range(k):
-        u = tmp_u[h]
-        f = np.int64(tmp_frame[h])
-        b = ((f - qtimes[u]) >> shift) & mask
-        j = fill[b]
-        hit_u[j] = u
-        hit_frame[j] = tmp_frame[h]
-        fill[b] = j + 1
 
 
 def read_chunk(buckets, times, hashes, qtimes, dfs, weights, groups, shift: int, mask: int, votes: np.ndarray
@@ -312,29 +298,38 @@ def read_chunk(buckets, times, hashes, qtimes, dfs, weights, groups, shift: int,
     """Add every hit of lookups ``hashes`` to ``votes[bin, g]`` (float32, bins x groups: a hit's groups
     share a cache line) with the lookup's own ``weights``, for every group ``g`` whose bit is set
     in ``groups``; bins ``((frame - qtime) >> shift) & mask`` (negative offsets wrap: query times may
-    be stream times). Keeps the hits, grouped by bin.
+    be stream times). Keeps the hits (in posting order: written in sequence, read in sequence).
 
     Returns
     -------
-    hit_u, hit_frame : np.ndarray
-        int32 lookup and uint32 timeline frame of every hit read, bin by bin.
-    starts : np.ndarray
-        int32, ``mask + 2``: bin ``b``'s hits are ``[starts[b], starts[b + 1])``.
+    hit_u, hit_frame, hit_bin : np.ndarray
+        int32 lookup, uint32 timeline frame and int32 coarse bin of every hit read.
     """
     n = int(np.asarray(dfs).sum())
-    hit_u, hit_frame = np.empty(n, np.int32), np.empty(n, np.uint32)
-    starts = np.zeros(int(mask) + 2, np.int32)
+    hit_u, hit_frame, hit_bin = np.empty(n, np.int32), np.empty(n, np.uint32), np.empty(n, np.int32)
     _read_chunk(np.asarray(buckets), np.asarray(times), hashes, qtimes, dfs, weights, groups, int(shift), int(mask),
-                votes, hit_u, hit_frame, starts, np.empty(n, np.int32), np.empty(n, np.uint32))
-    return hit_u, hit_frame, starts
+                votes, hit_u, hit_frame, hit_bin)
+    return hit_u, hit_frame, hit_bin
 
 
 @njit(cache=True, nogil=True)
-def _kept_chosen(hit_u, hit_frame, starts, bins, rows, start, out_row, out_frame):  # pragma: no cover
+def unvote(hit_u, hit_bin, weights, groups, votes):  # pragma: no cover - compiled
+    """Take the hits of :func:`read_chunk` out of ``votes`` again."""
+    n_groups = votes.shape[1]
+    for k in range(hit_u.shape[0]):
+        u = hit_u[k]
+        g = groups[u]
+        for m in range(n_groups):
+            if g & (1 << m):
+                votes[hit_bin[k], m] -= weights[u]
+
+
+@njit(cache=True, nogil=True)
+def _kept_chosen(hit_u, hit_frame, hit_bin, chosen, rows, start, out_row, out_frame):  # pragma: no cover
     k = 0
     cap = out_row.shape[0]
-    for b in bins:
-        for h in range(starts[b], starts[b + 1]):
+    for h in range(hit_u.shape[0]):
+        if chosen[hit_bin[h]]:
             u = hit_u[h]
             for r in range(start[u], start[u + 1]):
                 if k < cap:
@@ -344,13 +339,13 @@ def _kept_chosen(hit_u, hit_frame, starts, bins, rows, start, out_row, out_frame
     return k
 
 
-def kept_chosen(hit_u, hit_frame, starts, bins, rows, start) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`chosen_hits` over the hits :func:`read_chunk` kept: those of ``bins``, once for every row
-    that asked (lookup ``u``'s rows are ``rows[start[u]:start[u + 1]]``)."""
+def kept_chosen(hit_u, hit_frame, hit_bin, chosen, rows, start) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`chosen_hits` over the hits :func:`read_chunk` kept: those whose bin is ``chosen``, once for
+    every row that asked (lookup ``u``'s rows are ``rows[start[u]:start[u + 1]]``)."""
     cap = 1 << 12
     while True:
         out_row, out_frame = np.empty(cap, np.int64), np.empty(cap, np.int64)
-        k = _kept_chosen(hit_u, hit_frame, starts, bins, rows, start, out_row, out_frame)
+        k = _kept_chosen(hit_u, hit_frame, hit_bin, chosen, rows, start, out_row, out_frame)
         if k <= cap:
             return out_row[:k], out_frame[:k]
         cap = k
