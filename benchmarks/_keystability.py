@@ -46,6 +46,7 @@ def one_track(y: np.ndarray, seed: int) -> dict:
     listener, known = LiveTempoKey(), LiveTempoKey()
     index_key = estimate_key_sections(y, SR, whole=False)["begin"][0]
     shown, raw, legacy, identified = [], [], [], []
+    first_s = None  # seconds of sound before a key is first displayed
     for end in np.arange(5.0, len(heard) / SR + 1e-9, 1.0):
         audio = heard[max(0, int((end - 12) * SR)):int(end * SR)]
         listener.update(audio, SR)
@@ -57,10 +58,12 @@ def one_track(y: np.ndarray, seed: int) -> dict:
         identified.append(known.key)
         if listener._turn % 2 == 0:  # a key update just happened
             shown.append(listener.key)
+            if first_s is None and listener.key is not None:
+                first_s = float(end)
             raw.append(listener.raw_key)
             legacy.append(int(np.argmax(key_scores(chroma_profile(audio, SR)))))
     return {"shown": _changes(shown), "raw": _changes(raw), "legacy": _changes(legacy), "final": listener.key,
-            "identified": _changes(identified),
+            "identified": _changes(identified), "first_s": first_s,
             "confidence": listener.key_confidence}
 
 
@@ -85,17 +88,20 @@ def main(argv=None) -> int:
                 continue
             r = one_track(y, i)
             results.append(r)
-            print(f"{f.name[:40]:40s} shown {r['shown']} raw {r['raw']} legacy {r['legacy']} "
+            print(f"{f.name[:40]:40s} shown {r['shown']} (first at {r['first_s']} s) raw {r['raw']} legacy {r['legacy']} "
                   f"identified {r['identified']} "
                   f"conf {r['confidence']:.2f}", file=sys.stderr, flush=True)
         shown = np.array([r["shown"] for r in results])
         raw = np.array([r["raw"] for r in results])
         legacy = np.array([r["legacy"] for r in results])
         identified = np.array([r["identified"] for r in results])
+        first = np.array([np.inf if r["first_s"] is None else r["first_s"] for r in results])
         print(f"{d}: {len(results)} tracks x {args.seconds:.0f} s: displayed key changes mean {shown.mean():.2f}, "
               f"max {shown.max()}, tracks with <= 1 change {np.mean(shown <= 1):.0%}; raw 12-s estimate changes "
               f"mean {raw.mean():.2f}; detector before issue 17 changes mean {legacy.mean():.2f}; identified: changes "
-              f"max {identified.max()} (tracks with none {np.mean(identified == 0):.0%})")
+              f"max {identified.max()} (tracks with none {np.mean(identified == 0):.0%}); first key shown after "
+              f"median {np.median(first):.0f} s, 90th percentile {np.percentile(first, 90):.0f} s of sound, "
+              f"never on {np.sum(~np.isfinite(first))} tracks")
     return 0
 
 

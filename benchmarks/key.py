@@ -54,7 +54,8 @@ def relation(estimate: int, truth: int) -> str:
 
 def scores(estimates: np.ndarray, truths: np.ndarray) -> dict[str, float]:
     """Fractions per MIREX category and the weighted score."""
-    rel = [relation(int(e), int(t)) for e, t in zip(estimates, truths)]
+    # None: no key shown yet (the live smoother waits for evidence), counted as wrong
+    rel = [relation(int(e), int(t)) if e is not None else "other" for e, t in zip(estimates, truths)]
     out = {k: rel.count(k) / max(len(rel), 1) for k in MIREX}
     out["mirex"] = sum(MIREX[k] * out[k] for k in MIREX)
     return out
@@ -146,7 +147,7 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
             smoother.update(p / p.sum(), HOP_S)
         keys.append(smoother.key)
         conf.append(smoother.confidence)
-    return np.array(keys), np.array(conf), np.arange(n)
+    return np.array(keys, dtype=object), np.array(conf), np.arange(n)
 
 
 def reliability(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> tuple[float, list[str]]:
@@ -210,7 +211,64 @@ def run(quick: bool = False) -> list[dict]:
             rows.append(row(f"key.{subset}.gap_{which}", f"MIREX whole minus {which} (12 s), learned",
                             mirex[("learned", "whole")] - mirex[("learned", which)], "fraction", target=0.05,
                             baseline=mirex[("current", "whole")] - mirex[("current", which)]))
+    rows += local(table, quick)
     rows += cost(quick)
+    return rows
+
+
+def local(table: dict, quick: bool = False) -> list[dict]:
+    """The scores' 12-s estimates against the key *sounding* in the window, beside the global label.
+
+    Reference: music21's symbolic key of the notes in the window (:mod:`benchmarks._keylocal`; an
+    algorithm's reading of the score, not an annotation). Reported separately; the targets stay on the
+    global label. ``label_agrees``: how often the window's sounding key is the global label at all.
+    """
+    from benchmarks._keydata import build
+    from benchmarks._keylocal import local_keys
+
+    root = cache_dir("key-quick" if quick else "key")
+    sel = np.nonzero((table["kind"] == "score") & (table["split"] == "test"))[0]
+    every = int(round(6.0 / HOP_S))
+    starts = {i: [j for j in range(table["n_windows"][i]) if j % every == 0 or j == table["n_windows"][i] - 1]
+              for i in sel}
+    spans = {str(table["name"][i]): [(0.0, 30.0)] + [(HOP_S * j, HOP_S * j + LIVE_S) for j in starts[i]]
+             for i in sel}
+    got = local_keys(root, build(root), spans, progress=_show)
+    post = _posteriors(table["windows"][sel], table["legacy_windows"][sel], "learned")  # (n, windows, 24)
+    whole = _posteriors(table["whole"][sel], table["legacy_whole"][sel], "learned").argmax(axis=-1)
+    est = {"last": [], "any": [], "first": []}
+    ref = {k: [] for k in est}
+    label = {k: [] for k in est}
+    whole_ref = []
+    for r, i in enumerate(sel):
+        keys = got[str(table["name"][i])]
+        whole_ref.append(keys[0])
+        for j, k in zip(starts[i], keys[1:]):
+            picks = (["first"] if j == 0 else []) + (["any"] if j % every == 0 else [])
+            picks += ["last"] if j == table["n_windows"][i] - 1 else []
+            for which in picks:
+                est[which].append(int(post[r, j].argmax()))
+                ref[which].append(k)
+                label[which].append(int(table["key"][i]))
+    rows = []
+    w = scores(whole, np.array(whole_ref))
+    rows.append(row("key.scores_local.whole.learned.mirex", f"scores ({len(sel)}), whole 30 s against music21's key of "
+                    "the notes of the whole 30 s (not the label)", w["mirex"], "fraction"))
+    for which in ("first", "last", "any"):
+        s_local = scores(np.array(est[which]), np.array(ref[which]))
+        s_label = scores(np.array(est[which]), np.array(label[which]))
+        agree = float(np.mean(np.array(ref[which]) == np.array(label[which])))
+        span = {"first": "0-12 s", "last": "the last 12 s", "any": "any 12-s window"}[which]
+        for metric in ("mirex", "exact"):
+            rows.append(row(f"key.scores_local.{which}.learned.{metric}",
+                            f"{span} ({len(est[which])}) against the key sounding there (music21 on the window's "
+                            f"notes): " + ", ".join(f"{k} {100 * s_local[k]:.0f}%" for k in MIREX), s_local[metric],
+                            "fraction", baseline=s_label[metric], note="baseline: the same estimates against the "
+                            "global label"))
+        rows.append(row(f"key.scores_local.{which}.label_agrees", f"{span}: music21's sounding key is the global "
+                        "label", agree, "fraction"))
+    rows.append(row("key.scores_local.gap_last", "MIREX whole minus the last 12 s, each against its own music21 key",
+                    w["mirex"] - scores(np.array(est["last"]), np.array(ref["last"]))["mirex"], "fraction"))
     return rows
 
 
