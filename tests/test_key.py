@@ -229,3 +229,24 @@ def test_engine_shows_the_identified_records_key_moved_by_the_pitch_fader():
     assert engine.listener.camelot == "3B"
     Engine.follow_key(engine, NowPlaying(None, 0.0, ()))
     assert engine.listener.camelot == "3B"
+
+
+def test_confidence_is_calibrated_for_the_excerpts_length():
+    from dataclasses import replace
+
+    from livedj.dsp.keyfind import key_posterior, load_model
+    from livedj.dsp.tonal import key_posterior_of
+
+    y = _track("Warehouse Piano", 30.0)
+    chroma, _ = chroma_features(y, SR)
+    shipped = load_model()
+    assert shipped.temperature_whole is not None  # the shipped model has both calibrations
+    flatter = replace(shipped, temperature_whole=2 * shipped.temperature)  # a whole excerpt's twice as soft
+    window = replace(shipped, temperature_whole=None)
+    confidence = {s: key_posterior(chroma, flatter, seconds=s).max() for s in (12.0, 20.0, 30.0, 60.0)}
+    assert confidence[12.0] == pytest.approx(key_posterior(chroma, window).max())
+    assert confidence[12.0] > confidence[20.0] > confidence[30.0] == pytest.approx(confidence[60.0])
+    # the live and the index paths say how long their audio is
+    np.testing.assert_allclose(key_posterior_of(y, SR)[0], key_posterior(chroma, seconds=30.0))
+    np.testing.assert_allclose(key_posterior_of(y[:12 * SR], SR)[0],
+                               key_posterior(chroma_features(y[:12 * SR], SR)[0], seconds=12.0))
