@@ -258,6 +258,7 @@ def local(table: dict, quick: bool = False) -> list[dict]:
     whole = _posteriors(table["whole"][sel], table["legacy_whole"][sel], "learned",
                         whole_seconds(table)[sel]).argmax(axis=-1)
     est = {"last": [], "any": [], "first": []}
+    conf = {k: [] for k in est}
     ref = {k: [] for k in est}
     label = {k: [] for k in est}
     whole_ref = []
@@ -269,6 +270,7 @@ def local(table: dict, quick: bool = False) -> list[dict]:
             picks += ["last"] if j == table["n_windows"][i] - 1 else []
             for which in picks:
                 est[which].append(int(post[r, j].argmax()))
+                conf[which].append(float(post[r, j].max()))
                 ref[which].append(k)
                 label[which].append(int(table["key"][i]))
     rows = []
@@ -286,6 +288,13 @@ def local(table: dict, quick: bool = False) -> list[dict]:
                             f"notes): " + ", ".join(f"{k} {100 * s_local[k]:.0f}%" for k in MIREX), s_local[metric],
                             "fraction", baseline=s_label[metric], note="baseline: the same estimates against the "
                             "global label"))
+        correct = (np.array(est[which]) == np.array(ref[which])).astype(float)
+        ece, lines = reliability(np.array(conf[which]), correct)
+        print(f"key benchmark: reliability of the learned confidence, scores {which} against the sounding key "
+              "(music21):\n" + "\n".join(lines), file=sys.stderr)
+        rows.append(row(f"key.scores_local.{which}.learned.ece", f"{span}: calibration error against the sounding "
+                        "key (10 bins); baseline: sampling noise", ece, "fraction",
+                        baseline=ece_noise(np.array(conf[which])), target=0.1))
         rows.append(row(f"key.scores_local.{which}.label_agrees", f"{span}: music21's sounding key is the global "
                         "label", agree, "fraction"))
         # What reading the notes themselves (no audio) scores against the label: a ceiling for any estimate
