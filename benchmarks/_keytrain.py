@@ -19,7 +19,8 @@ transpositions: the logit of a key with tonic ``t`` and mode ``m`` is ``w_m . ro
 ``rot_t(x)`` is the standardised (bass, treble) chroma rotated to ``t``. Expert 0 learns on the
 scores, expert 1 on the synth loops (one linear model for both lost 8 points on the scores and 6 on
 the loops in cross-validation). Its L2 penalty is chosen by 5-fold cross-validation by piece, and its
-softmax temperature is fitted on the out-of-fold logits so that the posterior is calibrated. The gate
+softmax temperatures (one for the 12-s windows, one for the whole excerpts) are fitted on the
+out-of-fold logits so that the posterior is calibrated at both lengths. The gate
 is a logistic regression from the sorted chroma (:func:`livedj.dsp.keyfind.style_features`) to
 "scores or loops"; the posterior is the experts' mixture by the gate. Its L2 weight (1e-4) was
 chosen by the out-of-fold accuracy of the mixture on the training data (mean of the two sets):

@@ -17,7 +17,9 @@ The features are cheap (one 0.5-s STFT, no CQT) so that the live path stays wher
    temperature fitted for calibration, is the posterior. Two sets of profiles ("experts") were
    learned (multinomial logistic regression with tied weights across transpositions): one on the
    training half of the key benchmark's rendered scores, one on livedj.synth's four-chord loops;
-   a gate on the shape of the chroma (:func:`style_features`) mixes their posteriors.
+   a gate on the shape of the chroma (:func:`style_features`) mixes their posteriors. The
+   temperatures depend on the excerpt's length (a 12-s live window and a 30-s index excerpt are
+   calibrated apart, :meth:`KeyModel.temperature_at`).
    ``benchmarks/_keytrain.py`` writes them to ``livedj/data/key_model.npz`` and
    ``python -m benchmarks key`` measures them on the scores' other half and on an unseen generator.
 
