@@ -305,85 +305,69 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
         return []
     lo = np.asarray(index.buckets[hashes], np.int64)
     df = np.asarray(index.buckets[hashes + 1], np.int64) - lo
-    skip = df > SKIP_DF * index.common
-    df[skip] = 0
+    df[df > SKIP_DF * index.common] = 0
     q_time = np.rint(times).astype(np.int64)
     if candidates is None:
         qpos, frame, dfh = _gather(index.times, lo, df)
     else:
         # one lookup per distinct (hash, time to 0.25 s): the speed hypotheses and the probe
         # often give the same hash for the same pair, and the coarse bins cannot tell them apart
-        key = (hashes << 24) | ((q_time >> DEDUP_SHIFT) + (1 << 23))
-        ukey, first, inv = np.unique(key, return_index=True, return_inverse=True)
-        # the rarest lookups first, up to a budget of hits: a rare hash is strong evidence and cheap,
-        # a common one weak and costly (the hits a query touches grow with the library)
+        inv, first, rows, start = fpvote.dedup_rows((hashes << 24) | ((q_time >> DEDUP_SHIFT) + (1 << 23)))
         u_df = df[first]
-        keep = np.argsort(u_df, kind="stable")
-        keep = np.sort(keep[np.cumsum(u_df[keep]) <= max(HIT_BUDGET, int(u_df.min(initial=0)))])
-        k_hash, k_time, k_df = hashes[first[keep]], q_time[first[keep]], u_df[keep]
+        u_df[_over_budget(u_df, HIT_BUDGET)] = 0
+        # the groups that asked for each lookup, as bits
+        labels = np.zeros(len(hashes), np.int64) if groups is None else np.asarray(groups, np.int64)
+        names, labels = np.unique(labels, return_inverse=True)
+        asked = np.ones(len(first), np.int64)
+        if len(names) > 1:
+            asked[:] = 0
+            np.bitwise_or.at(asked, inv, 1 << labels)
         # bins folded modulo 2**COARSE_BINS_LOG2 (bins that far apart are days of audio apart): a vote
         # array of fixed size whatever the library; a collision only adds a false candidate
         n_bins = 1 << COARSE_BINS_LOG2
-        chosen = np.zeros(n_bins + 1, bool)
-        labels = np.zeros(len(hashes), np.int64) if groups is None else np.asarray(groups, np.int64)
-        read = 0
-        for g in np.unique(labels):
-            asked = np.zeros(len(ukey), bool)
-            asked[inv[labels == g]] = True
-            mine = asked[keep]
-            votes = np.zeros(n_bins + 1)
-            n = fpvote.coarse_votes(index.buckets, index.times, k_hash[mine], k_time[mine], k_df[mine], index.common,
-                                    COARSE_SHIFT, n_bins - 1, votes)
-            if n == 0:
-                continue
-            read += n
-            votes[:-1] += votes[1:]  # a true offset near a bin edge splits over two bins
-            top = np.argpartition(-votes[:n_bins], candidates - 1)[:candidates]
-            chosen[top] = chosen[top + 1] = True
+        votes = np.zeros((len(names), n_bins + 1), np.float32)
+        u_hash, u_time = hashes[first], q_time[first]
+        read = fpvote.coarse_votes(index.buckets, index.times, u_hash, u_time, u_df, asked, index.common,
+                                   COARSE_SHIFT, n_bins - 1, votes)
         if read == 0:
             return []
+        chosen = np.zeros(n_bins + 1, bool)
+        for g in range(len(names)):
+            top = fpvote.top_bins(votes[g], candidates)
+            chosen[top] = chosen[top + 1] = True
         chosen[0] |= chosen[n_bins]
-        k_u, frame_sel = fpvote.chosen_hits(index.buckets, index.times, k_hash, k_time, k_df, COARSE_SHIFT,
-                                            n_bins - 1, chosen)
-        u_sel = keep[k_u]
-        # back to every query row that asked for the hash at that time
-        rows_by_u = np.argsort(inv, kind="stable")
-        n_rows = np.bincount(inv, minlength=len(ukey))
-        row_start = np.cumsum(n_rows) - n_rows
-        u = u_sel
-        e_qpos = np.repeat(np.arange(len(u)), n_rows[u])
-        r_start = np.cumsum(n_rows[u]) - n_rows[u]
-        qpos = rows_by_u[np.repeat(row_start[u] - r_start, n_rows[u]) + np.arange(len(e_qpos))]
-        frame = frame_sel[e_qpos]
-        dfh = u_df[u][e_qpos]
+        qpos, frame = fpvote.chosen_hits(index.buckets, index.times, u_hash, u_time, u_df, COARSE_SHIFT, n_bins - 1,
+                                         chosen, rows, start)
+        dfh = df[qpos]
     if len(qpos) == 0:
         return []
     weight = np.minimum(1.0, index.common / dfh)
     # the track of each hit by its own frame (an offset may fall before its track's start)
     t_idx = np.searchsorted(index._bases, frame, side="right") - 1
     offset = frame - index._bases[t_idx] - q_time[qpos]
-    span = 1 << 24  # offsets shifted to non-negative; tracks up to ~37 h
-    key = (t_idx * n_hyp + hyp[qpos]) * span + (offset + span // 2)
-    keys, inv_k = np.unique(key, return_inverse=True)
-    counts = np.bincount(inv_k, weights=weight)
-    # +-1 frame tolerance: rounding of rescaled times splits a true offset over two bins
-    c3 = counts.copy()
-    left = np.searchsorted(keys, keys - 1)
-    right = np.searchsorted(keys, keys + 1)
-    has_l = keys[np.minimum(left, len(keys) - 1)] == keys - 1
-    has_r = keys[np.minimum(right, len(keys) - 1)] == keys + 1
-    c3[has_l] += counts[left[has_l]]
-    c3[has_r] += counts[right[has_r]]
-    k_track = keys // (span * n_hyp)
-    k_hyp = (keys // span) % n_hyp
-    ids, cand = np.unique(k_track, return_inverse=True)
-    per_hyp = np.zeros((len(ids), n_hyp))  # best count of each track under each hypothesis
-    np.maximum.at(per_hyp, (cand, k_hyp), c3)
-    order = np.lexsort((-c3, cand))
-    firsts = order[np.r_[True, np.diff(cand[order]) != 0]]
-    out = [(int(index._ids[k_track[k]]), float(c3[k]), float(fp.frames_to_s(int(keys[k] % span) - span // 2)),
-            int(k_hyp[k]), per_hyp[cand[k]]) for k in firsts]
-    return sorted(out, key=lambda x: (-x[1], x[0]))
+    slots, best, best_hyp, best_off, per_hyp = fpvote.aligned_counts(t_idx, hyp[qpos], offset, weight, n_hyp)
+    ids = index._ids[slots]
+    order = np.lexsort((ids, -best))
+    return [(int(ids[k]), float(best[k]), float(fp.frames_to_s(int(best_off[k]))), int(best_hyp[k]), per_hyp[k])
+            for k in order]
+
+
+def _over_budget(df: np.ndarray, budget: int) -> np.ndarray:
+    """The lookups left out when the rarest are read first up to ``budget`` hits (ties: in order):
+    what a stable sort by ``df`` and a cumulative sum would keep, without the sort."""
+    total = int(df.sum())
+    if total <= budget:
+        return np.zeros(len(df), bool)
+    budget = max(budget, int(df.min()))  # the rarest lookup is read whatever its size
+    # hits per df value, cumulated: the df below which everything fits
+    per_df = np.bincount(df, weights=df)
+    cum = np.cumsum(per_df)
+    d = int(np.searchsorted(cum, budget, side="right"))  # lookups of df < d all fit
+    left = budget - int(cum[d - 1])
+    out = df > d
+    at = np.flatnonzero(df == d)
+    out[at[min(len(at), left // d):]] = True
+    return out
 
 
 def hypotheses(speeds: Iterable[float] = DEFAULT_SPEEDS, tempos: Iterable[float] = KEYLOCK_TEMPOS
@@ -409,16 +393,22 @@ def query_hashes(y: np.ndarray, sr: int, speeds: Iterable[float] = DEFAULT_SPEED
     t, f = fp.peaks(y, sr, density=fp.QUERY_DENSITY, band=band)
     # rescaled dt can reach DT_MAX / min(speed): pair with a zone that covers every hypothesis
     i, j = fp.pairs(t, f, fanout=fp.QUERY_FANOUT, dt_max=fp.DT_MAX / speeds.min())
-    hs, ts, hyp = [], [], []
-    for k, (s, p) in enumerate(zip(speeds, pitches)):
-        h, tt, valid = fp.hash_pairs(t, f, i, j, s, probe=True, pitch=p)
-        hs.append(h[valid])
-        ts.append(tt[valid])
-        hyp.append(np.full(int(valid.sum()), k))
     if not len(i):
         z = np.zeros(0, np.int64)
         return z, np.zeros(0), z, speeds, 0
-    return (np.concatenate(hs).astype(np.int64), np.concatenate(ts), np.concatenate(hyp), speeds, len(i))
+    # every hypothesis in one call: the peaks rescaled per hypothesis, laid end to end (hypothesis k's
+    # copy at k * n), so hash_pairs' arithmetic runs once over all rows instead of once per hypothesis
+    n, n_hyp = len(t), len(speeds)
+    t_all = (t[None, :] * speeds[:, None]).ravel()
+    f_all = (f[None, :] / pitches[:, None]).ravel()
+    shift = (np.arange(n_hyp) * n)[:, None]
+    h, tt, valid = fp.hash_pairs(t_all, f_all, (i[None, :] + shift).ravel(), (j[None, :] + shift).ravel(), 1.0,
+                                 probe=True, pitch=1.0)
+    # probe rows come as [floor dt of every hypothesis, floor + 1 of every hypothesis]: per hypothesis
+    hyp = np.broadcast_to(np.repeat(np.arange(n_hyp), len(i)), (2, n_hyp * len(i)))
+    order = np.arange(2 * n_hyp * len(i)).reshape(2, n_hyp, len(i)).transpose(1, 0, 2).ravel()
+    keep = order[valid[order]]
+    return h[keep].astype(np.int64), tt[keep], hyp.ravel()[keep], speeds, len(i)
 
 
 def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterable[float] = DEFAULT_SPEEDS,

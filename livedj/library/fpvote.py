@@ -1,111 +1,267 @@
-"""The inner loops of the fingerprint candidate stage, compiled with numba when it is installed.
+"""The inner loops of the fingerprint matcher, compiled with numba.
 
-Two passes over the index hits of a query's lookups (``buckets``/``times`` of
-:class:`livedj.library.fingerprints.FingerprintIndex`): :func:`coarse_votes` adds each hit's weight
-to its coarse (timeline - query time) bin; :func:`chosen_hits` returns the hits that fall in the
-chosen bins. In numpy each hit costs ~8 whole-array passes (repeat, gather, subtract, shift,
-bincount, ...), ~40 ns; compiled, one read of the posting and one add, a few ns, and the GIL is
-released (the match runs on the second core beside the embedding). Without numba the same
-functions run as numpy (:data:`COMPILED` is False).
+The matcher (:mod:`livedj.library.fingerprints`) works on the rows of a query (one per hash under
+one speed hypothesis) and on the index's CSR arrays (``buckets``/``times``). These loops:
+
+- :func:`dedup_rows`: rows -> distinct lookups (hash, query time to a few frames), from one sort;
+- :func:`coarse_votes`: every hit of the chosen lookups adds its weight to its coarse
+  ``(timeline - query time)`` bin, one vote array per group of hypotheses, each posting read once;
+- :func:`top_bins`: the best bins of adjacent pairs of a vote array (an offset near a bin edge
+  splits over two bins);
+- :func:`chosen_hits`: the hits that fall in the chosen bins, expanded back to every row that asked;
+- :func:`aligned_counts`: the exact ``(track, hypothesis, offset)`` histogram of those hits, +-1
+  frame, best per track.
+
+In numpy each hit cost ~8 whole-array passes (repeat, gather, subtract, shift, bincount, ...) and
+the de-duplication and histogram several stable sorts; compiled, one read of a posting and one add
+per hit, and the GIL is released (the match runs on the second core beside the embedding).
+numba is a dependency (librosa needs it too); without it the same loops run as plain Python:
+the same results, far slower (:data:`COMPILED` is False).
 """
 from __future__ import annotations
 
 import numpy as np
 
-try:  # optional: the numpy path gives the same results, slower
+try:  # numba is installed with librosa; without it the loops below still run, as Python
     from numba import njit
     COMPILED = True
-except ImportError:  # pragma: no cover - numba is a dependency; this keeps a broken install usable
+except ImportError:  # pragma: no cover
     COMPILED = False
 
-__all__ = ["coarse_votes", "chosen_hits", "COMPILED"]
+    def njit(*args, **kwargs):
+        return (lambda fn: fn) if not args or not callable(args[0]) else args[0]
+
+__all__ = ["dedup_rows", "coarse_votes", "top_bins", "chosen_hits", "aligned_counts", "COMPILED"]
+
+_ROW_BITS = 21  # rows per query (2M: 30 s at any density); the lookup key takes the other 43 bits
 
 
-def _coarse_votes_py(buckets, times, hashes, qtimes, dfs, common, shift, mask, votes):
-    lo = buckets[hashes].astype(np.int64)
-    qpos = np.repeat(np.arange(len(hashes)), dfs)
-    starts = np.cumsum(dfs) - dfs
-    pos = np.repeat(lo - starts, dfs) + np.arange(int(dfs.sum()))
-    b = (np.asarray(times[pos], np.int64) - qtimes[qpos]) >> shift
-    np.maximum(b, 0, out=b)
-    b &= mask
-    votes += np.bincount(b, weights=np.minimum(1.0, common / np.maximum(dfs, 1))[qpos], minlength=len(votes))
-    return int(len(pos))
+@njit(cache=True, nogil=True)
+def _runs(packed, row_bits):  # pragma: no cover - compiled
+    """Sorted (key << row_bits | row) -> (lookup of each row, first row of each lookup, rows grouped
+    by lookup, start of each lookup's rows)."""
+    n = packed.shape[0]
+    mask = (np.uint64(1) << np.uint64(row_bits)) - np.uint64(1)
+    inv = np.empty(n, np.int64)
+    rows = np.empty(n, np.int64)
+    first = np.empty(n, np.int64)
+    start = np.empty(n + 1, np.int64)
+    u = -1
+    prev = np.uint64(0)
+    for k in range(n):
+        key = packed[k] >> np.uint64(row_bits)
+        r = np.int64(packed[k] & mask)
+        if k == 0 or key != prev:
+            u += 1
+            first[u] = r
+            start[u] = k
+            prev = key
+        inv[r] = u
+        rows[k] = r
+    start[u + 1] = n
+    return inv, first[:u + 1], rows, start[:u + 2]
 
 
-def _chosen_hits_py(buckets, times, hashes, qtimes, dfs, shift, mask, chosen, out_u, out_frame):
-    lo = buckets[hashes].astype(np.int64)
-    qpos = np.repeat(np.arange(len(hashes)), dfs)
-    starts = np.cumsum(dfs) - dfs
-    pos = np.repeat(lo - starts, dfs) + np.arange(int(dfs.sum()))
-    frame = np.asarray(times[pos], np.int64)
-    b = np.maximum((frame - qtimes[qpos]) >> shift, 0) & mask
-    sel = np.flatnonzero(chosen[b])
-    k = min(len(sel), len(out_u))
-    out_u[:k], out_frame[:k] = qpos[sel[:k]], frame[sel[:k]]
-    return int(len(sel))
+def dedup_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct values of ``key`` (non-negative, < 2**43) in ascending order, from one sort.
+
+    Returns
+    -------
+    inv : np.ndarray
+        int64: for every row, its lookup (index into the distinct keys).
+    first : np.ndarray
+        int64: for every lookup, its first row (lowest row index).
+    rows : np.ndarray
+        int64: the rows grouped by lookup (ascending within a lookup).
+    start : np.ndarray
+        int64: lookup ``u``'s rows are ``rows[start[u]:start[u + 1]]``.
+    """
+    key = np.asarray(key, np.int64)
+    if len(key) >= 1 << _ROW_BITS:
+        raise ValueError(f"{len(key)} query rows: at most {1 << _ROW_BITS}")
+    packed = (key.astype(np.uint64) << np.uint64(_ROW_BITS)) | np.arange(len(key), dtype=np.uint64)
+    packed.sort()
+    return _runs(packed, _ROW_BITS)
 
 
-if COMPILED:
-    @njit(cache=True, nogil=True)
-    def _coarse_votes_nb(buckets, times, hashes, qtimes, dfs, common, shift, mask, votes):  # pragma: no cover
-        n = 0
-        for u in range(hashes.shape[0]):
-            d = dfs[u]
-            if d == 0:
-                continue
-            lo = np.int64(buckets[hashes[u]])
-            w = 1.0 if d <= common else common / d
-            q = qtimes[u]
-            for p in range(lo, lo + d):
-                b = (np.int64(times[p]) - q) >> shift
-                if b < 0:
-                    b = 0
-                votes[b & mask] += w
-            n += d
-        return n
-
-    @njit(cache=True, nogil=True)
-    def _chosen_hits_nb(buckets, times, hashes, qtimes, dfs, shift, mask, chosen, out_u, out_frame):  # pragma: no cover
-        k = 0
-        cap = out_u.shape[0]
-        for u in range(hashes.shape[0]):
-            d = dfs[u]
-            lo = np.int64(buckets[hashes[u]])
-            q = qtimes[u]
-            for p in range(lo, lo + d):
-                f = np.int64(times[p])
-                b = (f - q) >> shift
-                if b < 0:
-                    b = 0
-                if chosen[b & mask]:
-                    if k < cap:
-                        out_u[k] = u
-                        out_frame[k] = f
-                    k += 1
-        return k
+@njit(cache=True, nogil=True)
+def _coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common, shift, mask, votes):  # pragma: no cover
+    n = 0
+    n_groups = votes.shape[0]
+    for u in range(hashes.shape[0]):
+        d = dfs[u]
+        if d == 0:
+            continue
+        lo = np.int64(buckets[hashes[u]])
+        w = np.float32(1.0 if d <= common else common / d)
+        q = qtimes[u]
+        g = groups[u]
+        for p in range(lo, lo + d):
+            b = (np.int64(times[p]) - q) >> shift
+            if b < 0:
+                b = 0
+            b &= mask
+            for k in range(n_groups):
+                if g & (1 << k):
+                    votes[k, b] += w
+        n += d
+    return n
 
 
-def coarse_votes(buckets, times, hashes, qtimes, dfs, common: float, shift: int, mask: int,
+def coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common: float, shift: int, mask: int,
                  votes: np.ndarray) -> int:
     """Add every hit of lookups ``hashes`` (query times ``qtimes``, ``dfs`` hits each, 0 = skipped)
-    to ``votes[((frame - qtime) >> shift) & mask]`` with weight ``min(1, common / df)``.
+    to ``votes[g, ((frame - qtime) >> shift) & mask]`` with weight ``min(1, common / df)``, for every
+    group ``g`` whose bit is set in ``groups`` (one bitmask per lookup; ``votes`` float32, one row a
+    group). Each posting is read once, whatever the number of groups.
 
     Returns the number of hits read.
     """
-    fn = _coarse_votes_nb if COMPILED else _coarse_votes_py
-    return fn(np.asarray(buckets), np.asarray(times), hashes, qtimes, dfs, float(common), int(shift), int(mask), votes)
+    return _coarse_votes(np.asarray(buckets), np.asarray(times), hashes, qtimes, dfs, groups, float(common), int(shift),
+                         int(mask), votes)
 
 
-def chosen_hits(buckets, times, hashes, qtimes, dfs, shift: int, mask: int, chosen: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """(lookup index, timeline frame) of the hits whose coarse bin is ``chosen``."""
-    fn = _chosen_hits_nb if COMPILED else _chosen_hits_py
-    cap = 1 << 14
+@njit(cache=True, nogil=True)
+def top_bins(votes, k):  # pragma: no cover - compiled
+    """Indices ``i`` (< len(votes) - 1) of the ``k`` largest positive ``votes[i] + votes[i + 1]``, any
+    order (ties: the lowest indices). One pass and a small sorted buffer instead of a partition of the
+    whole array."""
+    n = votes.shape[0] - 1
+    k = min(k, n)
+    best = np.zeros(k)
+    idx = np.full(k, -1, np.int64)
+    floor = 0.0  # bins without votes hold no hits: never chosen
+    for i in range(n):
+        v = votes[i] + votes[i + 1]
+        if v > floor:
+            # insert into the descending buffer, dropping its last
+            m = k - 1
+            while m > 0 and best[m - 1] < v:
+                best[m] = best[m - 1]
+                idx[m] = idx[m - 1]
+                m -= 1
+            best[m] = v
+            idx[m] = i
+            floor = best[k - 1]
+    return idx[idx >= 0]
+
+
+@njit(cache=True, nogil=True)
+def _chosen_hits(buckets, times, hashes, qtimes, dfs, shift, mask, chosen, rows, start, out_row, out_frame):  # pragma: no cover
+    k = 0
+    cap = out_row.shape[0]
+    for u in range(hashes.shape[0]):
+        d = dfs[u]
+        if d == 0:
+            continue
+        lo = np.int64(buckets[hashes[u]])
+        q = qtimes[u]
+        r0, r1 = start[u], start[u + 1]
+        for p in range(lo, lo + d):
+            f = np.int64(times[p])
+            b = (f - q) >> shift
+            if b < 0:
+                b = 0
+            if chosen[b & mask]:
+                for r in range(r0, r1):
+                    if k < cap:
+                        out_row[k] = rows[r]
+                        out_frame[k] = f
+                    k += 1
+    return k
+
+
+def chosen_hits(buckets, times, hashes, qtimes, dfs, shift: int, mask: int, chosen: np.ndarray, rows: np.ndarray,
+                start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, timeline frame) of the hits whose coarse bin is ``chosen``, once for every row that asked
+    for the lookup (lookup ``u``'s rows are ``rows[start[u]:start[u + 1]]``)."""
+    cap = 1 << 16
     while True:
-        out_u, out_frame = np.empty(cap, np.int64), np.empty(cap, np.int64)
-        k = fn(np.asarray(buckets), np.asarray(times), hashes, qtimes, dfs, int(shift), int(mask), chosen,
-               out_u, out_frame)
+        out_row, out_frame = np.empty(cap, np.int64), np.empty(cap, np.int64)
+        k = _chosen_hits(np.asarray(buckets), np.asarray(times), hashes, qtimes, dfs, int(shift), int(mask), chosen,
+                         rows, start, out_row, out_frame)
         if k <= cap:
-            return out_u[:k], out_frame[:k]
+            return out_row[:k], out_frame[:k]
         cap = k
+
+
+@njit(cache=True, nogil=True)
+def _aligned(keys, weights, span, n_hyp):  # pragma: no cover - compiled
+    """Sorted (track * n_hyp + hyp) * span + offset keys with their weights -> per distinct key its
+    track slot, hypothesis, offset and +-1-frame count; keys of one track are contiguous."""
+    n = keys.shape[0]
+    ukeys = np.empty(n, np.int64)
+    counts = np.empty(n, np.float64)
+    m = -1
+    for k in range(n):
+        if m < 0 or keys[k] != ukeys[m]:
+            m += 1
+            ukeys[m] = keys[k]
+            counts[m] = 0.0
+        counts[m] += weights[k]
+    m += 1
+    c3 = counts[:m].copy()
+    for k in range(m):
+        if k > 0 and ukeys[k - 1] == ukeys[k] - 1:
+            c3[k] += counts[k - 1]
+        if k + 1 < m and ukeys[k + 1] == ukeys[k] + 1:
+            c3[k] += counts[k + 1]
+    return ukeys[:m], c3
+
+
+def aligned_counts(track: np.ndarray, hyp: np.ndarray, offset: np.ndarray, weight: np.ndarray, n_hyp: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The exact histogram of hits over ``(track, hypothesis, offset)``, each bin +-1 frame.
+
+    Parameters
+    ----------
+    track, hyp, offset : np.ndarray
+        int64 per hit: track slot (>= 0), hypothesis (< ``n_hyp``), offset in frames (|offset| < 2**23).
+    weight : np.ndarray
+        float64 per hit.
+
+    Returns
+    -------
+    tracks : np.ndarray
+        Track slots with at least one hit.
+    best : np.ndarray
+        Their best count.
+    best_hyp, best_offset : np.ndarray
+        Where it lies (ties: lowest hypothesis, then offset).
+    per_hyp : np.ndarray
+        (tracks, n_hyp): each track's best count under each hypothesis.
+    """
+    span = np.int64(1 << 24)
+    keys = (np.asarray(track, np.int64) * n_hyp + hyp) * span + (offset + span // 2)
+    order = np.argsort(keys)  # ties (equal keys) are summed: their order does not matter
+    ukeys, c3 = _aligned(keys[order], np.asarray(weight, np.float64)[order], span, n_hyp)
+    return _per_track(ukeys, c3, span, n_hyp)
+
+
+@njit(cache=True, nogil=True)
+def _per_track(ukeys, c3, span, n_hyp):  # pragma: no cover - compiled
+    m = ukeys.shape[0]
+    n_tr = 0
+    for k in range(m):
+        if k == 0 or ukeys[k] // (span * n_hyp) != ukeys[k - 1] // (span * n_hyp):
+            n_tr += 1
+    tracks = np.empty(n_tr, np.int64)
+    best = np.full(n_tr, -1.0)
+    best_hyp = np.zeros(n_tr, np.int64)
+    best_off = np.zeros(n_tr, np.int64)
+    per_hyp = np.zeros((n_tr, n_hyp))
+    t = -1
+    for k in range(m):
+        tr = ukeys[k] // (span * n_hyp)
+        if t < 0 or tr != tracks[t]:
+            t += 1
+            tracks[t] = tr
+        h = (ukeys[k] // span) % n_hyp
+        c = c3[k]
+        if c > per_hyp[t, h]:
+            per_hyp[t, h] = c
+        if c > best[t]:  # keys ascending: the first maximum is the lowest (hypothesis, offset)
+            best[t] = c
+            best_hyp[t] = h
+            best_off[t] = ukeys[k] % span - span // 2
+    return tracks, best, best_hyp, best_off, per_hyp
