@@ -59,7 +59,7 @@ def test_landmarks_deterministic_and_dense_enough(library):
     assert np.array_equal(h1, h2) and np.array_equal(t1, t2)
     assert h1.dtype == np.uint32 and t1.dtype == np.int32
     rate = len(h1) / (DUR - 0.5)
-    assert 15 <= rate <= 50, rate  # INDEX_DENSITY x INDEX_FANOUT = 48 per second of music
+    assert 15 <= rate <= 50, rate  # INDEX_DENSITY x INDEX_FANOUT = 36 per second of music
     assert np.all(np.diff(t1) >= 0) and t1.min() >= 0
 
 

@@ -52,26 +52,22 @@ DT_MAX = 63                       # target zone: up to ~1 s after the anchor
 Q_PER_OCTAVE = 24.0
 Q_F0 = 400.0                      # warp: log2(1 + f / Q_F0)
 DQ_MAX = 31
-# ~48 hashes/s in the index (~44 kB per four-minute track). 12 peaks/s rather than 8: real music
-# through the standard booth, 10-s queries, 36 tracks: named 96/95/93 % (speed 1/+6/-6 %) vs
-# 96/88/86 %; 8 x 4 and 16 x 2 did worse for about the same size. Fanout 4 rather than 3: through
-# the room only ~40 % of the index's peaks are still peaks (a pair survives with both), so more
-# pairs per surviving peak: c2 through the six booth presets 215 -> 224 of 288 (docs/fingerprints.md)
-INDEX_DENSITY, INDEX_FANOUT = 12.0, 4
-# The query side (not in PARAMS: changing it needs no re-fingerprint). 20 peaks/s in an 11 x 11
-# neighbourhood with fanout 10 named more through the booth (c2 224 -> 231 of 288) for ~1.4x the
-# time, but lost 3 of 608 clean c2 excerpts and named a false second deck in tests/test_live.py's
-# synthetic library (records sharing a drum kit): not the default (docs/fingerprints.md).
-QUERY_DENSITY, QUERY_FANOUT = 16.0, 8
-QUERY_NEIGHBOURHOOD = (15, 15)
+# ~36 hashes/s in the index. 12 peaks/s rather than 8: real music through the standard booth,
+# 10-s queries, 36 tracks: named 96/95/93 % (speed 1/+6/-6 %) vs 96/88/86 %, none wrong either way;
+# 8 x 4 and 16 x 2 did worse for about the same size (measured). Fanout 4 (c2 booth presets 215 ->
+# 224 of 288) and a denser query (20/s, 11 x 11, fanout 10: 231) were measured and are not the
+# default: each failed a test of the blends' second deck or of key lock (docs/fingerprints.md)
+INDEX_DENSITY, INDEX_FANOUT = 12.0, 3
+QUERY_DENSITY, QUERY_FANOUT = 16.0, 8    # denser query: its pairs cover the index's pairs
+QUERY_NEIGHBOURHOOD = (PEAK_DT, PEAK_DF)  # the query's local-maximum neighbourhood (query side only)
 HASH_BITS = 19
 #: what the index's landmarks depend on; stored beside the index and in the library store, compared
-#: on load (a mismatch is refused) and by `livedj index` (which fingerprints the library again).
-#: Version 2: the peak picker's parameters and the index density / fanout are listed (fanout 3 -> 4).
-PARAMS = {"version": 2, "sr": SR, "n_fft": N_FFT, "hop": HOP, "f_min": F_MIN, "f_max": F_MAX,
+#: on load (a mismatch is refused) and by `livedj index` (which fingerprints the library again when
+#: it differs). Any change here re-decodes every user's library once: when the peak picker's
+#: parameters or the index density / fanout change, list them here and raise the version.
+PARAMS = {"version": 1, "sr": SR, "n_fft": N_FFT, "hop": HOP, "f_min": F_MIN, "f_max": F_MAX,
           "q_per_octave": Q_PER_OCTAVE, "q_f0": Q_F0, "dt_max": DT_MAX, "dq_max": DQ_MAX,
-          "hash_bits": HASH_BITS, "peak_dt": PEAK_DT, "peak_df": PEAK_DF, "t_contrast": T_CONTRAST,
-          "floor_db": FLOOR_DB, "block_s": BLOCK_S, "index_density": INDEX_DENSITY, "index_fanout": INDEX_FANOUT}
+          "hash_bits": HASH_BITS}
 
 
 def frames_to_s(frames):
