@@ -390,7 +390,7 @@ def query_hashes(y: np.ndarray, sr: int, speeds: Iterable[float] = DEFAULT_SPEED
     pitches = speeds if pitches is None else np.asarray(list(pitches), dtype=np.float64)
     # the index band as the pitch fader moves it: a record's 150 Hz is 140 Hz at -7 %
     band = (fp.F_MIN * pitches.min(), fp.F_MAX * pitches.max())
-    t, f = fp.peaks(y, sr, density=fp.QUERY_DENSITY, band=band)
+    t, f = fp.query_peaks(y, sr, band=band)
     # rescaled dt can reach DT_MAX / min(speed): pair with a zone that covers every hypothesis
     i, j = fp.pairs(t, f, fanout=fp.QUERY_FANOUT, dt_max=fp.DT_MAX / speeds.min())
     if not len(i):

@@ -167,6 +167,12 @@ class Store:
         )
         self.db.commit()
 
+    def set_landmarks(self, track_id: int, landmarks: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Replace one track's fingerprint (hashes, frame times); None removes it. The caller commits."""
+        blob = None if landmarks is None else (np.asarray(landmarks[0], dtype=np.uint32).tobytes()
+                                               + np.asarray(landmarks[1], dtype=np.int32).tobytes())
+        self.db.execute("UPDATE tracks SET landmarks = ? WHERE id = ?", (blob, int(track_id)))
+
     def set_dj_analysis(self, path: str, track) -> None:
         """Take BPM/key from the DJ's software (an ImportedTrack) for an already indexed file."""
         if track.bpm:
