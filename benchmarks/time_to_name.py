@@ -184,6 +184,22 @@ def listen(mix: str, index: str, *, confirm: int | None = None, hold: int | None
     session = Session()
     plays = []
     session.on_played.append(lambda track_id, source, confidence: plays.append(track_id))
+    raw = []  # every update's top matches before any decision (one call per update, in order)
+    tracker = engine.now_playing
+    hear = tracker.hear
+
+    def hear_and_keep(audio, sample_rate):
+        from livedj.engine import now_playing as module
+
+        match = module.match_audio
+        try:
+            module.match_audio = lambda *a, **k: _kept(raw, match(*a, **k))
+            return hear(audio, sample_rate)
+        finally:
+            module.match_audio = match
+
+    if tracker.index.fingerprints is not None:
+        object.__setattr__(tracker, "hear", hear_and_keep)
     loop = LiveLoop(engine, ring, FileSource(ring, mix, realtime=False), hop_s=hop_s, fast=True,
                     history=1_000_000, session=session)
     loop.start()
@@ -191,7 +207,15 @@ def listen(mix: str, index: str, *, confirm: int | None = None, hold: int | None
     loop.join(5)
     if loop.error is not None:
         raise loop.error
-    return list(loop.history), plays
+    updates = list(loop.history)
+    for u, matches in zip(updates, raw[-len(updates):] if raw else []):
+        object.__setattr__(u, "raw", matches)
+    return updates, plays
+
+
+def _kept(store: list, matches: list) -> list:
+    store.append([(m.track_id, round(m.aligned, 1), round(m.speed, 3), m.pitch_locked) for m in matches])
+    return matches
 
 
 # -- figures ------------------------------------------------------------------------------------
@@ -211,7 +235,7 @@ def measure(heard: list[Heard], updates: list, window_s: float) -> dict:
         during = [u for u in updates if h.audible_from < u.t <= h.audible_to + 0.5]
         named = next((u.t for u in during if now_id(u) == h.track_id), None)
         out[h.how].append(None if named is None else named - h.louder_at)
-        out.setdefault("details", []).append((h.how, Path(h.path).name, h.transition,
+        out.setdefault("details", []).append((h.how, Path(h.path).name, f"{h.transition:32s} {_trace(h, during)}",
                                               None if named is None else round(named - h.louder_at, 1)))
         if h.how == "blend":
             on = next((u.t for u in during if h.track_id in deck_ids(u)), None)
@@ -226,6 +250,21 @@ def measure(heard: list[Heard], updates: list, window_s: float) -> dict:
                                                   None))
         out["wrong_deck"] += any(t not in recent for t in deck_ids(u))
     return out
+
+
+def _trace(h: Heard, during: list) -> str:
+    """Where the time went, seconds from the louder moment: the record first among the top three
+    matches (its aligned count, speed, k = key lock), first top with 10 aligned, first confirmed deck."""
+    def first(pred):
+        u = next((u for u in during if pred(u)), None)
+        return "-" if u is None else f"{u.t - h.louder_at:+.0f}"
+
+    raw = [(u, m) for u in during for m in getattr(u, "raw", ()) if m[0] == h.track_id]
+    seen = "-" if not raw else f"{raw[0][0].t - h.louder_at:+.0f} ({raw[0][1][1]:.0f} at {raw[0][1][2]:.3f}" \
+        f"{'k' if raw[0][1][3] else ''})"
+    top = first(lambda u: bool(getattr(u, "raw", ())) and u.raw[0][0] == h.track_id and u.raw[0][1] >= 10)
+    deck = first(lambda u: any(d["track_id"] == h.track_id for d in u.decks))
+    return f"in top-3 {seen}, top {top}, deck {deck}"
 
 
 def _stats(values: list) -> tuple[float, float, float]:
