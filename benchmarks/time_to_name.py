@@ -22,6 +22,8 @@ same table). Targets (issue 16): <= 5 s median after a cut, <= 10 s p95 through 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import sys
 import tempfile
@@ -194,7 +196,9 @@ def listen(mix: str, index: str, *, confirm: int | None = None, hold: int | None
         match = module.match_audio
         try:
             module.match_audio = lambda *a, **k: _kept(raw, match(*a, **k))
-            return hear(audio, sample_rate)
+            found = hear(audio, sample_rate)
+            raw[-1] = (raw[-1], [dataclasses.astuple(m) for m in found])
+            return found
         finally:
             module.match_audio = match
 
@@ -208,8 +212,9 @@ def listen(mix: str, index: str, *, confirm: int | None = None, hold: int | None
     if loop.error is not None:
         raise loop.error
     updates = list(loop.history)
-    for u, matches in zip(updates, raw[-len(updates):] if raw else []):
-        object.__setattr__(u, "raw", matches)
+    for u, (matches, found) in zip(updates, raw[-len(updates):] if raw else []):
+        object.__setattr__(u, "raw", matches)  # the top three matches
+        object.__setattr__(u, "found", found)  # what ``hear`` made of them (Match fields), for replays
     return updates, plays
 
 
@@ -278,7 +283,7 @@ def _stats(values: list) -> tuple[float, float, float]:
 def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6, mixes: int = 2,
                   blend_mixes: int | None = None, seed: int = 0, label: str = "generated", confirm=None, hold=None, identify_s=None,
                   hop_s: float = 1.0, work: Path | None = None, cut_s: float = 75.0,
-                  blend_s: float = 150.0, details: list | None = None) -> list[dict]:
+                  blend_s: float = 150.0, details: list | None = None, dump: list | None = None) -> list[dict]:
     """Index the present records, render ``mixes`` cut mixes and ``blend_mixes`` (default ``mixes``)
     blend mixes of ``per_mix`` records each, listen to each and return the rows."""
     from rich.progress import Progress
@@ -292,7 +297,7 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
             return run_benchmark(records, absent_every, per_mix=per_mix, mixes=mixes, blend_mixes=blend_mixes,
                                  seed=seed, label=label,
                                  confirm=confirm, hold=hold, identify_s=identify_s, hop_s=hop_s, work=Path(tmp),
-                                 cut_s=cut_s, blend_s=blend_s, details=details)
+                                 cut_s=cut_s, blend_s=blend_s, details=details, dump=dump)
     import hashlib
 
     key = f"{label}-{len(present)}-{hashlib.sha1(chr(0).join(present).encode()).hexdigest()[:10]}"
@@ -319,6 +324,12 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
                                         hold=hold, identify_s=identify_s, hop_s=hop_s)
                 listen_s += time.perf_counter() - began
                 got = measure(heard, updates, window_s)
+                if dump is not None:  # everything a replay of the confirmation rules needs
+                    dump.append({"how": how, "mix": m, "heard": [dataclasses.asdict(h) for h in heard],
+                                 "plays": plays, "updates": [
+                                     {"t": u.t, "now": (u.now_playing or {}).get("track_id"),
+                                      "decks": [d["track_id"] for d in u.decks], "raw": getattr(u, "raw", []),
+                                      "found": getattr(u, "found", [])} for u in updates]})
                 for name in figures:
                     figures[name] += got.get(name, [])
                 expected = [h.track_id for h in heard if h.track_id is not None]
@@ -371,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mixes", type=int, default=2, help="mixes of each kind (cuts, blends)")
     parser.add_argument("--blend-mixes", type=int, help="blend mixes (default: --mixes)")
     parser.add_argument("--blend-s", type=float, default=150.0, help="seconds of each record in a blend mix")
+    parser.add_argument("--dump", help="write every update's matches and decks here (JSON), for replays")
     parser.add_argument("--per-mix", type=int, default=8, help="records per mix")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--confirm", type=int, help="updates in a row before a deck is confirmed (tuning)")
@@ -385,10 +397,13 @@ def main(argv: list[str] | None = None) -> int:
         records = generated_records(cache_dir("time_to_name", "generated"), 12, 160.0)
         label = "generated"
     details: list = []
+    dump: list | None = [] if args.dump else None
     rows = run_benchmark(records, per_mix=args.per_mix, mixes=args.mixes, blend_mixes=args.blend_mixes,
                          blend_s=args.blend_s, seed=args.seed, label=label,
                          confirm=args.confirm, hold=args.hold, identify_s=args.identify_s, hop_s=args.hop,
-                         details=details)
+                         details=details, dump=dump)
+    if args.dump:
+        Path(args.dump).write_text(json.dumps({"ids": {v: k for k, v in _IDS.items()}, "mixes": dump}))
     print_rows(rows, title=f"time to name ({label})")
     for how, name, transition, seconds in details:  # one line per transition: what made a slow one slow
         if how == "wrong":
