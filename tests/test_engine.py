@@ -119,6 +119,26 @@ def test_deck_rule_confirms_the_incoming_record_while_the_outgoing_is_heard_and_
     assert ids(rule.update((a(0.3), b(0.1)))) == [2, 1]  # and it stays now (no flipping back)
 
 
+def test_deck_rule_confirms_a_newcomer_as_loud_as_the_playing_record_in_one_update():
+    a, b = (lambda level: Match(1, 0.9, level=level)), (lambda level: Match(2, 0.8, level=level))
+    ids = lambda decks: [d.match.track_id for d in decks]  # noqa: E731
+    for prompt, expected in ((0.5, [2, 1]), (None, [1])):  # None: two updates as before
+        rule = DeckConfirm(confirm=2, hold=3, prompt=prompt)
+        for _ in range(2):
+            rule.update((a(0.2),))
+        assert ids(rule.update((a(0.12), b(0.07)))) == expected  # the incoming record of a cut, heard once
+    rule = DeckConfirm(confirm=2, hold=3, prompt=0.5)
+    for _ in range(2):
+        rule.update((a(0.2),))
+    assert ids(rule.update((a(0.2), b(0.06)))) == [1]  # a shared passage (0.3 of the level): two updates ...
+    assert ids(rule.update((a(0.2), b(0.06)))) == [1, 2]  # ... and then a deck, never *now*
+    rule = DeckConfirm(confirm=2, hold=3, prompt=0.5)
+    for _ in range(2):
+        rule.update((a(0.2),))
+    assert ids(rule.update((Match(3, 0.5, level=0.05),))) == [1]  # the playing record unheard: no shortcut
+    assert DeckConfirm().prompt == 0.5  # what the live tracker uses
+
+
 def test_embedding_identifier_needs_similarity_and_margin():
     ident = SegmentVote(votes=2, min_similarity=0.9, min_margin=0.02)
     assert ident.update(np.array([1, 2]), np.array([0.95, 0.94]))[0] is None  # no margin
