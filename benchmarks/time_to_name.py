@@ -18,6 +18,16 @@ real indexer. ``--corpus DIR``: the audio files under DIR (every 4th held out as
 Run ``python -m benchmarks time_to_name`` (generated) or
 ``python -m benchmarks.time_to_name --corpus DIR [--records N]`` (real records; printed as the
 same table). Targets (issue 16): <= 5 s median after a cut, <= 10 s p95 through a blend.
+
+``--blend-mixes N`` renders more blend mixes than cut mixes (on real records many pairs are more
+than 16 % apart and are cut even in a blend mix: about one blend per mix). ``--matcher-only``
+runs the same audio windows through the same ``hear``/``decide`` without the embedding and the
+ranking (the names do not depend on them; identical updates, ~2-4x faster). ``--dump FILE``
+writes every update's top-3 matches, what ``hear`` made of them and the decks: a change of the
+confirmation rules (:class:`~livedj.engine.now_playing.DeckConfirm`) can then be replayed over the
+same mixes exactly, since the matches do not depend on the rules. Each transition's line says
+where its time went: first among the top three matches (aligned count, speed, ``k`` = key lock),
+first on top with 10 aligned, first confirmed deck.
 """
 from __future__ import annotations
 
