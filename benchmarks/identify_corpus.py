@@ -115,9 +115,6 @@ def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), 
     rng = np.random.default_rng(seed)
     tally: dict[str, dict] = {}
 
-    def add(cond, truth, got, dt):
-        _add(cond, truth, got, dt)
-
     def identify_add(cond, truth, y):
         _add(cond, truth, *_identify(y, index))
         if before:
