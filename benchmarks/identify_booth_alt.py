@@ -4,7 +4,8 @@
 each library indexed alone as :mod:`benchmarks.identify_corpus` does (the same ``build``, the
 same index folders), then ``--per-corpus`` records (their own random generator), 10 s at a random
 position through each variant of :data:`benchmarks._booth_alt.VARIANTS` at speed 1, +6 %, -6 %.
-Reported: named right / wrong per variant and speed, and one identification's CPU time (p50).
+Reported as :mod:`benchmarks.identify_corpus` reports its conditions (named right / wrong, CPU time
+per identification), per variant and speed, and over all of them.
 Needs the development corpora; never run by ``python -m benchmarks``.
 """
 from __future__ import annotations
@@ -35,7 +36,7 @@ def measure(name: str, *, per_corpus: int = 12, speeds=(1.0, 1.06, 0.94), root: 
     for c in ic.LIBRARIES[name]:
         members = [i for i in ids if paths[i].startswith(ic.CORPORA[c])]
         chosen += rng.choice(members, min(per_corpus, len(members)), replace=False).tolist()
-    tally: dict[str, list] = {}
+    tally: dict[str, dict] = {}
     for k, tid in enumerate(chosen):
         audio = decode(paths[tid], SR)
         dur = len(audio) / SR
@@ -44,23 +45,12 @@ def measure(name: str, *, per_corpus: int = 12, speeds=(1.0, 1.06, 0.94), root: 
                 start = rng.uniform(0, max(0.0, dur - 10.0 * speed - 0.7))
                 y = alt_booth(ic._excerpt(audio, start, 10.0 * speed + 0.6), SR, variant, speed=speed, seed=k)
                 got, dt = ic._identify(np.asarray(y[:10 * SR], np.float32), index)
-                t = tally.setdefault(f"{variant}@{speed:g}", [0, 0, 0, []])
-                t[0] += 1
-                t[1] += got == tid
-                t[2] += got is not None and got != tid
-                t[3].append(dt * 1000)
+                ic.tally_add(tally, f"{variant}@{speed:g}", tid, got, dt, paths)
         print(f"  {name}: {k + 1}/{len(chosen)} records", file=sys.stderr)
-    rows = []
-    total = [0, 0, 0]
-    for cond, (n, ok, wrong, ms) in tally.items():
-        total = [total[0] + n, total[1] + ok, total[2] + wrong]
-        rows.append(row(f"identify_booth_alt.{name}.{cond}.named", f"named right ({n} queries; wrong {wrong})",
-                        ok / n, "", target=0.95 if cond.endswith("@1") else 0.90, higher_is_better=True))
-        rows.append(row(f"identify_booth_alt.{name}.{cond}.ms_p50", "one identification, CPU ms, p50",
-                        float(np.median(ms)), "ms"))
-    rows.append(row(f"identify_booth_alt.{name}.all.named", f"named right ({total[0]} queries; wrong {total[2]})",
-                    total[1] / max(1, total[0]), "", higher_is_better=True))
-    return rows
+    n, ok, wrong = (sum(t[k] for t in tally.values()) for k in ("n", "ok", "wrong"))
+    return [*ic.tally_rows(f"identify_booth_alt.{name}", tally),
+            row(f"identify_booth_alt.{name}.all.named", f"named right ({n} queries; wrong {wrong})", ok / max(1, n), "",
+                higher_is_better=True)]
 
 
 def main(argv=None):
