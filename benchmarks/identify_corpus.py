@@ -115,22 +115,10 @@ def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), 
     rng = np.random.default_rng(seed)
     tally: dict[str, dict] = {}
 
-    def add(cond, truth, got, dt):
-        _add(cond, truth, got, dt)
-
     def identify_add(cond, truth, y):
-        _add(cond, truth, *_identify(y, index))
+        tally_add(tally, cond, truth, *_identify(y, index), paths)
         if before:
-            _add(cond + "~before", truth, *_identify(y, index, tempos=()))
-
-    def _add(cond, truth, got, dt):
-        t = tally.setdefault(cond, {"n": 0, "ok": 0, "wrong": 0, "ms": [], "miss": []})
-        t["n"] += 1
-        t["ok"] += got is not None and got == truth
-        t["wrong"] += got is not None and got != truth
-        t["ms"].append(dt * 1000)
-        if got != truth and len(t["miss"]) < 4:
-            t["miss"].append(Path(paths.get(truth, "?") if truth else "?").name)
+            tally_add(tally, cond + "~before", truth, *_identify(y, index, tempos=()), paths)
 
     ids = sorted(paths)
     by_corpus = {c: [i for i in ids if paths[i].startswith(CORPORA[c])] for c in LIBRARIES[name]}
@@ -177,22 +165,38 @@ def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), 
             identify_add("absent.clean10", None, _excerpt(audio, max(0.0, dur / 2 - 5), 10.0))
             y = booth_preset(_excerpt(audio, max(0.0, dur / 3), 10.6), SR, "standard", seed=int(k))
             identify_add("absent.standard", None, np.asarray(y[:int(10 * SR)], np.float32))
-    rows = [row(f"identify_corpus.{name}.library", f"records in the index ({len(ids)}), landmarks {len(index)}",
-                float(len(ids)), "")]
+    return [row(f"identify_corpus.{name}.library", f"records in the index ({len(ids)}), landmarks {len(index)}",
+                float(len(ids)), ""), *tally_rows(f"identify_corpus.{name}", tally)]
+
+
+def tally_add(tally: dict, cond: str, truth: int | None, got: int | None, dt: float, paths: dict) -> None:
+    """Count one identification of record ``truth`` (None: a record not in the library) under ``cond``."""
+    t = tally.setdefault(cond, {"n": 0, "ok": 0, "wrong": 0, "ms": [], "miss": []})
+    t["n"] += 1
+    t["ok"] += got is not None and got == truth
+    t["wrong"] += got is not None and got != truth
+    t["ms"].append(dt * 1000)
+    if got != truth and len(t["miss"]) < 4:
+        t["miss"].append(Path(paths.get(truth, "?") if truth else "?").name)
+
+
+def tally_rows(prefix: str, tally: dict) -> list[dict]:
+    """Rows per condition: named right (or, for ``absent*``, records not in the library named), wrong, CPU ms."""
+    rows = []
     for cond, t in tally.items():
         n = t["n"]
         if cond.startswith("absent"):
-            rows.append(row(f"identify_corpus.{name}.{cond}.false", f"records not in the library named ({n} queries)",
+            rows.append(row(f"{prefix}.{cond}.false", f"records not in the library named ({n} queries)",
                             t["wrong"] / n, "", target=0.01))
         else:
-            rows.append(row(f"identify_corpus.{name}.{cond}.named", f"named right ({n} queries; not named "
+            rows.append(row(f"{prefix}.{cond}.named", f"named right ({n} queries; not named "
                             f"{n - t['ok'] - t['wrong']}, wrong {t['wrong']}; e.g. {t['miss']})", t["ok"] / n, "",
                             target=0.995 if cond.startswith("clean") else (0.95 if cond.endswith("@1") else 0.90),
                             higher_is_better=True))
-            rows.append(row(f"identify_corpus.{name}.{cond}.wrong", "named wrong", t["wrong"] / n, "", target=0.0))
-        rows.append(row(f"identify_corpus.{name}.{cond}.ms_p50", "one identification, CPU ms, p50",
+            rows.append(row(f"{prefix}.{cond}.wrong", "named wrong", t["wrong"] / n, "", target=0.0))
+        rows.append(row(f"{prefix}.{cond}.ms_p50", "one identification, CPU ms, p50",
                         float(np.median(t["ms"])), "ms"))
-        rows.append(row(f"identify_corpus.{name}.{cond}.ms_p95", "p95", float(np.percentile(t["ms"], 95)), "ms"))
+        rows.append(row(f"{prefix}.{cond}.ms_p95", "p95", float(np.percentile(t["ms"], 95)), "ms"))
     return rows
 
 

@@ -54,7 +54,8 @@ def relation(estimate: int, truth: int) -> str:
 
 def scores(estimates: np.ndarray, truths: np.ndarray) -> dict[str, float]:
     """Fractions per MIREX category and the weighted score."""
-    rel = [relation(int(e), int(t)) for e, t in zip(estimates, truths)]
+    # None: no key shown yet (the live smoother waits for evidence), counted as wrong
+    rel = [relation(int(e), int(t)) if e is not None else "other" for e, t in zip(estimates, truths)]
     out = {k: rel.count(k) / max(len(rel), 1) for k in MIREX}
     out["mirex"] = sum(MIREX[k] * out[k] for k in MIREX)
     return out
@@ -102,8 +103,9 @@ def features(progress=None, quick: bool = False) -> dict[str, np.ndarray]:
     return table
 
 
-def _posteriors(chroma: np.ndarray, legacy: np.ndarray, method: str) -> np.ndarray:
-    """(..., 24) scores of one detector; a probability only for ``learned``."""
+def _posteriors(chroma: np.ndarray, legacy: np.ndarray, method: str, seconds=LIVE_S) -> np.ndarray:
+    """(..., 24) scores of one detector; a probability only for ``learned`` (calibrated for excerpts of
+    ``seconds``: one figure, or one per row of ``chroma``)."""
     from livedj.dsp.keyfind import key_posterior
     from livedj.dsp.tonal import PROFILES, key_scores
 
@@ -111,7 +113,16 @@ def _posteriors(chroma: np.ndarray, legacy: np.ndarray, method: str) -> np.ndarr
         return np.apply_along_axis(key_scores, -1, legacy, "krumhansl")
     if method in PROFILES:
         return np.apply_along_axis(key_scores, -1, chroma.sum(axis=-2), method)
-    return key_posterior(chroma)
+    seconds = np.broadcast_to(np.asarray(seconds, np.float64), chroma.shape[:1])
+    out = np.zeros(chroma.shape[:-2] + (24,))
+    for length in np.unique(seconds):
+        out[seconds == length] = key_posterior(chroma[seconds == length], seconds=float(length))
+    return out
+
+
+def whole_seconds(table: dict) -> np.ndarray:
+    """Length of each excerpt (s): 60 for a generated track, a score's from its 12-s windows at a 2-s hop."""
+    return np.where(table["kind"] == "generated", 60.0, (table["n_windows"] - 1) * HOP_S + LIVE_S)
 
 
 def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -126,7 +137,7 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
 
     n = len(table["key"])
     if which == "whole":
-        r = _posteriors(table["whole"], table["legacy_whole"], method)
+        r = _posteriors(table["whole"], table["legacy_whole"], method, whole_seconds(table))
         return r.argmax(axis=-1), r.max(axis=-1), np.arange(n)
     r = _posteriors(table["windows"], table["legacy_windows"], method)  # (n, MAX_WINDOWS, 24)
     valid = np.arange(MAX_WINDOWS)[None, :] < table["n_windows"][:, None]
@@ -146,7 +157,7 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
             smoother.update(p / p.sum(), HOP_S)
         keys.append(smoother.key)
         conf.append(smoother.confidence)
-    return np.array(keys), np.array(conf), np.arange(n)
+    return np.array(keys, dtype=object), np.array(conf), np.arange(n)
 
 
 def reliability(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> tuple[float, list[str]]:
@@ -160,6 +171,14 @@ def reliability(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> tuple[
             lines.append(f"  {lo:.1f}-{hi:.1f}: says {conf[sel].mean():.2f}, right {correct[sel].mean():.2f} "
                          f"(n={sel.sum()})")
     return float(ece), lines
+
+
+def ece_noise(conf: np.ndarray, bins: int = 10, draws: int = 1000) -> float:
+    """Mean expected calibration error of a perfectly calibrated detector with confidences ``conf``: each
+    estimate right with probability ``conf``. On 60 estimates it is far from 0; an ECE near it is noise."""
+    rng = np.random.default_rng(0)
+    return float(np.mean([reliability(conf, (rng.random(len(conf)) < conf).astype(float), bins)[0]
+                          for _ in range(draws)]))
 
 
 def _show(phase, done, total, _last={}):
@@ -205,12 +224,87 @@ def run(quick: bool = False) -> list[dict]:
                     print(f"key benchmark: reliability of the learned confidence, {subset} {which}:\n"
                           + "\n".join(lines), file=sys.stderr)
                     rows.append(row(f"key.{subset}.{which}.learned.ece", "expected calibration error of the "
-                                    "confidence (10 bins)", ece, "fraction", target=0.1))
+                                    "confidence (10 bins); baseline: what a perfectly calibrated detector with the "
+                                    "same confidences scores on this many estimates (sampling noise, mean of 1000)",
+                                    ece, "fraction", baseline=ece_noise(conf), target=0.1))
         for which in WINDOWS[1:]:  # the live estimates within 0.05 of the whole track's
             rows.append(row(f"key.{subset}.gap_{which}", f"MIREX whole minus {which} (12 s), learned",
                             mirex[("learned", "whole")] - mirex[("learned", which)], "fraction", target=0.05,
                             baseline=mirex[("current", "whole")] - mirex[("current", which)]))
+    rows += local(table, quick)
     rows += cost(quick)
+    return rows
+
+
+def local(table: dict, quick: bool = False) -> list[dict]:
+    """The scores' 12-s estimates against the key *sounding* in the window, beside the global label.
+
+    Reference: music21's symbolic key of the notes in the window (:mod:`benchmarks._keylocal`; an
+    algorithm's reading of the score, not an annotation). Reported separately; the targets stay on the
+    global label. ``label_agrees``: how often the window's sounding key is the global label at all.
+    """
+    from benchmarks._keydata import build
+    from benchmarks._keylocal import local_keys
+
+    root = cache_dir("key-quick" if quick else "key")
+    sel = np.nonzero((table["kind"] == "score") & (table["split"] == "test"))[0]
+    every = int(round(6.0 / HOP_S))
+    starts = {i: [j for j in range(table["n_windows"][i]) if j % every == 0 or j == table["n_windows"][i] - 1]
+              for i in sel}
+    spans = {str(table["name"][i]): [(0.0, 30.0)] + [(HOP_S * j, HOP_S * j + LIVE_S) for j in starts[i]]
+             for i in sel}
+    got = local_keys(root, build(root), spans, progress=_show)
+    post = _posteriors(table["windows"][sel], table["legacy_windows"][sel], "learned")  # (n, windows, 24)
+    whole = _posteriors(table["whole"][sel], table["legacy_whole"][sel], "learned",
+                        whole_seconds(table)[sel]).argmax(axis=-1)
+    est = {"last": [], "any": [], "first": []}
+    conf = {k: [] for k in est}
+    ref = {k: [] for k in est}
+    label = {k: [] for k in est}
+    whole_ref = []
+    for r, i in enumerate(sel):
+        keys = got[str(table["name"][i])]
+        whole_ref.append(keys[0])
+        for j, k in zip(starts[i], keys[1:]):
+            picks = (["first"] if j == 0 else []) + (["any"] if j % every == 0 else [])
+            picks += ["last"] if j == table["n_windows"][i] - 1 else []
+            for which in picks:
+                est[which].append(int(post[r, j].argmax()))
+                conf[which].append(float(post[r, j].max()))
+                ref[which].append(k)
+                label[which].append(int(table["key"][i]))
+    rows = []
+    w = scores(whole, np.array(whole_ref))
+    rows.append(row("key.scores_local.whole.learned.mirex", f"scores ({len(sel)}), whole 30 s against music21's key of "
+                    "the notes of the whole 30 s (not the label)", w["mirex"], "fraction"))
+    for which in ("first", "last", "any"):
+        s_local = scores(np.array(est[which]), np.array(ref[which]))
+        s_label = scores(np.array(est[which]), np.array(label[which]))
+        agree = float(np.mean(np.array(ref[which]) == np.array(label[which])))
+        span = {"first": "0-12 s", "last": "the last 12 s", "any": "any 12-s window"}[which]
+        for metric in ("mirex", "exact"):
+            rows.append(row(f"key.scores_local.{which}.learned.{metric}",
+                            f"{span} ({len(est[which])}) against the key sounding there (music21 on the window's "
+                            f"notes): " + ", ".join(f"{k} {100 * s_local[k]:.0f}%" for k in MIREX), s_local[metric],
+                            "fraction", baseline=s_label[metric], note="baseline: the same estimates against the "
+                            "global label"))
+        correct = (np.array(est[which]) == np.array(ref[which])).astype(float)
+        ece, lines = reliability(np.array(conf[which]), correct)
+        print(f"key benchmark: reliability of the learned confidence, scores {which} against the sounding key "
+              "(music21):\n" + "\n".join(lines), file=sys.stderr)
+        rows.append(row(f"key.scores_local.{which}.learned.ece", f"{span}: calibration error against the sounding "
+                        "key (10 bins); baseline: sampling noise", ece, "fraction",
+                        baseline=ece_noise(np.array(conf[which])), target=0.1))
+        rows.append(row(f"key.scores_local.{which}.label_agrees", f"{span}: music21's sounding key is the global "
+                        "label", agree, "fraction"))
+        # What reading the notes themselves (no audio) scores against the label: a ceiling for any estimate
+        # of the sounding key from that window.
+        oracle = scores(np.array(ref[which]), np.array(label[which]))
+        rows.append(row(f"key.scores_local.{which}.music21_vs_label.mirex", f"{span}: music21 on the notes against "
+                        "the global label: " + ", ".join(f"{k} {100 * oracle[k]:.0f}%" for k in MIREX),
+                        oracle["mirex"], "fraction"))
+    rows.append(row("key.scores_local.gap_last", "MIREX whole minus the last 12 s, each against its own music21 key",
+                    w["mirex"] - scores(np.array(est["last"]), np.array(ref["last"]))["mirex"], "fraction"))
     return rows
 
 

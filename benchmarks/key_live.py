@@ -1,7 +1,10 @@
 """The key estimate's cost in the live update: issue 17's detector against the one before it, same process.
 
-Two measurements, each interleaved in rounds (new, old, new, old...) so that load from other
+Three measurements, each interleaved in rounds (new, old, new, old...) so that load from other
 processes hits both alike:
+
+- **what the second revision added** (microseconds): the posterior calibrated per stretch length
+  against a single calibration, and the smoother's warm-up test against a smoother with a key shown;
 
 - **the key estimate alone**: one estimate of a 12-s stretch at 16 kHz (what the live loop hands the
   listener every other hop): :func:`livedj.dsp.tonal.key_posterior_of` (tuned bass/treble chroma,
@@ -92,8 +95,41 @@ def update_cost(quick: bool) -> list[dict]:
     return rows
 
 
+def revision_cost(quick: bool) -> list[dict]:
+    """What the second revision of issue 17 added to the live path, each against the same code without it,
+    interleaved: the posterior calibrated for the stretch's length (``seconds``) against the single
+    calibration, and :class:`~livedj.engine.listen.KeySmoother`'s update while it waits for its first key
+    (the warm-up's extra test) against one with a key shown."""
+    from dataclasses import replace
+
+    from livedj.dsp.keyfind import chroma_features, key_posterior, load_model
+    from livedj.engine.listen import KeySmoother
+    from livedj.synth import DEMO_TRACKS, render_track
+
+    chroma, _ = chroma_features(render_track(DEMO_TRACKS[6], 13.0, 16000)[-12 * 16000:], 16000)
+    model = load_model()
+    single = replace(model, temperature_whole=None)
+    rng = np.random.default_rng(0)
+    posteriors = rng.dirichlet(np.full(24, 0.3), 64)
+    waiting, settled = KeySmoother(margin=2.0, patience=10 ** 9), KeySmoother()  # never shows / shows at once
+    settled.update(np.eye(24)[0], 2.0)
+    times = {k: [] for k in ("length", "single", "waiting", "settled")}
+    for i in range(200 if quick else 5000):
+        p = posteriors[i % 64]
+        for name, call in (("length", lambda: key_posterior(chroma, model, seconds=12.0)),
+                           ("single", lambda: key_posterior(chroma, single)),
+                           ("waiting", lambda: waiting.update(p, 2.0)), ("settled", lambda: settled.update(p, 2.0))):
+            t0 = time.perf_counter()
+            call()
+            times[name].append(1e6 * (time.perf_counter() - t0))
+    return [row("key_live.posterior.p50", "key posterior from chroma, calibrated for 12 s, p50; baseline: one "
+                "calibration for every length", pct(times["length"], 0.5), "us", baseline=pct(times["single"], 0.5)),
+            row("key_live.smoother.p50", "KeySmoother.update waiting for its first key, p50; baseline: with a key "
+                "shown", pct(times["waiting"], 0.5), "us", baseline=pct(times["settled"], 0.5))]
+
+
 def run(quick: bool = False) -> list[dict]:
-    return estimate_cost(quick) + update_cost(quick)
+    return revision_cost(quick) + estimate_cost(quick) + update_cost(quick)
 
 
 if __name__ == "__main__":

@@ -18,10 +18,22 @@ real indexer. ``--corpus DIR``: the audio files under DIR (every 4th held out as
 Run ``python -m benchmarks time_to_name`` (generated) or
 ``python -m benchmarks.time_to_name --corpus DIR [--records N]`` (real records; printed as the
 same table). Targets (issue 16): <= 5 s median after a cut, <= 10 s p95 through a blend.
+
+``--blend-mixes N`` renders more blend mixes than cut mixes (on real records many pairs are more
+than 16 % apart and are cut even in a blend mix: about one blend per mix). ``--matcher-only``
+runs the same audio windows through the same ``hear``/``decide`` without the embedding and the
+ranking (the names do not depend on them; identical updates, ~2-4x faster). ``--dump FILE``
+writes every update's top-3 matches, what ``hear`` made of them and the decks: a change of the
+confirmation rules (:class:`~livedj.engine.now_playing.DeckConfirm`) can then be replayed over the
+same mixes exactly, since the matches do not depend on the rules. Each transition's line says
+where its time went: first among the top three matches (aligned count, speed, ``k`` = key lock),
+first on top with 10 aligned, first confirmed deck.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import sys
 import tempfile
@@ -184,6 +196,24 @@ def listen(mix: str, index: str, *, confirm: int | None = None, hold: int | None
     session = Session()
     plays = []
     session.on_played.append(lambda track_id, source, confidence: plays.append(track_id))
+    raw = []  # every update's top matches before any decision (one call per update, in order)
+    tracker = engine.now_playing
+    hear = tracker.hear
+
+    def hear_and_keep(audio, sample_rate):
+        from livedj.engine import now_playing as module
+
+        match = module.match_audio
+        try:
+            module.match_audio = lambda *a, **k: _kept(raw, match(*a, **k))
+            found = hear(audio, sample_rate)
+            raw[-1] = (raw[-1], [dataclasses.astuple(m) for m in found])
+            return found
+        finally:
+            module.match_audio = match
+
+    if tracker.index.fingerprints is not None:
+        object.__setattr__(tracker, "hear", hear_and_keep)
     loop = LiveLoop(engine, ring, FileSource(ring, mix, realtime=False), hop_s=hop_s, fast=True,
                     history=1_000_000, session=session)
     loop.start()
@@ -191,7 +221,72 @@ def listen(mix: str, index: str, *, confirm: int | None = None, hold: int | None
     loop.join(5)
     if loop.error is not None:
         raise loop.error
-    return list(loop.history), plays
+    updates = list(loop.history)
+    for u, (matches, found) in zip(updates, raw[-len(updates):] if raw else []):
+        object.__setattr__(u, "raw", matches)  # the top three matches
+        object.__setattr__(u, "found", found)  # what ``hear`` made of them (Match fields), for replays
+    return updates, plays
+
+
+@dataclass(frozen=True)
+class _Named:
+    """The part of an :class:`~livedj.engine.update.Update` that naming fills (``matcher_only``)."""
+
+    t: float
+    now_playing: dict | None
+    decks: tuple
+    raw: list
+    found: list
+
+
+def listen_matcher_only(mix: str, index: str, *, confirm: int | None = None, hold: int | None = None,
+                        identify_s: float | None = None, hop_s: float = 1.0) -> tuple[list, list]:
+    """What :func:`listen` names, without the embedding and the ranking: the same audio windows (the
+    mix decoded as ``FileSource`` does, ``context_s`` seconds read every hop from ``MIN_WINDOW_S`` on)
+    through the same :class:`~livedj.engine.now_playing.NowPlayingTracker` ``hear`` and ``decide``.
+    The naming depends on nothing else; ~4x faster on a shared machine. Falls back to :func:`listen`
+    for an index without fingerprints."""
+    from livedj.audio.decode import iter_blocks
+    from livedj.config import defaults
+    from livedj.engine import now_playing as module
+    from livedj.engine.daemon import MIN_WINDOW_S
+    from livedj.engine.now_playing import NowPlayingTracker
+    from livedj.engine.session import Session
+    from livedj.library.index import load
+
+    config = defaults()
+    analysis = config["analysis"]
+    tracker = NowPlayingTracker(load(index), identify_s=analysis["identify_s"] if identify_s is None else identify_s,
+                                key_lock=analysis["key_lock"])
+    if tracker.index.fingerprints is None:
+        return listen(mix, index, confirm=confirm, hold=hold, identify_s=identify_s, hop_s=hop_s)
+    tracker.decks.confirm = confirm if confirm is not None else tracker.decks.confirm
+    tracker.decks.hold = hold if hold is not None else tracker.decks.hold
+    sr = 16000
+    y = np.concatenate(list(iter_blocks(mix, sample_rate=sr)))
+    hop = max(1, int(round(hop_s * sr)))
+    context = int(round(max(config["audio"]["window_s"], 12.0) * sr))  # LiveLoop's context_s
+    session, plays, updates, raw = Session(), [], [], []
+    session.on_played.append(lambda track_id, source, confidence: plays.append(track_id))
+    match = module.match_audio
+    module.match_audio = lambda *a, **k: _kept(raw, match(*a, **k))
+    try:
+        position = max(hop, int(round(MIN_WINDOW_S * sr / hop)) * hop)
+        while position <= len(y):
+            found = tracker.hear(y[max(0, position - context): position], sr)
+            now = tracker.decide(found, None, None, sr, session)
+            updates.append(_Named(position / sr, None if now.track_id is None else {"track_id": now.track_id},
+                                  tuple({"track_id": d.track_id} for d in now.decks), raw[-1],
+                                  [dataclasses.astuple(m) for m in found]))
+            position += hop
+    finally:
+        module.match_audio = match
+    return updates, plays
+
+
+def _kept(store: list, matches: list) -> list:
+    store.append([(m.track_id, round(m.aligned, 1), round(m.speed, 3), m.pitch_locked) for m in matches])
+    return matches
 
 
 # -- figures ------------------------------------------------------------------------------------
@@ -211,7 +306,7 @@ def measure(heard: list[Heard], updates: list, window_s: float) -> dict:
         during = [u for u in updates if h.audible_from < u.t <= h.audible_to + 0.5]
         named = next((u.t for u in during if now_id(u) == h.track_id), None)
         out[h.how].append(None if named is None else named - h.louder_at)
-        out.setdefault("details", []).append((h.how, Path(h.path).name, h.transition,
+        out.setdefault("details", []).append((h.how, Path(h.path).name, f"{h.transition:32s} {_trace(h, during)}",
                                               None if named is None else round(named - h.louder_at, 1)))
         if h.how == "blend":
             on = next((u.t for u in during if h.track_id in deck_ids(u)), None)
@@ -228,6 +323,21 @@ def measure(heard: list[Heard], updates: list, window_s: float) -> dict:
     return out
 
 
+def _trace(h: Heard, during: list) -> str:
+    """Where the time went, seconds from the louder moment: the record first among the top three
+    matches (its aligned count, speed, k = key lock), first top with 10 aligned, first confirmed deck."""
+    def first(pred):
+        u = next((u for u in during if pred(u)), None)
+        return "-" if u is None else f"{u.t - h.louder_at:+.0f}"
+
+    raw = [(u, m) for u in during for m in getattr(u, "raw", ()) if m[0] == h.track_id]
+    seen = "-" if not raw else f"{raw[0][0].t - h.louder_at:+.0f} ({raw[0][1][1]:.0f} at {raw[0][1][2]:.3f}" \
+        f"{'k' if raw[0][1][3] else ''})"
+    top = first(lambda u: bool(getattr(u, "raw", ())) and u.raw[0][0] == h.track_id and u.raw[0][1] >= 10)
+    deck = first(lambda u: any(d["track_id"] == h.track_id for d in u.decks))
+    return f"in top-3 {seen}, top {top}, deck {deck}"
+
+
 def _stats(values: list) -> tuple[float, float, float]:
     """(median, p95, named fraction); a record never named counts as infinitely late."""
     if not values:
@@ -237,21 +347,24 @@ def _stats(values: list) -> tuple[float, float, float]:
 
 
 def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6, mixes: int = 2,
-                  seed: int = 0, label: str = "generated", confirm=None, hold=None, identify_s=None,
+                  blend_mixes: int | None = None, seed: int = 0, label: str = "generated", confirm=None, hold=None, identify_s=None,
                   hop_s: float = 1.0, work: Path | None = None, cut_s: float = 75.0,
-                  blend_s: float = 150.0, details: list | None = None) -> list[dict]:
-    """Index the present records, render ``mixes`` cut mixes and ``mixes`` blend mixes of
-    ``per_mix`` records each, listen to each and return the rows."""
+                  blend_s: float = 150.0, details: list | None = None, dump: list | None = None,
+                  matcher_only: bool = False) -> list[dict]:
+    """Index the present records, render ``mixes`` cut mixes and ``blend_mixes`` (default ``mixes``)
+    blend mixes of ``per_mix`` records each, listen to each and return the rows."""
     from rich.progress import Progress
 
     rng = np.random.default_rng(seed)
+    blend_mixes = mixes if blend_mixes is None else blend_mixes
     absent = [p for i, p in enumerate(records) if i % absent_every == absent_every - 1]
     present = [p for p in records if p not in absent]
     if work is None:
         with tempfile.TemporaryDirectory(prefix="ttn-") as tmp:  # mixes are ~150 MB each: never kept
-            return run_benchmark(records, absent_every, per_mix=per_mix, mixes=mixes, seed=seed, label=label,
+            return run_benchmark(records, absent_every, per_mix=per_mix, mixes=mixes, blend_mixes=blend_mixes,
+                                 seed=seed, label=label,
                                  confirm=confirm, hold=hold, identify_s=identify_s, hop_s=hop_s, work=Path(tmp),
-                                 cut_s=cut_s, blend_s=blend_s, details=details)
+                                 cut_s=cut_s, blend_s=blend_s, details=details, dump=dump, matcher_only=matcher_only)
     import hashlib
 
     key = f"{label}-{len(present)}-{hashlib.sha1(chr(0).join(present).encode()).hexdigest()[:10]}"
@@ -264,9 +377,9 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
     logged_ok, logged_n = 0, 0
     listen_s = 0.0
     with Progress() as bar:
-        task = bar.add_task(f"time to name ({label})", total=2 * mixes)
+        task = bar.add_task(f"time to name ({label})", total=mixes + blend_mixes)
         for how in ("cut", "blend"):
-            for m in range(mixes):
+            for m in range(mixes if how == "cut" else blend_mixes):
                 order = list(rng.permutation(present))[: per_mix]
                 for k in range(absent_every - 1, len(order), absent_every):  # an absent record every 4th
                     order[k] = absent[(m * per_mix + k) % len(absent)] if absent else order[k]
@@ -274,10 +387,17 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
                 parts = [excerpt(p, seconds, work / f"{how}{m}-{j}.flac", rng) for j, p in enumerate(order)]
                 heard, _ = render_mix(parts, order, ids, str(work / f"{how}{m}.wav"), how)
                 began = time.perf_counter()
-                updates, plays = listen(str(work / f"{how}{m}.wav"), str(index_dir / "index"), confirm=confirm,
+                updates, plays = (listen_matcher_only if matcher_only else listen)(
+                    str(work / f"{how}{m}.wav"), str(index_dir / "index"), confirm=confirm,
                                         hold=hold, identify_s=identify_s, hop_s=hop_s)
                 listen_s += time.perf_counter() - began
                 got = measure(heard, updates, window_s)
+                if dump is not None:  # everything a replay of the confirmation rules needs
+                    dump.append({"how": how, "mix": m, "heard": [dataclasses.asdict(h) for h in heard],
+                                 "plays": plays, "updates": [
+                                     {"t": u.t, "now": (u.now_playing or {}).get("track_id"),
+                                      "decks": [d["track_id"] for d in u.decks], "raw": getattr(u, "raw", []),
+                                      "found": getattr(u, "found", [])} for u in updates]})
                 for name in figures:
                     figures[name] += got.get(name, [])
                 expected = [h.track_id for h in heard if h.track_id is not None]
@@ -310,7 +430,7 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
         row("time_to_name.log_in_order", "mixes whose set log holds each present record once, in order",
             logged_ok / max(1, logged_n), "", target=1.0, higher_is_better=True),
         row("time_to_name.listen_s", "seconds of analysis per mix (the whole live loop, fast mode)",
-            listen_s / max(1, 2 * mixes), "s"),
+            listen_s / max(1, mixes + blend_mixes), "s"),
     ]
 
 
@@ -328,6 +448,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", help="a folder of real records (default: a generated library)")
     parser.add_argument("--records", type=int, default=32, help="records taken from the corpus (every 4th absent)")
     parser.add_argument("--mixes", type=int, default=2, help="mixes of each kind (cuts, blends)")
+    parser.add_argument("--blend-mixes", type=int, help="blend mixes (default: --mixes)")
+    parser.add_argument("--blend-s", type=float, default=150.0, help="seconds of each record in a blend mix")
+    parser.add_argument("--matcher-only", action="store_true",
+                        help="hear and decide only (no embedding, no ranking): the same names, ~4x faster")
+    parser.add_argument("--dump", help="write every update's matches and decks here (JSON), for replays")
     parser.add_argument("--per-mix", type=int, default=8, help="records per mix")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--confirm", type=int, help="updates in a row before a deck is confirmed (tuning)")
@@ -342,9 +467,13 @@ def main(argv: list[str] | None = None) -> int:
         records = generated_records(cache_dir("time_to_name", "generated"), 12, 160.0)
         label = "generated"
     details: list = []
-    rows = run_benchmark(records, per_mix=args.per_mix, mixes=args.mixes, seed=args.seed, label=label,
+    dump: list | None = [] if args.dump else None
+    rows = run_benchmark(records, per_mix=args.per_mix, mixes=args.mixes, blend_mixes=args.blend_mixes,
+                         blend_s=args.blend_s, seed=args.seed, label=label,
                          confirm=args.confirm, hold=args.hold, identify_s=args.identify_s, hop_s=args.hop,
-                         details=details)
+                         details=details, dump=dump, matcher_only=args.matcher_only)
+    if args.dump:
+        Path(args.dump).write_text(json.dumps({"ids": {v: k for k, v in _IDS.items()}, "mixes": dump}))
     print_rows(rows, title=f"time to name ({label})")
     for how, name, transition, seconds in details:  # one line per transition: what made a slow one slow
         if how == "wrong":

@@ -15,12 +15,11 @@ import zlib
 
 import numpy as np
 
+from _corpus import corpus_audio
 from livedj.adapt.data import booth_params, booth_window
-from livedj.audio.decode import DecodeError, decode
 from livedj.commands.eval import labelled_files
 from livedj.commands.eval_room import standard_booth
 from livedj.encoders.musicnn import MusicnnEncoder
-from livedj.library.indexer import first_sound
 
 SR, W = 16000, 80000
 N_BEGIN, N_BOOTH = 9, 3
@@ -31,16 +30,7 @@ def main(root: str, out: str, part: int = 0, parts: int = 1) -> None:
     enc = MusicnnEncoder(threads=1)
     files = labelled_files(root)[part::parts]
     paths, labels, begin, clean_q, booth_q, begin_booth = [], [], [], [], [], []
-    for i, (path, label) in enumerate(files):
-        try:
-            audio = decode(path, SR, 0.0, 1200.0)
-        except DecodeError as exc:
-            print("skip", path, exc.reason, flush=True)
-            continue
-        start = int(first_sound(audio[:60 * SR], SR) * SR)
-        if len(audio) - start < 3 * SR + W:
-            print("skip short", path, flush=True)
-            continue
+    for i, path, label, audio, start in corpus_audio(files, SR, W):
         wins = [audio[start + j * W:start + (j + 1) * W] for j in range(N_BEGIN)]
         n_ok = sum(len(w) == W for w in wins)
         wins = wins[:max(1, n_ok)]

@@ -15,12 +15,11 @@ import zlib
 
 import numpy as np
 
+from _corpus import corpus_audio
 from livedj.adapt.data import PREROLL_S
-from livedj.audio.decode import DecodeError, decode
 from livedj.commands.eval import labelled_files
 from livedj.dsp.room import BOOTHS, booth_preset
 from livedj.encoders.musicnn import MusicnnEncoder
-from livedj.library.indexer import first_sound
 
 SR, W = 16000, 80000
 POSITION = 0.40
@@ -31,16 +30,7 @@ def main(root: str, out: str) -> None:
     names = list(BOOTHS)
     paths, feats = [], []
     files = labelled_files(root)
-    for i, (path, label) in enumerate(files):
-        try:
-            audio = decode(path, SR, 0.0, 1200.0)
-        except DecodeError as exc:
-            print("skip", path, exc.reason, flush=True)
-            continue
-        start = int(first_sound(audio[:60 * SR], SR) * SR)
-        if len(audio) - start < 3 * SR + W:
-            print("skip short", path, flush=True)
-            continue
+    for i, path, label, audio, start in corpus_audio(files, SR, W):
         p = start + int(POSITION * (len(audio) - start - W - 2000))
         pre = min(p, int(PREROLL_S * SR))
         seed = zlib.crc32(path.encode("utf-8", "surrogateescape"))

@@ -14,11 +14,10 @@ import zlib
 
 import numpy as np
 
+from _corpus import corpus_audio
 from livedj.adapt.data import booth_params, booth_window
-from livedj.audio.decode import DecodeError, decode
 from livedj.commands.eval import labelled_files
 from livedj.encoders.musicnn import MusicnnEncoder
-from livedj.library.indexer import first_sound
 
 SR, W = 16000, 80000
 FRACTIONS = (0.05, 0.12, 0.19, 0.26, 0.55, 0.62, 0.69, 0.76, 0.83, 0.90)
@@ -28,16 +27,7 @@ def main(root: str, out: str, part: int = 0, parts: int = 1) -> None:
     enc = MusicnnEncoder(threads=1)
     paths, whole, whole_booth = [], [], []
     files = labelled_files(root)[part::parts]
-    for i, (path, label) in enumerate(files):
-        try:
-            audio = decode(path, SR, 0.0, 1200.0)
-        except DecodeError as exc:
-            print("skip", path, exc.reason, flush=True)
-            continue
-        start = int(first_sound(audio[:60 * SR], SR) * SR)
-        if len(audio) - start < 3 * SR + W:
-            print("skip short", path, flush=True)
-            continue
+    for i, path, label, audio, start in corpus_audio(files, SR, W):
         rng = np.random.default_rng(zlib.crc32(path.encode("utf-8", "surrogateescape")) + 1)
         at = [start + int(f * (len(audio) - start - W - 2000)) for f in FRACTIONS]
         views = [audio[p:p + W] for p in at] + [booth_window(audio, p, booth_params(rng)) for p in at[::2]]

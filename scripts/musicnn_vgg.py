@@ -105,10 +105,9 @@ def embed(models: dict, windows: list[np.ndarray]) -> dict[str, tuple[np.ndarray
 
 def main(wheel: str, root: str, out: str, part: int = 0, parts: int = 1, step: int = 1) -> None:
     from livedj.adapt.data import booth_window
-    from livedj.audio.decode import DecodeError, decode
+    from _corpus import corpus_audio
     from livedj.commands.eval import labelled_files
     from livedj.commands.eval_room import standard_booth
-    from livedj.library.indexer import first_sound
 
     torch.set_num_threads(1)
     sr, w, n_begin = 16000, 80000, 6
@@ -116,16 +115,7 @@ def main(wheel: str, root: str, out: str, part: int = 0, parts: int = 1, step: i
     files = labelled_files(root)[::step][part::parts]
     paths, labels = [], []
     res = {f"{m}_{k}": [] for m in MODELS for k in ("begin", "clean_q", "booth_q", "tags_begin", "tags_clean_q")}
-    for i, (path, label) in enumerate(files):
-        try:
-            audio = decode(path, sr, 0.0, 1200.0)
-        except DecodeError as exc:
-            print("skip", path, exc.reason, flush=True)
-            continue
-        start = int(first_sound(audio[:60 * sr], sr) * sr)
-        if len(audio) - start < 3 * sr + w:  # as scripts/fit_cache.py, so the tracks line up
-            print("skip short", path, flush=True)
-            continue
+    for i, path, label, audio, start in corpus_audio(files, sr, w):
         wins = [audio[start + j * w:start + (j + 1) * w] for j in range(n_begin)]
         wins = wins[:max(1, sum(len(x) == w for x in wins))]
         if len(wins[0]) < w:

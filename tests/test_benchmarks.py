@@ -49,3 +49,25 @@ def test_unknown_suite_is_refused():
     result = subprocess.run([sys.executable, "-m", "benchmarks", "nope"], cwd=REPO, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2
+
+
+def test_key_benchmark_reads_the_key_sounding_in_a_window():
+    # benchmarks._keylocal: music21's key of the notes sounding between t0 and t1 (the key benchmark's local
+    # reference). C major for 12 s, then E major: each window sees only its own notes, weighted by duration.
+    pretty_midi = pytest.importorskip("pretty_midi")
+    pytest.importorskip("music21")
+    from benchmarks._keylocal import window_key
+
+    pm = pretty_midi.PrettyMIDI()
+    piano = pretty_midi.Instrument(0)
+    for start, tonic in ((0.0, 60), (12.0, 64)):  # 12 s each: the scale, then tonic triads
+        scale = [0, 2, 4, 5, 7, 9, 11, 12, 7, 4, 0, 7]
+        for i, step in enumerate(scale):
+            piano.notes.append(pretty_midi.Note(80, tonic + step, start + 0.5 * i, start + 0.5 * i + 0.5))
+        for i in range(6):
+            for step in (0, 4, 7):
+                piano.notes.append(pretty_midi.Note(80, tonic - 12 + step, start + 6 + i, start + 7 + i))
+    pm.instruments.append(piano)
+    assert window_key(pm, 0.0, 12.0) == 0  # C major
+    assert window_key(pm, 12.0, 24.0) == 4  # E major
+    assert window_key(pm, 30.0, 42.0) is None  # nothing sounds

@@ -122,3 +122,21 @@ def test_run_survives_failing_getters():
 
     Dashboard(console).run(broken, lambda: INFO, stop, fps=50)
     assert "state gone" in console.export_text()
+
+
+def test_a_blend_shows_both_decks_with_bars_relative_to_the_louder():
+    decks = ({"track_id": 7, "artist": "Incoming", "title": "Bravo", "confidence": 0.8, "level": 0.2},
+             {"track_id": 3, "artist": "Outgoing", "title": "Alpha", "confidence": 0.9, "level": 0.4})
+    now = {"track_id": 7, "artist": "Incoming", "title": "Bravo", "confidence": 0.8}
+    lines = text_of(Dashboard().render(make_update(now_playing=now, decks=decks), INFO), 100).splitlines()
+    incoming = next(line for line in lines if "Incoming – Bravo" in line)
+    outgoing = next(line for line in lines if "Outgoing – Alpha" in line)
+    assert "now playing" in incoming and "and deck" in outgoing
+    assert "0.20" in incoming and "0.40" in outgoing
+    # the louder deck fills its bar, the other half of it; the bars do not move when both get quieter
+    assert outgoing.count("█") == 2 * incoming.count("█") > 0
+    quieter = tuple({**d, "level": d["level"] / 4} for d in decks)
+    lines_q = text_of(Dashboard().render(make_update(now_playing=now, decks=quieter), INFO), 100).splitlines()
+    assert next(line for line in lines_q if "Outgoing – Alpha" in line).count("█") == outgoing.count("█")
+    one = text_of(Dashboard().render(make_update(now_playing=now, decks=decks[:1]), INFO), 100)
+    assert "and deck" not in one  # one record: the plain NOW PLAYING line

@@ -114,9 +114,45 @@ def test_deck_rule_confirms_the_incoming_record_while_the_outgoing_is_heard_and_
     for _ in range(6):
         decks = rule.update((a(0.2), b(0.06)))
     assert ids(decks) == [1, 2] and decks[1].updates == 0  # on a deck, not now: never logged
-    decks = rule.update((a(0.2), b(0.11)))  # the incoming record at half the level: now
+    decks = rule.update((a(0.19), b(0.11)))  # the incoming record at half the level, what played fading: now
     assert ids(decks) == [2, 1]
     assert ids(rule.update((a(0.3), b(0.1)))) == [2, 1]  # and it stays now (no flipping back)
+
+
+def test_deck_rule_confirms_a_newcomer_as_loud_as_the_playing_record_in_one_update():
+    a, b = (lambda level: Match(1, 0.9, level=level)), (lambda level: Match(2, 0.8, level=level))
+    ids = lambda decks: [d.match.track_id for d in decks]  # noqa: E731
+    for prompt, expected in ((0.5, [2, 1]), (None, [1])):  # None: two updates as before
+        rule = DeckConfirm(confirm=2, hold=3, prompt=prompt)
+        for _ in range(2):
+            rule.update((a(0.2),))
+        assert ids(rule.update((a(0.12), b(0.07)))) == expected  # the incoming record of a cut, heard once
+    rule = DeckConfirm(confirm=2, hold=3, prompt=0.5)
+    for _ in range(2):
+        rule.update((a(0.2),))
+    assert ids(rule.update((a(0.2), b(0.06)))) == [1]  # a shared passage (0.3 of the level): two updates ...
+    assert ids(rule.update((a(0.2), b(0.06)))) == [1, 2]  # ... and then a deck, never *now*
+    rule = DeckConfirm(confirm=2, hold=3, prompt=0.5)
+    for _ in range(2):
+        rule.update((a(0.2),))
+    assert ids(rule.update((Match(3, 0.5, level=0.05),))) == [1]  # the playing record unheard: no shortcut
+    assert DeckConfirm().prompt == 0.5  # what the live tracker uses
+
+
+def test_a_newer_deck_takes_over_only_while_the_playing_record_fades():
+    a, b = (lambda level: Match(1, 0.9, level=level)), (lambda level: Match(2, 0.8, level=level))
+    ids = lambda decks: [d.match.track_id for d in decks]  # noqa: E731
+    for fading, rising in ((3, [1, 2]), (0, [2, 1])):  # 0: the level trend is ignored (as before)
+        rule = DeckConfirm(confirm=2, hold=3, fading=fading)
+        for level in (0.05, 0.06, 0.07):
+            rule.update((a(level),))
+        # another record of the album, at 0.6 of a playing record that grows louder: not *now*, not logged
+        decks = [rule.update((a(level), b(0.6 * level))) for level in (0.08, 0.09, 0.10, 0.11, 0.12)][-1]
+        assert ids(decks) == rising
+    rule = DeckConfirm(confirm=2, hold=3, fading=3)
+    for level in (0.10, 0.10, 0.10):
+        rule.update((a(level),))
+    assert ids(rule.update((a(0.08), b(0.05)))) == [2, 1]  # a cut: what played fades, the incoming is now
 
 
 def test_embedding_identifier_needs_similarity_and_margin():

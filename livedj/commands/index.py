@@ -55,6 +55,10 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
         elif event == "file":
             name = printable(path.rsplit("/", 1)[-1])
             progress.update(tasks["files"], completed=done, name=name[:40])
+        elif event == "fingerprint" and done == 0:
+            tasks["fingerprint"] = progress.add_task("fingerprinting again (new parameters)", total=total, name="")
+        elif event == "fingerprint":
+            progress.update(tasks["fingerprint"], completed=done, name=printable(path.rsplit("/", 1)[-1])[:40])
         elif event == "build" and done == 0:
             tasks["build"] = progress.add_task("building index", total=1, name="")
         elif event == "build":

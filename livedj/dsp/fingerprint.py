@@ -36,7 +36,8 @@ import numpy as np
 from scipy import fft as sfft
 
 __all__ = ["SR", "N_FFT", "HOP", "INDEX_DENSITY", "INDEX_FANOUT", "QUERY_DENSITY", "QUERY_FANOUT",
-           "PARAMS", "spectrogram", "peaks", "pairs", "hash_pairs", "landmarks", "frames_to_s"]
+           "QUERY_NEIGHBOURHOOD", "PARAMS", "spectrogram", "peaks", "query_peaks", "pairs", "hash_pairs",
+           "landmarks", "frames_to_s"]
 
 SR = 16000            #: analysis rate, Hz
 N_FFT = 1024          #: 64 ms window: 15.6 Hz bins
@@ -53,11 +54,17 @@ Q_F0 = 400.0                      # warp: log2(1 + f / Q_F0)
 DQ_MAX = 31
 # ~36 hashes/s in the index. 12 peaks/s rather than 8: real music through the standard booth,
 # 10-s queries, 36 tracks: named 96/95/93 % (speed 1/+6/-6 %) vs 96/88/86 %, none wrong either way;
-# 8 x 4 and 16 x 2 did worse for about the same size (measured)
+# 8 x 4 and 16 x 2 did worse for about the same size (measured). Fanout 4 (c2 booth presets 215 ->
+# 224 of 288) and a denser query (20/s, 11 x 11, fanout 10: 231) were measured and are not the
+# default: each failed a test of the blends' second deck or of key lock (docs/fingerprints.md)
 INDEX_DENSITY, INDEX_FANOUT = 12.0, 3
 QUERY_DENSITY, QUERY_FANOUT = 16.0, 8    # denser query: its pairs cover the index's pairs
+QUERY_NEIGHBOURHOOD = (PEAK_DT, PEAK_DF)  # the query's local-maximum neighbourhood (query side only)
 HASH_BITS = 19
-#: what the index depends on; stored beside it and compared on load
+#: what the index's landmarks depend on; stored beside the index and in the library store, compared
+#: on load (a mismatch is refused) and by `livedj index` (which fingerprints the library again when
+#: it differs). Any change here re-decodes every user's library once: when the peak picker's
+#: parameters or the index density / fanout change, list them here and raise the version.
 PARAMS = {"version": 1, "sr": SR, "n_fft": N_FFT, "hop": HOP, "f_min": F_MIN, "f_max": F_MAX,
           "q_per_octave": Q_PER_OCTAVE, "q_f0": Q_F0, "dt_max": DT_MAX, "dq_max": DQ_MAX,
           "hash_bits": HASH_BITS}
@@ -143,19 +150,22 @@ def _running(x: np.ndarray, size: int, axis: int, op) -> np.ndarray:
     return op(m[sl(0, n)], m[sl(size - width, size - width + n)])
 
 
-def _peak_mask(P: np.ndarray, block: int = 512) -> np.ndarray:
+def _peak_mask(P: np.ndarray, block: int = 512, neighbourhood: tuple[int, int] | None = None) -> np.ndarray:
     """Where ``P`` is a salient local maximum, computed over blocks of ``block`` frames.
 
-    Each block carries a halo of :data:`PEAK_DT` frames (the widest reach below), so the mask is
-    the same as over the whole array, at 2.5x the speed: the running filters stay in cache.
+    ``neighbourhood``: (frames, bins) of the local maximum, odd, at most
+    (:data:`PEAK_DT`, :data:`PEAK_DF`); None: those. Each block carries a halo of :data:`PEAK_DT`
+    frames (the widest reach below), so the mask is the same as over the whole array, at 2.5x the
+    speed: the running filters stay in cache.
     """
     n = P.shape[0]
+    n_dt, n_df = neighbourhood or (PEAK_DT, PEAK_DF)
     ok = np.empty(P.shape, dtype=bool)
     for a in range(0, n, block):
         b = min(n, a + block)
         lo, hi = max(0, a - PEAK_DT), min(n, b + PEAK_DT)
         Q = P[lo:hi]
-        local_max = _running(_running(Q, PEAK_DT, 0, np.maximum), PEAK_DF, 1, np.maximum)
+        local_max = _running(_running(Q, n_dt, 0, np.maximum), n_df, 1, np.maximum)
         m = (Q == local_max) & (Q > 10 ** (FLOOR_DB / 10))
         # a sustained tone is flat in time: its "maxima" are arbitrary points of a ridge that
         # fall on a lattice and match any record holding the same note; demand a dip around it
@@ -165,8 +175,10 @@ def _peak_mask(P: np.ndarray, block: int = 512) -> np.ndarray:
 
 
 def peaks(y: np.ndarray, sr: int = SR, *, density: float = INDEX_DENSITY,
-          band: tuple[float, float] = (F_MIN, F_MAX)) -> tuple[np.ndarray, np.ndarray]:
-    """Salient spectral peaks, about ``density`` per second, within ``band`` (Hz).
+          band: tuple[float, float] = (F_MIN, F_MAX), neighbourhood: tuple[int, int] | None = None
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Salient spectral peaks, about ``density`` per second, within ``band`` (Hz), each the largest
+    value of its ``neighbourhood`` (frames, bins; None: :data:`PEAK_DT` x :data:`PEAK_DF`).
 
     Returns
     -------
@@ -178,7 +190,7 @@ def peaks(y: np.ndarray, sr: int = SR, *, density: float = INDEX_DENSITY,
     P, b0 = spectrogram(y, sr, band)
     if P.shape[0] < 3 or P.shape[1] < 3:
         return np.zeros(0), np.zeros(0)
-    ok = _peak_mask(P)
+    ok = _peak_mask(P, neighbourhood=neighbourhood)
     ok[0] = ok[-1] = False
     ok[:, 0] = ok[:, -1] = False  # interior only: interpolation needs both neighbours
     ti, fi = np.nonzero(ok)
@@ -203,6 +215,12 @@ def peaks(y: np.ndarray, sr: int = SR, *, density: float = INDEX_DENSITY,
     f = (fi + b0 + np.clip(df, -0.5, 0.5)) * (SR / N_FFT)
     order = np.lexsort((f, t))
     return t[order], f[order]
+
+
+def query_peaks(y: np.ndarray, sr: int = SR, band: tuple[float, float] = (F_MIN, F_MAX)
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The query side's peaks: :func:`peaks` at :data:`QUERY_DENSITY` in :data:`QUERY_NEIGHBOURHOOD`."""
+    return peaks(y, sr, density=QUERY_DENSITY, band=band, neighbourhood=QUERY_NEIGHBOURHOOD)
 
 
 def _q(f: np.ndarray) -> np.ndarray:

@@ -17,7 +17,9 @@ The features are cheap (one 0.5-s STFT, no CQT) so that the live path stays wher
    temperature fitted for calibration, is the posterior. Two sets of profiles ("experts") were
    learned (multinomial logistic regression with tied weights across transpositions): one on the
    training half of the key benchmark's rendered scores, one on livedj.synth's four-chord loops;
-   a gate on the shape of the chroma (:func:`style_features`) mixes their posteriors.
+   a gate on the shape of the chroma (:func:`style_features`) mixes their posteriors. The
+   temperatures depend on the excerpt's length (a 12-s live window and a 30-s index excerpt are
+   calibrated apart, :meth:`KeyModel.temperature_at`).
    ``benchmarks/_keytrain.py`` writes them to ``livedj/data/key_model.npz`` and
    ``python -m benchmarks key`` measures them on the scores' other half and on an unseen generator.
 
@@ -40,6 +42,7 @@ __all__ = ["KeyModel", "estimate_tuning", "semitone_energy", "chroma_features", 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "key_model.npz"
 ANALYSIS_SR = 16000  #: the rate the profiles were learned at
 BASS_SPLIT_MIDI = 52  #: E3 (165 Hz): semitones below are "bass"
+WINDOW_SECONDS, WHOLE_SECONDS = 12.0, 30.0  #: the lengths the two calibrations were fitted at
 
 
 @dataclass(frozen=True)
@@ -55,17 +58,23 @@ class KeyModel:
         Shape (experts, 2): per expert and mode.
     temperature : np.ndarray
         Shape (experts,): each expert's logits are divided by it before its softmax (fitted so that
-        its posterior is calibrated).
+        its posterior is calibrated), for a 12-s stretch (:data:`WINDOW_SECONDS`, the live estimate).
     gate : np.ndarray or None
         Shape (25,) with two experts: logistic-regression weights (24 features of
         :func:`style_features`, then the intercept) giving the probability that the second expert's
         music is playing; the posterior is the mixture of the experts' posteriors by it.
+    temperature_whole : np.ndarray or None
+        Shape (experts,): the same for :data:`WHOLE_SECONDS` or more (the index's estimate). A longer
+        excerpt gives sharper chroma but a key as well defined as a 12-s window's only where the
+        music does not modulate, so the two calibrate differently; between the two lengths the
+        temperature is interpolated in log-length. None: ``temperature`` at every length.
     """
 
     weights: np.ndarray
     bias: np.ndarray
     temperature: np.ndarray
     gate: np.ndarray | None = None
+    temperature_whole: np.ndarray | None = None
 
     def __post_init__(self):
         w = np.asarray(self.weights, np.float64)
@@ -73,10 +82,20 @@ class KeyModel:
         object.__setattr__(self, "bias", np.asarray(self.bias, np.float64).reshape(-1, 2))
         t = np.broadcast_to(np.asarray(self.temperature, np.float64), (len(self.weights),)).copy()
         object.__setattr__(self, "temperature", t)
+        if self.temperature_whole is not None:
+            t = np.broadcast_to(np.asarray(self.temperature_whole, np.float64), (len(self.weights),)).copy()
+            object.__setattr__(self, "temperature_whole", t)
 
     @property
     def experts(self) -> int:
         return len(self.weights)
+
+    def temperature_at(self, seconds: float | None) -> np.ndarray:
+        """Shape (experts,): the temperatures for an excerpt of ``seconds`` (None: a 12-s window)."""
+        if self.temperature_whole is None or seconds is None:
+            return self.temperature
+        a = np.clip(np.log(seconds / WINDOW_SECONDS) / np.log(WHOLE_SECONDS / WINDOW_SECONDS), 0.0, 1.0)
+        return np.exp((1 - a) * np.log(self.temperature) + a * np.log(self.temperature_whole))
 
 
 @lru_cache(maxsize=4)
@@ -84,7 +103,8 @@ def load_model(path: str | None = None) -> KeyModel:
     """The shipped model (``livedj/data/key_model.npz``) or another written like it."""
     with np.load(path or MODEL_PATH) as f:
         gate = np.asarray(f["gate"], np.float64) if "gate" in f.files else None
-        return KeyModel(f["weights"], f["bias"], f["temperature"], gate)
+        whole = np.asarray(f["temperature_whole"], np.float64) if "temperature_whole" in f.files else None
+        return KeyModel(f["weights"], f["bias"], f["temperature"], gate, whole)
 
 
 def _stft_mag(y: np.ndarray, sr: int, n_fft: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -265,16 +285,19 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return p / p.sum(axis=-1, keepdims=True)
 
 
-def key_posterior(chroma: np.ndarray, model: KeyModel | None = None) -> np.ndarray:
+def key_posterior(chroma: np.ndarray, model: KeyModel | None = None, seconds: float | None = None) -> np.ndarray:
     """Shape (..., 24): calibrated probabilities of the 24 keys; uniform when there is no pitch.
 
     With two experts the posterior is their mixture, weighted by the gate's probability of each.
+    ``seconds``: how long the excerpt the chroma was read from is (the calibration depends on it,
+    see :meth:`KeyModel.temperature_at`); None for a 12-s window.
     """
     model = model or load_model()
     chroma = np.asarray(chroma, np.float64)
-    p = _softmax(key_logits(chroma, model, 0) / model.temperature[0])
+    temperature = model.temperature_at(seconds)
+    p = _softmax(key_logits(chroma, model, 0) / temperature[0])
     if model.experts > 1:
         g = gate_probability(chroma, model.gate)[..., None]
-        p = (1 - g) * p + g * _softmax(key_logits(chroma, model, 1) / model.temperature[1])
+        p = (1 - g) * p + g * _softmax(key_logits(chroma, model, 1) / temperature[1])
     silent = ~np.any(chroma.reshape(*chroma.shape[:-2], 24) > 0, axis=-1)
     return np.where(silent[..., None], 1.0 / 24, p)

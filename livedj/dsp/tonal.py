@@ -198,7 +198,7 @@ def key_posterior_of(y: np.ndarray, sr: int, *, tuning: float | None = None) -> 
     from livedj.dsp.keyfind import chroma_features, key_posterior
 
     chroma, tuning = chroma_features(y, sr, tuning=tuning)
-    return key_posterior(chroma), tuning
+    return key_posterior(chroma, seconds=len(y) / sr), tuning
 
 
 def estimate_key(y: np.ndarray, sr: int, *, profile: str | None = None,
@@ -276,7 +276,7 @@ def estimate_key_sections(y: np.ndarray, sr: int, *, seconds: float = 30.0, whol
         key, confidence = estimate_key(part, sr, tuning=tuning)
         out[name] = (key if confidence > 0 else None, confidence)
     if whole:
-        p = key_posterior(chroma)
+        p = key_posterior(chroma, seconds=len(heard) / sr)
         out["whole"] = (None, 0.0) if np.allclose(p, 1.0 / 24) else (int(np.argmax(p)), float(p.max()))
     return out
 

@@ -197,16 +197,18 @@ class Engine:
                     exclude=exclude, weights=r.weights, rules=r.rules, pinned=session.pinned, context=context,
                     live_key_confidence=self.listener.key_confidence)
 
+    def _record(self, track_id: int, confidence: float) -> dict:
+        """A library record as the outputs show it (NOW PLAYING, each deck)."""
+        track = self.tracks[track_id]
+        return {"track_id": track.id, "path": track.path, "title": track.title, "artist": track.artist,
+                "confidence": round(float(confidence), 3)}
+
     def _update(self, seq: int, t: float, embedding: Embedding, now: NowPlaying, suggestions: list[Suggestion],
                 rms_db: float, peak_db: float, laps: Laps, session: Session) -> Update:
         playing = None
         if now.track_id is not None and now.track_id in self.tracks:
-            track = self.tracks[now.track_id]
-            playing = {"track_id": track.id, "path": track.path, "title": track.title, "artist": track.artist,
-                       "confidence": round(now.confidence, 3)}
-        decks = tuple({"track_id": d.track_id, "path": self.tracks[d.track_id].path,
-                       "title": self.tracks[d.track_id].title, "artist": self.tracks[d.track_id].artist,
-                       "confidence": round(float(d.confidence), 3), "level": round(float(d.level or 0.0), 3),
+            playing = self._record(now.track_id, now.confidence)
+        decks = tuple({**self._record(d.track_id, d.confidence), "level": round(float(d.level or 0.0), 3),
                        "speed": round(float(d.speed), 4)}
                       for d in now.decks if d.track_id in self.tracks)
         listener = self.listener

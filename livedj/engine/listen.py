@@ -40,6 +40,11 @@ class KeySmoother:
         shown key's by this much...
     patience : int
         ...on this many consecutive updates.
+
+    The first key needs evidence too: it is shown once the average's leader is ahead of every
+    other key by ``margin``, or has led on ``patience`` consecutive updates. (Showing the first
+    6-s estimate at once made the most frequent change of all: a first guess replaced by the
+    key the next updates agree on.)
     """
 
     tau_s: float = 30.0
@@ -50,9 +55,11 @@ class KeySmoother:
     _mean: np.ndarray | None = None
     _weight: float = 0.0
     _lead: int = 0
+    _leader: int | None = None  # before a key is shown: the average's leader and for how many updates
 
     def reset(self) -> None:
         self.key, self.confidence, self._mean, self._weight, self._lead = None, 0.0, None, 0.0, 0
+        self._leader = None
 
     def update(self, posterior: np.ndarray, dt_s: float) -> int | None:
         """Fold in one posterior (24 probabilities) observed ``dt_s`` after the previous one; the key shown."""
@@ -66,7 +73,14 @@ class KeySmoother:
             self._mean += (posterior - self._mean) / self._weight
         best = int(np.argmax(self._mean))
         if self.key is None:
-            self.key, self._lead = best, 0
+            self._lead = self._lead + 1 if best == self._leader else 1
+            self._leader = best
+            runner_up = np.partition(self._mean, -2)[-2]
+            if self._mean[best] - runner_up >= self.margin or self._lead >= self.patience:
+                self.key, self._lead = best, 0
+            else:
+                self.confidence = 0.0
+                return None
         elif best != self.key and self._mean[best] - self._mean[self.key] >= self.margin:
             self._lead += 1
             if self._lead >= self.patience:

@@ -9,7 +9,8 @@ This module owns the whole answer and its state; the engine calls it twice per u
 
    - fingerprints, two decks (:class:`DeckConfirm`): during a blend two records are audible and
      both are heard. Each record becomes a confirmed *deck* after ``confirm`` updates in a row
-     name it (as the winner or as the second deck), and leaves after ``hold`` updates in a row
+     name it (as the winner or as the second deck; one update when it is already half as loud as
+     the deck *now* beside it, and takes over only while that one fades), and leaves after ``hold`` updates in a row
      without it (a noisy moment does not drop it). At most two decks; the newer deck becomes
      *now* (:attr:`NowPlaying.track_id`, the record the ranking follows) as soon as it is at least
      half as loud as the deck that was *now*: the incoming record of a blend or a cut. A record
@@ -129,6 +130,7 @@ class Deck:
     misses: int = 0  #: updates in a row without it
     updates: int = 0  #: updates as *now* (for the log rule)
     logged: bool = False
+    levels: tuple[float, ...] = ()  #: its level in the last few updates before this one (is it fading?)
 
 
 @dataclass
@@ -143,6 +145,15 @@ class DeckConfirm:
     deck at 0.25-0.33 of its level (measured, development corpus 2, two records of one soundtrack);
     it must neither become *now* nor be logged. Not simply the louder deck either: the two levels
     are within noise of each other for several updates of a blend, and *now* would flip.
+    And only while the deck *now* fades (its level below its level in one of the last ``fading``
+    updates): two records of one soundtrack (development corpus 2) share passages heard at 0.4-0.7
+    of the level of the one that plays, but while it plays on its level does not fall; at a cut
+    or in a blend the outgoing record's does (replays of the time_to_name mixes: 22 false NOW
+    PLAYING updates and 2 wrong set logs on c2 -> 0, no record named later on any corpus).
+    A record heard beside the deck that is *now* at ``prompt`` times its level or more (in the same
+    update) is confirmed at once: the second update would only repeat what a cut or the second half
+    of a blend already says (``python -m benchmarks.time_to_name``: 1 s sooner after a cut; no false
+    name in the replays of docs/fingerprints.md, "Time to name").
     A record dropped and confirmed again within ``remember`` updates is the same play: it keeps
     its place in the order and its logged flag (the outgoing record of a long blend may fade
     under the detection threshold and come back).
@@ -153,6 +164,13 @@ class DeckConfirm:
     max_decks: int = 2
     remember: int = 120  #: updates a record that left keeps its place and logged flag
     takeover: float = 0.5  #: a newer deck is *now* from this fraction of the current one's level
+    #: a record heard beside the deck that is *now* at this many times its level is confirmed in one
+    #: update (None: never): already as loud as what plays, it is the incoming record of a cut or a
+    #: blend, which would wait one more update for nothing (see :meth:`update`)
+    prompt: float | None = 0.5
+    #: a newer deck takes over only while the deck *now* fades: below its level in one of the last
+    #: ``fading`` updates (or unheard); 0: at any level trend
+    fading: int = 3
     _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
     _decks: dict = field(default_factory=dict)  #: track id -> Deck
     _left: dict = field(default_factory=dict)  #: track id -> (Deck, update it left)
@@ -167,6 +185,13 @@ class DeckConfirm:
         self._clock += 1
         now = {m.track_id: m for m in heard}
         self._runs = {t: self._runs.get(t, 0) + 1 for t in now}
+        playing = now.get(self._now)  # the deck that is *now*, as heard in this very update
+        if self.prompt is not None and playing is not None and (playing.level or 0.0) > 0:
+            # beside a record that is heard a chance match is weak, and a passage two records share
+            # is at 0.25-0.33 of its level: a newcomer at `prompt` times its level is neither
+            for track_id, match in now.items():
+                if track_id not in self._decks and (match.level or 0.0) >= self.prompt * playing.level:
+                    self._runs[track_id] = max(self._runs[track_id], self.confirm)
         for track_id, deck in list(self._decks.items()):
             if track_id in now:
                 deck.match, deck.misses = now[track_id], 0
@@ -187,6 +212,8 @@ class DeckConfirm:
             self._decks[track_id] = deck
         self._left = {t: v for t, v in self._left.items() if self._clock - v[1] <= self.remember}
         self._now = self._choose_now()
+        for deck in self._decks.values():
+            deck.levels = (*deck.levels, deck.match.level or 0.0)[-self.fading:] if self.fading else ()
         if self._now is None:
             return []
         self._decks[self._now].updates += 1
@@ -199,8 +226,11 @@ class DeckConfirm:
             return None
         if self._now not in self._decks:
             return max(self._decks, key=lambda t: self._decks[t].started)
-        level = self._decks[self._now].match.level or 0.0
-        newer = [t for t, d in self._decks.items() if d.started > self._decks[self._now].started
+        playing = self._decks[self._now]
+        level = playing.match.level or 0.0
+        if self.fading and level > 0 and level >= max(playing.levels, default=0.0):
+            return self._now  # what plays is as loud as lately: a passage another record shares, not a cut or blend
+        newer = [t for t, d in self._decks.items() if d.started > playing.started
                  and (d.match.level or 0.0) >= self.takeover * level]
         return max(newer, key=lambda t: self._decks[t].started) if newer else self._now
 

@@ -403,7 +403,7 @@ def query_pairs(y: np.ndarray, sr: int, speeds: np.ndarray, pitches: np.ndarray)
     """Peaks (t frames, f Hz) of ``y`` and their pairs (i, j), wide enough for every hypothesis."""
     # the index band as the pitch fader moves it: a record's 150 Hz is 140 Hz at -7 %
     band = (fp.F_MIN * pitches.min(), fp.F_MAX * pitches.max())
-    t, f = fp.peaks(y, sr, density=fp.QUERY_DENSITY, band=band)
+    t, f = fp.query_peaks(y, sr, band=band)
     # rescaled dt can reach DT_MAX / min(speed): pair with a zone that covers every hypothesis
     i, j = fp.pairs(t, f, fanout=fp.QUERY_FANOUT, dt_max=fp.DT_MAX / speeds.min())
     return t, f, i, j

@@ -187,9 +187,9 @@ def chosen_hits(buckets, times, hashes, qtimes, dfs, shift: int, mask: int, chos
 
 
 @njit(cache=True, nogil=True)
-def _aligned(keys, weights, span, n_hyp):  # pragma: no cover - compiled
-    """Sorted (track * n_hyp + hyp) * span + offset keys with their weights -> per distinct key its
-    track slot, hypothesis, offset and +-1-frame count; keys of one track are contiguous."""
+def _aligned(keys, weights):  # pragma: no cover - compiled
+    """Sorted (track * n_hyp + hyp) * span + offset keys with their weights -> the distinct keys and
+    each one's count, +-1 frame (:func:`_per_track` reads track, hypothesis and offset from the key)."""
     n = keys.shape[0]
     ukeys = np.empty(n, np.int64)
     counts = np.empty(n, np.float64)
@@ -235,7 +235,7 @@ def aligned_counts(track: np.ndarray, hyp: np.ndarray, offset: np.ndarray, weigh
     span = np.int64(1 << 24)
     keys = (np.asarray(track, np.int64) * n_hyp + hyp) * span + (offset + span // 2)
     order = np.argsort(keys)  # ties (equal keys) are summed: their order does not matter
-    ukeys, c3 = _aligned(keys[order], np.asarray(weight, np.float64)[order], span, n_hyp)
+    ukeys, c3 = _aligned(keys[order], np.asarray(weight, np.float64)[order])
     return _per_track(ukeys, c3, span, n_hyp)
 
 

@@ -73,6 +73,13 @@ class Track:
     key_end: int | None = None
 
 
+def _landmarks_blob(landmarks: tuple[np.ndarray, np.ndarray] | None) -> bytes | None:
+    """A fingerprint as stored: uint32 hashes, then int32 frame times (read back by :meth:`Store.landmarks`)."""
+    if landmarks is None:
+        return None
+    return np.asarray(landmarks[0], dtype=np.uint32).tobytes() + np.asarray(landmarks[1], dtype=np.int32).tobytes()
+
+
 class StoreError(Exception):
     pass
 
@@ -147,8 +154,7 @@ class Store:
         tags = tags or {}
         blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
         seg_blob = None if segments is None else np.ascontiguousarray(segments, dtype=np.float32).tobytes()
-        fp_blob = None if landmarks is None else (np.asarray(landmarks[0], dtype=np.uint32).tobytes()
-                                                  + np.asarray(landmarks[1], dtype=np.int32).tobytes())
+        fp_blob = _landmarks_blob(landmarks)
         self.db.execute(
             """INSERT INTO tracks (path, size, mtime_ns, status, error, title, artist, album, duration,
                                    bpm, bpm_source, key, key_source, start_s, encoder, vector, segment_hop,
@@ -166,6 +172,10 @@ class Store:
              blob, segment_hop, seg_blob, fp_blob, time.time()),
         )
         self.db.commit()
+
+    def set_landmarks(self, track_id: int, landmarks: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Replace one track's fingerprint (hashes, frame times); None removes it. The caller commits."""
+        self.db.execute("UPDATE tracks SET landmarks = ? WHERE id = ?", (_landmarks_blob(landmarks), int(track_id)))
 
     def set_dj_analysis(self, path: str, track) -> None:
         """Take BPM/key from the DJ's software (an ImportedTrack) for an already indexed file."""

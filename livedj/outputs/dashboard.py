@@ -188,12 +188,12 @@ class Dashboard:
         table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
         table.add_column(no_wrap=True)
         table.add_column(justify="right", no_wrap=True)
-        for i, d in enumerate(decks[:2]):
+        levels = [float(d.get("level") or 0.0) for d in decks[:2]]
+        loudest = max(max(levels), 1e-9)  # the bars are relative to the louder deck
+        for i, (d, level) in enumerate(zip(decks[:2], levels)):
             label = f"{safe_text(d.get('artist') or '')} – {safe_text(d.get('title') or d.get('path') or '')}"
-            level = float(d.get("level") or 0.0)
             table.add_row("now playing" if i == 0 else "   and deck", Text(label, style="bold cyan" if i == 0 else "cyan"),
-                          bar(level / max(max(float(e.get("level") or 0.0) for e in decks[:2]), 1e-9),
-                              min(max(width // 6, 4), 12), "cyan"),
+                          bar(level / loudest, min(max(width // 6, 4), 12), "cyan"),
                           f"{level:.2f}  ({float(d.get('confidence') or 0):.0%})")
         return table
 
