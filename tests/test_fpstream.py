@@ -12,7 +12,7 @@ import pytest
 from livedj.dsp import fingerprint as fp
 from livedj.dsp.room import booth, speed_change
 from livedj.library.fingerprints import FingerprintIndex, decide, match_audio
-from livedj.library.fpstream import LiveMatcher
+from livedj.library.fpstream import FPS, LiveMatcher
 from livedj.synth import DEMO_TRACKS, render_track
 
 SR = 16000
@@ -81,3 +81,29 @@ def test_window_keeps_about_ten_seconds_of_chunks(library, index):
     for end in np.arange(10.0, 30.0, 1.0):
         live.match(y[int((end - 10.0) * SR): int(end * SR)], SR, end, top=2)
         assert 8 <= len(live._chunks) <= 11
+
+
+def test_new_pairs_are_the_windows_own(library, index):
+    """Each update's settled new pairs are exactly those that match_audio's analysis of the same window
+    finds for those later peaks (a tail cut mid-block kept denser, other peaks: names were lost)."""
+    from livedj.library import fingerprints as fpi
+
+    y = _stream(library, 2, 7, 1.04)
+    live = LiveMatcher(index)
+    checked = 0
+    for end in np.arange(10.0, 22.0, 1.0):
+        w = y[int((end - 10.0) * SR): int(end * SR)]
+        live.match(w, SR, 500.0 + end, top=2)
+        if live.fresh_windows != 1 or end == 10.0:
+            continue
+        chunk = live._chunks[-1]
+        lo, hi = chunk.targets
+        w_start = (500.0 + end) * FPS - live._origin - len(w) / SR * FPS  # the window's start, from the origin
+        t, f, i, j = fpi.query_pairs(w, SR, live.speeds, live.pitches)
+        sel = (t[j] + w_start >= lo) & (t[j] + w_start < hi)
+        assert chunk.n_pairs == int(sel.sum()) > 50
+        _, times, hyp = fpi.hash_rows(t + w_start, f, i[sel], j[sel], live.speeds, live.pitches)
+        assert np.array_equal(np.sort(np.rint(times).astype(np.int64) * 64 + hyp),
+                              np.sort(chunk.row_time * 64 + chunk.row_hyp))
+        checked += 1
+    assert checked >= 10

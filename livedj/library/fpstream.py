@@ -36,6 +36,9 @@ FPS = fp.SR / fp.HOP        #: landmark frames per second
 SETTLE_S = 0.25             #: the newest audio whose peaks are not taken yet (their neighbourhood is unheard)
 CHUNK_S = 1.0               #: a fresh window is read in chunks of this length
 CONTEXT_S = 0.5             #: audio analysed before the oldest new anchor (peaks need their neighbours)
+#: the analysed tail starts this far from the window's start, a whole number of times: a whole number
+#: of peak-density blocks and of STFT hops (2 s)
+ALIGN_S = float(np.lcm(int(fp.BLOCK_S * fp.SR), fp.HOP)) / fp.SR
 MAX_ORIGIN_FRAMES = 1 << 21  #: after ~9 h the stream clock is re-based (offsets stay within the histogram's span)
 
 
@@ -44,6 +47,7 @@ class _Chunk:
     """The hits one chunk read: votes to take back when it leaves, hits for the exact stage."""
 
     middle: float            # stream frame (from the origin) of the middle of its pairs' later peaks
+    targets: tuple           # its pairs' later peaks are in [targets[0], targets[1]) (frames from the origin)
     n_pairs: int
     hit_u: np.ndarray        # per hit (bin by bin): lookup
     hit_frame: np.ndarray    # timeline frame
@@ -150,6 +154,11 @@ class LiveMatcher:
         # analyse from the oldest anchor a new pair can have, with some context before it
         back = fp.DT_MAX / self.speeds.min() + CONTEXT_S * FPS
         a = max(start, new_from - back)
+        # from an edge of both the window's peak blocks and its frames (ALIGN_S): the new pairs are then
+        # the very pairs match_audio finds in this window. Peaks are kept per block (the strongest
+        # `density` of each): a tail cut mid-block ended in a short block that kept as many, denser and
+        # weaker peaks (15 % more pairs, a quarter of them other than the window's), which lost names
+        a = start + np.floor((a - start) / (ALIGN_S * FPS) + 1e-9) * ALIGN_S * FPS
         tail = y[int(round((a - start) / FPS * sr)):]
         t0 = end - len(tail) / sr * FPS  # frame (from the origin) of the tail's first sample
         t, f, i, j = fpi.query_pairs(tail, sr, self.speeds, self.pitches)
@@ -163,7 +172,8 @@ class LiveMatcher:
         for c in range(len(edges) - 1):
             lo, hi = edges[c], edges[c + 1]
             sel = (target >= lo) & (target < hi)
-            chunk = self._chunk(t + t0, f, i[sel], j[sel], float(lo), (min(hi, end) + lo) / 2, (min(hi, end) - lo) / (end - start))
+            chunk = self._chunk(t + t0, f, i[sel], j[sel], (float(lo), float(hi)), (min(hi, end) + lo) / 2,
+                                (min(hi, end) - lo) / (end - start))
             if chunk is None:
                 continue
             if fresh and c == len(edges) - 2:
@@ -171,10 +181,12 @@ class LiveMatcher:
             else:
                 self._chunks.append(chunk)
 
-    def _chunk(self, t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, first_target: float, middle: float,
+    def _chunk(self, t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, targets: tuple, middle: float,
                share: float) -> _Chunk | None:
-        """Read the pairs (i, j) of peaks (t frames from the origin, f Hz): their votes and hits."""
+        """Read the pairs (i, j) of peaks (t frames from the origin, f Hz), their later peaks in ``targets``:
+        their votes and hits."""
         index = self.index
+        first_target = targets[0]
         hashes, times, hyp = fpi.hash_rows(t, f, i, j, self.speeds, self.pitches)
         if len(hashes) == 0 or len(index) == 0 or share <= 0:
             return None
@@ -196,7 +208,7 @@ class LiveMatcher:
         hit_u, hit_frame, hit_bin = fpvote.read_chunk(index.buckets, index.times, hashes[first], q_coarse[first], u_df,
                                                      weight.astype(np.float32), groups, fpi.COARSE_SHIFT, n_bins - 1,
                                                      self._votes)
-        return _Chunk(middle, len(i), hit_u, hit_frame, hit_bin, weight.astype(np.float32), groups, rows,
+        return _Chunk(middle, targets, len(i), hit_u, hit_frame, hit_bin, weight.astype(np.float32), groups, rows,
                       start, hyp, q_time, inv)
 
     # -- the exact stage over the kept hits ----------------------------------------------------
