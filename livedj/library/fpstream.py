@@ -44,21 +44,21 @@ MAX_ORIGIN_FRAMES = 1 << 21  #: after ~9 h the stream clock is re-based (offsets
 
 @dataclass
 class _Chunk:
-    """The hits one chunk read: votes to take back when it leaves, hits for the exact stage."""
+    """The lookups one chunk read: their votes are taken back when it leaves (its postings read again),
+    the exact stage reads their hits in the chosen bins."""
 
     middle: float            # stream frame (from the origin) of the middle of its pairs' later peaks
     targets: tuple           # its pairs' later peaks are in [targets[0], targets[1]) (frames from the origin)
     n_pairs: int
-    hit_u: np.ndarray        # per hit (bin by bin): lookup
-    hit_frame: np.ndarray    # timeline frame
-    hit_bin: np.ndarray      # coarse bin
-    weight: np.ndarray       # per lookup
+    hashes: np.ndarray       # per lookup: hash
+    q: np.ndarray            # per lookup: query time of the coarse stage
+    df: np.ndarray           # per lookup: hits read (0: not read)
     groups: np.ndarray       # per lookup: hypothesis groups that asked (bits)
     rows: np.ndarray         # rows grouped by lookup
     start: np.ndarray        # lookup u's rows: rows[start[u]:start[u + 1]]
     row_hyp: np.ndarray
     row_time: np.ndarray     # per row: anchor time in speed-1 frames from the origin
-    row_lookup: np.ndarray
+    row_weight: np.ndarray   # per row: its lookup's weight min(1, common / df)
 
 
 class LiveMatcher:
@@ -93,7 +93,7 @@ class LiveMatcher:
         """Forget the stream: the next window is read whole."""
         self._chunks: deque[_Chunk] = deque()
         self._provisional: _Chunk | None = None  # the newest, unsettled pairs: read for one update only
-        self._votes = np.zeros(((1 << fpi.COARSE_BINS_LOG2) + 1, self._n_groups), np.float32)
+        self._votes = np.zeros((self._n_groups, (1 << fpi.COARSE_BINS_LOG2) + 1), np.float32)
         self._origin: float | None = None  # stream frame of time 0 of every kept query time
         self._end: float | None = None      # stream frame of the last window's end
         self._settled = 0.0                  # pairs whose later peak is before this (from the origin) are read
@@ -138,8 +138,13 @@ class LiveMatcher:
                  for track, count, offset_s, k, per_hyp in self._exact()[:top]]
         return fpi.to_matches(cands, self.speeds, self.locked, sum(c.n_pairs for c in self._kept()))
 
+    def _vote(self, chunk: _Chunk, scale: float) -> None:
+        n_bins = 1 << fpi.COARSE_BINS_LOG2
+        fpvote.coarse_votes(self.index.buckets, self.index.times, chunk.hashes, chunk.q, chunk.df, chunk.groups,
+                            self.index.common, fpi.COARSE_SHIFT, n_bins - 1, self._votes, scale)
+
     def _unvote(self, chunk: _Chunk) -> None:
-        fpvote.unvote(chunk.hit_u, chunk.hit_bin, chunk.weight, chunk.groups, self._votes)
+        self._vote(chunk, -1.0)
 
     def _kept(self) -> list[_Chunk]:
         return list(self._chunks) + ([self._provisional] if self._provisional is not None else [])
@@ -201,31 +206,29 @@ class LiveMatcher:
         inv, first, rows, start = fpvote.dedup_rows((hashes << 24) | ((q_coarse >> fpi.DEDUP_SHIFT) + (1 << 23)))
         u_df = df[first]
         u_df[fpi.over_budget(u_df, int(fpi.HIT_BUDGET * share))] = 0
-        weight = np.minimum(1.0, index.common / np.maximum(u_df, 1))
         groups = np.zeros(len(first), np.int64)
         np.bitwise_or.at(groups, inv, self._group_bit[hyp])
-        n_bins = 1 << fpi.COARSE_BINS_LOG2
-        hit_u, hit_frame, hit_bin = fpvote.read_chunk(index.buckets, index.times, hashes[first], q_coarse[first], u_df,
-                                                     weight.astype(np.float32), groups, fpi.COARSE_SHIFT, n_bins - 1,
-                                                     self._votes)
-        return _Chunk(middle, targets, len(i), hit_u, hit_frame, hit_bin, weight.astype(np.float32), groups, rows,
-                      start, hyp, q_time, inv)
+        chunk = _Chunk(middle, targets, len(i), hashes[first], q_coarse[first], u_df, groups, rows, start, hyp, q_time,
+                       np.minimum(1.0, index.common / np.maximum(df, 1)))
+        self._vote(chunk, 1.0)
+        return chunk
 
     # -- the exact stage over the kept hits ----------------------------------------------------
     def _exact(self) -> list:
         n_bins = 1 << fpi.COARSE_BINS_LOG2
         chosen = np.zeros(n_bins + 1, bool)
         for g in range(self._n_groups):
-            top = fpvote.top_bins(self._votes[:, g], self.candidates)
+            top = fpvote.top_bins(self._votes[g], self.candidates)
             chosen[top] = chosen[top + 1] = True
         chosen[0] |= chosen[n_bins]
         frames, times, hyps, weights = [], [], [], []
         for c in self._kept():
-            row, frame = fpvote.kept_chosen(c.hit_u, c.hit_frame, c.hit_bin, chosen, c.rows, c.start)
+            row, frame = fpvote.chosen_hits(self.index.buckets, self.index.times, c.hashes, c.q, c.df, fpi.COARSE_SHIFT,
+                                            n_bins - 1, chosen, c.rows, c.start)
             frames.append(frame)
             times.append(c.row_time[row])
             hyps.append(c.row_hyp[row])
-            weights.append(c.weight[c.row_lookup[row]])
+            weights.append(c.row_weight[row])
         if not frames or sum(len(x) for x in frames) == 0:
             return []
         return fpi.align_hits(self.index, np.concatenate(frames), np.concatenate(times), np.concatenate(hyps),

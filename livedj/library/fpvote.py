@@ -31,8 +31,7 @@ except ImportError:  # pragma: no cover
     def njit(*args, **kwargs):
         return (lambda fn: fn) if not args or not callable(args[0]) else args[0]
 
-__all__ = ["dedup_rows", "coarse_votes", "top_bins", "chosen_hits", "aligned_counts", "read_chunk", "unvote", "kept_chosen",
-           "COMPILED"]
+__all__ = ["dedup_rows", "coarse_votes", "top_bins", "chosen_hits", "aligned_counts", "COMPILED"]
 
 _ROW_BITS = 21  # rows per query (2M: 30 s at any density); the lookup key takes the other 43 bits
 
@@ -86,7 +85,7 @@ def dedup_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 
 
 @njit(cache=True, nogil=True)
-def _coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common, shift, mask, votes):  # pragma: no cover
+def _coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common, shift, mask, votes, scale):  # pragma: no cover
     n = 0
     n_groups = votes.shape[0]
     for u in range(hashes.shape[0]):
@@ -94,14 +93,11 @@ def _coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common, shift, ma
         if d == 0:
             continue
         lo = np.int64(buckets[hashes[u]])
-        w = np.float32(1.0 if d <= common else common / d)
+        w = np.float32(scale * (1.0 if d <= common else common / d))
         q = qtimes[u]
         g = groups[u]
         for p in range(lo, lo + d):
-            b = (np.int64(times[p]) - q) >> shift
-            if b < 0:
-                b = 0
-            b &= mask
+            b = ((np.int64(times[p]) - q) >> shift) & mask
             for k in range(n_groups):
                 if g & (1 << k):
                     votes[k, b] += w
@@ -110,16 +106,18 @@ def _coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common, shift, ma
 
 
 def coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common: float, shift: int, mask: int,
-                 votes: np.ndarray) -> int:
+                 votes: np.ndarray, scale: float = 1.0) -> int:
     """Add every hit of lookups ``hashes`` (query times ``qtimes``, ``dfs`` hits each, 0 = skipped)
-    to ``votes[g, ((frame - qtime) >> shift) & mask]`` with weight ``min(1, common / df)``, for every
-    group ``g`` whose bit is set in ``groups`` (one bitmask per lookup; ``votes`` float32, one row a
-    group). Each posting is read once, whatever the number of groups.
+    to ``votes[g, ((frame - qtime) >> shift) & mask]`` with weight ``scale * min(1, common / df)``, for
+    every group ``g`` whose bit is set in ``groups`` (one bitmask per lookup; ``votes`` float32, one row
+    a group). Each posting is read once, whatever the number of groups. A negative offset wraps
+    (modulo ``mask + 1`` bins, as the bins beyond do): query times may be stream times
+    (:mod:`~livedj.library.fpstream`; ``scale=-1`` takes a chunk's votes back).
 
     Returns the number of hits read.
     """
     return _coarse_votes(np.asarray(buckets), np.asarray(times), hashes, qtimes, dfs, groups, float(common), int(shift),
-                         int(mask), votes)
+                         int(mask), votes, float(scale))
 
 
 @njit(cache=True, nogil=True)
@@ -160,10 +158,7 @@ def _chosen_hits(buckets, times, hashes, qtimes, dfs, shift, mask, chosen, rows,
         r0, r1 = start[u], start[u + 1]
         for p in range(lo, lo + d):
             f = np.int64(times[p])
-            b = (f - q) >> shift
-            if b < 0:
-                b = 0
-            if chosen[b & mask]:
+            if chosen[((f - q) >> shift) & mask]:
                 for r in range(r0, r1):
                     if k < cap:
                         out_row[k] = rows[r]
@@ -266,86 +261,3 @@ def _per_track(ukeys, c3, span, n_hyp):  # pragma: no cover - compiled
             best_hyp[t] = h
             best_off[t] = ukeys[k] % span - span // 2
     return tracks, best, best_hyp, best_off, per_hyp
-
-
-@njit(cache=True, nogil=True)
-def _read_chunk(buckets, times, hashes, qtimes, dfs, weights, groups, shift, mask, votes, hit_u, hit_frame,
-                hit_bin):  # pragma: no cover - compiled
-    n_groups = votes.shape[1]
-    k = 0
-    for u in range(hashes.shape[0]):
-        d = dfs[u]
-        if d == 0:
-            continue
-        lo = np.int64(buckets[hashes[u]])
-        w = weights[u]
-        q = qtimes[u]
-        g = groups[u]
-        for p in range(lo, lo + d):
-            f = np.int64(times[p])
-            b = ((f - q) >> shift) & mask
-            for m in range(n_groups):
-                if g & (1 << m):
-                    votes[b, m] += w
-            hit_u[k] = u
-            hit_frame[k] = f
-            hit_bin[k] = b
-            k += 1
-
-
-def read_chunk(buckets, times, hashes, qtimes, dfs, weights, groups, shift: int, mask: int, votes: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Add every hit of lookups ``hashes`` to ``votes[bin, g]`` (float32, bins x groups: a hit's groups
-    share a cache line) with the lookup's own ``weights``, for every group ``g`` whose bit is set
-    in ``groups``; bins ``((frame - qtime) >> shift) & mask`` (negative offsets wrap: query times may
-    be stream times). Keeps the hits (in posting order: written in sequence, read in sequence).
-
-    Returns
-    -------
-    hit_u, hit_frame, hit_bin : np.ndarray
-        int32 lookup, uint32 timeline frame and int32 coarse bin of every hit read.
-    """
-    n = int(np.asarray(dfs).sum())
-    hit_u, hit_frame, hit_bin = np.empty(n, np.int32), np.empty(n, np.uint32), np.empty(n, np.int32)
-    _read_chunk(np.asarray(buckets), np.asarray(times), hashes, qtimes, dfs, weights, groups, int(shift), int(mask),
-                votes, hit_u, hit_frame, hit_bin)
-    return hit_u, hit_frame, hit_bin
-
-
-@njit(cache=True, nogil=True)
-def unvote(hit_u, hit_bin, weights, groups, votes):  # pragma: no cover - compiled
-    """Take the hits of :func:`read_chunk` out of ``votes`` again."""
-    n_groups = votes.shape[1]
-    for k in range(hit_u.shape[0]):
-        u = hit_u[k]
-        g = groups[u]
-        for m in range(n_groups):
-            if g & (1 << m):
-                votes[hit_bin[k], m] -= weights[u]
-
-
-@njit(cache=True, nogil=True)
-def _kept_chosen(hit_u, hit_frame, hit_bin, chosen, rows, start, out_row, out_frame):  # pragma: no cover
-    k = 0
-    cap = out_row.shape[0]
-    for h in range(hit_u.shape[0]):
-        if chosen[hit_bin[h]]:
-            u = hit_u[h]
-            for r in range(start[u], start[u + 1]):
-                if k < cap:
-                    out_row[k] = rows[r]
-                    out_frame[k] = hit_frame[h]
-                k += 1
-    return k
-
-
-def kept_chosen(hit_u, hit_frame, hit_bin, chosen, rows, start) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`chosen_hits` over the hits :func:`read_chunk` kept: those whose bin is ``chosen``, once for
-    every row that asked (lookup ``u``'s rows are ``rows[start[u]:start[u + 1]]``)."""
-    cap = 1 << 12
-    while True:
-        out_row, out_frame = np.empty(cap, np.int64), np.empty(cap, np.int64)
-        k = _kept_chosen(hit_u, hit_frame, hit_bin, chosen, rows, start, out_row, out_frame)
-        if k <= cap:
-            return out_row[:k], out_frame[:k]
-        cap = k
