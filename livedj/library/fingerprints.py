@@ -409,12 +409,13 @@ def query_pairs(y: np.ndarray, sr: int, speeds: np.ndarray, pitches: np.ndarray)
     return t, f, i, j
 
 
-def hash_rows(t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, speeds: np.ndarray, pitches: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def hash_rows(t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, speeds: np.ndarray, pitches: np.ndarray,
+              *, with_pair: bool = False) -> tuple[np.ndarray, ...]:
     """(hashes int64, anchor times in speed-1 frames, hypothesis) of pairs (i, j) under every hypothesis,
-    with the +-1 frame probe, the hypotheses in order."""
+    with the +-1 frame probe, the hypotheses in order; ``with_pair``: also each row's pair (index into i, j)."""
     if not len(i):
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
+        z = np.zeros(0, np.int64)
+        return (z, np.zeros(0), z, z) if with_pair else (z, np.zeros(0), z)
     # every hypothesis in one call: the peaks rescaled per hypothesis, laid end to end (hypothesis k's
     # copy at k * n), so hash_pairs' arithmetic runs once over all rows instead of once per hypothesis
     n, n_hyp = len(t), len(speeds)
@@ -427,6 +428,8 @@ def hash_rows(t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, speeds
     hyp = np.broadcast_to(np.repeat(np.arange(n_hyp), len(i)), (2, n_hyp * len(i)))
     order = np.arange(2 * n_hyp * len(i)).reshape(2, n_hyp, len(i)).transpose(1, 0, 2).ravel()
     keep = order[valid[order]]
+    if with_pair:
+        return h[keep].astype(np.int64), tt[keep], hyp.ravel()[keep], keep % len(i)
     return h[keep].astype(np.int64), tt[keep], hyp.ravel()[keep]
 
 

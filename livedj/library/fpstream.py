@@ -39,6 +39,8 @@ CONTEXT_S = 0.5             #: audio analysed before the oldest new anchor (peak
 #: the analysed tail starts this far from the window's start, a whole number of times: a whole number
 #: of peak-density blocks and of STFT hops (2 s)
 ALIGN_S = float(np.lcm(int(fp.BLOCK_S * fp.SR), fp.HOP)) / fp.SR
+_TIME_BITS = 20             # a lookup key: chunk (4 bits), hash (HASH_BITS), coarse query time >> DEDUP_SHIFT
+_MAX_CHUNKS = 1 << (43 - fp.HASH_BITS - _TIME_BITS)  # chunks read at once (dedup_rows takes 43-bit keys)
 MAX_ORIGIN_FRAMES = 1 << 21  #: after ~9 h the stream clock is re-based (offsets stay within the histogram's span)
 
 
@@ -173,45 +175,63 @@ class LiveMatcher:
         # the unsettled newest pairs are read (provisionally) for a window read whole only: there they
         # are 0.25 s of 1-10 s heard; later they would add a chunk's overhead to every update for 2.5 %
         # of the window, which the next update reads anyway
-        edges = list(np.arange(new_from, settle_to, CHUNK_S * FPS)) + [settle_to] + ([end + 1.0] if fresh else [])
-        for c in range(len(edges) - 1):
-            lo, hi = edges[c], edges[c + 1]
-            sel = (target >= lo) & (target < hi)
-            chunk = self._chunk(t + t0, f, i[sel], j[sel], (float(lo), float(hi)), (min(hi, end) + lo) / 2,
-                                (min(hi, end) - lo) / (end - start))
-            if chunk is None:
-                continue
-            if fresh and c == len(edges) - 2:
-                self._provisional = chunk
-            else:
-                self._chunks.append(chunk)
+        step = max(CHUNK_S * FPS, (settle_to - new_from) / (_MAX_CHUNKS - 1))  # a long window: longer chunks
+        edges = np.r_[np.arange(new_from, settle_to, step), settle_to, [end + 1.0] if fresh else []]
+        chunks = self._read_chunks(t + t0, f, i, j, target, edges, end, end - start)
+        if fresh and chunks and chunks[-1].targets[1] > end:
+            self._provisional = chunks.pop()
+        self._chunks.extend(chunks)
 
-    def _chunk(self, t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, targets: tuple, middle: float,
-               share: float) -> _Chunk | None:
-        """Read the pairs (i, j) of peaks (t frames from the origin, f Hz), their later peaks in ``targets``:
-        their votes and hits."""
+    def _read_chunks(self, t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, target: np.ndarray,
+                     edges: np.ndarray, end: float, span: float) -> list[_Chunk]:
+        """Read the pairs (i, j) of peaks (t frames from the origin, f Hz) whose later peak (``target``) is in
+        [edges[0], edges[-1]), as one chunk per pair of edges: their lookups, votes added. All chunks in one
+        pass (a window read whole costs about one :func:`match_audio`), each with its own lookups and hit
+        budget (``HIT_BUDGET`` x its share of the window ``span``)."""
         index = self.index
-        first_target = targets[0]
-        hashes, times, hyp = fpi.hash_rows(t, f, i, j, self.speeds, self.pitches)
-        if len(hashes) == 0 or len(index) == 0 or share <= 0:
-            return None
+        chunk_of = np.searchsorted(edges, target, side="right") - 1
+        ok = (chunk_of >= 0) & (chunk_of < len(edges) - 1)
+        i, j, chunk_of = i[ok], j[ok], chunk_of[ok]
+        hashes, times, hyp, pair = fpi.hash_rows(t, f, i, j, self.speeds, self.pitches, with_pair=True)
+        if len(hashes) == 0 or len(index) == 0:
+            return []
+        row_chunk = chunk_of[pair]
         q_time = np.rint(times).astype(np.int64)  # exact, per hypothesis: for the exact stage
         # the coarse stage scales times from the chunk's own start, as match_audio from the window's:
         # scaled from the origin, the hypotheses of one pair would land seconds apart after a minute
         # (no longer one lookup, no longer one bin)
+        first_target = edges[row_chunk]
         q_coarse = np.rint((times - first_target * self.speeds[hyp]) + first_target).astype(np.int64)
-        lo = np.asarray(index.buckets[hashes], np.int64)
-        df = np.asarray(index.buckets[hashes + 1], np.int64) - lo
+        df = np.asarray(index.buckets[hashes + 1], np.int64) - np.asarray(index.buckets[hashes], np.int64)
         df[df > fpi.SKIP_DF * index.common] = 0
-        inv, first, rows, start = fpvote.dedup_rows((hashes << 24) | ((q_coarse >> fpi.DEDUP_SHIFT) + (1 << 23)))
+        # one lookup per (chunk, hash, time to 0.25 s); chunk-major, so that a chunk's lookups are contiguous
+        key = (((row_chunk << fp.HASH_BITS) | hashes) << _TIME_BITS) | ((q_coarse >> fpi.DEDUP_SHIFT) + (1 << (_TIME_BITS - 1)))
+        inv, first, rows, start = fpvote.dedup_rows(key)
         u_df = df[first]
-        u_df[fpi.over_budget(u_df, int(fpi.HIT_BUDGET * share))] = 0
+        u_chunk = row_chunk[first]
+        bounds = np.searchsorted(u_chunk, np.arange(len(edges)))
+        for c in range(len(edges) - 1):
+            lo, hi = edges[c], min(edges[c + 1], end)
+            seg = slice(bounds[c], bounds[c + 1])
+            u_df[seg][fpi.over_budget(u_df[seg], int(fpi.HIT_BUDGET * max(0.0, hi - lo) / span))] = 0
         groups = np.zeros(len(first), np.int64)
         np.bitwise_or.at(groups, inv, self._group_bit[hyp])
-        chunk = _Chunk(middle, targets, len(i), hashes[first], q_coarse[first], u_df, groups, rows, start, hyp, q_time,
-                       np.minimum(1.0, index.common / np.maximum(df, 1)))
-        self._vote(chunk, 1.0)
-        return chunk
+        u_hash, u_q = hashes[first], q_coarse[first]
+        n_bins = 1 << fpi.COARSE_BINS_LOG2
+        fpvote.coarse_votes(index.buckets, index.times, u_hash, u_q, u_df, groups, index.common, fpi.COARSE_SHIFT,
+                            n_bins - 1, self._votes)
+        weight = np.minimum(1.0, index.common / np.maximum(df, 1))
+        n_pairs = np.bincount(chunk_of, minlength=len(edges) - 1)
+        out = []
+        for c in range(len(edges) - 1):
+            a, b = bounds[c], bounds[c + 1]
+            if a == b:
+                continue
+            lo, hi = float(edges[c]), float(edges[c + 1])
+            # the rows stay indices into this read's row arrays (shared by its chunks)
+            out.append(_Chunk((min(hi, end) + lo) / 2, (lo, hi), int(n_pairs[c]), u_hash[a:b], u_q[a:b], u_df[a:b],
+                              groups[a:b], rows, start[a:b + 1], hyp, q_time, weight))
+        return out
 
     # -- the exact stage over the kept hits ----------------------------------------------------
     def _exact(self) -> list:
