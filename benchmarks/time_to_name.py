@@ -174,8 +174,9 @@ def render_mix(excerpts: list[str], sources: list[str], ids: dict[str, int], out
 
 
 def listen(mix: str, index: str, *, confirm: int | None = None, hold: int | None = None,
-           identify_s: float | None = None, hop_s: float = 1.0) -> tuple[list, list]:
-    """The live loop of ``livedj run --input MIX --fast`` over ``mix``: its updates and its plays."""
+           identify_s: float | None = None, hop_s: float = 1.0, stream: bool = True) -> tuple[list, list]:
+    """The live loop of ``livedj run --input MIX --fast`` over ``mix``: its updates and its plays
+    (``stream``: ``analysis.stream_match``)."""
     from livedj.audio.capture import FileSource
     from livedj.audio.ringbuffer import RingBuffer
     from livedj.config import defaults
@@ -185,6 +186,7 @@ def listen(mix: str, index: str, *, confirm: int | None = None, hold: int | None
 
     config = defaults()
     config["index"]["path"] = index
+    config["analysis"]["stream_match"] = stream
     if identify_s is not None:
         config["analysis"]["identify_s"] = identify_s
     engine = load_engine(config)
@@ -200,17 +202,17 @@ def listen(mix: str, index: str, *, confirm: int | None = None, hold: int | None
     tracker = engine.now_playing
     hear = tracker.hear
 
-    def hear_and_keep(audio, sample_rate):
-        from livedj.engine import now_playing as module
+    def hear_and_keep(audio, sample_rate, end_s=None):
+        from livedj.library.fpstream import LiveMatcher
 
-        match = module.match_audio
+        match = LiveMatcher.match
         try:
-            module.match_audio = lambda *a, **k: _kept(raw, match(*a, **k))
-            found = hear(audio, sample_rate)
+            LiveMatcher.match = lambda self, *a, **k: _kept(raw, match(self, *a, **k))
+            found = hear(audio, sample_rate, end_s)
             raw[-1] = (raw[-1], [dataclasses.astuple(m) for m in found])
             return found
         finally:
-            module.match_audio = match
+            LiveMatcher.match = match
 
     if tracker.index.fingerprints is not None:
         object.__setattr__(tracker, "hear", hear_and_keep)
@@ -240,7 +242,7 @@ class _Named:
 
 
 def listen_matcher_only(mix: str, index: str, *, confirm: int | None = None, hold: int | None = None,
-                        identify_s: float | None = None, hop_s: float = 1.0) -> tuple[list, list]:
+                        identify_s: float | None = None, hop_s: float = 1.0, stream: bool = True) -> tuple[list, list]:
     """What :func:`listen` names, without the embedding and the ranking: the same audio windows (the
     mix decoded as ``FileSource`` does, ``context_s`` seconds read every hop from ``MIN_WINDOW_S`` on)
     through the same :class:`~livedj.engine.now_playing.NowPlayingTracker` ``hear`` and ``decide``.
@@ -248,18 +250,18 @@ def listen_matcher_only(mix: str, index: str, *, confirm: int | None = None, hol
     for an index without fingerprints."""
     from livedj.audio.decode import iter_blocks
     from livedj.config import defaults
-    from livedj.engine import now_playing as module
     from livedj.engine.daemon import MIN_WINDOW_S
     from livedj.engine.now_playing import NowPlayingTracker
     from livedj.engine.session import Session
+    from livedj.library.fpstream import LiveMatcher
     from livedj.library.index import load
 
     config = defaults()
     analysis = config["analysis"]
     tracker = NowPlayingTracker(load(index), identify_s=analysis["identify_s"] if identify_s is None else identify_s,
-                                key_lock=analysis["key_lock"])
+                                key_lock=analysis["key_lock"], stream=stream)
     if tracker.index.fingerprints is None:
-        return listen(mix, index, confirm=confirm, hold=hold, identify_s=identify_s, hop_s=hop_s)
+        return listen(mix, index, confirm=confirm, hold=hold, identify_s=identify_s, hop_s=hop_s, stream=stream)
     tracker.decks.confirm = confirm if confirm is not None else tracker.decks.confirm
     tracker.decks.hold = hold if hold is not None else tracker.decks.hold
     sr = 16000
@@ -268,19 +270,20 @@ def listen_matcher_only(mix: str, index: str, *, confirm: int | None = None, hol
     context = int(round(max(config["audio"]["window_s"], 12.0) * sr))  # LiveLoop's context_s
     session, plays, updates, raw = Session(), [], [], []
     session.on_played.append(lambda track_id, source, confidence: plays.append(track_id))
-    match = module.match_audio
-    module.match_audio = lambda *a, **k: _kept(raw, match(*a, **k))
+    match = LiveMatcher.match
+    LiveMatcher.match = lambda self, *a, **k: _kept(raw, match(self, *a, **k))
     try:
         position = max(hop, int(round(MIN_WINDOW_S * sr / hop)) * hop)
         while position <= len(y):
-            found = tracker.hear(y[max(0, position - context): position], sr)
+            # the stream time of the last sample, as the live loop gives it (Engine.update's t)
+            found = tracker.hear(y[max(0, position - context): position], sr, position / sr)
             now = tracker.decide(found, None, None, sr, session)
             updates.append(_Named(position / sr, None if now.track_id is None else {"track_id": now.track_id},
                                   tuple({"track_id": d.track_id} for d in now.decks), raw[-1],
                                   [dataclasses.astuple(m) for m in found]))
             position += hop
     finally:
-        module.match_audio = match
+        LiveMatcher.match = match
     return updates, plays
 
 
@@ -350,7 +353,7 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
                   blend_mixes: int | None = None, seed: int = 0, label: str = "generated", confirm=None, hold=None, identify_s=None,
                   hop_s: float = 1.0, work: Path | None = None, cut_s: float = 75.0,
                   blend_s: float = 150.0, details: list | None = None, dump: list | None = None,
-                  matcher_only: bool = False) -> list[dict]:
+                  matcher_only: bool = False, stream: bool = True) -> list[dict]:
     """Index the present records, render ``mixes`` cut mixes and ``blend_mixes`` (default ``mixes``)
     blend mixes of ``per_mix`` records each, listen to each and return the rows."""
     from rich.progress import Progress
@@ -364,7 +367,8 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
             return run_benchmark(records, absent_every, per_mix=per_mix, mixes=mixes, blend_mixes=blend_mixes,
                                  seed=seed, label=label,
                                  confirm=confirm, hold=hold, identify_s=identify_s, hop_s=hop_s, work=Path(tmp),
-                                 cut_s=cut_s, blend_s=blend_s, details=details, dump=dump, matcher_only=matcher_only)
+                                 cut_s=cut_s, blend_s=blend_s, details=details, dump=dump, matcher_only=matcher_only,
+                                 stream=stream)
     import hashlib
 
     key = f"{label}-{len(present)}-{hashlib.sha1(chr(0).join(present).encode()).hexdigest()[:10]}"
@@ -389,7 +393,7 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
                 began = time.perf_counter()
                 updates, plays = (listen_matcher_only if matcher_only else listen)(
                     str(work / f"{how}{m}.wav"), str(index_dir / "index"), confirm=confirm,
-                                        hold=hold, identify_s=identify_s, hop_s=hop_s)
+                                        hold=hold, identify_s=identify_s, hop_s=hop_s, stream=stream)
                 listen_s += time.perf_counter() - began
                 got = measure(heard, updates, window_s)
                 if dump is not None:  # everything a replay of the confirmation rules needs
@@ -452,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blend-s", type=float, default=150.0, help="seconds of each record in a blend mix")
     parser.add_argument("--matcher-only", action="store_true",
                         help="hear and decide only (no embedding, no ranking): the same names, ~4x faster")
+    parser.add_argument("--stateless", action="store_true",
+                        help="the whole window matched every update (analysis.stream_match false), as before")
     parser.add_argument("--dump", help="write every update's matches and decks here (JSON), for replays")
     parser.add_argument("--per-mix", type=int, default=8, help="records per mix")
     parser.add_argument("--seed", type=int, default=0)
@@ -471,7 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = run_benchmark(records, per_mix=args.per_mix, mixes=args.mixes, blend_mixes=args.blend_mixes,
                          blend_s=args.blend_s, seed=args.seed, label=label,
                          confirm=args.confirm, hold=args.hold, identify_s=args.identify_s, hop_s=args.hop,
-                         details=details, dump=dump, matcher_only=args.matcher_only)
+                         details=details, dump=dump, matcher_only=args.matcher_only,
+                         stream=not args.stateless)
     if args.dump:
         Path(args.dump).write_text(json.dumps({"ids": {v: k for k, v in _IDS.items()}, "mixes": dump}))
     print_rows(rows, title=f"time to name ({label})")

@@ -172,6 +172,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "key_lock": Field(bool, True, help="now playing also names records played with key lock (master "
                                             "tempo: tempo moved, pitch not); false: pitch fader only, "
                                             "about 1.5x less identification time"),
+        "stream_match": Field(bool, True, help="live, the fingerprint match reads only each update's new audio "
+                                                "(docs/fingerprints.md, live matcher); false: the whole window "
+                                                "every update"),
     },
     "index": {
         "path": Field(str, "", _directory_or_absent, help="index directory; empty: $XDG_DATA_HOME/livedj/index"),

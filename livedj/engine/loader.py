@@ -64,10 +64,11 @@ def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | N
         segment_encoder = get_encoder(index.segment_encoder.split("/", 1)[0], threads=1)
     if reuse is not None:
         now_playing = reuse.now_playing.rebind(index, segment_encoder, identify_s=analysis["identify_s"],
-                                               key_lock=analysis["key_lock"])
+                                               key_lock=analysis["key_lock"], stream=analysis["stream_match"])
     else:
         now_playing = NowPlayingTracker(index, segment_encoder, identify_s=analysis["identify_s"],
-                                        key_lock=analysis["key_lock"], search_k=config["ranking"]["search_k"])
+                                        key_lock=analysis["key_lock"], search_k=config["ranking"]["search_k"],
+                                        stream=analysis["stream_match"])
     engine = Engine(embedder=make_embedder(encoder, audio["window_s"]), index=index, tracks=tracks,
                     now_playing=now_playing, ranking=ranking_from_config(config["ranking"]))
     if reuse is not None and encoder is reuse.encoder:

@@ -295,6 +295,9 @@ class NowPlayingTracker:
         Also listen for records played with key lock (the tempo moved, the pitch did not): the
         fingerprint match's :data:`~livedj.library.fingerprints.KEYLOCK_TEMPOS` hypotheses
         (about 1.5x the match's time); False: pitch-fader hypotheses only.
+    stream : bool
+        Live (a stream time given to :meth:`hear`), read only each update's new audio
+        (:class:`~livedj.library.fpstream.LiveMatcher`); False: the whole window every update.
     log_after : int
         NOW PLAYING this many updates in a row: logged as played (once).
     search_k : int
@@ -305,6 +308,7 @@ class NowPlayingTracker:
     segment_encoder: Encoder | None = None
     identify_s: float = 10.0
     key_lock: bool = True
+    stream: bool = True
     log_after: int = 4
     search_k: int = -1
     decks: DeckConfirm = field(default_factory=DeckConfirm)
@@ -319,11 +323,13 @@ class NowPlayingTracker:
         return self.decks.confirm if self.index.fingerprints is not None else self.segments.votes
 
     def rebind(self, index: BeginningsIndex, segment_encoder: Encoder | None = None, *,
-               identify_s: float | None = None, key_lock: bool | None = None) -> "NowPlayingTracker":
+               identify_s: float | None = None, key_lock: bool | None = None,
+               stream: bool | None = None) -> "NowPlayingTracker":
         """The same state (what plays stays identified: track ids survive re-indexing) over a reloaded index."""
         return dataclasses.replace(self, index=index, segment_encoder=segment_encoder,
                                    identify_s=self.identify_s if identify_s is None else identify_s,
-                                   key_lock=self.key_lock if key_lock is None else key_lock)
+                                   key_lock=self.key_lock if key_lock is None else key_lock,
+                                   stream=self.stream if stream is None else stream)
 
     def hear(self, audio: np.ndarray, sample_rate: int, end_s: float | None = None) -> tuple[Match, ...]:
         """This update's fingerprint evidence from the newest ``identify_s`` seconds of ``audio``.
@@ -339,7 +345,7 @@ class NowPlayingTracker:
         tempos = KEYLOCK_TEMPOS if self.key_lock else ()
         if self._matcher is None or self._matcher.index is not self.index.fingerprints or self._matcher.tempos != tempos:
             self._matcher = LiveMatcher(self.index.fingerprints, tempos=tempos)
-        matches = self._matcher.match(heard, sample_rate, end_s, top=3)
+        matches = self._matcher.match(heard, sample_rate, end_s if self.stream else None, top=3)
         found = decks(matches) or both_halves(matches)  # both decks during a blend, the louder first
         return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share, pitch_locked=m.pitch_locked)
                      for m in found)

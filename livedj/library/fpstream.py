@@ -61,6 +61,7 @@ class _Chunk:
     row_hyp: np.ndarray
     row_time: np.ndarray     # per row: anchor time in speed-1 frames from the origin
     row_weight: np.ndarray   # per row: its lookup's weight min(1, common / df)
+    row_anchor: np.ndarray   # per row: its pair's anchor (earlier peak), frames from the origin
 
 
 class LiveMatcher:
@@ -132,13 +133,16 @@ class LiveMatcher:
             self._unvote(self._provisional)
             self._provisional = None
         self._read(y, sr, end - self._origin, start)
-        while self._chunks and self._chunks[0].middle < start:  # left the window (as much in as out of it)
+        # a chunk leaves once all of its pairs have; the exact stage takes only pairs within the window
+        # (their earlier peak too), as match_audio does: the record that ends leaves it as soon
+        while self._chunks and self._chunks[0].targets[1] <= start:
             old = self._chunks.popleft()
             self._unvote(old)
         # offsets are the track's position at the origin: move them to the window's start
         cands = [(track, count, offset_s + float(fp.frames_to_s(self.speeds[k] * start)), k, per_hyp)
-                 for track, count, offset_s, k, per_hyp in self._exact()[:top]]
-        return fpi.to_matches(cands, self.speeds, self.locked, sum(c.n_pairs for c in self._kept()))
+                 for track, count, offset_s, k, per_hyp in self._exact(start)[:top]]
+        n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
+        return fpi.to_matches(cands, self.speeds, self.locked, n_pairs)
 
     def _vote(self, chunk: _Chunk, scale: float) -> None:
         n_bins = 1 << fpi.COARSE_BINS_LOG2
@@ -171,14 +175,12 @@ class LiveMatcher:
         t, f, i, j = fpi.query_pairs(tail, sr, self.speeds, self.pitches)
         target = t0 + t[j] if len(j) else np.zeros(0)
         self._settled = settle_to
-        fresh = new_from <= start
-        # the unsettled newest pairs are read (provisionally) for a window read whole only: there they
-        # are 0.25 s of 1-10 s heard; later they would add a chunk's overhead to every update for 2.5 %
-        # of the window, which the next update reads anyway
-        step = max(CHUNK_S * FPS, (settle_to - new_from) / (_MAX_CHUNKS - 1))  # a long window: longer chunks
-        edges = np.r_[np.arange(new_from, settle_to, step), settle_to, [end + 1.0] if fresh else []]
+        # the unsettled newest pairs are read too, for this update only (provisionally: the next reads
+        # them again, settled), so that the newest audio weighs as in match_audio (at a cut, the new record)
+        step = max(CHUNK_S * FPS, (settle_to - new_from) / (_MAX_CHUNKS - 2))  # a long window: longer chunks
+        edges = np.r_[np.arange(new_from, settle_to, step), settle_to, end + 1.0]
         chunks = self._read_chunks(t + t0, f, i, j, target, edges, end, end - start)
-        if fresh and chunks and chunks[-1].targets[1] > end:
+        if chunks and chunks[-1].targets[1] > end:
             self._provisional = chunks.pop()
         self._chunks.extend(chunks)
 
@@ -221,6 +223,7 @@ class LiveMatcher:
         fpvote.coarse_votes(index.buckets, index.times, u_hash, u_q, u_df, groups, index.common, fpi.COARSE_SHIFT,
                             n_bins - 1, self._votes)
         weight = np.minimum(1.0, index.common / np.maximum(df, 1))
+        anchor = t[i][pair]
         n_pairs = np.bincount(chunk_of, minlength=len(edges) - 1)
         out = []
         for c in range(len(edges) - 1):
@@ -230,11 +233,11 @@ class LiveMatcher:
             lo, hi = float(edges[c]), float(edges[c + 1])
             # the rows stay indices into this read's row arrays (shared by its chunks)
             out.append(_Chunk((min(hi, end) + lo) / 2, (lo, hi), int(n_pairs[c]), u_hash[a:b], u_q[a:b], u_df[a:b],
-                              groups[a:b], rows, start[a:b + 1], hyp, q_time, weight))
+                              groups[a:b], rows, start[a:b + 1], hyp, q_time, weight, anchor))
         return out
 
     # -- the exact stage over the kept hits ----------------------------------------------------
-    def _exact(self) -> list:
+    def _exact(self, start: float) -> list:
         n_bins = 1 << fpi.COARSE_BINS_LOG2
         chosen = np.zeros(n_bins + 1, bool)
         for g in range(self._n_groups):
@@ -245,6 +248,9 @@ class LiveMatcher:
         for c in self._kept():
             row, frame = fpvote.chosen_hits(self.index.buckets, self.index.times, c.hashes, c.q, c.df, fpi.COARSE_SHIFT,
                                             n_bins - 1, chosen, c.rows, c.start)
+            if c.targets[0] < start + fp.DT_MAX / self.speeds.min():  # may hold pairs that began before the window
+                inside = c.row_anchor[row] >= start
+                row, frame = row[inside], frame[inside]
             frames.append(frame)
             times.append(c.row_time[row])
             hyps.append(c.row_hyp[row])
