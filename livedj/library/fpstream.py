@@ -41,6 +41,8 @@ CONTEXT_S = 0.5             #: audio analysed before the oldest new anchor (peak
 ALIGN_S = float(np.lcm(int(fp.BLOCK_S * fp.SR), fp.HOP)) / fp.SR
 _TIME_BITS = 20             # a lookup key: chunk (4 bits), hash (HASH_BITS), coarse query time >> DEDUP_SHIFT
 _MAX_CHUNKS = 1 << (43 - fp.HASH_BITS - _TIME_BITS)  # chunks read at once (dedup_rows takes 43-bit keys)
+RECENT_S = 1.5             #: the newest audio whose votes also pick candidates of their own
+RECENT_CANDIDATES = 8      #: bins per hypothesis group picked by the newest audio's votes (0: none)
 MAX_ORIGIN_FRAMES = 1 << 21  #: after ~9 h the stream clock is re-based (offsets stay within the histogram's span)
 
 
@@ -97,6 +99,7 @@ class LiveMatcher:
         self._chunks: deque[_Chunk] = deque()
         self._provisional: _Chunk | None = None  # the newest, unsettled pairs: read for one update only
         self._votes = np.zeros((self._n_groups, (1 << fpi.COARSE_BINS_LOG2) + 1), np.float32)
+        self._recent = np.zeros_like(self._votes)  # scratch: the newest chunks' votes alone
         self._origin: float | None = None  # stream frame of time 0 of every kept query time
         self._end: float | None = None      # stream frame of the last window's end
         self._settled = 0.0                  # pairs whose later peak is before this (from the origin) are read
@@ -243,6 +246,17 @@ class LiveMatcher:
         for g in range(self._n_groups):
             top = fpvote.top_bins(self._votes[g], self.candidates)
             chosen[top] = chosen[top + 1] = True
+        # and the best bins of the newest audio alone: a record that has just begun (after a cut) is
+        # out-voted over the whole window by the one that ends, whose repeats fill the candidates
+        recent = [c for c in self._kept() if c.targets[1] > self._end - self._origin - RECENT_S * FPS]
+        if RECENT_CANDIDATES and recent:
+            for c in recent:
+                fpvote.coarse_votes(self.index.buckets, self.index.times, c.hashes, c.q, c.df, c.groups,
+                                    self.index.common, fpi.COARSE_SHIFT, n_bins - 1, self._recent)
+            for g in range(self._n_groups):
+                top = fpvote.top_bins(self._recent[g], RECENT_CANDIDATES)
+                chosen[top] = chosen[top + 1] = True
+            self._recent[:] = 0
         chosen[0] |= chosen[n_bins]
         frames, times, hyps, weights = [], [], [], []
         for c in self._kept():
