@@ -41,7 +41,7 @@ CONTEXT_S = 0.5             #: audio analysed before the oldest new anchor (peak
 ALIGN_S = float(np.lcm(int(fp.BLOCK_S * fp.SR), fp.HOP)) / fp.SR
 _TIME_BITS = 20             # a lookup key: chunk (4 bits), hash (HASH_BITS), coarse query time >> DEDUP_SHIFT
 _MAX_CHUNKS = 1 << (43 - fp.HASH_BITS - _TIME_BITS)  # chunks read at once (dedup_rows takes 43-bit keys)
-RECENT_S = 1.5             #: the newest audio whose votes also pick candidates of their own
+RECENT_S = 1.0             #: the newest audio whose votes also pick candidates of their own
 RECENT_CANDIDATES = 8      #: bins per hypothesis group picked by the newest audio's votes (0: none)
 MAX_ORIGIN_FRAMES = 1 << 21  #: after ~9 h the stream clock is re-based (offsets stay within the histogram's span)
 
