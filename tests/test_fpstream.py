@@ -108,3 +108,29 @@ def test_new_pairs_are_the_windows_own(library, index):
                               np.sort(chunk.row_time[mine] * 64 + chunk.row_hyp[mine]))
         checked += 1
     assert checked >= 10
+
+
+@pytest.fixture(scope="module")
+def long_library(tmp_path_factory):
+    """40-s records: a loop repeats often enough in the index to fill the candidates."""
+    tracks = [render_track(spec, 40.0, SR) for spec in DEMO_TRACKS]
+    prefix = tmp_path_factory.mktemp("fp40") / "fingerprints-1"
+    FingerprintIndex.build(((i + 1, *fp.landmarks(y, SR)) for i, y in enumerate(tracks)), prefix)
+    return tracks, FingerprintIndex.load(prefix)
+
+
+@pytest.mark.parametrize("a,b", [(0, 5), (3, 8)])
+def test_record_after_a_cut_found_as_soon_as_match_audio_finds_it(long_library, a, b):
+    """The newest second picks candidates of its own: over the whole window the record that ends
+    (its loop's repeats fill the candidates) out-votes the one that has just begun (without them:
+    found one update later than match_audio finds it, in both streams)."""
+    library, index = long_library
+    y = np.concatenate([library[a][2 * SR: 22 * SR], library[b][: 10 * SR]]).astype(np.float32)  # cut at 20 s
+    live = LiveMatcher(index)
+    first = {}
+    for end in np.arange(10.0, len(y) / SR + 1e-9, 1.0):
+        w = y[int((end - 10.0) * SR): int(end * SR)]
+        for who, got in (("live", live.match(w, SR, 50.0 + end, top=3)), ("stateless", match_audio(w, SR, index, top=3))):
+            if end > 20.0 and any(m.track_id == b + 1 for m in got):
+                first.setdefault(who, end)
+    assert "stateless" in first and first.get("live", np.inf) <= first["stateless"], first

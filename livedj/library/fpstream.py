@@ -3,20 +3,25 @@
 Live, consecutive updates hear overlapping windows: the last 10 s, 1 s later (``analysis.hop_s``).
 :func:`~livedj.library.fingerprints.match_audio` reads every lookup's index postings again at each
 update, although 9 of the 10 seconds were read one update before. :class:`LiveMatcher` keeps, per
-*chunk* of new audio (the landmark pairs whose later peak arrived since the last update), the
-hits it read: their coarse votes stay in a running vote array until the chunk leaves the window,
-and the exact stage takes the chosen bins' hits from the kept chunks instead of the index. Per
-update it analyses only the newest seconds (peaks of the new audio with the pairing context
-before it) and reads only the new chunk's postings; the result is :func:`match_audio`'s.
+*chunk* of new audio (the landmark pairs whose later peak arrived since the last update), its
+lookups: their coarse votes stay in a running vote array until all of the chunk's pairs have left
+the window (its postings are then read again, with weight -1), and the exact stage reads the chosen
+bins' hits from the kept chunks' postings, counting only pairs inside the window. Per update it
+analyses only the newest seconds (from an edge of the window's peak blocks and STFT frames, so the
+new pairs are exactly those :func:`match_audio` finds in the same window) and reads only the new
+chunk's postings. Besides the window's best bins, the newest second's own votes pick a few
+candidates: a record that has just begun is not out-voted by the repeats of the one ending
+(docs/fingerprints.md, "The live matcher").
 
 The stream clock is the caller's (``end_s``: stream time of the last sample, as the live loop's
 ``t``). A clock that goes back, jumps by more than the window, or is absent starts afresh (the
-whole window read as chunks of ~1 s: the cost of one :func:`match_audio`).
+whole window read in one pass, as chunks of ~1 s: about 1.2-1.4x one :func:`match_audio`).
 
 Differences from :func:`match_audio`, by design: the hit budget is spent per chunk
-(``HIT_BUDGET`` x chunk length / window, rarest lookups first within the chunk), a lookup asked
-by two chunks (anchors less than ~1 s apart) is read twice, and the newest ``SETTLE_S`` of audio
-waits for the next update (its peaks may still move: their neighbourhood is not all heard yet).
+(``HIT_BUDGET`` x chunk length / window, rarest lookups first within the chunk); query times are
+scaled from each chunk's start, so that the hypotheses of one pair share a lookup (``match_audio``
+scales them from the window's start: a late pair's hypotheses fall into more lookups and vote more
+often); the newest ``SETTLE_S`` of audio is read provisionally, and again, settled, next update.
 """
 from __future__ import annotations
 
@@ -239,7 +244,7 @@ class LiveMatcher:
                               groups[a:b], rows, start[a:b + 1], hyp, q_time, weight, anchor))
         return out
 
-    # -- the exact stage over the kept hits ----------------------------------------------------
+    # -- the exact stage over the kept chunks -------------------------------------------------
     def _exact(self, start: float) -> list:
         n_bins = 1 << fpi.COARSE_BINS_LOG2
         chosen = np.zeros(n_bins + 1, bool)
