@@ -53,6 +53,9 @@ class Match:
     offset_s: float | None = None  #: position in the record of the start of what was heard, when known
     level: float | None = None  #: share of what was heard that is this record (0..1; the louder deck more)
     pitch_locked: bool = False  #: heard with key lock: the tempo moved (``speed``), the pitch did not
+    #: other library records that are the same recording here (the same audio indexed twice): heard
+    #: with this one, so never suggested while it plays; the play is this record's, logged once
+    same: tuple[int, ...] = ()
 
 
 def both_halves(matches: list) -> list:
@@ -81,6 +84,7 @@ class NowPlaying:
     def on_deck(self) -> frozenset[int]:
         """Every record heard or confirmed now: never suggested while it plays."""
         ids = {m.track_id for m in self.heard} | {m.track_id for m in self.decks}
+        ids.update(t for m in (*self.heard, *self.decks) for t in m.same)  # copies of a record heard
         if self.track_id is not None:
             ids.add(self.track_id)
         return frozenset(ids)
@@ -334,8 +338,8 @@ class NowPlayingTracker:
         tempos = KEYLOCK_TEMPOS if self.key_lock else ()
         matches = match_audio(heard, sample_rate, self.index.fingerprints, top=3, tempos=tempos)
         found = decks(matches) or both_halves(matches)  # both decks during a blend, the louder first
-        return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share, pitch_locked=m.pitch_locked)
-                     for m in found)
+        return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share, pitch_locked=m.pitch_locked,
+                           same=m.same) for m in found)
 
     def decide(self, heard: tuple[Match, ...], vector: np.ndarray, window: np.ndarray, sample_rate: int,
                session: Session) -> NowPlaying:

@@ -1,0 +1,137 @@
+"""Are two library records the same recording at a given point? Read from the fingerprint index.
+
+A DJ's library often holds one recording twice: an album version and a compilation copy, a file
+bought twice. An excerpt of it aligns with both copies equally well, and the matcher's margin rule
+(the winner needs twice the runner-up's count) then names neither. Naming either is right, so
+long as both are kept out of the suggestions and the play is logged once.
+
+Two records are *the same recording around a point* when their landmarks agree, at the offset the
+query found for each, over a stretch much longer than the query: ``±STRETCH_S`` seconds around it
+(clipped to both records), at least ``MIN_SHARED`` of the landmarks of the stretch. Records that
+share only a loop or a sample (a few bars, or a minute inside two otherwise different tracks) fall
+short of it: the stretch around the query is 2 x ``STRETCH_S`` + the query long, and a loop covers
+a fraction of it.
+
+The index is laid out by hash (CSR), so a record's landmarks over a time range are found by one
+binary search per hash bucket (:func:`stretch`: ~2**19 searches, a few ms, compiled); the verdict
+is asked only when the runner-up is close to the winner, and the caller caches it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from livedj.library.fpvote import njit
+
+__all__ = ["stretch", "shared_fraction", "same_recording", "STRETCH_S", "MIN_SHARED", "MIN_OVERLAP_S"]
+
+STRETCH_S = 60.0     #: seconds each side of the query compared (a shared loop or sample is shorter)
+MIN_SHARED = 0.6     #: fraction of the stretch's landmarks both records must hold at one offset
+MIN_OVERLAP_S = 20.0  #: the records must both exist over at least this long a stretch (or the shorter whole)
+FRAME_S = 256 / 16000  #: one landmark frame, s (fingerprint.HOP / SR)
+
+
+@njit(cache=True, nogil=True)
+def _stretch(buckets, times, a, b):  # pragma: no cover - compiled
+    n_out = 0
+    cap = 1024
+    out_h = np.empty(cap, np.int64)
+    out_t = np.empty(cap, np.int64)
+    for h in range(len(buckets) - 1):
+        lo = np.int64(buckets[h])
+        hi = np.int64(buckets[h + 1])
+        if hi <= lo or np.int64(times[hi - 1]) < a or np.int64(times[lo]) >= b:
+            continue
+        # first time >= a in the sorted run
+        L, R = lo, hi
+        while L < R:
+            m = (L + R) >> 1
+            if np.int64(times[m]) < a:
+                L = m + 1
+            else:
+                R = m
+        i = L
+        while i < hi and np.int64(times[i]) < b:
+            if n_out == cap:
+                cap *= 2
+                nh = np.empty(cap, np.int64)
+                nt = np.empty(cap, np.int64)
+                nh[:n_out] = out_h[:n_out]
+                nt[:n_out] = out_t[:n_out]
+                out_h, out_t = nh, nt
+            out_h[n_out] = h
+            out_t[n_out] = np.int64(times[i])
+            n_out += 1
+            i += 1
+    return out_h[:n_out], out_t[:n_out]
+
+
+def stretch(buckets: np.ndarray, times: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """(hashes, timeline frames) of every landmark whose timeline frame is in ``[a, b)``.
+
+    Parameters
+    ----------
+    buckets, times : np.ndarray
+        The index's CSR arrays (times sorted within each bucket).
+    a, b : int
+        Timeline frames.
+    """
+    if b <= a or len(times) == 0:
+        z = np.zeros(0, np.int64)
+        return z, z
+    return _stretch(buckets, times, np.int64(a), np.int64(b))
+
+
+def shared_fraction(h_a: np.ndarray, t_a: np.ndarray, h_b: np.ndarray, t_b: np.ndarray, *, tolerance: int = 1
+                    ) -> float:
+    """Of the landmarks of two stretches laid on one time axis (``t`` relative to one point), the
+    fraction the sparser holds at the same hash and time (+-``tolerance`` frames) in the other."""
+    if len(h_a) == 0 or len(h_b) == 0:
+        return 0.0
+    key_a = np.unique((h_a.astype(np.int64) << 32) | (t_a.astype(np.int64) + (1 << 31)))
+    key_b = (h_b.astype(np.int64) << 32) | (t_b.astype(np.int64) + (1 << 31))
+    # each record's offset came from its own histogram (+-1 frame): find the shift between the
+    # two first, then count with the tolerance around it
+    shift = max(range(-2, 3), key=lambda d: int(np.isin(key_b + d, key_a).sum()))
+    found = np.zeros(len(key_b), bool)
+    for d in range(shift - tolerance, shift + tolerance + 1):
+        found |= np.isin(key_b + d, key_a)
+    return float(found.sum()) / float(min(len(np.unique(key_b)), len(key_a)))
+
+
+def same_recording(index, track_a: int, offset_a_s: float, track_b: int, offset_b_s: float, query_s: float, *,
+                   stretch_s: float = STRETCH_S, min_shared: float = MIN_SHARED,
+                   min_overlap_s: float = MIN_OVERLAP_S) -> tuple[bool, float, float]:
+    """Whether records ``track_a`` at ``offset_a_s`` and ``track_b`` at ``offset_b_s`` (s, the start of
+    a ``query_s``-long excerpt in each) are the same recording around that point.
+
+    Returns
+    -------
+    same : bool
+        ``shared >= min_shared`` over an overlap of at least ``min_overlap_s`` (or the shorter
+        record whole).
+    shared : float
+        Fraction of the stretch's landmarks (the sparser record's) found in the other at the offset.
+    overlap_s : float
+        Length of the stretch compared (both records exist there), s.
+    """
+    pos = {int(t): k for k, t in enumerate(index._ids)}
+    if track_a not in pos or track_b not in pos or track_a == track_b:
+        return False, 0.0, 0.0
+    ka, kb = pos[track_a], pos[track_b]
+    ends = np.r_[index._bases[1:], index.frames]
+    # a record's last landmark is GAP frames before the next base (fingerprints._pack)
+    from livedj.library.fingerprints import GAP
+    length = [int(ends[k] - index._bases[k] - GAP) for k in (ka, kb)]
+    oa, ob = int(round(offset_a_s / FRAME_S)), int(round(offset_b_s / FRAME_S))
+    half, span = int(stretch_s / FRAME_S), int(query_s / FRAME_S)
+    # relative to the query start: the compared window, clipped to where both records exist
+    lo = max(-half, -oa, -ob)
+    hi = min(span + half, length[0] - oa, length[1] - ob)
+    overlap_s = max(0, hi - lo) * FRAME_S
+    if overlap_s < min(min_overlap_s, min(length) * FRAME_S * 0.9):
+        return False, 0.0, overlap_s
+    base_a, base_b = int(index._bases[ka]) + oa, int(index._bases[kb]) + ob
+    h_a, t_a = stretch(index.buckets, index.times, base_a + lo, base_a + hi)
+    h_b, t_b = stretch(index.buckets, index.times, base_b + lo, base_b + hi)
+    shared = shared_fraction(h_a, t_a - base_a, h_b, t_b - base_b)
+    return shared >= min_shared, shared, overlap_s
