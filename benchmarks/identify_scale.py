@@ -30,6 +30,7 @@ import numpy as np
 
 from benchmarks.common import cache_dir, row
 from benchmarks._fp_library import build_library
+from benchmarks.identify_corpus import VERIFY_R, same_audio
 from livedj.library import fingerprints as fpi
 from livedj.library.fingerprints import FingerprintIndex, decide, match_audio
 
@@ -179,6 +180,12 @@ def run(quick: bool = False, n_tracks: int | None = None, per_corpus: int | None
             got = best.track_id if best else None
             res["n"] += 1
             res["ok"] += got == r["id"]
+            if got is not None and got != r["id"] and r["id"] in best.same:  # named as a copy of the record
+                copy_r = _copy_r(r, got, start, length * speed, best.offset_s, real)
+                res.setdefault("copy_r", []).append(copy_r)
+                if copy_r >= VERIFY_R:
+                    res["copies"] = res.get("copies", 0) + 1
+                    got = r["id"]  # not a miss in the list below; counted apart in the figure
             res["wrong"] += got is not None and got != r["id"]
             if got != r["id"]:
                 misses.append((Path(r["path"]).name, round(start, 1), got))
@@ -191,9 +198,14 @@ def run(quick: bool = False, n_tracks: int | None = None, per_corpus: int | None
                 res["miss_vs_gt"] += gid == r["id"] and got != r["id"]
                 res["raw_kept"] += raw_rank(index, y, r["id"]) < fpi.MAX_CANDIDATES
         n = res["n"]
-        rows.append(row(f"identify_scale.{name}.top1", f"named right, {name} ({n} queries, {res['wrong']} wrong; "
-                        f"misses {misses[:6]})", res["ok"] / n, "", target=0.995 if name.startswith("clean") else
-                        (0.95 if speed == 1.0 else 0.90), higher_is_better=True))
+        rows.append(row(f"identify_scale.{name}.top1", f"named right, strict, {name} ({n} queries, {res['wrong']} "
+                        f"wrong; misses {misses[:6]})", res["ok"] / n, "", target=0.995 if name.startswith("clean")
+                        else (0.95 if speed == 1.0 else 0.90), higher_is_better=True))
+        if res.get("copy_r"):
+            rows.append(row(f"identify_scale.{name}.top1_with_copies", f"named right or a copy of the record "
+                            f"({res.get('copies', 0)} copies of {len(res['copy_r'])} named as the same recording, "
+                            f"verified: log-mel r over +-60 s >= {VERIFY_R:g}; r min {min(res['copy_r']):.3f})",
+                            (res["ok"] + res.get("copies", 0)) / n, "", higher_is_better=True))
         if exhaustive and room is None:
             ng = res.get("n_gt", 0) or 1
             rows.append(row(f"identify_scale.{name}.exhaustive", f"named right by the exhaustive histogram "
@@ -217,6 +229,17 @@ def run(quick: bool = False, n_tracks: int | None = None, per_corpus: int | None
         rows.append(row("identify_scale.absent.false", f"records not in the library named as one ({n} queries of "
                         f"{len(absent)} held-out records, every condition)", false / n, "", target=0.01))
     return rows
+
+
+def _copy_r(r: dict, got: int, start: float, length_s: float, offset_s: float, real: list) -> float:
+    """The benchmark's own check that record ``got``, named as the same recording as ``r``, is one:
+    log-mel correlation over +-60 s (:func:`benchmarks.identify_corpus.same_audio`); 0 for a filler."""
+    from livedj.audio.decode import decode
+
+    other = next((x for x in real if x["id"] == got), None)
+    if other is None:
+        return 0.0
+    return same_audio(decode(r["path"], SR), start, decode(other["path"], SR), offset_s, length_s)
 
 
 def main(argv=None):

@@ -45,7 +45,7 @@ import numpy as np
 
 from livedj.dsp import fingerprint as fp
 from livedj.fsutil import atomic_write
-from livedj.library import fpvote
+from livedj.library import fpsame, fpvote
 from livedj.library.errors import IndexUnusable
 
 __all__ = ["FingerprintIndex", "FingerprintIndexError", "Match", "identify", "match_audio", "decide", "decks", "query_hashes",
@@ -476,8 +476,6 @@ def _same_recordings(index: FingerprintIndex, cands: list, query_s: np.ndarray, 
     landmarks agree over +-60 s around the point, so that a shared loop or sample is not enough)
     is cached on the index per pair and position.
     """
-    from livedj.library import fpsame
-
     kept: list[list] = []  # [entry, [duplicate track ids]]
     for entry in cands[:top + 3]:
         track, count, offset_s, k, _ = entry
@@ -486,7 +484,7 @@ def _same_recordings(index: FingerprintIndex, cands: list, query_s: np.ndarray, 
             for group in kept:
                 head = group[0]
                 if head[3] == k and head[1] < MARGIN * count and _same_cached(
-                        index, head[0], head[2], track, offset_s, float(query_s[k]), fpsame):
+                        index, head[0], head[2], track, offset_s, float(query_s[k])):
                     home = group
                     break
         if home is None:
@@ -508,7 +506,7 @@ def _same_recordings(index: FingerprintIndex, cands: list, query_s: np.ndarray, 
 
 
 def _same_cached(index: FingerprintIndex, track_a: int, offset_a: float, track_b: int, offset_b: float,
-                 query_s: float, fpsame) -> bool:
+                 query_s: float) -> bool:
     """:func:`fpsame.same_recording`, remembered per (pair, position to 30 s, offset difference to 1 s)."""
     cache = index.__dict__.setdefault("_same_cache", {})
     (ta, oa), (tb, ob) = sorted([(track_a, offset_a), (track_b, offset_b)])
@@ -518,8 +516,8 @@ def _same_cached(index: FingerprintIndex, track_a: int, offset_a: float, track_b
             cache.clear()
         # loop-based music repeats: the two copies may each align at another repeat of the phrase, so a
         # copy laid out alike is also compared at the same position in both
-        cache[key] = (fpsame.same_recording(index, ta, oa, tb, ob, query_s)[0]
-                      or (abs(ob - oa) > 0.5 and fpsame.same_recording(index, ta, oa, tb, oa, query_s)[0]))
+        cache[key] = (fpsame.same_recording(index, ta, oa, tb, ob, query_s, gap=GAP)[0]
+                      or (abs(ob - oa) > 0.5 and fpsame.same_recording(index, ta, oa, tb, oa, query_s, gap=GAP)[0]))
     return cache[key]
 
 

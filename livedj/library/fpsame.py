@@ -100,7 +100,7 @@ def shared_fraction(h_a: np.ndarray, t_a: np.ndarray, h_b: np.ndarray, t_b: np.n
 
 def same_recording(index, track_a: int, offset_a_s: float, track_b: int, offset_b_s: float, query_s: float, *,
                    stretch_s: float = STRETCH_S, min_shared: float = MIN_SHARED,
-                   min_overlap_s: float = MIN_OVERLAP_S) -> tuple[bool, float, float]:
+                   min_overlap_s: float = MIN_OVERLAP_S, gap: int = 2048) -> tuple[bool, float, float]:
     """Whether records ``track_a`` at ``offset_a_s`` and ``track_b`` at ``offset_b_s`` (s, the start of
     a ``query_s``-long excerpt in each) are the same recording around that point.
 
@@ -119,9 +119,8 @@ def same_recording(index, track_a: int, offset_a_s: float, track_b: int, offset_
         return False, 0.0, 0.0
     ka, kb = pos[track_a], pos[track_b]
     ends = np.r_[index._bases[1:], index.frames]
-    # a record's last landmark is GAP frames before the next base (fingerprints._pack)
-    from livedj.library.fingerprints import GAP
-    length = [int(ends[k] - index._bases[k] - GAP) for k in (ka, kb)]
+    # a record's last landmark is ``gap`` frames before the next base (fingerprints.GAP, fingerprints._pack)
+    length = [int(ends[k] - index._bases[k] - gap) for k in (ka, kb)]
     oa, ob = int(round(offset_a_s / FRAME_S)), int(round(offset_b_s / FRAME_S))
     half, span = int(stretch_s / FRAME_S), int(query_s / FRAME_S)
     # relative to the query start: the compared window, clipped to where both records exist
