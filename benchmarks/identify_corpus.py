@@ -192,6 +192,7 @@ def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), 
             for booth in BOOTHS:
                 for speed in speeds:
                     start = rng.uniform(0, max(0.0, dur - 10.0 * speed - 0.7))
+                    decoded[tid] = audio
                     y = booth_preset(_excerpt(audio, start, 10.0 * speed + 0.6), SR, booth, speed=speed, seed=k)
                     identify_add(f"{booth}@{speed:g}", tid, np.asarray(y[:int(10 * SR)], np.float32), start,
                                  10.0 * speed)
@@ -199,9 +200,11 @@ def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), 
             for tempo in keylock:
                 start = kl_rng.uniform(0, max(0.0, dur - 10.0 * tempo - 0.7))
                 y = _key_locked(audio, start, tempo)
-                identify_add(f"keylock@{tempo:g}", tid, y)
+                decoded[tid] = audio
+                identify_add(f"keylock@{tempo:g}", tid, y, start, 10.0 * tempo)
                 y = booth_preset(y, SR, "standard", seed=k)
-                identify_add(f"keylock.standard@{tempo:g}", tid, np.asarray(y[:int(10 * SR)], np.float32))
+                identify_add(f"keylock.standard@{tempo:g}", tid, np.asarray(y[:int(10 * SR)], np.float32), start,
+                             10.0 * tempo)
         decoded.clear()  # one record's audio at a time (a copy is decoded when named)
         if k % 20 == 0:
             print(f"  {name}: {k + 1}/{len(ids)} records", file=sys.stderr)
