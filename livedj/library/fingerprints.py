@@ -472,7 +472,7 @@ def _same_recordings(index: FingerprintIndex, cands: list, query_s: np.ndarray, 
     ``MARGIN`` of a kept record's count, both at least ``MIN_ALIGNED`` (an album version and its
     compilation copy align equally well, and :func:`decide` would name neither). The group is named
     by its lowest track id, so that consecutive updates name one record whichever copy aligned a
-    landmark more. The verdict (:func:`livedj.library.fpsame.same_recording`: the two records'
+    landmark more, with the best copy's count. The verdict (:func:`livedj.library.fpsame.same_recording`: the two records'
     landmarks agree over +-60 s around the point, so that a shared loop or sample is not enough)
     is cached on the index per pair and position.
     """
@@ -496,10 +496,11 @@ def _same_recordings(index: FingerprintIndex, cands: list, query_s: np.ndarray, 
     out, same = [], {}
     for entry, dups in kept:
         if dups:
-            # the group's lowest id names it, with that copy's own evidence
+            # the group's lowest id names it, at that copy's own offset and speed; the count is the
+            # recording's evidence, its best copy's (the group keeps its place in the order)
             members = {entry[0]: entry, **{e[0]: e for e in cands if e[0] in dups}}
             name = min(members)
-            entry = members[name]
+            entry = (name, entry[1], *members[name][2:])
             same[name] = tuple(sorted(t for t in members if t != name))
         out.append(entry)
     return out + cands[top + 3:], same
