@@ -163,8 +163,13 @@ def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), 
                 decoded[t] = decode(paths[t], SR)
         return same_audio(decoded[truth], start, decoded[best.track_id], best.offset_s, length)
 
+    same_pairs: dict[tuple[str, ...], int] = {}  # every group named as one recording, and how often
+
     def identify_add(cond, truth, y, start=None, length=10.0):
         best, dt = _identify_match(y, index)
+        if best is not None and best.same:
+            group = tuple(Path(paths[t]).name for t in (best.track_id, *best.same))
+            same_pairs[group] = same_pairs.get(group, 0) + 1
         tally_add(tally, cond, truth, best and best.track_id, dt, paths,
                   same_r=verified(best, truth, start, length), silent=_silent(y))
         if before:
@@ -222,7 +227,10 @@ def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), 
             y = booth_preset(_excerpt(audio, max(0.0, dur / 3), 10.6), SR, "standard", seed=int(k))
             identify_add("absent.standard", None, np.asarray(y[:int(10 * SR)], np.float32))
     return [row(f"identify_corpus.{name}.library", f"records in the index ({len(ids)}), landmarks {len(index)}",
-                float(len(ids)), ""), *tally_rows(f"identify_corpus.{name}", tally)]
+                float(len(ids)), ""),
+            row(f"identify_corpus.{name}.same_recordings", f"groups of records named as one recording (Match.same), "
+                f"with the queries naming each: {same_pairs}", float(len(same_pairs)), ""),
+            *tally_rows(f"identify_corpus.{name}", tally)]
 
 
 def tally_add(tally: dict, cond: str, truth: int | None, got: int | None, dt: float, paths: dict, *,
