@@ -135,6 +135,8 @@ class FingerprintIndex:
         self._bases = np.asarray(self.tracks[:, 1], np.int64) if len(self.tracks) else np.zeros(0, np.int64)
         self._ids = np.asarray(self.tracks[:, 0], np.int64) if len(self.tracks) else np.zeros(0, np.int64)
         self.frames = int(self.meta.get("frames", 0))
+        #: fpsame's verdicts on pairs of records, remembered (:func:`livedj.library.fpsame.fold_copies`)
+        self.same_cache: dict = {}
 
     def __len__(self) -> int:
         return len(self.times)
@@ -448,7 +450,8 @@ def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iter
     # the key-lock hypotheses pick their own candidates: their chance votes, added to the pitch
     # fader's, pushed true pitch-fader bins out of the 24 (booth at +-6 %: 9-10 -> 6-7 of 10)
     cands = _align(index, hashes, times, hyp, len(speeds), candidates=candidates, groups=locked[hyp])
-    cands, same = _same_recordings(index, cands, len(y) / sr * speeds, top)
+    cands, same = fpsame.fold_copies(index, cands, len(y) / sr * speeds, top, min_aligned=MIN_ALIGNED,
+                                     margin=MARGIN, gap=GAP)
     out = []
     for track, count, offset_s, k, per_hyp in cands[:top]:
         speed = float(speeds[k])
@@ -462,64 +465,6 @@ def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iter
         out.append(Match(int(track), float(count), float(offset_s), speed, share=float(count) / max(1, n_pairs),
                          pitch_locked=bool(locked[k]), same=same.get(track, ())))
     return out
-
-
-def _same_recordings(index: FingerprintIndex, cands: list, query_s: np.ndarray, top: int) -> tuple[list, dict]:
-    """``cands`` with each group of records that are the same recording at this point (the same
-    audio indexed twice) folded into one entry, and {kept track: the others}.
-
-    Only records close enough to change a decision are compared: the same hypothesis and within
-    ``MARGIN`` of a kept record's count, both at least ``MIN_ALIGNED`` (an album version and its
-    compilation copy align equally well, and :func:`decide` would name neither). The group is named
-    by its lowest track id, so that consecutive updates name one record whichever copy aligned a
-    landmark more, with the best copy's count. The verdict (:func:`livedj.library.fpsame.same_recording`: the two records'
-    landmarks agree over +-60 s around the point, so that a shared loop or sample is not enough)
-    is cached on the index per pair and position.
-    """
-    kept: list[list] = []  # [entry, [duplicate track ids]]
-    for entry in cands[:top + 3]:
-        track, count, offset_s, k, _ = entry
-        home = None
-        if count >= MIN_ALIGNED:
-            for group in kept:
-                head = group[0]
-                if head[3] == k and head[1] < MARGIN * count and _same_cached(
-                        index, head[0], head[2], track, offset_s, float(query_s[k])):
-                    home = group
-                    break
-        if home is None:
-            kept.append([entry, []])
-        else:
-            home[1].append(track)
-    if all(not g[1] for g in kept):
-        return cands, {}
-    out, same = [], {}
-    for entry, dups in kept:
-        if dups:
-            # the group's lowest id names it, at that copy's own offset and speed; the count is the
-            # recording's evidence, its best copy's (the group keeps its place in the order)
-            members = {entry[0]: entry, **{e[0]: e for e in cands if e[0] in dups}}
-            name = min(members)
-            entry = (name, entry[1], *members[name][2:])
-            same[name] = tuple(sorted(t for t in members if t != name))
-        out.append(entry)
-    return out + cands[top + 3:], same
-
-
-def _same_cached(index: FingerprintIndex, track_a: int, offset_a: float, track_b: int, offset_b: float,
-                 query_s: float) -> bool:
-    """:func:`fpsame.same_recording`, remembered per (pair, position to 30 s, offset difference to 1 s)."""
-    cache = index.__dict__.setdefault("_same_cache", {})
-    (ta, oa), (tb, ob) = sorted([(track_a, offset_a), (track_b, offset_b)])
-    key = (ta, tb, int(oa // 30), int(round(ob - oa)))
-    if key not in cache:
-        if len(cache) > 4096:
-            cache.clear()
-        # loop-based music repeats: the two copies may each align at another repeat of the phrase, so a
-        # copy laid out alike is also compared at the same position in both
-        cache[key] = (fpsame.same_recording(index, ta, oa, tb, ob, query_s, gap=GAP)[0]
-                      or (abs(ob - oa) > 0.5 and fpsame.same_recording(index, ta, oa, tb, oa, query_s, gap=GAP)[0]))
-    return cache[key]
 
 
 def decide(matches: list[Match], *, min_aligned: int = MIN_ALIGNED, margin: float = MARGIN) -> Match | None:

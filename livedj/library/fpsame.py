@@ -23,7 +23,7 @@ import numpy as np
 
 from livedj.library.fpvote import njit
 
-__all__ = ["stretch", "stretches", "shared_fraction", "same_recording", "STRETCH_S", "MIN_SHARED", "MIN_OVERLAP_S"]
+__all__ = ["stretch", "stretches", "shared_fraction", "same_recording", "fold_copies", "STRETCH_S", "MIN_SHARED", "MIN_OVERLAP_S"]
 
 STRETCH_S = 60.0     #: seconds each side of the query compared (a shared loop or sample is shorter)
 MIN_SHARED = 0.6     #: fraction of the stretch's landmarks both records must hold at one offset
@@ -156,3 +156,62 @@ def same_recording(index, track_a: int, offset_a_s: float, track_b: int, offset_
                                        step=SAMPLE)
     shared = shared_fraction(h_a, t_a - base_a, h_b, t_b - base_b)
     return shared >= min_shared, shared, overlap_s
+
+
+def fold_copies(index, cands: list, query_s: np.ndarray, top: int, *, min_aligned: float, margin: float, gap: int
+                ) -> tuple[list, dict]:
+    """``cands`` with each group of records that are the same recording at this point (the same
+    audio indexed twice) folded into one entry, and {kept track: the others}.
+
+    Only records close enough to change a decision are compared: the same hypothesis and within
+    ``margin`` of a kept record's count, both at least ``min_aligned`` (an album version and its
+    compilation copy align equally well, and the margin rule of
+    :func:`livedj.library.fingerprints.decide` would name neither). The group is named by its lowest track id, so that consecutive updates name one record whichever copy aligned a
+    landmark more, with the best copy's count. The verdict (:func:`same_recording`: the two records'
+    landmarks agree over +-60 s around the point, so that a shared loop or sample is not enough)
+    is cached on the index per pair and position.
+    """
+    kept: list[list] = []  # [entry, [duplicate track ids]]
+    for entry in cands[:top + 3]:
+        track, count, offset_s, k, _ = entry
+        home = None
+        if count >= min_aligned:
+            for group in kept:
+                head = group[0]
+                if head[3] == k and head[1] < margin * count and _same_cached(
+                        index, head[0], head[2], track, offset_s, float(query_s[k]), gap):
+                    home = group
+                    break
+        if home is None:
+            kept.append([entry, []])
+        else:
+            home[1].append(track)
+    if all(not g[1] for g in kept):
+        return cands, {}
+    out, same = [], {}
+    for entry, dups in kept:
+        if dups:
+            # the group's lowest id names it, at that copy's own offset and speed; the count is the
+            # recording's evidence, its best copy's (the group keeps its place in the order)
+            members = {entry[0]: entry, **{e[0]: e for e in cands if e[0] in dups}}
+            name = min(members)
+            entry = (name, entry[1], *members[name][2:])
+            same[name] = tuple(sorted(t for t in members if t != name))
+        out.append(entry)
+    return out + cands[top + 3:], same
+
+
+def _same_cached(index, track_a: int, offset_a: float, track_b: int, offset_b: float, query_s: float,
+                 gap: int) -> bool:
+    """:func:`same_recording`, remembered per (pair, position to 30 s, offset difference to 1 s)."""
+    cache = index.same_cache
+    (ta, oa), (tb, ob) = sorted([(track_a, offset_a), (track_b, offset_b)])
+    key = (ta, tb, int(oa // 30), int(round(ob - oa)))
+    if key not in cache:
+        if len(cache) > 4096:
+            cache.clear()
+        # loop-based music repeats: the two copies may each align at another repeat of the phrase, so a
+        # copy laid out alike is also compared at the same position in both
+        cache[key] = (same_recording(index, ta, oa, tb, ob, query_s, gap=gap)[0]
+                      or (abs(ob - oa) > 0.5 and same_recording(index, ta, oa, tb, oa, query_s, gap=gap)[0]))
+    return cache[key]
