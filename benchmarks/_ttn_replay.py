@@ -74,7 +74,9 @@ def main(argv=None) -> int:
         name, value = item.split("=", 1)
         if name not in types:
             raise SystemExit(f"--set {item}: DeckConfirm has no field {name!r}")
-        rule[name] = None if value == "None" else (int(value) if "int" in str(types[name]).split("|")[0] else float(value))
+        kind = str(types[name]).split("|")[0].strip()
+        rule[name] = (None if value == "None" else value in ("1", "true", "True") if kind == "bool"
+                      else int(value) if kind == "int" else float(value))
     for path in a.dumps:
         details: list = []
         print(path, replay(path, rule, details))
