@@ -132,6 +132,9 @@ class Deck:
     levels: tuple[float, ...] = ()  #: its level in the last few updates before this one (is it fading?)
 
 
+_REFERENCE = {"mean": lambda levels: sum(levels) / len(levels), "max": max, "min": min}  #: DeckConfirm.fade_below
+
+
 @dataclass
 class DeckConfirm:
     """Fingerprint rule for two decks: a record heard ``confirm`` updates in a row (as either deck)
@@ -144,8 +147,8 @@ class DeckConfirm:
     deck at 0.25-0.33 of its level (measured, development corpus 2, two records of one soundtrack);
     it must neither become *now* nor be logged. Not simply the louder deck either: the two levels
     are within noise of each other for several updates of a blend, and *now* would flip.
-    And only while the deck *now* fades (its level below its level in each of the last ``fading``
-    updates, ``falling``; "one of" until 2026-11-30): two records of one soundtrack (development corpus 2) share passages heard at 0.4-0.7
+    And only while the deck *now* fades (its level below the mean of its last ``fading`` levels,
+    ``fade_below``; below one of them until 2026-11-30): two records of one soundtrack (development corpus 2) share passages heard at 0.4-0.7
     of the level of the one that plays, but while it plays on its level does not fall; at a cut
     or in a blend the outgoing record's does (replays of the time_to_name mixes: 22 false NOW
     PLAYING updates and 2 wrong set logs on c2 -> 0, no record named later on any corpus).
@@ -162,8 +165,9 @@ class DeckConfirm:
     hold: int = 3  #: updates in a row without it before it leaves
     max_decks: int = 2
     remember: int = 120  #: updates a record that left keeps its place and logged flag
-    #: a newer deck is *now* from this fraction of the current one's level (0.5 until the falling rule
-    #: below: replays of the time_to_name mixes, cuts named 0.2-0.8 s sooner at the median)
+    #: a newer deck is *now* from this fraction of the current one's level (0.5 until the mean rule
+    #: below; replays of the time_to_name mixes: cuts named up to 0.8 s sooner at the median; 0.35
+    #: gave 21 false NOW PLAYING updates on c2)
     takeover: float = 0.4
     #: a record heard beside the deck that is *now* at this many times its level is confirmed in one
     #: update (None: never): already as loud as what plays, it is the incoming record of a cut or a
@@ -172,10 +176,11 @@ class DeckConfirm:
     #: a newer deck takes over only while the deck *now* fades: below its level in the last ``fading``
     #: updates (or unheard); 0: at any level trend
     fading: int = 3
-    #: fading means below *each* of those levels (falling), not below one of them: a playing record's
-    #: level wobbles, and "below one of the last 3" holds most of the time (c2 replays: with takeover
-    #: 0.4, 9 false NOW PLAYING updates with "one of", 0 with "each")
-    falling: bool = True
+    #: fading means below the ``"mean"`` of those levels; ``"max"``: below one of them (the rule until
+    #: 2026-11-30), which a wobbling level meets most of the time (c2 replays with takeover 0.4: 9 false
+    #: NOW PLAYING updates with "max", 0 with "mean"); ``"min"``: below each of them (0 too, but a
+    #: generated blend named 1 s later)
+    fade_below: str = "mean"
     _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
     _decks: dict = field(default_factory=dict)  #: track id -> Deck
     _left: dict = field(default_factory=dict)  #: track id -> (Deck, update it left)
@@ -233,7 +238,7 @@ class DeckConfirm:
             return max(self._decks, key=lambda t: self._decks[t].started)
         playing = self._decks[self._now]
         level = playing.match.level or 0.0
-        if self.fading and level > 0 and level >= (min if self.falling else max)(playing.levels or (0.0,)):
+        if self.fading and level > 0 and level >= _REFERENCE[self.fade_below](playing.levels or (0.0,)):
             return self._now  # what plays is not falling: a passage another record shares, not a cut or blend
         newer = [t for t, d in self._decks.items() if d.started > playing.started
                  and (d.match.level or 0.0) >= self.takeover * level]
