@@ -55,9 +55,9 @@ def replay(path: str, rule: dict | None = None, details: list | None = None) -> 
         in_order += plays == [t for i, t in enumerate(expected) if t not in expected[:i]]
     if details is not None:
         details += figures["details"]
-    cut, blend = ttn._stats(figures["cut"]), ttn._stats(figures["blend"])
+    cut, blend, deck = ttn._stats(figures["cut"]), ttn._stats(figures["blend"]), ttn._stats(figures["deck_blend"])
     return {"cuts": len(figures["cut"]), "cut_p50": round(cut[0], 2), "cut_p95": round(cut[1], 2),
-            "blends": len(figures["blend"]), "blend_p50": round(blend[0], 2), "blend_p95": round(blend[1], 2),
+            "blends": len(figures["blend"]), "blend_p50": round(blend[0], 2), "blend_p95": round(blend[1], 2), "deck_p50": round(deck[0], 2),
             "named": (cut[2], blend[2]), "wrong_now": figures["wrong_now"], "wrong_deck": figures["wrong_deck"],
             "log_in_order": f"{in_order}/{len(dump['mixes'])}", "updates": figures["updates"]}
 

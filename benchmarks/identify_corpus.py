@@ -19,8 +19,8 @@ For each library (``c1`` = ``/tmp/livedj-dev-corpus``, ``c2`` = ``/tmp/livedj-de
    stay those of earlier runs.
 
 ``--before`` also runs every query without the key-lock hypotheses (``tempos=()``, the matcher
-before them), in the same process on the same excerpts: conditions ``<cond>~before``. ``--cap-ab``
-likewise runs every query without the candidate stage's per-track cap (``<cond>~nocap``).
+before them), in the same process on the same excerpts: conditions ``<cond>~before``. ``--per-track-ab K``
+likewise runs every query with at most K candidate bins per track (``<cond>~capK``).
 
 Reported per condition: named right / not named / wrong, and one identification's CPU time
 (``time.thread_time`` of the matching thread: one core's time, whatever else the machine runs).
@@ -107,7 +107,7 @@ def _excerpt(audio, start_s: float, length_s: float) -> np.ndarray:
 
 def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), absent_n: int = 20,
             seed: int = 0, root: Path | None = None, keylock=(), keylock_per_corpus: int = 20,
-            before: bool = False, cap_ab: bool = False) -> list[dict]:
+            before: bool = False, per_track_ab: int | None = None) -> list[dict]:
     """Rows for library ``name`` (see the module docstring)."""
     from livedj.audio.decode import decode
     from livedj.dsp.room import BOOTHS, booth_preset
@@ -120,8 +120,8 @@ def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), 
         tally_add(tally, cond, truth, *_identify(y, index), paths)
         if before:
             tally_add(tally, cond + "~before", truth, *_identify(y, index, tempos=()), paths)
-        if cap_ab:
-            tally_add(tally, cond + "~nocap", truth, *_identify(y, index, per_track=None), paths)
+        if per_track_ab:
+            tally_add(tally, f"{cond}~cap{per_track_ab}", truth, *_identify(y, index, per_track=per_track_ab), paths)
 
     ids = sorted(paths)
     by_corpus = {c: [i for i in ids if paths[i].startswith(CORPORA[c])] for c in LIBRARIES[name]}
@@ -212,8 +212,8 @@ def main(argv=None):
     ap.add_argument("--keylock", default="1.03,0.97,1.06,0.94", help="key-locked tempos ('' for none)")
     ap.add_argument("--keylock-per-corpus", type=int, default=20)
     ap.add_argument("--before", action="store_true", help="also every query without the key-lock hypotheses")
-    ap.add_argument("--cap-ab", action="store_true",
-                    help="also every query without the candidate stage's per-track cap (per_track=None)")
+    ap.add_argument("--per-track-ab", type=int, default=None, metavar="K",
+                    help="also every query with at most K candidate bins per track (rows <cond>~capK)")
     ap.add_argument("--root", default=None, help="where the index folders live (default .bench/)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
@@ -223,7 +223,7 @@ def main(argv=None):
                         absent_n=a.absent_n, root=Path(a.root) if a.root else None,
                         keylock=tuple(float(s) for s in a.keylock.split(",") if s),
                         keylock_per_corpus=a.keylock_per_corpus, before=a.before,
-                        cap_ab=a.cap_ab)
+                        per_track_ab=a.per_track_ab)
         if a.json:
             Path(a.json).write_text(json.dumps(rows, indent=2))
     for r in rows:
