@@ -76,7 +76,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"--set {item}: DeckConfirm has no field {name!r}")
         kind = str(types[name]).split("|")[0].strip()
         rule[name] = (None if value == "None" else value in ("1", "true", "True") if kind == "bool"
-                      else int(value) if kind == "int" else float(value))
+                      else int(value) if kind == "int" else value if kind == "str" else float(value))
     for path in a.dumps:
         details: list = []
         print(path, replay(path, rule, details))
