@@ -240,8 +240,7 @@ def test_blend_names_both_records_louder_first(library, index):
 def test_looped_record_does_not_crowd_the_other_record_out(library, tmp_path):
     """A loop-based record matches the query at every repeat of its loop: without a per-track cap
     its repeats take every candidate bin, so that the other record of a blend is never aligned
-    (generated: a 4-s loop repeated over 120 s, the other record mixed in quieter). The cap is an
-    option (``per_track``), off by default: measured, it named no blend sooner."""
+    (generated: a 4-s loop repeated over 120 s, the other record mixed in quieter)."""
     from livedj.library import fingerprints as fpi
     from livedj.library import fpvote
 
@@ -252,12 +251,13 @@ def test_looped_record_does_not_crowd_the_other_record_out(library, tmp_path):
         FingerprintIndex.build([*items, (100, *fp.landmarks(loop, SR))], tmp_path / f"fp{looped}")
         index = FingerprintIndex.load(tmp_path / f"fp{looped}")
         q = 0.8 * loop[:10 * SR] + level * library[other][6 * SR: 16 * SR]
-        found = {m.track_id: m.aligned for m in fpi.match_audio(q, SR, index, top=3, per_track=6)}
+        found = {m.track_id: m.aligned for m in fpi.match_audio(q, SR, index, top=3)}
         assert found.get(100, 0) >= fpi.MIN_ALIGNED
         assert found.get(other + 1, 0) >= fpi.MIN_ALIGNED, found
         # without the cap the loop's repeats take every candidate and the other record is not seen
         uncapped = {m.track_id for m in fpi.match_audio(q, SR, index, top=3, per_track=None)}
         assert other + 1 not in uncapped
+    assert fpi.MAX_PER_TRACK is not None and fpi.MAX_PER_TRACK < fpi.MAX_CANDIDATES
     # the cap keeps each segment's best pairs and the best overall (brute force on random votes)
     rng = np.random.default_rng(0)
     for _ in range(200):

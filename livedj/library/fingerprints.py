@@ -25,8 +25,8 @@ frequencies scaled together) and key lock's (times only, :data:`KEYLOCK_TEMPOS`)
    coarse bin ``(timeline frame - query time) // 2**COARSE_SHIFT`` — a (track, offset to ~2 s)
    pair, since the timeline says both. A long track's chance hits spread over its many bins; a
    short true track's aligned hits pile up in one. The best ``MAX_CANDIDATES`` adjacent-bin pairs
-   go on (``per_track``: at most that many from one track; a looped record matches at every repeat
-   of its loop, and in a blend those repeats can take every place from the other record). (Until format 2, raw hits per *track* picked the candidates: a 16-minute piece out-voted
+   go on, at most ``MAX_PER_TRACK`` from one track: a looped record matches at every repeat of its
+   loop, and in a blend those repeats took every place from the other record. (Until format 2, raw hits per *track* picked the candidates: a 16-minute piece out-voted
    a true 75-s track, which was dropped unseen.)
 2. *Alignment*: the hits of those bins, expanded back to every (pair, speed hypothesis) that
    asked, in a histogram of exact ``timeline frame - query time * speed`` per hypothesis, +-1 frame.
@@ -67,9 +67,10 @@ MARGIN = 2.0             #: and the winner must have this many times the runner-
 COMMON = 4.0             #: hits of a hash held more often than max(COMMON, mean) count that / df each
 SKIP_DF = 64.0           #: hashes held over SKIP_DF x that often are not looked up (weight < 1/64 each)
 MAX_CANDIDATES = 24      #: coarse (track, offset) bins whose exact histograms are examined
-#: of those, at most this many from one track (None: no cap). Measured with 6 (docs/fingerprints.md,
-#: "Candidates per track"): the same decisions, but no blend named sooner, and one c2 blend 2 s later
-MAX_PER_TRACK = None
+#: of those, at most this many from one track (None: no cap): a looped record's repeats cannot take
+#: every place (docs/fingerprints.md, "Time to name through a blend": generated cuts and blends named
+#: up to 2 s sooner, the same decisions; 2-6 delayed blends whose own repeats or rivals they let in)
+MAX_PER_TRACK = 8
 COARSE_BINS_LOG2 = 18    #: at most 2**18 coarse bins (2 MB of votes), folded beyond
 COARSE_SHIFT = 7         #: coarse offset bins of 2**7 frames (2 s)
 DEDUP_SHIFT = 4          #: query times to 2**4 frames (0.25 s) when de-duplicating lookups
