@@ -19,7 +19,8 @@ For each library (``c1`` = ``/tmp/livedj-dev-corpus``, ``c2`` = ``/tmp/livedj-de
    stay those of earlier runs.
 
 ``--before`` also runs every query without the key-lock hypotheses (``tempos=()``, the matcher
-before them), in the same process on the same excerpts: conditions ``<cond>~before``.
+before them), in the same process on the same excerpts: conditions ``<cond>~before``. ``--per-track-ab K``
+likewise runs every query with at most K candidate bins per track (``<cond>~capK``).
 
 Reported per condition: named right / not named / wrong, and one identification's CPU time
 (``time.thread_time`` of the matching thread: one core's time, whatever else the machine runs).
@@ -82,16 +83,16 @@ def load(directory: Path):
     return fpx, paths
 
 
-def _identify(y, index, tempos=None):
-    best, dt = _identify_match(y, index, tempos)
+def _identify(y, index, tempos=None, **kw):
+    best, dt = _identify_match(y, index, tempos, **kw)
     return (best.track_id if best else None), dt
 
 
-def _identify_match(y, index, tempos=None):
+def _identify_match(y, index, tempos=None, **kw):
     """(the decided Match or None, CPU s of the matching thread)."""
     from livedj.library.fingerprints import decide, match_audio
 
-    kw = {} if tempos is None else {"tempos": tempos}
+    kw = kw if tempos is None else {**kw, "tempos": tempos}
     t0 = time.thread_time()
     best = decide(match_audio(y, SR, index, top=2, **kw))
     return best, time.thread_time() - t0
@@ -144,7 +145,7 @@ def _excerpt(audio, start_s: float, length_s: float) -> np.ndarray:
 
 def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), absent_n: int = 20,
             seed: int = 0, root: Path | None = None, keylock=(), keylock_per_corpus: int = 20,
-            before: bool = False) -> list[dict]:
+            before: bool = False, per_track_ab: int | None = None) -> list[dict]:
     """Rows for library ``name`` (see the module docstring)."""
     from livedj.audio.decode import decode
     from livedj.dsp.room import BOOTHS, booth_preset
@@ -174,6 +175,8 @@ def measure(name: str, *, booth_per_corpus: int = 10, speeds=(1.0, 1.06, 0.94), 
                   same_r=verified(best, truth, start, length), silent=_silent(y))
         if before:
             tally_add(tally, cond + "~before", truth, *_identify(y, index, tempos=()), paths)
+        if per_track_ab:
+            tally_add(tally, f"{cond}~cap{per_track_ab}", truth, *_identify(y, index, per_track=per_track_ab), paths)
 
     ids = sorted(paths)
     by_corpus = {c: [i for i in ids if paths[i].startswith(CORPORA[c])] for c in LIBRARIES[name]}
@@ -305,6 +308,8 @@ def main(argv=None):
     ap.add_argument("--keylock", default="1.03,0.97,1.06,0.94", help="key-locked tempos ('' for none)")
     ap.add_argument("--keylock-per-corpus", type=int, default=20)
     ap.add_argument("--before", action="store_true", help="also every query without the key-lock hypotheses")
+    ap.add_argument("--per-track-ab", type=int, default=None, metavar="K",
+                    help="also every query with at most K candidate bins per track (rows <cond>~capK)")
     ap.add_argument("--root", default=None, help="where the index folders live (default .bench/)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
@@ -313,7 +318,8 @@ def main(argv=None):
         rows += measure(name, booth_per_corpus=a.booth_per_corpus, speeds=tuple(float(s) for s in a.speeds.split(",")),
                         absent_n=a.absent_n, root=Path(a.root) if a.root else None,
                         keylock=tuple(float(s) for s in a.keylock.split(",") if s),
-                        keylock_per_corpus=a.keylock_per_corpus, before=a.before)
+                        keylock_per_corpus=a.keylock_per_corpus, before=a.before,
+                        per_track_ab=a.per_track_ab)
         if a.json:
             Path(a.json).write_text(json.dumps(rows, indent=2))
     for r in rows:
