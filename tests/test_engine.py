@@ -155,6 +155,25 @@ def test_a_newer_deck_takes_over_only_while_the_playing_record_fades():
     assert ids(rule.update((a(0.08), b(0.05)))) == [2, 1]  # a cut: what played fades, the incoming is now
 
 
+def test_a_wobbling_level_is_not_fading():
+    """A playing record's level wobbles: below one of its last 3 levels is no sign of a blend, below
+    their mean is. A shared passage at 0.4-0.5 of its level must not take over on a wobble."""
+    a, b = (lambda level: Match(1, 0.9, level=level)), (lambda level: Match(2, 0.8, level=level))
+    ids = lambda decks: [d.match.track_id for d in decks]  # noqa: E731
+    for below, expected in (("mean", [1, 2]), ("max", [2, 1])):  # max: "below one of them" (the former rule)
+        rule = DeckConfirm(confirm=2, hold=3, fading=3, takeover=0.4, fade_below=below)
+        for level in (0.10, 0.12, 0.10, 0.12, 0.10):
+            rule.update((a(level),))
+        decks = [rule.update((a(level), b(0.45 * level))) for level in (0.11, 0.12, 0.115)][-1]
+        assert ids(decks) == expected
+    rule = DeckConfirm(confirm=2, hold=3, fading=3, takeover=0.4)
+    for level in (0.12, 0.12, 0.12):
+        rule.update((a(level),))
+    rule.update((a(0.11), b(0.03)))
+    assert ids(rule.update((a(0.10), b(0.042)))) == [2, 1]  # a blend: falling, and the incoming at 0.42 of it
+    assert DeckConfirm().fade_below == "mean" and DeckConfirm().takeover == 0.4  # what the live tracker uses
+
+
 def test_embedding_identifier_needs_similarity_and_margin():
     ident = SegmentVote(votes=2, min_similarity=0.9, min_margin=0.02)
     assert ident.update(np.array([1, 2]), np.array([0.95, 0.94]))[0] is None  # no margin

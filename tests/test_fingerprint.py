@@ -235,3 +235,40 @@ def test_blend_names_both_records_louder_first(library, index):
             named += {d.track_id for d in decks(m)} == {i + 1, j + 1}  # the engine's two decks
     assert both >= 3, f"both records named in {both}/6 blends"
     assert named >= 3, f"both decks named in {named}/6 blends"
+
+
+def test_looped_record_does_not_crowd_the_other_record_out(library, tmp_path):
+    """A loop-based record matches the query at every repeat of its loop: without a per-track cap
+    its repeats take every candidate bin, so that the other record of a blend is never aligned
+    (generated: a 4-s loop repeated over 120 s, the other record mixed in quieter)."""
+    from livedj.library import fingerprints as fpi
+    from livedj.library import fpvote
+
+    cases = ((1, 4, 0.2), (9, 4, 0.5))  # (looped record, other record, the other's level)
+    for looped, other, level in cases:
+        loop = np.tile(library[looped][4 * SR: 8 * SR], 30)
+        items = [(k + 1, *fp.landmarks(y, SR)) for k, y in enumerate(library) if k != looped]
+        FingerprintIndex.build([*items, (100, *fp.landmarks(loop, SR))], tmp_path / f"fp{looped}")
+        index = FingerprintIndex.load(tmp_path / f"fp{looped}")
+        q = 0.8 * loop[:10 * SR] + level * library[other][6 * SR: 16 * SR]
+        found = {m.track_id: m.aligned for m in fpi.match_audio(q, SR, index, top=3)}
+        assert found.get(100, 0) >= fpi.MIN_ALIGNED
+        assert found.get(other + 1, 0) >= fpi.MIN_ALIGNED, found
+        # without the cap the loop's repeats take every candidate and the other record is not seen
+        uncapped = {m.track_id for m in fpi.match_audio(q, SR, index, top=3, per_track=None)}
+        assert other + 1 not in uncapped
+    assert fpi.MAX_PER_TRACK is not None and fpi.MAX_PER_TRACK < fpi.MAX_CANDIDATES
+    # the cap keeps each segment's best pairs and the best overall (brute force on random votes)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        votes = np.where(rng.random(200) < 0.5, 0, rng.integers(0, 5, 200)).astype(np.float32)
+        starts = np.unique(np.r_[0, rng.integers(0, 200, 6)])
+        pair = votes[:-1] + votes[1:]
+        seg = np.searchsorted(starts, np.arange(len(pair)), side="right") - 1
+        kept, per = [], {}
+        for i in sorted(range(len(pair)), key=lambda i: (-pair[i], i)):
+            if pair[i] > 0 and per.get(seg[i], 0) < 2 and len(kept) < 12:
+                per[seg[i]] = per.get(seg[i], 0) + 1
+                kept.append(i)
+        assert sorted(fpvote.top_bins_capped(votes, 12, starts, 2)) == sorted(kept)
+        assert sorted(fpvote.top_bins_capped(votes, 12, starts, 12)) == sorted(fpvote.top_bins(votes, 12))

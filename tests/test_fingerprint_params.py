@@ -17,7 +17,8 @@ from livedj.dsp import fingerprint as fp
 from livedj.library import index as annoy_index
 from livedj.library.errors import IndexUnusable
 from livedj.library.fingerprints import identify
-from livedj.library.indexer import FINGERPRINT_META, Settings, index_library
+from livedj.library.indexer import Settings, index_library
+from livedj.library.refingerprint import FINGERPRINT_META
 from livedj.library.store import Store
 from livedj.synth import DEMO_TRACKS, build_demo_library
 

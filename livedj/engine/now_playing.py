@@ -10,11 +10,11 @@ This module owns the whole answer and its state; the engine calls it twice per u
    - fingerprints, two decks (:class:`DeckConfirm`): during a blend two records are audible and
      both are heard. Each record becomes a confirmed *deck* after ``confirm`` updates in a row
      name it (as the winner or as the second deck; one update when it is already half as loud as
-     the deck *now* beside it, and takes over only while that one fades), and leaves after ``hold`` updates in a row
-     without it (a noisy moment does not drop it). At most two decks; the newer deck becomes
-     *now* (:attr:`NowPlaying.track_id`, the record the ranking follows) as soon as it is at least
-     half as loud as the deck that was *now*: the incoming record of a blend or a cut. A record
-     that left and comes back within ``remember`` updates keeps its place (the outgoing record
+     the deck *now* beside it), and leaves after ``hold`` updates in a row without it (a noisy
+     moment does not drop it). At most two decks; the newer deck becomes *now*
+     (:attr:`NowPlaying.track_id`, the record the ranking follows) as soon as it is at least 0.4
+     times as loud as the deck that was *now*, while that one falls: the incoming record of a blend
+     or a cut. A record that left and comes back within ``remember`` updates keeps its place (the outgoing record
      heard again late in a blend does not take "now" back). Different songs of one style never
      match by accident.
    - otherwise the segment index (a vector every few seconds over whole tracks): each track's
@@ -54,6 +54,9 @@ class Match:
     offset_s: float | None = None  #: position in the record of the start of what was heard, when known
     level: float | None = None  #: share of what was heard that is this record (0..1; the louder deck more)
     pitch_locked: bool = False  #: heard with key lock: the tempo moved (``speed``), the pitch did not
+    #: other library records that are the same recording here (the same audio indexed twice): heard
+    #: with this one, so never suggested while it plays; the play is this record's, logged once
+    same: tuple[int, ...] = ()
 
 
 def both_halves(matches: list) -> list:
@@ -74,7 +77,7 @@ class NowPlaying:
     track_id: int | None = None  #: the record *now* (the deck confirmed last); None: nothing identified
     confidence: float = 0.0
     heard: tuple[Match, ...] = ()  #: this update's matches, best first (confirmed or not)
-    #: the confirmed decks, *now* first (the incoming record of a blend once half as loud), then the other;
+    #: the confirmed decks, *now* first (the incoming record of a blend once 0.4 times as loud), then the other;
     #: ``level`` is this update's share of what was heard (0 when the deck was not heard this time)
     decks: tuple[Match, ...] = ()
 
@@ -82,6 +85,7 @@ class NowPlaying:
     def on_deck(self) -> frozenset[int]:
         """Every record heard or confirmed now: never suggested while it plays."""
         ids = {m.track_id for m in self.heard} | {m.track_id for m in self.decks}
+        ids.update(t for m in (*self.heard, *self.decks) for t in m.same)  # copies of a record heard
         if self.track_id is not None:
             ids.add(self.track_id)
         return frozenset(ids)
@@ -133,6 +137,9 @@ class Deck:
     levels: tuple[float, ...] = ()  #: its level in the last few updates before this one (is it fading?)
 
 
+_REFERENCE = {"mean": lambda levels: sum(levels) / len(levels), "max": max, "min": min}  #: DeckConfirm.fade_below
+
+
 @dataclass
 class DeckConfirm:
     """Fingerprint rule for two decks: a record heard ``confirm`` updates in a row (as either deck)
@@ -140,13 +147,13 @@ class DeckConfirm:
 
     *Now* is the newer deck as soon as its level reaches ``takeover`` times the level of the deck
     that was *now* (at once when that one is not heard), and stays so: the incoming record of a
-    blend or a cut once it is named and at least half as loud. Not simply the newest deck: two
+    blend or a cut once it is named and at least 0.4 times as loud. Not simply the newest deck: two
     records of one album may share a passage, and while one plays the other is named as a second
     deck at 0.25-0.33 of its level (measured, development corpus 2, two records of one soundtrack);
     it must neither become *now* nor be logged. Not simply the louder deck either: the two levels
     are within noise of each other for several updates of a blend, and *now* would flip.
-    And only while the deck *now* fades (its level below its level in one of the last ``fading``
-    updates): two records of one soundtrack (development corpus 2) share passages heard at 0.4-0.7
+    And only while the deck *now* fades (its level below the mean of its last ``fading`` levels,
+    ``fade_below``; below one of them until 2026-11-30): two records of one soundtrack (development corpus 2) share passages heard at 0.4-0.7
     of the level of the one that plays, but while it plays on its level does not fall; at a cut
     or in a blend the outgoing record's does (replays of the time_to_name mixes: 22 false NOW
     PLAYING updates and 2 wrong set logs on c2 -> 0, no record named later on any corpus).
@@ -163,14 +170,22 @@ class DeckConfirm:
     hold: int = 3  #: updates in a row without it before it leaves
     max_decks: int = 2
     remember: int = 120  #: updates a record that left keeps its place and logged flag
-    takeover: float = 0.5  #: a newer deck is *now* from this fraction of the current one's level
+    #: a newer deck is *now* from this fraction of the current one's level (0.5 until the mean rule
+    #: below; replays of the time_to_name mixes: cuts named up to 0.8 s sooner at the median; 0.35
+    #: gave 21 false NOW PLAYING updates on c2)
+    takeover: float = 0.4
     #: a record heard beside the deck that is *now* at this many times its level is confirmed in one
     #: update (None: never): already as loud as what plays, it is the incoming record of a cut or a
     #: blend, which would wait one more update for nothing (see :meth:`update`)
     prompt: float | None = 0.5
-    #: a newer deck takes over only while the deck *now* fades: below its level in one of the last
-    #: ``fading`` updates (or unheard); 0: at any level trend
+    #: a newer deck takes over only while the deck *now* fades: below its level in the last ``fading``
+    #: updates (or unheard); 0: at any level trend
     fading: int = 3
+    #: fading means below the ``"mean"`` of those levels; ``"max"``: below one of them (the rule until
+    #: 2026-11-30), which a wobbling level meets most of the time (c2 replays with takeover 0.4: 9 false
+    #: NOW PLAYING updates with "max", 0 with "mean"); ``"min"``: below each of them (0 too, but a
+    #: generated blend named 1 s later)
+    fade_below: str = "mean"
     _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
     _decks: dict = field(default_factory=dict)  #: track id -> Deck
     _left: dict = field(default_factory=dict)  #: track id -> (Deck, update it left)
@@ -228,8 +243,8 @@ class DeckConfirm:
             return max(self._decks, key=lambda t: self._decks[t].started)
         playing = self._decks[self._now]
         level = playing.match.level or 0.0
-        if self.fading and level > 0 and level >= max(playing.levels, default=0.0):
-            return self._now  # what plays is as loud as lately: a passage another record shares, not a cut or blend
+        if self.fading and level > 0 and level >= _REFERENCE[self.fade_below](playing.levels or (0.0,)):
+            return self._now  # what plays is not falling: a passage another record shares, not a cut or blend
         newer = [t for t, d in self._decks.items() if d.started > playing.started
                  and (d.match.level or 0.0) >= self.takeover * level]
         return max(newer, key=lambda t: self._decks[t].started) if newer else self._now
@@ -347,8 +362,8 @@ class NowPlayingTracker:
             self._matcher = LiveMatcher(self.index.fingerprints, tempos=tempos)
         matches = self._matcher.match(heard, sample_rate, end_s if self.stream else None, top=3)
         found = decks(matches) or both_halves(matches)  # both decks during a blend, the louder first
-        return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share, pitch_locked=m.pitch_locked)
-                     for m in found)
+        return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share, pitch_locked=m.pitch_locked,
+                           same=m.same) for m in found)
 
     def decide(self, heard: tuple[Match, ...], vector: np.ndarray, window: np.ndarray, sample_rate: int,
                session: Session) -> NowPlaying:

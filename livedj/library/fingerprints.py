@@ -25,7 +25,8 @@ frequencies scaled together) and key lock's (times only, :data:`KEYLOCK_TEMPOS`)
    coarse bin ``(timeline frame - query time) // 2**COARSE_SHIFT`` — a (track, offset to ~2 s)
    pair, since the timeline says both. A long track's chance hits spread over its many bins; a
    short true track's aligned hits pile up in one. The best ``MAX_CANDIDATES`` adjacent-bin pairs
-   go on. (Until format 2, raw hits per *track* picked the candidates: a 16-minute piece out-voted
+   go on, at most ``MAX_PER_TRACK`` from one track: a looped record matches at every repeat of its
+   loop, and in a blend those repeats took every place from the other record. (Until format 2, raw hits per *track* picked the candidates: a 16-minute piece out-voted
    a true 75-s track, which was dropped unseen.)
 2. *Alignment*: the hits of those bins, expanded back to every (pair, speed hypothesis) that
    asked, in a histogram of exact ``timeline frame - query time * speed`` per hypothesis, +-1 frame.
@@ -45,7 +46,7 @@ import numpy as np
 
 from livedj.dsp import fingerprint as fp
 from livedj.fsutil import atomic_write
-from livedj.library import fpvote
+from livedj.library import fpsame, fpvote
 from livedj.library.errors import IndexUnusable
 
 __all__ = ["FingerprintIndex", "FingerprintIndexError", "Match", "identify", "match_audio", "decide", "decks", "query_hashes",
@@ -66,6 +67,10 @@ MARGIN = 2.0             #: and the winner must have this many times the runner-
 COMMON = 4.0             #: hits of a hash held more often than max(COMMON, mean) count that / df each
 SKIP_DF = 64.0           #: hashes held over SKIP_DF x that often are not looked up (weight < 1/64 each)
 MAX_CANDIDATES = 24      #: coarse (track, offset) bins whose exact histograms are examined
+#: of those, at most this many from one track (None: no cap): a looped record's repeats cannot take
+#: every place (docs/fingerprints.md, "Time to name through a blend": generated cuts and blends named
+#: up to 2 s sooner, the same decisions; 2-6 delayed blends whose own repeats or rivals they let in)
+MAX_PER_TRACK = 8
 COARSE_BINS_LOG2 = 18    #: at most 2**18 coarse bins (2 MB of votes), folded beyond
 COARSE_SHIFT = 7         #: coarse offset bins of 2**7 frames (2 s)
 DEDUP_SHIFT = 4          #: query times to 2**4 frames (0.25 s) when de-duplicating lookups
@@ -108,6 +113,9 @@ class Match:
     share: float = 0.0
     confidence: float = 0.0
     pitch_locked: bool = False
+    #: other library records that are the same recording at this point (the same audio indexed twice,
+    #: verified from the index: :func:`livedj.library.fpsame.same_recording`); heard too, never suggested
+    same: tuple[int, ...] = ()
 
     @property
     def pitch_speed(self) -> float:
@@ -132,6 +140,10 @@ class FingerprintIndex:
         self._bases = np.asarray(self.tracks[:, 1], np.int64) if len(self.tracks) else np.zeros(0, np.int64)
         self._ids = np.asarray(self.tracks[:, 0], np.int64) if len(self.tracks) else np.zeros(0, np.int64)
         self.frames = int(self.meta.get("frames", 0))
+        #: fpsame's verdicts on pairs of records, remembered (:func:`livedj.library.fpsame.fold_copies`)
+        self.same_cache: dict = {}
+        #: first coarse bin of every track (folded as the votes are): the candidate stage's per-track cap
+        self._bin_starts = np.unique(np.r_[0, (self._bases >> COARSE_SHIFT) & ((1 << COARSE_BINS_LOG2) - 1)])
 
     def __len__(self) -> int:
         return len(self.times)
@@ -294,13 +306,16 @@ def _gather(values: np.ndarray, lo: np.ndarray, counts: np.ndarray):
 
 
 def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: np.ndarray, n_hyp: int, *,
-           candidates: int | None = MAX_CANDIDATES, groups: np.ndarray | None = None
-           ) -> list[tuple[int, float, float, int, np.ndarray]]:
+           candidates: int | None = MAX_CANDIDATES, groups: np.ndarray | None = None,
+           per_track: int | None = MAX_PER_TRACK) -> list[tuple[int, float, float, int, np.ndarray]]:
     """Per track: its best (aligned count, offset s, hypothesis) and its best count under every
     hypothesis; tracks by descending count. ``candidates=None``: every hit is histogrammed (the
     exhaustive ground truth the candidate stage is measured against). ``groups`` (one label per
     row, e.g. pitch fader 0 / key lock 1): each group picks its own ``candidates`` coarse bins, so
-    that one group's chance votes cannot push another's true bin out."""
+    that one group's chance votes cannot push another's true bin out. ``per_track``: at most that many
+    of a group's candidates from one track (None: no cap), so that in a blend a looped record's
+    repeats at other offsets cannot crowd the other record out (beyond 2**COARSE_BINS_LOG2 bins the
+    folded tracks overlap: the cap is then per stretch of bins that is one track in every fold)."""
     if len(hashes) == 0 or len(index) == 0:
         return []
     lo = np.asarray(index.buckets[hashes], np.int64)
@@ -333,7 +348,8 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
             return []
         chosen = np.zeros(n_bins + 1, bool)
         for g in range(len(names)):
-            top = fpvote.top_bins(votes[g], candidates)
+            top = (fpvote.top_bins(votes[g], candidates) if per_track is None
+                   else fpvote.top_bins_capped(votes[g], candidates, index._bin_starts, per_track))
             chosen[top] = chosen[top + 1] = True
         chosen[0] |= chosen[n_bins]
         qpos, frame = fpvote.chosen_hits(index.buckets, index.times, u_hash, u_time, u_df, COARSE_SHIFT, n_bins - 1,
@@ -434,8 +450,8 @@ def hash_rows(t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, speeds
 
 
 def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterable[float] = DEFAULT_SPEEDS,
-                top: int = 3, candidates: int | None = MAX_CANDIDATES, tempos: Iterable[float] = KEYLOCK_TEMPOS
-                ) -> list[Match]:
+                top: int = 3, candidates: int | None = MAX_CANDIDATES, tempos: Iterable[float] = KEYLOCK_TEMPOS,
+                per_track: int | None = MAX_PER_TRACK) -> list[Match]:
     """The library records heard in ``y``, best first, with their evidence (no decision taken).
 
     Parameters
@@ -454,6 +470,8 @@ def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iter
         Coarse (track, offset) bins examined; None: every hit (exhaustive, slow; ground truth).
     tempos : iterable of float
         Key-lock hypotheses (tempo relative to the record, pitch unmoved); () for none.
+    per_track : int or None
+        At most this many of the coarse bins from one track (None: no cap).
 
     Returns
     -------
@@ -466,12 +484,17 @@ def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iter
     locked = pitches != speeds
     # the key-lock hypotheses pick their own candidates: their chance votes, added to the pitch
     # fader's, pushed true pitch-fader bins out of the 24 (booth at +-6 %: 9-10 -> 6-7 of 10)
-    cands = _align(index, hashes, times, hyp, len(speeds), candidates=candidates, groups=locked[hyp])
-    return to_matches(cands[:top], speeds, locked, n_pairs)
+    cands = _align(index, hashes, times, hyp, len(speeds), candidates=candidates, groups=locked[hyp],
+                   per_track=per_track)
+    cands, same = fpsame.fold_copies(index, cands, len(y) / sr * speeds, top, min_aligned=MIN_ALIGNED,
+                                     margin=MARGIN, gap=GAP)
+    return to_matches(cands[:top], speeds, locked, n_pairs, same)
 
 
-def to_matches(cands, speeds: np.ndarray, locked: np.ndarray, n_pairs: int) -> list[Match]:
-    """:class:`Match` es of :func:`_align`'s (track, count, offset s, hypothesis, count per hypothesis)."""
+def to_matches(cands, speeds: np.ndarray, locked: np.ndarray, n_pairs: int, same: dict | None = None) -> list[Match]:
+    """:class:`Match` es of :func:`_align`'s (track, count, offset s, hypothesis, count per hypothesis);
+    ``same``: {track: the copies folded into it} (:func:`livedj.library.fpsame.fold_copies`)."""
+    same = same or {}
     out = []
     for track, count, offset_s, k, per_hyp in cands:
         speed = float(speeds[k])
@@ -483,7 +506,7 @@ def to_matches(cands, speeds: np.ndarray, locked: np.ndarray, n_pairs: int) -> l
             if a - 2 * b + c < 0:
                 speed += float(np.clip(0.5 * (a - c) / (a - 2 * b + c), -0.5, 0.5)) * (speeds[k + 1] - speeds[k - 1]) / 2
         out.append(Match(int(track), float(count), float(offset_s), speed, share=float(count) / max(1, n_pairs),
-                         pitch_locked=bool(locked[k])))
+                         pitch_locked=bool(locked[k]), same=same.get(track, ())))
     return out
 
 

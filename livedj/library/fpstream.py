@@ -33,7 +33,7 @@ import numpy as np
 
 from livedj.dsp import fingerprint as fp
 from livedj.library import fingerprints as fpi
-from livedj.library import fpvote
+from livedj.library import fpsame, fpvote
 
 __all__ = ["LiveMatcher", "SETTLE_S"]
 
@@ -82,17 +82,21 @@ class LiveMatcher:
         Pitch-fader and key-lock hypotheses, as :func:`match_audio`.
     candidates : int
         Coarse (track, offset) bins per hypothesis group examined exactly.
+    per_track : int or None
+        At most this many of them from one track (None: no cap), as :func:`match_audio`.
 
     Not thread-safe: one caller at a time (the live loop's helper thread).
     """
 
     def __init__(self, index: fpi.FingerprintIndex, *, speeds: Iterable[float] = fpi.DEFAULT_SPEEDS,
-                 tempos: Iterable[float] = fpi.KEYLOCK_TEMPOS, candidates: int = fpi.MAX_CANDIDATES):
+                 tempos: Iterable[float] = fpi.KEYLOCK_TEMPOS, candidates: int = fpi.MAX_CANDIDATES,
+                 per_track: int | None = fpi.MAX_PER_TRACK):
         self.index = index
         self.tempos = tuple(tempos)
         self.speeds, self.pitches = fpi.hypotheses(speeds, tempos)
         self.locked = self.pitches != self.speeds
         self.candidates = candidates
+        self.per_track = per_track
         # one vote array per hypothesis group (pitch fader, key lock): each picks its own bins
         self._group_bit = (1 << self.locked.astype(np.int64))
         self._n_groups = 2 if self.locked.any() else 1
@@ -127,7 +131,7 @@ class LiveMatcher:
         if end_s is None:
             tempos = self.speeds[self.locked]
             return fpi.match_audio(y, sr, self.index, speeds=self.speeds[~self.locked], tempos=tempos, top=top,
-                                   candidates=self.candidates)
+                                   candidates=self.candidates, per_track=self.per_track)
         end = float(end_s) * FPS
         span = len(y) / sr * FPS
         if (self._end is None or end <= self._end or end - self._end > span
@@ -148,9 +152,11 @@ class LiveMatcher:
             self._unvote(old)
         # offsets are the track's position at the origin: move them to the window's start
         cands = [(track, count, offset_s + float(fp.frames_to_s(self.speeds[k] * start)), k, per_hyp)
-                 for track, count, offset_s, k, per_hyp in self._exact(start)[:top]]
+                 for track, count, offset_s, k, per_hyp in self._exact(start)[:top + 3]]
+        cands, same = fpsame.fold_copies(self.index, cands, len(y) / sr * self.speeds, top, min_aligned=fpi.MIN_ALIGNED,
+                                         margin=fpi.MARGIN, gap=fpi.GAP)
         n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
-        return fpi.to_matches(cands, self.speeds, self.locked, n_pairs)
+        return fpi.to_matches(cands[:top], self.speeds, self.locked, n_pairs, same)
 
     def _vote(self, chunk: _Chunk, scale: float) -> None:
         n_bins = 1 << fpi.COARSE_BINS_LOG2
@@ -245,11 +251,24 @@ class LiveMatcher:
         return out
 
     # -- the exact stage over the kept chunks -------------------------------------------------
+    def _track_bins(self, start: float) -> np.ndarray:
+        """The first coarse bin of every track, ascending, as this window's bins see them: the index's
+        (``FingerprintIndex._bin_starts``, for query times near 0) moved by the window's start (query
+        times here are stream frames), wrapped."""
+        n_bins = 1 << fpi.COARSE_BINS_LOG2
+        starts = self.index._bin_starts
+        k = (int(start) >> fpi.COARSE_SHIFT) % n_bins
+        p = int(np.searchsorted(starts, k))
+        moved = np.r_[starts[p:] - k, starts[:p] - k + n_bins]
+        return moved if len(moved) and moved[0] == 0 else np.r_[0, moved]
+
     def _exact(self, start: float) -> list:
         n_bins = 1 << fpi.COARSE_BINS_LOG2
         chosen = np.zeros(n_bins + 1, bool)
+        seg = self._track_bins(start) if self.per_track is not None else None
         for g in range(self._n_groups):
-            top = fpvote.top_bins(self._votes[g], self.candidates)
+            top = (fpvote.top_bins(self._votes[g], self.candidates) if seg is None
+                   else fpvote.top_bins_capped(self._votes[g], self.candidates, seg, self.per_track))
             chosen[top] = chosen[top + 1] = True
         # and the best bins of the newest audio alone: a record that has just begun (after a cut) is
         # out-voted over the whole window by the one that ends, whose repeats fill the candidates

@@ -7,7 +7,7 @@ one speed hypothesis) and on the index's CSR arrays (``buckets``/``times``). The
 - :func:`coarse_votes`: every hit of the chosen lookups adds its weight to its coarse
   ``(timeline - query time)`` bin, one vote array per group of hypotheses, each posting read once;
 - :func:`top_bins`: the best bins of adjacent pairs of a vote array (an offset near a bin edge
-  splits over two bins);
+  splits over two bins); :func:`top_bins_capped`: the same, at most a few from each track;
 - :func:`chosen_hits`: the hits that fall in the chosen bins, expanded back to every row that asked;
 - :func:`aligned_counts`: the exact ``(track, hypothesis, offset)`` histogram of those hits, +-1
   frame, best per track.
@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
     def njit(*args, **kwargs):
         return (lambda fn: fn) if not args or not callable(args[0]) else args[0]
 
-__all__ = ["dedup_rows", "coarse_votes", "top_bins", "chosen_hits", "aligned_counts", "COMPILED"]
+__all__ = ["dedup_rows", "coarse_votes", "top_bins", "top_bins_capped", "chosen_hits", "aligned_counts", "COMPILED"]
 
 _ROW_BITS = 21  # rows per query (2M: 30 s at any density); the lookup key takes the other 43 bits
 
@@ -141,6 +141,53 @@ def top_bins(votes, k):  # pragma: no cover - compiled
                 m -= 1
             best[m] = v
             idx[m] = i
+            floor = best[k - 1]
+    return idx[idx >= 0]
+
+
+@njit(cache=True, nogil=True)
+def top_bins_capped(votes, k, starts, cap):  # pragma: no cover - compiled
+    """:func:`top_bins`, but at most ``cap`` indices from each segment ``[starts[j], starts[j + 1])``
+    (``starts`` ascending, the last segment ends at the array's end; a pair belongs to the segment of
+    its first bin). With segments = tracks, a looped record's repeats at other offsets cannot take every
+    place: each track's best pairs still go through. ``cap >= k``: :func:`top_bins`'s indices."""
+    n = votes.shape[0] - 1
+    k = min(k, n)
+    best = np.zeros(k)
+    idx = np.full(k, -1, np.int64)
+    floor = 0.0
+    seg_best = np.zeros(cap)
+    seg_idx = np.full(cap, -1, np.int64)
+    n_seg = starts.shape[0]
+    for j in range(n_seg):
+        a = max(0, starts[j])
+        b = n if j + 1 == n_seg else min(n, starts[j + 1])
+        seg_best[:] = 0.0
+        seg_idx[:] = -1
+        seg_floor = floor  # below the global floor a pair cannot get in anyway
+        for i in range(a, b):
+            v = votes[i] + votes[i + 1]
+            if v > seg_floor:
+                m = cap - 1
+                while m > 0 and seg_best[m - 1] < v:
+                    seg_best[m] = seg_best[m - 1]
+                    seg_idx[m] = seg_idx[m - 1]
+                    m -= 1
+                seg_best[m] = v
+                seg_idx[m] = i
+                if seg_idx[cap - 1] >= 0:
+                    seg_floor = max(floor, seg_best[cap - 1])
+        for c in range(cap):  # the segment's best, descending (ties: lowest index first)
+            v = seg_best[c]
+            if seg_idx[c] < 0 or v <= floor:
+                break
+            m = k - 1
+            while m > 0 and best[m - 1] < v:
+                best[m] = best[m - 1]
+                idx[m] = idx[m - 1]
+                m -= 1
+            best[m] = v
+            idx[m] = seg_idx[c]
             floor = best[k - 1]
     return idx[idx >= 0]
 

@@ -14,12 +14,10 @@ track's vector. BPM and key come from the file's tags when the DJ (or their soft
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
@@ -29,6 +27,7 @@ from livedj.dsp.level import first_sound
 from livedj.encoders.base import Encoder, unit
 from livedj.library import index as annoy_index
 from livedj.library import verify
+from livedj.library.refingerprint import refingerprint
 from livedj.library.scan import FoundFile, scan
 from livedj.library.store import display_path, encode_path
 
@@ -345,80 +344,6 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         verify.unlock(lock)
     report.seconds = time.perf_counter() - began
     return report
-
-
-#: store meta key: the fingerprint parameters (:data:`livedj.dsp.fingerprint.PARAMS`) of the stored landmarks
-FINGERPRINT_META = "fingerprint_params"
-
-
-def _stored_fingerprint_params(store, index_dir: str) -> str | None:
-    """The parameters the stored landmarks were computed with, as canonical JSON; None if unknown.
-
-    A store written before they were recorded: the fingerprint index built from it says (its
-    meta file), since every build packs the stored landmarks as they are.
-    """
-    recorded = store.get_meta(FINGERPRINT_META)
-    if recorded is not None:
-        return recorded
-    manifest = _manifest_or_none(index_dir)
-    prefix = ((manifest or {}).get("fingerprints") or {}).get("prefix")
-    if not prefix:
-        return None
-    try:
-        params = json.loads((Path(index_dir) / f"{prefix}.meta.json").read_text(encoding="utf-8")).get("params")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return json.dumps(params, sort_keys=True) if isinstance(params, dict) else None
-
-
-def _fingerprint_file(path: str):
-    """(path, landmarks or None, lost): one file decoded and fingerprinted again (in a worker process)."""
-    from livedj.audio.decode import DecodeError, decode
-    from livedj.dsp import fingerprint as fp
-
-    try:
-        return path, fp.landmarks(decode(path, fp.SR), fp.SR), False
-    except (DecodeError, OSError):  # gone or unreadable since: no fingerprint until it is analysed again
-        return path, None, False
-
-
-def refingerprint(store, index_dir: str, fresh: set[bytes], progress: ProgressFn, jobs: int | None = 1) -> int:
-    """Landmarks stored with other fingerprint parameters (an older livedj) computed again.
-
-    Only the fingerprint: each file is decoded (in ``jobs`` processes) and its landmarks replaced;
-    its vectors, tempo and key are kept. ``fresh``: files analysed in this run (already current).
-    The parameters are recorded in the store once every file is done; a worker that died leaves
-    them unrecorded, so that the next run does the pass again. Returns how many files were done.
-    """
-    from livedj.dsp import fingerprint as fp
-
-    want = json.dumps(fp.PARAMS, sort_keys=True)
-    rows = store.db.execute("SELECT id, path FROM tracks WHERE status = 'ok' AND landmarks IS NOT NULL").fetchall()
-    if _stored_fingerprint_params(store, index_dir) == want or not rows:
-        if store.get_meta(FINGERPRINT_META) != want:
-            store.set_meta(FINGERPRINT_META, want)
-            store.db.commit()
-        return 0
-    by_path = {os.fsdecode(bytes(raw)): tid for tid, raw in rows if bytes(raw) not in fresh}
-    if by_path:
-        progress("fingerprint", 0, len(by_path), "")
-    jobs = jobs or os.cpu_count() or 1
-    if jobs <= 1 or len(by_path) < 4:
-        results = map(_fingerprint_file, by_path)
-    else:
-        from livedj.library import workers
-
-        results = workers.imap_unordered(_fingerprint_file, list(by_path), jobs=jobs, mp_context=get_context("spawn"),
-                                         lost=lambda path, why: (path, None, True))
-    lost = 0
-    for i, (path, landmarks, dead) in enumerate(results, 1):
-        store.set_landmarks(by_path[path], landmarks)
-        lost += dead
-        progress("fingerprint", i, len(by_path), path)
-    if not lost:
-        store.set_meta(FINGERPRINT_META, want)
-    store.db.commit()
-    return len(by_path)
 
 
 def _prefer_dj(result: FileResult, track) -> None:

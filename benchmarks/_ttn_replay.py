@@ -1,0 +1,90 @@
+"""Replay :mod:`benchmarks.time_to_name` dumps (``--dump FILE``) through the confirmation rules.
+
+``hear`` keeps no state, so every update's matches (what ``hear`` returned) in a dump are what the
+live loop would hear again; only :class:`~livedj.engine.now_playing.DeckConfirm` and the log rule
+are run again, over the very same mixes, in seconds. With today's rules a replay gives the figures
+of the run that wrote the dump. ``--set NAME=VALUE`` changes one of ``DeckConfirm``'s fields.
+
+``python -m benchmarks._ttn_replay F.json [G.json ...] [--set prompt=0.4] [--blends]``
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass
+
+from benchmarks import time_to_name as ttn
+from livedj.engine.now_playing import DeckConfirm, Match, NowPlayingTracker
+
+
+@dataclass
+class _Update:
+    t: float
+    now_playing: dict | None
+    decks: tuple
+    raw: list
+    found: list
+
+
+def replay(path: str, rule: dict | None = None, details: list | None = None) -> dict:
+    """The figures of the dump at ``path`` with ``DeckConfirm(**rule)``."""
+    dump = json.loads(open(path, encoding="utf-8").read())
+    ttn._IDS.clear()
+    ttn._IDS.update({v: int(k) for k, v in dump["ids"].items()})
+    log_after = NowPlayingTracker.log_after
+    figures = {"cut": [], "blend": [], "deck_blend": [], "wrong_now": 0, "wrong_deck": 0, "updates": 0,
+               "details": []}
+    in_order = 0
+    for mix in dump["mixes"]:
+        heard = [ttn.Heard(**h) for h in mix["heard"]]
+        decks, plays, updates = DeckConfirm(**(rule or {})), [], []
+        for u in mix["updates"]:
+            on = decks.update(tuple(Match(*f) for f in u["found"]))
+            for deck in on:  # NowPlayingTracker._decide_decks's log rule
+                if not deck.logged and deck.updates >= log_after:
+                    deck.logged = True
+                    plays.append(deck.match.track_id)
+            now = on[0].match.track_id if on else None
+            updates.append(_Update(u["t"], None if now is None else {"track_id": now},
+                                   tuple({"track_id": d.match.track_id} for d in on), u["raw"], u["found"]))
+        got = ttn.measure(heard, updates, 10.0 + 1.0 * (decks.hold + 1))
+        for name in figures:
+            figures[name] += got.get(name, [])
+        expected = [h.track_id for h in heard if h.track_id is not None]
+        in_order += plays == [t for i, t in enumerate(expected) if t not in expected[:i]]
+    if details is not None:
+        details += figures["details"]
+    cut, blend, deck = ttn._stats(figures["cut"]), ttn._stats(figures["blend"]), ttn._stats(figures["deck_blend"])
+    return {"cuts": len(figures["cut"]), "cut_p50": round(cut[0], 2), "cut_p95": round(cut[1], 2),
+            "blends": len(figures["blend"]), "blend_p50": round(blend[0], 2), "blend_p95": round(blend[1], 2), "deck_p50": round(deck[0], 2),
+            "named": (cut[2], blend[2]), "wrong_now": figures["wrong_now"], "wrong_deck": figures["wrong_deck"],
+            "log_in_order": f"{in_order}/{len(dump['mixes'])}", "updates": figures["updates"]}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks._ttn_replay", description=__doc__.splitlines()[0])
+    ap.add_argument("dumps", nargs="+")
+    ap.add_argument("--set", action="append", default=[], help="NAME=VALUE: a DeckConfirm field (None allowed)")
+    ap.add_argument("--blends", action="store_true", help="one line per blend (and per wrong name)")
+    a = ap.parse_args(argv)
+    types = {f.name: f.type for f in dataclasses.fields(DeckConfirm)}
+    rule = {}
+    for item in a.set:
+        name, value = item.split("=", 1)
+        if name not in types:
+            raise SystemExit(f"--set {item}: DeckConfirm has no field {name!r}")
+        kind = str(types[name]).split("|")[0].strip()
+        rule[name] = (None if value == "None" else value in ("1", "true", "True") if kind == "bool"
+                      else int(value) if kind == "int" else value if kind == "str" else float(value))
+    for path in a.dumps:
+        details: list = []
+        print(path, replay(path, rule, details))
+        for how, name, transition, seconds in details:
+            if a.blends and how in ("blend", "wrong"):
+                print(f"  {how:5s} {seconds!s:>6}  {transition}  ({name})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
