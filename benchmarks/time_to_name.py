@@ -338,8 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blend-s", type=float, default=150.0, help="seconds of each record in a blend mix")
     parser.add_argument("--matcher-only", action="store_true",
                         help="hear and decide only (no embedding, no ranking): the same names, ~4x faster")
-    parser.add_argument("--stateless", action="store_true",
-                        help="the whole window matched every update (analysis.stream_match false), as before")
+    parser.add_argument("--stream", action="store_true",
+                        help="the live matcher: only each update's new audio read (analysis.stream_match true)")
     parser.add_argument("--dump", help="write every update's matches and decks here (JSON), for replays")
     parser.add_argument("--per-mix", type=int, default=8, help="records per mix")
     parser.add_argument("--seed", type=int, default=0)
@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                          blend_s=args.blend_s, seed=args.seed, label=label,
                          confirm=args.confirm, hold=args.hold, identify_s=args.identify_s, hop_s=args.hop,
                          details=details, dump=dump, matcher_only=args.matcher_only,
-                         stream=not args.stateless)
+                         stream=args.stream)
     if args.dump:
         Path(args.dump).write_text(json.dumps({"ids": {v: k for k, v in _IDS.items()}, "mixes": dump}))
     print_rows(rows, title=f"time to name ({label})")
