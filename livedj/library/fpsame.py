@@ -140,7 +140,7 @@ def same_recording(index, track_a: int, offset_a_s: float, track_b: int, offset_
         return False, 0.0, 0.0
     ka, kb = pos[track_a], pos[track_b]
     ends = np.r_[index._bases[1:], index.frames]
-    # a record's last landmark is ``gap`` frames before the next base (fingerprints.GAP, fingerprints._pack)
+    # a record's last landmark is ``gap`` frames before the next base (fpindex.GAP, fpindex._pack)
     length = [int(ends[k] - index._bases[k] - gap) for k in (ka, kb)]
     oa, ob = int(round(offset_a_s / FRAME_S)), int(round(offset_b_s / FRAME_S))
     half, span = int(stretch_s / FRAME_S), int(query_s / FRAME_S)
