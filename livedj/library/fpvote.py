@@ -121,6 +121,19 @@ def coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common: float, shi
 
 
 @njit(cache=True, nogil=True)
+def _insert(best, idx, v, i):  # pragma: no cover - compiled
+    """Put value ``v`` (index ``i``) in its place in the descending buffer ``best`` (``idx`` beside it),
+    dropping the buffer's last."""
+    m = best.shape[0] - 1
+    while m > 0 and best[m - 1] < v:
+        best[m] = best[m - 1]
+        idx[m] = idx[m - 1]
+        m -= 1
+    best[m] = v
+    idx[m] = i
+
+
+@njit(cache=True, nogil=True)
 def top_bins(votes, k):  # pragma: no cover - compiled
     """Indices ``i`` (< len(votes) - 1) of the ``k`` largest positive ``votes[i] + votes[i + 1]``, any
     order (ties: the lowest indices). One pass and a small sorted buffer instead of a partition of the
@@ -133,14 +146,7 @@ def top_bins(votes, k):  # pragma: no cover - compiled
     for i in range(n):
         v = votes[i] + votes[i + 1]
         if v > floor:
-            # insert into the descending buffer, dropping its last
-            m = k - 1
-            while m > 0 and best[m - 1] < v:
-                best[m] = best[m - 1]
-                idx[m] = idx[m - 1]
-                m -= 1
-            best[m] = v
-            idx[m] = i
+            _insert(best, idx, v, i)
             floor = best[k - 1]
     return idx[idx >= 0]
 
@@ -168,26 +174,14 @@ def top_bins_capped(votes, k, starts, cap):  # pragma: no cover - compiled
         for i in range(a, b):
             v = votes[i] + votes[i + 1]
             if v > seg_floor:
-                m = cap - 1
-                while m > 0 and seg_best[m - 1] < v:
-                    seg_best[m] = seg_best[m - 1]
-                    seg_idx[m] = seg_idx[m - 1]
-                    m -= 1
-                seg_best[m] = v
-                seg_idx[m] = i
+                _insert(seg_best, seg_idx, v, i)
                 if seg_idx[cap - 1] >= 0:
                     seg_floor = max(floor, seg_best[cap - 1])
         for c in range(cap):  # the segment's best, descending (ties: lowest index first)
             v = seg_best[c]
             if seg_idx[c] < 0 or v <= floor:
                 break
-            m = k - 1
-            while m > 0 and best[m - 1] < v:
-                best[m] = best[m - 1]
-                idx[m] = idx[m - 1]
-                m -= 1
-            best[m] = v
-            idx[m] = seg_idx[c]
+            _insert(best, idx, v, seg_idx[c])
             floor = best[k - 1]
     return idx[idx >= 0]
 
