@@ -138,3 +138,22 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_sep("=", "fault injection: per area")
         terminalreporter.write_line(fault_counts.table())
         fault_counts.dump()
+
+
+@pytest.fixture(scope="session")
+def demo_records_16k() -> list[np.ndarray]:
+    """The demo library's records (``livedj.synth.DEMO_TRACKS``), 24 s each at 16 kHz; read only."""
+    from livedj.synth import DEMO_TRACKS, render_track
+
+    return [render_track(spec, 24.0, 16000) for spec in DEMO_TRACKS]
+
+
+@pytest.fixture(scope="session")
+def demo_fingerprint_index(demo_records_16k, tmp_path_factory):
+    """A real fingerprint index on disk of :func:`demo_records_16k` (track ids 1, 2, ... in order)."""
+    from livedj.dsp import fingerprint as fp
+    from livedj.library.fingerprints import FingerprintIndex
+
+    prefix = tmp_path_factory.mktemp("fp") / "fingerprints-1"
+    FingerprintIndex.build(((i + 1, *fp.landmarks(y, 16000)) for i, y in enumerate(demo_records_16k)), prefix)
+    return FingerprintIndex.load(prefix)

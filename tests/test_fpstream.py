@@ -19,15 +19,13 @@ SR = 16000
 
 
 @pytest.fixture(scope="module")
-def library():
-    return [render_track(spec, 24.0, SR) for spec in DEMO_TRACKS]
+def library(demo_records_16k):
+    return demo_records_16k  # conftest: the demo records at 16 kHz, shared with other test modules
 
 
 @pytest.fixture(scope="module")
-def index(library, tmp_path_factory):
-    prefix = tmp_path_factory.mktemp("fp") / "fingerprints-1"
-    FingerprintIndex.build(((i + 1, *fp.landmarks(y, SR)) for i, y in enumerate(library)), prefix)
-    return FingerprintIndex.load(prefix)
+def index(demo_fingerprint_index):
+    return demo_fingerprint_index
 
 
 def _stream(library, a: int, b: int, speed: float = 1.0) -> np.ndarray:

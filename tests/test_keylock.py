@@ -11,10 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from livedj.dsp import fingerprint as fp
 from livedj.dsp.room import booth, speed_change
-from livedj.library.fingerprints import FingerprintIndex, decide, match_audio
-from livedj.synth import DEMO_TRACKS, render_track
+from livedj.library.fingerprints import decide, match_audio
 
 pedalboard = pytest.importorskip("pedalboard")
 
@@ -23,15 +21,13 @@ START = 8.0  # query start in the track, s
 
 
 @pytest.fixture(scope="module")
-def library():
-    return [render_track(spec, 24.0, SR) for spec in DEMO_TRACKS]
+def library(demo_records_16k):
+    return demo_records_16k  # conftest: the demo records at 16 kHz, shared with other test modules
 
 
 @pytest.fixture(scope="module")
-def index(library, tmp_path_factory):
-    prefix = tmp_path_factory.mktemp("fp") / "fingerprints-1"
-    FingerprintIndex.build(((i + 1, *fp.landmarks(y, SR)) for i, y in enumerate(library)), prefix)
-    return FingerprintIndex.load(prefix)
+def index(demo_fingerprint_index):
+    return demo_fingerprint_index
 
 
 def heard(y: np.ndarray, tempo: float, *, key_lock: bool, room: bool, seed: int = 0, seconds: float = 5.0):
