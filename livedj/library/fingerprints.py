@@ -128,11 +128,7 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
                                    COARSE_SHIFT, n_bins - 1, votes)
         if read == 0:
             return []
-        chosen = np.zeros(n_bins + 1, bool)
-        for g in range(len(names)):
-            top = (fpvote.top_bins(votes[g], candidates) if per_track is None
-                   else fpvote.top_bins_capped(votes[g], candidates, index._bin_starts, per_track))
-            chosen[top] = chosen[top + 1] = True
+        chosen = candidate_bins(votes, candidates, index._bin_starts, per_track)
         chosen[0] |= chosen[n_bins]
         qpos, frame = fpvote.chosen_hits(index.buckets, index.times, u_hash, u_time, u_df, COARSE_SHIFT, n_bins - 1,
                                          chosen, rows, start)
@@ -140,6 +136,21 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
     if len(qpos) == 0:
         return []
     return align_hits(index, frame, q_time[qpos], hyp[qpos], np.minimum(1.0, index.common / dfh), n_hyp)
+
+
+def candidate_bins(votes: np.ndarray, candidates: int, track_bins: np.ndarray | None, per_track: int | None,
+                   chosen: np.ndarray | None = None) -> np.ndarray:
+    """The coarse bins examined exactly, marked in ``chosen`` (bool, one per bin; new if None): each
+    group's (row of ``votes``) ``candidates`` best pairs of adjacent bins, at most ``per_track`` of
+    them in one stretch of ``track_bins`` (the first bin of every track, ascending; None or
+    ``per_track`` None: no cap). The caller folds the last bin onto the first once all are marked."""
+    if chosen is None:
+        chosen = np.zeros(votes.shape[1], bool)
+    for g in range(votes.shape[0]):
+        top = (fpvote.top_bins(votes[g], candidates) if per_track is None or track_bins is None
+               else fpvote.top_bins_capped(votes[g], candidates, track_bins, per_track))
+        chosen[top] = chosen[top + 1] = True
+    return chosen
 
 
 def align_hits(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, weight: np.ndarray,
@@ -280,8 +291,7 @@ def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iter
     # fader's, pushed true pitch-fader bins out of the 24 (booth at +-6 %: 9-10 -> 6-7 of 10)
     cands = _align(index, hashes, times, hyp, len(speeds), candidates=candidates, groups=locked[hyp],
                    per_track=per_track)
-    cands, same = fpsame.fold_copies(index, cands, len(y) / sr * speeds, top, min_aligned=MIN_ALIGNED,
-                                     margin=MARGIN, gap=GAP)
+    cands, same = fpsame.fold_copies(index, cands, len(y) / sr * speeds, top, min_aligned=MIN_ALIGNED, margin=MARGIN)
     return to_matches(cands[:top], speeds, locked, n_pairs, same)
 
 

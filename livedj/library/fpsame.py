@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from livedj.library.fpindex import GAP
 from livedj.library.fpvote import njit
 
 __all__ = ["stretch", "stretches", "shared_fraction", "same_recording", "fold_copies", "STRETCH_S", "MIN_SHARED", "MIN_OVERLAP_S"]
@@ -121,7 +122,7 @@ def shared_fraction(h_a: np.ndarray, t_a: np.ndarray, h_b: np.ndarray, t_b: np.n
 
 def same_recording(index, track_a: int, offset_a_s: float, track_b: int, offset_b_s: float, query_s: float, *,
                    stretch_s: float = STRETCH_S, min_shared: float = MIN_SHARED,
-                   min_overlap_s: float = MIN_OVERLAP_S, gap: int = 2048) -> tuple[bool, float, float]:
+                   min_overlap_s: float = MIN_OVERLAP_S) -> tuple[bool, float, float]:
     """Whether records ``track_a`` at ``offset_a_s`` and ``track_b`` at ``offset_b_s`` (s, the start of
     a ``query_s``-long excerpt in each) are the same recording around that point.
 
@@ -140,8 +141,8 @@ def same_recording(index, track_a: int, offset_a_s: float, track_b: int, offset_
         return False, 0.0, 0.0
     ka, kb = pos[track_a], pos[track_b]
     ends = np.r_[index._bases[1:], index.frames]
-    # a record's last landmark is ``gap`` frames before the next base (fpindex.GAP, fpindex._pack)
-    length = [int(ends[k] - index._bases[k] - gap) for k in (ka, kb)]
+    # a record's last landmark is GAP frames before the next base (fpindex._pack)
+    length = [int(ends[k] - index._bases[k] - GAP) for k in (ka, kb)]
     oa, ob = int(round(offset_a_s / FRAME_S)), int(round(offset_b_s / FRAME_S))
     half, span = int(stretch_s / FRAME_S), int(query_s / FRAME_S)
     # relative to the query start: the compared window, clipped to where both records exist
@@ -158,7 +159,7 @@ def same_recording(index, track_a: int, offset_a_s: float, track_b: int, offset_
     return shared >= min_shared, shared, overlap_s
 
 
-def fold_copies(index, cands: list, query_s: np.ndarray, top: int, *, min_aligned: float, margin: float, gap: int
+def fold_copies(index, cands: list, query_s: np.ndarray, top: int, *, min_aligned: float, margin: float
                 ) -> tuple[list, dict]:
     """``cands`` with each group of records that are the same recording at this point (the same
     audio indexed twice) folded into one entry, and {kept track: the others}.
@@ -179,7 +180,7 @@ def fold_copies(index, cands: list, query_s: np.ndarray, top: int, *, min_aligne
             for group in kept:
                 head = group[0]
                 if head[3] == k and head[1] < margin * count and _same_cached(
-                        index, head[0], head[2], track, offset_s, float(query_s[k]), gap):
+                        index, head[0], head[2], track, offset_s, float(query_s[k])):
                     home = group
                     break
         if home is None:
@@ -201,8 +202,7 @@ def fold_copies(index, cands: list, query_s: np.ndarray, top: int, *, min_aligne
     return out + cands[top + 3:], same
 
 
-def _same_cached(index, track_a: int, offset_a: float, track_b: int, offset_b: float, query_s: float,
-                 gap: int) -> bool:
+def _same_cached(index, track_a: int, offset_a: float, track_b: int, offset_b: float, query_s: float) -> bool:
     """:func:`same_recording`, remembered per (pair, position to 30 s, offset difference to 1 s)."""
     cache = index.same_cache
     (ta, oa), (tb, ob) = sorted([(track_a, offset_a), (track_b, offset_b)])
@@ -212,6 +212,6 @@ def _same_cached(index, track_a: int, offset_a: float, track_b: int, offset_b: f
             cache.clear()
         # loop-based music repeats: the two copies may each align at another repeat of the phrase, so a
         # copy laid out alike is also compared at the same position in both
-        cache[key] = (same_recording(index, ta, oa, tb, ob, query_s, gap=gap)[0]
-                      or (abs(ob - oa) > 0.5 and same_recording(index, ta, oa, tb, oa, query_s, gap=gap)[0]))
+        cache[key] = (same_recording(index, ta, oa, tb, ob, query_s)[0]
+                      or (abs(ob - oa) > 0.5 and same_recording(index, ta, oa, tb, oa, query_s)[0]))
     return cache[key]

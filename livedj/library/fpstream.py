@@ -154,17 +154,19 @@ class LiveMatcher:
         cands = [(track, count, offset_s + float(fp.frames_to_s(self.speeds[k] * start)), k, per_hyp)
                  for track, count, offset_s, k, per_hyp in self._exact(start)[:top + 3]]
         cands, same = fpsame.fold_copies(self.index, cands, len(y) / sr * self.speeds, top, min_aligned=fpi.MIN_ALIGNED,
-                                         margin=fpi.MARGIN, gap=fpi.GAP)
+                                         margin=fpi.MARGIN)
         n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
         return fpi.to_matches(cands[:top], self.speeds, self.locked, n_pairs, same)
 
-    def _vote(self, chunk: _Chunk, scale: float) -> None:
+    def _vote(self, hashes: np.ndarray, q: np.ndarray, df: np.ndarray, groups: np.ndarray, votes: np.ndarray,
+              scale: float = 1.0) -> None:
+        """Lookups' coarse votes (``scale`` x their weights) added to ``votes``, one row per group."""
         n_bins = 1 << fpi.COARSE_BINS_LOG2
-        fpvote.coarse_votes(self.index.buckets, self.index.times, chunk.hashes, chunk.q, chunk.df, chunk.groups,
-                            self.index.common, fpi.COARSE_SHIFT, n_bins - 1, self._votes, scale)
+        fpvote.coarse_votes(self.index.buckets, self.index.times, hashes, q, df, groups, self.index.common,
+                            fpi.COARSE_SHIFT, n_bins - 1, votes, scale)
 
     def _unvote(self, chunk: _Chunk) -> None:
-        self._vote(chunk, -1.0)
+        self._vote(chunk.hashes, chunk.q, chunk.df, chunk.groups, self._votes, -1.0)
 
     def _kept(self) -> list[_Chunk]:
         return list(self._chunks) + ([self._provisional] if self._provisional is not None else [])
@@ -233,9 +235,7 @@ class LiveMatcher:
         groups = np.zeros(len(first), np.int64)
         np.bitwise_or.at(groups, inv, self._group_bit[hyp])
         u_hash, u_q = hashes[first], q_coarse[first]
-        n_bins = 1 << fpi.COARSE_BINS_LOG2
-        fpvote.coarse_votes(index.buckets, index.times, u_hash, u_q, u_df, groups, index.common, fpi.COARSE_SHIFT,
-                            n_bins - 1, self._votes)
+        self._vote(u_hash, u_q, u_df, groups, self._votes)
         weight = np.minimum(1.0, index.common / np.maximum(df, 1))
         anchor = t[i][pair]
         n_pairs = np.bincount(chunk_of, minlength=len(edges) - 1)
@@ -264,22 +264,15 @@ class LiveMatcher:
 
     def _exact(self, start: float) -> list:
         n_bins = 1 << fpi.COARSE_BINS_LOG2
-        chosen = np.zeros(n_bins + 1, bool)
         seg = self._track_bins(start) if self.per_track is not None else None
-        for g in range(self._n_groups):
-            top = (fpvote.top_bins(self._votes[g], self.candidates) if seg is None
-                   else fpvote.top_bins_capped(self._votes[g], self.candidates, seg, self.per_track))
-            chosen[top] = chosen[top + 1] = True
+        chosen = fpi.candidate_bins(self._votes, self.candidates, seg, self.per_track)
         # and the best bins of the newest audio alone: a record that has just begun (after a cut) is
         # out-voted over the whole window by the one that ends, whose repeats fill the candidates
         recent = [c for c in self._kept() if c.targets[1] > self._end - self._origin - RECENT_S * FPS]
         if RECENT_CANDIDATES and recent:
             for c in recent:
-                fpvote.coarse_votes(self.index.buckets, self.index.times, c.hashes, c.q, c.df, c.groups,
-                                    self.index.common, fpi.COARSE_SHIFT, n_bins - 1, self._recent)
-            for g in range(self._n_groups):
-                top = fpvote.top_bins(self._recent[g], RECENT_CANDIDATES)
-                chosen[top] = chosen[top + 1] = True
+                self._vote(c.hashes, c.q, c.df, c.groups, self._recent)
+            fpi.candidate_bins(self._recent, RECENT_CANDIDATES, None, None, chosen)
             self._recent[:] = 0
         chosen[0] |= chosen[n_bins]
         frames, times, hyps, weights = [], [], [], []
