@@ -70,8 +70,9 @@ def main(argv=None):
                         root=Path(a.root) if a.root else None)
         if a.json:
             Path(a.json).write_text(json.dumps(rows, indent=2))
-    for r in rows:
-        print(f"{r['benchmark']:<52} {r['value']!s:>8} {r['unit']:<3} {r['figure']}")
+    from benchmarks.__main__ import print_rows
+
+    print_rows(rows, title="now playing through the second booth simulation")
 
 
 if __name__ == "__main__":

@@ -322,8 +322,9 @@ def main(argv=None):
                         per_track_ab=a.per_track_ab)
         if a.json:
             Path(a.json).write_text(json.dumps(rows, indent=2))
-    for r in rows:
-        print(f"{r['benchmark']:<48} {r['value']!s:>8} {r['unit']:<3} ok {r['ok']!s:<5} {r['figure']}")
+    from benchmarks.__main__ import print_rows
+
+    print_rows(rows, title="now playing per development corpus")
 
 
 if __name__ == "__main__":

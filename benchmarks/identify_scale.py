@@ -285,9 +285,9 @@ def main(argv=None):
                a.conditions.split(",") if a.conditions else None, copies=a.copies,
                booth_per_corpus=a.booth_per_corpus, exhaustive_n=a.exhaustive_n,
                absent_n=a.absent_n, per_track_ab=a.per_track_ab)
-    for r in rows:
-        print(f"{r['benchmark']:<40} {r['value']!s:>10} {r['unit']:<3} target {r['target']!s:<7} ok {r['ok']}  "
-              f"{r['figure']}")
+    from benchmarks.__main__ import print_rows
+
+    print_rows(rows, title="now playing at library scale")
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=2))
 

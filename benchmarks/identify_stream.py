@@ -153,9 +153,9 @@ def main(argv=None):
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     rows = run(copies=a.copies, n=a.n, conds=tuple(a.conds.split(",")), hop=a.hop, library=a.library)
-    for r in rows:
-        print(f"{r['benchmark']:<34} {r['value']!s:>10} {r['unit']:<3} baseline {r.get('baseline')!s:<10} "
-              f"target {r['target']!s:<6} {r['figure']}")
+    from benchmarks.__main__ import print_rows
+
+    print_rows(rows, title="the live matcher against match_audio")
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=2))
 
