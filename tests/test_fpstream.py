@@ -132,3 +132,22 @@ def test_record_after_a_cut_found_as_soon_as_match_audio_finds_it(long_library, 
             if end > 20.0 and any(m.track_id == b + 1 for m in got):
                 first.setdefault(who, end)
     assert "stateless" in first and first.get("live", np.inf) <= first["stateless"], first
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tracker_streams_only_when_asked(library, index, stream):
+    """``analysis.stream_match`` reaches the matcher: with ``stream`` the tracker's consecutive windows
+    are read as one stream (one window read whole), without it every window is matched whole; both
+    name the records of a cut."""
+    from types import SimpleNamespace
+
+    from livedj.engine.now_playing import NowPlayingTracker
+
+    y = _stream(library, 0, 5)
+    tracker = NowPlayingTracker(SimpleNamespace(fingerprints=index), identify_s=10.0, stream=stream)
+    named = set()
+    for end in np.arange(10.0, len(y) / SR, 1.0):
+        heard = tracker.hear(y[:int(end * SR)], SR, end_s=float(end))
+        named.update(m.track_id for m in heard[:1])
+    assert {1, 6} <= named, named
+    assert tracker._matcher.fresh_windows == (1 if stream else 0)

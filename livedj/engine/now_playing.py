@@ -312,7 +312,8 @@ class NowPlayingTracker:
         (about 1.5x the match's time); False: pitch-fader hypotheses only.
     stream : bool
         Live (a stream time given to :meth:`hear`), read only each update's new audio
-        (:class:`~livedj.library.fpstream.LiveMatcher`); False: the whole window every update.
+        (:class:`~livedj.library.fpstream.LiveMatcher`); False (the default, as config
+        ``analysis.stream_match``): the whole window every update.
     log_after : int
         NOW PLAYING this many updates in a row: logged as played (once).
     search_k : int
@@ -323,7 +324,7 @@ class NowPlayingTracker:
     segment_encoder: Encoder | None = None
     identify_s: float = 10.0
     key_lock: bool = True
-    stream: bool = True
+    stream: bool = False
     log_after: int = 4
     search_k: int = -1
     decks: DeckConfirm = field(default_factory=DeckConfirm)
