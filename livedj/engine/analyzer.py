@@ -167,7 +167,7 @@ class Engine:
         if track is None or track.key is None:
             self.listener.follow_record(None)
             return
-        speed = next((1.0 if m.pitch_locked else m.speed for m in now.heard if m.track_id == track.id), None)
+        speed = next((m.pitch_speed for m in now.heard if m.track_id == track.id), None)
         confidence = getattr(track, "key_confidence", None)
         self.listener.follow_record(track.key, speed, 1.0 if confidence is None else confidence)
 

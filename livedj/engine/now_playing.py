@@ -58,6 +58,11 @@ class Match:
     #: with this one, so never suggested while it plays; the play is this record's, logged once
     same: tuple[int, ...] = ()
 
+    @property
+    def pitch_speed(self) -> float:
+        """The frequency ratio heard: ``speed`` with the pitch fader, 1.0 with key lock."""
+        return 1.0 if self.pitch_locked else self.speed
+
 
 def both_halves(matches: list) -> list:
     """The top two records when neither beats the other by the margin but each, decided against
