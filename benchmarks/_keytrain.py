@@ -242,7 +242,7 @@ CHORD_VOICES = ("pad", "strings", "supersaw", "piano", "epiano", "stab", "skank"
 BASS_VOICES = ("sub", "saw_bass", "square_bass", "reese", "acid", "wobble")
 
 
-def loop_variant(rng: np.random.Generator, minor: bool):
+def loop_variant(rng: np.random.Generator, minor: bool, progression: bool = True):
     """A livedj.synth style with a random diatonic four-chord loop and voices drawn from the other styles.
 
     The progression: four triads of the key (not the diminished one), the first the tonic half of the time,
@@ -250,6 +250,7 @@ def loop_variant(rng: np.random.Generator, minor: bool):
     the chord voice and its rhythm, the bass voice and its line, the lead (or none, 3 times in 10) from others,
     at random levels. The fixed styles' loops all start on the tonic and most hold it twice, so a 12-s window
     of them has as much tonic as the whole; a loop with the tonic once in four chords does not.
+    ``progression=False``: the drums' style keeps its own loop (only the voices change).
     """
     from dataclasses import replace
 
@@ -269,7 +270,12 @@ def loop_variant(rng: np.random.Generator, minor: bool):
             break
     lead = pick() if rng.random() < 0.7 else None
     lead_voice, lead_pattern = (lead.lead, lead.lead_pattern) if lead is not None and lead.lead else ("", "")
-    return replace(pick(), degrees=tuple(degrees), bars_per_chord=1 if rng.random() < 0.75 else 2,
+    base = pick()
+    if not progression:
+        degrees, bars = base.degrees, base.bars_per_chord
+    else:
+        bars = 1 if rng.random() < 0.75 else 2
+    return replace(base, degrees=tuple(degrees), bars_per_chord=bars,
                    chords=str(rng.choice(CHORD_VOICES)), chord_pattern=pick().chord_pattern,
                    bass=str(rng.choice(BASS_VOICES)), bass_pattern=pick().bass_pattern, lead=lead_voice,
                    lead_pattern=lead_pattern, gains=(float(rng.uniform(0.6, 1.0)), float(rng.uniform(0.4, 1.0)),
@@ -286,7 +292,7 @@ def _whole_and_windows(y: np.ndarray, hop_s: float = 2.0) -> list[np.ndarray]:
                                              for s0 in range(0, len(y) - n + 1, hop)]
 
 
-def variant_windows(root, tracks: int = VARIANT_TRACKS):
+def variant_windows(root, tracks: int = VARIANT_TRACKS, progression: bool = True, hop_s: float = 6.0):
     """livedj.synth tracks with random loops and voices (:func:`loop_variant`; seeds 5000+), 40 s, in random
     keys, both modes alternating: the whole, then every 12-s window at a 6-s hop, each at its own tuning.
 
@@ -298,12 +304,12 @@ def variant_windows(root, tracks: int = VARIANT_TRACKS):
     from livedj.synth import TrackSpec, render_track
     from livedj.synth.theory import PITCH_CLASSES
 
-    cached = root / f"synth-variants-v1-{tracks}.npz"
+    cached = root / f"synth-variants-v1-{tracks}{'' if progression else '-voices'}.npz"
     if not cached.exists():
         rows, rng = [], np.random.default_rng(4017)
         for i in range(tracks):
             minor, tonic = i % 2, int(rng.integers(12))
-            style = loop_variant(rng, bool(minor))
+            style = loop_variant(rng, bool(minor), progression)
             spec = TrackSpec("train", "livedj.synth", float(rng.uniform(85, 175)),
                              f"{PITCH_CLASSES[tonic]} {'minor' if minor else 'major'}", "house", 5000 + i)
             y = render_track(spec, 40.0, 16000, style=style)[8000:]
@@ -312,7 +318,7 @@ def variant_windows(root, tracks: int = VARIANT_TRACKS):
                  piece=np.array([r[2] for r in rows]), window=np.array([r[3] for r in rows]))
     with np.load(cached) as f:
         window = f["window"]
-        keep = (window < 0) | (window % 3 == 0)
+        keep = (window < 0) | (window % int(round(hop_s / 2.0)) == 0)
         return (f["chroma"][keep], f["key"][keep], f["piece"][keep], window[keep] < 0,
                 np.zeros(int(keep.sum()), bool))
 
@@ -324,15 +330,19 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.common import cache_dir
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks._keytrain", description=__doc__.split("\n")[0])
-    parser.add_argument("--random-loops", action="store_true", help="the rejected third revision: the loop expert "
-                        "learns from random loops too (variant_windows), gate L2 1e-5 (docs/key.md)")
+    parser.add_argument("--loops", choices=("styles", "voices", "random"), default="voices",
+                        help="what the loop expert learns besides the 12 fixed styles: 'voices', the same loops "
+                        "with voices and levels drawn from the other styles (variant_windows(progression=False), "
+                        "the shipped model); 'styles', nothing else (the second revision); 'random', random "
+                        "diatonic loops with mixed voices, gate L2 1e-5 (the rejected attempt; docs/key.md)")
     parser.add_argument("--out", default=str(MODEL_PATH), help="where to write the model (default: the shipped one)")
     args = parser.parse_args(argv)
     root = cache_dir("key")
     sets = [score_windows(root), synth_windows(root)]
-    if args.random_loops:
-        sets[1] = tuple(np.concatenate(parts) for parts in zip(sets[1], variant_windows(root)))
-    model, report = train_mixture(sets, 1e-5 if args.random_loops else GATE_L2)
+    if args.loops != "styles":
+        more = variant_windows(root, progression=args.loops == "random")
+        sets[1] = tuple(np.concatenate(parts) for parts in zip(sets[1], more))
+    model, report = train_mixture(sets, 1e-5 if args.loops == "random" else GATE_L2)
     np.savez(args.out, weights=model.weights, bias=model.bias, temperature=model.temperature, gate=model.gate,
              temperature_whole=model.temperature_whole)
     print(f"trained on {[len(np.unique(s[2])) for s in sets]} pieces ({[len(s[1]) for s in sets]} windows) of "
