@@ -216,7 +216,7 @@ def _sequence(style: Style, spec: TrackSpec, n: int, sr: int) -> list[np.ndarray
 
 
 def render_track(spec: TrackSpec, duration: float = 40.0, sample_rate: int = 22050,
-                 speed: float = 1.0) -> np.ndarray:
+                 speed: float = 1.0, style: Style | None = None) -> np.ndarray:
     """Render a synthetic track.
 
     Parameters
@@ -230,13 +230,16 @@ def render_track(spec: TrackSpec, duration: float = 40.0, sample_rate: int = 220
     speed : float
         Pitch-fader factor: the result is the speed-1 rendering resampled so it plays
         ``speed`` times faster (tempo and pitch both move), hence ``len / speed`` samples.
+    style : Style, optional
+        A recipe to play instead of ``STYLES[spec.style]`` (e.g. a style with another chord
+        progression or voices: the key model's training loops).
 
     Returns
     -------
     np.ndarray
         Mono float32 in [-1, 1]; identical for identical arguments.
     """
-    style = STYLES[spec.style]
+    style = STYLES[spec.style] if style is None else style
     sr = int(sample_rate)
     total = int(round(duration * sr))
     lead_in = min(total, int(round(LEAD_IN * sr)))
