@@ -69,6 +69,8 @@ class _Chunk:
     row_time: np.ndarray     # per row: anchor time in speed-1 frames from the origin
     row_weight: np.ndarray   # per row: its lookup's weight min(1, common / df)
     row_anchor: np.ndarray   # per row: its pair's anchor (earlier peak), frames from the origin
+    keys: np.ndarray         # its hits' coarse bins (fpvote.hit_keys): votes taken back, chosen hits found, unread
+    lookup_bits: int
 
 
 class LiveMatcher:
@@ -158,15 +160,13 @@ class LiveMatcher:
         n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
         return fpi.to_matches(cands[:top], self.speeds, self.locked, n_pairs, same)
 
-    def _vote(self, hashes: np.ndarray, q: np.ndarray, df: np.ndarray, groups: np.ndarray, votes: np.ndarray,
-              scale: float = 1.0) -> None:
-        """Lookups' coarse votes (``scale`` x their weights) added to ``votes``, one row per group."""
-        n_bins = 1 << fpi.COARSE_BINS_LOG2
-        fpvote.coarse_votes(self.index.buckets, self.index.times, hashes, q, df, groups, self.index.common,
-                            fpi.COARSE_SHIFT, n_bins - 1, votes, scale)
+    def _vote(self, chunk: _Chunk, votes: np.ndarray, scale: float = 1.0) -> None:
+        """A chunk's coarse votes (``scale`` x their weights) added to ``votes``, one row per group, from its
+        kept hit bins (the postings are read once, when the chunk is)"""
+        fpvote.key_votes(chunk.keys, chunk.lookup_bits, chunk.df, chunk.groups, self.index.common, votes, scale)
 
     def _unvote(self, chunk: _Chunk) -> None:
-        self._vote(chunk.hashes, chunk.q, chunk.df, chunk.groups, self._votes, -1.0)
+        self._vote(chunk, self._votes, -1.0)
 
     def _kept(self) -> list[_Chunk]:
         return list(self._chunks) + ([self._provisional] if self._provisional is not None else [])
@@ -235,7 +235,6 @@ class LiveMatcher:
         groups = np.zeros(len(first), np.int64)
         np.bitwise_or.at(groups, inv, self._group_bit[hyp])
         u_hash, u_q = hashes[first], q_coarse[first]
-        self._vote(u_hash, u_q, u_df, groups, self._votes)
         weight = np.minimum(1.0, index.common / np.maximum(df, 1))
         anchor = t[i][pair]
         n_pairs = np.bincount(chunk_of, minlength=len(edges) - 1)
@@ -245,9 +244,12 @@ class LiveMatcher:
             if a == b:
                 continue
             lo, hi = float(edges[c]), float(edges[c + 1])
+            keys, bits = fpvote.hit_keys(index.buckets, index.times, u_hash[a:b], u_q[a:b], u_df[a:b], fpi.COARSE_SHIFT,
+                                   (1 << fpi.COARSE_BINS_LOG2) - 1)
             # the rows stay indices into this read's row arrays (shared by its chunks)
             out.append(_Chunk((min(hi, end) + lo) / 2, (lo, hi), int(n_pairs[c]), u_hash[a:b], u_q[a:b], u_df[a:b],
-                              groups[a:b], rows, start[a:b + 1], hyp, q_time, weight, anchor))
+                              groups[a:b], rows, start[a:b + 1], hyp, q_time, weight, anchor, keys, bits))
+            self._vote(out[-1], self._votes)  # chunk by chunk, lookup by lookup: each bin's adds in posting order
         return out
 
     # -- the exact stage over the kept chunks -------------------------------------------------
@@ -271,13 +273,16 @@ class LiveMatcher:
         recent = [c for c in self._kept() if c.targets[1] > self._end - self._origin - RECENT_S * FPS]
         if RECENT_CANDIDATES and recent:
             for c in recent:
-                self._vote(c.hashes, c.q, c.df, c.groups, self._recent)
+                self._vote(c, self._recent)
             fpi.candidate_bins(self._recent, RECENT_CANDIDATES, None, None, chosen)
             self._recent[:] = 0
         chosen[0] |= chosen[n_bins]
+        bins = np.flatnonzero(chosen[:n_bins])
         frames, times, hyps, weights = [], [], [], []
         for c in self._kept():
-            row, frame = fpvote.chosen_hits(self.index.buckets, self.index.times, c.hashes, c.q, c.df, fpi.COARSE_SHIFT,
+            # only the lookups with a hit in a chosen bin (found in the chunk's kept bins) are read again
+            df = np.where(fpvote.chosen_lookups(c.keys, c.lookup_bits, bins, len(c.df)), c.df, 0)
+            row, frame = fpvote.chosen_hits(self.index.buckets, self.index.times, c.hashes, c.q, df, fpi.COARSE_SHIFT,
                                             n_bins - 1, chosen, c.rows, c.start)
             if c.targets[0] < start + fp.DT_MAX / self.speeds.min():  # may hold pairs that began before the window
                 inside = c.row_anchor[row] >= start

@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
     def njit(*args, **kwargs):
         return (lambda fn: fn) if not args or not callable(args[0]) else args[0]
 
-__all__ = ["dedup_rows", "coarse_votes", "top_bins", "top_bins_capped", "chosen_hits", "aligned_counts", "COMPILED"]
+__all__ = ["dedup_rows", "coarse_votes", "hit_keys", "key_votes", "chosen_lookups", "top_bins", "top_bins_capped", "chosen_hits", "aligned_counts", "COMPILED"]
 
 _ROW_BITS = 21  # rows per query (2M: 30 s at any density); the lookup key takes the other 43 bits
 
@@ -88,6 +88,8 @@ def dedup_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 def _coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common, shift, mask, votes, scale):  # pragma: no cover
     n = 0
     n_groups = votes.shape[0]
+    first = votes[0]
+    second = votes[min(1, n_groups - 1)]
     for u in range(hashes.shape[0]):
         d = dfs[u]
         if d == 0:
@@ -96,11 +98,28 @@ def _coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common, shift, ma
         w = np.float32(scale * (1.0 if d <= common else common / d))
         q = qtimes[u]
         g = groups[u]
-        for p in range(lo, lo + d):
-            b = ((np.int64(times[p]) - q) >> shift) & mask
-            for k in range(n_groups):
-                if g & (1 << k):
-                    votes[k, b] += w
+        # one loop per case of groups asking (a branch per hit and group cost a third of the pass);
+        # each vote array still receives its adds in posting order
+        if n_groups > 2:
+            for p in range(lo, lo + d):
+                b = ((np.int64(times[p]) - q) >> shift) & mask
+                for k in range(n_groups):
+                    if g & (1 << k):
+                        votes[k, b] += w
+            n += d
+            continue
+        g &= 3 if n_groups == 2 else 1
+        if g == 1:
+            for p in range(lo, lo + d):
+                first[((np.int64(times[p]) - q) >> shift) & mask] += w
+        elif g == 2:
+            for p in range(lo, lo + d):
+                second[((np.int64(times[p]) - q) >> shift) & mask] += w
+        elif g == 3:
+            for p in range(lo, lo + d):
+                b = ((np.int64(times[p]) - q) >> shift) & mask
+                first[b] += w
+                second[b] += w
         n += d
     return n
 
@@ -118,6 +137,105 @@ def coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common: float, shi
     """
     return _coarse_votes(np.asarray(buckets), np.asarray(times), hashes, qtimes, dfs, groups, float(common), int(shift),
                          int(mask), votes, float(scale))
+
+
+@njit(cache=True, nogil=True)
+def _hit_keys(buckets, times, hashes, qtimes, dfs, shift, mask, lookup_bits, out):  # pragma: no cover - compiled
+    k = 0
+    for u in range(hashes.shape[0]):
+        d = dfs[u]
+        if d == 0:
+            continue
+        lo = np.int64(buckets[hashes[u]])
+        q = qtimes[u]
+        for p in range(lo, lo + d):
+            out[k] = ((((np.int64(times[p]) - q) >> shift) & mask) << lookup_bits) | u
+            k += 1
+    return k
+
+
+def hit_keys(buckets, times, hashes, qtimes, dfs, shift: int, mask: int) -> tuple[np.ndarray, int]:
+    """The coarse bin of every hit of lookups ``hashes`` (as :func:`coarse_votes` bins them), as sorted
+    keys ``bin << lookup_bits | lookup``: a bin's hits together, in posting order within it (uint32
+    when they fit, else int64; uint32 sorts twice as fast and takes half the memory). Kept, they replace
+    reading the postings again: :func:`key_votes` adds (or takes back) their votes, each bin's in the order
+    :func:`coarse_votes` adds them; :func:`chosen_lookups` finds the lookups with hits in a few bins.
+
+    Returns
+    -------
+    keys : np.ndarray
+        Sorted, one per hit.
+    lookup_bits : int
+        The low bits that hold the lookup.
+    """
+    dfs = np.asarray(dfs, np.int64)
+    lookup_bits = max(1, (len(dfs) - 1).bit_length())
+    if lookup_bits > 31:
+        raise ValueError(f"{len(dfs)} lookups: at most {1 << 31}")
+    small = int(mask).bit_length() + lookup_bits <= 32
+    out = np.empty(int(dfs.sum()), np.uint32 if small else np.int64)
+    _hit_keys(np.asarray(buckets), np.asarray(times), hashes, qtimes, dfs, int(shift), int(mask), lookup_bits, out)
+    out.sort()
+    return out, lookup_bits
+
+
+@njit(cache=True, nogil=True)
+def _key_votes(keys, lookup_bits, dfs, groups, common, votes, scale):  # pragma: no cover - compiled
+    n_groups = votes.shape[0]
+    first = votes[0]
+    second = votes[min(1, n_groups - 1)]
+    w = np.empty(dfs.shape[0], np.float32)
+    for u in range(dfs.shape[0]):  # as _coarse_votes weighs them
+        d = dfs[u]
+        w[u] = np.float32(scale * (1.0 if d <= common else common / max(d, 1)))
+    low = (np.int64(1) << lookup_bits) - 1
+    for e in range(keys.shape[0]):
+        k = np.int64(keys[e])
+        b = k >> lookup_bits
+        u = k & low
+        g = groups[u]
+        if n_groups > 2:
+            for j in range(n_groups):
+                if g & (1 << j):
+                    votes[j, b] += w[u]
+            continue
+        g &= 3 if n_groups == 2 else 1
+        if g & 1:
+            first[b] += w[u]
+        if g & 2:
+            second[b] += w[u]
+
+
+def key_votes(keys: np.ndarray, lookup_bits: int, dfs, groups, common: float, votes: np.ndarray,
+              scale: float = 1.0) -> None:
+    """:func:`coarse_votes` from :func:`hit_keys`' keys instead of the postings: the same sums, bit for
+    bit (each bin receives the same adds in the same order), without reading the index."""
+    _key_votes(keys, int(lookup_bits), np.asarray(dfs, np.int64), groups, float(common), votes, float(scale))
+
+
+@njit(cache=True, nogil=True)
+def _chosen_lookups(keys, lookup_bits, bins, n_lookups):  # pragma: no cover - compiled
+    out = np.zeros(n_lookups, np.bool_)
+    low = (np.int64(1) << lookup_bits) - 1
+    n = keys.shape[0]
+    for b in bins:
+        lo, hi = 0, n  # the first key of bin b
+        while lo < hi:
+            m = (lo + hi) >> 1
+            if (np.int64(keys[m]) >> lookup_bits) < b:
+                lo = m + 1
+            else:
+                hi = m
+        while lo < n and (np.int64(keys[lo]) >> lookup_bits) == b:
+            out[np.int64(keys[lo]) & low] = True
+            lo += 1
+    return out
+
+
+def chosen_lookups(keys: np.ndarray, lookup_bits: int, bins: np.ndarray, n_lookups: int) -> np.ndarray:
+    """Which of ``n_lookups`` lookups have a hit in one of the coarse ``bins``, from their
+    :func:`hit_keys` (bool per lookup)."""
+    return _chosen_lookups(keys, int(lookup_bits), np.asarray(bins, np.int64), int(n_lookups))
 
 
 @njit(cache=True, nogil=True)
