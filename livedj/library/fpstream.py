@@ -69,8 +69,7 @@ class _Chunk:
     row_time: np.ndarray     # per row: anchor time in speed-1 frames from the origin
     row_weight: np.ndarray   # per row: its lookup's weight min(1, common / df)
     row_anchor: np.ndarray   # per row: its pair's anchor (earlier peak), frames from the origin
-    keys: np.ndarray         # its hits' coarse bins (fpvote.hit_keys): votes taken back, chosen hits found, unread
-    lookup_bits: int
+    hits: fpvote.HitKeys     # its hits' coarse bins and frames: votes taken back, chosen hits found, unread
 
 
 class LiveMatcher:
@@ -160,10 +159,10 @@ class LiveMatcher:
         n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
         return fpi.to_matches(cands[:top], self.speeds, self.locked, n_pairs, same)
 
-    def _vote(self, chunk: _Chunk, votes: np.ndarray, scale: float = 1.0) -> None:
-        """A chunk's coarse votes (``scale`` x their weights) added to ``votes``, one row per group, from its
-        kept hit bins (the postings are read once, when the chunk is)"""
-        fpvote.key_votes(chunk.keys, chunk.lookup_bits, chunk.df, chunk.groups, self.index.common, votes, scale)
+    def _vote(self, chunk: _Chunk, votes: np.ndarray, scale: float = 1.0, also: np.ndarray | None = None) -> None:
+        """A chunk's coarse votes (``scale`` x their weights) added to ``votes`` (and ``also``), one row per
+        group, from its kept hit bins (the postings are read once, when the chunk is)"""
+        fpvote.key_votes(chunk.hits, chunk.df, chunk.groups, self.index.common, votes, scale, also)
 
     def _unvote(self, chunk: _Chunk) -> None:
         self._vote(chunk, self._votes, -1.0)
@@ -206,6 +205,13 @@ class LiveMatcher:
         [edges[0], edges[-1]), as one chunk per pair of edges: their lookups, votes added. All chunks in one
         pass (a window read whole costs about one :func:`match_audio`), each with its own lookups and hit
         budget (``HIT_BUDGET`` x its share of the window ``span``)."""
+        # the newest audio's votes alone (candidates of their own, _exact): the kept chunks among it first,
+        # then the new ones as they are read (one pass adds a chunk's votes to both arrays)
+        recent_from = end - RECENT_S * FPS
+        if RECENT_CANDIDATES:
+            for c in self._kept():
+                if c.targets[1] > recent_from:
+                    self._vote(c, self._recent)
         index = self.index
         chunk_of = np.searchsorted(edges, target, side="right") - 1
         ok = (chunk_of >= 0) & (chunk_of < len(edges) - 1)
@@ -244,12 +250,13 @@ class LiveMatcher:
             if a == b:
                 continue
             lo, hi = float(edges[c]), float(edges[c + 1])
-            keys, bits = fpvote.hit_keys(index.buckets, index.times, u_hash[a:b], u_q[a:b], u_df[a:b], fpi.COARSE_SHIFT,
+            hits = fpvote.hit_keys(index.buckets, index.times, u_hash[a:b], u_q[a:b], u_df[a:b], fpi.COARSE_SHIFT,
                                    (1 << fpi.COARSE_BINS_LOG2) - 1)
             # the rows stay indices into this read's row arrays (shared by its chunks)
             out.append(_Chunk((min(hi, end) + lo) / 2, (lo, hi), int(n_pairs[c]), u_hash[a:b], u_q[a:b], u_df[a:b],
-                              groups[a:b], rows, start[a:b + 1], hyp, q_time, weight, anchor, keys, bits))
-            self._vote(out[-1], self._votes)  # chunk by chunk, lookup by lookup: each bin's adds in posting order
+                              groups[a:b], rows, start[a:b + 1], hyp, q_time, weight, anchor, hits))
+            # chunk by chunk, lookup by lookup: each bin's adds in posting order
+            self._vote(out[-1], self._votes, also=self._recent if RECENT_CANDIDATES and hi > recent_from else None)
         return out
 
     # -- the exact stage over the kept chunks -------------------------------------------------
@@ -271,19 +278,19 @@ class LiveMatcher:
         # and the best bins of the newest audio alone: a record that has just begun (after a cut) is
         # out-voted over the whole window by the one that ends, whose repeats fill the candidates
         recent = [c for c in self._kept() if c.targets[1] > self._end - self._origin - RECENT_S * FPS]
-        if RECENT_CANDIDATES and recent:
-            for c in recent:
-                self._vote(c, self._recent)
+        if RECENT_CANDIDATES and recent:  # their votes were added as they were read (_read_chunks)
             fpi.candidate_bins(self._recent, RECENT_CANDIDATES, None, None, chosen)
             self._recent[:] = 0
         chosen[0] |= chosen[n_bins]
         bins = np.flatnonzero(chosen[:n_bins])
         frames, times, hyps, weights = [], [], [], []
         for c in self._kept():
-            # only the lookups with a hit in a chosen bin (found in the chunk's kept bins) are read again
-            df = np.where(fpvote.chosen_lookups(c.keys, c.lookup_bits, bins, len(c.df)), c.df, 0)
-            row, frame = fpvote.chosen_hits(self.index.buckets, self.index.times, c.hashes, c.q, df, fpi.COARSE_SHIFT,
-                                            n_bins - 1, chosen, c.rows, c.start)
+            if c.hits.frame_bits:
+                row, frame = fpvote.key_hits(c.hits, bins, c.rows, c.start)
+            else:  # keys without frames: the lookups with a hit in a chosen bin are read again
+                df = np.where(fpvote.chosen_lookups(c.hits, bins, len(c.df)), c.df, 0)
+                row, frame = fpvote.chosen_hits(self.index.buckets, self.index.times, c.hashes, c.q, df,
+                                                fpi.COARSE_SHIFT, n_bins - 1, chosen, c.rows, c.start)
             if c.targets[0] < start + fp.DT_MAX / self.speeds.min():  # may hold pairs that began before the window
                 inside = c.row_anchor[row] >= start
                 row, frame = row[inside], frame[inside]

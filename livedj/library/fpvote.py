@@ -20,6 +20,8 @@ the same results, far slower (:data:`COMPILED` is False).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 try:  # numba is installed with librosa; without it the loops below still run, as Python
@@ -31,7 +33,7 @@ except ImportError:  # pragma: no cover
     def njit(*args, **kwargs):
         return (lambda fn: fn) if not args or not callable(args[0]) else args[0]
 
-__all__ = ["dedup_rows", "coarse_votes", "hit_keys", "key_votes", "chosen_lookups", "top_bins", "top_bins_capped", "chosen_hits", "aligned_counts", "COMPILED"]
+__all__ = ["dedup_rows", "coarse_votes", "HitKeys", "hit_keys", "key_votes", "chosen_lookups", "key_hits", "top_bins", "top_bins_capped", "chosen_hits", "aligned_counts", "COMPILED"]
 
 _ROW_BITS = 21  # rows per query (2M: 30 s at any density); the lookup key takes the other 43 bits
 
@@ -139,8 +141,24 @@ def coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common: float, shi
                          int(mask), votes, float(scale))
 
 
+PART_BITS = 10  #: the kept keys are grouped by the top bits of their bin (1024 groups), not sorted
+
+
+class HitKeys(NamedTuple):
+    """The coarse bins of a set of lookups' hits, grouped by bin (:func:`hit_keys`)."""
+
+    keys: np.ndarray   #: int64 ``(bin << lookup_bits | lookup) << frame_bits | frame``, grouped by the bin's top bits
+    parts: np.ndarray  #: group ``g``'s keys are ``keys[parts[g]:parts[g + 1]]``, in posting order
+    part_shift: int    #: a key's group is ``key >> part_shift``
+    lookup_bits: int
+    frame_bits: int    #: 32: each key ends with its hit's timeline frame; 0: it does not (too many lookups)
+
+
 @njit(cache=True, nogil=True)
-def _hit_keys(buckets, times, hashes, qtimes, dfs, shift, mask, lookup_bits, out):  # pragma: no cover - compiled
+def _hit_keys(buckets, times, hashes, qtimes, dfs, shift, mask, lookup_bits, frame_bits, part_shift,
+              n_parts):  # pragma: no cover - compiled
+    raw = np.empty(np.sum(dfs), np.int64)
+    parts = np.zeros(n_parts + 1, np.int64)
     k = 0
     for u in range(hashes.shape[0]):
         d = dfs[u]
@@ -149,38 +167,46 @@ def _hit_keys(buckets, times, hashes, qtimes, dfs, shift, mask, lookup_bits, out
         lo = np.int64(buckets[hashes[u]])
         q = qtimes[u]
         for p in range(lo, lo + d):
-            out[k] = ((((np.int64(times[p]) - q) >> shift) & mask) << lookup_bits) | u
+            f = np.int64(times[p])
+            key = ((((((f - q) >> shift) & mask) << lookup_bits) | u) << frame_bits) | (f if frame_bits else 0)
+            raw[k] = key
+            parts[(key >> part_shift) + 1] += 1
             k += 1
-    return k
+    for g in range(n_parts):
+        parts[g + 1] += parts[g]
+    # a stable counting sort on the group: each group's keys stay in posting order
+    out = np.empty_like(raw)
+    at = parts[:n_parts].copy()
+    for e in range(raw.shape[0]):
+        g = raw[e] >> part_shift
+        out[at[g]] = raw[e]
+        at[g] += 1
+    return out, parts
 
 
-def hit_keys(buckets, times, hashes, qtimes, dfs, shift: int, mask: int) -> tuple[np.ndarray, int]:
-    """The coarse bin of every hit of lookups ``hashes`` (as :func:`coarse_votes` bins them), as sorted
-    keys ``bin << lookup_bits | lookup``: a bin's hits together, in posting order within it (uint32
-    when they fit, else int64; uint32 sorts twice as fast and takes half the memory). Kept, they replace
-    reading the postings again: :func:`key_votes` adds (or takes back) their votes, each bin's in the order
-    :func:`coarse_votes` adds them; :func:`chosen_lookups` finds the lookups with hits in a few bins.
-
-    Returns
-    -------
-    keys : np.ndarray
-        Sorted, one per hit.
-    lookup_bits : int
-        The low bits that hold the lookup.
+def hit_keys(buckets, times, hashes, qtimes, dfs, shift: int, mask: int) -> HitKeys:
+    """The coarse bin of every hit of lookups ``hashes`` (as :func:`coarse_votes` bins them), as keys
+    grouped by the bin's top :data:`PART_BITS` bits (a stable counting sort: within a group, posting
+    order), each with its lookup and timeline frame (when 18 bits of bin, the lookup's and 32 of frame fit
+    in 63). Kept, they replace reading the postings again: :func:`key_votes` adds (or takes back) their
+    votes, each bin's in the order :func:`coarse_votes` adds them, and within a group's few hundred bins
+    (cached, where the postings scatter over all); :func:`key_hits` gives the hits in a few bins as
+    :func:`chosen_hits` does, from the groups that hold them.
     """
     dfs = np.asarray(dfs, np.int64)
     lookup_bits = max(1, (len(dfs) - 1).bit_length())
-    if lookup_bits > 31:
-        raise ValueError(f"{len(dfs)} lookups: at most {1 << 31}")
-    small = int(mask).bit_length() + lookup_bits <= 32
-    out = np.empty(int(dfs.sum()), np.uint32 if small else np.int64)
-    _hit_keys(np.asarray(buckets), np.asarray(times), hashes, qtimes, dfs, int(shift), int(mask), lookup_bits, out)
-    out.sort()
-    return out, lookup_bits
+    bin_bits = max(PART_BITS, int(mask).bit_length())
+    frame_bits = 32 if bin_bits + lookup_bits + 32 <= 63 else 0
+    if bin_bits + lookup_bits > 63:
+        raise ValueError(f"{len(dfs)} lookups: too many to key")
+    part_shift = lookup_bits + frame_bits + bin_bits - PART_BITS
+    keys, parts = _hit_keys(np.asarray(buckets), np.asarray(times), hashes, qtimes, dfs, int(shift), int(mask),
+                            lookup_bits, frame_bits, part_shift, 1 << PART_BITS)
+    return HitKeys(keys, parts, part_shift, lookup_bits, frame_bits)
 
 
 @njit(cache=True, nogil=True)
-def _key_votes(keys, lookup_bits, dfs, groups, common, votes, scale):  # pragma: no cover - compiled
+def _key_votes(keys, lookup_bits, frame_bits, dfs, groups, common, votes, scale, also):  # pragma: no cover
     n = dfs.shape[0]
     n_groups = votes.shape[0]
     # per group, each lookup's weight (as _coarse_votes weighs it) or +0.0 where the group did not ask:
@@ -195,54 +221,112 @@ def _key_votes(keys, lookup_bits, dfs, groups, common, votes, scale):  # pragma:
             if groups[u] & (1 << j):
                 w[j, u] = x
     low = (np.int64(1) << lookup_bits) - 1
+    both = also.shape[1] == votes.shape[1]
     first, w0, w1 = votes[0], w[0], w[1]
-    if n_groups == 1:
-        for e in range(keys.shape[0]):
-            k = np.int64(keys[e])
-            first[k >> lookup_bits] += w0[k & low]
-        return
-    second = votes[1]
+    second = votes[min(1, n_groups - 1)]
+    first_b, second_b = also[0], also[min(1, also.shape[0] - 1)]
     for e in range(keys.shape[0]):
-        k = np.int64(keys[e])
+        k = keys[e] >> frame_bits
         b = k >> lookup_bits
         u = k & low
         first[b] += w0[u]
-        second[b] += w1[u]
+        if n_groups == 2:
+            second[b] += w1[u]
+        if both:
+            first_b[b] += w0[u]
+            if n_groups == 2:
+                second_b[b] += w1[u]
 
 
-def key_votes(keys: np.ndarray, lookup_bits: int, dfs, groups, common: float, votes: np.ndarray,
-              scale: float = 1.0) -> None:
+def key_votes(hits: HitKeys, dfs, groups, common: float, votes: np.ndarray, scale: float = 1.0,
+              also: np.ndarray | None = None) -> None:
     """:func:`coarse_votes` from :func:`hit_keys`' keys instead of the postings: the same sums, bit for
-    bit (each bin receives the same adds in the same order), without reading the index. One or two
-    groups (rows of ``votes``)."""
+    bit (each bin receives the same adds in the same order), without reading the index; ``also``: the
+    same votes added to a second array of ``votes``' shape too, in the same pass. One or two groups
+    (rows of ``votes``)."""
     if votes.shape[0] > 2:
         raise ValueError(f"{votes.shape[0]} groups of hypotheses: at most 2")
-    _key_votes(keys, int(lookup_bits), np.asarray(dfs, np.int64), groups, float(common), votes, float(scale))
+    if also is None:
+        also = np.zeros((1, 1), np.float32)
+    elif also.shape != votes.shape:
+        raise ValueError(f"votes {votes.shape} and also {also.shape}")
+    _key_votes(hits.keys, hits.lookup_bits, hits.frame_bits, np.asarray(dfs, np.int64), groups, float(common), votes,
+               float(scale), also)
 
 
 @njit(cache=True, nogil=True)
-def _chosen_lookups(keys, lookup_bits, bins, n_lookups):  # pragma: no cover - compiled
-    out = np.zeros(n_lookups, np.bool_)
-    low = (np.int64(1) << lookup_bits) - 1
-    n = keys.shape[0]
-    for b in bins:
-        lo, hi = 0, n  # the first key of bin b
-        while lo < hi:
-            m = (lo + hi) >> 1
-            if (np.int64(keys[m]) >> lookup_bits) < b:
-                lo = m + 1
-            else:
-                hi = m
-        while lo < n and (np.int64(keys[lo]) >> lookup_bits) == b:
-            out[np.int64(keys[lo]) & low] = True
-            lo += 1
+def _in_bins(keys, parts, part_shift, bin_shift, bins, low):  # pragma: no cover - compiled
+    """``(key >> bin_shift... ) & low`` of every key whose bin (``key >> bin_shift``) is one of ``bins``
+    (ascending), read from the groups that hold them, group by group."""
+    n = 0
+    g_prev = -1
+    for i in range(bins.shape[0]):
+        g = (bins[i] << bin_shift) >> part_shift
+        if g != g_prev:
+            n += parts[g + 1] - parts[g]
+            g_prev = g
+    found = np.empty(n, np.int64)
+    m = 0
+    i = 0
+    while i < bins.shape[0]:
+        g = (bins[i] << bin_shift) >> part_shift
+        j = i
+        while j < bins.shape[0] and (bins[j] << bin_shift) >> part_shift == g:
+            j += 1
+        for e in range(parts[g], parts[g + 1]):
+            b = keys[e] >> bin_shift
+            for t in range(i, j):  # the group's chosen bins: one to a few
+                if bins[t] == b:
+                    found[m] = keys[e] & low
+                    m += 1
+                    break
+        i = j
+    return found[:m]
+
+
+def chosen_lookups(hits: HitKeys, bins: np.ndarray, n_lookups: int) -> np.ndarray:
+    """Which of ``n_lookups`` lookups have a hit in one of the coarse ``bins`` (int64, ascending), from
+    their :func:`hit_keys` (bool per lookup)."""
+    shift = hits.lookup_bits + hits.frame_bits
+    found = _in_bins(hits.keys, hits.parts, hits.part_shift, shift, np.asarray(bins, np.int64),
+                     (1 << shift) - 1) >> hits.frame_bits
+    out = np.zeros(int(n_lookups), bool)
+    out[found] = True
     return out
 
 
-def chosen_lookups(keys: np.ndarray, lookup_bits: int, bins: np.ndarray, n_lookups: int) -> np.ndarray:
-    """Which of ``n_lookups`` lookups have a hit in one of the coarse ``bins``, from their
-    :func:`hit_keys` (bool per lookup)."""
-    return _chosen_lookups(keys, int(lookup_bits), np.asarray(bins, np.int64), int(n_lookups))
+@njit(cache=True, nogil=True)
+def _expand(found, rows, start):  # pragma: no cover - compiled
+    """(row, frame) of ``lookup << 32 | frame`` hits, once for every row of the lookup."""
+    m = 0
+    for k in range(found.shape[0]):
+        u = found[k] >> 32
+        m += start[u + 1] - start[u]
+    out_row = np.empty(m, np.int64)
+    out_frame = np.empty(m, np.int64)
+    m = 0
+    for k in range(found.shape[0]):
+        u = found[k] >> 32
+        f = found[k] & 0xFFFFFFFF
+        for r in range(start[u], start[u + 1]):
+            out_row[m] = rows[r]
+            out_frame[m] = f
+            m += 1
+    return out_row, out_frame
+
+
+def key_hits(hits: HitKeys, bins: np.ndarray, rows: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`chosen_hits` from :func:`hit_keys`' keys (with frames): (row, timeline frame) of the hits in
+    the coarse ``bins`` (int64, ascending), once for every row that asked, in the same order, without
+    reading the index."""
+    if hits.frame_bits != 32:
+        raise ValueError("these keys hold no frames: read the postings (chosen_lookups, chosen_hits)")
+    shift = hits.lookup_bits + 32
+    found = _in_bins(hits.keys, hits.parts, hits.part_shift, shift, np.asarray(bins, np.int64), (1 << shift) - 1)
+    # lookup << 32 | frame, in lookup order and within a lookup in posting order (a bucket's times ascend;
+    # equal times in one bucket are one hit twice): the order chosen_hits gives them
+    found.sort()
+    return _expand(found, rows, start)
 
 
 @njit(cache=True, nogil=True)
