@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover
     def njit(*args, **kwargs):
         return (lambda fn: fn) if not args or not callable(args[0]) else args[0]
 
-__all__ = ["dedup_rows", "coarse_votes", "HitKeys", "hit_keys", "key_votes", "chosen_lookups", "key_hits", "top_bins", "top_bins_capped", "chosen_hits", "aligned_counts", "COMPILED"]
+__all__ = ["dedup_rows", "coarse_votes", "HitKeys", "hit_keys", "key_votes", "chosen_lookups", "key_hits", "group", "top_bins", "top_bins_capped", "chosen_hits", "aligned_counts", "COMPILED"]
 
 _ROW_BITS = 21  # rows per query (2M: 30 s at any density); the lookup key takes the other 43 bits
 
@@ -141,24 +141,26 @@ def coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common: float, shi
                          int(mask), votes, float(scale))
 
 
-PART_BITS = 10  #: the kept keys are grouped by the top bits of their bin (1024 groups), not sorted
+PART_BITS = 10  #: kept keys may be grouped by the top bits of their bin (1024 groups), not sorted
 
 
 class HitKeys(NamedTuple):
-    """The coarse bins of a set of lookups' hits, grouped by bin (:func:`hit_keys`)."""
+    """The coarse bins of a set of lookups' hits (:func:`hit_keys`), in posting order or grouped by bin."""
 
-    keys: np.ndarray   #: int64 ``(bin << lookup_bits | lookup) << frame_bits | frame``, grouped by the bin's top bits
-    parts: np.ndarray  #: group ``g``'s keys are ``keys[parts[g]:parts[g + 1]]``, in posting order
-    part_shift: int    #: a key's group is ``key >> part_shift``
+    keys: np.ndarray   #: int64 ``(bin << lookup_bits | lookup) << frame_bits | frame``
     lookup_bits: int
     frame_bits: int    #: 32: each key ends with its hit's timeline frame; 0: it does not (too many lookups)
+    parts: np.ndarray | None = None  #: grouped: group ``g``'s keys are ``keys[parts[g]:parts[g + 1]]``, each in posting order
+    part_shift: int = 0  #: grouped: a key's group is ``key >> part_shift``
+
+    @property
+    def bin_shift(self) -> int:
+        return self.lookup_bits + self.frame_bits
 
 
 @njit(cache=True, nogil=True)
-def _hit_keys(buckets, times, hashes, qtimes, dfs, shift, mask, lookup_bits, frame_bits, part_shift,
-              n_parts):  # pragma: no cover - compiled
-    raw = np.empty(np.sum(dfs), np.int64)
-    parts = np.zeros(n_parts + 1, np.int64)
+def _hit_keys(buckets, times, hashes, qtimes, dfs, shift, mask, lookup_bits, frame_bits):  # pragma: no cover
+    out = np.empty(np.sum(dfs), np.int64)
     k = 0
     for u in range(hashes.shape[0]):
         d = dfs[u]
@@ -168,30 +170,35 @@ def _hit_keys(buckets, times, hashes, qtimes, dfs, shift, mask, lookup_bits, fra
         q = qtimes[u]
         for p in range(lo, lo + d):
             f = np.int64(times[p])
-            key = ((((((f - q) >> shift) & mask) << lookup_bits) | u) << frame_bits) | (f if frame_bits else 0)
-            raw[k] = key
-            parts[(key >> part_shift) + 1] += 1
+            out[k] = ((((((f - q) >> shift) & mask) << lookup_bits) | u) << frame_bits) | (f if frame_bits else 0)
             k += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _group_keys(keys, part_shift, n_parts):  # pragma: no cover - compiled
+    """A stable counting sort of ``keys`` on ``key >> part_shift``: each group's keys stay in order."""
+    parts = np.zeros(n_parts + 1, np.int64)
+    for e in range(keys.shape[0]):
+        parts[(keys[e] >> part_shift) + 1] += 1
     for g in range(n_parts):
         parts[g + 1] += parts[g]
-    # a stable counting sort on the group: each group's keys stay in posting order
-    out = np.empty_like(raw)
+    out = np.empty_like(keys)
     at = parts[:n_parts].copy()
-    for e in range(raw.shape[0]):
-        g = raw[e] >> part_shift
-        out[at[g]] = raw[e]
+    for e in range(keys.shape[0]):
+        g = keys[e] >> part_shift
+        out[at[g]] = keys[e]
         at[g] += 1
     return out, parts
 
 
-def hit_keys(buckets, times, hashes, qtimes, dfs, shift: int, mask: int) -> HitKeys:
-    """The coarse bin of every hit of lookups ``hashes`` (as :func:`coarse_votes` bins them), as keys
-    grouped by the bin's top :data:`PART_BITS` bits (a stable counting sort: within a group, posting
-    order), each with its lookup and timeline frame (when 18 bits of bin, the lookup's and 32 of frame fit
-    in 63). Kept, they replace reading the postings again: :func:`key_votes` adds (or takes back) their
-    votes, each bin's in the order :func:`coarse_votes` adds them, and within a group's few hundred bins
-    (cached, where the postings scatter over all); :func:`key_hits` gives the hits in a few bins as
-    :func:`chosen_hits` does, from the groups that hold them.
+def hit_keys(buckets, times, hashes, qtimes, dfs, shift: int, mask: int, *, grouped: bool = True) -> HitKeys:
+    """The coarse bin of every hit of lookups ``hashes`` (as :func:`coarse_votes` bins them), as keys in
+    posting order, each with its lookup and timeline frame (when 18 bits of bin, the lookup's and 32 of
+    frame fit in 63); ``grouped``: grouped by the bin's top :data:`PART_BITS` bits (:func:`group`).
+    Kept, they replace reading the postings again: :func:`key_votes` adds (or takes back) their votes,
+    each bin's in the order :func:`coarse_votes` adds them; :func:`key_hits` gives the hits in a few bins
+    as :func:`chosen_hits` does.
     """
     dfs = np.asarray(dfs, np.int64)
     lookup_bits = max(1, (len(dfs) - 1).bit_length())
@@ -199,10 +206,21 @@ def hit_keys(buckets, times, hashes, qtimes, dfs, shift: int, mask: int) -> HitK
     frame_bits = 32 if bin_bits + lookup_bits + 32 <= 63 else 0
     if bin_bits + lookup_bits > 63:
         raise ValueError(f"{len(dfs)} lookups: too many to key")
-    part_shift = lookup_bits + frame_bits + bin_bits - PART_BITS
-    keys, parts = _hit_keys(np.asarray(buckets), np.asarray(times), hashes, qtimes, dfs, int(shift), int(mask),
-                            lookup_bits, frame_bits, part_shift, 1 << PART_BITS)
-    return HitKeys(keys, parts, part_shift, lookup_bits, frame_bits)
+    keys = _hit_keys(np.asarray(buckets), np.asarray(times), hashes, qtimes, dfs, int(shift), int(mask), lookup_bits,
+                     frame_bits)
+    hits = HitKeys(keys, lookup_bits, frame_bits, None, lookup_bits + frame_bits + bin_bits - PART_BITS)
+    return group(hits) if grouped else hits
+
+
+def group(hits: HitKeys) -> HitKeys:
+    """``hits`` grouped by the top :data:`PART_BITS` bits of their bin (a stable counting sort: each group
+    in posting order): :func:`key_hits` then reads only the groups of the bins asked, and :func:`key_votes`
+    adds within a group's few hundred bins (cached) where posting order scatters over all of them. Worth
+    it for keys read at several updates (~2 ms per 400k keys)."""
+    if hits.parts is not None:
+        return hits
+    keys, parts = _group_keys(hits.keys, hits.part_shift, 1 << PART_BITS)
+    return hits._replace(keys=keys, parts=parts)
 
 
 @njit(cache=True, nogil=True)
@@ -256,8 +274,8 @@ def key_votes(hits: HitKeys, dfs, groups, common: float, votes: np.ndarray, scal
 
 @njit(cache=True, nogil=True)
 def _in_bins(keys, parts, part_shift, bin_shift, bins, low):  # pragma: no cover - compiled
-    """``(key >> bin_shift... ) & low`` of every key whose bin (``key >> bin_shift``) is one of ``bins``
-    (ascending), read from the groups that hold them, group by group."""
+    """``key & low`` of every key whose bin (``key >> bin_shift``) is one of ``bins`` (ascending), read
+    from the groups that hold them, group by group."""
     n = 0
     g_prev = -1
     for i in range(bins.shape[0]):
@@ -284,12 +302,32 @@ def _in_bins(keys, parts, part_shift, bin_shift, bins, low):  # pragma: no cover
     return found[:m]
 
 
-def chosen_lookups(hits: HitKeys, bins: np.ndarray, n_lookups: int) -> np.ndarray:
-    """Which of ``n_lookups`` lookups have a hit in one of the coarse ``bins`` (int64, ascending), from
-    their :func:`hit_keys` (bool per lookup)."""
-    shift = hits.lookup_bits + hits.frame_bits
-    found = _in_bins(hits.keys, hits.parts, hits.part_shift, shift, np.asarray(bins, np.int64),
-                     (1 << shift) - 1) >> hits.frame_bits
+@njit(cache=True, nogil=True)
+def _in_chosen(keys, bin_shift, chosen, low):  # pragma: no cover - compiled
+    """``key & low`` of every key whose bin is ``chosen``, in order (keys not grouped)."""
+    n = 0
+    for e in range(keys.shape[0]):
+        if chosen[keys[e] >> bin_shift]:
+            n += 1
+    found = np.empty(n, np.int64)
+    m = 0
+    for e in range(keys.shape[0]):
+        if chosen[keys[e] >> bin_shift]:
+            found[m] = keys[e] & low
+            m += 1
+    return found
+
+
+def _found(hits: HitKeys, bins: np.ndarray, chosen: np.ndarray, low: int) -> np.ndarray:
+    if hits.parts is None:
+        return _in_chosen(hits.keys, hits.bin_shift, chosen, low)
+    return _in_bins(hits.keys, hits.parts, hits.part_shift, hits.bin_shift, np.asarray(bins, np.int64), low)
+
+
+def chosen_lookups(hits: HitKeys, bins: np.ndarray, chosen: np.ndarray, n_lookups: int) -> np.ndarray:
+    """Which of ``n_lookups`` lookups have a hit in one of the coarse ``bins`` (int64, ascending; ``chosen``:
+    the same as a bool per bin), from their :func:`hit_keys` (bool per lookup)."""
+    found = _found(hits, bins, chosen, (1 << hits.bin_shift) - 1) >> hits.frame_bits
     out = np.zeros(int(n_lookups), bool)
     out[found] = True
     return out
@@ -315,17 +353,18 @@ def _expand(found, rows, start):  # pragma: no cover - compiled
     return out_row, out_frame
 
 
-def key_hits(hits: HitKeys, bins: np.ndarray, rows: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def key_hits(hits: HitKeys, bins: np.ndarray, chosen: np.ndarray, rows: np.ndarray, start: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`chosen_hits` from :func:`hit_keys`' keys (with frames): (row, timeline frame) of the hits in
-    the coarse ``bins`` (int64, ascending), once for every row that asked, in the same order, without
-    reading the index."""
+    the coarse ``bins`` (int64, ascending; ``chosen``: the same as a bool per bin), once for every row that
+    asked, in the same order, without reading the index."""
     if hits.frame_bits != 32:
         raise ValueError("these keys hold no frames: read the postings (chosen_lookups, chosen_hits)")
-    shift = hits.lookup_bits + 32
-    found = _in_bins(hits.keys, hits.parts, hits.part_shift, shift, np.asarray(bins, np.int64), (1 << shift) - 1)
-    # lookup << 32 | frame, in lookup order and within a lookup in posting order (a bucket's times ascend;
-    # equal times in one bucket are one hit twice): the order chosen_hits gives them
-    found.sort()
+    found = _found(hits, bins, chosen, (1 << hits.bin_shift) - 1)  # lookup << 32 | frame
+    if hits.parts is not None:
+        # in lookup order and within a lookup in posting order (a bucket's times ascend; equal times in one
+        # bucket are one hit twice): the order chosen_hits gives them
+        found.sort()
     return _expand(found, rows, start)
 
 
