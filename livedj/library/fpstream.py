@@ -33,7 +33,7 @@ import numpy as np
 
 from livedj.dsp import fingerprint as fp
 from livedj.library import fingerprints as fpi
-from livedj.library import fpsame, fpvote
+from livedj.library import fpkeys, fpsame, fpvote
 
 __all__ = ["LiveMatcher", "SETTLE_S"]
 
@@ -71,7 +71,7 @@ class _Chunk:
     row_time: np.ndarray     # per row: anchor time in speed-1 frames from the origin
     row_weight: np.ndarray   # per row: its lookup's weight min(1, common / df)
     row_anchor: np.ndarray   # per row: its pair's anchor (earlier peak), frames from the origin
-    hits: fpvote.HitKeys     # its hits' coarse bins and frames: votes taken back, chosen hits found, unread
+    hits: fpkeys.HitKeys     # its hits' coarse bins and frames: votes taken back, chosen hits found, unread
 
 
 class LiveMatcher:
@@ -164,7 +164,7 @@ class LiveMatcher:
     def _vote(self, chunk: _Chunk, votes: np.ndarray, scale: float = 1.0, also: np.ndarray | None = None) -> None:
         """A chunk's coarse votes (``scale`` x their weights) added to ``votes`` (and ``also``), one row per
         group, from its kept hit bins (the postings are read once, when the chunk is)"""
-        fpvote.key_votes(chunk.hits, chunk.df, chunk.groups, self.index.common, votes, scale, also)
+        fpkeys.key_votes(chunk.hits, chunk.df, chunk.groups, self.index.common, votes, scale, also)
 
     def _unvote(self, chunk: _Chunk) -> None:
         self._vote(chunk, self._votes, -1.0)
@@ -255,7 +255,7 @@ class LiveMatcher:
             # keys grouped by bin (~1 ms per 400k) pay back over the updates a chunk stays, not for the
             # provisional chunk (one update) nor for the oldest chunks of a window read whole (they leave
             # within seconds: reading their keys in posting order costs less than grouping them)
-            hits = fpvote.hit_keys(index.buckets, index.times, u_hash[a:b], u_q[a:b], u_df[a:b], fpi.COARSE_SHIFT,
+            hits = fpkeys.hit_keys(index.buckets, index.times, u_hash[a:b], u_q[a:b], u_df[a:b], fpi.COARSE_SHIFT,
                                    (1 << fpi.COARSE_BINS_LOG2) - 1,
                                    grouped=hi <= end and hi - (end - span) >= GROUP_LIFE_S * FPS)
             # the rows stay indices into this read's row arrays (shared by its chunks)
@@ -292,9 +292,9 @@ class LiveMatcher:
         frames, times, hyps, weights = [], [], [], []
         for c in self._kept():
             if c.hits.frame_bits:
-                row, frame = fpvote.key_hits(c.hits, bins, chosen, c.rows, c.start)
+                row, frame = fpkeys.key_hits(c.hits, bins, chosen, c.rows, c.start)
             else:  # keys without frames: the lookups with a hit in a chosen bin are read again
-                df = np.where(fpvote.chosen_lookups(c.hits, bins, chosen, len(c.df)), c.df, 0)
+                df = np.where(fpkeys.chosen_lookups(c.hits, bins, chosen, len(c.df)), c.df, 0)
                 row, frame = fpvote.chosen_hits(self.index.buckets, self.index.times, c.hashes, c.q, df,
                                                 fpi.COARSE_SHIFT, n_bins - 1, chosen, c.rows, c.start)
             if c.targets[0] < start + fp.DT_MAX / self.speeds.min():  # may hold pairs that began before the window
