@@ -155,7 +155,7 @@ class LiveMatcher:
             self._unvote(old)
         # offsets are the track's position at the origin: move them to the window's start
         cands = [(track, count, offset_s + float(fp.frames_to_s(self.speeds[k] * start)), k, per_hyp)
-                 for track, count, offset_s, k, per_hyp in self._exact(start)[:top + 3]]
+                 for track, count, offset_s, k, per_hyp in self._exact(start, top + 3)]
         cands, same = fpsame.fold_copies(self.index, cands, len(y) / sr * self.speeds, top, min_aligned=fpi.MIN_ALIGNED,
                                          margin=fpi.MARGIN)
         n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
@@ -277,7 +277,7 @@ class LiveMatcher:
         moved = np.r_[starts[p:] - k, starts[:p] - k + n_bins]
         return moved if len(moved) and moved[0] == 0 else np.r_[0, moved]
 
-    def _exact(self, start: float) -> list:
+    def _exact(self, start: float, limit: int) -> list:
         n_bins = 1 << fpi.COARSE_BINS_LOG2
         seg = self._track_bins(start) if self.per_track is not None else None
         chosen = fpi.candidate_bins(self._votes, self.candidates, seg, self.per_track)
@@ -307,4 +307,4 @@ class LiveMatcher:
         if not frames or sum(len(x) for x in frames) == 0:
             return []
         return fpi.align_hits(self.index, np.concatenate(frames), np.concatenate(times), np.concatenate(hyps),
-                              np.concatenate(weights), len(self.speeds))
+                              np.concatenate(weights), len(self.speeds), limit=limit)

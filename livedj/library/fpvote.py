@@ -187,15 +187,20 @@ def top_bins_capped(votes, k, starts, cap):  # pragma: no cover - compiled
     for j in range(n_seg):
         a = max(0, starts[j])
         b = n if j + 1 == n_seg else min(n, starts[j + 1])
-        seg_best[:] = 0.0
-        seg_idx[:] = -1
         seg_floor = floor  # below the global floor a pair cannot get in anyway
+        fresh = True  # the segment's buffer is cleared at its first insert (most segments have none)
         for i in range(a, b):
             v = votes[i] + votes[i + 1]
             if v > seg_floor:
+                if fresh:
+                    seg_best[:] = 0.0
+                    seg_idx[:] = -1
+                    fresh = False
                 _insert(seg_best, seg_idx, v, i)
                 if seg_idx[cap - 1] >= 0:
                     seg_floor = max(floor, seg_best[cap - 1])
+        if fresh:
+            continue
         for c in range(cap):  # the segment's best, descending (ties: lowest index first)
             v = seg_best[c]
             if seg_idx[c] < 0 or v <= floor:
