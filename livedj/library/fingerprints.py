@@ -116,11 +116,10 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
         u_df[over_budget(u_df, HIT_BUDGET)] = 0
         # the groups that asked for each lookup, as bits
         labels = np.zeros(len(hashes), np.int64) if groups is None else np.asarray(groups, np.int64)
-        names, labels = np.unique(labels, return_inverse=True)
+        names, labels = fpvote.labels(labels)
         asked = np.ones(len(first), np.int64)
         if len(names) > 1:
-            asked[:] = 0
-            np.bitwise_or.at(asked, inv, 1 << labels)
+            asked = fpvote.or_by(inv, 1 << labels, len(first))
         # bins folded modulo 2**COARSE_BINS_LOG2 (bins that far apart are days of audio apart): a vote
         # array of fixed size whatever the library; a collision only adds a false candidate
         n_bins = 1 << COARSE_BINS_LOG2

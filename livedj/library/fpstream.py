@@ -240,8 +240,7 @@ class LiveMatcher:
             lo, hi = edges[c], min(edges[c + 1], end)
             seg = slice(bounds[c], bounds[c + 1])
             u_df[seg][fpi.over_budget(u_df[seg], int(fpi.HIT_BUDGET * max(0.0, hi - lo) / span))] = 0
-        groups = np.zeros(len(first), np.int64)
-        np.bitwise_or.at(groups, inv, self._group_bit[hyp])
+        groups = fpvote.or_by(inv, self._group_bit[hyp], len(first))
         u_hash, u_q = hashes[first], q_coarse[first]
         weight = np.minimum(1.0, index.common / np.maximum(df, 1))
         anchor = t[i][pair]

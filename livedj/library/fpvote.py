@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
     def njit(*args, **kwargs):
         return (lambda fn: fn) if not args or not callable(args[0]) else args[0]
 
-__all__ = ["dedup_rows", "coarse_votes", "top_bins", "top_bins_capped", "chosen_hits", "aligned_counts", "COMPILED"]
+__all__ = ["dedup_rows", "or_by", "labels", "coarse_votes", "top_bins", "top_bins_capped", "chosen_hits", "aligned_counts", "COMPILED"]
 
 _ROW_BITS = 21  # rows per query (2M: 30 s at any density); the lookup key takes the other 43 bits
 
@@ -82,6 +82,29 @@ def dedup_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     packed = (key.astype(np.uint64) << np.uint64(_ROW_BITS)) | np.arange(len(key), dtype=np.uint64)
     packed.sort()
     return _runs(packed, _ROW_BITS)
+
+
+@njit(cache=True, nogil=True)
+def _or_by(inv, bits, n):  # pragma: no cover - compiled
+    out = np.zeros(n, np.int64)
+    for r in range(inv.shape[0]):
+        out[inv[r]] |= bits[r]
+    return out
+
+
+def or_by(inv: np.ndarray, bits: np.ndarray, n: int) -> np.ndarray:
+    """``np.bitwise_or.at(zeros(n), inv, bits)`` (the bits of every row ORed into its lookup), one loop."""
+    return _or_by(np.asarray(inv, np.int64), np.asarray(bits, np.int64), int(n))
+
+
+def labels(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for small non-negative integer labels (a group per
+    hypothesis), from a count instead of a sort."""
+    values = np.asarray(values, np.int64)
+    if len(values) == 0 or values.min() < 0:
+        return np.unique(values, return_inverse=True)
+    present = np.bincount(values) > 0
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[values]
 
 
 @njit(cache=True, nogil=True)
