@@ -4,9 +4,10 @@ Live, consecutive updates hear overlapping windows: the last 10 s, 1 s later (``
 :func:`~livedj.library.fingerprints.match_audio` reads every lookup's index postings again at each
 update, although 9 of the 10 seconds were read one update before. :class:`LiveMatcher` keeps, per
 *chunk* of new audio (the landmark pairs whose later peak arrived since the last update), its
-lookups: their coarse votes stay in a running vote array until all of the chunk's pairs have left
-the window (its postings are then read again, with weight -1), and the exact stage reads the chosen
-bins' hits from the kept chunks' postings, counting only pairs inside the window. Per update it
+lookups and their hits (read once, kept as keys: :mod:`livedj.library.fpkeys`): their coarse votes
+stay in a running vote array until all of the chunk's pairs have left the window (then taken back,
+from the keys, with weight -1), and the exact stage takes the chosen bins' hits from the kept chunks'
+keys, counting only pairs inside the window. Per update it
 analyses only the newest seconds (from an edge of the window's peak blocks and STFT frames, so the
 new pairs are exactly those :func:`match_audio` finds in the same window) and reads only the new
 chunk's postings. Besides the window's best bins, the newest second's own votes pick a few
