@@ -89,7 +89,8 @@ class Match:
 
 def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: np.ndarray, n_hyp: int, *,
            candidates: int | None = MAX_CANDIDATES, groups: np.ndarray | None = None,
-           per_track: int | None = MAX_PER_TRACK) -> list[tuple[int, float, float, int, np.ndarray]]:
+           per_track: int | None = MAX_PER_TRACK, limit: int | None = None
+           ) -> list[tuple[int, float, float, int, np.ndarray]]:
     """Per track: its best (aligned count, offset s, hypothesis) and its best count under every
     hypothesis; tracks by descending count. ``candidates=None``: every hit is histogrammed (the
     exhaustive ground truth the candidate stage is measured against). ``groups`` (one label per
@@ -97,7 +98,8 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
     that one group's chance votes cannot push another's true bin out. ``per_track``: at most that many
     of a group's candidates from one track (None: no cap), so that in a blend a looped record's
     repeats at other offsets cannot crowd the other record out (beyond 2**COARSE_BINS_LOG2 bins the
-    folded tracks overlap: the cap is then per stretch of bins that is one track in every fold)."""
+    folded tracks overlap: the cap is then per stretch of bins that is one track in every fold).
+    ``limit``: only the best that many tracks (None: all)."""
     if len(hashes) == 0 or len(index) == 0:
         return []
     lo = np.asarray(index.buckets[hashes], np.int64)
@@ -114,11 +116,10 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
         u_df[over_budget(u_df, HIT_BUDGET)] = 0
         # the groups that asked for each lookup, as bits
         labels = np.zeros(len(hashes), np.int64) if groups is None else np.asarray(groups, np.int64)
-        names, labels = np.unique(labels, return_inverse=True)
+        names, labels = fpvote.labels(labels)
         asked = np.ones(len(first), np.int64)
         if len(names) > 1:
-            asked[:] = 0
-            np.bitwise_or.at(asked, inv, 1 << labels)
+            asked = fpvote.or_by(inv, 1 << labels, len(first))
         # bins folded modulo 2**COARSE_BINS_LOG2 (bins that far apart are days of audio apart): a vote
         # array of fixed size whatever the library; a collision only adds a false candidate
         n_bins = 1 << COARSE_BINS_LOG2
@@ -135,7 +136,7 @@ def _align(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, hyp: 
         dfh = df[qpos]
     if len(qpos) == 0:
         return []
-    return align_hits(index, frame, q_time[qpos], hyp[qpos], np.minimum(1.0, index.common / dfh), n_hyp)
+    return align_hits(index, frame, q_time[qpos], hyp[qpos], np.minimum(1.0, index.common / dfh), n_hyp, limit=limit)
 
 
 def candidate_bins(votes: np.ndarray, candidates: int, track_bins: np.ndarray | None, per_track: int | None,
@@ -154,15 +155,16 @@ def candidate_bins(votes: np.ndarray, candidates: int, track_bins: np.ndarray | 
 
 
 def align_hits(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, weight: np.ndarray,
-               n_hyp: int) -> list[tuple[int, float, float, int, np.ndarray]]:
+               n_hyp: int, *, limit: int | None = None) -> list[tuple[int, float, float, int, np.ndarray]]:
     """The exact stage over hits (timeline ``frame``, query time, hypothesis, weight of each):
-    per track its best (count, offset s, hypothesis) and its best count per hypothesis, best first."""
+    per track its best (count, offset s, hypothesis) and its best count per hypothesis, best first;
+    ``limit``: only the best that many tracks (at 100k tracks ~1,000 have a hit: their tuples cost ms)."""
     # the track of each hit by its own frame (an offset may fall before its track's start)
     t_idx = np.searchsorted(index._bases, frame, side="right") - 1
     offset = frame - index._bases[t_idx] - q_time
     slots, best, best_hyp, best_off, per_hyp = fpvote.aligned_counts(t_idx, hyp, offset, weight, n_hyp)
     ids = index._ids[slots]
-    order = np.lexsort((ids, -best))
+    order = np.lexsort((ids, -best))[:limit]
     return [(int(ids[k]), float(best[k]), float(fp.frames_to_s(int(best_off[k]))), int(best_hyp[k]), per_hyp[k])
             for k in order]
 
@@ -290,7 +292,7 @@ def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iter
     # the key-lock hypotheses pick their own candidates: their chance votes, added to the pitch
     # fader's, pushed true pitch-fader bins out of the 24 (booth at +-6 %: 9-10 -> 6-7 of 10)
     cands = _align(index, hashes, times, hyp, len(speeds), candidates=candidates, groups=locked[hyp],
-                   per_track=per_track)
+                   per_track=per_track, limit=top + 3)  # fold_copies reads the best top + 3
     cands, same = fpsame.fold_copies(index, cands, len(y) / sr * speeds, top, min_aligned=MIN_ALIGNED, margin=MARGIN)
     return to_matches(cands[:top], speeds, locked, n_pairs, same)
 

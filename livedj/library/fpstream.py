@@ -4,9 +4,10 @@ Live, consecutive updates hear overlapping windows: the last 10 s, 1 s later (``
 :func:`~livedj.library.fingerprints.match_audio` reads every lookup's index postings again at each
 update, although 9 of the 10 seconds were read one update before. :class:`LiveMatcher` keeps, per
 *chunk* of new audio (the landmark pairs whose later peak arrived since the last update), its
-lookups: their coarse votes stay in a running vote array until all of the chunk's pairs have left
-the window (its postings are then read again, with weight -1), and the exact stage reads the chosen
-bins' hits from the kept chunks' postings, counting only pairs inside the window. Per update it
+lookups and their hits (read once, kept as keys: :mod:`livedj.library.fpkeys`): their coarse votes
+stay in a running vote array until all of the chunk's pairs have left the window (then taken back,
+from the keys, with weight -1), and the exact stage takes the chosen bins' hits from the kept chunks'
+keys, counting only pairs inside the window. Per update it
 analyses only the newest seconds (from an edge of the window's peak blocks and STFT frames, so the
 new pairs are exactly those :func:`match_audio` finds in the same window) and reads only the new
 chunk's postings. Besides the window's best bins, the newest second's own votes pick a few
@@ -33,7 +34,7 @@ import numpy as np
 
 from livedj.dsp import fingerprint as fp
 from livedj.library import fingerprints as fpi
-from livedj.library import fpsame, fpvote
+from livedj.library import fpkeys, fpsame, fpvote
 
 __all__ = ["LiveMatcher", "SETTLE_S"]
 
@@ -48,6 +49,8 @@ _TIME_BITS = 20             # a lookup key: chunk (4 bits), hash (HASH_BITS), co
 _MAX_CHUNKS = 1 << (43 - fp.HASH_BITS - _TIME_BITS)  # chunks read at once (dedup_rows takes 43-bit keys)
 RECENT_S = 1.0             #: the newest audio whose votes also pick candidates of their own
 RECENT_CANDIDATES = 8      #: bins per hypothesis group picked by the newest audio's votes (0: none)
+#: a chunk's hit keys are grouped by bin when it stays in the window at least this long
+GROUP_LIFE_S = 5.0
 MAX_ORIGIN_FRAMES = 1 << 21  #: after ~9 h the stream clock is re-based (offsets stay within the histogram's span)
 
 
@@ -69,6 +72,7 @@ class _Chunk:
     row_time: np.ndarray     # per row: anchor time in speed-1 frames from the origin
     row_weight: np.ndarray   # per row: its lookup's weight min(1, common / df)
     row_anchor: np.ndarray   # per row: its pair's anchor (earlier peak), frames from the origin
+    hits: fpkeys.HitKeys     # its hits' coarse bins and frames: votes taken back, chosen hits found, unread
 
 
 class LiveMatcher:
@@ -152,21 +156,19 @@ class LiveMatcher:
             self._unvote(old)
         # offsets are the track's position at the origin: move them to the window's start
         cands = [(track, count, offset_s + float(fp.frames_to_s(self.speeds[k] * start)), k, per_hyp)
-                 for track, count, offset_s, k, per_hyp in self._exact(start)[:top + 3]]
+                 for track, count, offset_s, k, per_hyp in self._exact(start, top + 3)]
         cands, same = fpsame.fold_copies(self.index, cands, len(y) / sr * self.speeds, top, min_aligned=fpi.MIN_ALIGNED,
                                          margin=fpi.MARGIN)
         n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
         return fpi.to_matches(cands[:top], self.speeds, self.locked, n_pairs, same)
 
-    def _vote(self, hashes: np.ndarray, q: np.ndarray, df: np.ndarray, groups: np.ndarray, votes: np.ndarray,
-              scale: float = 1.0) -> None:
-        """Lookups' coarse votes (``scale`` x their weights) added to ``votes``, one row per group."""
-        n_bins = 1 << fpi.COARSE_BINS_LOG2
-        fpvote.coarse_votes(self.index.buckets, self.index.times, hashes, q, df, groups, self.index.common,
-                            fpi.COARSE_SHIFT, n_bins - 1, votes, scale)
+    def _vote(self, chunk: _Chunk, votes: np.ndarray, scale: float = 1.0, also: np.ndarray | None = None) -> None:
+        """A chunk's coarse votes (``scale`` x their weights) added to ``votes`` (and ``also``), one row per
+        group, from its kept hit bins (the postings are read once, when the chunk is)"""
+        fpkeys.key_votes(chunk.hits, chunk.df, chunk.groups, self.index.common, votes, scale, also)
 
     def _unvote(self, chunk: _Chunk) -> None:
-        self._vote(chunk.hashes, chunk.q, chunk.df, chunk.groups, self._votes, -1.0)
+        self._vote(chunk, self._votes, -1.0)
 
     def _kept(self) -> list[_Chunk]:
         return list(self._chunks) + ([self._provisional] if self._provisional is not None else [])
@@ -206,6 +208,13 @@ class LiveMatcher:
         [edges[0], edges[-1]), as one chunk per pair of edges: their lookups, votes added. All chunks in one
         pass (a window read whole costs about one :func:`match_audio`), each with its own lookups and hit
         budget (``HIT_BUDGET`` x its share of the window ``span``)."""
+        # the newest audio's votes alone (candidates of their own, _exact): the kept chunks among it first,
+        # then the new ones as they are read (one pass adds a chunk's votes to both arrays)
+        recent_from = end - RECENT_S * FPS
+        if RECENT_CANDIDATES:
+            for c in self._kept():
+                if c.targets[1] > recent_from:
+                    self._vote(c, self._recent)
         index = self.index
         chunk_of = np.searchsorted(edges, target, side="right") - 1
         ok = (chunk_of >= 0) & (chunk_of < len(edges) - 1)
@@ -232,10 +241,8 @@ class LiveMatcher:
             lo, hi = edges[c], min(edges[c + 1], end)
             seg = slice(bounds[c], bounds[c + 1])
             u_df[seg][fpi.over_budget(u_df[seg], int(fpi.HIT_BUDGET * max(0.0, hi - lo) / span))] = 0
-        groups = np.zeros(len(first), np.int64)
-        np.bitwise_or.at(groups, inv, self._group_bit[hyp])
+        groups = fpvote.or_by(inv, self._group_bit[hyp], len(first))
         u_hash, u_q = hashes[first], q_coarse[first]
-        self._vote(u_hash, u_q, u_df, groups, self._votes)
         weight = np.minimum(1.0, index.common / np.maximum(df, 1))
         anchor = t[i][pair]
         n_pairs = np.bincount(chunk_of, minlength=len(edges) - 1)
@@ -245,9 +252,17 @@ class LiveMatcher:
             if a == b:
                 continue
             lo, hi = float(edges[c]), float(edges[c + 1])
+            # keys grouped by bin (~1 ms per 400k) pay back over the updates a chunk stays, not for the
+            # provisional chunk (one update) nor for the oldest chunks of a window read whole (they leave
+            # within seconds: reading their keys in posting order costs less than grouping them)
+            hits = fpkeys.hit_keys(index.buckets, index.times, u_hash[a:b], u_q[a:b], u_df[a:b], fpi.COARSE_SHIFT,
+                                   (1 << fpi.COARSE_BINS_LOG2) - 1,
+                                   grouped=hi <= end and hi - (end - span) >= GROUP_LIFE_S * FPS)
             # the rows stay indices into this read's row arrays (shared by its chunks)
             out.append(_Chunk((min(hi, end) + lo) / 2, (lo, hi), int(n_pairs[c]), u_hash[a:b], u_q[a:b], u_df[a:b],
-                              groups[a:b], rows, start[a:b + 1], hyp, q_time, weight, anchor))
+                              groups[a:b], rows, start[a:b + 1], hyp, q_time, weight, anchor, hits))
+            # chunk by chunk, lookup by lookup: each bin's adds in posting order
+            self._vote(out[-1], self._votes, also=self._recent if RECENT_CANDIDATES and hi > recent_from else None)
         return out
 
     # -- the exact stage over the kept chunks -------------------------------------------------
@@ -262,23 +277,26 @@ class LiveMatcher:
         moved = np.r_[starts[p:] - k, starts[:p] - k + n_bins]
         return moved if len(moved) and moved[0] == 0 else np.r_[0, moved]
 
-    def _exact(self, start: float) -> list:
+    def _exact(self, start: float, limit: int) -> list:
         n_bins = 1 << fpi.COARSE_BINS_LOG2
         seg = self._track_bins(start) if self.per_track is not None else None
         chosen = fpi.candidate_bins(self._votes, self.candidates, seg, self.per_track)
         # and the best bins of the newest audio alone: a record that has just begun (after a cut) is
         # out-voted over the whole window by the one that ends, whose repeats fill the candidates
         recent = [c for c in self._kept() if c.targets[1] > self._end - self._origin - RECENT_S * FPS]
-        if RECENT_CANDIDATES and recent:
-            for c in recent:
-                self._vote(c.hashes, c.q, c.df, c.groups, self._recent)
+        if RECENT_CANDIDATES and recent:  # their votes were added as they were read (_read_chunks)
             fpi.candidate_bins(self._recent, RECENT_CANDIDATES, None, None, chosen)
             self._recent[:] = 0
         chosen[0] |= chosen[n_bins]
+        bins = np.flatnonzero(chosen[:n_bins])
         frames, times, hyps, weights = [], [], [], []
         for c in self._kept():
-            row, frame = fpvote.chosen_hits(self.index.buckets, self.index.times, c.hashes, c.q, c.df, fpi.COARSE_SHIFT,
-                                            n_bins - 1, chosen, c.rows, c.start)
+            if c.hits.frame_bits:
+                row, frame = fpkeys.key_hits(c.hits, bins, chosen, c.rows, c.start)
+            else:  # keys without frames: the lookups with a hit in a chosen bin are read again
+                df = np.where(fpkeys.chosen_lookups(c.hits, bins, chosen, len(c.df)), c.df, 0)
+                row, frame = fpvote.chosen_hits(self.index.buckets, self.index.times, c.hashes, c.q, df,
+                                                fpi.COARSE_SHIFT, n_bins - 1, chosen, c.rows, c.start)
             if c.targets[0] < start + fp.DT_MAX / self.speeds.min():  # may hold pairs that began before the window
                 inside = c.row_anchor[row] >= start
                 row, frame = row[inside], frame[inside]
@@ -289,4 +307,4 @@ class LiveMatcher:
         if not frames or sum(len(x) for x in frames) == 0:
             return []
         return fpi.align_hits(self.index, np.concatenate(frames), np.concatenate(times), np.concatenate(hyps),
-                              np.concatenate(weights), len(self.speeds))
+                              np.concatenate(weights), len(self.speeds), limit=limit)

@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
     def njit(*args, **kwargs):
         return (lambda fn: fn) if not args or not callable(args[0]) else args[0]
 
-__all__ = ["dedup_rows", "coarse_votes", "top_bins", "top_bins_capped", "chosen_hits", "aligned_counts", "COMPILED"]
+__all__ = ["dedup_rows", "or_by", "labels", "coarse_votes", "top_bins", "top_bins_capped", "chosen_hits", "aligned_counts", "COMPILED"]
 
 _ROW_BITS = 21  # rows per query (2M: 30 s at any density); the lookup key takes the other 43 bits
 
@@ -85,9 +85,34 @@ def dedup_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 
 
 @njit(cache=True, nogil=True)
+def _or_by(inv, bits, n):  # pragma: no cover - compiled
+    out = np.zeros(n, np.int64)
+    for r in range(inv.shape[0]):
+        out[inv[r]] |= bits[r]
+    return out
+
+
+def or_by(inv: np.ndarray, bits: np.ndarray, n: int) -> np.ndarray:
+    """``np.bitwise_or.at(zeros(n), inv, bits)`` (the bits of every row ORed into its lookup), one loop."""
+    return _or_by(np.asarray(inv, np.int64), np.asarray(bits, np.int64), int(n))
+
+
+def labels(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for small non-negative integer labels (a group per
+    hypothesis), from a count instead of a sort."""
+    values = np.asarray(values, np.int64)
+    if len(values) == 0 or values.min() < 0:
+        return np.unique(values, return_inverse=True)
+    present = np.bincount(values) > 0
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[values]
+
+
+@njit(cache=True, nogil=True)
 def _coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common, shift, mask, votes, scale):  # pragma: no cover
     n = 0
     n_groups = votes.shape[0]
+    first = votes[0]
+    second = votes[min(1, n_groups - 1)]
     for u in range(hashes.shape[0]):
         d = dfs[u]
         if d == 0:
@@ -96,11 +121,28 @@ def _coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common, shift, ma
         w = np.float32(scale * (1.0 if d <= common else common / d))
         q = qtimes[u]
         g = groups[u]
-        for p in range(lo, lo + d):
-            b = ((np.int64(times[p]) - q) >> shift) & mask
-            for k in range(n_groups):
-                if g & (1 << k):
-                    votes[k, b] += w
+        # one loop per case of groups asking (a branch per hit and group cost a third of the pass);
+        # each vote array still receives its adds in posting order
+        if n_groups > 2:
+            for p in range(lo, lo + d):
+                b = ((np.int64(times[p]) - q) >> shift) & mask
+                for k in range(n_groups):
+                    if g & (1 << k):
+                        votes[k, b] += w
+            n += d
+            continue
+        g &= 3 if n_groups == 2 else 1
+        if g == 1:
+            for p in range(lo, lo + d):
+                first[((np.int64(times[p]) - q) >> shift) & mask] += w
+        elif g == 2:
+            for p in range(lo, lo + d):
+                second[((np.int64(times[p]) - q) >> shift) & mask] += w
+        elif g == 3:
+            for p in range(lo, lo + d):
+                b = ((np.int64(times[p]) - q) >> shift) & mask
+                first[b] += w
+                second[b] += w
         n += d
     return n
 
@@ -168,15 +210,20 @@ def top_bins_capped(votes, k, starts, cap):  # pragma: no cover - compiled
     for j in range(n_seg):
         a = max(0, starts[j])
         b = n if j + 1 == n_seg else min(n, starts[j + 1])
-        seg_best[:] = 0.0
-        seg_idx[:] = -1
         seg_floor = floor  # below the global floor a pair cannot get in anyway
+        fresh = True  # the segment's buffer is cleared at its first insert (most segments have none)
         for i in range(a, b):
             v = votes[i] + votes[i + 1]
             if v > seg_floor:
+                if fresh:
+                    seg_best[:] = 0.0
+                    seg_idx[:] = -1
+                    fresh = False
                 _insert(seg_best, seg_idx, v, i)
                 if seg_idx[cap - 1] >= 0:
                     seg_floor = max(floor, seg_best[cap - 1])
+        if fresh:
+            continue
         for c in range(cap):  # the segment's best, descending (ties: lowest index first)
             v = seg_best[c]
             if seg_idx[c] < 0 or v <= floor:
