@@ -39,7 +39,7 @@ import numpy as np
 
 from livedj.encoders.base import Encoder
 from livedj.engine.session import Played, Session
-from livedj.library.fingerprints import KEYLOCK_TEMPOS, decide, decks
+from livedj.library.fingerprints import KEYLOCK_TEMPOS, MARGIN, MIN_ALIGNED, decide, decks
 from livedj.library.fpstream import LiveMatcher
 from livedj.library.index import BeginningsIndex
 
@@ -57,6 +57,9 @@ class Match:
     #: other library records that are the same recording here (the same audio indexed twice): heard
     #: with this one, so never suggested while it plays; the play is this record's, logged once
     same: tuple[int, ...] = ()
+    #: landmarks of this record aligned in the newest seconds heard (``NowPlayingTracker.recent_s``; the
+    #: live matcher only, else None): its level *now*, where ``level`` is over the whole window
+    recent: float | None = None
 
 
 def both_halves(matches: list) -> list:
@@ -68,6 +71,27 @@ def both_halves(matches: list) -> list:
         return []
     found = [decide([m, *matches[2:]]) for m in matches[:2]]
     return found if all(m is not None for m in found) else []
+
+
+def recent_deck(matches: list, found: list, recent: dict[int, float], ratio: float, *,
+                min_aligned: int = MIN_ALIGNED, margin: float = MARGIN) -> list:
+    """``found`` (one deck) and the runner-up as the second deck when the newest seconds hear it at
+    ``ratio`` times the winner's aligned count there (``recent``: track -> count): the incoming record
+    of a blend, which over the whole window holds a tenth of the outgoing record's count for seconds
+    (:func:`~livedj.library.fingerprints.decks` asks a fifth). It must still reach ``min_aligned`` over
+    the window and ``margin`` times the count of the match after it (a chance match does not)."""
+    if len(found) != 1 or len(matches) < 2:
+        return found
+    best = found[0]
+    rest = [m for m in matches if m.track_id != best.track_id]
+    second = rest[0]
+    third = rest[1].aligned if len(rest) > 1 else 0.0
+    here = recent.get(second.track_id, 0.0)
+    if (second.aligned >= min_aligned and second.aligned >= margin * third and here >= min_aligned / 2
+            and here >= ratio * recent.get(best.track_id, 0.0)):
+        second.confidence = float((1.0 - np.exp(-(second.aligned - min_aligned + 1) / 8.0)) * (1.0 - third / second.aligned))
+        return [best, second]
+    return found
 
 
 @dataclass(frozen=True)
@@ -135,6 +159,7 @@ class Deck:
     updates: int = 0  #: updates as *now* (for the log rule)
     logged: bool = False
     levels: tuple[float, ...] = ()  #: its level in the last few updates before this one (is it fading?)
+    recents: tuple[float, ...] = ()  #: its ``recent`` count in those updates (live matcher; 0 when unknown)
 
 
 _REFERENCE = {"mean": lambda levels: sum(levels) / len(levels), "max": max, "min": min}  #: DeckConfirm.fade_below
@@ -186,6 +211,12 @@ class DeckConfirm:
     #: NOW PLAYING updates with "max", 0 with "mean"); ``"min"``: below each of them (0 too, but a
     #: generated blend named 1 s later)
     fade_below: str = "mean"
+    #: a newer deck is *now* also when its ``recent`` count (the newest seconds, live matcher) reaches this
+    #: times the ``recent`` count of the deck *now*, while that one fades (None: never)
+    recent_takeover: float | None = None
+    #: the deck *now* fades also when its ``recent`` count is below this fraction of its largest
+    #: ``recent`` count in the last ``fading`` updates (None: the level rule alone)
+    recent_fall: float | None = None
     _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
     _decks: dict = field(default_factory=dict)  #: track id -> Deck
     _left: dict = field(default_factory=dict)  #: track id -> (Deck, update it left)
@@ -229,6 +260,7 @@ class DeckConfirm:
         self._now = self._choose_now()
         for deck in self._decks.values():
             deck.levels = (*deck.levels, deck.match.level or 0.0)[-self.fading:] if self.fading else ()
+            deck.recents = (*deck.recents, deck.match.recent or 0.0)[-self.fading:] if self.fading else ()
         if self._now is None:
             return []
         self._decks[self._now].updates += 1
@@ -243,11 +275,21 @@ class DeckConfirm:
             return max(self._decks, key=lambda t: self._decks[t].started)
         playing = self._decks[self._now]
         level = playing.match.level or 0.0
-        if self.fading and level > 0 and level >= _REFERENCE[self.fade_below](playing.levels or (0.0,)):
+        if self.fading and level > 0 and level >= _REFERENCE[self.fade_below](playing.levels or (0.0,)) \
+                and not self._falls_now(playing):
             return self._now  # what plays is not falling: a passage another record shares, not a cut or blend
+        recent = playing.match.recent
         newer = [t for t, d in self._decks.items() if d.started > playing.started
-                 and (d.match.level or 0.0) >= self.takeover * level]
+                 and ((d.match.level or 0.0) >= self.takeover * level
+                      or (self.recent_takeover is not None and recent is not None and d.match.recent is not None
+                          and d.match.recent >= self.recent_takeover * recent))]
         return max(newer, key=lambda t: self._decks[t].started) if newer else self._now
+
+    def _falls_now(self, deck: Deck) -> bool:
+        """Its count in the newest seconds fell under ``recent_fall`` of its recent best."""
+        if self.recent_fall is None or deck.match.recent is None or not deck.recents:
+            return False
+        return deck.match.recent < self.recent_fall * max(deck.recents)
 
     def _leave(self, track_id: int) -> None:
         self._left[track_id] = (self._decks.pop(track_id), self._clock)
@@ -327,6 +369,11 @@ class NowPlayingTracker:
     stream: bool = False
     log_after: int = 4
     search_k: int = -1
+    #: the newest seconds whose aligned landmarks give each match's ``recent`` count (live matcher)
+    recent_s: float = 3.0
+    #: the runner-up is the second deck when the newest seconds hear it at this times the winner's count
+    #: (:func:`recent_deck`; live matcher; None: the whole window's rule alone)
+    recent_deck: float | None = None
     decks: DeckConfirm = field(default_factory=DeckConfirm)
     segments: SegmentVote = field(default_factory=SegmentVote)
     current: NowPlaying = field(default_factory=NowPlaying)
@@ -363,8 +410,11 @@ class NowPlayingTracker:
             self._matcher = LiveMatcher(self.index.fingerprints, tempos=tempos)
         matches = self._matcher.match(heard, sample_rate, end_s if self.stream else None, top=3)
         found = decks(matches) or both_halves(matches)  # both decks during a blend, the louder first
+        recent = self._matcher.recent_aligned(self.recent_s) if self.stream and end_s is not None else {}
+        if recent and self.recent_deck is not None:
+            found = recent_deck(matches, found, recent, self.recent_deck)
         return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share, pitch_locked=m.pitch_locked,
-                           same=m.same) for m in found)
+                           same=m.same, recent=recent.get(m.track_id)) for m in found)
 
     def decide(self, heard: tuple[Match, ...], vector: np.ndarray, window: np.ndarray, sample_rate: int,
                session: Session) -> NowPlaying:
