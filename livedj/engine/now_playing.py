@@ -217,6 +217,9 @@ class DeckConfirm:
     #: the deck *now* fades also when its ``recent`` count is below this fraction of its largest
     #: ``recent`` count in the last ``fading`` updates (None: the level rule alone)
     recent_fall: float | None = None
+    #: as ``prompt``, on the ``recent`` counts: a record heard beside the deck *now* at this many times
+    #: its count in the newest seconds is confirmed in one update (None: never)
+    recent_prompt: float | None = None
     _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
     _decks: dict = field(default_factory=dict)  #: track id -> Deck
     _left: dict = field(default_factory=dict)  #: track id -> (Deck, update it left)
@@ -236,7 +239,8 @@ class DeckConfirm:
             # beside a record that is heard a chance match is weak, and a passage two records share
             # is at 0.25-0.33 of its level: a newcomer at `prompt` times its level is neither
             for track_id, match in now.items():
-                if track_id not in self._decks and (match.level or 0.0) >= self.prompt * playing.level:
+                if track_id not in self._decks and ((match.level or 0.0) >= self.prompt * playing.level
+                                                    or self._recent_at(match, playing, self.recent_prompt)):
                     self._runs[track_id] = max(self._runs[track_id], self.confirm)
         for track_id, deck in list(self._decks.items()):
             if track_id in now:
@@ -278,12 +282,16 @@ class DeckConfirm:
         if self.fading and level > 0 and level >= _REFERENCE[self.fade_below](playing.levels or (0.0,)) \
                 and not self._falls_now(playing):
             return self._now  # what plays is not falling: a passage another record shares, not a cut or blend
-        recent = playing.match.recent
         newer = [t for t, d in self._decks.items() if d.started > playing.started
                  and ((d.match.level or 0.0) >= self.takeover * level
-                      or (self.recent_takeover is not None and recent is not None and d.match.recent is not None
-                          and d.match.recent >= self.recent_takeover * recent))]
+                      or self._recent_at(d.match, playing.match, self.recent_takeover))]
         return max(newer, key=lambda t: self._decks[t].started) if newer else self._now
+
+    @staticmethod
+    def _recent_at(match: Match, playing: Match, ratio: float | None) -> bool:
+        """``match`` heard in the newest seconds at ``ratio`` times ``playing`` or more (False: no ratio, no counts)."""
+        return (ratio is not None and match.recent is not None and playing.recent is not None
+                and match.recent >= ratio * playing.recent)
 
     def _falls_now(self, deck: Deck) -> bool:
         """Its count in the newest seconds fell under ``recent_fall`` of its recent best."""
