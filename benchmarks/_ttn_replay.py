@@ -4,10 +4,12 @@
 live loop would hear again; only :class:`~livedj.engine.now_playing.DeckConfirm` and the log rule
 are run again, over the very same mixes, in seconds. With today's rules a replay gives the figures
 of the run that wrote the dump. ``--set NAME=VALUE`` changes one of ``DeckConfirm``'s fields.
-``--hear`` makes each update's decks again from its top three matches (as ``hear`` does; dumps written
-since 2026-11-30 keep them whole), ``--recent-deck R`` with :func:`~livedj.engine.now_playing.recent_deck`
-at ratio R, and ``--recent-s S`` takes the live matcher's counts in the newest S seconds (2, 3, 4 or 5)
-as each match's ``recent``.
+``--hear`` makes each update's decks again from its top three matches, as today's ``hear`` does (dumps
+written since 2026-11-30 keep them whole, with the live matcher's counts in the newest 2, 3, 4 and 5 s):
+``--recent-s S`` takes the counts of the newest S seconds as each match's ``recent`` (None: none, as the
+stateless matcher), ``--recent-deck R`` :func:`~livedj.engine.now_playing.recent_deck` at ratio R
+(None: off); both default to the tracker's. Without ``--hear`` each update's dumped decks are replayed
+as the run made them (the rules on the newest seconds are then inert: no counts).
 
 ``python -m benchmarks._ttn_replay F.json [G.json ...] [--set prompt=0.4] [--blends] [--hear --recent-deck 0.5]``
 """
@@ -33,8 +35,11 @@ class _Update:
     found: list
 
 
-def heard_again(raw: list, recent_s: float | None = None, ratio: float | None = None) -> tuple:
-    """What ``NowPlayingTracker.hear`` makes of one update's top matches (as dumped by ``_ttn_listen``)."""
+def heard_again(raw: list, recent_s: float | None = NowPlayingTracker.recent_s,
+                ratio: float | None = NowPlayingTracker.recent_deck) -> tuple:
+    """What ``NowPlayingTracker.hear`` makes of one update's top matches (as dumped by ``_ttn_listen``), with
+    the live matcher's counts in the newest ``recent_s`` seconds (dumps of the live matcher only) and
+    :func:`recent_deck` at ``ratio`` (None: off)."""
     matches = [fpi.Match(t, aligned, offset, speed, share=share, pitch_locked=locked, same=tuple(same))
                for t, aligned, speed, locked, offset, share, same, _ in raw]
     recent = {}
@@ -94,8 +99,10 @@ def main(argv=None) -> int:
     ap.add_argument("--set", action="append", default=[], help="NAME=VALUE: a DeckConfirm field (None allowed)")
     ap.add_argument("--blends", action="store_true", help="one line per blend (and per wrong name)")
     ap.add_argument("--hear", action="store_true", help="make the decks again from each update's top matches")
-    ap.add_argument("--recent-deck", type=float, help="with --hear: recent_deck at this ratio")
-    ap.add_argument("--recent-s", type=float, help="with --hear: the live matcher's count in the newest S s as recent")
+    ap.add_argument("--recent-deck", default=str(NowPlayingTracker.recent_deck),
+                    help="with --hear: recent_deck at this ratio (None: off; default: the tracker's)")
+    ap.add_argument("--recent-s", default=str(NowPlayingTracker.recent_s),
+                    help="with --hear: the live matcher's count in the newest S s as recent (None: no counts)")
     a = ap.parse_args(argv)
     types = {f.name: f.type for f in dataclasses.fields(DeckConfirm)}
     rule = {}
@@ -108,7 +115,8 @@ def main(argv=None) -> int:
                       else int(value) if kind == "int" else value if kind == "str" else float(value))
     for path in a.dumps:
         details: list = []
-        hear = dict(recent_s=a.recent_s, ratio=a.recent_deck) if a.hear else None
+        number = lambda text: None if text == "None" else float(text)  # noqa: E731
+        hear = dict(recent_s=number(a.recent_s), ratio=number(a.recent_deck)) if a.hear else None
         print(path, replay(path, rule, details, hear))
         for how, name, transition, seconds in details:
             if a.blends and how in ("blend", "wrong"):

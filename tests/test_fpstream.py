@@ -169,3 +169,15 @@ def test_recent_aligned_hears_the_cut_before_the_whole_window_does(library, inde
             assert newest.get(1, 0.0) > newest.get(6, 0.0)
     assert got[1] > got.get(6, 0.0)  # 18 s: the whole window still says record 1
     assert newest.get(6, 0.0) > 2 * newest.get(1, 0.0) and newest[6] >= 10  # the newest 2 s: record 6
+
+
+def test_recent_aligned_follows_a_record_that_jumps(library, index):
+    """A record heard again from an earlier position (a loop, a cue; the window's best offset is still the
+    old one) is counted at its own offset in the newest seconds: still the record heard there."""
+    y = np.concatenate([library[2][2 * SR: 18 * SR], library[2][4 * SR: 12 * SR]])  # back 14 s at 16 s
+    y = np.asarray(booth(np.asarray(y, np.float32), SR, seed=2), np.float32)
+    live = LiveMatcher(index)
+    for end in np.arange(10.0, 20.0, 1.0):
+        live.match(y[int((end - 10.0) * SR): int(end * SR)], SR, end, top=3)
+    newest = live.recent_aligned(3.0)  # the tracker's recent_s
+    assert newest[3] >= 10 and newest[3] > 2 * max(v for t, v in newest.items() if t != 3), newest

@@ -153,35 +153,33 @@ class LiveMatcher:
         # offsets are the track's position at the origin: move them to the window's start
         cands = [(track, count, offset_s + float(fp.frames_to_s(self.speeds[k] * start)), k, per_hyp)
                  for track, count, offset_s, k, per_hyp in self._exact(start)[:top + 3]]
-        self._exact_top = (cands, start)  # for recent_aligned
+        self._exact_top = (cands, start)  # the candidates, for recent_aligned
         cands, same = fpsame.fold_copies(self.index, cands, len(y) / sr * self.speeds, top, min_aligned=fpi.MIN_ALIGNED,
                                          margin=fpi.MARGIN)
         n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
         return fpi.to_matches(cands[:top], self.speeds, self.locked, n_pairs, same)
 
     def recent_aligned(self, seconds: float) -> dict[int, float]:
-        """Per track among the last :meth:`match` (stream) answer's candidates: its landmarks aligned at
-        its best offset and speed (+-1 frame, weighted as ``aligned``) whose anchor lies in the newest
-        ``seconds`` of the window. The level of a record *now*, not over the whole window: during a
-        blend the window still holds seconds of the outgoing record at full level (docs/fingerprints.md,
-        "Time to name through a blend"). Empty before a stream answer."""
+        """Per track among the last :meth:`match` (stream) answer's candidates: its most landmarks aligned
+        at one offset and speed (+-1 frame, weighted as ``aligned``) among the pairs whose anchor lies in
+        the newest ``seconds`` of the window. The level of a record *now*, not over the whole window:
+        during a blend the window still holds seconds of the outgoing record at full level
+        (docs/fingerprints.md, "Time to name through a blend"). Its own best offset there, not the
+        window's: a record that jumps (a loop, a cue) is heard at another position. Empty before a
+        stream answer."""
         hits, top = getattr(self, "_hits", None), getattr(self, "_exact_top", None)
         if hits is None or top is None or self._end is None:
             return {}
         frame, q_time, hyp, weight, anchor = hits
-        cands, start = top
-        since = self._end - self._origin - seconds * FPS
-        recent = anchor >= since
+        recent = anchor >= self._end - self._origin - seconds * FPS
+        if not recent.any():
+            return {}
         frame, q_time, hyp, weight = frame[recent], q_time[recent], hyp[recent], weight[recent]
         slot = np.searchsorted(self.index._bases, frame, side="right") - 1
         offset = frame - self.index._bases[slot] - q_time
-        out = {}
-        for track, _, offset_s, k, _ in cands:
-            # offset_s was moved to the window's start: back to the origin's frames
-            best = np.rint(float(offset_s - fp.frames_to_s(self.speeds[k] * start)) / float(fp.frames_to_s(1)))
-            ok = (self.index._ids[slot] == track) & (hyp == k) & (np.abs(offset - best) <= 1)
-            out[int(track)] = float(weight[ok].sum())
-        return out
+        slots, best, _, _, _ = fpvote.aligned_counts(slot, hyp, offset, weight, len(self.speeds))
+        counts = dict(zip(self.index._ids[slots].tolist(), best.tolist()))
+        return {int(track): float(counts.get(int(track), 0.0)) for track, *_ in top[0]}
 
     def _vote(self, hashes: np.ndarray, q: np.ndarray, df: np.ndarray, groups: np.ndarray, votes: np.ndarray,
               scale: float = 1.0) -> None:
