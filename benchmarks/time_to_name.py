@@ -367,13 +367,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--matcher-only", action="store_true",
                         help="hear and decide only (no embedding, no ranking): the same names, ~4x faster")
     parser.add_argument("--stream", action="store_true",
-                        help="the live matcher: only each update's new audio read (analysis.stream_match true)")
+                        help="the live matcher (analysis.stream_match true, the default since 2026-11-30)")
+    parser.add_argument("--stateless", action="store_true",
+                        help="the whole window matched every update (analysis.stream_match false)")
     parser.add_argument("--dump", help="write every update's matches and decks here (JSON), for replays")
     parser.add_argument("--per-mix", type=int, default=8, help="records per mix")
     parser.add_argument("--seed", type=int, default=0, help="picks the corpus records (and the mixes)")
     parser.add_argument("--mix-seed", type=int,
                         help="picks the mixes (excerpts, orders) alone: fresh mixes of the same indexed records")
-    parser.add_argument("--dump-other", help="the other matcher (stateless, or live with --stream) listens to the "
+    parser.add_argument("--dump-other", help="the other matcher (stateless, or live with --stateless) listens to the "
                         "same mixes too; its updates written here (JSON, as --dump)")
     parser.add_argument("--confirm", type=int, help="updates in a row before a deck is confirmed (tuning)")
     parser.add_argument("--hold", type=int, help="updates without it before a deck leaves (tuning)")
@@ -393,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
                          blend_s=args.blend_s, seed=args.seed if args.mix_seed is None else args.mix_seed, label=label,
                          confirm=args.confirm, hold=args.hold, identify_s=args.identify_s, hop_s=args.hop,
                          details=details, dump=dump, matcher_only=args.matcher_only,
-                         stream=args.stream, other=other)
+                         stream=not args.stateless, other=other)
     for path, mixes in ((args.dump, dump), (args.dump_other, other)):
         if path:
             Path(path).write_text(json.dumps({"ids": {v: k for k, v in _IDS.items()}, "mixes": mixes}))
