@@ -14,8 +14,9 @@ This module owns the whole answer and its state; the engine calls it twice per u
      moment does not drop it). At most two decks; the newer deck becomes *now*
      (:attr:`NowPlaying.track_id`, the record the ranking follows) as soon as it is at least 0.45
      times as loud as the deck that was *now* (or, live, at least half as loud in the newest 3 s),
-     while that one falls: the incoming record of a blend or a cut. A record that left and comes back within ``remember`` updates keeps its place (the outgoing record
-     heard again late in a blend does not take "now" back). Different songs of one style never
+     while that one falls: the incoming record of a blend or a cut. A record that left and comes
+     back within ``remember`` updates keeps its place (the outgoing record heard again late in a
+     blend does not take "now" back). Different songs of one style never
      match by accident.
    - otherwise the segment index (a vector every few seconds over whole tracks): each track's
      best similarity is averaged over the last ``votes`` updates; the leader is identified when
@@ -47,6 +48,7 @@ from livedj.library.index import BeginningsIndex
 #: the fewest aligned landmarks in the newest seconds that count as hearing a record there (half of
 #: :data:`~livedj.library.fingerprints.MIN_ALIGNED`, the whole window's minimum)
 RECENT_LEAST = MIN_ALIGNED / 2
+
 
 @dataclass(frozen=True)
 class Match:
