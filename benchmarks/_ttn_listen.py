@@ -42,7 +42,7 @@ def listen(mix: str, index: str, *, confirm: int | None = None, hold: int | None
 
         match = LiveMatcher.match
         try:
-            LiveMatcher.match = lambda self, *a, **k: _kept(raw, match(self, *a, **k))
+            LiveMatcher.match = _keeping(raw, match)
             found = hear(audio, sample_rate, end_s)
             raw[-1] = (raw[-1], [dataclasses.astuple(m) for m in found])
             return found
@@ -106,7 +106,7 @@ def listen_matcher_only(mix: str, index: str, *, confirm: int | None = None, hol
     session, plays, updates, raw = Session(), [], [], []
     session.on_played.append(lambda track_id, source, confidence: plays.append(track_id))
     match = LiveMatcher.match
-    LiveMatcher.match = lambda self, *a, **k: _kept(raw, match(self, *a, **k))
+    LiveMatcher.match = _keeping(raw, match)
     try:
         position = max(hop, int(round(MIN_WINDOW_S * sr / hop)) * hop)
         while position <= len(y):
@@ -122,6 +122,22 @@ def listen_matcher_only(mix: str, index: str, *, confirm: int | None = None, hol
     return updates, plays
 
 
-def _kept(store: list, matches: list) -> list:
-    store.append([(m.track_id, round(m.aligned, 1), round(m.speed, 3), m.pitch_locked) for m in matches])
+def _keeping(store: list, match):
+    """``LiveMatcher.match`` that keeps every answer in ``store`` (see :func:`_kept`)."""
+    def kept_match(self, y, sr, end_s=None, **k):
+        return _kept(store, match(self, y, sr, end_s, **k), self if end_s is not None else None)
+    return kept_match
+
+
+#: seconds of the newest audio whose aligned landmarks are kept per match (live matcher only), for replays
+RECENT_S = (2.0, 3.0, 4.0, 5.0)
+
+
+def _kept(store: list, matches: list, matcher=None) -> list:
+    """Keep the top matches: (track, aligned, speed, key lock, offset s, share, copies, aligned in the
+    newest s for s in RECENT_S (live matcher; [] otherwise))."""
+    recent = [matcher.recent_aligned(s) for s in RECENT_S] if matcher is not None and matcher._end is not None else []
+    store.append([(m.track_id, round(m.aligned, 1), round(m.speed, 3), m.pitch_locked, round(m.offset_s, 3),
+                   round(m.share, 5), list(m.same), [round(r.get(m.track_id, 0.0), 1) for r in recent])
+                  for m in matches])
     return matches

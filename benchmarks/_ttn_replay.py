@@ -4,8 +4,14 @@
 live loop would hear again; only :class:`~livedj.engine.now_playing.DeckConfirm` and the log rule
 are run again, over the very same mixes, in seconds. With today's rules a replay gives the figures
 of the run that wrote the dump. ``--set NAME=VALUE`` changes one of ``DeckConfirm``'s fields.
+``--hear`` makes each update's decks again from its top three matches, as today's ``hear`` does (dumps
+written since 2026-11-30 keep them whole, with the live matcher's counts in the newest 2, 3, 4 and 5 s):
+``--recent-s S`` takes the counts of the newest S seconds as each match's ``recent`` (None: none, as the
+stateless matcher), ``--recent-deck R`` :func:`~livedj.engine.now_playing.recent_deck` at ratio R
+(None: off); both default to the tracker's. Without ``--hear`` each update's dumped decks are replayed
+as the run made them (the rules on the newest seconds are then inert: no counts).
 
-``python -m benchmarks._ttn_replay F.json [G.json ...] [--set prompt=0.4] [--blends]``
+``python -m benchmarks._ttn_replay F.json [G.json ...] [--set prompt=0.4] [--blends] [--hear --recent-deck 0.5]``
 """
 from __future__ import annotations
 
@@ -15,7 +21,9 @@ import json
 from dataclasses import dataclass
 
 from benchmarks import time_to_name as ttn
-from livedj.engine.now_playing import DeckConfirm, Match, NowPlayingTracker
+from benchmarks._ttn_listen import RECENT_S
+from livedj.engine.now_playing import DeckConfirm, Match, NowPlayingTracker, both_halves, recent_deck
+from livedj.library import fingerprints as fpi
 
 
 @dataclass
@@ -27,8 +35,26 @@ class _Update:
     found: list
 
 
-def replay(path: str, rule: dict | None = None, details: list | None = None) -> dict:
-    """The figures of the dump at ``path`` with ``DeckConfirm(**rule)``."""
+def heard_again(raw: list, recent_s: float | None = NowPlayingTracker.recent_s,
+                ratio: float | None = NowPlayingTracker.recent_deck) -> tuple:
+    """What ``NowPlayingTracker.hear`` makes of one update's top matches (as dumped by ``_ttn_listen``), with
+    the live matcher's counts in the newest ``recent_s`` seconds (dumps of the live matcher only) and
+    :func:`recent_deck` at ``ratio`` (None: off)."""
+    matches = [fpi.Match(t, aligned, offset, speed, share=share, pitch_locked=locked, same=tuple(same))
+               for t, aligned, speed, locked, offset, share, same, _ in raw]
+    recent = {}
+    if recent_s is not None:
+        recent = {m[0]: m[7][RECENT_S.index(recent_s)] for m in raw if m[7]}
+    found = fpi.decks(matches) or both_halves(matches)
+    if ratio is not None and recent:
+        found = recent_deck(matches, found, recent, ratio)
+    return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share, pitch_locked=m.pitch_locked,
+                       same=m.same, recent=recent.get(m.track_id)) for m in found)
+
+
+def replay(path: str, rule: dict | None = None, details: list | None = None, hear: dict | None = None) -> dict:
+    """The figures of the dump at ``path`` with ``DeckConfirm(**rule)`` (``hear``: :func:`heard_again`'s
+    options, the decks made again from the top matches)."""
     dump = json.loads(open(path, encoding="utf-8").read())
     ttn._IDS.clear()
     ttn._IDS.update({v: int(k) for k, v in dump["ids"].items()})
@@ -40,7 +66,8 @@ def replay(path: str, rule: dict | None = None, details: list | None = None) -> 
         heard = [ttn.Heard(**h) for h in mix["heard"]]
         decks, plays, updates = DeckConfirm(**(rule or {})), [], []
         for u in mix["updates"]:
-            on = decks.update(tuple(Match(*f) for f in u["found"]))
+            found = heard_again(u["raw"], **hear) if hear is not None else tuple(Match(*f) for f in u["found"])
+            on = decks.update(found)
             for deck in on:  # NowPlayingTracker._decide_decks's log rule
                 if not deck.logged and deck.updates >= log_after:
                     deck.logged = True
@@ -56,8 +83,12 @@ def replay(path: str, rule: dict | None = None, details: list | None = None) -> 
     if details is not None:
         details += figures["details"]
     cut, blend, deck = ttn._stats(figures["cut"]), ttn._stats(figures["blend"]), ttn._stats(figures["deck_blend"])
+    reach = ttn.within_reach(figures["details"])
+    near = ttn._stats(reach)
     return {"cuts": len(figures["cut"]), "cut_p50": round(cut[0], 2), "cut_p95": round(cut[1], 2),
-            "blends": len(figures["blend"]), "blend_p50": round(blend[0], 2), "blend_p95": round(blend[1], 2), "deck_p50": round(deck[0], 2),
+            "blends": len(figures["blend"]), "blend_p50": round(blend[0], 2), "blend_p95": round(blend[1], 2),
+            "blends_8": len(reach), "blend_p50_8": round(near[0], 2), "blend_p95_8": round(near[1], 2),
+            "deck_p50": round(deck[0], 2),
             "named": (cut[2], blend[2]), "wrong_now": figures["wrong_now"], "wrong_deck": figures["wrong_deck"],
             "log_in_order": f"{in_order}/{len(dump['mixes'])}", "updates": figures["updates"]}
 
@@ -67,6 +98,11 @@ def main(argv=None) -> int:
     ap.add_argument("dumps", nargs="+")
     ap.add_argument("--set", action="append", default=[], help="NAME=VALUE: a DeckConfirm field (None allowed)")
     ap.add_argument("--blends", action="store_true", help="one line per blend (and per wrong name)")
+    ap.add_argument("--hear", action="store_true", help="make the decks again from each update's top matches")
+    ap.add_argument("--recent-deck", default=str(NowPlayingTracker.recent_deck),
+                    help="with --hear: recent_deck at this ratio (None: off; default: the tracker's)")
+    ap.add_argument("--recent-s", default=str(NowPlayingTracker.recent_s),
+                    help="with --hear: the live matcher's count in the newest S s as recent (None: no counts)")
     a = ap.parse_args(argv)
     types = {f.name: f.type for f in dataclasses.fields(DeckConfirm)}
     rule = {}
@@ -79,7 +115,9 @@ def main(argv=None) -> int:
                       else int(value) if kind == "int" else value if kind == "str" else float(value))
     for path in a.dumps:
         details: list = []
-        print(path, replay(path, rule, details))
+        number = lambda text: None if text == "None" else float(text)  # noqa: E731
+        hear = dict(recent_s=number(a.recent_s), ratio=number(a.recent_deck)) if a.hear else None
+        print(path, replay(path, rule, details, hear))
         for how, name, transition, seconds in details:
             if a.blends and how in ("blend", "wrong"):
                 print(f"  {how:5s} {seconds!s:>6}  {transition}  ({name})")

@@ -174,6 +174,13 @@ def render_mix(excerpts: list[str], sources: list[str], ids: dict[str, int], out
     return heard, float(stats["duration"])
 
 
+def _dumped(how: str, m: int, heard: list[Heard], updates: list, plays: list) -> dict:
+    """One mix's entry of a ``--dump`` file."""
+    return {"how": how, "mix": m, "heard": [dataclasses.asdict(h) for h in heard], "plays": plays, "updates": [
+        {"t": u.t, "now": (u.now_playing or {}).get("track_id"), "decks": [d["track_id"] for d in u.decks],
+         "raw": getattr(u, "raw", []), "found": getattr(u, "found", [])} for u in updates]}
+
+
 # -- figures ------------------------------------------------------------------------------------
 def measure(heard: list[Heard], updates: list, window_s: float) -> dict:
     """Per transition: seconds from louder to NOW PLAYING (None: never named while audible); wrong names."""
@@ -223,6 +230,21 @@ def _trace(h: Heard, during: list) -> str:
     return f"in top-3 {seen}, top {top}, deck {deck}"
 
 
+REACH = 8.0  #: the pitch fader's reach, % (the ranking's ``pitch_range``; the matcher's hypotheses)
+
+
+def within_reach(details: list) -> list:
+    """The blends of ``details`` (``measure``'s lines) stretched within +-``REACH`` %: their seconds."""
+    import re
+
+    out = []
+    for how, _, transition, seconds in details:
+        stretch = re.search(r"at ([+-]?[0-9.]+) %", transition) if how == "blend" else None
+        if stretch is not None and abs(float(stretch.group(1))) <= REACH:
+            out.append(seconds)
+    return out
+
+
 def _stats(values: list) -> tuple[float, float, float]:
     """(median, p95, named fraction); a record never named counts as infinitely late."""
     if not values:
@@ -235,9 +257,11 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
                   blend_mixes: int | None = None, seed: int = 0, label: str = "generated", confirm=None, hold=None, identify_s=None,
                   hop_s: float = 1.0, work: Path | None = None, cut_s: float = 75.0,
                   blend_s: float = 150.0, details: list | None = None, dump: list | None = None,
-                  matcher_only: bool = False, stream: bool = True) -> list[dict]:
+                  matcher_only: bool = False, stream: bool = True, other: list | None = None) -> list[dict]:
     """Index the present records, render ``mixes`` cut mixes and ``blend_mixes`` (default ``mixes``)
-    blend mixes of ``per_mix`` records each, listen to each and return the rows."""
+    blend mixes of ``per_mix`` records each, listen to each and return the rows. ``other``: the other
+    matcher (live when ``stream`` is False, else stateless) listens to the same mixes too, its dump
+    appended there (the rows are ``stream``'s)."""
     from rich.progress import Progress
 
     rng = np.random.default_rng(seed)
@@ -250,7 +274,7 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
                                  seed=seed, label=label,
                                  confirm=confirm, hold=hold, identify_s=identify_s, hop_s=hop_s, work=Path(tmp),
                                  cut_s=cut_s, blend_s=blend_s, details=details, dump=dump, matcher_only=matcher_only,
-                                 stream=stream)
+                                 stream=stream, other=other)
     import hashlib
 
     key = f"{label}-{len(present)}-{hashlib.sha1(chr(0).join(present).encode()).hexdigest()[:10]}"
@@ -279,11 +303,12 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
                 listen_s += time.perf_counter() - began
                 got = measure(heard, updates, window_s)
                 if dump is not None:  # everything a replay of the confirmation rules needs
-                    dump.append({"how": how, "mix": m, "heard": [dataclasses.asdict(h) for h in heard],
-                                 "plays": plays, "updates": [
-                                     {"t": u.t, "now": (u.now_playing or {}).get("track_id"),
-                                      "decks": [d["track_id"] for d in u.decks], "raw": getattr(u, "raw", []),
-                                      "found": getattr(u, "found", [])} for u in updates]})
+                    dump.append(_dumped(how, m, heard, updates, plays))
+                if other is not None:  # the other matcher over the very same mix
+                    o_updates, o_plays = (listen_matcher_only if matcher_only else listen)(
+                        str(work / f"{how}{m}.wav"), str(index_dir / "index"), confirm=confirm, hold=hold,
+                        identify_s=identify_s, hop_s=hop_s, stream=not stream)
+                    other.append(_dumped(how, m, heard, o_updates, o_plays))
                 for name in figures:
                     figures[name] += got.get(name, [])
                 expected = [h.track_id for h in heard if h.track_id is not None]
@@ -294,6 +319,7 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
     if details is not None:
         details += figures["details"]
     cut, blend, deck = _stats(figures["cut"]), _stats(figures["blend"]), _stats(figures["deck_blend"])
+    reach = within_reach(figures["details"])
     note = f"{label}: {len(present)} records indexed, {len(absent)} absent; {len(figures['cut'])} cuts, " \
            f"{len(figures['blend'])} blends; {figures['updates']} updates"
     return [
@@ -305,6 +331,8 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
         row("time_to_name.blend.p50", "through a 16-bar blend: seconds from the crossover (middle) to NOW PLAYING "
             "(median; negative: named before it was the louder one)", blend[0], "s"),
         row("time_to_name.blend.p95", "through a blend: 95th percentile", blend[1], "s", target=10.0),
+        row("time_to_name.blend.p95_reach", f"through a blend stretched within +-{REACH:g} % (the pitch fader's "
+            f"reach; {len(reach)} blends): 95th percentile", _stats(reach)[1], "s", target=10.0),
         row("time_to_name.blend.named", "blends whose record was named", blend[2], "", target=1.0,
             higher_is_better=True),
         row("time_to_name.blend.deck_p50", "through a blend: seconds from the crossover to the record on a deck "
@@ -339,10 +367,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--matcher-only", action="store_true",
                         help="hear and decide only (no embedding, no ranking): the same names, ~4x faster")
     parser.add_argument("--stream", action="store_true",
-                        help="the live matcher: only each update's new audio read (analysis.stream_match true)")
+                        help="the live matcher (analysis.stream_match true, the default since 2026-11-30)")
+    parser.add_argument("--stateless", action="store_true",
+                        help="the whole window matched every update (analysis.stream_match false)")
     parser.add_argument("--dump", help="write every update's matches and decks here (JSON), for replays")
     parser.add_argument("--per-mix", type=int, default=8, help="records per mix")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="picks the corpus records (and the mixes)")
+    parser.add_argument("--mix-seed", type=int,
+                        help="picks the mixes (excerpts, orders) alone: fresh mixes of the same indexed records")
+    parser.add_argument("--dump-other", help="the other matcher (stateless, or live with --stateless) listens to the "
+                        "same mixes too; its updates written here (JSON, as --dump)")
     parser.add_argument("--confirm", type=int, help="updates in a row before a deck is confirmed (tuning)")
     parser.add_argument("--hold", type=int, help="updates without it before a deck leaves (tuning)")
     parser.add_argument("--identify-s", type=float, help="seconds the fingerprint match hears (tuning)")
@@ -356,13 +390,15 @@ def main(argv: list[str] | None = None) -> int:
         label = "generated"
     details: list = []
     dump: list | None = [] if args.dump else None
+    other: list | None = [] if args.dump_other else None
     rows = run_benchmark(records, per_mix=args.per_mix, mixes=args.mixes, blend_mixes=args.blend_mixes,
-                         blend_s=args.blend_s, seed=args.seed, label=label,
+                         blend_s=args.blend_s, seed=args.seed if args.mix_seed is None else args.mix_seed, label=label,
                          confirm=args.confirm, hold=args.hold, identify_s=args.identify_s, hop_s=args.hop,
                          details=details, dump=dump, matcher_only=args.matcher_only,
-                         stream=args.stream)
-    if args.dump:
-        Path(args.dump).write_text(json.dumps({"ids": {v: k for k, v in _IDS.items()}, "mixes": dump}))
+                         stream=not args.stateless, other=other)
+    for path, mixes in ((args.dump, dump), (args.dump_other, other)):
+        if path:
+            Path(path).write_text(json.dumps({"ids": {v: k for k, v in _IDS.items()}, "mixes": mixes}))
     print_rows(rows, title=f"time to name ({label})")
     for how, name, transition, seconds in details:  # one line per transition: what made a slow one slow
         if how == "wrong":

@@ -172,10 +172,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "key_lock": Field(bool, True, help="now playing also names records played with key lock (master "
                                             "tempo: tempo moved, pitch not); false: pitch fader only, "
                                             "about 1.5x less identification time"),
-        "stream_match": Field(bool, False, help="live, the fingerprint match reads only each update's new audio "
-                                                 "(~0.7x its time; docs/fingerprints.md, live matcher); off by "
-                                                 "default: on c2's mixes it named a record sharing passages "
-                                                 "with the playing one"),
+        "stream_match": Field(bool, True, help="live, the fingerprint match reads only each update's new audio "
+                                                "(~0.7x its time) and knows what the newest 3 s hold, which names "
+                                                "the incoming record of a cut or blend sooner (docs/fingerprints.md, "
+                                                "live matcher); false: the whole window every update"),
     },
     "index": {
         "path": Field(str, "", _directory_or_absent, help="index directory; empty: $XDG_DATA_HOME/livedj/index"),

@@ -166,12 +166,71 @@ def test_a_wobbling_level_is_not_fading():
             rule.update((a(level),))
         decks = [rule.update((a(level), b(0.45 * level))) for level in (0.11, 0.12, 0.115)][-1]
         assert ids(decks) == expected
-    rule = DeckConfirm(confirm=2, hold=3, fading=3, takeover=0.4)
-    for level in (0.12, 0.12, 0.12):
-        rule.update((a(level),))
-    rule.update((a(0.11), b(0.03)))
-    assert ids(rule.update((a(0.10), b(0.042)))) == [2, 1]  # a blend: falling, and the incoming at 0.42 of it
-    assert DeckConfirm().fade_below == "mean" and DeckConfirm().takeover == 0.4  # what the live tracker uses
+    for takeover, incoming, expected in ((0.4, 0.042, [2, 1]), (0.45, 0.042, [1, 2]), (0.45, 0.047, [2, 1])):
+        rule = DeckConfirm(confirm=2, hold=3, fading=3, takeover=takeover)
+        for level in (0.12, 0.12, 0.12):
+            rule.update((a(level),))
+        rule.update((a(0.11), b(0.03)))
+        # a blend: what played falls, the incoming record at 0.42 / 0.47 of its level
+        assert ids(rule.update((a(0.10), b(incoming)))) == expected
+    # what the live tracker uses: 0.45 since fresh c2 mixes had a shared passage reach 0.43-0.46
+    assert DeckConfirm().fade_below == "mean" and DeckConfirm().takeover == 0.45
+
+
+def test_the_newest_seconds_name_the_incoming_record_sooner():
+    """With the live matcher's counts in the newest seconds (``Match.recent``): a newcomer at half the
+    playing record's count there is confirmed at once and takes over while that record fades, although
+    over the whole window it is at a fifth of its level; two records both unheard there say nothing; a
+    record that shared a passage seconds ago (unheard there now) does not take over on its window level."""
+    def a(level, recent):
+        return Match(1, 0.9, level=level, recent=recent)
+
+    def b(level, recent):
+        return Match(2, 0.8, level=level, recent=recent)
+
+    ids = lambda decks: [d.match.track_id for d in decks]  # noqa: E731
+    for recent_rules, expected in ((True, [2, 1]), (False, [1])):
+        rule = DeckConfirm() if recent_rules else DeckConfirm(recent_prompt=None, recent_takeover=None)
+        for _ in range(3):
+            rule.update((a(0.12, 40.0),))
+        assert ids(rule.update((a(0.10, 12.0), b(0.02, 14.0)))) == expected  # a blend, 3 s past its middle
+    rule = DeckConfirm()
+    for _ in range(3):
+        rule.update((a(0.12, 40.0),))
+    assert ids(rule.update((a(0.10, 40.0), b(0.02, 14.0)))) == [1]  # a third of its count: two updates
+    assert ids(rule.update((a(0.09, 38.0), b(0.02, 14.0)))) == [1, 2]  # then a deck, not *now*
+    rule = DeckConfirm()
+    for _ in range(3):
+        rule.update((a(0.12, 40.0),))
+    rule.update((a(0.12, 0.0), b(0.02, 0.0)))
+    assert ids(rule.update((a(0.11, 0.0), b(0.02, 0.0)))) == [1, 2]  # both unheard in the newest seconds
+    rule = DeckConfirm(recent_veto=None)
+    vetoed = DeckConfirm()
+    for r in (rule, vetoed):
+        for _ in range(3):
+            r.update((a(0.15, 40.0),))
+        r.update((a(0.15, 40.0), b(0.05, 30.0)))
+        r.update((a(0.15, 38.0), b(0.05, 30.0)))  # a shared passage: a deck beside it
+    # the passage is over (b unheard in the newest seconds), its level over the window lingers at 0.47
+    assert ids(rule.update((a(0.117, 16.0), b(0.055, 0.0)))) == [2, 1]
+    assert ids(vetoed.update((a(0.117, 16.0), b(0.055, 0.0)))) == [1, 2]
+
+
+def test_recent_deck_takes_the_runner_up_heard_in_the_newest_seconds():
+    from livedj.engine.now_playing import recent_deck
+    from livedj.library.fingerprints import Match as Heard
+
+    def heard():
+        return [Heard(1, 120.0, 0.0, 1.0, share=0.1), Heard(2, 14.0, 0.0, 1.0, share=0.01),
+                Heard(3, 5.0, 0.0, 1.0, share=0.004)]
+
+    found = heard()[:1]
+    assert [m.track_id for m in recent_deck(heard(), found, {1: 20.0, 2: 12.0, 3: 0.0}, 0.5)] == [1, 2]
+    assert recent_deck(heard(), found, {1: 30.0, 2: 12.0, 3: 0.0}, 0.5) == found  # under half of it there
+    assert recent_deck(heard(), found, {1: 6.0, 2: 4.0, 3: 0.0}, 0.5) == found  # too few landmarks to count
+    few = heard()
+    few[1] = Heard(2, 9.0, 0.0, 1.0, share=0.01)
+    assert recent_deck(few, found, {1: 10.0, 2: 9.0}, 0.5) == found  # under MIN_ALIGNED over the window
 
 
 def test_embedding_identifier_needs_similarity_and_margin():

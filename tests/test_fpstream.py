@@ -151,3 +151,33 @@ def test_tracker_streams_only_when_asked(library, index, stream):
         named.update(m.track_id for m in heard[:1])
     assert {1, 6} <= named, named
     assert tracker._matcher.fresh_windows == (1 if stream else 0)
+
+
+def test_recent_aligned_hears_the_cut_before_the_whole_window_does(library, index):
+    """``recent_aligned`` counts a match's aligned landmarks in the newest seconds only: 2 s after a cut
+    the incoming record leads there, while over the whole 10-s window the outgoing one still leads;
+    over the whole window it is the match's own count."""
+    y = _stream(library, 0, 5)  # record 1, cut at 16 s to record 6
+    live = LiveMatcher(index)
+    for end in np.arange(10.0, 19.0, 1.0):
+        got = {m.track_id: m.aligned for m in live.match(y[int((end - 10.0) * SR): int(end * SR)], SR, end, top=3)}
+        whole, newest = live.recent_aligned(10.0), live.recent_aligned(2.0)
+        for track, aligned in got.items():
+            assert whole[track] == pytest.approx(aligned, abs=1e-6)
+            assert newest[track] <= aligned + 1e-6
+        if end < 16.0:
+            assert newest.get(1, 0.0) > newest.get(6, 0.0)
+    assert got[1] > got.get(6, 0.0)  # 18 s: the whole window still says record 1
+    assert newest.get(6, 0.0) > 2 * newest.get(1, 0.0) and newest[6] >= 10  # the newest 2 s: record 6
+
+
+def test_recent_aligned_follows_a_record_that_jumps(library, index):
+    """A record heard again from an earlier position (a loop, a cue; the window's best offset is still the
+    old one) is counted at its own offset in the newest seconds: still the record heard there."""
+    y = np.concatenate([library[2][2 * SR: 18 * SR], library[2][4 * SR: 12 * SR]])  # back 14 s at 16 s
+    y = np.asarray(booth(np.asarray(y, np.float32), SR, seed=2), np.float32)
+    live = LiveMatcher(index)
+    for end in np.arange(10.0, 20.0, 1.0):
+        live.match(y[int((end - 10.0) * SR): int(end * SR)], SR, end, top=3)
+    newest = live.recent_aligned(3.0)  # the tracker's recent_s
+    assert newest[3] >= 10 and newest[3] > 2 * max(v for t, v in newest.items() if t != 3), newest

@@ -12,10 +12,11 @@ This module owns the whole answer and its state; the engine calls it twice per u
      name it (as the winner or as the second deck; one update when it is already half as loud as
      the deck *now* beside it), and leaves after ``hold`` updates in a row without it (a noisy
      moment does not drop it). At most two decks; the newer deck becomes *now*
-     (:attr:`NowPlaying.track_id`, the record the ranking follows) as soon as it is at least 0.4
-     times as loud as the deck that was *now*, while that one falls: the incoming record of a blend
-     or a cut. A record that left and comes back within ``remember`` updates keeps its place (the outgoing record
-     heard again late in a blend does not take "now" back). Different songs of one style never
+     (:attr:`NowPlaying.track_id`, the record the ranking follows) as soon as it is at least 0.45
+     times as loud as the deck that was *now* (or, live, at least half as loud in the newest 3 s),
+     while that one falls: the incoming record of a blend or a cut. A record that left and comes
+     back within ``remember`` updates keeps its place (the outgoing record heard again late in a
+     blend does not take "now" back). Different songs of one style never
      match by accident.
    - otherwise the segment index (a vector every few seconds over whole tracks): each track's
      best similarity is averaged over the last ``votes`` updates; the leader is identified when
@@ -39,9 +40,14 @@ import numpy as np
 
 from livedj.encoders.base import Encoder
 from livedj.engine.session import Played, Session
-from livedj.library.fingerprints import KEYLOCK_TEMPOS, decide, decks
+from livedj.library.fingerprints import KEYLOCK_TEMPOS, MARGIN, MIN_ALIGNED, decide, decks
 from livedj.library.fpstream import LiveMatcher
 from livedj.library.index import BeginningsIndex
+
+
+#: the fewest aligned landmarks in the newest seconds that count as hearing a record there (half of
+#: :data:`~livedj.library.fingerprints.MIN_ALIGNED`, the whole window's minimum)
+RECENT_LEAST = MIN_ALIGNED / 2
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,9 @@ class Match:
     #: other library records that are the same recording here (the same audio indexed twice): heard
     #: with this one, so never suggested while it plays; the play is this record's, logged once
     same: tuple[int, ...] = ()
+    #: landmarks of this record aligned in the newest seconds heard (``NowPlayingTracker.recent_s``; the
+    #: live matcher only, else None): its level *now*, where ``level`` is over the whole window
+    recent: float | None = None
 
     @property
     def pitch_speed(self) -> float:
@@ -75,6 +84,27 @@ def both_halves(matches: list) -> list:
     return found if all(m is not None for m in found) else []
 
 
+def recent_deck(matches: list, found: list, recent: dict[int, float], ratio: float, *,
+                min_aligned: int = MIN_ALIGNED, margin: float = MARGIN) -> list:
+    """``found`` (one deck) and the runner-up as the second deck when the newest seconds hear it at
+    ``ratio`` times the winner's aligned count there (``recent``: track -> count): the incoming record
+    of a blend, which over the whole window holds a tenth of the outgoing record's count for seconds
+    (:func:`~livedj.library.fingerprints.decks` asks a fifth). It must still reach ``min_aligned`` over
+    the window and ``margin`` times the count of the match after it (a chance match does not)."""
+    if len(found) != 1 or len(matches) < 2:
+        return found
+    best = found[0]
+    rest = [m for m in matches if m.track_id != best.track_id]
+    second = rest[0]
+    third = rest[1].aligned if len(rest) > 1 else 0.0
+    here = recent.get(second.track_id, 0.0)
+    if (second.aligned >= min_aligned and second.aligned >= margin * third and here >= RECENT_LEAST
+            and here >= ratio * recent.get(best.track_id, 0.0)):
+        second.confidence = float((1.0 - np.exp(-(second.aligned - min_aligned + 1) / 8.0)) * (1.0 - third / second.aligned))
+        return [best, second]
+    return found
+
+
 @dataclass(frozen=True)
 class NowPlaying:
     """What is on the deck after one update."""
@@ -82,7 +112,7 @@ class NowPlaying:
     track_id: int | None = None  #: the record *now* (the deck confirmed last); None: nothing identified
     confidence: float = 0.0
     heard: tuple[Match, ...] = ()  #: this update's matches, best first (confirmed or not)
-    #: the confirmed decks, *now* first (the incoming record of a blend once 0.4 times as loud), then the other;
+    #: the confirmed decks, *now* first (the incoming record of a blend once 0.45 times as loud), then the other;
     #: ``level`` is this update's share of what was heard (0 when the deck was not heard this time)
     decks: tuple[Match, ...] = ()
 
@@ -152,7 +182,7 @@ class DeckConfirm:
 
     *Now* is the newer deck as soon as its level reaches ``takeover`` times the level of the deck
     that was *now* (at once when that one is not heard), and stays so: the incoming record of a
-    blend or a cut once it is named and at least 0.4 times as loud. Not simply the newest deck: two
+    blend or a cut once it is named and at least 0.45 times as loud. Not simply the newest deck: two
     records of one album may share a passage, and while one plays the other is named as a second
     deck at 0.25-0.33 of its level (measured, development corpus 2, two records of one soundtrack);
     it must neither become *now* nor be logged. Not simply the louder deck either: the two levels
@@ -166,6 +196,13 @@ class DeckConfirm:
     update) is confirmed at once: the second update would only repeat what a cut or the second half
     of a blend already says (``python -m benchmarks.time_to_name``: 1 s sooner after a cut; no false
     name in the replays of docs/fingerprints.md, "Time to name").
+    The live matcher also says how many landmarks each record aligns in the newest seconds
+    (:attr:`Match.recent`): there a blend or a cut shows seconds before the 10-s window's levels
+    do. With these counts a newer deck takes over also at ``recent_takeover`` of the playing deck's
+    count there, a newcomer at ``recent_prompt`` of it is confirmed at once, and a takeover on the
+    window's level needs ``recent_veto`` of it (a passage shared a few seconds ago keeps its level
+    over the window, while neither record is heard there as the other). Tuned on one set of
+    time_to_name mixes, checked on another (docs/fingerprints.md, "The newest seconds").
     A record dropped and confirmed again within ``remember`` updates is the same play: it keeps
     its place in the order and its logged flag (the outgoing record of a long blend may fade
     under the detection threshold and come back).
@@ -176,9 +213,10 @@ class DeckConfirm:
     max_decks: int = 2
     remember: int = 120  #: updates a record that left keeps its place and logged flag
     #: a newer deck is *now* from this fraction of the current one's level (0.5 until the mean rule
-    #: below; replays of the time_to_name mixes: cuts named up to 0.8 s sooner at the median; 0.35
-    #: gave 21 false NOW PLAYING updates on c2)
-    takeover: float = 0.4
+    #: below; 0.4 until 2026-11-30, when fresh c2 mixes gave 5 false NOW PLAYING updates at 0.4 with
+    #: either matcher, a record sharing passages with the playing one at 0.43-0.46 of its level; 0.35
+    #: gave 21 on c2's first mixes)
+    takeover: float = 0.45
     #: a record heard beside the deck that is *now* at this many times its level is confirmed in one
     #: update (None: never): already as loud as what plays, it is the incoming record of a cut or a
     #: blend, which would wait one more update for nothing (see :meth:`update`)
@@ -191,6 +229,17 @@ class DeckConfirm:
     #: NOW PLAYING updates with "max", 0 with "mean"); ``"min"``: below each of them (0 too, but a
     #: generated blend named 1 s later)
     fade_below: str = "mean"
+    #: a newer deck is *now* also when its ``recent`` count (the newest seconds, live matcher) reaches this
+    #: times the ``recent`` count of the deck *now*, while that one fades (None: never): the window still
+    #: holds seconds of the outgoing record at full level, its newest seconds do not
+    recent_takeover: float | None = 0.5
+    #: as ``prompt``, on the ``recent`` counts: a record heard beside the deck *now* at this many times
+    #: its count in the newest seconds is confirmed in one update (None: never)
+    recent_prompt: float | None = 0.5
+    #: a newer deck takes over on the whole window's level only when its ``recent`` count is at least this
+    #: times the one of the deck *now* (known counts only; None: no such check): a passage another record
+    #: shared a few seconds ago keeps its level over the window while it is no longer heard
+    recent_veto: float | None = 0.5
     _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
     _decks: dict = field(default_factory=dict)  #: track id -> Deck
     _left: dict = field(default_factory=dict)  #: track id -> (Deck, update it left)
@@ -210,7 +259,8 @@ class DeckConfirm:
             # beside a record that is heard a chance match is weak, and a passage two records share
             # is at 0.25-0.33 of its level: a newcomer at `prompt` times its level is neither
             for track_id, match in now.items():
-                if track_id not in self._decks and (match.level or 0.0) >= self.prompt * playing.level:
+                if track_id not in self._decks and ((match.level or 0.0) >= self.prompt * playing.level
+                                                    or self._recent_at(match, playing, self.recent_prompt)):
                     self._runs[track_id] = max(self._runs[track_id], self.confirm)
         for track_id, deck in list(self._decks.items()):
             if track_id in now:
@@ -251,8 +301,18 @@ class DeckConfirm:
         if self.fading and level > 0 and level >= _REFERENCE[self.fade_below](playing.levels or (0.0,)):
             return self._now  # what plays is not falling: a passage another record shares, not a cut or blend
         newer = [t for t, d in self._decks.items() if d.started > playing.started
-                 and (d.match.level or 0.0) >= self.takeover * level]
+                 and (((d.match.level or 0.0) >= self.takeover * level
+                       and (self.recent_veto is None or d.match.recent is None or playing.match.recent is None
+                            or self._recent_at(d.match, playing.match, self.recent_veto, 0.0)))
+                      or self._recent_at(d.match, playing.match, self.recent_takeover))]
         return max(newer, key=lambda t: self._decks[t].started) if newer else self._now
+
+    @staticmethod
+    def _recent_at(match: Match, playing: Match, ratio: float | None, least: float = RECENT_LEAST) -> bool:
+        """``match`` heard in the newest seconds at ``ratio`` times ``playing`` or more, and at least ``least``
+        landmarks (False: no ratio, no counts; two records both unheard there say nothing)."""
+        return (ratio is not None and match.recent is not None and playing.recent is not None
+                and match.recent >= max(least, ratio * playing.recent))
 
     def _leave(self, track_id: int) -> None:
         self._left[track_id] = (self._decks.pop(track_id), self._clock)
@@ -317,8 +377,9 @@ class NowPlayingTracker:
         (about 1.5x the match's time); False: pitch-fader hypotheses only.
     stream : bool
         Live (a stream time given to :meth:`hear`), read only each update's new audio
-        (:class:`~livedj.library.fpstream.LiveMatcher`); False (the default, as config
-        ``analysis.stream_match``): the whole window every update.
+        (:class:`~livedj.library.fpstream.LiveMatcher`), and each match's count in the newest
+        ``recent_s`` seconds is known (the default, as config ``analysis.stream_match``); False: the
+        whole window every update, and the rules on the newest seconds are off.
     log_after : int
         NOW PLAYING this many updates in a row: logged as played (once).
     search_k : int
@@ -329,9 +390,14 @@ class NowPlayingTracker:
     segment_encoder: Encoder | None = None
     identify_s: float = 10.0
     key_lock: bool = True
-    stream: bool = False
+    stream: bool = True
     log_after: int = 4
     search_k: int = -1
+    #: the newest seconds whose aligned landmarks give each match's ``recent`` count (live matcher)
+    recent_s: float = 3.0
+    #: the runner-up is the second deck when the newest seconds hear it at this times the winner's count
+    #: (:func:`recent_deck`; live matcher; None: the whole window's rule alone)
+    recent_deck: float | None = 0.5
     decks: DeckConfirm = field(default_factory=DeckConfirm)
     segments: SegmentVote = field(default_factory=SegmentVote)
     current: NowPlaying = field(default_factory=NowPlaying)
@@ -368,8 +434,11 @@ class NowPlayingTracker:
             self._matcher = LiveMatcher(self.index.fingerprints, tempos=tempos)
         matches = self._matcher.match(heard, sample_rate, end_s if self.stream else None, top=3)
         found = decks(matches) or both_halves(matches)  # both decks during a blend, the louder first
+        recent = self._matcher.recent_aligned(self.recent_s) if self.stream and end_s is not None else {}
+        if recent and self.recent_deck is not None:
+            found = recent_deck(matches, found, recent, self.recent_deck)
         return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share, pitch_locked=m.pitch_locked,
-                           same=m.same) for m in found)
+                           same=m.same, recent=recent.get(m.track_id)) for m in found)
 
     def decide(self, heard: tuple[Match, ...], vector: np.ndarray, window: np.ndarray, sample_rate: int,
                session: Session) -> NowPlaying:

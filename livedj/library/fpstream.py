@@ -157,10 +157,33 @@ class LiveMatcher:
         # offsets are the track's position at the origin: move them to the window's start
         cands = [(track, count, offset_s + float(fp.frames_to_s(self.speeds[k] * start)), k, per_hyp)
                  for track, count, offset_s, k, per_hyp in self._exact(start, top + 3)]
+        self._exact_top = (cands, start)  # the candidates, for recent_aligned
         cands, same = fpsame.fold_copies(self.index, cands, len(y) / sr * self.speeds, top, min_aligned=fpi.MIN_ALIGNED,
                                          margin=fpi.MARGIN)
         n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
         return fpi.to_matches(cands[:top], self.speeds, self.locked, n_pairs, same)
+
+    def recent_aligned(self, seconds: float) -> dict[int, float]:
+        """Per track among the last :meth:`match` (stream) answer's candidates: its most landmarks aligned
+        at one offset and speed (+-1 frame, weighted as ``aligned``) among the pairs whose anchor lies in
+        the newest ``seconds`` of the window. The level of a record *now*, not over the whole window:
+        during a blend the window still holds seconds of the outgoing record at full level
+        (docs/fingerprints.md, "Time to name through a blend"). Its own best offset there, not the
+        window's: a record that jumps (a loop, a cue) is heard at another position. Empty before a
+        stream answer."""
+        hits, top = getattr(self, "_hits", None), getattr(self, "_exact_top", None)
+        if hits is None or top is None or self._end is None:
+            return {}
+        frame, q_time, hyp, weight, anchor = hits
+        recent = anchor >= self._end - self._origin - seconds * FPS
+        if not recent.any():
+            return {}
+        frame, q_time, hyp, weight = frame[recent], q_time[recent], hyp[recent], weight[recent]
+        slot = np.searchsorted(self.index._bases, frame, side="right") - 1
+        offset = frame - self.index._bases[slot] - q_time
+        slots, best, _, _, _ = fpvote.aligned_counts(slot, hyp, offset, weight, len(self.speeds))
+        counts = dict(zip(self.index._ids[slots].tolist(), best.tolist()))
+        return {int(track): float(counts.get(int(track), 0.0)) for track, *_ in top[0]}
 
     def _vote(self, chunk: _Chunk, votes: np.ndarray, scale: float = 1.0, also: np.ndarray | None = None) -> None:
         """A chunk's coarse votes (``scale`` x their weights) added to ``votes`` (and ``also``), one row per
@@ -289,7 +312,7 @@ class LiveMatcher:
             self._recent[:] = 0
         chosen[0] |= chosen[n_bins]
         bins = np.flatnonzero(chosen[:n_bins])
-        frames, times, hyps, weights = [], [], [], []
+        frames, times, hyps, weights, rows = [], [], [], [], []
         for c in self._kept():
             if c.hits.frame_bits:
                 row, frame = fpkeys.key_hits(c.hits, bins, chosen, c.rows, c.start)
@@ -300,11 +323,16 @@ class LiveMatcher:
             if c.targets[0] < start + fp.DT_MAX / self.speeds.min():  # may hold pairs that began before the window
                 inside = c.row_anchor[row] >= start
                 row, frame = row[inside], frame[inside]
+            rows.append(row)
             frames.append(frame)
             times.append(c.row_time[row])
             hyps.append(c.row_hyp[row])
             weights.append(c.row_weight[row])
+        anchors = [c.row_anchor[r] for c, r in zip(self._kept(), rows)]
+        self._hits = None
         if not frames or sum(len(x) for x in frames) == 0:
             return []
+        self._hits = (np.concatenate(frames), np.concatenate(times), np.concatenate(hyps), np.concatenate(weights),
+                      np.concatenate(anchors))
         return fpi.align_hits(self.index, np.concatenate(frames), np.concatenate(times), np.concatenate(hyps),
                               np.concatenate(weights), len(self.speeds), limit=limit)
