@@ -32,6 +32,7 @@ import numpy as np
 from benchmarks.common import cache_dir, row
 from benchmarks._fp_library import build_library
 from benchmarks.identify_corpus import VERIFY_R, same_audio
+from livedj.dsp import fingerprint as fp
 from livedj.library import fingerprints as fpi
 from livedj.library.fingerprints import FingerprintIndex, decide, match_audio
 
@@ -46,7 +47,8 @@ def get_index(n_tracks: int, seed: int = 0):
 
     cached = len(list(cache_dir("fp-peaks").glob("*.npz"))) if os.environ.get("LIVEDJ_FP_CACHED_ONLY") else 0
     key = hashlib.sha1(json.dumps([n_tracks, seed, [str(p) for _, p in corpus_files()], cached, fpi.FORMAT,
-                                   fpi.GAP]).encode()).hexdigest()[:12]
+                                   fpi.GAP] + ([fp.PARAMS] if fp.PARAMS["version"] > 1 else [])  # v1: the former key
+                                  ).encode()).hexdigest()[:12]
     d = cache_dir(f"fp-scale-{n_tracks}-{key}")
     prefix = d / "fp"
     if not (d / "real.json").exists():

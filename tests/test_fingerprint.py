@@ -220,21 +220,29 @@ def test_format1_index_converted_on_load(library, index, tmp_path):
 
 def test_blend_names_both_records_louder_first(library, index):
     """During a blend two records are heard: the clearly louder one comes back first; at -3.5 dB
-    apart both come back (10 s, as the daemon hears). Measured: the quieter record is lost in 2 of
-    these 6 blends (the louder one takes most of the query's peaks), hence "at least 3"."""
+    apart both come back (10 s, as the daemon hears). Measured over all 66 pairs of the 12 records,
+    each pair at 0.75 / 0.5 and 0.5 / 0.75 (132 blends): both among the first two with >= 10 aligned
+    in 90 (peaks ranked per 1-s block, fingerprint version 1) and 91 (ranked in a sliding window,
+    version 2), both decks named in 26 and 26 (the winner's 2x margin over the other deck is rarely
+    met at -3.5 dB). Three pairs alone, as this test once took, gave 3 and 1 of 6 blends: too few
+    to tell two peak pickers apart."""
+    from itertools import combinations
+
     from livedj.library.fingerprints import decks, match_audio
 
-    both = named = 0
     for i, j in ((2, 9), (0, 5), (4, 11)):
         a, b = library[i][4 * SR: 14 * SR], library[j][4 * SR: 14 * SR]
         first = match_audio(0.8 * a + 0.35 * b, SR, index, top=3)
         assert first[0].track_id == i + 1 and first[0].share > first[1].share
+    both = named = 0
+    for i, j in combinations(range(len(library)), 2):
+        a, b = library[i][4 * SR: 14 * SR], library[j][4 * SR: 14 * SR]
         for ga, gb in ((0.75, 0.5), (0.5, 0.75)):
             m = match_audio(ga * a + gb * b, SR, index, top=3)
             both += {x.track_id for x in m[:2] if x.aligned >= 10} == {i + 1, j + 1}
             named += {d.track_id for d in decks(m)} == {i + 1, j + 1}  # the engine's two decks
-    assert both >= 3, f"both records named in {both}/6 blends"
-    assert named >= 3, f"both decks named in {named}/6 blends"
+    assert both >= 80, f"both records named in {both}/132 blends"
+    assert named >= 20, f"both decks named in {named}/132 blends"
 
 
 def test_looped_record_does_not_crowd_the_other_record_out(library, tmp_path):

@@ -89,3 +89,26 @@ def test_store_without_recorded_parameters_is_not_fingerprinted_again_when_they_
     store = Store(index_dir, readonly=True)
     assert store.get_meta(FINGERPRINT_META) == json.dumps(fp.PARAMS, sort_keys=True)
     store.close()
+
+
+#: the parameters of livedj's first recorded fingerprints (peaks ranked per fixed 1-s block)
+VERSION_1 = {"version": 1, "sr": 16000, "n_fft": 1024, "hop": 256, "f_min": 150.0, "f_max": 5000.0,
+             "q_per_octave": 24.0, "q_f0": 400.0, "dt_max": 63, "dq_max": 31, "hash_bits": 19}
+
+
+def test_library_of_version_1_is_fingerprinted_again_with_todays_peaks(library):
+    """Version 2 ranks peaks in a sliding window (other landmarks than version 1's block picker): a library
+    left by a livedj of version 1 gets today's landmarks from the next `livedj index`, file by file."""
+    root, index_dir, paths = library
+    assert fp.PARAMS["version"] >= 2 and fp.PARAMS != VERSION_1
+    _as_older_livedj(index_dir, params=VERSION_1)
+    report = index_library([root], index_dir, SETTINGS, jobs=1, n_trees=4)
+    assert any("computed again" in why for why in report.repaired), report.repaired
+    store = Store(index_dir, readonly=True)
+    tracks = store.tracks()
+    stored = {tracks[track_id].path: (h, t) for track_id, h, t in store.landmarks()}
+    store.close()
+    assert len(stored) == len(paths)
+    for path in paths:
+        h, t = fp.landmarks(decode(path, SR), SR)
+        assert np.array_equal(stored[str(path)][0], h) and np.array_equal(stored[str(path)][1], t)

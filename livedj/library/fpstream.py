@@ -41,7 +41,7 @@ __all__ = ["LiveMatcher", "SETTLE_S"]
 FPS = fp.SR / fp.HOP        #: landmark frames per second
 SETTLE_S = 0.25             #: the newest audio whose peaks are not taken yet (their neighbourhood is unheard)
 CHUNK_S = 1.0               #: a fresh window is read in chunks of this length
-CONTEXT_S = 0.5             #: audio analysed before the oldest new anchor (peaks need their neighbours)
+CONTEXT_S = 1.0             #: audio analysed before the oldest new anchor (a peak is ranked among those +-0.5 s around)
 #: the analysed tail starts this far from the window's start, a whole number of times: a whole number
 #: of peak-density blocks and of STFT hops (2 s)
 ALIGN_S = float(np.lcm(int(fp.BLOCK_S * fp.SR), fp.HOP)) / fp.SR
