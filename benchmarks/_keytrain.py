@@ -330,10 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.common import cache_dir
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks._keytrain", description=__doc__.split("\n")[0])
-    parser.add_argument("--loops", choices=("styles", "voices", "random"), default="voices",
+    parser.add_argument("--loops", choices=("styles", "voices", "random"), default="styles",
                         help="what the loop expert learns besides the 12 fixed styles: 'voices', the same loops "
                         "with voices and levels drawn from the other styles (variant_windows(progression=False), "
-                        "the shipped model); 'styles', nothing else (the second revision); 'random', random "
+                        "the third revision, measured and not shipped); 'styles', nothing else (the second revision, "
+                        "shipped); 'random', random "
                         "diatonic loops with mixed voices, gate L2 1e-5 (the rejected attempt; docs/key.md)")
     parser.add_argument("--out", default=str(MODEL_PATH), help="where to write the model (default: the shipped one)")
     args = parser.parse_args(argv)
