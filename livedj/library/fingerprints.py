@@ -154,16 +154,23 @@ def candidate_bins(votes: np.ndarray, candidates: int, track_bins: np.ndarray | 
     return chosen
 
 
+def aligned_by_track(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray,
+                     weight: np.ndarray, n_hyp: int) -> tuple[np.ndarray, ...]:
+    """Per track with a hit: its id, best aligned count, its hypothesis and offset (frames), and its best
+    count per hypothesis (:func:`fpvote.aligned_counts` over the hits, each hit's track by its frame)."""
+    # the track of each hit by its own frame (an offset may fall before its track's start)
+    t_idx = np.searchsorted(index._bases, frame, side="right") - 1
+    offset = frame - index._bases[t_idx] - q_time
+    slots, best, best_hyp, best_off, per_hyp = fpvote.aligned_counts(t_idx, hyp, offset, weight, n_hyp)
+    return index._ids[slots], best, best_hyp, best_off, per_hyp
+
+
 def align_hits(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, weight: np.ndarray,
                n_hyp: int, *, limit: int | None = None) -> list[tuple[int, float, float, int, np.ndarray]]:
     """The exact stage over hits (timeline ``frame``, query time, hypothesis, weight of each):
     per track its best (count, offset s, hypothesis) and its best count per hypothesis, best first;
     ``limit``: only the best that many tracks (at 100k tracks ~1,000 have a hit: their tuples cost ms)."""
-    # the track of each hit by its own frame (an offset may fall before its track's start)
-    t_idx = np.searchsorted(index._bases, frame, side="right") - 1
-    offset = frame - index._bases[t_idx] - q_time
-    slots, best, best_hyp, best_off, per_hyp = fpvote.aligned_counts(t_idx, hyp, offset, weight, n_hyp)
-    ids = index._ids[slots]
+    ids, best, best_hyp, best_off, per_hyp = aligned_by_track(index, frame, q_time, hyp, weight, n_hyp)
     order = np.lexsort((ids, -best))[:limit]
     return [(int(ids[k]), float(best[k]), float(fp.frames_to_s(int(best_off[k]))), int(best_hyp[k]), per_hyp[k])
             for k in order]

@@ -115,6 +115,10 @@ class LiveMatcher:
         self._recent = np.zeros_like(self._votes)  # scratch: the newest chunks' votes alone
         self._origin: float | None = None  # stream frame of time 0 of every kept query time
         self._end: float | None = None      # stream frame of the last window's end
+        # the last stream answer's exact-stage hits (frame, query time, hypothesis, weight, anchor) and
+        # candidate tracks: what recent_aligned counts
+        self._hits: tuple[np.ndarray, ...] | None = None
+        self._candidates: list[int] = []
         self._settled = 0.0                  # pairs whose later peak is before this (from the origin) are read
 
     def match(self, y: np.ndarray, sr: int, end_s: float | None = None, *, top: int = 3) -> list[fpi.Match]:
@@ -157,7 +161,7 @@ class LiveMatcher:
         # offsets are the track's position at the origin: move them to the window's start
         cands = [(track, count, offset_s + float(fp.frames_to_s(self.speeds[k] * start)), k, per_hyp)
                  for track, count, offset_s, k, per_hyp in self._exact(start, top + 3)]
-        self._exact_top = (cands, start)  # the candidates, for recent_aligned
+        self._candidates = [track for track, *_ in cands]
         cands, same = fpsame.fold_copies(self.index, cands, len(y) / sr * self.speeds, top, min_aligned=fpi.MIN_ALIGNED,
                                          margin=fpi.MARGIN)
         n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
@@ -171,19 +175,16 @@ class LiveMatcher:
         (docs/fingerprints.md, "Time to name through a blend"). Its own best offset there, not the
         window's: a record that jumps (a loop, a cue) is heard at another position. Empty before a
         stream answer."""
-        hits, top = getattr(self, "_hits", None), getattr(self, "_exact_top", None)
-        if hits is None or top is None or self._end is None:
+        if self._hits is None or self._end is None:
             return {}
-        frame, q_time, hyp, weight, anchor = hits
+        frame, q_time, hyp, weight, anchor = self._hits
         recent = anchor >= self._end - self._origin - seconds * FPS
         if not recent.any():
             return {}
-        frame, q_time, hyp, weight = frame[recent], q_time[recent], hyp[recent], weight[recent]
-        slot = np.searchsorted(self.index._bases, frame, side="right") - 1
-        offset = frame - self.index._bases[slot] - q_time
-        slots, best, _, _, _ = fpvote.aligned_counts(slot, hyp, offset, weight, len(self.speeds))
-        counts = dict(zip(self.index._ids[slots].tolist(), best.tolist()))
-        return {int(track): float(counts.get(int(track), 0.0)) for track, *_ in top[0]}
+        ids, best, *_ = fpi.aligned_by_track(self.index, frame[recent], q_time[recent], hyp[recent], weight[recent],
+                                             len(self.speeds))
+        counts = dict(zip(ids.tolist(), best.tolist()))
+        return {int(track): float(counts.get(int(track), 0.0)) for track in self._candidates}
 
     def _vote(self, chunk: _Chunk, votes: np.ndarray, scale: float = 1.0, also: np.ndarray | None = None) -> None:
         """A chunk's coarse votes (``scale`` x their weights) added to ``votes`` (and ``also``), one row per
@@ -312,7 +313,7 @@ class LiveMatcher:
             self._recent[:] = 0
         chosen[0] |= chosen[n_bins]
         bins = np.flatnonzero(chosen[:n_bins])
-        frames, times, hyps, weights, rows = [], [], [], [], []
+        frames, times, hyps, weights, anchors = [], [], [], [], []
         for c in self._kept():
             if c.hits.frame_bits:
                 row, frame = fpkeys.key_hits(c.hits, bins, chosen, c.rows, c.start)
@@ -323,16 +324,13 @@ class LiveMatcher:
             if c.targets[0] < start + fp.DT_MAX / self.speeds.min():  # may hold pairs that began before the window
                 inside = c.row_anchor[row] >= start
                 row, frame = row[inside], frame[inside]
-            rows.append(row)
+            anchors.append(c.row_anchor[row])
             frames.append(frame)
             times.append(c.row_time[row])
             hyps.append(c.row_hyp[row])
             weights.append(c.row_weight[row])
-        anchors = [c.row_anchor[r] for c, r in zip(self._kept(), rows)]
         self._hits = None
         if not frames or sum(len(x) for x in frames) == 0:
             return []
-        self._hits = (np.concatenate(frames), np.concatenate(times), np.concatenate(hyps), np.concatenate(weights),
-                      np.concatenate(anchors))
-        return fpi.align_hits(self.index, np.concatenate(frames), np.concatenate(times), np.concatenate(hyps),
-                              np.concatenate(weights), len(self.speeds), limit=limit)
+        self._hits = tuple(np.concatenate(x) for x in (frames, times, hyps, weights, anchors))
+        return fpi.align_hits(self.index, *self._hits[:4], len(self.speeds), limit=limit)
