@@ -103,6 +103,43 @@ def features(progress=None, quick: bool = False) -> dict[str, np.ndarray]:
     return table
 
 
+LIVE_VERSION = "v1"
+
+
+def live_windows(table: dict, progress=None, quick: bool = False) -> dict[str, np.ndarray]:
+    """The live path's reading of every 12-s window of :func:`features`: tuned chroma weighted by the phrase
+    period (:func:`livedj.dsp.tonal.phrase_period`) of the tempo estimated on the 12 s ending 1 s earlier, as
+    :class:`livedj.engine.listen.LiveTempoKey` has it (tempo and key on alternate 1-s hops). Cached apart
+    from :func:`features` (``live-*.npz``): ``live_windows`` (n, windows, 2, 12), ``live_bpm``,
+    ``live_bpm_confidence`` (n, windows)."""
+    from benchmarks._keydata import build, load
+    from livedj.dsp.keyfind import chroma_features
+    from livedj.dsp.rhythm import estimate_tempo
+    from livedj.dsp.tonal import phrase_period
+
+    root = cache_dir("key-quick" if quick else "key")
+    cached = root / f"live-{FEATURES_VERSION}-{LIVE_VERSION}.npz"
+    if not cached.exists():
+        by_name = {ex.name: ex for ex in build(root)}
+        n, hop, sr = int(LIVE_S * 16000), int(HOP_S * 16000), 16000
+        win = np.zeros(table["windows"].shape)
+        bpm = np.zeros(table["windows"].shape[:2])
+        conf = np.zeros(table["windows"].shape[:2])
+        for i, name in enumerate(table["name"]):
+            y = load(root, by_name[str(name)])
+            starts = list(range(0, len(y) - n + 1, hop))[-MAX_WINDOWS:] or [0]
+            for j, s0 in enumerate(starts):
+                tempo, confidence = estimate_tempo(y[max(0, s0 - sr):s0 + n - sr], sr)
+                bpm[i, j], conf[i, j] = (tempo, confidence) if confidence > 0 else (0.0, 0.0)
+                period = phrase_period(tempo if confidence > 0 else None, confidence)
+                win[i, j] = chroma_features(y[s0:s0 + n], sr, period=period)[0]
+            if progress:
+                progress("live windows", i + 1, len(table["name"]))
+        np.savez(cached, live_windows=win, live_bpm=bpm, live_bpm_confidence=conf)
+    with np.load(cached, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
 def _posteriors(chroma: np.ndarray, legacy: np.ndarray, method: str, seconds=LIVE_S) -> np.ndarray:
     """(..., 24) scores of one detector; a probability only for ``learned`` (calibrated for excerpts of
     ``seconds``: one figure, or one per row of ``chroma``)."""
@@ -139,7 +176,9 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
     if which == "whole":
         r = _posteriors(table["whole"], table["legacy_whole"], method, whole_seconds(table))
         return r.argmax(axis=-1), r.max(axis=-1), np.arange(n)
-    r = _posteriors(table["windows"], table["legacy_windows"], method)  # (n, MAX_WINDOWS, 24)
+    # ``learned`` reads the windows as the live path does (phrase-weighted); ``learned_12s`` plain, as before
+    windows = table["live_windows"] if method == "learned" else table["windows"]
+    r = _posteriors(windows, table["legacy_windows"], method)  # (n, MAX_WINDOWS, 24)
     valid = np.arange(MAX_WINDOWS)[None, :] < table["n_windows"][:, None]
     if which == "last":
         last = r[np.arange(n), table["n_windows"] - 1]
@@ -192,8 +231,10 @@ WINDOWS = ("whole", "last", "any", "shown")
 
 def run(quick: bool = False) -> list[dict]:
     table = features(progress=_show, quick=quick)
+    table.update(live_windows(table, progress=_show, quick=quick))
     rows = []
-    methods = ("current", "krumhansl", "temperley", "learned")
+    # learned: the live path's windows (every bar of a 4-bar phrase once); learned_12s: the plain 12 s (before)
+    methods = ("current", "krumhansl", "temperley", "learned", "learned_12s")
     # All 60 generated tracks are unseen by training (see benchmarks._keytrain); the test half of 32 is
     # kept as a row for comparison with the figures of the earlier protocol.
     subsets = {"scores": (table["kind"] == "score") & (table["split"] == "test"),
@@ -206,6 +247,8 @@ def run(quick: bool = False) -> list[dict]:
         for which in WINDOWS:
             base = None
             for method in methods:
+                if method == "learned_12s" and which == "whole":
+                    continue  # the same as learned's
                 keys, conf, idx = detect(sub, method, which)
                 truth = sub["key"][idx]
                 s = scores(keys, truth)
@@ -219,11 +262,11 @@ def run(quick: bool = False) -> list[dict]:
                     rows.append(row(f"key.{subset}.{which}.{method}.{metric}", figure if metric == "mirex" else
                                     f"{subset}, {which}: exact", s[metric], "fraction", baseline=base[metric],
                                     target=target, higher_is_better=True))
-                if method == "learned" and which != "shown":
+                if method.startswith("learned") and which != "shown":
                     ece, lines = reliability(conf, (keys == truth).astype(float))
-                    print(f"key benchmark: reliability of the learned confidence, {subset} {which}:\n"
+                    print(f"key benchmark: reliability of the {method} confidence, {subset} {which}:\n"
                           + "\n".join(lines), file=sys.stderr)
-                    rows.append(row(f"key.{subset}.{which}.learned.ece", "expected calibration error of the "
+                    rows.append(row(f"key.{subset}.{which}.{method}.ece", "expected calibration error of the "
                                     "confidence (10 bins); baseline: what a perfectly calibrated detector with the "
                                     "same confidences scores on this many estimates (sampling noise, mean of 1000)",
                                     ece, "fraction", baseline=ece_noise(conf), target=0.1))
@@ -231,6 +274,9 @@ def run(quick: bool = False) -> list[dict]:
             rows.append(row(f"key.{subset}.gap_{which}", f"MIREX whole minus {which} (12 s), learned",
                             mirex[("learned", "whole")] - mirex[("learned", which)], "fraction", target=0.05,
                             baseline=mirex[("current", "whole")] - mirex[("current", which)]))
+            rows.append(row(f"key.{subset}.gap_{which}.learned_12s", f"MIREX whole minus {which}, learned on the plain "
+                            "12 s (before the phrase weighting)", mirex[("learned", "whole")]
+                            - mirex[("learned_12s", which)], "fraction", target=0.05))
     rows += local(table, quick)
     rows += cost(quick)
     return rows
@@ -254,7 +300,7 @@ def local(table: dict, quick: bool = False) -> list[dict]:
     spans = {str(table["name"][i]): [(0.0, 30.0)] + [(HOP_S * j, HOP_S * j + LIVE_S) for j in starts[i]]
              for i in sel}
     got = local_keys(root, build(root), spans, progress=_show)
-    post = _posteriors(table["windows"][sel], table["legacy_windows"][sel], "learned")  # (n, windows, 24)
+    post = _posteriors(table["live_windows"][sel], table["legacy_windows"][sel], "learned")  # (n, windows, 24)
     whole = _posteriors(table["whole"][sel], table["legacy_whole"][sel], "learned",
                         whole_seconds(table)[sel]).argmax(axis=-1)
     est = {"last": [], "any": [], "first": []}

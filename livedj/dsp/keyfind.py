@@ -37,7 +37,7 @@ import scipy.fft
 from livedj.dsp.framing import frames as frame_signal
 
 __all__ = ["KeyModel", "estimate_tuning", "semitone_energy", "chroma_features", "key_posterior", "load_model",
-           "rotations", "style_features"]
+           "phase_weights", "rotations", "style_features"]
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "key_model.npz"
 ANALYSIS_SR = 16000  #: the rate the profiles were learned at
@@ -152,8 +152,39 @@ def estimate_tuning(mag: np.ndarray, freqs: np.ndarray, *, fmin: float = 80.0, f
     return float(np.angle(z) / (2 * np.pi)) if abs(z) > 0 else 0.0
 
 
+def phase_weights(age: np.ndarray, period: float, span: float) -> np.ndarray:
+    """Weights of frames that make every phase of a loop of ``period`` seconds count once in ``span`` seconds.
+
+    A span of 12 s holds a four-bar loop 1.4 times at 120 BPM: the first 4 s of the loop are heard
+    twice, the rest once, and the chroma leans towards the chords played there. Weighting each frame
+    by one over the number of times its phase occurs in the span gives every bar of the loop the same
+    weight, whatever bar the span starts on (no downbeat needed), while still reading all of it.
+
+    Parameters
+    ----------
+    age : np.ndarray
+        Seconds from each frame's centre back from the end of the span (0..``span``).
+    period : float
+        The loop's length, s (a phrase of four bars: 16 beats).
+    span : float
+        The span's length, s.
+
+    Returns
+    -------
+    np.ndarray
+        Shape of ``age``: ``1 / n``, ``n`` the number of times the frame's phase (its age modulo
+        ``period``) occurs in the span; all 1 when ``period >= span``.
+    """
+    age = np.asarray(age, np.float64)
+    if not period > 0:
+        raise ValueError(f"period must be > 0 s, got {period}")
+    phase = np.mod(np.clip(age, 0.0, span), period)
+    return 1.0 / (np.floor((span - phase) / period) + 1.0)
+
+
 def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: float = 55.0,
-                    fmax: float = 2000.0, tuning: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+                    fmax: float = 2000.0, tuning: float | None = None,
+                    period: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Log-compressed energy per (tuned) semitone of ``y``, summed over time.
 
     STFT magnitudes between ``fmin`` and ``fmax`` are gathered into semitones of the grid shifted
@@ -176,6 +207,10 @@ def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     tuning : float, optional
         Known deviation from A440 in semitones; estimated from ``y`` (:func:`estimate_tuning`)
         when None, 0 for the plain A440 grid.
+    period : float, optional
+        A loop's length, s (the live key's four-bar phrase): frames are weighted by
+        :func:`phase_weights` so that each phase of the loop counts once. None, or as long as ``y``
+        or longer: every frame counts once.
 
     Returns
     -------
@@ -211,12 +246,18 @@ def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     w = np.cos(np.pi * (midi - semis)) ** 2
     semitone = np.zeros((mag.shape[0], int(semis.max()) - lo + 1))
     np.add.at(semitone.T, semis - lo, (mag[:, band] * w).T)
-    energy = np.log1p(100.0 * semitone / (semitone.max() + 1e-12)).sum(axis=0)
-    return energy, np.arange(lo, lo + semitone.shape[1]), float(tuning)
+    per_frame = np.log1p(100.0 * semitone / (semitone.max() + 1e-12))
+    span = len(y) / sr
+    if period is not None and period < span:
+        hop = n_fft // 2
+        age = span - (np.arange(per_frame.shape[0]) * hop + n_fft / 2) / sr
+        per_frame = per_frame * phase_weights(age, period, span)[:, None]
+    return per_frame.sum(axis=0), np.arange(lo, lo + semitone.shape[1]), float(tuning)
 
 
 def chroma_features(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: float = 55.0,
-                    fmax: float = 2000.0, tuning: float | None = None) -> tuple[np.ndarray, float]:
+                    fmax: float = 2000.0, tuning: float | None = None,
+                    period: float | None = None) -> tuple[np.ndarray, float]:
     """Bass and treble pitch-class energy of ``y`` after tuning correction.
 
     :func:`semitone_energy` (same parameters) folded to pitch classes separately below and above
@@ -229,7 +270,7 @@ def chroma_features(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     tuning : float
         The deviation used, semitones.
     """
-    energy, notes, tuning = semitone_energy(y, sr, n_fft=n_fft, fmin=fmin, fmax=fmax, tuning=tuning)
+    energy, notes, tuning = semitone_energy(y, sr, n_fft=n_fft, fmin=fmin, fmax=fmax, tuning=tuning, period=period)
     out = np.zeros((2, 12))
     for part, sel in enumerate((notes < BASS_SPLIT_MIDI, notes >= BASS_SPLIT_MIDI)):
         np.add.at(out[part], notes[sel] % 12, energy[sel])
