@@ -72,6 +72,8 @@ RULES = {  # name: (min phrase span s, tempo confidence needed, weighted)
     "weighted 12 s": (0.0, 0.0, True),
     "weighted 12 s, tempo conf >= 0.3": (0.0, 0.3, True),
     "weighted 12 s, tempo conf >= 0.5": (0.0, 0.5, True),
+    "shipped: weighted, tempo conf >= 0.3, loop gate >= 0.5": (0.0, 0.3, "gate 0.5"),
+    "weighted 12 s, tempo conf >= 0.3, loop gate >= 0.3": (0.0, 0.3, "gate 0.3"),
     "oracle tempo: phrase, min 6 s": (6.0, -1, False),
     "oracle tempo: weighted 12 s": (0.0, -1, True),
 }
@@ -79,7 +81,7 @@ RULES = {  # name: (min phrase span s, tempo confidence needed, weighted)
 
 def measure(kind: str, n: int) -> dict:
     from benchmarks.key import reliability, scores
-    from livedj.dsp.keyfind import chroma_features, key_posterior
+    from livedj.dsp.keyfind import chroma_features, gate_probability, key_posterior, load_model
     from livedj.dsp.rhythm import estimate_tempo
     from livedj.dsp.tonal import phrase_period
 
@@ -109,7 +111,12 @@ def measure(kind: str, n: int) -> dict:
                         if not true_bpm:
                             continue
                         bpm = true_bpm
-                    if weighted:
+                    if isinstance(weighted, str):  # weighted only where the model's gate says loop music
+                        plain = chroma_features(stretch, SR)[0]
+                        loop = gate_probability(plain, load_model().gate) >= float(weighted.split()[1])
+                        c = chroma_features(stretch, SR, period=phrase_period(bpm))[0] if loop else plain
+                        span = 12.0
+                    elif weighted:
                         c = chroma_features(stretch, SR, period=phrase_period(bpm))[0]
                         span = 12.0
                     else:

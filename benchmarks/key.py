@@ -103,19 +103,19 @@ def features(progress=None, quick: bool = False) -> dict[str, np.ndarray]:
     return table
 
 
-LIVE_VERSION = "v1"
+LIVE_VERSION = "v2"
 
 
 def live_windows(table: dict, progress=None, quick: bool = False) -> dict[str, np.ndarray]:
-    """The live path's reading of every 12-s window of :func:`features`: tuned chroma weighted by the phrase
-    period (:func:`livedj.dsp.tonal.phrase_period`) of the tempo estimated on the 12 s ending 1 s earlier, as
-    :class:`livedj.engine.listen.LiveTempoKey` has it (tempo and key on alternate 1-s hops). Cached apart
+    """The live path's reading of every 12-s window of :func:`features` (:func:`livedj.dsp.tonal.key_chroma`):
+    tuned chroma weighted by the phrase period (:func:`livedj.dsp.tonal.phrase_period`) of the tempo estimated
+    on the 12 s ending 1 s earlier, as :class:`livedj.engine.listen.LiveTempoKey` has it (tempo and key on
+    alternate 1-s hops), where the model's gate says loop music. Cached apart
     from :func:`features` (``live-*.npz``): ``live_windows`` (n, windows, 2, 12), ``live_bpm``,
     ``live_bpm_confidence`` (n, windows)."""
     from benchmarks._keydata import build, load
-    from livedj.dsp.keyfind import chroma_features
     from livedj.dsp.rhythm import estimate_tempo
-    from livedj.dsp.tonal import phrase_period
+    from livedj.dsp.tonal import key_chroma, phrase_period
 
     root = cache_dir("key-quick" if quick else "key")
     cached = root / f"live-{FEATURES_VERSION}-{LIVE_VERSION}.npz"
@@ -132,7 +132,7 @@ def live_windows(table: dict, progress=None, quick: bool = False) -> dict[str, n
                 tempo, confidence = estimate_tempo(y[max(0, s0 - sr):s0 + n - sr], sr)
                 bpm[i, j], conf[i, j] = (tempo, confidence) if confidence > 0 else (0.0, 0.0)
                 period = phrase_period(tempo if confidence > 0 else None, confidence)
-                win[i, j] = chroma_features(y[s0:s0 + n], sr, period=period)[0]
+                win[i, j] = key_chroma(y[s0:s0 + n], sr, period=period)[0]
             if progress:
                 progress("live windows", i + 1, len(table["name"]))
         np.savez(cached, live_windows=win, live_bpm=bpm, live_bpm_confidence=conf)

@@ -37,7 +37,7 @@ import scipy.fft
 from livedj.dsp.framing import frames as frame_signal
 
 __all__ = ["KeyModel", "estimate_tuning", "semitone_energy", "chroma_features", "key_posterior", "load_model",
-           "phase_weights", "rotations", "style_features"]
+           "phase_weights", "phrase_chroma", "rotations", "style_features"]
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "key_model.npz"
 ANALYSIS_SR = 16000  #: the rate the profiles were learned at
@@ -221,6 +221,15 @@ def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     tuning : float
         The deviation used, semitones.
     """
+    per_frame, notes, tuning, age, span = _semitone_frames(y, sr, n_fft, fmin, fmax, tuning)
+    if period is not None and period < span:
+        per_frame = per_frame * phase_weights(age, period, span)[:, None]
+    return per_frame.sum(axis=0), notes, tuning
+
+
+def _semitone_frames(y, sr, n_fft, fmin, fmax, tuning):
+    """:func:`semitone_energy` before the sum over frames: (frames, semitones) log energy, the semitones' MIDI
+    numbers, the tuning, each frame's centre in seconds before the end of ``y``, and the length of ``y`` (s)."""
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ValueError(f"expected mono audio (1-D), got shape {y.shape}")
@@ -239,7 +248,7 @@ def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     band = (freqs >= fmin) & (freqs <= fmax)
     band &= freqs * (2 ** (1 / 12) - 1) >= 0.8 * sr / n_fft
     if not band.any():
-        return np.zeros(0), np.zeros(0, int), float(tuning)
+        return np.zeros((0, 0)), np.zeros(0, int), float(tuning), np.zeros(0), len(y) / sr
     midi = 69 + 12 * np.log2(freqs[band] / 440.0) - tuning
     semis = np.round(midi).astype(int)
     lo = int(semis.min())
@@ -247,12 +256,8 @@ def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     semitone = np.zeros((mag.shape[0], int(semis.max()) - lo + 1))
     np.add.at(semitone.T, semis - lo, (mag[:, band] * w).T)
     per_frame = np.log1p(100.0 * semitone / (semitone.max() + 1e-12))
-    span = len(y) / sr
-    if period is not None and period < span:
-        hop = n_fft // 2
-        age = span - (np.arange(per_frame.shape[0]) * hop + n_fft / 2) / sr
-        per_frame = per_frame * phase_weights(age, period, span)[:, None]
-    return per_frame.sum(axis=0), np.arange(lo, lo + semitone.shape[1]), float(tuning)
+    age = len(y) / sr - (np.arange(per_frame.shape[0]) * (n_fft // 2) + n_fft / 2) / sr
+    return per_frame, np.arange(lo, lo + semitone.shape[1]), float(tuning), age, len(y) / sr
 
 
 def chroma_features(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: float = 55.0,
@@ -271,13 +276,45 @@ def chroma_features(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
         The deviation used, semitones.
     """
     energy, notes, tuning = semitone_energy(y, sr, n_fft=n_fft, fmin=fmin, fmax=fmax, tuning=tuning, period=period)
+    return _fold(energy, notes), tuning
+
+
+def phrase_chroma(y: np.ndarray, sr: int, period: float, *, tuning: float | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, float]:
+    """The plain and the phrase-weighted bass/treble chroma of ``y``, from one STFT.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono audio.
+    sr : int
+        Sample rate, Hz.
+    period : float
+        The loop's length, s (see :func:`phase_weights`).
+    tuning : float, optional
+        As in :func:`semitone_energy`.
+
+    Returns
+    -------
+    plain, weighted : np.ndarray
+        Shape (2, 12) each: :func:`chroma_features` of ``y`` without and with ``period``.
+    tuning : float
+        The deviation used, semitones.
+    """
+    per_frame, notes, tuning, age, span = _semitone_frames(y, sr, None, 55.0, 2000.0, tuning)
+    weights = phase_weights(age, period, span) if period < span else np.ones(len(age))
+    return _fold(per_frame.sum(axis=0), notes), _fold(weights @ per_frame, notes), tuning
+
+
+def _fold(energy: np.ndarray, notes: np.ndarray) -> np.ndarray:
+    """Semitone energy folded to (bass, treble) pitch classes, each summing to 1 (or 0)."""
     out = np.zeros((2, 12))
     for part, sel in enumerate((notes < BASS_SPLIT_MIDI, notes >= BASS_SPLIT_MIDI)):
         np.add.at(out[part], notes[sel] % 12, energy[sel])
         total = out[part].sum()
         if total > 0:
             out[part] /= total
-    return out, tuning
+    return out
 
 
 def _standardise(chroma: np.ndarray) -> np.ndarray:

@@ -192,9 +192,10 @@ def key_scores(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray
 PHRASE_BEATS = 16  #: a phrase of four 4/4 bars: the length of the common chord loop
 #: Below this tempo confidence (:func:`livedj.dsp.rhythm.estimate_tempo`) the live key reads its stretch
 #: unweighted. Chosen on development data (``python -m benchmarks._keyphrase``: livedj.synth loops and the
-#: scores' training half), where 0.3 kept the scores' windows where they were and 0.5 gave up half the
-#: loops' gain; docs/key.md.
+#: scores' training half), where 0.5 gave up half the random loops' gain; docs/key.md.
 PHRASE_MIN_TEMPO_CONFIDENCE = 0.3
+#: ...and where the key model's gate gives loop music less than this probability (a score, a chorale).
+PHRASE_MIN_LOOP = 0.5
 
 
 def phrase_period(bpm: float | None, confidence: float = 1.0, *, beats: int = PHRASE_BEATS,
@@ -235,17 +236,37 @@ def phrase_period(bpm: float | None, confidence: float = 1.0, *, beats: int = PH
     return beats * 60.0 / float(bpm)
 
 
+def key_chroma(y: np.ndarray, sr: int, *, tuning: float | None = None,
+               period: float | None = None) -> tuple[np.ndarray, float]:
+    """The (bass, treble) chroma a key estimate of ``y`` reads, and the tuning used (semitones off A440).
+
+    ``period``: a loop's length in seconds (:func:`phrase_period`). Where the key model's gate says
+    loop music (probability >= :data:`PHRASE_MIN_LOOP`, on the plain chroma), every phase of the loop
+    then counts once (:func:`livedj.dsp.keyfind.phrase_chroma`); a score's chroma is read plain (it
+    does not loop, and weighting its phrases moved the estimate towards the window's most recent
+    bars: scores' training half, ``python -m benchmarks._keyphrase``).
+    """
+    from livedj.dsp.keyfind import chroma_features, gate_probability, load_model, phrase_chroma
+
+    if period is None or period >= len(y) / sr:
+        return chroma_features(y, sr, tuning=tuning)
+    plain, weighted, tuning = phrase_chroma(y, sr, period, tuning=tuning)
+    gate = load_model().gate
+    loop = gate is None or gate_probability(plain, gate) >= PHRASE_MIN_LOOP
+    return (weighted if loop else plain), tuning
+
+
 def key_posterior_of(y: np.ndarray, sr: int, *, tuning: float | None = None,
                      period: float | None = None) -> tuple[np.ndarray, float]:
     """Calibrated probabilities of the 24 keys for ``y`` and the tuning used (semitones off A440).
 
     See :mod:`livedj.dsp.keyfind`: tuned bass/treble chroma scored by profiles learned on rendered
     scores; uniform (1/24 each) for silence. ``period``: a loop's length in seconds
-    (:func:`phrase_period`), whose every phase then counts once (the live key's stretch).
+    (:func:`phrase_period`), whose every phase then counts once in loop music (:func:`key_chroma`).
     """
-    from livedj.dsp.keyfind import chroma_features, key_posterior
+    from livedj.dsp.keyfind import key_posterior
 
-    chroma, tuning = chroma_features(y, sr, tuning=tuning, period=period)
+    chroma, tuning = key_chroma(y, sr, tuning=tuning, period=period)
     return key_posterior(chroma, seconds=len(y) / sr), tuning
 
 
