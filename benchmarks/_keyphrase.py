@@ -17,6 +17,12 @@ each rule picks the span the key is read from (:func:`phrase_seconds`, or the wh
 weighted by :func:`livedj.dsp.tonal.phrase_period`: what the live path does). Printed per set
 and rule: MIREX and exact of the last window and of every window, against the whole track's estimate,
 and the expected calibration error of every window.
+
+Rules: the last whole 4-bar phrases that fit (:func:`phrase_seconds`, the first idea: it loses, a 6-8-s span
+is noisier than 12 s), the 12 s phase-weighted (:func:`livedj.dsp.keyfind.phase_weights`), with tempo
+confidence and loop-gate thresholds, and both with the true tempo (``oracle``). The shipped rule
+(:func:`livedj.dsp.tonal.key_chroma` with :func:`livedj.dsp.tonal.phrase_period`) is the one marked
+``shipped``; the figures and the choice are in docs/key.md ("Fourth revision").
 """
 from __future__ import annotations
 
