@@ -155,7 +155,7 @@ def estimate_tuning(mag: np.ndarray, freqs: np.ndarray, *, fmin: float = 80.0, f
 def phase_weights(age: np.ndarray, period: float, span: float) -> np.ndarray:
     """Weights of frames that make every phase of a loop of ``period`` seconds count once in ``span`` seconds.
 
-    A span of 12 s holds a four-bar loop 1.4 times at 120 BPM: the first 4 s of the loop are heard
+    A span of 12 s holds a four-bar loop 1.5 times at 120 BPM: the first 4 s of the loop are heard
     twice, the rest once, and the chroma leans towards the chords played there. Weighting each frame
     by one over the number of times its phase occurs in the span gives every bar of the loop the same
     weight, whatever bar the span starts on (no downbeat needed), while still reading all of it.

@@ -6,7 +6,7 @@ work is spread out and each update carries the freshest value of each.
 
 The 12-s key estimate weights its stretch so that every bar of a four-bar phrase counts once
 (:func:`~livedj.dsp.tonal.phrase_period`, from the tempo estimated on the hop before): 12 s hold a
-four-chord loop 1.4-2.1 times, and the chords heard twice would otherwise pull the key.
+four-chord loop 1.1-2.1 times, and the chords heard twice would otherwise pull the key.
 
 The key shown is not the last 12-s estimate (that one moves with every chord change) but
 :class:`KeySmoother`'s: the calibrated key posteriors averaged over the last tens of seconds, and a
