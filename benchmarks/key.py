@@ -140,6 +140,58 @@ def live_windows(table: dict, progress=None, quick: bool = False) -> dict[str, n
         return {k: f[k] for k in f.files}
 
 
+def track_features(y: np.ndarray, sr: int = 16000) -> dict:
+    """One excerpt's readings as :func:`features` and :func:`live_windows` make them (same code per window), plus
+    ``nogate_windows`` (weighted wherever the tempo is confident, without the loop gate: the rule not shipped)."""
+    from livedj.dsp.keyfind import chroma_features, phrase_chroma
+    from livedj.dsp.rhythm import estimate_tempo
+    from livedj.dsp.tonal import chroma_profile, key_chroma, phrase_period
+
+    n, hop = int(LIVE_S * sr), int(HOP_S * sr)
+    starts = list(range(0, len(y) - n + 1, hop))[-MAX_WINDOWS:] or [0]
+    out = {k: np.zeros((MAX_WINDOWS, 2, 12)) for k in ("windows", "live_windows", "nogate_windows")}
+    out["legacy_windows"] = np.zeros((MAX_WINDOWS, 12))
+    out.update({k: np.zeros(MAX_WINDOWS) for k in ("live_bpm", "live_bpm_confidence")})
+    out["whole"], out["tuning"] = chroma_features(y, sr)
+    out["legacy_whole"], out["n_windows"] = chroma_profile(y, sr), len(starts)
+    for j, s0 in enumerate(starts):
+        stretch = y[s0:s0 + n]
+        out["windows"][j] = chroma_features(stretch, sr)[0]
+        out["legacy_windows"][j] = chroma_profile(stretch, sr)
+        tempo, confidence = estimate_tempo(y[max(0, s0 - sr):s0 + n - sr], sr)
+        out["live_bpm"][j], out["live_bpm_confidence"][j] = (tempo, confidence) if confidence > 0 else (0.0, 0.0)
+        period = phrase_period(tempo if confidence > 0 else None, confidence)
+        out["live_windows"][j] = key_chroma(stretch, sr, period=period)[0]
+        out["nogate_windows"][j] = (phrase_chroma(stretch, sr, period)[1] if period is not None and period < LIVE_S
+                                    else out["windows"][j])
+    return out
+
+
+def generated_table(base: int, n: int, progress=None) -> dict[str, np.ndarray]:
+    """The table of :func:`features` + :func:`live_windows` for the generated tracks ``base`` .. ``base + n - 1``
+    (:func:`benchmarks._keydata.generated_track`; both modes alternate), cached under ``.bench/key-generated``.
+    The benchmark's own 60 are 0-59; a fresh held-out set takes seeds never measured before."""
+    from benchmarks._keydata import build_generated, load
+
+    root = cache_dir("key-generated")
+    cached = root / f"table-{base}-{n}-{FEATURES_VERSION}-{LIVE_VERSION}.npz"
+    if cached.exists():
+        with np.load(cached, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    excerpts = build_generated(root, range(base, base + n), progress=progress)
+    cols: dict[str, list] = {}
+    for i, ex in enumerate(excerpts, 1):
+        got = track_features(load(root, ex))
+        got.update(key=ex.key, split=ex.split, kind=ex.kind, piece=ex.piece, name=ex.name)
+        for k, v in got.items():
+            cols.setdefault(k, []).append(v)
+        if progress:
+            progress("features", i, len(excerpts))
+    table = {k: np.asarray(v) for k, v in cols.items()}
+    np.savez(cached, **table)
+    return table
+
+
 def _posteriors(chroma: np.ndarray, legacy: np.ndarray, method: str, seconds=LIVE_S) -> np.ndarray:
     """(..., 24) scores of one detector; a probability only for ``learned`` (calibrated for excerpts of
     ``seconds``: one figure, or one per row of ``chroma``)."""
@@ -177,7 +229,8 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
         r = _posteriors(table["whole"], table["legacy_whole"], method, whole_seconds(table))
         return r.argmax(axis=-1), r.max(axis=-1), np.arange(n)
     # ``learned`` reads the windows as the live path does (phrase-weighted); ``learned_12s`` plain, as before
-    windows = table["live_windows"] if method == "learned" else table["windows"]
+    # learned_nogate (fresh generated set only): weighted wherever the tempo is confident, no loop gate
+    windows = table[{"learned": "live_windows", "learned_nogate": "nogate_windows"}.get(method, "windows")]
     r = _posteriors(windows, table["legacy_windows"], method)  # (n, MAX_WINDOWS, 24)
     valid = np.arange(MAX_WINDOWS)[None, :] < table["n_windows"][:, None]
     if which == "last":
@@ -227,19 +280,27 @@ def _show(phase, done, total, _last={}):
 
 
 WINDOWS = ("whole", "last", "any", "shown")
+#: learned: the live path's windows (every bar of a 4-bar phrase once); learned_12s: the plain 12 s (before)
+METHODS = ("current", "krumhansl", "temperley", "learned", "learned_12s")
 
 
 def run(quick: bool = False) -> list[dict]:
     table = features(progress=_show, quick=quick)
     table.update(live_windows(table, progress=_show, quick=quick))
-    rows = []
-    # learned: the live path's windows (every bar of a 4-bar phrase once); learned_12s: the plain 12 s (before)
-    methods = ("current", "krumhansl", "temperley", "learned", "learned_12s")
     # All 60 generated tracks are unseen by training (see benchmarks._keytrain); the test half of 32 is
     # kept as a row for comparison with the figures of the earlier protocol.
     subsets = {"scores": (table["kind"] == "score") & (table["split"] == "test"),
                "generated": table["kind"] == "generated",
                "generated_testhalf": (table["kind"] == "generated") & (table["split"] == "test")}
+    rows = accuracy(table, subsets)
+    rows += local(table, quick)
+    rows += cost(quick)
+    return rows
+
+
+def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
+    """MIREX, exact and calibration rows of every detector on every subset, estimate and live gap."""
+    rows = []
     targets = {("scores", "mirex"): 0.85, ("scores", "exact"): 0.75, ("generated", "exact"): 0.80}
     for subset, sel in subsets.items():
         sub = {k: v[sel] for k, v in table.items()}
@@ -247,7 +308,7 @@ def run(quick: bool = False) -> list[dict]:
         for which in WINDOWS:
             base = None
             for method in methods:
-                if method == "learned_12s" and which == "whole":
+                if method in ("learned_12s", "learned_nogate") and which == "whole":
                     continue  # the same as learned's
                 keys, conf, idx = detect(sub, method, which)
                 truth = sub["key"][idx]
@@ -271,15 +332,50 @@ def run(quick: bool = False) -> list[dict]:
                                     "same confidences scores on this many estimates (sampling noise, mean of 1000)",
                                     ece, "fraction", baseline=ece_noise(conf), target=0.1))
         for which in WINDOWS[1:]:  # the live estimates within 0.05 of the whole track's
-            rows.append(row(f"key.{subset}.gap_{which}", f"MIREX whole minus {which} (12 s), learned",
+            low, high = gap_interval(sub, "learned", which)
+            rows.append(row(f"key.{subset}.gap_{which}", f"MIREX whole minus {which} (12 s), learned; bootstrap by "
+                            f"excerpt, 95 %: [{low:+.3f}, {high:+.3f}]",
                             mirex[("learned", "whole")] - mirex[("learned", which)], "fraction", target=0.05,
                             baseline=mirex[("current", "whole")] - mirex[("current", which)]))
-            rows.append(row(f"key.{subset}.gap_{which}.learned_12s", f"MIREX whole minus {which}, learned on the plain "
-                            "12 s (before the phrase weighting)", mirex[("learned", "whole")]
-                            - mirex[("learned_12s", which)], "fraction", target=0.05))
-    rows += local(table, quick)
-    rows += cost(quick)
+            for other, what in (("learned_12s", "on the plain 12 s (before the phrase weighting)"),
+                                ("learned_nogate", "weighted without the loop gate (not shipped)")):
+                if other not in methods:
+                    continue
+                low, high = gap_interval(sub, other, which)
+                rows.append(row(f"key.{subset}.gap_{which}.{other}", f"MIREX whole minus {which}, learned {what}; "
+                                f"bootstrap 95 %: [{low:+.3f}, {high:+.3f}]",
+                                mirex[("learned", "whole")] - mirex[(other, which)], "fraction", target=0.05))
+            low, high = gap_interval(sub, "learned", which, minus="learned_12s")
+            rows.append(row(f"key.{subset}.{which}.gain_over_12s", f"MIREX of {which}: learned (live path) minus "
+                            f"learned on the plain 12 s; paired bootstrap by excerpt, 95 %: [{low:+.3f}, {high:+.3f}]",
+                            mirex[("learned", which)] - mirex[("learned_12s", which)], "fraction"))
     return rows
+
+
+def per_excerpt(table: dict, method: str, which: str) -> np.ndarray:
+    """Shape (excerpts,): each excerpt's MIREX-weighted score of ``which`` (the mean over its windows for ``any``)."""
+    keys, _, idx = detect(table, method, which)
+    truth = table["key"][idx]
+    weight = np.array([MIREX[relation(int(e), int(t)) if e is not None else "other"] for e, t in zip(keys, truth)])
+    n = len(table["key"])
+    return np.bincount(idx, weight, minlength=n) / np.maximum(np.bincount(idx, minlength=n), 1)
+
+
+def gap_interval(table: dict, method: str, which: str, *, minus: str | None = None, draws: int = 2000,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Bootstrap interval (resampling excerpts) of learned's whole minus ``method``'s ``which``, or, with
+    ``minus``, of ``method``'s ``which`` minus ``minus``'s (a paired difference)."""
+    if minus is None:
+        diff = per_excerpt(table, "learned", "whole") - per_excerpt(table, method, which)
+    else:
+        diff = per_excerpt(table, method, which) - per_excerpt(table, minus, which)
+    # "any" has the same number of windows per generated track, but not per score excerpt: weight by windows
+    _, _, idx = detect(table, method, which)
+    count = np.bincount(idx, minlength=len(diff)).astype(float)
+    rng = np.random.default_rng(17)
+    pick = rng.integers(len(diff), size=(draws, len(diff)))
+    means = (diff[pick] * count[pick]).sum(axis=1) / count[pick].sum(axis=1)
+    return tuple(float(q) for q in np.quantile(means, [(1 - level) / 2, (1 + level) / 2]))
 
 
 def local(table: dict, quick: bool = False) -> list[dict]:
@@ -376,3 +472,33 @@ def cost(quick: bool = False) -> list[dict]:
     return [row(f"key.live_cost.{q}", f"one live key estimate (12 s), {q} of {len(new)}, baseline: before issue 17",
                 1000 * float(np.percentile(new, p)), "ms", baseline=1000 * float(np.percentile(old, p)))
             for q, p in (("p50", 50), ("p90", 90))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.key --generated-seed-base B --generated-n N``: the generated rows on a fresh set."""
+    import argparse
+
+    from benchmarks.__main__ import print_rows
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.key", description=main.__doc__.split(":")[0])
+    parser.add_argument("--generated-seed-base", type=int, default=1000,
+                        help="first generated track (the benchmark's own 60 are 0-59; default 1000: never measured "
+                             "before the fresh held-out run of docs/key.md)")
+    parser.add_argument("--generated-n", type=int, default=300, help="tracks (even: both modes alternate)")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    args = parser.parse_args(argv)
+    table = generated_table(args.generated_seed_base, args.generated_n, progress=_show)
+    name = f"generated_{args.generated_seed_base}_{args.generated_n}"
+    rows = accuracy(table, {name: np.ones(len(table["key"]), bool)}, METHODS + ("learned_nogate",))
+    print_rows(rows, title=f"key benchmark, generated tracks {args.generated_seed_base}.."
+               f"{args.generated_seed_base + args.generated_n - 1}")
+    if args.json:
+        import json
+
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(rows, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
