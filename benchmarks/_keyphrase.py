@@ -157,13 +157,93 @@ def measure(kind: str, n: int) -> dict:
     return out
 
 
+def shipped_windows(kind: str, n: int, progress=None) -> dict[str, np.ndarray]:
+    """Every 12-s window (6-s hop, and the last) of one dev set as the live path reads it: ``plain`` and
+    ``shipped`` (:func:`livedj.dsp.tonal.key_chroma` with the tempo of the 12 s ending 1 s earlier) chroma,
+    ``weighted`` (whether the shipped rule weighted it), ``key``, ``track``. Cached under ``.bench/key``."""
+    from benchmarks.common import cache_dir
+    from livedj.dsp.keyfind import chroma_features
+    from livedj.dsp.rhythm import estimate_tempo
+    from livedj.dsp.tonal import key_chroma, phrase_period
+
+    cached = cache_dir("key") / f"phrase-dev-{kind}-{n}-v1.npz"
+    if not cached.exists():
+        win, hop = 12 * SR, 6 * SR
+        cols = {k: [] for k in ("plain", "shipped", "weighted", "key", "track")}
+        for i, (y, key, _) in enumerate(tracks(kind, n)):
+            for e in sorted(set(range(win, len(y) + 1, hop)) | {len(y)}):
+                tempo, tconf = estimate_tempo(y[max(0, e - win - SR):e - SR], SR)
+                stretch = y[e - win:e]
+                plain = chroma_features(stretch, SR)[0]
+                shipped = key_chroma(stretch, SR, period=phrase_period(tempo if tconf > 0 else None, tconf))[0]
+                for k, v in (("plain", plain), ("shipped", shipped), ("weighted", bool(np.any(shipped != plain))),
+                             ("key", key), ("track", i)):
+                    cols[k].append(v)
+            if progress:
+                progress(kind, i + 1)
+        np.savez(cached, **{k: np.asarray(v) for k, v in cols.items()})
+    with np.load(cached, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+def fit_phrase_temperature(n: int = 96, sets=("styles", "loops", "scores")) -> float:
+    """The factor on the model's 12-s temperatures that calibrates the phrase-weighted windows (dev data only).
+
+    Fitted by the negative log-likelihood of the true key over the windows the shipped rule weights, pooled
+    over the dev sets (:func:`shipped_windows`); printed beside the expected calibration error of every set's
+    windows (weighted and plain together, as ``python -m benchmarks key`` counts them) before and after, and
+    the per-length alternative (the weighted window calibrated as a longer excerpt,
+    :meth:`livedj.dsp.keyfind.KeyModel.temperature_at`)."""
+    from scipy.optimize import minimize_scalar
+
+    from benchmarks.key import reliability
+    from livedj.dsp.keyfind import key_posterior
+
+    data = {kind: shipped_windows(kind, n) for kind in sets}
+    chroma = np.concatenate([d["shipped"][d["weighted"]] for d in data.values()])
+    truth = np.concatenate([d["key"][d["weighted"]] for d in data.values()])
+
+    def nll(log_scale=0.0, seconds=None):
+        p = key_posterior(chroma, seconds=seconds, temperature_scale=float(np.exp(log_scale)))
+        return -float(np.mean(np.log(p[np.arange(len(truth)), truth] + 1e-12)))
+
+    scale = float(np.exp(minimize_scalar(nll, bounds=(-1.5, 1.5), method="bounded").x))
+    lengths = np.arange(12.0, 60.1, 1.0)
+    length = float(lengths[np.argmin([nll(0.0, L) for L in lengths])])
+    print(f"phrase-weighted windows (dev, {len(truth)}): NLL 12-s temperature {nll():.4f}, x{scale:.3f} "
+          f"{nll(np.log(scale)):.4f}, as a {length:.0f}-s excerpt {nll(0.0, length):.4f}")
+    for kind, d in data.items():  # for information: what each set alone would ask
+        w = d["weighted"]
+        alone = minimize_scalar(lambda x: -float(np.mean(np.log(key_posterior(
+            d["shipped"][w], temperature_scale=float(np.exp(x)))[np.arange(int(w.sum())), d["key"][w]] + 1e-12))),
+            bounds=(-1.5, 1.5), method="bounded").x
+        print(f"  {kind}: its weighted windows alone would be fitted x{np.exp(alone):.3f}")
+    for kind, d in data.items():
+        for name, kw in (("before", {}), (f"x{scale:.3f}", {"temperature_scale": scale}),
+                         (f"as {length:.0f} s", {"seconds": length})):
+            p = key_posterior(d["plain"])
+            w = d["weighted"]
+            p[w] = key_posterior(d["shipped"][w], **kw)
+            right = (p.argmax(axis=-1) == d["key"]) * 1.0
+            ece, lines = reliability(p.max(axis=-1), right)
+            ece_w, _ = reliability(p[w].max(axis=-1), right[w])
+            print(f"  {kind:7s} {name:9s} ECE every window {ece:.3f} ({len(w)}), weighted ones {ece_w:.3f} "
+                  f"({int(w.sum())}): " + "; ".join(x.strip() for x in lines))
+    return scale
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks._keyphrase", description=__doc__.split("\n")[0])
     parser.add_argument("--sets", nargs="+", default=["styles", "loops", "scores"])
     parser.add_argument("--tracks", type=int, default=96, help="synth tracks per synth set")
+    parser.add_argument("--fit-temperature", action="store_true",
+                        help="fit the phrase-weighted windows' temperature factor on the dev sets instead")
     args = parser.parse_args(argv)
+    if args.fit_temperature:
+        fit_phrase_temperature(args.tracks, args.sets)
+        return 0
     for kind in args.sets:
         measure(kind, args.tracks)
     return 0

@@ -352,6 +352,35 @@ def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
     return rows
 
 
+def phrase_calibration(table: dict, subset: str, scale: float) -> list[dict]:
+    """ECE of the live path's windows (``last``, ``any``) with the phrase-weighted ones' temperatures times
+    ``scale`` (:func:`benchmarks._keyphrase.fit_phrase_temperature`, fitted on dev data), beside as shipped."""
+    from livedj.dsp.keyfind import key_posterior
+
+    n = len(table["key"])
+    post = key_posterior(table["live_windows"])
+    weighted = np.any(table["live_windows"] != table["windows"], axis=(-2, -1))
+    scaled = post.copy()
+    scaled[weighted] = key_posterior(table["live_windows"][weighted], temperature_scale=scale)
+    valid = np.arange(MAX_WINDOWS)[None, :] < table["n_windows"][:, None]
+    picks = {"last": (np.arange(n), table["n_windows"] - 1),
+             "any": np.nonzero(valid & (np.arange(MAX_WINDOWS)[None, :] % int(round(6.0 / HOP_S)) == 0))}
+    rows = []
+    for which, (r, c) in picks.items():
+        truth = table["key"][r]
+        for name, p in (("shipped", post), (f"x{scale:.3f}", scaled)):
+            conf, right = p[r, c].max(axis=-1), (p[r, c].argmax(axis=-1) == truth) * 1.0
+            ece, lines = reliability(conf, right)
+            print(f"key benchmark: {subset} {which}, weighted windows' temperatures {name} "
+                  f"({int(weighted[r, c].sum())} of {len(r)} weighted):\n" + "\n".join(lines), file=sys.stderr)
+            rows.append(row(f"key.{subset}.{which}.learned.ece.phrase_{name}", f"ECE of the live path's {which} "
+                            f"windows, the weighted ones' temperatures {name}; baseline: sampling noise",
+                            ece, "fraction", baseline=ece_noise(conf), target=0.1))
+            rows.append(row(f"key.{subset}.{which}.learned.mirex.phrase_{name}", f"MIREX of {which}, temperatures "
+                            f"{name}", scores(p[r, c].argmax(axis=-1), truth)["mirex"], "fraction"))
+    return rows
+
+
 def per_excerpt(table: dict, method: str, which: str) -> np.ndarray:
     """Shape (excerpts,): each excerpt's MIREX-weighted score of ``which`` (the mean over its windows for ``any``)."""
     keys, _, idx = detect(table, method, which)
@@ -485,11 +514,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="first generated track (the benchmark's own 60 are 0-59; default 1000: never measured "
                              "before the fresh held-out run of docs/key.md)")
     parser.add_argument("--generated-n", type=int, default=300, help="tracks (even: both modes alternate)")
+    parser.add_argument("--phrase-temperature-scale", type=float, metavar="X",
+                        help="also the ECE of the live windows with the phrase-weighted ones' temperatures times X "
+                             "(the dev fit of python -m benchmarks._keyphrase --fit-temperature), on this set and "
+                             "on the benchmark's own 60 generated tracks and scores' test half")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args(argv)
     table = generated_table(args.generated_seed_base, args.generated_n, progress=_show)
     name = f"generated_{args.generated_seed_base}_{args.generated_n}"
     rows = accuracy(table, {name: np.ones(len(table["key"]), bool)}, METHODS + ("learned_nogate",))
+    if args.phrase_temperature_scale:
+        rows += phrase_calibration(table, name, args.phrase_temperature_scale)
+        own = features(progress=_show)
+        own.update(live_windows(own, progress=_show))
+        for subset, sel in (("generated", own["kind"] == "generated"),
+                            ("scores", (own["kind"] == "score") & (own["split"] == "test"))):
+            rows += phrase_calibration({k: v[sel] for k, v in own.items()}, subset, args.phrase_temperature_scale)
     print_rows(rows, title=f"key benchmark, generated tracks {args.generated_seed_base}.."
                f"{args.generated_seed_base + args.generated_n - 1}")
     if args.json:

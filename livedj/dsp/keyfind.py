@@ -363,16 +363,18 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return p / p.sum(axis=-1, keepdims=True)
 
 
-def key_posterior(chroma: np.ndarray, model: KeyModel | None = None, seconds: float | None = None) -> np.ndarray:
+def key_posterior(chroma: np.ndarray, model: KeyModel | None = None, seconds: float | None = None, *,
+                  temperature_scale: float = 1.0) -> np.ndarray:
     """Shape (..., 24): calibrated probabilities of the 24 keys; uniform when there is no pitch.
 
     With two experts the posterior is their mixture, weighted by the gate's probability of each.
     ``seconds``: how long the excerpt the chroma was read from is (the calibration depends on it,
-    see :meth:`KeyModel.temperature_at`); None for a 12-s window.
+    see :meth:`KeyModel.temperature_at`); None for a 12-s window. ``temperature_scale`` multiplies
+    the temperatures (below 1: sharper).
     """
     model = model or load_model()
     chroma = np.asarray(chroma, np.float64)
-    temperature = model.temperature_at(seconds)
+    temperature = model.temperature_at(seconds) * temperature_scale
     p = _softmax(key_logits(chroma, model, 0) / temperature[0])
     if model.experts > 1:
         g = gate_probability(chroma, model.gate)[..., None]
