@@ -252,6 +252,15 @@ def test_confidence_is_calibrated_for_the_excerpts_length():
                                key_posterior(chroma_features(y[:12 * SR], SR)[0], seconds=12.0))
 
 
+def test_temperature_scale_sharpens_or_softens_the_posterior():
+    from livedj.dsp.keyfind import key_posterior
+
+    chroma, _ = chroma_features(_track("Warehouse Piano", 30.0)[:12 * SR], SR)
+    confidence = {s: key_posterior(chroma, temperature_scale=s).max() for s in (0.5, 1.0, 2.0)}
+    np.testing.assert_allclose(key_posterior(chroma, temperature_scale=1.0), key_posterior(chroma))
+    assert confidence[0.5] > confidence[1.0] > confidence[2.0] > 1 / 24
+
+
 @functools.lru_cache(maxsize=None)
 def _four_bar_loop() -> np.ndarray:
     """22 s of a disco loop I-V-vi-IV in A major at 120 BPM (bars of 2 s): the tonic chord once in four bars."""
