@@ -381,6 +381,34 @@ def phrase_calibration(table: dict, subset: str, scale: float) -> list[dict]:
     return rows
 
 
+def shown_from_later_starts(table: dict, subset: str, starts=range(1, 8)) -> list[dict]:
+    """The ``shown`` row with the smoother fed from window ``start`` on (2 s each) instead of the excerpt's first:
+    a listener that joins mid-track, at another phase of the loop. Each method's mean over ``starts`` (default
+    2-14 s: a whole phrase at 90-171 BPM), and the live path minus the plain 12 s, paired bootstrap by excerpt.
+    (Added after the fresh run showed the key shown from 0 s worse: a diagnosis, the rule was not changed.)"""
+    from livedj.engine.listen import KeySmoother
+
+    def score(post, i, start):
+        smoother = KeySmoother()
+        for p in post[i, start:table["n_windows"][i]]:
+            p = np.clip(p, 0, None) + 1e-9
+            smoother.update(p / p.sum(), HOP_S)
+        return MIREX[relation(int(smoother.key), int(table["key"][i]))] if smoother.key is not None else 0.0
+
+    got = {}
+    for method, windows in (("learned", "live_windows"), ("learned_12s", "windows")):
+        post = _posteriors(table[windows], table["legacy_windows"], "learned")
+        got[method] = np.array([[score(post, i, s) for s in starts] for i in range(len(table["key"]))]).mean(axis=1)
+    diff = got["learned"] - got["learned_12s"]
+    pick = np.random.default_rng(17).integers(len(diff), size=(2000, len(diff)))
+    low, high = np.quantile(diff[pick].mean(axis=1), [0.025, 0.975])
+    span = f"{HOP_S * min(starts):.0f}-{HOP_S * max(starts):.0f} s"
+    return [row(f"key.{subset}.shown_from_later.{m}.mirex", f"the key shown at the end, the smoother fed from "
+                f"{span} in (mean over starts)", float(v.mean()), "fraction") for m, v in got.items()] + [
+        row(f"key.{subset}.shown_from_later.gain_over_12s", f"learned minus learned_12s, shown from {span} in; "
+            f"paired bootstrap 95 %: [{low:+.3f}, {high:+.3f}]", float(diff.mean()), "fraction")]
+
+
 def per_excerpt(table: dict, method: str, which: str) -> np.ndarray:
     """Shape (excerpts,): each excerpt's MIREX-weighted score of ``which`` (the mean over its windows for ``any``)."""
     keys, _, idx = detect(table, method, which)
@@ -518,15 +546,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="also the ECE of the live windows with the phrase-weighted ones' temperatures times X "
                              "(the dev fit of python -m benchmarks._keyphrase --fit-temperature), on this set and "
                              "on the benchmark's own 60 generated tracks and scores' test half")
+    parser.add_argument("--shown-from-later-starts", action="store_true",
+                        help="also the key shown when the smoother starts 2-14 s into the track (a listener joining "
+                             "mid-track), on this set and on the benchmark's own 60 generated tracks")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args(argv)
     table = generated_table(args.generated_seed_base, args.generated_n, progress=_show)
     name = f"generated_{args.generated_seed_base}_{args.generated_n}"
     rows = accuracy(table, {name: np.ones(len(table["key"]), bool)}, METHODS + ("learned_nogate",))
-    if args.phrase_temperature_scale:
-        rows += phrase_calibration(table, name, args.phrase_temperature_scale)
+    if args.phrase_temperature_scale or args.shown_from_later_starts:
         own = features(progress=_show)
         own.update(live_windows(own, progress=_show))
+    if args.shown_from_later_starts:
+        rows += shown_from_later_starts(table, name)
+        sel = own["kind"] == "generated"
+        rows += shown_from_later_starts({k: v[sel] for k, v in own.items()}, "generated")
+    if args.phrase_temperature_scale:
+        rows += phrase_calibration(table, name, args.phrase_temperature_scale)
         for subset, sel in (("generated", own["kind"] == "generated"),
                             ("scores", (own["kind"] == "score") & (own["split"] == "test"))):
             rows += phrase_calibration({k: v[sel] for k, v in own.items()}, subset, args.phrase_temperature_scale)
