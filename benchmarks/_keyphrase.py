@@ -23,6 +23,10 @@ is noisier than 12 s), the 12 s phase-weighted (:func:`livedj.dsp.keyfind.phase_
 confidence and loop-gate thresholds, and both with the true tempo (``oracle``). The shipped rule
 (:func:`livedj.dsp.tonal.key_chroma` with :func:`livedj.dsp.tonal.phrase_period`) is the one marked
 ``shipped``; the figures and the choice are in docs/key.md ("Fourth revision").
+
+``--fit-temperature`` (:func:`fit_phrase_temperature`): the factor on the 12-s temperatures that would calibrate
+the windows the shipped rule weights, fitted on these dev sets (x1.110; not adopted: docs/key.md, "A temperature
+for the phrase-weighted windows").
 """
 from __future__ import annotations
 
