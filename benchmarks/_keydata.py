@@ -342,6 +342,21 @@ def build(root: Path, *, per_mode: int = 200, renders: int = 2, generated: int =
     return excerpts
 
 
+def build_generated(root: Path, indices, progress=None) -> list[Excerpt]:
+    """Render (or find cached under ``root``) the generated tracks ``indices`` of :func:`generated_track` alone,
+    without the scores: a fresh held-out set (``python -m benchmarks.key --generated-seed-base``)."""
+    if shutil.which("fluidsynth") is None or not SOUNDFONTS:
+        raise RuntimeError("the key benchmark needs the fluidsynth CLI and fluid-soundfont-gm")
+    root.mkdir(parents=True, exist_ok=True)
+    indices = list(indices)
+    out = []
+    for done, i in enumerate(indices, 1):
+        out.append(_render_job((str(root), None, None, int(i))))
+        if progress:
+            progress("render", done, len(indices))
+    return out
+
+
 def _render_job(job) -> Excerpt:
     root, piece, key, n = job
     root = Path(root)

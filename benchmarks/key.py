@@ -22,7 +22,10 @@ the generated tracks were never used for training or for choosing anything, so a
 (``generated``), and their test half of 32 separately (``generated_testhalf``: the set the figures
 of the earlier protocol, which trained on the other 28, were measured on). The learned detector's
 confidence is checked for calibration (expected calibration error over 10 bins; the reliability
-table goes to stderr).
+table goes to stderr). Every gap carries a bootstrap 95 % interval (by excerpt).
+
+``python -m benchmarks.key --generated-seed-base B --generated-n N`` measures the generated rows on a fresh
+set of the same generator (:mod:`benchmarks._keyheldout`): the 60 chose the live path's loop gate.
 """
 from __future__ import annotations
 
@@ -103,6 +106,43 @@ def features(progress=None, quick: bool = False) -> dict[str, np.ndarray]:
     return table
 
 
+LIVE_VERSION = "v2"
+
+
+def live_windows(table: dict, progress=None, quick: bool = False) -> dict[str, np.ndarray]:
+    """The live path's reading of every 12-s window of :func:`features` (:func:`livedj.dsp.tonal.key_chroma`):
+    tuned chroma weighted by the phrase period (:func:`livedj.dsp.tonal.phrase_period`) of the tempo estimated
+    on the 12 s ending 1 s earlier, as :class:`livedj.engine.listen.LiveTempoKey` has it (tempo and key on
+    alternate 1-s hops), where the model's gate says loop music. Cached apart
+    from :func:`features` (``live-*.npz``): ``live_windows`` (n, windows, 2, 12), ``live_bpm``,
+    ``live_bpm_confidence`` (n, windows)."""
+    from benchmarks._keydata import build, load
+    from livedj.dsp.rhythm import estimate_tempo
+    from livedj.dsp.tonal import key_chroma, phrase_period
+
+    root = cache_dir("key-quick" if quick else "key")
+    cached = root / f"live-{FEATURES_VERSION}-{LIVE_VERSION}.npz"
+    if not cached.exists():
+        by_name = {ex.name: ex for ex in build(root)}
+        n, hop, sr = int(LIVE_S * 16000), int(HOP_S * 16000), 16000
+        win = np.zeros(table["windows"].shape)
+        bpm = np.zeros(table["windows"].shape[:2])
+        conf = np.zeros(table["windows"].shape[:2])
+        for i, name in enumerate(table["name"]):
+            y = load(root, by_name[str(name)])
+            starts = list(range(0, len(y) - n + 1, hop))[-MAX_WINDOWS:] or [0]
+            for j, s0 in enumerate(starts):
+                tempo, confidence = estimate_tempo(y[max(0, s0 - sr):s0 + n - sr], sr)
+                bpm[i, j], conf[i, j] = (tempo, confidence) if confidence > 0 else (0.0, 0.0)
+                period = phrase_period(tempo if confidence > 0 else None, confidence)
+                win[i, j] = key_chroma(y[s0:s0 + n], sr, period=period)[0]
+            if progress:
+                progress("live windows", i + 1, len(table["name"]))
+        np.savez(cached, live_windows=win, live_bpm=bpm, live_bpm_confidence=conf)
+    with np.load(cached, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
 def _posteriors(chroma: np.ndarray, legacy: np.ndarray, method: str, seconds=LIVE_S) -> np.ndarray:
     """(..., 24) scores of one detector; a probability only for ``learned`` (calibrated for excerpts of
     ``seconds``: one figure, or one per row of ``chroma``)."""
@@ -139,7 +179,10 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
     if which == "whole":
         r = _posteriors(table["whole"], table["legacy_whole"], method, whole_seconds(table))
         return r.argmax(axis=-1), r.max(axis=-1), np.arange(n)
-    r = _posteriors(table["windows"], table["legacy_windows"], method)  # (n, MAX_WINDOWS, 24)
+    # ``learned`` reads the windows as the live path does (phrase-weighted); ``learned_12s`` plain, as before
+    # learned_nogate (fresh generated set only): weighted wherever the tempo is confident, no loop gate
+    windows = table[{"learned": "live_windows", "learned_nogate": "nogate_windows"}.get(method, "windows")]
+    r = _posteriors(windows, table["legacy_windows"], method)  # (n, MAX_WINDOWS, 24)
     valid = np.arange(MAX_WINDOWS)[None, :] < table["n_windows"][:, None]
     if which == "last":
         last = r[np.arange(n), table["n_windows"] - 1]
@@ -188,17 +231,27 @@ def _show(phase, done, total, _last={}):
 
 
 WINDOWS = ("whole", "last", "any", "shown")
+#: learned: the live path's windows (every bar of a 4-bar phrase once); learned_12s: the plain 12 s (before)
+METHODS = ("current", "krumhansl", "temperley", "learned", "learned_12s")
 
 
 def run(quick: bool = False) -> list[dict]:
     table = features(progress=_show, quick=quick)
-    rows = []
-    methods = ("current", "krumhansl", "temperley", "learned")
+    table.update(live_windows(table, progress=_show, quick=quick))
     # All 60 generated tracks are unseen by training (see benchmarks._keytrain); the test half of 32 is
     # kept as a row for comparison with the figures of the earlier protocol.
     subsets = {"scores": (table["kind"] == "score") & (table["split"] == "test"),
                "generated": table["kind"] == "generated",
                "generated_testhalf": (table["kind"] == "generated") & (table["split"] == "test")}
+    rows = accuracy(table, subsets)
+    rows += local(table, quick)
+    rows += cost(quick)
+    return rows
+
+
+def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
+    """MIREX, exact and calibration rows of every detector on every subset, estimate and live gap."""
+    rows = []
     targets = {("scores", "mirex"): 0.85, ("scores", "exact"): 0.75, ("generated", "exact"): 0.80}
     for subset, sel in subsets.items():
         sub = {k: v[sel] for k, v in table.items()}
@@ -206,6 +259,8 @@ def run(quick: bool = False) -> list[dict]:
         for which in WINDOWS:
             base = None
             for method in methods:
+                if method in ("learned_12s", "learned_nogate") and which == "whole":
+                    continue  # the same as learned's
                 keys, conf, idx = detect(sub, method, which)
                 truth = sub["key"][idx]
                 s = scores(keys, truth)
@@ -219,21 +274,59 @@ def run(quick: bool = False) -> list[dict]:
                     rows.append(row(f"key.{subset}.{which}.{method}.{metric}", figure if metric == "mirex" else
                                     f"{subset}, {which}: exact", s[metric], "fraction", baseline=base[metric],
                                     target=target, higher_is_better=True))
-                if method == "learned" and which != "shown":
+                if method.startswith("learned") and which != "shown":
                     ece, lines = reliability(conf, (keys == truth).astype(float))
-                    print(f"key benchmark: reliability of the learned confidence, {subset} {which}:\n"
+                    print(f"key benchmark: reliability of the {method} confidence, {subset} {which}:\n"
                           + "\n".join(lines), file=sys.stderr)
-                    rows.append(row(f"key.{subset}.{which}.learned.ece", "expected calibration error of the "
+                    rows.append(row(f"key.{subset}.{which}.{method}.ece", "expected calibration error of the "
                                     "confidence (10 bins); baseline: what a perfectly calibrated detector with the "
                                     "same confidences scores on this many estimates (sampling noise, mean of 1000)",
                                     ece, "fraction", baseline=ece_noise(conf), target=0.1))
         for which in WINDOWS[1:]:  # the live estimates within 0.05 of the whole track's
-            rows.append(row(f"key.{subset}.gap_{which}", f"MIREX whole minus {which} (12 s), learned",
+            low, high = gap_interval(sub, "learned", which)
+            rows.append(row(f"key.{subset}.gap_{which}", f"MIREX whole minus {which} (12 s), learned; bootstrap by "
+                            f"excerpt, 95 %: [{low:+.3f}, {high:+.3f}]",
                             mirex[("learned", "whole")] - mirex[("learned", which)], "fraction", target=0.05,
                             baseline=mirex[("current", "whole")] - mirex[("current", which)]))
-    rows += local(table, quick)
-    rows += cost(quick)
+            for other, what in (("learned_12s", "on the plain 12 s (before the phrase weighting)"),
+                                ("learned_nogate", "weighted without the loop gate (not shipped)")):
+                if other not in methods:
+                    continue
+                low, high = gap_interval(sub, other, which)
+                rows.append(row(f"key.{subset}.gap_{which}.{other}", f"MIREX whole minus {which}, learned {what}; "
+                                f"bootstrap 95 %: [{low:+.3f}, {high:+.3f}]",
+                                mirex[("learned", "whole")] - mirex[(other, which)], "fraction", target=0.05))
+            low, high = gap_interval(sub, "learned", which, minus="learned_12s")
+            rows.append(row(f"key.{subset}.{which}.gain_over_12s", f"MIREX of {which}: learned (live path) minus "
+                            f"learned on the plain 12 s; paired bootstrap by excerpt, 95 %: [{low:+.3f}, {high:+.3f}]",
+                            mirex[("learned", which)] - mirex[("learned_12s", which)], "fraction"))
     return rows
+
+
+def per_excerpt(table: dict, method: str, which: str) -> np.ndarray:
+    """Shape (excerpts,): each excerpt's MIREX-weighted score of ``which`` (the mean over its windows for ``any``)."""
+    keys, _, idx = detect(table, method, which)
+    truth = table["key"][idx]
+    weight = np.array([MIREX[relation(int(e), int(t)) if e is not None else "other"] for e, t in zip(keys, truth)])
+    n = len(table["key"])
+    return np.bincount(idx, weight, minlength=n) / np.maximum(np.bincount(idx, minlength=n), 1)
+
+
+def gap_interval(table: dict, method: str, which: str, *, minus: str | None = None, draws: int = 2000,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Bootstrap interval (resampling excerpts) of learned's whole minus ``method``'s ``which``, or, with
+    ``minus``, of ``method``'s ``which`` minus ``minus``'s (a paired difference)."""
+    if minus is None:
+        diff = per_excerpt(table, "learned", "whole") - per_excerpt(table, method, which)
+    else:
+        diff = per_excerpt(table, method, which) - per_excerpt(table, minus, which)
+    # "any" has the same number of windows per generated track, but not per score excerpt: weight by windows
+    _, _, idx = detect(table, method, which)
+    count = np.bincount(idx, minlength=len(diff)).astype(float)
+    rng = np.random.default_rng(17)
+    pick = rng.integers(len(diff), size=(draws, len(diff)))
+    means = (diff[pick] * count[pick]).sum(axis=1) / count[pick].sum(axis=1)
+    return tuple(float(q) for q in np.quantile(means, [(1 - level) / 2, (1 + level) / 2]))
 
 
 def local(table: dict, quick: bool = False) -> list[dict]:
@@ -254,7 +347,7 @@ def local(table: dict, quick: bool = False) -> list[dict]:
     spans = {str(table["name"][i]): [(0.0, 30.0)] + [(HOP_S * j, HOP_S * j + LIVE_S) for j in starts[i]]
              for i in sel}
     got = local_keys(root, build(root), spans, progress=_show)
-    post = _posteriors(table["windows"][sel], table["legacy_windows"][sel], "learned")  # (n, windows, 24)
+    post = _posteriors(table["live_windows"][sel], table["legacy_windows"][sel], "learned")  # (n, windows, 24)
     whole = _posteriors(table["whole"][sel], table["legacy_whole"][sel], "learned",
                         whole_seconds(table)[sel]).argmax(axis=-1)
     est = {"last": [], "any": [], "first": []}
@@ -330,3 +423,10 @@ def cost(quick: bool = False) -> list[dict]:
     return [row(f"key.live_cost.{q}", f"one live key estimate (12 s), {q} of {len(new)}, baseline: before issue 17",
                 1000 * float(np.percentile(new, p)), "ms", baseline=1000 * float(np.percentile(old, p)))
             for q, p in (("p50", 50), ("p90", 90))]
+
+
+
+if __name__ == "__main__":  # the generated rows on a fresh set: benchmarks._keyheldout
+    from benchmarks._keyheldout import main
+
+    sys.exit(main())

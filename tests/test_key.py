@@ -250,3 +250,61 @@ def test_confidence_is_calibrated_for_the_excerpts_length():
     np.testing.assert_allclose(key_posterior_of(y, SR)[0], key_posterior(chroma, seconds=30.0))
     np.testing.assert_allclose(key_posterior_of(y[:12 * SR], SR)[0],
                                key_posterior(chroma_features(y[:12 * SR], SR)[0], seconds=12.0))
+
+
+def test_temperature_scale_sharpens_or_softens_the_posterior():
+    from livedj.dsp.keyfind import key_posterior
+
+    chroma, _ = chroma_features(_track("Warehouse Piano", 30.0)[:12 * SR], SR)
+    confidence = {s: key_posterior(chroma, temperature_scale=s).max() for s in (0.5, 1.0, 2.0)}
+    np.testing.assert_allclose(key_posterior(chroma, temperature_scale=1.0), key_posterior(chroma))
+    assert confidence[0.5] > confidence[1.0] > confidence[2.0] > 1 / 24
+
+
+@functools.lru_cache(maxsize=None)
+def _four_bar_loop() -> np.ndarray:
+    """22 s of a disco loop I-V-vi-IV in A major at 120 BPM (bars of 2 s): the tonic chord once in four bars."""
+    from dataclasses import replace
+
+    from livedj.synth import STYLES, TrackSpec
+
+    style = replace(STYLES["disco"], degrees=(0, 4, 5, 3), bars_per_chord=1)
+    spec = TrackSpec("loop", "test", 120.0, "A major", "disco", 11)
+    return render_track(spec, 22.5, SR, style=style)[SR // 2:]  # without the lead-in's silence
+
+
+def test_live_key_counts_every_bar_of_a_four_bar_loop_once():
+    from livedj.dsp.tonal import key_posterior_of, phrase_period
+
+    y = _four_bar_loop()
+    a_major, f_sharp_minor = 9, 18
+    assert estimate_key(y, SR)[0] == a_major  # the whole track
+    live, plain, three_bars = [], [], []
+    for bar in range(4):  # 12 s = 6 bars = 1.5 loops, starting on each bar of the loop in turn
+        end = (14 + 2 * bar) * SR
+        listener = LiveTempoKey()
+        listener.update(y[end - 13 * SR:end - SR], SR)  # tempo on one hop, key on the next, as the live loop
+        listener.update(y[end - 12 * SR:end], SR)
+        assert listener.bpm == pytest.approx(120.0, rel=0.02)
+        assert phrase_period(listener.bpm, listener.bpm_confidence) == pytest.approx(8.0, rel=0.02)
+        live.append(listener.raw_key)
+        stretch = y[end - 12 * SR:end]
+        plain.append(int(key_posterior_of(stretch, SR)[0].argmax()))
+        three_bars.append(int(key_posterior_of(stretch, SR, period=6.0)[0].argmax()))
+    assert live == [a_major] * 4
+    # Where vi and IV are heard twice in the 12 s, the plain stretch (or a wrong phrase length) says the relative
+    # minor: the test's loop does hold a partial loop that pulls the key.
+    assert plain[:2] == [f_sharp_minor] * 2 and three_bars[:2] == [f_sharp_minor] * 2
+
+
+def test_phase_weights_count_every_phase_of_the_loop_once():
+    from livedj.dsp.keyfind import phase_weights
+
+    age = np.arange(0.0, 12.0, 0.001) + 0.0005  # one frame a millisecond over a 12-s stretch
+    for period in (8.0, 5.0, 4.0):
+        w = phase_weights(age, period, 12.0)
+        per_phase = np.bincount((np.mod(age, period) / period * 40).astype(int), weights=w) / (period / 40 / 0.001)
+        np.testing.assert_allclose(per_phase, 1.0, rtol=0.01)  # every 1/40 of the loop weighs one loop's worth
+    np.testing.assert_array_equal(phase_weights(age, 12.0, 12.0), 1.0)  # a period as long as the stretch: plain
+    with pytest.raises(ValueError, match="period"):
+        phase_weights(age, 0.0, 12.0)

@@ -37,7 +37,7 @@ import scipy.fft
 from livedj.dsp.framing import frames as frame_signal
 
 __all__ = ["KeyModel", "estimate_tuning", "semitone_energy", "chroma_features", "key_posterior", "load_model",
-           "rotations", "style_features"]
+           "phase_weights", "phrase_chroma", "rotations", "style_features"]
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "key_model.npz"
 ANALYSIS_SR = 16000  #: the rate the profiles were learned at
@@ -152,8 +152,39 @@ def estimate_tuning(mag: np.ndarray, freqs: np.ndarray, *, fmin: float = 80.0, f
     return float(np.angle(z) / (2 * np.pi)) if abs(z) > 0 else 0.0
 
 
+def phase_weights(age: np.ndarray, period: float, span: float) -> np.ndarray:
+    """Weights of frames that make every phase of a loop of ``period`` seconds count once in ``span`` seconds.
+
+    A span of 12 s holds a four-bar loop 1.5 times at 120 BPM: the first 4 s of the loop are heard
+    twice, the rest once, and the chroma leans towards the chords played there. Weighting each frame
+    by one over the number of times its phase occurs in the span gives every bar of the loop the same
+    weight, whatever bar the span starts on (no downbeat needed), while still reading all of it.
+
+    Parameters
+    ----------
+    age : np.ndarray
+        Seconds from each frame's centre back from the end of the span (0..``span``).
+    period : float
+        The loop's length, s (a phrase of four bars: 16 beats).
+    span : float
+        The span's length, s.
+
+    Returns
+    -------
+    np.ndarray
+        Shape of ``age``: ``1 / n``, ``n`` the number of times the frame's phase (its age modulo
+        ``period``) occurs in the span; all 1 when ``period >= span``.
+    """
+    age = np.asarray(age, np.float64)
+    if not period > 0:
+        raise ValueError(f"period must be > 0 s, got {period}")
+    phase = np.mod(np.clip(age, 0.0, span), period)
+    return 1.0 / (np.floor((span - phase) / period) + 1.0)
+
+
 def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: float = 55.0,
-                    fmax: float = 2000.0, tuning: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+                    fmax: float = 2000.0, tuning: float | None = None,
+                    period: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Log-compressed energy per (tuned) semitone of ``y``, summed over time.
 
     STFT magnitudes between ``fmin`` and ``fmax`` are gathered into semitones of the grid shifted
@@ -176,6 +207,10 @@ def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     tuning : float, optional
         Known deviation from A440 in semitones; estimated from ``y`` (:func:`estimate_tuning`)
         when None, 0 for the plain A440 grid.
+    period : float, optional
+        A loop's length, s (the live key's four-bar phrase): frames are weighted by
+        :func:`phase_weights` so that each phase of the loop counts once. None, or as long as ``y``
+        or longer: every frame counts once.
 
     Returns
     -------
@@ -186,6 +221,15 @@ def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     tuning : float
         The deviation used, semitones.
     """
+    per_frame, notes, tuning, age, span = _semitone_frames(y, sr, n_fft, fmin, fmax, tuning)
+    if period is not None and period < span:
+        per_frame = per_frame * phase_weights(age, period, span)[:, None]
+    return per_frame.sum(axis=0), notes, tuning
+
+
+def _semitone_frames(y, sr, n_fft, fmin, fmax, tuning):
+    """:func:`semitone_energy` before the sum over frames: (frames, semitones) log energy, the semitones' MIDI
+    numbers, the tuning, each frame's centre in seconds before the end of ``y``, and the length of ``y`` (s)."""
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ValueError(f"expected mono audio (1-D), got shape {y.shape}")
@@ -204,19 +248,21 @@ def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     band = (freqs >= fmin) & (freqs <= fmax)
     band &= freqs * (2 ** (1 / 12) - 1) >= 0.8 * sr / n_fft
     if not band.any():
-        return np.zeros(0), np.zeros(0, int), float(tuning)
+        return np.zeros((0, 0)), np.zeros(0, int), float(tuning), np.zeros(0), len(y) / sr
     midi = 69 + 12 * np.log2(freqs[band] / 440.0) - tuning
     semis = np.round(midi).astype(int)
     lo = int(semis.min())
     w = np.cos(np.pi * (midi - semis)) ** 2
     semitone = np.zeros((mag.shape[0], int(semis.max()) - lo + 1))
     np.add.at(semitone.T, semis - lo, (mag[:, band] * w).T)
-    energy = np.log1p(100.0 * semitone / (semitone.max() + 1e-12)).sum(axis=0)
-    return energy, np.arange(lo, lo + semitone.shape[1]), float(tuning)
+    per_frame = np.log1p(100.0 * semitone / (semitone.max() + 1e-12))
+    age = len(y) / sr - (np.arange(per_frame.shape[0]) * (n_fft // 2) + n_fft / 2) / sr
+    return per_frame, np.arange(lo, lo + semitone.shape[1]), float(tuning), age, len(y) / sr
 
 
 def chroma_features(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: float = 55.0,
-                    fmax: float = 2000.0, tuning: float | None = None) -> tuple[np.ndarray, float]:
+                    fmax: float = 2000.0, tuning: float | None = None,
+                    period: float | None = None) -> tuple[np.ndarray, float]:
     """Bass and treble pitch-class energy of ``y`` after tuning correction.
 
     :func:`semitone_energy` (same parameters) folded to pitch classes separately below and above
@@ -229,14 +275,46 @@ def chroma_features(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     tuning : float
         The deviation used, semitones.
     """
-    energy, notes, tuning = semitone_energy(y, sr, n_fft=n_fft, fmin=fmin, fmax=fmax, tuning=tuning)
+    energy, notes, tuning = semitone_energy(y, sr, n_fft=n_fft, fmin=fmin, fmax=fmax, tuning=tuning, period=period)
+    return _fold(energy, notes), tuning
+
+
+def phrase_chroma(y: np.ndarray, sr: int, period: float, *, tuning: float | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, float]:
+    """The plain and the phrase-weighted bass/treble chroma of ``y``, from one STFT.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono audio.
+    sr : int
+        Sample rate, Hz.
+    period : float
+        The loop's length, s (see :func:`phase_weights`).
+    tuning : float, optional
+        As in :func:`semitone_energy`.
+
+    Returns
+    -------
+    plain, weighted : np.ndarray
+        Shape (2, 12) each: :func:`chroma_features` of ``y`` without and with ``period``.
+    tuning : float
+        The deviation used, semitones.
+    """
+    per_frame, notes, tuning, age, span = _semitone_frames(y, sr, None, 55.0, 2000.0, tuning)
+    weights = phase_weights(age, period, span) if period < span else np.ones(len(age))
+    return _fold(per_frame.sum(axis=0), notes), _fold(weights @ per_frame, notes), tuning
+
+
+def _fold(energy: np.ndarray, notes: np.ndarray) -> np.ndarray:
+    """Semitone energy folded to (bass, treble) pitch classes, each summing to 1 (or 0)."""
     out = np.zeros((2, 12))
     for part, sel in enumerate((notes < BASS_SPLIT_MIDI, notes >= BASS_SPLIT_MIDI)):
         np.add.at(out[part], notes[sel] % 12, energy[sel])
         total = out[part].sum()
         if total > 0:
             out[part] /= total
-    return out, tuning
+    return out
 
 
 def _standardise(chroma: np.ndarray) -> np.ndarray:
@@ -285,16 +363,18 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return p / p.sum(axis=-1, keepdims=True)
 
 
-def key_posterior(chroma: np.ndarray, model: KeyModel | None = None, seconds: float | None = None) -> np.ndarray:
+def key_posterior(chroma: np.ndarray, model: KeyModel | None = None, seconds: float | None = None, *,
+                  temperature_scale: float = 1.0) -> np.ndarray:
     """Shape (..., 24): calibrated probabilities of the 24 keys; uniform when there is no pitch.
 
     With two experts the posterior is their mixture, weighted by the gate's probability of each.
     ``seconds``: how long the excerpt the chroma was read from is (the calibration depends on it,
-    see :meth:`KeyModel.temperature_at`); None for a 12-s window.
+    see :meth:`KeyModel.temperature_at`); None for a 12-s window. ``temperature_scale`` multiplies
+    the temperatures (below 1: sharper).
     """
     model = model or load_model()
     chroma = np.asarray(chroma, np.float64)
-    temperature = model.temperature_at(seconds)
+    temperature = model.temperature_at(seconds) * temperature_scale
     p = _softmax(key_logits(chroma, model, 0) / temperature[0])
     if model.experts > 1:
         g = gate_probability(chroma, model.gate)[..., None]

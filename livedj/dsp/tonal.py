@@ -189,15 +189,84 @@ def key_scores(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray
     return (t @ c) / denom if denom.all() else np.zeros(24)
 
 
-def key_posterior_of(y: np.ndarray, sr: int, *, tuning: float | None = None) -> tuple[np.ndarray, float]:
+PHRASE_BEATS = 16  #: a phrase of four 4/4 bars: the length of the common chord loop
+#: Below this tempo confidence (:func:`livedj.dsp.rhythm.estimate_tempo`) the live key reads its stretch
+#: unweighted. Chosen on development data (``python -m benchmarks._keyphrase``: livedj.synth loops and the
+#: scores' training half), where 0.5 gave up half the random loops' gain; docs/key.md.
+PHRASE_MIN_TEMPO_CONFIDENCE = 0.3
+#: ...and where the key model's gate gives loop music less than this probability (a score, a chorale).
+PHRASE_MIN_LOOP = 0.5
+
+
+def phrase_period(bpm: float | None, confidence: float = 1.0, *, beats: int = PHRASE_BEATS,
+                  min_confidence: float = PHRASE_MIN_TEMPO_CONFIDENCE) -> float | None:
+    """The loop period a live key estimate weights its stretch by: one phrase of ``beats`` at ``bpm``.
+
+    A four-chord loop repeats every four bars, and 12 s hold 4.5 to 8.5 bars of it at DJ tempi, so
+    one to three of its chords would count once more than the others (the relative key or the fifth
+    wins where the tonic chord is played once a loop). Weighting the stretch's frames by their phase
+    in this period (:func:`livedj.dsp.keyfind.phase_weights`) counts every bar once; only the tempo is
+    needed, not the downbeat.
+
+    Parameters
+    ----------
+    bpm : float or None
+        Tempo, beats per minute; None when unknown.
+    confidence : float
+        The tempo's confidence, 0..1.
+    beats : int
+        Beats per phrase (16: four bars of 4/4).
+    min_confidence : float
+        Below this confidence the tempo is not trusted.
+
+    Returns
+    -------
+    float or None
+        ``beats * 60 / bpm`` seconds, or None (read the stretch unweighted).
+
+    Examples
+    --------
+    >>> phrase_period(120.0, 0.6)  # four bars of 2 s
+    8.0
+    >>> phrase_period(120.0, 0.1) is None
+    True
+    """
+    if bpm is None or not np.isfinite(bpm) or bpm <= 0 or confidence < min_confidence:
+        return None
+    return beats * 60.0 / float(bpm)
+
+
+def key_chroma(y: np.ndarray, sr: int, *, tuning: float | None = None,
+               period: float | None = None) -> tuple[np.ndarray, float]:
+    """The (bass, treble) chroma a key estimate of ``y`` reads, and the tuning used (semitones off A440).
+
+    ``period``: a loop's length in seconds (:func:`phrase_period`). Where the key model's gate says
+    loop music (probability >= :data:`PHRASE_MIN_LOOP`, on the plain chroma), every phase of the loop
+    then counts once (:func:`livedj.dsp.keyfind.phrase_chroma`); a score's chroma is read plain (it
+    does not loop, and weighting its phrases moved the estimate towards the window's most recent
+    bars: scores' training half, ``python -m benchmarks._keyphrase``).
+    """
+    from livedj.dsp.keyfind import chroma_features, gate_probability, load_model, phrase_chroma
+
+    if period is None or period >= len(y) / sr:
+        return chroma_features(y, sr, tuning=tuning)
+    plain, weighted, tuning = phrase_chroma(y, sr, period, tuning=tuning)
+    gate = load_model().gate
+    loop = gate is None or gate_probability(plain, gate) >= PHRASE_MIN_LOOP
+    return (weighted if loop else plain), tuning
+
+
+def key_posterior_of(y: np.ndarray, sr: int, *, tuning: float | None = None,
+                     period: float | None = None) -> tuple[np.ndarray, float]:
     """Calibrated probabilities of the 24 keys for ``y`` and the tuning used (semitones off A440).
 
     See :mod:`livedj.dsp.keyfind`: tuned bass/treble chroma scored by profiles learned on rendered
-    scores; uniform (1/24 each) for silence.
+    scores; uniform (1/24 each) for silence. ``period``: a loop's length in seconds
+    (:func:`phrase_period`), whose every phase then counts once in loop music (:func:`key_chroma`).
     """
-    from livedj.dsp.keyfind import chroma_features, key_posterior
+    from livedj.dsp.keyfind import key_posterior
 
-    chroma, tuning = chroma_features(y, sr, tuning=tuning)
+    chroma, tuning = key_chroma(y, sr, tuning=tuning, period=period)
     return key_posterior(chroma, seconds=len(y) / sr), tuning
 
 
