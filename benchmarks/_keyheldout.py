@@ -74,7 +74,7 @@ def generated_table(base: int, n: int, progress=None) -> dict[str, np.ndarray]:
 
 
 def phrase_calibration(table: dict, subset: str, scale: float) -> list[dict]:
-    """ECE of the live path's windows (``last``, ``any``) with the phrase-weighted ones' temperatures times
+    """ECE of the phrase-weighted windows (``last``, ``any``; not shipped) with the weighted ones' temperatures times
     ``scale`` (:func:`benchmarks._keyphrase.fit_phrase_temperature`, fitted on dev data), beside as shipped."""
     from livedj.dsp.keyfind import key_posterior
 
@@ -117,16 +117,16 @@ def shown_from_later_starts(table: dict, subset: str, starts=range(1, 8)) -> lis
         return MIREX[relation(int(smoother.key), int(table["key"][i]))] if smoother.key is not None else 0.0
 
     got = {}
-    for method, windows in (("learned", "live_windows"), ("learned_12s", "windows")):
+    for method, windows in (("learned_phrase", "live_windows"), ("learned", "windows")):
         post = _posteriors(table[windows], table["legacy_windows"], "learned")
         got[method] = np.array([[score(post, i, s) for s in starts] for i in range(len(table["key"]))]).mean(axis=1)
-    diff = got["learned"] - got["learned_12s"]
+    diff = got["learned_phrase"] - got["learned"]
     pick = np.random.default_rng(17).integers(len(diff), size=(2000, len(diff)))
     low, high = np.quantile(diff[pick].mean(axis=1), [0.025, 0.975])
     span = f"{HOP_S * min(starts):.0f}-{HOP_S * max(starts):.0f} s"
     return [row(f"key.{subset}.shown_from_later.{m}.mirex", f"the key shown at the end, the smoother fed from "
                 f"{span} in (mean over starts)", float(v.mean()), "fraction") for m, v in got.items()] + [
-        row(f"key.{subset}.shown_from_later.gain_over_12s", f"learned minus learned_12s, shown from {span} in; "
+        row(f"key.{subset}.shown_from_later.phrase_gain", f"learned_phrase minus learned (plain), shown from {span} in; "
             f"paired bootstrap 95 %: [{low:+.3f}, {high:+.3f}]", float(diff.mean()), "fraction")]
 
 

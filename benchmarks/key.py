@@ -110,8 +110,8 @@ LIVE_VERSION = "v2"
 
 
 def live_windows(table: dict, progress=None, quick: bool = False) -> dict[str, np.ndarray]:
-    """The live path's reading of every 12-s window of :func:`features` (:func:`livedj.dsp.tonal.key_chroma`):
-    tuned chroma weighted by the phrase period (:func:`livedj.dsp.tonal.phrase_period`) of the tempo estimated
+    """The phrase-weighted reading of every 12-s window of :func:`features` (:func:`livedj.dsp.tonal.key_chroma`;
+    measured, not shipped: the live path reads the plain 12 s, docs/key.md): tuned chroma weighted by the phrase period (:func:`livedj.dsp.tonal.phrase_period`) of the tempo estimated
     on the 12 s ending 1 s earlier, as :class:`livedj.engine.listen.LiveTempoKey` has it (tempo and key on
     alternate 1-s hops), where the model's gate says loop music. Cached apart
     from :func:`features` (``live-*.npz``): ``live_windows`` (n, windows, 2, 12), ``live_bpm``,
@@ -179,9 +179,10 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
     if which == "whole":
         r = _posteriors(table["whole"], table["legacy_whole"], method, whole_seconds(table))
         return r.argmax(axis=-1), r.max(axis=-1), np.arange(n)
-    # ``learned`` reads the windows as the live path does (phrase-weighted); ``learned_12s`` plain, as before
-    # learned_nogate (fresh generated set only): weighted wherever the tempo is confident, no loop gate
-    windows = table[{"learned": "live_windows", "learned_nogate": "nogate_windows"}.get(method, "windows")]
+    # ``learned`` reads the plain 12 s, as the live path does; ``learned_phrase`` the phrase-weighted windows (with
+    # the loop gate) and learned_nogate (fresh generated set only) weighted wherever the tempo is confident:
+    # both measured, not shipped
+    windows = table[{"learned_phrase": "live_windows", "learned_nogate": "nogate_windows"}.get(method, "windows")]
     r = _posteriors(windows, table["legacy_windows"], method)  # (n, MAX_WINDOWS, 24)
     valid = np.arange(MAX_WINDOWS)[None, :] < table["n_windows"][:, None]
     if which == "last":
@@ -231,8 +232,8 @@ def _show(phase, done, total, _last={}):
 
 
 WINDOWS = ("whole", "last", "any", "shown")
-#: learned: the live path's windows (every bar of a 4-bar phrase once); learned_12s: the plain 12 s (before)
-METHODS = ("current", "krumhansl", "temperley", "learned", "learned_12s")
+#: learned: the live path's plain 12 s; learned_phrase: every bar of a 4-bar phrase once (measured, not shipped)
+METHODS = ("current", "krumhansl", "temperley", "learned", "learned_phrase")
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -259,7 +260,7 @@ def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
         for which in WINDOWS:
             base = None
             for method in methods:
-                if method in ("learned_12s", "learned_nogate") and which == "whole":
+                if method in ("learned_phrase", "learned_nogate") and which == "whole":
                     continue  # the same as learned's
                 keys, conf, idx = detect(sub, method, which)
                 truth = sub["key"][idx]
@@ -288,7 +289,7 @@ def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
                             f"excerpt, 95 %: [{low:+.3f}, {high:+.3f}]",
                             mirex[("learned", "whole")] - mirex[("learned", which)], "fraction", target=0.05,
                             baseline=mirex[("current", "whole")] - mirex[("current", which)]))
-            for other, what in (("learned_12s", "on the plain 12 s (before the phrase weighting)"),
+            for other, what in (("learned_phrase", "weighted by the 4-bar phrase (not shipped)"),
                                 ("learned_nogate", "weighted without the loop gate (not shipped)")):
                 if other not in methods:
                     continue
@@ -296,10 +297,11 @@ def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
                 rows.append(row(f"key.{subset}.gap_{which}.{other}", f"MIREX whole minus {which}, learned {what}; "
                                 f"bootstrap 95 %: [{low:+.3f}, {high:+.3f}]",
                                 mirex[("learned", "whole")] - mirex[(other, which)], "fraction", target=0.05))
-            low, high = gap_interval(sub, "learned", which, minus="learned_12s")
-            rows.append(row(f"key.{subset}.{which}.gain_over_12s", f"MIREX of {which}: learned (live path) minus "
-                            f"learned on the plain 12 s; paired bootstrap by excerpt, 95 %: [{low:+.3f}, {high:+.3f}]",
-                            mirex[("learned", which)] - mirex[("learned_12s", which)], "fraction"))
+            low, high = gap_interval(sub, "learned_phrase", which, minus="learned")
+            rows.append(row(f"key.{subset}.{which}.phrase_gain", f"MIREX of {which}: learned phrase-weighted (not "
+                            f"shipped) minus the live path's plain 12 s; paired bootstrap by excerpt, 95 %: "
+                            f"[{low:+.3f}, {high:+.3f}]",
+                            mirex[("learned_phrase", which)] - mirex[("learned", which)], "fraction"))
     return rows
 
 
@@ -347,7 +349,7 @@ def local(table: dict, quick: bool = False) -> list[dict]:
     spans = {str(table["name"][i]): [(0.0, 30.0)] + [(HOP_S * j, HOP_S * j + LIVE_S) for j in starts[i]]
              for i in sel}
     got = local_keys(root, build(root), spans, progress=_show)
-    post = _posteriors(table["live_windows"][sel], table["legacy_windows"][sel], "learned")  # (n, windows, 24)
+    post = _posteriors(table["windows"][sel], table["legacy_windows"][sel], "learned")  # (n, windows, 24)
     whole = _posteriors(table["whole"][sel], table["legacy_whole"][sel], "learned",
                         whole_seconds(table)[sel]).argmax(axis=-1)
     est = {"last": [], "any": [], "first": []}

@@ -4,9 +4,10 @@ Both are estimated from the ring buffer's newest stretch, but never both in one 
 on even hops and key on odd ones (about 5-10 ms and 3 ms on this class of CPU), so this slow
 work is spread out and each update carries the freshest value of each.
 
-The 12-s key estimate weights its stretch so that every bar of a four-bar phrase counts once
-(:func:`~livedj.dsp.tonal.phrase_period`, from the tempo estimated on the hop before): 12 s hold a
-four-chord loop 1.1-2.1 times, and the chords heard twice would otherwise pull the key.
+The 12-s key estimate reads its stretch plain. Weighting it so that every bar of a four-bar phrase
+counts once (:func:`~livedj.dsp.tonal.phrase_period`) was measured and not shipped: on a fresh,
+pre-registered set of 300 generated tracks it gained nothing beyond noise and made the key shown from
+a record's first bar worse (docs/key.md, "A fresh held-out set").
 
 The key shown is not the last 12-s estimate (that one moves with every chord change) but
 :class:`KeySmoother`'s: the calibrated key posteriors averaged over the last tens of seconds, and a
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from livedj.dsp.rhythm import estimate_tempo
-from livedj.dsp.tonal import camelot, key_name, key_posterior_of, phrase_period, shift_key, speed_semitones
+from livedj.dsp.tonal import camelot, key_name, key_posterior_of, shift_key, speed_semitones
 
 MIN_SECONDS = 4.0  # below this, tempo and key are guesses: report nothing
 #: An identified record's key moves to the next semitone only when the fader's measured speed is this
@@ -126,9 +127,7 @@ class LiveTempoKey:
             bpm, confidence = estimate_tempo(stretch, sample_rate)
             self.bpm, self.bpm_confidence = (float(bpm), float(confidence)) if confidence > 0 else (None, 0.0)
         else:
-            # Every bar of a four-bar loop counts once (the tempo is the previous hop's estimate).
-            period = phrase_period(self.bpm, self.bpm_confidence)
-            posterior, self.tuning = key_posterior_of(stretch, sample_rate, period=period)
+            posterior, self.tuning = key_posterior_of(stretch, sample_rate)
             if np.allclose(posterior, 1.0 / 24):
                 self.raw_key, self.raw_key_confidence = None, 0.0
             else:
