@@ -35,7 +35,7 @@ from livedj.library.fpindex import (COARSE_BINS_LOG2, COARSE_SHIFT, COMMON, FORM
 
 __all__ = ["FingerprintIndex", "FingerprintIndexError", "Match", "identify", "match_audio", "decide", "decks", "query_hashes",
            "DEFAULT_SPEEDS", "KEYLOCK_TEMPOS", "hypotheses",
-           "MIN_ALIGNED"]
+           "MIN_ALIGNED", "spread_evidence"]
 
 #: pitch-fader hypotheses: 1 % apart over +-8 % (a DJ's +-6 % range plus margin, so that +-6 % is
 #: never at the edge, where the parabolic refinement of the speed has no neighbour)
@@ -57,6 +57,14 @@ MAX_PER_TRACK = 8
 DEDUP_SHIFT = 4          #: query times to 2**4 frames (0.25 s) when de-duplicating lookups
 HIT_BUDGET = 4_000_000   #: index hits the candidate stage reads per query (rarest hashes first)
 SECOND_DECK = 0.2        #: the other deck of a blend needs this share of the winner's aligned count
+#: :func:`spread_evidence`: a record is also named with this many aligned landmarks when they lie in
+#: ``SPREAD_SECONDS`` distinct seconds of the query, ``SPREAD_LEAD`` more than the runner-up's, and it
+#: has ``SPREAD_MARGIN`` times the runner-up's count (chosen on the booth presets of c2 and of a
+#: 10k-track library, no more false names there than without: docs/fingerprints.md, "Booth misses")
+SPREAD_ALIGNED = 6
+SPREAD_SECONDS = 7
+SPREAD_LEAD = 4
+SPREAD_MARGIN = 1.5
 
 
 @dataclass
@@ -80,6 +88,8 @@ class Match:
     #: other library records that are the same recording at this point (the same audio indexed twice,
     #: verified from the index: :func:`livedj.library.fpsame.same_recording`); heard too, never suggested
     same: tuple[int, ...] = ()
+    #: distinct seconds of the query holding its aligned landmarks (:func:`aligned_seconds`; 0: not counted)
+    seconds: int = 0
 
     @property
     def pitch_speed(self) -> float:
@@ -155,25 +165,52 @@ def candidate_bins(votes: np.ndarray, candidates: int, track_bins: np.ndarray | 
 
 
 def aligned_by_track(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray,
-                     weight: np.ndarray, n_hyp: int) -> tuple[np.ndarray, ...]:
+                     weight: np.ndarray, n_hyp: int, *, with_slots: bool = False) -> tuple[np.ndarray, ...]:
     """Per track with a hit: its id, best aligned count, its hypothesis and offset (frames), and its best
-    count per hypothesis (:func:`fpvote.aligned_counts` over the hits, each hit's track by its frame)."""
+    count per hypothesis (:func:`fpvote.aligned_counts` over the hits, each hit's track by its frame);
+    ``with_slots``: also the track slots and each hit's slot and offset."""
     # the track of each hit by its own frame (an offset may fall before its track's start)
     t_idx = np.searchsorted(index._bases, frame, side="right") - 1
     offset = frame - index._bases[t_idx] - q_time
     slots, best, best_hyp, best_off, per_hyp = fpvote.aligned_counts(t_idx, hyp, offset, weight, n_hyp)
+    if with_slots:
+        return index._ids[slots], best, best_hyp, best_off, per_hyp, slots, t_idx, offset
     return index._ids[slots], best, best_hyp, best_off, per_hyp
 
 
+def aligned_seconds(q_time: np.ndarray, hyp: np.ndarray, hit_slot: np.ndarray, offset: np.ndarray,
+                    slots: np.ndarray, best_hyp: np.ndarray, best_off: np.ndarray) -> np.ndarray:
+    """Per track slot of ``slots``: in how many distinct seconds of the query (anchor time // 1 s) its
+    aligned landmarks lie (the hits of its best hypothesis within +-1 frame of its best offset). A true
+    record through the room is heard all along (5-10 of 10 s); a chance alignment is a burst
+    (1-3 s: one coincidence of a few peaks, matched by several pairs)."""
+    out = np.zeros(len(slots), np.int64)
+    if not len(slots):
+        return out
+    where = np.full(int(max(slots.max(), hit_slot.max())) + 1, -1, np.int64)
+    where[slots] = np.arange(len(slots))
+    rank = where[hit_slot]
+    on = rank >= 0
+    r = rank[on]
+    on[on] = (hyp[on] == best_hyp[r]) & (np.abs(offset[on] - best_off[r]) <= 1)
+    second = np.floor_divide(np.asarray(q_time[on], np.int64), int(round(fp.SR / fp.HOP)))
+    pairs = np.unique(rank[on] * (1 << 32) + (second + (1 << 31)))
+    np.add.at(out, pairs >> 32, 1)
+    return out
+
+
 def align_hits(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, weight: np.ndarray,
-               n_hyp: int, *, limit: int | None = None) -> list[tuple[int, float, float, int, np.ndarray]]:
+               n_hyp: int, *, limit: int | None = None) -> list[tuple[int, float, float, int, np.ndarray, int]]:
     """The exact stage over hits (timeline ``frame``, query time, hypothesis, weight of each):
-    per track its best (count, offset s, hypothesis) and its best count per hypothesis, best first;
+    per track its best (count, offset s, hypothesis), its best count per hypothesis and the seconds of
+    the query its aligned landmarks lie in (:func:`aligned_seconds`), best first;
     ``limit``: only the best that many tracks (at 100k tracks ~1,000 have a hit: their tuples cost ms)."""
-    ids, best, best_hyp, best_off, per_hyp = aligned_by_track(index, frame, q_time, hyp, weight, n_hyp)
+    ids, best, best_hyp, best_off, per_hyp, slots, hit_slot, offset = aligned_by_track(
+        index, frame, q_time, hyp, weight, n_hyp, with_slots=True)
     order = np.lexsort((ids, -best))[:limit]
-    return [(int(ids[k]), float(best[k]), float(fp.frames_to_s(int(best_off[k]))), int(best_hyp[k]), per_hyp[k])
-            for k in order]
+    seconds = aligned_seconds(q_time, hyp, hit_slot, offset, slots[order], best_hyp[order], best_off[order])
+    return [(int(ids[k]), float(best[k]), float(fp.frames_to_s(int(best_off[k]))), int(best_hyp[k]), per_hyp[k],
+             int(sec)) for k, sec in zip(order, seconds)]
 
 
 def over_budget(df: np.ndarray, budget: int) -> np.ndarray:
@@ -203,7 +240,7 @@ def match_hashes(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray,
     """
     hashes = np.asarray(hashes, np.int64)
     cands = _align(index, hashes, np.asarray(times, np.float64), np.zeros(len(hashes), np.int64), 1)
-    return [(t, c, o) for t, c, o, _, _ in cands if c >= min_aligned]
+    return [(t, c, o) for t, c, o, *_ in cands if c >= min_aligned]
 
 
 def hypotheses(speeds: Iterable[float] = DEFAULT_SPEEDS, tempos: Iterable[float] = KEYLOCK_TEMPOS
@@ -309,7 +346,7 @@ def to_matches(cands, speeds: np.ndarray, locked: np.ndarray, n_pairs: int, same
     ``same``: {track: the copies folded into it} (:func:`livedj.library.fpsame.fold_copies`)."""
     same = same or {}
     out = []
-    for track, count, offset_s, k, per_hyp in cands:
+    for track, count, offset_s, k, per_hyp, *rest in cands:
         speed = float(speeds[k])
         # a parabola through the neighbouring hypotheses' counts, when they are of the same kind
         # (pitch fader or key lock) and evenly spaced around this one
@@ -319,20 +356,35 @@ def to_matches(cands, speeds: np.ndarray, locked: np.ndarray, n_pairs: int, same
             if a - 2 * b + c < 0:
                 speed += float(np.clip(0.5 * (a - c) / (a - 2 * b + c), -0.5, 0.5)) * (speeds[k + 1] - speeds[k - 1]) / 2
         out.append(Match(int(track), float(count), float(offset_s), speed, share=float(count) / max(1, n_pairs),
-                         pitch_locked=bool(locked[k]), same=same.get(track, ())))
+                         pitch_locked=bool(locked[k]), same=same.get(track, ()), seconds=int(rest[0]) if rest else 0))
     return out
 
 
-def decide(matches: list[Match], *, min_aligned: int = MIN_ALIGNED, margin: float = MARGIN) -> Match | None:
+def spread_evidence(best: Match, runner: Match | None) -> bool:
+    """The weaker evidence :func:`decide` also takes: fewer aligned landmarks (``SPREAD_ALIGNED``) than
+    ``MIN_ALIGNED``, but spread over the query (``SPREAD_SECONDS`` distinct seconds, ``SPREAD_LEAD`` more
+    than the runner-up's) and ``SPREAD_MARGIN`` times the runner-up's count. Through the room a record
+    keeps a few landmarks in most seconds; a chance alignment (or another record sharing a sound) is a
+    burst in one to three seconds (docs/fingerprints.md, "Booth misses")."""
+    r_aligned, r_seconds = (runner.aligned, runner.seconds) if runner is not None else (0.0, 0)
+    return (best.aligned >= SPREAD_ALIGNED and best.seconds >= SPREAD_SECONDS
+            and best.seconds >= r_seconds + SPREAD_LEAD and best.aligned >= SPREAD_MARGIN * r_aligned)
+
+
+def decide(matches: list[Match], *, min_aligned: int = MIN_ALIGNED, margin: float = MARGIN,
+           spread: bool = True) -> Match | None:
     """The record playing, or None: the best match must reach ``min_aligned`` and ``margin`` times the
-    runner-up's count. Its ``confidence`` (0..1) grows with the count and the margin."""
+    runner-up's count, or (``spread``) the weaker evidence of :func:`spread_evidence`. Its
+    ``confidence`` (0..1) grows with the count and the margin."""
     if not matches:
         return None
     best = matches[0]
     runner = matches[1].aligned if len(matches) > 1 else 0.0
     if best.aligned < min_aligned or best.aligned < margin * runner:
-        return None
-    best.confidence = float((1.0 - np.exp(-(best.aligned - min_aligned + 1) / 8.0)) * (1.0 - runner / best.aligned))
+        if not (spread and spread_evidence(best, matches[1] if len(matches) > 1 else None)):
+            return None
+    least = min(min_aligned, SPREAD_ALIGNED) if spread else min_aligned
+    best.confidence = float((1.0 - np.exp(-(best.aligned - least + 1) / 8.0)) * (1.0 - runner / best.aligned))
     return best
 
 
