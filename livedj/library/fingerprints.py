@@ -380,10 +380,11 @@ def decide(matches: list[Match], *, min_aligned: int = MIN_ALIGNED, margin: floa
         return None
     best = matches[0]
     runner = matches[1].aligned if len(matches) > 1 else 0.0
+    least = min_aligned
     if best.aligned < min_aligned or best.aligned < margin * runner:
         if not (spread and spread_evidence(best, matches[1] if len(matches) > 1 else None)):
             return None
-    least = min(min_aligned, SPREAD_ALIGNED) if spread else min_aligned
+        least = SPREAD_ALIGNED  # the confidence of the weaker evidence starts from its own floor
     best.confidence = float((1.0 - np.exp(-(best.aligned - least + 1) / 8.0)) * (1.0 - runner / best.aligned))
     return best
 
