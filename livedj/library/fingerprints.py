@@ -18,7 +18,8 @@ frequencies scaled together) and key lock's (times only, :data:`KEYLOCK_TEMPOS`)
    asked, in a histogram of exact ``timeline frame - query time * speed`` per hypothesis, +-1 frame.
 
 A track is "now playing" when its best bin weighs at least ``min_aligned`` and ``margin`` times
-the best other track's; the speed is refined by a parabola over the neighbouring hypotheses.
+the best other track's, or holds fewer landmarks spread over most seconds of the query
+(:mod:`livedj.library.fpspread`); the speed is refined by a parabola over the neighbouring hypotheses.
 Loop-based music repeats itself: the offset is then right up to a whole number of phrases.
 """
 from __future__ import annotations
@@ -30,6 +31,8 @@ import numpy as np
 
 from livedj.dsp import fingerprint as fp
 from livedj.library import fpsame, fpvote
+from livedj.library.fpspread import (SPREAD_ALIGNED, SPREAD_LEAD, SPREAD_MARGIN, SPREAD_SECONDS,  # noqa: F401 (re-exported)
+                                     aligned_seconds, spread_evidence)
 from livedj.library.fpindex import (COARSE_BINS_LOG2, COARSE_SHIFT, COMMON, FORMAT, GAP,  # noqa: F401 (re-exported)
                                      FingerprintIndex, FingerprintIndexError, gather)
 
@@ -57,14 +60,6 @@ MAX_PER_TRACK = 8
 DEDUP_SHIFT = 4          #: query times to 2**4 frames (0.25 s) when de-duplicating lookups
 HIT_BUDGET = 4_000_000   #: index hits the candidate stage reads per query (rarest hashes first)
 SECOND_DECK = 0.2        #: the other deck of a blend needs this share of the winner's aligned count
-#: :func:`spread_evidence`: a record is also named with this many aligned landmarks when they lie in
-#: ``SPREAD_SECONDS`` distinct seconds of the query, ``SPREAD_LEAD`` more than the runner-up's, and it
-#: has ``SPREAD_MARGIN`` times the runner-up's count (chosen on the booth presets of c2 and of a
-#: 10k-track library, no more false names there than without: docs/fingerprints.md, "Booth misses")
-SPREAD_ALIGNED = 6
-SPREAD_SECONDS = 7
-SPREAD_LEAD = 4
-SPREAD_MARGIN = 1.5
 
 
 @dataclass
@@ -176,27 +171,6 @@ def aligned_by_track(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndar
     if with_slots:
         return index._ids[slots], best, best_hyp, best_off, per_hyp, slots, t_idx, offset
     return index._ids[slots], best, best_hyp, best_off, per_hyp
-
-
-def aligned_seconds(q_time: np.ndarray, hyp: np.ndarray, hit_slot: np.ndarray, offset: np.ndarray,
-                    slots: np.ndarray, best_hyp: np.ndarray, best_off: np.ndarray) -> np.ndarray:
-    """Per track slot of ``slots``: in how many distinct seconds of the query (anchor time // 1 s) its
-    aligned landmarks lie (the hits of its best hypothesis within +-1 frame of its best offset). A true
-    record through the room is heard all along (5-10 of 10 s); a chance alignment is a burst
-    (1-3 s: one coincidence of a few peaks, matched by several pairs)."""
-    out = np.zeros(len(slots), np.int64)
-    if not len(slots):
-        return out
-    where = np.full(int(max(slots.max(), hit_slot.max())) + 1, -1, np.int64)
-    where[slots] = np.arange(len(slots))
-    rank = where[hit_slot]
-    on = rank >= 0
-    r = rank[on]
-    on[on] = (hyp[on] == best_hyp[r]) & (np.abs(offset[on] - best_off[r]) <= 1)
-    second = np.floor_divide(np.asarray(q_time[on], np.int64), int(round(fp.SR / fp.HOP)))
-    pairs = np.unique(rank[on] * (1 << 32) + (second + (1 << 31)))
-    np.add.at(out, pairs >> 32, 1)
-    return out
 
 
 def align_hits(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, weight: np.ndarray,
@@ -358,17 +332,6 @@ def to_matches(cands, speeds: np.ndarray, locked: np.ndarray, n_pairs: int, same
         out.append(Match(int(track), float(count), float(offset_s), speed, share=float(count) / max(1, n_pairs),
                          pitch_locked=bool(locked[k]), same=same.get(track, ()), seconds=int(rest[0]) if rest else 0))
     return out
-
-
-def spread_evidence(best: Match, runner: Match | None) -> bool:
-    """The weaker evidence :func:`decide` also takes: fewer aligned landmarks (``SPREAD_ALIGNED``) than
-    ``MIN_ALIGNED``, but spread over the query (``SPREAD_SECONDS`` distinct seconds, ``SPREAD_LEAD`` more
-    than the runner-up's) and ``SPREAD_MARGIN`` times the runner-up's count. Through the room a record
-    keeps a few landmarks in most seconds; a chance alignment (or another record sharing a sound) is a
-    burst in one to three seconds (docs/fingerprints.md, "Booth misses")."""
-    r_aligned, r_seconds = (runner.aligned, runner.seconds) if runner is not None else (0.0, 0)
-    return (best.aligned >= SPREAD_ALIGNED and best.seconds >= SPREAD_SECONDS
-            and best.seconds >= r_seconds + SPREAD_LEAD and best.aligned >= SPREAD_MARGIN * r_aligned)
 
 
 def decide(matches: list[Match], *, min_aligned: int = MIN_ALIGNED, margin: float = MARGIN,
