@@ -65,3 +65,21 @@ def test_a_heard_record_aligns_in_most_seconds_by_both_matchers(small_index):
         assert best.track_id == i + 1 and best.seconds >= 8, (i, best)
         live = LiveMatcher(index).match(window, SR, 100.0, top=2)[0]  # the first window, read in chunks
         assert live.track_id == i + 1 and live.seconds >= 8, (i, live)
+
+
+def test_dereverb_option_adds_onset_peaks_and_keeps_the_others(small_index, monkeypatch):
+    """``QUERY_DEREVERB`` (off by default, docs/fingerprints.md "Booth misses"): the query keeps every
+    peak it had and adds those of its spectrogram less the late reverb; the reverb estimate takes a
+    decaying tail down, not the onset."""
+    P = np.zeros((20, 5), np.float32)
+    P[5:, 2] = 0.8 ** np.arange(15)  # an onset at frame 5, then a tail
+    Q = fp.less_late_reverb(P, 0.3, 6)
+    assert Q[5, 2] == P[5, 2] and np.all(Q[11:, 2] < P[11:, 2]) and np.all(Q >= 0.1 * P)
+    library, _ = small_index
+    y = library[0][4 * SR:14 * SR]
+    t0, f0 = fp.query_peaks(y, SR)
+    monkeypatch.setattr(fp, "QUERY_DEREVERB", (0.3, 6))
+    t1, f1 = fp.query_peaks(y, SR)
+    assert len(t1) > len(t0) and np.all(np.diff(t1) >= 0)
+    got = set(zip(np.round(t1, 6), np.round(f1, 6)))
+    assert all((a, b) in got for a, b in zip(np.round(t0, 6), np.round(f0, 6)))
