@@ -38,7 +38,7 @@ from scipy import fft as sfft
 
 __all__ = ["SR", "N_FFT", "HOP", "INDEX_DENSITY", "INDEX_FANOUT", "QUERY_DENSITY", "QUERY_FANOUT",
            "QUERY_NEIGHBOURHOOD", "PARAMS", "spectrogram", "peaks", "query_peaks", "pairs", "hash_pairs",
-           "landmarks", "frames_to_s", "window_rank"]
+           "landmarks", "frames_to_s", "window_rank", "QUERY_DEREVERB", "less_late_reverb"]
 
 SR = 16000            #: analysis rate, Hz
 N_FFT = 1024          #: 64 ms window: 15.6 Hz bins
@@ -61,6 +61,9 @@ DQ_MAX = 31
 INDEX_DENSITY, INDEX_FANOUT = 12.0, 3
 QUERY_DENSITY, QUERY_FANOUT = 16.0, 8    # denser query: its pairs cover the index's pairs
 QUERY_NEIGHBOURHOOD = (PEAK_DT, PEAK_DF)  # the query's local-maximum neighbourhood (query side only)
+#: (a, d) of :func:`less_late_reverb`: the query also takes the peaks of its spectrogram less its late
+#: reverb (query side only; None: not). docs/fingerprints.md, "Booth misses"
+QUERY_DEREVERB: tuple[float, int] | None = None
 HASH_BITS = 19
 #: what the index's landmarks depend on; stored beside the index and in the library store, compared
 #: on load (a mismatch is refused) and by `livedj index` (which fingerprints the library again when
@@ -228,7 +231,12 @@ def peaks(y: np.ndarray, sr: int = SR, *, density: float = INDEX_DENSITY,
     f : np.ndarray
         float64 peak frequencies in Hz (sub-bin).
     """
-    P, b0 = spectrogram(y, sr, band)
+    return _peaks_of(*spectrogram(y, sr, band), density, neighbourhood)
+
+
+def _peaks_of(P: np.ndarray, b0: int, density: float, neighbourhood: tuple[int, int] | None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`peaks` of a power spectrogram ``P`` whose column 0 is FFT bin ``b0``."""
     if P.shape[0] < 3 or P.shape[1] < 3:
         return np.zeros(0), np.zeros(0)
     ok = _peak_mask(P, neighbourhood=neighbourhood)
@@ -256,8 +264,28 @@ def peaks(y: np.ndarray, sr: int = SR, *, density: float = INDEX_DENSITY,
 
 def query_peaks(y: np.ndarray, sr: int = SR, band: tuple[float, float] = (F_MIN, F_MAX)
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """The query side's peaks: :func:`peaks` at :data:`QUERY_DENSITY` in :data:`QUERY_NEIGHBOURHOOD`."""
-    return peaks(y, sr, density=QUERY_DENSITY, band=band, neighbourhood=QUERY_NEIGHBOURHOOD)
+    """The query side's peaks: :func:`peaks` at :data:`QUERY_DENSITY` in :data:`QUERY_NEIGHBOURHOOD`;
+    with :data:`QUERY_DEREVERB`, also those of the spectrogram less its late reverb
+    (:func:`less_late_reverb`) that are not among them."""
+    P, b0 = spectrogram(y, sr, band)
+    t, f = _peaks_of(P, b0, QUERY_DENSITY, QUERY_NEIGHBOURHOOD)
+    if QUERY_DEREVERB is None or len(P) <= QUERY_DEREVERB[1]:
+        return t, f
+    t2, f2 = _peaks_of(less_late_reverb(P, *QUERY_DEREVERB), b0, QUERY_DENSITY, QUERY_NEIGHBOURHOOD)
+    cell = lambda tt, ff: np.rint(tt).astype(np.int64) * (N_FFT + 1) + np.rint(ff * (N_FFT / SR)).astype(np.int64)  # noqa: E731
+    new = ~np.isin(cell(t2, f2), cell(t, f))
+    t, f = np.r_[t, t2[new]], np.r_[f, f2[new]]
+    order = np.lexsort((f, t))
+    return t[order], f[order]
+
+
+def less_late_reverb(P: np.ndarray, a: float, d: int, floor: float = 0.1) -> np.ndarray:
+    """``P`` less ``a`` times the power ``d`` frames earlier (a late-reverb estimate after Lebart et al.:
+    a loud note's tail smears over the next note's onset), at least ``floor`` of itself. Causal over
+    ``d`` frames."""
+    late = np.zeros_like(P)
+    late[d:] = a * P[:-d]
+    return np.maximum(P - late, floor * P)
 
 
 def _q(f: np.ndarray) -> np.ndarray:

@@ -47,7 +47,7 @@ def both_halves(matches: list) -> list:
     and the incoming record would wait until it fills two thirds of the window)."""
     if len(matches) < 2:
         return []
-    found = [decide([m, *matches[2:]]) for m in matches[:2]]
+    found = [decide([m, *matches[2:]], spread=False) for m in matches[:2]]  # the full evidence for both
     return found if all(m is not None for m in found) else []
 
 

@@ -18,7 +18,8 @@ frequencies scaled together) and key lock's (times only, :data:`KEYLOCK_TEMPOS`)
    asked, in a histogram of exact ``timeline frame - query time * speed`` per hypothesis, +-1 frame.
 
 A track is "now playing" when its best bin weighs at least ``min_aligned`` and ``margin`` times
-the best other track's; the speed is refined by a parabola over the neighbouring hypotheses.
+the best other track's, or holds fewer landmarks spread over most seconds of the query
+(:mod:`livedj.library.fpspread`); the speed is refined by a parabola over the neighbouring hypotheses.
 Loop-based music repeats itself: the offset is then right up to a whole number of phrases.
 """
 from __future__ import annotations
@@ -30,12 +31,14 @@ import numpy as np
 
 from livedj.dsp import fingerprint as fp
 from livedj.library import fpsame, fpvote
+from livedj.library.fpspread import (SPREAD_ALIGNED, SPREAD_LEAD, SPREAD_MARGIN, SPREAD_SECONDS,  # noqa: F401 (re-exported)
+                                     aligned_seconds, spread_evidence)
 from livedj.library.fpindex import (COARSE_BINS_LOG2, COARSE_SHIFT, COMMON, FORMAT, GAP,  # noqa: F401 (re-exported)
                                      FingerprintIndex, FingerprintIndexError, gather)
 
 __all__ = ["FingerprintIndex", "FingerprintIndexError", "Match", "identify", "match_audio", "decide", "decks", "query_hashes",
            "DEFAULT_SPEEDS", "KEYLOCK_TEMPOS", "hypotheses",
-           "MIN_ALIGNED"]
+           "MIN_ALIGNED", "spread_evidence"]
 
 #: pitch-fader hypotheses: 1 % apart over +-8 % (a DJ's +-6 % range plus margin, so that +-6 % is
 #: never at the edge, where the parabolic refinement of the speed has no neighbour)
@@ -80,6 +83,8 @@ class Match:
     #: other library records that are the same recording at this point (the same audio indexed twice,
     #: verified from the index: :func:`livedj.library.fpsame.same_recording`); heard too, never suggested
     same: tuple[int, ...] = ()
+    #: distinct seconds of the query holding its aligned landmarks (:func:`aligned_seconds`; 0: not counted)
+    seconds: int = 0
 
     @property
     def pitch_speed(self) -> float:
@@ -155,25 +160,31 @@ def candidate_bins(votes: np.ndarray, candidates: int, track_bins: np.ndarray | 
 
 
 def aligned_by_track(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray,
-                     weight: np.ndarray, n_hyp: int) -> tuple[np.ndarray, ...]:
+                     weight: np.ndarray, n_hyp: int, *, with_slots: bool = False) -> tuple[np.ndarray, ...]:
     """Per track with a hit: its id, best aligned count, its hypothesis and offset (frames), and its best
-    count per hypothesis (:func:`fpvote.aligned_counts` over the hits, each hit's track by its frame)."""
+    count per hypothesis (:func:`fpvote.aligned_counts` over the hits, each hit's track by its frame);
+    ``with_slots``: also the track slots and each hit's slot and offset."""
     # the track of each hit by its own frame (an offset may fall before its track's start)
     t_idx = np.searchsorted(index._bases, frame, side="right") - 1
     offset = frame - index._bases[t_idx] - q_time
     slots, best, best_hyp, best_off, per_hyp = fpvote.aligned_counts(t_idx, hyp, offset, weight, n_hyp)
+    if with_slots:
+        return index._ids[slots], best, best_hyp, best_off, per_hyp, slots, t_idx, offset
     return index._ids[slots], best, best_hyp, best_off, per_hyp
 
 
 def align_hits(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, weight: np.ndarray,
-               n_hyp: int, *, limit: int | None = None) -> list[tuple[int, float, float, int, np.ndarray]]:
+               n_hyp: int, *, limit: int | None = None) -> list[tuple[int, float, float, int, np.ndarray, int]]:
     """The exact stage over hits (timeline ``frame``, query time, hypothesis, weight of each):
-    per track its best (count, offset s, hypothesis) and its best count per hypothesis, best first;
+    per track its best (count, offset s, hypothesis), its best count per hypothesis and the seconds of
+    the query its aligned landmarks lie in (:func:`aligned_seconds`), best first;
     ``limit``: only the best that many tracks (at 100k tracks ~1,000 have a hit: their tuples cost ms)."""
-    ids, best, best_hyp, best_off, per_hyp = aligned_by_track(index, frame, q_time, hyp, weight, n_hyp)
+    ids, best, best_hyp, best_off, per_hyp, slots, hit_slot, offset = aligned_by_track(
+        index, frame, q_time, hyp, weight, n_hyp, with_slots=True)
     order = np.lexsort((ids, -best))[:limit]
-    return [(int(ids[k]), float(best[k]), float(fp.frames_to_s(int(best_off[k]))), int(best_hyp[k]), per_hyp[k])
-            for k in order]
+    seconds = aligned_seconds(q_time, hyp, hit_slot, offset, slots[order], best_hyp[order], best_off[order])
+    return [(int(ids[k]), float(best[k]), float(fp.frames_to_s(int(best_off[k]))), int(best_hyp[k]), per_hyp[k],
+             int(sec)) for k, sec in zip(order, seconds)]
 
 
 def over_budget(df: np.ndarray, budget: int) -> np.ndarray:
@@ -203,7 +214,7 @@ def match_hashes(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray,
     """
     hashes = np.asarray(hashes, np.int64)
     cands = _align(index, hashes, np.asarray(times, np.float64), np.zeros(len(hashes), np.int64), 1)
-    return [(t, c, o) for t, c, o, _, _ in cands if c >= min_aligned]
+    return [(t, c, o) for t, c, o, *_ in cands if c >= min_aligned]
 
 
 def hypotheses(speeds: Iterable[float] = DEFAULT_SPEEDS, tempos: Iterable[float] = KEYLOCK_TEMPOS
@@ -309,7 +320,7 @@ def to_matches(cands, speeds: np.ndarray, locked: np.ndarray, n_pairs: int, same
     ``same``: {track: the copies folded into it} (:func:`livedj.library.fpsame.fold_copies`)."""
     same = same or {}
     out = []
-    for track, count, offset_s, k, per_hyp in cands:
+    for track, count, offset_s, k, per_hyp, *rest in cands:
         speed = float(speeds[k])
         # a parabola through the neighbouring hypotheses' counts, when they are of the same kind
         # (pitch fader or key lock) and evenly spaced around this one
@@ -319,20 +330,25 @@ def to_matches(cands, speeds: np.ndarray, locked: np.ndarray, n_pairs: int, same
             if a - 2 * b + c < 0:
                 speed += float(np.clip(0.5 * (a - c) / (a - 2 * b + c), -0.5, 0.5)) * (speeds[k + 1] - speeds[k - 1]) / 2
         out.append(Match(int(track), float(count), float(offset_s), speed, share=float(count) / max(1, n_pairs),
-                         pitch_locked=bool(locked[k]), same=same.get(track, ())))
+                         pitch_locked=bool(locked[k]), same=same.get(track, ()), seconds=int(rest[0]) if rest else 0))
     return out
 
 
-def decide(matches: list[Match], *, min_aligned: int = MIN_ALIGNED, margin: float = MARGIN) -> Match | None:
+def decide(matches: list[Match], *, min_aligned: int = MIN_ALIGNED, margin: float = MARGIN,
+           spread: bool = True) -> Match | None:
     """The record playing, or None: the best match must reach ``min_aligned`` and ``margin`` times the
-    runner-up's count. Its ``confidence`` (0..1) grows with the count and the margin."""
+    runner-up's count, or (``spread``) the weaker evidence of :func:`spread_evidence`. Its
+    ``confidence`` (0..1) grows with the count and the margin."""
     if not matches:
         return None
     best = matches[0]
     runner = matches[1].aligned if len(matches) > 1 else 0.0
+    least = min_aligned
     if best.aligned < min_aligned or best.aligned < margin * runner:
-        return None
-    best.confidence = float((1.0 - np.exp(-(best.aligned - min_aligned + 1) / 8.0)) * (1.0 - runner / best.aligned))
+        if not (spread and spread_evidence(best, matches[1] if len(matches) > 1 else None)):
+            return None
+        least = SPREAD_ALIGNED  # the confidence of the weaker evidence starts from its own floor
+    best.confidence = float((1.0 - np.exp(-(best.aligned - least + 1) / 8.0)) * (1.0 - runner / best.aligned))
     return best
 
 

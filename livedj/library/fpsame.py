@@ -174,7 +174,7 @@ def fold_copies(index, cands: list, query_s: np.ndarray, top: int, *, min_aligne
     """
     kept: list[list] = []  # [entry, [duplicate track ids]]
     for entry in cands[:top + 3]:
-        track, count, offset_s, k, _ = entry
+        track, count, offset_s, k = entry[:4]
         home = None
         if count >= min_aligned:
             for group in kept:

@@ -159,8 +159,8 @@ class LiveMatcher:
             old = self._chunks.popleft()
             self._unvote(old)
         # offsets are the track's position at the origin: move them to the window's start
-        cands = [(track, count, offset_s + float(fp.frames_to_s(self.speeds[k] * start)), k, per_hyp)
-                 for track, count, offset_s, k, per_hyp in self._exact(start, top + 3)]
+        cands = [(track, count, offset_s + float(fp.frames_to_s(self.speeds[k] * start)), k, *rest)
+                 for track, count, offset_s, k, *rest in self._exact(start, top + 3)]
         self._candidates = [track for track, *_ in cands]
         cands, same = fpsame.fold_copies(self.index, cands, len(y) / sr * self.speeds, top, min_aligned=fpi.MIN_ALIGNED,
                                          margin=fpi.MARGIN)
