@@ -26,8 +26,8 @@ such speeds): a blend mix plays its records in an order where neighbours are wit
 DJ following livedj's suggestions would play; tempos measured as the mixer measures them), and the
 mixer stretches by at most that much (a pair beyond it is cut, and counted as a cut). Until
 2026-11-30 (branch ``blend2``) the records came in random order and the mixer stretched up to 16 %:
-about one blend per mix on real records, a third to half of them beyond +-8 %, which a DJ with a
-+-8 % fader cannot play. ``--max-stretch 0.16`` measures such wider blends again; they are reported
+2-3 blends per mix on real records, half to three quarters of them beyond +-8 % (main's check run),
+which a DJ with a +-8 % fader cannot play. ``--max-stretch 0.16`` measures such wider blends again; they are reported
 in rows of their own (``blend_wide``), never mixed into the target's rows.
 
 ``--blend-mixes N`` renders more blend mixes than cut mixes. ``--matcher-only``
