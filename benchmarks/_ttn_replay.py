@@ -3,7 +3,9 @@
 ``hear`` keeps no state, so every update's matches (what ``hear`` returned) in a dump are what the
 live loop would hear again; only :class:`~livedj.engine.now_playing.DeckConfirm` and the log rule
 are run again, over the very same mixes, in seconds. With today's rules a replay gives the figures
-of the run that wrote the dump. ``--set NAME=VALUE`` changes one of ``DeckConfirm``'s fields.
+of the run that wrote the dump (``blend_*``: the blends within the pitch fader's +-8 %; ``wide_*``:
+those stretched further, in runs with a wider ``--max-stretch`` or dumps written before 2026-11-30's
+``blend2``). ``--set NAME=VALUE`` changes one of ``DeckConfirm``'s fields.
 ``--hear`` makes each update's decks again from its top three matches, as today's ``hear`` does (dumps
 written since 2026-11-30 keep them whole, with the live matcher's counts in the newest 2, 3, 4 and 5 s):
 ``--recent-s S`` takes the counts of the newest S seconds as each match's ``recent`` (None: none, as the
@@ -59,7 +61,7 @@ def replay(path: str, rule: dict | None = None, details: list | None = None, hea
     ttn._IDS.clear()
     ttn._IDS.update({v: int(k) for k, v in dump["ids"].items()})
     log_after = NowPlayingTracker.log_after
-    figures = {"cut": [], "blend": [], "deck_blend": [], "wrong_now": 0, "wrong_deck": 0, "updates": 0,
+    figures = {"cut": [], "blend": [], "blend_wide": [], "deck_blend": [], "wrong_now": 0, "wrong_deck": 0, "updates": 0,
                "details": []}
     in_order = 0
     for mix in dump["mixes"]:
@@ -83,11 +85,10 @@ def replay(path: str, rule: dict | None = None, details: list | None = None, hea
     if details is not None:
         details += figures["details"]
     cut, blend, deck = ttn._stats(figures["cut"]), ttn._stats(figures["blend"]), ttn._stats(figures["deck_blend"])
-    reach = ttn.within_reach(figures["details"])
-    near = ttn._stats(reach)
+    wide = ttn._stats(figures["blend_wide"])
     return {"cuts": len(figures["cut"]), "cut_p50": round(cut[0], 2), "cut_p95": round(cut[1], 2),
             "blends": len(figures["blend"]), "blend_p50": round(blend[0], 2), "blend_p95": round(blend[1], 2),
-            "blends_8": len(reach), "blend_p50_8": round(near[0], 2), "blend_p95_8": round(near[1], 2),
+            "blends_wide": len(figures["blend_wide"]), "wide_p50": round(wide[0], 2), "wide_p95": round(wide[1], 2),
             "deck_p50": round(deck[0], 2),
             "named": (cut[2], blend[2]), "wrong_now": figures["wrong_now"], "wrong_deck": figures["wrong_deck"],
             "log_in_order": f"{in_order}/{len(dump['mixes'])}", "updates": figures["updates"]}

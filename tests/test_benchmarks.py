@@ -71,3 +71,29 @@ def test_key_benchmark_reads_the_key_sounding_in_a_window():
     assert window_key(pm, 0.0, 12.0) == 0  # C major
     assert window_key(pm, 12.0, 24.0) == 4  # E major
     assert window_key(pm, 30.0, 42.0) is None  # nothing sounds
+
+
+def test_time_to_name_blend_order_keeps_neighbours_within_the_pitch_fader():
+    # benchmarks._ttn_mix.blend_order: a blend mix's records in an order a DJ with a +-8 % fader could blend,
+    # absent records every 4th. A pool that can be chained (58 BPM counting as 116 in double time): every
+    # neighbour pair within 8 %; two tempo clusters 30 % apart: one pair beyond, no more.
+    sys.path.insert(0, str(REPO))
+    import numpy as np
+
+    from benchmarks._ttn_mix import blend_order
+    from livedj.mix.render import tempo_match
+
+    def beyond(order, tempos):
+        return sum(abs(tempo_match(tempos[p], tempos[q])[0] - 1) > 0.08 for p, q in zip(order, order[1:]))
+
+    chain = {"a": 100.0, "b": 104.0, "c": 108.0, "d": 113.0, "e": 58.0, "f": 121.0, "g": 125.0, "x": 110.0,
+             "y": 118.0}
+    clusters = {"a": 88.0, "b": 91.0, "c": 124.0, "d": 126.0, "e": 60.0, "f": 130.0, "g": 93.0, "x": 122.0,
+                "y": 89.0}
+    present, absent = ["a", "b", "c", "d", "e", "f", "g"], ["x", "y"]
+    for tempos, allowed in ((chain, 0), (clusters, 1)):
+        for seed in range(4):
+            order = blend_order(present, absent, tempos, 8, 4, np.random.default_rng(seed))
+            assert len(order) == 8 and order[3] in absent and order[7] in absent
+            assert set(order[:3] + order[4:7]) <= set(present) and len(set(order)) == 8
+            assert beyond(order, tempos) == allowed

@@ -174,7 +174,26 @@ def test_a_wobbling_level_is_not_fading():
         # a blend: what played falls, the incoming record at 0.42 / 0.47 of its level
         assert ids(rule.update((a(0.10), b(incoming)))) == expected
     # what the live tracker uses: 0.45 since fresh c2 mixes had a shared passage reach 0.43-0.46
-    assert DeckConfirm().fade_below == "mean" and DeckConfirm().takeover == 0.45
+    assert DeckConfirm().fade_below == "heard" and DeckConfirm().takeover == 0.45
+
+
+def test_an_update_that_named_nothing_does_not_hold_a_takeover():
+    """The playing record unheard for one update (level 0 there) says nothing about its trend: with the mean
+    over all its last levels that 0 made a falling record look steady and held the incoming one 2-3 s
+    (time_to_name blends); the mean over the updates that heard it lets it take over."""
+    a, b = (lambda level: Match(1, 0.9, level=level)), (lambda level: Match(2, 0.8, level=level))
+    ids = lambda decks: [d.match.track_id for d in decks]  # noqa: E731
+    for below, expected in (("mean", [1, 2]), ("heard", [2, 1])):
+        rule = DeckConfirm(fade_below=below)
+        for level in (0.12, 0.12, 0.12):
+            rule.update((a(level),))
+        rule.update(())  # nothing named in this update
+        assert ids(rule.update((a(0.10), b(0.06)))) == expected  # a blend: what played falls to 0.10
+    rule = DeckConfirm()
+    for level in (0.12, 0.12, 0.12):
+        rule.update((a(level),))
+    rule.update(())
+    assert ids(rule.update((a(0.13), b(0.07)))) == [1, 2]  # heard louder again: not fading, no takeover
 
 
 def test_the_newest_seconds_name_the_incoming_record_sooner():

@@ -59,7 +59,8 @@ class Deck:
     levels: tuple[float, ...] = ()  #: its level in the last few updates before this one (is it fading?)
 
 
-_REFERENCE = {"mean": lambda levels: sum(levels) / len(levels), "max": max, "min": min}  #: DeckConfirm.fade_below
+_REFERENCE = {"mean": lambda levels: sum(levels) / len(levels), "max": max, "min": min,  #: DeckConfirm.fade_below
+              "heard": lambda levels: float(np.mean([v for v in levels if v > 0] or [0.0]))}  # unheard: no trend
 
 
 @dataclass
@@ -75,7 +76,7 @@ class DeckConfirm:
     it must neither become *now* nor be logged. Not simply the louder deck either: the two levels
     are within noise of each other for several updates of a blend, and *now* would flip.
     And only while the deck *now* fades (its level below the mean of its last ``fading`` levels,
-    ``fade_below``; below one of them until 2026-11-30): two records of one soundtrack (development corpus 2) share passages heard at 0.4-0.7
+    ``fade_below``, the updates that named it; below one of them until 2026-11-30): two records of one soundtrack (development corpus 2) share passages heard at 0.4-0.7
     of the level of the one that plays, but while it plays on its level does not fall; at a cut
     or in a blend the outgoing record's does (replays of the time_to_name mixes: 22 false NOW
     PLAYING updates and 2 wrong set logs on c2 -> 0, no record named later on any corpus).
@@ -114,8 +115,10 @@ class DeckConfirm:
     #: fading means below the ``"mean"`` of those levels; ``"max"``: below one of them (the rule until
     #: 2026-11-30), which a wobbling level meets most of the time (c2 replays with takeover 0.4: 9 false
     #: NOW PLAYING updates with "max", 0 with "mean"); ``"min"``: below each of them (0 too, but a
-    #: generated blend named 1 s later)
-    fade_below: str = "mean"
+    #: generated blend named 1 s later); ``"heard"`` (since 2026-11-30, branch ``blend2``): the mean of
+    #: those at which it was heard: an update that named nothing says nothing about its trend, and its 0
+    #: held two blends 2-3 s ("mean": 12.2 -> 9.2 s, 8.5 -> 5.5 s; no other change, no false name)
+    fade_below: str = "heard"
     #: a newer deck is *now* also when its ``recent`` count (the newest seconds, live matcher) reaches this
     #: times the ``recent`` count of the deck *now*, while that one fades (None: never): the window still
     #: holds seconds of the outgoing record at full level, its newest seconds do not
