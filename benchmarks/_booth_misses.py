@@ -70,12 +70,10 @@ def _draws_alt(name: str, paths: dict, per_corpus: int, seed: int = 2):
     from benchmarks._booth_alt import VARIANTS
     from livedj.audio.decode import decode
 
+    from benchmarks.identify_booth_alt import pick_records
+
     rng = np.random.default_rng(seed)
-    ids = sorted(paths)
-    chosen = []
-    for c in ic.LIBRARIES[name]:
-        members = [i for i in ids if paths[i].startswith(ic.CORPORA[c])]
-        chosen += rng.choice(members, min(per_corpus, len(members)), replace=False).tolist()
+    chosen = pick_records(rng, name, paths, per_corpus)
     out = []
     for k, tid in enumerate(chosen):
         dur = len(decode(paths[tid], SR)) / SR

@@ -25,17 +25,24 @@ SR = ic.SR
 IN_ALL = False  # needs the development corpora: run by name only
 
 
+def pick_records(rng: np.random.Generator, name: str, paths: dict, per_corpus: int) -> list[int]:
+    """``per_corpus`` track ids of each corpus of library ``name``, drawn from ``rng`` (which then draws the
+    excerpts' positions: :mod:`benchmarks._booth_misses` replays the same queries by the same draws)."""
+    ids = sorted(paths)
+    chosen = []
+    for c in ic.LIBRARIES[name]:
+        members = [i for i in ids if paths[i].startswith(ic.CORPORA[c])]
+        chosen += rng.choice(members, min(per_corpus, len(members)), replace=False).tolist()
+    return chosen
+
+
 def measure(name: str, *, per_corpus: int = 12, speeds=(1.0, 1.06, 0.94), root: Path | None = None,
             seed: int = 2) -> list[dict]:
     from livedj.audio.decode import decode
 
     index, paths = ic.load(ic.build(name, root))
     rng = np.random.default_rng(seed)
-    ids = sorted(paths)
-    chosen = []
-    for c in ic.LIBRARIES[name]:
-        members = [i for i in ids if paths[i].startswith(ic.CORPORA[c])]
-        chosen += rng.choice(members, min(per_corpus, len(members)), replace=False).tolist()
+    chosen = pick_records(rng, name, paths, per_corpus)
     tally: dict[str, dict] = {}
     for k, tid in enumerate(chosen):
         audio = decode(paths[tid], SR)
