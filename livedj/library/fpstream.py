@@ -8,8 +8,8 @@ lookups and their hits (read once, kept as keys: :mod:`livedj.library.fpkeys`): 
 stay in a running vote array until all of the chunk's pairs have left the window (then taken back,
 from the keys, with weight -1), and the exact stage takes the chosen bins' hits from the kept chunks'
 keys, counting only pairs inside the window. Per update it
-analyses only the newest seconds (from an edge of the window's peak blocks and STFT frames, so the
-new pairs are exactly those :func:`match_audio` finds in the same window) and reads only the new
+analyses only the newest seconds (from an edge of the window's STFT frames, with a second of context
+for the peaks' ranking, so the new pairs are exactly those :func:`match_audio` finds in the same window) and reads only the new
 chunk's postings. Besides the window's best bins, the newest second's own votes pick a few
 candidates: a record that has just begun is not out-voted by the repeats of the one ending
 (docs/fingerprints.md, "The live matcher").
@@ -43,7 +43,9 @@ SETTLE_S = 0.25             #: the newest audio whose peaks are not taken yet (t
 CHUNK_S = 1.0               #: a fresh window is read in chunks of this length
 CONTEXT_S = 1.0             #: audio analysed before the oldest new anchor (a peak is ranked among those +-0.5 s around)
 #: the analysed tail starts this far from the window's start, a whole number of times: a whole number
-#: of peak-density blocks and of STFT hops (2 s)
+#: of STFT hops (the tail's frames are the window's). Also of the 1-s density blocks of fingerprint
+#: version 1; since version 2 a peak is ranked among its neighbours within +-0.5 s (CONTEXT_S covers
+#: them), so the whole second only makes the tail up to 2 s longer than it needs to be (2 s)
 ALIGN_S = float(np.lcm(int(fp.BLOCK_S * fp.SR), fp.HOP)) / fp.SR
 _TIME_BITS = 20             # a lookup key: chunk (4 bits), hash (HASH_BITS), coarse query time >> DEDUP_SHIFT
 _MAX_CHUNKS = 1 << (43 - fp.HASH_BITS - _TIME_BITS)  # chunks read at once (dedup_rows takes 43-bit keys)
@@ -207,10 +209,10 @@ class LiveMatcher:
         # analyse from the oldest anchor a new pair can have, with some context before it
         back = fp.DT_MAX / self.speeds.min() + CONTEXT_S * FPS
         a = max(start, new_from - back)
-        # from an edge of both the window's peak blocks and its frames (ALIGN_S): the new pairs are then
-        # the very pairs match_audio finds in this window. Peaks are kept per block (the strongest
-        # `density` of each): a tail cut mid-block ended in a short block that kept as many, denser and
-        # weaker peaks (15 % more pairs, a quarter of them other than the window's), which lost names
+        # from an edge of the window's frames (ALIGN_S), CONTEXT_S before the oldest new anchor: the new
+        # pairs are then the very pairs match_audio finds in this window. (With version 1's fixed 1-s
+        # density blocks, a tail cut mid-block kept other peaks: 15 % more pairs, a quarter of them not
+        # the window's, which lost names; ALIGN_S still keeps the tail on whole seconds.)
         a = start + np.floor((a - start) / (ALIGN_S * FPS) + 1e-9) * ALIGN_S * FPS
         tail = y[int(round((a - start) / FPS * sr)):]
         t0 = end - len(tail) / sr * FPS  # frame (from the origin) of the tail's first sample
