@@ -18,7 +18,8 @@ import numpy as np
 
 from benchmarks.common import cache_dir, row
 from benchmarks.key import (FEATURES_VERSION, HOP_S, LIVE_S, LIVE_VERSION, MAX_WINDOWS, METHODS, MIREX, _posteriors,
-                            _show, accuracy, ece_noise, features, live_windows, relation, reliability, scores)
+                            _show, accuracy, ece_noise, features, live_windows, openings, relation, reliability,
+                            scores)
 
 
 def track_features(y: np.ndarray, sr: int = 16000) -> dict:
@@ -71,6 +72,14 @@ def generated_table(base: int, n: int, progress=None) -> dict[str, np.ndarray]:
     table = {k: np.asarray(v) for k, v in cols.items()}
     np.savez(cached, **table)
     return table
+
+
+def generated_openings(table: dict, base: int, n: int) -> np.ndarray:
+    """:func:`benchmarks.key.openings` of the generated tracks ``base`` .. ``base + n - 1``."""
+    from benchmarks._keydata import build_generated
+
+    root = cache_dir("key-generated")
+    return openings(table, root, build_generated(root, range(base, base + n)), progress=_show)
 
 
 def phrase_calibration(table: dict, subset: str, scale: float) -> list[dict]:
@@ -151,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args(argv)
     table = generated_table(args.generated_seed_base, args.generated_n, progress=_show)
+    table["opening"] = generated_openings(table, args.generated_seed_base, args.generated_n)
     name = f"generated_{args.generated_seed_base}_{args.generated_n}"
     rows = accuracy(table, {name: np.ones(len(table["key"]), bool)}, METHODS + ("learned_nogate",))
     if args.phrase_temperature_scale or args.shown_from_later_starts:

@@ -313,3 +313,30 @@ def test_phase_weights_count_every_phase_of_the_loop_once():
     np.testing.assert_array_equal(phase_weights(age, 12.0, 12.0), 1.0)  # a period as long as the stretch: plain
     with pytest.raises(ValueError, match="period"):
         phase_weights(age, 0.0, 12.0)
+
+
+def test_the_opening_chord_tells_a_minor_loop_from_its_relative_major():
+    """Am-F-C-G holds the notes of C major and of A minor alike: the index's key follows the chord the track opens
+    on (the same loop started on Am reads A minor, started on C reads C major), where the whole chroma alone gives
+    one key for both. Drum-only or silent openings change nothing."""
+    from dataclasses import replace
+
+    from livedj.dsp.keyfind import key_posterior, opening_chroma, track_posterior
+    from livedj.synth import STYLES, TrackSpec
+
+    style = replace(STYLES["house"], degrees=(0, 5, 2, 6), bars_per_chord=1)
+    y = render_track(TrackSpec("loop", "test", 120.0, "A minor", "house", 11), 40.0, SR, style=style)[SR // 2:]
+    bar = 2 * SR  # 4 beats at 120 BPM
+    on_am, on_c = y[:30 * SR], y[2 * bar:2 * bar + 30 * SR]  # opening on i (Am), on III (C)
+    a_minor, c_major = parse_key("A minor"), parse_key("C major")
+    assert estimate_key_sections(on_am, SR)["begin"][0] == a_minor
+    assert estimate_key_sections(on_c, SR)["begin"][0] == c_major
+    plain = [int(key_posterior(chroma_features(z, SR)[0], seconds=30.0).argmax()) for z in (on_am, on_c)]
+    assert plain[0] == plain[1]  # without the opening both read the same key
+    whole = chroma_features(on_am, SR)[0]
+    np.testing.assert_array_equal(opening_chroma(np.zeros(5 * SR, np.float32), SR), 0.0)
+    silent_opening = track_posterior(whole, np.zeros((2, 12)), 30.0)
+    assert silent_opening.argmax() == key_posterior(whole, seconds=30.0).argmax()
+    # A lead-in of silence is skipped: the opening is the first chord heard.
+    lead_in = np.concatenate([np.zeros(3 * SR, np.float32), on_c])
+    np.testing.assert_allclose(opening_chroma(lead_in, SR), opening_chroma(on_c, SR), atol=0.02)

@@ -333,20 +333,23 @@ def estimate_key_sections(y: np.ndarray, sr: int, *, seconds: float = 30.0, whol
     dict
         ``{"begin": (key, confidence), "end": (key, confidence), "whole": (key, confidence)}``
         (``"whole"`` only when asked for); key None where there is no pitch. One tuning is used
-        for all of them.
+        for all of them. The beginning and the whole also read the track's opening bars
+        (:func:`livedj.dsp.keyfind.track_posterior`: a piece tends to open on its tonic, which tells
+        a key from its relative where their notes are the same); the end does not.
     """
-    from livedj.dsp.keyfind import chroma_features, key_posterior
+    from livedj.dsp.keyfind import chroma_features, opening_chroma, track_posterior
 
     n = int(seconds * sr)
     heard = y if whole or len(y) <= 2 * n else np.concatenate([y[:n], y[-n:]])
     chroma, tuning = chroma_features(heard, sr)
+    opening = opening_chroma(y[:n], sr, tuning=tuning)
     out = {}
-    for name, part in (("begin", y[:n]), ("end", y[-n:])):
-        key, confidence = estimate_key(part, sr, tuning=tuning)
-        out[name] = (key if confidence > 0 else None, confidence)
+    parts = {"begin": track_posterior(chroma_features(y[:n], sr, tuning=tuning)[0], opening, len(y[:n]) / sr),
+             "end": key_posterior_of(y[-n:], sr, tuning=tuning)[0]}
     if whole:
-        p = key_posterior(chroma, seconds=len(heard) / sr)
-        out["whole"] = (None, 0.0) if np.allclose(p, 1.0 / 24) else (int(np.argmax(p)), float(p.max()))
+        parts["whole"] = track_posterior(chroma, opening, len(heard) / sr)
+    for name, p in parts.items():
+        out[name] = (None, 0.0) if np.allclose(p, 1.0 / 24) else (int(np.argmax(p)), float(p.max()))
     return out
 
 
