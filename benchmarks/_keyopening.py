@@ -1,7 +1,7 @@
 """Choosing how much a track's opening bars count in its whole-track key (dev data only).
 
 ``python -m benchmarks._keyopening`` reads, for every track of three development sets, the chroma of the whole
-excerpt and of its opening (:func:`livedj.dsp.keyfind.opening_chroma`, several lengths), and scores the rule
+excerpt and of its opening (:func:`livedj.dsp.keyopening.opening_chroma`, several lengths), and scores the rule
 "whole-track posterior times the opening's posterior to the power ``weight``" (:func:`livedj.dsp.keyfind.
 track_posterior`) for a grid of lengths and weights. The sets are those of :mod:`benchmarks._keyphrase`, never
 the key benchmark's held-out sets:
@@ -37,7 +37,8 @@ def collect(kind: str, n: int = 96, progress=None) -> dict[str, np.ndarray]:
     under ``.bench/key``."""
     from benchmarks._keyphrase import tracks
     from benchmarks.common import cache_dir
-    from livedj.dsp.keyfind import chroma_features, opening_chroma
+    from livedj.dsp.keyfind import chroma_features
+    from livedj.dsp.keyopening import opening_chroma
 
     cached = cache_dir("key") / f"opening-dev-{kind}-{n}-{VERSION}.npz"
     if not cached.exists():
@@ -60,7 +61,8 @@ def collect_generated(base: int, n: int, progress=None) -> dict[str, np.ndarray]
     does, cached under ``.bench/key-generated``), plus ``progression`` (the loop's index in its mode's list)."""
     from benchmarks._keydata import _stable_rng, build_generated, load
     from benchmarks.common import cache_dir
-    from livedj.dsp.keyfind import chroma_features, opening_chroma
+    from livedj.dsp.keyfind import chroma_features
+    from livedj.dsp.keyopening import opening_chroma
 
     root = cache_dir("key-generated")
     cached = root / f"opening-{base}-{n}-{VERSION}.npz"
@@ -84,7 +86,7 @@ def collect_generated(base: int, n: int, progress=None) -> dict[str, np.ndarray]
 def evaluate(data: dict, length_index: int, weight: float, temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """(posteriors, MIREX weight per track) of the rule on one set."""
     from benchmarks.key import MIREX, relation
-    from livedj.dsp.keyfind import track_posterior
+    from livedj.dsp.keyopening import track_posterior
 
     p = track_posterior(data["whole"], data["opening"][:, length_index], data["seconds"], weight=weight,
                         temperature=temperature)
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             line = "  ".join(f"{k} {v.mean():.3f}/{100 * np.mean(v == 1):.0f}%" for k, v in got.items())
             print(f"{length:4.1f} s x{weight:<4}: {line}  mean {np.mean([v.mean() for v in got.values()]):.3f}")
     if args.fit_temperature:
-        from livedj.dsp.keyfind import OPENING_S, OPENING_WEIGHT
+        from livedj.dsp.keyopening import OPENING_S, OPENING_WEIGHT
 
         li = LENGTHS.index(OPENING_S)
         t = fit_temperature(sets, li, OPENING_WEIGHT)

@@ -144,12 +144,12 @@ def live_windows(table: dict, progress=None, quick: bool = False) -> dict[str, n
 
 
 def openings(table: dict, root, excerpts, progress=None) -> np.ndarray:
-    """Shape (n, 2, 12): :func:`livedj.dsp.keyfind.opening_chroma` of every excerpt of ``table`` (at the whole's
+    """Shape (n, 2, 12): :func:`livedj.dsp.keyopening.opening_chroma` of every excerpt of ``table`` (at the whole's
     tuning, as the index reads it), cached under ``root`` apart from the other features."""
     import hashlib
 
     from benchmarks._keydata import load
-    from livedj.dsp.keyfind import OPENING_S, opening_chroma
+    from livedj.dsp.keyopening import OPENING_S, opening_chroma
 
     tag = hashlib.sha1("/".join(map(str, table["name"])).encode()).hexdigest()[:10]
     cached = root / f"opening-{tag}-{OPENING_S:g}.npy"
@@ -199,7 +199,7 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
     n = len(table["key"])
     if which == "whole":
         if method == "learned" and "opening" in table:  # the index's estimate: the opening bars count too
-            from livedj.dsp.keyfind import track_posterior
+            from livedj.dsp.keyopening import track_posterior
 
             r = track_posterior(table["whole"], table["opening"], whole_seconds(table))
         else:  # learned_plain: the whole chroma alone (the index's estimate before the opening counted)

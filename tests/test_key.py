@@ -321,7 +321,8 @@ def test_the_opening_chord_tells_a_minor_loop_from_its_relative_major():
     one key for both. Drum-only or silent openings change nothing."""
     from dataclasses import replace
 
-    from livedj.dsp.keyfind import key_posterior, opening_chroma, track_posterior
+    from livedj.dsp.keyfind import key_posterior
+    from livedj.dsp.keyopening import opening_chroma, track_posterior
     from livedj.synth import STYLES, TrackSpec
 
     style = replace(STYLES["house"], degrees=(0, 5, 2, 6), bars_per_chord=1)

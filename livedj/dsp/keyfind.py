@@ -37,15 +37,12 @@ import scipy.fft
 from livedj.dsp.framing import frames as frame_signal
 
 __all__ = ["KeyModel", "estimate_tuning", "semitone_energy", "chroma_features", "key_posterior", "load_model",
-           "opening_chroma", "phase_weights", "phrase_chroma", "rotations", "style_features", "track_posterior"]
+           "phase_weights", "phrase_chroma", "rotations", "style_features"]
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "key_model.npz"
 ANALYSIS_SR = 16000  #: the rate the profiles were learned at
 BASS_SPLIT_MIDI = 52  #: E3 (165 Hz): semitones below are "bass"
 WINDOW_SECONDS, WHOLE_SECONDS = 12.0, 30.0  #: the lengths the two calibrations were fitted at
-#: The opening bars in a whole-track key (:func:`track_posterior`): their length, s, the exponent of their posterior
-#: and the temperature of the product; chosen on development data (``python -m benchmarks._keyopening``)
-OPENING_S, OPENING_WEIGHT, OPENING_TEMPERATURE = 1.5, 0.5, 1.217
 
 
 @dataclass(frozen=True)
@@ -385,57 +382,3 @@ def key_posterior(chroma: np.ndarray, model: KeyModel | None = None, seconds: fl
     silent = ~np.any(chroma.reshape(*chroma.shape[:-2], 24) > 0, axis=-1)
     return np.where(silent[..., None], 1.0 / 24, p)
 
-
-def opening_chroma(y: np.ndarray, sr: int, *, tuning: float | None = None, seconds: float = OPENING_S) -> np.ndarray:
-    """Shape (2, 12): the bass and treble chroma of the first ``seconds`` of sound of ``y``.
-
-    Sound starts at the first 50-ms block within 20 dB of the loud part of the track (the 95th percentile of the
-    blocks' level), so a lead-in of silence or a fade-in is skipped. ``tuning`` as in :func:`semitone_energy`
-    (pass the whole track's: a second or two is a poor read of it). All zeros for silence.
-    """
-    y = np.asarray(y, dtype=np.float32)
-    block = max(int(0.05 * sr), 1)
-    n = len(y) // block
-    if n == 0:
-        return np.zeros((2, 12))
-    level = np.sqrt(np.mean(y[:n * block].reshape(n, block) ** 2, axis=1))
-    loud = np.percentile(level, 95)
-    if not loud > 0:
-        return np.zeros((2, 12))
-    start = int(np.argmax(level >= 0.1 * loud)) * block
-    return chroma_features(y[start:start + int(seconds * sr)], sr, tuning=tuning)[0]
-
-
-def track_posterior(whole: np.ndarray, opening: np.ndarray, seconds: float | np.ndarray | None = None, *,
-                    weight: float = OPENING_WEIGHT, temperature: float = OPENING_TEMPERATURE,
-                    model: KeyModel | None = None) -> np.ndarray:
-    """Shape (..., 24): the key of a whole track (or of its beginning) from its chroma and its opening's.
-
-    Where the pitch content alone cannot tell a key from its relative (a minor loop i-VI-III-VII holds the same
-    notes as its relative major's vi-IV-I-V), the chord a piece opens on says which: pieces tend to begin on
-    the tonic (the old key-finding rule of Longuet-Higgins and Steedman, 1971, breaks ties by the first note). The
-    posterior is ``p_whole * p_opening ** weight``, renormalised, to the power ``1 / temperature``; an opening
-    without pitch (uniform posterior) changes nothing. Only for excerpts that start where the track starts.
-
-    Parameters
-    ----------
-    whole, opening : np.ndarray
-        Shape (..., 2, 12): :func:`chroma_features` of the excerpt and :func:`opening_chroma` of it.
-    seconds : float or np.ndarray, optional
-        The excerpt's length (:func:`key_posterior`); one per row, or one for all.
-    weight, temperature : float
-        The opening posterior's exponent and the product's temperature.
-    """
-    model = model or load_model()
-    whole = np.asarray(whole, np.float64)
-    if seconds is None or np.ndim(seconds) == 0:
-        p_whole = key_posterior(whole, model, None if seconds is None else float(seconds))
-    else:
-        seconds = np.asarray(seconds, np.float64)
-        p_whole = np.zeros(whole.shape[:-2] + (24,))
-        for length in np.unique(seconds):
-            p_whole[seconds == length] = key_posterior(whole[seconds == length], model, float(length))
-    logit = np.log(p_whole + 1e-12) + weight * np.log(key_posterior(opening, model) + 1e-12)
-    p = _softmax(logit / temperature)
-    silent = ~np.any(whole.reshape(*whole.shape[:-2], 24) > 0, axis=-1)
-    return np.where(silent[..., None], 1.0 / 24, p)

@@ -334,10 +334,11 @@ def estimate_key_sections(y: np.ndarray, sr: int, *, seconds: float = 30.0, whol
         ``{"begin": (key, confidence), "end": (key, confidence), "whole": (key, confidence)}``
         (``"whole"`` only when asked for); key None where there is no pitch. One tuning is used
         for all of them. The beginning and the whole also read the track's opening bars
-        (:func:`livedj.dsp.keyfind.track_posterior`: a piece tends to open on its tonic, which tells
+        (:func:`livedj.dsp.keyopening.track_posterior`: a piece tends to open on its tonic, which tells
         a key from its relative where their notes are the same); the end does not.
     """
-    from livedj.dsp.keyfind import chroma_features, opening_chroma, track_posterior
+    from livedj.dsp.keyfind import chroma_features
+    from livedj.dsp.keyopening import opening_chroma, track_posterior
 
     n = int(seconds * sr)
     heard = y if whole or len(y) <= 2 * n else np.concatenate([y[:n], y[-n:]])
