@@ -83,39 +83,40 @@ def collect_generated(base: int, n: int, progress=None) -> dict[str, np.ndarray]
         return {k: f[k] for k in f.files}
 
 
-def evaluate(data: dict, length_index: int, weight: float, temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def evaluate(data: dict, length_index: int, weight: float, temperature: float = 1.0,
+             relatives_only: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(posteriors, MIREX weight per track) of the rule on one set."""
     from benchmarks.key import MIREX, relation
     from livedj.dsp.keyopening import track_posterior
 
     p = track_posterior(data["whole"], data["opening"][:, length_index], data["seconds"], weight=weight,
-                        temperature=temperature)
+                        temperature=temperature, relatives_only=relatives_only)
     got = np.array([MIREX[relation(int(e), int(t))] for e, t in zip(p.argmax(axis=-1), data["key"])])
     return p, got
 
 
-def fit_temperature(sets: dict, length_index: int, weight: float) -> float:
+def fit_temperature(sets: dict, length_index: int, weight: float, relatives_only: bool = True) -> float:
     """The temperature minimising the negative log-likelihood of the true keys over all sets (mean per set)."""
     from scipy.optimize import minimize_scalar
 
     def nll(log_t):
         total = 0.0
         for data in sets.values():
-            p, _ = evaluate(data, length_index, weight, float(np.exp(log_t)))
+            p, _ = evaluate(data, length_index, weight, float(np.exp(log_t)), relatives_only)
             total += -np.mean(np.log(p[np.arange(len(p)), data["key"]] + 1e-12))
         return total / len(sets)
 
     return float(np.exp(minimize_scalar(nll, bounds=(-2, 2), method="bounded").x))
 
 
-def diagnose(data: dict) -> int:
+def diagnose(data: dict, relatives_only: bool = True) -> int:
     """The grid on one generated set, by mode and by progression (:func:`main` ``--generated``)."""
     from benchmarks.key import MIREX, relation
 
     minor = data["key"] >= 12
     for li, length in enumerate(LENGTHS):
         for weight in WEIGHTS:
-            p, got = evaluate(data, li, weight)
+            p, got = evaluate(data, li, weight, relatives_only=relatives_only)
             rel = np.array([relation(int(e), int(t)) for e, t in zip(p.argmax(axis=-1), data["key"])])
             parts = [f"all {got.mean():.3f}/{100 * np.mean(got == 1):.0f}%"]
             parts += [f"{m} {got[s].mean():.3f}/{100 * np.mean(got[s] == 1):.0f}%" for m, s in (("major", ~minor),
@@ -141,27 +142,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generated", nargs=2, type=int, metavar=("B", "N"),
                         help="instead: the grid on the held-out generator's tracks B..B+N-1 (a diagnosis; never a "
                         "measured set), by mode and by progression")
+    parser.add_argument("--all-keys", action="store_true", help="the opening weighs on all 24 keys, not only between "
+                        "a key and its relative (the first rule, not used)")
     args = parser.parse_args(argv)
+    rel = not args.all_keys
     if args.generated:
         return diagnose(collect_generated(*args.generated, progress=lambda kind, i: i % 50 == 0 and print(
-            f"{kind} {i}", file=sys.stderr, flush=True)))
+            f"{kind} {i}", file=sys.stderr, flush=True)), rel)
     sets = {k: collect(k, args.n, progress=lambda kind, i: i % 25 == 0 and print(f"{kind} {i}", file=sys.stderr,
                                                                                    flush=True)) for k in SETS}
     print("MIREX / exact per set (mean of the three sets' MIREX last); rows: opening length, columns: weight")
     for li, length in enumerate(LENGTHS):
         for weight in WEIGHTS:
-            got = {k: evaluate(d, li, weight)[1] for k, d in sets.items()}
+            got = {k: evaluate(d, li, weight, relatives_only=rel)[1] for k, d in sets.items()}
             line = "  ".join(f"{k} {v.mean():.3f}/{100 * np.mean(v == 1):.0f}%" for k, v in got.items())
             print(f"{length:4.1f} s x{weight:<4}: {line}  mean {np.mean([v.mean() for v in got.values()]):.3f}")
     if args.fit_temperature:
         from livedj.dsp.keyopening import OPENING_S, OPENING_WEIGHT
 
         li = LENGTHS.index(OPENING_S)
-        t = fit_temperature(sets, li, OPENING_WEIGHT)
+        t = fit_temperature(sets, li, OPENING_WEIGHT, rel)
         print(f"temperature for {OPENING_S} s, weight {OPENING_WEIGHT}: {t:.3f}")
         for k, d in sets.items():
             for name, temp in (("1", 1.0), (f"{t:.3f}", t)):
-                p, _ = evaluate(d, li, OPENING_WEIGHT, temp)
+                p, _ = evaluate(d, li, OPENING_WEIGHT, temp, rel)
                 ece, _ = reliability(p.max(axis=-1), (p.argmax(axis=-1) == d["key"]) * 1.0)
                 print(f"  {k}: temperature {name}: ECE {ece:.3f}")
     return 0

@@ -322,19 +322,24 @@ def test_the_opening_chord_tells_a_minor_loop_from_its_relative_major():
     from dataclasses import replace
 
     from livedj.dsp.keyfind import key_posterior
-    from livedj.dsp.keyopening import opening_chroma, track_posterior
+    from livedj.dsp.keyopening import RELATIVE, opening_chroma, track_posterior
     from livedj.synth import STYLES, TrackSpec
 
     style = replace(STYLES["house"], degrees=(0, 5, 2, 6), bars_per_chord=1)
     y = render_track(TrackSpec("loop", "test", 120.0, "A minor", "house", 11), 40.0, SR, style=style)[SR // 2:]
     bar = 2 * SR  # 4 beats at 120 BPM
     on_am, on_c = y[:30 * SR], y[2 * bar:2 * bar + 30 * SR]  # opening on i (Am), on III (C)
+    assert RELATIVE[parse_key("C major")] == parse_key("A minor") and RELATIVE[parse_key("A minor")] == 0
     a_minor, c_major = parse_key("A minor"), parse_key("C major")
     assert estimate_key_sections(on_am, SR)["begin"][0] == a_minor
     assert estimate_key_sections(on_c, SR)["begin"][0] == c_major
     plain = [int(key_posterior(chroma_features(z, SR)[0], seconds=30.0).argmax()) for z in (on_am, on_c)]
     assert plain[0] == plain[1]  # without the opening both read the same key
     whole = chroma_features(on_am, SR)[0]
+    # The opening only shares a pair's probability between a key and its relative: never a fifth or elsewhere.
+    p, p_whole = track_posterior(whole, opening_chroma(on_c, SR), 30.0), key_posterior(whole, seconds=30.0)
+    np.testing.assert_allclose(p + p[RELATIVE], p_whole + p_whole[RELATIVE], atol=1e-9)
+    assert p.sum() == pytest.approx(1.0) and p.argmax() in (a_minor, c_major)
     np.testing.assert_array_equal(opening_chroma(np.zeros(5 * SR, np.float32), SR), 0.0)
     silent_opening = track_posterior(whole, np.zeros((2, 12)), 30.0)
     assert silent_opening.argmax() == key_posterior(whole, seconds=30.0).argmax()
