@@ -381,4 +381,3 @@ def key_posterior(chroma: np.ndarray, model: KeyModel | None = None, seconds: fl
         p = (1 - g) * p + g * _softmax(key_logits(chroma, model, 1) / temperature[1])
     silent = ~np.any(chroma.reshape(*chroma.shape[:-2], 24) > 0, axis=-1)
     return np.where(silent[..., None], 1.0 / 24, p)
-
