@@ -23,6 +23,8 @@ Differences from :func:`match_audio`, by design: the hit budget is spent per chu
 scaled from each chunk's start, so that the hypotheses of one pair share a lookup (``match_audio``
 scales them from the window's start: a late pair's hypotheses fall into more lookups and vote more
 often); the newest ``SETTLE_S`` of audio is read provisionally, and again, settled, next update.
+When the stream's answer names nothing, :func:`match_audio`'s second pass (:data:`fpi.SECOND_PASS`)
+matches the whole window again, stateless.
 """
 from __future__ import annotations
 
@@ -122,6 +124,7 @@ class LiveMatcher:
         self._hits: tuple[np.ndarray, ...] | None = None
         self._candidates: list[int] = []
         self._settled = 0.0                  # pairs whose later peak is before this (from the origin) are read
+        self._second = False                 # the last answer is the second pass's (match_audio's)
 
     def match(self, y: np.ndarray, sr: int, end_s: float | None = None, *, top: int = 3) -> list[fpi.Match]:
         """The records heard in ``y`` (the newest audio, typically 10 s), as :func:`match_audio` gives them.
@@ -167,7 +170,17 @@ class LiveMatcher:
         cands, same = fpsame.fold_copies(self.index, cands, len(y) / sr * self.speeds, top, min_aligned=fpi.MIN_ALIGNED,
                                          margin=fpi.MARGIN)
         n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
-        return fpi.to_matches(cands[:top], self.speeds, self.locked, n_pairs, same)
+        out = fpi.to_matches(cands[:top], self.speeds, self.locked, n_pairs, same)
+        self._second = False
+        if fpi.SECOND_PASS is not None and fpi.undecided(out):
+            # match_audio's second pass, over the whole window (only when the stream names nothing)
+            again = fpi.match_audio(y, sr, self.index, speeds=self.speeds[~self.locked], tempos=self.speeds[self.locked],
+                                    top=top, candidates=self.candidates, per_track=self.per_track,
+                                    second_pass=False, dereverb=fpi.SECOND_PASS)
+            if not fpi.undecided(again, both=False):
+                self._second = True  # recent_aligned has nothing to say of its tracks
+                return again
+        return out
 
     def recent_aligned(self, seconds: float) -> dict[int, float]:
         """Per track among the last :meth:`match` (stream) answer's candidates: its most landmarks aligned
@@ -177,7 +190,7 @@ class LiveMatcher:
         (docs/fingerprints.md, "Time to name through a blend"). Its own best offset there, not the
         window's: a record that jumps (a loop, a cue) is heard at another position. Empty before a
         stream answer."""
-        if self._hits is None or self._end is None:
+        if self._hits is None or self._end is None or self._second:
             return {}
         frame, q_time, hyp, weight, anchor = self._hits
         recent = anchor >= self._end - self._origin - seconds * FPS
