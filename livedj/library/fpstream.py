@@ -172,7 +172,7 @@ class LiveMatcher:
         n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
         out = fpi.to_matches(cands[:top], self.speeds, self.locked, n_pairs, same)
         self._second = False
-        if fpi.SECOND_PASS is not None and fpi.undecided(out):
+        if fpi.wants_second_pass(out):
             # match_audio's second pass, over the whole window (only when the stream names nothing)
             again = fpi.match_audio(y, sr, self.index, speeds=self.speeds[~self.locked], tempos=self.speeds[self.locked],
                                     top=top, candidates=self.candidates, per_track=self.per_track,
