@@ -20,6 +20,8 @@ frequencies scaled together) and key lock's (times only, :data:`KEYLOCK_TEMPOS`)
 A track is "now playing" when its best bin weighs at least ``min_aligned`` and ``margin`` times
 the best other track's, or holds fewer landmarks spread over most seconds of the query
 (:mod:`livedj.library.fpspread`); the speed is refined by a parabola over the neighbouring hypotheses.
+A query that names nothing while its best match is heard all along is matched a second time with more
+query peaks (:data:`SECOND_PASS`).
 Loop-based music repeats itself: the offset is then right up to a whole number of phrases.
 """
 from __future__ import annotations
