@@ -11,6 +11,7 @@ one speed hypothesis) and on the index's CSR arrays (``buckets``/``times``). The
 - :func:`chosen_hits`: the hits that fall in the chosen bins, expanded back to every row that asked;
 - :func:`aligned_counts`: the exact ``(track, hypothesis, offset)`` histogram of those hits, +-1
   frame, best per track.
+- :func:`over_budget` (numpy): which lookups the hit budget leaves out, the rarest read first.
 
 In numpy each hit cost ~8 whole-array passes (repeat, gather, subtract, shift, bincount, ...) and
 the de-duplication and histogram several stable sorts; compiled, one read of a posting and one add
