@@ -28,11 +28,11 @@ def _heard(y: np.ndarray, start: float, seed: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
-    records = [render_track(spec, 30.0, SR) for spec in DEMO_TRACKS[:N_LIBRARY + 4]]
+    records = [render_track(spec, 36.0, SR) for spec in DEMO_TRACKS[:N_LIBRARY + 4]]
     prefix = tmp_path_factory.mktemp("second") / "fingerprints-1"
     FingerprintIndex.build(((i + 1, *fp.landmarks(y, SR)) for i, y in enumerate(records[:N_LIBRARY])), prefix)
     queries = [(i + 1, _heard(y, start, seed)) for i, y in enumerate(records[:N_LIBRARY])
-               for seed, start in enumerate((2.0, 9.0, 16.0))]
+               for seed, start in enumerate((2.0, 9.0, 16.0, 23.0))]
     absent = [_heard(y, start, seed) for y in records[N_LIBRARY:] for seed, start in enumerate((3.0, 15.0))]
     return FingerprintIndex.load(prefix), queries, absent
 
@@ -47,7 +47,7 @@ def test_second_pass_names_more_through_a_reverberant_room_and_changes_no_name(r
         if a is not None:
             assert (b.track_id, b.offset_s, b.aligned) == (a.track_id, a.offset_s, a.aligned)
     n_first, n_both = sum(a is not None for a in first), sum(b is not None for b in both)
-    # measured: 15 -> 18 of 24
+    # measured: 19 -> 23 of 32
     assert n_both >= n_first + 2, (n_first, n_both)
     assert all(decide(match_audio(q, SR, index, top=3)) is None for q in absent)  # records not in the library
 

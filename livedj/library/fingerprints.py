@@ -73,6 +73,10 @@ SECOND_PASS: tuple[float, int] | None = (0.3, 6)
 #: query: a record heard through the room is heard all along, a chance alignment is a burst in 1-4 s
 #: ("Booth misses"; at 10k tracks 5 % of the queries of records not in the library pass, not 100 %)
 SECOND_PASS_SECONDS = 5
+#: and its answer is taken when it names a record heard in at least this many seconds (the spread rule's):
+#: its extra peaks give chance more chances too (at 10k tracks, without this, a filler 9.4 -> 12.0 aligned in
+#: 6 seconds became one wrong name more in 216 booth queries; chosen after seeing it, docs/fingerprints.md)
+SECOND_PASS_NAME_SECONDS = SPREAD_SECONDS
 
 
 @dataclass
@@ -298,7 +302,8 @@ def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iter
         At most this many of the coarse bins from one track (None: no cap).
     second_pass : bool
         When these matches name nothing but their best is heard all along (:func:`wants_second_pass`),
-        match again with :data:`SECOND_PASS`'s extra peaks and answer that when it names a record.
+        match again with :data:`SECOND_PASS`'s extra peaks and answer that when it names a record
+        (:func:`second_pass_names`).
     dereverb : (float, int) or None
         This pass's extra peaks (:func:`livedj.dsp.fingerprint.query_peaks`); None: none.
 
@@ -311,9 +316,15 @@ def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iter
     out = _match_once(y, sr, index, speeds, tempos, top, candidates, per_track, dereverb)
     if second_pass and dereverb is None and wants_second_pass(out):
         again = _match_once(y, sr, index, speeds, tempos, top, candidates, per_track, SECOND_PASS)
-        if not undecided(again, both=False):
+        if second_pass_names(again):
             return again
     return out
+
+
+def second_pass_names(again: list[Match]) -> bool:
+    """Whether the second pass's ``again`` is taken: :func:`decide` names its best, heard in
+    :data:`SECOND_PASS_NAME_SECONDS` seconds."""
+    return not undecided(again, both=False) and again[0].seconds >= SECOND_PASS_NAME_SECONDS
 
 
 def wants_second_pass(matches: list[Match]) -> bool:

@@ -177,7 +177,7 @@ class LiveMatcher:
             again = fpi.match_audio(y, sr, self.index, speeds=self.speeds[~self.locked], tempos=self.speeds[self.locked],
                                     top=top, candidates=self.candidates, per_track=self.per_track,
                                     second_pass=False, dereverb=fpi.SECOND_PASS)
-            if not fpi.undecided(again, both=False):
+            if fpi.second_pass_names(again):
                 self._second = True  # recent_aligned has nothing to say of its tracks
                 return again
         return out
