@@ -72,3 +72,27 @@ def test_second_pass_only_for_a_match_heard_all_along():
     assert not fpi.wants_second_pass(burst) and fpi.wants_second_pass(spread)
     assert not fpi.wants_second_pass(named) and not fpi.wants_second_pass([])
     assert spread[0].confidence == 0.0  # deciding left the matches as they were
+
+
+def test_live_matcher_retries_a_failed_second_pass_only_every_few_seconds(room, monkeypatch):
+    """A stream whose second pass named nothing tries again ``SECOND_PASS_EVERY_S`` later, not every update;
+    one that named is tried every update (a deck is confirmed over consecutive updates)."""
+    from livedj.library import fpstream
+
+    index, queries, _ = room
+    calls = []
+    real = fpi.match_audio
+    monkeypatch.setattr(fpi, "match_audio", lambda *a, **k: calls.append(k.get("dereverb")) or real(*a, **k))
+    monkeypatch.setattr(fpi, "second_pass_names", lambda again: False)  # every try fails
+    monkeypatch.setattr(fpi, "wants_second_pass", lambda matches: True)
+    live = LiveMatcher(index)
+    _, q = queries[0]
+    stream = np.concatenate([q, q])
+    for end in range(10, 16):
+        live.match(stream[(end - 10) * SR:end * SR], SR, 100.0 + end)
+    assert len(calls) == 6 / fpstream.SECOND_PASS_EVERY_S  # 6 updates, a try every 2 s
+    monkeypatch.setattr(fpi, "second_pass_names", lambda again: True)  # every try names
+    calls.clear()
+    for end in range(16, 20):
+        live.match(stream[(end - 10) * SR:end * SR], SR, 100.0 + end)
+    assert len(calls) >= 3  # 16 s is 2 s after the last try at 14 s: every update from then on
