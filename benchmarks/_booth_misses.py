@@ -230,7 +230,12 @@ def main(argv=None):
     ap.add_argument("--render-only", action="store_true")
     ap.add_argument("--quick", action="store_true", help="the one-shot match only (no exhaustive histogram, no live)")
     ap.add_argument("--summary", default=None, metavar="FILE", help="print the table of a --out file and stop")
+    ap.add_argument("--no-second-pass", action="store_true",
+                    help="the matcher without its second pass (fingerprints.SECOND_PASS None): main's before it")
     a = ap.parse_args(argv)
+    if a.no_second_pass:
+        from livedj.library import fingerprints as fpi_
+        fpi_.SECOND_PASS = None
     if a.summary:
         return summary(a.summary)
     cache = Path(a.cache)

@@ -35,7 +35,12 @@ def main(argv=None):
     ap.add_argument("--per-corpus", type=int, default=4)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--dump", default=None, help="every query's top two (aligned, seconds) as JSON lines")
+    ap.add_argument("--no-second-pass", action="store_true",
+                    help="the matcher without its second pass (fingerprints.SECOND_PASS None): main's before it")
     a = ap.parse_args(argv)
+    if a.no_second_pass:
+        from livedj.library import fingerprints as fpi_
+        fpi_.SECOND_PASS = None
     index, real, info, directory = get_index(a.tracks)
     if a.copies:
         index = scaled_index(index, len(real), a.copies, directory)

@@ -262,16 +262,18 @@ def _peaks_of(P: np.ndarray, b0: int, density: float, neighbourhood: tuple[int, 
     return t[order], f[order]
 
 
-def query_peaks(y: np.ndarray, sr: int = SR, band: tuple[float, float] = (F_MIN, F_MAX)
-                ) -> tuple[np.ndarray, np.ndarray]:
+def query_peaks(y: np.ndarray, sr: int = SR, band: tuple[float, float] = (F_MIN, F_MAX), *,
+                dereverb: tuple[float, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The query side's peaks: :func:`peaks` at :data:`QUERY_DENSITY` in :data:`QUERY_NEIGHBOURHOOD`;
-    with :data:`QUERY_DEREVERB`, also those of the spectrogram less its late reverb
-    (:func:`less_late_reverb`) that are not among them."""
+    with ``dereverb`` (``(a, d)``; None: :data:`QUERY_DEREVERB`), also those of the spectrogram less its
+    late reverb (:func:`less_late_reverb`) that are not among them (the matcher's second pass:
+    :data:`livedj.library.fingerprints.SECOND_PASS`)."""
+    dereverb = QUERY_DEREVERB if dereverb is None else dereverb
     P, b0 = spectrogram(y, sr, band)
     t, f = _peaks_of(P, b0, QUERY_DENSITY, QUERY_NEIGHBOURHOOD)
-    if QUERY_DEREVERB is None or len(P) <= QUERY_DEREVERB[1]:
+    if dereverb is None or len(P) <= dereverb[1]:
         return t, f
-    t2, f2 = _peaks_of(less_late_reverb(P, *QUERY_DEREVERB), b0, QUERY_DENSITY, QUERY_NEIGHBOURHOOD)
+    t2, f2 = _peaks_of(less_late_reverb(P, *dereverb), b0, QUERY_DENSITY, QUERY_NEIGHBOURHOOD)
     cell = lambda tt, ff: np.rint(tt).astype(np.int64) * (N_FFT + 1) + np.rint(ff * (N_FFT / SR)).astype(np.int64)  # noqa: E731
     new = ~np.isin(cell(t2, f2), cell(t, f))
     t, f = np.r_[t, t2[new]], np.r_[f, f2[new]]

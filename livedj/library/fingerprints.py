@@ -20,10 +20,13 @@ frequencies scaled together) and key lock's (times only, :data:`KEYLOCK_TEMPOS`)
 A track is "now playing" when its best bin weighs at least ``min_aligned`` and ``margin`` times
 the best other track's, or holds fewer landmarks spread over most seconds of the query
 (:mod:`livedj.library.fpspread`); the speed is refined by a parabola over the neighbouring hypotheses.
+A query that names nothing while its best match is heard all along is matched a second time with more
+query peaks (:data:`SECOND_PASS`).
 Loop-based music repeats itself: the offset is then right up to a whole number of phrases.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -31,6 +34,7 @@ import numpy as np
 
 from livedj.dsp import fingerprint as fp
 from livedj.library import fpsame, fpvote
+from livedj.library.fpvote import over_budget  # noqa: F401 (re-exported: fpstream)
 from livedj.library.fpspread import (SPREAD_ALIGNED, SPREAD_LEAD, SPREAD_MARGIN, SPREAD_SECONDS,  # noqa: F401 (re-exported)
                                      aligned_seconds, spread_evidence)
 from livedj.library.fpindex import (COARSE_BINS_LOG2, COARSE_SHIFT, COMMON, FORMAT, GAP,  # noqa: F401 (re-exported)
@@ -38,7 +42,7 @@ from livedj.library.fpindex import (COARSE_BINS_LOG2, COARSE_SHIFT, COMMON, FORM
 
 __all__ = ["FingerprintIndex", "FingerprintIndexError", "Match", "identify", "match_audio", "decide", "decks", "query_hashes",
            "DEFAULT_SPEEDS", "KEYLOCK_TEMPOS", "hypotheses",
-           "MIN_ALIGNED", "spread_evidence"]
+           "MIN_ALIGNED", "spread_evidence", "SECOND_PASS", "undecided", "wants_second_pass"]
 
 #: pitch-fader hypotheses: 1 % apart over +-8 % (a DJ's +-6 % range plus margin, so that +-6 % is
 #: never at the edge, where the parabolic refinement of the speed has no neighbour)
@@ -60,6 +64,19 @@ MAX_PER_TRACK = 8
 DEDUP_SHIFT = 4          #: query times to 2**4 frames (0.25 s) when de-duplicating lookups
 HIT_BUDGET = 4_000_000   #: index hits the candidate stage reads per query (rarest hashes first)
 SECOND_DECK = 0.2        #: the other deck of a blend needs this share of the winner's aligned count
+#: a query that names nothing is matched again with its peaks and those of its spectrogram less its late
+#: reverb (``(a, d)`` of :func:`livedj.dsp.fingerprint.less_late_reverb`; None: no second pass). Only
+#: then: those extra peaks are mostly onsets, which records sharing a drum sound (and a loop's repeats)
+#: share too, so every query taking them raised chance matches (docs/fingerprints.md, "A second pass")
+SECOND_PASS: tuple[float, int] | None = (0.3, 6)
+#: ... and only when the first pass's best match holds its landmarks in at least this many seconds of the
+#: query: a record heard through the room is heard all along, a chance alignment is a burst in 1-4 s
+#: ("Booth misses"; at 10k tracks 5 % of the queries of records not in the library pass, not 100 %)
+SECOND_PASS_SECONDS = 5
+#: and its answer is taken when it names a record heard in at least this many seconds (the spread rule's):
+#: its extra peaks give chance more chances too (at 10k tracks, without this, a filler 9.4 -> 12.0 aligned in
+#: 6 seconds became one wrong name more in 216 booth queries; chosen after seeing it, docs/fingerprints.md)
+SECOND_PASS_NAME_SECONDS = SPREAD_SECONDS
 
 
 @dataclass
@@ -187,24 +204,6 @@ def align_hits(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, h
              int(sec)) for k, sec in zip(order, seconds)]
 
 
-def over_budget(df: np.ndarray, budget: int) -> np.ndarray:
-    """The lookups left out when the rarest are read first up to ``budget`` hits (ties: in order):
-    what a stable sort by ``df`` and a cumulative sum would keep, without the sort."""
-    total = int(df.sum())
-    if total <= budget:
-        return np.zeros(len(df), bool)
-    budget = max(budget, int(df.min()))  # the rarest lookup is read whatever its size
-    # hits per df value, cumulated: the df below which everything fits
-    per_df = np.bincount(df, weights=df)
-    cum = np.cumsum(per_df)
-    d = int(np.searchsorted(cum, budget, side="right"))  # lookups of df < d all fit
-    left = budget - int(cum[d - 1])
-    out = df > d
-    at = np.flatnonzero(df == d)
-    out[at[min(len(at), left // d):]] = True
-    return out
-
-
 def match_hashes(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, *, min_aligned: int = MIN_ALIGNED
              ) -> list[tuple[int, int, float]]:
     """Tracks of ``index`` with at least ``min_aligned`` landmarks at one time offset, best first.
@@ -227,24 +226,27 @@ def hypotheses(speeds: Iterable[float] = DEFAULT_SPEEDS, tempos: Iterable[float]
 
 
 def query_hashes(y: np.ndarray, sr: int, speeds: Iterable[float] = DEFAULT_SPEEDS,
-                 pitches: Iterable[float] | None = None):
+                 pitches: Iterable[float] | None = None, *, dereverb: tuple[float, int] | None = None):
     """The query side: (hashes int64, anchor times in speed-1 frames, hypothesis index, speeds, pairs).
 
     Peaks once, pairs once, then the pairs re-hashed under every hypothesis (with the probe): times
     scaled by ``speeds[k]``, frequencies by ``pitches[k]`` (None: the speeds, i.e. the pitch fader).
+    ``dereverb``: also the peaks of the spectrogram less its late reverb (:func:`fp.query_peaks`).
     """
     speeds = np.asarray(list(speeds), dtype=np.float64)
     pitches = speeds if pitches is None else np.asarray(list(pitches), dtype=np.float64)
-    t, f, i, j = query_pairs(y, sr, speeds, pitches)
+    t, f, i, j = query_pairs(y, sr, speeds, pitches, dereverb=dereverb)
     hashes, times, hyp = hash_rows(t, f, i, j, speeds, pitches)
     return hashes, times, hyp, speeds, len(i)
 
 
-def query_pairs(y: np.ndarray, sr: int, speeds: np.ndarray, pitches: np.ndarray):
-    """Peaks (t frames, f Hz) of ``y`` and their pairs (i, j), wide enough for every hypothesis."""
+def query_pairs(y: np.ndarray, sr: int, speeds: np.ndarray, pitches: np.ndarray, *,
+                dereverb: tuple[float, int] | None = None):
+    """Peaks (t frames, f Hz) of ``y`` and their pairs (i, j), wide enough for every hypothesis
+    (``dereverb``: as :func:`query_hashes`)."""
     # the index band as the pitch fader moves it: a record's 150 Hz is 140 Hz at -7 %
     band = (fp.F_MIN * pitches.min(), fp.F_MAX * pitches.max())
-    t, f = fp.query_peaks(y, sr, band=band)
+    t, f = fp.query_peaks(y, sr, band=band, dereverb=dereverb)
     # rescaled dt can reach DT_MAX / min(speed): pair with a zone that covers every hypothesis
     i, j = fp.pairs(t, f, fanout=fp.QUERY_FANOUT, dt_max=fp.DT_MAX / speeds.min())
     return t, f, i, j
@@ -276,7 +278,8 @@ def hash_rows(t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, speeds
 
 def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterable[float] = DEFAULT_SPEEDS,
                 top: int = 3, candidates: int | None = MAX_CANDIDATES, tempos: Iterable[float] = KEYLOCK_TEMPOS,
-                per_track: int | None = MAX_PER_TRACK) -> list[Match]:
+                per_track: int | None = MAX_PER_TRACK, second_pass: bool = True,
+                dereverb: tuple[float, int] | None = None) -> list[Match]:
     """The library records heard in ``y``, best first, with their evidence (no decision taken).
 
     Parameters
@@ -297,6 +300,12 @@ def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iter
         Key-lock hypotheses (tempo relative to the record, pitch unmoved); () for none.
     per_track : int or None
         At most this many of the coarse bins from one track (None: no cap).
+    second_pass : bool
+        When these matches name nothing but their best is heard all along (:func:`wants_second_pass`),
+        match again with :data:`SECOND_PASS`'s extra peaks and answer that when it names a record
+        (:func:`second_pass_names`).
+    dereverb : (float, int) or None
+        This pass's extra peaks (:func:`livedj.dsp.fingerprint.query_peaks`); None: none.
 
     Returns
     -------
@@ -304,8 +313,42 @@ def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iter
         ``aligned`` descending; ``speed`` refined by a parabola over the neighbouring hypotheses;
         ``confidence`` left 0 (:func:`identify` sets it for the winner).
     """
+    out = _match_once(y, sr, index, speeds, tempos, top, candidates, per_track, dereverb)
+    if second_pass and dereverb is None and wants_second_pass(out):
+        again = _match_once(y, sr, index, speeds, tempos, top, candidates, per_track, SECOND_PASS)
+        if second_pass_names(again):
+            return again
+    return out
+
+
+def second_pass_names(again: list[Match]) -> bool:
+    """Whether the second pass's ``again`` is taken: :func:`decide` names its best, heard in
+    :data:`SECOND_PASS_NAME_SECONDS` seconds."""
+    return not undecided(again, both=False) and again[0].seconds >= SECOND_PASS_NAME_SECONDS
+
+
+def wants_second_pass(matches: list[Match]) -> bool:
+    """Whether :data:`SECOND_PASS` is tried on a query whose first pass gave ``matches``: it names nothing
+    (:func:`undecided`) and its best match is heard in :data:`SECOND_PASS_SECONDS` seconds."""
+    return (SECOND_PASS is not None and bool(matches) and matches[0].seconds >= SECOND_PASS_SECONDS
+            and undecided(matches))
+
+
+def undecided(matches: list[Match], *, both: bool = True) -> bool:
+    """Whether :func:`decide` names nothing in ``matches`` (``both``: nor would each of the first two,
+    decided against the matches below them alone: ``livedj.engine.heard.both_halves``' two decks of a
+    blend). Leaves the matches' ``confidence`` as it was."""
+    first = [dataclasses.replace(m) for m in matches]
+    if decide(first) is not None:
+        return False
+    return not (both and len(first) > 1
+                and all(decide([m, *first[2:]], spread=False) is not None for m in first[:2]))
+
+
+def _match_once(y, sr, index, speeds, tempos, top, candidates, per_track, dereverb) -> list[Match]:
+    """:func:`match_audio` without the second pass."""
     speeds, pitches = hypotheses(speeds, tempos)
-    hashes, times, hyp, speeds, n_pairs = query_hashes(y, sr, speeds, pitches)
+    hashes, times, hyp, speeds, n_pairs = query_hashes(y, sr, speeds, pitches, dereverb=dereverb)
     locked = pitches != speeds
     # the key-lock hypotheses pick their own candidates: their chance votes, added to the pitch
     # fader's, pushed true pitch-fader bins out of the 24 (booth at +-6 %: 9-10 -> 6-7 of 10)

@@ -23,6 +23,8 @@ Differences from :func:`match_audio`, by design: the hit budget is spent per chu
 scaled from each chunk's start, so that the hypotheses of one pair share a lookup (``match_audio``
 scales them from the window's start: a late pair's hypotheses fall into more lookups and vote more
 often); the newest ``SETTLE_S`` of audio is read provisionally, and again, settled, next update.
+When the stream's answer names nothing, :func:`match_audio`'s second pass (:data:`fpi.SECOND_PASS`)
+matches the whole window again, stateless (at most every ``SECOND_PASS_EVERY_S``).
 """
 from __future__ import annotations
 
@@ -51,6 +53,9 @@ _TIME_BITS = 20             # a lookup key: chunk (4 bits), hash (HASH_BITS), co
 _MAX_CHUNKS = 1 << (43 - fp.HASH_BITS - _TIME_BITS)  # chunks read at once (dedup_rows takes 43-bit keys)
 RECENT_S = 1.0             #: the newest audio whose votes also pick candidates of their own
 RECENT_CANDIDATES = 8      #: bins per hypothesis group picked by the newest audio's votes (0: none)
+#: after a try of the matcher's second pass (a whole stateless match of the window) that named nothing, a
+#: stream tries again only this much later: the record is heard again, and each try costs ~2 updates' CPU
+SECOND_PASS_EVERY_S = 2.0
 #: a chunk's hit keys are grouped by bin when it stays in the window at least this long
 GROUP_LIFE_S = 5.0
 MAX_ORIGIN_FRAMES = 1 << 21  #: after ~9 h the stream clock is re-based (offsets stay within the histogram's span)
@@ -122,6 +127,8 @@ class LiveMatcher:
         self._hits: tuple[np.ndarray, ...] | None = None
         self._candidates: list[int] = []
         self._settled = 0.0                  # pairs whose later peak is before this (from the origin) are read
+        self._second = False                 # the last answer is the second pass's (match_audio's)
+        self._second_at: float | None = None  # stream frame (from the origin) of the last second-pass try
 
     def match(self, y: np.ndarray, sr: int, end_s: float | None = None, *, top: int = 3) -> list[fpi.Match]:
         """The records heard in ``y`` (the newest audio, typically 10 s), as :func:`match_audio` gives them.
@@ -167,7 +174,21 @@ class LiveMatcher:
         cands, same = fpsame.fold_copies(self.index, cands, len(y) / sr * self.speeds, top, min_aligned=fpi.MIN_ALIGNED,
                                          margin=fpi.MARGIN)
         n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
-        return fpi.to_matches(cands[:top], self.speeds, self.locked, n_pairs, same)
+        out = fpi.to_matches(cands[:top], self.speeds, self.locked, n_pairs, same)
+        self._second = False
+        now = end - self._origin
+        if fpi.wants_second_pass(out) and (self._second_at is None
+                                           or now - self._second_at >= SECOND_PASS_EVERY_S * FPS - 1e-6):
+            # match_audio's second pass, over the whole window (only when the stream names nothing)
+            again = fpi.match_audio(y, sr, self.index, speeds=self.speeds[~self.locked], tempos=self.speeds[self.locked],
+                                    top=top, candidates=self.candidates, per_track=self.per_track,
+                                    second_pass=False, dereverb=fpi.SECOND_PASS)
+            # a try that names is repeated next update (a deck is confirmed over consecutive updates)
+            self._second_at = None if fpi.second_pass_names(again) else now
+            if self._second_at is None:
+                self._second = True  # recent_aligned has nothing to say of its tracks
+                return again
+        return out
 
     def recent_aligned(self, seconds: float) -> dict[int, float]:
         """Per track among the last :meth:`match` (stream) answer's candidates: its most landmarks aligned
@@ -177,7 +198,7 @@ class LiveMatcher:
         (docs/fingerprints.md, "Time to name through a blend"). Its own best offset there, not the
         window's: a record that jumps (a loop, a cue) is heard at another position. Empty before a
         stream answer."""
-        if self._hits is None or self._end is None:
+        if self._hits is None or self._end is None or self._second:
             return {}
         frame, q_time, hyp, weight, anchor = self._hits
         recent = anchor >= self._end - self._origin - seconds * FPS

@@ -11,6 +11,7 @@ one speed hypothesis) and on the index's CSR arrays (``buckets``/``times``). The
 - :func:`chosen_hits`: the hits that fall in the chosen bins, expanded back to every row that asked;
 - :func:`aligned_counts`: the exact ``(track, hypothesis, offset)`` histogram of those hits, +-1
   frame, best per track.
+- :func:`over_budget` (numpy): which lookups the hit budget leaves out, the rarest read first.
 
 In numpy each hit cost ~8 whole-array passes (repeat, gather, subtract, shift, bincount, ...) and
 the de-duplication and histogram several stable sorts; compiled, one read of a posting and one add
@@ -349,3 +350,21 @@ def _per_track(ukeys, c3, span, n_hyp):  # pragma: no cover - compiled
             best_hyp[t] = h
             best_off[t] = ukeys[k] % span - span // 2
     return tracks, best, best_hyp, best_off, per_hyp
+
+
+def over_budget(df: np.ndarray, budget: int) -> np.ndarray:
+    """The lookups left out when the rarest are read first up to ``budget`` hits (ties: in order):
+    what a stable sort by ``df`` and a cumulative sum would keep, without the sort."""
+    total = int(df.sum())
+    if total <= budget:
+        return np.zeros(len(df), bool)
+    budget = max(budget, int(df.min()))  # the rarest lookup is read whatever its size
+    # hits per df value, cumulated: the df below which everything fits
+    per_df = np.bincount(df, weights=df)
+    cum = np.cumsum(per_df)
+    d = int(np.searchsorted(cum, budget, side="right"))  # lookups of df < d all fit
+    left = budget - int(cum[d - 1])
+    out = df > d
+    at = np.flatnonzero(df == d)
+    out[at[min(len(at), left // d):]] = True
+    return out
