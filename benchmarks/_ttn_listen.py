@@ -93,8 +93,16 @@ def listen_matcher_only(mix: str, index: str, *, confirm: int | None = None, hol
 
     config = defaults()
     analysis = config["analysis"]
+    from livedj.engine.now_playing import library_bpms
+    from livedj.library.store import Store
+
+    store = Store(index, readonly=True)  # the library's tempos, as load_engine gives the tracker
+    try:
+        bpms = library_bpms(store.tracks())
+    finally:
+        store.close()
     tracker = NowPlayingTracker(load(index), identify_s=analysis["identify_s"] if identify_s is None else identify_s,
-                                key_lock=analysis["key_lock"], stream=stream)
+                                key_lock=analysis["key_lock"], stream=stream, bpms=bpms)
     if tracker.index.fingerprints is None:
         return listen(mix, index, confirm=confirm, hold=hold, identify_s=identify_s, hop_s=hop_s, stream=stream)
     tracker.decks.confirm = confirm if confirm is not None else tracker.decks.confirm

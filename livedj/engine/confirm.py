@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from livedj.engine.heard import RECENT_LEAST, Match
+from livedj.engine.heard import RECENT_LEAST, Match, beat_matched
 
 
 @dataclass
@@ -57,6 +57,8 @@ class Deck:
     updates: int = 0  #: updates as *now* (for the log rule)
     logged: bool = False
     levels: tuple[float, ...] = ()  #: its level in the last few updates before this one (is it fading?)
+    #: its aligned count (``Match.aligned``) in the update it was confirmed in (None: not known)
+    first_aligned: float | None = None
 
 
 _REFERENCE = {"mean": lambda levels: sum(levels) / len(levels), "max": max, "min": min,  #: DeckConfirm.fade_below
@@ -130,6 +132,15 @@ class DeckConfirm:
     #: times the one of the deck *now* (known counts only; None: no such check): a passage another record
     #: shared a few seconds ago keeps its level over the window while it is no longer heard
     recent_veto: float | None = 0.5
+    #: a newer deck with fewer aligned landmarks (``Match.aligned``, the whole window) than this takes over
+    #: only when it is heard at the tempo of the deck *now* (``beat_tolerance``, :func:`beat_matched`: the
+    #: incoming record of a blend is), or once its count has grown past the one it was confirmed with (a
+    #: record that comes in keeps adding landmarks). A chance alignment (a sound two records share, e.g. a
+    #: drum kit) is a burst of a few peaks, at any tempo, that only ages in the window (docs/fingerprints.md,
+    #: "A burst is not a record"). None: at once, as before 2026-11-30; counts unknown: at once too
+    grow_below: float | None = 20.0
+    #: how far apart two tempos heard may be and still be one beat (:func:`beat_matched`)
+    beat_tolerance: float = 0.03
     _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
     _decks: dict = field(default_factory=dict)  #: track id -> Deck
     _left: dict = field(default_factory=dict)  #: track id -> (Deck, update it left)
@@ -166,9 +177,9 @@ class DeckConfirm:
                 self._leave(max(self._decks, key=lambda t: (self._decks[t].misses, -self._decks[t].started)))
             back = self._left.pop(track_id, None)
             if back is not None and self._clock - back[1] <= self.remember:
-                deck = dataclasses.replace(back[0], match=match, misses=0)
+                deck = dataclasses.replace(back[0], match=match, misses=0, first_aligned=match.aligned)
             else:
-                deck = Deck(match, started=self._clock)
+                deck = Deck(match, started=self._clock, first_aligned=match.aligned)
             self._decks[track_id] = deck
         self._left = {t: v for t, v in self._left.items() if self._clock - v[1] <= self.remember}
         self._now = self._choose_now()
@@ -190,12 +201,22 @@ class DeckConfirm:
         level = playing.match.level or 0.0
         if self.fading and level > 0 and level >= _REFERENCE[self.fade_below](playing.levels or (0.0,)):
             return self._now  # what plays is not falling: a passage another record shares, not a cut or blend
-        newer = [t for t, d in self._decks.items() if d.started > playing.started
+        newer = [t for t, d in self._decks.items() if d.started > playing.started and self._evident(d, playing)
                  and (((d.match.level or 0.0) >= self.takeover * level
                        and (self.recent_veto is None or d.match.recent is None or playing.match.recent is None
                             or self._recent_at(d.match, playing.match, self.recent_veto, 0.0)))
                       or self._recent_at(d.match, playing.match, self.recent_takeover))]
         return max(newer, key=lambda t: self._decks[t].started) if newer else self._now
+
+    def _evident(self, deck: Deck, playing: Deck) -> bool:
+        """May ``deck`` (newer) take over from ``playing``: ``grow_below`` aligned landmarks, or heard at
+        its tempo, or grown since it was confirmed (a burst that only ages in the window never is)?"""
+        aligned = deck.match.aligned
+        if self.grow_below is None or aligned is None or aligned >= self.grow_below:
+            return True
+        if beat_matched(deck.match.tempo, playing.match.tempo, self.beat_tolerance):
+            return True
+        return (deck.match.level or 0.0) > 0 and deck.first_aligned is not None and aligned > deck.first_aligned
 
     @staticmethod
     def _recent_at(match: Match, playing: Match, ratio: float | None, least: float = RECENT_LEAST) -> bool:
