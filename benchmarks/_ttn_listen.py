@@ -86,16 +86,14 @@ def listen_matcher_only(mix: str, index: str, *, confirm: int | None = None, hol
     from livedj.audio.decode import iter_blocks
     from livedj.config import defaults
     from livedj.engine.daemon import MIN_WINDOW_S
-    from livedj.engine.now_playing import NowPlayingTracker
+    from livedj.engine.now_playing import NowPlayingTracker, library_bpms
     from livedj.engine.session import Session
     from livedj.library.fpstream import LiveMatcher
     from livedj.library.index import load
+    from livedj.library.store import Store
 
     config = defaults()
     analysis = config["analysis"]
-    from livedj.engine.now_playing import library_bpms
-    from livedj.library.store import Store
-
     store = Store(index, readonly=True)  # the library's tempos, as load_engine gives the tracker
     try:
         bpms = library_bpms(store.tracks())
