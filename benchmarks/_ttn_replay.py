@@ -136,7 +136,8 @@ def main(argv=None) -> int:
     for path in a.dumps:
         details: list = []
         number = lambda text: None if text == "None" else float(text)  # noqa: E731
-        hear = dict(recent_s=number(a.recent_s), ratio=number(a.recent_deck), bpms=library_tempos(a.index)) if a.hear else None
+        hear = (dict(recent_s=number(a.recent_s), ratio=number(a.recent_deck), bpms=library_tempos(a.index))
+                if a.hear else None)
         print(path, replay(path, rule, details, hear))
         for how, name, transition, seconds in details:
             if a.blends and how in ("blend", "wrong"):

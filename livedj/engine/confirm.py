@@ -158,7 +158,8 @@ class DeckConfirm:
         self._clock += 1
         now = {m.track_id: m for m in heard}
         self._runs = {t: self._runs.get(t, 0) + 1 for t in now}
-        self._first = {t: self._first[t] if self._runs[t] > 1 and t in self._first else m.aligned for t, m in now.items()}
+        self._first = {t: self._first[t] if self._runs[t] > 1 and t in self._first else m.aligned
+                       for t, m in now.items()}
         playing = now.get(self._now)  # the deck that is *now*, as heard in this very update
         if self.prompt is not None and playing is not None and (playing.level or 0.0) > 0:
             # beside a record that is heard a chance match is weak, and a passage two records share
