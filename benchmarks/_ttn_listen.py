@@ -86,15 +86,21 @@ def listen_matcher_only(mix: str, index: str, *, confirm: int | None = None, hol
     from livedj.audio.decode import iter_blocks
     from livedj.config import defaults
     from livedj.engine.daemon import MIN_WINDOW_S
-    from livedj.engine.now_playing import NowPlayingTracker
+    from livedj.engine.now_playing import NowPlayingTracker, library_bpms
     from livedj.engine.session import Session
     from livedj.library.fpstream import LiveMatcher
     from livedj.library.index import load
+    from livedj.library.store import Store
 
     config = defaults()
     analysis = config["analysis"]
+    store = Store(index, readonly=True)  # the library's tempos, as load_engine gives the tracker
+    try:
+        bpms = library_bpms(store.tracks())
+    finally:
+        store.close()
     tracker = NowPlayingTracker(load(index), identify_s=analysis["identify_s"] if identify_s is None else identify_s,
-                                key_lock=analysis["key_lock"], stream=stream)
+                                key_lock=analysis["key_lock"], stream=stream, bpms=bpms)
     if tracker.index.fingerprints is None:
         return listen(mix, index, confirm=confirm, hold=hold, identify_s=identify_s, hop_s=hop_s, stream=stream)
     tracker.decks.confirm = confirm if confirm is not None else tracker.decks.confirm

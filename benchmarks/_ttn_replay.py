@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from benchmarks import time_to_name as ttn
 from benchmarks._ttn_listen import RECENT_S
-from livedj.engine.now_playing import DeckConfirm, Match, NowPlayingTracker, both_halves, recent_deck
+from livedj.engine.now_playing import DeckConfirm, Match, NowPlayingTracker, both_halves, heard_tempo, recent_deck
 from livedj.library import fingerprints as fpi
 
 
@@ -38,10 +38,11 @@ class _Update:
 
 
 def heard_again(raw: list, recent_s: float | None = NowPlayingTracker.recent_s,
-                ratio: float | None = NowPlayingTracker.recent_deck) -> tuple:
+                ratio: float | None = NowPlayingTracker.recent_deck, bpms: dict | None = None) -> tuple:
     """What ``NowPlayingTracker.hear`` makes of one update's top matches (as dumped by ``_ttn_listen``), with
     the live matcher's counts in the newest ``recent_s`` seconds (dumps of the live matcher only) and
-    :func:`recent_deck` at ``ratio`` (None: off)."""
+    :func:`recent_deck` at ``ratio`` (None: off). ``bpms``: track id -> the library's tempo (as the tracker's
+    ``bpms``), for each match's tempo heard."""
     matches = [fpi.Match(t, aligned, offset, speed, share=share, pitch_locked=locked, same=tuple(same))
                for t, aligned, speed, locked, offset, share, same, _ in raw]
     recent = {}
@@ -50,8 +51,24 @@ def heard_again(raw: list, recent_s: float | None = NowPlayingTracker.recent_s,
     found = fpi.decks(matches) or both_halves(matches)
     if ratio is not None and recent:
         found = recent_deck(matches, found, recent, ratio)
+    bpms = bpms or {}
     return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share, pitch_locked=m.pitch_locked,
-                       same=m.same, recent=recent.get(m.track_id)) for m in found)
+                       same=m.same, recent=recent.get(m.track_id), aligned=float(m.aligned),
+                       tempo=heard_tempo(bpms.get(m.track_id), m.speed)) for m in found)
+
+
+def library_tempos(index: str | None) -> dict:
+    """Track id -> the library's tempo, BPM, of the index at ``index`` (None: {})."""
+    if index is None:
+        return {}
+    from livedj.engine.now_playing import library_bpms
+    from livedj.library.store import Store
+
+    store = Store(index, readonly=True)
+    try:
+        return library_bpms(store.tracks())
+    finally:
+        store.close()
 
 
 def replay(path: str, rule: dict | None = None, details: list | None = None, hear: dict | None = None) -> dict:
@@ -104,6 +121,8 @@ def main(argv=None) -> int:
                     help="with --hear: recent_deck at this ratio (None: off; default: the tracker's)")
     ap.add_argument("--recent-s", default=str(NowPlayingTracker.recent_s),
                     help="with --hear: the live matcher's count in the newest S s as recent (None: no counts)")
+    ap.add_argument("--index", help="with --hear: the index the dumps' mixes were matched against (its tempos: each "
+                    "match's tempo heard); default: none known")
     a = ap.parse_args(argv)
     types = {f.name: f.type for f in dataclasses.fields(DeckConfirm)}
     rule = {}
@@ -117,7 +136,8 @@ def main(argv=None) -> int:
     for path in a.dumps:
         details: list = []
         number = lambda text: None if text == "None" else float(text)  # noqa: E731
-        hear = dict(recent_s=number(a.recent_s), ratio=number(a.recent_deck)) if a.hear else None
+        hear = (dict(recent_s=number(a.recent_s), ratio=number(a.recent_deck), bpms=library_tempos(a.index))
+                if a.hear else None)
         print(path, replay(path, rule, details, hear))
         for how, name, transition, seconds in details:
             if a.blends and how in ("blend", "wrong"):

@@ -235,6 +235,41 @@ def test_the_newest_seconds_name_the_incoming_record_sooner():
     assert ids(vetoed.update((a(0.117, 16.0), b(0.055, 0.0)))) == [1, 2]
 
 
+def test_a_weak_newcomer_takes_over_only_beat_matched_or_growing():
+    """A newcomer with fewer than ``grow_below`` aligned landmarks becomes a deck beside the playing record,
+    and takes over from it, only when heard at its tempo (a blend is beat-matched) or once its count grew
+    past the one it was first heard with. The case traced in time_to_name (generated, seed 2): a burst of 13 landmarks of a record that
+    shares the drum kit, at 0.955 x 120 BPM beside 134 BPM, named NOW PLAYING for 9 updates and logged."""
+    from livedj.engine.heard import beat_matched
+
+    def playing(level, recent):
+        return Match(1, 0.9, level=level, recent=recent, aligned=1000 * level, tempo=134.0)
+
+    def newcomer(aligned, recent, tempo=114.6):
+        return Match(2, 0.3, level=aligned / 1000, recent=recent, aligned=aligned, tempo=tempo)
+
+    ids = lambda decks: [d.match.track_id for d in decks]  # noqa: E731
+
+    def fading(rule):
+        for _ in range(3):
+            rule.update((playing(0.12, 40.0),))
+        return rule.update((playing(0.08, 18.8), newcomer(13.0, 12.0)))
+
+    assert ids(fading(DeckConfirm(grow_below=None))) == [2, 1]  # the rule before: the burst is *now* at once
+    rule = DeckConfirm()
+    assert ids(fading(rule)) == [1]  # neither *now* nor a deck beside it
+    for aligned, recent in ((10.9, 9.9), (10.9, 5.5), (10.9, 3.0)):  # the burst ages in the window
+        assert ids(rule.update((playing(0.06, 10.0), newcomer(aligned, recent)))) == [1]
+    assert ids(rule.update((playing(0.05, 8.0), newcomer(16.0, 12.0)))) == [2, 1]  # it grew: a record coming in
+    for incoming in (newcomer(13.0, 12.0, tempo=134.0 * 1.01), newcomer(13.0, 12.0, tempo=67.0),
+                     newcomer(25.0, 12.0)):  # beat-matched (half time counts), or strong: at once
+        rule = DeckConfirm()
+        for _ in range(3):
+            rule.update((playing(0.12, 40.0),))
+        assert ids(rule.update((playing(0.08, 18.8), incoming))) == [2, 1], incoming
+    assert beat_matched(120.0, 90.0) and not beat_matched(114.6, 134.0) and beat_matched(None, 134.0) is None
+
+
 def test_recent_deck_takes_the_runner_up_heard_in_the_newest_seconds():
     from livedj.engine.now_playing import recent_deck
     from livedj.library.fingerprints import Match as Heard

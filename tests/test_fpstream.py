@@ -181,3 +181,23 @@ def test_recent_aligned_follows_a_record_that_jumps(library, index):
         live.match(y[int((end - 10.0) * SR): int(end * SR)], SR, end, top=3)
     newest = live.recent_aligned(3.0)  # the tracker's recent_s
     assert newest[3] >= 10 and newest[3] > 2 * max(v for t, v in newest.items() if t != 3), newest
+
+
+def test_tracker_hears_each_record_at_its_tempo(library, index):
+    """The tracker's matches carry each record's tempo as heard (``Match.tempo``: the library's tempo times
+    the matched speed), what :class:`~livedj.engine.confirm.DeckConfirm` beat-matches a weak newcomer
+    with; a record whose tempo the library does not know has none."""
+    from types import SimpleNamespace
+
+    from livedj.engine.now_playing import NowPlayingTracker
+
+    y = _stream(library, 3, 8, speed=1.04)  # records 4 and 9, 4 % fast
+    bpms = {t: spec.bpm for t, spec in enumerate(DEMO_TRACKS, start=1) if t != 9}
+    tracker = NowPlayingTracker(SimpleNamespace(fingerprints=index), identify_s=10.0, bpms=bpms)
+    tempos = {}
+    for end in np.arange(10.0, len(y) / SR, 1.0):
+        for m in tracker.hear(y[:int(end * SR)], SR, end_s=float(end)):
+            tempos.setdefault(m.track_id, []).append(m.tempo)
+    assert {4, 9} <= set(tempos), tempos
+    assert np.median(tempos[4]) == pytest.approx(1.04 * DEMO_TRACKS[3].bpm, rel=0.01)
+    assert all(t is None for t in tempos[9])

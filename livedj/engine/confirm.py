@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from livedj.engine.heard import RECENT_LEAST, Match
+from livedj.engine.heard import RECENT_LEAST, Match, beat_matched
 
 
 @dataclass
@@ -57,6 +57,8 @@ class Deck:
     updates: int = 0  #: updates as *now* (for the log rule)
     logged: bool = False
     levels: tuple[float, ...] = ()  #: its level in the last few updates before this one (is it fading?)
+    #: its aligned count (``Match.aligned``) in the first update of the run that confirmed it (None: not known)
+    first_aligned: float | None = None
 
 
 _REFERENCE = {"mean": lambda levels: sum(levels) / len(levels), "max": max, "min": min,  #: DeckConfirm.fade_below
@@ -130,7 +132,18 @@ class DeckConfirm:
     #: times the one of the deck *now* (known counts only; None: no such check): a passage another record
     #: shared a few seconds ago keeps its level over the window while it is no longer heard
     recent_veto: float | None = 0.5
+    #: a newcomer with fewer aligned landmarks (``Match.aligned``, the whole window) than this becomes a deck
+    #: beside the deck *now*, and takes over from it, only when it is heard at that deck's tempo
+    #: (``beat_tolerance``, :func:`beat_matched`: the incoming record of a blend is), or once its count has
+    #: grown past the one it had when first heard in its run of updates (a record that comes in keeps adding
+    #: landmarks). A chance alignment (a sound two records share, e.g. a drum kit) is a burst of a few peaks,
+    #: at any tempo, that only ages in the window (docs/fingerprints.md, "A burst is not a record"). None: no
+    #: such check, as before 2026-11-30; counts unknown (``Match.aligned`` None): no check either
+    grow_below: float | None = 20.0
+    #: how far apart two tempos heard may be and still be one beat (:func:`beat_matched`)
+    beat_tolerance: float = 0.03
     _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
+    _first: dict = field(default_factory=dict)  #: track id -> its aligned count in the first update of its run
     _decks: dict = field(default_factory=dict)  #: track id -> Deck
     _left: dict = field(default_factory=dict)  #: track id -> (Deck, update it left)
     _now: int | None = None
@@ -138,12 +151,15 @@ class DeckConfirm:
 
     def reset(self) -> None:
         self._runs, self._decks, self._left, self._now, self._clock = {}, {}, {}, None, 0
+        self._first = {}
 
     def update(self, heard: tuple[Match, ...]) -> list[Deck]:
         """Add one update's matches; return the confirmed decks, *now* first, then the newer first."""
         self._clock += 1
         now = {m.track_id: m for m in heard}
         self._runs = {t: self._runs.get(t, 0) + 1 for t in now}
+        self._first = {t: self._first[t] if self._runs[t] > 1 and t in self._first else m.aligned
+                       for t, m in now.items()}
         playing = now.get(self._now)  # the deck that is *now*, as heard in this very update
         if self.prompt is not None and playing is not None and (playing.level or 0.0) > 0:
             # beside a record that is heard a chance match is weak, and a passage two records share
@@ -162,13 +178,16 @@ class DeckConfirm:
         for track_id, match in now.items():
             if track_id in self._decks or self._runs[track_id] < self.confirm:
                 continue
+            if (playing is not None and (playing.level or 0.0) > 0
+                    and not self._evident(match, playing, self._first.get(track_id))):
+                continue  # beside what plays, weak, neither beat-matched nor growing: a burst, not yet a deck
             if len(self._decks) >= self.max_decks:  # a third record: the deck missed longest leaves (the oldest on a tie)
                 self._leave(max(self._decks, key=lambda t: (self._decks[t].misses, -self._decks[t].started)))
             back = self._left.pop(track_id, None)
             if back is not None and self._clock - back[1] <= self.remember:
-                deck = dataclasses.replace(back[0], match=match, misses=0)
+                deck = dataclasses.replace(back[0], match=match, misses=0, first_aligned=self._first.get(track_id))
             else:
-                deck = Deck(match, started=self._clock)
+                deck = Deck(match, started=self._clock, first_aligned=self._first.get(track_id))
             self._decks[track_id] = deck
         self._left = {t: v for t, v in self._left.items() if self._clock - v[1] <= self.remember}
         self._now = self._choose_now()
@@ -191,11 +210,23 @@ class DeckConfirm:
         if self.fading and level > 0 and level >= _REFERENCE[self.fade_below](playing.levels or (0.0,)):
             return self._now  # what plays is not falling: a passage another record shares, not a cut or blend
         newer = [t for t, d in self._decks.items() if d.started > playing.started
+                 and self._evident(d.match, playing.match, d.first_aligned)
                  and (((d.match.level or 0.0) >= self.takeover * level
                        and (self.recent_veto is None or d.match.recent is None or playing.match.recent is None
                             or self._recent_at(d.match, playing.match, self.recent_veto, 0.0)))
                       or self._recent_at(d.match, playing.match, self.recent_takeover))]
         return max(newer, key=lambda t: self._decks[t].started) if newer else self._now
+
+    def _evident(self, match: Match, playing: Match, first: float | None) -> bool:
+        """Is ``match`` (a newcomer beside ``playing``, the deck *now*) a record, not a burst: ``grow_below``
+        aligned landmarks, or heard at ``playing``'s tempo, or grown past ``first`` (its count when first
+        heard in its run of updates; a burst only ages in the window)?"""
+        aligned = match.aligned
+        if self.grow_below is None or aligned is None or aligned >= self.grow_below:
+            return True
+        if beat_matched(match.tempo, playing.tempo, self.beat_tolerance):
+            return True
+        return (match.level or 0.0) > 0 and first is not None and aligned > first
 
     @staticmethod
     def _recent_at(match: Match, playing: Match, ratio: float | None, least: float = RECENT_LEAST) -> bool:

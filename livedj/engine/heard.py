@@ -33,6 +33,10 @@ class Match:
     #: landmarks of this record aligned in the newest seconds heard (``NowPlayingTracker.recent_s``; the
     #: live matcher only, else None): its level *now*, where ``level`` is over the whole window
     recent: float | None = None
+    #: landmarks of this record aligned over the whole window (the fingerprint match's count; None: not known)
+    aligned: float | None = None
+    #: its tempo as heard, BPM: the library's tempo of the record times ``speed`` (None: not known)
+    tempo: float | None = None
 
     @property
     def pitch_speed(self) -> float:
@@ -49,6 +53,30 @@ def both_halves(matches: list) -> list:
         return []
     found = [decide([m, *matches[2:]], spread=False) for m in matches[:2]]  # the full evidence for both
     return found if all(m is not None for m in found) else []
+
+
+#: metrical levels a tempo estimate may land on instead of another's: the same beat, half or double
+#: time, and the 3:2 / 4:3 levels the library's tempo estimates take on music without a steady kick
+#: (of the blends of ``time_to_name`` on both development corpora, 70 % of the incoming records are
+#: within 3 % of the outgoing's tempo counting 1, 2 and 1/2 alone, 94 % with these)
+TEMPO_LEVELS = (1.0, 2.0, 0.5, 1.5, 2 / 3, 4 / 3, 0.75)
+
+
+def beat_matched(tempo: float | None, other: float | None, tolerance: float = 0.03,
+                 levels: tuple[float, ...] = TEMPO_LEVELS) -> bool | None:
+    """Are two records heard at one tempo (within ``tolerance``, at one of the metrical ``levels``), as
+    the two records of a blend are? None when a tempo is not known.
+
+    Parameters
+    ----------
+    tempo, other : float or None
+        The two tempos as heard, BPM (:attr:`Match.tempo`).
+    tolerance : float
+        Relative difference allowed (the library's estimates and the matched speed are approximate).
+    """
+    if tempo is None or other is None or not (np.isfinite(tempo) and np.isfinite(other)) or tempo <= 0 or other <= 0:
+        return None
+    return bool(min(abs(tempo / (other * level) - 1.0) for level in levels) <= tolerance)
 
 
 def recent_deck(matches: list, found: list, recent: dict[int, float], ratio: float, *,

@@ -10,7 +10,7 @@ from livedj.encoders import encoder_dim, encoder_id, get_encoder
 from livedj.encoders.adapted import resolve_head
 from livedj.engine.analyzer import Engine, Ranking
 from livedj.engine.embed import make_embedder
-from livedj.engine.now_playing import NowPlayingTracker
+from livedj.engine.now_playing import NowPlayingTracker, library_bpms
 from livedj.engine.ranker import Rules, Weights
 from livedj.library import index as annoy_index
 from livedj.library.store import Store
@@ -64,11 +64,12 @@ def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | N
         segment_encoder = get_encoder(index.segment_encoder.split("/", 1)[0], threads=1)
     if reuse is not None:
         now_playing = reuse.now_playing.rebind(index, segment_encoder, identify_s=analysis["identify_s"],
-                                               key_lock=analysis["key_lock"], stream=analysis["stream_match"])
+                                               key_lock=analysis["key_lock"], stream=analysis["stream_match"],
+                                               bpms=library_bpms(tracks))
     else:
         now_playing = NowPlayingTracker(index, segment_encoder, identify_s=analysis["identify_s"],
                                         key_lock=analysis["key_lock"], search_k=config["ranking"]["search_k"],
-                                        stream=analysis["stream_match"])
+                                        stream=analysis["stream_match"], bpms=library_bpms(tracks))
     engine = Engine(embedder=make_embedder(encoder, audio["window_s"]), index=index, tracks=tracks,
                     now_playing=now_playing, ranking=ranking_from_config(config["ranking"]))
     if reuse is not None and encoder is reuse.encoder:

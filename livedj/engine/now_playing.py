@@ -46,7 +46,20 @@ from livedj.library.fpstream import LiveMatcher
 from livedj.library.index import BeginningsIndex
 
 __all__ = ["RECENT_LEAST", "Deck", "DeckConfirm", "FingerprintConfirm", "Match", "NowPlaying", "NowPlayingTracker",
-           "SegmentVote", "both_halves", "recent_deck"]  # the rules and values live beside; imported from here too
+           "SegmentVote", "both_halves", "heard_tempo", "library_bpms", "recent_deck"]  # the rules and values live beside; imported from here too
+
+
+def library_bpms(tracks: dict) -> dict[int, float]:
+    """Track id -> the library's tempo, BPM, of ``tracks`` (id -> :class:`~livedj.library.store.Track`), the
+    known ones only: :attr:`NowPlayingTracker.bpms`."""
+    return {int(t): float(track.bpm) for t, track in tracks.items()
+            if getattr(track, "bpm", None) is not None and np.isfinite(track.bpm) and track.bpm > 0}
+
+
+def heard_tempo(bpm: float | None, speed: float) -> float | None:
+    """A record's tempo as heard, BPM: the library's tempo ``bpm`` (None, 0 or NaN: not known) times the
+    playback ``speed`` (pitch fader or key lock alike: both move the tempo)."""
+    return float(bpm) * float(speed) if bpm is not None and np.isfinite(bpm) and bpm > 0 else None
 
 
 @dataclass
@@ -85,6 +98,9 @@ class NowPlayingTracker:
     stream: bool = True
     log_after: int = 4
     search_k: int = -1
+    #: track id -> the library's tempo of the record, BPM (each match's tempo heard, :attr:`Match.tempo`:
+    #: :class:`DeckConfirm` asks a weak newcomer to be beat-matched to what plays, or to grow)
+    bpms: dict = field(default_factory=dict)
     #: the newest seconds whose aligned landmarks give each match's ``recent`` count (live matcher)
     recent_s: float = 3.0
     #: the runner-up is the second deck when the newest seconds hear it at this times the winner's count
@@ -103,9 +119,10 @@ class NowPlayingTracker:
 
     def rebind(self, index: BeginningsIndex, segment_encoder: Encoder | None = None, *,
                identify_s: float | None = None, key_lock: bool | None = None,
-               stream: bool | None = None) -> "NowPlayingTracker":
+               stream: bool | None = None, bpms: dict | None = None) -> "NowPlayingTracker":
         """The same state (what plays stays identified: track ids survive re-indexing) over a reloaded index."""
         return dataclasses.replace(self, index=index, segment_encoder=segment_encoder,
+                                   bpms=self.bpms if bpms is None else bpms,
                                    identify_s=self.identify_s if identify_s is None else identify_s,
                                    key_lock=self.key_lock if key_lock is None else key_lock,
                                    stream=self.stream if stream is None else stream)
@@ -130,7 +147,8 @@ class NowPlayingTracker:
         if recent and self.recent_deck is not None:
             found = recent_deck(matches, found, recent, self.recent_deck)
         return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share, pitch_locked=m.pitch_locked,
-                           same=m.same, recent=recent.get(m.track_id)) for m in found)
+                           same=m.same, recent=recent.get(m.track_id), aligned=float(m.aligned),
+                           tempo=heard_tempo(self.bpms.get(m.track_id), m.speed)) for m in found)
 
     def decide(self, heard: tuple[Match, ...], vector: np.ndarray, window: np.ndarray, sample_rate: int,
                session: Session) -> NowPlaying:
