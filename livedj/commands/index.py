@@ -59,6 +59,10 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
             tasks["fingerprint"] = progress.add_task("fingerprinting again (new parameters)", total=total, name="")
         elif event == "fingerprint":
             progress.update(tasks["fingerprint"], completed=done, name=printable(path.rsplit("/", 1)[-1])[:40])
+        elif event == "key" and done == 0:
+            tasks["key"] = progress.add_task("keys again (new key analysis)", total=total, name="")
+        elif event == "key":
+            progress.update(tasks["key"], completed=done, name=printable(path.rsplit("/", 1)[-1])[:40])
         elif event == "build" and done == 0:
             tasks["build"] = progress.add_task("building index", total=1, name="")
         elif event == "build":
@@ -85,6 +89,9 @@ def print_report(report: Report, console: Console) -> None:
         console.print(Text.assemble(("  skipped ", "yellow"), f"{path}: {reason}"), soft_wrap=True)
     for why in report.repaired:
         console.print(Text.assemble(("  repaired ", "cyan"), f"rebuilt from the store: {why}"), soft_wrap=True)
+    if report.rekeyed:
+        console.print(Text.assemble(("  keys ", "cyan"), f"{report.rekeyed} keys estimated again (a newer key analysis; "
+                                                         "keys from tags or the DJ's software kept)"), soft_wrap=True)
     if report.cleaned:
         console.print(Text.assemble(("  cleaned ", "cyan"), f"{len(report.cleaned)} leftovers of an interrupted "
                                                             f"run: {', '.join(report.cleaned[:5])}"), soft_wrap=True)

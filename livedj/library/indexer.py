@@ -28,6 +28,7 @@ from livedj.encoders.base import Encoder, unit
 from livedj.library import index as annoy_index
 from livedj.library import verify
 from livedj.library.refingerprint import refingerprint
+from livedj.library.rekey import rekey
 from livedj.library.scan import FoundFile, scan
 from livedj.library.store import display_path, encode_path
 
@@ -84,6 +85,7 @@ class Report:
     index_dir: str = ""
     repaired: list[str] = field(default_factory=list)  #: why the index was rebuilt with nothing new to analyse
     cleaned: list[str] = field(default_factory=list)  #: leftovers of interrupted runs, removed
+    rekeyed: int = 0  #: files whose audio key an older key analysis gave, estimated again
 
     @property
     def files_per_s(self) -> float:
@@ -310,6 +312,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                 report.skipped.append((display_path(encode_path(f.path)), result.error or "unknown error"))
             progress("file", i, len(todo), f.path)
         refreshed = refingerprint(store, index_dir, {encode_path(p) for p in by_path}, progress, jobs)
+        report.rekeyed = rekey(store, settings, {encode_path(p) for p in by_path}, progress, jobs)
         digest = verify.store_digest(store.db)  # every file of the index checked against the manifest, every run
         why = verify.reasons_to_build(index_dir, digest) or _unloadable(index_dir, enc_id)
         if refreshed:  # the fingerprint index must be rebuilt from the new landmarks, whatever else says

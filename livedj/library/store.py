@@ -127,6 +127,14 @@ class Store:
                         (confidence, key_end, key_end_confidence, encode_path(path)))
         self.db.commit()
 
+    def set_audio_key(self, path: str, key: int, confidence: float | None, key_end: int | None,
+                      key_end_confidence: float | None) -> None:
+        """Replace a key livedj estimated from the audio (never a tag's or the DJ's) and its analysis
+        (:mod:`livedj.library.rekey`); committed by the caller."""
+        self.db.execute("UPDATE tracks SET key = ?, key_confidence = ?, key_end = ?, key_end_confidence = ? "
+                        "WHERE path = ? AND key_source = 'audio'",
+                        (int(key), confidence, key_end, key_end_confidence, encode_path(path)))
+
     def close(self) -> None:
         self.db.close()
 

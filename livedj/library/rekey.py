@@ -1,0 +1,86 @@
+"""Keys stored by an older key analysis, estimated again (part of `livedj index`).
+
+The store records which key analysis its keys come from (:data:`KEY_META`). When
+:data:`KEY_ANALYSIS` changes (a better rule, such as the opening bars of docs/key.md), every file
+whose key livedj estimated from its audio is decoded and its keys (beginning and end) estimated
+again. Keys from tags or from the DJ's software are the DJ's own and stay. Vectors, tempo and
+landmarks are kept, so the Annoy and fingerprint indexes are not rebuilt (the engine reads keys
+from the store when it loads).
+"""
+from __future__ import annotations
+
+import json
+import os
+from multiprocessing import get_context
+from typing import Callable
+
+#: store meta key: the key analysis (:data:`KEY_ANALYSIS`) the stored audio keys come from
+KEY_META = "key_analysis"
+#: Version 2: the opening bars break ties between a key and its relative (livedj.dsp.keyopening).
+#: Raise the version when the key analysis changes in a way the stored keys should follow.
+KEY_ANALYSIS = {"version": 2, "opening": "relatives"}
+
+
+def _wanted() -> str:
+    return json.dumps(KEY_ANALYSIS, sort_keys=True)
+
+
+def _key_file(job: tuple[str, float, int, float, float | None]):
+    """(path, (key, confidence, key_end, key_end_confidence) or None): one file's keys estimated again.
+
+    Reads the sound as :func:`livedj.library.indexer.analyze_file` does: from the stored start of sound,
+    the whole track (``beginning_s`` None: the segment settings decode it whole) or its beginning.
+    """
+    from livedj.audio.decode import DecodeError, decode
+    from livedj.dsp.tonal import estimate_key_sections
+
+    path, start_s, sr, max_track_s, beginning_s = job
+    try:
+        audio = decode(path, sr, 0.0, max_track_s)
+    except (DecodeError, OSError):  # gone or unreadable since: its key stays until it is analysed again
+        return path, None
+    start = int((start_s or 0.0) * sr)
+    sound = audio[start:] if beginning_s is None else audio[start:start + int(beginning_s * sr)]
+    if len(sound) == 0:
+        return path, None
+    sections = estimate_key_sections(sound, sr, whole=False)
+    (key, confidence), (key_end, key_end_confidence) = sections["begin"], sections["end"]
+    return path, (key, confidence, key_end, key_end_confidence)
+
+
+def rekey(store, settings, fresh: set[bytes], progress: Callable[[str, int, int, str], None], jobs: int | None = 1) -> int:
+    """Keys estimated from audio by another key analysis (an older livedj) estimated again.
+
+    ``settings``: the indexer's (sample rate, how much of a file is read). ``fresh``: files analysed in
+    this run (already current). The analysis is recorded in the store once every file is done; a
+    worker that died leaves it unrecorded, so the next run does the pass again. Files that cannot be
+    decoded keep their key. Returns how many files were done.
+    """
+    want = _wanted()
+    if store.get_meta(KEY_META) == want:
+        return 0
+    rows = store.db.execute("SELECT path, start_s FROM tracks WHERE status = 'ok' AND key_source = 'audio'").fetchall()
+    todo = [(os.fsdecode(bytes(raw)), start_s) for raw, start_s in rows if bytes(raw) not in fresh]
+    beginning = None if settings.segment_hop_s > 0 else settings.beginning_s
+    jobs_list = [(path, start_s, settings.sample_rate, settings.max_track_s, beginning) for path, start_s in todo]
+    if todo:
+        progress("key", 0, len(todo), "")
+    jobs = jobs or os.cpu_count() or 1
+    if jobs <= 1 or len(todo) < 4:
+        results = map(_key_file, jobs_list)
+    else:
+        from livedj.library import workers
+
+        results = workers.imap_unordered(_key_file, jobs_list, jobs=jobs, mp_context=get_context("spawn"),
+                                         lost=lambda job, why: (job[0], "lost"))
+    lost = False
+    for i, (path, keys) in enumerate(results, 1):
+        if keys == "lost":
+            lost = True
+        elif keys is not None and keys[0] is not None:
+            store.set_audio_key(path, *keys)
+        progress("key", i, len(todo), path)
+    if not lost:
+        store.set_meta(KEY_META, want)
+    store.db.commit()
+    return len(todo)

@@ -1,0 +1,72 @@
+"""A library indexed by an older key analysis: the next `livedj index` estimates its audio keys again
+(decoding only: nothing else is analysed and the indexes are not rebuilt), keeps the keys of tags and the
+DJ's software, and records the analysis so that it happens once.
+
+The library is 4 generated records indexed with the cheap "features" encoders (what is tested is
+the key path, which does not depend on the encoder).
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from livedj.library.indexer import Settings, index_library
+from livedj.library.rekey import KEY_ANALYSIS, KEY_META
+from livedj.library.store import Store
+from livedj.synth import DEMO_TRACKS, build_demo_library
+
+SETTINGS = Settings(encoder="features", segment_encoder="features", beginning_s=10.0, segment_hop_s=5.0, fit="none")
+
+
+@pytest.fixture
+def library(tmp_path):
+    build_demo_library(tmp_path / "library", DEMO_TRACKS[:4], duration=20.0, formats=("flac",))
+    index_library([tmp_path / "library"], tmp_path / "index", SETTINGS, jobs=1, n_trees=4)
+    return tmp_path / "library", tmp_path / "index"
+
+
+def _keys(index_dir):
+    store = Store(index_dir, readonly=True)
+    rows = store.db.execute("SELECT path, key, key_source, key_confidence, key_end FROM tracks ORDER BY path").fetchall()
+    store.close()
+    return {bytes(r[0]): tuple(r[1:]) for r in rows}
+
+
+def test_keys_of_an_older_analysis_are_estimated_again_once(library):
+    root, index_dir = library
+    analysed = _keys(index_dir)
+    assert all(source == "audio" for _, source, _, _ in analysed.values()), analysed
+    store = Store(index_dir)
+    assert store.get_meta(KEY_META) == json.dumps(KEY_ANALYSIS, sort_keys=True)  # a fresh index is current
+    # what an older livedj left: no analysis recorded, other keys; one key the DJ's software gave
+    paths = sorted(analysed)
+    store.db.execute("DELETE FROM meta WHERE key = ?", (KEY_META,))
+    for path in paths[:3]:
+        store.db.execute("UPDATE tracks SET key = (key + 7) % 24, key_confidence = 0.01 WHERE path = ?", (path,))
+    store.db.execute("UPDATE tracks SET key = 5, key_source = 'rekordbox' WHERE path = ?", (paths[3],))
+    store.db.commit()
+    store.close()
+    indexed_at = _indexed_at(index_dir)
+
+    progress = []
+    report = index_library([root], index_dir, SETTINGS, jobs=1, n_trees=4,
+                           progress=lambda event, done, total, path: progress.append((event, done, total)))
+    assert report.indexed == 0 and report.rekeyed == 3 and not report.repaired
+    assert [p for p in progress if p[0] == "key"][-1] == ("key", 3, 3)
+    again = _keys(index_dir)
+    for path in paths[:3]:
+        assert again[path][:2] == analysed[path][:2]  # the key a fresh analysis gives, back
+        assert again[path][2] == pytest.approx(analysed[path][2])
+    assert again[paths[3]][:2] == (5, "rekordbox")  # the DJ's own key stays
+    assert _indexed_at(index_dir) == indexed_at  # nothing else analysed again
+
+    once = index_library([root], index_dir, SETTINGS, jobs=1, n_trees=4)
+    assert once.rekeyed == 0
+
+
+def _indexed_at(index_dir):
+    store = Store(index_dir, readonly=True)
+    out = store.db.execute("SELECT path, indexed_at FROM tracks ORDER BY path").fetchall()
+    store.close()
+    return out
