@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable
 
 from livedj.library import index as annoy_index
+from livedj.library import workers
 
 #: store meta key: the fingerprint parameters (:data:`livedj.dsp.fingerprint.PARAMS`) of the stored landmarks
 FINGERPRINT_META = "fingerprint_params"
@@ -73,14 +73,7 @@ def refingerprint(store, index_dir: str, fresh: set[bytes], progress: Callable[[
     by_path = {os.fsdecode(bytes(raw)): tid for tid, raw in rows if bytes(raw) not in fresh}
     if by_path:
         progress("fingerprint", 0, len(by_path), "")
-    jobs = jobs or os.cpu_count() or 1
-    if jobs <= 1 or len(by_path) < 4:
-        results = map(_fingerprint_file, by_path)
-    else:
-        from livedj.library import workers
-
-        results = workers.imap_unordered(_fingerprint_file, list(by_path), jobs=jobs, mp_context=get_context("spawn"),
-                                         lost=lambda path, why: (path, None, True))
+    results = workers.map_files(_fingerprint_file, list(by_path), jobs=jobs, lost=lambda path, why: (path, None, True))
     lost = 0
     for i, (path, landmarks, dead) in enumerate(results, 1):
         store.set_landmarks(by_path[path], landmarks)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-from multiprocessing import get_context
 from typing import Callable
+
+from livedj.library import workers
 
 #: store meta key: the key analysis (:data:`KEY_ANALYSIS`) the stored audio keys come from
 KEY_META = "key_analysis"
@@ -65,14 +66,7 @@ def rekey(store, settings, fresh: set[bytes], progress: Callable[[str, int, int,
     jobs_list = [(path, start_s, settings.sample_rate, settings.max_track_s, beginning) for path, start_s in todo]
     if todo:
         progress("key", 0, len(todo), "")
-    jobs = jobs or os.cpu_count() or 1
-    if jobs <= 1 or len(todo) < 4:
-        results = map(_key_file, jobs_list)
-    else:
-        from livedj.library import workers
-
-        results = workers.imap_unordered(_key_file, jobs_list, jobs=jobs, mp_context=get_context("spawn"),
-                                         lost=lambda job, why: (job[0], "lost"))
+    results = workers.map_files(_key_file, jobs_list, jobs=jobs, lost=lambda job, why: (job[0], "lost"))
     lost = False
     for i, (path, keys) in enumerate(results, 1):
         if keys == "lost":

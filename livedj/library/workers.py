@@ -170,3 +170,14 @@ def imap_unordered(fn: Callable, items: Iterable, *, jobs: int, mp_context, lost
 
 
 _END = object()
+
+
+def map_files(fn: Callable, items: list, *, jobs: int | None, lost: Callable[[object, str], object]) -> Iterator:
+    """``fn(item)`` for every item: in this process for one job or a handful of items (spawning costs
+    more than it saves), else in ``jobs`` spawned workers (:func:`imap_unordered`, in order of completion)."""
+    import multiprocessing
+
+    jobs = jobs or os.cpu_count() or 1
+    if jobs <= 1 or len(items) < 4:
+        return map(fn, items)
+    return imap_unordered(fn, items, jobs=jobs, mp_context=multiprocessing.get_context("spawn"), lost=lost)
