@@ -67,8 +67,8 @@ def test_a_heard_record_aligns_in_most_seconds_by_both_matchers(small_index):
         assert live.track_id == i + 1 and live.seconds >= 8, (i, live)
 
 
-def test_dereverb_option_adds_onset_peaks_and_keeps_the_others(small_index, monkeypatch):
-    """``QUERY_DEREVERB`` (off by default, docs/fingerprints.md "Booth misses"): the query keeps every
+def test_dereverb_option_adds_onset_peaks_and_keeps_the_others(small_index):
+    """``query_peaks(dereverb=)`` (the matcher's second pass; docs/fingerprints.md "Booth misses"): the query keeps every
     peak it had and adds those of its spectrogram less the late reverb; the reverb estimate takes a
     decaying tail down, not the onset."""
     P = np.zeros((20, 5), np.float32)
@@ -78,8 +78,7 @@ def test_dereverb_option_adds_onset_peaks_and_keeps_the_others(small_index, monk
     library, _ = small_index
     y = library[0][4 * SR:14 * SR]
     t0, f0 = fp.query_peaks(y, SR)
-    monkeypatch.setattr(fp, "QUERY_DEREVERB", (0.3, 6))
-    t1, f1 = fp.query_peaks(y, SR)
+    t1, f1 = fp.query_peaks(y, SR, dereverb=(0.3, 6))
     assert len(t1) > len(t0) and np.all(np.diff(t1) >= 0)
     got = set(zip(np.round(t1, 6), np.round(f1, 6)))
     assert all((a, b) in got for a, b in zip(np.round(t0, 6), np.round(f0, 6)))

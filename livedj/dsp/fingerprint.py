@@ -38,7 +38,7 @@ from scipy import fft as sfft
 
 __all__ = ["SR", "N_FFT", "HOP", "INDEX_DENSITY", "INDEX_FANOUT", "QUERY_DENSITY", "QUERY_FANOUT",
            "QUERY_NEIGHBOURHOOD", "PARAMS", "spectrogram", "peaks", "query_peaks", "pairs", "hash_pairs",
-           "landmarks", "frames_to_s", "window_rank", "QUERY_DEREVERB", "less_late_reverb"]
+           "landmarks", "frames_to_s", "window_rank", "less_late_reverb"]
 
 SR = 16000            #: analysis rate, Hz
 N_FFT = 1024          #: 64 ms window: 15.6 Hz bins
@@ -61,9 +61,6 @@ DQ_MAX = 31
 INDEX_DENSITY, INDEX_FANOUT = 12.0, 3
 QUERY_DENSITY, QUERY_FANOUT = 16.0, 8    # denser query: its pairs cover the index's pairs
 QUERY_NEIGHBOURHOOD = (PEAK_DT, PEAK_DF)  # the query's local-maximum neighbourhood (query side only)
-#: (a, d) of :func:`less_late_reverb`: the query also takes the peaks of its spectrogram less its late
-#: reverb (query side only; None: not). docs/fingerprints.md, "Booth misses"
-QUERY_DEREVERB: tuple[float, int] | None = None
 HASH_BITS = 19
 #: what the index's landmarks depend on; stored beside the index and in the library store, compared
 #: on load (a mismatch is refused) and by `livedj index` (which fingerprints the library again when
@@ -265,10 +262,9 @@ def _peaks_of(P: np.ndarray, b0: int, density: float, neighbourhood: tuple[int, 
 def query_peaks(y: np.ndarray, sr: int = SR, band: tuple[float, float] = (F_MIN, F_MAX), *,
                 dereverb: tuple[float, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The query side's peaks: :func:`peaks` at :data:`QUERY_DENSITY` in :data:`QUERY_NEIGHBOURHOOD`;
-    with ``dereverb`` (``(a, d)``; None: :data:`QUERY_DEREVERB`), also those of the spectrogram less its
-    late reverb (:func:`less_late_reverb`) that are not among them (the matcher's second pass:
+    with ``dereverb`` (``(a, d)``; None: not), also those of the spectrogram less its late reverb
+    (:func:`less_late_reverb`) that are not among them (the matcher's second pass:
     :data:`livedj.library.fingerprints.SECOND_PASS`)."""
-    dereverb = QUERY_DEREVERB if dereverb is None else dereverb
     P, b0 = spectrogram(y, sr, band)
     t, f = _peaks_of(P, b0, QUERY_DENSITY, QUERY_NEIGHBOURHOOD)
     if dereverb is None or len(P) <= dereverb[1]:
