@@ -17,13 +17,15 @@ from livedj.library.store import Store
 from livedj.synth import DEMO_TRACKS, build_demo_library
 
 SETTINGS = Settings(encoder="features", segment_encoder="features", beginning_s=10.0, segment_hop_s=5.0, fit="none")
+#: no segments: the indexer reads only each file's beginning, and stores no key of the end
+BEGINNINGS = Settings(encoder="features", segment_encoder="features", beginning_s=10.0, segment_hop_s=0.0, fit="none")
 
 
-@pytest.fixture
-def library(tmp_path):
+@pytest.fixture(params=[SETTINGS, BEGINNINGS], ids=["whole", "beginning"])
+def library(tmp_path, request):
     build_demo_library(tmp_path / "library", DEMO_TRACKS[:4], duration=20.0, formats=("flac",))
-    index_library([tmp_path / "library"], tmp_path / "index", SETTINGS, jobs=1, n_trees=4)
-    return tmp_path / "library", tmp_path / "index"
+    index_library([tmp_path / "library"], tmp_path / "index", request.param, jobs=1, n_trees=4)
+    return tmp_path / "library", tmp_path / "index", request.param
 
 
 def _keys(index_dir):
@@ -34,7 +36,7 @@ def _keys(index_dir):
 
 
 def test_keys_of_an_older_analysis_are_estimated_again_once(library):
-    root, index_dir = library
+    root, index_dir, settings = library
     analysed = _keys(index_dir)
     assert all(source == "audio" for _, source, _, _ in analysed.values()), analysed
     store = Store(index_dir)
@@ -50,7 +52,7 @@ def test_keys_of_an_older_analysis_are_estimated_again_once(library):
     indexed_at = _indexed_at(index_dir)
 
     progress = []
-    report = index_library([root], index_dir, SETTINGS, jobs=1, n_trees=4,
+    report = index_library([root], index_dir, settings, jobs=1, n_trees=4,
                            progress=lambda event, done, total, path: progress.append((event, done, total)))
     assert report.indexed == 0 and report.rekeyed == 3 and not report.repaired
     assert [p for p in progress if p[0] == "key"][-1] == ("key", 3, 3)
@@ -58,10 +60,11 @@ def test_keys_of_an_older_analysis_are_estimated_again_once(library):
     for path in paths[:3]:
         assert again[path][:2] == analysed[path][:2]  # the key a fresh analysis gives, back
         assert again[path][2] == pytest.approx(analysed[path][2])
+        assert again[path][3] == analysed[path][3]  # the end's key too (None where only beginnings are read)
     assert again[paths[3]][:2] == (5, "rekordbox")  # the DJ's own key stays
     assert _indexed_at(index_dir) == indexed_at  # nothing else analysed again
 
-    once = index_library([root], index_dir, SETTINGS, jobs=1, n_trees=4)
+    once = index_library([root], index_dir, settings, jobs=1, n_trees=4)
     assert once.rekeyed == 0
 
 

@@ -29,23 +29,28 @@ def _wanted() -> str:
 def _key_file(job: tuple[str, float, int, float, float | None]):
     """(path, (key, confidence, key_end, key_end_confidence) or None): one file's keys estimated again.
 
-    Reads the sound as :func:`livedj.library.indexer.analyze_file` does: from the stored start of sound,
-    the whole track (``beginning_s`` None: the segment settings decode it whole) or its beginning.
+    Reads the sound :func:`livedj.library.indexer.analyze_file` read, from the stored start of sound:
+    the whole track (``beginning_s`` None: the segment settings decode it whole), or only its beginning
+    (decoding no more than that).
     """
     from livedj.audio.decode import DecodeError, decode
     from livedj.dsp.tonal import estimate_key_sections
 
     path, start_s, sr, max_track_s, beginning_s = job
+    start_s = start_s or 0.0
     try:
-        audio = decode(path, sr, 0.0, max_track_s)
+        if beginning_s is None:
+            sound = decode(path, sr, 0.0, max_track_s)[int(start_s * sr):]
+        else:
+            sound = decode(path, sr, start_s, beginning_s)
     except (DecodeError, OSError):  # gone or unreadable since: its key stays until it is analysed again
         return path, None
-    start = int((start_s or 0.0) * sr)
-    sound = audio[start:] if beginning_s is None else audio[start:start + int(beginning_s * sr)]
     if len(sound) == 0:
         return path, None
     sections = estimate_key_sections(sound, sr, whole=False)
     (key, confidence), (key_end, key_end_confidence) = sections["begin"], sections["end"]
+    if beginning_s is not None:  # as analyze_file: the end's key is known only where the whole track is read
+        key_end, key_end_confidence = None, None
     return path, (key, confidence, key_end, key_end_confidence)
 
 
