@@ -37,6 +37,7 @@ def one_track(y: np.ndarray) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.key import relation
     from livedj.audio.decode import decode
+    from livedj.dsp.level import first_sound
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks._keyopening_real", description=__doc__.split("\n")[0])
     parser.add_argument("dirs", nargs="+")
@@ -47,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         got = []
         for i, f in enumerate(files, 1):
             y = decode(str(f), SR, 0.0, 180.0)
-            level = np.abs(y) > 0.01 * (np.abs(y).max() or 1)  # from the first sound, as the indexer reads it
-            got.append(one_track(y[int(np.argmax(level)):]))
+            got.append(one_track(y[int(first_sound(y[:60 * SR], SR) * SR):]))  # from the first sound, as the indexer
             if i % 25 == 0:
                 print(f"{d}: {i}/{len(files)}", file=sys.stderr, flush=True)
         changed = [g for g in got if g["plain"] != g["opened"]]
