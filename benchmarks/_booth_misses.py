@@ -1,4 +1,4 @@
-"""Which stage loses the booth queries that are not named (issue 16; docs/fingerprints.md, "Booth misses").
+"""Which stage loses the booth queries that are not named (issue 16; docs/fingerprints-log.md, "Booth misses").
 
 ``python -m benchmarks._booth_misses --libraries c2,c1 [--per-corpus 8] [--alt-per-corpus 8] [--cache DIR]``
 
@@ -184,7 +184,7 @@ def _has(m, truth) -> bool:
 
 
 def summary(path: str) -> None:
-    """The table of docs/fingerprints.md ("Booth misses") from a ``--out`` file."""
+    """The table of docs/fingerprints-log.md ("Booth misses") from a ``--out`` file."""
     recs = [json.loads(line) for line in open(path)]
     print("| library, simulation | queries | named (one shot) | cand: exhaustive would name / weak / chance level "
           "| min: count median (runner) | margin | other | live confirmed (5 updates) |")

@@ -174,7 +174,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                             "about 1.5x less identification time"),
         "stream_match": Field(bool, True, help="live, the fingerprint match reads only each update's new audio "
                                                 "(~0.7x its time) and knows what the newest 3 s hold, which names "
-                                                "the incoming record of a cut or blend sooner (docs/fingerprints.md, "
+                                                "the incoming record of a cut or blend sooner (docs/fingerprints-log.md, "
                                                 "live matcher); false: the whole window every update"),
     },
     "index": {

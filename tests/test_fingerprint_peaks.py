@@ -1,5 +1,5 @@
 """The peak picker where the level falls steeply: an excerpt keeps the peaks its record keeps in the
-index, wherever the excerpt starts (docs/fingerprints.md, "Peaks in a decaying ending").
+index, wherever the excerpt starts (docs/fingerprints-log.md, "Peaks in a decaying ending").
 
 Generated records (``livedj.synth``) that fade out at 12 dB/s from 12 s on, a real index on disk.
 """

@@ -3,7 +3,7 @@ best match is heard all along, is matched again with the peaks of its spectrogra
 
 Through a reverberant room (RT60 1 s, the reverb 4 dB over the direct sound, pink noise at 0 dB SNR) generated
 records lose most of their landmarks; the onsets that the late-reverb subtraction uncovers bring some back
-(docs/fingerprints.md, "A second pass").
+(docs/fingerprints-log.md, "A second pass").
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The spread rule of ``fingerprints.decide``: weaker evidence named when it is spread over the query.
 
 A true record heard through the room keeps a few aligned landmarks in most seconds of the query; a
-chance alignment is a burst in one to three seconds (docs/fingerprints.md, "Booth misses").
+chance alignment is a burst in one to three seconds (docs/fingerprints-log.md, "Booth misses").
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_a_heard_record_aligns_in_most_seconds_by_both_matchers(small_index):
 
 
 def test_dereverb_option_adds_onset_peaks_and_keeps_the_others(small_index):
-    """``query_peaks(dereverb=)`` (the matcher's second pass; docs/fingerprints.md "Booth misses"): the query keeps every
+    """``query_peaks(dereverb=)`` (the matcher's second pass; docs/fingerprints-log.md "Booth misses"): the query keeps every
     peak it had and adds those of its spectrogram less the late reverb; the reverb estimate takes a
     decaying tail down, not the onset."""
     P = np.zeros((20, 5), np.float32)

@@ -85,14 +85,14 @@ class DeckConfirm:
     A record heard beside the deck that is *now* at ``prompt`` times its level or more (in the same
     update) is confirmed at once: the second update would only repeat what a cut or the second half
     of a blend already says (``python -m benchmarks.time_to_name``: 1 s sooner after a cut; no false
-    name in the replays of docs/fingerprints.md, "Time to name").
+    name in the replays of docs/fingerprints-log.md, "Time to name").
     The live matcher also says how many landmarks each record aligns in the newest seconds
     (:attr:`Match.recent`): there a blend or a cut shows seconds before the 10-s window's levels
     do. With these counts a newer deck takes over also at ``recent_takeover`` of the playing deck's
     count there, a newcomer at ``recent_prompt`` of it is confirmed at once, and a takeover on the
     window's level needs ``recent_veto`` of it (a passage shared a few seconds ago keeps its level
     over the window, while neither record is heard there as the other). Tuned on one set of
-    time_to_name mixes, checked on another (docs/fingerprints.md, "The newest seconds").
+    time_to_name mixes, checked on another (docs/fingerprints-log.md, "The newest seconds").
     A record dropped and confirmed again within ``remember`` updates is the same play: it keeps
     its place in the order and its logged flag (the outgoing record of a long blend may fade
     under the detection threshold and come back).
@@ -137,7 +137,7 @@ class DeckConfirm:
     #: (``beat_tolerance``, :func:`beat_matched`: the incoming record of a blend is), or once its count has
     #: grown past the one it had when first heard in its run of updates (a record that comes in keeps adding
     #: landmarks). A chance alignment (a sound two records share, e.g. a drum kit) is a burst of a few peaks,
-    #: at any tempo, that only ages in the window (docs/fingerprints.md, "A burst is not a record"). None: no
+    #: at any tempo, that only ages in the window (docs/fingerprints-log.md, "A burst is not a record"). None: no
     #: such check, as before 2026-11-30; counts unknown (``Match.aligned`` None): no check either
     grow_below: float | None = 20.0
     #: how far apart two tempos heard may be and still be one beat (:func:`beat_matched`)

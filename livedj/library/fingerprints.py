@@ -51,7 +51,7 @@ MARGIN = 2.0             #: and the winner must have this many times the runner-
 SKIP_DF = 64.0           #: hashes held over SKIP_DF x that often are not looked up (weight < 1/64 each)
 MAX_CANDIDATES = 24      #: coarse (track, offset) bins whose exact histograms are examined
 #: of those, at most this many from one track (None: no cap): a looped record's repeats cannot take
-#: every place (docs/fingerprints.md, "Time to name through a blend": generated cuts and blends named
+#: every place (docs/fingerprints-log.md, "Time to name through a blend": generated cuts and blends named
 #: up to 2 s sooner, the same decisions; 2-6 delayed blends whose own repeats or rivals they let in)
 MAX_PER_TRACK = 8
 DEDUP_SHIFT = 4          #: query times to 2**4 frames (0.25 s) when de-duplicating lookups
@@ -60,7 +60,7 @@ SECOND_DECK = 0.2        #: the other deck of a blend needs this share of the wi
 #: a query that names nothing is matched again with its peaks and those of its spectrogram less its late
 #: reverb (``(a, d)`` of :func:`livedj.dsp.fingerprint.less_late_reverb`; None: no second pass). Only
 #: then: those extra peaks are mostly onsets, which records sharing a drum sound (and a loop's repeats)
-#: share too, so every query taking them raised chance matches (docs/fingerprints.md, "A second pass")
+#: share too, so every query taking them raised chance matches (docs/fingerprints-log.md, "A second pass")
 SECOND_PASS: tuple[float, int] | None = (0.3, 6)
 #: ... and only when the first pass's best match holds its landmarks in at least this many seconds of the
 #: query: a record heard through the room is heard all along, a chance alignment is a burst in 1-4 s
@@ -68,7 +68,7 @@ SECOND_PASS: tuple[float, int] | None = (0.3, 6)
 SECOND_PASS_SECONDS = 5
 #: and its answer is taken when it names a record heard in at least this many seconds (the spread rule's):
 #: its extra peaks give chance more chances too (at 10k tracks, without this, a filler 9.4 -> 12.0 aligned in
-#: 6 seconds became one wrong name more in 216 booth queries; chosen after seeing it, docs/fingerprints.md)
+#: 6 seconds became one wrong name more in 216 booth queries; chosen after seeing it, docs/fingerprints-log.md)
 SECOND_PASS_NAME_SECONDS = SPREAD_SECONDS
 
 

@@ -21,7 +21,7 @@ DEFAULT_SPEEDS = tuple(np.round(np.arange(0.92, 1.0801, 0.01), 4))
 #: frequencies not. A coarser grid than the pitch fader's: with the frequencies right, a hash
 #: only needs its dt within the +-1-frame probe (dt <= 63 frames: 1 % off moves it 0.6 frame);
 #: the offset drifts by up to 1 % of the query over the +-1-frame histogram tolerance, which
-#: costs aligned landmarks but not the name (docs/fingerprints.md, "Key lock").
+#: costs aligned landmarks but not the name (docs/fingerprints-log.md, "Key lock").
 KEYLOCK_TEMPOS = (0.92, 0.94, 0.96, 0.98, 1.02, 1.04, 1.06, 1.08)
 
 

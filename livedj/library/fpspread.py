@@ -5,7 +5,7 @@ alignment (or another record sharing one sound) is a burst in one to three secon
 of a few peaks that several pairs share. :func:`aligned_seconds` counts the seconds (the exact stage,
 :func:`livedj.library.fingerprints.align_hits`, gives it as ``Match.seconds``);
 :func:`spread_evidence` is the weaker evidence :func:`livedj.library.fingerprints.decide` also takes
-(docs/fingerprints.md, "Booth misses").
+(docs/fingerprints-log.md, "Booth misses").
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ __all__ = ["aligned_seconds", "spread_evidence", "SPREAD_ALIGNED", "SPREAD_SECON
 #: :func:`spread_evidence`: a record is also named with this many aligned landmarks when they lie in
 #: ``SPREAD_SECONDS`` distinct seconds of the query, ``SPREAD_LEAD`` more than the runner-up's, and it
 #: has ``SPREAD_MARGIN`` times the runner-up's count (chosen on the booth presets of c2 and of a
-#: 10k-track library, no more false names there than without: docs/fingerprints.md, "Booth misses")
+#: 10k-track library, no more false names there than without: docs/fingerprints-log.md, "Booth misses")
 SPREAD_ALIGNED = 6
 SPREAD_SECONDS = 7
 SPREAD_LEAD = 4
@@ -52,7 +52,7 @@ def spread_evidence(best, runner) -> bool:
     ``MIN_ALIGNED``, but spread over the query (``SPREAD_SECONDS`` distinct seconds, ``SPREAD_LEAD`` more
     than the runner-up's) and ``SPREAD_MARGIN`` times the runner-up's count. Through the room a record
     keeps a few landmarks in most seconds; a chance alignment (or another record sharing a sound) is a
-    burst in one to three seconds (docs/fingerprints.md, "Booth misses")."""
+    burst in one to three seconds (docs/fingerprints-log.md, "Booth misses")."""
     r_aligned, r_seconds = (runner.aligned, runner.seconds) if runner is not None else (0.0, 0)
     return (best.aligned >= SPREAD_ALIGNED and best.seconds >= SPREAD_SECONDS
             and best.seconds >= r_seconds + SPREAD_LEAD and best.aligned >= SPREAD_MARGIN * r_aligned)

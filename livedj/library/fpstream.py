@@ -12,7 +12,7 @@ analyses only the newest seconds (from an edge of the window's STFT frames, with
 for the peaks' ranking, so the new pairs are exactly those :func:`match_audio` finds in the same window) and reads only the new
 chunk's postings. Besides the window's best bins, the newest second's own votes pick a few
 candidates: a record that has just begun is not out-voted by the repeats of the one ending
-(docs/fingerprints.md, "The live matcher").
+(docs/fingerprints-log.md, "The live matcher").
 
 The stream clock is the caller's (``end_s``: stream time of the last sample, as the live loop's
 ``t``). A clock that goes back, jumps by more than the window, or is absent starts afresh (the
@@ -195,7 +195,7 @@ class LiveMatcher:
         at one offset and speed (+-1 frame, weighted as ``aligned``) among the pairs whose anchor lies in
         the newest ``seconds`` of the window. The level of a record *now*, not over the whole window:
         during a blend the window still holds seconds of the outgoing record at full level
-        (docs/fingerprints.md, "Time to name through a blend"). Its own best offset there, not the
+        (docs/fingerprints-log.md, "Time to name through a blend"). Its own best offset there, not the
         window's: a record that jumps (a loop, a cue) is heard at another position. Empty before a
         stream answer."""
         if self._hits is None or self._end is None or self._second:
