@@ -316,6 +316,8 @@ def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
                                     "confidence (10 bins); baseline: what a perfectly calibrated detector with the "
                                     "same confidences scores on this many estimates (sampling noise, mean of 1000)",
                                     ece, "fraction", baseline=ece_noise(conf), target=0.1))
+                if method == "learned" and which == "whole" and "opening" in sub:
+                    rows += recalibration(sub, subset, keys)
         for which in WINDOWS[1:]:  # the live estimates within 0.05 of the whole track's
             low, high = gap_interval(sub, "learned", which)
             rows.append(row(f"key.{subset}.gap_{which}", f"MIREX whole minus {which} (12 s), learned; bootstrap by "
@@ -336,6 +338,24 @@ def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
                             f"[{low:+.3f}, {high:+.3f}]",
                             mirex[("learned_phrase", which)] - mirex[("learned", which)], "fraction"))
     return rows
+
+
+def recalibration(table: dict, subset: str, keys: np.ndarray) -> list[dict]:
+    """The index's confidence before its final temperature (:data:`livedj.dsp.keyopening.INDEX_TEMPERATURE`, fitted on
+    dev data): its ECE, and the share of keys the temperature left as they were (all: a power keeps the argmax)."""
+    from livedj.dsp.keyopening import INDEX_TEMPERATURE, track_posterior
+
+    p = track_posterior(table["whole"], table["opening"], whole_seconds(table), calibration=1.0)
+    conf, right = p.max(axis=-1), (p.argmax(axis=-1) == table["key"]) * 1.0
+    ece, lines = reliability(conf, right)
+    print(f"key benchmark: reliability of the learned confidence before recalibration (temperature 1, now "
+          f"{INDEX_TEMPERATURE}), {subset} whole:\n" + "\n".join(lines), file=sys.stderr)
+    return [row(f"key.{subset}.whole.learned.ece_before_recalibration", "ECE of the index's confidence with the "
+                "opening rule before its final temperature (1); baseline: sampling noise", ece, "fraction",
+                baseline=ece_noise(conf), target=0.1),
+            row(f"key.{subset}.whole.learned.recalibration_keeps_keys", f"keys the final temperature "
+                f"{INDEX_TEMPERATURE} left unchanged", float(np.mean(p.argmax(axis=-1) == keys.astype(int))),
+                "fraction", target=1.0, higher_is_better=True)]
 
 
 def per_excerpt(table: dict, method: str, which: str) -> np.ndarray:

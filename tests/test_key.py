@@ -337,7 +337,9 @@ def test_the_opening_chord_tells_a_minor_loop_from_its_relative_major():
     assert plain[0] == plain[1]  # without the opening both read the same key
     whole = chroma_features(on_am, SR)[0]
     # The opening only shares a pair's probability between a key and its relative: never a fifth or elsewhere.
-    p, p_whole = track_posterior(whole, opening_chroma(on_c, SR), 30.0), key_posterior(whole, seconds=30.0)
+    # (Before the final temperature, which only sharpens: test_the_index_confidence_is_a_power_of_the_rules.)
+    p = track_posterior(whole, opening_chroma(on_c, SR), 30.0, calibration=1.0)
+    p_whole = key_posterior(whole, seconds=30.0)
     np.testing.assert_allclose(p + p[RELATIVE], p_whole + p_whole[RELATIVE], atol=1e-9)
     assert p.sum() == pytest.approx(1.0) and p.argmax() in (a_minor, c_major)
     np.testing.assert_array_equal(opening_chroma(np.zeros(5 * SR, np.float32), SR), 0.0)
@@ -346,3 +348,33 @@ def test_the_opening_chord_tells_a_minor_loop_from_its_relative_major():
     # A lead-in of silence is skipped: the opening is the first chord heard.
     lead_in = np.concatenate([np.zeros(3 * SR, np.float32), on_c])
     np.testing.assert_allclose(opening_chroma(lead_in, SR), opening_chroma(on_c, SR), atol=0.02)
+
+
+def test_the_index_confidence_is_a_power_of_the_rules():
+    """The index's posterior is the opening rule's raised to 1 / INDEX_TEMPERATURE (fitted on dev data, docs/key.md):
+    the key never moves, only its confidence, which the index stores and the Camelot ranking weighs."""
+    from livedj.dsp.keyopening import INDEX_TEMPERATURE, track_posterior
+
+    rng = np.random.default_rng(3)
+    whole, opening = rng.random((200, 2, 12)) ** 3, rng.random((200, 2, 12)) ** 3
+    before = track_posterior(whole, opening, 30.0, calibration=1.0)
+    after = track_posterior(whole, opening, 30.0)
+    assert 0 < INDEX_TEMPERATURE < 1  # the rule left the index under-confident on the dev sets: it sharpens
+    np.testing.assert_array_equal(after.argmax(axis=-1), before.argmax(axis=-1))
+    np.testing.assert_allclose(after.sum(axis=-1), 1.0)
+    power = before ** (1 / INDEX_TEMPERATURE)
+    np.testing.assert_allclose(after, power / power.sum(axis=-1, keepdims=True), rtol=1e-9, atol=1e-12)
+    assert np.all(after.max(axis=-1) >= before.max(axis=-1) - 1e-12)
+    assert np.mean(after.max(axis=-1) > before.max(axis=-1) + 0.01) > 0.5
+    np.testing.assert_allclose(track_posterior(np.zeros((2, 12)), opening[0], 30.0), 1 / 24)  # silence: uniform
+    # The index (estimate_key_sections) reports the recalibrated confidence: the same arithmetic on its features.
+    from livedj.dsp.keyopening import opening_chroma
+    from livedj.synth import TrackSpec
+
+    y = render_track(TrackSpec("cal", "test", 124.0, "D minor", "house", 5), 34.0, SR)[SR:]
+    tuning = chroma_features(y, SR)[1]  # 33 s: the beginning and the end overlap, the tuning is the whole's
+    begin = y[:30 * SR]
+    expected = track_posterior(chroma_features(begin, SR, tuning=tuning)[0], opening_chroma(begin, SR, tuning=tuning),
+                               30.0)
+    key, confidence = estimate_key_sections(y, SR, whole=False)["begin"]
+    assert key == int(expected.argmax()) and confidence == pytest.approx(float(expected.max()))
