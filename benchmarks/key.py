@@ -192,7 +192,8 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
     ``which``: ``whole`` (the index's estimate), ``last`` (the last 12 s alone), ``any`` (every 12-s
     window at a 6-s hop, each an estimate: what a live 12-s estimate is worth wherever the needle is),
     ``shown`` (the live loop's displayed key at the end: :class:`livedj.engine.listen.KeySmoother` fed
-    the 12-s window estimates every 2 s; the other detectors' scores as posteriors, normalised).
+    the 12-s window estimates every 2 s; the other detectors' scores as posteriors, normalised), ``shown6`` (the
+    same fed from 6 s in: a listener that did not hear the excerpt's first bars).
     """
     from livedj.engine.listen import KeySmoother
 
@@ -209,7 +210,13 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
     # the loop gate) and learned_nogate (fresh generated set only) weighted wherever the tempo is confident:
     # both measured, not shipped
     windows = table[{"learned_phrase": "live_windows", "learned_nogate": "nogate_windows"}.get(method, "windows")]
-    r = _posteriors(windows, table["legacy_windows"], method)  # (n, MAX_WINDOWS, 24)
+    if method == "learned_lowest":  # the lowest-note tie-break inside each window (docs/key.md)
+        from benchmarks._keylowest import rule_posterior
+        from livedj.dsp.keyfind import LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP, LOWEST_NOTE_WEIGHT
+
+        r = rule_posterior(windows, table["lowest"], LOWEST_NOTE_WEIGHT, LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP)
+    else:
+        r = _posteriors(windows, table["legacy_windows"], method)  # (n, MAX_WINDOWS, 24)
     valid = np.arange(MAX_WINDOWS)[None, :] < table["n_windows"][:, None]
     if which == "last":
         last = r[np.arange(n), table["n_windows"] - 1]
@@ -220,9 +227,10 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
         rows, cols = np.nonzero(sel)
         return r[rows, cols].argmax(axis=-1), r[rows, cols].max(axis=-1), rows
     keys, conf = [], []
+    first = 3 if which == "shown6" else 0  # shown6: a listener that joins 6 s in (not at the excerpt's start)
     for i in range(n):
         smoother = KeySmoother()
-        for p in r[i, :table["n_windows"][i]]:
+        for p in r[i, min(first, table["n_windows"][i] - 1):table["n_windows"][i]]:
             p = np.clip(p, 0, None) + 1e-9
             smoother.update(p / p.sum(), HOP_S)
         keys.append(smoother.key)
@@ -257,10 +265,11 @@ def _show(phase, done, total, _last={}):
         print(f"key benchmark: {phase} {done}/{total}", file=sys.stderr, flush=True)
 
 
-WINDOWS = ("whole", "last", "any", "shown")
+WINDOWS = ("whole", "last", "any", "shown", "shown6")
 #: learned: the live path's plain 12 s; learned_phrase: every bar of a 4-bar phrase once (measured, not shipped)
 #: learned_plain (whole only): the whole track's chroma alone, without its opening bars (the index before keys4)
-METHODS = ("current", "krumhansl", "temperley", "learned", "learned_plain", "learned_phrase")
+#: learned_lowest: each window's key and its relative shared by the lowest note (the candidate of docs/key.md)
+METHODS = ("current", "krumhansl", "temperley", "learned", "learned_plain", "learned_phrase", "learned_lowest")
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -270,6 +279,9 @@ def run(quick: bool = False) -> list[dict]:
     table.update(live_windows(table, progress=_show, quick=quick))
     root = cache_dir("key-quick" if quick else "key")
     table["opening"] = openings(table, root, build(root), progress=_show)
+    from benchmarks._keylowest import table_lowest
+
+    table["lowest"] = table_lowest(table, root, build(root), progress=_show, levels=False)
     # All 60 generated tracks are unseen by training (see benchmarks._keytrain); the test half of 32 is
     # kept as a row for comparison with the figures of the earlier protocol.
     subsets = {"scores": (table["kind"] == "score") & (table["split"] == "test"),
@@ -291,7 +303,7 @@ def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
         for which in WINDOWS:
             base = None
             for method in methods:
-                if method in ("learned_phrase", "learned_nogate") and which == "whole":
+                if method in ("learned_phrase", "learned_nogate", "learned_lowest") and which == "whole":
                     continue  # the same as learned's
                 if method == "learned_plain" and which != "whole":
                     continue  # the opening counts in the whole track's estimate only
@@ -308,7 +320,7 @@ def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
                     rows.append(row(f"key.{subset}.{which}.{method}.{metric}", figure if metric == "mirex" else
                                     f"{subset}, {which}: exact", s[metric], "fraction", baseline=base[metric],
                                     target=target, higher_is_better=True))
-                if method.startswith("learned") and which != "shown":
+                if method.startswith("learned") and not which.startswith("shown"):
                     ece, lines = reliability(conf, (keys == truth).astype(float))
                     print(f"key benchmark: reliability of the {method} confidence, {subset} {which}:\n"
                           + "\n".join(lines), file=sys.stderr)
@@ -325,13 +337,19 @@ def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
                             mirex[("learned", "whole")] - mirex[("learned", which)], "fraction", target=0.05,
                             baseline=mirex[("current", "whole")] - mirex[("current", which)]))
             for other, what in (("learned_phrase", "weighted by the 4-bar phrase (not shipped)"),
-                                ("learned_nogate", "weighted without the loop gate (not shipped)")):
+                                ("learned_nogate", "weighted without the loop gate (not shipped)"),
+                                ("learned_lowest", "with the lowest-note tie-break")):
                 if other not in methods:
                     continue
                 low, high = gap_interval(sub, other, which)
                 rows.append(row(f"key.{subset}.gap_{which}.{other}", f"MIREX whole minus {which}, learned {what}; "
                                 f"bootstrap 95 %: [{low:+.3f}, {high:+.3f}]",
                                 mirex[("learned", "whole")] - mirex[(other, which)], "fraction", target=0.05))
+            if "learned_lowest" in methods:
+                low, high = gap_interval(sub, "learned_lowest", which, minus="learned")
+                rows.append(row(f"key.{subset}.{which}.lowest_gain", f"MIREX of {which}: the lowest-note tie-break "
+                                f"minus the plain 12 s; paired bootstrap by excerpt, 95 %: [{low:+.3f}, {high:+.3f}]",
+                                mirex[("learned_lowest", which)] - mirex[("learned", which)], "fraction"))
             low, high = gap_interval(sub, "learned_phrase", which, minus="learned")
             rows.append(row(f"key.{subset}.{which}.phrase_gain", f"MIREX of {which}: learned phrase-weighted (not "
                             f"shipped) minus the live path's plain 12 s; paired bootstrap by excerpt, 95 %: "

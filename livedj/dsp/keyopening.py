@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import softmax
 
-from livedj.dsp.keyfind import KeyModel, chroma_features, key_posterior, load_model
+from livedj.dsp.keyfind import RELATIVE, KeyModel, chroma_features, key_posterior, load_model, share_relatives
 
 __all__ = ["OPENING_S", "OPENING_WEIGHT", "OPENING_TEMPERATURE", "INDEX_TEMPERATURE", "RELATIVE", "opening_chroma",
            "track_posterior"]
@@ -43,10 +43,6 @@ def opening_chroma(y: np.ndarray, sr: int, *, tuning: float | None = None, secon
         return np.zeros((2, 12))
     start = int(np.argmax(level >= 0.1 * loud)) * block
     return chroma_features(y[start:start + int(seconds * sr)], sr, tuning=tuning)[0]
-
-
-#: each key's relative: C major (0) <-> A minor (21), A minor <-> C major
-RELATIVE = np.array([(k + 9) % 12 + 12 for k in range(12)] + [(k + 3) % 12 for k in range(12)])
 
 
 def track_posterior(whole: np.ndarray, opening: np.ndarray, seconds: float | np.ndarray | None = None, *,
@@ -93,8 +89,7 @@ def track_posterior(whole: np.ndarray, opening: np.ndarray, seconds: float | np.
             p_whole[seconds == length] = key_posterior(whole[seconds == length], model, float(length))
     logit = (np.log(p_whole + 1e-12) + weight * np.log(key_posterior(opening, model) + 1e-12)) / temperature
     if relatives_only:
-        share = 1.0 / (1.0 + np.exp(np.clip(logit[..., RELATIVE] - logit, -700, 700)))  # of the pair, this key's
-        p = (p_whole + p_whole[..., RELATIVE]) * share
+        p = share_relatives(p_whole, logit)
     else:
         p = softmax(logit, axis=-1)
     if calibration != 1.0:
