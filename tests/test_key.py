@@ -378,3 +378,63 @@ def test_the_index_confidence_is_a_power_of_the_rules():
                                30.0)
     key, confidence = estimate_key_sections(y, SR, whole=False)["begin"]
     assert key == int(expected.argmax()) and confidence == pytest.approx(float(expected.max()))
+
+
+def test_lowest_notes_counts_the_lowest_sounding_note_of_each_frame():
+    from livedj.dsp.keyfind import lowest_notes
+
+    notes = np.arange(40, 80)  # MIDI E2..G5
+    per_frame = np.zeros((4, len(notes)))
+    per_frame[:, notes == 69] = 4.0  # A4 loud in every frame
+    per_frame[0, notes == 45] = 3.5  # A2: the lowest sounding note of frame 0
+    per_frame[1, notes == 41] = 0.5  # F2, too quiet to count (below 0.7 of the loudest): A4 is the lowest
+    per_frame[1, notes == 48] = 3.0  # C3 counts
+    per_frame[2, notes == 43] = 2.9  # G2
+    low = lowest_notes(per_frame, notes)
+    np.testing.assert_allclose(low[[9, 0, 7]], [0.5, 0.25, 0.25])  # frames 0 and 3 say A, 1 says C, 2 says G
+    assert lowest_notes(per_frame, notes, level=0.1)[5] == 0.25  # a lower level lets the quiet F2 count
+    np.testing.assert_array_equal(lowest_notes(np.zeros((3, len(notes))), notes), 0.0)  # silence: nothing
+
+
+def test_the_lowest_note_shares_a_pair_of_relatives_and_nothing_else():
+    """A key and its relative keep their probability together; the one whose tonic the bass rests on more takes
+    the larger share. No lowest note (silence) changes nothing."""
+    from livedj.dsp.keyfind import RELATIVE, lowest_note_tiebreak
+
+    rng = np.random.default_rng(5)
+    p = rng.dirichlet(np.ones(24), size=50)
+    low = np.zeros(12)
+    low[9] = 0.6  # A is the lowest note most of the time, C a little
+    low[0] = 0.1
+    low[7] = 0.3
+    q = lowest_note_tiebreak(p, low)
+    np.testing.assert_allclose(q + q[:, RELATIVE], p + p[:, RELATIVE], atol=1e-12)
+    a_minor, c_major = parse_key("A minor"), parse_key("C major")
+    share = lambda x: x[:, a_minor] / (x[:, a_minor] + x[:, c_major])  # noqa: E731
+    assert np.all(share(q) > share(p))
+    np.testing.assert_allclose(lowest_note_tiebreak(p, np.zeros(12)), p, atol=1e-12)
+
+
+def test_the_live_window_reads_the_bass_a_loop_rests_on():
+    """Am-F-C-G over a bass that rests on A: the notes are C major's, the lowest note is A. The live window's rule
+    gives A minor more of the pair than the plain chroma does; the index's key and estimate_key do not change."""
+    from livedj.dsp.keyfind import RELATIVE, chroma_and_lowest, chroma_features, gate_probability, load_model
+    from livedj.dsp.tonal import key_posterior_of
+
+    t = np.arange(int(2.0 * SR)) / SR
+    midi = lambda m: 440.0 * 2 ** ((m - 69) / 12)  # noqa: E731
+    bars = []
+    for chord, bass in (((57, 60, 64), 45), ((53, 57, 60), 45), ((60, 64, 67), 48), ((55, 59, 62), 43)):
+        tone = sum(np.sin(2 * np.pi * midi(m) * t) for m in chord) / 3 + 0.8 * np.sin(2 * np.pi * midi(bass) * t)
+        bars.append(tone * np.minimum(1, np.minimum(t, t[-1] - t) / 0.02))
+    y = (0.3 * np.tile(np.concatenate(bars), 2)[:12 * SR]).astype(np.float32)
+    chroma, low, _ = chroma_and_lowest(y, SR)
+    np.testing.assert_allclose(chroma, chroma_features(y, SR)[0])  # one STFT, the same chroma
+    assert int(np.argmax(low)) == 9  # A: two bars of four, C and G one each
+    plain, _ = key_posterior_of(y, SR)
+    live, _ = key_posterior_of(y, SR, lowest_notes=True)
+    a_minor, c_major = parse_key("A minor"), parse_key("C major")
+    assert gate_probability(chroma, load_model().gate) >= 0.3  # loop-like enough for the rule to apply
+    assert live[a_minor] / (live[a_minor] + live[c_major]) > plain[a_minor] / (plain[a_minor] + plain[c_major])
+    np.testing.assert_allclose(live + live[RELATIVE], plain + plain[RELATIVE], atol=1e-12)
+    assert estimate_key(y, SR)[0] == int(plain.argmax())
