@@ -2,14 +2,16 @@
 
 Inside a 12-s window the notes of a key and of its relative are often the same (a loop i-VI-III-VII holds the notes
 of vi-IV-I-V); the index breaks that tie by the chord a track opens on (:mod:`livedj.dsp.keyopening`), which a live
-window, starting anywhere, does not have. :func:`livedj.dsp.keyfind.lowest_note_tiebreak` breaks it from inside the
-window instead: by how often each pair's tonic is the lowest sounding note (:func:`livedj.dsp.keyfind.lowest_notes`).
+window, starting anywhere, does not have. :func:`livedj.dsp.keyrelative.lowest_note_tiebreak` breaks it from
+inside the window instead: by how often each pair's tonic is the lowest sounding note
+(:func:`livedj.dsp.keyrelative.lowest_notes`).
 This prints, for a grid of its level, weight and floor, the MIREX of every 12-s window at a 6-s hop (``any``) on
 four development sets, and for the chosen rule the key shown by the live smoother (``shown``, 2-s hop):
 
 - ``scores``: the key benchmark's **training half** of rendered scores;
 - ``gen5000``: the held-out generator's development draw, seeds 5000-5299 (used before for diagnosis only);
-- ``styles``, ``loops``: livedj.synth fixed styles (seeds 7000+) and random loops (8000+), as :mod:`benchmarks._keyphrase`.
+- ``styles``, ``loops``: livedj.synth fixed styles (seeds 7000+) and random loops (8000+), as
+  :mod:`benchmarks._keyphrase`.
 
 Never the benchmark's held-out sets. Choice and figures: docs/key.md, "The lowest note inside the window".
 """
@@ -27,12 +29,13 @@ VERSION = "v1"
 
 
 def window_lowest(y: np.ndarray, starts, seconds: float = 12.0) -> np.ndarray:
-    """Shape (windows, levels, 12): :func:`livedj.dsp.keyfind.lowest_notes` of every window at every level."""
-    from livedj.dsp.keyfind import _semitone_frames, lowest_notes
+    """Shape (windows, levels, 12): :func:`livedj.dsp.keyrelative.lowest_notes` of every window at every level."""
+    from livedj.dsp.keyfind import semitone_frames
+    from livedj.dsp.keyrelative import lowest_notes
 
     out = np.zeros((len(starts), len(LEVELS), 12))
     for j, s0 in enumerate(starts):
-        per_frame, notes, _, _, _ = _semitone_frames(y[s0:s0 + int(seconds * SR)], SR, None, 55.0, 2000.0, None)
+        per_frame, notes, _, _, _ = semitone_frames(y[s0:s0 + int(seconds * SR)], SR, None, 55.0, 2000.0, None)
         out[j] = [lowest_notes(per_frame, notes, level) for level in LEVELS]
     return out
 
@@ -45,7 +48,7 @@ def table_lowest(table: dict, root, excerpts, progress=None, levels: bool = True
 
     from benchmarks._keydata import load
     from benchmarks.key import HOP_S, LIVE_S, MAX_WINDOWS
-    from livedj.dsp.keyfind import LOWEST_NOTE_LEVEL
+    from livedj.dsp.keyrelative import LOWEST_NOTE_LEVEL
 
     tag = hashlib.sha1("/".join(map(str, table["name"])).encode()).hexdigest()[:10]
     cached = root / f"lowest-{tag}-{VERSION}.npy"
@@ -136,7 +139,8 @@ def _smoothed(data: dict, p: np.ndarray, start: int) -> float:
 def rule_posterior(chroma: np.ndarray, lowest: np.ndarray, weight: float, floor: float, min_loop: float
                    ) -> np.ndarray:
     """The windows' posteriors under one rule (weight 0: plain), the gate read on each window's chroma."""
-    from livedj.dsp.keyfind import gate_probability, key_posterior, load_model, lowest_note_tiebreak
+    from livedj.dsp.keyfind import gate_probability, key_posterior, load_model
+    from livedj.dsp.keyrelative import lowest_note_tiebreak
 
     p = key_posterior(chroma)
     if weight == 0:
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     import itertools
 
     from benchmarks.key import _show, reliability, scores
-    from livedj.dsp.keyfind import LOWEST_NOTE_FLOOR, LOWEST_NOTE_LEVEL, LOWEST_NOTE_MIN_LOOP, LOWEST_NOTE_WEIGHT
+    from livedj.dsp.keyrelative import LOWEST_NOTE_FLOOR, LOWEST_NOTE_LEVEL, LOWEST_NOTE_MIN_LOOP, LOWEST_NOTE_WEIGHT
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks._keylowest", description=__doc__.split("\n")[0])
     parser.parse_args(argv)

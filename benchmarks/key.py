@@ -208,13 +208,14 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
         else:  # learned_plain: the whole chroma alone (the index's estimate before the opening counted)
             r = _posteriors(table["whole"], table["legacy_whole"], method.replace("_plain", ""), whole_seconds(table))
         return r.argmax(axis=-1), r.max(axis=-1), np.arange(n)
-    # ``learned`` reads the plain 12 s; ``learned_lowest`` (the live path) adds the lowest-note tie-break; ``learned_phrase`` the phrase-weighted windows (with
+    # ``learned`` reads the plain 12 s; ``learned_lowest`` (the live path) adds the lowest-note tie-break;
+    # ``learned_phrase`` the phrase-weighted windows (with
     # the loop gate) and learned_nogate (fresh generated set only) weighted wherever the tempo is confident:
     # both measured, not shipped
     windows = table[{"learned_phrase": "live_windows", "learned_nogate": "nogate_windows"}.get(method, "windows")]
     if method == "learned_lowest":  # the lowest-note tie-break inside each window (docs/key.md)
         from benchmarks._keylowest import rule_posterior
-        from livedj.dsp.keyfind import LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP, LOWEST_NOTE_WEIGHT
+        from livedj.dsp.keyrelative import LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP, LOWEST_NOTE_WEIGHT
 
         r = rule_posterior(windows, table["lowest"], LOWEST_NOTE_WEIGHT, LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP)
     else:

@@ -381,7 +381,7 @@ def test_the_index_confidence_is_a_power_of_the_rules():
 
 
 def test_lowest_notes_counts_the_lowest_sounding_note_of_each_frame():
-    from livedj.dsp.keyfind import lowest_notes
+    from livedj.dsp.keyrelative import lowest_notes
 
     notes = np.arange(40, 80)  # MIDI E2..G5
     per_frame = np.zeros((4, len(notes)))
@@ -399,7 +399,7 @@ def test_lowest_notes_counts_the_lowest_sounding_note_of_each_frame():
 def test_the_lowest_note_shares_a_pair_of_relatives_and_nothing_else():
     """A key and its relative keep their probability together; the one whose tonic the bass rests on more takes
     the larger share. No lowest note (silence) changes nothing."""
-    from livedj.dsp.keyfind import RELATIVE, lowest_note_tiebreak
+    from livedj.dsp.keyrelative import RELATIVE, lowest_note_tiebreak
 
     rng = np.random.default_rng(5)
     p = rng.dirichlet(np.ones(24), size=50)
@@ -418,7 +418,8 @@ def test_the_lowest_note_shares_a_pair_of_relatives_and_nothing_else():
 def test_the_live_window_reads_the_bass_a_loop_rests_on():
     """Am-F-C-G over a bass that rests on A: the notes are C major's, the lowest note is A. The live window's rule
     gives A minor more of the pair than the plain chroma does; the index's key and estimate_key do not change."""
-    from livedj.dsp.keyfind import RELATIVE, chroma_and_lowest, chroma_features, gate_probability, load_model
+    from livedj.dsp.keyfind import chroma_features, gate_probability, load_model
+    from livedj.dsp.keyrelative import RELATIVE, chroma_and_lowest
     from livedj.dsp.tonal import key_posterior_of
 
     t = np.arange(int(2.0 * SR)) / SR

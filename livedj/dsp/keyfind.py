@@ -37,8 +37,7 @@ import scipy.fft
 from livedj.dsp.framing import frames as frame_signal
 
 __all__ = ["KeyModel", "estimate_tuning", "semitone_energy", "chroma_features", "key_posterior", "load_model",
-           "phase_weights", "phrase_chroma", "rotations", "style_features", "RELATIVE", "share_relatives",
-           "lowest_notes", "chroma_and_lowest", "lowest_note_tiebreak"]
+           "phase_weights", "phrase_chroma", "rotations", "style_features", "semitone_frames", "fold_pitch_classes"]
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "key_model.npz"
 ANALYSIS_SR = 16000  #: the rate the profiles were learned at
@@ -222,13 +221,14 @@ def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     tuning : float
         The deviation used, semitones.
     """
-    per_frame, notes, tuning, age, span = _semitone_frames(y, sr, n_fft, fmin, fmax, tuning)
+    per_frame, notes, tuning, age, span = semitone_frames(y, sr, n_fft, fmin, fmax, tuning)
     if period is not None and period < span:
         per_frame = per_frame * phase_weights(age, period, span)[:, None]
     return per_frame.sum(axis=0), notes, tuning
 
 
-def _semitone_frames(y, sr, n_fft, fmin, fmax, tuning):
+def semitone_frames(y: np.ndarray, sr: int, n_fft: int | None = None, fmin: float = 55.0, fmax: float = 2000.0,
+                    tuning: float | None = None):
     """:func:`semitone_energy` before the sum over frames: (frames, semitones) log energy, the semitones' MIDI
     numbers, the tuning, each frame's centre in seconds before the end of ``y``, and the length of ``y`` (s)."""
     y = np.asarray(y, dtype=np.float32)
@@ -277,7 +277,7 @@ def chroma_features(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
         The deviation used, semitones.
     """
     energy, notes, tuning = semitone_energy(y, sr, n_fft=n_fft, fmin=fmin, fmax=fmax, tuning=tuning, period=period)
-    return _fold(energy, notes), tuning
+    return fold_pitch_classes(energy, notes), tuning
 
 
 def phrase_chroma(y: np.ndarray, sr: int, period: float, *, tuning: float | None = None
@@ -302,80 +302,12 @@ def phrase_chroma(y: np.ndarray, sr: int, period: float, *, tuning: float | None
     tuning : float
         The deviation used, semitones.
     """
-    per_frame, notes, tuning, age, span = _semitone_frames(y, sr, None, 55.0, 2000.0, tuning)
+    per_frame, notes, tuning, age, span = semitone_frames(y, sr, None, 55.0, 2000.0, tuning)
     weights = phase_weights(age, period, span) if period < span else np.ones(len(age))
-    return _fold(per_frame.sum(axis=0), notes), _fold(weights @ per_frame, notes), tuning
+    return fold_pitch_classes(per_frame.sum(axis=0), notes), fold_pitch_classes(weights @ per_frame, notes), tuning
 
 
-#: each key's relative: C major (0) <-> A minor (21), A minor <-> C major
-RELATIVE = np.array([(k + 9) % 12 + 12 for k in range(12)] + [(k + 3) % 12 for k in range(12)])
-
-#: :func:`lowest_notes`: a semitone counts as sounding at this fraction of the frame's loudest (log-compressed) one
-LOWEST_NOTE_LEVEL = 0.7
-#: :func:`lowest_note_tiebreak`: the exponent of the lowest-note share and its floor, and the key model's gate
-#: probability of loop music from which the live window uses it (chosen on development data, ``python -m
-#: benchmarks._keylowest``; docs/key.md, "The lowest note inside the window")
-LOWEST_NOTE_WEIGHT, LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP = 2.0, 0.05, 0.3
-
-
-def share_relatives(p: np.ndarray, logit: np.ndarray) -> np.ndarray:
-    """Shape (..., 24): each pair of relative keys keeps its probability in ``p``, shared between the two by
-    ``logit`` (the key's share of its pair is ``sigmoid(logit[key] - logit[relative])``). The argmax can move only
-    within a pair, or to another pair that held more in all."""
-    share = 1.0 / (1.0 + np.exp(np.clip(logit[..., RELATIVE] - logit, -700, 700)))
-    return (p + p[..., RELATIVE]) * share
-
-
-def lowest_notes(per_frame: np.ndarray, notes: np.ndarray, level: float = LOWEST_NOTE_LEVEL) -> np.ndarray:
-    """Shape (12,): how often each pitch class is the lowest sounding note, over frames (summing to 1, or 0).
-
-    A frame's lowest sounding note is its lowest semitone within ``level`` of the frame's loudest (energies
-    log-compressed as :func:`semitone_energy` has them): the bass note, or a kick tuned to the key. The bass of
-    tonal music rests on the tonic more than on any other note, which tells a key from its relative where
-    their notes are the same (:func:`lowest_note_tiebreak`).
-
-    Parameters
-    ----------
-    per_frame : np.ndarray
-        Shape (frames, semitones): log-compressed energy per frame and semitone.
-    notes : np.ndarray
-        Shape (semitones,): their MIDI numbers.
-    level : float
-        Fraction of the frame's loudest semitone a note needs to count as sounding.
-    """
-    out = np.zeros(12)
-    if per_frame.size == 0:
-        return out
-    loudest = per_frame.max(axis=1, keepdims=True)
-    sounding = (per_frame >= level * loudest) & (loudest > 0)
-    frames = sounding.any(axis=1)
-    np.add.at(out, notes[np.argmax(sounding[frames], axis=1)] % 12, 1.0)
-    total = out.sum()
-    return out / total if total > 0 else out
-
-
-def chroma_and_lowest(y: np.ndarray, sr: int, *, tuning: float | None = None
-                      ) -> tuple[np.ndarray, np.ndarray, float]:
-    """:func:`chroma_features` of ``y`` and its :func:`lowest_notes`, from one STFT: (chroma, lowest, tuning)."""
-    per_frame, notes, tuning, _, _ = _semitone_frames(y, sr, None, 55.0, 2000.0, tuning)
-    return _fold(per_frame.sum(axis=0), notes), lowest_notes(per_frame, notes), tuning
-
-
-def lowest_note_tiebreak(p: np.ndarray, lowest: np.ndarray, *, weight: float = LOWEST_NOTE_WEIGHT,
-                         floor: float = LOWEST_NOTE_FLOOR) -> np.ndarray:
-    """Shape (..., 24): ``p`` with each pair of relative keys shared by how often their tonics are the lowest note.
-
-    A key's share of its pair is proportional to ``p[key] * (lowest[tonic] + floor) ** weight``; each pair keeps
-    its probability (:func:`share_relatives`), so the cue never moves a key to a fifth. A window whose notes
-    cannot tell A minor from C major (a loop i-VI-III-VII, the notes of vi-IV-I-V) goes to the one whose tonic
-    the bass rests on more. Without pitch (``lowest`` all 0) every pair keeps ``p``'s share.
-    """
-    lowest = np.asarray(lowest, np.float64)
-    logit = np.log(np.asarray(p, np.float64) + 1e-12) + weight * np.log(lowest[..., np.arange(24) % 12] + floor)
-    return share_relatives(p, logit)
-
-
-def _fold(energy: np.ndarray, notes: np.ndarray) -> np.ndarray:
+def fold_pitch_classes(energy: np.ndarray, notes: np.ndarray) -> np.ndarray:
     """Semitone energy folded to (bass, treble) pitch classes, each summing to 1 (or 0)."""
     out = np.zeros((2, 12))
     for part, sel in enumerate((notes < BASS_SPLIT_MIDI, notes >= BASS_SPLIT_MIDI)):

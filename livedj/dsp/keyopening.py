@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import softmax
 
-from livedj.dsp.keyfind import RELATIVE, KeyModel, chroma_features, key_posterior, load_model, share_relatives
+from livedj.dsp.keyfind import KeyModel, chroma_features, key_posterior, load_model
+from livedj.dsp.keyrelative import RELATIVE, share_relatives
 
 __all__ = ["OPENING_S", "OPENING_WEIGHT", "OPENING_TEMPERATURE", "INDEX_TEMPERATURE", "RELATIVE", "opening_chroma",
            "track_posterior"]

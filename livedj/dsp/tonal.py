@@ -264,12 +264,12 @@ def key_posterior_of(y: np.ndarray, sr: int, *, tuning: float | None = None,
     scores; uniform (1/24 each) for silence. ``period``: a loop's length in seconds
     (:func:`phrase_period`), whose every phase then counts once in loop music (:func:`key_chroma`).
     ``lowest_notes`` (the live window's rule; not with ``period``): where the model's gate gives loop music at least
-    :data:`~livedj.dsp.keyfind.LOWEST_NOTE_MIN_LOOP`, a key and its relative share their probability by how often
-    their tonics are the lowest note sounding (:func:`~livedj.dsp.keyfind.lowest_note_tiebreak`: the cue that
+    :data:`~livedj.dsp.keyrelative.LOWEST_NOTE_MIN_LOOP`, a key and its relative share their probability by how often
+    their tonics are the lowest note sounding (:func:`~livedj.dsp.keyrelative.lowest_note_tiebreak`: the cue that
     tells a minor loop from its relative major inside the window, where the index reads the opening chord).
     """
-    from livedj.dsp.keyfind import (LOWEST_NOTE_MIN_LOOP, chroma_and_lowest, gate_probability, key_posterior,
-                                    load_model, lowest_note_tiebreak)
+    from livedj.dsp.keyfind import gate_probability, key_posterior, load_model
+    from livedj.dsp.keyrelative import LOWEST_NOTE_MIN_LOOP, chroma_and_lowest, lowest_note_tiebreak
 
     if not lowest_notes or (period is not None and period < len(y) / sr):
         chroma, tuning = key_chroma(y, sr, tuning=tuning, period=period)
