@@ -161,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     table = generated_table(args.generated_seed_base, args.generated_n, progress=_show)
     table["opening"] = generated_openings(table, args.generated_seed_base, args.generated_n)
+    from benchmarks._keydata import build_generated
+    from benchmarks._keylowest import table_lowest
+
+    groot = cache_dir("key-generated")
+    base_n = range(args.generated_seed_base, args.generated_seed_base + args.generated_n)
+    table["lowest"] = table_lowest(table, groot, build_generated(groot, base_n), progress=_show, levels=False)
     name = f"generated_{args.generated_seed_base}_{args.generated_n}"
     rows = accuracy(table, {name: np.ones(len(table["key"]), bool)}, METHODS + ("learned_nogate",))
     if args.phrase_temperature_scale or args.shown_from_later_starts:

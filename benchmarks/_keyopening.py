@@ -84,13 +84,14 @@ def collect_generated(base: int, n: int, progress=None) -> dict[str, np.ndarray]
 
 
 def evaluate(data: dict, length_index: int, weight: float, temperature: float = 1.0,
-             relatives_only: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(posteriors, MIREX weight per track) of the rule on one set."""
+             relatives_only: bool = True, calibration: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(posteriors, MIREX weight per track) of the rule on one set (``calibration``: the final temperature,
+    :data:`livedj.dsp.keyopening.INDEX_TEMPERATURE`; 1 as the rule was chosen)."""
     from benchmarks.key import MIREX, relation
     from livedj.dsp.keyopening import track_posterior
 
     p = track_posterior(data["whole"], data["opening"][:, length_index], data["seconds"], weight=weight,
-                        temperature=temperature, relatives_only=relatives_only)
+                        temperature=temperature, relatives_only=relatives_only, calibration=calibration)
     got = np.array([MIREX[relation(int(e), int(t))] for e, t in zip(p.argmax(axis=-1), data["key"])])
     return p, got
 
@@ -107,6 +108,44 @@ def fit_temperature(sets: dict, length_index: int, weight: float, relatives_only
         return total / len(sets)
 
     return float(np.exp(minimize_scalar(nll, bounds=(-2, 2), method="bounded").x))
+
+
+def fit_index_temperature(sets: dict, length_index: int) -> float:
+    """The final posterior's temperature (:data:`livedj.dsp.keyopening.INDEX_TEMPERATURE`) minimising the negative
+    log-likelihood of the true keys, the mean of the sets' means, for the shipped rule (its length, weight and
+    share temperature as they are). A power of the posterior: the keys do not change."""
+    from scipy.optimize import minimize_scalar
+
+    from livedj.dsp.keyopening import OPENING_TEMPERATURE, OPENING_WEIGHT
+
+    def nll(log_t):
+        total = 0.0
+        for data in sets.values():
+            p, _ = evaluate(data, length_index, OPENING_WEIGHT, OPENING_TEMPERATURE, calibration=float(np.exp(log_t)))
+            total += -np.mean(np.log(p[np.arange(len(p)), data["key"]] + 1e-12))
+        return total / len(sets)
+
+    return float(np.exp(minimize_scalar(nll, bounds=(-2, 2), method="bounded").x))
+
+
+def index_calibration(sets: dict, length_index: int, fitted: float) -> None:
+    """Print, per set, the fitted temperature alone, and ECE / reliability at 1, at ``fitted`` and as shipped."""
+    from benchmarks.key import ece_noise, reliability
+    from livedj.dsp.keyopening import INDEX_TEMPERATURE, OPENING_TEMPERATURE, OPENING_WEIGHT
+
+    for name, data in sets.items():
+        alone = fit_index_temperature({name: data}, length_index)
+        print(f"{name} ({len(data['key'])}): its own temperature would be {alone:.3f}")
+        keys = None
+        for label, t in (("1 (before)", 1.0), (f"{fitted:.3f} (fitted)", fitted),
+                         (f"{INDEX_TEMPERATURE:.3f} (shipped)", INDEX_TEMPERATURE)):
+            p, _ = evaluate(data, length_index, OPENING_WEIGHT, OPENING_TEMPERATURE, calibration=t)
+            keys = p.argmax(axis=-1) if keys is None else keys
+            assert np.array_equal(keys, p.argmax(axis=-1)), "a temperature moved a key"
+            conf, right = p.max(axis=-1), (p.argmax(axis=-1) == data["key"]) * 1.0
+            ece, lines = reliability(conf, right)
+            print(f"  temperature {label}: ECE {ece:.3f} (noise {ece_noise(conf, draws=300):.3f}), says "
+                  f"{conf.mean():.3f}, right {right.mean():.3f}\n" + "\n".join("  " + line for line in lines))
 
 
 def diagnose(data: dict, relatives_only: bool = True) -> int:
@@ -139,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._keyopening", description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=96, help="tracks per livedj.synth set")
     parser.add_argument("--fit-temperature", action="store_true", help="also fit the shipped rule's temperature")
+    parser.add_argument("--fit-index-temperature", action="store_true",
+                        help="instead: fit the final posterior's temperature (INDEX_TEMPERATURE) on the three dev sets "
+                        "and the held-out generator's development draw 5000-5299, and print each set's reliability")
     parser.add_argument("--generated", nargs=2, type=int, metavar=("B", "N"),
                         help="instead: the grid on the held-out generator's tracks B..B+N-1 (a diagnosis; never a "
                         "measured set), by mode and by progression")
@@ -151,6 +193,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{kind} {i}", file=sys.stderr, flush=True)), rel)
     sets = {k: collect(k, args.n, progress=lambda kind, i: i % 25 == 0 and print(f"{kind} {i}", file=sys.stderr,
                                                                                    flush=True)) for k in SETS}
+    if args.fit_index_temperature:
+        from livedj.dsp.keyopening import OPENING_S
+
+        sets["generated 5000-5299 (dev draw)"] = collect_generated(5000, 300)
+        li = LENGTHS.index(OPENING_S)
+        fitted = fit_index_temperature(sets, li)
+        print(f"final temperature, NLL over the {len(sets)} dev sets: {fitted:.3f}")
+        index_calibration(sets, li, fitted)
+        return 0
     print("MIREX / exact per set (mean of the three sets' MIREX last); rows: opening length, columns: weight")
     for li, length in enumerate(LENGTHS):
         for weight in WEIGHTS:

@@ -11,13 +11,15 @@ track) and on three **live** estimates, all from 12-s windows (what the live loo
 (the excerpt's last 12 s alone), ``any`` (every 12-s window at a 6-s hop, each counted: a 12-s
 estimate wherever the needle is) and ``shown`` (the key the live loop displays at the end of the
 excerpt: :class:`~livedj.engine.listen.KeySmoother` fed the 12-s estimates every 2 s, as
-:class:`~livedj.engine.listen.LiveTempoKey` does). Figures: exact, fifth, relative, parallel, other
+:class:`~livedj.engine.listen.LiveTempoKey` does; ``shown6`` the same from 6 s in). Figures: exact, fifth, relative, parallel, other
 and the MIREX-weighted score (1, 0.5, 0.3, 0.2); ``gap_*``: whole minus that live estimate.
 
 Detectors: ``current`` (the detector before issue 17: untuned chroma, Krumhansl-Kessler profiles)
 is the baseline of every ratio; ``krumhansl``/``temperley`` are the classic profiles on the new
 tuned chroma; ``learned`` is livedj's detector (trained by ``python -m benchmarks._keytrain`` on the
-scores' training half and on livedj.synth loops). Score rows are the **test half** (split by piece);
+scores' training half and on livedj.synth loops; its live windows read plain, ``learned``, or as the live path
+reads them, ``learned_lowest``: a key and its relative shared by the window's lowest notes; the ``gap_*`` rows are
+the live path's). Score rows are the **test half** (split by piece);
 the generated tracks were never used for training or for choosing anything, so all 60 are reported
 (``generated``), and their test half of 32 separately (``generated_testhalf``: the set the figures
 of the earlier protocol, which trained on the other 28, were measured on). The learned detector's
@@ -192,7 +194,8 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
     ``which``: ``whole`` (the index's estimate), ``last`` (the last 12 s alone), ``any`` (every 12-s
     window at a 6-s hop, each an estimate: what a live 12-s estimate is worth wherever the needle is),
     ``shown`` (the live loop's displayed key at the end: :class:`livedj.engine.listen.KeySmoother` fed
-    the 12-s window estimates every 2 s; the other detectors' scores as posteriors, normalised).
+    the 12-s window estimates every 2 s; the other detectors' scores as posteriors, normalised), ``shown6`` (the
+    same fed from 6 s in: a listener that did not hear the excerpt's first bars).
     """
     from livedj.engine.listen import KeySmoother
 
@@ -205,11 +208,18 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
         else:  # learned_plain: the whole chroma alone (the index's estimate before the opening counted)
             r = _posteriors(table["whole"], table["legacy_whole"], method.replace("_plain", ""), whole_seconds(table))
         return r.argmax(axis=-1), r.max(axis=-1), np.arange(n)
-    # ``learned`` reads the plain 12 s, as the live path does; ``learned_phrase`` the phrase-weighted windows (with
+    # ``learned`` reads the plain 12 s; ``learned_lowest`` (the live path) adds the lowest-note tie-break;
+    # ``learned_phrase`` the phrase-weighted windows (with
     # the loop gate) and learned_nogate (fresh generated set only) weighted wherever the tempo is confident:
     # both measured, not shipped
     windows = table[{"learned_phrase": "live_windows", "learned_nogate": "nogate_windows"}.get(method, "windows")]
-    r = _posteriors(windows, table["legacy_windows"], method)  # (n, MAX_WINDOWS, 24)
+    if method == "learned_lowest":  # the lowest-note tie-break inside each window (docs/key.md)
+        from benchmarks._keylowest import rule_posterior
+        from livedj.dsp.keyrelative import LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP, LOWEST_NOTE_WEIGHT
+
+        r = rule_posterior(windows, table["lowest"], LOWEST_NOTE_WEIGHT, LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP)
+    else:
+        r = _posteriors(windows, table["legacy_windows"], method)  # (n, MAX_WINDOWS, 24)
     valid = np.arange(MAX_WINDOWS)[None, :] < table["n_windows"][:, None]
     if which == "last":
         last = r[np.arange(n), table["n_windows"] - 1]
@@ -220,9 +230,10 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
         rows, cols = np.nonzero(sel)
         return r[rows, cols].argmax(axis=-1), r[rows, cols].max(axis=-1), rows
     keys, conf = [], []
+    first = 3 if which == "shown6" else 0  # shown6: a listener that joins 6 s in (not at the excerpt's start)
     for i in range(n):
         smoother = KeySmoother()
-        for p in r[i, :table["n_windows"][i]]:
+        for p in r[i, min(first, table["n_windows"][i] - 1):table["n_windows"][i]]:
             p = np.clip(p, 0, None) + 1e-9
             smoother.update(p / p.sum(), HOP_S)
         keys.append(smoother.key)
@@ -257,10 +268,13 @@ def _show(phase, done, total, _last={}):
         print(f"key benchmark: {phase} {done}/{total}", file=sys.stderr, flush=True)
 
 
-WINDOWS = ("whole", "last", "any", "shown")
-#: learned: the live path's plain 12 s; learned_phrase: every bar of a 4-bar phrase once (measured, not shipped)
-#: learned_plain (whole only): the whole track's chroma alone, without its opening bars (the index before keys4)
-METHODS = ("current", "krumhansl", "temperley", "learned", "learned_plain", "learned_phrase")
+WINDOWS = ("whole", "last", "any", "shown", "shown6")
+#: learned: the plain 12 s (the live path before keys5; whole: the index's key); learned_phrase: every bar of a 4-bar
+#: phrase once (measured, not shipped); learned_plain (whole only): the whole track's chroma alone, without its
+#: opening bars (the index before keys4); learned_lowest: the live path since keys5, each window's key and its
+#: relative shared by the lowest note (docs/key.md, "The lowest note inside the window")
+LIVE = "learned_lowest"  #: the live path's method: the target's gap rows ``key.<set>.gap_<which>`` are its
+METHODS = ("current", "krumhansl", "temperley", "learned", "learned_plain", "learned_phrase", "learned_lowest")
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -270,6 +284,9 @@ def run(quick: bool = False) -> list[dict]:
     table.update(live_windows(table, progress=_show, quick=quick))
     root = cache_dir("key-quick" if quick else "key")
     table["opening"] = openings(table, root, build(root), progress=_show)
+    from benchmarks._keylowest import table_lowest
+
+    table["lowest"] = table_lowest(table, root, build(root), progress=_show, levels=False)
     # All 60 generated tracks are unseen by training (see benchmarks._keytrain); the test half of 32 is
     # kept as a row for comparison with the figures of the earlier protocol.
     subsets = {"scores": (table["kind"] == "score") & (table["split"] == "test"),
@@ -291,7 +308,7 @@ def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
         for which in WINDOWS:
             base = None
             for method in methods:
-                if method in ("learned_phrase", "learned_nogate") and which == "whole":
+                if method in ("learned_phrase", "learned_nogate", "learned_lowest") and which == "whole":
                     continue  # the same as learned's
                 if method == "learned_plain" and which != "whole":
                     continue  # the opening counts in the whole track's estimate only
@@ -308,7 +325,7 @@ def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
                     rows.append(row(f"key.{subset}.{which}.{method}.{metric}", figure if metric == "mirex" else
                                     f"{subset}, {which}: exact", s[metric], "fraction", baseline=base[metric],
                                     target=target, higher_is_better=True))
-                if method.startswith("learned") and which != "shown":
+                if method.startswith("learned") and not which.startswith("shown"):
                     ece, lines = reliability(conf, (keys == truth).astype(float))
                     print(f"key benchmark: reliability of the {method} confidence, {subset} {which}:\n"
                           + "\n".join(lines), file=sys.stderr)
@@ -316,26 +333,55 @@ def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
                                     "confidence (10 bins); baseline: what a perfectly calibrated detector with the "
                                     "same confidences scores on this many estimates (sampling noise, mean of 1000)",
                                     ece, "fraction", baseline=ece_noise(conf), target=0.1))
+                if method == "learned" and which == "whole" and "opening" in sub:
+                    rows += recalibration(sub, subset, keys)
+        live = LIVE if LIVE in methods else "learned"
         for which in WINDOWS[1:]:  # the live estimates within 0.05 of the whole track's
-            low, high = gap_interval(sub, "learned", which)
-            rows.append(row(f"key.{subset}.gap_{which}", f"MIREX whole minus {which} (12 s), learned; bootstrap by "
-                            f"excerpt, 95 %: [{low:+.3f}, {high:+.3f}]",
-                            mirex[("learned", "whole")] - mirex[("learned", which)], "fraction", target=0.05,
+            low, high = gap_interval(sub, live, which)
+            rows.append(row(f"key.{subset}.gap_{which}", f"MIREX whole minus {which} (12 s), the live path ({live}); "
+                            f"bootstrap by excerpt, 95 %: [{low:+.3f}, {high:+.3f}]",
+                            mirex[("learned", "whole")] - mirex[(live, which)], "fraction", target=0.05,
                             baseline=mirex[("current", "whole")] - mirex[("current", which)]))
             for other, what in (("learned_phrase", "weighted by the 4-bar phrase (not shipped)"),
-                                ("learned_nogate", "weighted without the loop gate (not shipped)")):
+                                ("learned_nogate", "weighted without the loop gate (not shipped)"),
+                                ("learned", "the plain 12 s (the live path before keys5)")):
+                if other == live:
+                    continue
                 if other not in methods:
                     continue
                 low, high = gap_interval(sub, other, which)
-                rows.append(row(f"key.{subset}.gap_{which}.{other}", f"MIREX whole minus {which}, learned {what}; "
+                rows.append(row(f"key.{subset}.gap_{which}.{other}", f"MIREX whole minus {which}, {what}; "
                                 f"bootstrap 95 %: [{low:+.3f}, {high:+.3f}]",
                                 mirex[("learned", "whole")] - mirex[(other, which)], "fraction", target=0.05))
+            if "learned_lowest" in methods:
+                low, high = gap_interval(sub, "learned_lowest", which, minus="learned")
+                rows.append(row(f"key.{subset}.{which}.lowest_gain", f"MIREX of {which}: the lowest-note tie-break "
+                                f"minus the plain 12 s; paired bootstrap by excerpt, 95 %: [{low:+.3f}, {high:+.3f}]",
+                                mirex[("learned_lowest", which)] - mirex[("learned", which)], "fraction"))
             low, high = gap_interval(sub, "learned_phrase", which, minus="learned")
             rows.append(row(f"key.{subset}.{which}.phrase_gain", f"MIREX of {which}: learned phrase-weighted (not "
-                            f"shipped) minus the live path's plain 12 s; paired bootstrap by excerpt, 95 %: "
+                            f"shipped) minus the plain 12 s; paired bootstrap by excerpt, 95 %: "
                             f"[{low:+.3f}, {high:+.3f}]",
                             mirex[("learned_phrase", which)] - mirex[("learned", which)], "fraction"))
     return rows
+
+
+def recalibration(table: dict, subset: str, keys: np.ndarray) -> list[dict]:
+    """The index's confidence before its final temperature (:data:`livedj.dsp.keyopening.INDEX_TEMPERATURE`, fitted on
+    dev data): its ECE, and the share of keys the temperature left as they were (all: a power keeps the argmax)."""
+    from livedj.dsp.keyopening import INDEX_TEMPERATURE, track_posterior
+
+    p = track_posterior(table["whole"], table["opening"], whole_seconds(table), calibration=1.0)
+    conf, right = p.max(axis=-1), (p.argmax(axis=-1) == table["key"]) * 1.0
+    ece, lines = reliability(conf, right)
+    print(f"key benchmark: reliability of the learned confidence before recalibration (temperature 1, now "
+          f"{INDEX_TEMPERATURE}), {subset} whole:\n" + "\n".join(lines), file=sys.stderr)
+    return [row(f"key.{subset}.whole.learned.ece_before_recalibration", "ECE of the index's confidence with the "
+                "opening rule before its final temperature (1); baseline: sampling noise", ece, "fraction",
+                baseline=ece_noise(conf), target=0.1),
+            row(f"key.{subset}.whole.learned.recalibration_keeps_keys", f"keys the final temperature "
+                f"{INDEX_TEMPERATURE} left unchanged", float(np.mean(p.argmax(axis=-1) == keys.astype(int))),
+                "fraction", target=1.0, higher_is_better=True)]
 
 
 def per_excerpt(table: dict, method: str, which: str) -> np.ndarray:

@@ -337,7 +337,9 @@ def test_the_opening_chord_tells_a_minor_loop_from_its_relative_major():
     assert plain[0] == plain[1]  # without the opening both read the same key
     whole = chroma_features(on_am, SR)[0]
     # The opening only shares a pair's probability between a key and its relative: never a fifth or elsewhere.
-    p, p_whole = track_posterior(whole, opening_chroma(on_c, SR), 30.0), key_posterior(whole, seconds=30.0)
+    # (Before the final temperature, which only sharpens: test_the_index_confidence_is_a_power_of_the_rules.)
+    p = track_posterior(whole, opening_chroma(on_c, SR), 30.0, calibration=1.0)
+    p_whole = key_posterior(whole, seconds=30.0)
     np.testing.assert_allclose(p + p[RELATIVE], p_whole + p_whole[RELATIVE], atol=1e-9)
     assert p.sum() == pytest.approx(1.0) and p.argmax() in (a_minor, c_major)
     np.testing.assert_array_equal(opening_chroma(np.zeros(5 * SR, np.float32), SR), 0.0)
@@ -346,3 +348,94 @@ def test_the_opening_chord_tells_a_minor_loop_from_its_relative_major():
     # A lead-in of silence is skipped: the opening is the first chord heard.
     lead_in = np.concatenate([np.zeros(3 * SR, np.float32), on_c])
     np.testing.assert_allclose(opening_chroma(lead_in, SR), opening_chroma(on_c, SR), atol=0.02)
+
+
+def test_the_index_confidence_is_a_power_of_the_rules():
+    """The index's posterior is the opening rule's raised to 1 / INDEX_TEMPERATURE (fitted on dev data, docs/key.md):
+    the key never moves, only its confidence, which the index stores and the Camelot ranking weighs."""
+    from livedj.dsp.keyopening import INDEX_TEMPERATURE, track_posterior
+
+    rng = np.random.default_rng(3)
+    whole, opening = rng.random((200, 2, 12)) ** 3, rng.random((200, 2, 12)) ** 3
+    before = track_posterior(whole, opening, 30.0, calibration=1.0)
+    after = track_posterior(whole, opening, 30.0)
+    assert 0 < INDEX_TEMPERATURE < 1  # the rule left the index under-confident on the dev sets: it sharpens
+    np.testing.assert_array_equal(after.argmax(axis=-1), before.argmax(axis=-1))
+    np.testing.assert_allclose(after.sum(axis=-1), 1.0)
+    power = before ** (1 / INDEX_TEMPERATURE)
+    np.testing.assert_allclose(after, power / power.sum(axis=-1, keepdims=True), rtol=1e-9, atol=1e-12)
+    assert np.all(after.max(axis=-1) >= before.max(axis=-1) - 1e-12)
+    assert np.mean(after.max(axis=-1) > before.max(axis=-1) + 0.01) > 0.5
+    np.testing.assert_allclose(track_posterior(np.zeros((2, 12)), opening[0], 30.0), 1 / 24)  # silence: uniform
+    # The index (estimate_key_sections) reports the recalibrated confidence: the same arithmetic on its features.
+    from livedj.dsp.keyopening import opening_chroma
+    from livedj.synth import TrackSpec
+
+    y = render_track(TrackSpec("cal", "test", 124.0, "D minor", "house", 5), 34.0, SR)[SR:]
+    tuning = chroma_features(y, SR)[1]  # 33 s: the beginning and the end overlap, the tuning is the whole's
+    begin = y[:30 * SR]
+    expected = track_posterior(chroma_features(begin, SR, tuning=tuning)[0], opening_chroma(begin, SR, tuning=tuning),
+                               30.0)
+    key, confidence = estimate_key_sections(y, SR, whole=False)["begin"]
+    assert key == int(expected.argmax()) and confidence == pytest.approx(float(expected.max()))
+
+
+def test_lowest_notes_counts_the_lowest_sounding_note_of_each_frame():
+    from livedj.dsp.keyrelative import lowest_notes
+
+    notes = np.arange(40, 80)  # MIDI E2..G5
+    per_frame = np.zeros((4, len(notes)))
+    per_frame[:, notes == 69] = 4.0  # A4 loud in every frame
+    per_frame[0, notes == 45] = 3.5  # A2: the lowest sounding note of frame 0
+    per_frame[1, notes == 41] = 0.5  # F2, too quiet to count (below 0.7 of the loudest): A4 is the lowest
+    per_frame[1, notes == 48] = 3.0  # C3 counts
+    per_frame[2, notes == 43] = 2.9  # G2
+    low = lowest_notes(per_frame, notes)
+    np.testing.assert_allclose(low[[9, 0, 7]], [0.5, 0.25, 0.25])  # frames 0 and 3 say A, 1 says C, 2 says G
+    assert lowest_notes(per_frame, notes, level=0.1)[5] == 0.25  # a lower level lets the quiet F2 count
+    np.testing.assert_array_equal(lowest_notes(np.zeros((3, len(notes))), notes), 0.0)  # silence: nothing
+
+
+def test_the_lowest_note_shares_a_pair_of_relatives_and_nothing_else():
+    """A key and its relative keep their probability together; the one whose tonic the bass rests on more takes
+    the larger share. No lowest note (silence) changes nothing."""
+    from livedj.dsp.keyrelative import RELATIVE, lowest_note_tiebreak
+
+    rng = np.random.default_rng(5)
+    p = rng.dirichlet(np.ones(24), size=50)
+    low = np.zeros(12)
+    low[9] = 0.6  # A is the lowest note most of the time, C a little
+    low[0] = 0.1
+    low[7] = 0.3
+    q = lowest_note_tiebreak(p, low)
+    np.testing.assert_allclose(q + q[:, RELATIVE], p + p[:, RELATIVE], atol=1e-12)
+    a_minor, c_major = parse_key("A minor"), parse_key("C major")
+    share = lambda x: x[:, a_minor] / (x[:, a_minor] + x[:, c_major])  # noqa: E731
+    assert np.all(share(q) > share(p))
+    np.testing.assert_allclose(lowest_note_tiebreak(p, np.zeros(12)), p, atol=1e-12)
+
+
+def test_the_live_window_reads_the_bass_a_loop_rests_on():
+    """Am-F-C-G over a bass that rests on A: the notes are C major's, the lowest note is A. The live window's rule
+    gives A minor more of the pair than the plain chroma does; the index's key and estimate_key do not change."""
+    from livedj.dsp.keyfind import chroma_features, gate_probability, load_model
+    from livedj.dsp.keyrelative import RELATIVE, chroma_and_lowest
+    from livedj.dsp.tonal import key_posterior_of
+
+    t = np.arange(int(2.0 * SR)) / SR
+    midi = lambda m: 440.0 * 2 ** ((m - 69) / 12)  # noqa: E731
+    bars = []
+    for chord, bass in (((57, 60, 64), 45), ((53, 57, 60), 45), ((60, 64, 67), 48), ((55, 59, 62), 43)):
+        tone = sum(np.sin(2 * np.pi * midi(m) * t) for m in chord) / 3 + 0.8 * np.sin(2 * np.pi * midi(bass) * t)
+        bars.append(tone * np.minimum(1, np.minimum(t, t[-1] - t) / 0.02))
+    y = (0.3 * np.tile(np.concatenate(bars), 2)[:12 * SR]).astype(np.float32)
+    chroma, low, _ = chroma_and_lowest(y, SR)
+    np.testing.assert_allclose(chroma, chroma_features(y, SR)[0])  # one STFT, the same chroma
+    assert int(np.argmax(low)) == 9  # A: two bars of four, C and G one each
+    plain, _ = key_posterior_of(y, SR)
+    live, _ = key_posterior_of(y, SR, lowest_notes=True)
+    a_minor, c_major = parse_key("A minor"), parse_key("C major")
+    assert gate_probability(chroma, load_model().gate) >= 0.3  # loop-like enough for the rule to apply
+    assert live[a_minor] / (live[a_minor] + live[c_major]) > plain[a_minor] / (plain[a_minor] + plain[c_major])
+    np.testing.assert_allclose(live + live[RELATIVE], plain + plain[RELATIVE], atol=1e-12)
+    assert estimate_key(y, SR)[0] == int(plain.argmax())

@@ -37,7 +37,7 @@ import scipy.fft
 from livedj.dsp.framing import frames as frame_signal
 
 __all__ = ["KeyModel", "estimate_tuning", "semitone_energy", "chroma_features", "key_posterior", "load_model",
-           "phase_weights", "phrase_chroma", "rotations", "style_features"]
+           "phase_weights", "phrase_chroma", "rotations", "style_features", "semitone_frames", "fold_pitch_classes"]
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "key_model.npz"
 ANALYSIS_SR = 16000  #: the rate the profiles were learned at
@@ -221,13 +221,14 @@ def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     tuning : float
         The deviation used, semitones.
     """
-    per_frame, notes, tuning, age, span = _semitone_frames(y, sr, n_fft, fmin, fmax, tuning)
+    per_frame, notes, tuning, age, span = semitone_frames(y, sr, n_fft, fmin, fmax, tuning)
     if period is not None and period < span:
         per_frame = per_frame * phase_weights(age, period, span)[:, None]
     return per_frame.sum(axis=0), notes, tuning
 
 
-def _semitone_frames(y, sr, n_fft, fmin, fmax, tuning):
+def semitone_frames(y: np.ndarray, sr: int, n_fft: int | None = None, fmin: float = 55.0, fmax: float = 2000.0,
+                    tuning: float | None = None):
     """:func:`semitone_energy` before the sum over frames: (frames, semitones) log energy, the semitones' MIDI
     numbers, the tuning, each frame's centre in seconds before the end of ``y``, and the length of ``y`` (s)."""
     y = np.asarray(y, dtype=np.float32)
@@ -276,7 +277,7 @@ def chroma_features(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
         The deviation used, semitones.
     """
     energy, notes, tuning = semitone_energy(y, sr, n_fft=n_fft, fmin=fmin, fmax=fmax, tuning=tuning, period=period)
-    return _fold(energy, notes), tuning
+    return fold_pitch_classes(energy, notes), tuning
 
 
 def phrase_chroma(y: np.ndarray, sr: int, period: float, *, tuning: float | None = None
@@ -301,12 +302,12 @@ def phrase_chroma(y: np.ndarray, sr: int, period: float, *, tuning: float | None
     tuning : float
         The deviation used, semitones.
     """
-    per_frame, notes, tuning, age, span = _semitone_frames(y, sr, None, 55.0, 2000.0, tuning)
+    per_frame, notes, tuning, age, span = semitone_frames(y, sr, None, 55.0, 2000.0, tuning)
     weights = phase_weights(age, period, span) if period < span else np.ones(len(age))
-    return _fold(per_frame.sum(axis=0), notes), _fold(weights @ per_frame, notes), tuning
+    return fold_pitch_classes(per_frame.sum(axis=0), notes), fold_pitch_classes(weights @ per_frame, notes), tuning
 
 
-def _fold(energy: np.ndarray, notes: np.ndarray) -> np.ndarray:
+def fold_pitch_classes(energy: np.ndarray, notes: np.ndarray) -> np.ndarray:
     """Semitone energy folded to (bass, treble) pitch classes, each summing to 1 (or 0)."""
     out = np.zeros((2, 12))
     for part, sel in enumerate((notes < BASS_SPLIT_MIDI, notes >= BASS_SPLIT_MIDI)):

@@ -12,11 +12,18 @@ import numpy as np
 from scipy.special import softmax
 
 from livedj.dsp.keyfind import KeyModel, chroma_features, key_posterior, load_model
+from livedj.dsp.keyrelative import RELATIVE, share_relatives
 
-__all__ = ["OPENING_S", "OPENING_WEIGHT", "OPENING_TEMPERATURE", "RELATIVE", "opening_chroma", "track_posterior"]
+__all__ = ["OPENING_S", "OPENING_WEIGHT", "OPENING_TEMPERATURE", "INDEX_TEMPERATURE", "RELATIVE", "opening_chroma",
+           "track_posterior"]
 
 #: The opening's length, s, the exponent of its posterior and the temperature of the product (:func:`track_posterior`)
 OPENING_S, OPENING_WEIGHT, OPENING_TEMPERATURE = 2.0, 0.5, 1.202
+#: The temperature of the final posterior (:func:`track_posterior`): the opening rule left the index's confidence
+#: under-confident; fitted by negative log-likelihood on development data only (``python -m benchmarks._keyopening
+#: --fit-index-temperature``; docs/key.md, "Recalibrating the index's key"). A power of the posterior: the key
+#: shown never changes, only its confidence.
+INDEX_TEMPERATURE = 0.900
 
 
 def opening_chroma(y: np.ndarray, sr: int, *, tuning: float | None = None, seconds: float = OPENING_S) -> np.ndarray:
@@ -39,13 +46,10 @@ def opening_chroma(y: np.ndarray, sr: int, *, tuning: float | None = None, secon
     return chroma_features(y[start:start + int(seconds * sr)], sr, tuning=tuning)[0]
 
 
-#: each key's relative: C major (0) <-> A minor (21), A minor <-> C major
-RELATIVE = np.array([(k + 9) % 12 + 12 for k in range(12)] + [(k + 3) % 12 for k in range(12)])
-
-
 def track_posterior(whole: np.ndarray, opening: np.ndarray, seconds: float | np.ndarray | None = None, *,
                     weight: float = OPENING_WEIGHT, temperature: float = OPENING_TEMPERATURE,
-                    model: KeyModel | None = None, relatives_only: bool = True) -> np.ndarray:
+                    model: KeyModel | None = None, relatives_only: bool = True,
+                    calibration: float = INDEX_TEMPERATURE) -> np.ndarray:
     """Shape (..., 24): the key of a whole track (or of its beginning) from its chroma and its opening's.
 
     Where the pitch content alone cannot tell a key from its relative (a minor loop i-VI-III-VII holds the same
@@ -55,7 +59,8 @@ def track_posterior(whole: np.ndarray, opening: np.ndarray, seconds: float | np.
     minor: the same notes) keeps the probability the whole excerpt gives it, shared between the two in the
     proportion ``(p_whole * p_opening ** weight) ** (1 / temperature)``. So the opening never moves probability
     to a fifth or elsewhere (an intro on the dominant, a pickup); an opening without pitch (uniform posterior)
-    changes nothing but the temperature. ``relatives_only=False``: the plain product ``p_whole * p_opening **
+    changes nothing but the temperature. The result is then raised to the power ``1 / calibration`` and
+    renormalised (a temperature that calibrates the confidence; it never changes the argmax). ``relatives_only=False``: the plain product ``p_whole * p_opening **
     weight`` over all 24 keys, renormalised, to the power ``1 / temperature`` (measured on development data,
     not used: on real music it moved a quarter of the keys, most to a fifth). Only for excerpts that start
     where the track starts.
@@ -70,6 +75,9 @@ def track_posterior(whole: np.ndarray, opening: np.ndarray, seconds: float | np.
         The opening posterior's exponent and the temperature of the share within a pair (of the product).
     relatives_only : bool
         The opening decides between a key and its relative only (default), or among all keys.
+    calibration : float
+        The final posterior's temperature (:data:`INDEX_TEMPERATURE`); 1: the rule's posterior as it is (each
+        pair then keeps exactly the whole excerpt's probability).
     """
     model = model or load_model()
     whole = np.asarray(whole, np.float64)
@@ -82,9 +90,10 @@ def track_posterior(whole: np.ndarray, opening: np.ndarray, seconds: float | np.
             p_whole[seconds == length] = key_posterior(whole[seconds == length], model, float(length))
     logit = (np.log(p_whole + 1e-12) + weight * np.log(key_posterior(opening, model) + 1e-12)) / temperature
     if relatives_only:
-        share = 1.0 / (1.0 + np.exp(np.clip(logit[..., RELATIVE] - logit, -700, 700)))  # of the pair, this key's
-        p = (p_whole + p_whole[..., RELATIVE]) * share
+        p = share_relatives(p_whole, logit)
     else:
         p = softmax(logit, axis=-1)
+    if calibration != 1.0:
+        p = softmax(np.log(np.clip(p, 1e-300, None)) / calibration, axis=-1)
     silent = ~np.any(whole.reshape(*whole.shape[:-2], 24) > 0, axis=-1)
     return np.where(silent[..., None], 1.0 / 24, p)

@@ -257,17 +257,29 @@ def key_chroma(y: np.ndarray, sr: int, *, tuning: float | None = None,
 
 
 def key_posterior_of(y: np.ndarray, sr: int, *, tuning: float | None = None,
-                     period: float | None = None) -> tuple[np.ndarray, float]:
+                     period: float | None = None, lowest_notes: bool = False) -> tuple[np.ndarray, float]:
     """Calibrated probabilities of the 24 keys for ``y`` and the tuning used (semitones off A440).
 
     See :mod:`livedj.dsp.keyfind`: tuned bass/treble chroma scored by profiles learned on rendered
     scores; uniform (1/24 each) for silence. ``period``: a loop's length in seconds
     (:func:`phrase_period`), whose every phase then counts once in loop music (:func:`key_chroma`).
+    ``lowest_notes`` (the live window's rule; not with ``period``): where the model's gate gives loop music at least
+    :data:`~livedj.dsp.keyrelative.LOWEST_NOTE_MIN_LOOP`, a key and its relative share their probability by how often
+    their tonics are the lowest note sounding (:func:`~livedj.dsp.keyrelative.lowest_note_tiebreak`: the cue that
+    tells a minor loop from its relative major inside the window, where the index reads the opening chord).
     """
-    from livedj.dsp.keyfind import key_posterior
+    from livedj.dsp.keyfind import gate_probability, key_posterior, load_model
+    from livedj.dsp.keyrelative import LOWEST_NOTE_MIN_LOOP, chroma_and_lowest, lowest_note_tiebreak
 
-    chroma, tuning = key_chroma(y, sr, tuning=tuning, period=period)
-    return key_posterior(chroma, seconds=len(y) / sr), tuning
+    if not lowest_notes or (period is not None and period < len(y) / sr):
+        chroma, tuning = key_chroma(y, sr, tuning=tuning, period=period)
+        return key_posterior(chroma, seconds=len(y) / sr), tuning
+    chroma, lowest, tuning = chroma_and_lowest(y, sr, tuning=tuning)
+    p = key_posterior(chroma, seconds=len(y) / sr)
+    gate = load_model().gate
+    if gate is None or gate_probability(chroma, gate) >= LOWEST_NOTE_MIN_LOOP:
+        p = lowest_note_tiebreak(p, lowest)
+    return p, tuning
 
 
 def estimate_key(y: np.ndarray, sr: int, *, profile: str | None = None,

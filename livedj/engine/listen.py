@@ -127,7 +127,7 @@ class LiveTempoKey:
             bpm, confidence = estimate_tempo(stretch, sample_rate)
             self.bpm, self.bpm_confidence = (float(bpm), float(confidence)) if confidence > 0 else (None, 0.0)
         else:
-            posterior, self.tuning = key_posterior_of(stretch, sample_rate)
+            posterior, self.tuning = key_posterior_of(stretch, sample_rate, lowest_notes=True)
             if np.allclose(posterior, 1.0 / 24):
                 self.raw_key, self.raw_key_confidence = None, 0.0
             else:

@@ -13,13 +13,15 @@ import json
 import os
 from typing import Callable
 
+from livedj.dsp.keyopening import INDEX_TEMPERATURE
 from livedj.library import workers
 
 #: store meta key: the key analysis (:data:`KEY_ANALYSIS`) the stored audio keys come from
 KEY_META = "key_analysis"
 #: Version 2: the opening bars break ties between a key and its relative (livedj.dsp.keyopening).
+#: Version 3: the same keys, their confidence recalibrated (keyopening.INDEX_TEMPERATURE; the ranking weighs it).
 #: Raise the version when the key analysis changes in a way the stored keys should follow.
-KEY_ANALYSIS = {"version": 2, "opening": "relatives"}
+KEY_ANALYSIS = {"version": 3, "opening": "relatives", "index_temperature": INDEX_TEMPERATURE}
 
 
 def _wanted() -> str:
