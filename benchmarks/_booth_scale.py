@@ -54,12 +54,12 @@ def main(argv=None):
     if a.before:
         from pathlib import Path
 
-        from livedj.library.fingerprints import FingerprintIndex
+        from benchmarks.common import index_of_other_params
 
         saved = json.loads((Path(a.before) / "real.json").read_text())
         if [r["id"] for r in saved["real"]] != [r["id"] for r in real]:
             raise SystemExit(f"{a.before}: its real records have other track ids than this library's")
-        indexes["before."] = FingerprintIndex.load(Path(a.before) / "fp")
+        indexes["before."] = index_of_other_params(Path(a.before) / "fp")
     rng = np.random.default_rng(a.seed)
     conds = [(None, 1.0)] + [(b, s) for b in BOOTHS for s in (1.0, 1.06, 0.94)]
     tally: Counter = Counter()

@@ -125,14 +125,14 @@ def _evidence(matches) -> list[tuple]:
 
 def _other_index(directory: str):
     """A fingerprint index from an ``fp-scale-*`` directory or a ``livedj index`` directory."""
-    from livedj.library.fingerprints import FingerprintIndex
+    import json
+
+    from benchmarks.common import index_of_other_params
 
     d = Path(directory)
     if (d / "real.json").exists():
-        return FingerprintIndex.load(d / "fp")
-    from benchmarks.identify_corpus import load
-
-    return load(d)[0]
+        return index_of_other_params(d / "fp")
+    return index_of_other_params(d / json.loads((d / "manifest.json").read_text())["fingerprints"]["prefix"])
 
 
 def run(quick: bool = False, before: str = "main", library: str = "10k", n: int = 4, conds=CONDS,
