@@ -16,6 +16,11 @@ cached under ``$LIVEDJ_BENCH_DIR/fp-ab``. Library: ``--library 10k`` (the ``iden
 ``100k`` (its ``--copies 9`` form), ``c1``/``c2`` (a development corpus indexed by ``livedj index``).
 
 ``python -m benchmarks._fp_ab --before main --library 10k --n 4`` (needs the development corpora).
+
+``--before-index DIR``: the former matcher reads another index of the same library (its track ids
+alike), e.g. one built with other fingerprint parameters: an ``fp-scale-*`` directory (``--library
+10k``) or a ``livedj index`` directory (c1, c2). With ``--before HEAD`` this measures an index change
+alone (the decisions then differ where the index does).
 """
 from __future__ import annotations
 
@@ -118,21 +123,34 @@ def _evidence(matches) -> list[tuple]:
     return [(m.track_id, m.aligned, m.offset_s, m.speed, m.share, m.pitch_locked, m.same) for m in matches]
 
 
+def _other_index(directory: str):
+    """A fingerprint index from an ``fp-scale-*`` directory or a ``livedj index`` directory."""
+    import json
+
+    from benchmarks.common import index_of_other_params
+
+    d = Path(directory)
+    if (d / "real.json").exists():
+        return index_of_other_params(d / "fp")
+    return index_of_other_params(d / json.loads((d / "manifest.json").read_text())["fingerprints"]["prefix"])
+
+
 def run(quick: bool = False, before: str = "main", library: str = "10k", n: int = 4, conds=CONDS,
-        streams_dir: Path | None = None) -> list[dict]:
+        streams_dir: Path | None = None, before_index: str | None = None) -> list[dict]:
     from livedj.library import fingerprints as fpi
     from livedj.library import fpstream
 
     with tempfile.TemporaryDirectory() as tmp:
         old = load_before(before, Path(tmp))
         index, real, absent = _library(library)
+        indexes = {"before": _other_index(before_index) if before_index else index, "after": index}
         todo = streams(real, absent, 1 if quick else n, conds, directory=streams_dir)
         now = {"fingerprints": fpi, "fpstream": fpstream}
         warm = (0.01 * np.random.default_rng(0).standard_normal(SR * 10)).astype(np.float32)
         live = {}
         for who, mods in (("before", old), ("after", now)):
-            mods["fingerprints"].match_audio(warm, SR, index)
-            live[who] = mods["fpstream"].LiveMatcher(index)
+            mods["fingerprints"].match_audio(warm, SR, indexes[who])
+            live[who] = mods["fpstream"].LiveMatcher(indexes[who])
             live[who].match(warm, SR, 1.0)
         times = {(path, who): [] for path in ("stateless", "update", "first") for who in ("before", "after")}
         differ = {"stateless": 0, "live": 0}
@@ -147,7 +165,7 @@ def run(quick: bool = False, before: str = "main", library: str = "10k", n: int 
                 for who in order:
                     mods = old if who == "before" else now
                     t0 = time.thread_time()
-                    a = mods["fingerprints"].match_audio(w, SR, index, top=3)
+                    a = mods["fingerprints"].match_audio(w, SR, indexes[who], top=3)
                     t1 = time.thread_time()
                     b = live[who].match(w, SR, 3600.0 + 100.0 * qi + end, top=3)
                     t2 = time.thread_time()
@@ -180,13 +198,17 @@ def main(argv=None):
     ap.add_argument("--library", default="10k", choices=("10k", "100k", "c1", "c2"))
     ap.add_argument("--n", type=int, default=4, help="streams per condition")
     ap.add_argument("--conds", default=",".join(CONDS))
+    ap.add_argument("--before-index", default=None, metavar="DIR",
+                    help="the former matcher reads this index of the same library (module docstring)")
     ap.add_argument("--streams-dir", default=None, help="where the rendered streams are cached (default "
                     "$LIVEDJ_BENCH_DIR/fp-ab; elsewhere when that directory is another's, read-only)")
     a = ap.parse_args(argv)
-    rows = run(before=a.before, library=a.library, n=a.n, conds=tuple(a.conds.split(",")), streams_dir=a.streams_dir)
+    rows = run(before=a.before, library=a.library, n=a.n, conds=tuple(a.conds.split(",")), streams_dir=a.streams_dir,
+               before_index=a.before_index)
     from benchmarks.__main__ import print_rows
 
-    print_rows(rows, title=f"the matcher of {a.before} against this one")
+    print_rows(rows, title=f"the matcher of {a.before} against this one"
+               + (f" (before: index {a.before_index})" if a.before_index else ""))
 
 
 if __name__ == "__main__":

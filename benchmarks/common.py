@@ -176,3 +176,18 @@ def fake_index(directory: Path, n_tracks: int, *, encoder: str = "musicnn", n_tr
     annoy_index.build(directory, ((i + 1, vectors[i]) for i in range(n_tracks)), dim=dim, encoder=enc_id,
                       n_trees=n_trees)
     return directory
+
+
+def index_of_other_params(path_prefix: Path):
+    """A fingerprint index built with other fingerprint parameters (e.g. another index fanout), opened
+    for a before/after measurement: :meth:`FingerprintIndex.load` refuses it (a live index must match the
+    query's parameters), but the matcher reads only its hashes and times, whose layout does not change."""
+    import json
+    from unittest import mock
+
+    from livedj.dsp import fingerprint as fp
+    from livedj.library.fingerprints import FingerprintIndex
+
+    stored = json.loads(Path(f"{path_prefix}.meta.json").read_text(encoding="utf-8"))["params"]
+    with mock.patch.dict(fp.PARAMS, stored, clear=True):
+        return FingerprintIndex.load(Path(path_prefix))

@@ -57,7 +57,9 @@ DQ_MAX = 31
 # 10-s queries, 36 tracks: named 96/95/93 % (speed 1/+6/-6 %) vs 96/88/86 %, none wrong either way;
 # 8 x 4 and 16 x 2 did worse for about the same size (measured). Fanout 4 (c2 booth presets 215 ->
 # 224 of 288) and a denser query (20/s, 11 x 11, fanout 10: 231) were measured and are not the
-# default: each failed a test of the blends' second deck or of key lock (docs/fingerprints-log.md)
+# default: each failed a test of the blends' second deck or of key lock (docs/fingerprints-log.md); fanout 4
+# again on 2026-11-30 (branch booth5): the tests pass, the corpora gain, but records not in the library
+# named at 10k tracks 2 -> 6 of 798 (docs/fingerprints-log.md, "Index fanout 4 again")
 INDEX_DENSITY, INDEX_FANOUT = 12.0, 3
 QUERY_DENSITY, QUERY_FANOUT = 16.0, 8    # denser query: its pairs cover the index's pairs
 QUERY_NEIGHBOURHOOD = (PEAK_DT, PEAK_DF)  # the query's local-maximum neighbourhood (query side only)
