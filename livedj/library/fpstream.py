@@ -58,6 +58,9 @@ RECENT_CANDIDATES = 8      #: bins per hypothesis group picked by the newest aud
 SECOND_PASS_EVERY_S = 2.0
 #: a chunk's hit keys are grouped by bin when it stays in the window at least this long
 GROUP_LIFE_S = 5.0
+#: the most audio whose pairs are looked up again without the named record's peaks in one update (s): each
+#: update's new second; a record just named has the rest of the window read as it was (bounded CPU)
+RESIDUAL_MAX_S = 2.0
 MAX_ORIGIN_FRAMES = 1 << 21  #: after ~9 h the stream clock is re-based (offsets stay within the histogram's span)
 #: a record aligned with at least this many (weighted) landmarks has its query peaks explained away:
 #: the peaks its aligned landmarks matched are taken out and the next ones picked in their place, their
@@ -176,9 +179,12 @@ class LiveMatcher:
             self._unvote(self._provisional)
             self._provisional = None
         settled = self._settled
-        self._read(y, sr, end - self._origin, start)
-        if self.explain and len(self._explained[0]):
-            self._read_residual(y, sr, end - self._origin, start, settled)
+        residual = self._residual_range(start, settled) if self.explain and len(self._explained[0]) else None
+        # one spectrogram for both reads: the residual's tail starts whole seconds before the new pairs' tail
+        spec = self._spectrogram(y, sr, start, self._tail_start(residual[0], start)) if residual else None
+        self._read(y, sr, end - self._origin, start, spec)
+        if residual:
+            self._read_residual(y, sr, end - self._origin, start, residual, spec)
         # a chunk leaves once all of its pairs have; the exact stage takes only pairs within the window
         # (their earlier peak too), as match_audio does: the record that ends leaves it as soon
         for kept in (self._chunks, self._residual):
@@ -240,23 +246,50 @@ class LiveMatcher:
         return list(self._chunks) + list(self._residual) + ([self._provisional] if self._provisional is not None else [])
 
     # -- reading new audio -------------------------------------------------------------------
-    def _read(self, y: np.ndarray, sr: int, end: float, start: float) -> None:
+    def _tail_start(self, first: float, start: float) -> float:
+        """Where the analysed tail starts (frames from the origin) for pairs whose later peak is at ``first`` or
+        after: from an edge of the window's frames (ALIGN_S), CONTEXT_S before the oldest anchor they can have."""
+        a = max(start, first - (fp.DT_MAX / self.speeds.min() + CONTEXT_S * FPS))
+        return start + np.floor((a - start) / (ALIGN_S * FPS) + 1e-9) * ALIGN_S * FPS
+
+    def _spectrogram(self, y: np.ndarray, sr: int, start: float, a: float) -> tuple | None:
+        """(P, its first FFT bin, its first sample in ``y``) of the tail of ``y`` from ``a`` (frames from the
+        origin; ``start``: the window's), or None when ``sr`` is not the analysis rate (resampled tails of
+        other lengths do not share frames)."""
+        if sr != fp.SR:
+            return None
+        first = int(round((a - start) / FPS * sr))
+        return (*fp.spectrogram(y[first:], sr, self._band()), first)
+
+    def _band(self) -> tuple[float, float]:
+        """The index band as the pitch fader moves it (fpi.query_pairs')."""
+        return fp.F_MIN * self.pitches.min(), fp.F_MAX * self.pitches.max()
+
+    def _peaks(self, y: np.ndarray, sr: int, first: int, spec: tuple | None) -> tuple[np.ndarray, ...]:
+        """(P, b0, t, f, i, j) of ``y[first:]``: :func:`fpi.query_pairs`' peaks and pairs (P from ``spec``, the
+        spectrogram of a tail that starts a whole number of hops earlier, when there is one)."""
+        if spec is not None and first >= spec[2] and (first - spec[2]) % fp.HOP == 0:
+            P, b0 = spec[0][(first - spec[2]) // fp.HOP:], spec[1]
+        else:
+            P, b0 = fp.spectrogram(y[first:], sr, self._band())
+        t, f = fp._peaks_of(P, b0, fp.QUERY_DENSITY, fp.QUERY_NEIGHBOURHOOD)
+        i, j = fp.pairs(t, f, fanout=fp.QUERY_FANOUT, dt_max=fp.DT_MAX / self.speeds.min())
+        return P, b0, t, f, i, j
+
+    def _read(self, y: np.ndarray, sr: int, end: float, start: float, spec: tuple | None = None) -> None:
         """Read the pairs whose later peak arrived in [settled, end - SETTLE_S) (frames from the origin),
         in chunks kept until they leave the window, and those after it as this update's provisional chunk
         (their peaks may still move: read again next time)."""
         new_from = max(self._settled, start)
         settle_to = max(new_from, end - SETTLE_S * FPS)
-        # analyse from the oldest anchor a new pair can have, with some context before it
-        back = fp.DT_MAX / self.speeds.min() + CONTEXT_S * FPS
-        a = max(start, new_from - back)
-        # from an edge of the window's frames (ALIGN_S), CONTEXT_S before the oldest new anchor: the new
-        # pairs are then the very pairs match_audio finds in this window. (With version 1's fixed 1-s
-        # density blocks, a tail cut mid-block kept other peaks: 15 % more pairs, a quarter of them not
-        # the window's, which lost names; ALIGN_S still keeps the tail on whole seconds.)
-        a = start + np.floor((a - start) / (ALIGN_S * FPS) + 1e-9) * ALIGN_S * FPS
-        tail = y[int(round((a - start) / FPS * sr)):]
-        t0 = end - len(tail) / sr * FPS  # frame (from the origin) of the tail's first sample
-        t, f, i, j = fpi.query_pairs(tail, sr, self.speeds, self.pitches)
+        # analyse from the oldest anchor a new pair can have, with some context before it, from an edge of
+        # the window's frames (ALIGN_S): the new pairs are then the very pairs match_audio finds in this
+        # window. (With version 1's fixed 1-s density blocks, a tail cut mid-block kept other peaks: 15 %
+        # more pairs, a quarter of them not the window's, which lost names; ALIGN_S still keeps the tail on
+        # whole seconds.)
+        first = int(round((self._tail_start(new_from, start) - start) / FPS * sr))
+        t0 = end - (len(y) - first) / sr * FPS  # frame (from the origin) of the tail's first sample
+        *_, t, f, i, j = self._peaks(y, sr, first, spec)
         target = t0 + t[j] if len(j) else np.zeros(0)
         self._settled = settle_to
         # the unsettled newest pairs are read too, for this update only (provisionally: the next reads
@@ -419,23 +452,25 @@ class LiveMatcher:
         _, first = np.unique(np.rint(t_all) * 8192 + np.rint(f_all), return_index=True)
         self._explained = (t_all[first], f_all[first])
 
-    def _read_residual(self, y: np.ndarray, sr: int, end: float, start: float, settled: float) -> None:
-        """Look up again, without the named record's peaks (:func:`fpexplain.residual_peaks`), the pairs whose
-        later peak lies in the audio read settled up to the last update (``settled``, frames from the origin;
-        the peaks there were matched then) and not yet looked up this way: the pairs the first pick did not
-        have, as chunks of their own (their votes and hits count as every chunk's)."""
-        res_from = max(start, self._residual_to if self._residual_to is not None else start)
+    def _residual_range(self, start: float, settled: float) -> tuple[float, float] | None:
+        """The later peaks (frames from the origin) whose pairs :meth:`_read_residual` looks up this update: the
+        audio read settled up to the last update (``settled``; the peaks there were matched then) not yet
+        looked up this way, at most ``RESIDUAL_MAX_S`` of it (a record just named: not the whole window
+        at once). None: under a frame."""
+        res_from = max(start, settled - RESIDUAL_MAX_S * FPS,
+                       self._residual_to if self._residual_to is not None else start)
         self._residual_to = max(res_from, settled)
-        if settled - res_from < 1.0:
-            return
-        back = fp.DT_MAX / self.speeds.min() + CONTEXT_S * FPS
-        a = max(start, res_from - back)
-        a = start + np.floor((a - start) / (ALIGN_S * FPS) + 1e-9) * ALIGN_S * FPS
-        tail = y[int(round((a - start) / FPS * sr)):]
-        t0 = end - len(tail) / sr * FPS
-        band = (fp.F_MIN * self.pitches.min(), fp.F_MAX * self.pitches.max())
-        P, b0 = fp.spectrogram(tail, sr, band)
-        t_old, f_old = fp._peaks_of(P, b0, fp.QUERY_DENSITY, fp.QUERY_NEIGHBOURHOOD)
+        return (res_from, settled) if settled - res_from >= 1.0 else None
+
+    def _read_residual(self, y: np.ndarray, sr: int, end: float, start: float, span: tuple[float, float],
+                       spec: tuple | None) -> None:
+        """Look up again, without the named record's peaks (:func:`fpexplain.residual_peaks`), the pairs whose
+        later peak lies in ``span`` (:meth:`_residual_range`): the pairs the first pick did not have, as
+        chunks of their own (their votes and hits count as every chunk's). ``spec``: :meth:`_spectrogram`."""
+        res_from, settled = span
+        first = int(round((self._tail_start(res_from, start) - start) / FPS * sr))
+        t0 = end - (len(y) - first) / sr * FPS
+        P, b0, t_old, f_old, *_ = self._peaks(y, sr, first, spec)
         ex_t, ex_f = self._explained
         near = (ex_t >= t0 - fp.PEAK_DT) & (ex_t < end)
         t, f = fpexplain.residual_peaks(P, b0, ex_t[near] - t0, ex_f[near])
