@@ -70,9 +70,9 @@ def residual_peaks(P: np.ndarray, b0: int, explained_t: np.ndarray, explained_f:
     Pm = np.where(taken, 0.0, P)
     n_dt, n_df = neighbourhood
     # the peak picker's running maxima and minima (livedj.dsp.fingerprint: the same values, ~2x scipy.ndimage's)
-    local_max = fp._running(fp._running(Pm, n_dt, 0, np.maximum), n_df, 1, np.maximum)
+    local_max = fp.running(fp.running(Pm, n_dt, 0, np.maximum), n_df, 1, np.maximum)
     ok = (Pm == local_max) & (Pm > 10 ** (fp.FLOOR_DB / 10)) & ~ridge
-    ok &= P >= 10 ** (fp.T_CONTRAST / 10) * fp._running(P, 2 * fp.PEAK_DT + 1, 0, np.minimum)
+    ok &= P >= 10 ** (fp.T_CONTRAST / 10) * fp.running(P, 2 * fp.PEAK_DT + 1, 0, np.minimum)
     ok[0] = ok[-1] = False
     ok[:, 0] = ok[:, -1] = False
     t_i, f_i = np.nonzero(ok)

@@ -272,7 +272,7 @@ class LiveMatcher:
             P, b0 = spec[0][(first - spec[2]) // fp.HOP:], spec[1]
         else:
             P, b0 = fp.spectrogram(y[first:], sr, self._band())
-        t, f = fp._peaks_of(P, b0, fp.QUERY_DENSITY, fp.QUERY_NEIGHBOURHOOD)
+        t, f = fp.spectrogram_peaks(P, b0)
         i, j = fp.pairs(t, f, fanout=fp.QUERY_FANOUT, dt_max=fp.DT_MAX / self.speeds.min())
         return P, b0, t, f, i, j
 
