@@ -25,6 +25,10 @@ scales them from the window's start: a late pair's hypotheses fall into more loo
 often); the newest ``SETTLE_S`` of audio is read provisionally, and again, settled, next update.
 When the stream's answer names nothing, :func:`match_audio`'s second pass (:data:`fpi.SECOND_PASS`)
 matches the whole window again, stateless (at most every ``SECOND_PASS_EVERY_S``).
+
+While a record is aligned with ``EXPLAIN_ALIGNED`` landmarks, its matched query peaks are explained away
+(:mod:`livedj.library.fpexplain`): the next update looks the last second up again without them, so that the
+quieter record of a blend gets the peak slots the louder one held (docs/fingerprints.md, "Explained away").
 """
 from __future__ import annotations
 
