@@ -201,3 +201,34 @@ def test_tracker_hears_each_record_at_its_tempo(library, index):
     assert {4, 9} <= set(tempos), tempos
     assert np.median(tempos[4]) == pytest.approx(1.04 * DEMO_TRACKS[3].bpm, rel=0.01)
     assert all(t is None for t in tempos[9])
+
+
+def test_explained_peaks_let_the_incoming_record_in_sooner(library, index):
+    """During a blend the outgoing record, named, has the query peaks of its aligned landmarks explained away
+    (``LiveMatcher(explain=...)``, :mod:`livedj.library.fpexplain`): the next peaks take their places, and
+    the quieter incoming record gets landmarks it had lost under the outgoing one's. Generated blends (a
+    16-s equal-power crossfade through the booth), against the same matcher with nothing explained: measured
+    over all 132 ordered pairs of the 12 records, the incoming record's aligned count summed over the
+    blend +1-20 % in every pair, 10 aligned reached sooner in 13 of 33 pairs tried, named 1 s sooner in 5,
+    never later, nothing else named. These three were named 1 s sooner."""
+    fade = np.linspace(0, np.pi / 2, 16 * SR)
+    late = {"on": 0, "off": 0}
+    for a, b in ((3, 4), (5, 1), (8, 4)):
+        y = np.zeros(30 * SR, np.float32)  # a plays alone 6 s, then a 16-s crossfade into b (from its start)
+        y[:22 * SR] += library[a][:22 * SR] * np.r_[np.ones(6 * SR), np.cos(fade)]
+        y[6 * SR:] += library[b][:24 * SR] * np.r_[np.sin(fade), np.ones(8 * SR)]
+        y = np.asarray(booth(y, SR, seed=a), np.float32)
+        totals = {}
+        for mode, explain in (("off", 0), ("on", 20)):
+            live = LiveMatcher(index, explain=explain)
+            totals[mode], named = 0.0, None
+            for end in np.arange(10.0, 30.0 + 1e-9, 1.0):
+                got = live.match(y[int((end - 10.0) * SR): int(end * SR)], SR, end, top=3)
+                totals[mode] += sum(m.aligned for m in got if m.track_id == b + 1)
+                best = decide(got)
+                assert best is None or best.track_id in (a + 1, b + 1), f"{mode} {end} s: {best.track_id}"
+                if named is None and best is not None and best.track_id == b + 1:
+                    named = end
+            late[mode] += named
+        assert totals["on"] >= 1.05 * totals["off"], (a, b, totals)
+    assert late["on"] <= late["off"] - 2, late  # named sooner (s, summed over the three)

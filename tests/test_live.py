@@ -471,7 +471,11 @@ def test_a_blend_names_both_decks_follows_the_incoming_record_and_logs_each_once
     both = [u for u in updates if deck_paths(u) == [b, a]]
     assert both, [(u["t"], deck_paths(u)) for u in updates]
     assert all(blend["start"] < u["t"] <= blend["end"] + 10 for u in both)  # during the blend (+ the heard window)
-    assert all(0 < d["level"] <= 1 and 0 < d["confidence"] <= 1 for u in both for d in u["decks"][:1])
+    assert all(0 <= d["level"] <= 1 and 0 < d["confidence"] <= 1 for u in both for d in u["decks"][:1])
+    # heard with a level; a deck missed for one update keeps its place with level 0 (NowPlaying.decks): since the
+    # outgoing record's peaks are explained away the incoming one is *now* ~3 s sooner, once one update before
+    # its newest seconds hear it again (docs/fingerprints-log.md, "Explained away")
+    assert sum(u["decks"][0]["level"] == 0 for u in both) <= 1, [(u["t"], u["decks"][0]["level"]) for u in both]
     first_b = next(u for u in updates if b in deck_paths(u))
     now_b = next(u for u in updates if u["now_playing"] and u["now_playing"]["path"] == b)
     # the ranking follows the incoming record once it is named and half as loud, while A still plays, and stays on it

@@ -386,3 +386,19 @@ def landmarks(y: np.ndarray, sr: int = SR, *, density: float = INDEX_DENSITY,
     i, j = pairs(t, f, fanout=fanout)
     h, times, valid = hash_pairs(t, f, i, j)
     return h[valid], np.rint(times[valid]).astype(np.int32)
+
+
+def spectrogram_peaks(P: np.ndarray, b0: int, density: float = QUERY_DENSITY,
+                      neighbourhood: tuple[int, int] | None = QUERY_NEIGHBOURHOOD) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`peaks` of a power spectrogram ``P`` (:func:`spectrogram`'s, column 0 = FFT bin ``b0``) already
+    computed: the query's by default (:func:`query_peaks` without ``dereverb``)."""
+    return _peaks_of(P, b0, density, neighbourhood)
+
+
+def running(x: np.ndarray, size: int, axis: int, op) -> np.ndarray:
+    """Centred running max or min (``op`` = np.maximum / np.minimum) over odd ``size`` along ``axis``, edges
+    repeated: the peak picker's local maxima and contrast floors."""
+    return _running(x, size, axis, op)
+
+
+__all__ += ["spectrogram_peaks", "running"]

@@ -25,6 +25,10 @@ scales them from the window's start: a late pair's hypotheses fall into more loo
 often); the newest ``SETTLE_S`` of audio is read provisionally, and again, settled, next update.
 When the stream's answer names nothing, :func:`match_audio`'s second pass (:data:`fpi.SECOND_PASS`)
 matches the whole window again, stateless (at most every ``SECOND_PASS_EVERY_S``).
+
+While a record is aligned with ``EXPLAIN_ALIGNED`` landmarks, its matched query peaks are explained away
+(:mod:`livedj.library.fpexplain`): the next update looks the last second up again without them, so that the
+quieter record of a blend gets the peak slots the louder one held (docs/fingerprints-log.md, "Explained away").
 """
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ import numpy as np
 
 from livedj.dsp import fingerprint as fp
 from livedj.library import fingerprints as fpi
-from livedj.library import fpkeys, fpsame, fpvote
+from livedj.library import fpexplain, fpkeys, fpsame, fpvote
 
 __all__ = ["LiveMatcher", "SETTLE_S"]
 
@@ -58,7 +62,15 @@ RECENT_CANDIDATES = 8      #: bins per hypothesis group picked by the newest aud
 SECOND_PASS_EVERY_S = 2.0
 #: a chunk's hit keys are grouped by bin when it stays in the window at least this long
 GROUP_LIFE_S = 5.0
+#: the most audio whose pairs are looked up again without the named record's peaks in one update (s): each
+#: update's new second; a record just named has the rest of the window read as it was (bounded CPU)
+RESIDUAL_MAX_S = 2.0
 MAX_ORIGIN_FRAMES = 1 << 21  #: after ~9 h the stream clock is re-based (offsets stay within the histogram's span)
+#: a record aligned with at least this many (weighted) landmarks has its query peaks explained away:
+#: the peaks its aligned landmarks matched are taken out and the next ones picked in their place, their
+#: new pairs looked up too (:mod:`livedj.library.fpexplain`; 0: never). Twice ``MIN_ALIGNED``: chance
+#: alignments reach 13, a record's own rarely falls below 20 while it is the louder one
+EXPLAIN_ALIGNED = 2 * fpi.MIN_ALIGNED
 
 
 @dataclass
@@ -80,6 +92,8 @@ class _Chunk:
     row_weight: np.ndarray   # per row: its lookup's weight min(1, common / df)
     row_anchor: np.ndarray   # per row: its pair's anchor (earlier peak), frames from the origin
     hits: fpkeys.HitKeys     # its hits' coarse bins and frames: votes taken back, chosen hits found, unread
+    row_pair: np.ndarray     # per row: its pair (index into peaks' i, j)
+    peaks: tuple             # the read's peaks and pairs (t frames from the origin, f Hz, i, j)
 
 
 class LiveMatcher:
@@ -101,13 +115,14 @@ class LiveMatcher:
 
     def __init__(self, index: fpi.FingerprintIndex, *, speeds: Iterable[float] = fpi.DEFAULT_SPEEDS,
                  tempos: Iterable[float] = fpi.KEYLOCK_TEMPOS, candidates: int = fpi.MAX_CANDIDATES,
-                 per_track: int | None = fpi.MAX_PER_TRACK):
+                 per_track: int | None = fpi.MAX_PER_TRACK, explain: float = EXPLAIN_ALIGNED):
         self.index = index
         self.tempos = tuple(tempos)
         self.speeds, self.pitches = fpi.hypotheses(speeds, tempos)
         self.locked = self.pitches != self.speeds
         self.candidates = candidates
         self.per_track = per_track
+        self.explain = explain
         # one vote array per hypothesis group (pitch fader, key lock): each picks its own bins
         self._group_bit = (1 << self.locked.astype(np.int64))
         self._n_groups = 2 if self.locked.any() else 1
@@ -117,6 +132,7 @@ class LiveMatcher:
     def reset(self) -> None:
         """Forget the stream: the next window is read whole."""
         self._chunks: deque[_Chunk] = deque()
+        self._residual: deque[_Chunk] = deque()  # the explained-away peaks' pairs (_read_residual)
         self._provisional: _Chunk | None = None  # the newest, unsettled pairs: read for one update only
         self._votes = np.zeros((self._n_groups, (1 << fpi.COARSE_BINS_LOG2) + 1), np.float32)
         self._recent = np.zeros_like(self._votes)  # scratch: the newest chunks' votes alone
@@ -129,6 +145,11 @@ class LiveMatcher:
         self._settled = 0.0                  # pairs whose later peak is before this (from the origin) are read
         self._second = False                 # the last answer is the second pass's (match_audio's)
         self._second_at: float | None = None  # stream frame (from the origin) of the last second-pass try
+        self._hit_rows: tuple | None = None  # per exact-stage hit: its chunk (index into _kept()) and row
+        # the query peaks of the named record's aligned landmarks (t frames from the origin, f Hz), and the
+        # end of the audio whose pairs were looked up again without them
+        self._explained = (np.zeros(0), np.zeros(0))
+        self._residual_to: float | None = None
 
     def match(self, y: np.ndarray, sr: int, end_s: float | None = None, *, top: int = 3) -> list[fpi.Match]:
         """The records heard in ``y`` (the newest audio, typically 10 s), as :func:`match_audio` gives them.
@@ -161,16 +182,24 @@ class LiveMatcher:
         if self._provisional is not None:
             self._unvote(self._provisional)
             self._provisional = None
-        self._read(y, sr, end - self._origin, start)
+        settled = self._settled
+        residual = self._residual_range(start, settled) if self.explain and len(self._explained[0]) else None
+        # one spectrogram for both reads: the residual's tail starts whole seconds before the new pairs' tail
+        spec = self._spectrogram(y, sr, start, self._tail_start(residual[0], start)) if residual else None
+        self._read(y, sr, end - self._origin, start, spec)
+        if residual:
+            self._read_residual(y, sr, end - self._origin, start, residual, spec)
         # a chunk leaves once all of its pairs have; the exact stage takes only pairs within the window
         # (their earlier peak too), as match_audio does: the record that ends leaves it as soon
-        while self._chunks and self._chunks[0].targets[1] <= start:
-            old = self._chunks.popleft()
-            self._unvote(old)
+        for kept in (self._chunks, self._residual):
+            while kept and kept[0].targets[1] <= start:
+                self._unvote(kept.popleft())
         # offsets are the track's position at the origin: move them to the window's start
         cands = [(track, count, offset_s + float(fp.frames_to_s(self.speeds[k] * start)), k, *rest)
                  for track, count, offset_s, k, *rest in self._exact(start, top + 3)]
         self._candidates = [track for track, *_ in cands]
+        if self.explain:
+            self._explain(cands)
         cands, same = fpsame.fold_copies(self.index, cands, len(y) / sr * self.speeds, top, min_aligned=fpi.MIN_ALIGNED,
                                          margin=fpi.MARGIN)
         n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
@@ -218,26 +247,53 @@ class LiveMatcher:
         self._vote(chunk, self._votes, -1.0)
 
     def _kept(self) -> list[_Chunk]:
-        return list(self._chunks) + ([self._provisional] if self._provisional is not None else [])
+        return list(self._chunks) + list(self._residual) + ([self._provisional] if self._provisional is not None else [])
 
     # -- reading new audio -------------------------------------------------------------------
-    def _read(self, y: np.ndarray, sr: int, end: float, start: float) -> None:
+    def _tail_start(self, first: float, start: float) -> float:
+        """Where the analysed tail starts (frames from the origin) for pairs whose later peak is at ``first`` or
+        after: from an edge of the window's frames (ALIGN_S), CONTEXT_S before the oldest anchor they can have."""
+        a = max(start, first - (fp.DT_MAX / self.speeds.min() + CONTEXT_S * FPS))
+        return start + np.floor((a - start) / (ALIGN_S * FPS) + 1e-9) * ALIGN_S * FPS
+
+    def _spectrogram(self, y: np.ndarray, sr: int, start: float, a: float) -> tuple | None:
+        """(P, its first FFT bin, its first sample in ``y``) of the tail of ``y`` from ``a`` (frames from the
+        origin; ``start``: the window's), or None when ``sr`` is not the analysis rate (resampled tails of
+        other lengths do not share frames)."""
+        if sr != fp.SR:
+            return None
+        first = int(round((a - start) / FPS * sr))
+        return (*fp.spectrogram(y[first:], sr, self._band()), first)
+
+    def _band(self) -> tuple[float, float]:
+        """The index band as the pitch fader moves it (fpi.query_pairs')."""
+        return fp.F_MIN * self.pitches.min(), fp.F_MAX * self.pitches.max()
+
+    def _peaks(self, y: np.ndarray, sr: int, first: int, spec: tuple | None) -> tuple[np.ndarray, ...]:
+        """(P, b0, t, f, i, j) of ``y[first:]``: :func:`fpi.query_pairs`' peaks and pairs (P from ``spec``, the
+        spectrogram of a tail that starts a whole number of hops earlier, when there is one)."""
+        if spec is not None and first >= spec[2] and (first - spec[2]) % fp.HOP == 0:
+            P, b0 = spec[0][(first - spec[2]) // fp.HOP:], spec[1]
+        else:
+            P, b0 = fp.spectrogram(y[first:], sr, self._band())
+        t, f = fp.spectrogram_peaks(P, b0)
+        i, j = fp.pairs(t, f, fanout=fp.QUERY_FANOUT, dt_max=fp.DT_MAX / self.speeds.min())
+        return P, b0, t, f, i, j
+
+    def _read(self, y: np.ndarray, sr: int, end: float, start: float, spec: tuple | None = None) -> None:
         """Read the pairs whose later peak arrived in [settled, end - SETTLE_S) (frames from the origin),
         in chunks kept until they leave the window, and those after it as this update's provisional chunk
         (their peaks may still move: read again next time)."""
         new_from = max(self._settled, start)
         settle_to = max(new_from, end - SETTLE_S * FPS)
-        # analyse from the oldest anchor a new pair can have, with some context before it
-        back = fp.DT_MAX / self.speeds.min() + CONTEXT_S * FPS
-        a = max(start, new_from - back)
-        # from an edge of the window's frames (ALIGN_S), CONTEXT_S before the oldest new anchor: the new
-        # pairs are then the very pairs match_audio finds in this window. (With version 1's fixed 1-s
-        # density blocks, a tail cut mid-block kept other peaks: 15 % more pairs, a quarter of them not
-        # the window's, which lost names; ALIGN_S still keeps the tail on whole seconds.)
-        a = start + np.floor((a - start) / (ALIGN_S * FPS) + 1e-9) * ALIGN_S * FPS
-        tail = y[int(round((a - start) / FPS * sr)):]
-        t0 = end - len(tail) / sr * FPS  # frame (from the origin) of the tail's first sample
-        t, f, i, j = fpi.query_pairs(tail, sr, self.speeds, self.pitches)
+        # analyse from the oldest anchor a new pair can have, with some context before it, from an edge of
+        # the window's frames (ALIGN_S): the new pairs are then the very pairs match_audio finds in this
+        # window. (With version 1's fixed 1-s density blocks, a tail cut mid-block kept other peaks: 15 %
+        # more pairs, a quarter of them not the window's, which lost names; ALIGN_S still keeps the tail on
+        # whole seconds.)
+        first = int(round((self._tail_start(new_from, start) - start) / FPS * sr))
+        t0 = end - (len(y) - first) / sr * FPS  # frame (from the origin) of the tail's first sample
+        *_, t, f, i, j = self._peaks(y, sr, first, spec)
         target = t0 + t[j] if len(j) else np.zeros(0)
         self._settled = settle_to
         # the unsettled newest pairs are read too, for this update only (provisionally: the next reads
@@ -250,15 +306,17 @@ class LiveMatcher:
         self._chunks.extend(chunks)
 
     def _read_chunks(self, t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, target: np.ndarray,
-                     edges: np.ndarray, end: float, span: float) -> list[_Chunk]:
+                     edges: np.ndarray, end: float, span: float, *, residual: bool = False) -> list[_Chunk]:
         """Read the pairs (i, j) of peaks (t frames from the origin, f Hz) whose later peak (``target``) is in
         [edges[0], edges[-1]), as one chunk per pair of edges: their lookups, votes added. All chunks in one
         pass (a window read whole costs about one :func:`match_audio`), each with its own lookups and hit
-        budget (``HIT_BUDGET`` x its share of the window ``span``)."""
+        budget (``HIT_BUDGET`` x its share of the window ``span``). ``residual``: pairs of explained-away
+        peaks (:meth:`_read_residual`): not counted in the query's pairs (``share``), not among the newest
+        audio's own votes (they are older)."""
         # the newest audio's votes alone (candidates of their own, _exact): the kept chunks among it first,
         # then the new ones as they are read (one pass adds a chunk's votes to both arrays)
         recent_from = end - RECENT_S * FPS
-        if RECENT_CANDIDATES:
+        if RECENT_CANDIDATES and not residual:
             for c in self._kept():
                 if c.targets[1] > recent_from:
                     self._vote(c, self._recent)
@@ -306,10 +364,12 @@ class LiveMatcher:
                                    (1 << fpi.COARSE_BINS_LOG2) - 1,
                                    grouped=hi <= end and hi - (end - span) >= GROUP_LIFE_S * FPS)
             # the rows stay indices into this read's row arrays (shared by its chunks)
-            out.append(_Chunk((min(hi, end) + lo) / 2, (lo, hi), int(n_pairs[c]), u_hash[a:b], u_q[a:b], u_df[a:b],
-                              groups[a:b], rows, start[a:b + 1], hyp, q_time, weight, anchor, hits))
+            out.append(_Chunk((min(hi, end) + lo) / 2, (lo, hi), 0 if residual else int(n_pairs[c]), u_hash[a:b],
+                              u_q[a:b], u_df[a:b], groups[a:b], rows, start[a:b + 1], hyp, q_time, weight, anchor, hits,
+                              pair, (t, f, i, j)))
             # chunk by chunk, lookup by lookup: each bin's adds in posting order
-            self._vote(out[-1], self._votes, also=self._recent if RECENT_CANDIDATES and hi > recent_from else None)
+            self._vote(out[-1], self._votes,
+                       also=self._recent if RECENT_CANDIDATES and hi > recent_from and not residual else None)
         return out
 
     # -- the exact stage over the kept chunks -------------------------------------------------
@@ -336,8 +396,8 @@ class LiveMatcher:
             self._recent[:] = 0
         chosen[0] |= chosen[n_bins]
         bins = np.flatnonzero(chosen[:n_bins])
-        frames, times, hyps, weights, anchors = [], [], [], [], []
-        for c in self._kept():
+        frames, times, hyps, weights, anchors, sources = [], [], [], [], [], []
+        for n, c in enumerate(self._kept()):
             if c.hits.frame_bits:
                 row, frame = fpkeys.key_hits(c.hits, bins, chosen, c.rows, c.start)
             else:  # keys without frames: the lookups with a hit in a chosen bin are read again
@@ -348,12 +408,81 @@ class LiveMatcher:
                 inside = c.row_anchor[row] >= start
                 row, frame = row[inside], frame[inside]
             anchors.append(c.row_anchor[row])
+            sources.append((n, row))
             frames.append(frame)
             times.append(c.row_time[row])
             hyps.append(c.row_hyp[row])
             weights.append(c.row_weight[row])
-        self._hits = None
+        self._hits = self._hit_rows = None
         if not frames or sum(len(x) for x in frames) == 0:
             return []
         self._hits = tuple(np.concatenate(x) for x in (frames, times, hyps, weights, anchors))
+        self._hit_rows = sources
         return fpi.align_hits(self.index, *self._hits[:4], len(self.speeds), limit=limit)
+
+    # -- explaining the named record's peaks away ----------------------------------------------
+    def _explain(self, cands: list) -> None:
+        """Keep the query peaks of the best candidate's aligned landmarks (anchor and target of every pair
+        whose hit lies at its best speed and offset, +-1 frame), when it aligns ``explain`` landmarks: the
+        next update looks its new audio up again without them (:meth:`_read_residual`)."""
+        self._explained = (np.zeros(0), np.zeros(0))
+        if not cands or cands[0][1] < self.explain or self._hits is None:
+            return
+        track, k = cands[0][0], cands[0][3]
+        frame, q_time, hyp, weight, _ = self._hits
+        index = self.index
+        slot = np.searchsorted(index._bases, frame, side="right") - 1
+        mine = (index._ids[slot] == track) & (hyp == k)
+        if not mine.any():
+            return
+        offset = frame[mine] - index._bases[slot[mine]] - q_time[mine]
+        # the best offset +-1 frame, weighted, as the exact histogram counts it
+        values, inv = np.unique(offset, return_inverse=True)
+        cum = np.r_[0.0, np.cumsum(np.bincount(inv, weight[mine]))]
+        sums = cum[np.searchsorted(values, values + 1, side="right")] - cum[np.searchsorted(values, values - 1)]
+        best = values[int(np.argmax(sums))]
+        aligned = np.flatnonzero(mine)[np.abs(offset - best) <= 1]
+        kept = self._kept()
+        t_out, f_out = [], []
+        position = np.concatenate([np.full(len(row), n) for n, row in self._hit_rows])
+        rows = np.concatenate([row for _, row in self._hit_rows])
+        for n in np.unique(position[aligned]):
+            c = kept[n]
+            pair = c.row_pair[rows[aligned[position[aligned] == n]]]
+            t, f, i, j = c.peaks
+            t_out += [t[i[pair]], t[j[pair]]]
+            f_out += [f[i[pair]], f[j[pair]]]
+        t_all, f_all = np.concatenate(t_out), np.concatenate(f_out)
+        _, first = np.unique(np.rint(t_all) * 8192 + np.rint(f_all), return_index=True)
+        self._explained = (t_all[first], f_all[first])
+
+    def _residual_range(self, start: float, settled: float) -> tuple[float, float] | None:
+        """The later peaks (frames from the origin) whose pairs :meth:`_read_residual` looks up this update: the
+        audio read settled up to the last update (``settled``; the peaks there were matched then) not yet
+        looked up this way, at most ``RESIDUAL_MAX_S`` of it (a record just named: not the whole window
+        at once). None: under a frame."""
+        res_from = max(start, settled - RESIDUAL_MAX_S * FPS,
+                       self._residual_to if self._residual_to is not None else start)
+        self._residual_to = max(res_from, settled)
+        return (res_from, settled) if settled - res_from >= 1.0 else None
+
+    def _read_residual(self, y: np.ndarray, sr: int, end: float, start: float, span: tuple[float, float],
+                       spec: tuple | None) -> None:
+        """Look up again, without the named record's peaks (:func:`fpexplain.residual_peaks`), the pairs whose
+        later peak lies in ``span`` (:meth:`_residual_range`): the pairs the first pick did not have, as
+        chunks of their own (their votes and hits count as every chunk's). ``spec``: :meth:`_spectrogram`."""
+        res_from, settled = span
+        first = int(round((self._tail_start(res_from, start) - start) / FPS * sr))
+        t0 = end - (len(y) - first) / sr * FPS
+        P, b0, t_old, f_old, *_ = self._peaks(y, sr, first, spec)
+        ex_t, ex_f = self._explained
+        near = (ex_t >= t0 - fp.PEAK_DT) & (ex_t < end)
+        t, f = fpexplain.residual_peaks(P, b0, ex_t[near] - t0, ex_f[near])
+        dt_max = fp.DT_MAX / self.speeds.min()
+        i, j = fpexplain.new_pairs(t, f, t_old, f_old, fanout=fp.QUERY_FANOUT, dt_max=dt_max)
+        if not len(i):
+            return
+        t = t + t0
+        step = max(CHUNK_S * FPS, (settled - res_from) / (_MAX_CHUNKS - 2))
+        edges = np.r_[np.arange(res_from, settled, step), settled]
+        self._residual.extend(self._read_chunks(t, f, i, j, t[j], edges, end, end - start, residual=True))

@@ -1,0 +1,117 @@
+"""Query peaks "explained away": the peaks left to a quieter record once the named record's are taken out.
+
+During a blend the query's peaks are ranked against their neighbours (:func:`~livedj.dsp.fingerprint.window_rank`,
+:data:`~livedj.dsp.fingerprint.QUERY_DENSITY` per second), so the record that is locally louder holds
+every peak slot: ~95 % of the incoming record's landmarks were lost under the outgoing one
+(docs/fingerprints-log.md, "Where the slow blends lose"). Once a record is named and aligned, the query
+peaks its aligned landmarks matched are known; taking them (and the cells right around them, their
+main lobe) out of the spectrogram and picking again gives the next peaks their places: in a blend,
+the other record's. Their pairs that the first pick did not have are looked up as well
+(:class:`livedj.library.fpstream.LiveMatcher`, while a record is named).
+
+Pure functions over a power spectrogram (:func:`livedj.dsp.fingerprint.spectrogram`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from livedj.dsp import fingerprint as fp
+
+__all__ = ["MASK_DT", "MASK_DF", "peak_cells", "residual_peaks", "new_pairs"]
+
+#: cells taken out around an explained peak: its main lobe (a Hann window's is +-2 bins) and the
+#: frames of its note around it (+-3 frames: 48 ms); beyond them the record's other cells still compete
+MASK_DT, MASK_DF = 3, 2
+#: peaks per second picked among those left (the query's own density)
+RESIDUAL_DENSITY = fp.QUERY_DENSITY
+
+
+def peak_cells(t: np.ndarray, f: np.ndarray, b0: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The spectrogram cells (frame, column) of peaks at ``t`` frames and ``f`` Hz (column 0 = FFT bin ``b0``)."""
+    return (np.rint(np.asarray(t, np.float64)).astype(np.int64),
+            np.rint(np.asarray(f, np.float64) * (fp.N_FFT / fp.SR)).astype(np.int64) - b0)
+
+
+def residual_peaks(P: np.ndarray, b0: int, explained_t: np.ndarray, explained_f: np.ndarray, *,
+                   density: float | None = None, neighbourhood: tuple[int, int] = fp.QUERY_NEIGHBOURHOOD,
+                   mask: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The query peaks of ``P`` once the peaks at (``explained_t`` frames, ``explained_f`` Hz) are explained away.
+
+    As :func:`livedj.dsp.fingerprint.query_peaks` (local maxima of ``neighbourhood`` that rise
+    :data:`~livedj.dsp.fingerprint.T_CONTRAST` dB above their surroundings, ``density`` per second ranked
+    among their neighbours within +-0.5 s, refined by parabolas), except that the cells within ``mask``
+    (+-frames, +-columns) of an explained peak neither are peaks nor hide one, and no peak is taken
+    on an explained peak's own ridge (its column +-1 over the neighbourhood's frames: a decaying note
+    would otherwise give a peak just past the mask). With nothing explained: the query's own peaks.
+
+    Parameters
+    ----------
+    P : np.ndarray
+        Power spectrogram (frames x columns), column 0 = FFT bin ``b0``.
+    b0 : int
+        FFT bin of column 0.
+    explained_t, explained_f : np.ndarray
+        The explained peaks: frames (of ``P``) and Hz.
+
+    Returns
+    -------
+    t, f : np.ndarray
+        float64 peak frames and Hz, ascending in time.
+    """
+    density = RESIDUAL_DENSITY if density is None else density
+    mask = (MASK_DT, MASK_DF) if mask is None else mask
+    n_t, n_f = P.shape
+    if n_t < 3 or n_f < 3:
+        return np.zeros(0), np.zeros(0)
+    ti, fi = peak_cells(explained_t, explained_f, b0)
+    inside = (ti >= 0) & (ti < n_t) & (fi >= 0) & (fi < n_f)
+    ti, fi = ti[inside], fi[inside]
+    taken = _boxes(P.shape, ti, fi, mask[0], mask[1])
+    ridge = _boxes(P.shape, ti, fi, neighbourhood[0] // 2, 1)
+    Pm = np.where(taken, 0.0, P)
+    n_dt, n_df = neighbourhood
+    # the peak picker's running maxima and minima (livedj.dsp.fingerprint: the same values, ~2x scipy.ndimage's)
+    local_max = fp.running(fp.running(Pm, n_dt, 0, np.maximum), n_df, 1, np.maximum)
+    ok = (Pm == local_max) & (Pm > 10 ** (fp.FLOOR_DB / 10)) & ~ridge
+    ok &= P >= 10 ** (fp.T_CONTRAST / 10) * fp.running(P, 2 * fp.PEAK_DT + 1, 0, np.minimum)
+    ok[0] = ok[-1] = False
+    ok[:, 0] = ok[:, -1] = False
+    t_i, f_i = np.nonzero(ok)
+    if len(t_i) == 0:
+        return np.zeros(0), np.zeros(0)
+    keep = fp.window_rank(t_i, P[t_i, f_i], fp.BLOCK_S * fp.SR / fp.HOP / 2) < max(1, int(round(density * fp.BLOCK_S)))
+    t_i, f_i = t_i[keep], f_i[keep]
+    # the peak picker's parabolic refinement, on dB values
+    L = lambda a, b: 10.0 * np.log10(P[a, b].astype(np.float64) + 1e-20)  # noqa: E731
+    mid = L(t_i, f_i)
+    a, c = L(t_i, f_i - 1), L(t_i, f_i + 1)
+    d_f = 0.5 * (a - c) / np.minimum(a - 2 * mid + c, -1e-6)
+    a, c = L(t_i - 1, f_i), L(t_i + 1, f_i)
+    d_t = 0.5 * (a - c) / np.minimum(a - 2 * mid + c, -1e-6)
+    t = t_i + np.clip(d_t, -0.5, 0.5)
+    f = (f_i + b0 + np.clip(d_f, -0.5, 0.5)) * (fp.SR / fp.N_FFT)
+    order = np.lexsort((f, t))
+    return t[order], f[order]
+
+
+def _boxes(shape: tuple[int, int], ti: np.ndarray, fi: np.ndarray, half_t: int, half_f: int) -> np.ndarray:
+    """A bool array of ``shape``, True within +-``half_t`` frames and +-``half_f`` columns of each cell (ti, fi)."""
+    out = np.zeros(shape, bool)
+    dt, df = np.meshgrid(np.arange(-half_t, half_t + 1), np.arange(-half_f, half_f + 1), indexing="ij")
+    out[np.clip(ti[:, None] + dt.ravel(), 0, shape[0] - 1), np.clip(fi[:, None] + df.ravel(), 0, shape[1] - 1)] = True
+    return out
+
+
+def new_pairs(t: np.ndarray, f: np.ndarray, old_t: np.ndarray, old_f: np.ndarray, *, fanout: int, dt_max: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i, j) of the peaks (``t``, ``f``) that the peaks (``old_t``, ``old_f``) do not pair, each
+    set paired by :func:`livedj.dsp.fingerprint.pairs` (``fanout``, ``dt_max``): what is left to look up
+    once the old pairs were. Peaks are the same when they fall in the same cell."""
+    i, j = fp.pairs(t, f, fanout=fanout, dt_max=dt_max)
+    if not len(i):
+        return i, j
+    oi, oj = fp.pairs(old_t, old_f, fanout=fanout, dt_max=dt_max)
+    cell = lambda tt, ff: (lambda a, b: a * 4096 + b)(*peak_cells(tt, ff))  # noqa: E731
+    c, oc = cell(t, f), cell(old_t, old_f)
+    key = c[i] * (1 << 31) + c[j]
+    new = ~np.isin(key, oc[oi] * (1 << 31) + oc[oj])
+    return i[new], j[new]
