@@ -104,7 +104,8 @@ class LiveTempoKey:
     bpm_confidence: float = 0.0
     key: int | None = None
     key_confidence: float = 0.0
-    #: the last 12-s estimate before smoothing (what the room says right now) and its confidence
+    #: the last 12-s estimate before smoothing (what the room says right now) and its confidence (the tempered
+    #: posterior: livedj.dsp.tonal.live_key_posteriors)
     raw_key: int | None = None
     raw_key_confidence: float = 0.0
     tuning: float = 0.0  #: the last stretch's deviation from A440, semitones
