@@ -14,6 +14,8 @@ four development sets, and for the chosen rule the key shown by the live smoothe
   :mod:`benchmarks._keyphrase`.
 
 Never the benchmark's held-out sets. Choice and figures: docs/key.md, "The lowest note inside the window".
+``--fit-temperature``: the temperature of the rule's posterior (:data:`livedj.dsp.keyrelative.LOWEST_NOTE_TEMPERATURE`)
+fitted on the same four sets (docs/key.md, "A temperature for the live window").
 """
 from __future__ import annotations
 
@@ -229,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks._keylowest", description=__doc__.split("\n")[0])
     parser.add_argument("--fit-temperature", action="store_true", help="instead: fit the temperature of the "
-                        "tie-break's posterior (LOWEST_NOTE_TEMPERATURE) on the four dev sets and print their reliability")
+                        "tie-break's posterior (LOWEST_NOTE_TEMPERATURE) on the four dev sets and print their "
+                        "reliability")
     args = parser.parse_args(argv)
     sets = dev_sets(progress=_show)
     if args.fit_temperature:
