@@ -14,6 +14,8 @@ four development sets, and for the chosen rule the key shown by the live smoothe
   :mod:`benchmarks._keyphrase`.
 
 Never the benchmark's held-out sets. Choice and figures: docs/key.md, "The lowest note inside the window".
+``--fit-temperature``: the temperature of the rule's posterior (:data:`livedj.dsp.keyrelative.LOWEST_NOTE_TEMPERATURE`)
+fitted on the same four sets (docs/key.md, "A temperature for the live window").
 """
 from __future__ import annotations
 
@@ -136,17 +138,21 @@ def _smoothed(data: dict, p: np.ndarray, start: int) -> float:
     return float(np.mean(got))
 
 
-def rule_posterior(chroma: np.ndarray, lowest: np.ndarray, weight: float, floor: float, min_loop: float
-                   ) -> np.ndarray:
-    """The windows' posteriors under one rule (weight 0: plain), the gate read on each window's chroma."""
+def rule_posterior(chroma: np.ndarray, lowest: np.ndarray, weight: float, floor: float, min_loop: float,
+                   temperature: float | None = None) -> np.ndarray:
+    """The windows' posteriors under one rule (weight 0: plain), the gate read on each window's chroma; where the
+    tie-break applies, tempered by ``temperature`` (None: the shipped
+    :data:`~livedj.dsp.keyrelative.LOWEST_NOTE_TEMPERATURE`; 1: as the rule was chosen)."""
     from livedj.dsp.keyfind import gate_probability, key_posterior, load_model
-    from livedj.dsp.keyrelative import lowest_note_tiebreak
+    from livedj.dsp.keyrelative import LOWEST_NOTE_TEMPERATURE, lowest_note_tiebreak, temper
 
     p = key_posterior(chroma)
     if weight == 0:
         return p
     loop = gate_probability(chroma, load_model().gate)[..., None] >= min_loop
-    return np.where(loop, lowest_note_tiebreak(p, lowest, weight=weight, floor=floor), p)
+    shared = temper(lowest_note_tiebreak(p, lowest, weight=weight, floor=floor),
+                    LOWEST_NOTE_TEMPERATURE if temperature is None else temperature)
+    return np.where(loop, shared, p)
 
 
 def figures(sets: dict, level: float, weight: float, floor: float, min_loop: float) -> dict[str, float]:
@@ -166,6 +172,56 @@ def figures(sets: dict, level: float, weight: float, floor: float, min_loop: flo
     return out
 
 
+def fit_temperature(sets: dict) -> float:
+    """The temperature of the tie-break's posterior (:data:`livedj.dsp.keyrelative.LOWEST_NOTE_TEMPERATURE`) minimising
+    the negative log-likelihood of the true keys over every 12-s window at a 6-s hop, the mean of the sets' means."""
+    from scipy.optimize import minimize_scalar
+
+    from livedj.dsp.keyrelative import LOWEST_NOTE_FLOOR, LOWEST_NOTE_LEVEL, LOWEST_NOTE_MIN_LOOP, LOWEST_NOTE_WEIGHT
+
+    li = LEVELS.index(LOWEST_NOTE_LEVEL)
+    windows = [_any_windows(data) for data in sets.values()]
+
+    def nll(log_t: float, only: int | None = None) -> float:
+        total = []
+        for i, (chroma, lowest, key) in enumerate(windows):
+            if only is None or only == i:
+                p = rule_posterior(chroma, lowest[:, li], LOWEST_NOTE_WEIGHT, LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP,
+                                   float(np.exp(log_t)))
+                total.append(-np.mean(np.log(p[np.arange(len(key)), key] + 1e-12)))
+        return float(np.mean(total))
+
+    for i, name in enumerate(sets):
+        alone = minimize_scalar(nll, bounds=(-2, 2), args=(i,), method="bounded").x
+        print(f"  {name}: its own temperature would be {np.exp(alone):.3f}")
+    best = minimize_scalar(nll, bounds=(-2, 2), method="bounded")
+    print(f"  NLL at 1: {nll(0.0):.4f}, at the fit: {best.fun:.4f}")
+    return float(np.exp(best.x))
+
+
+def calibration(sets: dict, fitted: float) -> None:
+    """Per dev set: ECE and reliability of every window's confidence at temperature 1, ``fitted`` and as shipped;
+    asserts that no temperature moved a key."""
+    from benchmarks.key import ece_noise, reliability
+    from livedj.dsp.keyrelative import (LOWEST_NOTE_FLOOR, LOWEST_NOTE_LEVEL, LOWEST_NOTE_MIN_LOOP,
+                                        LOWEST_NOTE_TEMPERATURE, LOWEST_NOTE_WEIGHT)
+
+    li = LEVELS.index(LOWEST_NOTE_LEVEL)
+    for name, data in sets.items():
+        chroma, lowest, key = _any_windows(data)
+        keys = None
+        for label, t in (("1 (before)", 1.0), (f"{fitted:.3f} (fitted)", fitted),
+                         (f"{LOWEST_NOTE_TEMPERATURE:.3f} (shipped)", LOWEST_NOTE_TEMPERATURE)):
+            p = rule_posterior(chroma, lowest[:, li], LOWEST_NOTE_WEIGHT, LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP, t)
+            keys = p.argmax(-1) if keys is None else keys
+            assert np.array_equal(keys, p.argmax(-1)), "a temperature moved a key"
+            conf, right = p.max(-1), (p.argmax(-1) == key) * 1.0
+            ece, lines = reliability(conf, right)
+            print(f"{name} ({len(key)} windows), temperature {label}: ECE {ece:.3f} (noise "
+                  f"{ece_noise(conf, draws=300):.3f}), says {conf.mean():.3f}, right {right.mean():.3f}\n"
+                  + "\n".join("  " + line for line in lines))
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import itertools
@@ -174,8 +230,16 @@ def main(argv: list[str] | None = None) -> int:
     from livedj.dsp.keyrelative import LOWEST_NOTE_FLOOR, LOWEST_NOTE_LEVEL, LOWEST_NOTE_MIN_LOOP, LOWEST_NOTE_WEIGHT
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks._keylowest", description=__doc__.split("\n")[0])
-    parser.parse_args(argv)
+    parser.add_argument("--fit-temperature", action="store_true", help="instead: fit the temperature of the "
+                        "tie-break's posterior (LOWEST_NOTE_TEMPERATURE) on the four dev sets and print their "
+                        "reliability")
+    args = parser.parse_args(argv)
     sets = dev_sets(progress=_show)
+    if args.fit_temperature:
+        fitted = fit_temperature(sets)
+        print(f"temperature of the tie-break's posterior, NLL over the {len(sets)} dev sets: {fitted:.3f}")
+        calibration(sets, fitted)
+        return 0
     base = figures(sets, LOWEST_NOTE_LEVEL, 0.0, 0.0, 0.0)
     print("plain 12 s: " + "  ".join(f"{k} {v:.3f}" for k, v in base.items()))
     print("first round (every window, no gate): the best mean of the four sets' any-window MIREX among rules where "
@@ -203,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, data in sets.items():
         chroma, lowest, key = _any_windows(data)
         for label, w in (("plain", 0.0), ("lowest", LOWEST_NOTE_WEIGHT)):
-            p = rule_posterior(chroma, lowest[:, li], w, LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP)
+            p = rule_posterior(chroma, lowest[:, li], w, LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP, 1.0)
             ece, _ = reliability(p.max(-1), (p.argmax(-1) == key) * 1.0)
             print(f"  {name} any, {label}: MIREX {scores(p.argmax(-1), key)['mirex']:.3f}, ECE {ece:.3f}")
     return 0

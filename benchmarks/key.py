@@ -213,11 +213,15 @@ def detect(table: dict, method: str, which: str) -> tuple[np.ndarray, np.ndarray
     # the loop gate) and learned_nogate (fresh generated set only) weighted wherever the tempo is confident:
     # both measured, not shipped
     windows = table[{"learned_phrase": "live_windows", "learned_nogate": "nogate_windows"}.get(method, "windows")]
-    if method == "learned_lowest":  # the lowest-note tie-break inside each window (docs/key.md)
+    if method.startswith("learned_lowest"):  # the lowest-note tie-break inside each window (docs/key.md)
         from benchmarks._keylowest import rule_posterior
         from livedj.dsp.keyrelative import LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP, LOWEST_NOTE_WEIGHT
 
-        r = rule_posterior(windows, table["lowest"], LOWEST_NOTE_WEIGHT, LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP)
+        # as LiveTempoKey: the smoother (shown) reads the tie-break's posterior at temperature 1, a window's own
+        # estimate (last, any) reports the calibrated one (LOWEST_NOTE_TEMPERATURE; "_t1": temperature 1 everywhere)
+        temperature = 1.0 if which.startswith("shown") or method.endswith("_t1") else None
+        r = rule_posterior(windows, table["lowest"], LOWEST_NOTE_WEIGHT, LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP,
+                           temperature)
     else:
         r = _posteriors(windows, table["legacy_windows"], method)  # (n, MAX_WINDOWS, 24)
     valid = np.arange(MAX_WINDOWS)[None, :] < table["n_windows"][:, None]
@@ -335,6 +339,8 @@ def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
                                     ece, "fraction", baseline=ece_noise(conf), target=0.1))
                 if method == "learned" and which == "whole" and "opening" in sub:
                     rows += recalibration(sub, subset, keys)
+                if method == "learned_lowest" and which in ("last", "any"):
+                    rows += live_recalibration(sub, subset, which, keys)
         live = LIVE if LIVE in methods else "learned"
         for which in WINDOWS[1:]:  # the live estimates within 0.05 of the whole track's
             low, high = gap_interval(sub, live, which)
@@ -382,6 +388,23 @@ def recalibration(table: dict, subset: str, keys: np.ndarray) -> list[dict]:
             row(f"key.{subset}.whole.learned.recalibration_keeps_keys", f"keys the final temperature "
                 f"{INDEX_TEMPERATURE} left unchanged", float(np.mean(p.argmax(axis=-1) == keys.astype(int))),
                 "fraction", target=1.0, higher_is_better=True)]
+
+
+def live_recalibration(table: dict, subset: str, which: str, keys: np.ndarray) -> list[dict]:
+    """The live window's confidence before its temperature (:data:`livedj.dsp.keyrelative.LOWEST_NOTE_TEMPERATURE`,
+    fitted on dev data): its ECE, and the share of keys the temperature left as they were (all: a power)."""
+    from livedj.dsp.keyrelative import LOWEST_NOTE_TEMPERATURE
+
+    before, conf, idx = detect(table, "learned_lowest_t1", which)
+    ece, lines = reliability(conf, (before == table["key"][idx]).astype(float))
+    print(f"key benchmark: reliability of the live confidence before its temperature (1, now "
+          f"{LOWEST_NOTE_TEMPERATURE}), {subset} {which}:\n" + "\n".join(lines), file=sys.stderr)
+    return [row(f"key.{subset}.{which}.learned_lowest.ece_before_recalibration", f"ECE of the live 12-s window's "
+                f"confidence ({which}) at temperature 1 (keys5); baseline: sampling noise", ece, "fraction",
+                baseline=ece_noise(conf), target=0.1),
+            row(f"key.{subset}.{which}.learned_lowest.recalibration_keeps_keys", f"live keys ({which}) the temperature "
+                f"{LOWEST_NOTE_TEMPERATURE} left unchanged", float(np.mean(before == keys)), "fraction", target=1.0,
+                higher_is_better=True)]
 
 
 def per_excerpt(table: dict, method: str, which: str) -> np.ndarray:

@@ -43,6 +43,14 @@ def legacy_posterior_of(y: np.ndarray, sr: int, *, tuning: float | None = None,
     return np.eye(24)[int(np.argmax(key_scores(chroma)))], 0.0
 
 
+def legacy_live_posteriors(y: np.ndarray, sr: int, *, tuning: float | None = None
+                           ) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`legacy_posterior_of` in the shape of :func:`~livedj.dsp.tonal.live_key_posteriors` (what
+    :class:`~livedj.engine.listen.LiveTempoKey` calls)."""
+    p, tuning = legacy_posterior_of(y, sr, tuning=tuning)
+    return p, p, tuning
+
+
 def estimate_cost(quick: bool) -> list[dict]:
     from livedj.dsp.tonal import key_posterior_of
     from livedj.synth import DEMO_TRACKS, render_track
@@ -80,7 +88,7 @@ def update_cost(quick: bool) -> list[dict]:
     from benchmarks.live import _config, run_loop
     from livedj.engine.loader import load_engine
 
-    shipped = listen.key_posterior_of
+    shipped = listen.live_key_posteriors
     updates, rounds = (6, 1) if quick else (40, 3)
     n_index = 1_000 if quick else 10_000
     track = synth_library(1, 20.0 if quick else 75.0, "mp3", name="live-quick" if quick else "live")[0]
@@ -94,12 +102,12 @@ def update_cost(quick: bool) -> list[dict]:
     old: list[dict] = []
     try:
         for _ in range(rounds):
-            listen.key_posterior_of = shipped
+            listen.live_key_posteriors = shipped
             new += run_loop(engine, config, track, updates)
-            listen.key_posterior_of = legacy_posterior_of
+            listen.live_key_posteriors = legacy_live_posteriors
             old += run_loop(engine, config, track, updates)
     finally:
-        listen.key_posterior_of = shipped
+        listen.live_key_posteriors = shipped
         sink.close()
     rows = []
     for stage, what in (("total", "whole live update"), ("tempo_key", "helper thread's tempo_key stage")):

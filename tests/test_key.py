@@ -420,7 +420,7 @@ def test_the_live_window_reads_the_bass_a_loop_rests_on():
     gives A minor more of the pair than the plain chroma does; the index's key and estimate_key do not change."""
     from livedj.dsp.keyfind import chroma_features, gate_probability, load_model
     from livedj.dsp.keyrelative import RELATIVE, chroma_and_lowest
-    from livedj.dsp.tonal import key_posterior_of
+    from livedj.dsp.tonal import key_posterior_of, live_key_posteriors
 
     t = np.arange(int(2.0 * SR)) / SR
     midi = lambda m: 440.0 * 2 ** ((m - 69) / 12)  # noqa: E731
@@ -437,5 +437,38 @@ def test_the_live_window_reads_the_bass_a_loop_rests_on():
     a_minor, c_major = parse_key("A minor"), parse_key("C major")
     assert gate_probability(chroma, load_model().gate) >= 0.3  # loop-like enough for the rule to apply
     assert live[a_minor] / (live[a_minor] + live[c_major]) > plain[a_minor] / (plain[a_minor] + plain[c_major])
-    np.testing.assert_allclose(live + live[RELATIVE], plain + plain[RELATIVE], atol=1e-12)
+    shared, calibrated, _ = live_key_posteriors(y, SR)
+    np.testing.assert_allclose(calibrated, live)
+    np.testing.assert_allclose(shared + shared[RELATIVE], plain + plain[RELATIVE], atol=1e-12)
     assert estimate_key(y, SR)[0] == int(plain.argmax())
+
+
+def test_the_live_confidence_is_tempered_and_the_smoother_reads_the_shared_posterior():
+    """The live window's reported confidence is its tie-break posterior flattened by LOWEST_NOTE_TEMPERATURE (fitted
+    on dev data; the tie-break alone was over-confident): the same key, a lower top probability. The smoother reads
+    the untempered posterior, whose scale its margin was set on, so the key shown does not change."""
+    from livedj.dsp.keyrelative import LOWEST_NOTE_TEMPERATURE, temper
+    from livedj.dsp.tonal import live_key_posteriors
+    from livedj.engine.listen import LiveTempoKey
+
+    assert LOWEST_NOTE_TEMPERATURE > 1.0  # the fit flattened: the tie-break's windows were over-confident
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet(np.full(24, 0.3), size=40)
+    q = temper(p, 1.5)
+    np.testing.assert_allclose(q.sum(axis=-1), 1.0)
+    np.testing.assert_array_equal(np.argsort(q, axis=-1), np.argsort(p, axis=-1))  # a power keeps every rank
+    assert np.all(q.max(axis=-1) < p.max(axis=-1))
+    np.testing.assert_allclose(temper(p, 1.0), p, atol=1e-12)
+    np.testing.assert_allclose(temper(q, 1 / 1.5), p, atol=1e-9)  # its inverse: the reciprocal temperature
+
+    song = render_track(DEMO_TRACKS[0], 14.0, SR)[-12 * SR:]
+    shared, calibrated, _ = live_key_posteriors(song, SR)
+    assert int(shared.argmax()) == int(calibrated.argmax())
+    np.testing.assert_allclose(calibrated, temper(shared))  # a loop: the tie-break applies, and so the temperature
+    assert calibrated.max() < shared.max()
+    listener = LiveTempoKey()
+    listener.update(song, SR)  # tempo
+    listener.update(song, SR)  # key
+    assert listener.raw_key == int(calibrated.argmax())
+    assert listener.raw_key_confidence == pytest.approx(float(calibrated.max()))
+    np.testing.assert_allclose(listener.smoother._mean, shared)

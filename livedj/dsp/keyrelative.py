@@ -13,7 +13,8 @@ import numpy as np
 from livedj.dsp.keyfind import fold_pitch_classes, semitone_frames
 
 __all__ = ["RELATIVE", "LOWEST_NOTE_LEVEL", "LOWEST_NOTE_WEIGHT", "LOWEST_NOTE_FLOOR", "LOWEST_NOTE_MIN_LOOP",
-           "share_relatives", "lowest_notes", "chroma_and_lowest", "lowest_note_tiebreak"]
+           "LOWEST_NOTE_TEMPERATURE", "share_relatives", "lowest_notes", "chroma_and_lowest", "lowest_note_tiebreak",
+           "temper"]
 
 #: each key's relative: C major (0) <-> A minor (21), A minor <-> C major
 RELATIVE = np.array([(k + 9) % 12 + 12 for k in range(12)] + [(k + 3) % 12 for k in range(12)])
@@ -24,6 +25,13 @@ LOWEST_NOTE_LEVEL = 0.7
 #: probability of loop music from which the live window uses it (chosen on development data, ``python -m
 #: benchmarks._keylowest``; docs/key.md, "The lowest note inside the window")
 LOWEST_NOTE_WEIGHT, LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP = 2.0, 0.05, 0.3
+#: The temperature of a live window's posterior after :func:`lowest_note_tiebreak` (:func:`temper`): the tie-break
+#: sharpens a pair's split, which left the windows over-confident. Fitted by negative log-likelihood (the mean of the
+#: sets' means) on development data only: every 12-s window at a 6-s hop of the scores' training half, the held-out
+#: generator's draw 5000-5299, livedj.synth styles 7000+ and random loops 8000+, where the tie-break applies
+#: (``python -m benchmarks._keylowest --fit-temperature``; docs/key.md, "A temperature for the live window").
+#: A power of the posterior: no key changes.
+LOWEST_NOTE_TEMPERATURE = 1.134
 
 
 def share_relatives(p: np.ndarray, logit: np.ndarray) -> np.ndarray:
@@ -82,3 +90,11 @@ def lowest_note_tiebreak(p: np.ndarray, lowest: np.ndarray, *, weight: float = L
     lowest = np.asarray(lowest, np.float64)
     logit = np.log(np.asarray(p, np.float64) + 1e-12) + weight * np.log(lowest[..., np.arange(24) % 12] + floor)
     return share_relatives(p, logit)
+
+
+def temper(p: np.ndarray, temperature: float = LOWEST_NOTE_TEMPERATURE) -> np.ndarray:
+    """Shape (..., 24): ``p ** (1 / temperature)``, normalised (above 1 flatter, below 1 sharper). The order of the
+    keys, hence the argmax, does not change."""
+    logp = np.log(np.clip(np.asarray(p, np.float64), 1e-300, None)) / temperature
+    q = np.exp(logp - logp.max(axis=-1, keepdims=True))
+    return q / q.sum(axis=-1, keepdims=True)

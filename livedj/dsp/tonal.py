@@ -263,23 +263,40 @@ def key_posterior_of(y: np.ndarray, sr: int, *, tuning: float | None = None,
     See :mod:`livedj.dsp.keyfind`: tuned bass/treble chroma scored by profiles learned on rendered
     scores; uniform (1/24 each) for silence. ``period``: a loop's length in seconds
     (:func:`phrase_period`), whose every phase then counts once in loop music (:func:`key_chroma`).
-    ``lowest_notes`` (the live window's rule; not with ``period``): where the model's gate gives loop music at least
-    :data:`~livedj.dsp.keyrelative.LOWEST_NOTE_MIN_LOOP`, a key and its relative share their probability by how often
-    their tonics are the lowest note sounding (:func:`~livedj.dsp.keyrelative.lowest_note_tiebreak`: the cue that
-    tells a minor loop from its relative major inside the window, where the index reads the opening chord).
+    ``lowest_notes`` (the live window's rule; not with ``period``): :func:`live_key_posteriors`' calibrated one.
     """
-    from livedj.dsp.keyfind import gate_probability, key_posterior, load_model
-    from livedj.dsp.keyrelative import LOWEST_NOTE_MIN_LOOP, chroma_and_lowest, lowest_note_tiebreak
-
     if not lowest_notes or (period is not None and period < len(y) / sr):
+        from livedj.dsp.keyfind import key_posterior
+
         chroma, tuning = key_chroma(y, sr, tuning=tuning, period=period)
         return key_posterior(chroma, seconds=len(y) / sr), tuning
+    _, calibrated, tuning = live_key_posteriors(y, sr, tuning=tuning)
+    return calibrated, tuning
+
+
+def live_key_posteriors(y: np.ndarray, sr: int, *, tuning: float | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, float]:
+    """The live 12-s window's key posteriors: (shared, calibrated, tuning).
+
+    Where the key model's gate gives loop music at least :data:`~livedj.dsp.keyrelative.LOWEST_NOTE_MIN_LOOP`, a key
+    and its relative share their probability by how often their tonics are the lowest note sounding
+    (:func:`~livedj.dsp.keyrelative.lowest_note_tiebreak`: the cue that tells a minor loop from its relative major
+    inside the window, where the index reads the opening chord): ``shared``. ``calibrated`` is that posterior
+    flattened by :data:`~livedj.dsp.keyrelative.LOWEST_NOTE_TEMPERATURE` (:func:`~livedj.dsp.keyrelative.temper`,
+    fitted on dev data; the same keys), the confidence to report. The live smoother reads ``shared``: its margin
+    was set on that scale, and the flatter posterior made the key shown from 6 s in worse on dev data (docs/key.md,
+    "A temperature for the live window"). Elsewhere both are the plain posterior.
+    """
+    from livedj.dsp.keyfind import gate_probability, key_posterior, load_model
+    from livedj.dsp.keyrelative import LOWEST_NOTE_MIN_LOOP, chroma_and_lowest, lowest_note_tiebreak, temper
+
     chroma, lowest, tuning = chroma_and_lowest(y, sr, tuning=tuning)
     p = key_posterior(chroma, seconds=len(y) / sr)
     gate = load_model().gate
     if gate is None or gate_probability(chroma, gate) >= LOWEST_NOTE_MIN_LOOP:
         p = lowest_note_tiebreak(p, lowest)
-    return p, tuning
+        return p, temper(p), tuning
+    return p, p, tuning
 
 
 def estimate_key(y: np.ndarray, sr: int, *, profile: str | None = None,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from livedj.dsp.rhythm import estimate_tempo
-from livedj.dsp.tonal import camelot, key_name, key_posterior_of, shift_key, speed_semitones
+from livedj.dsp.tonal import camelot, key_name, live_key_posteriors, shift_key, speed_semitones
 
 MIN_SECONDS = 4.0  # below this, tempo and key are guesses: report nothing
 #: An identified record's key moves to the next semitone only when the fader's measured speed is this
@@ -104,7 +104,8 @@ class LiveTempoKey:
     bpm_confidence: float = 0.0
     key: int | None = None
     key_confidence: float = 0.0
-    #: the last 12-s estimate before smoothing (what the room says right now) and its confidence
+    #: the last 12-s estimate before smoothing (what the room says right now) and its confidence (the tempered
+    #: posterior: livedj.dsp.tonal.live_key_posteriors)
     raw_key: int | None = None
     raw_key_confidence: float = 0.0
     tuning: float = 0.0  #: the last stretch's deviation from A440, semitones
@@ -127,12 +128,14 @@ class LiveTempoKey:
             bpm, confidence = estimate_tempo(stretch, sample_rate)
             self.bpm, self.bpm_confidence = (float(bpm), float(confidence)) if confidence > 0 else (None, 0.0)
         else:
-            posterior, self.tuning = key_posterior_of(stretch, sample_rate, lowest_notes=True)
+            # the smoother reads the posterior on the scale its margin was set on; the raw estimate reports the
+            # calibrated confidence (the same key; livedj.dsp.tonal.live_key_posteriors)
+            posterior, calibrated, self.tuning = live_key_posteriors(stretch, sample_rate)
             if np.allclose(posterior, 1.0 / 24):
                 self.raw_key, self.raw_key_confidence = None, 0.0
             else:
-                self.raw_key = int(np.argmax(posterior))
-                self.raw_key_confidence = float(posterior[self.raw_key])
+                self.raw_key = int(np.argmax(calibrated))
+                self.raw_key_confidence = float(calibrated[self.raw_key])
                 self.smoother.update(posterior, 2 * self.hop_s)
             self._show()
         self._turn += 1
