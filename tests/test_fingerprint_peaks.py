@@ -68,3 +68,24 @@ def test_excerpt_of_a_steep_fade_named(fading, tmp_path):
         for s in STARTS[1:]:
             a = int(round(s * SR))
             assert identify(y[a:a + int(EXCERPT_S * SR)], SR, index)[0] == k + 1, (k, s)
+
+
+def test_residual_peaks_are_the_query_peaks_but_those_explained_away(demo_records_16k):
+    """fpexplain.residual_peaks (the live matcher's second read while a record is named) shares the peak
+    picker's ranking and refinement: with nothing explained it gives exactly the query's peaks; with some
+    explained, none of its peaks lies within the mask around them, and new ones take their place."""
+    from livedj.library import fpexplain
+
+    y = demo_records_16k[0][: 10 * SR]
+    P, b0 = fp.spectrogram(y, SR, (fp.F_MIN, fp.F_MAX))
+    t, f = fp.query_peaks(y, SR)
+    t0, f0 = fpexplain.residual_peaks(P, b0, np.zeros(0), np.zeros(0), density=fp.QUERY_DENSITY)
+    assert np.array_equal(t, t0) and np.array_equal(f, f0)
+    gone = slice(0, len(t), 3)  # a third of the peaks explained away
+    t1, f1 = fpexplain.residual_peaks(P, b0, t[gone], f[gone], density=fp.QUERY_DENSITY)
+    ti, fi = fpexplain.peak_cells(t[gone], f[gone], b0)
+    ri, rf = fpexplain.peak_cells(t1, f1, b0)
+    near = (np.abs(ri[:, None] - ti[None]) <= fpexplain.MASK_DT) & (np.abs(rf[:, None] - fi[None]) <= fpexplain.MASK_DF)
+    assert not near.any()
+    kept = set(zip(np.round(t1, 3), np.round(f1, 1)))
+    assert len(kept - set(zip(np.round(t, 3), np.round(f, 1)))) > 0  # peaks the first pick did not have

@@ -238,7 +238,30 @@ def _peaks_of(P: np.ndarray, b0: int, density: float, neighbourhood: tuple[int, 
     """:func:`peaks` of a power spectrogram ``P`` whose column 0 is FFT bin ``b0``."""
     if P.shape[0] < 3 or P.shape[1] < 3:
         return np.zeros(0), np.zeros(0)
-    ok = _peak_mask(P, neighbourhood=neighbourhood)
+    return pick_peaks(P, b0, _peak_mask(P, neighbourhood=neighbourhood), density)
+
+
+def pick_peaks(P: np.ndarray, b0: int, ok: np.ndarray, density: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ``density`` strongest per second of the candidate cells ``ok`` of ``P``, refined to sub-frame, sub-bin.
+
+    Parameters
+    ----------
+    P : np.ndarray
+        Shape (frames, bins): a power spectrogram whose column 0 is FFT bin ``b0``.
+    b0 : int
+        The FFT bin of ``P``'s column 0.
+    ok : np.ndarray
+        Shape of ``P``, bool: the cells that may be peaks (local maxima); its border is cleared here.
+    density : float
+        Peaks kept per second.
+
+    Returns
+    -------
+    t, f : np.ndarray
+        float64 peak times in frames and frequencies in Hz, ascending in time.
+    """
+    if P.shape[0] < 3 or P.shape[1] < 3:
+        return np.zeros(0), np.zeros(0)
     ok[0] = ok[-1] = False
     ok[:, 0] = ok[:, -1] = False  # interior only: interpolation needs both neighbours
     ti, fi = np.nonzero(ok)
@@ -401,4 +424,4 @@ def running(x: np.ndarray, size: int, axis: int, op) -> np.ndarray:
     return _running(x, size, axis, op)
 
 
-__all__ += ["spectrogram_peaks", "running"]
+__all__ += ["spectrogram_peaks", "running", "pick_peaks"]

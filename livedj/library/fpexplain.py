@@ -73,24 +73,7 @@ def residual_peaks(P: np.ndarray, b0: int, explained_t: np.ndarray, explained_f:
     local_max = fp.running(fp.running(Pm, n_dt, 0, np.maximum), n_df, 1, np.maximum)
     ok = (Pm == local_max) & (Pm > 10 ** (fp.FLOOR_DB / 10)) & ~ridge
     ok &= P >= 10 ** (fp.T_CONTRAST / 10) * fp.running(P, 2 * fp.PEAK_DT + 1, 0, np.minimum)
-    ok[0] = ok[-1] = False
-    ok[:, 0] = ok[:, -1] = False
-    t_i, f_i = np.nonzero(ok)
-    if len(t_i) == 0:
-        return np.zeros(0), np.zeros(0)
-    keep = fp.window_rank(t_i, P[t_i, f_i], fp.BLOCK_S * fp.SR / fp.HOP / 2) < max(1, int(round(density * fp.BLOCK_S)))
-    t_i, f_i = t_i[keep], f_i[keep]
-    # the peak picker's parabolic refinement, on dB values
-    L = lambda a, b: 10.0 * np.log10(P[a, b].astype(np.float64) + 1e-20)  # noqa: E731
-    mid = L(t_i, f_i)
-    a, c = L(t_i, f_i - 1), L(t_i, f_i + 1)
-    d_f = 0.5 * (a - c) / np.minimum(a - 2 * mid + c, -1e-6)
-    a, c = L(t_i - 1, f_i), L(t_i + 1, f_i)
-    d_t = 0.5 * (a - c) / np.minimum(a - 2 * mid + c, -1e-6)
-    t = t_i + np.clip(d_t, -0.5, 0.5)
-    f = (f_i + b0 + np.clip(d_f, -0.5, 0.5)) * (fp.SR / fp.N_FFT)
-    order = np.lexsort((f, t))
-    return t[order], f[order]
+    return fp.pick_peaks(P, b0, ok, density)  # the peak picker's ranking and refinement
 
 
 def _boxes(shape: tuple[int, int], ti: np.ndarray, fi: np.ndarray, half_t: int, half_f: int) -> np.ndarray:
