@@ -7,8 +7,8 @@ update, although 9 of the 10 seconds were read one update before. :class:`LiveMa
 :mod:`livedj.library.fpchunks`), its lookups and their hits (read once, kept as keys:
 :mod:`livedj.library.fpkeys`): their coarse votes stay in a running vote array until all of the chunk's
 pairs have left the window (then taken back, from the keys, with weight -1), and the exact stage takes
-the chosen bins' hits from the kept chunks' keys,
-counting only pairs inside the window. Per update it
+the chosen bins' hits from the kept chunks' keys, counting only pairs
+inside the window. Per update it
 analyses only the newest seconds (from an edge of the window's STFT frames, with a second of context
 for the peaks' ranking, so the new pairs are exactly those :func:`match_audio` finds in the same window) and reads only the new
 chunk's postings. Besides the window's best bins, the newest second's own votes pick a few
