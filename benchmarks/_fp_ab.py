@@ -37,7 +37,7 @@ import numpy as np
 from benchmarks.common import REPO, cache_dir, row
 
 IN_ALL = False
-MODULES = ("fpvote", "fpkeys", "fpsame", "fingerprints", "fpstream")  # dependency order
+MODULES = ("fpexplain", "fpvote", "fpkeys", "fpsame", "fingerprints", "fpchunks", "fpstream")  # dependency order
 CONDS = ("clean", "standard", "standard+6", "standard-6", "keylock+6", "absent")
 SR = 16000
 _IMPORT = re.compile(r"^(\s*)from livedj\.library(?:\.(\w+))? import (.+)$", re.M)

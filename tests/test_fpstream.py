@@ -232,3 +232,27 @@ def test_explained_peaks_let_the_incoming_record_in_sooner(library, index):
             late[mode] += named
         assert totals["on"] >= 1.05 * totals["off"], (a, b, totals)
     assert late["on"] <= late["off"] - 2, late  # named sooner (s, summed over the three)
+
+
+def test_aligned_hits_are_the_named_records_at_its_offset(library, index):
+    """``fpexplain.aligned_hits`` (the landmarks whose query peaks are explained away): of an update's
+    exact-stage hits, the named record's at its speed within +-1 frame of one offset, and as many
+    (weighted) as the count it is named with; an id with no hits has none."""
+    from livedj.library import fpexplain
+
+    y = _stream(library, 0, 5)
+    live = LiveMatcher(index)
+    for end in (10.0, 11.0, 12.0):
+        got = live.match(y[int((end - 10.0) * SR): int(end * SR)], SR, 3600.0 + end, top=2)
+    frame, q_time, hyp, weight, _ = live._hits
+    assert got[0].track_id == 1
+    # its hypothesis: the pitch-fader speed nearest the one it is named at (refined between hypotheses)
+    k = int(np.argmin(np.where(live.locked, np.inf, np.abs(live.speeds - got[0].speed))))
+    aligned = fpexplain.aligned_hits(index, frame, q_time, hyp, weight, track=1, k=k)
+    slot = np.searchsorted(index._bases, frame[aligned], side="right") - 1
+    assert (index._ids[slot] == 1).all() and (hyp[aligned] == k).all()
+    offset = frame[aligned] - index._bases[slot] - q_time[aligned]
+    assert offset.max() - offset.min() <= 2
+    assert weight[aligned].sum() == pytest.approx(got[0].aligned, rel=0.05)
+    absent = int(index._ids.max()) + 1  # no record of the library has this id
+    assert len(fpexplain.aligned_hits(index, frame, q_time, hyp, weight, track=absent, k=k)) == 0

@@ -9,14 +9,15 @@ main lobe) out of the spectrogram and picking again gives the next peaks their p
 the other record's. Their pairs that the first pick did not have are looked up as well
 (:class:`livedj.library.fpstream.LiveMatcher`, while a record is named).
 
-Pure functions over a power spectrogram (:func:`livedj.dsp.fingerprint.spectrogram`).
+Pure functions over a power spectrogram (:func:`livedj.dsp.fingerprint.spectrogram`), and
+:func:`aligned_hits`: which hits of the exact stage are the named record's aligned landmarks.
 """
 from __future__ import annotations
 
 import numpy as np
 from livedj.dsp import fingerprint as fp
 
-__all__ = ["MASK_DT", "MASK_DF", "peak_cells", "residual_peaks", "new_pairs"]
+__all__ = ["MASK_DT", "MASK_DF", "peak_cells", "residual_peaks", "new_pairs", "aligned_hits"]
 
 #: cells taken out around an explained peak: its main lobe (a Hann window's is +-2 bins) and the
 #: frames of its note around it (+-3 frames: 48 ms); beyond them the record's other cells still compete
@@ -98,3 +99,37 @@ def new_pairs(t: np.ndarray, f: np.ndarray, old_t: np.ndarray, old_f: np.ndarray
     key = c[i] * (1 << 31) + c[j]
     new = ~np.isin(key, oc[oi] * (1 << 31) + oc[oj])
     return i[new], j[new]
+
+
+def aligned_hits(index, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, weight: np.ndarray, *, track: int,
+                 k: int) -> np.ndarray:
+    """The hits of ``track`` at hypothesis ``k`` that lie at its best offset, +-1 frame (the exact histogram's
+    count, weighted): the landmarks whose query peaks are explained away.
+
+    Parameters
+    ----------
+    index : FingerprintIndex
+        The library's landmarks (its tracks' first frames, ``_bases``, and ids, ``_ids``).
+    frame, q_time, hyp, weight : np.ndarray
+        Per hit of the exact stage: index frame, query time (speed-1 frames), hypothesis, weight.
+    track : int
+        The named record's id.
+    k : int
+        Its hypothesis (speed, key lock).
+
+    Returns
+    -------
+    np.ndarray
+        Indices into the hit arrays, ascending; empty when ``track`` has no hit at ``k``.
+    """
+    slot = np.searchsorted(index._bases, frame, side="right") - 1
+    mine = (index._ids[slot] == track) & (hyp == k)
+    if not mine.any():
+        return np.zeros(0, np.int64)
+    offset = frame[mine] - index._bases[slot[mine]] - q_time[mine]
+    # the best offset +-1 frame, weighted, as the exact histogram counts it
+    values, inv = np.unique(offset, return_inverse=True)
+    cum = np.r_[0.0, np.cumsum(np.bincount(inv, weight[mine]))]
+    sums = cum[np.searchsorted(values, values + 1, side="right")] - cum[np.searchsorted(values, values - 1)]
+    best = values[int(np.argmax(sums))]
+    return np.flatnonzero(mine)[np.abs(offset - best) <= 1]

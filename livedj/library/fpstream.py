@@ -3,11 +3,12 @@
 Live, consecutive updates hear overlapping windows: the last 10 s, 1 s later (``analysis.hop_s``).
 :func:`~livedj.library.fingerprints.match_audio` reads every lookup's index postings again at each
 update, although 9 of the 10 seconds were read one update before. :class:`LiveMatcher` keeps, per
-*chunk* of new audio (the landmark pairs whose later peak arrived since the last update), its
-lookups and their hits (read once, kept as keys: :mod:`livedj.library.fpkeys`): their coarse votes
-stay in a running vote array until all of the chunk's pairs have left the window (then taken back,
-from the keys, with weight -1), and the exact stage takes the chosen bins' hits from the kept chunks'
-keys, counting only pairs inside the window. Per update it
+*chunk* of new audio (the landmark pairs whose later peak arrived since the last update;
+:mod:`livedj.library.fpchunks`), its lookups and their hits (read once, kept as keys:
+:mod:`livedj.library.fpkeys`): their coarse votes stay in a running vote array until all of the chunk's
+pairs have left the window (then taken back, from the keys, with weight -1), and the exact stage takes
+the chosen bins' hits from the kept chunks' keys, counting only pairs
+inside the window. Per update it
 analyses only the newest seconds (from an edge of the window's STFT frames, with a second of context
 for the peaks' ranking, so the new pairs are exactly those :func:`match_audio` finds in the same window) and reads only the new
 chunk's postings. Besides the window's best bins, the newest second's own votes pick a few
@@ -33,14 +34,13 @@ quieter record of a blend gets the peak slots the louder one held (docs/fingerpr
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
 
 from livedj.dsp import fingerprint as fp
 from livedj.library import fingerprints as fpi
-from livedj.library import fpexplain, fpkeys, fpsame, fpvote
+from livedj.library import fpchunks, fpexplain, fpkeys, fpsame, fpvote
 
 __all__ = ["LiveMatcher", "SETTLE_S"]
 
@@ -53,15 +53,11 @@ CONTEXT_S = 1.0             #: audio analysed before the oldest new anchor (a pe
 #: version 1; since version 2 a peak is ranked among its neighbours within +-0.5 s (CONTEXT_S covers
 #: them), so the whole second only makes the tail up to 2 s longer than it needs to be (2 s)
 ALIGN_S = float(np.lcm(int(fp.BLOCK_S * fp.SR), fp.HOP)) / fp.SR
-_TIME_BITS = 20             # a lookup key: chunk (4 bits), hash (HASH_BITS), coarse query time >> DEDUP_SHIFT
-_MAX_CHUNKS = 1 << (43 - fp.HASH_BITS - _TIME_BITS)  # chunks read at once (dedup_rows takes 43-bit keys)
 RECENT_S = 1.0             #: the newest audio whose votes also pick candidates of their own
 RECENT_CANDIDATES = 8      #: bins per hypothesis group picked by the newest audio's votes (0: none)
 #: after a try of the matcher's second pass (a whole stateless match of the window) that named nothing, a
 #: stream tries again only this much later: the record is heard again, and each try costs ~2 updates' CPU
 SECOND_PASS_EVERY_S = 2.0
-#: a chunk's hit keys are grouped by bin when it stays in the window at least this long
-GROUP_LIFE_S = 5.0
 #: the most audio whose pairs are looked up again without the named record's peaks in one update (s): each
 #: update's new second; a record just named has the rest of the window read as it was (bounded CPU)
 RESIDUAL_MAX_S = 2.0
@@ -71,29 +67,6 @@ MAX_ORIGIN_FRAMES = 1 << 21  #: after ~9 h the stream clock is re-based (offsets
 #: new pairs looked up too (:mod:`livedj.library.fpexplain`; 0: never). Twice ``MIN_ALIGNED``: chance
 #: alignments reach 13, a record's own rarely falls below 20 while it is the louder one
 EXPLAIN_ALIGNED = 2 * fpi.MIN_ALIGNED
-
-
-@dataclass
-class _Chunk:
-    """The lookups one chunk read: their votes are taken back when it leaves (its postings read again),
-    the exact stage reads their hits in the chosen bins."""
-
-    middle: float            # stream frame (from the origin) of the middle of its pairs' later peaks
-    targets: tuple           # its pairs' later peaks are in [targets[0], targets[1]) (frames from the origin)
-    n_pairs: int
-    hashes: np.ndarray       # per lookup: hash
-    q: np.ndarray            # per lookup: query time of the coarse stage
-    df: np.ndarray           # per lookup: hits read (0: not read)
-    groups: np.ndarray       # per lookup: hypothesis groups that asked (bits)
-    rows: np.ndarray         # rows grouped by lookup
-    start: np.ndarray        # lookup u's rows: rows[start[u]:start[u + 1]]
-    row_hyp: np.ndarray
-    row_time: np.ndarray     # per row: anchor time in speed-1 frames from the origin
-    row_weight: np.ndarray   # per row: its lookup's weight min(1, common / df)
-    row_anchor: np.ndarray   # per row: its pair's anchor (earlier peak), frames from the origin
-    hits: fpkeys.HitKeys     # its hits' coarse bins and frames: votes taken back, chosen hits found, unread
-    row_pair: np.ndarray     # per row: its pair (index into peaks' i, j)
-    peaks: tuple             # the read's peaks and pairs (t frames from the origin, f Hz, i, j)
 
 
 class LiveMatcher:
@@ -131,9 +104,9 @@ class LiveMatcher:
 
     def reset(self) -> None:
         """Forget the stream: the next window is read whole."""
-        self._chunks: deque[_Chunk] = deque()
-        self._residual: deque[_Chunk] = deque()  # the explained-away peaks' pairs (_read_residual)
-        self._provisional: _Chunk | None = None  # the newest, unsettled pairs: read for one update only
+        self._chunks: deque[fpchunks.Chunk] = deque()
+        self._residual: deque[fpchunks.Chunk] = deque()  # the explained-away peaks' pairs (_read_residual)
+        self._provisional: fpchunks.Chunk | None = None  # the newest, unsettled pairs: read for one update only
         self._votes = np.zeros((self._n_groups, (1 << fpi.COARSE_BINS_LOG2) + 1), np.float32)
         self._recent = np.zeros_like(self._votes)  # scratch: the newest chunks' votes alone
         self._origin: float | None = None  # stream frame of time 0 of every kept query time
@@ -238,15 +211,16 @@ class LiveMatcher:
         counts = dict(zip(ids.tolist(), best.tolist()))
         return {int(track): float(counts.get(int(track), 0.0)) for track in self._candidates}
 
-    def _vote(self, chunk: _Chunk, votes: np.ndarray, scale: float = 1.0, also: np.ndarray | None = None) -> None:
+    def _vote(self, chunk: fpchunks.Chunk, votes: np.ndarray, scale: float = 1.0,
+              also: np.ndarray | None = None) -> None:
         """A chunk's coarse votes (``scale`` x their weights) added to ``votes`` (and ``also``), one row per
         group, from its kept hit bins (the postings are read once, when the chunk is)"""
-        fpkeys.key_votes(chunk.hits, chunk.df, chunk.groups, self.index.common, votes, scale, also)
+        fpchunks.vote(chunk, self.index.common, votes, scale, also)
 
-    def _unvote(self, chunk: _Chunk) -> None:
+    def _unvote(self, chunk: fpchunks.Chunk) -> None:
         self._vote(chunk, self._votes, -1.0)
 
-    def _kept(self) -> list[_Chunk]:
+    def _kept(self) -> list[fpchunks.Chunk]:
         return list(self._chunks) + list(self._residual) + ([self._provisional] if self._provisional is not None else [])
 
     # -- reading new audio -------------------------------------------------------------------
@@ -298,7 +272,7 @@ class LiveMatcher:
         self._settled = settle_to
         # the unsettled newest pairs are read too, for this update only (provisionally: the next reads
         # them again, settled), so that the newest audio weighs as in match_audio (at a cut, the new record)
-        step = max(CHUNK_S * FPS, (settle_to - new_from) / (_MAX_CHUNKS - 2))  # a long window: longer chunks
+        step = max(CHUNK_S * FPS, (settle_to - new_from) / (fpchunks.MAX_CHUNKS - 2))  # a long window: longer chunks
         edges = np.r_[np.arange(new_from, settle_to, step), settle_to, end + 1.0]
         chunks = self._read_chunks(t + t0, f, i, j, target, edges, end, end - start)
         if chunks and chunks[-1].targets[1] > end:
@@ -306,11 +280,9 @@ class LiveMatcher:
         self._chunks.extend(chunks)
 
     def _read_chunks(self, t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, target: np.ndarray,
-                     edges: np.ndarray, end: float, span: float, *, residual: bool = False) -> list[_Chunk]:
-        """Read the pairs (i, j) of peaks (t frames from the origin, f Hz) whose later peak (``target``) is in
-        [edges[0], edges[-1]), as one chunk per pair of edges: their lookups, votes added. All chunks in one
-        pass (a window read whole costs about one :func:`match_audio`), each with its own lookups and hit
-        budget (``HIT_BUDGET`` x its share of the window ``span``). ``residual``: pairs of explained-away
+                     edges: np.ndarray, end: float, span: float, *, residual: bool = False) -> list[fpchunks.Chunk]:
+        """:func:`fpchunks.read_chunks` of the pairs (i, j) of peaks (t frames from the origin, f Hz) whose later
+        peak (``target``) is in [edges[0], edges[-1]), votes added. ``residual``: pairs of explained-away
         peaks (:meth:`_read_residual`): not counted in the query's pairs (``share``), not among the newest
         audio's own votes (they are older)."""
         # the newest audio's votes alone (candidates of their own, _exact): the kept chunks among it first,
@@ -320,57 +292,9 @@ class LiveMatcher:
             for c in self._kept():
                 if c.targets[1] > recent_from:
                     self._vote(c, self._recent)
-        index = self.index
-        chunk_of = np.searchsorted(edges, target, side="right") - 1
-        ok = (chunk_of >= 0) & (chunk_of < len(edges) - 1)
-        i, j, chunk_of = i[ok], j[ok], chunk_of[ok]
-        hashes, times, hyp, pair = fpi.hash_rows(t, f, i, j, self.speeds, self.pitches, with_pair=True)
-        if len(hashes) == 0 or len(index) == 0:
-            return []
-        row_chunk = chunk_of[pair]
-        q_time = np.rint(times).astype(np.int64)  # exact, per hypothesis: for the exact stage
-        # the coarse stage scales times from the chunk's own start, as match_audio from the window's:
-        # scaled from the origin, the hypotheses of one pair would land seconds apart after a minute
-        # (no longer one lookup, no longer one bin)
-        first_target = edges[row_chunk]
-        q_coarse = np.rint((times - first_target * self.speeds[hyp]) + first_target).astype(np.int64)
-        df = np.asarray(index.buckets[hashes + 1], np.int64) - np.asarray(index.buckets[hashes], np.int64)
-        df[df > fpi.SKIP_DF * index.common] = 0
-        # one lookup per (chunk, hash, time to 0.25 s); chunk-major, so that a chunk's lookups are contiguous
-        key = (((row_chunk << fp.HASH_BITS) | hashes) << _TIME_BITS) | ((q_coarse >> fpi.DEDUP_SHIFT) + (1 << (_TIME_BITS - 1)))
-        inv, first, rows, start = fpvote.dedup_rows(key)
-        u_df = df[first]
-        u_chunk = row_chunk[first]
-        bounds = np.searchsorted(u_chunk, np.arange(len(edges)))
-        for c in range(len(edges) - 1):
-            lo, hi = edges[c], min(edges[c + 1], end)
-            seg = slice(bounds[c], bounds[c + 1])
-            u_df[seg][fpi.over_budget(u_df[seg], int(fpi.HIT_BUDGET * max(0.0, hi - lo) / span))] = 0
-        groups = fpvote.or_by(inv, self._group_bit[hyp], len(first))
-        u_hash, u_q = hashes[first], q_coarse[first]
-        weight = np.minimum(1.0, index.common / np.maximum(df, 1))
-        anchor = t[i][pair]
-        n_pairs = np.bincount(chunk_of, minlength=len(edges) - 1)
-        out = []
-        for c in range(len(edges) - 1):
-            a, b = bounds[c], bounds[c + 1]
-            if a == b:
-                continue
-            lo, hi = float(edges[c]), float(edges[c + 1])
-            # keys grouped by bin (~1 ms per 400k) pay back over the updates a chunk stays, not for the
-            # provisional chunk (one update) nor for the oldest chunks of a window read whole (they leave
-            # within seconds: reading their keys in posting order costs less than grouping them)
-            hits = fpkeys.hit_keys(index.buckets, index.times, u_hash[a:b], u_q[a:b], u_df[a:b], fpi.COARSE_SHIFT,
-                                   (1 << fpi.COARSE_BINS_LOG2) - 1,
-                                   grouped=hi <= end and hi - (end - span) >= GROUP_LIFE_S * FPS)
-            # the rows stay indices into this read's row arrays (shared by its chunks)
-            out.append(_Chunk((min(hi, end) + lo) / 2, (lo, hi), 0 if residual else int(n_pairs[c]), u_hash[a:b],
-                              u_q[a:b], u_df[a:b], groups[a:b], rows, start[a:b + 1], hyp, q_time, weight, anchor, hits,
-                              pair, (t, f, i, j)))
-            # chunk by chunk, lookup by lookup: each bin's adds in posting order
-            self._vote(out[-1], self._votes,
-                       also=self._recent if RECENT_CANDIDATES and hi > recent_from and not residual else None)
-        return out
+        return fpchunks.read_chunks(self.index, self.speeds, self.pitches, self._group_bit, t, f, i, j, target, edges,
+                                    end, span, self._votes, recent=self._recent if RECENT_CANDIDATES and not residual
+                                    else None, recent_from=recent_from, residual=residual)
 
     # -- the exact stage over the kept chunks -------------------------------------------------
     def _track_bins(self, start: float) -> np.ndarray:
@@ -428,20 +352,9 @@ class LiveMatcher:
         self._explained = (np.zeros(0), np.zeros(0))
         if not cands or cands[0][1] < self.explain or self._hits is None:
             return
-        track, k = cands[0][0], cands[0][3]
-        frame, q_time, hyp, weight, _ = self._hits
-        index = self.index
-        slot = np.searchsorted(index._bases, frame, side="right") - 1
-        mine = (index._ids[slot] == track) & (hyp == k)
-        if not mine.any():
+        aligned = fpexplain.aligned_hits(self.index, *self._hits[:4], track=cands[0][0], k=cands[0][3])
+        if not len(aligned):
             return
-        offset = frame[mine] - index._bases[slot[mine]] - q_time[mine]
-        # the best offset +-1 frame, weighted, as the exact histogram counts it
-        values, inv = np.unique(offset, return_inverse=True)
-        cum = np.r_[0.0, np.cumsum(np.bincount(inv, weight[mine]))]
-        sums = cum[np.searchsorted(values, values + 1, side="right")] - cum[np.searchsorted(values, values - 1)]
-        best = values[int(np.argmax(sums))]
-        aligned = np.flatnonzero(mine)[np.abs(offset - best) <= 1]
         kept = self._kept()
         t_out, f_out = [], []
         position = np.concatenate([np.full(len(row), n) for n, row in self._hit_rows])
@@ -483,6 +396,6 @@ class LiveMatcher:
         if not len(i):
             return
         t = t + t0
-        step = max(CHUNK_S * FPS, (settled - res_from) / (_MAX_CHUNKS - 2))
+        step = max(CHUNK_S * FPS, (settled - res_from) / (fpchunks.MAX_CHUNKS - 2))
         edges = np.r_[np.arange(res_from, settled, step), settled]
         self._residual.extend(self._read_chunks(t, f, i, j, t[j], edges, end, end - start, residual=True))
