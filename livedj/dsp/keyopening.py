@@ -12,7 +12,7 @@ import numpy as np
 from scipy.special import softmax
 
 from livedj.dsp.keyfind import KeyModel, chroma_features, key_posterior, load_model
-from livedj.dsp.keyrelative import RELATIVE, share_relatives
+from livedj.dsp.keyrelative import RELATIVE, share_relatives, temper
 
 __all__ = ["OPENING_S", "OPENING_WEIGHT", "OPENING_TEMPERATURE", "INDEX_TEMPERATURE", "RELATIVE", "opening_chroma",
            "track_posterior"]
@@ -94,6 +94,6 @@ def track_posterior(whole: np.ndarray, opening: np.ndarray, seconds: float | np.
     else:
         p = softmax(logit, axis=-1)
     if calibration != 1.0:
-        p = softmax(np.log(np.clip(p, 1e-300, None)) / calibration, axis=-1)
+        p = temper(p, calibration)
     silent = ~np.any(whole.reshape(*whole.shape[:-2], 24) > 0, axis=-1)
     return np.where(silent[..., None], 1.0 / 24, p)

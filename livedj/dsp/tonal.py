@@ -383,6 +383,16 @@ def estimate_key_sections(y: np.ndarray, sr: int, *, seconds: float = 30.0, whol
     return out
 
 
+def track_keys(sound: np.ndarray, sr: int, *, whole_track: bool) -> tuple[tuple, tuple]:
+    """The index's keys of a track: ((key, confidence) of its beginning, (key, confidence) of its end).
+
+    ``sound`` starts where the track's sound starts; the end's key is known only where ``sound`` is the
+    whole track (``whole_track``), else ``(None, None)``. Both from :func:`estimate_key_sections`.
+    """
+    sections = estimate_key_sections(sound, sr, whole=False)  # beginning and end: 1/4 of the chroma work
+    return sections["begin"], sections["end"] if whole_track else (None, None)
+
+
 def shift_key(key: int, semitones: int) -> int:
     """The key ``semitones`` higher (same mode): ``shift_key(21, 1) == 22`` (A minor -> Bb minor)."""
     key = _check_key(key)

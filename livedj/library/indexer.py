@@ -174,7 +174,7 @@ def analyze_file(path: str, settings: Settings, encoder: Encoder, segment_encode
     """Tags, song-beginning vector, segment vectors, BPM and key of one file. Never raises for a bad file."""
     from livedj.audio.decode import DecodeError, decode
     from livedj.dsp.rhythm import estimate_tempo
-    from livedj.dsp.tonal import estimate_key_sections
+    from livedj.dsp.tonal import track_keys
     from livedj.library.tags import read_tags
 
     segment_encoder = segment_encoder or encoder
@@ -210,14 +210,13 @@ def analyze_file(path: str, settings: Settings, encoder: Encoder, segment_encode
         result.bpm, result.bpm_source = (float(bpm), "audio") if bpm else (None, None)
     # The beginning's key (what a DJ mixes into) is the track's key; the end's is kept for mixing out.
     sound = audio[int(start * sr):] if settings.segment_hop_s > 0 else head
-    sections = estimate_key_sections(sound, sr, whole=False)  # beginning and end: 1/4 of the chroma work
+    (key, confidence), (result.key_end, result.key_end_confidence) = track_keys(
+        sound, sr, whole_track=settings.segment_hop_s > 0)
     if "key" in tags:
         result.key, result.key_source = tags["key"], "tag"
     else:
-        key, result.key_confidence = sections["begin"]
+        result.key_confidence = confidence
         result.key, result.key_source = (int(key), "audio") if key is not None else (None, None)
-    if settings.segment_hop_s > 0:
-        result.key_end, result.key_end_confidence = sections["end"]
     return result
 
 

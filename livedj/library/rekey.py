@@ -36,7 +36,7 @@ def _key_file(job: tuple[str, float, int, float, float | None]):
     (decoding no more than that).
     """
     from livedj.audio.decode import DecodeError, decode
-    from livedj.dsp.tonal import estimate_key_sections
+    from livedj.dsp.tonal import track_keys
 
     path, start_s, sr, max_track_s, beginning_s = job
     start_s = start_s or 0.0
@@ -49,10 +49,7 @@ def _key_file(job: tuple[str, float, int, float, float | None]):
         return path, None
     if len(sound) == 0:
         return path, None
-    sections = estimate_key_sections(sound, sr, whole=False)
-    (key, confidence), (key_end, key_end_confidence) = sections["begin"], sections["end"]
-    if beginning_s is not None:  # as analyze_file: the end's key is known only where the whole track is read
-        key_end, key_end_confidence = None, None
+    (key, confidence), (key_end, key_end_confidence) = track_keys(sound, sr, whole_track=beginning_s is None)
     return path, (key, confidence, key_end, key_end_confidence)
 
 
