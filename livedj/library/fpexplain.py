@@ -85,15 +85,14 @@ def _boxes(shape: tuple[int, int], ti: np.ndarray, fi: np.ndarray, half_t: int, 
     return out
 
 
-def new_pairs(t: np.ndarray, f: np.ndarray, old_t: np.ndarray, old_f: np.ndarray, *, fanout: int, dt_max: float
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (i, j) of the peaks (``t``, ``f``) that the peaks (``old_t``, ``old_f``) do not pair, each
-    set paired by :func:`livedj.dsp.fingerprint.pairs` (``fanout``, ``dt_max``): what is left to look up
-    once the old pairs were. Peaks are the same when they fall in the same cell."""
+def new_pairs(t: np.ndarray, f: np.ndarray, old_t: np.ndarray, old_f: np.ndarray, oi: np.ndarray, oj: np.ndarray, *,
+              fanout: int, dt_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i, j) of the peaks (``t``, ``f``), paired by :func:`livedj.dsp.fingerprint.pairs` (``fanout``,
+    ``dt_max``), that are not among the old peaks' (``old_t``, ``old_f``) pairs (``oi``, ``oj``, paired the same
+    way): what is left to look up once the old pairs were. Peaks are the same when they fall in the same cell."""
     i, j = fp.pairs(t, f, fanout=fanout, dt_max=dt_max)
     if not len(i):
         return i, j
-    oi, oj = fp.pairs(old_t, old_f, fanout=fanout, dt_max=dt_max)
     cell = lambda tt, ff: (lambda a, b: a * 4096 + b)(*peak_cells(tt, ff))  # noqa: E731
     c, oc = cell(t, f), cell(old_t, old_f)
     key = c[i] * (1 << 31) + c[j]

@@ -387,12 +387,12 @@ class LiveMatcher:
         res_from, settled = span
         first = int(round((self._tail_start(res_from, start) - start) / FPS * sr))
         t0 = end - (len(y) - first) / sr * FPS
-        P, b0, t_old, f_old, *_ = self._peaks(y, sr, first, spec)
+        P, b0, t_old, f_old, i_old, j_old = self._peaks(y, sr, first, spec)
         ex_t, ex_f = self._explained
         near = (ex_t >= t0 - fp.PEAK_DT) & (ex_t < end)
         t, f = fpexplain.residual_peaks(P, b0, ex_t[near] - t0, ex_f[near])
         dt_max = fp.DT_MAX / self.speeds.min()
-        i, j = fpexplain.new_pairs(t, f, t_old, f_old, fanout=fp.QUERY_FANOUT, dt_max=dt_max)
+        i, j = fpexplain.new_pairs(t, f, t_old, f_old, i_old, j_old, fanout=fp.QUERY_FANOUT, dt_max=dt_max)
         if not len(i):
             return
         t = t + t0
