@@ -96,7 +96,7 @@ def _mirex(key, truth) -> float:
 def follow(d: dict, start: int, display=None, smoother=None) -> tuple[list, list]:
     """Feed every excerpt's windows from window ``start`` on (2 s apart) to a smoother. ``display(d, i, j, state)``,
     if given, turns them into the posterior shown (then only the hysteresis is the smoother's). Returns the key
-    shown at the end of each excerpt and, per update with a key shown, (key, probability, confidence, truth, j)."""
+    shown at the end of each excerpt and, per update with a key shown, (key, probability, confidence, truth, window, excerpt)."""
     from livedj.engine.listen import KeySmoother
 
     ends, updates = [], []
@@ -107,7 +107,7 @@ def follow(d: dict, start: int, display=None, smoother=None) -> tuple[list, list
             q = np.clip(display(d, i, j, state) if display else d["p"][i, j], 0, None) + 1e-9
             s.update(q / q.sum(), 2.0)
             if s.key is not None:
-                updates.append((s.key, s.probability, s.confidence, int(d["key"][i]), j))
+                updates.append((s.key, s.probability, s.confidence, int(d["key"][i]), j, i))
         ends.append(s.key)
     return ends, updates
 
@@ -197,6 +197,39 @@ def fit_shown_calibration(updates: dict[str, list]) -> tuple[float, float]:
         return float(np.mean(out))
 
     return tuple(float(v) for v in minimize(loss, [1.0, 0.0], args=(list(updates),), method="Nelder-Mead").x)
+
+
+def shown_calibration(table: dict, subset: str, which: str) -> list[dict]:
+    """Rows for the key benchmark (:func:`benchmarks.key.accuracy`): the ECE of the confidence the dashboard and the
+    ranking use, the key shown's (the live path, ``shown`` from the excerpt's first bar or ``shown6`` from 6 s in),
+    at the excerpt's end and over every update with a key shown; each beside the averaged probability before the
+    calibration (:func:`livedj.engine.listen.shown_confidence`) and the sampling noise."""
+    from benchmarks._keylowest import rule_posterior
+    from benchmarks.common import row
+    from benchmarks.key import ece_noise, reliability
+    from livedj.dsp.keyrelative import LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP, LOWEST_NOTE_WEIGHT
+
+    d = {"key": table["key"], "n_windows": table["n_windows"],
+         "p": rule_posterior(table["windows"], table["lowest"], LOWEST_NOTE_WEIGHT, LOWEST_NOTE_FLOOR,
+                             LOWEST_NOTE_MIN_LOOP, 1.0)}
+    ends, updates = follow(d, 3 if which == "shown6" else 0)
+    last = {u[5]: u for u in updates}  # each excerpt's last update: a key once shown stays, so the excerpt's end
+    rows = []
+    for span, got in (("end", list(last.values())), ("updates", updates)):
+        prob = np.array([u[1] for u in got])
+        conf = np.array([u[2] for u in got])
+        right = np.array([u[0] == u[3] for u in got], float)
+        ece, lines = reliability(conf, right)
+        print(f"key benchmark: reliability of the key shown's confidence, {subset} {which} ({span}):\n"
+              + "\n".join(lines), file=sys.stderr)
+        what = "at the excerpt's end" if span == "end" else "at every update with a key shown"
+        rows.append(row(f"key.{subset}.{which}_{span}.confidence.ece", f"ECE of the key shown's confidence ({which}, "
+                        f"{what}, {len(got)}); baseline: sampling noise", ece, "fraction",
+                        baseline=ece_noise(conf, draws=200), target=0.1))
+        rows.append(row(f"key.{subset}.{which}_{span}.confidence.ece_before_recalibration", f"the same for the "
+                        "smoother's averaged probability (the confidence shown before keys7); baseline: sampling noise",
+                        reliability(prob, right)[0], "fraction", baseline=ece_noise(prob, draws=200), target=0.1))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
