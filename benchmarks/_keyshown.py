@@ -232,6 +232,23 @@ def shown_calibration(table: dict, subset: str, which: str) -> list[dict]:
     return rows
 
 
+def tiebreak_grid(sets: dict) -> None:
+    """Print the key shown (s0 / s6 / during) on every dev set with the windows' lowest-note tie-break at weights 0-4
+    and gates 0-0.7 (shipped: 2 at 0.3)."""
+    from benchmarks._keylowest import rule_posterior
+    from livedj.dsp.keyrelative import LOWEST_NOTE_FLOOR
+
+    for weight in (0.0, 1.0, 2.0, 3.0, 4.0):
+        for gate in (0.3,) if weight == 0 else (0.0, 0.2, 0.3, 0.5, 0.7):
+            cells = []
+            for name, d in sets.items():
+                dd = {**d, "p": rule_posterior(d["windows"], d["lowest"], weight, LOWEST_NOTE_FLOOR, gate, 1.0)}
+                got = [np.mean([_mirex(k, t) for k, t in zip(follow(dd, start)[0], d["key"])]) for start in (0, 3)]
+                got.append(np.mean([_mirex(u[0], u[3]) for u in follow(dd, 0)[1] if u[4] >= 5]))
+                cells.append(f"{name} " + "/".join(f"{v:.3f}" for v in got))
+            print(f"weight {weight} gate {gate}: " + "  ".join(cells), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -240,8 +257,13 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks._keyshown", description=__doc__.split("\n")[0])
     parser.add_argument("--fit-only", action="store_true", help="only the confidence's calibration")
+    parser.add_argument("--tiebreak-grid", action="store_true", help="instead: the key shown with the windows' "
+                        "lowest-note tie-break at other weights and gates (as the smoother would read them)")
     args = parser.parse_args(argv)
     sets = dev_tables()
+    if args.tiebreak_grid:
+        tiebreak_grid(sets)
+        return 0
     if not args.fit_only:
         for label, (display, smoother) in variants().items():
             cells = []
