@@ -11,7 +11,8 @@ a record's first bar worse (docs/key.md, "A fresh held-out set").
 
 The key shown is not the last 12-s estimate (that one moves with every chord change) but
 :class:`KeySmoother`'s: the calibrated key posteriors averaged over the last tens of seconds, and a
-new key only after it has led the shown one clearly on several updates in a row. Once the record
+new key only after it has led the shown one clearly on several updates in a row; its confidence is the average's
+probability of that key, calibrated (:func:`shown_confidence`). Once the record
 playing is identified, :meth:`LiveTempoKey.follow_record` makes the shown key its indexed key moved
 by the pitch fader, with no estimate from the room at all.
 """
