@@ -25,9 +25,7 @@ import numpy as np
 from livedj.dsp import WINDOW_S
 from livedj.dsp.level import first_sound
 from livedj.encoders.base import Encoder, unit
-from livedj.library import index as annoy_index
 from livedj.library import verify
-from livedj.library.refingerprint import refingerprint
 from livedj.library.rekey import rekey
 from livedj.library.scan import FoundFile, scan
 from livedj.library.store import display_path, encode_path
@@ -238,7 +236,9 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
     files are indexed too, and their BPM/key (the DJ's own analysis) win over tags and audio.
     """
     from livedj.encoders import encoder_dim, encoder_id
-    from livedj.library import vectors as vector_fit
+    from livedj.library import index as annoy_index  # here, not at the top: a worker process imports
+    from livedj.library import vectors as vector_fit  # this module and needs neither (numba: ~0.4 s each)
+    from livedj.library.refingerprint import refingerprint
 
     began = time.perf_counter()
     report = Report(index_dir=str(index_dir))
@@ -358,6 +358,8 @@ def _prefer_dj(result: FileResult, track) -> None:
 
 def _unloadable(index_dir: str, enc_id: str) -> list[str]:
     """Why the (intact) files of the index do not load, e.g. a manifest field of the wrong type."""
+    from livedj.library import index as annoy_index
+
     try:
         annoy_index.load(index_dir, verify=False, private=False)  # sizes and CRCs were just checked
     except annoy_index.IndexUnusable as exc:
@@ -366,6 +368,8 @@ def _unloadable(index_dir: str, enc_id: str) -> list[str]:
 
 
 def _stale(index_dir: str, enc_id: str) -> bool:
+    from livedj.library import index as annoy_index
+
     try:
         manifest = annoy_index.read_manifest(index_dir)
     except annoy_index.IndexUnusable:
@@ -376,6 +380,8 @@ def _stale(index_dir: str, enc_id: str) -> bool:
 
 
 def _manifest_or_none(index_dir: str) -> dict | None:
+    from livedj.library import index as annoy_index
+
     try:
         return annoy_index.read_manifest(index_dir)
     except annoy_index.IndexUnusable:
