@@ -33,3 +33,15 @@ def test_beginning_windows_batched_equal_one_window_at_a_time():
     for i, row in enumerate(windows):
         np.testing.assert_allclose(row, encoder.analyze(audio[i * 5 * SR:(i + 1) * 5 * SR]).vector, atol=1e-5)
     assert not np.allclose(windows[0], windows[2])
+
+
+def test_an_indexing_worker_imports_neither_the_index_nor_numba():
+    # Every spawned worker imports livedj.library.indexer; the Annoy/fingerprint index modules (and the
+    # numba they pull in, ~0.4 s CPU per worker start) are the parent's alone.
+    import subprocess
+    import sys
+
+    heavy = ("numba", "annoy", "livedj.library.index", "livedj.library.fingerprints", "livedj.library.refingerprint")
+    code = f"import sys, livedj.library.indexer; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
