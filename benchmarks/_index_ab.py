@@ -33,9 +33,9 @@ IN_ALL = False
 _SERVER = r"""
 import base64, pickle, sys, time
 t = time.process_time()
+from livedj.library import indexer  # first, as in a worker: livedj sets BLAS to one thread before numpy loads
 import torch
 torch.set_num_threads(1)
-from livedj.library import indexer
 worker = indexer.Worker.load(indexer.Settings(threads=1))
 print(time.process_time() - t, flush=True)
 for line in sys.stdin:
