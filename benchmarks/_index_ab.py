@@ -7,8 +7,10 @@ an indexing worker). This process hands them the same files in turn, alternating
 ``--rounds`` times, and compares every field of the two :class:`FileResult` s (vectors, windows,
 segments, landmarks, tempo, keys and their confidences): ``max|diff|`` per array field, equality
 for the rest. CPU per file (``time.process_time`` in each analysis process): medians, current over
-former. Also the CPU each process spent importing the indexer and loading the encoders (a worker's
-start-up, paid twice per ``livedj index`` run).
+former, user and system time apart (system time is mostly page faults: a robust figure where user
+time varies by +-5-15 % on a shared machine; an A/A run, ``--before HEAD``, shows the noise). Also
+the CPU each process spent importing the indexer and starting as a worker (``_init_worker``: paid
+by each worker of a ``livedj index`` run).
 
 ``python -m benchmarks._index_ab --before main`` (files: the ``indexing`` benchmark's four-minute
 MP3s, ``--n`` of them, rendered once into the cache; or ``--files PATH...``).
@@ -31,17 +33,19 @@ IN_ALL = False
 
 #: The analysis process: start-up CPU on its first line, then one line per path read from stdin.
 _SERVER = r"""
-import base64, pickle, sys, time
+import base64, pickle, resource, sys, time
 t = time.process_time()
 from livedj.library import indexer  # first, as in a worker: livedj sets BLAS to one thread before numpy loads
 import torch
 torch.set_num_threads(1)
-worker = indexer.Worker.load(indexer.Settings(threads=1))
+indexer._init_worker(indexer.Settings(threads=1))  # what a spawned indexing worker runs
+worker = indexer._worker
 print(time.process_time() - t, flush=True)
 for line in sys.stdin:
-    t = time.process_time()
+    before = resource.getrusage(resource.RUSAGE_SELF)
     result = worker.analyze(line.rstrip("\n"))
-    cpu = time.process_time() - t
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime)
     print(base64.b64encode(pickle.dumps((cpu, result))).decode(), flush=True)
 """
 
@@ -109,7 +113,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="livedj-index-ab-") as tmp:
         before, now = _Analyser(_tree(args.before, Path(tmp))), _Analyser(REPO)
         try:
-            cpu: dict[str, list[float]] = {"before": [], "now": []}
+            cpu: dict[str, list[tuple[float, float]]] = {"before": [], "now": []}
             worst: dict[str, float] = {}
             for r in range(args.rounds):
                 for i, path in enumerate(files):
@@ -125,8 +129,11 @@ def main(argv=None) -> int:
                               f"bpm={results['now'].bpm}")
             changed = {k: v for k, v in worst.items() if v}
             print("FileResult fields that differ (max |diff|):", changed or "none, all identical")
-            b, n = np.median(cpu["before"]), np.median(cpu["now"])
-            print(f"CPU per file, median of {len(cpu['now'])}: before {b:.3f} s, now {n:.3f} s, now/before {n / b:.3f}")
+            for label, pick in (("user+system", lambda c: c[0] + c[1]), ("user", lambda c: c[0]),
+                                ("system (page faults mostly)", lambda c: c[1])):
+                b, n = (float(np.median([pick(c) for c in cpu[k]])) for k in ("before", "now"))
+                print(f"{label} CPU per file, median of {len(cpu['now'])}: before {b:.3f} s, now {n:.3f} s, "
+                      f"now/before {n / b:.3f}" if b else f"{label}: before {b:.3f} s, now {n:.3f} s")
             print(f"start-up CPU (import + Worker.load): before {before.startup:.2f} s, now {now.startup:.2f} s")
         finally:
             before.close()
