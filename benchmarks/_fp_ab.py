@@ -1,7 +1,8 @@
 """The "now playing" matcher of another commit against this one: the same decisions, and how much faster.
 
 A speed change to the matcher must not change a decision. This loads the matcher modules
-(``fingerprints``, ``fpvote``, ``fpsame``, ``fpstream`` and ``fpkeys`` where they exist) of ``--before``
+(``fingerprints``, ``fpvote``, ``fpquery``, ``fpsame``, ``fpstream``, ``fpkeys``, ``fpchunks``, ``fpexplain`` where
+they exist, and the peak picker and hashes ``livedj.dsp.fingerprint``) of ``--before``
 (a git revision, read with ``git archive``) beside the current ones, in one process, and runs both on
 the same 10-s windows of 26-s streams (as ``identify_stream``: an update every second from 10 s on,
 a stream clock an hour in), alternating which goes first: ``match_audio`` (stateless) and the live
@@ -37,7 +38,10 @@ import numpy as np
 from benchmarks.common import REPO, cache_dir, row
 
 IN_ALL = False
-MODULES = ("fpexplain", "fpvote", "fpkeys", "fpsame", "fingerprints", "fpchunks", "fpstream")  # dependency order
+MODULES = ("fpexplain", "fpvote", "fpquery", "fpkeys", "fpsame", "fingerprints", "fpchunks", "fpstream")  # dependency order
+#: the peak picker and hashes (``livedj.dsp.fingerprint``) of the former revision too, as ``_before.dsp_fingerprint``
+DSP = "dsp_fingerprint"
+_DSP_IMPORT = re.compile(r"^(\s*)from livedj\.dsp import fingerprint as (\w+)$", re.M)
 CONDS = ("clean", "standard", "standard+6", "standard-6", "keylock+6", "absent")
 SR = 16000
 _IMPORT = re.compile(r"^(\s*)from livedj\.library(?:\.(\w+))? import (.+)$", re.M)
@@ -65,7 +69,11 @@ def load_before(rev: str, root: Path):
     for name in names:
         src = subprocess.run(["git", "show", f"{rev}:livedj/library/{name}.py"], cwd=REPO, check=True,
                              capture_output=True, text=True).stdout
+        src = _DSP_IMPORT.sub(lambda m: f"{m.group(1)}from _before import {DSP} as {m.group(2)}", src)
         (pkg / f"{name}.py").write_text(_IMPORT.sub(point, src))
+    dsp = subprocess.run(["git", "show", f"{rev}:livedj/dsp/fingerprint.py"], cwd=REPO, check=True, capture_output=True,
+                         text=True).stdout
+    (pkg / f"{DSP}.py").write_text(dsp)
     sys.path.insert(0, str(root))
     import importlib
 

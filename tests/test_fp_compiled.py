@@ -1,0 +1,62 @@
+"""The compiled forms of the matcher's query side give the numpy forms' values, bit for bit.
+
+A speed change must not change a decision (docs/fingerprints-log.md, "Speed of one identification, third
+pass"): the peak mask (:func:`livedj.dsp.fingerprint.salient_maxima`) and the query rows under every speed
+hypothesis (:func:`livedj.library.fpquery.hash_rows`) are checked against their numpy references on
+generated records, clean, through the booth and with cells taken out, at a stream time an hour in.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from livedj.dsp import fingerprint as fp
+from livedj.dsp.room import booth
+from livedj.library import fpquery
+from livedj.library.fingerprints import hypotheses
+
+SR = 16000
+pytestmark = pytest.mark.skipif(not (fp.COMPILED and fpquery.COMPILED), reason="numba is not installed")
+
+
+def _windows(records) -> list[np.ndarray]:
+    out = []
+    for k, y in enumerate(records[:4]):
+        y = y[:10 * SR]
+        out += [y, booth(y, SR, seed=k).astype(np.float32), (y * np.linspace(1, 0.01, len(y))).astype(np.float32)]
+    return out
+
+
+def test_peak_mask_compiled_equals_numpy(demo_records_16k):
+    band = (fp.F_MIN * 0.92, fp.F_MAX * 1.08)
+    rng = np.random.default_rng(0)
+    compared = 0
+    for y in _windows(demo_records_16k):
+        P, _ = fp.spectrogram(y, SR, band)
+        taken = P.copy()
+        taken[rng.random(P.shape) < 0.05] = 0.0  # cells taken out, as fpexplain.residual_peaks does
+        for neighbourhood in ((fp.PEAK_DT, fp.PEAK_DF), (11, 9)):
+            for P_max in (P, taken):
+                got = fp.salient_maxima(P, P_max, neighbourhood=neighbourhood)
+                want = np.zeros_like(got)
+                for a in range(0, len(P), 512):  # the reference's own blocks and halo
+                    lo, hi = max(0, a - fp.PEAK_DT), min(len(P), a + 512 + fp.PEAK_DT)
+                    m = fp._salient_maxima_numpy(P[lo:hi], P_max[lo:hi], *neighbourhood)
+                    want[a:a + 512] = m[a - lo:a - lo + 512]
+                assert np.array_equal(got, want)
+                compared += int(want.sum())
+    assert compared > 1000  # maxima were there to compare
+
+
+def test_query_rows_compiled_equal_numpy(demo_records_16k):
+    speeds, pitches = hypotheses()
+    rows = 0
+    for y in _windows(demo_records_16k):
+        t, f, i, j = fpquery.query_pairs(y, SR, speeds, pitches)
+        for offset in (0.0, 3600 * SR / fp.HOP + 0.37):  # stream times: large anchors
+            got = fpquery.hash_rows(t + offset, f, i, j, speeds, pitches, with_pair=True)
+            want = fpquery._hash_rows_numpy(t + offset, f, i, j, speeds, pitches, with_pair=True)
+            for a, b in zip(got, want):
+                assert a.dtype == b.dtype and np.array_equal(a, b)
+            rows += len(want[0])
+    assert rows > 100_000
