@@ -49,10 +49,12 @@ SETTLE_S = 0.25             #: the newest audio whose peaks are not taken yet (t
 CHUNK_S = 1.0               #: a fresh window is read in chunks of this length
 CONTEXT_S = 1.0             #: audio analysed before the oldest new anchor (a peak is ranked among those +-0.5 s around)
 #: the analysed tail starts this far from the window's start, a whole number of times: a whole number
-#: of STFT hops (the tail's frames are the window's). Also of the 1-s density blocks of fingerprint
-#: version 1; since version 2 a peak is ranked among its neighbours within +-0.5 s (CONTEXT_S covers
-#: them), so the whole second only makes the tail up to 2 s longer than it needs to be (2 s)
-ALIGN_S = float(np.lcm(int(fp.BLOCK_S * fp.SR), fp.HOP)) / fp.SR
+#: of STFT hops (the tail's frames are the window's). Fingerprint version 1 ranked peaks in fixed 1-s
+#: blocks, so the tail started on whole seconds (2 s: the lcm of a block and a hop); since version 2 a
+#: peak is ranked among its neighbours within +-0.5 s, and a peak 46 frames or more into the tail is the
+#: window's own wherever the tail starts (the mask's +-15 frames, then the rank's +-31), which CONTEXT_S
+#: covers: one hop. The tail is then ~3.3 s instead of 3.1-5.1 s (docs/fingerprints-log.md, "third pass")
+ALIGN_S = fp.HOP / fp.SR
 RECENT_S = 1.0             #: the newest audio whose votes also pick candidates of their own
 RECENT_CANDIDATES = 8      #: bins per hypothesis group picked by the newest audio's votes (0: none)
 #: after a try of the matcher's second pass (a whole stateless match of the window) that named nothing, a
