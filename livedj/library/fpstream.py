@@ -161,9 +161,12 @@ class LiveMatcher:
         residual = self._residual_range(start, settled) if self.explain and len(self._explained[0]) else None
         # one spectrogram for both reads: the residual's tail starts whole seconds before the new pairs' tail
         spec = self._spectrogram(y, sr, start, self._tail_start(residual[0], start)) if residual else None
-        self._read(y, sr, end - self._origin, start, spec)
+        # and one pick of peaks: the residual's tail starts earlier, and from 46 frames into a tail on the
+        # window's frames its peaks are the window's own, so the new pairs are the same from either tail
+        shared = (spec[2], self._peaks(y, sr, spec[2], spec)) if spec is not None else None
+        self._read(y, sr, end - self._origin, start, spec, shared)
         if residual:
-            self._read_residual(y, sr, end - self._origin, start, residual, spec)
+            self._read_residual(y, sr, end - self._origin, start, residual, spec, shared)
         # a chunk leaves once all of its pairs have; the exact stage takes only pairs within the window
         # (their earlier peak too), as match_audio does: the record that ends leaves it as soon
         for kept in (self._chunks, self._residual):
@@ -256,7 +259,8 @@ class LiveMatcher:
         i, j = fp.pairs(t, f, fanout=fp.QUERY_FANOUT, dt_max=fp.DT_MAX / self.speeds.min())
         return P, b0, t, f, i, j
 
-    def _read(self, y: np.ndarray, sr: int, end: float, start: float, spec: tuple | None = None) -> None:
+    def _read(self, y: np.ndarray, sr: int, end: float, start: float, spec: tuple | None = None,
+              shared: tuple | None = None) -> None:
         """Read the pairs whose later peak arrived in [settled, end - SETTLE_S) (frames from the origin),
         in chunks kept until they leave the window, and those after it as this update's provisional chunk
         (their peaks may still move: read again next time)."""
@@ -268,8 +272,11 @@ class LiveMatcher:
         # more pairs, a quarter of them not the window's, which lost names; ALIGN_S still keeps the tail on
         # whole seconds.)
         first = int(round((self._tail_start(new_from, start) - start) / FPS * sr))
+        if shared is not None and shared[0] <= first:  # the peaks of a tail that starts earlier (match)
+            first, (*_, t, f, i, j) = shared
+        else:
+            *_, t, f, i, j = self._peaks(y, sr, first, spec)
         t0 = end - (len(y) - first) / sr * FPS  # frame (from the origin) of the tail's first sample
-        *_, t, f, i, j = self._peaks(y, sr, first, spec)
         target = t0 + t[j] if len(j) else np.zeros(0)
         self._settled = settle_to
         # the unsettled newest pairs are read too, for this update only (provisionally: the next reads
@@ -382,14 +389,15 @@ class LiveMatcher:
         return (res_from, settled) if settled - res_from >= 1.0 else None
 
     def _read_residual(self, y: np.ndarray, sr: int, end: float, start: float, span: tuple[float, float],
-                       spec: tuple | None) -> None:
+                       spec: tuple | None, shared: tuple | None = None) -> None:
         """Look up again, without the named record's peaks (:func:`fpexplain.residual_peaks`), the pairs whose
         later peak lies in ``span`` (:meth:`_residual_range`): the pairs the first pick did not have, as
         chunks of their own (their votes and hits count as every chunk's). ``spec``: :meth:`_spectrogram`."""
         res_from, settled = span
         first = int(round((self._tail_start(res_from, start) - start) / FPS * sr))
         t0 = end - (len(y) - first) / sr * FPS
-        P, b0, t_old, f_old, i_old, j_old = self._peaks(y, sr, first, spec)
+        P, b0, t_old, f_old, i_old, j_old = (shared[1] if shared is not None and shared[0] == first
+                                             else self._peaks(y, sr, first, spec))
         ex_t, ex_f = self._explained
         near = (ex_t >= t0 - fp.PEAK_DT) & (ex_t < end)
         t, f = fpexplain.residual_peaks(P, b0, ex_t[near] - t0, ex_f[near])
