@@ -144,7 +144,7 @@ def _other_index(directory: str):
 
 
 def run(quick: bool = False, before: str = "main", library: str = "10k", n: int = 4, conds=CONDS,
-        streams_dir: Path | None = None, before_index: str | None = None) -> list[dict]:
+        streams_dir: Path | None = None, before_index: str | None = None, by_condition: bool = False) -> list[dict]:
     from livedj.library import fingerprints as fpi
     from livedj.library import fpstream
 
@@ -161,6 +161,7 @@ def run(quick: bool = False, before: str = "main", library: str = "10k", n: int 
             live[who] = mods["fpstream"].LiveMatcher(indexes[who])
             live[who].match(warm, SR, 1.0)
         times = {(path, who): [] for path in ("stateless", "update", "first") for who in ("before", "after")}
+        by_cond = {(c, who): [] for c in conds for who in ("before", "after")}  # live updates per condition
         differ = {"stateless": 0, "live": 0}
         updates = 0
         for qi, (cond, y) in enumerate(todo):
@@ -179,6 +180,8 @@ def run(quick: bool = False, before: str = "main", library: str = "10k", n: int 
                     t2 = time.thread_time()
                     times["stateless", who].append(t1 - t0)
                     times["first" if e == 0 else "update", who].append(t2 - t1)
+                    if e:
+                        by_cond[cond, who].append(t2 - t1)
                     got[who] = (_evidence(a), _evidence(b))
                 for k, path in enumerate(("stateless", "live")):
                     if got["before"][k] != got["after"][k]:
@@ -197,6 +200,13 @@ def run(quick: bool = False, before: str = "main", library: str = "10k", n: int 
             b = float(np.percentile(times[path, "before"], q)) * 1000
             rows.append(row(f"fp_ab.{library}.{path}.ms_p{q}", f"{label}, CPU ms p{q} ({len(index.tracks)} tracks; "
                             f"baseline: {before})", a, "ms", baseline=b))
+    for cond in conds if by_condition else ():
+        if not by_cond[cond, "after"]:
+            continue
+        for q in (50, 95):
+            a, b = (float(np.percentile(by_cond[cond, w], q)) * 1000 for w in ("after", "before"))
+            rows.append(row(f"fp_ab.{library}.update.{cond}.ms_p{q}", f"live matcher, one update, {cond} streams, CPU ms "
+                            f"p{q} (baseline: {before})", a, "ms", baseline=b))
     return rows
 
 
@@ -208,11 +218,13 @@ def main(argv=None):
     ap.add_argument("--conds", default=",".join(CONDS))
     ap.add_argument("--before-index", default=None, metavar="DIR",
                     help="the former matcher reads this index of the same library (module docstring)")
+    ap.add_argument("--by-condition", action="store_true", help="also the live update's p50/p95 per condition "
+                    "(clean streams are named: their updates also read the explained-away residual)")
     ap.add_argument("--streams-dir", default=None, help="where the rendered streams are cached (default "
                     "$LIVEDJ_BENCH_DIR/fp-ab; elsewhere when that directory is another's, read-only)")
     a = ap.parse_args(argv)
     rows = run(before=a.before, library=a.library, n=a.n, conds=tuple(a.conds.split(",")), streams_dir=a.streams_dir,
-               before_index=a.before_index)
+               before_index=a.before_index, by_condition=a.by_condition)
     from benchmarks.__main__ import print_rows
 
     print_rows(rows, title=f"the matcher of {a.before} against this one"
