@@ -124,17 +124,37 @@ def spectrogram(y: np.ndarray, sr: int = SR, band: tuple[float, float] = (F_MIN,
     if len(y) < N_FFT:
         return np.zeros((0, b1 - b0), dtype=np.float32), b0
     frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::HOP]
-    # a full-scale sine through a Hann window peaks at N_FFT / 4 in magnitude: fold that in
-    window = (np.hanning(N_FFT + 1)[:-1] * (4.0 / N_FFT)).astype(np.float32)
     power = np.empty((len(frames), b1 - b0), dtype=np.float32)
+    windowed = np.empty((min(FFT_BLOCK, len(frames)), N_FFT), np.float32)
     # in blocks of frames that fit in cache: the same values, 2.4x faster than one whole-track
     # FFT (91 -> 38 ms for 4 minutes), which streams ~60 MB of windowed frames through memory
     for i in range(0, len(frames), FFT_BLOCK):
-        spec = sfft.rfft(frames[i:i + FFT_BLOCK] * window, axis=1)[:, b0:b1]
+        block = frames[i:i + FFT_BLOCK]
+        x = windowed[:len(block)]
+        np.multiply(block, _WINDOW, out=x)
+        spec = sfft.rfft(x, axis=1, overwrite_x=True)
         out = power[i:i + FFT_BLOCK]
-        np.multiply(spec.real, spec.real, out=out)
-        out += spec.imag * spec.imag
+        if COMPILED:  # re * re + im * im in float32 in one pass: numpy's two passes' values (tested)
+            _power(spec, b0, b1, out)
+        else:
+            spec = spec[:, b0:b1]
+            np.multiply(spec.real, spec.real, out=out)
+            out += spec.imag * spec.imag
     return power, b0
+
+
+#: the analysis window; a full-scale sine through a Hann window peaks at N_FFT / 4 in magnitude: folded in
+_WINDOW = (np.hanning(N_FFT + 1)[:-1] * (4.0 / N_FFT)).astype(np.float32)
+_WINDOW.flags.writeable = False
+
+if COMPILED:
+    @njit(cache=True, nogil=True)
+    def _power(spec, b0, b1, out):  # pragma: no cover - compiled
+        for i in range(out.shape[0]):
+            for j in range(b1 - b0):
+                c = spec[i, b0 + j]
+                re, im = c.real, c.imag
+                out[i, j] = re * re + im * im
 
 
 def _running(x: np.ndarray, size: int, axis: int, op) -> np.ndarray:
