@@ -77,3 +77,12 @@ def test_spectrogram_compiled_power_equals_numpy(demo_records_16k):
             np.multiply(spec.real, spec.real, out=out)
             out += spec.imag * spec.imag
         assert got.dtype == np.float32 and np.array_equal(got, want)
+
+
+def test_window_rank_compiled_equals_numpy():
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 2, 50, 3000):
+        t = np.sort(rng.integers(0, max(1, n // 3), n)).astype(np.float64)  # ties in time too
+        power = rng.choice(np.float32([0.5, 1, 2, 3]), n) * rng.random(n).astype(np.float32) ** (rng.random() < 0.5)
+        for half in (0.0, 5.0, 31.25, 1e9):
+            assert np.array_equal(fp.window_rank(t, power, half), fp._window_rank_numpy(t, power, half))

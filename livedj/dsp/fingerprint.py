@@ -149,6 +149,21 @@ _WINDOW.flags.writeable = False
 
 if COMPILED:
     @njit(cache=True, nogil=True)
+    def _window_rank(t, power, half):  # pragma: no cover - compiled
+        """:func:`window_rank`'s counts, pair by pair (the numpy form: one pass per distance d)."""
+        n = t.shape[0]
+        rank = np.zeros(n, np.int64)
+        for a in range(n):
+            for b in range(a + 1, n):
+                if t[b] - t[a] > half:
+                    break
+                if power[b] > power[a]:
+                    rank[a] += 1
+                else:
+                    rank[b] += 1
+        return rank
+
+    @njit(cache=True, nogil=True)
     def _power(spec, b0, b1, out):  # pragma: no cover - compiled
         for i in range(out.shape[0]):
             for j in range(b1 - b0):
@@ -312,6 +327,13 @@ def window_rank(t: np.ndarray, power: np.ndarray, half: float) -> np.ndarray:
     """
     t = np.asarray(t, dtype=np.float64)
     power = np.asarray(power)
+    if COMPILED:
+        return _window_rank(t, power, float(half))
+    return _window_rank_numpy(t, power, half)
+
+
+def _window_rank_numpy(t: np.ndarray, power: np.ndarray, half: float) -> np.ndarray:
+    """:func:`window_rank` in numpy (``t`` float64, ascending): the reference of the compiled form."""
     n = len(t)
     rank = np.zeros(n, np.int64)
     # neighbour d places later in time: the loop ends at the most peaks any window holds (~100)
