@@ -341,6 +341,10 @@ def accuracy(table: dict, subsets: dict, methods=METHODS) -> list[dict]:
                     rows += recalibration(sub, subset, keys)
                 if method == "learned_lowest" and which in ("last", "any"):
                     rows += live_recalibration(sub, subset, which, keys)
+                if method == "learned_lowest" and which.startswith("shown"):  # the confidence the dashboard shows
+                    from benchmarks._keyshown import shown_calibration
+
+                    rows += shown_calibration(sub, subset, which)
         live = LIVE if LIVE in methods else "learned"
         for which in WINDOWS[1:]:  # the live estimates within 0.05 of the whole track's
             low, high = gap_interval(sub, live, which)

@@ -103,6 +103,37 @@ def test_reload_swaps_every_lookup_with_the_engine():
     assert ok, (before, after_reload, swapped)
 
 
+def test_a_skip_from_the_booth_reaches_the_set_log(tmp_path):
+    """A skip or ban (OSC in -> Session -> the rank stage's on_feedback) is written to the set log's feedback
+    table, with the record that was playing (make_session's callback once named an undefined ``engine``)."""
+    from types import SimpleNamespace
+
+    from livedj.commands.run import make_session
+    from livedj.config import defaults
+    from livedj.engine.current import CurrentLibrary
+    from livedj.library.history import History
+
+    config = defaults()
+    config["history"]["path"] = str(tmp_path / "history.sqlite")
+    tracks = {i: SimpleNamespace(id=i, path=f"/music/{i}.mp3") for i in (1, 2)}
+    library = CurrentLibrary(SimpleNamespace(tracks=tracks))
+    session, setlog = make_session(config, library, library.resolve)
+    setlog.start()
+    try:
+        for callback in session.on_feedback:
+            callback("skip", 2, 1)
+            callback("ban", 1, None)
+            callback("skip", 99, 1)  # an id the library lacks: nothing to write, nothing raised
+    finally:
+        setlog.stop()
+    history = History(tmp_path / "history.sqlite")
+    rows = [row for rows in history.feedback().values() for row in rows]
+    history.close()
+    ok = rows == [("/music/2.mp3", "skip", "/music/1.mp3"), ("/music/1.mp3", "ban", "")]
+    fault_counts.record("set log", handled=ok, lost=not ok)
+    assert ok, rows
+
+
 def test_sighup_reload_failing_deep_is_one_line_and_ready_again(base, tmp_path):
     """The reload thread's work (run.reload) on an index whose store is garbled: systemd gets READY again."""
     import io

@@ -472,3 +472,25 @@ def test_the_live_confidence_is_tempered_and_the_smoother_reads_the_shared_poste
     assert listener.raw_key == int(calibrated.argmax())
     assert listener.raw_key_confidence == pytest.approx(float(calibrated.max()))
     np.testing.assert_allclose(listener.smoother._mean, shared)
+
+
+def test_the_key_shown_reports_a_calibrated_confidence():
+    """The key shown's confidence is its averaged probability through a logistic map fitted on dev data
+    (shown_confidence): an average of 12-s posteriors that agree was under-confident, so the map lifts the middle.
+    Monotone: the order of confidences, and so every key shown, stays as it was."""
+    from livedj.engine.listen import SHOWN_CONFIDENCE_OFFSET, SHOWN_CONFIDENCE_SLOPE, shown_confidence
+
+    grid = np.linspace(0.01, 0.99, 99)
+    mapped = shown_confidence(grid)
+    assert np.all(np.diff(mapped) > 0) and np.all((mapped > 0) & (mapped < 1))
+    np.testing.assert_allclose(shown_confidence(grid, 1.0, 0.0), grid, atol=1e-9)
+    assert SHOWN_CONFIDENCE_SLOPE > 0 and shown_confidence(0.65) > 0.7  # the fit lifted the under-confident middle
+
+    title = "Mirror Ball"
+    listener = LiveTempoKey()
+    _displayed(listener, _track(title, 30.0))
+    smoother = listener.smoother
+    assert listener.key == smoother.key == parse_key(_spec(title).key)
+    assert smoother.probability == pytest.approx(float(smoother._mean[smoother.key]))
+    assert listener.key_confidence == pytest.approx(shown_confidence(smoother.probability))
+    assert listener.key_confidence > smoother.probability

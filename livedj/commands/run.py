@@ -101,7 +101,7 @@ def make_session(config: dict, library, resolve):
     session.on_played.append(log_play)
 
     def log_feedback(kind: str, track_id: int, playing: int | None) -> None:
-        track, on = engine.tracks.get(track_id), engine.tracks.get(playing) if playing is not None else None
+        track, on = library.track(track_id), library.track(playing) if playing is not None else None
         if track is not None:
             setlog.log_feedback(track.path, kind, on.path if on is not None else None)
 

@@ -144,7 +144,7 @@ def beginning_windows(audio: np.ndarray, encoder, window_s: float = WINDOW_S) ->
     """The embeddings (n, dim) of consecutive ``window_s`` windows of ``audio``."""
     step = int(window_s * encoder.sample_rate)
     windows = [audio[i:i + step] for i in range(0, max(1, len(audio) - step + 1), step)]
-    return np.stack([encoder.analyze(w).vector for w in windows]).astype(np.float32)
+    return np.stack([e.vector for e in encoder.analyze_many(windows)]).astype(np.float32)
 
 
 def beginning_vector(audio: np.ndarray, encoder, window_s: float = WINDOW_S) -> np.ndarray:
@@ -157,16 +157,13 @@ def segment_vectors(audio: np.ndarray, encoder, hop_s: float, window_s: float = 
     """One vector per ``window_s`` window every ``hop_s`` over ``audio``; NaN rows where it is silent."""
     sr = encoder.sample_rate
     step, size = int(hop_s * sr), int(window_s * sr)
-    starts = range(0, max(1, len(audio) - size + 1), step)
-    rows = []
-    for i in starts:
-        window = audio[i:i + size]
-        rms = np.sqrt(np.mean(np.square(window, dtype=np.float64))) if len(window) else 0.0
-        if len(window) < sr or 20 * np.log10(rms + 1e-12) < silence_db:
-            rows.append(np.full(encoder.dim, np.nan, dtype=np.float32))
-        else:
-            rows.append(encoder.analyze(window).vector)
-    return np.stack(rows).astype(np.float32)
+    windows = [audio[i:i + size] for i in range(0, max(1, len(audio) - size + 1), step)]
+    rows = np.full((len(windows), encoder.dim), np.nan, dtype=np.float32)
+    heard = [i for i, window in enumerate(windows) if len(window) >= sr and 20 * np.log10(
+        np.sqrt(np.mean(np.square(window, dtype=np.float64))) + 1e-12) >= silence_db]
+    if heard:
+        rows[heard] = [e.vector for e in encoder.analyze_many([windows[i] for i in heard])]
+    return rows
 
 
 def analyze_file(path: str, settings: Settings, encoder: Encoder, segment_encoder: Encoder | None = None
