@@ -86,3 +86,28 @@ def test_window_rank_compiled_equals_numpy():
         power = rng.choice(np.float32([0.5, 1, 2, 3]), n) * rng.random(n).astype(np.float32) ** (rng.random() < 0.5)
         for half in (0.0, 5.0, 31.25, 1e9):
             assert np.array_equal(fp.window_rank(t, power, half), fp._window_rank_numpy(t, power, half))
+
+
+def test_warm_up_loads_the_matchers_compiled_loops(demo_records_16k, tmp_path):
+    """In a fresh process no loop of the matcher is loaded; after ``fpstream.warm_up`` those of a live update
+    and of a stateless match are (the first live update would otherwise load them, ~1 s)."""
+    import subprocess
+    import sys
+
+    from livedj.library.fingerprints import FingerprintIndex
+
+    prefix = tmp_path / "fingerprints-1"
+    FingerprintIndex.build(((i + 1, *fp.landmarks(y, SR)) for i, y in enumerate(demo_records_16k)), prefix)
+    code = f"""
+from livedj.dsp import fingerprint as fp
+from livedj.library import fpkeys, fpstream, fpvote
+from livedj.library.fingerprints import FingerprintIndex
+loops = (fp._salient, fp._power, fp._window_rank, fpvote._coarse_votes, fpvote._chosen_hits, fpkeys._hit_keys,
+         fpkeys._key_votes, fpvote.top_bins_capped)
+index = FingerprintIndex.load({str(prefix)!r})
+assert not any(f.signatures for f in loops), [f.__name__ for f in loops if f.signatures]
+fpstream.warm_up(index)
+assert all(f.signatures for f in loops), [f.__name__ for f in loops if not f.signatures]
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]

@@ -42,7 +42,7 @@ from livedj.dsp import fingerprint as fp
 from livedj.library import fingerprints as fpi
 from livedj.library import fpchunks, fpexplain, fpkeys, fpsame, fpvote
 
-__all__ = ["LiveMatcher", "SETTLE_S"]
+__all__ = ["LiveMatcher", "SETTLE_S", "warm_up"]
 
 FPS = fp.SR / fp.HOP        #: landmark frames per second
 SETTLE_S = 0.25             #: the newest audio whose peaks are not taken yet (their neighbourhood is unheard)
@@ -409,3 +409,14 @@ class LiveMatcher:
         step = max(CHUNK_S * FPS, (settled - res_from) / (fpchunks.MAX_CHUNKS - 2))
         edges = np.r_[np.arange(res_from, settled, step), settled]
         self._residual.extend(self._read_chunks(t, f, i, j, t[j], edges, end, end - start, residual=True))
+
+
+def warm_up(index: fpi.FingerprintIndex, sr: int = fp.SR) -> None:
+    """Load (or compile) the matcher's compiled loops now: the first match in a process otherwise pays for
+    them (~1 s from numba's on-disk cache, at 10k tracks), in the first live update. A fresh window, an
+    update and a stateless match of quiet noise; nothing is kept."""
+    y = (0.01 * np.random.default_rng(0).standard_normal(10 * sr)).astype(np.float32)
+    matcher = LiveMatcher(index)
+    matcher.match(y, sr, 10.0)
+    matcher.match(y, sr, 11.0)
+    fpi.match_audio(y, sr, index, second_pass=False)
