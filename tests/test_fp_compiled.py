@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from livedj.dsp import fingerprint as fp
+from livedj.dsp import fpkernels as kernels
 from livedj.dsp.room import booth
 from livedj.library import fpquery
 from livedj.library.fingerprints import hypotheses
@@ -41,7 +42,8 @@ def test_peak_mask_compiled_equals_numpy(demo_records_16k):
                 want = np.zeros_like(got)
                 for a in range(0, len(P), 512):  # the reference's own blocks and halo
                     lo, hi = max(0, a - fp.PEAK_DT), min(len(P), a + 512 + fp.PEAK_DT)
-                    m = fp._salient_maxima_numpy(P[lo:hi], P_max[lo:hi], *neighbourhood)
+                    m = kernels.salient_maxima_numpy(P[lo:hi], P_max[lo:hi], *neighbourhood, fp.PEAK_DT, fp.FLOOR_DB,
+                                                     fp.T_CONTRAST)
                     want[a:a + 512] = m[a - lo:a - lo + 512]
                 assert np.array_equal(got, want)
                 compared += int(want.sum())
@@ -85,7 +87,7 @@ def test_window_rank_compiled_equals_numpy():
         t = np.sort(rng.integers(0, max(1, n // 3), n)).astype(np.float64)  # ties in time too
         power = rng.choice(np.float32([0.5, 1, 2, 3]), n) * rng.random(n).astype(np.float32) ** (rng.random() < 0.5)
         for half in (0.0, 5.0, 31.25, 1e9):
-            assert np.array_equal(fp.window_rank(t, power, half), fp._window_rank_numpy(t, power, half))
+            assert np.array_equal(fp.window_rank(t, power, half), kernels.window_rank_numpy(t, power, half))
 
 
 def test_warm_up_loads_the_matchers_compiled_loops(demo_records_16k, tmp_path):
@@ -99,10 +101,10 @@ def test_warm_up_loads_the_matchers_compiled_loops(demo_records_16k, tmp_path):
     prefix = tmp_path / "fingerprints-1"
     FingerprintIndex.build(((i + 1, *fp.landmarks(y, SR)) for i, y in enumerate(demo_records_16k)), prefix)
     code = f"""
-from livedj.dsp import fingerprint as fp
+from livedj.dsp import fpkernels as kernels
 from livedj.library import fpkeys, fpstream, fpvote
 from livedj.library.fingerprints import FingerprintIndex
-loops = (fp._salient, fp._power, fp._window_rank, fpvote._coarse_votes, fpvote._chosen_hits, fpkeys._hit_keys,
+loops = (kernels.salient_mask, kernels.band_power, kernels.window_rank_counts, fpvote._coarse_votes, fpvote._chosen_hits, fpkeys._hit_keys,
          fpkeys._key_votes, fpvote.top_bins_capped)
 index = FingerprintIndex.load({str(prefix)!r})
 assert not any(f.signatures for f in loops), [f.__name__ for f in loops if f.signatures]

@@ -36,11 +36,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft as sfft
 
-try:  # numba comes with librosa; without it the peak mask runs as numpy (the same values, ~2x slower)
-    from numba import njit
-    COMPILED = True
-except ImportError:  # pragma: no cover
-    COMPILED = False
+from livedj.dsp import fpkernels as kernels
+from livedj.dsp.fpkernels import COMPILED
 
 __all__ = ["SR", "N_FFT", "HOP", "INDEX_DENSITY", "INDEX_FANOUT", "QUERY_DENSITY", "QUERY_FANOUT",
            "QUERY_NEIGHBOURHOOD", "PARAMS", "spectrogram", "peaks", "query_peaks", "pairs", "hash_pairs",
@@ -135,7 +132,7 @@ def spectrogram(y: np.ndarray, sr: int = SR, band: tuple[float, float] = (F_MIN,
         spec = sfft.rfft(x, axis=1, overwrite_x=True)
         out = power[i:i + FFT_BLOCK]
         if COMPILED:  # re * re + im * im in float32 in one pass: numpy's two passes' values (tested)
-            _power(spec, b0, b1, out)
+            kernels.band_power(spec, b0, b1, out)
         else:
             spec = spec[:, b0:b1]
             np.multiply(spec.real, spec.real, out=out)
@@ -146,55 +143,6 @@ def spectrogram(y: np.ndarray, sr: int = SR, band: tuple[float, float] = (F_MIN,
 #: the analysis window; a full-scale sine through a Hann window peaks at N_FFT / 4 in magnitude: folded in
 _WINDOW = (np.hanning(N_FFT + 1)[:-1] * (4.0 / N_FFT)).astype(np.float32)
 _WINDOW.flags.writeable = False
-
-if COMPILED:
-    @njit(cache=True, nogil=True)
-    def _window_rank(t, power, half):  # pragma: no cover - compiled
-        """:func:`window_rank`'s counts, pair by pair (the numpy form: one pass per distance d)."""
-        n = t.shape[0]
-        rank = np.zeros(n, np.int64)
-        for a in range(n):
-            for b in range(a + 1, n):
-                if t[b] - t[a] > half:
-                    break
-                if power[b] > power[a]:
-                    rank[a] += 1
-                else:
-                    rank[b] += 1
-        return rank
-
-    @njit(cache=True, nogil=True)
-    def _power(spec, b0, b1, out):  # pragma: no cover - compiled
-        for i in range(out.shape[0]):
-            for j in range(b1 - b0):
-                c = spec[i, b0 + j]
-                re, im = c.real, c.imag
-                out[i, j] = re * re + im * im
-
-
-def _running(x: np.ndarray, size: int, axis: int, op) -> np.ndarray:
-    """Centred running max/min (``op`` = np.maximum / np.minimum) of odd ``size``, edges repeated.
-
-    Doubling windows: log2(size) whole-array operations, several times faster than
-    scipy.ndimage's line-by-line filters on a (frames x bins) array.
-    """
-    h = size // 2
-    n = x.shape[axis]
-    pad = [(0, 0)] * x.ndim
-    pad[axis] = (h, h)
-    m = np.pad(x, pad, mode="edge")
-    width = 1
-
-    def sl(a, b):
-        idx = [slice(None)] * x.ndim
-        idx[axis] = slice(a, b)
-        return tuple(idx)
-
-    while 2 * width <= size:  # m[i] = op over [i, i + width)
-        m = op(m[sl(0, m.shape[axis] - width)], m[sl(width, None)])
-        width *= 2
-    return op(m[sl(0, n)], m[sl(size - width, size - width + n)])
-
 
 def _peak_mask(P: np.ndarray, block: int = 512, neighbourhood: tuple[int, int] | None = None) -> np.ndarray:
     """Where ``P`` is a salient local maximum, computed over blocks of ``block`` frames.
@@ -215,7 +163,7 @@ def salient_maxima(P: np.ndarray, P_max: np.ndarray, *, block: int = 512,
     :func:`livedj.library.fpexplain.residual_peaks`). Blocks of ``block`` frames with a halo of
     :data:`PEAK_DT` frames: the same mask as over the whole array, the filters in cache.
 
-    Compiled (numba): one pass per filter, ~2x the numpy form (:func:`_salient_maxima_numpy`), the same
+    Compiled (numba): one pass per filter, ~2x the numpy form (:func:`livedj.dsp.fpkernels.salient_maxima_numpy`), the same
     mask (maxima, minima and float32 comparisons are exact).
     """
     n = P.shape[0]
@@ -227,79 +175,12 @@ def salient_maxima(P: np.ndarray, P_max: np.ndarray, *, block: int = 512,
         b = min(n, a + block)
         lo, hi = max(0, a - PEAK_DT), min(n, b + PEAK_DT)
         if compiled:
-            m = _salient(np.ascontiguousarray(P[lo:hi]), np.ascontiguousarray(P_max[lo:hi]), n_dt // 2, n_df // 2,
-                         PEAK_DT, floor, contrast)
+            m = kernels.salient_mask(np.ascontiguousarray(P[lo:hi]), np.ascontiguousarray(P_max[lo:hi]),
+                                     n_dt // 2, n_df // 2, PEAK_DT, floor, contrast)
         else:
-            m = _salient_maxima_numpy(P[lo:hi], P_max[lo:hi], n_dt, n_df)
+            m = kernels.salient_maxima_numpy(P[lo:hi], P_max[lo:hi], n_dt, n_df, PEAK_DT, FLOOR_DB, T_CONTRAST)
         ok[a:b] = m[a - lo:b - lo]
     return ok
-
-
-def _salient_maxima_numpy(P: np.ndarray, P_max: np.ndarray, n_dt: int, n_df: int) -> np.ndarray:
-    """:func:`salient_maxima` of one block, in numpy (the reference the compiled form is tested against)."""
-    local_max = _running(_running(P_max, n_dt, 0, np.maximum), n_df, 1, np.maximum)
-    m = (P_max == local_max) & (P_max > 10 ** (FLOOR_DB / 10))
-    # a sustained tone is flat in time: its "maxima" are arbitrary points of a ridge that
-    # fall on a lattice and match any record holding the same note; demand a dip around it
-    m &= P >= 10 ** (T_CONTRAST / 10) * _running(P, 2 * PEAK_DT + 1, 0, np.minimum)
-    return m
-
-
-if COMPILED:
-    @njit(cache=True, nogil=True)
-    def _run_rows(x, out, h, is_max):  # pragma: no cover - compiled
-        """out[i] = max (min) of rows i-h..i+h of x, edges repeated; each row's op runs along the
-        contiguous bins (vectorised)."""
-        n, m = x.shape
-        for i in range(n):
-            row = out[i]
-            src = x[i]
-            for j in range(m):
-                row[j] = src[j]
-            for k in range(1, h + 1):
-                a = x[max(i - k, 0)]
-                b = x[min(i + k, n - 1)]
-                if is_max:
-                    for j in range(m):
-                        v = a[j] if a[j] >= b[j] else b[j]
-                        row[j] = v if v >= row[j] else row[j]
-                else:
-                    for j in range(m):
-                        v = a[j] if a[j] <= b[j] else b[j]
-                        row[j] = v if v <= row[j] else row[j]
-
-    @njit(cache=True, nogil=True)
-    def _run_cols_max(x, out, h):  # pragma: no cover - compiled
-        """out[:, j] = max of columns j-h..j+h of x, edges repeated (a padded copy of each row)."""
-        n, m = x.shape
-        buf = np.empty(m + 2 * h, x.dtype)
-        for i in range(n):
-            src = x[i]
-            for j in range(m + 2 * h):
-                buf[j] = src[min(max(j - h, 0), m - 1)]
-            row = out[i]
-            for j in range(m):
-                row[j] = buf[j]
-            for k in range(1, 2 * h + 1):
-                for j in range(m):
-                    v = buf[j + k]
-                    row[j] = v if v >= row[j] else row[j]
-
-    @njit(cache=True, nogil=True)
-    def _salient(P, P_max, h_dt, h_df, h_min, floor, contrast):  # pragma: no cover - compiled
-        n, m = P.shape
-        a = np.empty((n, m), P.dtype)
-        local_max = np.empty((n, m), P.dtype)
-        _run_rows(P_max, a, h_dt, True)
-        _run_cols_max(a, local_max, h_df)
-        _run_rows(P, a, h_min, False)  # the quietest frame around
-        ok = np.empty((n, m), np.bool_)
-        for i in range(n):
-            for j in range(m):
-                p = P_max[i, j]
-                # float32 throughout, as numpy compares a float32 array with a Python float
-                ok[i, j] = (p == local_max[i, j]) and (p > floor) and (P[i, j] >= contrast * a[i, j])
-        return ok
 
 
 def window_rank(t: np.ndarray, power: np.ndarray, half: float) -> np.ndarray:
@@ -328,23 +209,8 @@ def window_rank(t: np.ndarray, power: np.ndarray, half: float) -> np.ndarray:
     t = np.asarray(t, dtype=np.float64)
     power = np.asarray(power)
     if COMPILED:
-        return _window_rank(t, power, float(half))
-    return _window_rank_numpy(t, power, half)
-
-
-def _window_rank_numpy(t: np.ndarray, power: np.ndarray, half: float) -> np.ndarray:
-    """:func:`window_rank` in numpy (``t`` float64, ascending): the reference of the compiled form."""
-    n = len(t)
-    rank = np.zeros(n, np.int64)
-    # neighbour d places later in time: the loop ends at the most peaks any window holds (~100)
-    for d in range(1, n):
-        near = t[d:] - t[:-d] <= half
-        if not near.any():
-            break
-        later_louder = power[d:] > power[:-d]
-        rank[:-d] += near & later_louder
-        rank[d:] += near & ~later_louder
-    return rank
+        return kernels.window_rank_counts(t, power, float(half))
+    return kernels.window_rank_numpy(t, power, half)
 
 
 def peaks(y: np.ndarray, sr: int = SR, *, density: float = INDEX_DENSITY,
@@ -556,7 +422,7 @@ def spectrogram_peaks(P: np.ndarray, b0: int, density: float = QUERY_DENSITY,
 def running(x: np.ndarray, size: int, axis: int, op) -> np.ndarray:
     """Centred running max or min (``op`` = np.maximum / np.minimum) over odd ``size`` along ``axis``, edges
     repeated: the peak picker's local maxima and contrast floors."""
-    return _running(x, size, axis, op)
+    return kernels.running(x, size, axis, op)
 
 
 __all__ += ["spectrogram_peaks", "running", "pick_peaks", "salient_maxima", "frequency_cells"]
