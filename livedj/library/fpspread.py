@@ -30,8 +30,8 @@ SPREAD_MARGIN = 1.5
 #: soundtrack, a transposed copy) collects hits at every offset and reaches 7-12 at one by chance, in 3-4 %
 #: of its crowd; a record heard through the room aligns 5-80 % of its crowd (docs/fingerprints-log.md,
 #: "Chance level"). Off: at index fanout 3 it took 2 of 11 false names on fresh 10k queries and no booth or clean
-#: name, but live a fading generated (looped) record lost its name 1-3 updates early (6 of 4,352 updates;
-#: presumably its loop's repeats fill its own crowd); fanout 4 stays unshipped.
+#: name, but a loop's repeats fill its own crowd (generated loops align 4.5-16 % of it at full level), and
+#: live a fading generated record lost its name 1-3 updates early (6 of 4,352 updates); fanout 4 stays unshipped.
 #: While off, the crowd is not counted (``Match.crowd`` 0).
 CROWD_SHARE: float | None = None
 CROWD_STRONG = 15.0
