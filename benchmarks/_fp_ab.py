@@ -1,7 +1,8 @@
 """The "now playing" matcher of another commit against this one: the same decisions, and how much faster.
 
 A speed change to the matcher must not change a decision. This loads the matcher modules
-(``fingerprints``, ``fpvote``, ``fpsame``, ``fpstream`` and ``fpkeys`` where they exist) of ``--before``
+(``fingerprints``, ``fpvote``, ``fpquery``, ``fpsame``, ``fpstream``, ``fpkeys``, ``fpchunks``, ``fpexplain`` where
+they exist, and the peak picker and hashes ``livedj.dsp.fingerprint``) of ``--before``
 (a git revision, read with ``git archive``) beside the current ones, in one process, and runs both on
 the same 10-s windows of 26-s streams (as ``identify_stream``: an update every second from 10 s on,
 a stream clock an hour in), alternating which goes first: ``match_audio`` (stateless) and the live
@@ -37,7 +38,10 @@ import numpy as np
 from benchmarks.common import REPO, cache_dir, row
 
 IN_ALL = False
-MODULES = ("fpexplain", "fpvote", "fpkeys", "fpsame", "fingerprints", "fpchunks", "fpstream")  # dependency order
+MODULES = ("fpexplain", "fpvote", "fpquery", "fpkeys", "fpsame", "fingerprints", "fpchunks", "fpstream")  # dependency order
+#: the peak picker and hashes (``livedj.dsp.fingerprint``) of the former revision too, as ``_before.dsp_fingerprint``
+DSP = "dsp_fingerprint"
+_DSP_IMPORT = re.compile(r"^(\s*)from livedj\.dsp import fingerprint as (\w+)$", re.M)
 CONDS = ("clean", "standard", "standard+6", "standard-6", "keylock+6", "absent")
 SR = 16000
 _IMPORT = re.compile(r"^(\s*)from livedj\.library(?:\.(\w+))? import (.+)$", re.M)
@@ -65,7 +69,11 @@ def load_before(rev: str, root: Path):
     for name in names:
         src = subprocess.run(["git", "show", f"{rev}:livedj/library/{name}.py"], cwd=REPO, check=True,
                              capture_output=True, text=True).stdout
+        src = _DSP_IMPORT.sub(lambda m: f"{m.group(1)}from _before import {DSP} as {m.group(2)}", src)
         (pkg / f"{name}.py").write_text(_IMPORT.sub(point, src))
+    dsp = subprocess.run(["git", "show", f"{rev}:livedj/dsp/fingerprint.py"], cwd=REPO, check=True, capture_output=True,
+                         text=True).stdout
+    (pkg / f"{DSP}.py").write_text(dsp)
     sys.path.insert(0, str(root))
     import importlib
 
@@ -136,7 +144,7 @@ def _other_index(directory: str):
 
 
 def run(quick: bool = False, before: str = "main", library: str = "10k", n: int = 4, conds=CONDS,
-        streams_dir: Path | None = None, before_index: str | None = None) -> list[dict]:
+        streams_dir: Path | None = None, before_index: str | None = None, by_condition: bool = False) -> list[dict]:
     from livedj.library import fingerprints as fpi
     from livedj.library import fpstream
 
@@ -153,6 +161,7 @@ def run(quick: bool = False, before: str = "main", library: str = "10k", n: int 
             live[who] = mods["fpstream"].LiveMatcher(indexes[who])
             live[who].match(warm, SR, 1.0)
         times = {(path, who): [] for path in ("stateless", "update", "first") for who in ("before", "after")}
+        by_cond = {(c, who): [] for c in conds for who in ("before", "after")}  # live updates per condition
         differ = {"stateless": 0, "live": 0}
         updates = 0
         for qi, (cond, y) in enumerate(todo):
@@ -171,6 +180,8 @@ def run(quick: bool = False, before: str = "main", library: str = "10k", n: int 
                     t2 = time.thread_time()
                     times["stateless", who].append(t1 - t0)
                     times["first" if e == 0 else "update", who].append(t2 - t1)
+                    if e:
+                        by_cond[cond, who].append(t2 - t1)
                     got[who] = (_evidence(a), _evidence(b))
                 for k, path in enumerate(("stateless", "live")):
                     if got["before"][k] != got["after"][k]:
@@ -189,6 +200,13 @@ def run(quick: bool = False, before: str = "main", library: str = "10k", n: int 
             b = float(np.percentile(times[path, "before"], q)) * 1000
             rows.append(row(f"fp_ab.{library}.{path}.ms_p{q}", f"{label}, CPU ms p{q} ({len(index.tracks)} tracks; "
                             f"baseline: {before})", a, "ms", baseline=b))
+    for cond in conds if by_condition else ():
+        if not by_cond[cond, "after"]:
+            continue
+        for q in (50, 95):
+            a, b = (float(np.percentile(by_cond[cond, w], q)) * 1000 for w in ("after", "before"))
+            rows.append(row(f"fp_ab.{library}.update.{cond}.ms_p{q}", f"live matcher, one update, {cond} streams, CPU ms "
+                            f"p{q} (baseline: {before})", a, "ms", baseline=b))
     return rows
 
 
@@ -200,11 +218,13 @@ def main(argv=None):
     ap.add_argument("--conds", default=",".join(CONDS))
     ap.add_argument("--before-index", default=None, metavar="DIR",
                     help="the former matcher reads this index of the same library (module docstring)")
+    ap.add_argument("--by-condition", action="store_true", help="also the live update's p50/p95 per condition "
+                    "(clean streams are named: their updates also read the explained-away residual)")
     ap.add_argument("--streams-dir", default=None, help="where the rendered streams are cached (default "
                     "$LIVEDJ_BENCH_DIR/fp-ab; elsewhere when that directory is another's, read-only)")
     a = ap.parse_args(argv)
     rows = run(before=a.before, library=a.library, n=a.n, conds=tuple(a.conds.split(",")), streams_dir=a.streams_dir,
-               before_index=a.before_index)
+               before_index=a.before_index, by_condition=a.by_condition)
     from benchmarks.__main__ import print_rows
 
     print_rows(rows, title=f"the matcher of {a.before} against this one"

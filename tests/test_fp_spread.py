@@ -10,6 +10,7 @@ import pytest
 
 from livedj.dsp import fingerprint as fp
 from livedj.library import fingerprints as fpi
+from livedj.library import fpspread
 from livedj.library.fingerprints import FingerprintIndex, Match, aligned_seconds, decide, match_audio
 from livedj.library.fpstream import LiveMatcher
 from livedj.synth import DEMO_TRACKS, render_track
@@ -82,3 +83,46 @@ def test_dereverb_option_adds_onset_peaks_and_keeps_the_others(small_index):
     assert len(t1) > len(t0) and np.all(np.diff(t1) >= 0)
     got = set(zip(np.round(t1, 6), np.round(f1, 6)))
     assert all((a, b) in got for a, b in zip(np.round(t0, 6), np.round(f0, 6)))
+
+
+def test_crowd_hits_sums_the_best_hypothesis_hits_at_any_offset():
+    # slot 0: 4 hits under hypothesis 2 (weights 1, 0.5, 1, 1; two offsets), 3 under hypothesis 1;
+    # slot 5: 2 hits under hypothesis 0
+    hyp = np.array([2, 2, 2, 2, 1, 1, 1, 0, 0], np.int64)
+    slot = np.array([0, 0, 0, 0, 0, 0, 0, 5, 5], np.int64)
+    weight = np.array([1, 0.5, 1, 1, 1, 1, 1, 0.25, 1], np.float64)
+    got = fpi.crowd_hits(hyp, slot, weight, np.array([5, 0]), np.array([0, 2]))
+    assert got.tolist() == [1.25, 3.5]
+    assert fpi.crowd_hits(hyp, slot, weight, np.array([0]), np.array([1])).tolist() == [3.0]
+
+
+def test_a_match_lost_in_its_tracks_crowd_is_not_named(monkeypatch):
+    def pair(aligned, crowd, seconds=3):
+        return [Match(1, aligned, 0.0, 1.0, seconds=seconds, crowd=crowd), Match(2, 3.0, 0.0, 1.0, seconds=1)]
+
+    monkeypatch.setattr(fpspread, "CROWD_SHARE", None)
+    assert decide(pair(12.0, 400.0)) is not None            # off: the former rule
+    monkeypatch.setattr(fpspread, "CROWD_SHARE", 0.05)
+    assert decide(pair(12.0, 400.0)) is None                 # 3 % of its track's hits: chance level
+    assert decide(pair(12.0, 200.0)) is not None             # 6 %
+    assert decide(pair(12.0, 0.0)) is not None               # not counted (a hand-made match)
+    assert decide(pair(fpspread.CROWD_STRONG, 1000.0)) is not None  # strong evidence stands whatever the crowd
+    assert decide(pair(7.0, 400.0, seconds=9)) is None       # the spread rule's weaker evidence too
+    assert decide(pair(7.0, 100.0, seconds=9)) is not None
+
+
+def test_a_heard_record_stands_out_of_its_crowd(small_index, monkeypatch):
+    """Both matchers count a match's crowd; a record heard through the room is many times the share a
+    chance alignment reaches, so it is named with the crowd rule on."""
+    from livedj.dsp.room import booth_preset
+
+    monkeypatch.setattr(fpspread, "CROWD_SHARE", 0.05)
+    library, index = small_index
+    for i, y in enumerate(library):
+        window = np.asarray(booth_preset(y[4 * SR:15 * SR], SR, "standard", seed=i)[:10 * SR], np.float32)
+        ms = match_audio(window, SR, index, top=3)
+        assert ms[0].track_id == i + 1 and ms[0].crowd >= ms[0].aligned > 0, (i, ms[0])
+        assert all(m.crowd > 0 for m in ms)
+        assert decide(ms) is not None and decide(ms).track_id == i + 1
+        live = LiveMatcher(index).match(window, SR, 100.0, top=2)[0]
+        assert live.track_id == i + 1 and live.crowd >= live.aligned and live.aligned >= 0.05 * live.crowd, (i, live)

@@ -222,6 +222,10 @@ class Engine:
     def warm_up(self) -> None:
         """Pay first-call costs now (the live loop does it while the ring buffer fills)."""
         warm_up(self.encoder)
+        if self.index.fingerprints is not None:  # the matcher's compiled loops (~1 s at their first call)
+            from livedj.library.fpstream import warm_up as warm_up_matcher
+
+            warm_up_matcher(self.index.fingerprints)
 
     def go_live(self) -> None:
         """Live-loop mode: consecutive updates are consecutive hops of one stream. Reuse their overlap

@@ -33,12 +33,12 @@ from typing import Iterable
 import numpy as np
 
 from livedj.dsp import fingerprint as fp
-from livedj.library import fpsame, fpvote
+from livedj.library import fpsame, fpspread, fpvote
 from livedj.library.fpquery import (DEFAULT_SPEEDS, KEYLOCK_TEMPOS, hash_rows, hypotheses,  # noqa: F401 (re-exported)
                                      query_hashes, query_pairs)
 from livedj.library.fpvote import over_budget  # noqa: F401 (re-exported: fpstream)
 from livedj.library.fpspread import (SPREAD_ALIGNED, SPREAD_LEAD, SPREAD_MARGIN, SPREAD_SECONDS,  # noqa: F401 (re-exported)
-                                     aligned_seconds, spread_evidence)
+                                     aligned_seconds, crowd_hits, crowded, spread_evidence)
 from livedj.library.fpindex import (COARSE_BINS_LOG2, COARSE_SHIFT, COMMON, FORMAT, GAP,  # noqa: F401 (re-exported)
                                      FingerprintIndex, FingerprintIndexError, gather)
 
@@ -95,6 +95,9 @@ class Match:
     same: tuple[int, ...] = ()
     #: distinct seconds of the query holding its aligned landmarks (:func:`aligned_seconds`; 0: not counted)
     seconds: int = 0
+    #: its track's (weighted) hits at its hypothesis in the examined bins, at any offset: its chance level
+    #: (:func:`livedj.library.fpspread.crowded`; 0: not counted)
+    crowd: float = 0.0
 
     @property
     def pitch_speed(self) -> float:
@@ -187,14 +190,17 @@ def align_hits(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, h
                n_hyp: int, *, limit: int | None = None) -> list[tuple[int, float, float, int, np.ndarray, int]]:
     """The exact stage over hits (timeline ``frame``, query time, hypothesis, weight of each):
     per track its best (count, offset s, hypothesis), its best count per hypothesis and the seconds of
-    the query its aligned landmarks lie in (:func:`aligned_seconds`), best first;
+    the query its aligned landmarks lie in (:func:`aligned_seconds`) and its crowd (:func:`crowd_hits`), best first;
     ``limit``: only the best that many tracks (at 100k tracks ~1,000 have a hit: their tuples cost ms)."""
     ids, best, best_hyp, best_off, per_hyp, slots, hit_slot, offset = aligned_by_track(
         index, frame, q_time, hyp, weight, n_hyp, with_slots=True)
     order = np.lexsort((ids, -best))[:limit]
     seconds = aligned_seconds(q_time, hyp, hit_slot, offset, slots[order], best_hyp[order], best_off[order])
+    # ~1 ms per 200k hits: counted only while the crowd rule is on
+    crowd = (crowd_hits(hyp, hit_slot, weight, slots[order], best_hyp[order]) if fpspread.CROWD_SHARE is not None
+             else np.zeros(len(order)))
     return [(int(ids[k]), float(best[k]), float(fp.frames_to_s(int(best_off[k]))), int(best_hyp[k]), per_hyp[k],
-             int(sec)) for k, sec in zip(order, seconds)]
+             int(sec), float(c)) for k, sec, c in zip(order, seconds, crowd)]
 
 
 def match_hashes(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, *, min_aligned: int = MIN_ALIGNED
@@ -306,14 +312,16 @@ def to_matches(cands, speeds: np.ndarray, locked: np.ndarray, n_pairs: int, same
             if a - 2 * b + c < 0:
                 speed += float(np.clip(0.5 * (a - c) / (a - 2 * b + c), -0.5, 0.5)) * (speeds[k + 1] - speeds[k - 1]) / 2
         out.append(Match(int(track), float(count), float(offset_s), speed, share=float(count) / max(1, n_pairs),
-                         pitch_locked=bool(locked[k]), same=same.get(track, ()), seconds=int(rest[0]) if rest else 0))
+                         pitch_locked=bool(locked[k]), same=same.get(track, ()), seconds=int(rest[0]) if rest else 0,
+                         crowd=float(rest[1]) if len(rest) > 1 else 0.0))
     return out
 
 
 def decide(matches: list[Match], *, min_aligned: int = MIN_ALIGNED, margin: float = MARGIN,
            spread: bool = True) -> Match | None:
     """The record playing, or None: the best match must reach ``min_aligned`` and ``margin`` times the
-    runner-up's count, or (``spread``) the weaker evidence of :func:`spread_evidence`. Its
+    runner-up's count, or (``spread``) the weaker evidence of :func:`spread_evidence`; and stand out of its
+    track's chance level (not :func:`~livedj.library.fpspread.crowded`). Its
     ``confidence`` (0..1) grows with the count and the margin."""
     if not matches:
         return None
@@ -324,6 +332,8 @@ def decide(matches: list[Match], *, min_aligned: int = MIN_ALIGNED, margin: floa
         if not (spread and spread_evidence(best, matches[1] if len(matches) > 1 else None)):
             return None
         least = SPREAD_ALIGNED  # the confidence of the weaker evidence starts from its own floor
+    if crowded(best):
+        return None
     best.confidence = float((1.0 - np.exp(-(best.aligned - least + 1) / 8.0)) * (1.0 - runner / best.aligned))
     return best
 

@@ -69,11 +69,8 @@ def residual_peaks(P: np.ndarray, b0: int, explained_t: np.ndarray, explained_f:
     taken = _boxes(P.shape, ti, fi, mask[0], mask[1])
     ridge = _boxes(P.shape, ti, fi, neighbourhood[0] // 2, 1)
     Pm = np.where(taken, 0.0, P)
-    n_dt, n_df = neighbourhood
-    # the peak picker's running maxima and minima (livedj.dsp.fingerprint: the same values, ~2x scipy.ndimage's)
-    local_max = fp.running(fp.running(Pm, n_dt, 0, np.maximum), n_df, 1, np.maximum)
-    ok = (Pm == local_max) & (Pm > 10 ** (fp.FLOOR_DB / 10)) & ~ridge
-    ok &= P >= 10 ** (fp.T_CONTRAST / 10) * fp.running(P, 2 * fp.PEAK_DT + 1, 0, np.minimum)
+    # the peak picker's local maxima (of what is left) and contrast floors (of the whole spectrogram)
+    ok = fp.salient_maxima(P, Pm, neighbourhood=neighbourhood) & ~ridge
     return fp.pick_peaks(P, b0, ok, density)  # the peak picker's ranking and refinement
 
 

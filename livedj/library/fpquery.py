@@ -11,6 +11,7 @@ from typing import Iterable
 import numpy as np
 
 from livedj.dsp import fingerprint as fp
+from livedj.library.fpvote import COMPILED, njit
 
 __all__ = ["DEFAULT_SPEEDS", "KEYLOCK_TEMPOS", "hypotheses", "query_hashes", "query_pairs", "hash_rows"]
 
@@ -64,7 +65,55 @@ def query_pairs(y: np.ndarray, sr: int, speeds: np.ndarray, pitches: np.ndarray,
 def hash_rows(t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, speeds: np.ndarray, pitches: np.ndarray,
               *, with_pair: bool = False) -> tuple[np.ndarray, ...]:
     """(hashes int64, anchor times in speed-1 frames, hypothesis) of pairs (i, j) under every hypothesis,
-    with the +-1 frame probe, the hypotheses in order; ``with_pair``: also each row's pair (index into i, j)."""
+    with the +-1 frame probe, the hypotheses in order; ``with_pair``: also each row's pair (index into i, j).
+
+    Compiled: the rows of :func:`_hash_rows_numpy` (:func:`livedj.dsp.fingerprint.hash_pairs` over every
+    hypothesis at once), the same values in the same order, ~3x faster: the frequency cells are taken once
+    per peak and hypothesis (one log per peak, not two per pair) and only valid rows are written."""
+    if not COMPILED or not len(i):
+        return _hash_rows_numpy(t, f, i, j, speeds, pitches, with_pair=with_pair)
+    t = np.asarray(t, np.float64)
+    f = np.asarray(f, np.float64)
+    speeds = np.asarray(speeds, np.float64)
+    pitches = np.asarray(pitches, np.float64)
+    # per hypothesis and peak: time in speed-1 frames and frequency cell (fp.hash_pairs' arithmetic,
+    # elementwise, so taking it per peak gives each pair's values bit for bit)
+    t_all = t[None, :] * speeds[:, None]
+    q_all = np.floor(fp.frequency_cells((f[None, :] / pitches[:, None]) / 1.0))
+    h, times, hyp, pair = _rows(t_all, q_all, np.asarray(i, np.int64), np.asarray(j, np.int64), fp.DT_MAX, fp.DQ_MAX)
+    return (h, times, hyp, pair) if with_pair else (h, times, hyp)
+
+
+@njit(cache=True, nogil=True)
+def _rows(t_all, q_all, i, j, dt_max, dq_max):  # pragma: no cover - compiled
+    n_hyp = t_all.shape[0]
+    n = i.shape[0]
+    size = 2 * n_hyp * n
+    h = np.empty(size, np.int64)
+    times = np.empty(size)
+    hyp = np.empty(size, np.int64)
+    pair = np.empty(size, np.int64)
+    m = 0
+    for k in range(n_hyp):  # the order of _hash_rows_numpy's rows: hypothesis, probe, pair
+        tk, qk = t_all[k], q_all[k]
+        for probe in range(2):
+            for p in range(n):
+                a, b = i[p], j[p]
+                q1 = qk[a]
+                dq = qk[b] - q1
+                dt = np.floor((tk[b] - tk[a]) * 1.0) + probe
+                if dt >= 1 and dt <= dt_max and abs(dq) <= dq_max and q1 >= 0 and q1 < 128:
+                    h[m] = (np.int64(q1) << 12) | ((np.int64(dq) + 32) << 6) | np.int64(dt)
+                    times[m] = tk[a] * 1.0
+                    hyp[m] = k
+                    pair[m] = p
+                    m += 1
+    return h[:m], times[:m], hyp[:m], pair[:m]
+
+
+def _hash_rows_numpy(t: np.ndarray, f: np.ndarray, i: np.ndarray, j: np.ndarray, speeds: np.ndarray,
+                     pitches: np.ndarray, *, with_pair: bool = False) -> tuple[np.ndarray, ...]:
+    """:func:`hash_rows` in numpy, from :func:`livedj.dsp.fingerprint.hash_pairs` (the reference)."""
     if not len(i):
         z = np.zeros(0, np.int64)
         return (z, np.zeros(0), z, z) if with_pair else (z, np.zeros(0), z)

@@ -42,17 +42,19 @@ from livedj.dsp import fingerprint as fp
 from livedj.library import fingerprints as fpi
 from livedj.library import fpchunks, fpexplain, fpkeys, fpsame, fpvote
 
-__all__ = ["LiveMatcher", "SETTLE_S"]
+__all__ = ["LiveMatcher", "SETTLE_S", "warm_up"]
 
 FPS = fp.SR / fp.HOP        #: landmark frames per second
 SETTLE_S = 0.25             #: the newest audio whose peaks are not taken yet (their neighbourhood is unheard)
 CHUNK_S = 1.0               #: a fresh window is read in chunks of this length
 CONTEXT_S = 1.0             #: audio analysed before the oldest new anchor (a peak is ranked among those +-0.5 s around)
 #: the analysed tail starts this far from the window's start, a whole number of times: a whole number
-#: of STFT hops (the tail's frames are the window's). Also of the 1-s density blocks of fingerprint
-#: version 1; since version 2 a peak is ranked among its neighbours within +-0.5 s (CONTEXT_S covers
-#: them), so the whole second only makes the tail up to 2 s longer than it needs to be (2 s)
-ALIGN_S = float(np.lcm(int(fp.BLOCK_S * fp.SR), fp.HOP)) / fp.SR
+#: of STFT hops (the tail's frames are the window's). Fingerprint version 1 ranked peaks in fixed 1-s
+#: blocks, so the tail started on whole seconds (2 s: the lcm of a block and a hop); since version 2 a
+#: peak is ranked among its neighbours within +-0.5 s, and a peak 46 frames or more into the tail is the
+#: window's own wherever the tail starts (the mask's +-15 frames, then the rank's +-31), which CONTEXT_S
+#: covers: one hop. The tail is then ~3.3 s instead of 3.1-5.1 s (docs/fingerprints-log.md, "third pass")
+ALIGN_S = fp.HOP / fp.SR
 RECENT_S = 1.0             #: the newest audio whose votes also pick candidates of their own
 RECENT_CANDIDATES = 8      #: bins per hypothesis group picked by the newest audio's votes (0: none)
 #: after a try of the matcher's second pass (a whole stateless match of the window) that named nothing, a
@@ -159,9 +161,12 @@ class LiveMatcher:
         residual = self._residual_range(start, settled) if self.explain and len(self._explained[0]) else None
         # one spectrogram for both reads: the residual's tail starts whole seconds before the new pairs' tail
         spec = self._spectrogram(y, sr, start, self._tail_start(residual[0], start)) if residual else None
-        self._read(y, sr, end - self._origin, start, spec)
+        # and one pick of peaks: the residual's tail starts earlier, and from 46 frames into a tail on the
+        # window's frames its peaks are the window's own, so the new pairs are the same from either tail
+        shared = (spec[2], self._peaks(y, sr, spec[2], spec)) if spec is not None else None
+        self._read(y, sr, end - self._origin, start, spec, shared)
         if residual:
-            self._read_residual(y, sr, end - self._origin, start, residual, spec)
+            self._read_residual(y, sr, end - self._origin, start, residual, spec, shared)
         # a chunk leaves once all of its pairs have; the exact stage takes only pairs within the window
         # (their earlier peak too), as match_audio does: the record that ends leaves it as soon
         for kept in (self._chunks, self._residual):
@@ -254,7 +259,8 @@ class LiveMatcher:
         i, j = fp.pairs(t, f, fanout=fp.QUERY_FANOUT, dt_max=fp.DT_MAX / self.speeds.min())
         return P, b0, t, f, i, j
 
-    def _read(self, y: np.ndarray, sr: int, end: float, start: float, spec: tuple | None = None) -> None:
+    def _read(self, y: np.ndarray, sr: int, end: float, start: float, spec: tuple | None = None,
+              shared: tuple | None = None) -> None:
         """Read the pairs whose later peak arrived in [settled, end - SETTLE_S) (frames from the origin),
         in chunks kept until they leave the window, and those after it as this update's provisional chunk
         (their peaks may still move: read again next time)."""
@@ -266,8 +272,11 @@ class LiveMatcher:
         # more pairs, a quarter of them not the window's, which lost names; ALIGN_S still keeps the tail on
         # whole seconds.)
         first = int(round((self._tail_start(new_from, start) - start) / FPS * sr))
+        if shared is not None and shared[0] <= first:  # the peaks of a tail that starts earlier (match)
+            first, (*_, t, f, i, j) = shared
+        else:
+            *_, t, f, i, j = self._peaks(y, sr, first, spec)
         t0 = end - (len(y) - first) / sr * FPS  # frame (from the origin) of the tail's first sample
-        *_, t, f, i, j = self._peaks(y, sr, first, spec)
         target = t0 + t[j] if len(j) else np.zeros(0)
         self._settled = settle_to
         # the unsettled newest pairs are read too, for this update only (provisionally: the next reads
@@ -380,14 +389,15 @@ class LiveMatcher:
         return (res_from, settled) if settled - res_from >= 1.0 else None
 
     def _read_residual(self, y: np.ndarray, sr: int, end: float, start: float, span: tuple[float, float],
-                       spec: tuple | None) -> None:
+                       spec: tuple | None, shared: tuple | None = None) -> None:
         """Look up again, without the named record's peaks (:func:`fpexplain.residual_peaks`), the pairs whose
         later peak lies in ``span`` (:meth:`_residual_range`): the pairs the first pick did not have, as
         chunks of their own (their votes and hits count as every chunk's). ``spec``: :meth:`_spectrogram`."""
         res_from, settled = span
         first = int(round((self._tail_start(res_from, start) - start) / FPS * sr))
         t0 = end - (len(y) - first) / sr * FPS
-        P, b0, t_old, f_old, i_old, j_old = self._peaks(y, sr, first, spec)
+        P, b0, t_old, f_old, i_old, j_old = (shared[1] if shared is not None and shared[0] == first
+                                             else self._peaks(y, sr, first, spec))
         ex_t, ex_f = self._explained
         near = (ex_t >= t0 - fp.PEAK_DT) & (ex_t < end)
         t, f = fpexplain.residual_peaks(P, b0, ex_t[near] - t0, ex_f[near])
@@ -399,3 +409,14 @@ class LiveMatcher:
         step = max(CHUNK_S * FPS, (settled - res_from) / (fpchunks.MAX_CHUNKS - 2))
         edges = np.r_[np.arange(res_from, settled, step), settled]
         self._residual.extend(self._read_chunks(t, f, i, j, t[j], edges, end, end - start, residual=True))
+
+
+def warm_up(index: fpi.FingerprintIndex, sr: int = fp.SR) -> None:
+    """Load (or compile) the matcher's compiled loops now: the first match in a process otherwise pays for
+    them (~1 s from numba's on-disk cache, at 10k tracks), in the first live update. A fresh window, an
+    update and a stateless match of quiet noise; nothing is kept."""
+    y = (0.01 * np.random.default_rng(0).standard_normal(10 * sr)).astype(np.float32)
+    matcher = LiveMatcher(index)
+    matcher.match(y, sr, 10.0)
+    matcher.match(y, sr, 11.0)
+    fpi.match_audio(y, sr, index, second_pass=False)

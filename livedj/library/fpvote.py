@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover
 __all__ = ["dedup_rows", "or_by", "labels", "coarse_votes", "top_bins", "top_bins_capped", "chosen_hits", "aligned_counts", "COMPILED"]
 
 _ROW_BITS = 21  # rows per query (2M: 30 s at any density); the lookup key takes the other 43 bits
+_VOTE_BLOCK = 256  # postings whose bins are computed before they are added (_coarse_votes, _chosen_hits)
 
 
 @njit(cache=True, nogil=True)
@@ -114,13 +115,16 @@ def _coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common, shift, ma
     n_groups = votes.shape[0]
     first = votes[0]
     second = votes[min(1, n_groups - 1)]
+    # a posting's bins are computed into a small buffer before they are added: the loads of the posting
+    # then run ahead of the adds' read-modify-writes (~10 % faster than one loop doing both)
+    buf = np.empty(_VOTE_BLOCK, np.int64)
     for u in range(hashes.shape[0]):
         d = dfs[u]
         if d == 0:
             continue
         lo = np.int64(buckets[hashes[u]])
         w = np.float32(scale * (1.0 if d <= common else common / d))
-        q = qtimes[u]
+        q = np.int64(qtimes[u])
         g = groups[u]
         # one loop per case of groups asking (a branch per hit and group cost a third of the pass);
         # each vote array still receives its adds in posting order
@@ -133,17 +137,23 @@ def _coarse_votes(buckets, times, hashes, qtimes, dfs, groups, common, shift, ma
             n += d
             continue
         g &= 3 if n_groups == 2 else 1
-        if g == 1:
-            for p in range(lo, lo + d):
-                first[((np.int64(times[p]) - q) >> shift) & mask] += w
-        elif g == 2:
-            for p in range(lo, lo + d):
-                second[((np.int64(times[p]) - q) >> shift) & mask] += w
-        elif g == 3:
-            for p in range(lo, lo + d):
-                b = ((np.int64(times[p]) - q) >> shift) & mask
-                first[b] += w
-                second[b] += w
+        if g == 0:
+            n += d
+            continue
+        for a in range(lo, lo + d, _VOTE_BLOCK):
+            m = min(_VOTE_BLOCK, lo + d - a)
+            for e in range(m):
+                buf[e] = ((np.int64(times[a + e]) - q) >> shift) & mask
+            if g == 1:
+                for e in range(m):
+                    first[buf[e]] += w
+            elif g == 2:
+                for e in range(m):
+                    second[buf[e]] += w
+            else:
+                for e in range(m):
+                    first[buf[e]] += w
+                    second[buf[e]] += w
         n += d
     return n
 
@@ -238,16 +248,23 @@ def top_bins_capped(votes, k, starts, cap):  # pragma: no cover - compiled
 def _chosen_hits(buckets, times, hashes, qtimes, dfs, shift, mask, chosen, rows, start, out_row, out_frame):  # pragma: no cover
     k = 0
     cap = out_row.shape[0]
+    # the postings in a chosen bin (rare: ~1 in 500) are first noted without a branch, block by block
+    at = np.empty(_VOTE_BLOCK, np.int64)
     for u in range(hashes.shape[0]):
         d = dfs[u]
         if d == 0:
             continue
         lo = np.int64(buckets[hashes[u]])
-        q = qtimes[u]
+        q = np.int64(qtimes[u])
         r0, r1 = start[u], start[u + 1]
-        for p in range(lo, lo + d):
-            f = np.int64(times[p])
-            if chosen[((f - q) >> shift) & mask]:
+        for a in range(lo, lo + d, _VOTE_BLOCK):
+            m = min(_VOTE_BLOCK, lo + d - a)
+            c = 0
+            for e in range(m):
+                at[c] = a + e
+                c += chosen[((np.int64(times[a + e]) - q) >> shift) & mask]
+            for e in range(c):
+                f = np.int64(times[at[e]])
                 for r in range(r0, r1):
                     if k < cap:
                         out_row[k] = rows[r]

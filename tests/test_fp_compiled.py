@@ -1,0 +1,115 @@
+"""The compiled forms of the matcher's query side give the numpy forms' values, bit for bit.
+
+A speed change must not change a decision (docs/fingerprints-log.md, "Speed of one identification, third
+pass"): the peak mask (:func:`livedj.dsp.fingerprint.salient_maxima`) and the query rows under every speed
+hypothesis (:func:`livedj.library.fpquery.hash_rows`) are checked against their numpy references on
+generated records, clean, through the booth and with cells taken out, at a stream time an hour in.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from livedj.dsp import fingerprint as fp
+from livedj.dsp import fpkernels as kernels
+from livedj.dsp.room import booth
+from livedj.library import fpquery
+from livedj.library.fingerprints import hypotheses
+
+SR = 16000
+pytestmark = pytest.mark.skipif(not (fp.COMPILED and fpquery.COMPILED), reason="numba is not installed")
+
+
+def _windows(records) -> list[np.ndarray]:
+    out = []
+    for k, y in enumerate(records[:4]):
+        y = y[:10 * SR]
+        out += [y, booth(y, SR, seed=k).astype(np.float32), (y * np.linspace(1, 0.01, len(y))).astype(np.float32)]
+    return out
+
+
+def test_peak_mask_compiled_equals_numpy(demo_records_16k):
+    band = (fp.F_MIN * 0.92, fp.F_MAX * 1.08)
+    rng = np.random.default_rng(0)
+    compared = 0
+    for y in _windows(demo_records_16k):
+        P, _ = fp.spectrogram(y, SR, band)
+        taken = P.copy()
+        taken[rng.random(P.shape) < 0.05] = 0.0  # cells taken out, as fpexplain.residual_peaks does
+        for neighbourhood in ((fp.PEAK_DT, fp.PEAK_DF), (11, 9)):
+            for P_max in (P, taken):
+                got = fp.salient_maxima(P, P_max, neighbourhood=neighbourhood)
+                want = np.zeros_like(got)
+                for a in range(0, len(P), 512):  # the reference's own blocks and halo
+                    lo, hi = max(0, a - fp.PEAK_DT), min(len(P), a + 512 + fp.PEAK_DT)
+                    m = kernels.salient_maxima_numpy(P[lo:hi], P_max[lo:hi], *neighbourhood, fp.PEAK_DT, fp.FLOOR_DB,
+                                                     fp.T_CONTRAST)
+                    want[a:a + 512] = m[a - lo:a - lo + 512]
+                assert np.array_equal(got, want)
+                compared += int(want.sum())
+    assert compared > 1000  # maxima were there to compare
+
+
+def test_query_rows_compiled_equal_numpy(demo_records_16k):
+    speeds, pitches = hypotheses()
+    rows = 0
+    for y in _windows(demo_records_16k):
+        t, f, i, j = fpquery.query_pairs(y, SR, speeds, pitches)
+        for offset in (0.0, 3600 * SR / fp.HOP + 0.37):  # stream times: large anchors
+            got = fpquery.hash_rows(t + offset, f, i, j, speeds, pitches, with_pair=True)
+            want = fpquery._hash_rows_numpy(t + offset, f, i, j, speeds, pitches, with_pair=True)
+            for a, b in zip(got, want):
+                assert a.dtype == b.dtype and np.array_equal(a, b)
+            rows += len(want[0])
+    assert rows > 100_000
+
+
+def test_spectrogram_compiled_power_equals_numpy(demo_records_16k):
+    from scipy import fft as sfft
+
+    band = (fp.F_MIN * 0.92, fp.F_MAX * 1.08)
+    for y in _windows(demo_records_16k)[:6] + [demo_records_16k[0][:int(3.3 * SR)]]:
+        got, b0 = fp.spectrogram(y, SR, band)
+        frames = np.lib.stride_tricks.sliding_window_view(y, fp.N_FFT)[::fp.HOP]
+        window = (np.hanning(fp.N_FFT + 1)[:-1] * (4.0 / fp.N_FFT)).astype(np.float32)
+        want = np.empty_like(got)
+        for i in range(0, len(frames), fp.FFT_BLOCK):  # the former code: the same blocks, numpy's power
+            spec = sfft.rfft(frames[i:i + fp.FFT_BLOCK] * window, axis=1)[:, b0:b0 + got.shape[1]]
+            out = want[i:i + fp.FFT_BLOCK]
+            np.multiply(spec.real, spec.real, out=out)
+            out += spec.imag * spec.imag
+        assert got.dtype == np.float32 and np.array_equal(got, want)
+
+
+def test_window_rank_compiled_equals_numpy():
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 2, 50, 3000):
+        t = np.sort(rng.integers(0, max(1, n // 3), n)).astype(np.float64)  # ties in time too
+        power = rng.choice(np.float32([0.5, 1, 2, 3]), n) * rng.random(n).astype(np.float32) ** (rng.random() < 0.5)
+        for half in (0.0, 5.0, 31.25, 1e9):
+            assert np.array_equal(fp.window_rank(t, power, half), kernels.window_rank_numpy(t, power, half))
+
+
+def test_warm_up_loads_the_matchers_compiled_loops(demo_records_16k, tmp_path):
+    """In a fresh process no loop of the matcher is loaded; after ``fpstream.warm_up`` those of a live update
+    and of a stateless match are (the first live update would otherwise load them, ~1 s)."""
+    import subprocess
+    import sys
+
+    from livedj.library.fingerprints import FingerprintIndex
+
+    prefix = tmp_path / "fingerprints-1"
+    FingerprintIndex.build(((i + 1, *fp.landmarks(y, SR)) for i, y in enumerate(demo_records_16k)), prefix)
+    code = f"""
+from livedj.dsp import fpkernels as kernels
+from livedj.library import fpkeys, fpstream, fpvote
+from livedj.library.fingerprints import FingerprintIndex
+loops = (kernels.salient_mask, kernels.band_power, kernels.window_rank_counts, fpvote._coarse_votes, fpvote._chosen_hits, fpkeys._hit_keys,
+         fpkeys._key_votes, fpvote.top_bins_capped)
+index = FingerprintIndex.load({str(prefix)!r})
+assert not any(f.signatures for f in loops), [f.__name__ for f in loops if f.signatures]
+fpstream.warm_up(index)
+assert all(f.signatures for f in loops), [f.__name__ for f in loops if not f.signatures]
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
