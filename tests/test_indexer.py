@@ -36,8 +36,8 @@ def test_beginning_windows_batched_equal_one_window_at_a_time():
 
 
 def test_an_indexing_worker_imports_neither_the_index_nor_numba():
-    # Every spawned worker imports livedj.library.indexer; the Annoy/fingerprint index modules (and the
-    # numba they pull in, ~0.4 s CPU per worker start) are the parent's alone.
+    # Every spawned worker imports livedj.library.indexer; the Annoy/fingerprint index modules are the
+    # parent's alone (numba comes with the peak picker's kernels, at a worker's first file, not here).
     import subprocess
     import sys
 
