@@ -226,7 +226,7 @@ def shown_calibration(table: dict, subset: str, which: str) -> list[dict]:
         rows.append(row(f"key.{subset}.{which}_{span}.confidence.ece", f"ECE of the key shown's confidence ({which}, "
                         f"{what}, {len(got)}); baseline: sampling noise", ece, "fraction",
                         baseline=ece_noise(conf, draws=200), target=0.1))
-        rows.append(row(f"key.{subset}.{which}_{span}.confidence.ece_before_recalibration", f"the same for the "
+        rows.append(row(f"key.{subset}.{which}_{span}.confidence.ece_before_recalibration", "the same for the "
                         "smoother's averaged probability (the confidence shown before keys7); baseline: sampling noise",
                         reliability(prob, right)[0], "fraction", baseline=ece_noise(prob, draws=200), target=0.1))
     return rows

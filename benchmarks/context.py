@@ -55,7 +55,7 @@ def run(quick: bool = False) -> list[dict]:
     with threadpool_limits(limits=2, user_api="blas"):
         ctx.build(seqs[:50], {t: habits.vectors[t] for t in list(habits.vectors)[:500]})  # first-call imports
         began, cpu = time.perf_counter(), time.process_time()
-        model = ctx.build(seqs, habits.vectors)
+        ctx.build(seqs, habits.vectors)
         build_s, build_cpu = time.perf_counter() - began, time.process_time() - cpu
         began, cpu = time.perf_counter(), time.process_time()
         ctx.build(seqs, habits.vectors, params=ctx.Params(svd_tol=0.0))
