@@ -11,6 +11,20 @@ SILENCE_FRAME = 2048  #: samples per frame when looking for the first sound
 FLOOR_DB = -120.0
 
 
+def rms_db(y: np.ndarray) -> float:
+    """RMS level of ``y`` in dBFS (floored at -120; an empty ``y`` is at the floor).
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono samples in [-1, 1].
+    """
+    if len(y) == 0:
+        return FLOOR_DB
+    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
+    return max(FLOOR_DB, 20 * np.log10(rms + 1e-12))
+
+
 def level_db(y: np.ndarray) -> tuple[float, float]:
     """RMS and peak level of ``y`` in dBFS (floored at -120).
 
@@ -25,9 +39,8 @@ def level_db(y: np.ndarray) -> tuple[float, float]:
     """
     if len(y) == 0:
         return FLOOR_DB, FLOOR_DB
-    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
     peak = float(np.max(np.abs(y)))
-    return max(FLOOR_DB, 20 * np.log10(rms + 1e-12)), max(FLOOR_DB, 20 * np.log10(peak + 1e-12))
+    return rms_db(y), max(FLOOR_DB, 20 * np.log10(peak + 1e-12))
 
 
 def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from livedj.dsp import WINDOW_S
-from livedj.dsp.level import first_sound
+from livedj.dsp.level import first_sound, rms_db
 from livedj.encoders.base import Encoder, unit
 from livedj.library import verify
 from livedj.library.rekey import rekey
@@ -180,8 +180,7 @@ def segment_vectors(audio: np.ndarray, encoder, hop_s: float, window_s: float = 
     step, size = int(hop_s * sr), int(window_s * sr)
     windows = [audio[i:i + size] for i in range(0, max(1, len(audio) - size + 1), step)]
     rows = np.full((len(windows), encoder.dim), np.nan, dtype=np.float32)
-    heard = [i for i, window in enumerate(windows) if len(window) >= sr and 20 * np.log10(
-        np.sqrt(np.mean(np.square(window, dtype=np.float64))) + 1e-12) >= silence_db]
+    heard = [i for i, window in enumerate(windows) if len(window) >= sr and rms_db(window) >= silence_db]
     if heard:
         rows[heard] = [e.vector for e in encoder.analyze_many([windows[i] for i in heard])]
     return rows
