@@ -144,17 +144,6 @@ def spectrogram(y: np.ndarray, sr: int = SR, band: tuple[float, float] = (F_MIN,
 _WINDOW = (np.hanning(N_FFT + 1)[:-1] * (4.0 / N_FFT)).astype(np.float32)
 _WINDOW.flags.writeable = False
 
-def _peak_mask(P: np.ndarray, block: int = 512, neighbourhood: tuple[int, int] | None = None) -> np.ndarray:
-    """Where ``P`` is a salient local maximum, computed over blocks of ``block`` frames.
-
-    ``neighbourhood``: (frames, bins) of the local maximum, odd, at most
-    (:data:`PEAK_DT`, :data:`PEAK_DF`); None: those. Each block carries a halo of :data:`PEAK_DT`
-    frames (the widest reach below), so the mask is the same as over the whole array, at 2.5x the
-    speed: the running filters stay in cache.
-    """
-    return salient_maxima(P, P, block=block, neighbourhood=neighbourhood)
-
-
 def salient_maxima(P: np.ndarray, P_max: np.ndarray, *, block: int = 512,
                    neighbourhood: tuple[int, int] | None = None) -> np.ndarray:
     """Cells of ``P_max`` that are the largest of their ``neighbourhood`` (frames, bins; None:
@@ -234,7 +223,7 @@ def _peaks_of(P: np.ndarray, b0: int, density: float, neighbourhood: tuple[int, 
     """:func:`peaks` of a power spectrogram ``P`` whose column 0 is FFT bin ``b0``."""
     if P.shape[0] < 3 or P.shape[1] < 3:
         return np.zeros(0), np.zeros(0)
-    return pick_peaks(P, b0, _peak_mask(P, neighbourhood=neighbourhood), density)
+    return pick_peaks(P, b0, salient_maxima(P, P, neighbourhood=neighbourhood), density)
 
 
 def pick_peaks(P: np.ndarray, b0: int, ok: np.ndarray, density: float) -> tuple[np.ndarray, np.ndarray]:
@@ -419,10 +408,4 @@ def spectrogram_peaks(P: np.ndarray, b0: int, density: float = QUERY_DENSITY,
     return _peaks_of(P, b0, density, neighbourhood)
 
 
-def running(x: np.ndarray, size: int, axis: int, op) -> np.ndarray:
-    """Centred running max or min (``op`` = np.maximum / np.minimum) over odd ``size`` along ``axis``, edges
-    repeated: the peak picker's local maxima and contrast floors."""
-    return kernels.running(x, size, axis, op)
-
-
-__all__ += ["spectrogram_peaks", "running", "pick_peaks", "salient_maxima", "frequency_cells"]
+__all__ += ["spectrogram_peaks", "pick_peaks", "salient_maxima", "frequency_cells"]
