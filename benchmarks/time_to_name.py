@@ -55,6 +55,7 @@ from benchmarks._ttn_listen import listen, listen_matcher_only  # noqa: F401 - l
 from benchmarks._ttn_mix import (MAX_STRETCH, Heard, blend_order, corpus_records, excerpt,  # noqa: F401 - API
                                  generated_records, index_records, record_tempos, render_mix)
 from benchmarks.common import cache_dir, row
+from livedj.config import defaults
 
 IN_ALL = False  # minutes: run it by name
 
@@ -169,7 +170,7 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
     ids = index_records(present, index_dir)
     _IDS.update(ids)
     tempos = record_tempos(present + absent, cache_dir("time_to_name") / "tempos.json") if blend_mixes else {}
-    window_s = (identify_s or 10.0) + hop_s * ((hold or 3) + 1)
+    window_s = (identify_s or defaults()["analysis"]["identify_s"]) + hop_s * ((hold or 3) + 1)
     figures = {"cut": [], "blend": [], "blend_wide": [], "deck_blend": [], "wrong_now": 0, "wrong_deck": 0, "updates": 0,
                "details": []}
     logged_ok, logged_n = 0, 0

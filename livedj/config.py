@@ -167,7 +167,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                     "`livedj train --booth-head` wrote one, else models/booth_head.safetensors"),
         "threads": Field(int, 1, _range(1, 64), "torch threads for the live analysis (1 measured fastest: "
                                                   "the streaming front end is many small ops)"),
-        "identify_s": Field(float, 10.0, _range(3.0, 30.0), "seconds of the newest audio the fingerprint "
+        "identify_s": Field(float, 15.0, _range(3.0, 30.0), "seconds of the newest audio the fingerprint "
                                                              "match (now playing) listens to"),
         "key_lock": Field(bool, True, help="now playing also names records played with key lock (master "
                                             "tempo: tempo moved, pitch not); false: pitch fader only, "
@@ -330,6 +330,11 @@ def validate(raw: dict[str, Any], where: str = "<config>") -> dict[str, dict[str
     audio = config["audio"]
     if audio["window_s"] > audio["buffer_s"]:
         problems.append(f"{where}: audio.buffer_s: must be >= audio.window_s ({audio['window_s']}), got {audio['buffer_s']}")
+    # the match hears at most the ring buffer (the default 15 s with a shorter buffer: the whole buffer)
+    if isinstance(raw.get("analysis"), dict) and "identify_s" in raw["analysis"] \
+            and config["analysis"]["identify_s"] > audio["buffer_s"]:
+        problems.append(f"{where}: analysis.identify_s: must be <= audio.buffer_s ({audio['buffer_s']}), "
+                        f"got {config['analysis']['identify_s']}")
     if problems:
         raise ConfigError(problems)
     return config

@@ -76,6 +76,14 @@ def test_window_longer_than_buffer_is_refused(tmp_path):
         config.load(path)
 
 
+def test_identify_window_longer_than_buffer_is_refused(tmp_path):
+    path = write(tmp_path, "[audio]\nbuffer_s = 12\n[analysis]\nidentify_s = 20\n")
+    with pytest.raises(config.ConfigError, match="analysis.identify_s: must be <= audio.buffer_s"):
+        config.load(path)
+    # the default window with a shorter buffer is not an error: the match hears the whole buffer
+    assert config.load(write(tmp_path, "[audio]\nbuffer_s = 12\n"))["analysis"]["identify_s"] == 15.0
+
+
 def test_bad_toml_and_missing_file(tmp_path):
     with pytest.raises(config.ConfigError, match="not valid TOML"):
         config.load(write(tmp_path, "[audio\n"))

@@ -153,6 +153,26 @@ def test_tracker_streams_only_when_asked(library, index, stream):
     assert tracker._matcher.fresh_windows == (1 if stream else 0)
 
 
+def test_the_default_window_is_the_configs_and_holds_more_of_the_record(library, index):
+    """The tracker listens ``analysis.identify_s`` (15 s) by default; through the room a 15-s window holds
+    more of the record's landmarks than a 10-s one (why the default grew: docs/fingerprints-log.md, "How long
+    the match listens")."""
+    from types import SimpleNamespace
+
+    from livedj.config import defaults
+    from livedj.engine.now_playing import NowPlayingTracker
+
+    assert NowPlayingTracker(SimpleNamespace(fingerprints=index)).identify_s == defaults()["analysis"]["identify_s"] == 15.0
+    y = _stream(library, 0, 5)[: int(15.5 * SR)]  # record 1 alone, 15.5 s of it through the booth
+    aligned = {}
+    for seconds in (10.0, 15.0):
+        tracker = NowPlayingTracker(SimpleNamespace(fingerprints=index), identify_s=seconds, stream=False)
+        heard = tracker.hear(y, SR)
+        assert heard and heard[0].track_id == 1
+        aligned[seconds] = heard[0].aligned
+    assert aligned[15.0] > 1.2 * aligned[10.0], aligned
+
+
 def test_recent_aligned_hears_the_cut_before_the_whole_window_does(library, index):
     """``recent_aligned`` counts a match's aligned landmarks in the newest seconds only: 2 s after a cut
     the incoming record leads there, while over the whole 10-s window the outgoing one still leads;

@@ -27,7 +27,8 @@ def main(args, config) -> int:
     from livedj.outputs.jsonlines import jsonable
 
     window_s = config["audio"]["window_s"]
-    context_s = max(window_s, 12.0)  # tempo and key listen longer, as live
+    # tempo and key listen 12 s, the fingerprint match identify_s, as live
+    context_s = max(window_s, 12.0, config["analysis"]["identify_s"])
     try:
         engine = load_engine(config)
         sr = engine.encoder.sample_rate

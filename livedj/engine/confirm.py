@@ -87,7 +87,7 @@ class DeckConfirm:
     of a blend already says (``python -m benchmarks.time_to_name``: 1 s sooner after a cut; no false
     name in the replays of docs/fingerprints-log.md, "Time to name").
     The live matcher also says how many landmarks each record aligns in the newest seconds
-    (:attr:`Match.recent`): there a blend or a cut shows seconds before the 10-s window's levels
+    (:attr:`Match.recent`): there a blend or a cut shows seconds before the whole window's levels
     do. With these counts a newer deck takes over also at ``recent_takeover`` of the playing deck's
     count there, a newcomer at ``recent_prompt`` of it is confirmed at once, and a takeover on the
     window's level needs ``recent_veto`` of it (a passage shared a few seconds ago keeps its level

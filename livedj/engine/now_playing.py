@@ -73,9 +73,11 @@ class NowPlayingTracker:
     segment_encoder : Encoder, optional
         The encoder that made the segment vectors, when it is not the live encoder.
     identify_s : float
-        Seconds the fingerprint match listens to: the evidence of the updates inside it pooled
-        (real music through the standard booth, 36 tracks: 5 s named 67 % of queries, 10 s 96 %;
-        none wrong).
+        Seconds the fingerprint match listens to: the evidence of the updates inside it pooled.
+        Through a room only 10-20 % of a record's landmarks survive, so a longer window names more
+        (both development corpora through the booth presets at +-6 %: 10 s 87 %, 15 s 93 %;
+        ``python -m benchmarks.identify_window``); a cut is named as soon (docs/fingerprints-log.md,
+        "How long the match listens").
     key_lock : bool
         Also listen for records played with key lock (the tempo moved, the pitch did not): the
         fingerprint match's :data:`~livedj.library.fingerprints.KEYLOCK_TEMPOS` hypotheses
@@ -93,7 +95,7 @@ class NowPlayingTracker:
 
     index: BeginningsIndex
     segment_encoder: Encoder | None = None
-    identify_s: float = 10.0
+    identify_s: float = 15.0
     key_lock: bool = True
     stream: bool = True
     log_after: int = 4

@@ -1,8 +1,9 @@
 """Now playing over a live stream: the fingerprint match, paid once per second of new audio.
 
-Live, consecutive updates hear overlapping windows: the last 10 s, 1 s later (``analysis.hop_s``).
+Live, consecutive updates hear overlapping windows: the last ``identify_s`` (15 s by default), 1 s later
+(``analysis.hop_s``).
 :func:`~livedj.library.fingerprints.match_audio` reads every lookup's index postings again at each
-update, although 9 of the 10 seconds were read one update before. :class:`LiveMatcher` keeps, per
+update, although all but one of its seconds were read one update before. :class:`LiveMatcher` keeps, per
 *chunk* of new audio (the landmark pairs whose later peak arrived since the last update;
 :mod:`livedj.library.fpchunks`), its lookups and their hits (read once, kept as keys:
 :mod:`livedj.library.fpkeys`): their coarse votes stay in a running vote array until all of the chunk's
@@ -127,7 +128,7 @@ class LiveMatcher:
         self._residual_to: float | None = None
 
     def match(self, y: np.ndarray, sr: int, end_s: float | None = None, *, top: int = 3) -> list[fpi.Match]:
-        """The records heard in ``y`` (the newest audio, typically 10 s), as :func:`match_audio` gives them.
+        """The records heard in ``y`` (the newest ``identify_s`` of audio), as :func:`match_audio` gives them.
 
         Parameters
         ----------
