@@ -75,9 +75,9 @@ class NowPlayingTracker:
     identify_s : float
         Seconds the fingerprint match listens to: the evidence of the updates inside it pooled.
         Through a room only 10-20 % of a record's landmarks survive, so a longer window names more
-        (both development corpora through the booth presets at +-6 %: 10 s 87 %, 15 s 93 %;
-        ``python -m benchmarks.identify_window``); a cut is named as soon (docs/fingerprints-log.md,
-        "How long the match listens").
+        (both development corpora through the booth presets at +-6 %: 10 s 88 %, 15 s 92 %;
+        ``python -m benchmarks.identify_window``); the median time to name a cut is unchanged
+        (docs/fingerprints-log.md, "How long the match listens").
     key_lock : bool
         Also listen for records played with key lock (the tempo moved, the pitch did not): the
         fingerprint match's :data:`~livedj.library.fingerprints.KEYLOCK_TEMPOS` hypotheses
