@@ -191,6 +191,21 @@ def test_recent_aligned_hears_the_cut_before_the_whole_window_does(library, inde
     assert newest.get(6, 0.0) > 2 * newest.get(1, 0.0) and newest[6] >= 10  # the newest 2 s: record 6
 
 
+def test_recent_share_is_the_share_of_the_newest_seconds(library, index):
+    """``recent_share`` (a deck's level while the match hears longer than the deck rules' span): over the whole
+    window it is the match's own ``share``; 4 s after a cut, over the newest 10 s of a 15-s window, the incoming
+    record holds a larger share of what was heard than over the whole window and the outgoing one a smaller."""
+    y = _stream(library, 0, 5)  # record 1, cut at 16 s to record 6
+    live = LiveMatcher(index)
+    for end in np.arange(15.0, 21.0, 1.0):
+        got = {m.track_id: m.share for m in live.match(y[int((end - 15.0) * SR): int(end * SR)], SR, end, top=3)}
+        whole = live.recent_share(15.0)
+        for track, share in got.items():
+            assert whole[track] == pytest.approx(share, rel=0.02)
+    newest = live.recent_share(10.0)  # 20 s: 6 s of record 1 and 4 s of record 6 in the newest 10
+    assert newest[6] > got[6] and newest[1] < got[1], (newest, got)
+
+
 def test_recent_aligned_follows_a_record_that_jumps(library, index):
     """A record heard again from an earlier position (a loop, a cue; the window's best offset is still the
     old one) is counted at its own offset in the newest seconds: still the record heard there."""

@@ -105,6 +105,9 @@ class NowPlayingTracker:
     bpms: dict = field(default_factory=dict)
     #: the newest seconds whose aligned landmarks give each match's ``recent`` count (live matcher)
     recent_s: float = 3.0
+    #: a deck's ``level`` is its share of the newest ``level_s`` seconds (live matcher; None or >= identify_s:
+    #: of the whole window): the span the deck rules were tuned on (10 s) while the naming hears ``identify_s``
+    level_s: float | None = 10.0
     #: the runner-up is the second deck when the newest seconds hear it at this times the winner's count
     #: (:func:`recent_deck`; live matcher; None: the whole window's rule alone)
     recent_deck: float | None = 0.5
@@ -148,7 +151,10 @@ class NowPlayingTracker:
         recent = self._matcher.recent_aligned(self.recent_s) if self.stream and end_s is not None else {}
         if recent and self.recent_deck is not None:
             found = recent_deck(matches, found, recent, self.recent_deck)
-        return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=m.share, pitch_locked=m.pitch_locked,
+        levels = (self._matcher.recent_share(self.level_s) if recent and self.level_s is not None
+                  and self.level_s < self.identify_s else {})
+        return tuple(Match(m.track_id, m.confidence, m.speed, m.offset_s, level=levels.get(m.track_id, m.share),
+                           pitch_locked=m.pitch_locked,
                            same=m.same, recent=recent.get(m.track_id), aligned=float(m.aligned),
                            tempo=heard_tempo(self.bpms.get(m.track_id), m.speed)) for m in found)
 

@@ -217,6 +217,16 @@ class LiveMatcher:
         counts = dict(zip(ids.tolist(), best.tolist()))
         return {int(track): float(counts.get(int(track), 0.0)) for track in self._candidates}
 
+    def recent_share(self, seconds: float) -> dict[int, float]:
+        """:meth:`recent_aligned` over the query pairs of the newest ``seconds`` (``Match.share`` of that span):
+        a deck's level over the span the deck rules were tuned on when the match hears longer."""
+        counts = self.recent_aligned(seconds)
+        if not counts:
+            return {}
+        since = self._end - self._origin - seconds * FPS
+        n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= since)
+        return {track: aligned / max(1, n_pairs) for track, aligned in counts.items()}
+
     def _vote(self, chunk: fpchunks.Chunk, votes: np.ndarray, scale: float = 1.0,
               also: np.ndarray | None = None) -> None:
         """A chunk's coarse votes (``scale`` x their weights) added to ``votes`` (and ``also``), one row per
