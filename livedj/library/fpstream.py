@@ -181,8 +181,7 @@ class LiveMatcher:
             self._explain(cands)
         cands, same = fpsame.fold_copies(self.index, cands, len(y) / sr * self.speeds, top, min_aligned=fpi.MIN_ALIGNED,
                                          margin=fpi.MARGIN)
-        n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= start)
-        out = fpi.to_matches(cands[:top], self.speeds, self.locked, n_pairs, same)
+        out = fpi.to_matches(cands[:top], self.speeds, self.locked, self._pairs_since(start), same)
         self._second = False
         now = end - self._origin
         if fpi.wants_second_pass(out) and (self._second_at is None
@@ -223,9 +222,12 @@ class LiveMatcher:
         counts = self.recent_aligned(seconds)
         if not counts:
             return {}
-        since = self._end - self._origin - seconds * FPS
-        n_pairs = sum(c.n_pairs for c in self._kept() if c.middle >= since)
+        n_pairs = self._pairs_since(self._end - self._origin - seconds * FPS)
         return {track: aligned / max(1, n_pairs) for track, aligned in counts.items()}
+
+    def _pairs_since(self, start: float) -> int:
+        """The query's landmark pairs in the kept chunks from ``start`` (frames from the origin) on."""
+        return sum(c.n_pairs for c in self._kept() if c.middle >= start)
 
     def _vote(self, chunk: fpchunks.Chunk, votes: np.ndarray, scale: float = 1.0,
               also: np.ndarray | None = None) -> None:
