@@ -93,15 +93,22 @@ def _mirex(key, truth) -> float:
     return 0.0 if key is None else MIREX[relation(int(key), int(truth))]
 
 
-def follow(d: dict, start: int, display=None, smoother=None) -> tuple[list, list]:
+def follow(d: dict, start: int, display=None, smoother=None, opening: bool = True) -> tuple[list, list]:
     """Feed every excerpt's windows from window ``start`` on (2 s apart) to a smoother. ``display(d, i, j, state)``,
-    if given, turns them into the posterior shown (then only the hysteresis is the smoother's). Returns the key
-    shown at the end of each excerpt and, per update with a key shown, (key, probability, confidence, truth, window, excerpt)."""
+    if given, turns them into the posterior shown (then only the hysteresis is the smoother's). From the first bar
+    (``start`` 0) the listener hears the excerpt start after quiet, so the smoother hears its opening (``d["opening"]``,
+    :meth:`livedj.engine.listen.KeySmoother.hear_opening`, as the live path does) unless ``opening`` is False (the
+    live path before the opening counted). Returns the key shown at the end of each excerpt and, per update with a
+    key shown, (key, probability, confidence, truth, window, excerpt)."""
+    from livedj.dsp.keyfind import key_posterior
     from livedj.engine.listen import KeySmoother
 
+    heard = key_posterior(np.asarray(d["opening"], np.float64)) if opening and start == 0 and "opening" in d else None
     ends, updates = [], []
     for i in range(len(d["key"])):
         s = smoother() if smoother else KeySmoother(tau_s=1e-6) if display else KeySmoother()
+        if heard is not None:
+            s.hear_opening(heard[i])
         state: dict = {}
         for j in range(min(start, d["n_windows"][i] - 1), d["n_windows"][i]):
             q = np.clip(display(d, i, j, state) if display else d["p"][i, j], 0, None) + 1e-9
@@ -169,7 +176,8 @@ def variants() -> dict:
         q = np.exp(state["m"] - state["m"].max())
         return q / q.sum()
 
-    return {"shipped (tau 30 s)": (None, None),
+    return {"shipped (tau 30 s; from the first bar the opening breaks relative ties)": (None, None),
+            "before the opening (keys7)": (None, None, False),
             "tau 15 s": (None, lambda: KeySmoother(tau_s=15.0)),
             "tau 60 s": (None, lambda: KeySmoother(tau_s=60.0)),
             "geometric mean": (geometric, None),
@@ -209,7 +217,8 @@ def shown_calibration(table: dict, subset: str, which: str) -> list[dict]:
     from benchmarks.key import ece_noise, reliability
     from livedj.dsp.keyrelative import LOWEST_NOTE_FLOOR, LOWEST_NOTE_MIN_LOOP, LOWEST_NOTE_WEIGHT
 
-    d = {"key": table["key"], "n_windows": table["n_windows"],
+    d = {"key": table["key"], "n_windows": table["n_windows"], **({"opening": table["opening"]} if "opening" in table
+                                                                   else {}),
          "p": rule_posterior(table["windows"], table["lowest"], LOWEST_NOTE_WEIGHT, LOWEST_NOTE_FLOOR,
                              LOWEST_NOTE_MIN_LOOP, 1.0)}
     ends, updates = follow(d, 3 if which == "shown6" else 0)
@@ -249,6 +258,41 @@ def tiebreak_grid(sets: dict) -> None:
             print(f"weight {weight} gate {gate}: " + "  ".join(cells), flush=True)
 
 
+def live_check(n: int) -> None:
+    """The key shown by the live path itself (:class:`livedj.engine.listen.LiveTempoKey`, one update a second on the
+    newest 15 s, as the live loop) over 4 s of quiet then the excerpt, with and without the opening heard, for the first
+    ``n`` excerpts of the two dev sets with audio (the scores' training half, 5000-5299): whether the tables' model of
+    the key shown (:func:`follow`: full 12-s windows from the first bar, the opening given) says what the live path does."""
+    from benchmarks._keydata import build, build_generated, load
+    from benchmarks.common import cache_dir
+    from benchmarks.key import features
+    from livedj.engine.listen import LiveTempoKey
+
+    sets = dev_tables()
+    table, root = features(), cache_dir("key")
+    by_name = {ex.name: ex for ex in build(root)}
+    names = table["name"][(table["kind"] == "score") & (table["split"] == "train")]
+    groot = cache_dir("key-generated")
+    gen = build_generated(groot, range(5000, 5300))
+    audio = {"scores": lambda i: load(root, by_name[str(names[i])]), "gen5000": lambda i: load(groot, gen[i])}
+    for name, get in audio.items():
+        d = sets[name]
+        m = min(n, len(d["key"]))
+        cells = {}
+        for opening in (True, False):
+            got = []
+            for i in range(m):
+                stream = np.concatenate([np.zeros(4 * SR, np.float32), get(i)])
+                listener = LiveTempoKey(hear_openings=opening)
+                for t in range(1, len(stream) // SR + 1):
+                    listener.update(stream[max(0, (t - 15) * SR):t * SR], SR)
+                got.append(_mirex(listener.key, d["key"][i]))
+            sub = {k: v[:m] for k, v in d.items() if isinstance(v, np.ndarray) and len(v) == len(d["key"])}
+            model = np.mean([_mirex(k, t) for k, t in zip(follow(sub, 0, opening=opening)[0], sub["key"])])
+            cells[opening] = f"live path {np.mean(got):.3f}, tables' model {model:.3f}"
+        print(f"{name} (first {m}): with the opening: {cells[True]}; without: {cells[False]}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -259,21 +303,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-only", action="store_true", help="only the confidence's calibration")
     parser.add_argument("--tiebreak-grid", action="store_true", help="instead: the key shown with the windows' "
                         "lowest-note tie-break at other weights and gates (as the smoother would read them)")
+    parser.add_argument("--live-check", type=int, metavar="N", help="instead: the live path itself on the first N "
+                        "excerpts of the scores' training half and 5000-5299 against the tables' model")
     args = parser.parse_args(argv)
+    if args.live_check:
+        live_check(args.live_check)
+        return 0
     sets = dev_tables()
     if args.tiebreak_grid:
         tiebreak_grid(sets)
         return 0
     if not args.fit_only:
-        for label, (display, smoother) in variants().items():
+        for label, (display, smoother, *heard) in variants().items():
+            opening = heard[0] if heard else True
             cells = []
             for name, d in sets.items():
                 whole = np.mean([_mirex(k, t) for k, t in zip(d["whole_p"].argmax(-1), d["key"])])
                 got = []
                 for start in (0, 3):
-                    ends, updates = follow(d, start, display, smoother)
+                    ends, updates = follow(d, start, display, smoother, opening)
                     got.append(np.mean([_mirex(k, t) for k, t in zip(ends, d["key"])]))
-                during = np.mean([_mirex(u[0], u[3]) for u in follow(d, 0, display, smoother)[1] if u[4] >= 5])
+                during = np.mean([_mirex(u[0], u[3]) for u in follow(d, 0, display, smoother, opening)[1]
+                                  if u[4] >= 5])
                 cells.append(f"{name} whole {whole:.3f} s0 {got[0]:.3f} s6 {got[1]:.3f} during {during:.3f}")
             print(f"{label}:\n  " + "\n  ".join(cells), flush=True)
     updates = {(name, start): follow(d, start)[1] for name, d in sets.items() for start in (0, 3)}

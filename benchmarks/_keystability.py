@@ -46,10 +46,14 @@ def one_track(y: np.ndarray, seed: int, identified_updates: bool = True) -> dict
     listener, known = LiveTempoKey(), LiveTempoKey()
     index_key = estimate_key_sections(y, SR, whole=False)["begin"][0]
     shown, raw, legacy, identified = [], [], [], []
+    openings, opening = 0, None  # openings heard inside the minute: a pause of QUIET_S or more taken for a new record
     first_s = None  # seconds of sound before a key is first displayed
     for end in np.arange(5.0, len(heard) / SR + 1e-9, 1.0):
         audio = heard[max(0, int((end - 12) * SR)):int(end * SR)]
         listener.update(audio, SR)
+        if listener.smoother.opening is not None and listener.smoother.opening is not opening:
+            openings += 1
+        opening = listener.smoother.opening
         if identified_updates:  # (off: the record's key is shown whatever the room says; only silence clears it)
             known.update(audio, SR)
         # identification comes with a match, hence a speed; later updates miss it one time in ten
@@ -64,7 +68,7 @@ def one_track(y: np.ndarray, seed: int, identified_updates: bool = True) -> dict
             raw.append(listener.raw_key)
             legacy.append(int(np.argmax(key_scores(chroma_profile(audio, SR)))))
     return {"shown": _changes(shown), "raw": _changes(raw), "legacy": _changes(legacy), "final": listener.key,
-            "identified": _changes(identified), "first_s": first_s,
+            "identified": _changes(identified), "first_s": first_s, "openings": openings,
             "confidence": listener.key_confidence}
 
 
@@ -93,19 +97,21 @@ def main(argv=None) -> int:
             r = one_track(y, i, not args.skip_identified_updates)
             results.append(r)
             print(f"{f.name[:40]:40s} shown {r['shown']} (first at {r['first_s']} s) raw {r['raw']} legacy {r['legacy']} "
-                  f"identified {r['identified']} "
+                  f"identified {r['identified']} openings {r['openings']} "
                   f"conf {r['confidence']:.2f}", file=sys.stderr, flush=True)
         shown = np.array([r["shown"] for r in results])
         raw = np.array([r["raw"] for r in results])
         legacy = np.array([r["legacy"] for r in results])
         identified = np.array([r["identified"] for r in results])
+        openings = np.array([r["openings"] for r in results])
         first = np.array([np.inf if r["first_s"] is None else r["first_s"] for r in results])
         print(f"{d}: {len(results)} tracks x {args.seconds:.0f} s: displayed key changes mean {shown.mean():.2f}, "
               f"max {shown.max()}, tracks with <= 1 change {np.mean(shown <= 1):.0%}; raw 12-s estimate changes "
               f"mean {raw.mean():.2f}; detector before issue 17 changes mean {legacy.mean():.2f}; identified: changes "
               f"max {identified.max()} (tracks with none {np.mean(identified == 0):.0%}); first key shown after "
               f"median {np.median(first):.0f} s, 90th percentile {np.percentile(first, 90):.0f} s of sound, "
-              f"never on {np.sum(~np.isfinite(first))} tracks")
+              f"never on {np.sum(~np.isfinite(first))} tracks; openings heard inside the minute (pauses taken for a "
+              f"record's start) {openings.sum()} on {np.sum(openings > 0)} tracks")
     return 0
 
 

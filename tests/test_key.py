@@ -494,3 +494,69 @@ def test_the_key_shown_reports_a_calibrated_confidence():
     assert smoother.probability == pytest.approx(float(smoother._mean[smoother.key]))
     assert listener.key_confidence == pytest.approx(shown_confidence(smoother.probability))
     assert listener.key_confidence > smoother.probability
+
+
+@functools.lru_cache(maxsize=1)
+def _loop_am_f_c_dm() -> np.ndarray:
+    from dataclasses import replace
+
+    from livedj.synth import STYLES, TrackSpec
+
+    style = replace(STYLES["disco"], degrees=(0, 5, 2, 3), bars_per_chord=1)
+    return render_track(TrackSpec("loop", "test", 120.0, "A minor", "disco", 11), 40.0, SR, style=style)[SR // 2:]
+
+
+def _listen(stream: np.ndarray, until_s: float) -> LiveTempoKey:
+    listener = LiveTempoKey()
+    for t in range(1, int(until_s) + 1):  # one update a second on the newest 15 s, as the live loop
+        listener.update(stream[max(0, t * SR - 15 * SR):t * SR], SR)
+    return listener
+
+
+def test_a_record_heard_from_quiet_shows_the_key_its_opening_says():
+    """Am-F-C-Dm holds the notes of A minor and of C major alike. Heard from quiet, the live key follows the chord the
+    record opens on, as the index's does (started on Am: A minor; on C: C major; without the opening both read A
+    minor). A listener that joins mid-record hears no opening, and a pause shorter than ``QUIET_S`` inside a record
+    is no opening either."""
+    from livedj.dsp.keyopening import QUIET_S, opening_onset
+
+    y = _loop_am_f_c_dm()
+    bar = 2 * SR  # 4 beats at 120 BPM
+    on_am, on_c = y[:30 * SR], y[2 * bar:2 * bar + 30 * SR]
+    quiet = np.zeros(4 * SR, np.float32)
+    shown = [_listen(np.concatenate([quiet, record]), 30.0) for record in (on_am, on_c)]
+    assert [s.key for s in shown] == [parse_key("A minor"), parse_key("C major")]
+    assert all(s.smoother.opening is not None for s in shown)
+    # Room noise instead of digital silence before the record: still quiet (-20 dB under the record)
+    rng = np.random.default_rng(3)
+    hiss = (0.01 * np.sqrt(np.mean(on_c ** 2)) * rng.standard_normal(4 * SR)).astype(np.float32)
+    assert _listen(np.concatenate([hiss, on_c]), 30.0).key == parse_key("C major")
+    joined = _listen(on_c[6 * SR:], 24.0)  # the record was playing when the listener started
+    assert joined.smoother.opening is None and joined.key is not None
+    gap = np.concatenate([on_c[:8 * SR], np.zeros(int((QUIET_S - 0.5) * SR), np.float32), on_c[8 * SR:12 * SR]])
+    assert opening_onset(gap, SR) is None
+    assert opening_onset(np.concatenate([on_c[:8 * SR], quiet, on_c[8 * SR:12 * SR]]), SR) == 12 * SR
+
+
+def test_the_opening_shares_pairs_only_and_is_forgotten_when_the_key_moves_to_another_pair():
+    from livedj.dsp.keyopening import RELATIVE, break_relative_tie
+
+    c_major, a_minor, g_major = parse_key("C major"), parse_key("A minor"), parse_key("G major")
+    p = np.full(24, 0.01)
+    p[[c_major, a_minor]] = 0.4
+    p /= p.sum()
+    opening = np.full(24, 0.01)
+    opening[a_minor] = 0.9
+    shared = break_relative_tie(p, opening)
+    np.testing.assert_allclose(shared + shared[RELATIVE], p + p[RELATIVE])  # every pair keeps its probability
+    assert shared[a_minor] > shared[c_major]
+    smoother = KeySmoother()
+    smoother.hear_opening(opening / opening.sum())
+    for _ in range(3):
+        smoother.update(p, 2.0)
+    assert smoother.key == a_minor and smoother.opening is not None
+    other = np.full(24, 0.01)
+    other[g_major] = 0.8
+    for _ in range(60):  # another record, in another pair, mixed in without a pause
+        smoother.update(other / other.sum(), 2.0)
+    assert smoother.key == g_major and smoother.opening is None

@@ -2,9 +2,10 @@
 
 Where the notes alone cannot tell a key from its relative (a minor loop i-VI-III-VII holds the same pitch classes
 as its relative major's vi-IV-I-V), the chord a piece opens on says which: pieces tend to begin on the tonic. The
-index's key is the key of a track's beginning, so its opening is at hand; the live 12 s do not start where the
-track starts and do not use it. Chosen on development data (``python -m benchmarks._keyopening``); docs/key.md,
-"The opening bars in the index's key".
+index's key is the key of a track's beginning, so its opening is at hand. The live loop hears an opening only when
+a record starts after quiet (:func:`opening_onset`); then the key it shows uses it the same way
+(:func:`break_relative_tie`, :class:`livedj.engine.listen.KeySmoother`). Chosen on development data (``python -m
+benchmarks._keyopening``); docs/key.md, "The opening bars in the index's key" and "The opening in the key shown".
 """
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from scipy.special import softmax
 from livedj.dsp.keyfind import KeyModel, chroma_features, key_posterior, load_model
 from livedj.dsp.keyrelative import RELATIVE, share_relatives, temper
 
-__all__ = ["OPENING_S", "OPENING_WEIGHT", "OPENING_TEMPERATURE", "INDEX_TEMPERATURE", "RELATIVE", "opening_chroma",
-           "track_posterior"]
+__all__ = ["OPENING_S", "OPENING_WEIGHT", "OPENING_TEMPERATURE", "INDEX_TEMPERATURE", "QUIET_S", "QUIET_LEVEL",
+           "RELATIVE", "opening_chroma", "opening_onset", "break_relative_tie", "track_posterior"]
 
 #: The opening's length, s, the exponent of its posterior and the temperature of the product (:func:`track_posterior`)
 OPENING_S, OPENING_WEIGHT, OPENING_TEMPERATURE = 2.0, 0.5, 1.202
@@ -24,6 +25,17 @@ OPENING_S, OPENING_WEIGHT, OPENING_TEMPERATURE = 2.0, 0.5, 1.202
 #: --fit-index-temperature``; docs/key.md, "Recalibrating the index's key"). A power of the posterior: the key
 #: shown never changes, only its confidence.
 INDEX_TEMPERATURE = 0.900
+#: :func:`opening_onset`: sound that follows at least ``QUIET_S`` seconds under ``QUIET_LEVEL`` of the stretch's loud
+#: part (-20 dB, as :func:`opening_chroma` finds a track's first sound) is a record starting, not a pause inside one
+QUIET_S, QUIET_LEVEL = 2.0, 0.1
+_BLOCK_S = 0.05
+
+
+def _block_levels(y: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
+    """The RMS level of each 50-ms block of ``y`` (float32) and the block's length in samples."""
+    block = max(int(_BLOCK_S * sr), 1)
+    n = len(y) // block
+    return np.sqrt(np.mean(y[:n * block].reshape(n, block) ** 2, axis=1)), block
 
 
 def opening_chroma(y: np.ndarray, sr: int, *, tuning: float | None = None, seconds: float = OPENING_S) -> np.ndarray:
@@ -34,16 +46,52 @@ def opening_chroma(y: np.ndarray, sr: int, *, tuning: float | None = None, secon
     (pass the whole track's: a second or two is a poor read of it). All zeros for silence.
     """
     y = np.asarray(y, dtype=np.float32)
-    block = max(int(0.05 * sr), 1)
-    n = len(y) // block
-    if n == 0:
+    level, block = _block_levels(y, sr)
+    if len(level) == 0:
         return np.zeros((2, 12))
-    level = np.sqrt(np.mean(y[:n * block].reshape(n, block) ** 2, axis=1))
     loud = np.percentile(level, 95)
     if not loud > 0:
         return np.zeros((2, 12))
-    start = int(np.argmax(level >= 0.1 * loud)) * block
+    start = int(np.argmax(level >= QUIET_LEVEL * loud)) * block
     return chroma_features(y[start:start + int(seconds * sr)], sr, tuning=tuning)[0]
+
+
+def opening_onset(y: np.ndarray, sr: int, *, quiet_s: float = QUIET_S, seconds: float = OPENING_S) -> int | None:
+    """The sample where a record starts inside ``y`` after quiet, or None.
+
+    The live loop hears a record's opening only when it starts after quiet (the first record of the night, a
+    record after a pause): the last run of at least ``quiet_s`` seconds of 50-ms blocks under :data:`QUIET_LEVEL`
+    of ``y``'s loud part (the 95th percentile of the blocks' level, as :func:`opening_chroma`) that sound follows,
+    with at least ``seconds`` of ``y`` after it (the opening must be heard whole). Sound from ``y``'s first block
+    on is no onset: a listener that joins mid-record does not hear its opening.
+    """
+    level, block = _block_levels(np.asarray(y, np.float32), sr)
+    if len(level) == 0:
+        return None
+    loud = np.percentile(level, 95)
+    if not loud > 0:
+        return None
+    quiet = level < QUIET_LEVEL * loud
+    need = int(round(quiet_s / _BLOCK_S))
+    # sound blocks that end a quiet run of at least `need` blocks
+    starts = [i for i in range(need, len(level)) if not quiet[i] and quiet[i - need:i].all()]
+    if not starts:
+        return None
+    start = starts[-1] * block
+    return start if len(y) - start >= int(seconds * sr) else None
+
+
+def break_relative_tie(p: np.ndarray, opening: np.ndarray, *, weight: float = OPENING_WEIGHT,
+                       temperature: float = OPENING_TEMPERATURE) -> np.ndarray:
+    """Shape (..., 24): ``p`` with each pair of relative keys shared by the opening's posterior ``opening``.
+
+    A key's share of its pair is proportional to ``(p[key] * opening[key] ** weight) ** (1 / temperature)``; each pair
+    keeps its probability in ``p`` (:func:`livedj.dsp.keyrelative.share_relatives`), so the opening never moves
+    probability to a fifth. A uniform ``opening`` (no pitch) changes nothing but the temperature of the split.
+    """
+    logit = (np.log(np.asarray(p, np.float64) + 1e-12) + weight * np.log(np.asarray(opening, np.float64) + 1e-12)) \
+        / temperature
+    return share_relatives(p, logit)
 
 
 def track_posterior(whole: np.ndarray, opening: np.ndarray, seconds: float | np.ndarray | None = None, *,
@@ -88,11 +136,11 @@ def track_posterior(whole: np.ndarray, opening: np.ndarray, seconds: float | np.
         p_whole = np.zeros(whole.shape[:-2] + (24,))
         for length in np.unique(seconds):
             p_whole[seconds == length] = key_posterior(whole[seconds == length], model, float(length))
-    logit = (np.log(p_whole + 1e-12) + weight * np.log(key_posterior(opening, model) + 1e-12)) / temperature
+    p_opening = key_posterior(opening, model)
     if relatives_only:
-        p = share_relatives(p_whole, logit)
+        p = break_relative_tie(p_whole, p_opening, weight=weight, temperature=temperature)
     else:
-        p = softmax(logit, axis=-1)
+        p = softmax((np.log(p_whole + 1e-12) + weight * np.log(p_opening + 1e-12)) / temperature, axis=-1)
     if calibration != 1.0:
         p = temper(p, calibration)
     silent = ~np.any(whole.reshape(*whole.shape[:-2], 24) > 0, axis=-1)

@@ -12,7 +12,10 @@ a record's first bar worse (docs/key.md, "A fresh held-out set").
 The key shown is not the last 12-s estimate (that one moves with every chord change) but
 :class:`KeySmoother`'s: the calibrated key posteriors averaged over the last tens of seconds, and a
 new key only after it has led the shown one clearly on several updates in a row; its confidence is the average's
-probability of that key, calibrated (:func:`shown_confidence`). Once the record
+probability of that key, calibrated (:func:`shown_confidence`). A record that starts after quiet (the first of the
+night, one after a pause) starts the average afresh, and the chord it opens on breaks the tie between a key and its
+relative for as long as the key shown stays in that pair, as the index's key does (:meth:`KeySmoother.hear_opening`;
+docs/key.md, "The opening in the key shown"). Once the record
 playing is identified, :meth:`LiveTempoKey.follow_record` makes the shown key its indexed key moved
 by the pitch fader, with no estimate from the room at all.
 """
@@ -23,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from livedj.dsp.keyfind import chroma_features, key_posterior
+from livedj.dsp.keyopening import OPENING_S, RELATIVE, break_relative_tie, opening_onset
 from livedj.dsp.rhythm import estimate_tempo
 from livedj.dsp.tonal import camelot, key_name, live_key_posteriors, shift_key, speed_semitones
 
@@ -78,7 +83,9 @@ class KeySmoother:
         ...on this many consecutive updates.
 
     ``probability`` is the average's probability of the key shown; ``confidence`` the calibrated one that the
-    dashboard and the ranking use (:func:`shown_confidence`). The first key needs evidence too: it is shown once the average's leader is ahead of every
+    dashboard and the ranking use (:func:`shown_confidence`). ``opening`` is the key posterior of the record's opening
+    bars where they were heard (:meth:`hear_opening`): the average's pairs of relative keys are then shared by it, as the
+    index's key is (:func:`livedj.dsp.keyopening.break_relative_tie`), until the key shown moves to another pair. The first key needs evidence too: it is shown once the average's leader is ahead of every
     other key by ``margin``, or has led on ``patience`` consecutive updates. (Showing the first
     6-s estimate at once made the most frequent change of all: a first guess replaced by the
     key the next updates agree on.)
@@ -94,11 +101,18 @@ class KeySmoother:
     _weight: float = 0.0
     _lead: int = 0
     _leader: int | None = None  # before a key is shown: the average's leader and for how many updates
+    opening: np.ndarray | None = None
 
     def reset(self) -> None:
         self.key, self.confidence, self._mean, self._weight, self._lead = None, 0.0, None, 0.0, 0
         self.probability = 0.0
         self._leader = None
+        self.opening = None
+
+    def hear_opening(self, posterior: np.ndarray) -> None:
+        """A record starts: forget the average and let its opening's key ``posterior`` (24) break relative ties."""
+        self.reset()
+        self.opening = np.asarray(posterior, np.float64)
 
     def update(self, posterior: np.ndarray, dt_s: float) -> int | None:
         """Fold in one posterior (24 probabilities) observed ``dt_s`` after the previous one; the key shown."""
@@ -110,23 +124,27 @@ class KeySmoother:
             self._mean = posterior.copy()
         else:
             self._mean += (posterior - self._mean) / self._weight
-        best = int(np.argmax(self._mean))
+        mean = self._mean if self.opening is None else break_relative_tie(self._mean, self.opening)
+        best = int(np.argmax(mean))
         if self.key is None:
             self._lead = self._lead + 1 if best == self._leader else 1
             self._leader = best
-            runner_up = np.partition(self._mean, -2)[-2]
-            if self._mean[best] - runner_up >= self.margin or self._lead >= self.patience:
+            runner_up = np.partition(mean, -2)[-2]
+            if mean[best] - runner_up >= self.margin or self._lead >= self.patience:
                 self.key, self._lead = best, 0
             else:
                 self.confidence = self.probability = 0.0
                 return None
-        elif best != self.key and self._mean[best] - self._mean[self.key] >= self.margin:
+        elif best != self.key and mean[best] - mean[self.key] >= self.margin:
             self._lead += 1
             if self._lead >= self.patience:
+                if self.opening is not None and best not in (self.key, RELATIVE[self.key]):
+                    # another pair: the record changed without a pause; its opening was not heard
+                    self.opening, mean = None, self._mean
                 self.key, self._lead = best, 0
         else:
             self._lead = 0
-        self.probability = float(self._mean[self.key])
+        self.probability = float(mean[self.key])
         self.confidence = shown_confidence(self.probability)
         return self.key
 
@@ -145,11 +163,15 @@ class LiveTempoKey:
     raw_key_confidence: float = 0.0
     tuning: float = 0.0  #: the last stretch's deviation from A440, semitones
     smoother: KeySmoother = field(default_factory=KeySmoother)
+    #: a record that starts after quiet: its opening breaks relative ties in the key shown (False: the key shown
+    #: before the opening counted, for comparison in benchmarks)
+    hear_openings: bool = True
     _turn: int = 0
     _record: tuple[int, float] | None = None  # (shown key, confidence) of an identified record
     _record_key: int | None = None  # its indexed key and last measured speed
     _record_speed: float = 1.0
     _record_shift: int = 0  # semitones the shown record key is moved by
+    _opening_age_s: float | None = None  # seconds since the onset of the opening last heard
 
     def update(self, audio: np.ndarray, sample_rate: int) -> None:
         """Refresh one of tempo/key from ``audio`` (the newest ``seconds`` or more, mono float32)."""
@@ -166,6 +188,8 @@ class LiveTempoKey:
             # the smoother reads the posterior on the scale its margin was set on; the raw estimate reports the
             # calibrated confidence (the same key; livedj.dsp.tonal.live_key_posteriors)
             posterior, calibrated, self.tuning = live_key_posteriors(stretch, sample_rate)
+            if self.hear_openings:
+                self._hear_opening(stretch, sample_rate)
             if np.allclose(posterior, 1.0 / 24):
                 self.raw_key, self.raw_key_confidence = None, 0.0
             else:
@@ -174,6 +198,21 @@ class LiveTempoKey:
                 self.smoother.update(posterior, 2 * self.hop_s)
             self._show()
         self._turn += 1
+
+    def _hear_opening(self, stretch: np.ndarray, sample_rate: int) -> None:
+        """A record that starts after quiet inside ``stretch``: the smoother starts afresh with its opening."""
+        if self._opening_age_s is not None:
+            self._opening_age_s += 2 * self.hop_s  # key updates come every other hop
+        onset = opening_onset(stretch, sample_rate)
+        if onset is None:
+            return
+        age = (len(stretch) - onset) / sample_rate
+        if self._opening_age_s is not None and abs(age - self._opening_age_s) < self.hop_s:
+            return  # the same onset, still inside the stretch: already taken
+        opening = chroma_features(stretch[onset:onset + int(OPENING_S * sample_rate)], sample_rate,
+                                  tuning=self.tuning)[0]
+        self.smoother.hear_opening(key_posterior(opening))
+        self._opening_age_s = age
 
     def follow_record(self, key: int | None, speed: float | None = 1.0, confidence: float = 1.0) -> None:
         """Show an identified record's indexed ``key`` moved by the pitch fader (``speed``, 1.06 = +6 %).
