@@ -73,11 +73,14 @@ def opening_onset(y: np.ndarray, sr: int, *, quiet_s: float = QUIET_S, seconds: 
         return None
     quiet = level < QUIET_LEVEL * loud
     need = int(round(quiet_s / _BLOCK_S))
-    # sound blocks that end a quiet run of at least `need` blocks
-    starts = [i for i in range(need, len(level)) if not quiet[i] and quiet[i - need:i].all()]
-    if not starts:
+    if len(level) <= need:
         return None
-    start = starts[-1] * block
+    # sound blocks that end a quiet run of at least `need` blocks (quiet blocks in each window of `need`, by cumsum)
+    run = np.convolve(quiet, np.ones(need, dtype=int), mode="valid")[:-1]  # run[i]: blocks i .. i + need - 1
+    starts = np.flatnonzero(~quiet[need:] & (run == need)) + need
+    if len(starts) == 0:
+        return None
+    start = int(starts[-1]) * block
     return start if len(y) - start >= int(seconds * sr) else None
 
 
