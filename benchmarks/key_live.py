@@ -17,7 +17,11 @@ processes hits both alike:
   a few microseconds). Reported: the whole update and the helper thread's ``tempo_key`` stage
   (tempo on even hops, key on odd ones; it runs beside the embedding on the second core).
 
-``python -m benchmarks key_live`` (``--quick``: a few updates).
+- **hearing openings** (keys8): a key turn of the listener with and without :meth:`KeySmoother.hear_opening`'s
+  onset search, on music and where a record starts after quiet.
+
+``python -m benchmarks key_live`` (``--quick``: a few updates; ``python -m benchmarks.key_live --opening``: only
+the last).
 """
 from __future__ import annotations
 
@@ -151,8 +155,34 @@ def revision_cost(quick: bool) -> list[dict]:
                 "shown", pct(times["waiting"], 0.5), "us", baseline=pct(times["settled"], 0.5))]
 
 
+def opening_cost(quick: bool) -> list[dict]:
+    """What hearing a record's opening adds to a key turn of :class:`~livedj.engine.listen.LiveTempoKey` (its
+    estimate of the 12 s, :func:`~livedj.dsp.tonal.live_key_posteriors`, and the smoother), interleaved with the same
+    listener with ``hear_openings=False``: on a stretch of music (the usual case: the onset search finds nothing) and
+    on one where a record starts after quiet (once a record: the opening's chroma and posterior too)."""
+    from livedj.engine.listen import LiveTempoKey
+    from livedj.synth import DEMO_TRACKS, render_track
+
+    sr = 16000
+    music = render_track(DEMO_TRACKS[6], 13.0, sr)[-12 * sr:]
+    onset = np.concatenate([np.zeros(6 * sr, np.float32), music[:6 * sr]])
+    times = {k: [] for k in ("music", "music_off", "onset", "onset_off")}
+    for _ in range(40 if quick else 300):
+        for name, stretch in (("music", music), ("onset", onset)):
+            for suffix, hear in (("", True), ("_off", False)):
+                listener = LiveTempoKey(hear_openings=hear)
+                listener._turn = 1  # a key turn
+                t0 = time.perf_counter()
+                listener.update(stretch, sr)
+                times[name + suffix].append(1e3 * (time.perf_counter() - t0))
+    return [row("key_live.opening.music.p50", "a key turn of LiveTempoKey on 12 s of music, p50; baseline: without "
+                "openings", pct(times["music"], 0.5), "ms", baseline=pct(times["music_off"], 0.5)),
+            row("key_live.opening.onset.p50", "the key turn where a record starts after quiet (its opening read), "
+                "p50; baseline: without openings", pct(times["onset"], 0.5), "ms", baseline=pct(times["onset_off"], 0.5))]
+
+
 def run(quick: bool = False) -> list[dict]:
-    return revision_cost(quick) + estimate_cost(quick) + update_cost(quick)
+    return opening_cost(quick) + revision_cost(quick) + estimate_cost(quick) + update_cost(quick)
 
 
 if __name__ == "__main__":
@@ -160,4 +190,7 @@ if __name__ == "__main__":
 
     from benchmarks.__main__ import print_rows
 
-    print_rows(run(quick="--quick" in sys.argv[1:]))
+    if "--opening" in sys.argv[1:]:  # only what hearing openings adds (seconds, not minutes)
+        print_rows(opening_cost(quick="--quick" in sys.argv[1:]))
+    else:
+        print_rows(run(quick="--quick" in sys.argv[1:]))

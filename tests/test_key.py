@@ -533,6 +533,19 @@ def test_a_record_heard_from_quiet_shows_the_key_its_opening_says():
     assert _listen(np.concatenate([hiss, on_c]), 30.0).key == parse_key("C major")
     joined = _listen(on_c[6 * SR:], 24.0)  # the record was playing when the listener started
     assert joined.smoother.opening is None and joined.key is not None
+    # A file fed in (livedj run --input) begins where its sound does: its first sound is its opening, taken once;
+    # a microphone started with the record hears none
+    from livedj.dsp.keyfind import key_posterior
+    from livedj.dsp.keyopening import opening_chroma
+
+    from_file, taken = LiveTempoKey(hears_stream_start=True), []
+    for t in range(1, 31):
+        from_file.update(on_c[max(0, t * SR - 15 * SR):t * SR], SR)
+        if from_file.smoother.opening is not None and not any(o is from_file.smoother.opening for o in taken):
+            taken.append(from_file.smoother.opening)
+    assert len(taken) == 1
+    np.testing.assert_allclose(taken[0], key_posterior(opening_chroma(on_c, SR, tuning=from_file.tuning)), atol=0.05)
+    assert _listen(on_c, 30.0).smoother.opening is None
     gap = np.concatenate([on_c[:8 * SR], np.zeros(int((QUIET_S - 0.5) * SR), np.float32), on_c[8 * SR:12 * SR]])
     assert opening_onset(gap, SR) is None
     assert opening_onset(np.concatenate([on_c[:8 * SR], quiet, on_c[8 * SR:12 * SR]]), SR) == 12 * SR

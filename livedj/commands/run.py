@@ -168,6 +168,8 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
 
         raise DecodeError(input_file, "no such file" if not os.path.exists(input_file) else "not a file")
     engine = engine or load_engine(config)
+    # a file's sound begins where the file does: its first sound is a record's opening (the key shown uses it)
+    engine.listener.hears_stream_start = input_file is not None
     ring, source, description = make_source(config, input_file, fast, device)
     osc = make_publishers(config, osc_targets)
     from livedj.engine.current import CurrentLibrary

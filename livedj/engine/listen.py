@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from livedj.dsp.keyfind import chroma_features, key_posterior
-from livedj.dsp.keyopening import OPENING_S, RELATIVE, break_relative_tie, opening_onset
+from livedj.dsp.keyopening import OPENING_S, QUIET_S, RELATIVE, break_relative_tie, opening_onset
 from livedj.dsp.rhythm import estimate_tempo
 from livedj.dsp.tonal import camelot, key_name, live_key_posteriors, shift_key, speed_semitones
 
@@ -166,6 +166,9 @@ class LiveTempoKey:
     #: a record that starts after quiet: its opening breaks relative ties in the key shown (False: the key shown
     #: before the opening counted, for comparison in benchmarks)
     hear_openings: bool = True
+    #: the input begins where its sound begins (``livedj run --input FILE``): the stream's first sound is an opening,
+    #: as if quiet came before it. Not for a microphone: a listener started mid-record hears no opening.
+    hears_stream_start: bool = False
     _turn: int = 0
     _record: tuple[int, float] | None = None  # (shown key, confidence) of an identified record
     _record_key: int | None = None  # its indexed key and last measured speed
@@ -203,6 +206,8 @@ class LiveTempoKey:
         """A record that starts after quiet inside ``stretch``: the smoother starts afresh with its opening."""
         if self._opening_age_s is not None:
             self._opening_age_s += 2 * self.hop_s  # key updates come every other hop
+        if self.hears_stream_start and len(stretch) < int(self.seconds * sample_rate):  # the stream's first seconds
+            stretch = np.concatenate([np.zeros(int(QUIET_S * sample_rate), np.float32), stretch])
         onset = opening_onset(stretch, sample_rate)
         if onset is None:
             return
