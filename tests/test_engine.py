@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from livedj.engine.now_playing import DeckConfirm, FingerprintConfirm, Match, SegmentVote
+from livedj.engine.now_playing import DeckConfirm, FingerprintConfirm, Match, NowPlayingTracker, SegmentVote
 from livedj.engine.ranker import Rules, Weights, rank
 from livedj.engine.session import Ban, Drunk, Lookback, Pause, Pin, Played, Session, Skip
 from livedj.engine.update import Suggestion, Update
@@ -116,7 +116,30 @@ def test_deck_rule_confirms_the_incoming_record_while_the_outgoing_is_heard_and_
     assert ids(decks) == [1, 2] and decks[1].updates == 0  # on a deck, not now: never logged
     decks = rule.update((a(0.19), b(0.11)))  # the incoming record at half the level, what played fading: now
     assert ids(decks) == [2, 1]
-    assert ids(rule.update((a(0.3), b(0.1)))) == [2, 1]  # and it stays now (no flipping back)
+    assert ids(rule.update((a(0.2), b(0.1)))) == [2, 1]  # and it stays now (no flipping back on levels this close)
+
+
+def test_now_goes_back_to_the_record_that_plays_on():
+    """A passage two records share passes the takeover tests on the update the playing record dips; then that
+    record plays on, louder, and the passage stays where it was: *now* goes back, before the passage is logged.
+    The outgoing record of a blend keeps fading and *now* stays with the incoming one."""
+    a, b = (lambda level: Match(1, 0.9, level=level)), (lambda level: Match(2, 0.8, level=level))
+    ids = lambda decks: [d.match.track_id for d in decks]  # noqa: E731
+    for give_back, expected in ((0.4, [1, 2]), (None, [2, 1])):  # None: never (before 2026-11-30's thirteenth session)
+        rule = DeckConfirm(confirm=2, hold=3, give_back=give_back)
+        for level in (0.05, 0.06, 0.05):
+            rule.update((a(level),))
+        assert ids(rule.update((a(0.04), b(0.02)))) == [2, 1]  # the dip: the shared passage takes over
+        decks = [rule.update((a(level), b(0.02))) for level in (0.04, 0.05, 0.06, 0.07)]
+        assert ids(decks[-1]) == expected
+        if give_back is not None:
+            assert max(d.updates for d in decks[-1] if d.match.track_id == 2) < NowPlayingTracker.log_after
+    rule = DeckConfirm(confirm=2, hold=3)
+    for level in (0.12, 0.12, 0.12):
+        rule.update((a(level),))
+    for outgoing, incoming in ((0.11, 0.03), (0.10, 0.05), (0.09, 0.06), (0.085, 0.07), (0.07, 0.08), (0.06, 0.09)):
+        decks = rule.update((a(outgoing), b(incoming)))  # a blend: what played keeps falling
+    assert ids(decks) == [2, 1]
 
 
 def test_deck_rule_confirms_a_newcomer_as_loud_as_the_playing_record_in_one_update():

@@ -93,6 +93,8 @@ class DeckConfirm:
     window's level needs ``recent_veto`` of it (a passage shared a few seconds ago keeps its level
     over the window, while neither record is heard there as the other). Tuned on one set of
     time_to_name mixes, checked on another (docs/fingerprints-log.md, "The newest seconds").
+    A newer deck that took over gives *now* back when the deck it took over from plays on (no longer fades)
+    and it is under ``give_back`` times that deck's level: a shared passage passed the takeover tests on a dip.
     A record dropped and confirmed again within ``remember`` updates is the same play: it keeps
     its place in the order and its logged flag (the outgoing record of a long blend may fade
     under the detection threshold and come back).
@@ -142,16 +144,26 @@ class DeckConfirm:
     grow_below: float | None = 20.0
     #: how far apart two tempos heard may be and still be one beat (:func:`beat_matched`)
     beat_tolerance: float = 0.03
+    #: *now* goes back to the deck it took over from when that one no longer fades (heard at or above the
+    #: ``fade_below`` reference of its last levels) and the newer deck is under this times its level (None: never).
+    #: A passage two records share can pass every takeover test on the update the playing record dips (c2, two
+    #: records of one soundtrack, at 0.5 of its level); then the record that plays on rises again and the passage
+    #: stays where it was. The outgoing record of a cut or a blend keeps fading. Below ``takeover``, so that two
+    #: levels within noise of each other do not flip *now* (replays of the time_to_name dumps: c2 seed 3 at 15 s,
+    #: 12 false NOW PLAYING updates and a set-log line out of order -> 3 and none; no other change on 8 dumps;
+    #: docs/fingerprints-log.md, "Giving *now* back")
+    give_back: float | None = 0.4
     _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
     _first: dict = field(default_factory=dict)  #: track id -> its aligned count in the first update of its run
     _decks: dict = field(default_factory=dict)  #: track id -> Deck
     _left: dict = field(default_factory=dict)  #: track id -> (Deck, update it left)
     _now: int | None = None
+    _before: int | None = None  #: the deck that was *now* when the deck *now* took over from it
     _clock: int = 0
 
     def reset(self) -> None:
         self._runs, self._decks, self._left, self._now, self._clock = {}, {}, {}, None, 0
-        self._first = {}
+        self._first, self._before = {}, None
 
     def update(self, heard: tuple[Match, ...]) -> list[Deck]:
         """Add one update's matches; return the confirmed decks, *now* first, then the newer first."""
@@ -190,7 +202,10 @@ class DeckConfirm:
                 deck = Deck(match, started=self._clock, first_aligned=self._first.get(track_id))
             self._decks[track_id] = deck
         self._left = {t: v for t, v in self._left.items() if self._clock - v[1] <= self.remember}
+        now_before = self._now
         self._now = self._choose_now()
+        if self._now != now_before:
+            self._before = now_before if now_before in self._decks else None
         for deck in self._decks.values():
             deck.levels = (*deck.levels, deck.match.level or 0.0)[-self.fading:] if self.fading else ()
         if self._now is None:
@@ -207,6 +222,8 @@ class DeckConfirm:
             return max(self._decks, key=lambda t: self._decks[t].started)
         playing = self._decks[self._now]
         level = playing.match.level or 0.0
+        if self._given_back(playing):
+            return self._before
         if self.fading and level > 0 and level >= _REFERENCE[self.fade_below](playing.levels or (0.0,)):
             return self._now  # what plays is not falling: a passage another record shares, not a cut or blend
         newer = [t for t, d in self._decks.items() if d.started > playing.started
@@ -216,6 +233,17 @@ class DeckConfirm:
                             or self._recent_at(d.match, playing.match, self.recent_veto, 0.0)))
                       or self._recent_at(d.match, playing.match, self.recent_takeover))]
         return max(newer, key=lambda t: self._decks[t].started) if newer else self._now
+
+    def _given_back(self, playing: Deck) -> bool:
+        """Does *now* go back to the deck ``playing`` took over from? That one plays on (heard, not fading) and
+        ``playing`` is under ``give_back`` times its level: a passage the two share, not the incoming record of a
+        cut or a blend (whose outgoing record keeps fading)."""
+        before = self._decks.get(self._before) if self._before is not None else None
+        if self.give_back is None or before is None or before.started > playing.started:
+            return False
+        level = before.match.level or 0.0
+        return (level > 0 and level >= _REFERENCE[self.fade_below](before.levels or (0.0,))
+                and (playing.match.level or 0.0) < self.give_back * level)
 
     def _evident(self, match: Match, playing: Match, first: float | None) -> bool:
         """Is ``match`` (a newcomer beside ``playing``, the deck *now*) a record, not a burst: ``grow_below``
