@@ -10,8 +10,11 @@ those stretched further, in runs with a wider ``--max-stretch`` or dumps written
 written since 2026-11-30 keep them whole, with the live matcher's counts in the newest 2, 3, 4 and 5 s):
 ``--recent-s S`` takes the counts of the newest S seconds as each match's ``recent`` (None: none, as the
 stateless matcher), ``--recent-deck R`` :func:`~livedj.engine.now_playing.recent_deck` at ratio R
-(None: off); both default to the tracker's. Without ``--hear`` each update's dumped decks are replayed
-as the run made them (the rules on the newest seconds are then inert: no counts).
+(None: off); both default to the tracker's. ``--hear`` takes each match's level from its dumped ``share``, the
+whole window's: since the twelfth session the tracker's level is its share of the newest
+``NowPlayingTracker.level_s`` seconds, so ``--hear`` no longer reproduces a run of today's tracker. Without
+``--hear`` each update's decks are replayed as the run made them (``Match`` whole: levels, newest-seconds
+counts, aligned counts and tempos as the tracker had them), which reproduces the run.
 
 ``python -m benchmarks._ttn_replay F.json [G.json ...] [--set prompt=0.4] [--blends] [--hear --recent-deck 0.5]``
 """

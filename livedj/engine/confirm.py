@@ -149,8 +149,8 @@ class DeckConfirm:
     #: A passage two records share can pass every takeover test on the update the playing record dips (c2, two
     #: records of one soundtrack, at 0.5 of its level); then the record that plays on rises again and the passage
     #: stays where it was. The outgoing record of a cut or a blend keeps fading. Below ``takeover``, so that two
-    #: levels within noise of each other do not flip *now* (replays of the time_to_name dumps: c2 seed 3 at 15 s,
-    #: 12 false NOW PLAYING updates and a set-log line out of order -> 3 and none; no other change on 8 dumps;
+    #: levels within noise of each other do not flip *now* (replays of the nine time_to_name runs at 15 s: c2 seed 3,
+    #: 12 false NOW PLAYING updates and a set-log line out of order -> 3 and none; no change in the other eight;
     #: docs/fingerprints-log.md, "Giving *now* back")
     give_back: float | None = 0.4
     _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
