@@ -11,7 +11,10 @@ track) and on three **live** estimates, all from 12-s windows (what the live loo
 (the excerpt's last 12 s alone), ``any`` (every 12-s window at a 6-s hop, each counted: a 12-s
 estimate wherever the needle is) and ``shown`` (the key the live loop displays at the end of the
 excerpt: :class:`~livedj.engine.listen.KeySmoother` fed the 12-s estimates every 2 s, as
-:class:`~livedj.engine.listen.LiveTempoKey` does; ``shown6`` the same from 6 s in). Figures: exact, fifth, relative, parallel, other
+:class:`~livedj.engine.listen.LiveTempoKey` does; the listener hears the excerpt start after quiet, so the
+excerpt's opening breaks relative ties as the live path's ``KeySmoother.hear_opening`` does, and
+``learned_lowest_noopening`` is the key shown without it; ``shown6`` the same from 6 s in, no opening heard).
+Figures: exact, fifth, relative, parallel, other
 and the MIREX-weighted score (1, 0.5, 0.3, 0.2); ``gap_*``: whole minus that live estimate.
 
 Detectors: ``current`` (the detector before issue 17: untuned chroma, Krumhansl-Kessler profiles)
