@@ -546,6 +546,15 @@ def test_a_record_heard_from_quiet_shows_the_key_its_opening_says():
     assert len(taken) == 1
     np.testing.assert_allclose(taken[0], key_posterior(opening_chroma(on_c, SR, tuning=from_file.tuning)), atol=0.05)
     assert _listen(on_c, 30.0).smoother.opening is None
+    # a pause of 3 s inside the record, 20 s after its opening: no new record (OPENING_EVERY_S); after 13 s of
+    # silence the next record's opening is heard
+    pause = np.zeros(3 * SR, np.float32)
+    opened = _listen(np.concatenate([quiet, on_am[:20 * SR], pause, on_c[:10 * SR]]), 37.0)
+    assert opened.smoother.opening is not None
+    np.testing.assert_allclose(opened.smoother.opening, shown[0].smoother.opening, atol=0.05)  # still Am's opening
+    assert opened.key == parse_key("A minor")
+    again = _listen(np.concatenate([quiet, on_am[:20 * SR], np.zeros(13 * SR, np.float32), on_c]), 67.0)
+    assert again.key == parse_key("C major")
     gap = np.concatenate([on_c[:8 * SR], np.zeros(int((QUIET_S - 0.5) * SR), np.float32), on_c[8 * SR:12 * SR]])
     assert opening_onset(gap, SR) is None
     assert opening_onset(np.concatenate([on_c[:8 * SR], quiet, on_c[8 * SR:12 * SR]]), SR) == 12 * SR

@@ -32,6 +32,9 @@ from livedj.dsp.rhythm import estimate_tempo
 from livedj.dsp.tonal import camelot, key_name, live_key_posteriors, shift_key, speed_semitones
 
 MIN_SECONDS = 4.0  # below this, tempo and key are guesses: report nothing
+#: an onset after quiet within this long of the last opening heard is a pause inside that record, not a new one (a
+#: record lasts longer; sparse music pauses for 2 s or more several times a minute: the key shown would restart)
+OPENING_EVERY_S = 60.0
 #: An identified record's key moves to the next semitone only when the fader's measured speed is this
 #: far (semitones) past the half-semitone boundary: a fader near +-3 % (0.5 semitone) whose measured
 #: speed jitters by a few tenths of a percent would otherwise flip the shown key between two keys.
@@ -182,6 +185,7 @@ class LiveTempoKey:
         if len(stretch) < MIN_SECONDS * sample_rate or not np.any(stretch):
             self.bpm, self.bpm_confidence, self.raw_key, self.raw_key_confidence = None, 0.0, None, 0.0
             self.smoother.reset()
+            self._opening_age_s = None  # whatever starts after silence is a record's start
             self.key, self.key_confidence = None, 0.0  # silence: no key, not even a record's
             return
         if self._turn % 2 == 0:
@@ -212,8 +216,8 @@ class LiveTempoKey:
         if onset is None:
             return
         age = (len(stretch) - onset) / sample_rate
-        if self._opening_age_s is not None and abs(age - self._opening_age_s) < self.hop_s:
-            return  # the same onset, still inside the stretch: already taken
+        if self._opening_age_s is not None and self._opening_age_s - age < OPENING_EVERY_S:
+            return  # the same onset, still inside the stretch, or a pause inside the record that opened then
         opening = chroma_features(stretch[onset:onset + int(OPENING_S * sample_rate)], sample_rate,
                                   tuning=self.tuning)[0]
         self.smoother.hear_opening(key_posterior(opening))
