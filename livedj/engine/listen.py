@@ -86,9 +86,10 @@ class KeySmoother:
         ...on this many consecutive updates.
 
     ``probability`` is the average's probability of the key shown; ``confidence`` the calibrated one that the
-    dashboard and the ranking use (:func:`shown_confidence`). ``opening`` is the key posterior of the record's opening
-    bars where they were heard (:meth:`hear_opening`): the average's pairs of relative keys are then shared by it, as the
-    index's key is (:func:`livedj.dsp.keyopening.break_relative_tie`), until the key shown moves to another pair. The first key needs evidence too: it is shown once the average's leader is ahead of every
+    dashboard and the ranking use (:func:`shown_confidence`). ``opening`` is the key posterior of the record's
+    opening bars where they were heard (:meth:`hear_opening`): the average's pairs of relative keys are then shared
+    by it, as the index's key is (:func:`livedj.dsp.keyopening.break_relative_tie`), until the key shown moves to
+    another pair. The first key needs evidence too: it is shown once the average's leader is ahead of every
     other key by ``margin``, or has led on ``patience`` consecutive updates. (Showing the first
     6-s estimate at once made the most frequent change of all: a first guess replaced by the
     key the next updates agree on.)
@@ -143,7 +144,7 @@ class KeySmoother:
             if self._lead >= self.patience:
                 if self.opening is not None and best not in (self.key, RELATIVE[self.key]):
                     # another pair: the record changed without a pause; its opening was not heard
-                    self.opening, mean = None, self._mean
+                    self.opening, mean = None, self._mean  # (the key shown is the one the shared average chose)
                 self.key, self._lead = best, 0
         else:
             self._lead = 0
