@@ -211,6 +211,8 @@ class LiveTempoKey:
         """A record that starts after quiet inside ``stretch``: the smoother starts afresh with its opening."""
         if self._opening_age_s is not None:
             self._opening_age_s += 2 * self.hop_s  # key updates come every other hop
+            if self._opening_age_s < OPENING_EVERY_S:
+                return  # any onset found now would be within OPENING_EVERY_S of that opening: not searched
         if self.hears_stream_start and len(stretch) < int(self.seconds * sample_rate):  # the stream's first seconds
             stretch = np.concatenate([np.zeros(int(QUIET_S * sample_rate), np.float32), stretch])
         onset = opening_onset(stretch, sample_rate)
