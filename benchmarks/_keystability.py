@@ -79,13 +79,15 @@ def main(argv=None) -> int:
     parser.add_argument("dirs", nargs="+")
     parser.add_argument("--tracks", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--draw", type=int, default=17, help="seed of the records picked (17: the first session's)")
+    parser.add_argument("--rooms", type=int, default=0, help="added to each record's room seed (0: as before)")
     parser.add_argument("--skip-identified-updates", action="store_true",
                         help="twice as fast: the identified listener is not fed the room's audio (its shown key is "
                              "the record's either way; only silence, absent here, would clear it)")
     args = parser.parse_args(argv)
     for d in args.dirs:
         files = sorted(p for p in Path(d).rglob("*") if p.suffix.lower() in AUDIO)
-        rng = np.random.default_rng(17)
+        rng = np.random.default_rng(args.draw)
         files = [files[i] for i in sorted(rng.choice(len(files), min(args.tracks, len(files)), replace=False))]
         results = []
         for i, f in enumerate(files):
@@ -94,7 +96,7 @@ def main(argv=None) -> int:
                 y = decode(str(f), SR, 0.0, args.seconds)
             if len(y) < 30 * SR:
                 continue
-            r = one_track(y, i, not args.skip_identified_updates)
+            r = one_track(y, args.rooms + i, not args.skip_identified_updates)
             results.append(r)
             print(f"{f.name[:40]:40s} shown {r['shown']} (first at {r['first_s']} s) raw {r['raw']} legacy {r['legacy']} "
                   f"identified {r['identified']} openings {r['openings']} "

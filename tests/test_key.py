@@ -76,10 +76,24 @@ def test_identified_key_does_not_flicker_with_a_fader_near_half_a_semitone():
         listener.follow_record(a_minor, speed=float(speed))
         shown.append(listener.key)
     assert _changes(shown) == 0 and shown[0] in (a_minor, shift_key(a_minor, 1))
-    listener.follow_record(a_minor, speed=1.045)  # the fader really moved: +0.76 semitone
-    assert listener.key == shift_key(a_minor, 1)
-    listener.follow_record(a_minor, speed=1.0)
+    moved = []
+    for _ in range(8):  # the fader really moved: +0.76 semitone; followed within a few matches
+        listener.follow_record(a_minor, speed=1.045)
+        moved.append(listener.key)
+    assert moved[-1] == shift_key(a_minor, 1) and _changes(moved) <= 1
+    for _ in range(8):
+        listener.follow_record(a_minor, speed=1.0)
     assert listener.key == a_minor
+    # A fader at +3.2 % (0.55 semitone) first read 0.49, then once 0.66: one reading past the hysteresis is noise
+    # (the stability benchmark's rooms 3000 drew this; each match's speed alone flipped the key shown)
+    record = LiveTempoKey()
+    shown = []
+    for semitones in (0.49, 0.55, 0.52, 0.66, 0.55, 0.53, 0.57):
+        record.follow_record(a_minor, speed=2 ** (semitones / 12))
+        shown.append(record.key)
+    assert _changes(shown) == 0
+    with pytest.raises(ValueError, match="speed"):
+        record.follow_record(a_minor, speed=0.0)
 
 
 def test_speed_semitones():
@@ -143,8 +157,37 @@ def test_smoother_needs_evidence_to_change():
     assert 3 <= shown.index(9) <= 14  # not at once, within ~30 s (the time constant)
     smoother.reset()
     assert smoother.key is None
-    assert smoother.update(np.eye(24)[4], 2.0) == 4  # clear evidence is shown at once
+    # clear evidence: shown once a second window agrees (a lone window heard mid-record may be a passage the next
+    # ones contradict), or at once where the record's opening was heard (that window starts where the record does)
+    assert smoother.update(np.eye(24)[4], 2.0) is None and smoother.update(np.eye(24)[4], 2.0) == 4
+    smoother.hear_opening(np.eye(24)[4])
+    assert smoother.update(np.eye(24)[4], 2.0) == 4
 
+
+def test_the_key_shown_follows_an_unknown_record_heard_through_a_room():
+    """After a cut to another record the old key fades out of the average, but a record heard through a room
+    spreads its posterior (its key at 0.3, the old key still 0.08): the difference of the averages stays under the
+    margin (0.2) for good. The margin alone held the old key for a minute after half the cuts on the development
+    corpora (benchmarks._keysmoothing); the ratio lets the new key through."""
+    rng = np.random.default_rng(5)
+    old, new = parse_key("A minor"), parse_key("D major")
+
+    def heard(key: int, share: float, old_share: float = 0.0) -> np.ndarray:
+        p = np.full(24, (1.0 - share - old_share) / 22) + rng.uniform(0, 0.004, 24)
+        if old_share:
+            p[old] = old_share
+        p[key] = share
+        return p / p.sum()
+
+    for smoother in (KeySmoother(), KeySmoother(ratio=None)):
+        for _ in range(20):  # 40 s of a record in A minor
+            smoother.update(heard(old, 0.35), 2.0)
+        assert smoother.key == old
+        after = [smoother.update(heard(new, 0.3, 0.08), 2.0) for _ in range(40)]  # 80 s of the next record
+        if smoother.ratio is None:
+            assert set(after) == {old}  # why the ratio
+        else:
+            assert _changes([old] + after) == 1 and after[-1] == new and after.index(new) <= 30  # within 60 s
 
 def test_silence_clears_the_live_key():
     listener = LiveTempoKey()
@@ -217,7 +260,8 @@ def test_engine_shows_the_identified_records_key_moved_by_the_pitch_fader():
     tracks = {7: Track(**{**base, "id": 7, "path": "/a", "key": parse_key("8A"), "key_confidence": 0.8}),
               8: Track(**{**base, "id": 8, "path": "/b", "key": None})}
     engine = SimpleNamespace(tracks=tracks, listener=LiveTempoKey())  # follow_key reads only these
-    engine.listener.smoother.update(np.eye(24)[parse_key("3B")], 2.0)  # what the room said before
+    for _ in range(2):  # what the room said before (a first key needs two windows agreeing)
+        engine.listener.smoother.update(np.eye(24)[parse_key("3B")], 2.0)
     engine.listener.follow_record(None)
     assert engine.listener.camelot == "3B"
     shown = []

@@ -39,6 +39,10 @@ OPENING_EVERY_S = 60.0
 #: far (semitones) past the half-semitone boundary: a fader near +-3 % (0.5 semitone) whose measured
 #: speed jitters by a few tenths of a percent would otherwise flip the shown key between two keys.
 SHIFT_HYSTERESIS = 0.15
+#: ...and that speed is the average of the speeds measured while the record plays (an exponential average with this
+#: weight per match): one match's speed is off by a few tenths of a percent, and with the fader at +3.2 % a single
+#: reading 0.4 % high crossed the hysteresis (the stability benchmark's draw --rooms 3000: one change per corpus).
+SPEED_AVERAGING = 0.2
 #: The key shown's confidence is the smoother's averaged probability of that key, ``p``, mapped by a logistic
 #: (Platt) calibration, ``sigmoid(slope * logit(p) + offset)`` (:func:`shown_confidence`): an average of 12-s
 #: posteriors that agree is less sure than the evidence of all of them together (under-confident: on dev data it
@@ -79,25 +83,36 @@ class KeySmoother:
     ----------
     tau_s : float
         Time constant of the exponential average of the 24-key posteriors, seconds.
-    margin : float
-        A challenger replaces the shown key only when its averaged probability exceeds the
-        shown key's by this much...
+    margin, ratio : float
+        A challenger replaces the shown key only when its averaged probability exceeds the shown key's by
+        ``margin``, or is ``ratio`` times it (None: the margin alone)...
     patience : int
         ...on this many consecutive updates.
+    first_patience, first_updates : int
+        The first key is shown once the average's leader has led on ``first_patience`` consecutive updates, or is
+        ahead of every other key by ``margin`` and has led on ``first_updates`` (1 once the record's opening was
+        heard: that first window starts where the record does).
 
     ``probability`` is the average's probability of the key shown; ``confidence`` the calibrated one that the
     dashboard and the ranking use (:func:`shown_confidence`). ``opening`` is the key posterior of the record's
     opening bars where they were heard (:meth:`hear_opening`): the average's pairs of relative keys are then shared
     by it, as the index's key is (:func:`livedj.dsp.keyopening.break_relative_tie`), until the key shown moves to
-    another pair. The first key needs evidence too: it is shown once the average's leader is ahead of every
-    other key by ``margin``, or has led on ``patience`` consecutive updates. (Showing the first
-    6-s estimate at once made the most frequent change of all: a first guess replaced by the
-    key the next updates agree on.)
+    another pair.
+
+    Why these rules (docs/key.md, "Stable on one record, quick on the next"): the margin alone, an absolute 0.2,
+    held the old record's key a minute after a cut to an unknown record in half the cuts on the development
+    corpora, because a new record heard through a room spreads its posterior (its key at 0.3, the old one still 0.1):
+    the ratio lets such evidence through. Two changes in a minute of one record came from a sure first window heard
+    mid-record that the next windows contradicted, and from sections 20 s long in neighbouring keys; the first
+    window now needs a second one to agree, and a change 14 s of lead instead of 10.
     """
 
     tau_s: float = 30.0
     margin: float = 0.2
-    patience: int = 5
+    patience: int = 7
+    ratio: float | None = 2.0
+    first_patience: int = 5
+    first_updates: int = 2
     key: int | None = None
     confidence: float = 0.0
     probability: float = 0.0
@@ -134,12 +149,16 @@ class KeySmoother:
             self._lead = self._lead + 1 if best == self._leader else 1
             self._leader = best
             runner_up = np.partition(mean, -2)[-2]
-            if mean[best] - runner_up >= self.margin or self._lead >= self.patience:
+            # a lone first window heard mid-record is no evidence; one that starts with the record's opening is
+            agreeing = 1 if self.opening is not None else self.first_updates
+            if (mean[best] - runner_up >= self.margin and self._lead >= agreeing) or self._lead >= self.first_patience:
                 self.key, self._lead = best, 0
             else:
                 self.confidence = self.probability = 0.0
                 return None
-        elif best != self.key and mean[best] - mean[self.key] >= self.margin:
+        elif best != self.key and (mean[best] - mean[self.key] >= self.margin
+                                   or (self.ratio is not None and mean[best] >= self.ratio * mean[self.key])):
+            # (a ratio too: a posterior spread by the room rarely gives a new record's key a 0.2 lead)
             self._lead += 1
             if self._lead >= self.patience:
                 if self.opening is not None and best not in (self.key, RELATIVE[self.key]):
@@ -175,8 +194,8 @@ class LiveTempoKey:
     hears_stream_start: bool = False
     _turn: int = 0
     _record: tuple[int, float] | None = None  # (shown key, confidence) of an identified record
-    _record_key: int | None = None  # its indexed key and last measured speed
-    _record_speed: float = 1.0
+    _record_key: int | None = None  # its indexed key and the pitch fader's measured speed, semitones, averaged
+    _record_semitones: float = 0.0
     _record_shift: int = 0  # semitones the shown record key is moved by
     _opening_age_s: float | None = None  # seconds since the onset of the opening last heard
 
@@ -235,14 +254,21 @@ class LiveTempoKey:
         if key is None:
             self._record = None
         else:
-            if speed is None:
-                speed = self._record_speed if self._record_key == key else 1.0
-            shift = speed_semitones(speed)
-            if self._record_key == key and shift != self._record_shift:
+            same = self._record_key == key
+            if speed is not None:
+                if not speed > 0:
+                    raise ValueError(f"speed must be > 0, got {speed}")
                 exact = 12 * math.log2(speed)
-                if abs(exact - self._record_shift) < 0.5 + SHIFT_HYSTERESIS:
-                    shift = self._record_shift
-            self._record_key, self._record_speed, self._record_shift = int(key), float(speed), shift
+                # one match's speed is noisy (a few tenths of a percent): the record's is their running average
+                self._record_semitones = exact if not same else \
+                    self._record_semitones + SPEED_AVERAGING * (exact - self._record_semitones)
+            elif not same:
+                self._record_semitones = 0.0
+            shift = round(self._record_semitones)
+            if same and shift != self._record_shift and \
+                    abs(self._record_semitones - self._record_shift) < 0.5 + SHIFT_HYSTERESIS:
+                shift = self._record_shift
+            self._record_key, self._record_shift = int(key), shift
             self._record = (shift_key(int(key), shift), float(confidence))
         self._show()
 
