@@ -15,7 +15,9 @@ and replays them through smoothers with other settings:
   then 60 s of the second, one room for both), for pairs whose records' keys differ (each the argmax of the mean
   posterior over the record's stretch, the second heard alone through the same room): how often the key shown is
   the second record's within 30 s of the cut, the key shown's MIREX against it 60 s on, and how often the key
-  shown at the cut is still shown then.
+  shown at the cut is still shown then;
+- **after a record named**: the same cuts with the first record a library record named until 2, 6 or 10 s after the
+  cut, when the live path starts the room's average afresh, against keeping it.
 """
 from __future__ import annotations
 
@@ -139,18 +141,53 @@ def measure(data: dict, make) -> dict:
             "end_mirex": float(np.mean(ends)), "stuck": int(stuck), "pairs": len(lags)}
 
 
+def after_naming(data: dict, dropped_s: float | None) -> dict:
+    """The cuts again with the first record named (a library record) until ``dropped_s`` after the cut: the shipped
+    listener starts its average afresh then (:meth:`~livedj.engine.listen.LiveTempoKey.follow_record`); None: as if
+    it kept the average (before). The key shown against the second record's 30 and 60 s after the cut."""
+    from livedj.engine.listen import KeySmoother
+
+    cut = int((CUT_S - 6.0) / 2) + 1
+    at30, at60, blank, stale = [], [], [], 0
+    for rows, a, b in zip(data["follow"], data["first"], data["second"]):
+        if a == b:
+            continue
+        smoother, shown = KeySmoother(), []
+        drop = None if dropped_s is None else cut + int(dropped_s // 2)
+        for j, p in enumerate(rows):
+            if j == drop:
+                smoother.reset()
+            if not np.isnan(p).any():
+                smoother.update(p, 2.0)
+            shown.append(smoother.key)
+        at30.append(_mirex(shown[cut + 14], b))
+        at60.append(_mirex(shown[-1], b))
+        stale += shown[-1] == shown[cut - 1]
+        if drop is not None:
+            blank.append(2.0 * next((k for k in range(len(shown) - drop) if shown[drop + k] is not None), np.inf))
+    return {"at30": float(np.mean(at30)), "at60": float(np.mean(at60)), "stuck": int(stale), "pairs": len(at60),
+            "blank_median": float(np.median(blank)) if blank else 0.0,
+            "blank_90": float(np.percentile(blank, 90, method="higher")) if blank else 0.0}
+
+
 def settings() -> dict:
-    """name -> smoother factory: the shipped one and the grid tried."""
+    """name -> smoother factory: the shipped one and the grids tried (the first key waits as long as a change)."""
     from livedj.engine.listen import KeySmoother
 
     grid = {"shipped": KeySmoother}
-    for tau in (15.0, 20.0, 30.0, 45.0):
+    for tau in (15.0, 20.0, 30.0, 45.0):  # the margin alone (before: tau 30, margin 0.2, patience 5, first 1)
         for margin in (0.1, 0.15, 0.2):
             for patience in (3, 5, 7):
                 for first in (1, 2):
                     grid[f"tau {tau:.0f} margin {margin} patience {patience} first {first}"] = (
                         lambda t=tau, m=margin, p=patience, f=first:
-                        KeySmoother(tau_s=t, margin=m, patience=p, first_updates=f))
+                        KeySmoother(tau_s=t, margin=m, patience=p, first_patience=p, first_updates=f, ratio=None))
+    for tau in (20.0, 30.0):  # a ratio beside the 0.2 margin
+        for ratio in (2.0, 2.5, 3.0, 4.0):
+            for patience in (5, 7):
+                grid[f"tau {tau:.0f} ratio {ratio} patience {patience} first 2"] = (
+                    lambda t=tau, r=ratio, p=patience:
+                    KeySmoother(tau_s=t, ratio=r, patience=p, first_patience=p, first_updates=2))
     return grid
 
 
@@ -172,6 +209,15 @@ def main(argv=None) -> int:
                          f"{r['first_90']:.0f} s; after a cut: the next record's key within 30 s {r['within30']:.0%}, "
                          f"MIREX 60 s on {r['end_mirex']:.3f}, the old key still {r['stuck']}/{r['pairs']}")
         print(f"{name:42s} " + " | ".join(cells), flush=True)
+    for dropped in (None, 2.0, 6.0, 10.0):
+        cells = []
+        for one in data:
+            r = after_naming(one, dropped)
+            cells.append(f"MIREX 30 s on {r['at30']:.3f}, 60 s on {r['at60']:.3f}, old key still {r['stuck']}/"
+                         f"{r['pairs']}" + (f", no key for {r['blank_median']:.0f} s (90 %: {r['blank_90']:.0f} s)"
+                                            if dropped is not None else ""))
+        label = "named, average kept" if dropped is None else f"named until {dropped:.0f} s after, then afresh"
+        print(f"{label:42s} " + " | ".join(cells), flush=True)
     return 0
 
 

@@ -164,6 +164,27 @@ def test_smoother_needs_evidence_to_change():
     assert smoother.update(np.eye(24)[4], 2.0) == 4
 
 
+def test_the_room_key_starts_afresh_when_the_record_named_is_no_longer():
+    """An identified record plays for minutes while the smoother averages what the room says of it; when the
+    record is no longer named, what plays is most likely the next one: the old average would show the last
+    record's key for up to a minute (a third of the development corpora's cuts), so it starts again."""
+    listener = LiveTempoKey()
+    for _ in range(60):  # two minutes of a record the room hears in A minor, identified as such
+        listener.smoother.update(np.eye(24)[parse_key("A minor")] * 0.9 + 0.1 / 24, 2.0)
+        listener.follow_record(parse_key("A minor"), speed=1.0)
+    assert listener.key == parse_key("A minor")
+    listener.follow_record(None)  # the next record, unknown
+    assert listener.key is None and listener.smoother.key is None
+    shown = []
+    for _ in range(3):
+        listener.smoother.update(np.eye(24)[parse_key("E major")] * 0.6 + 0.4 / 24, 2.0)
+        listener._show()
+        shown.append(listener.key)
+    assert shown[-1] == parse_key("E major")  # within 6 s, not a minute
+    listener.follow_record(None)  # still nothing named: the average goes on
+    assert listener.key == parse_key("E major")
+
+
 def test_the_key_shown_follows_an_unknown_record_heard_through_a_room():
     """After a cut to another record the old key fades out of the average, but a record heard through a room
     spreads its posterior (its key at 0.3, the old key still 0.08): the difference of the averages stays under the
@@ -269,10 +290,12 @@ def test_engine_shows_the_identified_records_key_moved_by_the_pitch_fader():
         Engine.follow_key(engine, NowPlaying(7, 0.9, heard))
         shown.append(engine.listener.camelot)
     assert set(shown) == {"3A"} and engine.listener.key_confidence == 0.8  # 8A (A minor) +1 semitone: Bb minor
-    Engine.follow_key(engine, NowPlaying(8, 0.9, ()))  # identified, but its key is unknown: the room's estimate
-    assert engine.listener.camelot == "3B"
+    Engine.follow_key(engine, NowPlaying(8, 0.9, ()))  # identified, but its key is unknown: the room's estimate...
+    assert engine.listener.camelot is None  # ...started afresh: what the room said was said of the record before
+    for _ in range(2):
+        engine.listener.smoother.update(np.eye(24)[parse_key("5A")], 2.0)
     Engine.follow_key(engine, NowPlaying(None, 0.0, ()))
-    assert engine.listener.camelot == "3B"
+    assert engine.listener.camelot == "5A"  # no record was shown: the room's estimate goes on
 
 
 def test_confidence_is_calibrated_for_the_excerpts_length():

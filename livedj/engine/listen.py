@@ -17,7 +17,8 @@ night, one after a pause) starts the average afresh, and the chord it opens on b
 relative for as long as the key shown stays in that pair, as the index's key does (:meth:`KeySmoother.hear_opening`;
 docs/key.md, "The opening in the key shown"). Once the record
 playing is identified, :meth:`LiveTempoKey.follow_record` makes the shown key its indexed key moved
-by the pitch fader, with no estimate from the room at all.
+by the pitch fader, with no estimate from the room at all; when it is no longer named, the average starts afresh
+(what plays then is most likely the next record).
 """
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ SHIFT_HYSTERESIS = 0.15
 #: weight per match): one match's speed is off by a few tenths of a percent, and with the fader at +3.2 % a single
 #: reading 0.4 % high crossed the hysteresis (the stability benchmark's draw --rooms 3000: one change per corpus).
 SPEED_AVERAGING = 0.2
+#: a reading this far (semitones) from the average is no noise (matches read a speed to about 0.04 semitone): the
+#: fader was moved or key lock switched, and the average starts again from it
+SPEED_JUMP = 0.3
 #: The key shown's confidence is the smoother's averaged probability of that key, ``p``, mapped by a logistic
 #: (Platt) calibration, ``sigmoid(slope * logit(p) + offset)`` (:func:`shown_confidence`): an average of 12-s
 #: posteriors that agree is less sure than the evidence of all of them together (under-confident: on dev data it
@@ -249,9 +253,14 @@ class LiveTempoKey:
         """Show an identified record's indexed ``key`` moved by the pitch fader (``speed``, 1.06 = +6 %).
 
         ``speed=None`` (not measured this update) keeps the last speed measured for the same ``key``.
-        ``key=None`` (no record identified, or its key unknown) goes back to the smoothed estimate.
+        ``key=None`` (no record identified, or its key unknown) goes back to the smoothed estimate, started afresh
+        when a record was shown until now.
         """
         if key is None:
+            if self._record is not None:
+                # the record named is no longer: what plays now is most likely the next record, and the average holds
+                # the last one's room (kept a minute in a third of such cuts on dev data; docs/key.md)
+                self.smoother.reset()
             self._record = None
         else:
             same = self._record_key == key
@@ -260,8 +269,10 @@ class LiveTempoKey:
                     raise ValueError(f"speed must be > 0, got {speed}")
                 exact = 12 * math.log2(speed)
                 # one match's speed is noisy (a few tenths of a percent): the record's is their running average
-                self._record_semitones = exact if not same else \
-                    self._record_semitones + SPEED_AVERAGING * (exact - self._record_semitones)
+                if not same or abs(exact - self._record_semitones) > SPEED_JUMP:
+                    self._record_semitones = exact  # another record, the fader moved, or key lock switched
+                else:
+                    self._record_semitones += SPEED_AVERAGING * (exact - self._record_semitones)
             elif not same:
                 self._record_semitones = 0.0
             shift = round(self._record_semitones)
