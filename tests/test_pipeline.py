@@ -103,7 +103,9 @@ def test_listen_refreshes_tempo_then_key_and_hears_the_record(indexed):
     spec = DEMO_TRACKS[1]
     bpm = engine.listener.bpm
     assert bpm is not None and min(abs(bpm - spec.bpm * f) for f in (0.5, 1, 2)) < 0.03 * spec.bpm
-    assert engine.listener.key is not None
+    assert engine.listener.raw_key is not None and engine.listener.key is None  # one key turn: estimated, not shown
+    engine.listen(excerpt, SR), engine.listen(excerpt, SR)
+    assert engine.listener.key is not None  # a second window agrees: shown (a lone first window is not)
     assert [m.track_id for m in second.matches] == [track_id(engine, paths[1])]
     assert 0 < second.matches[0].confidence <= 1 and abs(second.matches[0].speed - 1) < 0.01
     assert engine.listen(np.zeros(12 * SR, np.float32), SR).matches == ()  # silence: nothing heard
