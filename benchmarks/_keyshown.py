@@ -178,6 +178,8 @@ def variants() -> dict:
 
     return {"shipped (tau 30 s; from the first bar the opening breaks relative ties)": (None, None),
             "before the opening (keys7)": (None, None, False),
+            "the hysteresis before the fourteenth session (margin only, 5 updates, first window alone)":
+                (None, lambda: KeySmoother(patience=5, first_patience=5, first_updates=1, ratio=None)),
             "tau 15 s": (None, lambda: KeySmoother(tau_s=15.0)),
             "tau 60 s": (None, lambda: KeySmoother(tau_s=60.0)),
             "geometric mean": (geometric, None),
