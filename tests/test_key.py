@@ -545,7 +545,7 @@ def test_the_key_shown_reports_a_calibrated_confidence():
     """The key shown's confidence is its averaged probability through a logistic map fitted on dev data
     (shown_confidence): an average of 12-s posteriors that agree was under-confident, so the map lifts the middle.
     Monotone: the order of confidences, and so every key shown, stays as it was."""
-    from livedj.engine.listen import SHOWN_CONFIDENCE_OFFSET, SHOWN_CONFIDENCE_SLOPE, shown_confidence
+    from livedj.engine.listen import SHOWN_CONFIDENCE_SLOPE, shown_confidence
 
     grid = np.linspace(0.01, 0.99, 99)
     mapped = shown_confidence(grid)

@@ -30,7 +30,7 @@ import numpy as np
 from livedj.dsp.keyfind import chroma_features, key_posterior
 from livedj.dsp.keyopening import OPENING_S, QUIET_S, RELATIVE, break_relative_tie, opening_onset
 from livedj.dsp.rhythm import estimate_tempo
-from livedj.dsp.tonal import camelot, key_name, live_key_posteriors, shift_key, speed_semitones
+from livedj.dsp.tonal import camelot, key_name, live_key_posteriors, shift_key
 
 MIN_SECONDS = 4.0  # below this, tempo and key are guesses: report nothing
 #: an onset after quiet within this long of the last opening heard is a pause inside that record, not a new one (a
