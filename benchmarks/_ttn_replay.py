@@ -16,7 +16,9 @@ whole window's: since the twelfth session the tracker's level is its share of th
 ``--hear`` each update's decks are replayed as the run made them (``Match`` whole: levels, newest-seconds
 counts, aligned counts and tempos as the tracker had them), which reproduces the run.
 
-``python -m benchmarks._ttn_replay F.json [G.json ...] [--set prompt=0.4] [--blends] [--hear --recent-deck 0.5]``
+``python -m benchmarks._ttn_replay F.json [G.json ...] [--set prompt=0.4] [--blends] [--hear --recent-deck 0.5]``;
+``--letting-go``: how long *now* keeps naming a record after the mix goes on to one not in the library
+(:func:`letting_go`).
 """
 from __future__ import annotations
 
@@ -114,6 +116,42 @@ def replay(path: str, rule: dict | None = None, details: list | None = None, hea
             "log_in_order": f"{in_order}/{len(dump['mixes'])}", "updates": figures["updates"]}
 
 
+def letting_go(paths: list[str], rule: dict | None = None) -> dict:
+    """How long *now* keeps naming a library record after the mix goes on to a record not in the library (the
+    runs' every fourth record is absent): seconds from the moment the absent record is the louder one to the first
+    update naming something else, after cuts and after blends (transitions whose outgoing record was *now* just
+    before); and how well a library record that plays is named, from 10 s after it became the louder one until
+    the next one does: the share of those updates naming it, and how often it was lost in between."""
+    import numpy as np
+
+    cut, blend, covered, total, lost = [], [], 0, 0, 0
+    for path in paths:
+        dump = json.loads(open(path, encoding="utf-8").read())
+        for mix in dump["mixes"]:
+            decks, nows = DeckConfirm(**(rule or {})), []
+            for u in mix["updates"]:
+                on = decks.update(tuple(Match(*f) for f in u["found"]))
+                nows.append((u["t"], on[0].match.track_id if on else None))
+            heard = mix["heard"]
+            for h, after in zip(heard, [*heard[1:], None]):
+                if h.get("track_id") is not None:
+                    run = [n for t, n in nows if h["louder_at"] + 10 <= t <= (after["louder_at"] if after
+                                                                              else h["audible_to"])]
+                    total, covered = total + len(run), covered + sum(n == h["track_id"] for n in run)
+                    lost += sum(x == h["track_id"] != y for x, y in zip(run, run[1:]))
+                if after is None or after.get("track_id") is not None or h.get("track_id") is None:
+                    continue
+                t0 = after["louder_at"]
+                if any(n == h["track_id"] for t, n in nows if t0 - 3 <= t < t0):
+                    delay = next((t - t0 for t, n in nows if t >= t0 and n != h["track_id"]), float("inf"))
+                    (cut if after["how"] == "cut" else blend).append(delay)
+    return {"cut_n": len(cut), "cut_p50": round(float(np.median(cut)), 1),
+            "cut_p90": round(float(np.percentile(cut, 90, method="higher")), 1),
+            "blend_n": len(blend), "blend_p50": round(float(np.median(blend)), 1),
+            "blend_p90": round(float(np.percentile(blend, 90, method="higher")), 1),
+            "named_while_playing": round(covered / max(1, total), 4), "lost_while_playing": lost}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks._ttn_replay", description=__doc__.splitlines()[0])
     ap.add_argument("dumps", nargs="+")
@@ -124,6 +162,8 @@ def main(argv=None) -> int:
                     help="with --hear: recent_deck at this ratio (None: off; default: the tracker's)")
     ap.add_argument("--recent-s", default=str(NowPlayingTracker.recent_s),
                     help="with --hear: the live matcher's count in the newest S s as recent (None: no counts)")
+    ap.add_argument("--letting-go", action="store_true", help="instead: how long *now* keeps a record after the "
+                    "mix goes on to one not in the library, over all the dumps")
     ap.add_argument("--index", help="with --hear: the index the dumps' mixes were matched against (its tempos: each "
                     "match's tempo heard); default: none known")
     a = ap.parse_args(argv)
@@ -136,6 +176,9 @@ def main(argv=None) -> int:
         kind = str(types[name]).split("|")[0].strip()
         rule[name] = (None if value == "None" else value in ("1", "true", "True") if kind == "bool"
                       else int(value) if kind == "int" else value if kind == "str" else float(value))
+    if a.letting_go:
+        print(letting_go(a.dumps, rule))
+        return 0
     for path in a.dumps:
         details: list = []
         number = lambda text: None if text == "None" else float(text)  # noqa: E731

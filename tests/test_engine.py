@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from livedj.engine.now_playing import DeckConfirm, FingerprintConfirm, Match, NowPlayingTracker, SegmentVote
+from livedj.engine.now_playing import RECENT_LEAST, DeckConfirm, FingerprintConfirm, Match, NowPlayingTracker, SegmentVote
 from livedj.engine.ranker import Rules, Weights, rank
 from livedj.engine.session import Ban, Drunk, Lookback, Pause, Pin, Played, Session, Skip
 from livedj.engine.update import Suggestion, Update
@@ -241,13 +241,13 @@ def test_the_newest_seconds_name_the_incoming_record_sooner():
         rule.update((a(0.12, 40.0),))
     assert ids(rule.update((a(0.10, 40.0), b(0.02, 14.0)))) == [1]  # a third of its count: two updates
     assert ids(rule.update((a(0.09, 38.0), b(0.02, 14.0)))) == [1, 2]  # then a deck, not *now*
-    rule = DeckConfirm()
+    rule = DeckConfirm(recent_heard=None)  # (the window alone keeps a deck: the rules on counts, in isolation)
     for _ in range(3):
         rule.update((a(0.12, 40.0),))
     rule.update((a(0.12, 0.0), b(0.02, 0.0)))
     assert ids(rule.update((a(0.11, 0.0), b(0.02, 0.0)))) == [1, 2]  # both unheard in the newest seconds
-    rule = DeckConfirm(recent_veto=None)
-    vetoed = DeckConfirm()
+    rule = DeckConfirm(recent_veto=None, recent_heard=None)
+    vetoed = DeckConfirm(recent_heard=None)
     for r in (rule, vetoed):
         for _ in range(3):
             r.update((a(0.15, 40.0),))
@@ -256,6 +256,35 @@ def test_the_newest_seconds_name_the_incoming_record_sooner():
     # the passage is over (b unheard in the newest seconds), its level over the window lingers at 0.47
     assert ids(rule.update((a(0.117, 16.0), b(0.055, 0.0)))) == [2, 1]
     assert ids(vetoed.update((a(0.117, 16.0), b(0.055, 0.0)))) == [1, 2]
+
+
+def test_a_record_no_longer_heard_in_the_newest_seconds_is_let_go():
+    """A record cut into one not in the library stays in the 15-s window, named at a falling level, for 13-14 s:
+    *now* named it that long after it stopped. Unheard in the newest seconds (``recent`` under ``recent_heard``) it
+    counts as missed, leaves after ``hold`` updates and is not confirmed again until it is heard there; a record
+    that comes back within ``remember`` is the same play (logged once)."""
+    def a(level, recent):
+        return Match(1, 0.9, level=level, recent=recent)
+
+    for recent_heard, gone_after in ((RECENT_LEAST, 3), (None, None)):
+        rule = DeckConfirm(recent_heard=recent_heard)
+        for _ in range(5):
+            rule.update((a(0.5, 40.0),))
+        shown = [rule.update((a(0.4 - 0.03 * k, 2.0),)) for k in range(10)]  # the window still holds it
+        named = [bool(decks) for decks in shown]
+        if gone_after is None:
+            assert all(named)  # the window alone: named until it leaves the window
+        else:
+            assert named[:gone_after - 1] == [True] * (gone_after - 1) and not any(named[gone_after - 1:])
+    rule = DeckConfirm()
+    for _ in range(5):
+        rule.update((a(0.5, 40.0),))
+    first = rule.update((a(0.5, 40.0),))[0]
+    for _ in range(3):  # a quiet passage: unheard in the newest seconds, let go
+        rule.update((a(0.45, 1.0),))
+    assert rule.update((a(0.45, 1.0),)) == []
+    back = rule.update((a(0.5, 30.0),))  # heard again: confirmed at once (its run never stopped), the same play
+    assert [d.match.track_id for d in back] == [1] and back[0].started == first.started
 
 
 def test_a_weak_newcomer_takes_over_only_beat_matched_or_growing():

@@ -95,6 +95,7 @@ class DeckConfirm:
     time_to_name mixes, checked on another (docs/fingerprints-log.md, "The newest seconds").
     A newer deck that took over gives *now* back when the deck it took over from plays on (no longer fades)
     and it is under ``give_back`` times that deck's level: a shared passage passed the takeover tests on a dip.
+    A deck not heard in the newest seconds (``recent_heard``) counts as missed, though the whole window holds it.
     A record dropped and confirmed again within ``remember`` updates is the same play: it keeps
     its place in the order and its logged flag (the outgoing record of a long blend may fade
     under the detection threshold and come back).
@@ -153,6 +154,12 @@ class DeckConfirm:
     #: 12 false NOW PLAYING updates and a set-log line out of order -> 3 and none; no change in the other eight;
     #: docs/fingerprints-log.md, "Giving *now* back")
     give_back: float | None = 0.4
+    #: a deck whose ``recent`` count (the newest seconds, live matcher) is under this is not heard in this update,
+    #: though the whole window still holds it, and is not confirmed again until it is (None: the window decides
+    #: alone). A record cut into one not in the library stayed *now* until it left the 15-s window: 13.6 s after
+    #: the cut (median of 52 in the nine time_to_name runs), 16.7 s after a blend's crossover; with this, 4.9 and
+    #: 9.1 s (docs/fingerprints-log.md, "Letting go of a record that stopped")
+    recent_heard: float | None = RECENT_LEAST
     _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
     _first: dict = field(default_factory=dict)  #: track id -> its aligned count in the first update of its run
     _decks: dict = field(default_factory=dict)  #: track id -> Deck
@@ -181,14 +188,14 @@ class DeckConfirm:
                                                     or self._recent_at(match, playing, self.recent_prompt)):
                     self._runs[track_id] = max(self._runs[track_id], self.confirm)
         for track_id, deck in list(self._decks.items()):
-            if track_id in now:
+            if track_id in now and not self._unheard_now(now[track_id]):
                 deck.match, deck.misses = now[track_id], 0
             else:
                 deck.match, deck.misses = dataclasses.replace(deck.match, level=0.0), deck.misses + 1
                 if deck.misses >= self.hold:
                     self._leave(track_id)
         for track_id, match in now.items():
-            if track_id in self._decks or self._runs[track_id] < self.confirm:
+            if track_id in self._decks or self._runs[track_id] < self.confirm or self._unheard_now(match):
                 continue
             if (playing is not None and (playing.level or 0.0) > 0
                     and not self._evident(match, playing, self._first.get(track_id))):
@@ -255,6 +262,10 @@ class DeckConfirm:
         if beat_matched(match.tempo, playing.tempo, self.beat_tolerance):
             return True
         return (match.level or 0.0) > 0 and first is not None and aligned > first
+
+    def _unheard_now(self, match: Match) -> bool:
+        """Is ``match`` (a deck's record, named over the whole window) absent from the newest seconds?"""
+        return self.recent_heard is not None and match.recent is not None and match.recent < self.recent_heard
 
     @staticmethod
     def _recent_at(match: Match, playing: Match, ratio: float | None, least: float = RECENT_LEAST) -> bool:
