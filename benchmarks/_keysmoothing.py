@@ -205,7 +205,8 @@ def main(argv=None) -> int:
         cells = []
         for d, one in zip(args.dirs, data):
             r = measure(one, make)
-            cells.append(f"changes {r['mean']:.2f} max {r['max']} >1 {r['over1']}/{r['n']} first {r['first_median']:.0f}/"
+            cells.append(f"changes {r['mean']:.2f} max {r['max']} >1 {r['over1']}/{r['n']} "
+                         f"first {r['first_median']:.0f}/"
                          f"{r['first_90']:.0f} s; after a cut: the next record's key within 30 s {r['within30']:.0%}, "
                          f"MIREX 60 s on {r['end_mirex']:.3f}, the old key still {r['stuck']}/{r['pairs']}")
         print(f"{name:42s} " + " | ".join(cells), flush=True)

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from livedj.engine.now_playing import RECENT_LEAST, DeckConfirm, FingerprintConfirm, Match, NowPlayingTracker, SegmentVote
+from livedj.engine.now_playing import (RECENT_LEAST, DeckConfirm, FingerprintConfirm, Match, NowPlayingTracker,
+                                      SegmentVote)
 from livedj.engine.ranker import Rules, Weights, rank
 from livedj.engine.session import Ban, Drunk, Lookback, Pause, Pin, Played, Session, Skip
 from livedj.engine.update import Suggestion, Update
