@@ -31,11 +31,13 @@ QUIET_S, QUIET_LEVEL = 2.0, 0.1
 _BLOCK_S = 0.05
 
 
-def _block_levels(y: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
-    """The RMS level of each 50-ms block of ``y`` (float32) and the block's length in samples."""
+def _block_levels(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.floating | float, int]:
+    """The RMS level of each 50-ms block of ``y`` (float32), the loud part's level (the 95th percentile of the
+    blocks; 0 for silence or under one block) and the block's length in samples."""
     block = max(int(_BLOCK_S * sr), 1)
     n = len(y) // block
-    return np.sqrt(np.mean(y[:n * block].reshape(n, block) ** 2, axis=1)), block
+    level = np.sqrt(np.mean(y[:n * block].reshape(n, block) ** 2, axis=1))
+    return level, (np.percentile(level, 95) if n else 0.0), block
 
 
 def opening_chroma(y: np.ndarray, sr: int, *, tuning: float | None = None, seconds: float = OPENING_S) -> np.ndarray:
@@ -46,10 +48,7 @@ def opening_chroma(y: np.ndarray, sr: int, *, tuning: float | None = None, secon
     (pass the whole track's: a second or two is a poor read of it). All zeros for silence.
     """
     y = np.asarray(y, dtype=np.float32)
-    level, block = _block_levels(y, sr)
-    if len(level) == 0:
-        return np.zeros((2, 12))
-    loud = np.percentile(level, 95)
+    level, loud, block = _block_levels(y, sr)
     if not loud > 0:
         return np.zeros((2, 12))
     start = int(np.argmax(level >= QUIET_LEVEL * loud)) * block
@@ -65,10 +64,7 @@ def opening_onset(y: np.ndarray, sr: int, *, quiet_s: float = QUIET_S, seconds: 
     with at least ``seconds`` of ``y`` after it (the opening must be heard whole). Sound from ``y``'s first block
     on is no onset: a listener that joins mid-record does not hear its opening.
     """
-    level, block = _block_levels(np.asarray(y, np.float32), sr)
-    if len(level) == 0:
-        return None
-    loud = np.percentile(level, 95)
+    level, loud, block = _block_levels(np.asarray(y, np.float32), sr)
     if not loud > 0:
         return None
     quiet = level < QUIET_LEVEL * loud
@@ -92,9 +88,13 @@ def break_relative_tie(p: np.ndarray, opening: np.ndarray, *, weight: float = OP
     keeps its probability in ``p`` (:func:`livedj.dsp.keyrelative.share_relatives`), so the opening never moves
     probability to a fifth. A uniform ``opening`` (no pitch) changes nothing but the temperature of the split.
     """
-    logit = (np.log(np.asarray(p, np.float64) + 1e-12) + weight * np.log(np.asarray(opening, np.float64) + 1e-12)) \
+    return share_relatives(p, _opening_logit(p, opening, weight, temperature))
+
+
+def _opening_logit(p: np.ndarray, opening: np.ndarray, weight: float, temperature: float) -> np.ndarray:
+    """``log(p * opening ** weight) / temperature``: the evidence of ``p`` and of the opening's posterior together."""
+    return (np.log(np.asarray(p, np.float64) + 1e-12) + weight * np.log(np.asarray(opening, np.float64) + 1e-12)) \
         / temperature
-    return share_relatives(p, logit)
 
 
 def track_posterior(whole: np.ndarray, opening: np.ndarray, seconds: float | np.ndarray | None = None, *,
@@ -143,7 +143,7 @@ def track_posterior(whole: np.ndarray, opening: np.ndarray, seconds: float | np.
     if relatives_only:
         p = break_relative_tie(p_whole, p_opening, weight=weight, temperature=temperature)
     else:
-        p = softmax((np.log(p_whole + 1e-12) + weight * np.log(p_opening + 1e-12)) / temperature, axis=-1)
+        p = softmax(_opening_logit(p_whole, p_opening, weight, temperature), axis=-1)
     if calibration != 1.0:
         p = temper(p, calibration)
     silent = ~np.any(whole.reshape(*whole.shape[:-2], 24) > 0, axis=-1)

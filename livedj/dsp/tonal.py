@@ -399,8 +399,13 @@ def shift_key(key: int, semitones: int) -> int:
     return (key % 12 + int(semitones)) % 12 + (12 if key >= 12 else 0)
 
 
-def speed_semitones(speed: float) -> int:
-    """Semitones a turntable's pitch fader moves the key at playback ``speed`` (1.06 -> +1), rounded."""
+def speed_semitones_exact(speed: float) -> float:
+    """Semitones a turntable's pitch fader moves the key at playback ``speed`` (1.06 -> +1.01)."""
     if not speed > 0:
         raise ValueError(f"speed must be > 0, got {speed}")
-    return int(np.round(12 * np.log2(speed)))
+    return float(12 * np.log2(speed))
+
+
+def speed_semitones(speed: float) -> int:
+    """:func:`speed_semitones_exact`, rounded (1.06 -> +1)."""
+    return int(np.round(speed_semitones_exact(speed)))

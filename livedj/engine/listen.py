@@ -30,7 +30,7 @@ import numpy as np
 from livedj.dsp.keyfind import chroma_features, key_posterior
 from livedj.dsp.keyopening import OPENING_S, QUIET_S, RELATIVE, break_relative_tie, opening_onset
 from livedj.dsp.rhythm import estimate_tempo
-from livedj.dsp.tonal import camelot, key_name, live_key_posteriors, shift_key
+from livedj.dsp.tonal import camelot, key_name, live_key_posteriors, shift_key, speed_semitones_exact
 
 MIN_SECONDS = 4.0  # below this, tempo and key are guesses: report nothing
 #: an onset after quiet within this long of the last opening heard is a pause inside that record, not a new one (a
@@ -265,9 +265,7 @@ class LiveTempoKey:
         else:
             same = self._record_key == key
             if speed is not None:
-                if not speed > 0:
-                    raise ValueError(f"speed must be > 0, got {speed}")
-                exact = 12 * math.log2(speed)
+                exact = speed_semitones_exact(speed)
                 # one match's speed is noisy (a few tenths of a percent): the record's is their running average
                 if not same or abs(exact - self._record_semitones) > SPEED_JUMP:
                     self._record_semitones = exact  # another record, the fader moved, or key lock switched
