@@ -31,7 +31,8 @@ from benchmarks._keyshown import _mirex
 
 SR = 16000
 VERSION = "v1"
-CUT_S, AFTER_S = 40.0, 60.0
+CUT_S = 40.0  #: seconds of the first record before a cut (then the second record's minute)
+CUT_UPDATE = int((CUT_S - 6.0) / 2) + 1  #: the first key update reaching past the cut (updates end at 6, 8, ... s)
 
 
 def _posteriors(heard: np.ndarray) -> np.ndarray:
@@ -100,19 +101,20 @@ def record(d: str, draws: int, pairs: int) -> dict:
         print(f"pair {p} {files[a].name[:30]} -> {files[b].name[:30]}", file=sys.stderr, flush=True)
     out = {"stability": np.array(stability, dtype=object), "follow": np.array(follow, dtype=object),
            "second": np.array([int(np.nanargmax(m)) for m in alone]),
-           "first": np.array([int(np.nanargmax(np.nanmean(s[:int(CUT_S / 2) - 2], axis=0))) for s in follow])}
+           "first": np.array([int(np.nanargmax(np.nanmean(s[:CUT_UPDATE], axis=0))) for s in follow])}
     np.savez(cached, **out)
     return out
 
 
-def replay(rows: np.ndarray, smoother) -> list:
-    """The key shown after each update of ``rows`` (the live path's posteriors) through ``smoother``."""
+def replay(rows: np.ndarray, smoother, reset_at: int | None = None) -> list:
+    """The key shown after each update of ``rows`` (the live path's posteriors) through ``smoother``, started afresh
+    before update ``reset_at`` if given."""
     shown = []
-    for p in rows:
-        if np.isnan(p).any():
-            shown.append(smoother.key)
-            continue
-        smoother.update(p, 2.0)
+    for j, p in enumerate(rows):
+        if j == reset_at:
+            smoother.reset()
+        if not np.isnan(p).any():
+            smoother.update(p, 2.0)
         shown.append(smoother.key)
     return shown
 
@@ -126,7 +128,7 @@ def measure(data: dict, make) -> dict:
         changes.append(sum(a != b for a, b in zip(known, known[1:])))
         first.append(next((6.0 + 2 * j for j, k in enumerate(shown) if k is not None), np.inf))
     lags, ends, stuck = [], [], 0
-    cut = int((CUT_S - 6.0) / 2) + 1  # the first update whose 12-s window reaches past the cut
+    cut = CUT_UPDATE
     for rows, a, b in zip(data["follow"], data["first"], data["second"]):
         if a == b:
             continue
@@ -147,19 +149,13 @@ def after_naming(data: dict, dropped_s: float | None) -> dict:
     it kept the average (before). The key shown against the second record's 30 and 60 s after the cut."""
     from livedj.engine.listen import KeySmoother
 
-    cut = int((CUT_S - 6.0) / 2) + 1
+    cut = CUT_UPDATE
     at30, at60, blank, stale = [], [], [], 0
     for rows, a, b in zip(data["follow"], data["first"], data["second"]):
         if a == b:
             continue
-        smoother, shown = KeySmoother(), []
         drop = None if dropped_s is None else cut + int(dropped_s // 2)
-        for j, p in enumerate(rows):
-            if j == drop:
-                smoother.reset()
-            if not np.isnan(p).any():
-                smoother.update(p, 2.0)
-            shown.append(smoother.key)
+        shown = replay(rows, KeySmoother(), drop)
         at30.append(_mirex(shown[cut + 14], b))
         at60.append(_mirex(shown[-1], b))
         stale += shown[-1] == shown[cut - 1]

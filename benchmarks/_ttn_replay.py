@@ -76,6 +76,24 @@ def library_tempos(index: str | None) -> dict:
         store.close()
 
 
+def _replay_mix(mix: dict, rule: dict | None = None, hear: dict | None = None,
+                log_after: int = NowPlayingTracker.log_after) -> tuple[DeckConfirm, list, list]:
+    """One dumped mix through ``DeckConfirm(**rule)``: the rule's final state, the plays logged (in order) and one
+    :class:`_Update` per update (``hear``: as :func:`replay`)."""
+    decks, plays, updates = DeckConfirm(**(rule or {})), [], []
+    for u in mix["updates"]:
+        found = heard_again(u["raw"], **hear) if hear is not None else tuple(Match(*f) for f in u["found"])
+        on = decks.update(found)
+        for deck in on:  # NowPlayingTracker._decide_decks's log rule
+            if not deck.logged and deck.updates >= log_after:
+                deck.logged = True
+                plays.append(deck.match.track_id)
+        now = on[0].match.track_id if on else None
+        updates.append(_Update(u["t"], None if now is None else {"track_id": now},
+                               tuple({"track_id": d.match.track_id} for d in on), u["raw"], u["found"]))
+    return decks, plays, updates
+
+
 def replay(path: str, rule: dict | None = None, details: list | None = None, hear: dict | None = None) -> dict:
     """The figures of the dump at ``path`` with ``DeckConfirm(**rule)`` (``hear``: :func:`heard_again`'s
     options, the decks made again from the top matches)."""
@@ -88,17 +106,7 @@ def replay(path: str, rule: dict | None = None, details: list | None = None, hea
     in_order = 0
     for mix in dump["mixes"]:
         heard = [ttn.Heard(**h) for h in mix["heard"]]
-        decks, plays, updates = DeckConfirm(**(rule or {})), [], []
-        for u in mix["updates"]:
-            found = heard_again(u["raw"], **hear) if hear is not None else tuple(Match(*f) for f in u["found"])
-            on = decks.update(found)
-            for deck in on:  # NowPlayingTracker._decide_decks's log rule
-                if not deck.logged and deck.updates >= log_after:
-                    deck.logged = True
-                    plays.append(deck.match.track_id)
-            now = on[0].match.track_id if on else None
-            updates.append(_Update(u["t"], None if now is None else {"track_id": now},
-                                   tuple({"track_id": d.match.track_id} for d in on), u["raw"], u["found"]))
+        decks, plays, updates = _replay_mix(mix, rule, hear, log_after)
         got = ttn.measure(heard, updates, 10.0 + 1.0 * (decks.hold + 1))
         for name in figures:
             figures[name] += got.get(name, [])
@@ -128,10 +136,7 @@ def letting_go(paths: list[str], rule: dict | None = None) -> dict:
     for path in paths:
         dump = json.loads(open(path, encoding="utf-8").read())
         for mix in dump["mixes"]:
-            decks, nows = DeckConfirm(**(rule or {})), []
-            for u in mix["updates"]:
-                on = decks.update(tuple(Match(*f) for f in u["found"]))
-                nows.append((u["t"], on[0].match.track_id if on else None))
+            nows = [(u.t, u.now_playing and u.now_playing["track_id"]) for u in _replay_mix(mix, rule)[2]]
             heard = mix["heard"]
             for h, after in zip(heard, [*heard[1:], None]):
                 if h.get("track_id") is not None:
