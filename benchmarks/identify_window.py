@@ -17,6 +17,13 @@ This measures both on the same audio:
   as live) and ``max(lengths)`` long; a length ``L`` matches the render's last ``L`` seconds;
 - records not in the library: the other corpus's renders, named = a false NOW PLAYING.
 
+``--records 0`` takes every record of the corpus through every room (c2: 76 x 27 renders, c1: 134 x 27;
+~20 min to render once, cached; the records not in the library are then the other corpus's every record). Misses
+gather on a few records (c2's ``PsymongR2``, whose sound lies almost wholly under the fingerprints' 150 Hz, is
+named through none of the presets), so 16 records at random can sit several points from the corpus's rate either
+way; the per-record lines say which records the misses fall on. A name is right when it is the record or a
+verified copy of it (``Match.same``), as in ``identify_corpus``.
+
 ``--scale``: on the 10,000-track library of :mod:`benchmarks.identify_scale` (cached), the records held
 out of it (not in the library) ``--draws`` times at random positions, clean and through every preset at speed
 1, +6 %, -6 %, rendered ``max(lengths)`` long: how many are named; and the live matcher's CPU per update
@@ -85,7 +92,9 @@ def _render(y: np.ndarray, start: float, speed: float, room: tuple[str, str], le
 
 
 def queries(corpus: str, records: int, length: float, seed: int = 5) -> list[tuple[str, int, np.ndarray]]:
-    """(condition, true track id, audio) of ``corpus``: clean excerpts, then booth renders ``length`` s long."""
+    """(condition, true track id, audio) of ``corpus``: clean excerpts, then booth renders ``length`` s long
+    (``records`` records through every room; 0 or more than the corpus holds: every record)."""
+    records = min(records, len(_files(corpus))) or len(_files(corpus))
     cached = cache_dir("identify-window", "queries") / f"{corpus}-{records}-{length:g}-{seed}.npz"
     if cached.exists():
         z = np.load(cached, allow_pickle=True)
@@ -114,14 +123,16 @@ def queries(corpus: str, records: int, length: float, seed: int = 5) -> list[tup
     return out
 
 
-def measure(corpus: str, records: int = 16, lengths=(10.0, 15.0, 20.0)) -> dict:
-    """Per length, per condition: [queries, named right, named wrong]."""
+def measure(corpus: str, records: int = 16, lengths=(10.0, 15.0, 20.0)) -> tuple[dict, dict]:
+    """Per length, per condition: [queries, named right, named wrong]; and per length, per record and simulation
+    (``preset`` / ``alt``): [renders, named right]."""
     from livedj.library.fingerprints import decide, match_audio
 
     index = library(corpus)
     other = next(c for c in CORPORA if c != corpus)
     mine, theirs = queries(corpus, records, max(lengths)), queries(other, records, max(lengths))
     tally: dict = {}
+    per_record: dict = {}
     for present, todo in ((True, mine), (False, [q for q in theirs if not q[0].startswith("clean")])):
         for cond, truth, y in todo:
             for length in lengths if not cond.startswith("clean") else (None,):
@@ -131,9 +142,14 @@ def measure(corpus: str, records: int = 16, lengths=(10.0, 15.0, 20.0)) -> dict:
                     ("absent " if not present else "") + cond.split("@")[0] + (" @1" if cond.endswith("@1") else " @+-6%"))
                 t = tally.setdefault(length, {}).setdefault(group, [0, 0, 0])
                 t[0] += 1
+                right = got is not None and present and (got.track_id == truth or truth in got.same)
                 if got is not None:
-                    t[1 if present and got.track_id == truth else 2] += 1
-    return tally
+                    t[1 if right else 2] += 1
+                if present and not cond.startswith("clean"):
+                    r = per_record.setdefault(length, {}).setdefault((truth, cond.split("@")[0]), [0, 0])
+                    r[0] += 1
+                    r[1] += right
+    return tally, per_record
 
 
 def at_scale(lengths, draws: int = 3, seed: int = 21) -> dict:
@@ -179,7 +195,7 @@ def at_scale(lengths, draws: int = 3, seed: int = 21) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--library", choices=tuple(CORPORA), default="c2")
-    ap.add_argument("--records", type=int, default=16, help="records through every room and speed")
+    ap.add_argument("--records", type=int, default=16, help="records through every room and speed (0: every record)")
     ap.add_argument("--lengths", default="10,15,20", help="seconds matched, comma-separated")
     ap.add_argument("--scale", action="store_true", help="the 10k library: records not in it named, CPU per update")
     ap.add_argument("--draws", type=int, default=3, help="--scale: positions per held-out record")
@@ -192,12 +208,20 @@ def main(argv=None) -> int:
                   f"({100 * r['absent_named'] / max(1, r['absent']):.2f} %); live update p50 {np.percentile(ms, 50):.1f} ms, "
                   f"p95 {np.percentile(ms, 95):.1f} ms ({len(ms)} updates)")
         return 0
-    tally = measure(args.library, args.records, lengths)
+    tally, per_record = measure(args.library, args.records, lengths)
     for length, groups in tally.items():
         for group, (n, right, wrong) in sorted(groups.items()):
             heard = "" if length is None else f"{length:g} s"
             print(f"{args.library}  {heard:>5}  {group:<22} {right:4d} right ({100 * right / n:5.1f} %), "
                   f"{wrong:3d} wrong of {n:4d}")
+    names = [p.name for p in _files(args.library)]
+    for length, records in per_record.items():  # misses gather on a few records: say which
+        for sim in ("preset", "alt"):
+            rows = {t: r for (t, s), r in records.items() if s == sim}
+            weak = sorted((r[1] / r[0], names[t - 1], r) for t, r in rows.items() if r[1] < r[0])
+            print(f"{args.library}  {length:g} s  {sim}: {sum(r[1] == r[0] for r in rows.values())} of {len(rows)} records "
+                  f"named through every render; least named: "
+                  + ", ".join(f"{name} {r[1]}/{r[0]}" for _, name, r in weak[:5]))
     return 0
 
 
