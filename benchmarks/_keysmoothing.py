@@ -177,13 +177,19 @@ def settings() -> dict:
                 for first in (1, 2):
                     grid[f"tau {tau:.0f} margin {margin} patience {patience} first {first}"] = (
                         lambda t=tau, m=margin, p=patience, f=first:
-                        KeySmoother(tau_s=t, margin=m, patience=p, first_patience=p, first_updates=f, ratio=None))
+                        KeySmoother(tau_s=t, margin=m, patience=p, first_patience=p, first_updates=f, ratio=None,
+                                    fast_ratio=None))
     for tau in (20.0, 30.0):  # a ratio beside the 0.2 margin
         for ratio in (2.0, 2.5, 3.0, 4.0):
             for patience in (5, 7):
                 grid[f"tau {tau:.0f} ratio {ratio} patience {patience} first 2"] = (
                     lambda t=tau, r=ratio, p=patience:
-                    KeySmoother(tau_s=t, ratio=r, patience=p, first_patience=p, first_updates=2))
+                    KeySmoother(tau_s=t, ratio=r, patience=p, first_patience=p, first_updates=2, fast_ratio=None))
+    for tau in (8.0, 10.0, 12.0, 15.0):  # the fast average that lets a key go (fifteenth session)
+        for ratio in (4.0, 5.0, 6.0, 8.0):
+            for patience in (4, 5, 6):
+                grid[f"fast tau {tau:.0f} ratio {ratio} patience {patience}"] = (
+                    lambda t=tau, r=ratio, p=patience: KeySmoother(fast_tau_s=t, fast_ratio=r, fast_patience=p))
     return grid
 
 

@@ -1,4 +1,6 @@
 """The engine's pure parts: ranking with DJ rules, the session's controls, identification voting."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from rich.console import Console
@@ -141,6 +143,26 @@ def test_now_goes_back_to_the_record_that_plays_on():
     for outgoing, incoming in ((0.11, 0.03), (0.10, 0.05), (0.09, 0.06), (0.085, 0.07), (0.07, 0.08), (0.06, 0.09)):
         decks = rule.update((a(outgoing), b(incoming)))  # a blend: what played keeps falling
     assert ids(decks) == [2, 1]
+
+
+def test_a_shared_passage_that_holds_now_for_a_few_updates_is_never_logged():
+    """The shared passage of two records of one soundtrack (development corpus 2) took *now* for up to 6 updates on
+    a dip of the playing record before it was given back, in fresh time_to_name runs; logged after 4 updates, it
+    wrote a record that never played into the set log. The tracker logs a play after ``log_after`` = 8 updates."""
+    a, b = (lambda level: Match(1, 0.9, level=level)), (lambda level: Match(2, 0.8, level=level))
+    tracker = NowPlayingTracker(SimpleNamespace(fingerprints=None))
+    session, logged = Session(), []
+    session.on_played.append(lambda track_id, *_: logged.append(track_id))
+    for level in (0.12, 0.12, 0.12, 0.12, 0.12, 0.12, 0.12, 0.12, 0.12):
+        tracker._decide_decks((a(level),), session)  # the record that plays: logged once
+    for level in (0.08, 0.07, 0.07, 0.07, 0.07, 0.07):  # the dip, six updates: the passage is *now*
+        now = tracker._decide_decks((a(level), b(0.05)), session)
+        assert now.track_id == 2
+    for level in (0.12, 0.13, 0.13):  # the record plays on: *now* goes back
+        now = tracker._decide_decks((a(level), b(0.02)), session)
+    assert now.track_id == 1
+    assert logged == [1]  # the passage never logged
+    assert 4 <= 6 < tracker.log_after  # logged at the former 4 updates, it would have been
 
 
 def test_deck_rule_confirms_a_newcomer_as_loud_as_the_playing_record_in_one_update():

@@ -210,6 +210,40 @@ def test_the_key_shown_follows_an_unknown_record_heard_through_a_room():
         else:
             assert _changes([old] + after) == 1 and after[-1] == new and after.index(new) <= 30  # within 60 s
 
+def test_the_key_shown_lets_go_once_the_room_stops_playing_it():
+    """A cut from a record sure of its key to one that no longer sounds it: the slow average (30 s) still holds the
+    old key for most of a minute, since the new key must be twice the old one's average for 14 s (benchmarks.
+    _keysmoothing: a quarter of the development corpora's cuts showed the old, unrelated key 60 s on). The fast
+    average (10 s) sees the old key all but gone and lets it go; a 20-s section that only leans towards a
+    neighbouring key, the old one still sounding, is not such evidence."""
+    rng = np.random.default_rng(7)
+    old, new, fifth = parse_key("A minor"), parse_key("F# major"), parse_key("E minor")
+
+    def heard(shares: dict) -> np.ndarray:
+        p = np.full(24, (1.0 - sum(shares.values())) / (24 - len(shares))) + rng.uniform(0, 0.004, 24)
+        for key, share in shares.items():
+            p[key] = share
+        return p / p.sum()
+
+    def cut(smoother) -> list:
+        for _ in range(20):  # 40 s of a record in A minor
+            smoother.update(heard({old: 0.6}), 2.0)
+        assert smoother.key == old
+        # the 12-s window slides over the cut (6 updates), then hears only the next record
+        after = [smoother.update(heard({old: 0.6 * (1 - j / 6), new: 0.3 * j / 6}), 2.0) for j in range(1, 6)]
+        return after + [smoother.update(heard({new: 0.3, old: 0.01}), 2.0) for _ in range(25)]
+
+    shipped, slow = cut(KeySmoother()), cut(KeySmoother(fast_ratio=None))
+    assert _changes([old] + shipped) == 1 and shipped[-1] == new
+    assert shipped.index(new) <= 22  # within ~45 s of the cut (the old key's weight must fade from the fast average)
+    assert set(slow) == {old}  # a minute on: why the fast average
+    smoother = KeySmoother()
+    for _ in range(30):
+        smoother.update(heard({old: 0.45}), 2.0)
+    section = [smoother.update(heard({fifth: 0.4, old: 0.12}), 2.0) for _ in range(10)]  # 20 s leaning to E minor
+    assert set(section) == {old}
+
+
 def test_silence_clears_the_live_key():
     listener = LiveTempoKey()
     _displayed(listener, _track("Acid Rain", 20.0))

@@ -96,6 +96,10 @@ class KeySmoother:
         The first key is shown once the average's leader has led on ``first_patience`` consecutive updates, or is
         ahead of every other key by ``margin`` and has led on ``first_updates`` (1 once the record's opening was
         heard: that first window starts where the record does).
+    fast_tau_s, fast_ratio, fast_patience : float, float, int
+        A second, faster average (time constant ``fast_tau_s``): when its leader is ``fast_ratio`` times the shown
+        key there on ``fast_patience`` consecutive updates, the key shown has all but left the room (a cut to
+        another record): the leader takes over and the slow average starts from the fast one. None: off.
 
     ``probability`` is the average's probability of the key shown; ``confidence`` the calibrated one that the
     dashboard and the ranking use (:func:`shown_confidence`). ``opening`` is the key posterior of the record's
@@ -108,7 +112,10 @@ class KeySmoother:
     corpora, because a new record heard through a room spreads its posterior (its key at 0.3, the old one still 0.1):
     the ratio lets such evidence through. Two changes in a minute of one record came from a sure first window heard
     mid-record that the next windows contradicted, and from sections 20 s long in neighbouring keys; the first
-    window now needs a second one to agree, and a change 14 s of lead instead of 10.
+    window now needs a second one to agree, and a change 14 s of lead instead of 10. The slow average still held an
+    unrelated old key a minute after a quarter of such cuts (its weight decays over ~30 s, and a change needs 14 s
+    more): the fast average lets a key go once the room has all but stopped playing it ("Following a cut", same
+    document).
     """
 
     tau_s: float = 30.0
@@ -117,6 +124,9 @@ class KeySmoother:
     ratio: float | None = 2.0
     first_patience: int = 5
     first_updates: int = 2
+    fast_tau_s: float = 10.0
+    fast_ratio: float | None = 5.0
+    fast_patience: int = 6
     key: int | None = None
     confidence: float = 0.0
     probability: float = 0.0
@@ -124,12 +134,16 @@ class KeySmoother:
     _weight: float = 0.0
     _lead: int = 0
     _leader: int | None = None  # before a key is shown: the average's leader and for how many updates
+    _fast: np.ndarray | None = None
+    _fast_weight: float = 0.0
+    _fast_lead: int = 0
     opening: np.ndarray | None = None
 
     def reset(self) -> None:
         self.key, self.confidence, self._mean, self._weight, self._lead = None, 0.0, None, 0.0, 0
         self.probability = 0.0
         self._leader = None
+        self._fast, self._fast_weight, self._fast_lead = None, 0.0, 0
         self.opening = None
 
     def hear_opening(self, posterior: np.ndarray) -> None:
@@ -140,13 +154,15 @@ class KeySmoother:
     def update(self, posterior: np.ndarray, dt_s: float) -> int | None:
         """Fold in one posterior (24 probabilities) observed ``dt_s`` after the previous one; the key shown."""
         posterior = np.asarray(posterior, np.float64)
-        decay = math.exp(-dt_s / self.tau_s)
-        # A weighted mean whose weights decay: the first updates are not pulled towards zero.
-        self._weight = decay * self._weight + 1.0
-        if self._mean is None:
-            self._mean = posterior.copy()
-        else:
-            self._mean += (posterior - self._mean) / self._weight
+        # Weighted means whose weights decay: the first updates are not pulled towards zero.
+        self._mean, self._weight = _fold(self._mean, self._weight, posterior, math.exp(-dt_s / self.tau_s))
+        self._fast, self._fast_weight = _fold(self._fast, self._fast_weight, posterior, math.exp(-dt_s / self.fast_tau_s))
+        if self._follow_evidence() is not None:
+            self._left_the_room()
+        return self.key
+
+    def _follow_evidence(self) -> int | None:
+        """The slow average's rules: the first key, then a change only with a lead held ``patience`` updates."""
         mean = self._mean if self.opening is None else break_relative_tie(self._mean, self.opening)
         best = int(np.argmax(mean))
         if self.key is None:
@@ -174,6 +190,33 @@ class KeySmoother:
         self.probability = float(mean[self.key])
         self.confidence = shown_confidence(self.probability)
         return self.key
+
+    def _left_the_room(self) -> bool:
+        """Whether the fast average's leader has taken over from the key shown (and then take it over)."""
+        fast = self._fast if self.opening is None else break_relative_tie(self._fast, self.opening)
+        best = int(np.argmax(fast))
+        if self.fast_ratio is None or best == self.key or fast[best] < self.fast_ratio * fast[self.key]:
+            self._fast_lead = 0
+            return False
+        self._fast_lead += 1
+        if self._fast_lead < self.fast_patience:
+            return False
+        if self.opening is not None and best != RELATIVE[self.key]:
+            self.opening = None  # another record: its opening was not heard
+        self.key, self._lead, self._fast_lead = best, 0, 0
+        self._mean, self._weight = self._fast.copy(), self._fast_weight
+        mean = self._mean if self.opening is None else break_relative_tie(self._mean, self.opening)
+        self.probability = float(mean[best])
+        self.confidence = shown_confidence(self.probability)
+        return True
+
+
+def _fold(mean: np.ndarray | None, weight: float, posterior: np.ndarray, decay: float) -> tuple[np.ndarray, float]:
+    """One exponentially weighted mean of posteriors and its weight, ``posterior`` folded in after ``decay``."""
+    weight = decay * weight + 1.0
+    if mean is None:
+        return posterior.copy(), weight
+    return mean + (posterior - mean) / weight, weight
 
 
 @dataclass
