@@ -162,7 +162,7 @@ def test_a_shared_passage_that_holds_now_for_a_few_updates_is_never_logged():
         now = tracker._decide_decks((a(level), b(0.02)), session)
     assert now.track_id == 1
     assert logged == [1]  # the passage never logged
-    assert 4 <= 6 < tracker.log_after  # logged at the former 4 updates, it would have been
+    assert tracker.log_after > 6  # at the former 4 updates the passage above was logged
 
 
 def test_deck_rule_confirms_a_newcomer_as_loud_as_the_playing_record_in_one_update():

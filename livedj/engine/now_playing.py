@@ -91,7 +91,7 @@ class NowPlayingTracker:
         NOW PLAYING this many updates in a row: logged as played (once). 8 (4 until the fifteenth session): a
         passage two records share took *now* for up to 6 updates before it was given back, in 12 time_to_name
         runs on the development corpus of soundtracks; logged at 4, it wrote a record never played into the set
-        log (docs/fingerprints-log.md, "A shared passage kept out of the set log").
+        log (docs/fingerprints-log.md, "More time_to_name runs, and a shared passage kept out of the set log").
     search_k : int
         Annoy's ``search_k`` for the segment query.
     """
