@@ -158,12 +158,12 @@ class KeySmoother:
         self._mean, self._weight = _fold(self._mean, self._weight, posterior, math.exp(-dt_s / self.tau_s))
         self._fast, self._fast_weight = _fold(self._fast, self._fast_weight, posterior, math.exp(-dt_s / self.fast_tau_s))
         if self._follow_evidence() is not None:
-            self._left_the_room()
+            self._let_go_if_left()
         return self.key
 
     def _follow_evidence(self) -> int | None:
         """The slow average's rules: the first key, then a change only with a lead held ``patience`` updates."""
-        mean = self._mean if self.opening is None else break_relative_tie(self._mean, self.opening)
+        mean = self._tie_broken(self._mean)
         best = int(np.argmax(mean))
         if self.key is None:
             self._lead = self._lead + 1 if best == self._leader else 1
@@ -187,28 +187,34 @@ class KeySmoother:
                 self.key, self._lead = best, 0
         else:
             self._lead = 0
-        self.probability = float(mean[self.key])
-        self.confidence = shown_confidence(self.probability)
+        self._rate_shown(mean)
         return self.key
 
-    def _left_the_room(self) -> bool:
-        """Whether the fast average's leader has taken over from the key shown (and then take it over)."""
-        fast = self._fast if self.opening is None else break_relative_tie(self._fast, self.opening)
+    def _let_go_if_left(self) -> None:
+        """The fast average's leader takes over when it has held ``fast_ratio`` times the key shown for
+        ``fast_patience`` updates: the key shown has all but left the room."""
+        fast = self._tie_broken(self._fast)
         best = int(np.argmax(fast))
         if self.fast_ratio is None or best == self.key or fast[best] < self.fast_ratio * fast[self.key]:
             self._fast_lead = 0
-            return False
+            return
         self._fast_lead += 1
         if self._fast_lead < self.fast_patience:
-            return False
+            return
         if self.opening is not None and best != RELATIVE[self.key]:
             self.opening = None  # another record: its opening was not heard
         self.key, self._lead, self._fast_lead = best, 0, 0
         self._mean, self._weight = self._fast.copy(), self._fast_weight
-        mean = self._mean if self.opening is None else break_relative_tie(self._mean, self.opening)
-        self.probability = float(mean[best])
+        self._rate_shown(self._tie_broken(self._mean))
+
+    def _tie_broken(self, average: np.ndarray) -> np.ndarray:
+        """``average`` with its pairs of relative keys shared by the opening heard (:meth:`hear_opening`), if any."""
+        return average if self.opening is None else break_relative_tie(average, self.opening)
+
+    def _rate_shown(self, mean: np.ndarray) -> None:
+        """The key shown's averaged probability in ``mean`` and its calibrated confidence."""
+        self.probability = float(mean[self.key])
         self.confidence = shown_confidence(self.probability)
-        return True
 
 
 def _fold(mean: np.ndarray | None, weight: float, posterior: np.ndarray, decay: float) -> tuple[np.ndarray, float]:
