@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 from benchmarks import time_to_name as ttn
 from benchmarks._ttn_listen import RECENT_S
-from livedj.engine.now_playing import DeckConfirm, Match, NowPlayingTracker, both_halves, heard_tempo, recent_deck
+from livedj.engine.now_playing import (DeckConfirm, Match, NowPlayingTracker, both_halves, heard_tempo, plays_to_log,
+                                      recent_deck)
 from livedj.library import fingerprints as fpi
 
 
@@ -84,10 +85,7 @@ def _replay_mix(mix: dict, rule: dict | None = None, hear: dict | None = None,
     for u in mix["updates"]:
         found = heard_again(u["raw"], **hear) if hear is not None else tuple(Match(*f) for f in u["found"])
         on = decks.update(found)
-        for deck in on:  # NowPlayingTracker._decide_decks's log rule
-            if not deck.logged and deck.updates >= log_after:
-                deck.logged = True
-                plays.append(deck.match.track_id)
+        plays += [deck.match.track_id for deck in plays_to_log(on, log_after)]  # NowPlayingTracker's log rule
         now = on[0].match.track_id if on else None
         updates.append(_Update(u["t"], None if now is None else {"track_id": now},
                                tuple({"track_id": d.match.track_id} for d in on), u["raw"], u["found"]))

@@ -46,7 +46,16 @@ from livedj.library.fpstream import LiveMatcher
 from livedj.library.index import BeginningsIndex
 
 __all__ = ["RECENT_LEAST", "Deck", "DeckConfirm", "FingerprintConfirm", "Match", "NowPlaying", "NowPlayingTracker",
-           "SegmentVote", "both_halves", "heard_tempo", "library_bpms", "recent_deck"]  # the rules and values live beside; imported from here too
+           "SegmentVote", "both_halves", "heard_tempo", "library_bpms", "plays_to_log", "recent_deck"]  # the rules and values live beside; imported from here too
+
+
+def plays_to_log(decks: list[Deck], log_after: int) -> list[Deck]:
+    """The decks whose play is logged now, each marked logged: a deck *now* for ``log_after`` updates, once (a
+    passage shared with another record, named beside the record that plays, never is)."""
+    due = [deck for deck in decks if not deck.logged and deck.updates >= log_after]
+    for deck in due:
+        deck.logged = True
+    return due
 
 
 def library_bpms(tracks: dict) -> dict[int, float]:
@@ -187,10 +196,8 @@ class NowPlayingTracker:
     def _decide_decks(self, heard: tuple[Match, ...], session: Session) -> NowPlaying:
         """Both decks by fingerprints; each play logged once, in the order the decks were confirmed."""
         decks = self.decks.update(heard)
-        for deck in decks:  # a deck *now* for log_after updates: the play is logged (a shared passage never is)
-            if not deck.logged and deck.updates >= self.log_after:
-                deck.logged = True
-                session.apply(Played(deck.match.track_id, "identified", float(deck.match.confidence)))
+        for deck in plays_to_log(decks, self.log_after):
+            session.apply(Played(deck.match.track_id, "identified", float(deck.match.confidence)))
         on = tuple(d.match for d in decks)
         now = on[0] if on else None
         self.current = NowPlaying(now and now.track_id, float(now.confidence) if now else 0.0, heard, on)
