@@ -8,7 +8,8 @@ the kept chunks' keys (docs/fingerprints-log.md, "The live matcher").
 
 - :class:`Chunk`: what one chunk read;
 - :func:`read_chunks`: the pairs of some peaks, read as one chunk per stretch of later peaks, votes added;
-- :func:`vote`: a chunk's votes added again (or taken back).
+- :func:`vote`: a chunk's votes added again (or taken back);
+- :func:`hit_peaks`: the query peaks of some exact-stage hits.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from livedj.dsp import fingerprint as fp
 from livedj.library import fingerprints as fpi
 from livedj.library import fpkeys, fpvote
 
-__all__ = ["Chunk", "read_chunks", "vote", "MAX_CHUNKS", "GROUP_LIFE_S"]
+__all__ = ["Chunk", "read_chunks", "vote", "hit_peaks", "MAX_CHUNKS", "GROUP_LIFE_S"]
 
 _TIME_BITS = 20             # a lookup key: chunk (4 bits), hash (HASH_BITS), coarse query time >> DEDUP_SHIFT
 MAX_CHUNKS = 1 << (43 - fp.HASH_BITS - _TIME_BITS)  #: chunks read at once (dedup_rows takes 43-bit keys)
@@ -161,3 +162,20 @@ def read_chunks(index: fpi.FingerprintIndex, speeds: np.ndarray, pitches: np.nda
         # chunk by chunk, lookup by lookup: each bin's adds in posting order
         vote(out[-1], index.common, votes, also=recent if recent is not None and hi > recent_from else None)
     return out
+
+
+def hit_peaks(chunks: list[Chunk], hit_rows: list[tuple[int, np.ndarray]], hits: np.ndarray
+              ) -> tuple[np.ndarray, ...]:
+    """The query peaks of exact-stage ``hits``: (anchor t, anchor f, target t, target f, chunk), frames from the
+    origin, Hz and the index in ``chunks`` of the chunk whose pair it is, one per hit. ``hit_rows``: per kept
+    chunk that gave hits, (its index in ``chunks``, each hit's row), in the order the hits were gathered."""
+    position = np.concatenate([np.full(len(row), n) for n, row in hit_rows])[hits]
+    rows = np.concatenate([row for _, row in hit_rows])[hits]
+    out = tuple(np.zeros(len(hits)) for _ in range(4))
+    for n in np.unique(position):
+        on = position == n
+        pair = chunks[n].row_pair[rows[on]]
+        t, f, i, j = chunks[n].peaks
+        for o, values in zip(out, (t[i[pair]], f[i[pair]], t[j[pair]], f[j[pair]])):
+            o[on] = values
+    return (*out, position)

@@ -11,19 +11,28 @@ the other record's. Their pairs that the first pick did not have are looked up a
 
 Pure functions over a power spectrogram (:func:`livedj.dsp.fingerprint.spectrogram`), and
 :func:`aligned_hits`: which hits of the exact stage are the named record's aligned landmarks.
+
+The same hits tell a passage two records share from a second record heard (:func:`shared_passages`): the
+playing record's landmarks use the query peaks of the other's evidence, where an incoming record's evidence is
+made of peaks of its own.
 """
 from __future__ import annotations
 
 import numpy as np
 from livedj.dsp import fingerprint as fp
 
-__all__ = ["MASK_DT", "MASK_DF", "peak_cells", "residual_peaks", "new_pairs", "aligned_hits"]
+__all__ = ["MASK_DT", "MASK_DF", "peak_cells", "residual_peaks", "new_pairs", "aligned_hits", "shared_passages",
+           "SHARED_PASSAGE"]
 
 #: cells taken out around an explained peak: its main lobe (a Hann window's is +-2 bins) and the
 #: frames of its note around it (+-3 frames: 48 ms); beyond them the record's other cells still compete
 MASK_DT, MASK_DF = 3, 2
 #: peaks per second picked among those left (the query's own density)
 RESIDUAL_DENSITY = fp.QUERY_DENSITY
+#: a match whose aligned landmarks join, in at least this share of its pairs, two query peaks that a better
+#: match's aligned landmarks use is that match's sound, not a record of its own: a passage two records share
+#: (:func:`shared_passages`); None: off (docs/fingerprints-log.md, "A shared passage is one sound")
+SHARED_PASSAGE: float | None = 0.5
 
 
 def peak_cells(t: np.ndarray, f: np.ndarray, b0: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +107,7 @@ def new_pairs(t: np.ndarray, f: np.ndarray, old_t: np.ndarray, old_f: np.ndarray
 
 
 def aligned_hits(index, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, weight: np.ndarray, *, track: int,
-                 k: int) -> np.ndarray:
+                 k: int, slot: np.ndarray | None = None, tolerance: int = 1) -> np.ndarray:
     """The hits of ``track`` at hypothesis ``k`` that lie at its best offset, +-1 frame (the exact histogram's
     count, weighted): the landmarks whose query peaks are explained away.
 
@@ -112,13 +121,19 @@ def aligned_hits(index, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, 
         The named record's id.
     k : int
         Its hypothesis (speed, key lock).
+    slot : np.ndarray or None
+        Each hit's track slot in the index (``searchsorted`` of its frame in the tracks' first frames), when
+        already known.
+    tolerance : int
+        Frames either side of the best offset (1: the exact histogram's).
 
     Returns
     -------
     np.ndarray
         Indices into the hit arrays, ascending; empty when ``track`` has no hit at ``k``.
     """
-    slot = np.searchsorted(index._bases, frame, side="right") - 1
+    if slot is None:
+        slot = np.searchsorted(index._bases, frame, side="right") - 1
     mine = (index._ids[slot] == track) & (hyp == k)
     if not mine.any():
         return np.zeros(0, np.int64)
@@ -128,4 +143,73 @@ def aligned_hits(index, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, 
     cum = np.r_[0.0, np.cumsum(np.bincount(inv, weight[mine]))]
     sums = cum[np.searchsorted(values, values + 1, side="right")] - cum[np.searchsorted(values, values - 1)]
     best = values[int(np.argmax(sums))]
-    return np.flatnonzero(mine)[np.abs(offset - best) <= 1]
+    return np.flatnonzero(mine)[np.abs(offset - best) <= tolerance]
+
+
+
+
+def shared_passages(index, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, weight: np.ndarray,
+                    peaks_of, cands: list, *, least: float, share: float | None = None) -> set[int]:
+    """The candidates whose evidence is a better candidate's sound.
+
+    A passage two records share (a theme of one soundtrack, a remix's borrowed part) aligns the query with
+    both records, each at its own offset, and from the same query peaks; a second record heard (a blend's
+    incoming record) aligns pairs of peaks of its own. So a candidate whose aligned landmarks
+    (:func:`aligned_hits`) join, in at least ``share`` of its pairs, two peaks that a better candidate's aligned
+    landmarks use is that one's sound, when that one also has ``least`` pairs of its own (peaks the first
+    does not use): the record that plays the passage and more. Where the query is all passage both records
+    are as likely, and neither is left out. Peaks rather than pairs: each record's index keeps some pairs of
+    a shared passage that the other's does not (its peaks are ranked among its own neighbours).
+
+    Parameters
+    ----------
+    index : FingerprintIndex
+        The library's landmarks.
+    frame, q_time, hyp, weight : np.ndarray
+        Per hit of the exact stage: index frame, query time (speed-1 frames), hypothesis, weight.
+    peaks_of : callable
+        Hit indices -> (anchor peaks, target peaks): one int per query peak (its cell), the same whatever
+        the pair, chunk or hypothesis it was looked up in.
+    cands : list
+        The exact stage's (track, count, offset s, hypothesis, count per hypothesis, ...) entries, best first.
+    least : float
+        Only candidates with at least this count are looked at (those a deck could be made of), and the
+        better one needs this many pairs of its own.
+    share : float or None
+        The least shared fraction (default :data:`SHARED_PASSAGE`; None there: off, nothing is shared).
+
+    Returns
+    -------
+    set of int
+        Track ids; empty when none.
+    """
+    share = SHARED_PASSAGE if share is None else share
+    looked = [c for c in cands if c[1] >= least]
+    if share is None or len(looked) < 2 or not len(frame):
+        return set()
+    slot = np.searchsorted(index._bases, frame, side="right") - 1
+
+    def evidence(c) -> tuple[np.ndarray, np.ndarray]:
+        # every hypothesis the record aligns at least half as well as its best (a key-locked record at 1.02 is
+        # heard under the pitch fader's 1.00 too): the peaks its sound holds in the query
+        per_hyp = np.asarray(c[4], np.float64)
+        hits = [aligned_hits(index, frame, q_time, hyp, weight, track=c[0], k=int(k), slot=slot)
+                for k in np.flatnonzero(per_hyp >= 0.5 * per_hyp[c[3]])]
+        return peaks_of(np.unique(np.concatenate(hits)))
+
+    peaks = [evidence(c) for c in looked]
+    used = [np.union1d(a, b) for a, b in peaks]
+    out: set[int] = set()
+    for j in range(1, len(looked)):
+        anchor, target = peaks[j]
+        if not len(anchor):
+            continue
+        for i in range(j):
+            if looked[i][0] in out:
+                continue
+            explained = np.isin(anchor, used[i]) & np.isin(target, used[i])
+            own = ~(np.isin(peaks[i][0], used[j]) & np.isin(peaks[i][1], used[j]))
+            if explained.mean() >= share and own.sum() >= least:
+                out.add(int(looked[j][0]))
+                break
+    return out

@@ -31,6 +31,9 @@ matches the whole window again, stateless (at most every ``SECOND_PASS_EVERY_S``
 While a record is aligned with ``EXPLAIN_ALIGNED`` landmarks, its matched query peaks are explained away
 (:mod:`livedj.library.fpexplain`): the next update looks the last second up again without them, so that the
 quieter record of a blend gets the peak slots the louder one held (docs/fingerprints-log.md, "Explained away").
+A candidate whose landmarks join the query peaks a better candidate's use (a passage two records share) is
+that one's sound and left out of the answer (:func:`fpexplain.shared_passages`; same document, "A shared
+passage is one sound"): the deck rules never see it.
 """
 from __future__ import annotations
 
@@ -181,6 +184,10 @@ class LiveMatcher:
             self._explain(cands)
         cands, same = fpsame.fold_copies(self.index, cands, len(y) / sr * self.speeds, top, min_aligned=fpi.MIN_ALIGNED,
                                          margin=fpi.MARGIN)
+        if self._hits is not None:  # a passage the playing record shares with another is its sound, not a deck
+            shared = fpexplain.shared_passages(self.index, *self._hits[:4], self._hit_peaks, cands,
+                                               least=fpi.MIN_ALIGNED)
+            cands = [c for c in cands if c[0] not in shared]
         out = fpi.to_matches(cands[:top], self.speeds, self.locked, self._pairs_since(start), same)
         self._second = False
         now = end - self._origin
@@ -224,6 +231,12 @@ class LiveMatcher:
             return {}
         n_pairs = self._pairs_since(self._end - self._origin - seconds * FPS)
         return {track: aligned / max(1, n_pairs) for track, aligned in counts.items()}
+
+    def _hit_peaks(self, hits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The query peaks (anchor, target) of the last answer's exact-stage ``hits``: one int per peak, its
+        cell (frame from the origin, Hz, rounded), the same in whichever chunk the peak was picked."""
+        t_a, f_a, t_b, f_b, _ = fpchunks.hit_peaks(self._kept(), self._hit_rows, hits)
+        return _cells(t_a, f_a), _cells(t_b, f_b)
 
     def _pairs_since(self, start: float) -> int:
         """The query's landmark pairs in the kept chunks from ``start`` (frames from the origin) on."""
@@ -377,18 +390,13 @@ class LiveMatcher:
         aligned = fpexplain.aligned_hits(self.index, *self._hits[:4], track=cands[0][0], k=cands[0][3])
         if not len(aligned):
             return
-        kept = self._kept()
-        t_out, f_out = [], []
-        position = np.concatenate([np.full(len(row), n) for n, row in self._hit_rows])
-        rows = np.concatenate([row for _, row in self._hit_rows])
-        for n in np.unique(position[aligned]):
-            c = kept[n]
-            pair = c.row_pair[rows[aligned[position[aligned] == n]]]
-            t, f, i, j = c.peaks
-            t_out += [t[i[pair]], t[j[pair]]]
-            f_out += [f[i[pair]], f[j[pair]]]
-        t_all, f_all = np.concatenate(t_out), np.concatenate(f_out)
-        _, first = np.unique(np.rint(t_all) * 8192 + np.rint(f_all), return_index=True)
+        t_a, f_a, t_b, f_b, chunk = fpchunks.hit_peaks(self._kept(), self._hit_rows, aligned)
+        # chunk by chunk, its anchors then its targets: a peak picked in two chunks (refined a little apart) is
+        # kept as the first chunk has it
+        n = len(aligned)
+        order = np.lexsort((np.tile(np.arange(n), 2), np.repeat([0, 1], n), np.tile(chunk, 2)))
+        t_all, f_all = np.concatenate([t_a, t_b])[order], np.concatenate([f_a, f_b])[order]
+        _, first = np.unique(_cells(t_all, f_all), return_index=True)
         self._explained = (t_all[first], f_all[first])
 
     def _residual_range(self, start: float, settled: float) -> tuple[float, float] | None:
@@ -433,3 +441,8 @@ def warm_up(index: fpi.FingerprintIndex, sr: int = fp.SR) -> None:
     matcher.match(y, sr, 10.0)
     matcher.match(y, sr, 11.0)
     fpi.match_audio(y, sr, index, second_pass=False)
+
+
+def _cells(t: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """One int per query peak (frame from the origin, Hz, both rounded): the same peak in any chunk."""
+    return np.rint(t).astype(np.int64) * 8192 + np.rint(f).astype(np.int64)
