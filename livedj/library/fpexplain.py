@@ -107,7 +107,7 @@ def new_pairs(t: np.ndarray, f: np.ndarray, old_t: np.ndarray, old_f: np.ndarray
 
 
 def aligned_hits(index, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, weight: np.ndarray, *, track: int,
-                 k: int, slot: np.ndarray | None = None, tolerance: int = 1) -> np.ndarray:
+                 k: int, slot: np.ndarray | None = None) -> np.ndarray:
     """The hits of ``track`` at hypothesis ``k`` that lie at its best offset, +-1 frame (the exact histogram's
     count, weighted): the landmarks whose query peaks are explained away.
 
@@ -124,8 +124,6 @@ def aligned_hits(index, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, 
     slot : np.ndarray or None
         Each hit's track slot in the index (``searchsorted`` of its frame in the tracks' first frames), when
         already known.
-    tolerance : int
-        Frames either side of the best offset (1: the exact histogram's).
 
     Returns
     -------
@@ -143,9 +141,7 @@ def aligned_hits(index, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, 
     cum = np.r_[0.0, np.cumsum(np.bincount(inv, weight[mine]))]
     sums = cum[np.searchsorted(values, values + 1, side="right")] - cum[np.searchsorted(values, values - 1)]
     best = values[int(np.argmax(sums))]
-    return np.flatnonzero(mine)[np.abs(offset - best) <= tolerance]
-
-
+    return np.flatnonzero(mine)[np.abs(offset - best) <= 1]
 
 
 def shared_passages(index, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, weight: np.ndarray,
