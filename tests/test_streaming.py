@@ -6,6 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from threadpoolctl import threadpool_limits  # noqa: E402
+
 from livedj.dsp.mel import log_mel  # noqa: E402
 from livedj.encoders import musicnn  # noqa: E402
 from livedj.encoders.streaming import StreamingMusicnn, mel_frames  # noqa: E402
@@ -35,11 +37,22 @@ def _hops(stream: np.ndarray, hop: int = SR, first_end: int = 7 * SR, context: i
         yield stream[max(0, end - context):end], end
 
 
+def _all_but_round_off(got: np.ndarray, want: np.ndarray, atol: float) -> None:
+    """``got`` equals ``want`` bit for bit but in at most 0.1 % of its values, and those within ``atol``: a
+    frame cached from another hop is the same frame (a frame off by one would differ everywhere), but numpy's
+    FFT and OpenBLAS batch rows in SIMD lanes, and where a row falls can move its last bit (seen on an AVX2
+    machine: 1 of 29,856 mel values, one float16 step of musicnn's rounding, 1.5e-4)."""
+    assert got.shape == want.shape
+    assert np.mean(got != want) <= 1e-3
+    np.testing.assert_allclose(got, want, rtol=0, atol=atol)
+
+
 def test_mel_frames_equal_log_mel_frames():
     rng = np.random.default_rng(1)
     y = (0.3 * rng.standard_normal(SR)).astype(np.float32)
-    full = log_mel(y)
-    assert np.array_equal(mel_frames(y[256 * 9:256 * 30 + 256]), full[10:31])
+    with threadpool_limits(limits=1, user_api="blas"):  # as the streaming encoder computes them
+        full = log_mel(y)
+        _all_but_round_off(mel_frames(y[256 * 9:256 * 30 + 256]), full[10:31], atol=1e-3)
 
 
 def test_every_hop_matches_the_per_window_encoder(encoder, stream):
@@ -63,21 +76,24 @@ def test_odd_hops_and_a_repeated_end(encoder, stream):
 
 
 def test_cached_frames_equal_one_long_pass(encoder, stream):
-    """Cached mel and front-end frames are bit-for-bit those of one pass over the whole stream (same phase)."""
+    """Cached mel and front-end frames are those of one pass over the whole stream (same phase), to round-off."""
     streaming = StreamingMusicnn(encoder)
     hop = 256 * 62  # a hop on the frame grid: one phase
     for audio, end in _hops(stream, hop=hop):
         streaming.embed(audio, end)
     (phase, grid), = streaming._grids.items()
-    long_mel = log_mel(stream[phase:])  # frame k centred on phase + 256 k, as the grid's
+    # one BLAS thread, as the streaming encoder computes its frames: with two, OpenBLAS splits the filterbank's
+    # product otherwise
+    with threadpool_limits(limits=1, user_api="blas"):
+        long_mel = log_mel(stream[phase:])  # frame k centred on phase + 256 k, as the grid's
     with torch.inference_mode():
         front = encoder.model.front(torch.from_numpy(long_mel)[None])[0]
     mel = grid.mel
     want_mel = long_mel[mel.lo:mel.hi] * streaming._in_scale + streaming._in_shift
-    assert np.array_equal(mel.frames.numpy().T, want_mel)
+    _all_but_round_off(mel.frames.numpy().T, want_mel, atol=1e-3)
     for cache, rows in ((grid.timbral, slice(0, 408)), (grid.temporal, slice(408, 561))):
         assert cache.hi - cache.lo > 100
-        assert torch.equal(cache.frames, front[rows, cache.lo:cache.hi])
+        _all_but_round_off(cache.frames.numpy(), front[rows, cache.lo:cache.hi].numpy(), atol=1e-3)
 
 
 def test_backwards_jump_and_gap_reset_the_cache(encoder, stream):
