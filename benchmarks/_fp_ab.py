@@ -2,8 +2,8 @@
 
 A speed change to the matcher must not change a decision. This loads the matcher modules
 (``fingerprints``, ``fpvote``, ``fpquery``, ``fpsame``, ``fpstream``, ``fpkeys``, ``fpchunks``, ``fpexplain`` where
-they exist, and the peak picker and hashes ``livedj.dsp.fingerprint``) of ``--before``
-(a git revision, read with ``git archive``) beside the current ones, in one process, and runs both on
+they exist, and the peak picker and hashes ``livedj.dsp.fingerprint`` with its compiled loops
+``livedj.dsp.fpkernels``) of ``--before`` (a git revision, read with ``git archive``) beside the current ones, in one process, and runs both on
 the same 10-s windows of 26-s streams (as ``identify_stream``: an update every second from 10 s on,
 a stream clock an hour in), alternating which goes first: ``match_audio`` (stateless) and the live
 matcher (``LiveMatcher``). Every update's top 3 (track, aligned count, offset, speed, share, key lock,
@@ -42,6 +42,9 @@ MODULES = ("fpexplain", "fpvote", "fpquery", "fpkeys", "fpsame", "fingerprints",
 #: the peak picker and hashes (``livedj.dsp.fingerprint``) of the former revision too, as ``_before.dsp_fingerprint``
 DSP = "dsp_fingerprint"
 _DSP_IMPORT = re.compile(r"^(\s*)from livedj\.dsp import fingerprint as (\w+)$", re.M)
+#: and its compiled loops (``livedj.dsp.fpkernels``), as ``_before.dsp_fpkernels``
+KERNELS = "dsp_fpkernels"
+_KERNELS_IMPORT = re.compile(r"from livedj\.dsp( import |\.)fpkernels\b")
 CONDS = ("clean", "standard", "standard+6", "standard-6", "keylock+6", "absent")
 SR = 16000
 _IMPORT = re.compile(r"^(\s*)from livedj\.library(?:\.(\w+))? import (.+)$", re.M)
@@ -73,6 +76,11 @@ def load_before(rev: str, root: Path):
         (pkg / f"{name}.py").write_text(_IMPORT.sub(point, src))
     dsp = subprocess.run(["git", "show", f"{rev}:livedj/dsp/fingerprint.py"], cwd=REPO, check=True, capture_output=True,
                          text=True).stdout
+    # the peak picker's compiled loops of that revision too, where they had a module of their own
+    kernels = subprocess.run(["git", "show", f"{rev}:livedj/dsp/fpkernels.py"], cwd=REPO, capture_output=True, text=True)
+    if kernels.returncode == 0:
+        (pkg / f"{KERNELS}.py").write_text(kernels.stdout)
+        dsp = _KERNELS_IMPORT.sub(lambda m: f"from _before{m.group(1)}{KERNELS}", dsp)
     (pkg / f"{DSP}.py").write_text(dsp)
     sys.path.insert(0, str(root))
     import importlib
