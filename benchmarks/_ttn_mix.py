@@ -201,3 +201,32 @@ def render_mix(excerpts: list[str], sources: list[str], ids: dict[str, int], out
         nxt = heard[k + 1] if k + 1 < len(heard) else None
         h.audible_to = stats["duration"] if nxt is None else nxt.blend_end if nxt.how == "blend" else nxt.audible_from
     return heard, float(stats["duration"])
+
+
+#: the rooms a mix can be played through (``--room``): the booth presets of :data:`livedj.dsp.room.BOOTHS` and,
+#: as ``alt:<variant>``, the other simulation's rooms (:data:`benchmarks._booth_alt.VARIANTS`)
+def rooms() -> list[str]:
+    from benchmarks._booth_alt import VARIANTS
+    from livedj.dsp.room import BOOTHS
+
+    return [*BOOTHS, *(f"alt:{v}" for v in VARIANTS)]
+
+
+def through_room(path: str, room: str, seed: int, sample_rate: int = 16000) -> None:
+    """Replace the mix at ``path`` by what a microphone in ``room`` (:func:`rooms`) hears of it, mono at
+    ``sample_rate``: the whole mix through one room (one IR, one noise at the room's SNR against the whole
+    mix), so the record times of :func:`render_mix` still hold (the pitch fader is the mix's own)."""
+    import soundfile as sf
+
+    from livedj.audio.decode import decode
+
+    y = decode(path, sample_rate)
+    if room.startswith("alt:"):
+        from benchmarks._booth_alt import alt_booth
+
+        heard = alt_booth(y, sample_rate, room[4:], seed=seed)
+    else:
+        from livedj.dsp.room import booth_preset
+
+        heard = booth_preset(y, sample_rate, room, seed=seed)
+    sf.write(path, heard, sample_rate, subtype="FLOAT")

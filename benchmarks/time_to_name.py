@@ -30,6 +30,10 @@ mixer stretches by at most that much (a pair beyond it is cut, and counted as a 
 which a DJ with a +-8 % fader cannot play. ``--max-stretch 0.16`` measures such wider blends again; they are reported
 in rows of their own (``blend_wide``), never mixed into the target's rows.
 
+``--room NAME`` plays each whole mix through one room before the live loop hears it (a booth preset of
+:data:`livedj.dsp.room.BOOTHS`, or ``alt:bar|hall|basement`` of the other simulation, :mod:`benchmarks._booth_alt`):
+time to name as a microphone in the booth gives it, where the booth rows of ``identify_window`` decide one window alone.
+
 ``--blend-mixes N`` renders more blend mixes than cut mixes. ``--matcher-only``
 runs the same audio windows through the same ``hear``/``decide`` without the embedding and the
 ranking (the names do not depend on them; identical updates, ~2-4x faster). ``--dump FILE``
@@ -53,7 +57,7 @@ import numpy as np
 
 from benchmarks._ttn_listen import listen, listen_matcher_only  # noqa: F401 - listen: this module's API too
 from benchmarks._ttn_mix import (MAX_STRETCH, Heard, blend_order, corpus_records, excerpt,  # noqa: F401 - API
-                                 generated_records, index_records, record_tempos, render_mix)
+                                 generated_records, index_records, record_tempos, render_mix, rooms, through_room)
 from benchmarks.common import cache_dir, row
 from livedj.config import defaults
 
@@ -144,12 +148,13 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
                   hop_s: float = 1.0, work: Path | None = None, cut_s: float = 75.0,
                   blend_s: float = 150.0, details: list | None = None, dump: list | None = None,
                   matcher_only: bool = False, stream: bool = True, other: list | None = None,
-                  max_stretch: float = MAX_STRETCH) -> list[dict]:
+                  max_stretch: float = MAX_STRETCH, room: str | None = None) -> list[dict]:
     """Index the present records, render ``mixes`` cut mixes and ``blend_mixes`` (default ``mixes``)
     blend mixes of ``per_mix`` records each, listen to each and return the rows. A blend mix's records
     are ordered by :func:`blend_order` and stretched by at most ``max_stretch``. ``other``: the other
     matcher (live when ``stream`` is False, else stateless) listens to the same mixes too, its dump
-    appended there (the rows are ``stream``'s)."""
+    appended there (the rows are ``stream``'s). ``room``: each mix is heard through that room (:func:`through_room`;
+    None: from the mixer's line out)."""
     from rich.progress import Progress
 
     rng = np.random.default_rng(seed)
@@ -162,7 +167,7 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
                                  seed=seed, label=label,
                                  confirm=confirm, hold=hold, identify_s=identify_s, hop_s=hop_s, work=Path(tmp),
                                  cut_s=cut_s, blend_s=blend_s, details=details, dump=dump, matcher_only=matcher_only,
-                                 stream=stream, other=other, max_stretch=max_stretch)
+                                 stream=stream, other=other, max_stretch=max_stretch, room=room)
     import hashlib
 
     key = f"{label}-{len(present)}-{hashlib.sha1(chr(0).join(present).encode()).hexdigest()[:10]}"
@@ -188,6 +193,8 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
                 seconds = cut_s if how == "cut" else blend_s
                 parts = [excerpt(p, seconds, work / f"{how}{m}-{j}.flac", rng) for j, p in enumerate(order)]
                 heard, _ = render_mix(parts, order, ids, str(work / f"{how}{m}.wav"), how, max_stretch)
+                if room is not None:
+                    through_room(str(work / f"{how}{m}.wav"), room, seed=1000 * seed + 10 * m + (how == "blend"))
                 began = time.perf_counter()
                 updates, plays = (listen_matcher_only if matcher_only else listen)(
                     str(work / f"{how}{m}.wav"), str(index_dir / "index"), confirm=confirm,
@@ -212,7 +219,7 @@ def run_benchmark(records: list[str], absent_every: int = 4, *, per_mix: int = 6
         details += figures["details"]
     cut, blend, deck = _stats(figures["cut"]), _stats(figures["blend"]), _stats(figures["deck_blend"])
     wide = _stats(figures["blend_wide"])
-    note = f"{label}: {len(present)} records indexed, {len(absent)} absent; {len(figures['cut'])} cuts, " \
+    note = f"{label}{'' if room is None else ' through room ' + room}: {len(present)} records indexed, {len(absent)} absent; {len(figures['cut'])} cuts, " \
            f"{len(figures['blend'])} blends within +-{REACH:g} %, {len(figures['blend_wide'])} beyond; " \
            f"{figures['updates']} updates"
     return [
@@ -280,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-stretch", type=float, default=MAX_STRETCH,
                         help="the most a blend stretches the incoming record (0.08: the pitch fader's +-8 %%; "
                         "wider blends are reported in rows of their own)")
+    parser.add_argument("--room", choices=rooms(), help="hear each mix through this room (a booth preset, or alt:VARIANT "
+                        "of the other simulation) instead of the mixer's line out")
     args = parser.parse_args(argv)
     if args.corpus:
         records = corpus_records(args.corpus, args.records, args.seed)
@@ -294,11 +303,11 @@ def main(argv: list[str] | None = None) -> int:
                          blend_s=args.blend_s, seed=args.seed if args.mix_seed is None else args.mix_seed, label=label,
                          confirm=args.confirm, hold=args.hold, identify_s=args.identify_s, hop_s=args.hop,
                          details=details, dump=dump, matcher_only=args.matcher_only,
-                         stream=not args.stateless, other=other, max_stretch=args.max_stretch)
+                         stream=not args.stateless, other=other, max_stretch=args.max_stretch, room=args.room)
     for path, mixes in ((args.dump, dump), (args.dump_other, other)):
         if path:
             Path(path).write_text(json.dumps({"ids": {v: k for k, v in _IDS.items()}, "mixes": mixes}))
-    print_rows(rows, title=f"time to name ({label})")
+    print_rows(rows, title=f"time to name ({label}{'' if args.room is None else ', room ' + args.room})")
     for how, name, transition, seconds in details:  # one line per transition: what made a slow one slow
         if how == "wrong":
             print(f"wrong: {transition} at {name}")
