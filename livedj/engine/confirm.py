@@ -161,7 +161,7 @@ class DeckConfirm:
     #: 9.1 s (docs/fingerprints-log.md, "Letting go of a record that stopped"). 4, under ``RECENT_LEAST`` (5, until the
     #: seventeenth session): through a room a record that plays aligns fewer landmarks there (c2 through the standard
     #: booth: under 5 in 13.6 % of its updates, under 4 in 6.7 %; clean 0.5 / 0.3 %), and at 5 it was dropped while it
-    #: played; one that stopped has 2-2.6 at the median (docs/fingerprints-log.md, "Time to name through a room")
+    #: played; one that stopped has 2-2.9 at the median (docs/fingerprints-log.md, "Time to name through a room")
     recent_heard: float | None = 4.0
     _runs: dict = field(default_factory=dict)  #: track id -> updates in a row heard (not yet a deck too)
     _first: dict = field(default_factory=dict)  #: track id -> its aligned count in the first update of its run
