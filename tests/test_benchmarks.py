@@ -97,3 +97,27 @@ def test_time_to_name_blend_order_keeps_neighbours_within_the_pitch_fader():
             assert len(order) == 8 and order[3] in absent and order[7] in absent
             assert set(order[:3] + order[4:7]) <= set(present) and len(set(order)) == 8
             assert beyond(order, tempos) == allowed
+
+
+@pytest.mark.parametrize("room", ["standard", "alt:hall"])
+def test_time_to_name_room_replaces_the_mix_by_what_the_microphone_hears(tmp_path, room):
+    # benchmarks._ttn_mix.through_room (time_to_name --room): the whole mix through one room, mono at 16 kHz, the
+    # same length (the mix's record times still hold), reverberant and noisy: not the line out
+    sys.path.insert(0, str(REPO))
+    import numpy as np
+    import soundfile as sf
+
+    from benchmarks._ttn_mix import rooms, through_room
+    from livedj.synth import DEMO_TRACKS, render_track
+
+    assert room in rooms() and "issue16" in rooms()
+    line = render_track(DEMO_TRACKS[0], duration=6.0, sample_rate=16000)
+    path = tmp_path / "mix.wav"
+    sf.write(path, np.stack([line, line], axis=1), 16000)
+    through_room(str(path), room, seed=3)
+    heard, sr = sf.read(path, dtype="float32")
+    assert sr == 16000 and heard.ndim == 1 and len(heard) == len(line)
+    assert np.all(np.isfinite(heard)) and np.std(heard) > 0.01
+    assert abs(np.corrcoef(heard, line)[0, 1]) < 0.9  # the room and its noise are there
+    through_room(str(path), room, seed=3)  # a second room on top: deterministic and still the same length
+    assert len(sf.read(path)[0]) == len(line)
