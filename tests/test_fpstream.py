@@ -279,7 +279,7 @@ def test_aligned_hits_are_the_named_records_at_its_offset(library, index):
     live = LiveMatcher(index)
     for end in (10.0, 11.0, 12.0):
         got = live.match(y[int((end - 10.0) * SR): int(end * SR)], SR, 3600.0 + end, top=2)
-    frame, q_time, hyp, weight, _ = live._hits
+    frame, q_time, hyp, weight, *_ = live._hits
     assert got[0].track_id == 1
     # its hypothesis: the pitch-fader speed nearest the one it is named at (refined between hypotheses)
     k = int(np.argmin(np.where(live.locked, np.inf, np.abs(live.speeds - got[0].speed))))

@@ -173,12 +173,14 @@ def candidate_bins(votes: np.ndarray, candidates: int, track_bins: np.ndarray | 
 
 
 def aligned_by_track(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray,
-                     weight: np.ndarray, n_hyp: int, *, with_slots: bool = False) -> tuple[np.ndarray, ...]:
+                     weight: np.ndarray, n_hyp: int, *, with_slots: bool = False,
+                     slot: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Per track with a hit: its id, best aligned count, its hypothesis and offset (frames), and its best
     count per hypothesis (:func:`fpvote.aligned_counts` over the hits, each hit's track by its frame);
-    ``with_slots``: also the track slots and each hit's slot and offset."""
+    ``with_slots``: also the track slots and each hit's slot and offset. ``slot``: each hit's
+    ``index.slot_of(frame)``, when the caller has them."""
     # the track of each hit by its own frame (an offset may fall before its track's start)
-    t_idx = np.searchsorted(index._bases, frame, side="right") - 1
+    t_idx = index.slot_of(frame) if slot is None else slot
     offset = frame - index._bases[t_idx] - q_time
     slots, best, best_hyp, best_off, per_hyp = fpvote.aligned_counts(t_idx, hyp, offset, weight, n_hyp)
     if with_slots:
@@ -187,13 +189,15 @@ def aligned_by_track(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndar
 
 
 def align_hits(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, weight: np.ndarray,
-               n_hyp: int, *, limit: int | None = None) -> list[tuple[int, float, float, int, np.ndarray, int]]:
+               n_hyp: int, *, limit: int | None = None, slot: np.ndarray | None = None
+               ) -> list[tuple[int, float, float, int, np.ndarray, int]]:
     """The exact stage over hits (timeline ``frame``, query time, hypothesis, weight of each):
     per track its best (count, offset s, hypothesis), its best count per hypothesis and the seconds of
     the query its aligned landmarks lie in (:func:`aligned_seconds`) and its crowd (:func:`crowd_hits`), best first;
-    ``limit``: only the best that many tracks (at 100k tracks ~1,000 have a hit: their tuples cost ms)."""
+    ``limit``: only the best that many tracks (at 100k tracks ~1,000 have a hit: their tuples cost ms);
+    ``slot``: each hit's ``index.slot_of(frame)``, when the caller has them."""
     ids, best, best_hyp, best_off, per_hyp, slots, hit_slot, offset = aligned_by_track(
-        index, frame, q_time, hyp, weight, n_hyp, with_slots=True)
+        index, frame, q_time, hyp, weight, n_hyp, with_slots=True, slot=slot)
     order = np.lexsort((ids, -best))[:limit]
     seconds = aligned_seconds(q_time, hyp, hit_slot, offset, slots[order], best_hyp[order], best_off[order])
     # ~1 ms per 200k hits: counted only while the crowd rule is on

@@ -131,7 +131,7 @@ def aligned_hits(index, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, 
         Indices into the hit arrays, ascending; empty when ``track`` has no hit at ``k``.
     """
     if slot is None:
-        slot = np.searchsorted(index._bases, frame, side="right") - 1
+        slot = index.slot_of(frame)
     mine = (index._ids[slot] == track) & (hyp == k)
     if not mine.any():
         return np.zeros(0, np.int64)
@@ -145,7 +145,8 @@ def aligned_hits(index, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, 
 
 
 def shared_passages(index, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarray, weight: np.ndarray,
-                    peaks_of, cands: list, *, least: float, share: float | None = None) -> set[int]:
+                    peaks_of, cands: list, *, least: float, share: float | None = None,
+                    slot: np.ndarray | None = None) -> set[int]:
     """The candidates whose evidence is a better candidate's sound.
 
     A passage two records share (a theme of one soundtrack, a remix's borrowed part) aligns the query with
@@ -173,6 +174,8 @@ def shared_passages(index, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarra
         better one needs this many pairs of its own.
     share : float or None
         The least shared fraction (default :data:`SHARED_PASSAGE`; None there: off, nothing is shared).
+    slot : np.ndarray or None
+        Each hit's track slot, when already known (as :func:`aligned_hits`).
 
     Returns
     -------
@@ -183,7 +186,8 @@ def shared_passages(index, frame: np.ndarray, q_time: np.ndarray, hyp: np.ndarra
     looked = [c for c in cands if c[1] >= least]
     if share is None or len(looked) < 2 or not len(frame):
         return set()
-    slot = np.searchsorted(index._bases, frame, side="right") - 1
+    if slot is None:
+        slot = index.slot_of(frame)
 
     def evidence(c) -> tuple[np.ndarray, np.ndarray]:
         # every hypothesis the record aligns at least half as well as its best (a key-locked record at 1.02 is

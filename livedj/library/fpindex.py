@@ -148,10 +148,14 @@ class FingerprintIndex:
         buckets, times, tracks, frames = _pack(items)
         return cls(buckets, times, tracks, {**meta, "format": FORMAT, "frames": frames, "converted_from": 1})
 
+    def slot_of(self, frame: np.ndarray) -> np.ndarray:
+        """The track slot (row of ``tracks``) each timeline frame falls in: the last track starting at or before
+        it (-1 before the first)."""
+        return np.searchsorted(self._bases, frame, side="right") - 1
+
     def track_of(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(track id, frame within the track) of timeline frames."""
-        k = np.searchsorted(self._bases, frame, side="right") - 1
-        k = np.clip(k, 0, max(0, len(self._bases) - 1))
+        k = np.clip(self.slot_of(frame), 0, max(0, len(self._bases) - 1))
         return self._ids[k], frame - self._bases[k]
 
     def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

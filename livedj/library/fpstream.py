@@ -117,7 +117,7 @@ class LiveMatcher:
         self._recent = np.zeros_like(self._votes)  # scratch: the newest chunks' votes alone
         self._origin: float | None = None  # stream frame of time 0 of every kept query time
         self._end: float | None = None      # stream frame of the last window's end
-        # the last stream answer's exact-stage hits (frame, query time, hypothesis, weight, anchor) and
+        # the last stream answer's exact-stage hits (frame, query time, hypothesis, weight, anchor, track slot) and
         # candidate tracks: what recent_aligned counts
         self._hits: tuple[np.ndarray, ...] | None = None
         self._candidates: list[int] = []
@@ -186,7 +186,7 @@ class LiveMatcher:
                                          margin=fpi.MARGIN)
         if self._hits is not None:  # a passage the playing record shares with another is its sound, not a deck
             shared = fpexplain.shared_passages(self.index, *self._hits[:4], self._hit_peaks, cands,
-                                               least=fpi.MIN_ALIGNED)
+                                               least=fpi.MIN_ALIGNED, slot=self._hits[5])
             cands = [c for c in cands if c[0] not in shared]
         out = fpi.to_matches(cands[:top], self.speeds, self.locked, self._pairs_since(start), same)
         self._second = False
@@ -214,12 +214,12 @@ class LiveMatcher:
         stream answer."""
         if self._hits is None or self._end is None or self._second:
             return {}
-        frame, q_time, hyp, weight, anchor = self._hits
+        frame, q_time, hyp, weight, anchor, slot = self._hits
         recent = anchor >= self._end - self._origin - seconds * FPS
         if not recent.any():
             return {}
         ids, best, *_ = fpi.aligned_by_track(self.index, frame[recent], q_time[recent], hyp[recent], weight[recent],
-                                             len(self.speeds))
+                                             len(self.speeds), slot=slot[recent])
         counts = dict(zip(ids.tolist(), best.tolist()))
         return {int(track): float(counts.get(int(track), 0.0)) for track in self._candidates}
 
@@ -375,9 +375,11 @@ class LiveMatcher:
         self._hits = self._hit_rows = None
         if not frames or sum(len(x) for x in frames) == 0:
             return []
-        self._hits = tuple(np.concatenate(x) for x in (frames, times, hyps, weights, anchors))
+        frame = np.concatenate(frames)
+        # each hit's track slot, found once for every reader of these hits (align, explain, shared, recent)
+        self._hits = (frame, *(np.concatenate(x) for x in (times, hyps, weights, anchors)), self.index.slot_of(frame))
         self._hit_rows = sources
-        return fpi.align_hits(self.index, *self._hits[:4], len(self.speeds), limit=limit)
+        return fpi.align_hits(self.index, *self._hits[:4], len(self.speeds), limit=limit, slot=self._hits[5])
 
     # -- explaining the named record's peaks away ----------------------------------------------
     def _explain(self, cands: list) -> None:
@@ -387,7 +389,8 @@ class LiveMatcher:
         self._explained = (np.zeros(0), np.zeros(0))
         if not cands or cands[0][1] < self.explain or self._hits is None:
             return
-        aligned = fpexplain.aligned_hits(self.index, *self._hits[:4], track=cands[0][0], k=cands[0][3])
+        aligned = fpexplain.aligned_hits(self.index, *self._hits[:4], track=cands[0][0], k=cands[0][3],
+                                         slot=self._hits[5])
         if not len(aligned):
             return
         t_a, f_a, t_b, f_b, chunk = fpchunks.hit_peaks(self._kept(), self._hit_rows, aligned)
