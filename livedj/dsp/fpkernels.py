@@ -94,6 +94,11 @@ if COMPILED:
                 out[i, j] = re * re + im * im
 
 if COMPILED:
+    @njit(cache=True, nogil=True, inline="always")
+    def _pick(a, b, is_max):  # pragma: no cover - compiled
+        """max(a, b) or min(a, b), as the plain loops compared (the first on ties)."""
+        return (a if a >= b else b) if is_max else (a if a <= b else b)
+
     @njit(cache=True, nogil=True)
     def run_rows(x, out, h, is_max):  # pragma: no cover - compiled
         """out[i] = max (min) of rows i-h..i+h of x, edges repeated; each row's op runs along the
@@ -114,8 +119,7 @@ if COMPILED:
             else:
                 prev = ahead[p - 1]
                 for j in range(m):
-                    a, b = prev[j], src[j]
-                    row[j] = (a if a >= b else b) if is_max else (a if a <= b else b)
+                    row[j] = _pick(prev[j], src[j], is_max)
         for p in range(n_pad - 1, -1, -1):
             src = x[min(max(p - h, 0), n - 1)]
             row = behind[p]
@@ -125,13 +129,11 @@ if COMPILED:
             else:
                 nxt = behind[p + 1]
                 for j in range(m):
-                    a, b = nxt[j], src[j]
-                    row[j] = (a if a >= b else b) if is_max else (a if a <= b else b)
+                    row[j] = _pick(nxt[j], src[j], is_max)
         for i in range(n):
             row, a_row, b_row = out[i], behind[i], ahead[i + w - 1]
             for j in range(m):
-                a, b = a_row[j], b_row[j]
-                row[j] = (a if a >= b else b) if is_max else (a if a <= b else b)
+                row[j] = _pick(a_row[j], b_row[j], is_max)
 
     @njit(cache=True, nogil=True)
     def run_cols_max(x, out, h):  # pragma: no cover - compiled
@@ -149,19 +151,16 @@ if COMPILED:
                 if p % w == 0:
                     ahead[p] = v
                 else:
-                    a = ahead[p - 1]
-                    ahead[p] = a if a >= v else v
+                    ahead[p] = _pick(ahead[p - 1], v, True)
             for p in range(m_pad - 1, -1, -1):
                 v = src[min(max(p - h, 0), m - 1)]
                 if p == m_pad - 1 or (p + 1) % w == 0:
                     behind[p] = v
                 else:
-                    a = behind[p + 1]
-                    behind[p] = a if a >= v else v
+                    behind[p] = _pick(behind[p + 1], v, True)
             row = out[i]
             for j in range(m):
-                a, b = behind[j], ahead[j + w - 1]
-                row[j] = a if a >= b else b
+                row[j] = _pick(behind[j], ahead[j + w - 1], True)
 
     @njit(cache=True, nogil=True)
     def salient_mask(P, P_max, h_dt, h_df, h_min, floor, contrast):  # pragma: no cover - compiled
