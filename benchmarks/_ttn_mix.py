@@ -203,9 +203,9 @@ def render_mix(excerpts: list[str], sources: list[str], ids: dict[str, int], out
     return heard, float(stats["duration"])
 
 
-#: the rooms a mix can be played through (``--room``): the booth presets of :data:`livedj.dsp.room.BOOTHS` and,
-#: as ``alt:<variant>``, the other simulation's rooms (:data:`benchmarks._booth_alt.VARIANTS`)
 def rooms() -> list[str]:
+    """The rooms a mix can be played through (``--room``): the booth presets of :data:`livedj.dsp.room.BOOTHS`
+    and, as ``alt:<variant>``, the other simulation's rooms (:data:`benchmarks._booth_alt.VARIANTS`)."""
     from benchmarks._booth_alt import VARIANTS
     from livedj.dsp.room import BOOTHS
 
