@@ -9,6 +9,7 @@ the kept chunks' keys (docs/fingerprints-log.md, "The live matcher").
 - :class:`Chunk`: what one chunk read;
 - :func:`read_chunks`: the pairs of some peaks, read as one chunk per stretch of later peaks, votes added;
 - :func:`vote`: a chunk's votes added again (or taken back);
+- :func:`chosen_hits`: the kept chunks' hits in the chosen coarse bins (the exact stage's input);
 - :func:`hit_peaks`: the query peaks of some exact-stage hits.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from livedj.dsp import fingerprint as fp
 from livedj.library import fingerprints as fpi
 from livedj.library import fpkeys, fpvote
 
-__all__ = ["Chunk", "read_chunks", "vote", "hit_peaks", "MAX_CHUNKS", "GROUP_LIFE_S"]
+__all__ = ["Chunk", "read_chunks", "vote", "chosen_hits", "hit_peaks", "MAX_CHUNKS", "GROUP_LIFE_S"]
 
 _TIME_BITS = 20             # a lookup key: chunk (4 bits), hash (HASH_BITS), coarse query time >> DEDUP_SHIFT
 MAX_CHUNKS = 1 << (43 - fp.HASH_BITS - _TIME_BITS)  #: chunks read at once (dedup_rows takes 43-bit keys)
@@ -162,6 +163,54 @@ def read_chunks(index: fpi.FingerprintIndex, speeds: np.ndarray, pitches: np.nda
         # chunk by chunk, lookup by lookup: each bin's adds in posting order
         vote(out[-1], index.common, votes, also=recent if recent is not None and hi > recent_from else None)
     return out
+
+
+def chosen_hits(chunks: list[Chunk], index: fpi.FingerprintIndex, bins: np.ndarray, chosen: np.ndarray,
+                start: float, dt_max: float) -> tuple[tuple[np.ndarray, ...], list[tuple[int, np.ndarray]]]:
+    """The hits of ``chunks`` in the chosen coarse bins, of pairs inside the window (their anchor at ``start`` or
+    later, frames from the origin), as the exact stage takes them.
+
+    Parameters
+    ----------
+    chunks : list of Chunk
+        The kept chunks, in the matcher's order (:func:`hit_peaks` reads them by position).
+    index : FingerprintIndex
+        The library's landmarks (read again for chunks whose keys hold no frames).
+    bins, chosen : np.ndarray
+        The chosen bins, and the flags of every bin (coarse bins + 1) that say so.
+    start : float
+        The window's start.
+    dt_max : float
+        The longest pair (frames) at the slowest hypothesis: chunks whose pairs end this soon after ``start``
+        may hold pairs that began before it.
+
+    Returns
+    -------
+    hits : tuple of np.ndarray
+        Per hit: timeline frame, query time, hypothesis, weight, anchor (frames from the origin).
+    sources : list of (int, np.ndarray)
+        Per chunk, its position in ``chunks`` and each of its hits' rows (:func:`hit_peaks`' ``hit_rows``).
+    """
+    n_bins = 1 << fpi.COARSE_BINS_LOG2
+    columns: list[list[np.ndarray]] = [[], [], [], [], []]
+    sources = []
+    for n, c in enumerate(chunks):
+        if c.hits.frame_bits:
+            row, frame = fpkeys.key_hits(c.hits, bins, chosen, c.rows, c.start)
+        else:  # keys without frames: the lookups with a hit in a chosen bin are read again
+            df = np.where(fpkeys.chosen_lookups(c.hits, bins, chosen, len(c.df)), c.df, 0)
+            row, frame = fpvote.chosen_hits(index.buckets, index.times, c.hashes, c.q, df, fpi.COARSE_SHIFT,
+                                            n_bins - 1, chosen, c.rows, c.start)
+        if c.targets[0] < start + dt_max:
+            inside = c.row_anchor[row] >= start
+            row, frame = row[inside], frame[inside]
+        sources.append((n, row))
+        for column, values in zip(columns, (frame, c.row_time[row], c.row_hyp[row], c.row_weight[row],
+                                            c.row_anchor[row])):
+            column.append(values)
+    if not sources:
+        return tuple(np.zeros(0) for _ in columns), sources
+    return tuple(np.concatenate(column) for column in columns), sources
 
 
 def hit_peaks(chunks: list[Chunk], hit_rows: list[tuple[int, np.ndarray]], hits: np.ndarray

@@ -148,6 +148,16 @@ class FingerprintIndex:
         buckets, times, tracks, frames = _pack(items)
         return cls(buckets, times, tracks, {**meta, "format": FORMAT, "frames": frames, "converted_from": 1})
 
+    def bin_starts_from(self, frame: float) -> np.ndarray:
+        """The first coarse bin of every track, ascending, as bins of query times counted from ``frame`` see
+        them (the live matcher's query times are stream frames): the starts moved by ``frame``, wrapped as
+        the votes are."""
+        n_bins = 1 << COARSE_BINS_LOG2
+        k = (int(frame) >> COARSE_SHIFT) % n_bins
+        p = int(np.searchsorted(self._bin_starts, k))
+        moved = np.r_[self._bin_starts[p:] - k, self._bin_starts[:p] - k + n_bins]
+        return moved if len(moved) and moved[0] == 0 else np.r_[0, moved]
+
     def slot_of(self, frame: np.ndarray) -> np.ndarray:
         """The track slot (row of ``tracks``) each timeline frame falls in: the last track starting at or before
         it (-1 before the first)."""

@@ -44,7 +44,7 @@ import numpy as np
 
 from livedj.dsp import fingerprint as fp
 from livedj.library import fingerprints as fpi
-from livedj.library import fpchunks, fpexplain, fpkeys, fpsame, fpvote
+from livedj.library import fpchunks, fpexplain, fpsame
 
 __all__ = ["LiveMatcher", "SETTLE_S", "warm_up"]
 
@@ -52,12 +52,9 @@ FPS = fp.SR / fp.HOP        #: landmark frames per second
 SETTLE_S = 0.25             #: the newest audio whose peaks are not taken yet (their neighbourhood is unheard)
 CHUNK_S = 1.0               #: a fresh window is read in chunks of this length
 CONTEXT_S = 1.0             #: audio analysed before the oldest new anchor (a peak is ranked among those +-0.5 s around)
-#: the analysed tail starts this far from the window's start, a whole number of times: a whole number
-#: of STFT hops (the tail's frames are the window's). Fingerprint version 1 ranked peaks in fixed 1-s
-#: blocks, so the tail started on whole seconds (2 s: the lcm of a block and a hop); since version 2 a
-#: peak is ranked among its neighbours within +-0.5 s, and a peak 46 frames or more into the tail is the
-#: window's own wherever the tail starts (the mask's +-15 frames, then the rank's +-31), which CONTEXT_S
-#: covers: one hop. The tail is then ~3.3 s instead of 3.1-5.1 s (docs/fingerprints-log.md, "third pass")
+#: the analysed tail starts a whole number of these from the window's start (one STFT hop: the tail's frames are
+#: the window's; since fingerprint version 2 a peak 46 frames into a tail is the window's own wherever the tail
+#: starts, which CONTEXT_S covers; docs/fingerprints-log.md, "third pass")
 ALIGN_S = fp.HOP / fp.SR
 RECENT_S = 1.0             #: the newest audio whose votes also pick candidates of their own
 RECENT_CANDIDATES = 8      #: bins per hypothesis group picked by the newest audio's votes (0: none)
@@ -332,20 +329,9 @@ class LiveMatcher:
                                     else None, recent_from=recent_from, residual=residual)
 
     # -- the exact stage over the kept chunks -------------------------------------------------
-    def _track_bins(self, start: float) -> np.ndarray:
-        """The first coarse bin of every track, ascending, as this window's bins see them: the index's
-        (``FingerprintIndex._bin_starts``, for query times near 0) moved by the window's start (query
-        times here are stream frames), wrapped."""
-        n_bins = 1 << fpi.COARSE_BINS_LOG2
-        starts = self.index._bin_starts
-        k = (int(start) >> fpi.COARSE_SHIFT) % n_bins
-        p = int(np.searchsorted(starts, k))
-        moved = np.r_[starts[p:] - k, starts[:p] - k + n_bins]
-        return moved if len(moved) and moved[0] == 0 else np.r_[0, moved]
-
     def _exact(self, start: float, limit: int) -> list:
         n_bins = 1 << fpi.COARSE_BINS_LOG2
-        seg = self._track_bins(start) if self.per_track is not None else None
+        seg = self.index.bin_starts_from(start) if self.per_track is not None else None
         chosen = fpi.candidate_bins(self._votes, self.candidates, seg, self.per_track)
         # and the best bins of the newest audio alone: a record that has just begun (after a cut) is
         # out-voted over the whole window by the one that ends, whose repeats fill the candidates
@@ -355,29 +341,13 @@ class LiveMatcher:
             self._recent[:] = 0
         chosen[0] |= chosen[n_bins]
         bins = np.flatnonzero(chosen[:n_bins])
-        frames, times, hyps, weights, anchors, sources = [], [], [], [], [], []
-        for n, c in enumerate(self._kept()):
-            if c.hits.frame_bits:
-                row, frame = fpkeys.key_hits(c.hits, bins, chosen, c.rows, c.start)
-            else:  # keys without frames: the lookups with a hit in a chosen bin are read again
-                df = np.where(fpkeys.chosen_lookups(c.hits, bins, chosen, len(c.df)), c.df, 0)
-                row, frame = fpvote.chosen_hits(self.index.buckets, self.index.times, c.hashes, c.q, df,
-                                                fpi.COARSE_SHIFT, n_bins - 1, chosen, c.rows, c.start)
-            if c.targets[0] < start + fp.DT_MAX / self.speeds.min():  # may hold pairs that began before the window
-                inside = c.row_anchor[row] >= start
-                row, frame = row[inside], frame[inside]
-            anchors.append(c.row_anchor[row])
-            sources.append((n, row))
-            frames.append(frame)
-            times.append(c.row_time[row])
-            hyps.append(c.row_hyp[row])
-            weights.append(c.row_weight[row])
+        gathered, sources = fpchunks.chosen_hits(self._kept(), self.index, bins, chosen, start,
+                                                 fp.DT_MAX / self.speeds.min())
         self._hits = self._hit_rows = None
-        if not frames or sum(len(x) for x in frames) == 0:
+        if not len(gathered[0]):
             return []
-        frame = np.concatenate(frames)
         # each hit's track slot, found once for every reader of these hits (align, explain, shared, recent)
-        self._hits = (frame, *(np.concatenate(x) for x in (times, hyps, weights, anchors)), self.index.slot_of(frame))
+        self._hits = (*gathered, self.index.slot_of(gathered[0]))
         self._hit_rows = sources
         return fpi.align_hits(self.index, *self._hits[:4], len(self.speeds), limit=limit, slot=self._hits[5])
 
