@@ -1,0 +1,106 @@
+"""A lead, measured once: would single peaks verify a match's candidates through a room?
+
+A landmark is found only when *both* its peaks survive the room (0.09-0.25 of the index's pairs, against
+0.28-0.49 of its single peaks: docs/fingerprints-log.md, "Peaks through the room"). This checks whether the
+single peaks, compared at a candidate's own offset and speed, tell the true record from chance better than the
+aligned landmark count does: for each query, :func:`~livedj.library.fingerprints.match_audio`'s best ``--top``
+candidates are scored by how many of the query's peaks (:func:`~livedj.dsp.fingerprint.query_peaks`) lie within
+1.5 frames and 3 % in frequency of one of the candidate record's index peaks (:func:`~livedj.dsp.fingerprint.peaks`
+of its decoded audio), mapped to the query by the candidate's offset and speed; the ratio is over the record's
+peaks that fall in the query.
+
+``python -m benchmarks._peak_verify --library c2 --records 8`` (needs a development corpus): ``--records``
+records of the corpus, one clean 10-s excerpt and one 15-s render through every room of
+:mod:`benchmarks.identify_window` at speed 1 each (seed 3). Prints the wrong candidates' best ratio per query
+and the true record's ratio, named or not. The index would need a per-track peak store to do this live (not
+built: see the log, "Single peaks as a verifier").
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import numpy as np
+
+IN_ALL = False
+SR = 16000
+
+
+def coincidences(qt, qf, rt, rf, dt_tol: float = 1.5, rel_tol: float = 0.03) -> int:
+    """Query peaks (``qt`` frames, ``qf`` Hz) with a reference peak within ``dt_tol`` frames and ``rel_tol``
+    relative frequency."""
+    if len(qt) == 0 or len(rt) == 0:
+        return 0
+    order = np.argsort(rt)
+    rt, rf = rt[order], rf[order]
+    lo, hi = np.searchsorted(rt, qt - dt_tol), np.searchsorted(rt, qt + dt_tol, side="right")
+    return int(sum(1 for a, b, f in zip(lo, hi, qf) if b > a and np.any(np.abs(rf[a:b] / f - 1) <= rel_tol)))
+
+
+def measure(corpus: str, records: int, top: int) -> list[tuple]:
+    """(condition, true id, named right or None, [(track, aligned, coincidences, reference peaks, right)])."""
+    from benchmarks import identify_window as iw
+    from benchmarks._booth_alt import VARIANTS
+    from livedj.dsp import fingerprint as fp
+    from livedj.dsp.room import BOOTHS
+    from livedj.library.fingerprints import decide, match_audio
+
+    index, files = iw.library(corpus), iw._files(corpus)
+    rng = np.random.default_rng(3)
+    reference: dict = {}
+    rows = []
+    for k in rng.choice(len(files), min(records, len(files)), replace=False):
+        y = iw._audio(corpus, int(k), files[k])
+        s = int(rng.uniform(0, len(y) / SR - 10) * SR)
+        todo = [("clean10", y[s:s + 10 * SR])]
+        for room in [("preset", b) for b in BOOTHS] + [("alt", v) for v in VARIANTS]:
+            start = rng.uniform(2, len(y) / SR - 16)
+            todo.append((f"{room[0]}:{room[1]}", iw._render(y, start, 1.0, room, 15, int(rng.integers(1 << 30)))))
+        for cond, heard in todo:
+            matches = match_audio(heard, SR, index, top=top)
+            got = decide([dataclasses.replace(m) for m in matches])
+            qt, qf = fp.query_peaks(heard, SR)
+            cands = []
+            for m in matches:
+                if m.track_id not in reference:
+                    reference[m.track_id] = fp.peaks(iw._audio(corpus, m.track_id - 1, files[m.track_id - 1]), SR)
+                rt, rf = reference[m.track_id]
+                tq = (rt - m.offset_s * SR / fp.HOP) / m.speed
+                inside = (tq >= 0) & (tq < len(heard) / fp.HOP)
+                fq = rf * (1.0 if m.pitch_locked else m.speed)
+                right = m.track_id == k + 1 or (k + 1) in m.same
+                cands.append((m.track_id, m.aligned, coincidences(qt, qf, tq[inside], fq[inside]), int(inside.sum()),
+                              right))
+            named = None if got is None else (got.track_id == k + 1 or (k + 1) in got.same)
+            rows.append((cond, int(k) + 1, named, cands))
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--library", default="c2")
+    ap.add_argument("--records", type=int, default=8)
+    ap.add_argument("--top", type=int, default=5)
+    args = ap.parse_args(argv)
+    rows = measure(args.library, args.records, args.top)
+    wrong, true = [], []
+    for cond, _, named, cands in rows:
+        if cond.startswith("clean"):
+            continue
+        ratios = [c / max(1, n) for _, _, c, n, right in cands if not right]
+        wrong.append(max(ratios, default=0.0))
+        true += [(c / max(1, n), a, named) for _, a, c, n, right in cands if right]
+    t = np.array([r for r, _, _ in true])
+    print(f"{args.library}: {len(wrong)} room queries; the true record among the best {args.top} in {len(t)}")
+    print(f"wrong candidates, best ratio a query: median {np.median(wrong):.3f}, p95 {np.percentile(wrong, 95):.3f}, "
+          f"max {max(wrong):.3f}")
+    if len(t):
+        print(f"true record: ratio min {t.min():.3f}, p5 {np.percentile(t, 5):.3f}, median {np.median(t):.3f}")
+    print("true record not named (ratio, aligned):", [(round(r, 3), round(a, 1)) for r, a, named in true if not named])
+    print("true record named at aligned < 12 (ratio, aligned):",
+          sorted((round(r, 3), round(a, 1)) for r, a, named in true if named and a < 12))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
