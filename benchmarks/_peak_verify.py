@@ -9,9 +9,9 @@ candidates are scored by how many of the query's peaks (:func:`~livedj.dsp.finge
 of its decoded audio), mapped to the query by the candidate's offset and speed; the ratio is over the record's
 peaks that fall in the query.
 
-``python -m benchmarks._peak_verify --library c2 --records 8`` (needs a development corpus): ``--records``
+``python -m benchmarks._peak_verify --library c2 --records 8 [--absent]`` (needs both development corpora): ``--records``
 records of the corpus, one clean 10-s excerpt and one 15-s render through every room of
-:mod:`benchmarks.identify_window` at speed 1 each (seed 3). Prints the wrong candidates' best ratio per query
+:mod:`benchmarks.identify_window` at speed 1 each (seed 3; ``--absent``: records of the other corpus). Prints the wrong candidates' best ratio per query
 and the true record's ratio, named or not. The index would need a per-track peak store to do this live (not
 built: see the log, "Single peaks as a verifier").
 """
@@ -39,9 +39,10 @@ def coincidences(qt, qf, rt, rf, dt_tol: float = 1.5, rel_tol: float = 0.03) -> 
     return int(sum(1 for a, b, f in zip(lo, hi, qf) if b > a and np.any(np.abs(rf[a:b] / f - 1) <= rel_tol)))
 
 
-def measure(corpus: str, records: int, top: int) -> list[tuple]:
+def measure(corpus: str, records: int, top: int, absent: bool = False) -> list[tuple]:
     """(condition, true id, named right or None, [(track, aligned, coincidences, reference peaks, right,
-    background)]): ``background`` the mean coincidences at the offset shifted by :data:`SHIFTS`."""
+    background)]): ``background`` the mean coincidences at the offset shifted by :data:`SHIFTS`. ``absent``: the
+    renders are of the other corpus's records (not in the library: every candidate is wrong, true id 0)."""
     from benchmarks import identify_window as iw
     from benchmarks._booth_alt import VARIANTS
     from livedj.dsp import fingerprint as fp
@@ -49,11 +50,13 @@ def measure(corpus: str, records: int, top: int) -> list[tuple]:
     from livedj.library.fingerprints import decide, match_audio
 
     index, files = iw.library(corpus), iw._files(corpus)
+    source = next(c for c in iw.CORPORA if c != corpus) if absent else corpus
+    heard_files = iw._files(source)
     rng = np.random.default_rng(3)
     reference: dict = {}
     rows = []
-    for k in rng.choice(len(files), min(records, len(files)), replace=False):
-        y = iw._audio(corpus, int(k), files[k])
+    for k in rng.choice(len(heard_files), min(records, len(heard_files)), replace=False):
+        y = iw._audio(source, int(k), heard_files[k])
         s = int(rng.uniform(0, len(y) / SR - 10) * SR)
         todo = [("clean10", y[s:s + 10 * SR])]
         for room in [("preset", b) for b in BOOTHS] + [("alt", v) for v in VARIANTS]:
@@ -71,13 +74,13 @@ def measure(corpus: str, records: int, top: int) -> list[tuple]:
                 tq = (rt - m.offset_s * SR / fp.HOP) / m.speed
                 inside = (tq >= 0) & (tq < len(heard) / fp.HOP)
                 fq = rf * (1.0 if m.pitch_locked else m.speed)
-                right = m.track_id == k + 1 or (k + 1) in m.same
+                right = not absent and (m.track_id == k + 1 or (k + 1) in m.same)
                 # the same record's own background: its peaks shifted off the offset (0.3-3 s either way)
                 back = [coincidences(qt, qf, tq + d, fq) for d in SHIFTS]
                 cands.append((m.track_id, m.aligned, coincidences(qt, qf, tq[inside], fq[inside]), int(inside.sum()),
                               right, float(np.mean(back))))
-            named = None if got is None else (got.track_id == k + 1 or (k + 1) in got.same)
-            rows.append((cond, int(k) + 1, named, cands))
+            named = None if got is None else (not absent and (got.track_id == k + 1 or (k + 1) in got.same))
+            rows.append((cond, 0 if absent else int(k) + 1, named, cands))
     return rows
 
 
@@ -86,8 +89,9 @@ def main(argv=None) -> int:
     ap.add_argument("--library", default="c2")
     ap.add_argument("--records", type=int, default=8)
     ap.add_argument("--top", type=int, default=5)
+    ap.add_argument("--absent", action="store_true", help="render the other corpus's records (not in the library)")
     args = ap.parse_args(argv)
-    rows = measure(args.library, args.records, args.top)
+    rows = measure(args.library, args.records, args.top, args.absent)
     for label, stat in (("ratio (coincidences / the record's peaks in the query)", lambda c, n, b: c / max(1, n)),
                         ("over its own background (coincidences / (mean at shifted offsets + 1))",
                          lambda c, n, b: c / (b + 1.0))):
@@ -108,6 +112,7 @@ def report(rows, args, stat) -> None:
     print(f"  {args.library}: {len(wrong)} room queries; the true record among the best {args.top} in {len(t)}")
     print(f"  wrong candidates, the best a query: median {np.median(wrong):.3f}, p95 {np.percentile(wrong, 95):.3f}, "
           f"max {max(wrong):.3f}")
+    print(f"  named by the matcher (wrongly, when --absent): {sum(named is not None for _, _, named, _ in rows)}")
     if len(t):
         print(f"  true record: min {t.min():.3f}, p5 {np.percentile(t, 5):.3f}, median {np.median(t):.3f}")
     print("  true record not named (value, aligned):", [(round(r, 3), round(a, 1)) for r, a, named in true if not named])
