@@ -30,11 +30,10 @@ SHIFTS = tuple(s * d for d in (19, 31, 47, 71, 103, 149, 187) for s in (-1, 1))
 
 def coincidences(qt, qf, rt, rf, dt_tol: float = 1.5, rel_tol: float = 0.03) -> int:
     """Query peaks (``qt`` frames, ``qf`` Hz) with a reference peak within ``dt_tol`` frames and ``rel_tol``
-    relative frequency."""
+    relative frequency. ``rt`` ascending, as :func:`~livedj.dsp.fingerprint.peaks` gives them (a shift or a speed
+    keeps the order)."""
     if len(qt) == 0 or len(rt) == 0:
         return 0
-    order = np.argsort(rt)
-    rt, rf = rt[order], rf[order]
     lo, hi = np.searchsorted(rt, qt - dt_tol), np.searchsorted(rt, qt + dt_tol, side="right")
     return int(sum(1 for a, b, f in zip(lo, hi, qf) if b > a and np.any(np.abs(rf[a:b] / f - 1) <= rel_tol)))
 
@@ -112,7 +111,8 @@ def report(rows, args, stat) -> None:
     print(f"  {args.library}: {len(wrong)} room queries; the true record among the best {args.top} in {len(t)}")
     print(f"  wrong candidates, the best a query: median {np.median(wrong):.3f}, p95 {np.percentile(wrong, 95):.3f}, "
           f"max {max(wrong):.3f}")
-    print(f"  named by the matcher (wrongly, when --absent): {sum(named is not None for _, _, named, _ in rows)}")
+    print(f"  room queries named by the matcher (wrongly, when --absent): "
+          f"{sum(named is not None for cond, _, named, _ in rows if not cond.startswith('clean'))}")
     if len(t):
         print(f"  true record: min {t.min():.3f}, p5 {np.percentile(t, 5):.3f}, median {np.median(t):.3f}")
     print("  true record not named (value, aligned):", [(round(r, 3), round(a, 1)) for r, a, named in true if not named])
