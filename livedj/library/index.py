@@ -149,7 +149,11 @@ def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]],
                                     "tracks": info["tracks"], "files": [_entry(directory / f) for f in info["files"]]}
         keep |= set(info["files"])
     _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=2))
-    for old in [*directory.glob("beginnings-*.ann*"), *directory.glob("segments-*"),
+    # only now that the new manifest is in place: a kill before this leaves the old one whole
+    from livedj.library.verify import file_entries
+
+    keep |= {e["file"] for e in file_entries(manifest)}  # e.g. the fitted projection (library/vectors.py)
+    for old in [*directory.glob("beginnings-*.ann*"), *directory.glob("segments-*"), *directory.glob("projection-*.npz"),
                 *directory.glob("fingerprints-*"), *directory.glob(".*.tmp")]:  # earlier generations, temporaries
         if old.name not in keep:
             old.unlink(missing_ok=True)

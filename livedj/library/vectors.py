@@ -153,10 +153,7 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
         items.append((tid, fitting.unit_rows(v)))
     name = f"projection-{projection.id}.npz"
     if refit or trained is not None or not (directory / name).exists():
-        projection.save(directory / name)
-    for old in directory.glob("projection-*.npz"):
-        if old.name != name:
-            old.unlink(missing_ok=True)
+        projection.save(directory / name)  # an earlier projection goes once the new manifest is written (index.build)
     info = {k: v for k, v in projection.info.items() if k in ("tracks", "windows")}
     from livedj.library.verify import crc32
 
