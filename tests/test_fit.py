@@ -160,8 +160,11 @@ def test_index_fits_caches_windows_and_refits_without_decoding(lib_a, tmp_path, 
     assert again.indexed == 0 and again.unchanged == len(files)
     refitted = json.loads((tmp_path / "idx" / "manifest.json").read_text())
     assert refitted["dim"] == 8 and refitted["vector"]["projection"]["id"] != vec["projection"]["id"]
+    # the earlier projection goes once the new manifest names another (not before: a kill must leave it loadable)
+    assert sorted(p.name for p in (tmp_path / "idx").glob("projection-*.npz")) == [refitted["vector"]["projection"]["file"]]
     off = _index(music, tmp_path / "idx", fit="none")
     assert off.indexed == 0 and json.loads((tmp_path / "idx" / "manifest.json").read_text())["vector"]["projection"] is None
+    assert not list((tmp_path / "idx").glob("projection-*.npz"))
 
 
 def test_fit_uses_no_tags_names_or_folders(lib_a, tmp_path):
