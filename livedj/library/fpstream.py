@@ -1,39 +1,23 @@
 """Now playing over a live stream: the fingerprint match, paid once per second of new audio.
 
-Live, consecutive updates hear overlapping windows: the last ``identify_s`` (15 s by default), 1 s later
-(``analysis.hop_s``).
-:func:`~livedj.library.fingerprints.match_audio` reads every lookup's index postings again at each
-update, although all but one of its seconds were read one update before. :class:`LiveMatcher` keeps, per
-*chunk* of new audio (the landmark pairs whose later peak arrived since the last update;
-:mod:`livedj.library.fpchunks`), its lookups and their hits (read once, kept as keys:
-:mod:`livedj.library.fpkeys`): their coarse votes stay in a running vote array until all of the chunk's
-pairs have left the window (then taken back, from the keys, with weight -1), and the exact stage takes
-the chosen bins' hits from the kept chunks' keys, counting only pairs
-inside the window. Per update it
-analyses only the newest seconds (from an edge of the window's STFT frames, with a second of context
-for the peaks' ranking, so the new pairs are exactly those :func:`match_audio` finds in the same window) and reads only the new
-chunk's postings. Besides the window's best bins, the newest second's own votes pick a few
-candidates: a record that has just begun is not out-voted by the repeats of the one ending
-(docs/fingerprints-log.md, "The live matcher").
+Consecutive live updates hear overlapping windows (the last ``identify_s``, 15 s, every ``analysis.hop_s``).
+:func:`~livedj.library.fingerprints.match_audio` would read every lookup's postings again each time;
+:class:`LiveMatcher` keeps, per *chunk* of new audio (:mod:`livedj.library.fpchunks`), its lookups and their
+hits (as keys, :mod:`livedj.library.fpkeys`). A chunk's coarse votes stay in a running vote array until all of
+its pairs have left the window (then taken back with weight -1); the exact stage takes the chosen bins' hits
+from the kept chunks, counting only pairs inside the window. Per update only the newest seconds are analysed
+(from an edge of the window's frames, with a second of context, so the new pairs are those
+:func:`match_audio` finds in the same window), and the newest second's own votes pick a few candidates: a
+record that has just begun is not out-voted by the one ending. The stream clock is the caller's (``end_s``);
+a clock that goes back, jumps by more than the window, or is absent starts afresh.
 
-The stream clock is the caller's (``end_s``: stream time of the last sample, as the live loop's
-``t``). A clock that goes back, jumps by more than the window, or is absent starts afresh (the
-whole window read in one pass, as chunks of ~1 s: about 1.2-1.4x one :func:`match_audio`).
-
-Differences from :func:`match_audio`, by design: the hit budget is spent per chunk
-(``HIT_BUDGET`` x chunk length / window, rarest lookups first within the chunk); query times are
-scaled from each chunk's start, so that the hypotheses of one pair share a lookup (``match_audio``
-scales them from the window's start: a late pair's hypotheses fall into more lookups and vote more
-often); the newest ``SETTLE_S`` of audio is read provisionally, and again, settled, next update.
-When the stream's answer names nothing, :func:`match_audio`'s second pass (:data:`fpi.SECOND_PASS`)
-matches the whole window again, stateless (at most every ``SECOND_PASS_EVERY_S``).
-
-While a record is aligned with ``EXPLAIN_ALIGNED`` landmarks, its matched query peaks are explained away
-(:mod:`livedj.library.fpexplain`): the next update looks the last second up again without them, so that the
-quieter record of a blend gets the peak slots the louder one held (docs/fingerprints-log.md, "Explained away").
-A candidate whose landmarks join the query peaks a better candidate's use (a passage two records share) is
-that one's sound and left out of the answer (:func:`fpexplain.shared_passages`; same document, "A shared
-passage is one sound"): the deck rules never see it.
+Differences from :func:`match_audio`, by design: the hit budget is spent per chunk; query times are scaled
+from each chunk's start; the newest ``SETTLE_S`` is read provisionally, and again, settled, next update;
+the second pass (:data:`fpi.SECOND_PASS`) runs stateless over the window when the stream names nothing.
+While a record aligns ``EXPLAIN_ALIGNED`` landmarks its matched peaks are explained away
+(:mod:`livedj.library.fpexplain`), and a passage two records share is left out of the answer
+(:func:`fpexplain.shared_passages`). Why each rule is what it is: docs/fingerprints.md ("Matching", 5) and
+docs/fingerprints-log.md ("The live matcher", "Explained away", "A shared passage is one sound").
 """
 from __future__ import annotations
 
@@ -290,10 +274,7 @@ class LiveMatcher:
         new_from = max(self._settled, start)
         settle_to = max(new_from, end - SETTLE_S * FPS)
         # analyse from the oldest anchor a new pair can have, with some context before it, from an edge of
-        # the window's frames (ALIGN_S): the new pairs are then the very pairs match_audio finds in this
-        # window. (With version 1's fixed 1-s density blocks, a tail cut mid-block kept other peaks: 15 %
-        # more pairs, a quarter of them not the window's, which lost names; ALIGN_S still keeps the tail on
-        # whole seconds.)
+        # the window's frames (ALIGN_S): the new pairs are then the very pairs match_audio finds in this window
         first = int(round((self._tail_start(new_from, start) - start) / FPS * sr))
         if shared is not None and shared[0] <= first:  # the peaks of a tail that starts earlier (match)
             first, (*_, t, f, i, j) = shared
