@@ -57,10 +57,13 @@ def generated_records(folder: Path, n: int, seconds: float) -> list[str]:
 
 
 def corpus_records(corpus: str, n: int | None, seed: int) -> list[str]:
-    """Audio files under ``corpus`` at least 60 s long, ``n`` of them at random (None: all)."""
+    """Audio files under ``corpus`` at least 60 s long, ``n`` of them at random (None: all). Hidden folders are
+    skipped: a corpus build's ``.work`` holds copies of its tracks, which would enter the library twice."""
     from livedj.audio.decode import probe_duration
 
-    files = sorted(str(p) for p in Path(corpus).rglob("*") if p.suffix.lower() in AUDIO_EXT)
+    root = Path(corpus)
+    files = sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXT
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
     rng = np.random.default_rng(seed)
     rng.shuffle(files)
     out = []
