@@ -19,7 +19,7 @@ This measures both on the same audio:
 
 ``--records 0`` takes every record of the corpus through every room (c2: 76 x 27 renders, c1: 134 x 27;
 ~20 min to render once, cached; the records not in the library are then the other corpus's every record). Misses
-gather on a few records (c2's ``PsymongR2``, whose sound lies almost wholly under the fingerprints' 150 Hz, is
+gather on a few records (c2's ``PsymongR2``, whose sound lies almost wholly under 150 Hz, is
 named through none of the presets), so 16 records at random can sit several points from the corpus's rate either
 way; the per-record lines say which records the misses fall on. A name is right when it is the record or a
 verified copy of it (``Match.same``), as in ``identify_corpus``.

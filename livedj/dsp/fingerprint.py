@@ -47,7 +47,9 @@ SR = 16000            #: analysis rate, Hz
 N_FFT = 1024          #: 64 ms window: 15.6 Hz bins
 HOP = 256             #: 16 ms frames: the time unit of landmark times
 FFT_BLOCK = 256       #: frames per FFT call (cache-sized; does not change any value)
-F_MIN, F_MAX = 150.0, 5000.0   # index band; a query widens it by its speed range
+F_MIN, F_MAX = 120.0, 5000.0   # index band; a query widens it by its speed range. 120 Hz since version 3 (was
+# 150): records whose sound lies mostly low are named more often through rooms and sooner in blends; 100 Hz
+# named a generated record while another that shares its drum kit played (docs/fingerprints-log.md, "Down to 120 Hz")
 PEAK_DT, PEAK_DF = 15, 15         # local-maximum neighbourhood, frames x bins (odd)
 T_CONTRAST = 6.0                  # dB a peak must rise above the quietest frame +-2 PEAK_DT
 FLOOR_DB = -70.0                  # peaks below this (re full scale) are silence, not music
@@ -72,7 +74,8 @@ HASH_BITS = 19
 #: it differs). Any change here re-decodes every user's library once: when the peak picker's
 #: parameters or the index density / fanout change, list them here and raise the version.
 #: Version 2: the density is ranked in a window centred on each peak (`window_rank`), not in fixed blocks.
-PARAMS = {"version": 2, "sr": SR, "n_fft": N_FFT, "hop": HOP, "f_min": F_MIN, "f_max": F_MAX,
+#: Version 3: the band starts at 120 Hz, not 150 Hz.
+PARAMS = {"version": 3, "sr": SR, "n_fft": N_FFT, "hop": HOP, "f_min": F_MIN, "f_max": F_MAX,
           "q_per_octave": Q_PER_OCTAVE, "q_f0": Q_F0, "dt_max": DT_MAX, "dq_max": DQ_MAX,
           "hash_bits": HASH_BITS, "peak_dt": PEAK_DT, "peak_df": PEAK_DF, "t_contrast": T_CONTRAST,
           "floor_db": FLOOR_DB, "density_window_s": BLOCK_S, "density": INDEX_DENSITY, "fanout": INDEX_FANOUT}
