@@ -8,6 +8,16 @@ from typing import Iterable, Iterator
 
 from livedj.config import AUDIO_EXTENSIONS
 
+#: Folders an operating system keeps on a drive: a USB stick's trash holds deleted records, which
+#: must not come back as suggestions. Hidden folders (".Trashes", ".Trash-1000", ".Spotlight-V100",
+#: ".git"…) are skipped as well; a root named explicitly is always scanned, hidden or not.
+SYSTEM_FOLDERS = frozenset({"$recycle.bin", "system volume information", "lost+found", "recycler"})
+
+
+def is_skipped_folder(name: str) -> bool:
+    """Whether a sub-folder called ``name`` is left out of a scan (hidden or kept by the system)."""
+    return name.startswith(".") or name.lower() in SYSTEM_FOLDERS
+
 
 @dataclass(frozen=True)
 class FoundFile:
@@ -20,8 +30,9 @@ def scan(roots: Iterable[str | os.PathLike], extensions: tuple[str, ...] = AUDIO
          problems: list[tuple[str, str]] | None = None) -> Iterator[FoundFile]:
     """Yield every audio file under ``roots`` (recursively, sorted, symlinked folders not followed).
 
-    A root that is a file is yielded as is when its extension matches. Unreadable folders are
-    appended to ``problems`` as (path, reason) instead of stopping the scan.
+    A root that is a file is yielded as is when its extension matches. Hidden files, hidden
+    sub-folders and the system's folders (trash, recycle bin: `is_skipped_folder`) are left out.
+    Unreadable folders are appended to ``problems`` as (path, reason) instead of stopping the scan.
     """
     extensions = tuple(e.lower() for e in extensions)
     for root in roots:
@@ -35,7 +46,7 @@ def scan(roots: Iterable[str | os.PathLike], extensions: tuple[str, ...] = AUDIO
                 problems.append((root, "not a folder or an audio file" if os.path.exists(root) else "no such folder"))
             continue
         for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: _walk_error(e, problems)):
-            dirnames.sort()
+            dirnames[:] = sorted(d for d in dirnames if not is_skipped_folder(d))  # os.walk descends into what is left
             if problems is not None:  # "Album.mp3/" is a folder: say so, its contents are scanned
                 problems.extend((os.path.join(dirpath, d), "a folder named like an audio file (not a file; its "
                                  "contents are scanned)") for d in dirnames if d.lower().endswith(extensions))
