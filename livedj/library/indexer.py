@@ -33,6 +33,8 @@ from livedj.library.store import display_path, encode_path
 MIN_AUDIO_S = 3.0  # below this a track has no beginning worth embedding
 SILENT_DBFS = -50.0  #: a beginning quieter than this (RMS) is silence or near-silence, not a record
 SILENT = "silent or near-silent: not music"
+#: a file whose samples are not all finite numbers (NaN, infinity): one such vector would spoil the fit of every track
+CORRUPT = "damaged audio"
 
 
 @dataclass(frozen=True)
@@ -208,12 +210,16 @@ def analyze_file(path: str, settings: Settings, encoder: Encoder, segment_encode
         return FileResult(path, False, error=exc.reason, tags=tags)
     except Exception as exc:  # a decoder bug must not stop a 10,000-file run
         return FileResult(path, False, error=f"{type(exc).__name__}: {exc}", tags=tags)
+    if not np.isfinite(audio if settings.segment_hop_s > 0 else head).all():  # a damaged float file
+        return FileResult(path, False, error=f"{CORRUPT}: NaN or infinite samples", tags=tags)
     if len(head) < MIN_AUDIO_S * sr:
         return FileResult(path, False, error=f"too short: {len(head) / sr:.1f} s of sound", tags=tags)
     level = 20 * np.log10(np.sqrt(np.mean(np.square(head, dtype=np.float64))) + 1e-12)
     if level < SILENT_DBFS:  # no frame rose above the floor in the first minute: not music
         return FileResult(path, False, error=f"{SILENT} ({level:.0f} dBFS)", tags=tags)
     windows = beginning_windows(head, encoder)
+    if not np.isfinite(windows).all():  # e.g. samples far beyond full scale overflow the encoder
+        return FileResult(path, False, error=f"{CORRUPT}: samples far beyond full scale (no finite vector)", tags=tags)
     result = FileResult(path, True, tags=tags, vector=unit(np.mean(windows, axis=0)), windows=windows, start_s=start)
     if settings.segment_hop_s > 0:
         from livedj.dsp.fingerprint import landmarks
@@ -274,8 +280,10 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         enc_id = encoder_id(settings.encoder, settings.head)
         known = store.fingerprints()
         window_cache = vector_fit.load_windows(index_dir, enc_id, settings.beginning_s)
-        problems: list[tuple[str, str]] = []
-        roots = [os.path.abspath(os.fsdecode(r)) for r in roots]
+        roots = [os.fsdecode(r) for r in roots]
+        # "" (an unset shell variable) is not the current folder: whatever is under it would be indexed
+        problems: list[tuple[str, str]] = [("''", "an empty path (not the current folder)") for r in roots if not r]
+        roots = [os.path.abspath(r) for r in roots if r]
         found = list(scan(roots, problems=problems))
         dj = {os.path.abspath(t.path): t for t in imported}
         listed = {f.path for f in found}
@@ -287,7 +295,10 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                 continue
             st = os.stat(path)
             found.append(FoundFile(path, st.st_size, st.st_mtime_ns))
-        report.skipped.extend((display_path(encode_path(p)), why) for p, why in problems)
+        for p, why in problems:
+            if why == "no such folder" and (n := sum(k.startswith(encode_path(os.path.join(p, ""))) for k in known)):
+                why += f" (its {n} indexed tracks are kept: a drive not plugged in?)"
+            report.skipped.append((display_path(encode_path(p)), why))
         todo: list[FoundFile] = []
         for f in found:
             old = known.get(encode_path(f.path))
@@ -302,11 +313,15 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                         store.set_dj_analysis(f.path, dj[f.path])
             else:
                 todo.append(f)
-        # files that vanished from the scanned folders leave the index
+        # files that vanished from the scanned folders leave the index; a root that is not there (a
+        # drive not plugged in) or a folder that could not be read says nothing about its files: kept
         seen = {encode_path(f.path) for f in found}
-        prefixes = tuple(encode_path(os.path.join(r, "")) for r in roots)
-        root_files = {encode_path(r) for r in roots}
-        gone = [p for p in known if p not in seen and (p.startswith(prefixes) or p in root_files)]
+        present = [r for r in roots if os.path.exists(r)]  # a link to an unplugged drive: not there
+        prefixes = tuple(encode_path(os.path.join(r, "")) for r in present)
+        root_files = {encode_path(r) for r in present}
+        unread = tuple(encode_path(os.path.join(p, "")) for p, why in problems if why.startswith("cannot read folder"))
+        gone = [p for p in known if p not in seen and (p.startswith(prefixes) or p in root_files)
+                and not p.startswith(unread)]
         report.removed = store.remove(gone)
         progress("scan", 0, len(todo), "")
         by_path = {f.path: f for f in todo}

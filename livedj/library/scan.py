@@ -38,7 +38,10 @@ def scan(roots: Iterable[str | os.PathLike], extensions: tuple[str, ...] = AUDIO
     for root in roots:
         root = os.fsdecode(root)
         if os.path.isfile(root):
-            if root.lower().endswith(extensions) and (found := _found(root, problems)) is not None:
+            if not root.lower().endswith(extensions):  # named by the user: say why nothing was indexed
+                if problems is not None:
+                    problems.append((root, f"not an audio file ({os.path.splitext(root)[1] or 'no extension'})"))
+            elif (found := _found(root, problems)) is not None:
                 yield found
             continue
         if not os.path.isdir(root):

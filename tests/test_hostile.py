@@ -1,0 +1,107 @@
+"""A hostile user's inputs that once lost data, spoiled the index or ended in a traceback.
+
+Real components throughout: generated audio files, the real indexer (the `features` encoder where
+the embedding does not matter, musicnn where it does), Annoy files on disk, the command line's own
+code run in this process.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+
+pytestmark = pytest.mark.faults
+
+SR = 22050
+
+
+def _music(seed: int, seconds: float = 8.0) -> np.ndarray:
+    from livedj.synth import DEMO_TRACKS, render_track
+
+    return render_track(DEMO_TRACKS[seed], duration=seconds, sample_rate=SR).astype(np.float32)
+
+
+def _library(folder: Path, n: int, seconds: float = 8.0) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"t{i}.wav" for i in range(n)]
+    for i, path in enumerate(paths):
+        sf.write(path, _music(i, seconds), SR)
+    return paths
+
+
+def _index(roots, index_dir: Path, encoder: str = "features"):
+    from livedj.library.indexer import Settings, index_library
+
+    return index_library([str(r) for r in roots], str(index_dir), Settings(encoder=encoder), jobs=1)
+
+
+def _stored(index_dir: Path) -> dict[int, str]:
+    """Track id -> path of every good track in the store."""
+    from livedj.library.store import Store
+
+    store = Store(index_dir, readonly=True)
+    try:
+        return {i: t.path for i, t in store.tracks().items()}
+    finally:
+        store.close()
+
+
+# -- the index keeps what it cannot see ----------------------------------------------------------------
+def test_a_library_folder_that_is_not_there_keeps_its_tracks(tmp_path):
+    """`livedj index /media/usb/Music` with the stick unplugged used to drop every track of it."""
+    usb, stick, index_dir = tmp_path / "usb", tmp_path / "stick", tmp_path / "index"
+    _library(usb, 2)
+    _library(stick, 1)
+    link = tmp_path / "music-link"  # ~/Music -> the stick's folder: a dangling link once it is unplugged
+    link.symlink_to(stick)
+    assert _index([usb, link], index_dir).indexed == 3
+    usb.rename(tmp_path / "unplugged")
+    stick.rename(tmp_path / "unplugged-stick")
+    report = _index([usb, link], index_dir)
+    assert report.removed == 0 and report.index_items == 3 and len(_stored(index_dir)) == 3
+    assert any("no such folder" in why and "2 indexed tracks are kept" in why for _, why in report.skipped)
+    (tmp_path / "unplugged").rename(usb)
+    (usb / "t1.wav").unlink()  # a file deleted from a folder that is there still leaves the index
+    report = _index([usb], index_dir)
+    assert report.removed == 1 and report.index_items == 2
+
+
+def test_index_names_what_it_was_given_and_did_not_index(tmp_path, monkeypatch):
+    """An empty PATH (an unset shell variable) indexed the current folder; a named non-audio file was ignored silently."""
+    here = tmp_path / "cwd"
+    _library(here, 1)
+    monkeypatch.chdir(here)
+    notes, playlist = tmp_path / "notes.txt", tmp_path / "set.m3u"
+    notes.write_text("hello")
+    playlist.write_text(str(here / "t0.wav") + "\n")
+    report = _index(["", notes, playlist], tmp_path / "index")
+    assert report.indexed == 0 and report.index_items == 0
+    reasons = dict(report.skipped)
+    assert reasons == {"''": "an empty path (not the current folder)", str(notes): "not an audio file (.txt)",
+                       str(playlist): "not an audio file (.m3u)"}
+
+
+# -- one damaged file must not spoil the index ------------------------------------------------------------
+def test_a_damaged_float_file_is_skipped_and_leaves_every_vector_finite(tmp_path):
+    """A float WAV with NaN samples (or samples ~100x full scale) gave a NaN vector; the library's fit,
+    learned over every track, then made *every* vector NaN: all similarities 0, silently."""
+    from livedj.library import index as annoy_index
+
+    lib = tmp_path / "lib"
+    _library(lib, 3)
+    music = _music(3)
+    nan = music.copy()
+    nan[SR:SR + 10] = np.nan
+    sf.write(lib / "nan.wav", nan, SR, subtype="FLOAT")
+    sf.write(lib / "loud.wav", music * 100.0, SR, subtype="FLOAT")
+    report = _index([lib], tmp_path / "index", encoder="musicnn")
+    reasons = {Path(p).name: why for p, why in report.skipped}
+    assert reasons == {"nan.wav": "damaged audio: NaN or infinite samples",
+                       "loud.wav": "damaged audio: samples far beyond full scale (no finite vector)"}
+    assert report.indexed == 3 and report.index_items == 3
+    loaded = annoy_index.load(tmp_path / "index")
+    ids = list(_stored(tmp_path / "index"))
+    assert len(ids) == 3 and all(np.isfinite(loaded.annoy.get_item_vector(i)).all() for i in ids)
