@@ -105,3 +105,15 @@ def test_a_damaged_float_file_is_skipped_and_leaves_every_vector_finite(tmp_path
     loaded = annoy_index.load(tmp_path / "index")
     ids = list(_stored(tmp_path / "index"))
     assert len(ids) == 3 and all(np.isfinite(loaded.annoy.get_item_vector(i)).all() for i in ids)
+
+
+# -- the command line ---------------------------------------------------------------------------------
+def test_an_offset_past_any_timestamp_decodes_nothing(tmp_path):
+    """`livedj suggest x.wav --at 1e15`: PyAV's seek raised OverflowError (a traceback)."""
+    from livedj.audio.decode import decode
+
+    path = tmp_path / "a.wav"
+    sf.write(path, _music(0, 4.0), SR)
+    for at in (1e15, 1e300):
+        assert decode(path, 16000, at, 5.0).size == 0
+    assert decode(path, 16000, 1.0, 1.0).size == 16000  # an ordinary offset still reads

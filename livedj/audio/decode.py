@@ -213,6 +213,8 @@ def _chunks(path, sample_rate: int, offset: float) -> Iterator[np.ndarray]:
                 try:
                     container.seek(int(seek_to / stream.time_base), stream=stream, backward=True)
                     seeked = True
+                except OverflowError:  # past any 64-bit timestamp (--at 1e15): far past the end
+                    return
                 except (av.error.FFmpegError, OSError):
                     seeked = False
             if not seeked:  # unseekable: decode from the start and count samples
