@@ -6,12 +6,15 @@ code run in this process.
 """
 from __future__ import annotations
 
+import argparse
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from faults_common import _main_here, has_traceback, one_line
 
 pytestmark = pytest.mark.faults
 
@@ -117,3 +120,32 @@ def test_an_offset_past_any_timestamp_decodes_nothing(tmp_path):
     for at in (1e15, 1e300):
         assert decode(path, 16000, at, 5.0).size == 0
     assert decode(path, 16000, 1.0, 1.0).size == 16000  # an ordinary offset still reads
+
+
+def test_mix_journey_plans_through_the_library(tmp_path):
+    """`livedj mix --journey A B` called plan() with a keyword it no longer takes: a TypeError, every time."""
+    from livedj.commands.mix import _journey
+    from livedj.config import defaults, override
+
+    paths = _library(tmp_path / "lib", 4)
+    _index([tmp_path / "lib"], tmp_path / "index")
+    config = override(defaults(), {"index": {"path": str(tmp_path / "index")}, "analysis": {"encoder": "features"}})
+    args = argparse.Namespace(journey=[str(paths[0]), str(paths[3])], steps=1)
+    planned = _journey(args, config)
+    assert planned[0] == str(paths[0]) and planned[-1] == str(paths[3]) and len(planned) == 3
+
+
+def test_a_mix_of_no_readable_record_says_so_and_keeps_the_earlier_file(tmp_path):
+    """It failed with "No such file or directory: '.m.wav.partial' -> 'm.wav'"."""
+    from livedj.mix.make import OutputError, make_mix
+
+    out = tmp_path / "m.wav"
+    shutil.copy(_library(tmp_path / "lib", 1)[0], out)
+    before = out.read_bytes()
+    (tmp_path / "empty.mp3").write_bytes(b"")
+    (tmp_path / "text.flac").write_text("not audio\n" * 100)
+    with pytest.raises(OutputError) as e:
+        make_mix([tmp_path / "empty.mp3", tmp_path / "text.flac"], out, show_progress=False)
+    assert str(e.value) == f"{out}: not written: none of the 2 records could be read"
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "empty.mp3", "lib", "m.wav", "text.flac"]

@@ -43,10 +43,12 @@ def read_m3u(path: str) -> list[str]:
 def _journey(args, config) -> list[str]:
     from livedj.commands.journey import plan, resolve
     from livedj.encoders import encoder_id
+    from livedj.encoders.adapted import resolve_head
+    from livedj.engine.loader import ranking_from_config
     from livedj.library import index as annoy_index
     from livedj.library.store import Store
 
-    enc = encoder_id(config["analysis"]["encoder"])
+    enc = encoder_id(config["analysis"]["encoder"], resolve_head(config))
     index = annoy_index.load(config["index"]["path"], encoder=enc)
     store = Store(config["index"]["path"], readonly=True)
     try:
@@ -55,7 +57,9 @@ def _journey(args, config) -> list[str]:
     finally:
         store.close()
     waypoints = [resolve(w, tracks) for w in args.journey]
-    ids = plan(waypoints, vectors, tracks, index, args.steps, pitch_range=config["ranking"]["pitch_range"])
+    ranking = ranking_from_config(config["ranking"])  # as `livedj journey` plans it
+    ids = plan(waypoints, vectors, tracks, index, args.steps, weights=ranking.weights, rules=ranking.rules,
+               candidates=ranking.candidates)
     return [tracks[i].path for i in ids]
 
 

@@ -58,6 +58,8 @@ def make_mix(paths, out_path, options: MixOptions = MixOptions(), *, show_progre
     progress, advance = _progress_bar(total, f"mixing {len(paths)} records", show_progress)
     with progress, MixWriter(out_path, options.sample_rate, title=Path(out_path).stem) as writer:
         entries, stats = render(paths, writer, options, progress=advance, on_record=on_record)
+        if not any(e.start is not None for e in entries):  # nothing to write: a file already there stays
+            raise OutputError(f"{out_path}: not written: none of the {len(paths)} records could be read")
     write_sidecars(entries, stats, out_path)
     return entries, stats
 
