@@ -122,6 +122,24 @@ def test_an_offset_past_any_timestamp_decodes_nothing(tmp_path):
     assert decode(path, 16000, 1.0, 1.0).size == 16000  # an ordinary offset still reads
 
 
+@pytest.mark.parametrize("argv, option", [
+    (["playlist", "x", "--at", "-5"], "--at"), (["playlist", "x", "--at", "nan"], "--at"),
+    (["playlist", "x", "--seed-random", "-5"], "--seed-random"),
+    (["mix", "a.wav", "-o", "m.wav", "--lufs", "nan"], "--lufs"),
+    (["mix", "a.wav", "-o", "m.wav", "--lufs", "1e300"], "--lufs"),
+    (["mix", "--journey", "a", "b", "--steps", "-5", "-o", "m.wav"], "--steps"),
+    (["demo", "--duration", "1e300"], "--duration")])
+def test_hostile_option_values_are_usage_errors(argv, option, tmp_path, monkeypatch):
+    """Each was a traceback (negative --at or --seed-random, --duration 1e300) or silently wrong output
+    (--lufs nan wrote a mix of constant DC)."""
+    for kind in ("CONFIG", "DATA", "CACHE"):  # nothing of the user's is read or written
+        monkeypatch.setenv(f"XDG_{kind}_HOME", str(tmp_path / kind.lower()))
+    result = _main_here(argv)
+    lines = [ln for ln in one_line(result.stderr) if not ln.startswith(("usage:", " "))]
+    assert result.returncode == 2 and not has_traceback(result.stderr), result.stderr
+    assert len(lines) == 1 and option in lines[0], result.stderr
+
+
 def test_mix_journey_plans_through_the_library(tmp_path):
     """`livedj mix --journey A B` called plan() with a keyword it no longer takes: a TypeError, every time."""
     from livedj.commands.mix import _journey

@@ -12,7 +12,7 @@ import math
 import os
 from typing import Callable
 
-__all__ = ["seconds", "positive_seconds", "positive", "count", "osc_target", "output_file"]
+__all__ = ["seconds", "positive_seconds", "positive", "number", "count", "osc_target", "output_file"]
 
 
 def _number(text: str) -> float:
@@ -47,6 +47,17 @@ def positive(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
     return value
+
+
+def number(lo: float, hi: float) -> Callable[[str], float]:
+    """A finite number in ``lo..hi``."""
+    def parse(text: str) -> float:
+        value = _number(text)
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be {lo:g}..{hi:g}, got {text[:40]!r}")
+        return value
+
+    return parse
 
 
 def count(lo: int = 1, hi: int = 1_000_000) -> Callable[[str], int]:

@@ -66,8 +66,8 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("--dir", metavar="DIR", help="where the demo library and index go "
                                                     "(default: $XDG_CACHE_HOME/livedj/demo)")
-    parser.add_argument("--duration", type=argtypes.positive_seconds, default=20.0, metavar="S",
-                        help="seconds of live demo (default 20)")
+    parser.add_argument("--duration", type=argtypes.number(1.0, 3600.0), default=20.0, metavar="S",
+                        help="seconds of live demo, 1-3600 (default 20)")
     parser.add_argument("--fast", action="store_true", help="run the live part as fast as possible")
     parser.add_argument("--no-dashboard", action="store_true", help="print JSON lines instead of the dashboard")
 

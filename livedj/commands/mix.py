@@ -16,18 +16,20 @@ TAKES_INDEX = True
 
 
 def add_arguments(parser) -> None:
+    from livedj.commands import argtypes
+
     parser.add_argument("tracks", nargs="*", metavar="TRACK", help="audio files in play order")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--m3u", metavar="FILE", help="take the records from this playlist")
     source.add_argument("--journey", nargs=2, metavar=("A", "B"), help="plan a journey through the library from A to B")
     source.add_argument("--preview", nargs=2, metavar=("NOW", "NEXT"), help="only the transition NOW -> NEXT")
-    parser.add_argument("--steps", type=int, default=8, metavar="N", help="records between A and B of --journey (default 8)")
+    parser.add_argument("--steps", type=argtypes.count(0, 1000), default=8, metavar="N", help="records between A and B of --journey (default 8)")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the mix: .mp3, .flac, .ogg or .wav")
     parser.add_argument("--blend-bars", type=int, metavar="BARS", help="length of each blend (default 16; preview 8)")
     parser.add_argument("--phrase-bars", type=int, default=16, choices=(8, 16, 32), help="blends start on these phrase boundaries")
     parser.add_argument("--ramp-bars", type=int, default=8, metavar="BARS",
                         help="bars over which the incoming record returns to its own tempo after the blend (default 8)")
-    parser.add_argument("--lufs", type=float, default=-14.0, help="loudness of every record, LUFS (default -14)")
+    parser.add_argument("--lufs", type=argtypes.number(-70.0, 0.0), default=-14.0, help="loudness of every record, LUFS (default -14)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -25,14 +25,16 @@ NEAR_DUPLICATE = 0.995
 
 
 def add_arguments(parser) -> None:
+    from livedj.commands import argtypes
+
     parser.add_argument("seed", metavar="SEED", help="library track (path or unique title words) or an audio file")
     parser.add_argument("--n", type=int, default=20, metavar="N", help="records after the seed (default 20)")
     parser.add_argument("--lookback", type=int, default=3, metavar="K",
                         help="query with the mean of the last K records' vectors (default 3)")
     parser.add_argument("--drunk", type=float, default=0.2, metavar="X",
                         help="random wander of the query, as the live /drunk (default 0.2; 0 = deterministic)")
-    parser.add_argument("--seed-random", type=int, metavar="INT", help="random seed for --drunk (repeatable chains)")
-    parser.add_argument("--at", type=float, default=30.0, metavar="SECONDS",
+    parser.add_argument("--seed-random", type=argtypes.count(0, 2**63 - 1), metavar="INT", help="random seed for --drunk (repeatable chains)")
+    parser.add_argument("--at", type=argtypes.seconds, default=30.0, metavar="SECONDS",
                         help="where to analyse a SEED file that is not in the library (default 30)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the chain: .m3u/.m3u8, .csv or .xml (rekordbox)")
     parser.add_argument("--relative", action="store_true", help="M3U paths relative to the playlist's folder")
