@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from livedj.library.tags import tag_text
+
 SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -146,7 +148,7 @@ class History:
         rows = self.db.execute(
             """SELECT id, session_id, at, path, title, artist, album, duration, bpm, key, source, confidence
                FROM plays WHERE session_id = ? ORDER BY at, id""", (session_id,))
-        return [Play(r[0], r[1], r[2], os.fsdecode(bytes(r[3])), r[4] or "", r[5] or "", r[6] or "", *r[7:])
+        return [Play(r[0], r[1], r[2], os.fsdecode(bytes(r[3])), tag_text(r[4]), tag_text(r[5]), tag_text(r[6]), *r[7:])
                 for r in rows]
 
     def played_paths(self, since: float) -> set[str]:

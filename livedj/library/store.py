@@ -16,6 +16,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from livedj.library.tags import tag_text
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -240,8 +242,8 @@ class Store:
         out = {}
         for r in rows:
             path = os.fsdecode(bytes(r[1]))
-            title = r[2] or Path(path).stem
-            out[r[0]] = Track(r[0], path, title, r[3] or "", r[4] or "", r[5], r[6], r[7], r[8], r[9], *r[10:])
+            title = tag_text(r[2]) or tag_text(Path(path).stem)  # a store written before tag_text may hold controls
+            out[r[0]] = Track(r[0], path, title, tag_text(r[3]), tag_text(r[4]), r[5], r[6], r[7], r[8], r[9], *r[10:])
         return out
 
     def errors(self) -> list[tuple[str, str]]:

@@ -2,8 +2,19 @@
 from __future__ import annotations
 
 import os
+import re
 
 from livedj.dsp.tonal import parse_key
+
+# C0 and C1 control characters and DEL: a tag's ESC would drive the terminal (clear the screen, set the
+# window's title) wherever the title is shown, a newline would split a table's row
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]+")
+
+
+def tag_text(text: str | None) -> str:
+    """A tag's text as one line of plain characters: control characters become spaces, runs of white
+    space one space. Applied where tags enter (files, the store, the set log), so every display is safe."""
+    return " ".join(_CONTROLS.sub(" ", text or "").split())
 
 
 def _first(tags, *names: str) -> str | None:
@@ -13,7 +24,7 @@ def _first(tags, *names: str) -> str | None:
         except (KeyError, ValueError):
             value = None
         if value:
-            text = str(value[0] if isinstance(value, list) else value).strip()
+            text = tag_text(str(value[0] if isinstance(value, list) else value))
             if text:
                 return text
     return None
@@ -101,7 +112,7 @@ def _raw_tags(path) -> dict[str, str]:
             value = frame.text[0] if hasattr(frame, "text") else frame[0]
             if isinstance(value, bytes):
                 value = value.decode("utf-8", "replace")
-            if str(value).strip():
-                out[field] = str(value).strip()
+            if tag_text(str(value)):
+                out[field] = tag_text(str(value))
                 break
     return out
