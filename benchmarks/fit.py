@@ -5,7 +5,7 @@ fits centring + LDA over tracks, projects every window and writes the cache back
 random unit vectors of the shape a 1,000-track library gives (windows per track from the
 configured beginning, 200-d musicnn), so no decoding is involved -- as at index time.
 
-Baseline, in the same process: :func:`livedj.library.indexer.analyze_file` (decode, musicnn
+Baseline, in the same process: :func:`livedj.library.track_analysis.analyze_file` (decode, musicnn
 beginning, BPM, key, segment vectors, fingerprints) of generated four-minute MP3s, one thread,
 scaled to 1,000 files over 2 worker processes. Target: the fit adds <= 10 % to that.
 """
@@ -51,7 +51,8 @@ def _fit_seconds(n_tracks: int, windows_per_track: int, repeat: int = 3) -> floa
 
 def run(quick: bool = False) -> list[dict]:
     from livedj.encoders import get_encoder
-    from livedj.library.indexer import Settings, analyze_file
+    from livedj.library.indexer import Settings
+    from livedj.library.track_analysis import analyze_file
 
     settings = Settings(encoder="musicnn", threads=1)
     paths = synth_library(1 if quick else 3, 40.0 if quick else 240.0, "mp3")

@@ -44,7 +44,8 @@ def accuracies(encoder_name: str, paths: list, windows_per_track: int, condition
     from livedj.encoders import encoder_dim, encoder_id, get_encoder
     from livedj.library import index as annoy_index
     from livedj.dsp import WINDOW_S
-    from livedj.library.indexer import index_library, load_beginning
+    from livedj.library.indexer import index_library
+    from livedj.library.track_analysis import load_beginning
     from livedj.library.store import Store
 
     settings = _settings(encoder_name)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from livedj.audio.decode import DecodeError, decode
-from livedj.library.indexer import first_sound
+from livedj.dsp.level import first_sound
 
 SR = 16000  #: musicnn's sample rate
 W = 80000  #: one 5-s window at SR

@@ -11,7 +11,7 @@ import numpy as np
 
 from livedj.dsp.rhythm import estimate_tempo
 from livedj.dsp.tonal import estimate_key
-from livedj.library.indexer import load_beginning
+from livedj.library.track_analysis import load_beginning
 
 
 def main(cache: str, out: str) -> None:

@@ -211,7 +211,7 @@ def test_queries_are_projected_so_a_track_finds_itself(lib_a):
     """Base vectors in, projected index: a track's own beginning is its nearest neighbour."""
     from livedj.encoders import get_encoder
     from livedj.library import index as annoy_index
-    from livedj.library.indexer import beginning_vector
+    from livedj.library.track_analysis import beginning_vector
     from livedj.library.store import Store
 
     _, idx, files = lib_a

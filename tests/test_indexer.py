@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from livedj.encoders import get_encoder
-from livedj.library.indexer import beginning_windows, segment_vectors
+from livedj.library.track_analysis import beginning_windows, segment_vectors
 from livedj.synth import TrackSpec, render_track
 
 SR = 16000

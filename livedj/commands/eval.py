@@ -39,7 +39,7 @@ def evaluate(root: str, encoders: list[str], *, k: int = 10, beginning_s: float 
 
     from livedj.audio.decode import DecodeError
     from livedj.encoders import get_encoder
-    from livedj.library.indexer import MIN_AUDIO_S, beginning_vector, load_beginning
+    from livedj.library.track_analysis import MIN_AUDIO_S, beginning_vector, load_beginning
 
     files = labelled_files(root)
     models = {name: get_encoder(name, threads=2, head=head) for name in encoders}

@@ -95,7 +95,8 @@ def embed_folder(root: str, encoder, *, beginning_s: float = 15.0, booth: bool =
     from livedj.audio.decode import DecodeError, decode
     from livedj.commands.labelled import labelled_files
     from livedj.commands.eval_room import standard_booth
-    from livedj.library.indexer import MIN_AUDIO_S, first_sound
+    from livedj.dsp.level import first_sound
+    from livedj.library.track_analysis import MIN_AUDIO_S
 
     files = labelled_files(root)
     windows, clean, heard, labels, skipped = [], [], [], [], []

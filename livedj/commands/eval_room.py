@@ -116,7 +116,7 @@ def evaluate_room(root: str, encoders: Sequence, *, k: int = 10, beginning_s: fl
     from livedj.audio.decode import DecodeError, decode
     from livedj.commands.labelled import labelled_files, random_precision
     from livedj.dsp.level import first_sound
-    from livedj.library.indexer import MIN_AUDIO_S
+    from livedj.library.track_analysis import MIN_AUDIO_S
 
     files = labelled_files(root)
     fp_eval = _FingerprintEval(files, max_track_s, confirm_votes=votes, progress=progress) if fingerprints else None

@@ -77,7 +77,7 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
 def print_report(report: Report, console: Console) -> None:
     from rich.text import Text
 
-    from livedj.library.indexer import SILENT
+    from livedj.library.track_analysis import SILENT
 
     silent = sum(SILENT in reason for _, reason in report.skipped)
     console.print(f"[bold]indexed {report.indexed}[/] · unchanged {report.unchanged} · "

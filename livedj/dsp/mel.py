@@ -114,7 +114,8 @@ def mel_power(y: np.ndarray, sr: int = SR, n_fft: int = N_FFT, hop: int = HOP, n
 
 def log_compress(mel: np.ndarray) -> np.ndarray:
     """musicnn's ``logC`` compression: round to float16 (as musicnn stored it), then log10(10000 x + 1) in float32."""
-    rounded = np.asarray(mel).astype(np.float16).astype(np.float32)
+    # held at float16's largest value first: only input far beyond full scale gets there, and it would cast to inf
+    rounded = np.minimum(np.asarray(mel), np.finfo(np.float16).max).astype(np.float16).astype(np.float32)
     return np.log10(np.float32(10000.0) * rounded + np.float32(1.0))
 
 

@@ -31,7 +31,7 @@ def _wanted() -> str:
 def _key_file(job: tuple[str, float, int, float, float | None]):
     """(path, (key, confidence, key_end, key_end_confidence) or None): one file's keys estimated again.
 
-    Reads the sound :func:`livedj.library.indexer.analyze_file` read, from the stored start of sound:
+    Reads the sound :func:`livedj.library.track_analysis.analyze_file` read, from the stored start of sound:
     the whole track (``beginning_s`` None: the segment settings decode it whole), or only its beginning
     (decoding no more than that).
     """
