@@ -420,3 +420,23 @@ def test_mixxx_is_running_sees_a_journal(tmp_path):
     db.write_bytes(b"")
     (tmp_path / "mixxxdb.sqlite-journal").write_bytes(b"x")
     assert mixxx_is_running(db) is True
+
+
+def test_mixxx_folder_named_instead_of_its_database(tmp_path):
+    """`--from-mixxx ~/.mixxx`: the folder's mixxxdb.sqlite is read; a folder without one is named."""
+    from livedj.library.importers.playlists import read_mixxx_playlists
+
+    folder = tmp_path / ".mixxx"
+    folder.mkdir()
+    with pytest.raises(LibraryImportError, match=r"\.mixxx: a folder without mixxxdb\.sqlite"):
+        read_mixxx_library(folder)
+    with pytest.raises(LibraryImportError, match=r"\.mixxx: a folder without mixxxdb\.sqlite"):
+        read_mixxx_playlists(folder)
+    db = make_mixxx_db(folder / "mixxxdb.sqlite")
+    loc = db.execute("INSERT INTO track_locations (location) VALUES ('/m/x.mp3')").lastrowid
+    db.execute("INSERT INTO library (title, location) VALUES ('X', ?)", (loc,))
+    db.commit()
+    db.close()
+    tracks, problems = read_mixxx_library(folder)
+    assert [t.path for t in tracks] == ["/m/x.mp3"] and problems == []
+    assert read_mixxx_playlists(folder) == ([], [])

@@ -41,6 +41,26 @@ def default_mixxx_db() -> Path:
     return home / ".mixxx" / "mixxxdb.sqlite"
 
 
+def mixxx_db_file(db_path=None) -> str:
+    """The database file to read: ``db_path`` (None: :func:`default_mixxx_db`), or the ``mixxxdb.sqlite``
+    inside it when the DJ named Mixxx's folder (``~/.mixxx``).
+
+    Raises
+    ------
+    LibraryImportError
+        Neither such a file nor a folder holding one.
+    """
+    name = os.fsdecode(default_mixxx_db() if db_path is None else db_path)
+    if os.path.isdir(name):
+        inside = os.path.join(name, "mixxxdb.sqlite")
+        if os.path.isfile(inside):
+            return inside
+        raise LibraryImportError(f"{name}: a folder without mixxxdb.sqlite (pass the path of Mixxx's database)")
+    if not os.path.isfile(name):
+        raise LibraryImportError(f"{name}: no such file (is Mixxx installed? pass the path of mixxxdb.sqlite)")
+    return name
+
+
 def connect_ro(db_path, timeout: float = 5.0, *, mode: str = "ro", **kwargs) -> sqlite3.Connection:
     """Open a Mixxx database through an SQLite URI; ``mode="ro"`` (default) never creates or writes,
     ``mode="rw"`` writes but never creates."""
@@ -127,10 +147,7 @@ def read_mixxx_library(db_path=None) -> tuple[list[ImportedTrack], Problems]:
     LibraryImportError
         The file is missing, locked for longer than the timeout, or not a Mixxx database.
     """
-    db_path = default_mixxx_db() if db_path is None else db_path
-    name = os.fsdecode(db_path)
-    if not os.path.isfile(db_path):
-        raise LibraryImportError(f"{name}: no such file (is Mixxx installed? pass the path of mixxxdb.sqlite)")
+    db_path = name = mixxx_db_file(db_path)
     problems: Problems = []
     try:
         db = connect_ro(db_path)

@@ -174,13 +174,9 @@ def read_mixxx_playlists(db_path=None) -> tuple[list[Sequence], Problems]:
     Auto DJ's queue is left out (it is a queue, not a choice). Deleted tracks are kept: a set is
     what was played, whether or not the file is still in Mixxx's library.
     """
-    from livedj.library.importers.mixxxdb import (PLHT_NOT_HIDDEN, PLHT_SET_LOG, columns, connect_ro,
-                                                  default_mixxx_db)
+    from livedj.library.importers.mixxxdb import PLHT_NOT_HIDDEN, PLHT_SET_LOG, columns, connect_ro, mixxx_db_file
 
-    db_path = default_mixxx_db() if db_path is None else db_path
-    name = os.fsdecode(db_path)
-    if not os.path.isfile(db_path):
-        raise LibraryImportError(f"{name}: no such file (is Mixxx installed? pass the path of mixxxdb.sqlite)")
+    db_path = name = mixxx_db_file(db_path)
     problems: Problems = []
     out: list[Sequence] = []
     try:
