@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -147,6 +149,23 @@ def test_bad_files_give_one_line_errors(tmp_path):
         read_rekordbox_xml(_write(tmp_path / "c.nml", TRAKTOR_NML))
     with pytest.raises(LibraryImportError, match="broken.xml"):
         read_traktor_nml(broken)
+
+
+def test_an_nml_without_a_collection_is_named_like_rekordbox(tmp_path):
+    """A bare <NML/> said "0 tracks", then "no DJ library imported"; rekordbox names what is missing."""
+    with pytest.raises(LibraryImportError) as e:
+        read_traktor_nml(_write(tmp_path / "bare.nml", "<NML VERSION='19'/>"))
+    assert str(e.value) == (f"{tmp_path / 'bare.nml'}: no <COLLECTION> element "
+                            "(pass Traktor's collection.nml or an exported playlist)")
+    with pytest.raises(LibraryImportError, match=r"bare\.xml: no <COLLECTION> element"):
+        read_rekordbox_xml(_write(tmp_path / "bare.xml", "<DJ_PLAYLISTS Version='1.0.0'/>"))
+    empty = _write(tmp_path / "empty.nml", "<NML VERSION='19'><COLLECTION ENTRIES='0'/></NML>")
+    assert read_traktor_nml(empty) == ([], [])  # an empty collection is a collection
+    run = subprocess.run([sys.executable, "-m", "livedj", "index", "--from-traktor", str(tmp_path / "bare.nml"),
+                          "--index", str(tmp_path / "index")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.splitlines() == [f"livedj index: {tmp_path / 'bare.nml'}: no <COLLECTION> element "
+                                       "(pass Traktor's collection.nml or an exported playlist)"]
 
 
 TRAKTOR_NML = """<?xml version="1.0" encoding="UTF-8" standalone="no" ?>
