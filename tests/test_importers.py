@@ -290,3 +290,14 @@ def test_traktor_collection_on_an_unmounted_volume(tmp_path):
 </COLLECTION></NML>''', encoding="utf-8")
     (track,), problems = read_traktor_nml(nml)
     assert track.path.endswith("/livedj-test-absent-volume/Sets/a.mp3") and track.path != "/Sets/a.mp3"
+
+
+def test_index_of_a_collection_whose_files_are_all_missing(tmp_path):
+    """Every file gone: the report names it and the context step learns nothing (it raised a TypeError
+    from numpy on an empty float array: a traceback after the report)."""
+    nml = _write(tmp_path / "one.nml", "<NML VERSION='19'><COLLECTION ENTRIES='1'><ENTRY TITLE='x'><LOCATION "
+                                        f"DIR='{tmp_path}/:gone/:' FILE='a.mp3' VOLUME=''/></ENTRY></COLLECTION></NML>")
+    run = subprocess.run([sys.executable, "-m", "livedj", "index", "--from-traktor", str(nml),
+                          "--index", str(tmp_path / "index")], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in run.stderr and run.returncode == 0, run.stderr
+    assert "a.mp3: in the traktor library, but the file is missing" in run.stdout
