@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from livedj.library.importers import (LibraryImportError, location_to_path, path_to_location,
-                                      read_rekordbox_xml, read_traktor_nml)
+                                      read_mixxx_library, read_rekordbox_xml, read_traktor_nml)
 from livedj.library.importers.traktor import traktor_path
 
 REKORDBOX_XML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -301,3 +301,24 @@ def test_index_of_a_collection_whose_files_are_all_missing(tmp_path):
                           "--index", str(tmp_path / "index")], capture_output=True, text=True, timeout=120)
     assert "Traceback" not in run.stderr and run.returncode == 0, run.stderr
     assert "a.mp3: in the traktor library, but the file is missing" in run.stdout
+
+
+def test_mixxx_row_whose_location_is_not_in_track_locations_is_listed(tmp_path):
+    """A library row whose location id names no track_locations row was dropped by the JOIN, unlisted."""
+    from test_mixxx import add_track, make_mixxx_db  # Mixxx's own DDL
+
+    path = tmp_path / "mixxxdb.sqlite"
+    db = make_mixxx_db(path)
+    add_track(db, str(tmp_path / "gone.mp3"), title="Kept")
+    db.execute("INSERT INTO library (title, location) VALUES ('Dangling', 999)")
+    db.execute("INSERT INTO library (title, location) VALUES ('No location', NULL)")
+    db.execute("INSERT INTO library (title, location, mixxx_deleted) VALUES ('Deleted', 998, 1)")
+    db.close()
+    tracks, problems = read_mixxx_library(path)
+    assert [t.title for t in tracks] == ["Kept"]
+    assert problems == [(f"{path}: library id 2", "location id 999 is not in track_locations; skipped"),
+                        (f"{path}: library id 3", "no location id; skipped")]  # deleted in Mixxx: not listed
+    run = subprocess.run([sys.executable, "-m", "livedj", "index", "--from-mixxx", str(path),
+                          "--index", str(tmp_path / "index")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert f"{path}: library id 2: location id 999 is not in track_locations; skipped" in run.stdout
