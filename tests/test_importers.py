@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
 from livedj.library.importers import (LibraryImportError, location_to_path, path_to_location,
-                                      read_rekordbox_xml, read_traktor_nml)
+                                      read_mixxx_library, read_rekordbox_xml, read_traktor_nml)
 from livedj.library.importers.traktor import traktor_path
 
 REKORDBOX_XML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -149,6 +151,23 @@ def test_bad_files_give_one_line_errors(tmp_path):
         read_traktor_nml(broken)
 
 
+def test_an_nml_without_a_collection_is_named_like_rekordbox(tmp_path):
+    """A bare <NML/> said "0 tracks", then "no DJ library imported"; rekordbox names what is missing."""
+    with pytest.raises(LibraryImportError) as e:
+        read_traktor_nml(_write(tmp_path / "bare.nml", "<NML VERSION='19'/>"))
+    assert str(e.value) == (f"{tmp_path / 'bare.nml'}: no <COLLECTION> element "
+                            "(pass Traktor's collection.nml or an exported playlist)")
+    with pytest.raises(LibraryImportError, match=r"bare\.xml: no <COLLECTION> element"):
+        read_rekordbox_xml(_write(tmp_path / "bare.xml", "<DJ_PLAYLISTS Version='1.0.0'/>"))
+    empty = _write(tmp_path / "empty.nml", "<NML VERSION='19'><COLLECTION ENTRIES='0'/></NML>")
+    assert read_traktor_nml(empty) == ([], [])  # an empty collection is a collection
+    run = subprocess.run([sys.executable, "-m", "livedj", "index", "--from-traktor", str(tmp_path / "bare.nml"),
+                          "--index", str(tmp_path / "index")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.splitlines() == [f"livedj index: {tmp_path / 'bare.nml'}: no <COLLECTION> element "
+                                       "(pass Traktor's collection.nml or an exported playlist)"]
+
+
 TRAKTOR_NML = """<?xml version="1.0" encoding="UTF-8" standalone="no" ?>
 <NML VERSION="19"><HEAD COMPANY="www.native-instruments.com" PROGRAM="Traktor"></HEAD>
 <MUSICFOLDERS></MUSICFOLDERS>
@@ -271,3 +290,35 @@ def test_traktor_collection_on_an_unmounted_volume(tmp_path):
 </COLLECTION></NML>''', encoding="utf-8")
     (track,), problems = read_traktor_nml(nml)
     assert track.path.endswith("/livedj-test-absent-volume/Sets/a.mp3") and track.path != "/Sets/a.mp3"
+
+
+def test_index_of_a_collection_whose_files_are_all_missing(tmp_path):
+    """Every file gone: the report names it and the context step learns nothing (it raised a TypeError
+    from numpy on an empty float array: a traceback after the report)."""
+    nml = _write(tmp_path / "one.nml", "<NML VERSION='19'><COLLECTION ENTRIES='1'><ENTRY TITLE='x'><LOCATION "
+                                        f"DIR='{tmp_path}/:gone/:' FILE='a.mp3' VOLUME=''/></ENTRY></COLLECTION></NML>")
+    run = subprocess.run([sys.executable, "-m", "livedj", "index", "--from-traktor", str(nml),
+                          "--index", str(tmp_path / "index")], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in run.stderr and run.returncode == 0, run.stderr
+    assert "a.mp3: in the traktor library, but the file is missing" in run.stdout
+
+
+def test_mixxx_row_whose_location_is_not_in_track_locations_is_listed(tmp_path):
+    """A library row whose location id names no track_locations row was dropped by the JOIN, unlisted."""
+    from test_mixxx import add_track, make_mixxx_db  # Mixxx's own DDL
+
+    path = tmp_path / "mixxxdb.sqlite"
+    db = make_mixxx_db(path)
+    add_track(db, str(tmp_path / "gone.mp3"), title="Kept")
+    db.execute("INSERT INTO library (title, location) VALUES ('Dangling', 999)")
+    db.execute("INSERT INTO library (title, location) VALUES ('No location', NULL)")
+    db.execute("INSERT INTO library (title, location, mixxx_deleted) VALUES ('Deleted', 998, 1)")
+    db.close()
+    tracks, problems = read_mixxx_library(path)
+    assert [t.title for t in tracks] == ["Kept"]
+    assert problems == [(f"{path}: library id 2", "location id 999 is not in track_locations; skipped"),
+                        (f"{path}: library id 3", "no location id; skipped")]  # deleted in Mixxx: not listed
+    run = subprocess.run([sys.executable, "-m", "livedj", "index", "--from-mixxx", str(path),
+                          "--index", str(tmp_path / "index")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert f"{path}: library id 2: location id 999 is not in track_locations; skipped" in run.stdout

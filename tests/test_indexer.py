@@ -76,3 +76,37 @@ def test_a_worker_keeps_freed_arrays_for_the_next_file():
     counts = {mode: int(subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True,
                                        check=True).stdout) for mode in ("default", "keep")}
     assert counts["keep"] < counts["default"] / 10, counts
+
+
+def test_a_short_or_silent_file_is_skipped_for_its_true_reason(tmp_path):
+    """The sound of a short file in its last, partial 128-ms frame was not heard ("0.0 s of sound"),
+    and a silent 20-s file was "too short: 0.0 s" rather than silent. Both analysis paths."""
+    from livedj.dsp.level import first_sound
+    from livedj.library.track_analysis import Settings, analyze_file
+    from livedj.synth import write_audio
+
+    sr = 44100
+
+    def tone(seconds, db=-10.0):
+        t = np.arange(int(seconds * sr)) / sr
+        return (10 ** (db / 20) * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+
+    silence = lambda seconds: np.zeros(int(seconds * sr), np.float32)  # noqa: E731
+    files = {"tail.wav": np.concatenate([silence(0.4), tone(0.1)]), "tone.wav": tone(0.5),
+             "blank.wav": silence(0.5), "silent.wav": silence(20.0), "hiss.flac": tone(20.0, db=-60.0)}
+    for name, audio in files.items():
+        write_audio(tmp_path / name, audio, sr)
+    encoder = get_encoder("features", threads=1)
+    for hop in (5.0, 0.0):  # the whole track decoded, or only its beginning
+        settings = Settings(encoder="features", segment_hop_s=hop)
+        why = {name: analyze_file(str(tmp_path / name), settings, encoder).error for name in files}
+        assert why == {"tail.wav": "too short: 0.1 s of sound (3 s needed)",
+                       "tone.wav": "too short: 0.5 s of sound (3 s needed)",
+                       "blank.wav": "too short: 0.0 s of sound (3 s needed)",
+                       "silent.wav": "silent or near-silent: not music (nothing above -50 dBFS in 20.0 s)",
+                       "hiss.flac": "silent or near-silent: not music (nothing above -50 dBFS in 20.0 s)"}, hop
+    # a record: its first sound is where it was (the partial frame is never looked at when a whole one is loud)
+    record = _track(20.0)
+    assert first_sound(record, SR) == first_sound(record[:len(record) // 2048 * 2048], SR) == 0.384  # LEAD_IN 0.5 s
+    assert first_sound(np.zeros(100, np.float32), SR) == 100 / SR  # shorter than a frame, silent
+    assert first_sound(np.full(100, 0.1, np.float32), SR) == 0.0

@@ -100,6 +100,22 @@ def test_unwritable_output_fails_before_rendering(tmp_path):
         folder.chmod(0o700)
 
 
+@pytest.mark.parametrize("option,value,allowed", [("--blend-bars", "0", "1..128"), ("--blend-bars", "-4", "1..128"),
+                                                  ("--blend-bars", "1000000000", "1..128"),
+                                                  ("--ramp-bars", "-1", "0..128"), ("--ramp-bars", "1000000000", "0..128")])
+def test_bar_counts_out_of_range_are_usage_errors(tmp_path, option, value, allowed):
+    """`--blend-bars 0` silently meant the default (16), 10^9 rendered a mix of cuts; each is a usage
+    error naming the option, before anything is decoded or written."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "livedj", "mix", str(tmp_path / "a.flac"), str(tmp_path / "b.flac"),
+                          "-o", str(tmp_path / "mix.wav"), option, value], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.splitlines()[-1] == f"livedj mix: error: argument {option}: must be {allowed}, got {value}"
+    assert list(tmp_path.iterdir()) == []
+
+
 def _decode(path) -> np.ndarray:
     """The file as (channels, n) float32, whatever its sample format."""
     resampler = av.AudioResampler(format="fltp", rate=SR)

@@ -73,3 +73,24 @@ def _indexed_at(index_dir):
     out = store.db.execute("SELECT path, indexed_at FROM tracks ORDER BY path").fetchall()
     store.close()
     return out
+
+
+def test_a_first_run_stopped_by_ctrl_c_leaves_nothing_to_estimate_again(tmp_path):
+    """The analysis was recorded only at the end of a run: after Ctrl-C (KeyboardInterrupt, as SIGINT
+    raises it) the files already stored looked like an older livedj's, and the next run decoded them
+    again for their keys and fingerprints."""
+    build_demo_library(tmp_path / "library", DEMO_TRACKS[:4], duration=20.0, formats=("flac",))
+    index_dir = tmp_path / "index"
+
+    def ctrl_c_after_two(event, done, total, path):
+        if event == "file" and done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        index_library([tmp_path / "library"], index_dir, SETTINGS, jobs=1, n_trees=4, progress=ctrl_c_after_two)
+    assert len(_keys(index_dir)) == 2
+    events = []
+    report = index_library([tmp_path / "library"], index_dir, SETTINGS, jobs=1, n_trees=4,
+                           progress=lambda event, done, total, path: events.append(event))
+    assert report.indexed == 2 and report.unchanged == 2 and report.rekeyed == 0
+    assert {"key", "fingerprint"}.isdisjoint(events), sorted(set(events))

@@ -13,6 +13,8 @@ DESCRIPTION = (
     "beside the mix. --preview NOW NEXT renders only the one transition (about 30 s).")
 
 TAKES_INDEX = True
+#: The longest blend or tempo ramp accepted, in bars (128 bars: 4 min at 128 BPM, 8.5 min at 60).
+MAX_BARS = 128
 
 
 def add_arguments(parser) -> None:
@@ -25,9 +27,10 @@ def add_arguments(parser) -> None:
     source.add_argument("--preview", nargs=2, metavar=("NOW", "NEXT"), help="only the transition NOW -> NEXT")
     parser.add_argument("--steps", type=argtypes.count(0, 1000), default=8, metavar="N", help="records between A and B of --journey (default 8)")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the mix: .mp3, .flac, .ogg or .wav")
-    parser.add_argument("--blend-bars", type=int, metavar="BARS", help="length of each blend (default 16; preview 8)")
+    parser.add_argument("--blend-bars", type=argtypes.count(1, MAX_BARS), metavar="BARS",
+                        help=f"length of each blend, 1-{MAX_BARS} (default 16; preview 8)")
     parser.add_argument("--phrase-bars", type=int, default=16, choices=(8, 16, 32), help="blends start on these phrase boundaries")
-    parser.add_argument("--ramp-bars", type=int, default=8, metavar="BARS",
+    parser.add_argument("--ramp-bars", type=argtypes.count(0, MAX_BARS), default=8, metavar="BARS",
                         help="bars over which the incoming record returns to its own tempo after the blend (default 8)")
     parser.add_argument("--lufs", type=argtypes.number(-70.0, 0.0), default=-14.0, help="loudness of every record, LUFS (default -14)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -70,10 +73,7 @@ def main(args, config) -> int:
     from livedj.mix.make import OutputError, make_mix, make_preview
     from livedj.mix.render import MixOptions
 
-    blend = args.blend_bars or (8 if args.preview else 16)
-    if blend < 1 or args.ramp_bars < 0:
-        print("livedj mix: --blend-bars must be >= 1 and --ramp-bars >= 0", file=sys.stderr)
-        return 2
+    blend = args.blend_bars if args.blend_bars is not None else (8 if args.preview else 16)
     options = MixOptions(blend_bars=blend, phrase_bars=args.phrase_bars, ramp_bars=args.ramp_bars,
                          target_lufs=args.lufs)
     try:

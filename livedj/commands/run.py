@@ -193,6 +193,9 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
 
         recorder = Recorder(ring, record)
     show_dashboard = dashboard and not json_lines and config["dashboard"]["enabled"] and out.isatty()
+    if mixxx is not None and not show_dashboard:  # the first failure of each kind, once: polls go on
+        mixxx.on_error = lambda text: print(f"livedj run: cannot follow Mixxx: {text} (retrying every "
+                                            f"{mixxx.interval_s:g} s)", file=err, flush=True)
 
     def on_signal(signum, frame):
         notifier.stopping()

@@ -56,13 +56,19 @@ def first_sound(y: np.ndarray, sample_rate: int, floor_db: float = -50.0, below_
     """Seconds of leading silence in ``y``: where the first frame louder than both thresholds starts.
 
     A frame is sound when its RMS exceeds ``floor_db`` dBFS and is within ``below_peak_db`` of the
-    loudest frame; all silence gives the length of ``y``.
+    loudest frame; all silence gives the length of ``y``. The last, partial frame counts only when
+    no whole frame is sound (a short file whose sound is all in it; a file shorter than a frame).
     """
     n = len(y) // SILENCE_FRAME
-    if n == 0:
-        return 0.0
+    tail = y[n * SILENCE_FRAME:].astype(np.float64)
+    tail_rms = float(np.sqrt(np.mean(tail ** 2) + 1e-20)) if len(tail) else 0.0
     frames = y[: n * SILENCE_FRAME].reshape(n, SILENCE_FRAME)
     rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-20)
-    threshold = max(10 ** (floor_db / 20), rms.max() * 10 ** (-below_peak_db / 20))
+    loudest = rms.max() if n else tail_rms
+    threshold = max(10 ** (floor_db / 20), loudest * 10 ** (-below_peak_db / 20))
     loud = np.flatnonzero(rms > threshold)
-    return float(loud[0] * SILENCE_FRAME / sample_rate) if len(loud) else float(len(y) / sample_rate)
+    if len(loud):
+        return float(loud[0] * SILENCE_FRAME / sample_rate)
+    if tail_rms > threshold:
+        return float(n * SILENCE_FRAME / sample_rate)
+    return float(len(y) / sample_rate)

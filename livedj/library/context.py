@@ -321,7 +321,7 @@ def build(sequences, audio: dict[int, np.ndarray] | None = None, *, track_ids=No
     stats = {"lists": len(usable), "by_kind": {k: sum(s.kind == k for s in usable) for k in ("crate", "playlist", "set")},
              "tracks": n, "learned": int(learned.sum()), "transitions": int(after.sum()),
              "sound_map_cosine": None, "sound_map_mean_cosine": None, "sound_map_train": 0, "predicted": 0}
-    with_audio = np.asarray([t in audio for t in ids.tolist()])
+    with_audio = np.asarray([t in audio for t in ids.tolist()], dtype=bool)  # bool also when empty
     train = np.flatnonzero(learned & with_audio)
     if len(train) >= 8 and audio:
         x = np.stack([np.asarray(audio[int(t)], np.float32) for t in ids[train]])

@@ -130,6 +130,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         store, damaged = verify.open_store(index_dir)
         if damaged:
             report.repaired.append(damaged)
+        _record_analysis_if_empty(store)
         enc_id = encoder_id(settings.encoder, settings.head)
         known = store.fingerprints()
         window_cache = vector_fit.load_windows(index_dir, enc_id, settings.beginning_s)
@@ -233,6 +234,20 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         verify.unlock(lock)
     report.seconds = time.perf_counter() - began
     return report
+
+
+def _record_analysis_if_empty(store) -> None:
+    """A store without analysed files (new, or set aside as damaged) will hold only this livedj's keys and
+    landmarks: record their analysis now. Recorded only at the end of a run, a run stopped before it (Ctrl-C)
+    left the files it stored looking like an older livedj's: the next run estimated their keys and
+    fingerprints again."""
+    from livedj.library.refingerprint import FINGERPRINT_META, current_params
+    from livedj.library.rekey import KEY_META, current_analysis
+
+    if store.db.execute("SELECT 1 FROM tracks WHERE status = 'ok' LIMIT 1").fetchone() is None:
+        store.set_meta(KEY_META, current_analysis())
+        store.set_meta(FINGERPRINT_META, current_params())
+        store.db.commit()
 
 
 def _prefer_dj(result: FileResult, track) -> None:

@@ -54,6 +54,9 @@ class MixxxHistoryPoller:
     recent_s : float
         On the first poll, the track already at the end of the history is reported only if Mixxx
         added it less than ``recent_s`` ago (it is playing now); an older one is yesterday's set.
+    on_error : callable, optional
+        Called with the one-line failure (database, reason) the first time a poll fails for each
+        reason (a missing database, a locked one, ...), not on every poll; the poller retries.
 
     Attributes
     ----------
@@ -64,9 +67,11 @@ class MixxxHistoryPoller:
     """
 
     def __init__(self, db_path, on_played: Callable[[ImportedTrack], None], interval_s: float = 2.0,
-                 *, recent_s: float = 600.0):
+                 *, recent_s: float = 600.0, on_error: Callable[[str], None] | None = None):
         self.db_path = db_path
         self.on_played = on_played
+        self.on_error = on_error
+        self._reported: set[str] = set()  # the reasons already given to on_error
         self.interval_s = float(interval_s)
         self.recent_s = float(recent_s)
         self.errors = 0
@@ -106,8 +111,8 @@ class MixxxHistoryPoller:
             try:
                 found = self._newest()
             except (sqlite3.Error, LibraryImportError, OSError) as e:
-                self.errors += 1
-                self.last_error = f"{os.fsdecode(self.db_path)}: {e}"
+                name = os.fsdecode(self.db_path)
+                self._fail(f"{name}: " + ("no such file" if not os.path.exists(name) else str(e)))
                 return None
             first = not self._primed
             self._primed = True
@@ -143,9 +148,16 @@ class MixxxHistoryPoller:
             try:
                 self.poll_once()
             except Exception as e:  # on_played's own failures must not kill the thread
-                self.errors += 1
-                self.last_error = f"on_played: {type(e).__name__}: {e}"
+                self._fail(f"on_played: {type(e).__name__}: {e}")
             self._stop.wait(self.interval_s)
+
+    def _fail(self, text: str) -> None:
+        """Count a failed poll; tell :attr:`on_error` the first time this reason occurs."""
+        self.errors += 1
+        self.last_error = text
+        if self.on_error is not None and text not in self._reported:
+            self._reported.add(text)
+            self.on_error(text)
 
     def start(self) -> None:
         """Poll every ``interval_s`` in a daemon thread (idempotent)."""

@@ -19,6 +19,13 @@ from livedj.library import workers
 FINGERPRINT_META = "fingerprint_params"
 
 
+def current_params() -> str:
+    """:data:`livedj.dsp.fingerprint.PARAMS` as stored under :data:`FINGERPRINT_META`."""
+    from livedj.dsp import fingerprint as fp
+
+    return json.dumps(fp.PARAMS, sort_keys=True)
+
+
 def _stored_fingerprint_params(store, index_dir: str) -> str | None:
     """The parameters the stored landmarks were computed with, as canonical JSON; None if unknown.
 
@@ -61,9 +68,7 @@ def refingerprint(store, index_dir: str, fresh: set[bytes], progress: Callable[[
     The parameters are recorded in the store once every file is done; a worker that died leaves
     them unrecorded, so that the next run does the pass again. Returns how many files were done.
     """
-    from livedj.dsp import fingerprint as fp
-
-    want = json.dumps(fp.PARAMS, sort_keys=True)
+    want = current_params()
     rows = store.db.execute("SELECT id, path FROM tracks WHERE status = 'ok' AND landmarks IS NOT NULL").fetchall()
     if _stored_fingerprint_params(store, index_dir) == want or not rows:
         if store.get_meta(FINGERPRINT_META) != want:

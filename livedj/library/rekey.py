@@ -24,7 +24,8 @@ KEY_META = "key_analysis"
 KEY_ANALYSIS = {"version": 3, "opening": "relatives", "index_temperature": INDEX_TEMPERATURE}
 
 
-def _wanted() -> str:
+def current_analysis() -> str:
+    """:data:`KEY_ANALYSIS` as stored under :data:`KEY_META`."""
     return json.dumps(KEY_ANALYSIS, sort_keys=True)
 
 
@@ -61,7 +62,7 @@ def rekey(store, settings, fresh: set[bytes], progress: Callable[[str, int, int,
     worker that died leaves it unrecorded, so the next run does the pass again. Files that cannot be
     decoded keep their key. Returns how many files were done.
     """
-    want = _wanted()
+    want = current_analysis()
     if store.get_meta(KEY_META) == want:
         return 0
     rows = store.db.execute("SELECT path, start_s FROM tracks WHERE status = 'ok' AND key_source = 'audio'").fetchall()

@@ -132,8 +132,12 @@ def analyze_file(path: str, settings: Settings, encoder: Encoder, segment_encode
         return FileResult(path, False, error=f"{CORRUPT}: NaN or infinite samples", tags=tags)
     if samples.size and np.max(np.abs(samples)) > FAR_BEYOND_FULL_SCALE:  # no real master: every frame would clip
         return FileResult(path, False, error=f"{CORRUPT}: samples far beyond full scale", tags=tags)
+    if len(head) == 0 and start >= MIN_AUDIO_S:  # long enough, but not one frame of sound in it
+        return FileResult(path, False, error=f"{SILENT} (nothing above {SILENT_DBFS:.0f} dBFS in {start:.1f} s)",
+                          tags=tags)
     if len(head) < MIN_AUDIO_S * sr:
-        return FileResult(path, False, error=f"too short: {len(head) / sr:.1f} s of sound", tags=tags)
+        return FileResult(path, False, error=f"too short: {len(head) / sr:.1f} s of sound ({MIN_AUDIO_S:g} s needed)",
+                          tags=tags)
     level = 20 * np.log10(np.sqrt(np.mean(np.square(head, dtype=np.float64))) + 1e-12)
     if level < SILENT_DBFS:  # no frame rose above the floor in the first minute: not music
         return FileResult(path, False, error=f"{SILENT} ({level:.0f} dBFS)", tags=tags)

@@ -86,13 +86,17 @@ def key_from_mixxx(key_id, key_text, where: str, problems: Problems) -> int | No
     return parse_key_text(key_text, where, "key", problems)
 
 
-def track_select(db: sqlite3.Connection) -> str:
-    """The SELECT list/joins giving (id, artist, title, album, duration, bpm, key, key_id, location)."""
+def track_select(db: sqlite3.Connection, *, every_row: bool = False) -> str:
+    """The SELECT list/joins giving (id, artist, title, album, duration, bpm, key, key_id, location).
+
+    ``every_row``: also the library rows whose location id matches no ``track_locations`` row
+    (their location is NULL), so that they can be reported."""
     lib = columns(db, "library")
     key_id = "l.key_id" if "key_id" in lib else "NULL"
     key = "l.key" if "key" in lib else "NULL"
+    join = "LEFT JOIN" if every_row else "JOIN"
     return (f"SELECT l.id, l.artist, l.title, l.album, l.duration, l.bpm, {key}, {key_id}, tl.location "
-            "FROM library l JOIN track_locations tl ON tl.id = l.location")
+            f"FROM library l {join} track_locations tl ON tl.id = l.location")
 
 
 def row_to_track(row, where: str, problems: Problems, crates=()) -> ImportedTrack | None:
@@ -159,9 +163,18 @@ def read_mixxx_library(db_path=None) -> tuple[list[ImportedTrack], Problems]:
             raise LibraryImportError(f"{name}: not a Mixxx database (no library/track_locations tables)")
         crates = _crates(db)
         where_deleted = " WHERE COALESCE(l.mixxx_deleted, 0) = 0" if "mixxx_deleted" in lib else ""
+        # Library rows whose location id names no track_locations row: {library id: location id}.
+        dangling = dict(db.execute("SELECT l.id, l.location FROM library l LEFT JOIN track_locations tl "
+                                   "ON tl.id = l.location" + (where_deleted or " WHERE 1") + " AND tl.id IS NULL"))
         tracks = []
-        for row in db.execute(track_select(db) + where_deleted + " ORDER BY l.id"):
-            t = row_to_track(row, f"{name}: library id {row[0]}", problems, crates.get(row[0], ()))
+        for row in db.execute(track_select(db, every_row=True) + where_deleted + " ORDER BY l.id"):
+            where = f"{name}: library id {row[0]}"
+            if row[0] in dangling:
+                loc = dangling[row[0]]
+                problems.append((where, "no location id; skipped" if loc is None else
+                                 f"location id {loc} is not in track_locations; skipped"))
+                continue
+            t = row_to_track(row, where, problems, crates.get(row[0], ()))
             if t is not None:
                 tracks.append(t)
     except sqlite3.DatabaseError as e:

@@ -45,8 +45,8 @@ import os
 import re
 
 from livedj.dsp.tonal import key_name
-from livedj.library.importers.common import (ImportedTrack, Problems, parse_bpm, parse_duration,
-                                             parse_key_text, parse_xml_root, text)
+from livedj.library.importers.common import (ImportedTrack, LibraryImportError, Problems, parse_bpm,
+                                             parse_duration, parse_key_text, parse_xml_root, text)
 
 #: Traktor MUSICAL_KEY VALUE -> livedj key index (the identity: both are C..B major, C..B minor).
 TRAKTOR_KEYS = {value: value for value in range(24)}
@@ -176,10 +176,13 @@ def read_traktor_nml(path, *, volumes: dict[str, str] | None = None) -> tuple[li
     Raises
     ------
     LibraryImportError
-        The file is missing, not well-formed XML, or not an NML document.
+        The file is missing, not well-formed XML, not an NML document, or has no COLLECTION.
     """
     name = os.fsdecode(path)
     root = parse_xml_root(path, "NML", "Traktor NML file")
+    if root.find("COLLECTION") is None:
+        raise LibraryImportError(f"{name}: no <COLLECTION> element (pass Traktor's collection.nml "
+                                 "or an exported playlist)")
     problems: Problems = []
     rows = []
     by_key: dict[str, str] = {}
