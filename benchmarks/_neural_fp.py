@@ -143,12 +143,28 @@ def database(net):
     return np.concatenate(vecs), np.concatenate(track), np.concatenate(frame)
 
 
-def score(net, db, y: np.ndarray, k: int = 5) -> tuple[int, float, float]:
+SPEEDS = (0.925, 0.95, 0.975, 1.0, 1.025, 1.05, 1.075)  #: pitch-fader hypotheses (renders at +-6 % fall between)
+
+
+def score(net, db, y: np.ndarray, speeds=SPEEDS) -> tuple[int, float, float]:
+    """:func:`score_at` under every speed hypothesis (the query resampled back to speed 1): the best."""
+    from livedj.dsp.room import speed_change
+
+    return max((score_at(net, db, y if s == 1.0 else speed_change(y, 1.0 / s, SR)) for s in speeds),
+               key=lambda r: r[1])
+
+
+def score_at(net, db, y: np.ndarray, k: int = 5) -> tuple[int, float, float]:
     """(best track, its score, the best other track's score): votes of the query's patches at one offset."""
+    import torch
+
     vecs, track, frame = db
     q = embed(net, patches(log_mel(y), Q_HOP))
-    sims = q @ vecs.T
-    top = np.argpartition(-sims, k, axis=1)[:, :k]
+    if not len(q):
+        return 0, 0.0, 0.0
+    s_t, top_t = torch.topk(torch.from_numpy(q) @ torch.from_numpy(vecs).T, k, dim=1)
+    top, top_s = top_t.numpy(), s_t.numpy()
+    sims = {(qi, int(d)): float(top_s[qi, c]) for qi in range(len(q)) for c, d in enumerate(top[qi])}
     votes: dict = {}
     for qi in range(len(q)):
         seen = set()
@@ -157,7 +173,7 @@ def score(net, db, y: np.ndarray, k: int = 5) -> tuple[int, float, float]:
             if key in seen:
                 continue
             seen.add(key)
-            votes[key] = votes.get(key, 0.0) + max(0.0, float(sims[qi, d]) - 0.5)
+            votes[key] = votes.get(key, 0.0) + max(0.0, sims[qi, int(d)] - 0.5)
     if not votes:
         return 0, 0.0, 0.0
     # neighbouring offsets are one alignment split by the patch grid
@@ -179,26 +195,39 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--conds", default="alt@1,preset@1,alt@1.06,alt@0.94")
+    ap.add_argument("--every", type=int, default=1, help="every n-th query of the database's corpus")
+    ap.add_argument("--absent-every", type=int, default=3, help="every n-th query of records not in it")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     t0 = time.time()
-    clean, room = training_pairs()
-    print(f"training pairs: {len(clean)} chunks of c1 ({time.time() - t0:.0f} s)")
-    net = train(clean, room, args.steps, args.minutes)
+    clean = room = None
+    from benchmarks.common import cache_dir
+
+    saved = cache_dir("neural-fp") / f"model-{args.steps}.pt"
+    if saved.exists():
+        net = model()
+        net.load_state_dict(torch.load(saved))
+    else:
+        clean, room = training_pairs()
+        print(f"training pairs: {len(clean)} chunks of c1 ({time.time() - t0:.0f} s)")
+        net = train(clean, room, args.steps, args.minutes)
+        torch.save(net.state_dict(), saved)
     db = database(net)
     print(f"database: {len(db[0])} vectors of c2 ({time.time() - t0:.0f} s)")
     index = library("c2")
     conds = args.conds.split(",")
-    mine = [q for q in queries("c2", 76, 15.0) if q[0] in conds]
-    theirs = [q for q in queries("c1", 134, 15.0) if q[0] in conds]
+    mine = [q for q in queries("c2", 76, 15.0) if q[0] in conds][::args.every]
+    theirs = [q for q in queries("c1", 134, 15.0) if q[0] in conds][::args.absent_every]
     absent = [score(net, db, y)[1] for _, _, y in theirs]
     absent_fp = sum(decide(match_audio(y, SR, index)) is not None for _, _, y in theirs)
+    dump = {"absent": np.array(absent), "absent_cond": np.array([c for c, _, _ in theirs])}
     thr = float(np.quantile(absent, 0.99))
     print(f"records not in the database (c1's renders, {len(absent)}): score p50 {np.median(absent):.2f}, "
           f"p99 {thr:.2f}, max {max(absent):.2f}; landmarks named {absent_fp}")
     for cond in conds:
         rows = [(t, *score(net, db, y), decide(match_audio(y, SR, index))) for c, t, y in mine if c == cond]
         n = len(rows)
+        dump[cond] = np.array([(t, b, s_, o, -1 if m is None else m.track_id) for t, b, s_, o, m in rows])
         nn_right = sum(b == t and s > thr for t, b, s, _, _ in rows)
         nn_wrong = sum(b != t and s > thr for t, b, s, _, _ in rows)
         lm = sum(m is not None and (m.track_id == t or t in m.same) for t, _, _, _, m in rows)
@@ -208,6 +237,7 @@ def main(argv=None) -> int:
         print(f"c2 {cond:10s} {n:4d} queries: landmarks {lm} ({100 * lm / n:.1f} %), learned {nn_right} "
               f"({100 * nn_right / n:.1f} %, wrong {nn_wrong}; top-1 without threshold {top1}), "
               f"either {either} ({100 * either / n:.1f} %)", flush=True)
+    np.savez(cache_dir("neural-fp") / "scores.npz", **dump)
     print(f"total {time.time() - t0:.0f} s")
     return 0
 
