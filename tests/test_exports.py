@@ -74,7 +74,8 @@ def test_csv(plays, tmp_path):
     r2 = dict(zip(CSV_COLUMNS, rows[2]))
     assert r2["title"] == "Two, with comma" and r2["artist"] == 'Say "hi"' and r2["key"] == "" and r2["bpm"] == ""
     r3 = dict(zip(CSV_COLUMNS, rows[3]))
-    assert r3["title"] == "Odd\nname" and os.fsencode(r3["path"]) == b"/music/raw/\xff\xfe name.mp3"
+    # a newline in a tag is read as a space since tags are cleaned where they enter (tags.tag_text)
+    assert r3["title"] == "Odd name" and os.fsencode(r3["path"]) == b"/music/raw/\xff\xfe name.mp3"
     assert len(rows) == 5
 
 
