@@ -112,7 +112,8 @@ def _raw_tags(path) -> dict[str, str]:
             value = frame.text[0] if hasattr(frame, "text") else frame[0]
             if isinstance(value, bytes):
                 value = value.decode("utf-8", "replace")
-            if tag_text(str(value)):
-                out[field] = tag_text(str(value))
+            text = tag_text(str(value))
+            if text:
+                out[field] = text
                 break
     return out

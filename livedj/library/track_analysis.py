@@ -142,8 +142,8 @@ def analyze_file(path: str, settings: Settings, encoder: Encoder, segment_encode
     if level < SILENT_DBFS:  # no frame rose above the floor in the first minute: not music
         return FileResult(path, False, error=f"{SILENT} ({level:.0f} dBFS)", tags=tags)
     windows = beginning_windows(head, encoder)
-    if not np.isfinite(windows).all():  # e.g. samples far beyond full scale overflow the encoder
-        return FileResult(path, False, error=f"{CORRUPT}: samples far beyond full scale (no finite vector)", tags=tags)
+    if not np.isfinite(windows).all():  # a last guard for the fit: the checks above leave no known cause
+        return FileResult(path, False, error=f"{CORRUPT}: the encoder gave no finite vector", tags=tags)
     result = FileResult(path, True, tags=tags, vector=unit(np.mean(windows, axis=0)), windows=windows, start_s=start)
     if settings.segment_hop_s > 0:
         from livedj.dsp.fingerprint import landmarks
