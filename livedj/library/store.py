@@ -224,6 +224,39 @@ class Store:
         for track_id, hop, blob in rows:
             yield track_id, float(hop), np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
 
+    def damaged(self, encoder: str, segment_dim: int) -> set[bytes]:
+        """Encoded paths of good rows embedded by ``encoder`` whose stored vectors are not all finite numbers.
+
+        Parameters
+        ----------
+        encoder : str
+            The encoder id of the rows checked (others are analysed again anyway).
+        segment_dim : int
+            The width of a segment vector.
+
+        Returns
+        -------
+        set of bytes
+            Rows whose beginning vector holds a NaN or infinity, or whose segments hold an
+            infinity or a row only partly NaN. An all-NaN segment row is a silent stretch, stored
+            so on purpose (track_analysis.segment_vectors): not damage.
+        """
+        out = set()
+        rows = self.db.execute("SELECT path, vector, segments FROM tracks WHERE status = 'ok' AND encoder = ?",
+                               (encoder,))
+        for raw, blob, seg_blob in rows:
+            if blob is not None and not np.isfinite(np.frombuffer(blob, dtype=np.float32)).all():
+                out.add(bytes(raw))
+            elif seg_blob is not None:
+                seg = np.frombuffer(seg_blob, dtype=np.float32)
+                if np.isinf(seg).any():
+                    out.add(bytes(raw))
+                elif segment_dim > 0 and seg.size % segment_dim == 0:  # else another encoder's width: not ours to judge
+                    nan = np.isnan(seg.reshape(-1, segment_dim))
+                    if (nan.any(axis=1) & ~nan.all(axis=1)).any():
+                        out.add(bytes(raw))
+        return out
+
     def landmarks(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(track id, hashes uint32, frame times int32) of every good row with a fingerprint."""
         rows = self.db.execute(
