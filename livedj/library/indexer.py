@@ -120,7 +120,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
     from livedj.encoders import encoder_dim, encoder_id
     from livedj.library import index as annoy_index  # here, not at the top: a worker process imports
     from livedj.library import vectors as vector_fit  # this module and needs neither (numba: ~0.4 s each)
-    from livedj.library.refingerprint import refingerprint
+    from livedj.library.refingerprint import current_params, refingerprint
+    from livedj.library.rekey import current_analysis
 
     began = time.perf_counter()
     report = Report(index_dir=str(index_dir))
@@ -194,9 +195,10 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                           bpm_source=result.bpm_source, key=result.key, key_source=result.key_source,
                           start_s=result.start_s, encoder=enc_id, vector=result.vector, segments=result.segments,
                           segment_hop=settings.segment_hop_s if result.segments is not None else None,
-                          landmarks=result.landmarks)
+                          landmarks=result.landmarks,
+                          fingerprint_params=current_params() if result.landmarks is not None else None)
                 store.set_key_analysis(f.path, result.key_confidence if result.key_source == "audio" else None,
-                                       result.key_end, result.key_end_confidence)
+                                       result.key_end, result.key_end_confidence, key_analysis=current_analysis())
                 report.indexed += 1
                 window_cache[encode_path(f.path)] = result.windows
             else:
@@ -246,7 +248,8 @@ def _record_analysis_if_empty(store) -> None:
     """A store without analysed files (new, or set aside as damaged) will hold only this livedj's keys and
     landmarks: record their analysis now. Recorded only at the end of a run, a run stopped before it (Ctrl-C)
     left the files it stored looking like an older livedj's: the next run estimated their keys and
-    fingerprints again."""
+    fingerprints again. (A store of an older livedj is upgraded file by file instead: each row records
+    what made its key and landmarks, see ``store._ADDED_COLUMNS``.)"""
     from livedj.library.refingerprint import FINGERPRINT_META, current_params
     from livedj.library.rekey import KEY_META, current_analysis
 
