@@ -140,3 +140,27 @@ def test_a_blend_shows_both_decks_with_bars_relative_to_the_louder():
     assert next(line for line in lines_q if "Outgoing – Alpha" in line).count("█") == outgoing.count("█")
     one = text_of(Dashboard().render(make_update(now_playing=now, decks=decks[:1]), INFO), 100)
     assert "and deck" not in one  # one record: the plain NOW PLAYING line
+
+
+def test_a_mixxx_follow_problem_is_shown_until_a_poll_reads_the_database_again(tmp_path):
+    """mixxx.follow with the dashboard on: the poller's failure was only counted; now it is a line."""
+    from livedj.library.mixxx import MixxxHistoryPoller
+    from tests.test_mixxx import make_mixxx_db
+
+    db = tmp_path / "mixxxdb.sqlite"
+    db.write_bytes(b"not a database, garbage " * 100)
+    poller = MixxxHistoryPoller(db, lambda track: None, interval_s=2.0)
+    assert poller.status() is None  # nothing known yet: nothing shown
+    poller.poll_once()
+    info = {**INFO, "mixxx": poller.status()}
+    for width, update in ((100, make_update()), (60, None)):  # running, and while waiting for the first update
+        text = text_of(Dashboard().render(update, info), width)
+        assert "⚠ cannot follow Mixxx: " in text and "dashboard error" not in text
+        joined = " ".join(line.strip(" │") for line in text.splitlines())  # the line may fold: read it whole
+        assert "file is not a database (retrying every 2 s)" in joined, text  # folded, never cut short
+        assert max(len(line) for line in text.splitlines()) <= width
+    db.unlink()
+    make_mixxx_db(db).close()  # Mixxx's database is back: the next poll reads it
+    poller.poll_once()
+    assert poller.status() is None
+    assert "Mixxx" not in text_of(Dashboard().render(make_update(), {**INFO, "mixxx": poller.status()}), 100)

@@ -35,7 +35,7 @@ def library(tmp_path):
 
 
 def _as_older_livedj(index_dir, *, params=OLDER, scramble=True):
-    """What an older livedj left in ``index_dir``: no parameters recorded in the store, its
+    """What an older livedj left in ``index_dir``: no parameters recorded in the store (nor per file), its
     landmarks (``scramble``: other hashes, as other parameters give) and its fingerprint index
     labelled with ``params``, the manifest vouching for the files as written."""
     store = Store(index_dir)
@@ -44,6 +44,7 @@ def _as_older_livedj(index_dir, *, params=OLDER, scramble=True):
         for track_id, h, t in list(store.landmarks()):
             store.set_landmarks(track_id, (rng.integers(1, 2 ** fp.HASH_BITS, len(h)).astype(np.uint32), t))
     store.db.execute("DELETE FROM meta WHERE key = ?", (FINGERPRINT_META,))
+    store.db.execute("UPDATE tracks SET fingerprint_params = NULL")  # nor per file (it had no such column)
     store.db.commit()
     store.close()
     manifest = annoy_index.read_manifest(index_dir)

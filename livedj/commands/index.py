@@ -89,6 +89,10 @@ def print_report(report: Report, console: Console) -> None:
         console.print(Text.assemble(("  skipped ", "yellow"), f"{path}: {reason}"), soft_wrap=True)
     for why in report.repaired:
         console.print(Text.assemble(("  repaired ", "cyan"), f"rebuilt from the store: {why}"), soft_wrap=True)
+    if report.damaged:
+        console.print(Text.assemble(("  repaired ", "cyan"), f"{report.damaged} tracks with damaged vectors (NaN or "
+                                                             "infinite, from an older livedj) analysed again"),
+                      soft_wrap=True)
     if report.rekeyed:
         console.print(Text.assemble(("  keys ", "cyan"), f"{report.rekeyed} keys estimated again (a newer key analysis; "
                                                          "keys from tags or the DJ's software kept)"), soft_wrap=True)

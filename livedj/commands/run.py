@@ -194,8 +194,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
         recorder = Recorder(ring, record)
     show_dashboard = dashboard and not json_lines and config["dashboard"]["enabled"] and out.isatty()
     if mixxx is not None and not show_dashboard:  # the first failure of each kind, once: polls go on
-        mixxx.on_error = lambda text: print(f"livedj run: cannot follow Mixxx: {text} (retrying every "
-                                            f"{mixxx.interval_s:g} s)", file=err, flush=True)
+        mixxx.on_error = lambda text: print(f"livedj run: {mixxx.describe(text)}", file=err, flush=True)
 
     def on_signal(signum, frame):
         notifier.stopping()
@@ -242,7 +241,8 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
                         "not in library",
                         "outputs": osc.summary() if osc else "no OSC targets",
                         **({"control": control.summary()} if control else {}),
-                        **({"set log": setlog.status()} if setlog.status() else {})}
+                        **({"set log": setlog.status()} if setlog.status() else {}),
+                        "mixxx": mixxx.status() if mixxx else None}  # None: following, or not asked to
 
             Dashboard().run(lambda: loop.latest, get_info, loop.finished, fps=config["dashboard"]["fps"])
         else:

@@ -35,6 +35,7 @@ class Report:
     repaired: list[str] = field(default_factory=list)  #: why the index was rebuilt with nothing new to analyse
     cleaned: list[str] = field(default_factory=list)  #: leftovers of interrupted runs, removed
     rekeyed: int = 0  #: files whose audio key an older key analysis gave, estimated again
+    damaged: int = 0  #: unchanged files analysed again: their stored vectors were not all finite (an older livedj)
 
     @property
     def files_per_s(self) -> float:
@@ -119,7 +120,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
     from livedj.encoders import encoder_dim, encoder_id
     from livedj.library import index as annoy_index  # here, not at the top: a worker process imports
     from livedj.library import vectors as vector_fit  # this module and needs neither (numba: ~0.4 s each)
-    from livedj.library.refingerprint import refingerprint
+    from livedj.library.refingerprint import current_params, refingerprint
+    from livedj.library.rekey import current_analysis
 
     began = time.perf_counter()
     report = Report(index_dir=str(index_dir))
@@ -134,6 +136,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         enc_id = encoder_id(settings.encoder, settings.head)
         known = store.fingerprints()
         window_cache = vector_fit.load_windows(index_dir, enc_id, settings.beginning_s)
+        damaged = _damaged(store, window_cache, enc_id, encoder_dim(settings.segment_encoder, settings.head))
         roots = [os.fsdecode(r) for r in roots]
         # "" (an unset shell variable) is not the current folder: whatever is under it would be indexed
         problems: list[tuple[str, str]] = [("''", "an empty path (not the current folder)") for r in roots if not r]
@@ -158,7 +161,11 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             old = known.get(encode_path(f.path))
             # a file stored without cached windows (an older livedj, or a run killed before the build)
             # is not re-decoded: its stored beginning vector is projected instead (library/vectors.py)
-            if old and old[0] == f.size and old[1] == f.mtime_ns and (old[2] == "error" or old[3] == enc_id):
+            current = old and old[0] == f.size and old[1] == f.mtime_ns and (old[2] == "error" or old[3] == enc_id)
+            if current and old[2] == "ok" and encode_path(f.path) in damaged:  # unchanged, its vectors unusable
+                report.damaged += 1
+                current = False
+            if current:
                 if old[2] == "error":
                     report.skipped.append((display_path(encode_path(f.path)), f"{old[4]} (unchanged since it failed)"))
                 else:
@@ -188,9 +195,10 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                           bpm_source=result.bpm_source, key=result.key, key_source=result.key_source,
                           start_s=result.start_s, encoder=enc_id, vector=result.vector, segments=result.segments,
                           segment_hop=settings.segment_hop_s if result.segments is not None else None,
-                          landmarks=result.landmarks)
+                          landmarks=result.landmarks,
+                          fingerprint_params=current_params() if result.landmarks is not None else None)
                 store.set_key_analysis(f.path, result.key_confidence if result.key_source == "audio" else None,
-                                       result.key_end, result.key_end_confidence)
+                                       result.key_end, result.key_end_confidence, key_analysis=current_analysis())
                 report.indexed += 1
                 window_cache[encode_path(f.path)] = result.windows
             else:
@@ -240,7 +248,8 @@ def _record_analysis_if_empty(store) -> None:
     """A store without analysed files (new, or set aside as damaged) will hold only this livedj's keys and
     landmarks: record their analysis now. Recorded only at the end of a run, a run stopped before it (Ctrl-C)
     left the files it stored looking like an older livedj's: the next run estimated their keys and
-    fingerprints again."""
+    fingerprints again. (A store of an older livedj is upgraded file by file instead: each row records
+    what made its key and landmarks, see ``store._ADDED_COLUMNS``.)"""
     from livedj.library.refingerprint import FINGERPRINT_META, current_params
     from livedj.library.rekey import KEY_META, current_analysis
 
@@ -248,6 +257,18 @@ def _record_analysis_if_empty(store) -> None:
         store.set_meta(KEY_META, current_analysis())
         store.set_meta(FINGERPRINT_META, current_params())
         store.db.commit()
+
+
+def _damaged(store, window_cache: dict, enc_id: str, segment_dim: int) -> set[bytes]:
+    """Stored tracks whose vectors, or cached beginning windows (the fit's input), are not all finite.
+
+    Older livedj versions could store a NaN vector; one spoils the library fit (every similarity 0),
+    and an unchanged file is never analysed again otherwise.
+    """
+    import numpy as np
+
+    bad = store.damaged(enc_id, segment_dim)
+    return bad | {raw for raw, windows in window_cache.items() if not np.isfinite(windows).all()}
 
 
 def _prefer_dj(result: FileResult, track) -> None:

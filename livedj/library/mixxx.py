@@ -64,6 +64,9 @@ class MixxxHistoryPoller:
         Polls that failed (database locked, missing, unreadable, or ``on_played`` raising).
     last_error : str or None
         The last such failure, one line.
+    problem : str or None
+        The current failure, one line: set by a failed poll, back to None once a poll reads the
+        database again. Read from other threads (the dashboard) without locking.
     """
 
     def __init__(self, db_path, on_played: Callable[[ImportedTrack], None], interval_s: float = 2.0,
@@ -76,6 +79,7 @@ class MixxxHistoryPoller:
         self.recent_s = float(recent_s)
         self.errors = 0
         self.last_error: str | None = None
+        self.problem: str | None = None
         self._last: _Row | None = None  # the newest history row last seen
         self._primed = False
         self._stop = threading.Event()
@@ -114,6 +118,7 @@ class MixxxHistoryPoller:
                 name = os.fsdecode(self.db_path)
                 self._fail(f"{name}: " + ("no such file" if not os.path.exists(name) else str(e)))
                 return None
+            self.problem = None  # read again: whatever stopped the polls has passed
             first = not self._primed
             self._primed = True
             if found is None:
@@ -154,10 +159,20 @@ class MixxxHistoryPoller:
     def _fail(self, text: str) -> None:
         """Count a failed poll; tell :attr:`on_error` the first time this reason occurs."""
         self.errors += 1
-        self.last_error = text
+        # one str assignment each: a reader on another thread sees the old line or the new, never a mix
+        self.last_error = self.problem = text
         if self.on_error is not None and text not in self._reported:
             self._reported.add(text)
             self.on_error(text)
+
+    def describe(self, text: str) -> str:
+        """``text`` (a failure) as the one line shown to the DJ, saying that polls go on."""
+        return f"cannot follow Mixxx: {text} (retrying every {self.interval_s:g} s)"
+
+    def status(self) -> str | None:
+        """The current failure as :meth:`describe` puts it, for the dashboard; None while polls succeed."""
+        problem = self.problem  # read once: the poll thread may clear it meanwhile
+        return None if problem is None else self.describe(problem)
 
     def start(self) -> None:
         """Poll every ``interval_s`` in a daemon thread (idempotent)."""

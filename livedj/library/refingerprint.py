@@ -65,11 +65,14 @@ def refingerprint(store, index_dir: str, fresh: set[bytes], progress: Callable[[
 
     Only the fingerprint: each file is decoded (in ``jobs`` processes) and its landmarks replaced;
     its vectors, tempo and key are kept. ``fresh``: files analysed in this run (already current).
-    The parameters are recorded in the store once every file is done; a worker that died leaves
-    them unrecorded, so that the next run does the pass again. Returns how many files were done.
+    Each file's landmarks are committed with their parameters (the store's ``fingerprint_params``),
+    so a pass stopped half-way (Ctrl-C) resumes with the files it had not done. The parameters are
+    recorded for the whole store once every file is done; a worker that died leaves them
+    unrecorded, so that the next run does the pass again. Returns how many files were done.
     """
     want = current_params()
-    rows = store.db.execute("SELECT id, path FROM tracks WHERE status = 'ok' AND landmarks IS NOT NULL").fetchall()
+    rows = store.db.execute("SELECT id, path FROM tracks WHERE status = 'ok' AND landmarks IS NOT NULL "
+                            "AND fingerprint_params IS NOT ?", (want,)).fetchall()
     if _stored_fingerprint_params(store, index_dir) == want or not rows:
         if store.get_meta(FINGERPRINT_META) != want:
             store.set_meta(FINGERPRINT_META, want)
@@ -81,7 +84,8 @@ def refingerprint(store, index_dir: str, fresh: set[bytes], progress: Callable[[
     results = workers.map_files(_fingerprint_file, list(by_path), jobs=jobs, lost=lambda path, why: (path, None, True))
     lost = 0
     for i, (path, landmarks, dead) in enumerate(results, 1):
-        store.set_landmarks(by_path[path], landmarks)
+        store.set_landmarks(by_path[path], landmarks, None if landmarks is None else want)
+        store.db.commit()  # each file on its own: a stopped pass keeps what it did
         lost += dead
         progress("fingerprint", i, len(by_path), path)
     if not lost:

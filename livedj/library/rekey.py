@@ -58,14 +58,17 @@ def rekey(store, settings, fresh: set[bytes], progress: Callable[[str, int, int,
     """Keys estimated from audio by another key analysis (an older livedj) estimated again.
 
     ``settings``: the indexer's (sample rate, how much of a file is read). ``fresh``: files analysed in
-    this run (already current). The analysis is recorded in the store once every file is done; a
-    worker that died leaves it unrecorded, so the next run does the pass again. Files that cannot be
-    decoded keep their key. Returns how many files were done.
+    this run (already current). Each file's new key is committed with the analysis that made it
+    (the store's ``key_analysis``), so a pass stopped half-way (Ctrl-C) resumes with the files it had
+    not done. The analysis is recorded for the whole store once every file is done; a worker that
+    died leaves it unrecorded, so the next run does that file again. Files that cannot be decoded keep
+    their key. Returns how many files were done.
     """
     want = current_analysis()
     if store.get_meta(KEY_META) == want:
         return 0
-    rows = store.db.execute("SELECT path, start_s FROM tracks WHERE status = 'ok' AND key_source = 'audio'").fetchall()
+    rows = store.db.execute("SELECT path, start_s FROM tracks WHERE status = 'ok' AND key_source = 'audio' "
+                            "AND key_analysis IS NOT ?", (want,)).fetchall()
     todo = [(os.fsdecode(bytes(raw)), start_s) for raw, start_s in rows if bytes(raw) not in fresh]
     beginning = None if settings.segment_hop_s > 0 else settings.beginning_s
     jobs_list = [(path, start_s, settings.sample_rate, settings.max_track_s, beginning) for path, start_s in todo]
@@ -77,7 +80,8 @@ def rekey(store, settings, fresh: set[bytes], progress: Callable[[str, int, int,
         if keys == "lost":
             lost = True
         elif keys is not None and keys[0] is not None:
-            store.set_audio_key(path, *keys)
+            store.set_audio_key(path, *keys, key_analysis=want)
+            store.db.commit()  # each file on its own: a stopped pass keeps what it did
         progress("key", i, len(todo), path)
     if not lost:
         store.set_meta(KEY_META, want)

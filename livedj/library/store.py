@@ -42,8 +42,12 @@ CREATE TABLE IF NOT EXISTS tracks (
     indexed_at  REAL NOT NULL
 );
 """
-#: columns added after schema 1 (ALTER TABLE on open, so older stores keep working): name -> type
-_ADDED_COLUMNS = {"key_confidence": "REAL", "key_end": "INTEGER", "key_end_confidence": "REAL"}
+#: columns added after schema 1 (ALTER TABLE on open, so older stores keep working): name -> type.
+#: ``key_analysis`` and ``fingerprint_params``: the analysis (rekey.current_analysis) and fingerprint
+#: parameters (refingerprint.current_params) this row's audio key and landmarks were made with; NULL:
+#: unknown (an older livedj). Per file, so an upgrade stopped half-way resumes where it stopped.
+_ADDED_COLUMNS = {"key_confidence": "REAL", "key_end": "INTEGER", "key_end_confidence": "REAL",
+                  "key_analysis": "TEXT", "fingerprint_params": "TEXT"}
 
 
 def encode_path(path: str | os.PathLike | bytes) -> bytes:
@@ -123,19 +127,20 @@ class Store:
         return {r[1] for r in self.db.execute("PRAGMA table_info(tracks)")}
 
     def set_key_analysis(self, path: str, confidence: float | None, key_end: int | None,
-                         key_end_confidence: float | None) -> None:
-        """Store livedj's key analysis beside ``key``: its confidence and the key of the track's end."""
-        self.db.execute("UPDATE tracks SET key_confidence = ?, key_end = ?, key_end_confidence = ? WHERE path = ?",
-                        (confidence, key_end, key_end_confidence, encode_path(path)))
+                         key_end_confidence: float | None, *, key_analysis: str | None = None) -> None:
+        """Store livedj's key analysis beside ``key``: its confidence, the key of the track's end, and
+        which analysis made them (``key_analysis``, :func:`livedj.library.rekey.current_analysis`)."""
+        self.db.execute("UPDATE tracks SET key_confidence = ?, key_end = ?, key_end_confidence = ?, key_analysis = ? "
+                        "WHERE path = ?", (confidence, key_end, key_end_confidence, key_analysis, encode_path(path)))
         self.db.commit()
 
     def set_audio_key(self, path: str, key: int, confidence: float | None, key_end: int | None,
-                      key_end_confidence: float | None) -> None:
+                      key_end_confidence: float | None, *, key_analysis: str | None = None) -> None:
         """Replace a key livedj estimated from the audio (never a tag's or the DJ's) and its analysis
-        (:mod:`livedj.library.rekey`); committed by the caller."""
-        self.db.execute("UPDATE tracks SET key = ?, key_confidence = ?, key_end = ?, key_end_confidence = ? "
-                        "WHERE path = ? AND key_source = 'audio'",
-                        (int(key), confidence, key_end, key_end_confidence, encode_path(path)))
+        (:mod:`livedj.library.rekey`), recording which analysis (``key_analysis``); committed by the caller."""
+        self.db.execute("UPDATE tracks SET key = ?, key_confidence = ?, key_end = ?, key_end_confidence = ?, "
+                        "key_analysis = ? WHERE path = ? AND key_source = 'audio'",
+                        (int(key), confidence, key_end, key_end_confidence, key_analysis, encode_path(path)))
 
     def close(self) -> None:
         self.db.close()
@@ -159,8 +164,12 @@ class Store:
             key: int | None = None, key_source: str | None = None, start_s: float | None = None,
             encoder: str | None = None, vector: np.ndarray | None = None,
             segments: np.ndarray | None = None, segment_hop: float | None = None,
-            landmarks: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        """Insert or replace one file's row and commit (so a crash loses at most this file)."""
+            landmarks: tuple[np.ndarray, np.ndarray] | None = None, fingerprint_params: str | None = None) -> None:
+        """Insert or replace one file's row and commit (so a crash loses at most this file).
+
+        ``fingerprint_params``: what made ``landmarks`` (None: unknown). What made the key is recorded
+        by :meth:`set_key_analysis`, with the rest of the key analysis: until then it is unknown.
+        """
         tags = tags or {}
         blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
         seg_blob = None if segments is None else np.ascontiguousarray(segments, dtype=np.float32).tobytes()
@@ -168,24 +177,28 @@ class Store:
         self.db.execute(
             """INSERT INTO tracks (path, size, mtime_ns, status, error, title, artist, album, duration,
                                    bpm, bpm_source, key, key_source, start_s, encoder, vector, segment_hop,
-                                   segments, landmarks, indexed_at)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                                   segments, landmarks, indexed_at, fingerprint_params)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,
                  status=excluded.status, error=excluded.error, title=excluded.title, artist=excluded.artist,
                  album=excluded.album, duration=excluded.duration, bpm=excluded.bpm,
                  bpm_source=excluded.bpm_source, key=excluded.key, key_source=excluded.key_source,
                  start_s=excluded.start_s, encoder=excluded.encoder, vector=excluded.vector,
                  segment_hop=excluded.segment_hop, segments=excluded.segments, landmarks=excluded.landmarks,
-                 indexed_at=excluded.indexed_at""",
+                 indexed_at=excluded.indexed_at, key_analysis=NULL,
+                 fingerprint_params=excluded.fingerprint_params""",
             (encode_path(path), size, mtime_ns, status, error, tags.get("title"), tags.get("artist"),
              tags.get("album"), tags.get("duration"), bpm, bpm_source, key, key_source, start_s, encoder,
-             blob, segment_hop, seg_blob, fp_blob, time.time()),
+             blob, segment_hop, seg_blob, fp_blob, time.time(), fingerprint_params),
         )
         self.db.commit()
 
-    def set_landmarks(self, track_id: int, landmarks: tuple[np.ndarray, np.ndarray] | None) -> None:
-        """Replace one track's fingerprint (hashes, frame times); None removes it. The caller commits."""
-        self.db.execute("UPDATE tracks SET landmarks = ? WHERE id = ?", (_landmarks_blob(landmarks), int(track_id)))
+    def set_landmarks(self, track_id: int, landmarks: tuple[np.ndarray, np.ndarray] | None,
+                      params: str | None = None) -> None:
+        """Replace one track's fingerprint (hashes, frame times) made with ``params``; None removes it.
+        The caller commits."""
+        self.db.execute("UPDATE tracks SET landmarks = ?, fingerprint_params = ? WHERE id = ?",
+                        (_landmarks_blob(landmarks), params, int(track_id)))
 
     def set_dj_analysis(self, path: str, track) -> None:
         """Take BPM/key from the DJ's software (an ImportedTrack) for an already indexed file."""
@@ -223,6 +236,39 @@ class Store:
                WHERE status = 'ok' AND encoder = ? AND segments IS NOT NULL ORDER BY id""", (encoder,))
         for track_id, hop, blob in rows:
             yield track_id, float(hop), np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
+
+    def damaged(self, encoder: str, segment_dim: int) -> set[bytes]:
+        """Encoded paths of good rows embedded by ``encoder`` whose stored vectors are not all finite numbers.
+
+        Parameters
+        ----------
+        encoder : str
+            The encoder id of the rows checked (others are analysed again anyway).
+        segment_dim : int
+            The width of a segment vector.
+
+        Returns
+        -------
+        set of bytes
+            Rows whose beginning vector holds a NaN or infinity, or whose segments hold an
+            infinity or a row only partly NaN. An all-NaN segment row is a silent stretch, stored
+            so on purpose (track_analysis.segment_vectors): not damage.
+        """
+        out = set()
+        rows = self.db.execute("SELECT path, vector, segments FROM tracks WHERE status = 'ok' AND encoder = ?",
+                               (encoder,))
+        for raw, blob, seg_blob in rows:
+            if blob is not None and not np.isfinite(np.frombuffer(blob, dtype=np.float32)).all():
+                out.add(bytes(raw))
+            elif seg_blob is not None:
+                seg = np.frombuffer(seg_blob, dtype=np.float32)
+                if np.isinf(seg).any():
+                    out.add(bytes(raw))
+                elif segment_dim > 0 and seg.size % segment_dim == 0:  # else another encoder's width: not ours to judge
+                    nan = np.isnan(seg.reshape(-1, segment_dim))
+                    if (nan.any(axis=1) & ~nan.all(axis=1)).any():
+                        out.add(bytes(raw))
+        return out
 
     def landmarks(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(track id, hashes uint32, frame times int32) of every good row with a fingerprint."""

@@ -33,6 +33,9 @@ _STATUS_STYLES = {"listening": "bold green", "silence": "yellow", "starting": "c
                   "stopped": "dim", "overflow": "bold red", "error": "bold red"}
 #: ``info`` keys shown in the header, in this order (others follow as "key: value").
 _INFO_KEYS = ("input", "encoder", "index_size", "hop", "outputs")
+#: ``info`` keys holding a problem the DJ must see: each on its own line under the header, wrapped
+#: rather than cut (the reason is at the end), absent while the value is None.
+_ALERT_KEYS = ("mixxx",)
 
 
 def bar(fraction: float, width: int, style: str = "green", empty: str = "grey23") -> Text:
@@ -113,7 +116,8 @@ class Dashboard:
         """The whole screen for ``update`` (None before the first) and ``info``.
 
         ``info`` holds slowly changing state; known keys: ``input``, ``device``, ``encoder``,
-        ``index_size`` (tracks), ``hop`` (seconds), ``outputs``, ``status``, ``now_playing``;
+        ``index_size`` (tracks), ``hop`` (seconds), ``outputs``, ``status``, ``now_playing``,
+        ``mixxx`` (a problem following Mixxx, one line: shown on a line of its own, in red);
         any other key is shown as "key: value".
         """
         return _View(self, update, dict(info or {}))
@@ -155,7 +159,7 @@ class Dashboard:
                                (status, _STATUS_STYLES.get(status, "cyan")))]
         fields = [(k, info[k]) for k in _INFO_KEYS if info.get(k) not in (None, "")]
         fields += [(k, v) for k, v in info.items()
-                   if k not in _INFO_KEYS and k not in ("status", "now_playing", "device")
+                   if k not in _INFO_KEYS + _ALERT_KEYS and k not in ("status", "now_playing", "device")
                    and v not in (None, "")]
         for key, value in fields:
             if key == "input" and info.get("device") not in (None, ""):
@@ -179,6 +183,8 @@ class Dashboard:
             lines.append(Text.assemble(("now playing ", "dim"), (safe_text(info["now_playing"]), "bold cyan")))
         for line in lines:
             line.no_wrap, line.overflow = True, "ellipsis"
+        lines += [Text.assemble(("⚠ ", "bold red"), (safe_text(info[k]), "bold red"))
+                  for k in _ALERT_KEYS if info.get(k) not in (None, "")]
         return Group(*lines)
 
     def _decks(self, decks: tuple, width: int) -> RenderableType:
