@@ -206,7 +206,9 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                     store.put(f.path, f.size, f.mtime_ns, status="error", error=result.error, tags=result.tags)
                 report.skipped.append((display_path(encode_path(f.path)), result.error or "unknown error"))
             progress("file", i, len(todo), f.path)
-        refreshed = refingerprint(store, index_dir, {encode_path(p) for p in by_path}, progress, jobs)
+        refreshed, not_refreshed = refingerprint(store, index_dir, {encode_path(p) for p in by_path}, progress, jobs)
+        report.skipped += [(display_path(encode_path(p)), f"fingerprint not computed again ({why}): the old one is "
+                            "kept, out of the fingerprint index, until a later run does it") for p, why in not_refreshed]
         report.rekeyed = rekey(store, settings, {encode_path(p) for p in by_path}, progress, jobs)
         digest = verify.store_digest(store.db)  # every file of the index checked against the manifest, every run
         why = verify.reasons_to_build(index_dir, digest) or _unloadable(index_dir, enc_id)
@@ -229,7 +231,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                                          encoder=enc_id, n_trees=n_trees, segments=segments,
                                          segment_encoder=encoder_id(settings.segment_encoder, settings.head),
                                          segment_dim=encoder_dim(settings.segment_encoder, settings.head),
-                                         landmarks=store.landmarks(),
+                                         # an older livedj's landmarks left by the upgrade: kept in the store only
+                                         landmarks=store.landmarks(current_params()),
                                          extra={verify.DIGEST_KEY: digest, "vector": vector_entry})
             report.index_items = manifest["items"]
             progress("build", 1, 1, "")

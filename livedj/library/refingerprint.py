@@ -17,6 +17,9 @@ from livedj.library import workers
 
 #: store meta key: the fingerprint parameters (:data:`livedj.dsp.fingerprint.PARAMS`) of the stored landmarks
 FINGERPRINT_META = "fingerprint_params"
+#: :data:`FINGERPRINT_META` while some rows' landmarks are not of the current parameters (a pass left
+#: files undone): each row's ``fingerprint_params`` says, NULL there meaning not the current ones
+UNFINISHED = json.dumps(None)
 
 
 def current_params() -> str:
@@ -50,45 +53,74 @@ def _stored_fingerprint_params(store, index_dir: str) -> str | None:
 
 
 def _fingerprint_file(path: str):
-    """(path, landmarks or None, lost): one file decoded and fingerprinted again (in a worker process)."""
+    """(path, landmarks or None, why not): one file decoded and fingerprinted again (in a worker process)."""
     from livedj.audio.decode import DecodeError, decode
     from livedj.dsp import fingerprint as fp
 
     try:
-        return path, fp.landmarks(decode(path, fp.SR), fp.SR), False
-    except (DecodeError, OSError):  # gone or unreadable since: no fingerprint until it is analysed again
-        return path, None, False
+        return path, fp.landmarks(decode(path, fp.SR), fp.SR), ""
+    except (DecodeError, OSError) as exc:  # gone or unreadable since: its old landmarks are kept
+        return path, None, str(exc) or type(exc).__name__
 
 
-def refingerprint(store, index_dir: str, fresh: set[bytes], progress: Callable[[str, int, int, str], None], jobs: int | None = 1) -> int:
+def refingerprint(store, index_dir: str, fresh: set[bytes], progress: Callable[[str, int, int, str], None],
+                  jobs: int | None = 1) -> tuple[int, list[tuple[str, str]]]:
     """Landmarks stored with other fingerprint parameters (an older livedj) computed again.
 
     Only the fingerprint: each file is decoded (in ``jobs`` processes) and its landmarks replaced;
-    its vectors, tempo and key are kept. ``fresh``: files analysed in this run (already current).
-    Each file's landmarks are committed with their parameters (the store's ``fingerprint_params``),
-    so a pass stopped half-way (Ctrl-C) resumes with the files it had not done. The parameters are
-    recorded for the whole store once every file is done; a worker that died leaves them
-    unrecorded, so that the next run does the pass again. Returns how many files were done.
+    its vectors, tempo and key are kept. Each file's landmarks are committed with their parameters
+    (the store's ``fingerprint_params``), so a pass stopped half-way (Ctrl-C) resumes with the files
+    it had not done. A file whose worker died, or that cannot be decoded now, keeps its old landmarks
+    and their parameters: nothing new was computed, and the next run tries it again. The parameters
+    are recorded for the whole store only once every row's landmarks are current; until then the
+    store says :data:`UNFINISHED`, so that its rebuilt fingerprint index (labelled with today's
+    parameters) cannot vouch for the rows left.
+
+    Parameters
+    ----------
+    store : livedj.library.store.Store
+        The library store, writable.
+    index_dir : str
+        The index directory (its fingerprint index says the parameters of a store that predates
+        their record).
+    fresh : set of bytes
+        Encoded paths analysed in this run (their landmarks are current, or were not stored).
+    progress : callable
+        ``progress("fingerprint", done, total, path)``.
+    jobs : int, optional
+        Worker processes (None: one per CPU).
+
+    Returns
+    -------
+    done : int
+        Files whose landmarks were computed again (the fingerprint index must be rebuilt if any).
+    failed : list of (str, str)
+        (path, why) of files left with their old landmarks (left out of the fingerprint index,
+        see :meth:`livedj.library.store.Store.landmarks`).
     """
     want = current_params()
+    if _stored_fingerprint_params(store, index_dir) == want:
+        # rows written before each recorded its parameters: the store (or its index) vouches for them
+        store.db.execute("UPDATE tracks SET fingerprint_params = ? WHERE landmarks IS NOT NULL "
+                         "AND fingerprint_params IS NULL", (want,))
     rows = store.db.execute("SELECT id, path FROM tracks WHERE status = 'ok' AND landmarks IS NOT NULL "
                             "AND fingerprint_params IS NOT ?", (want,)).fetchall()
-    if _stored_fingerprint_params(store, index_dir) == want or not rows:
-        if store.get_meta(FINGERPRINT_META) != want:
-            store.set_meta(FINGERPRINT_META, want)
-            store.db.commit()
-        return 0
     by_path = {os.fsdecode(bytes(raw)): tid for tid, raw in rows if bytes(raw) not in fresh}
+    done, failed = 0, []
     if by_path:
         progress("fingerprint", 0, len(by_path), "")
-    results = workers.map_files(_fingerprint_file, list(by_path), jobs=jobs, lost=lambda path, why: (path, None, True))
-    lost = 0
-    for i, (path, landmarks, dead) in enumerate(results, 1):
-        store.set_landmarks(by_path[path], landmarks, None if landmarks is None else want)
-        store.db.commit()  # each file on its own: a stopped pass keeps what it did
-        lost += dead
+    results = workers.map_files(_fingerprint_file, list(by_path), jobs=jobs, lost=lambda path, why: (path, None, why))
+    for i, (path, landmarks, why) in enumerate(results, 1):
+        if landmarks is None:  # nothing new computed: the old landmarks stay, and so do their parameters
+            failed.append((path, why))
+        else:
+            store.set_landmarks(by_path[path], landmarks, want)
+            store.db.commit()  # each file on its own: a stopped pass keeps what it did
+            done += 1
         progress("fingerprint", i, len(by_path), path)
-    if not lost:
-        store.set_meta(FINGERPRINT_META, want)
+    # rows left: failed here, or in ``fresh`` but not stored anew (their indexing worker died)
+    recorded = want if len(rows) == done else UNFINISHED
+    if store.get_meta(FINGERPRINT_META) != recorded:
+        store.set_meta(FINGERPRINT_META, recorded)
     store.db.commit()
-    return len(by_path)
+    return done, failed

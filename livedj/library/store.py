@@ -270,10 +270,20 @@ class Store:
                         out.add(bytes(raw))
         return out
 
-    def landmarks(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """(track id, hashes uint32, frame times int32) of every good row with a fingerprint."""
+    def landmarks(self, params: str | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(track id, hashes uint32, frame times int32) of every good row with a fingerprint.
+
+        Parameters
+        ----------
+        params : str, optional
+            Only rows whose landmarks were made with these fingerprint parameters (their
+            ``fingerprint_params``): a fingerprint index packs no landmarks of another kind (their
+            hashes mean something else, and may be too wide for it). None: every row.
+        """
+        where = "" if params is None else " AND fingerprint_params = ?"
         rows = self.db.execute(
-            "SELECT id, landmarks FROM tracks WHERE status = 'ok' AND landmarks IS NOT NULL ORDER BY id")
+            f"SELECT id, landmarks FROM tracks WHERE status = 'ok' AND landmarks IS NOT NULL{where} ORDER BY id",
+            () if params is None else (params,))
         for track_id, blob in rows:
             both = np.frombuffer(blob, dtype=np.uint32)
             n = len(both) // 2
