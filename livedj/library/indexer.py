@@ -209,7 +209,9 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         refreshed, not_refreshed = refingerprint(store, index_dir, {encode_path(p) for p in by_path}, progress, jobs)
         report.skipped += [(display_path(encode_path(p)), f"fingerprint not computed again ({why}): the old one is "
                             "kept, out of the fingerprint index, until a later run does it") for p, why in not_refreshed]
-        report.rekeyed = rekey(store, settings, {encode_path(p) for p in by_path}, progress, jobs)
+        report.rekeyed, not_rekeyed = rekey(store, settings, {encode_path(p) for p in by_path}, progress, jobs)
+        report.skipped += [(display_path(encode_path(p)), f"key not estimated again ({why}): the old one is kept "
+                            "until a later run does it") for p, why in not_rekeyed]
         digest = verify.store_digest(store.db)  # every file of the index checked against the manifest, every run
         why = verify.reasons_to_build(index_dir, digest) or _unloadable(index_dir, enc_id)
         if refreshed:  # the fingerprint index must be rebuilt from the new landmarks, whatever else says

@@ -5,7 +5,8 @@ The store records which key analysis its keys come from (:data:`KEY_META`). When
 whose key livedj estimated from its audio is decoded and its keys (beginning and end) estimated
 again. Keys from tags or from the DJ's software are the DJ's own and stay. Vectors, tempo and
 landmarks are kept, so the Annoy and fingerprint indexes are not rebuilt (the engine reads keys
-from the store when it loads).
+from the store when it loads). A file that cannot be decoded then (or whose worker dies) keeps its old key
+and is named in the report; the store stays marked unfinished until a later run has done it.
 """
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from livedj.library import workers
 
 #: store meta key: the key analysis (:data:`KEY_ANALYSIS`) the stored audio keys come from
 KEY_META = "key_analysis"
+#: :data:`KEY_META` while some rows' audio keys are not of the current analysis (a pass left files
+#: undone): each row's ``key_analysis`` says, NULL there meaning not the current one
+UNFINISHED = json.dumps(None)
 #: Version 2: the opening bars break ties between a key and its relative (livedj.dsp.keyopening).
 #: Version 3: the same keys, their confidence recalibrated (keyopening.INDEX_TEMPERATURE; the ranking weighs it).
 #: Raise the version when the key analysis changes in a way the stored keys should follow.
@@ -30,11 +34,13 @@ def current_analysis() -> str:
 
 
 def _key_file(job: tuple[str, float, int, float, float | None]):
-    """(path, (key, confidence, key_end, key_end_confidence) or None): one file's keys estimated again.
+    """(path, keys, why not): one file's keys estimated again (in a worker process).
 
     Reads the sound :func:`livedj.library.track_analysis.analyze_file` read, from the stored start of sound:
     the whole track (``beginning_s`` None: the segment settings decode it whole), or only its beginning
-    (decoding no more than that).
+    (decoding no more than that). ``keys``: (key, confidence, key_end, key_end_confidence), key None where
+    the sound read has no pitch (or there is none after the start of sound); None with ``why not`` where
+    the file could not be decoded.
     """
     from livedj.audio.decode import DecodeError, decode
     from livedj.dsp.tonal import track_keys
@@ -46,27 +52,53 @@ def _key_file(job: tuple[str, float, int, float, float | None]):
             sound = decode(path, sr, 0.0, max_track_s)[int(start_s * sr):]
         else:
             sound = decode(path, sr, start_s, beginning_s)
-    except (DecodeError, OSError):  # gone or unreadable since: its key stays until it is analysed again
-        return path, None
+    except (DecodeError, OSError) as exc:  # gone or unreadable since: its old key is kept
+        return path, None, str(exc) or type(exc).__name__
     if len(sound) == 0:
-        return path, None
+        return path, (None, 0.0, None, None), ""
     (key, confidence), (key_end, key_end_confidence) = track_keys(sound, sr, whole_track=beginning_s is None)
-    return path, (key, confidence, key_end, key_end_confidence)
+    return path, (key, confidence, key_end, key_end_confidence), ""
 
 
-def rekey(store, settings, fresh: set[bytes], progress: Callable[[str, int, int, str], None], jobs: int | None = 1) -> int:
+def rekey(store, settings, fresh: set[bytes], progress: Callable[[str, int, int, str], None],
+          jobs: int | None = 1) -> tuple[int, list[tuple[str, str]]]:
     """Keys estimated from audio by another key analysis (an older livedj) estimated again.
 
-    ``settings``: the indexer's (sample rate, how much of a file is read). ``fresh``: files analysed in
-    this run (already current). Each file's new key is committed with the analysis that made it
-    (the store's ``key_analysis``), so a pass stopped half-way (Ctrl-C) resumes with the files it had
-    not done. The analysis is recorded for the whole store once every file is done; a worker that
-    died leaves it unrecorded, so the next run does that file again. Files that cannot be decoded keep
-    their key. Returns how many files were done.
+    Each file's new keys are committed with the analysis that made them (the store's ``key_analysis``),
+    so a pass stopped half-way (Ctrl-C) resumes with the files it had not done. A file whose worker
+    died, or that cannot be decoded now, keeps its old key and the analysis it came from: the next run
+    tries it again. A file decoded but without pitch (the new analysis finds no key) also keeps its
+    key, its row marked current: trying again would find the same. The analysis is recorded for the
+    whole store (:data:`KEY_META`) only once every audio key is current; until then the store says
+    :data:`UNFINISHED`, so that the next run does not return early.
+
+    Parameters
+    ----------
+    store : livedj.library.store.Store
+        The library store, writable.
+    settings : livedj.library.indexer.Settings
+        The indexer's (sample rate, how much of a file is read).
+    fresh : set of bytes
+        Encoded paths analysed in this run (their keys are current, or were not stored).
+    progress : callable
+        ``progress("key", done, total, path)``.
+    jobs : int, optional
+        Worker processes (None: one per CPU).
+
+    Returns
+    -------
+    done : int
+        Files whose keys were estimated again.
+    failed : list of (str, str)
+        (path, why) of files left with their old key.
     """
     want = current_analysis()
     if store.get_meta(KEY_META) == want:
-        return 0
+        # rows written before each recorded its analysis (the previous release): the store vouches for them
+        if store.db.execute("UPDATE tracks SET key_analysis = ? WHERE key_source = 'audio' "
+                            "AND key_analysis IS NULL", (want,)).rowcount:
+            store.db.commit()
+        return 0, []
     rows = store.db.execute("SELECT path, start_s FROM tracks WHERE status = 'ok' AND key_source = 'audio' "
                             "AND key_analysis IS NOT ?", (want,)).fetchall()
     todo = [(os.fsdecode(bytes(raw)), start_s) for raw, start_s in rows if bytes(raw) not in fresh]
@@ -74,16 +106,24 @@ def rekey(store, settings, fresh: set[bytes], progress: Callable[[str, int, int,
     jobs_list = [(path, start_s, settings.sample_rate, settings.max_track_s, beginning) for path, start_s in todo]
     if todo:
         progress("key", 0, len(todo), "")
-    results = workers.map_files(_key_file, jobs_list, jobs=jobs, lost=lambda job, why: (job[0], "lost"))
-    lost = False
-    for i, (path, keys) in enumerate(results, 1):
-        if keys == "lost":
-            lost = True
-        elif keys is not None and keys[0] is not None:
+    results = workers.map_files(_key_file, jobs_list, jobs=jobs, lost=lambda job, why: (job[0], None, why))
+    done, failed = 0, []
+    for i, (path, keys, why) in enumerate(results, 1):
+        if keys is None:  # nothing estimated: the old key stays, and so does the analysis it came from
+            failed.append((path, why))
+        elif keys[0] is None:  # no pitch in what was read: the old key stays, the row is done
+            store.db.execute("UPDATE tracks SET key_analysis = ? WHERE path = ? AND key_source = 'audio'",
+                             (want, os.fsencode(path)))
+            store.db.commit()
+            done += 1
+        else:
             store.set_audio_key(path, *keys, key_analysis=want)
             store.db.commit()  # each file on its own: a stopped pass keeps what it did
+            done += 1
         progress("key", i, len(todo), path)
-    if not lost:
-        store.set_meta(KEY_META, want)
+    # rows left: failed here, or in ``fresh`` but not stored anew (their indexing worker died)
+    recorded = want if len(rows) == done else UNFINISHED
+    if store.get_meta(KEY_META) != recorded:
+        store.set_meta(KEY_META, recorded)
     store.db.commit()
-    return len(todo)
+    return done, failed
