@@ -147,6 +147,24 @@ def _writable_file(value: str) -> str | None:
     return None
 
 
+def _host(value: Any) -> str | None:
+    """A host name or IP address, not resolved (DNS may be down at boot); bad ones failed only at start."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+        return None
+    except ValueError:
+        pass
+    if not value or any(c.isspace() or c in ":/[]" for c in value):
+        return f"must be a host name or an IP address (the port is its own key), got {_shown(value)}"
+    try:
+        value.encode("idna")  # a part empty or over 63 characters raised UnicodeError at start: a traceback
+    except UnicodeError:
+        return f"not a valid host name (a part empty or over 63 characters): {_shown(value)}"
+    return None
+
+
 def _port(value: Any) -> str | None:
     return None if 1 <= value <= 65535 else f"must be a UDP port 1-65535, got {value}"
 
@@ -219,7 +237,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "osc_in": {
         "enabled": Field(bool, True, help="accept commands (played, skip, pin, ...) over OSC"),
-        "host": Field(str, "127.0.0.1", help="address to listen on; anything but loopback is an explicit choice"),
+        "host": Field(str, "127.0.0.1", _host, "address to listen on; anything but loopback is an explicit choice"),
         "port": Field(int, 9001, _port, "UDP port"),
     },
     "mixxx": {
@@ -234,7 +252,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
 }
 
 OSC_TARGET_SCHEMA: dict[str, Field] = {
-    "host": Field(str, "127.0.0.1"),
+    "host": Field(str, "127.0.0.1", _host),
     "port": Field(int, 9000, _port),
     "profile": Field(str, "livedj", _one_of("livedj", "abletonosc", "touchosc")),
     # profile options (docs/osc.md, docs/ableton.md); None: the profile's own default

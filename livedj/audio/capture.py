@@ -271,6 +271,7 @@ class FileSource:
         self.callbacks = 0
         self.last_callback_time = 0.0
         self.error: str | None = None
+        self.at_end = False  #: the whole file was fed (not stopped early: Ctrl-C, --duration)
         self._allowed = 0
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -349,6 +350,7 @@ class FileSource:
                         return
                     fed += blk.size
                 if not self.loop or not wrote_any:
+                    self.at_end = True
                     return
         except DecodeError as e:
             self.error = str(e)

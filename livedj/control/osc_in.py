@@ -166,6 +166,11 @@ def _number(value: object, what: str) -> float:
     return float(value)
 
 
+def _printable(text: str) -> str:
+    """Control characters escaped: a sender's raw ESC or newline would drive the terminal or forge log lines."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _one(args: tuple, what: str) -> object:
     if len(args) != 1:
         raise Rejected("bad_types", f"expected one argument ({what}), got {len(args)}")
@@ -222,7 +227,10 @@ class OscControlServer:
         self._logged: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        try:
+            family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        except UnicodeError as exc:  # a label over 63 characters: refused by the idna codec, not as OSError
+            raise OSError(f"not a host name ({exc})") from None
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             self._sock.bind(addr)
@@ -313,7 +321,7 @@ class OscControlServer:
 
     def handle_message(self, address: str, args: tuple, sender: object = None) -> bool:
         """Check one message and send its command; True when a command was sent."""
-        shown = address if len(address) <= 80 else address[:77] + "..."
+        shown = _printable(address if len(address) <= 80 else address[:77] + "...")
         try:
             if len(address.encode("utf-8")) > MAX_STRING_BYTES or any(
                     isinstance(a, str) and len(a.encode("utf-8")) > MAX_STRING_BYTES for a in args):

@@ -30,6 +30,11 @@ from livedj.engine.session import Session
 from livedj.engine.update import Update
 
 MIN_WINDOW_S = 3.0  # the first update comes once this much audio is in (musicnn's patch length)
+
+
+def first_update_s(hop_s: float) -> float:
+    """Seconds of audio :meth:`LiveLoop.run` waits for before its first update (a whole number of hops)."""
+    return max(hop_s, round(MIN_WINDOW_S / hop_s) * hop_s)
 STALL_S = 1.0  # no audio callback for this long: the input has stalled
 RETRY_S = 0.5  # how often a lost input is reopened
 

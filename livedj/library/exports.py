@@ -111,7 +111,7 @@ def export_csv(plays: list[Play], out_path) -> int:
         for i, p in enumerate(plays, 1):
             ok_key = p.key is not None and 0 <= p.key < 24
             w.writerow([
-                i, datetime.fromtimestamp(p.at).astimezone().isoformat(timespec="seconds"),
+                i, datetime.fromtimestamp(p.at).astimezone().isoformat(timespec="seconds") if p.at is not None else "",
                 p.artist or "", p.title or "", p.album or "",
                 f"{p.bpm:.2f}" if p.bpm else "",
                 camelot(p.key) if ok_key else "", key_name(p.key) if ok_key else "",

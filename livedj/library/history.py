@@ -6,6 +6,7 @@ so a crash or power loss loses nothing already logged.
 """
 from __future__ import annotations
 
+import math
 import os
 import socket
 import sqlite3
@@ -53,7 +54,7 @@ CREATE TABLE IF NOT EXISTS feedback (
 @dataclass(frozen=True)
 class SessionInfo:
     id: int
-    started_at: float
+    started_at: float | None  #: None where the stored value is not a time (a log edited by hand)
     ended_at: float | None
     name: str | None
     plays: int
@@ -63,7 +64,7 @@ class SessionInfo:
 class Play:
     id: int
     session_id: int
-    at: float
+    at: float | None  #: None where the stored value is not a time (a log edited by hand)
     path: str  #: os.fsdecode form
     title: str
     artist: str
@@ -75,6 +76,32 @@ class Play:
     confidence: float | None
 
 
+_TABLES = {"meta", "sessions", "plays", "feedback"}
+_LAST_TIME = 253402300800.0  # 10000-01-01: later (or NaN, text) cannot be shown as a date
+
+
+def _path(value: object) -> str:
+    """A stored path: BLOB as livedj writes it, or TEXT as the sqlite3 shell writes a hand-fixed one."""
+    if isinstance(value, bytes):
+        return os.fsdecode(value)
+    return "" if value is None else str(value)
+
+
+def _real(value: object) -> float | None:
+    """A finite number, else None: a column edited by hand may hold text, and exports format numbers."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def _time(value: object) -> float | None:
+    t = _real(value)
+    return t if t is not None and 0.0 <= t < _LAST_TIME else None
+
+
+def _text(value: object) -> str:
+    return tag_text(value if isinstance(value, str) else _path(value))
+
+
 class History:
     """Read/write access to the set log."""
 
@@ -82,6 +109,20 @@ class History:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, check_same_thread=False)
+        try:
+            self._open()
+        except BaseException:
+            self.db.close()
+            raise
+
+    def _open(self) -> None:
+        # history.path at the library store or Mixxx's database: the schema below would be added to
+        # that file, silently, and the night logged into it (lost when the store is rebuilt)
+        tables = {r[0] for r in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        if tables - _TABLES:
+            raise sqlite3.DatabaseError(f"not a livedj set log: it holds other tables "
+                                        f"({', '.join(sorted(tables - _TABLES)[:4])})")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # a play logged is a play kept, even on power loss
         self.db.executescript(_SCHEMA)
@@ -134,27 +175,28 @@ class History:
         out: dict[int, list[tuple[str, str, str]]] = {}
         for sid, path, kind, playing in self.db.execute(
                 "SELECT session_id, path, kind, playing FROM feedback ORDER BY at, id"):
-            out.setdefault(sid, []).append(
-                (os.fsdecode(bytes(path)), kind, os.fsdecode(bytes(playing)) if playing is not None else ""))
+            out.setdefault(sid, []).append((_path(path), _text(kind), _path(playing)))
         return out
 
     def sessions(self) -> list[SessionInfo]:
         rows = self.db.execute(
             """SELECT s.id, s.started_at, s.ended_at, s.name, COUNT(p.id) FROM sessions s
                LEFT JOIN plays p ON p.session_id = s.id GROUP BY s.id ORDER BY s.started_at""")
-        return [SessionInfo(*r) for r in rows]
+        return [SessionInfo(i, _time(start), _time(end), _text(name) if name is not None else None, n)
+                for i, start, end, name, n in rows]
 
     def plays(self, session_id: int) -> list[Play]:
         rows = self.db.execute(
             """SELECT id, session_id, at, path, title, artist, album, duration, bpm, key, source, confidence
                FROM plays WHERE session_id = ? ORDER BY at, id""", (session_id,))
-        return [Play(r[0], r[1], r[2], os.fsdecode(bytes(r[3])), tag_text(r[4]), tag_text(r[5]), tag_text(r[6]), *r[7:])
-                for r in rows]
+        return [Play(r[0], r[1], _time(r[2]), _path(r[3]), _text(r[4]), _text(r[5]), _text(r[6]), _real(r[7]),
+                     _real(r[8]), r[9] if isinstance(r[9], int) and 0 <= r[9] < 24 else None, _text(r[10]),
+                     _real(r[11])) for r in rows]
 
     def played_paths(self, since: float) -> set[str]:
-        """Paths played at or after ``since`` (time.time()), in any session."""
-        rows = self.db.execute("SELECT DISTINCT path FROM plays WHERE at >= ?", (since,))
-        return {os.fsdecode(bytes(r[0])) for r in rows}
+        """Paths played at or after ``since`` (time.time()), in any session (SQLite sorts text after any number)."""
+        rows = self.db.execute("SELECT DISTINCT path FROM plays WHERE typeof(at) IN ('integer', 'real') AND at >= ?", (since,))
+        return {_path(r[0]) for r in rows}
 
 
 class SetLogUnusable(Exception):
