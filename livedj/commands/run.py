@@ -357,11 +357,10 @@ def add_arguments(parser) -> None:
 def main(args, config) -> int:
     import faulthandler
 
-    from livedj.engine.daemon import first_update_s
+    from livedj.engine.daemon import first_update_s, nothing_analysed
 
     first = first_update_s(config["audio"]["hop_s"])
-    if args.duration is not None and args.duration < first:  # said nothing: a night that suggests nothing
-        # said, not refused: a short run still logs plays from OSC in and Mixxx (tests/test_mixxx_follow.py)
+    if args.duration is not None and args.duration < first:  # said, not refused: OSC in and Mixxx still log plays
         print(f"livedj run: --duration {args.duration:g} ends before the first update, which comes after "
               f"{first:g} s of audio: no suggestions", file=sys.stderr, flush=True)
     faulthandler.enable()  # a watchdog SIGABRT on a hung analysis prints every thread's stack to the journal
@@ -387,11 +386,7 @@ def main(args, config) -> int:
         print(f"livedj run: {describe(exc, config['index']['path'])}", file=sys.stderr)
         return 1
     print_summary(loop)
-    error = getattr(loop.source, "error", None)
-    if not error and args.input and loop.stats.updates == 0 and getattr(loop.source, "at_end", False):
-        # a file shorter than the first update's audio: it ran, said nothing and exited 0
-        heard = loop.ring.written / loop.ring.sample_rate
-        error = f"{args.input}: {heard:.1f} s of audio, and the first update needs {first:g} s: nothing analysed"
+    error = getattr(loop.source, "error", None) or (args.input and nothing_analysed(loop, args.input, first))
     if error:
         print(f"livedj run: {error}", file=sys.stderr)
     exit_now(1 if error else 0)

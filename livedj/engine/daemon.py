@@ -30,13 +30,23 @@ from livedj.engine.session import Session
 from livedj.engine.update import Update
 
 MIN_WINDOW_S = 3.0  # the first update comes once this much audio is in (musicnn's patch length)
+STALL_S = 1.0  # no audio callback for this long: the input has stalled
+RETRY_S = 0.5  # how often a lost input is reopened
 
 
 def first_update_s(hop_s: float) -> float:
     """Seconds of audio :meth:`LiveLoop.run` waits for before its first update (a whole number of hops)."""
     return max(hop_s, round(MIN_WINDOW_S / hop_s) * hop_s)
-STALL_S = 1.0  # no audio callback for this long: the input has stalled
-RETRY_S = 0.5  # how often a lost input is reopened
+
+
+def nothing_analysed(loop, input_file, first_s: float) -> str | None:
+    """Why a run of ``input_file`` that fed the whole file gave no update (it is shorter than
+    ``first_s``, :func:`first_update_s`), or None. Such a run used to end silently with status 0."""
+    if loop.stats.updates or not getattr(loop.source, "at_end", False):
+        return None
+    heard = loop.ring.written / loop.ring.sample_rate
+    return f"{input_file}: {heard:.1f} s of audio, and the first update needs {first_s:g} s: nothing analysed"
+
 
 log = logging.getLogger("livedj.daemon")
 
