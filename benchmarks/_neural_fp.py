@@ -74,13 +74,15 @@ def embed(net, p: np.ndarray, batch: int = 512) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, 128), np.float32)
 
 
-def training_pairs(chunks_per_track: int = 6, chunk_s: float = 12.0, seed: int = 1):
-    """c1's clean chunks and the same chunks through a random preset: two aligned log-mel lists."""
+def training_pairs(chunks_per_track: int = 6, chunk_s: float = 12.0, seed: int = 1, speed_range: float = 0.0):
+    """c1's clean chunks and the same chunks through a random preset: two log-mel lists, and each room
+    chunk's playback speed (uniform in 1 +- ``speed_range``: the pitch fader, tempo and pitch together;
+    0: every chunk at speed 1)."""
     from benchmarks.identify_window import _audio, _files
     from livedj.dsp.room import BOOTHS, booth_preset
 
     rng = np.random.default_rng(seed)
-    clean, room = [], []
+    clean, room, speeds = [], [], []
     for k, path in enumerate(_files("c1")):
         y = _audio("c1", k, path)
         for _ in range(chunks_per_track):
@@ -88,13 +90,15 @@ def training_pairs(chunks_per_track: int = 6, chunk_s: float = 12.0, seed: int =
                 break
             s = int(rng.uniform(0, len(y) - chunk_s * SR))
             x = y[s:s + int(chunk_s * SR)]
-            r = booth_preset(x, SR, str(rng.choice(list(BOOTHS))), seed=int(rng.integers(1 << 30)))
+            speed = float(rng.uniform(1 - speed_range, 1 + speed_range)) if speed_range else 1.0
+            r = booth_preset(x, SR, str(rng.choice(list(BOOTHS))), speed=speed, seed=int(rng.integers(1 << 30)))
             clean.append(log_mel(x))
-            room.append(log_mel(r[:len(x)]))
-    return clean, room
+            room.append(log_mel(r[:int(len(x) / speed)]))
+            speeds.append(speed)
+    return clean, room, speeds
 
 
-def train(clean, room, steps: int, minutes: float, batch: int = 192, tau: float = 0.1, seed: int = 2):
+def train(clean, room, steps: int, minutes: float, batch: int = 192, tau: float = 0.1, seed: int = 2, speeds=None):
     import torch
 
     torch.manual_seed(seed)
@@ -106,11 +110,15 @@ def train(clean, room, steps: int, minutes: float, batch: int = 192, tau: float 
     for step in range(steps):
         a, b = [], []
         for c in rng.integers(len(clean), size=batch):
-            n = len(clean[c])
-            s = int(rng.integers(8, n - PATCH - 8))
+            n = min(len(clean[c]), len(room[c]))
+            s = int(rng.integers(8, n - PATCH - 16))
             j = int(rng.integers(-8, 9))  # the query's patches fall between the database's
             a.append(clean[c][s:s + PATCH])
-            b.append(room[c][s + j:s + j + PATCH] if rng.random() < 0.8 else clean[c][s + j:s + j + PATCH])
+            if rng.random() < 0.8:  # the room's chunk plays at its speed: clean frame f is heard at f / speed
+                r0 = int(round((s + j) / (speeds[c] if speeds else 1.0)))
+                b.append(room[c][r0:r0 + PATCH])
+            else:
+                b.append(clean[c][s + j:s + j + PATCH])
         xa = torch.from_numpy(_standardise(np.stack(a)))[:, None]
         xb = torch.from_numpy(_standardise(np.stack(b)))[:, None]
         net.train()
@@ -185,6 +193,11 @@ def score_at(net, db, y: np.ndarray, k: int = 5) -> tuple[int, float, float]:
     return best_t, best, other
 
 
+def model_name(steps: int, speed_range: float = 0.0) -> str:
+    """The cached model's file name."""
+    return f"model-{steps}.pt" if not speed_range else f"model-{steps}-speed{speed_range:g}.pt"
+
+
 def main(argv=None) -> int:
     import torch
 
@@ -197,21 +210,26 @@ def main(argv=None) -> int:
     ap.add_argument("--conds", default="alt@1,preset@1,alt@1.06,alt@0.94")
     ap.add_argument("--every", type=int, default=1, help="every n-th query of the database's corpus")
     ap.add_argument("--absent-every", type=int, default=3, help="every n-th query of records not in it")
+    ap.add_argument("--speed-range", type=float, default=0.0,
+                    help="train on room chunks played at 1 +- this speed (the pitch fader); 0: speed 1")
+    ap.add_argument("--train-only", action="store_true", help="train (or find) the model and stop")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     t0 = time.time()
     clean = room = None
     from benchmarks.common import cache_dir
 
-    saved = cache_dir("neural-fp") / f"model-{args.steps}.pt"
+    saved = cache_dir("neural-fp") / model_name(args.steps, args.speed_range)
     if saved.exists():
         net = model()
         net.load_state_dict(torch.load(saved))
     else:
-        clean, room = training_pairs()
+        clean, room, speeds = training_pairs(speed_range=args.speed_range)
         print(f"training pairs: {len(clean)} chunks of c1 ({time.time() - t0:.0f} s)")
-        net = train(clean, room, args.steps, args.minutes)
+        net = train(clean, room, args.steps, args.minutes, speeds=speeds)
         torch.save(net.state_dict(), saved)
+    if args.train_only:
+        return 0
     db = database(net)
     print(f"database: {len(db[0])} vectors of c2 ({time.time() - t0:.0f} s)")
     index = library("c2")

@@ -53,7 +53,7 @@ def test_an_osc_address_cannot_drive_the_terminal_or_forge_a_journal_line(caplog
         server.stop()
     assert server.rejected == {"unknown_address": 1}
     logged = [r.getMessage() for r in caplog.records if "unknown_address" in r.getMessage()]
-    assert len(logged) == 1 and "\\x1b[2J" in logged[0] and "\\n" in logged[0]
+    assert len(logged) == 1 and "\\x1b[2J" in logged[0] and "\\x0a" in logged[0]  # escaped as fsutil.printable
     assert not any(c in text for text in (logged[0], server.last_rejected) for c in "\x1b\n\r\x07")
 
 

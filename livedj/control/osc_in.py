@@ -21,6 +21,7 @@ from typing import Callable
 from livedj.engine.session import (
     MAX_DRUNK, MAX_LOOKBACK, Ban, Command, Drunk, Lookback, Pause, Pin, Played, Refresh, Session, Skip,
 )
+from livedj.fsutil import printable  # a sender's raw ESC or newline would drive the terminal or forge log lines
 
 #: Longest string argument (and address) accepted, in UTF-8 bytes.
 MAX_STRING_BYTES = 4096
@@ -164,11 +165,6 @@ def _number(value: object, what: str) -> float:
     if not math.isfinite(value):
         raise Rejected("out_of_range", f"{what} must be finite, got {value!r}")
     return float(value)
-
-
-def _printable(text: str) -> str:
-    """Control characters escaped: a sender's raw ESC or newline would drive the terminal or forge log lines."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _one(args: tuple, what: str) -> object:
@@ -321,7 +317,7 @@ class OscControlServer:
 
     def handle_message(self, address: str, args: tuple, sender: object = None) -> bool:
         """Check one message and send its command; True when a command was sent."""
-        shown = _printable(address if len(address) <= 80 else address[:77] + "...")
+        shown = printable(address if len(address) <= 80 else address[:77] + "...")
         try:
             if len(address.encode("utf-8")) > MAX_STRING_BYTES or any(
                     isinstance(a, str) and len(a.encode("utf-8")) > MAX_STRING_BYTES for a in args):
