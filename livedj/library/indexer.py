@@ -202,6 +202,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                 report.indexed += 1
                 window_cache[encode_path(f.path)] = result.windows
             else:
+                if not result.retry and not os.path.exists(f.path):  # deleted or moved after the scan
+                    result.retry, result.error = True, "deleted or moved while being indexed (looked at again next run)"
                 if not result.retry:  # a dead worker says nothing about the file: the next run tries it again
                     store.put(f.path, f.size, f.mtime_ns, status="error", error=result.error, tags=result.tags)
                 report.skipped.append((display_path(encode_path(f.path)), result.error or "unknown error"))

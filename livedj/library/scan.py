@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from livedj.config import AUDIO_EXTENSIONS
+from livedj.fsutil import printable
 
 #: Folders an operating system keeps on a drive: a USB stick's trash holds deleted records, which
 #: must not come back as suggestions. Hidden folders (".Trashes", ".Trash-1000", ".Spotlight-V100",
@@ -33,15 +34,18 @@ def scan(roots: Iterable[str | os.PathLike], extensions: tuple[str, ...] = AUDIO
     A root that is a file is yielded as is when its extension matches. Hidden files, hidden
     sub-folders and the system's folders (trash, recycle bin: `is_skipped_folder`) are left out.
     Unreadable folders are appended to ``problems`` as (path, reason) instead of stopping the scan.
+    A file reached twice (roots that overlap, a folder or file named again through a link, a hard
+    link) is yielded once, under the first name found: see `_Seen`.
     """
     extensions = tuple(e.lower() for e in extensions)
+    seen = _Seen()
     for root in roots:
         root = os.fsdecode(root)
         if os.path.isfile(root):
             if not root.lower().endswith(extensions):  # named by the user: say why nothing was indexed
                 if problems is not None:
                     problems.append((root, f"not an audio file ({os.path.splitext(root)[1] or 'no extension'})"))
-            elif (found := _found(root, problems)) is not None:
+            elif (found := seen.first(root, _found(root, problems), problems)) is not None:
                 yield found
             continue
         if not os.path.isdir(root):
@@ -55,12 +59,45 @@ def scan(roots: Iterable[str | os.PathLike], extensions: tuple[str, ...] = AUDIO
                                  "contents are scanned)") for d in dirnames if d.lower().endswith(extensions))
             for name in sorted(filenames):
                 if name.lower().endswith(extensions) and not name.startswith("."):
-                    found = _found(os.path.join(dirpath, name), problems)
-                    if found is not None:
+                    path = os.path.join(dirpath, name)
+                    if (found := seen.first(root, _found(path, problems), problems)) is not None:
                         yield found
+        seen.end_root(root, problems)
 
 
-def _found(path: str, problems: list | None) -> FoundFile | None:
+class _Seen:
+    """The files a scan has yielded, by (device, inode): the same record under two names was indexed
+    twice (suggested twice, counted twice). Duplicates from an earlier root (``~/Music`` and a link to
+    it named together) are summed up in one line per root; one inside a root is named by itself."""
+
+    def __init__(self):
+        self.names: dict[tuple[int, int], tuple[str, str]] = {}  # identity -> (path, its root)
+        self.again: dict[str, int] = {}  # an earlier root -> its files found again under this root
+
+    def first(self, root: str, found: tuple[FoundFile, tuple[int, int]] | None, problems) -> FoundFile | None:
+        if found is None:
+            return None
+        file, identity = found
+        if identity not in self.names:
+            self.names[identity] = (file.path, root)
+            return file
+        path, its_root = self.names[identity]
+        if path == file.path:  # overlapping roots (a folder and its sub-folder): nothing to say
+            return None
+        if its_root != root and root != file.path:  # a root that is a file is named by itself
+            self.again[its_root] = self.again.get(its_root, 0) + 1
+        elif problems is not None:
+            problems.append((file.path, f"the same file as {printable(path)} (a link): indexed once, under that name"))
+        return None
+
+    def end_root(self, root: str, problems) -> None:
+        if problems is not None:
+            problems.extend((root, f"{n} files already found under {printable(earlier)} (the same files, through a "
+                             "link): indexed once, under that folder") for earlier, n in self.again.items())
+        self.again.clear()
+
+
+def _found(path: str, problems: list | None) -> tuple[FoundFile, tuple[int, int]] | None:
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -71,7 +108,7 @@ def _found(path: str, problems: list | None) -> FoundFile | None:
         if problems is not None:
             problems.append((path, "not a regular file"))
         return None
-    return FoundFile(path, st.st_size, st.st_mtime_ns)
+    return FoundFile(path, st.st_size, st.st_mtime_ns), (st.st_dev, st.st_ino)
 
 
 def _walk_error(exc: OSError, problems: list | None) -> None:

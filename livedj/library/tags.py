@@ -11,10 +11,18 @@ from livedj.dsp.tonal import parse_key
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]+")
 
 
+#: longer tag text is cut (ending "…"): a 1 MB title (junk, or a whole lyrics sheet) was stored, read on
+#: every load of the library and printed whole in every table that showed the record
+MAX_TAG_CHARS = 500
+
+
 def tag_text(text: str | None) -> str:
     """A tag's text as one line of plain characters: control characters become spaces, runs of white
-    space one space. Applied where tags enter (files, the store, the set log), so every display is safe."""
-    return " ".join(_CONTROLS.sub(" ", text or "").split())
+    space one space, at most `MAX_TAG_CHARS` characters. Applied where tags enter (files, the store,
+    the set log), so every display is safe."""
+    text = (text or "")[:8 * MAX_TAG_CHARS]  # white space collapses: keep enough, not megabytes
+    text = " ".join(_CONTROLS.sub(" ", text).split())
+    return text if len(text) <= MAX_TAG_CHARS else text[:MAX_TAG_CHARS - 1].rstrip() + "…"
 
 
 def _first(tags, *names: str) -> str | None:
