@@ -71,10 +71,10 @@ class _Seen:
     it named together) are summed up in one line per root; one inside a root is named by itself."""
 
     def __init__(self):
-        self.names: dict[tuple[int, int], tuple[str, str]] = {}  # identity -> (path, its root)
+        self.names: dict[tuple, tuple[str, str]] = {}  # identity -> (path, its root)
         self.again: dict[str, int] = {}  # an earlier root -> its files found again under this root
 
-    def first(self, root: str, found: tuple[FoundFile, tuple[int, int]] | None, problems) -> FoundFile | None:
+    def first(self, root: str, found: tuple[FoundFile, tuple] | None, problems) -> FoundFile | None:
         if found is None:
             return None
         file, identity = found
@@ -97,7 +97,7 @@ class _Seen:
         self.again.clear()
 
 
-def _found(path: str, problems: list | None) -> tuple[FoundFile, tuple[int, int]] | None:
+def _found(path: str, problems: list | None) -> tuple[FoundFile, tuple] | None:
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -108,7 +108,8 @@ def _found(path: str, problems: list | None) -> tuple[FoundFile, tuple[int, int]
         if problems is not None:
             problems.append((path, "not a regular file"))
         return None
-    return FoundFile(path, st.st_size, st.st_mtime_ns), (st.st_dev, st.st_ino)
+    # an inode of 0 (some network and FUSE file systems number no files): no identity, no de-duplication
+    return FoundFile(path, st.st_size, st.st_mtime_ns), (st.st_dev, st.st_ino or path)
 
 
 def _walk_error(exc: OSError, problems: list | None) -> None:

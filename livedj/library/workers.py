@@ -138,7 +138,9 @@ def imap_unordered(fn: Callable, items: Iterable, *, jobs: int, mp_context, lost
                     del pending[fut]
                     yield result
                     submit_next()
+            processes = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)  # no waiting for ~0.4 s of torch teardown each
+            _reap_later(processes)
             return
         except BrokenProcessPool:
             processes = dict(getattr(pool, "_processes", None) or {})
@@ -170,6 +172,27 @@ def imap_unordered(fn: Callable, items: Iterable, *, jobs: int, mp_context, lost
 
 
 _END = object()
+REAP_AFTER_S = 10.0  #: a worker still alive this long after its pool's shutdown is stuck: killed
+
+
+def _reap_later(processes: list) -> None:
+    """Kill the workers of a shut-down pool that have not exited :data:`REAP_AFTER_S` later.
+
+    A worker killed while it held the pool's call-queue lock (an idle worker waits for work holding
+    it) leaves the others blocked on that lock forever: they never read their stop sentinel, and the
+    interpreter's exit, which joins them, hung `livedj index` after all its work was saved (seen once
+    in three runs of ``tests/test_faults_index.py``'s killed-worker test). Done on a daemon thread: the
+    healthy case costs no wait.
+    """
+    def reap() -> None:
+        deadline = time.monotonic() + REAP_AFTER_S
+        for p in processes:
+            p.join(max(0.0, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+
+    if processes:
+        threading.Thread(target=reap, name="livedj-worker-reaper", daemon=True).start()
 
 
 def map_files(fn: Callable, items: list, *, jobs: int | None, lost: Callable[[object, str], object]) -> Iterator:
