@@ -188,7 +188,12 @@ def test_a_killed_worker_costs_at_most_its_file(base, tmp_path):
     killed = bool(workers) and proc.poll() is None
     if killed:
         os.kill(workers[0], signal.SIGKILL)  # as the OOM killer would
-    out, err = proc.communicate(timeout=TIMEOUT)
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:  # a hang (workers._reap_later's case): fail without leaving it running
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"livedj index still running {TIMEOUT} s after its worker was killed\n{out}\n{err}")
     named = [ln for ln in out.splitlines() if "not analysed" in ln]
     handled = proc.returncode == 0 and len(named) <= 1 and not has_traceback(err)
     again = repair(base, index_dir, *roots)
