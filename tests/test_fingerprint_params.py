@@ -25,6 +25,8 @@ from livedj.library.refingerprint import FINGERPRINT_META, _fingerprint_file
 from livedj.library.store import Store, display_path, encode_path
 from livedj.synth import DEMO_TRACKS, build_demo_library
 
+from faults_common import rewrite_unnoticed
+
 SR = 16000
 SETTINGS = Settings(encoder="features", segment_encoder="features", beginning_s=10.0, segment_hop_s=5.0, fit="none")
 OLDER = {**fp.PARAMS, "version": fp.PARAMS["version"] - 1}
@@ -168,10 +170,7 @@ def test_a_file_not_fingerprinted_again_keeps_its_landmarks_and_the_next_run_doe
                             _dies_on_one_file)
         monkeypatch.setenv("LIVEDJ_TEST_DIE_ON", victim)
     else:  # zeroed in place (a disk error), size and time kept: unchanged to the indexer, undecodable now
-        original, st = open(victim, "rb").read(), os.stat(victim)
-        with open(victim, "wb") as f:
-            f.write(bytes(len(original)))
-        os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+        original = rewrite_unnoticed(victim, bytes(os.path.getsize(victim)))
 
     report = index_library([root], index_dir, SETTINGS, jobs=jobs, n_trees=4)
     after, recorded, _ = _fingerprinted(index_dir)
@@ -194,9 +193,7 @@ def test_a_file_not_fingerprinted_again_keeps_its_landmarks_and_the_next_run_doe
 
     monkeypatch.undo()  # the worker that died, or the disk, is well again
     if failure == "undecodable":
-        with open(victim, "wb") as f:
-            f.write(original)
-        os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+        rewrite_unnoticed(victim, original)
     progress = []
     again = index_library([root], index_dir, SETTINGS, jobs=1, n_trees=4,
                           progress=lambda event, done, total, path: progress.append((event, done, total)))

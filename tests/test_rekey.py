@@ -21,6 +21,8 @@ from livedj.library.rekey import KEY_ANALYSIS, KEY_META, UNFINISHED
 from livedj.library.store import Store, display_path, encode_path
 from livedj.synth import DEMO_TRACKS, build_demo_library
 
+from faults_common import rewrite_unnoticed
+
 SETTINGS = Settings(encoder="features", segment_encoder="features", beginning_s=10.0, segment_hop_s=5.0, fit="none")
 #: no segments: the indexer reads only each file's beginning, and stores no key of the end
 BEGINNINGS = Settings(encoder="features", segment_encoder="features", beginning_s=10.0, segment_hop_s=0.0, fit="none")
@@ -221,10 +223,7 @@ def test_a_file_not_keyed_again_keeps_its_key_and_the_next_run_does_it(tmp_path,
         monkeypatch.setattr(importlib.import_module("livedj.library.rekey"), "_key_file", _dies_on_one_key)
         monkeypatch.setenv("LIVEDJ_TEST_DIE_ON", victim)
     else:  # zeroed in place (a disk error), size and time kept: unchanged to the indexer, undecodable now
-        original, st = open(victim, "rb").read(), os.stat(victim)
-        with open(victim, "wb") as f:
-            f.write(bytes(len(original)))
-        os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+        original = rewrite_unnoticed(victim, bytes(os.path.getsize(victim)))
 
     report = index_library([root], index_dir, SETTINGS, jobs=jobs, n_trees=4)
     assert report.indexed == 0 and report.rekeyed == 3
@@ -244,9 +243,7 @@ def test_a_file_not_keyed_again_keeps_its_key_and_the_next_run_does_it(tmp_path,
 
     monkeypatch.undo()  # the worker that died, or the disk, is well again
     if failure == "undecodable":
-        with open(victim, "wb") as f:
-            f.write(original)
-        os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+        rewrite_unnoticed(victim, original)
     progress = []
     again = index_library([root], index_dir, SETTINGS, jobs=1, n_trees=4,
                           progress=lambda event, done, total, path: progress.append((event, done, total)))
@@ -274,12 +271,10 @@ def test_a_file_without_pitch_now_keeps_its_key_and_the_pass_is_done(tmp_path):
     old = _keys(index_dir)
     victim = paths[2]
     assert victim.endswith(".wav")
-    data, st = bytearray(open(victim, "rb").read()), os.stat(victim)
+    data = bytearray(open(victim, "rb").read())
     start = data.index(b"data") + 8  # the PCM samples (16-bit: zero is silence)
     data[start:] = bytes(len(data) - start)
-    with open(victim, "wb") as f:
-        f.write(data)
-    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    rewrite_unnoticed(victim, bytes(data))
 
     report = index_library([root], index_dir, SETTINGS, jobs=1, n_trees=4)
     assert report.indexed == 0 and report.rekeyed == 4 and not report.skipped, report.skipped
