@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Callable
 
 from livedj.library import index as annoy_index
-from livedj.library import workers
+# UNFINISHED: what :data:`FINGERPRINT_META` says while some rows' landmarks are not current (each
+# row's ``fingerprint_params`` says which); imported here too, where older callers look for it
+from livedj.library.upgrade import UNFINISHED, upgrade_pass  # noqa: F401
 
 #: store meta key: the fingerprint parameters (:data:`livedj.dsp.fingerprint.PARAMS`) of the stored landmarks
 FINGERPRINT_META = "fingerprint_params"
-#: :data:`FINGERPRINT_META` while some rows' landmarks are not of the current parameters (a pass left
-#: files undone): each row's ``fingerprint_params`` says, NULL there meaning not the current ones
-UNFINISHED = json.dumps(None)
 
 
 def current_params() -> str:
@@ -106,21 +105,7 @@ def refingerprint(store, index_dir: str, fresh: set[bytes], progress: Callable[[
     rows = store.db.execute("SELECT id, path FROM tracks WHERE status = 'ok' AND landmarks IS NOT NULL "
                             "AND fingerprint_params IS NOT ?", (want,)).fetchall()
     by_path = {os.fsdecode(bytes(raw)): tid for tid, raw in rows if bytes(raw) not in fresh}
-    done, failed = 0, []
-    if by_path:
-        progress("fingerprint", 0, len(by_path), "")
-    results = workers.map_files(_fingerprint_file, list(by_path), jobs=jobs, lost=lambda path, why: (path, None, why))
-    for i, (path, landmarks, why) in enumerate(results, 1):
-        if landmarks is None:  # nothing new computed: the old landmarks stay, and so do their parameters
-            failed.append((path, why))
-        else:
-            store.set_landmarks(by_path[path], landmarks, want)
-            store.db.commit()  # each file on its own: a stopped pass keeps what it did
-            done += 1
-        progress("fingerprint", i, len(by_path), path)
-    # rows left: failed here, or in ``fresh`` but not stored anew (their indexing worker died)
-    recorded = want if len(rows) == done else UNFINISHED
-    if store.get_meta(FINGERPRINT_META) != recorded:
-        store.set_meta(FINGERPRINT_META, recorded)
-    store.db.commit()
-    return done, failed
+    return upgrade_pass(store, meta_key=FINGERPRINT_META, current=want, selected=len(rows), items=list(by_path),
+                        path_of=lambda path: path, analyse=_fingerprint_file,
+                        store_result=lambda path, landmarks: store.set_landmarks(by_path[path], landmarks, want),
+                        event="fingerprint", progress=progress, jobs=jobs)

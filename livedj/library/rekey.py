@@ -15,13 +15,12 @@ import os
 from typing import Callable
 
 from livedj.dsp.keyopening import INDEX_TEMPERATURE
-from livedj.library import workers
+# UNFINISHED: what :data:`KEY_META` says while some rows' audio keys are not current (each row's
+# ``key_analysis`` says which); imported here too, where the tests and older callers look for it
+from livedj.library.upgrade import UNFINISHED, upgrade_pass  # noqa: F401
 
 #: store meta key: the key analysis (:data:`KEY_ANALYSIS`) the stored audio keys come from
 KEY_META = "key_analysis"
-#: :data:`KEY_META` while some rows' audio keys are not of the current analysis (a pass left files
-#: undone): each row's ``key_analysis`` says, NULL there meaning not the current one
-UNFINISHED = json.dumps(None)
 #: Version 2: the opening bars break ties between a key and its relative (livedj.dsp.keyopening).
 #: Version 3: the same keys, their confidence recalibrated (keyopening.INDEX_TEMPERATURE; the ranking weighs it).
 #: Raise the version when the key analysis changes in a way the stored keys should follow.
@@ -104,26 +103,20 @@ def rekey(store, settings, fresh: set[bytes], progress: Callable[[str, int, int,
     todo = [(os.fsdecode(bytes(raw)), start_s) for raw, start_s in rows if bytes(raw) not in fresh]
     beginning = None if settings.segment_hop_s > 0 else settings.beginning_s
     jobs_list = [(path, start_s, settings.sample_rate, settings.max_track_s, beginning) for path, start_s in todo]
-    if todo:
-        progress("key", 0, len(todo), "")
-    results = workers.map_files(_key_file, jobs_list, jobs=jobs, lost=lambda job, why: (job[0], None, why))
-    done, failed = 0, []
-    for i, (path, keys, why) in enumerate(results, 1):
-        if keys is None:  # nothing estimated: the old key stays, and so does the analysis it came from
-            failed.append((path, why))
-        elif keys[0] is None:  # no pitch in what was read: the old key stays, the row is done
-            store.db.execute("UPDATE tracks SET key_analysis = ? WHERE path = ? AND key_source = 'audio'",
-                             (want, os.fsencode(path)))
-            store.db.commit()
-            done += 1
-        else:
-            store.set_audio_key(path, *keys, key_analysis=want)
-            store.db.commit()  # each file on its own: a stopped pass keeps what it did
-            done += 1
-        progress("key", i, len(todo), path)
-    # rows left: failed here, or in ``fresh`` but not stored anew (their indexing worker died)
-    recorded = want if len(rows) == done else UNFINISHED
-    if store.get_meta(KEY_META) != recorded:
-        store.set_meta(KEY_META, recorded)
-    store.db.commit()
-    return done, failed
+    return upgrade_pass(store, meta_key=KEY_META, current=want, selected=len(rows), items=jobs_list,
+                        path_of=lambda job: job[0], analyse=_key_file,
+                        store_result=lambda path, keys: _store_keys(store, path, keys, want),
+                        event="key", progress=progress, jobs=jobs)
+
+
+def _store_keys(store, path: str, keys: tuple, analysis: str) -> None:
+    """One file's keys estimated again (``keys`` from :func:`_key_file`), recorded as made by ``analysis``.
+
+    Where the sound read has no pitch (key None) the old key stays and only the row is marked current:
+    estimating it again would find the same. The caller commits.
+    """
+    if keys[0] is None:
+        store.db.execute("UPDATE tracks SET key_analysis = ? WHERE path = ? AND key_source = 'audio'",
+                         (analysis, os.fsencode(path)))
+    else:
+        store.set_audio_key(path, *keys, key_analysis=analysis)
