@@ -34,8 +34,11 @@ def has_traceback(text: str) -> bool:
 
 
 def one_line(stderr: str) -> list[str]:
-    """The lines a command printed on stderr, progress bars left out."""
-    return [ln for ln in stderr.splitlines() if ln.strip() and not any(c in ln for c in "━╸")]
+    """The lines a command printed on stderr, progress bars (and their plain lines off a terminal) left out."""
+    from livedj.progress import PREFIX
+
+    return [ln for ln in stderr.splitlines() if ln.strip() and not any(c in ln for c in "━╸")
+            and not ln.startswith(PREFIX)]
 
 
 @pytest.fixture(scope="session", name="base")

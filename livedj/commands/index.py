@@ -37,10 +37,11 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
               imported=()) -> Report:
     """Index ``paths`` into the configured index directory, drawing progress on ``console``."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     from livedj.fsutil import printable
     from livedj.library.indexer import index_library
+    from livedj.progress import Progress
 
     console = console or Console(stderr=True)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

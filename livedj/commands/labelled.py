@@ -34,7 +34,8 @@ def report(args, what: str, measure, print_table) -> int:
     transient progress bar (``progress(i, n[, phase])``), then print JSON or ``print_table(result)``
     and the skipped files. Exit code 1 when fewer than 2 tracks could be used."""
     from rich.console import Console
-    from rich.progress import Progress
+
+    from livedj.progress import Progress
 
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as bar:

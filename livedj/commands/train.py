@@ -128,10 +128,10 @@ def _whole_cache(index_dir: str, keys: list[bytes], settings, n: int, threads: i
     import os
 
     import numpy as np
-    from rich.progress import Progress
 
     from livedj.encoders import encoder_id, get_encoder
     from livedj.library import vectors
+    from livedj.progress import Progress
 
     enc = encoder_id(settings.encoder, settings.head)
     # the cache's "beginning_s" slot holds n: a cache made with another --whole is not reused
@@ -159,7 +159,7 @@ def library_head_main(args, config) -> int:
     import numpy as np
     import torch
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     from livedj.commands.index import settings_from
     from livedj.encoders import encoder_id
@@ -169,6 +169,7 @@ def library_head_main(args, config) -> int:
     from livedj.library.errors import IndexUnusable
     from livedj.library.index import read_manifest
     from livedj.library.indexer import index_library
+    from livedj.progress import Progress
 
     console = Console(stderr=True)
     index_dir = config["index"]["path"]
@@ -237,12 +238,13 @@ def booth_head_main(args, config) -> int:
     import numpy as np
     import torch
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     from livedj.adapt.data import FeatureCache, build_cache
     from livedj.adapt.head import save_head
     from livedj.adapt.train import TrainConfig, prepare, train_head
     from livedj.encoders.musicnn import load_musicnn
+    from livedj.progress import Progress
 
     console = Console(stderr=True)
     paths = [args.library] if args.library else list(config["library"]["paths"])

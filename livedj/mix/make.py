@@ -27,7 +27,9 @@ def _duration(path) -> float:
 
 
 def _progress_bar(total: float, description: str, enabled: bool):
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+
+    from livedj.progress import Progress
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         TextColumn("{task.completed:.0f}/{task.total:.0f} s of audio"), TimeRemainingColumn(),
