@@ -18,7 +18,7 @@ from livedj.dsp import WINDOW_S
 from livedj.encoders.base import Encoder
 from livedj.library import verify
 from livedj.library.rekey import rekey
-from livedj.library.scan import FoundFile, scan
+from livedj.library.scan import FoundFile, scan_with_imported
 from livedj.library.store import display_path, encode_path
 from livedj.library.track_analysis import FileResult, Settings, analyze_file
 
@@ -141,17 +141,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         # "" (an unset shell variable) is not the current folder: whatever is under it would be indexed
         problems: list[tuple[str, str]] = [("''", "an empty path (not the current folder)") for r in roots if not r]
         roots = [os.path.abspath(r) for r in roots if r]
-        found = list(scan(roots, problems=problems))
-        dj = {os.path.abspath(t.path): t for t in imported}
-        listed = {f.path for f in found}
-        for path, track in dj.items():
-            if path in listed:
-                continue
-            if not os.path.isfile(path):
-                problems.append((path, f"in the {track.source} library, but the file is missing"))
-                continue
-            st = os.stat(path)
-            found.append(FoundFile(path, st.st_size, st.st_mtime_ns))
+        # a file the DJ's software lists under another name (a link) is the scan's file: indexed once
+        found, dj, aliases = scan_with_imported(roots, imported, problems)
         for p, why in problems:
             if why == "no such folder" and (n := sum(k.startswith(encode_path(os.path.join(p, ""))) for k in known)):
                 why += f" (its {n} indexed tracks are kept: a drive not plugged in?)"
@@ -181,8 +172,9 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         prefixes = tuple(encode_path(os.path.join(r, "")) for r in present)
         root_files = {encode_path(r) for r in present}
         unread = tuple(encode_path(os.path.join(p, "")) for p, why in problems if why.startswith("cannot read folder"))
-        gone = [p for p in known if p not in seen and (p.startswith(prefixes) or p in root_files)
-                and not p.startswith(unread)]
+        gone = {p for p in known if p not in seen and (p.startswith(prefixes) or p in root_files)
+                and not p.startswith(unread)}
+        gone |= {p for p in map(encode_path, aliases) if p in known}  # stored under a link's name before
         report.removed = store.remove(gone)
         progress("scan", 0, len(todo), "")
         by_path = {f.path: f for f in todo}

@@ -28,17 +28,17 @@ class FoundFile:
 
 
 def scan(roots: Iterable[str | os.PathLike], extensions: tuple[str, ...] = AUDIO_EXTENSIONS,
-         problems: list[tuple[str, str]] | None = None) -> Iterator[FoundFile]:
+         problems: list[tuple[str, str]] | None = None, seen: _Seen | None = None) -> Iterator[FoundFile]:
     """Yield every audio file under ``roots`` (recursively, sorted, symlinked folders not followed).
 
     A root that is a file is yielded as is when its extension matches. Hidden files, hidden
     sub-folders and the system's folders (trash, recycle bin: `is_skipped_folder`) are left out.
     Unreadable folders are appended to ``problems`` as (path, reason) instead of stopping the scan.
     A file reached twice (roots that overlap, a folder or file named again through a link, a hard
-    link) is yielded once, under the first name found: see `_Seen`.
+    link) is yielded once, under the first name found: see `_Seen` (``seen``: one to go on with).
     """
     extensions = tuple(e.lower() for e in extensions)
-    seen = _Seen()
+    seen = seen if seen is not None else _Seen()
     for root in roots:
         root = os.fsdecode(root)
         if os.path.isfile(root):
@@ -95,6 +95,55 @@ class _Seen:
             problems.extend((root, f"{n} files already found under {printable(earlier)} (the same files, through a "
                              "link): indexed once, under that folder") for earlier, n in self.again.items())
         self.again.clear()
+
+
+def scan_with_imported(roots: Iterable[str | os.PathLike], imported: Iterable,
+                       problems: list[tuple[str, str]]) -> tuple[list[FoundFile], dict[str, object], set[str]]:
+    """`scan` ``roots``, then add the files the DJ's software lists (``imported``: ImportedTrack).
+
+    Returns the files found, the DJ software's track of each file it lists by the name the file is
+    indexed under, and the other names it lists those files under. A listed file is known by the
+    scan's identity (`_Seen`): one the scan found under another name (a folder named through a link,
+    /Volumes/Music -> ~/Music, a linked or hard-linked file) takes the DJ's BPM/key under the scan's
+    name; one listed under two names is indexed once (under the scan's name, else the first) with the
+    BPM/key of that entry, and the other entry is named in ``problems``.
+    """
+    seen = _Seen()
+    found = list(scan(roots, problems=problems, seen=seen))
+    dj: dict[str, object] = {}
+    aliases: set[str] = set()
+    listed: dict[tuple, tuple[str, str]] = {}  # identity -> (the first name the DJ's software lists, its source)
+    missing: set[str] = set()
+    for track in imported:
+        path = os.path.abspath(track.path)
+        if (got := _found(path, None)) is None:
+            if path not in missing:
+                missing.add(path)
+                problems.append((path, f"in the {track.source} library, but the file is missing"))
+            continue
+        file, ident = got
+        if ident not in seen.names:
+            seen.names[ident] = (path, path)
+            found.append(file)
+        name = seen.names[ident][0]
+        if path != name:
+            aliases.add(path)
+        first, source = listed.setdefault(ident, (path, track.source))
+        if first == path:  # or the same name again (rekordbox and Traktor list it): the later one's analysis
+            dj[name] = track
+            continue
+        if path == name:  # the name the scan found comes second: the first one is the one set aside
+            listed[ident], dj[name] = (path, track.source), track
+            path, first, source = first, path, track.source
+        problems.append((path, f"the same file as {printable(first)} in the {source} library (a link): indexed "
+                         f"once, under {'that name' if first == name else printable(name)}"))
+    return found, dj, aliases
+
+
+def identity(path: str) -> tuple | None:
+    """The identity of the file at ``path`` as the scan knows it (None: not a regular file, or no file)."""
+    got = _found(path, None)
+    return got[1] if got is not None else None
 
 
 def _found(path: str, problems: list | None) -> tuple[FoundFile, tuple] | None:

@@ -1,8 +1,9 @@
 """The DJ's sequences resolved to library track ids, counted, and kept beside the index.
 
 :func:`resolve` turns :class:`~livedj.library.importers.playlists.Sequence` paths into track ids
-of the store (the same path rule as the indexer: ``os.path.abspath`` then the raw bytes) and
-counts what did not resolve, empty lists and duplicate entries -- never fatal. :func:`save` writes
+of the store (the same path rule as the indexer: ``os.path.abspath`` then the raw bytes; a path
+that names an indexed file through a link, as the indexer knows files, resolves to it) and counts
+what did not resolve, empty lists and duplicate entries -- never fatal. :func:`save` writes
 ``sequences.json`` into the index directory atomically; :func:`load` reads it back (a missing
 file is "no playlists imported", a corrupt one is reported and treated the same).
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from livedj.fsutil import atomic_write
+from livedj.library.scan import identity
 
 FILENAME = "sequences.json"
 FORMAT = 1
@@ -76,9 +78,22 @@ def resolve(sequences, ids_by_path: dict[bytes, int], *, max_examples: int = 20
     """
     report = ResolveReport()
     out: list[IdSequence] = []
+    linked: dict[bytes, int | None] = {}  # a path not in the store -> the track of the same file, if one is
+    by_identity: dict[tuple, int] | None = None  # every indexed file by the scan's identity, when first needed
 
     def lookup(path: str) -> int | None:
-        return ids_by_path.get(path_key(path)) if path else None
+        nonlocal by_identity
+        if not path:
+            return None
+        key = path_key(path)
+        if key in ids_by_path:
+            return ids_by_path[key]
+        if key not in linked:  # another name of an indexed file (a link: the indexer stores one name per file)
+            wanted = identity(os.fsdecode(key))
+            if wanted is not None and by_identity is None:
+                by_identity = _identities(ids_by_path)
+            linked[key] = None if wanted is None else by_identity.get(wanted)
+        return linked[key]
 
     for seq in sequences:
         report.sequences += 1
@@ -106,6 +121,15 @@ def resolve(sequences, ids_by_path: dict[bytes, int], *, max_examples: int = 20
             continue
         out.append(IdSequence(seq.name, seq.kind, seq.source, tuple(ids), skipped, banned))
     return out, report
+
+
+def _identities(ids_by_path: dict[bytes, int]) -> dict[tuple, int]:
+    """``{identity: id}`` of the indexed files that are there (`livedj.library.scan.identity`)."""
+    out: dict[tuple, int] = {}
+    for raw, tid in ids_by_path.items():
+        if (its := identity(os.fsdecode(raw))) is not None:
+            out.setdefault(its, tid)
+    return out
 
 
 def save(index_dir, sequences: list[IdSequence]) -> Path:
