@@ -37,6 +37,7 @@ def main(args, config) -> int:
 
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from livedj.commands.journey import resolve
     from livedj.encoders import encoder_id
@@ -94,10 +95,11 @@ def main(args, config) -> int:
         return 0
     r = model.row(track_id)
     origin = "from your lists" if r is not None and model.learned[r] else "placed by its sound (in no list)"
-    table = Table(title=f"context neighbours of {titles.get(track_id)} ({origin})")
+    table = Table(title=Text(f"context neighbours of {titles.get(track_id)} ({origin})"))
     for name in ("#", "track", "context", "why"):
         table.add_column(name)
     for i, row in enumerate(rows, 1):
-        table.add_row(str(i), row["title"], f"{row['context']:.2f}", row["why"] or "")
+        # Text: a title "Intro [/]" or "Song [feat. mc]" is no markup (an error, or lost)
+        table.add_row(str(i), Text(row["title"] or ""), f"{row['context']:.2f}", Text(row["why"] or ""))
     console.print(table)
     return 0

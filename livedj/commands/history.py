@@ -29,6 +29,7 @@ def add_arguments(parser) -> None:
 def main(args, config) -> int:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from livedj.library.history import History
 
@@ -52,7 +53,7 @@ def main(args, config) -> int:
             for column in ("session", "started", "ended", "tracks", "name"):
                 table.add_column(column)
             for s in sessions:
-                table.add_row(str(s.id), _when(s.started_at), _when(s.ended_at), str(s.plays), s.name or "")
+                table.add_row(str(s.id), _when(s.started_at), _when(s.ended_at), str(s.plays), Text(s.name or ""))
             console.print(table)
             if len(every) > len(sessions):
                 console.print(f"{len(every) - len(sessions)} sessions without plays not shown (--all lists them)")
@@ -85,7 +86,8 @@ def main(args, config) -> int:
         for column in ("#", "time", "artist", "title", "how"):
             table.add_column(column)
         for i, p in enumerate(plays, 1):
-            table.add_row(str(i), _when(p.at), p.artist, p.title, p.source)
+            # Text: a title "Intro [/]" or "Song [feat. mc]" is no markup (an error, or lost)
+            table.add_row(str(i), _when(p.at), Text(p.artist or ""), Text(p.title or ""), p.source)
         console.print(table)
         return 0
     finally:

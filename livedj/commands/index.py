@@ -76,18 +76,21 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
 
 
 def print_report(report: Report, console: Console) -> None:
+    from rich.markup import escape
     from rich.text import Text
 
+    from livedj.fsutil import printable
     from livedj.library.track_analysis import SILENT
 
     silent = sum(SILENT in reason for _, reason in report.skipped)
     console.print(f"[bold]indexed {report.indexed}[/] · unchanged {report.unchanged} · "
                   f"skipped {len(report.skipped)}" + (f" ({silent} silent)" if silent else "") +
                   f" · removed {report.removed} · "
-                  f"{report.index_items} tracks in {report.index_dir} "
+                  f"{report.index_items} tracks in {escape(printable(report.index_dir))} "
                   f"({report.seconds:.1f} s, {report.files_per_s:.2f} files/s)", soft_wrap=True)
     for path, reason in report.skipped:
-        console.print(Text.assemble(("  skipped ", "yellow"), f"{path}: {reason}"), soft_wrap=True)
+        # a name from a playlist or a DJ library may hold a newline or a terminal's ESC: one line, escaped
+        console.print(Text.assemble(("  skipped ", "yellow"), printable(f"{path}: {reason}")), soft_wrap=True)
     for why in report.repaired:
         console.print(Text.assemble(("  repaired ", "cyan"), f"rebuilt from the store: {why}"), soft_wrap=True)
     if report.damaged:
@@ -104,6 +107,7 @@ def print_report(report: Report, console: Console) -> None:
 
 def read_dj_libraries(args, console: Console) -> tuple[list, list[tuple[str, str]]]:
     """Tracks (with the DJ's BPM/key) from --from-rekordbox/--from-traktor/--from-mixxx, and problems."""
+    from livedj.fsutil import printable
     from livedj.library import importers
 
     sources = [(importers.read_rekordbox_xml, f) for f in args.from_rekordbox or []]
@@ -113,7 +117,8 @@ def read_dj_libraries(args, console: Console) -> tuple[list, list[tuple[str, str
     tracks, problems = [], []
     for reader, source in sources:
         found, trouble = reader(source)
-        console.print(f"{source or importers.default_mixxx_db()}: {len(found)} tracks", highlight=False)
+        console.print(printable(f"{source or importers.default_mixxx_db()}: {len(found)} tracks"), highlight=False,
+                      markup=False, soft_wrap=True)
         tracks += found
         problems += trouble
     return tracks, problems
@@ -144,6 +149,7 @@ def add_arguments(parser) -> None:
 def update_context(args, config, console) -> int:
     """Learn the context model: the lists of --from-*/--playlists (or the saved ones) and the set log."""
     from livedj.encoders import encoder_id
+    from livedj.fsutil import printable
     from livedj.library.context_update import read_lists
     from livedj.library.context_update import update_context as update
     from livedj.library.importers import LibraryImportError
@@ -164,7 +170,7 @@ def update_context(args, config, console) -> int:
             print(f"livedj index: {exc}", file=sys.stderr)
             return 1
         for where, why in problems[:20]:
-            console.print(f"  playlists: {where}: {why}", highlight=False, soft_wrap=True)
+            console.print(printable(f"  playlists: {where}: {why}"), highlight=False, markup=False, soft_wrap=True)
         if len(problems) > 20:
             console.print(f"  playlists: ... and {len(problems) - 20} more entries skipped", highlight=False)
     from livedj.library.store import StoreError
@@ -177,9 +183,10 @@ def update_context(args, config, console) -> int:
         return 1
     for name, part in (("lists", report.imported), ("set log", report.set_log)):
         if part is not None and part.sequences:
-            console.print(f"{name}: " + "; ".join(part.lines()), highlight=False, soft_wrap=True)
+            console.print(printable(f"{name}: " + "; ".join(part.lines())), highlight=False, markup=False,
+                          soft_wrap=True)
     for where, why in report.problems:
-        console.print(f"  {where}: {why}", highlight=False, soft_wrap=True)
+        console.print(printable(f"  {where}: {why}"), highlight=False, markup=False, soft_wrap=True)
     if not model.empty:
         s = model.stats
         console.print(f"context: {s['lists']} lists, {s['learned']} tracks in them, {s['predicted']} placed by their "

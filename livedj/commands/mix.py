@@ -37,12 +37,19 @@ def add_arguments(parser) -> None:
 
 
 def read_m3u(path: str) -> list[str]:
-    """The entries of an (extended) M3U, relative paths taken from the playlist's folder."""
-    folder = os.path.dirname(os.path.abspath(path))
-    with open(path, encoding="utf-8-sig", errors="replace") as f:
-        lines = [line.strip() for line in f]
-    return [line if os.path.isabs(line) else os.path.join(folder, line)
-            for line in lines if line and not line.startswith("#")]
+    """The entries of an (extended) M3U, M3U8 or PLS, relative paths taken from the playlist's folder, read
+    as `livedj index --playlists` reads them (any encoding, ``file:`` URLs); skipped entries are told on stderr."""
+    from livedj.fsutil import printable
+    from livedj.library.importers import LibraryImportError
+    from livedj.library.importers.playlists import read_m3u as read
+
+    try:
+        lists, problems = read(path)
+    except LibraryImportError as exc:
+        raise LookupError(str(exc)) from None  # one line naming the file, as the other bad inputs
+    for where, why in problems:
+        print(f"livedj mix: {printable(where)}: {printable(why)}", file=sys.stderr)
+    return list(lists[0].paths)
 
 
 def _journey(args, config) -> list[str]:

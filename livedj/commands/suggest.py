@@ -25,6 +25,9 @@ def add_arguments(parser) -> None:
 def main(args, config) -> int:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from livedj.fsutil import printable
 
     from livedj.audio.decode import DecodeError, decode
     from livedj.engine.loader import load_engine
@@ -73,10 +76,10 @@ def main(args, config) -> int:
     console = Console()
     if update.now_playing:
         console.print(f"playing: {update.now_playing['artist']} - {update.now_playing['title']} "
-                      f"(confidence {update.now_playing['confidence']:.2f}; not suggested)")
+                      f"(confidence {update.now_playing['confidence']:.2f}; not suggested)", markup=False)
     if update.tags:
         console.print("sounds like: " + ", ".join(f"{n} {p:.2f}" for n, p in update.tags))
-    table = Table(title=f"suggestions for {args.file} @ {args.at:g} s")
+    table = Table(title=Text(f"suggestions for {printable(args.file)} @ {args.at:g} s"))
     table.add_column("#", justify="right", no_wrap=True, min_width=2)
     for column in ("artist", "title"):
         table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=28)
@@ -86,7 +89,8 @@ def main(args, config) -> int:
     if wide:
         table.add_column("path", no_wrap=True, overflow="ellipsis", max_width=36)
     for s in update.suggestions:
-        table.add_row(str(s.rank), s.artist, s.title, f"{s.score:.3f}", f"{s.similarity:.3f}",
-                      f"{s.bpm:.1f}" if s.bpm else "", s.key or "", *([s.path] if wide else []))
+        # Text: a title "Intro [/]" or "Song [feat. mc]" is no markup (an error, or lost)
+        table.add_row(str(s.rank), Text(s.artist or ""), Text(s.title or ""), f"{s.score:.3f}", f"{s.similarity:.3f}",
+                      f"{s.bpm:.1f}" if s.bpm else "", s.key or "", *([Text(printable(s.path))] if wide else []))
     console.print(table)
     return 0

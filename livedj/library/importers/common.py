@@ -100,6 +100,11 @@ def parse_key_text(value, where: str, field: str, problems: Problems) -> int | N
     return key
 
 
+#: expat's errors for entities: a bomb (billion laughs), external entities (never fetched), undefined ones
+_ENTITY_ERRORS = ("AMPLIFICATION_LIMIT_BREACH", "EXTERNAL_ENTITY_HANDLING", "ATTRIBUTE_EXTERNAL_ENTITY_REF",
+                  "UNDEFINED_ENTITY", "RECURSIVE_ENTITY_REF", "BINARY_ENTITY_REF", "PARAM_ENTITY_REF")
+
+
 def parse_xml_root(path, expected_root: str, what: str) -> ET.Element:
     """Parse a whole XML file, or raise a one-line :class:`LibraryImportError` naming it."""
     name = os.fsdecode(path)
@@ -108,11 +113,33 @@ def parse_xml_root(path, expected_root: str, what: str) -> ET.Element:
     except FileNotFoundError:
         raise LibraryImportError(f"{name}: no such file") from None
     except ET.ParseError as e:
+        from xml.parsers.expat import errors
+
         line, col = e.position
-        raise LibraryImportError(f"{name}: not well-formed XML at line {line}, column {col + 1} "
+        reason = errors.messages.get(e.code, "not well-formed")
+        if reason in {getattr(errors, f"XML_ERROR_{n}", None) for n in _ENTITY_ERRORS}:
+            # an entity bomb or an external entity (a file it names is never read): no DJ software writes one
+            raise LibraryImportError(f"{name}: refused at line {line}, column {col + 1}: {reason} "
+                                     f"(not a {what} as DJ software writes it)") from None
+        raise LibraryImportError(f"{name}: not well-formed XML at line {line}, column {col + 1}: {reason} "
                                  f"(is it a complete {what}?)") from None
     except OSError as e:
         raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
     if root.tag != expected_root:
         raise LibraryImportError(f"{name}: root element is <{root.tag}>, a {what} has <{expected_root}>")
     return root
+
+
+def tree(tops, children, label):
+    """``(element, name)`` of ``tops`` and every element below them, depth first in document order.
+
+    ``children(element)`` lists the elements to go into (``[]`` for a playlist); ``label(element,
+    prefix)`` names one from its parent's name (``prefix`` is None for a top element). A loop, not
+    recursion: a file may nest folders thousands deep (a RecursionError was a traceback).
+    """
+    stack = [(el, None) for el in reversed(list(tops))]
+    while stack:
+        el, prefix = stack.pop()
+        name = label(el, prefix)
+        yield el, name
+        stack.extend((child, name) for child in reversed(list(children(el))))

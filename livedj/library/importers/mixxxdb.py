@@ -92,10 +92,11 @@ def track_select(db: sqlite3.Connection, *, every_row: bool = False) -> str:
     ``every_row``: also the library rows whose location id matches no ``track_locations`` row
     (their location is NULL), so that they can be reported."""
     lib = columns(db, "library")
-    key_id = "l.key_id" if "key_id" in lib else "NULL"
-    key = "l.key" if "key" in lib else "NULL"
+    # a column an older or newer schema lacks is NULL (unknown), not the end of the import
+    artist, title, album, duration, bpm, key, key_id = (f"l.{c}" if c in lib else "NULL" for c in (
+        "artist", "title", "album", "duration", "bpm", "key", "key_id"))
     join = "LEFT JOIN" if every_row else "JOIN"
-    return (f"SELECT l.id, l.artist, l.title, l.album, l.duration, l.bpm, {key}, {key_id}, tl.location "
+    return (f"SELECT l.id, {artist}, {title}, {album}, {duration}, {bpm}, {key}, {key_id}, tl.location "
             f"FROM library l {join} track_locations tl ON tl.id = l.location")
 
 
@@ -116,10 +117,12 @@ def _crates(db: sqlite3.Connection) -> dict[int, list[str]]:
     """``{library.id: [crate and playlist names]}`` (visible playlists only, not history/Auto DJ)."""
     out: dict[int, list[str]] = {}
     queries = []
-    if columns(db, "crates") and columns(db, "crate_tracks"):
+    # crates and playlists are extras: a schema without the columns read here gives none, not an error
+    if {"id", "name"} <= columns(db, "crates") and {"crate_id", "track_id"} <= columns(db, "crate_tracks"):
         queries.append("SELECT ct.track_id, c.name FROM crate_tracks ct JOIN crates c ON c.id = ct.crate_id "
                        "ORDER BY c.name")
-    if columns(db, "playlists") and columns(db, "playlisttracks"):
+    if ({"id", "name", "hidden", "position"} <= columns(db, "playlists")
+            and {"playlist_id", "track_id"} <= columns(db, "playlisttracks")):
         queries.append("SELECT DISTINCT pt.track_id, p.name FROM PlaylistTracks pt "
                        f"JOIN Playlists p ON p.id = pt.playlist_id WHERE p.hidden = {PLHT_NOT_HIDDEN} "
                        "ORDER BY p.position, p.name")
@@ -161,6 +164,11 @@ def read_mixxx_library(db_path=None) -> tuple[list[ImportedTrack], Problems]:
         lib = columns(db, "library")
         if not lib or not columns(db, "track_locations"):
             raise LibraryImportError(f"{name}: not a Mixxx database (no library/track_locations tables)")
+        missing = [f"{t}.{c}" for t in ("library", "track_locations") for c in ("id", "location")
+                   if c not in (lib if t == "library" else columns(db, t))]
+        if missing:
+            raise LibraryImportError(f"{name}: not a Mixxx database this livedj can read (no column "
+                                     f"{', '.join(missing)})")
         crates = _crates(db)
         where_deleted = " WHERE COALESCE(l.mixxx_deleted, 0) = 0" if "mixxx_deleted" in lib else ""
         # Library rows whose location id names no track_locations row: {library id: location id}.

@@ -19,17 +19,20 @@ Kinds, from weakest to strongest evidence that two records belong together:
 """
 from __future__ import annotations
 
+import codecs
 import os
+import re
 import sqlite3
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from livedj.library.importers.common import LibraryImportError, Problems, parse_xml_root, text
-from livedj.library.importers.rekordbox import location_to_path
-from livedj.library.importers.traktor import traktor_path
+from livedj.library.importers.rekordbox import location_to_path, rekordbox_nodes
+from livedj.library.importers.traktor import traktor_nodes, traktor_path
 
 KINDS = ("crate", "playlist", "set")
-M3U_EXTENSIONS = (".m3u", ".m3u8")
+M3U_EXTENSIONS = (".m3u", ".m3u8", ".pls")
 
 
 @dataclass(frozen=True)
@@ -87,28 +90,19 @@ def read_rekordbox_playlists(path) -> tuple[list[Sequence], Problems]:
     problems: Problems = []
     out: list[Sequence] = []
 
-    def walk(node, prefix: str, top: bool = False) -> None:
-        for child in node.findall("NODE"):
-            cname = child.get("Name") or "(unnamed)"
-            is_playlist = child.get("Type") == "1"
-            full = "" if top and not is_playlist else (f"{prefix}/{cname}" if prefix else cname)
-            if not is_playlist:
-                walk(child, full)
+    for child, full in rekordbox_nodes(root.find("PLAYLISTS")):
+        if child.get("Type") != "1":
+            continue
+        key_type = child.get("KeyType", "0")
+        paths = []
+        for ref in child.findall("TRACK"):
+            key = ref.get("Key")
+            tpath = by_location.get(key) if key_type == "1" else by_id.get(key)
+            if tpath is None:
+                problems.append((f"{name}: playlist {full!r}", f"TRACK Key={key!r} is not in the COLLECTION; skipped"))
                 continue
-            key_type = child.get("KeyType", "0")
-            paths = []
-            for ref in child.findall("TRACK"):
-                key = ref.get("Key")
-                tpath = by_location.get(key) if key_type == "1" else by_id.get(key)
-                if tpath is None:
-                    problems.append((f"{name}: playlist {full!r}", f"TRACK Key={key!r} is not in the COLLECTION; skipped"))
-                    continue
-                paths.append(tpath)
-            out.append(Sequence(full, "playlist", "rekordbox", tuple(paths)))
-
-    playlists = root.find("PLAYLISTS")
-    if playlists is not None:
-        walk(playlists, "", top=True)
+            paths.append(tpath)
+        out.append(Sequence(full, "playlist", "rekordbox", tuple(paths)))
     return out, problems
 
 
@@ -142,32 +136,32 @@ def read_traktor_playlists(path, *, volumes: dict[str, str] | None = None) -> tu
         directory, _, file = ("/:" + rest).rpartition("/:")
         return traktor_path(volume, directory + "/:", file, volumes) if file else None
 
-    def walk(node, prefix: str) -> None:
-        for child in node.findall("SUBNODES/NODE"):
-            cname = child.get("NAME") or "(unnamed)"
-            full = f"{prefix}/{cname}" if prefix else cname
-            if child.get("TYPE") == "FOLDER":
-                walk(child, full)
-            elif child.get("TYPE") == "PLAYLIST" and not cname.startswith("_"):
-                paths = []
-                for pk in child.findall("PLAYLIST/ENTRY/PRIMARYKEY"):
-                    if pk.get("TYPE") != "TRACK":
-                        continue
-                    tpath = key_to_path(pk.get("KEY") or "")
-                    if tpath is None:
-                        problems.append((f"{name}: playlist {full!r}",
-                                         f"PRIMARYKEY {pk.get('KEY')!r} is not a track location; skipped"))
-                        continue
-                    paths.append(tpath)
-                kind = "set" if "history" in full.lower().split("/")[0] else "playlist"
-                out.append(Sequence(full, kind, "traktor", tuple(paths)))
-
-    for top in root.findall("PLAYLISTS/NODE"):
-        walk(top, "")
+    for child, full in traktor_nodes(root):
+        if child.get("TYPE") != "PLAYLIST" or (child.get("NAME") or "(unnamed)").startswith("_"):
+            continue
+        paths = []
+        for pk in child.findall("PLAYLIST/ENTRY/PRIMARYKEY"):
+            if pk.get("TYPE") != "TRACK":
+                continue
+            tpath = key_to_path(pk.get("KEY") or "")
+            if tpath is None:
+                problems.append((f"{name}: playlist {full!r}",
+                                 f"PRIMARYKEY {pk.get('KEY')!r} is not a track location; skipped"))
+                continue
+            paths.append(tpath)
+        kind = "set" if "history" in full.lower().split("/")[0] else "playlist"
+        out.append(Sequence(full, kind, "traktor", tuple(paths)))
     return out, problems
 
 
 # -- Mixxx -----------------------------------------------------------------------------------------
+def _db_text(value) -> str | None:
+    """A name from the database as text: SQLite keeps whatever a writer put in a column (a BLOB, a number)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return text(value)
+
+
 def read_mixxx_playlists(db_path=None) -> tuple[list[Sequence], Problems]:
     """Mixxx's playlists (in position order), crates, and history playlists (sets), read-only.
 
@@ -198,18 +192,24 @@ def read_mixxx_playlists(db_path=None) -> tuple[list[Sequence], Problems]:
                     problems.append((f"{name}: {list_name!r}", f"track id {tid} has no location; skipped"))
             return got
 
-        if columns(db, "playlists") and columns(db, "playlisttracks"):
+        # a schema without a column read here (older, newer): its default, not the end of the import
+        pl_cols, pt_cols = columns(db, "playlists"), columns(db, "playlisttracks")
+        if {"id", "name"} <= pl_cols and {"playlist_id", "track_id"} <= pt_cols:
+            hidden_col = "hidden" if "hidden" in pl_cols else PLHT_NOT_HIDDEN
+            order = "position, id" if {"position", "id"} <= pt_cols else "rowid"
             for pid, pname, hidden in db.execute(
-                    f"SELECT id, name, hidden FROM Playlists WHERE hidden IN ({PLHT_NOT_HIDDEN}, {PLHT_SET_LOG}) "
-                    "ORDER BY id").fetchall():
+                    f"SELECT id, name, {hidden_col} FROM Playlists WHERE {hidden_col} IN ({PLHT_NOT_HIDDEN}, "
+                    f"{PLHT_SET_LOG}) ORDER BY id").fetchall():
                 kind = "set" if hidden == PLHT_SET_LOG else "playlist"
-                rows = db.execute("SELECT track_id FROM PlaylistTracks WHERE playlist_id = ? ORDER BY position, id",
+                rows = db.execute(f"SELECT track_id FROM PlaylistTracks WHERE playlist_id = ? ORDER BY {order}",
                                   (pid,))
-                out.append(Sequence(pname or f"playlist {pid}", kind, "mixxx", tuple(resolved(pname, rows))))
-        if columns(db, "crates") and columns(db, "crate_tracks"):
+                pname = _db_text(pname) or f"playlist {pid}"
+                out.append(Sequence(pname, kind, "mixxx", tuple(resolved(pname, rows))))
+        if {"id", "name"} <= columns(db, "crates") and {"crate_id", "track_id"} <= columns(db, "crate_tracks"):
             for cid, cname in db.execute("SELECT id, name FROM crates ORDER BY id").fetchall():
                 rows = db.execute("SELECT track_id FROM crate_tracks WHERE crate_id = ? ORDER BY track_id", (cid,))
-                out.append(Sequence(cname or f"crate {cid}", "crate", "mixxx", tuple(resolved(cname, rows))))
+                cname = _db_text(cname) or f"crate {cid}"
+                out.append(Sequence(cname, "crate", "mixxx", tuple(resolved(cname, rows))))
     except sqlite3.DatabaseError as e:
         raise LibraryImportError(f"{name}: cannot read the Mixxx database: {e}") from None
     finally:
@@ -217,13 +217,81 @@ def read_mixxx_playlists(db_path=None) -> tuple[list[Sequence], Problems]:
     return out, problems
 
 
-# -- M3U -------------------------------------------------------------------------------------------
-def read_m3u(path) -> tuple[list[Sequence], Problems]:
-    """One M3U/M3U8 playlist: its entries in order, relative paths taken from its folder.
+# -- M3U and PLS -----------------------------------------------------------------------------------
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE first: its BOM starts FF FE
 
-    ``.m3u8`` is UTF-8; ``.m3u`` is read as UTF-8 when it decodes, else as Latin-1 (the old
-    Winamp convention). ``#`` lines (``#EXTM3U``, ``#EXTINF``) are comments; URLs other than
-    ``file:`` are problems.
+
+def _lines(text: str) -> list[str]:
+    """Lines split at CR, LF, CRLF only (not str.splitlines's form feed, NEL, U+2028: a file name may hold them)."""
+    return re.split(r"\r\n|\r|\n", text)
+
+
+def _ansi(line: bytes) -> str:
+    try:
+        return line.decode("cp1252")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
+
+
+def decode_playlist(raw: bytes, base: str | None = None) -> list[str]:
+    """A playlist file's lines: decoded as its BOM says (UTF-8, UTF-16 as Windows tools write it,
+    UTF-32), as UTF-16 without BOM (every other byte NUL), else as UTF-8 when the whole file decodes.
+
+    Else line by line: a line that is UTF-8 is UTF-8; another is the file name's own bytes when a
+    file of that name exists (in ``base`` for a relative one: a playlist written on this system,
+    e.g. by `livedj history --export`, for a name that is not UTF-8), else Windows-1252 (Winamp's
+    and every Windows player's "ANSI"; Latin-1 for its five undefined bytes).
+    """
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            return _lines(raw.decode(codec, "replace"))
+    head = raw[:4096]
+    if len(head) >= 4 and head[1::2].count(0) > len(head) // 4 > head[0::2].count(0):
+        return _lines(raw.decode("utf-16-le", "replace"))
+    if len(head) >= 4 and head[0::2].count(0) > len(head) // 4 > head[1::2].count(0):
+        return _lines(raw.decode("utf-16-be", "replace"))
+    try:
+        return _lines(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        pass
+    lines = []
+    for line in re.split(rb"\r\n|\r|\n", raw):
+        try:
+            lines.append(line.decode("utf-8"))
+            continue
+        except UnicodeDecodeError:
+            pass
+        name = os.fsdecode(line.strip())
+        try:
+            exists = not name.startswith("#") and os.path.exists(os.path.join(base or "", name))
+        except (OSError, ValueError):  # a NUL in the line
+            exists = False
+        lines.append(name if exists else _ansi(line))
+    return lines
+
+
+def _entry(line: str, base: str, where: str, problems: Problems) -> str | None:
+    """The local path of one playlist entry (relative to ``base``), or None (a problem) for a URL."""
+    if line.lower().startswith("file:"):
+        try:
+            line = location_to_path(line)
+        except ValueError as e:
+            problems.append((where, f"{e}; skipped"))
+            return None
+    elif "://" in line:
+        problems.append((where, f"{line!r} is not a local file; skipped"))
+        return None
+    return os.path.normpath(os.path.join(base, line.replace("\\", "/") if os.sep == "/" else line))
+
+
+def read_m3u(path) -> tuple[list[Sequence], Problems]:
+    """One M3U/M3U8 (or PLS) playlist: its entries in order, relative paths taken from its folder.
+
+    The text is decoded by :func:`decode_playlist` (``.m3u8`` is UTF-8, old ``.m3u`` files are often
+    Windows-1252, some Windows tools write UTF-16, livedj writes a name that is not UTF-8 as its bytes). ``#`` lines (``#EXTM3U``, ``#EXTINF``) are
+    comments; URLs other than ``file:`` are problems. A ``.pls`` file (or one starting
+    ``[playlist]``) gives its ``FileN=`` entries in the order of N.
     """
     name = os.fsdecode(path)
     try:
@@ -232,47 +300,46 @@ def read_m3u(path) -> tuple[list[Sequence], Problems]:
         raise LibraryImportError(f"{name}: no such file") from None
     except OSError as e:
         raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
-    try:
-        body = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        body = raw.decode("latin-1")
     base = os.path.dirname(os.path.abspath(name))
+    lines = decode_playlist(raw, base)
     problems: Problems = []
-    paths = []
-    for n, line in enumerate(body.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.lower().startswith("file:"):
-            try:
-                line = location_to_path(line)
-            except ValueError as e:
-                problems.append((f"{name}: line {n}", f"{e}; skipped"))
-                continue
-        elif "://" in line:
-            problems.append((f"{name}: line {n}", f"{line!r} is not a local file; skipped"))
-            continue
-        paths.append(os.path.normpath(os.path.join(base, line.replace("\\", "/") if os.sep == "/" else line)))
+    first = next((ln.strip() for ln in lines if ln.strip()), "")
+    if name.lower().endswith(".pls") or first.lower() == "[playlist]":
+        entries = []
+        for n, line in enumerate(lines, 1):
+            key, sep, value = line.strip().partition("=")
+            if sep and key.lower().startswith("file") and key[4:].isdigit() and value.strip():
+                entries.append((int(key[4:]), n, value.strip()))
+        entries.sort()
+    else:
+        entries = [(n, n, ln.strip()) for n, ln in enumerate(lines, 1) if ln.strip() and not ln.strip().startswith("#")]
+    paths = [p for _, n, line in entries if (p := _entry(line, base, f"{name}: line {n}", problems)) is not None]
     return [Sequence(Path(name).stem, "playlist", "m3u", tuple(paths))], problems
 
 
 def read_m3u_tree(path) -> tuple[list[Sequence], Problems]:
-    """An M3U/M3U8 file, or every one under a folder (recursively, sorted by path)."""
+    """An M3U/M3U8/PLS file, or every one under a folder (recursively, sorted by path)."""
     name = os.fsdecode(path)
-    if os.path.isfile(name):
-        return read_m3u(name)
     if not os.path.isdir(name):
-        raise LibraryImportError(f"{name}: no such file or folder")
+        if not os.path.exists(name):
+            raise LibraryImportError(f"{name}: no such file or folder")
+        return read_m3u(name)  # a file, or a pipe the DJ named (--playlists <(...))
     out: list[Sequence] = []
     problems: Problems = []
     for dirpath, dirnames, filenames in os.walk(name):
         dirnames.sort()
         for f in sorted(filenames):
             if f.lower().endswith(M3U_EXTENSIONS):
+                file = os.path.join(dirpath, f)
                 try:
-                    found, trouble = read_m3u(os.path.join(dirpath, f))
+                    if not stat.S_ISREG(os.stat(file).st_mode):  # a named pipe would wait for a writer forever
+                        raise LibraryImportError(f"{file}: not a file (a pipe or a device); skipped")
+                    found, trouble = read_m3u(file)
+                except OSError as e:  # a link to nothing
+                    problems.append((file, f"cannot read: {e.strerror or e}; skipped"))
+                    continue
                 except LibraryImportError as e:
-                    problems.append((os.path.join(dirpath, f), str(e)))
+                    problems.append((file, str(e).removeprefix(f"{file}: ")))
                     continue
                 out += found
                 problems += trouble

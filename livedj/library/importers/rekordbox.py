@@ -25,7 +25,7 @@ import urllib.parse
 from collections import Counter
 
 from livedj.library.importers.common import (ImportedTrack, LibraryImportError, Problems, parse_bpm,
-                                             parse_duration, parse_key_text, parse_xml_root, text)
+                                             parse_duration, parse_key_text, parse_xml_root, text, tree)
 
 _DRIVE_RE = re.compile(r"^/[A-Za-z]:([/\\]|$)")
 # A streaming service's track: "soundcloud:tracks:123", which rekordbox writes as
@@ -87,37 +87,43 @@ def path_to_location(path: str) -> str:
     return "file://localhost" + urllib.parse.quote_from_bytes(raw, safe=_SAFE)
 
 
+def _rekordbox_name(node, prefix: str | None) -> str:
+    """A NODE's "Folder/Playlist" name; the top folder is rekordbox's nameless "ROOT": not part of the names."""
+    name = node.get("Name") or "(unnamed)"
+    if prefix is None and node.get("Type") != "1":
+        return ""
+    return f"{prefix}/{name}" if prefix else name
+
+
+def rekordbox_nodes(playlists):
+    """``(NODE, name)`` of every NODE under PLAYLISTS (folders and playlists), in document order."""
+    if playlists is None:
+        return iter(())
+    return tree(playlists.findall("NODE"), lambda n: n.findall("NODE") if n.get("Type") != "1" else [],
+                _rekordbox_name)
+
+
 def _playlists(root, by_id: dict[str, str], by_location: dict[str, str], where_file: str,
                problems: Problems, streaming: set[str]) -> dict[str, list[str]]:
     """``{path: [playlist names]}`` from PLAYLISTS; nested folders give "Folder/Playlist" names."""
     crates: dict[str, list[str]] = {}
 
-    def walk(node, prefix: str, top: bool = False) -> None:
-        for child in node.findall("NODE"):
-            name = child.get("Name") or "(unnamed)"
-            is_playlist = child.get("Type") == "1"
-            # The top folder is rekordbox's nameless "ROOT": not part of the playlist names.
-            full = "" if top and not is_playlist else (f"{prefix}/{name}" if prefix else name)
-            if not is_playlist:
-                walk(child, full)
+    for child, full in rekordbox_nodes(root.find("PLAYLISTS")):
+        if child.get("Type") != "1":
+            continue
+        key_type = child.get("KeyType", "0")
+        for ref in child.findall("TRACK"):
+            key = ref.get("Key")
+            path = by_location.get(key) if key_type == "1" else by_id.get(key)
+            if path is None and key in streaming:
+                continue  # a streaming track: counted once, with the collection
+            if path is None:
+                problems.append((f"{where_file}: playlist {full!r}",
+                                 f"TRACK Key={key!r} is not in the COLLECTION; skipped"))
                 continue
-            key_type = child.get("KeyType", "0")
-            for ref in child.findall("TRACK"):
-                key = ref.get("Key")
-                path = by_location.get(key) if key_type == "1" else by_id.get(key)
-                if path is None and key in streaming:
-                    continue  # a streaming track: counted once, with the collection
-                if path is None:
-                    problems.append((f"{where_file}: playlist {full!r}",
-                                     f"TRACK Key={key!r} is not in the COLLECTION; skipped"))
-                    continue
-                names = crates.setdefault(path, [])
-                if full not in names:
-                    names.append(full)
-
-    playlists = root.find("PLAYLISTS")
-    if playlists is not None:
-        walk(playlists, "", top=True)
+            names = crates.setdefault(path, [])
+            if full not in names:
+                names.append(full)
     return crates
 
 

@@ -46,7 +46,7 @@ import re
 
 from livedj.dsp.tonal import key_name
 from livedj.library.importers.common import (ImportedTrack, LibraryImportError, Problems, parse_bpm,
-                                             parse_duration, parse_key_text, parse_xml_root, text)
+                                             parse_duration, parse_key_text, parse_xml_root, text, tree)
 
 #: Traktor MUSICAL_KEY VALUE -> livedj key index (the identity: both are C..B major, C..B minor).
 TRAKTOR_KEYS = {value: value for value in range(24)}
@@ -118,7 +118,7 @@ def _key(entry, where: str, problems: Problems) -> int | None:
     raw = mk.get("VALUE")
     try:
         value = int(float(raw))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "inf", "1e400"
         value = None
     if value not in TRAKTOR_KEYS:
         problems.append((where, f"MUSICAL_KEY VALUE={raw!r} is not 0-23; key skipped"))
@@ -130,30 +130,30 @@ def _key(entry, where: str, problems: Problems) -> int | None:
     return key
 
 
+def traktor_nodes(root):
+    """``(NODE, name)`` of every NODE under the "$ROOT" folder (folders and playlists), in document order."""
+    tops = [node for top in root.findall("PLAYLISTS/NODE") for node in top.findall("SUBNODES/NODE")]
+    return tree(tops, lambda n: n.findall("SUBNODES/NODE") if n.get("TYPE") == "FOLDER" else [],
+                lambda n, prefix: f"{prefix}/{n.get('NAME') or '(unnamed)'}" if prefix else n.get("NAME") or "(unnamed)")
+
+
 def _playlists(root, by_key: dict[str, str], name: str, problems: Problems) -> dict[str, list[str]]:
     crates: dict[str, list[str]] = {}
 
-    def walk(node, prefix: str) -> None:
-        for child in node.findall("SUBNODES/NODE"):
-            cname = child.get("NAME") or "(unnamed)"
-            full = f"{prefix}/{cname}" if prefix else cname
-            if child.get("TYPE") == "FOLDER":
-                walk(child, full)
-            elif child.get("TYPE") == "PLAYLIST" and not cname.startswith("_"):  # _LOOPS, _RECORDINGS
-                for pk in child.findall("PLAYLIST/ENTRY/PRIMARYKEY"):
-                    if pk.get("TYPE") != "TRACK":
-                        continue
-                    path = by_key.get(pk.get("KEY"))
-                    if path is None:
-                        problems.append((f"{name}: playlist {full!r}",
-                                         f"PRIMARYKEY {pk.get('KEY')!r} is not in the COLLECTION; skipped"))
-                        continue
-                    names = crates.setdefault(path, [])
-                    if full not in names:
-                        names.append(full)
-
-    for top in root.findall("PLAYLISTS/NODE"):  # the "$ROOT" folder
-        walk(top, "")
+    for child, full in traktor_nodes(root):
+        if child.get("TYPE") != "PLAYLIST" or (child.get("NAME") or "").startswith("_"):  # _LOOPS, _RECORDINGS
+            continue
+        for pk in child.findall("PLAYLIST/ENTRY/PRIMARYKEY"):
+            if pk.get("TYPE") != "TRACK":
+                continue
+            path = by_key.get(pk.get("KEY"))
+            if path is None:
+                problems.append((f"{name}: playlist {full!r}",
+                                 f"PRIMARYKEY {pk.get('KEY')!r} is not in the COLLECTION; skipped"))
+                continue
+            names = crates.setdefault(path, [])
+            if full not in names:
+                names.append(full)
     return crates
 
 
