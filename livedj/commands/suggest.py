@@ -27,11 +27,10 @@ def main(args, config) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from livedj.fsutil import printable
-
     from livedj.audio.decode import DecodeError, decode
-    from livedj.engine.loader import load_engine
     from livedj.commands.oneline import describe, one_line_errors
+    from livedj.engine.loader import load_engine
+    from livedj.fsutil import printable
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
     from livedj.outputs.jsonlines import jsonable
