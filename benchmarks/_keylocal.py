@@ -59,9 +59,9 @@ def window_key(pm, t0: float, t1: float, algorithm: str = CHOSEN) -> int | None:
 
 
 def local_keys(root: Path, excerpts, spans: dict[str, list[tuple[float, float]]], algorithm: str = CHOSEN,
-               progress=None) -> dict[str, list[int | None]]:
-    """For each score excerpt named in ``spans``, music21's key of each (t0, t1) window (cached)."""
-    cached = root / f"local-keys-{algorithm}-v1.json"
+               progress=None, cache: str = "local-keys") -> dict[str, list[int | None]]:
+    """For each score excerpt named in ``spans``, music21's key of each (t0, t1) window (cached in ``cache``)."""
+    cached = root / f"{cache}-{algorithm}-v1.json"
     table = json.loads(cached.read_text()) if cached.exists() else {}
     todo = [ex for ex in excerpts if ex.kind == "score" and ex.name in spans
             and table.get(ex.name, {}).get("spans") != spans[ex.name]]
@@ -87,7 +87,36 @@ def choose(root: Path) -> dict[str, float]:
     return out
 
 
+#: what a listener who joins mid-excerpt has heard by its end, and lone 12-s windows (s), for :func:`joined`
+JOINED_SPANS = {"whole 0-30 s": (0.0, 30.0), "joined at 6 s: 6-30 s": (6.0, 30.0), "joined at 12 s: 12-30 s": (12.0, 30.0),
+                "0-12 s": (0.0, 12.0), "6-18 s": (6.0, 18.0), "18-30 s": (18.0, 30.0)}
+
+
+def joined(root: Path, algorithms=("AardenEssen", "BellmanBudge", "TemperleyKostkaPayne")) -> dict[str, dict]:
+    """music21's key of the notes heard in each of :data:`JOINED_SPANS`, against the global label (MIREX, exact),
+    on the scores' *test* half: how much a reading of the notes themselves loses when the opening is not heard."""
+    from benchmarks._keydata import build
+    from benchmarks.key import scores
+
+    test = [ex for ex in build(root) if ex.kind == "score" and ex.split == "test"]
+    spans = list(JOINED_SPANS.values())
+    labels = np.array([ex.key for ex in test])
+    out = {}
+    for algorithm in algorithms:
+        got = local_keys(root, test, {ex.name: spans for ex in test}, algorithm, cache="joined-keys")
+        for n, name in enumerate(JOINED_SPANS):
+            est = np.array([got[ex.name][n] if got[ex.name][n] is not None else -1 for ex in test])
+            s = scores(np.where(est >= 0, est, (labels + 1) % 24), labels)  # no notes: wrong
+            out[f"{algorithm}, {name}"] = {"mirex": round(s["mirex"], 3), "exact": round(s["exact"], 3)}
+    return out
+
+
 if __name__ == "__main__":
+    import sys
+
     from benchmarks.common import cache_dir
 
-    print(json.dumps(choose(cache_dir("key")), indent=1))
+    if "--joined" in sys.argv:  # python -m benchmarks._keylocal --joined
+        print(json.dumps(joined(cache_dir("key")), indent=1))
+    else:
+        print(json.dumps(choose(cache_dir("key")), indent=1))

@@ -35,7 +35,12 @@ def _progress_bar(total: float, description: str, enabled: bool):
                         TextColumn("{task.completed:.0f}/{task.total:.0f} s of audio"), TimeRemainingColumn(),
                         disable=not enabled, transient=False)
     task = progress.add_task(description, total=max(total, 1.0))
-    return progress, lambda seconds: progress.advance(task, seconds)
+
+    def finished() -> None:  # the total was the records' lengths: blends overlap them, so the mix is shorter
+        done = next(t.completed for t in progress.tasks if t.id == task)
+        progress.update(task, total=max(done, 1.0), completed=max(done, 1.0))
+
+    return progress, lambda seconds: progress.advance(task, seconds), finished
 
 
 def make_mix(paths, out_path, options: MixOptions = MixOptions(), *, show_progress: bool = True,
@@ -57,9 +62,10 @@ def make_mix(paths, out_path, options: MixOptions = MixOptions(), *, show_progre
         raise OutputError(problem)
     paths = [os.fspath(p) for p in paths]
     total = sum(_duration(p) for p in paths)
-    progress, advance = _progress_bar(total, f"mixing {len(paths)} records", show_progress)
+    progress, advance, finished = _progress_bar(total, f"mixing {len(paths)} records", show_progress)
     with progress, MixWriter(out_path, options.sample_rate, title=Path(out_path).stem) as writer:
         entries, stats = render(paths, writer, options, progress=advance, on_record=on_record)
+        finished()
         if not any(e.start is not None for e in entries):  # nothing to write: a file already there stays
             raise OutputError(f"{out_path}: not written: none of the {len(paths)} records could be read")
     write_sidecars(entries, stats, out_path)
