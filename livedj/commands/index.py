@@ -1,6 +1,7 @@
 """`livedj index`: bring the index up to date with the library, with a progress bar and a summary."""
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -75,7 +76,45 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
     return report
 
 
-def print_report(report: Report, console: Console) -> None:
+#: problems of one kind printed one by one before the rest are counted (--all-problems: every one)
+PROBLEM_LINES = 20
+
+
+def missing_lines(missing: list, limit: int | None = PROBLEM_LINES) -> list[str]:
+    """A line per file the DJ's software lists and this machine lacks, ``limit`` per source (None: all),
+    then one counting the rest: a collection whose drive is not plugged in printed 100,000 lines."""
+    by_source: dict[str, list] = {}
+    for m in missing:
+        by_source.setdefault(m.source, []).append(m)
+    lines = []
+    for source, files in by_source.items():
+        shown = files if limit is None else files[:limit]
+        lines += [f"{m.path}: {m.reason}" for m in shown]
+        if len(files) > len(shown):
+            lines.append(f"... and {len(files) - len(shown)} more files listed by {source} are missing"
+                         f"{_in_common([m.path for m in files])}; --all-problems lists every one")
+    return lines
+
+
+def _in_common(paths: list[str]) -> str:
+    """What many missing files share: their folder, and the likely reason (", all under X (why)")."""
+    from livedj.library.scan import foreign
+
+    try:
+        folder = os.path.commonpath(paths)
+    except ValueError:  # absolute and relative paths
+        folder = ""
+    kinds = {foreign(p) for p in paths}
+    if kinds == {None}:
+        why = "a drive not plugged in?"
+    elif kinds <= {"a Windows path", "a Windows network path"}:
+        why = "the collection comes from a Windows computer"
+    else:
+        why = "a drive not plugged in, or a collection from another computer?"
+    return (f", all under {folder}" if folder.strip("/") else "") + f" ({why})"
+
+
+def print_report(report: Report, console: Console, limit: int | None = PROBLEM_LINES) -> None:
     from rich.markup import escape
     from rich.text import Text
 
@@ -84,10 +123,12 @@ def print_report(report: Report, console: Console) -> None:
 
     silent = sum(SILENT in reason for _, reason in report.skipped)
     console.print(f"[bold]indexed {report.indexed}[/] · unchanged {report.unchanged} · "
-                  f"skipped {len(report.skipped)}" + (f" ({silent} silent)" if silent else "") +
+                  f"skipped {len(report.skipped) + len(report.missing)}" + (f" ({silent} silent)" if silent else "") +
                   f" · removed {report.removed} · "
                   f"{report.index_items} tracks in {escape(printable(report.index_dir))} "
                   f"({report.seconds:.1f} s, {report.files_per_s:.2f} files/s)", soft_wrap=True)
+    for line in missing_lines(report.missing, limit):
+        console.print(Text.assemble(("  skipped ", "yellow"), printable(line)), soft_wrap=True)
     for path, reason in report.skipped:
         # a name from a playlist or a DJ library may hold a newline or a terminal's ESC: one line, escaped
         console.print(Text.assemble(("  skipped ", "yellow"), printable(f"{path}: {reason}")), soft_wrap=True)
@@ -107,11 +148,14 @@ def print_report(report: Report, console: Console) -> None:
 
 def read_dj_libraries(args, console: Console) -> tuple[list, list[tuple[str, str]]]:
     """Tracks (with the DJ's BPM/key) from --from-rekordbox/--from-traktor/--from-mixxx, and problems."""
+    from functools import partial
+
     from livedj.fsutil import printable
     from livedj.library import importers
 
-    sources = [(importers.read_rekordbox_xml, f) for f in args.from_rekordbox or []]
-    sources += [(importers.read_traktor_nml, f) for f in args.from_traktor or []]
+    # a playlist's problems are the playlist step's to report (update_context): here they were printed twice
+    sources = [(partial(importers.read_rekordbox_xml, playlists=False), f) for f in args.from_rekordbox or []]
+    sources += [(partial(importers.read_traktor_nml, playlists=False), f) for f in args.from_traktor or []]
     if args.from_mixxx is not None:
         sources.append((importers.read_mixxx_library, args.from_mixxx or None))
     tracks, problems = [], []
@@ -144,6 +188,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--playlists", action="append", metavar="PATH",
                         help="also learn from M3U/M3U8 playlists (a file, or a folder of them); the playlists, "
                              "crates and history of --from-* libraries are always read (see `livedj context`)")
+    parser.add_argument("--all-problems", action="store_true",
+                        help=f"list every missing file and skipped playlist entry (default: the first {PROBLEM_LINES} "
+                             "of each source, then how many more)")
 
 
 def update_context(args, config, console) -> int:
@@ -169,10 +216,12 @@ def update_context(args, config, console) -> int:
         except LibraryImportError as exc:
             print(f"livedj index: {exc}", file=sys.stderr)
             return 1
-        for where, why in problems[:20]:
+        shown = problems if args.all_problems else problems[:PROBLEM_LINES]
+        for where, why in shown:
             console.print(printable(f"  playlists: {where}: {why}"), highlight=False, markup=False, soft_wrap=True)
-        if len(problems) > 20:
-            console.print(f"  playlists: ... and {len(problems) - 20} more entries skipped", highlight=False)
+        if len(problems) > len(shown):
+            console.print(f"  playlists: ... and {len(problems) - len(shown)} more entries skipped; --all-problems "
+                          "lists every one", highlight=False)
     from livedj.library.store import StoreError
 
     try:
@@ -218,7 +267,7 @@ def main(args, config) -> int:
         if paths or imported:
             report = run_index(paths, config, jobs=args.jobs, console=console, imported=imported)
             report.skipped.extend(problems)
-            print_report(report, Console())
+            print_report(report, Console(), None if args.all_problems else PROBLEM_LINES)
         return update_context(args, config, console)
     except one_line_errors() as exc:
         print(f"livedj index: {describe(exc, config['index']['path'])}", file=sys.stderr)

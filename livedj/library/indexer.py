@@ -18,7 +18,7 @@ from livedj.dsp import WINDOW_S
 from livedj.encoders.base import Encoder
 from livedj.library import verify
 from livedj.library.rekey import rekey
-from livedj.library.scan import FoundFile, scan_with_imported
+from livedj.library.scan import FoundFile, MissingFile, scan_with_imported
 from livedj.library.store import display_path, encode_path
 from livedj.library.track_analysis import FileResult, Settings, analyze_file
 
@@ -29,6 +29,7 @@ class Report:
     unchanged: int = 0
     removed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  #: (path, reason)
+    missing: list[MissingFile] = field(default_factory=list)  #: listed by the DJ's software, not here (not in skipped)
     seconds: float = 0.0
     index_items: int = 0
     index_dir: str = ""
@@ -142,7 +143,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         problems: list[tuple[str, str]] = [("''", "an empty path (not the current folder)") for r in roots if not r]
         roots = [os.path.abspath(r) for r in roots if r]
         # a file the DJ's software lists under another name (a link) is the scan's file: indexed once
-        found, dj, aliases = scan_with_imported(roots, imported, problems)
+        found, dj, aliases = scan_with_imported(roots, imported, problems, report.missing)
         for p, why in problems:
             if why == "no such folder" and (n := sum(k.startswith(encode_path(os.path.join(p, ""))) for k in known)):
                 why += f" (its {n} indexed tracks are kept: a drive not plugged in?)"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -97,8 +98,38 @@ class _Seen:
         self.again.clear()
 
 
-def scan_with_imported(roots: Iterable[str | os.PathLike], imported: Iterable,
-                       problems: list[tuple[str, str]]) -> tuple[list[FoundFile], dict[str, object], set[str]]:
+#: a drive letter ("C:/Music/x.mp3"), a network share ("\\\\nas\\music\\x.mp3"; rekordbox's file://nas/music/x.mp3
+#: reads "//nas/music/x.mp3"): a Windows computer's paths, never looked for here (on Windows: none, they are its own)
+_WINDOWS_PATH = re.compile(r"^([A-Za-z]:([/\\]|$)|\\\\|//[^/])") if os.sep == "/" else None
+
+
+def foreign(path: str) -> str | None:
+    """What kind of path ``path`` is when it cannot be one of this machine's ("a Windows path", "a Windows
+    network path", "a relative path"), else None."""
+    if _WINDOWS_PATH is not None and (match := _WINDOWS_PATH.match(path)):
+        return "a Windows path" if match.group(2) is not None else "a Windows network path"
+    return None if os.path.isabs(path) else "a relative path"
+
+
+@dataclass(frozen=True)
+class MissingFile:
+    """A file the DJ's software lists that is not on this machine."""
+
+    path: str  #: as the DJ's software wrote it (os.fsdecode form)
+    source: str  #: "rekordbox", "traktor" or "mixxx"
+
+    @property
+    def reason(self) -> str:
+        kind = foreign(self.path)
+        if kind is None:
+            return f"in the {self.source} library, but the file is missing"
+        if kind == "a relative path":
+            return f"in the {self.source} library: a relative path (it names no folder to look in), not looked for"
+        return f"in the {self.source} library: {kind} (the collection comes from a Windows computer), not found here"
+
+
+def scan_with_imported(roots: Iterable[str | os.PathLike], imported: Iterable, problems: list[tuple[str, str]],
+                       missing: list[MissingFile]) -> tuple[list[FoundFile], dict[str, object], set[str]]:
     """`scan` ``roots``, then add the files the DJ's software lists (``imported``: ImportedTrack).
 
     Returns the files found, the DJ software's track of each file it lists by the name the file is
@@ -106,20 +137,24 @@ def scan_with_imported(roots: Iterable[str | os.PathLike], imported: Iterable,
     scan's identity (`_Seen`): one the scan found under another name (a folder named through a link,
     /Volumes/Music -> ~/Music, a linked or hard-linked file) takes the DJ's BPM/key under the scan's
     name; one listed under two names is indexed once (under the scan's name, else the first) with the
-    BPM/key of that entry, and the other entry is named in ``problems``.
+    BPM/key of that entry, and the other entry is named in ``problems``. A listed file that is not
+    here goes to ``missing``, once, as written.
     """
     seen = _Seen()
     found = list(scan(roots, problems=problems, seen=seen))
     dj: dict[str, object] = {}
     aliases: set[str] = set()
     listed: dict[tuple, tuple[str, str]] = {}  # identity -> (the first name the DJ's software lists, its source)
-    missing: set[str] = set()
+    absent: set[str] = set()
     for track in imported:
-        path = os.path.abspath(track.path)
-        if (got := _found(path, None)) is None:
-            if path not in missing:
-                missing.add(path)
-                problems.append((path, f"in the {track.source} library, but the file is missing"))
+        # "C:/Music/x.mp3" (a collection made on Windows) or "Music/x.mp3" names no file of this machine:
+        # resolved against the current folder it was reported as "/home/dj/C:/Music/x.mp3", or indexed from there
+        elsewhere = foreign(track.path)
+        path = track.path if elsewhere else os.path.normpath(track.path)
+        if (got := None if elsewhere else _found(path, None)) is None:
+            if path not in absent:
+                absent.add(path)
+                missing.append(MissingFile(path, track.source))
             continue
         file, ident = got
         if ident not in seen.names:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from livedj.fsutil import atomic_write
-from livedj.library.scan import identity
+from livedj.library.scan import foreign, identity
 
 FILENAME = "sequences.json"
 FORMAT = 1
@@ -83,7 +83,7 @@ def resolve(sequences, ids_by_path: dict[bytes, int], *, max_examples: int = 20
 
     def lookup(path: str) -> int | None:
         nonlocal by_identity
-        if not path:
+        if not path or foreign(path):  # "C:/Music/x.mp3" is no file of the current folder (as the indexer sees it)
             return None
         key = path_key(path)
         if key in ids_by_path:

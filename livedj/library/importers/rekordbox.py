@@ -127,7 +127,7 @@ def _playlists(root, by_id: dict[str, str], by_location: dict[str, str], where_f
     return crates
 
 
-def read_rekordbox_xml(path) -> tuple[list[ImportedTrack], Problems]:
+def read_rekordbox_xml(path, *, playlists: bool = True) -> tuple[list[ImportedTrack], Problems]:
     """Read a rekordbox collection XML.
 
     Parameters
@@ -143,6 +143,8 @@ def read_rekordbox_xml(path) -> tuple[list[ImportedTrack], Problems]:
     problems : list of (str, str)
         ``(where, why)`` for every skipped TRACK or field; streaming tracks (SoundCloud, Spotify,
         TIDAL, Beatport: no file to analyse) are not listed one by one but counted in one entry.
+        Also every playlist entry that names no track, unless ``playlists`` is False (the caller
+        reads the playlists with :mod:`~livedj.library.importers.playlists`, which reports them).
 
     Raises
     ------
@@ -185,7 +187,7 @@ def read_rekordbox_xml(path) -> tuple[list[ImportedTrack], Problems]:
             duration=parse_duration(el.get("TotalTime"), where, "TotalTime", problems),
             bpm=parse_bpm(el.get("AverageBpm"), where, "AverageBpm", problems),
             key=parse_key_text(el.get("Tonality"), where, "Tonality", problems))))
-    crates = _playlists(root, by_id, by_location, name, problems, streaming_keys)
+    crates = _playlists(root, by_id, by_location, name, problems if playlists else [], streaming_keys)
     if streaming:
         services = ", ".join(f"{service} {n}" for service, n in streaming.most_common())
         problems.append((name, f"{sum(streaming.values())} streaming tracks ({services}): no file to analyse; "

@@ -157,7 +157,8 @@ def _playlists(root, by_key: dict[str, str], name: str, problems: Problems) -> d
     return crates
 
 
-def read_traktor_nml(path, *, volumes: dict[str, str] | None = None) -> tuple[list[ImportedTrack], Problems]:
+def read_traktor_nml(path, *, volumes: dict[str, str] | None = None,
+                     playlists: bool = True) -> tuple[list[ImportedTrack], Problems]:
     """Read a Traktor ``collection.nml`` (or any NML with a COLLECTION).
 
     Parameters
@@ -167,6 +168,9 @@ def read_traktor_nml(path, *, volumes: dict[str, str] | None = None) -> tuple[li
     volumes : dict, optional
         Volume name -> local mount point, overriding the path rule (e.g. ``{"Macintosh HD": "/"}``,
         ``{"DJ USB": "/media/dj/DJ USB"}``).
+    playlists : bool
+        Report the playlist entries that name no track of the COLLECTION (False: the caller reads the
+        playlists with :mod:`~livedj.library.importers.playlists`, which reports them).
 
     Returns
     -------
@@ -207,5 +211,5 @@ def read_traktor_nml(path, *, volumes: dict[str, str] | None = None) -> tuple[li
             duration=duration,
             bpm=parse_bpm(tempo.get("BPM"), where, "TEMPO BPM", problems) if tempo is not None else None,
             key=_key(entry, where, problems))))
-    crates = _playlists(root, by_key, name, problems)
+    crates = _playlists(root, by_key, name, problems if playlists else [])
     return [ImportedTrack(path=p, source="traktor", crates=tuple(crates.get(p, ())), **f) for p, f in rows], problems
