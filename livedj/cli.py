@@ -61,6 +61,9 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from livedj.outputs.terminal import prepare_streams
+
+    prepare_streams()  # before the command modules bind sys.stdout: a closed or ASCII-only one is made safe
     args = build_parser().parse_args(argv)
     # torch's OpenMP workers otherwise spin while waiting: on a busy 2-core box a 2-thread
     # embedding then took 0.4-1.1 s instead of ~55 ms (measured; see models/MODEL_CARD.md)
@@ -91,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `livedj ... | head`: the reader left; not an error
         sys.stderr.close()
         return 0
+    except SystemExit as exc:
+        if isinstance(exc.__context__, BrokenPipeError):  # rich's answer to a closed pipe is exit 1: same as above
+            return 0
+        raise
     except one_line_errors() as exc:  # any command: a damaged store, an unusable index, a file it cannot read
         print(f"livedj {args.command}: {describe(exc, config['index']['path'])}", file=sys.stderr)
         return 1

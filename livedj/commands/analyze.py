@@ -25,6 +25,7 @@ def main(args, config) -> int:
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
     from livedj.outputs.jsonlines import jsonable
+    from livedj.outputs.terminal import writes_unicode
 
     window_s = config["audio"]["window_s"]
     # tempo and key listen 12 s, the fingerprint match identify_s, as live
@@ -57,7 +58,7 @@ def main(args, config) -> int:
         "now_playing": update.now_playing,
     }
     if args.json:
-        print(json.dumps(jsonable(readout), ensure_ascii=False))
+        print(json.dumps(jsonable(readout), ensure_ascii=not writes_unicode(sys.stdout)))
         return 0
     print(f"{args.file} @ {args.at:g} s")
     print(f"  BPM        {readout['bpm'] or '?'}  (confidence {readout['bpm_confidence']:.2f})")

@@ -154,15 +154,15 @@ def make_mixxx_follower(config: dict, session, resolve):
 
 
 def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashboard=True, json_lines=False,
-             device=None, osc_targets=(), record=None, engine=None, out=sys.stdout, err=sys.stderr,
+             device=None, osc_targets=(), record=None, engine=None, out=None, err=None,
              notifier=None, config_path=None, index_dir=None) -> LiveLoop:
-    """Run the live loop until it ends (duration, end of input, SIGINT/SIGTERM); return it for its stats."""
+    """Run the live loop until it ends (duration, end of input, SIGINT/SIGTERM, no JSON reader); return it."""
     from livedj.engine.daemon import LiveLoop
     from livedj.engine.loader import load_engine
     from livedj.outputs.jsonlines import JsonLinesWriter
     from livedj.service.notify import Notifier
 
-    notifier = notifier or Notifier()
+    notifier, out, err = notifier or Notifier(), out or sys.stdout, err or sys.stderr  # the streams of now
     if input_file is not None and not os.path.isfile(input_file):  # before seconds of loading the engine
         from livedj.audio.decode import DecodeError
 
@@ -310,7 +310,8 @@ def _drain(loop: LiveLoop, writer, err, *, log: bool, once: bool = False, notifi
                 return
             continue
         if writer is not None:
-            writer.publish(update)
+            if not writer.publish(update) and writer.broken and not once:
+                loop.stop()  # `livedj run --json-lines | head -1`: like SIGPIPE, end (a microphone never would)
         elif log and update.suggestions and update.suggestions[0].track_id != last_top:
             top = update.suggestions[0]
             last_top = top.track_id

@@ -34,6 +34,7 @@ def main(args, config) -> int:
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
     from livedj.outputs.jsonlines import jsonable
+    from livedj.outputs.terminal import writes_unicode
 
     from livedj.config import override
 
@@ -70,7 +71,7 @@ def main(args, config) -> int:
             return 1
         print(f"appended {added} tracks to Mixxx playlist {args.mixxx_playlist!r}", file=sys.stderr)
     if args.json:
-        print(json.dumps(jsonable(update.to_json()), ensure_ascii=False))
+        print(json.dumps(jsonable(update.to_json()), ensure_ascii=not writes_unicode(sys.stdout)))
         return 0
     console = Console()
     if update.now_playing:

@@ -322,5 +322,6 @@ class Dashboard:
                       vertical_overflow="crop") as live:
                 while not stop.wait(period):
                     live.update(frame(), refresh=True)
+                live.update(frame(), refresh=True)  # the screen left behind shows the last update, not one 1/fps older
         except KeyboardInterrupt:
             stop.set()
