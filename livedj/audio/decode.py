@@ -360,3 +360,15 @@ def probe_duration(path) -> float | None:
         return None
     finally:
         container.close()
+
+
+def too_short(path, at: float, window_s: float) -> str:
+    """Why an excerpt at ``at`` s holds less than 1 s of audio, with an --at that works (one line)."""
+    try:
+        length = probe_duration(path)
+    except DecodeError:
+        length = None
+    if not length:
+        return f"{_display(path)}: less than 1 s of audio at {at:g} s"
+    return (f"{_display(path)}: less than 1 s of audio at {at:g} s: it lasts {length:.0f} s "
+            f"(try --at {max(0.0, min(at, length - window_s)):.0f})")

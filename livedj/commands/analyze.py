@@ -39,7 +39,9 @@ def main(args, config) -> int:
         print(f"livedj analyze: {exc}", file=sys.stderr)
         return 1
     if len(audio) < sr:
-        print(f"livedj analyze: {args.file}: less than 1 s of audio at {args.at} s", file=sys.stderr)
+        from livedj.audio.decode import too_short
+
+        print(f"livedj analyze: {too_short(args.file, args.at, window_s)}", file=sys.stderr)
         return 1
     # the live loop refreshes tempo and key on alternate hops and votes identification over
     # several updates: run those hops here so the readout is what the dashboard would show

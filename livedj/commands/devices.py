@@ -26,7 +26,8 @@ def main(args, config) -> int:
               file=sys.stderr)
         return 1
     if not devices:
-        print("no audio input devices found")
+        print("no audio input devices found: connect a microphone or sound card, or feed a file with "
+              "`livedj run --input mix.mp3`")
         return 0
     table = Table(title="audio input devices")
     for column in ("index", "name", "channels", "default rate", "default"):

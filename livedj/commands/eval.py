@@ -8,6 +8,8 @@ neighbours are drawn at random: the mean of (n_label - 1) / (n - 1). Files are d
 """
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -98,6 +100,11 @@ def add_arguments(parser) -> None:
 
 
 def main(args, config) -> int:
+    if not os.path.isdir(args.dir):  # said before any model loads: "need 2 files in sub-folders" hid the typo
+        why = "not a folder" if os.path.exists(args.dir) else "no such folder"
+        print(f"livedj eval: {args.dir}: {why} (give a folder with one sub-folder per label, e.g. your crates)",
+              file=sys.stderr)
+        return 1
     if getattr(args, "room", False):
         from livedj.commands import eval_room
 

@@ -35,8 +35,18 @@ def main(args, config) -> int:
 
     from livedj.commands.oneline import one_line_errors
 
+    import os
+
+    path = config["history"]["path"]
+    if not os.path.lexists(path):  # reading creates nothing: a mistyped history.path would hide behind a new file
+        line = f"no set log yet at {path}: `livedj run` logs the records played each night"
+        if args.session is not None or args.export:
+            print(f"livedj history: {line} (nothing to show or export)", file=sys.stderr)
+            return 1
+        print(line)
+        return 0
     try:
-        history = History(config["history"]["path"])
+        history = History(path)
     except one_line_errors() as exc:
         print(f"livedj history: {config['history']['path']}: set log unusable: {exc}", file=sys.stderr)
         return 1
@@ -59,7 +69,11 @@ def main(args, config) -> int:
                 console.print(f"{len(every) - len(sessions)} sessions without plays not shown (--all lists them)")
             return 0
         wanted = args.session if args.session is not None else (sessions[-1].id if sessions else None)
-        if wanted is None or wanted not in {s.id for s in every}:
+        if wanted is None:
+            print(f"livedj history: no session with plays in {history.path} to export (--all lists the others)",
+                  file=sys.stderr)
+            return 1
+        if wanted not in {s.id for s in every}:
             print(f"livedj history: no session {wanted} in {history.path}", file=sys.stderr)
             return 1
         plays = history.plays(wanted)

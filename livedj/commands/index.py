@@ -258,8 +258,8 @@ def main(args, config) -> int:
         print(f"livedj index: {exc}", file=sys.stderr)
         return 1
     if not paths and not imported and not args.playlists:
-        print("livedj index: no folders given, no DJ library imported, and library.paths is empty in the config",
-              file=sys.stderr)
+        print("livedj index: no folders given, no DJ library imported, and library.paths is empty in the config: "
+              "name your music folder, e.g. `livedj index ~/Music`", file=sys.stderr)
         return 2
     from livedj.commands.oneline import describe, one_line_errors
 
@@ -268,6 +268,11 @@ def main(args, config) -> int:
             report = run_index(paths, config, jobs=args.jobs, console=console, imported=imported)
             report.skipped.extend(problems)
             print_report(report, Console(), None if args.all_problems else PROBLEM_LINES)
+            if paths and not imported and not any(os.path.exists(p) for p in paths):
+                return 1  # every folder named is missing (a typo, a drive not plugged in): nothing was done
+            if not report.index_items:  # a first run on the wrong folder: say what livedj looks for
+                print(f"livedj index: the index is empty: no audio file (mp3, m4a/aac, flac, ogg/opus, wav, aiff) "
+                      f"could be indexed from {', '.join(map(str, paths)) or 'the DJ library'}", file=sys.stderr)
         return update_context(args, config, console)
     except one_line_errors() as exc:
         print(f"livedj index: {describe(exc, config['index']['path'])}", file=sys.stderr)

@@ -52,8 +52,11 @@ def make_source(config: dict, input_file: str | None, fast: bool, device=None):
         inputs = _inputs()
         if typed:  # a typo must not wait forever: say what exists, now
             raise CaptureError(f"{exc}; inputs here: {inputs}") from None
-        # audio.device not there yet (a USB interface at boot): the loop keeps retrying it, and
-        # under systemd READY waits for the first audio (TimeoutStartSec bounds the start)
+        if device is None and inputs == "none" and not os.environ.get("NOTIFY_SOCKET"):  # a terminal: say it
+            raise CaptureError("no audio input on this machine (`livedj devices` lists none): connect a "
+                               "microphone or sound card, or feed a file: `livedj run --input mix.mp3`") from None
+        # audio.device (the service: any input) not there yet (a USB interface at boot): the loop keeps
+        # retrying it, and under systemd READY waits for the first audio (TimeoutStartSec bounds the start)
         sample_rate = audio["samplerate"] or 48000
         print(f"livedj run: {exc}; inputs here: {inputs}; waiting for it at {sample_rate} Hz", file=sys.stderr)
     ring = RingBuffer(int(audio["buffer_s"] * sample_rate), sample_rate)

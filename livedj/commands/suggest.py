@@ -51,7 +51,9 @@ def main(args, config) -> int:
         print(f"livedj suggest: {describe(exc, config['index']['path'])}", file=sys.stderr)
         return 1
     if len(audio) < engine.encoder.sample_rate:
-        print(f"livedj suggest: {args.file}: less than 1 s of audio at {args.at} s", file=sys.stderr)
+        from livedj.audio.decode import too_short
+
+        print(f"livedj suggest: {too_short(args.file, args.at, window_s)}", file=sys.stderr)
         return 1
     from livedj.engine.session import Session
 

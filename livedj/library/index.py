@@ -291,6 +291,9 @@ def _load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int 
     except VectorMismatch as exc:
         raise IndexUnusable(str(exc)) from None
     in_dim = projection.in_dim if projection is not None else manifest_dim
+    if dim is not None and in_dim != dim and not manifest["items"]:  # built from a folder with no audio in it
+        raise IndexUnusable(f"{directory}: the index is empty (no tracks yet): run `livedj index PATH` "
+                            "on a folder of audio files")
     if dim is not None and in_dim != dim:
         raise IndexUnusable(f"{directory}: index vectors have {in_dim} dimensions, the encoder makes {dim}")
     path = _checked(directory, entry, verify)

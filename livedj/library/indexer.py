@@ -136,6 +136,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         _record_analysis_if_empty(store)
         enc_id = encoder_id(settings.encoder, settings.head)
         known = store.fingerprints()
+        # no manifest and nothing stored: a new index (a first run), built, not "repaired"
+        new = not known and not os.path.lexists(os.path.join(index_dir, verify.MANIFEST))
         window_cache = vector_fit.load_windows(index_dir, enc_id, settings.beginning_s)
         damaged = _damaged(store, window_cache, enc_id, encoder_dim(settings.segment_encoder, settings.head))
         roots = [os.fsdecode(r) for r in roots]
@@ -214,7 +216,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         fit = vector_fit.FitSettings(settings.fit, settings.fit_dims, settings.fit_shrinkage, settings.fit_room)
         if report.indexed or report.removed or why or _stale(index_dir, enc_id) \
                 or _stale_vectors(index_dir, enc_id, settings, fit) or trained is not None:
-            report.repaired += [] if (report.indexed or report.removed) else why
+            report.repaired += [] if (report.indexed or report.removed or new) else why
             progress("build", 0, 1, "")
             paths = {t.id: encode_path(t.path) for t in store.tracks().values()}
             window_cache = {p: window_cache[p] for p in paths.values() if p in window_cache}

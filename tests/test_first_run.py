@@ -1,0 +1,184 @@
+"""A new user's first hour, command by command as the README teaches: a brand-new home (no config,
+no index, no set log), an empty folder, a folder of one record, no input device. Each command gives
+one line saying what is wrong and what to run next, exit 1 on an error and 0 on an empty-but-fine
+result, no traceback, no "repaired" on a first run, and no file the user did not ask for."""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from faults_common import has_traceback, one_line
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _home(root: Path) -> dict:
+    """The environment of a user who has never run livedj: every XDG folder under ``root``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "LIVEDJ_", "NOTIFY_SOCKET"))}
+    env.update(HOME=str(root / "home"), XDG_CONFIG_HOME=str(root / "config"), XDG_DATA_HOME=str(root / "data"),
+               XDG_CACHE_HOME=str(root / "cache"), PYTHONPATH=str(REPO), COLUMNS="200")
+    (root / "home").mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def livedj(env: dict, *args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "livedj", *map(str, args)], env=env, cwd=cwd or env["HOME"],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "pulse" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def one_record(tmp_path_factory):
+    """A new user who indexed a folder of one generated record; another record, not in the library."""
+    from livedj.synth import DEMO_TRACKS, render_track, write_audio
+
+    root = tmp_path_factory.mktemp("first_run")
+    env = _home(root)
+    (root / "music").mkdir()
+    for spec, where in ((DEMO_TRACKS[0], root / "music"), (DEMO_TRACKS[1], root)):
+        write_audio(where / f"{spec.title}.flac", render_track(spec, duration=20.0), 22050, title=spec.title,
+                    artist=spec.artist)
+    done = livedj(env, "index", root / "music")
+    assert done.returncode == 0 and "1 tracks" in done.stdout, done.stderr
+    assert "repaired" not in done.stdout + done.stderr
+    return root, env, root / f"{DEMO_TRACKS[1].title}.flac"
+
+
+def test_a_new_index_of_an_empty_folder_repairs_nothing_and_says_why_it_is_empty(tmp_path):
+    """The first `livedj index` printed "repaired rebuilt from the store: .../manifest.json: missing",
+    and `livedj run` then said "index vectors have 0 dimensions, the encoder makes 200"."""
+    env = _home(tmp_path)
+    (tmp_path / "empty").mkdir()
+    first = livedj(env, "index", tmp_path / "empty")
+    assert first.returncode == 0, first.stderr
+    text = first.stdout + first.stderr
+    assert not re.search(r"repaired|damaged|corrupt", text), text
+    assert "the index is empty" in first.stderr and "mp3" in first.stderr
+    again = livedj(env, "index", tmp_path / "empty")
+    assert again.returncode == 0 and "repaired" not in again.stdout + again.stderr
+    run = livedj(env, "run", "--no-dashboard")
+    lines = one_line(run.stderr)
+    assert run.returncode == 1 and not has_traceback(run.stderr) and len(lines) == 1, run.stderr
+    assert "the index is empty" in lines[0] and "livedj index" in lines[0] and "dimensions" not in lines[0]
+
+
+def test_index_of_a_folder_that_is_not_there_is_an_error(tmp_path):
+    """`livedj index ~/Musc` (a typo) exited 0, as if it had indexed the library."""
+    env = _home(tmp_path)
+    done = livedj(env, "index", tmp_path / "Musc")
+    assert done.returncode == 1 and not has_traceback(done.stderr)
+    assert "no such folder" in done.stdout
+    bare = livedj(env, "index")  # no folder at all: the next command, spelt out
+    assert bare.returncode == 2 and "livedj index ~/Music" in bare.stderr
+
+
+def test_history_before_any_set_creates_no_set_log(tmp_path):
+    """A bare `livedj history` created an empty history.sqlite (and a mistyped history.path would hide
+    behind a new file); `--export` with no session said "no session None"."""
+    env = _home(tmp_path)
+    listed = livedj(env, "history")
+    assert listed.returncode == 0 and "no set log yet" in listed.stdout and "livedj run" in listed.stdout
+    exported = livedj(env, "history", "--export", tmp_path / "set.m3u")
+    assert exported.returncode == 1 and len(one_line(exported.stderr)) == 1 and "None" not in exported.stderr
+    assert _files(tmp_path) == set(), _files(tmp_path)  # nothing written anywhere
+    from livedj.library.history import History
+
+    History(tmp_path / "data" / "livedj" / "history.sqlite").close()  # a set log with no plays yet
+    exported = livedj(env, "history", "--export", tmp_path / "set.m3u")
+    assert exported.returncode == 1 and "no session None" not in exported.stderr
+    assert "no session with plays" in exported.stderr
+
+
+def test_eval_of_a_folder_that_is_not_there_says_so(tmp_path):
+    """It said "need at least 2 audio files in sub-folders" after loading the models."""
+    env = _home(tmp_path)
+    done = livedj(env, "eval", tmp_path / "Music" / "crates")
+    assert done.returncode == 1 and one_line(done.stderr) == [
+        f"livedj eval: {tmp_path / 'Music' / 'crates'}: no such folder "
+        "(give a folder with one sub-folder per label, e.g. your crates)"]
+
+
+def test_suggest_and_analyze_past_the_end_of_a_record_give_an_at_that_works(one_record):
+    """The README's `livedj suggest track.flac --at 60` on a shorter record said only
+    "less than 1 s of audio at 60.0 s"; a file not in the library is fine (not identified)."""
+    root, env, outsider = one_record
+    for command in ("suggest", "analyze"):
+        done = livedj(env, command, outsider, "--at", 60)
+        assert done.returncode == 1 and not has_traceback(done.stderr)
+        assert one_line(done.stderr) == [f"livedj {command}: {outsider}: less than 1 s of audio at 60 s: it lasts "
+                                         "20 s (try --at 15)"]
+    done = livedj(env, "analyze", outsider, "--at", 10)
+    assert done.returncode == 0 and "not in library" in done.stdout, done.stderr
+    missing = livedj(env, "suggest", root / "nope.flac")
+    assert missing.returncode == 1 and "no such file" in missing.stderr and not has_traceback(missing.stderr)
+
+
+def test_run_on_a_machine_without_an_input_device_says_what_to_do(one_record):
+    """`livedj run` with no microphone or sound card waited for "input device None" forever, printing
+    "Error querying device -1"; the service (NOTIFY_SOCKET) still waits for the interface."""
+    root, env, _ = one_record
+    listed = livedj(env, "devices")
+    if "no audio input devices found" not in listed.stdout:
+        pytest.skip("this machine has an audio input")
+    assert listed.returncode == 0 and "livedj run --input" in listed.stdout
+    run = livedj(env, "run", "--no-dashboard")
+    lines = one_line(run.stderr)
+    assert run.returncode == 1 and len(lines) == 1, run.stderr
+    assert "no audio input on this machine" in lines[0] and "livedj run --input" in lines[0]
+    assert "-1" not in lines[0] and "None" not in lines[0]
+
+
+def _readme_lines() -> list[str]:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Using it", 1)[1].split("\n#", 1)[0]
+    return [line.strip() for line in block.splitlines() if line.startswith("    livedj ")]
+
+
+def _readme_examples() -> list[str]:
+    return [re.split(r"\s{2,}#", line)[0].strip() for line in _readme_lines()]
+
+
+def _variants(example: str) -> list[list[str]]:
+    """The example without its optional parts, and with each alternative of them (``[a|b]``), metavariables
+    filled in (``N``: a number)."""
+    optional = re.findall(r"\[([^\]]*)\]", example)
+    bare = re.sub(r"\s*\[[^\]]*\]", "", example)
+    out = [bare]
+    for part in optional:
+        words = part.split(" ")
+        choices = max((w.split("|") for w in words), key=len)
+        for choice in choices:
+            out.append(bare + " " + " ".join(choice if "|" in w else w for w in words))
+    return [[("1" if w == "N" else w) for w in shlex.split(v)[1:]] for v in out]
+
+
+def test_every_readme_example_is_accepted_by_the_parser(tmp_path, monkeypatch):
+    """README.md's "Using it" lines, as written, with the real parser: an option renamed in the code
+    and not in the README fails here."""
+    from livedj.cli import build_parser
+
+    monkeypatch.chdir(tmp_path)  # output files (set.m3u, preview.wav) named relative to here
+    examples = _readme_examples()
+    assert len(examples) >= 15 and {e.split()[1] for e in examples} >= {"devices", "index", "run", "suggest", "history"}
+    for example in examples:
+        for argv in _variants(example):
+            try:
+                args = build_parser().parse_args(argv)
+            except SystemExit:
+                pytest.fail(f"README example not accepted: livedj {shlex.join(argv)}")
+            assert args.command == argv[0]
+    # options named in a line's comment ("also --from-traktor, --from-mixxx") are its command's too
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for line in _readme_lines():
+        command, comment = line.split()[1], (re.split(r"\s{2,}#", line) + [""])[1]
+        for option in re.findall(r"(?<![\w-])--[a-z][a-z-]*", comment):
+            assert option in commands[command]._option_string_actions, f"README: livedj {command} {option}"
