@@ -164,3 +164,22 @@ def test_a_mixxx_follow_problem_is_shown_until_a_poll_reads_the_database_again(t
     poller.poll_once()
     assert poller.status() is None
     assert "Mixxx" not in text_of(Dashboard().render(make_update(), {**INFO, "mixxx": poller.status()}), 100)
+
+
+def _screen(update, width: int, height: int) -> list[str]:
+    """What a terminal of ``height`` lines shows: the frame's first lines (the live view crops the rest)."""
+    console = Console(width=width, height=height, force_terminal=True, color_system=None)
+    lines = console.render_lines(Dashboard(console=console).render(update, {"status": "listening"}), console.options,
+                                 pad=False)
+    return ["".join(seg.text for seg in line) for line in lines[:height]]
+
+
+def test_a_short_terminal_still_shows_the_suggestions():
+    """On 12 lines the full frame was cropped after its meters: not one suggestion showed."""
+    update = make_update(titles=tuple(f"Track {i}" for i in range(10)), live_bpm=124.0, live_key="8A")
+    short = "\n".join(_screen(update, 100, 12))
+    assert "Track 0" in short and "Track 1" in short
+    assert "tempo 124.0 BPM" in short and "key 8A" in short  # the meters' line keeps what a DJ mixes by
+    assert short.splitlines()[-1].startswith("╰")  # the whole frame, not a cropped one
+    tall = "\n".join(_screen(update, 100, 40))
+    assert "input level" in tall and "Track 9" in tall  # room enough: the full frame, every row

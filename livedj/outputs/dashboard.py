@@ -89,10 +89,21 @@ class _View:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         try:
-            yield self.dashboard._build(self.update, self.info, options.max_width)
+            frame = self.dashboard._build(self.update, self.info, options.max_width)
+            rows = options.size.height
+            if console.is_terminal and self.update is not None and _lines(console, options, frame) > rows:
+                # a short terminal cropped the frame below the meters: the suggestions never showed
+                frame = self.dashboard._build(self.update, self.info, options.max_width, fit=(console, options))
+            yield frame
         except Exception as exc:  # a bad value must not take the live screen down
             log.exception("dashboard render failed")
             yield Text(f"dashboard error: {exc!r}", style="bold red")
+
+
+def _lines(console: Console, options: ConsoleOptions, renderable: RenderableType, width: int | None = None) -> int:
+    """How many lines ``renderable`` takes at ``width`` (the options' own by default), whatever the height."""
+    opts = options.update(height=None) if width is None else options.update(width=width, height=None)
+    return len(console.render_lines(renderable, opts, pad=False))
 
 
 class Dashboard:
@@ -122,7 +133,9 @@ class Dashboard:
         """
         return _View(self, update, dict(info or {}))
 
-    def _build(self, update: Update | None, info: dict, width: int) -> RenderableType:
+    def _build(self, update: Update | None, info: dict, width: int, fit: tuple | None = None) -> RenderableType:
+        """The frame; ``fit`` (console, options) when the terminal is too short for it: the meters and tags
+        become one line and the suggestions as many rows as the height leaves (at least one)."""
         inner = max(width - 4, 20)  # the panel's border and padding
         status = safe_text(update.status if update is not None else info.get("status", "starting"))
         decks: tuple = ()
@@ -141,6 +154,18 @@ class Dashboard:
                               style="cyan")
             parts += [Text(""), waiting, Text("")]
             subtitle = Text("no update yet", style="dim")
+        elif fit is not None:
+            console, options = fit
+            parts.append(self._live_line(update))
+            footer = self._footer(update, inner)
+            used = sum(_lines(console, options, part, inner) for part in parts + [footer])
+            rows = options.size.height - used - 2 - 2  # the panel's two borders, the table's title and header
+            if rows < 1:  # the footer goes before the last suggestion does
+                footer, rows = None, rows + _lines(console, options, footer, inner)
+            parts.append(self._table(update.suggestions[:max(rows, 1)], width))
+            if footer is not None:
+                parts.append(footer)
+            subtitle = Text(f" update #{update.seq + 1} · heard {_fmt_time(update.t)} ", style="dim")
         else:
             half = (inner - 3) // 2
             grid = Table.grid(expand=True, padding=(0, 3))
@@ -227,6 +252,19 @@ class Dashboard:
                                           (f"  confidence {getattr(update, 'live_key_confidence', 0):.2f}"
                                            if key else "", "dim")))
         return Group(Text.assemble(("input level", "bold"), ("  dBFS", "dim")), table, live)
+
+    def _live_line(self, update: Update) -> Text:
+        """The meters, tempo, key and first tag on one line, for a short terminal."""
+        db = update.level_db if update.level_db == update.level_db else -120.0
+        line = Text.assemble(("level ", "dim"), (f"{db:.1f} dBFS" if db > -120.0 else "silence", _db_style(db)))
+        bpm, key = getattr(update, "live_bpm", None), getattr(update, "live_key", None)
+        line.append_text(Text.assemble(("  ·  tempo ", "dim"), (f"{bpm:.1f} BPM" if bpm else "?", "bold")))
+        line.append_text(Text.assemble(("  ·  key ", "dim"), (f"{key} {getattr(update, 'live_key_name', '') or ''}".strip()
+                                                             if key else "?", f"bold {camelot_style(key)}" if key else "bold")))
+        if update.tags:
+            line.append_text(Text.assemble(("  ·  sounds like ", "dim"), safe_text(update.tags[0][0])))
+        line.no_wrap, line.overflow = True, "ellipsis"
+        return line
 
     def _tags(self, update: Update, width: int) -> RenderableType:
         tags = update.tags[:5]
