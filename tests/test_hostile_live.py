@@ -132,7 +132,7 @@ def test_a_set_log_edited_by_hand_is_listed_exported_and_still_excludes_its_play
         db.execute("INSERT INTO sessions (started_at, name) VALUES (1e300, x'ff00')")
     history = History(path)
     assert history.played_paths(0.0) == {"/new/music/a.flac", "12"}  # 'late' is not a time
-    assert [p.path for p in history.plays(1)] == ["/new/music/a.flac", "12", "/m/b.mp3"]  # text sorts last
+    assert [p.path for p in history.plays(1)] == ["/new/music/a.flac", "/m/b.mp3", "12"]  # as written
     history.close()
     _sandbox(tmp_path, monkeypatch)
     config = tmp_path / "config.toml"
@@ -142,8 +142,8 @@ def test_a_set_log_edited_by_hand_is_listed_exported_and_still_excludes_its_play
         result = _main_here(["history", "--config", str(config), *extra])
         assert result.returncode == 0 and not has_traceback(result.stderr), (extra, result.stderr)
     rows = (tmp_path / "set.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert len(rows) == 4 and rows[1].endswith(",/new/music/a.flac") and rows[3].startswith("3,,5,,")
-    assert (tmp_path / "set.m3u8").read_text().splitlines()[2::2] == ["/new/music/a.flac", "12", "/m/b.mp3"]
+    assert len(rows) == 4 and rows[1].endswith(",/new/music/a.flac") and rows[2].startswith("2,,5,,")
+    assert (tmp_path / "set.m3u8").read_text().splitlines()[2::2] == ["/new/music/a.flac", "/m/b.mp3", "12"]
 
 
 # -- livedj run ------------------------------------------------------------------------------------------

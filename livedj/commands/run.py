@@ -83,14 +83,21 @@ def make_session(config: dict, library, resolve):
 
     session = Session(exclude_now_playing=config["ranking"]["exclude_now_playing"])
     span = span_seconds(config["history"]["no_repeat"])
-    if span is not None:
+    if os.path.lexists(config["history"]["path"]):  # reading creates nothing (the writer below does)
         try:
             history = History(config["history"]["path"])
-            earlier = (resolve(path) for path in history.played_paths(time.time() - span))
+            # a run killed tonight (kill -9, power cut, a crash systemd restarts) is this session too;
+            # "since" bounded both ways: a row far in the future was written by a wrong clock
+            paths = history.interrupted_paths()
+            if span is not None:
+                now = time.time()
+                paths |= history.played_paths(now - span, now + span)
+            earlier = (resolve(path) for path in paths)
             session.apply(PlayedBefore(tuple(t for t in earlier if t is not None)))
             history.close()
         except Exception as exc:  # a broken set log must not keep the DJ from playing
-            print(f"livedj run: set log {config['history']['path']} unreadable: {exc}", file=sys.stderr)
+            if span is not None:  # else the set log's writer says what is wrong with it, once
+                print(f"livedj run: set log {config['history']['path']} unreadable: {exc}", file=sys.stderr)
     setlog = SetLogWriter(config["history"]["path"])
 
     def log_play(track_id: int, source: str, confidence: float | None) -> None:

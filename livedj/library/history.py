@@ -77,6 +77,8 @@ class Play:
 
 
 _TABLES = {"meta", "sessions", "plays", "feedback"}
+#: a session left open (its run was killed) within this long is tonight's: its plays stay excluded
+NIGHT_S = 16 * 3600.0
 _LAST_TIME = 253402300800.0  # 10000-01-01: later (or NaN, text) cannot be shown as a date
 
 
@@ -100,6 +102,26 @@ def _time(value: object) -> float | None:
 
 def _text(value: object) -> str:
     return tag_text(value if isinstance(value, str) else _path(value))
+
+
+def _boot() -> tuple[str, float] | None:
+    """This boot's id and seconds since boot: clocks that no NTP, hotspot or DST step moves (Linux)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip(), time.clock_gettime(time.CLOCK_BOOTTIME)
+    except (OSError, AttributeError):
+        return None
+
+
+def _boot_age(mark: object, boot: tuple[str, float] | None) -> float | None:
+    """Seconds since a session marked ``"<boot id> <boot clock>"`` started, if it started on this boot."""
+    parts = str(mark).split() if mark is not None else []
+    if boot is None or len(parts) != 2 or parts[0] != boot[0]:
+        return None
+    try:
+        return boot[1] - float(parts[1])
+    except ValueError:
+        return None
 
 
 class History:
@@ -140,6 +162,10 @@ class History:
     def start_session(self, name: str | None = None, at: float | None = None) -> int:
         cur = self.db.execute("INSERT INTO sessions (started_at, name, host) VALUES (?, ?, ?)",
                               (at or time.time(), name, socket.gethostname()))
+        boot = _boot()
+        if boot is not None:  # lets the next run know this one's age when the wall clock has stepped
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                            (f"session_boot:{cur.lastrowid}", f"{boot[0]} {boot[1]:.1f}"))
         self.db.commit()
         return int(cur.lastrowid)
 
@@ -174,29 +200,56 @@ class History:
         """``{session id: [(path, 'skip'|'ban', playing path or "")]}`` in time order."""
         out: dict[int, list[tuple[str, str, str]]] = {}
         for sid, path, kind, playing in self.db.execute(
-                "SELECT session_id, path, kind, playing FROM feedback ORDER BY at, id"):
+                "SELECT session_id, path, kind, playing FROM feedback ORDER BY id"):
             out.setdefault(sid, []).append((_path(path), _text(kind), _path(playing)))
         return out
 
     def sessions(self) -> list[SessionInfo]:
         rows = self.db.execute(
             """SELECT s.id, s.started_at, s.ended_at, s.name, COUNT(p.id) FROM sessions s
-               LEFT JOIN plays p ON p.session_id = s.id GROUP BY s.id ORDER BY s.started_at""")
+               LEFT JOIN plays p ON p.session_id = s.id GROUP BY s.id ORDER BY s.id""")
         return [SessionInfo(i, _time(start), _time(end), _text(name) if name is not None else None, n)
                 for i, start, end, name, n in rows]
 
     def plays(self, session_id: int) -> list[Play]:
         rows = self.db.execute(
             """SELECT id, session_id, at, path, title, artist, album, duration, bpm, key, source, confidence
-               FROM plays WHERE session_id = ? ORDER BY at, id""", (session_id,))
+               FROM plays WHERE session_id = ? ORDER BY id""", (session_id,))
         return [Play(r[0], r[1], _time(r[2]), _path(r[3]), _text(r[4]), _text(r[5]), _text(r[6]), _real(r[7]),
                      _real(r[8]), r[9] if isinstance(r[9], int) and 0 <= r[9] < 24 else None, _text(r[10]),
                      _real(r[11])) for r in rows]
 
-    def played_paths(self, since: float) -> set[str]:
-        """Paths played at or after ``since`` (time.time()), in any session (SQLite sorts text after any number)."""
-        rows = self.db.execute("SELECT DISTINCT path FROM plays WHERE typeof(at) IN ('integer', 'real') AND at >= ?", (since,))
+    def played_paths(self, since: float, until: float = math.inf) -> set[str]:
+        """Paths played between ``since`` and ``until`` (time.time()), in any session (SQLite sorts text
+        after any number). ``until``: a row far in the future was written by a clock that was wrong."""
+        rows = self.db.execute("SELECT DISTINCT path FROM plays WHERE typeof(at) IN ('integer', 'real') "
+                               "AND at >= ? AND at <= ?", (since, until))
         return {_path(r[0]) for r in rows}
+
+    def interrupted_paths(self, now: float | None = None) -> set[str]:
+        """Paths played tonight in the runs that were killed (sessions left open, newest first).
+
+        Tonight: started on this boot within :data:`NIGHT_S` by the kernel's boot clock, whatever
+        the wall clock did since; else (another boot: a power cut) last written within ``NIGHT_S``
+        of ``now`` by the wall clock, either way round (a clock stepped between the two runs).
+        """
+        now, boot = time.time() if now is None else now, _boot()
+        marks = dict(self.db.execute("SELECT key, value FROM meta WHERE key LIKE 'session_boot:%'"))
+        out: set[str] = set()
+        for sid, ended in self.db.execute("SELECT id, ended_at FROM sessions ORDER BY id DESC").fetchall():
+            if ended is not None:
+                break  # the newest run that stopped properly ends the night's chain of killed runs
+            age = _boot_age(marks.get(f"session_boot:{sid}"), boot)
+            if age is not None:
+                tonight = age <= NIGHT_S
+            else:
+                last = self.db.execute("SELECT MAX(t) FROM (SELECT started_at AS t FROM sessions WHERE id = ? "
+                                       "UNION ALL SELECT at FROM plays WHERE session_id = ? AND typeof(at) IN ('integer', 'real'))", (sid, sid)).fetchone()[0]
+                tonight = _time(last) is not None and abs(now - last) <= NIGHT_S
+            if not tonight:
+                break
+            out.update(_path(r[0]) for r in self.db.execute("SELECT path FROM plays WHERE session_id = ?", (sid,)))
+        return out
 
 
 class SetLogUnusable(Exception):
@@ -231,7 +284,7 @@ class SetLogWriter:
         self.error: str | None = None
         self.unwritten: list = []  #: (path, fields) of plays not yet on disk, oldest first
         self.repeats = 0  #: plays not logged because they repeated one within ``repeat_s``
-        self._last_logged: dict[str, float] = {}
+        self._last_logged: dict[str, float] = {}  #: path -> time.monotonic() of its last logged play
 
     def start(self) -> None:
         self._thread.start()
@@ -250,14 +303,15 @@ class SetLogWriter:
 
         Returns False when it repeats the same file's play within :attr:`repeat_s` (not logged).
         """
-        now = time.time()
+        # monotonic: a wall clock stepped back a day would call every replay within that day a repeat
+        now = time.monotonic()
         last = self._last_logged.get(path)
         if last is not None and now - last < self.repeat_s:
             self.repeats += 1
             return False
         self._last_logged[path] = now
         try:
-            self._queue.put_nowait((path, {"at": now, **fields}))
+            self._queue.put_nowait((path, {"at": time.time(), **fields}))
         except Exception:  # a full queue means the disk is gone; counting is all we can do
             self.error = "set log queue full"
         return True

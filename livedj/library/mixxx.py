@@ -127,7 +127,8 @@ class MixxxHistoryPoller:
             if not self._is_new(ident):
                 return None
             self._last = ident
-            if first and (age is None or age > self.recent_s):
+            # a row stamped far ahead of our clock is yesterday's, seen by a clock since stepped back
+            if first and (age is None or not -self.recent_s <= age <= self.recent_s):
                 return None  # already there before we started, and not recent: not "now playing"
         self.on_played(track)
         return track
