@@ -75,8 +75,6 @@ def make_publishers(config: dict, extra_targets=()):
 def make_session(config: dict, library, resolve):
     """The night's session: tracks played within ``history.no_repeat`` are excluded from the start,
     and every play is written to the set log (from its own thread)."""
-    import time
-
     from livedj.config import span_seconds
     from livedj.engine.session import PlayedBefore, Session
     from livedj.library.history import History, SetLogWriter
@@ -86,13 +84,7 @@ def make_session(config: dict, library, resolve):
     if os.path.lexists(config["history"]["path"]):  # reading creates nothing (the writer below does)
         try:
             history = History(config["history"]["path"])
-            # a run killed tonight (kill -9, power cut, a crash systemd restarts) is this session too;
-            # "since" bounded both ways: a row far in the future was written by a wrong clock
-            paths = history.interrupted_paths()
-            if span is not None:
-                now = time.time()
-                paths |= history.played_paths(now - span, now + span)
-            earlier = (resolve(path) for path in paths)
+            earlier = (resolve(path) for path in history.played_tonight(span))
             session.apply(PlayedBefore(tuple(t for t in earlier if t is not None)))
             history.close()
         except Exception as exc:  # a broken set log must not keep the DJ from playing

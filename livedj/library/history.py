@@ -226,6 +226,16 @@ class History:
                                "AND at >= ? AND at <= ?", (since, until))
         return {_path(r[0]) for r in rows}
 
+    def played_tonight(self, span_s: float | None, now: float | None = None) -> set[str]:
+        """Paths a new run must not suggest: those of tonight's killed runs (kill -9, a power cut, a crash
+        systemd restarts: the same night), and with a span (``history.no_repeat`` "12h") every one played
+        within it, either side of ``now`` (a row far in the future was written by a wrong clock)."""
+        now = time.time() if now is None else now
+        paths = self.interrupted_paths(now)
+        if span_s is not None:
+            paths |= self.played_paths(now - span_s, now + span_s)
+        return paths
+
     def interrupted_paths(self, now: float | None = None) -> set[str]:
         """Paths played tonight in the runs that were killed (sessions left open, newest first).
 
