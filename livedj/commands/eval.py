@@ -81,11 +81,26 @@ DESCRIPTION = (
 TAKES_INDEX = False  #: no --index option: the command does not read the index
 
 
+def encoder_names(text: str) -> str:
+    """``--encoders``: comma-separated names, each a known encoder (checked before any file is decoded)."""
+    import argparse
+
+    from livedj.encoders import ENCODERS
+
+    names = [e.strip() for e in text.split(",") if e.strip()]
+    unknown = [n for n in names if n not in ENCODERS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"{'unknown encoder ' + repr(unknown[0]) if unknown else 'no encoder'}; "
+                                         f"choose from {', '.join(ENCODERS)}")
+    return text
+
+
 def add_arguments(parser) -> None:
     from livedj.commands import argtypes
 
     parser.add_argument("dir", metavar="DIR")
-    parser.add_argument("--encoders", default="musicnn,features", help="comma-separated (default: musicnn,features)")
+    parser.add_argument("--encoders", type=encoder_names, default="musicnn,features",
+                        help="comma-separated (default: musicnn,features)")
     parser.add_argument("--k", type=argtypes.count(1, 1000), default=10, help="neighbours per query (default 10)")
     parser.add_argument("--room", action="store_true", help="booth robustness: identification and label precision "
                                                            "of simulated booth queries, per encoder")

@@ -37,8 +37,16 @@ def resolve(text: str, tracks: dict) -> int:
             return t.id
     words = text.lower().split()
     hits = [t.id for t in tracks.values() if all(w in f"{t.artist} - {t.title}".lower() for w in words)]
+    if len(hits) > 1:  # "Intro" also matches "Intro (Remix)": a whole title or 'artist - title' decides
+        whole = " ".join(words)
+        exact = [i for i in hits if whole in (" ".join(tracks[i].title.lower().split()),
+                                              " ".join(f"{tracks[i].artist} - {tracks[i].title}".lower().split()))]
+        hits = exact if len(exact) == 1 else hits
     if len(hits) != 1:
-        raise LookupError(f"{text!r} matches {len(hits)} tracks in the index" + ("" if hits else "; give its path"))
+        if not hits and os.path.isfile(text):
+            raise LookupError(f"{text}: not in the index (run `livedj index` on its folder first)")
+        raise LookupError(f"{text!r} matches {len(hits)} tracks in the index; give "
+                          + ("more words or its path" if hits else "its path"))
     return hits[0]
 
 

@@ -47,9 +47,12 @@ def read_m3u(path: str) -> list[str]:
         lists, problems = read(path)
     except LibraryImportError as exc:
         raise LookupError(str(exc)) from None  # one line naming the file, as the other bad inputs
+    paths = list(lists[0].paths)
+    if any("\0" in p for p in paths):  # no path holds a NUL: an audio file or other binary data
+        raise LookupError(f"{printable(path)}: not a playlist (binary data); give records as TRACK...")
     for where, why in problems:
         print(f"livedj mix: {printable(where)}: {printable(why)}", file=sys.stderr)
-    return list(lists[0].paths)
+    return paths
 
 
 def _journey(args, config) -> list[str]:

@@ -36,7 +36,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed-random", type=argtypes.count(0, 2**63 - 1), metavar="INT", help="random seed for --drunk (repeatable chains)")
     parser.add_argument("--at", type=argtypes.seconds, default=30.0, metavar="SECONDS",
                         help="where to analyse a SEED file that is not in the library (default 30)")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the chain: .m3u/.m3u8, .csv or .xml (rekordbox)")
+    parser.add_argument("-o", "--output", metavar="FILE", type=argtypes.output_file(".m3u", ".m3u8", ".csv", ".xml"),
+                        help="write the chain: .m3u/.m3u8, .csv or .xml (rekordbox)")
     parser.add_argument("--relative", action="store_true", help="M3U paths relative to the playlist's folder")
 
 
@@ -148,8 +149,6 @@ def _seed(args, config, engine, tracks, vectors):
 
 
 def main(args, config) -> int:
-    import os
-
     import numpy as np
 
     from livedj.audio.decode import DecodeError
@@ -159,9 +158,6 @@ def main(args, config) -> int:
 
     if args.n < 1 or args.lookback < 1 or not 0 <= args.drunk <= 1:
         print("livedj playlist: need --n >= 1, --lookback >= 1, 0 <= --drunk <= 1", file=sys.stderr)
-        return 2
-    if args.output and os.path.splitext(args.output)[1].lower() not in (".m3u", ".m3u8", ".csv", ".xml"):
-        print(f"livedj playlist: {args.output}: use .m3u, .m3u8, .csv or .xml", file=sys.stderr)
         return 2
     try:
         engine = load_engine(config)

@@ -252,6 +252,9 @@ def booth_head_main(args, config) -> int:
         print("livedj train: no library: give --library DIR or set library.paths", file=sys.stderr)
         return 2
     out = Path(args.out or Path(config["index"]["path"]) / "head.safetensors").expanduser()
+    if out.is_dir():  # found otherwise only when the head is written, after hours of work
+        print(f"livedj train: --out {out}: is a folder; give a file name", file=sys.stderr)
+        return 2
     out.parent.mkdir(parents=True, exist_ok=True)
     cache_path, ckpt = f"{out}.cache.npz", f"{out}.ckpt.pt"
     files = library_files(paths)

@@ -88,11 +88,13 @@ def load_stereo(path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
 
 
 def check_output(path) -> str | None:
-    """Why ``path`` cannot be written (unknown format, missing or read-only folder), else None."""
+    """Why ``path`` cannot be written (unknown format, a folder, missing or read-only folder), else None."""
     path = Path(path)
     ext = path.suffix.lower().lstrip(".")
     if ext not in FORMATS:
         return f"{path}: unsupported format {path.suffix or '(none)'!r}; use one of .{', .'.join(FORMATS)}"
+    if path.is_dir():  # else found only by the rename, after the whole render
+        return f"{path}: is a folder; give a file name"
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         return f"{path}: folder {folder} does not exist"

@@ -27,13 +27,15 @@ def _duration(path) -> float:
 
 
 def _progress_bar(total: float, description: str, enabled: bool):
+    from rich.console import Console
     from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
     from livedj.progress import Progress
 
+    # on stderr, as every command's: stdout is the tracklist (`livedj mix ... > set.txt`)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         TextColumn("{task.completed:.0f}/{task.total:.0f} s of audio"), TimeRemainingColumn(),
-                        disable=not enabled, transient=False)
+                        console=Console(stderr=True), disable=not enabled, transient=False)
     task = progress.add_task(description, total=max(total, 1.0))
 
     def finished() -> None:  # the total was the records' lengths: blends overlap them, so the mix is shorter
@@ -43,6 +45,21 @@ def _progress_bar(total: float, description: str, enabled: bool):
     return progress, lambda seconds: progress.advance(task, seconds), finished
 
 
+def _check(out_path, records) -> None:
+    """Raise OutputError when ``out_path`` cannot be written or is one of ``records`` (the rename at
+    the end would replace that record with the mix)."""
+    problem = check_output(out_path)
+    if problem:
+        raise OutputError(problem)
+    for record in records:
+        try:
+            same = os.path.samefile(record, out_path)
+        except (OSError, ValueError):  # either missing: nothing to replace
+            same = False
+        if same:
+            raise OutputError(f"{out_path}: is one of the records to mix ({os.fsdecode(record)}); give another file name")
+
+
 def make_mix(paths, out_path, options: MixOptions = MixOptions(), *, show_progress: bool = True,
              on_record=None):
     """Render ``paths`` into ``out_path`` (format by extension) with ``.cue`` and ``.txt`` beside.
@@ -50,17 +67,16 @@ def make_mix(paths, out_path, options: MixOptions = MixOptions(), *, show_progre
     Raises
     ------
     OutputError
-        Before any work, when the file cannot be written (folder missing or read-only, format).
+        Before any work, when the file cannot be written (folder missing or read-only, format, a
+        folder) or is one of ``paths``.
 
     Returns
     -------
     entries, stats
         As :func:`livedj.mix.render.render`.
     """
-    problem = check_output(out_path)
-    if problem:
-        raise OutputError(problem)
     paths = [os.fspath(p) for p in paths]
+    _check(out_path, paths)
     total = sum(_duration(p) for p in paths)
     progress, advance, finished = _progress_bar(total, f"mixing {len(paths)} records", show_progress)
     with progress, MixWriter(out_path, options.sample_rate, title=Path(out_path).stem) as writer:
@@ -85,11 +101,9 @@ def make_preview(now, next_, out_path, options: MixOptions = MixOptions(blend_ba
     entries, stats
         As :func:`livedj.mix.render.render`; ``stats["duration"]`` is the preview's length.
     """
-    problem = check_output(out_path)
-    if problem:
-        raise OutputError(problem)
-    prepared = dict(prepared or {})
     now, next_ = os.fspath(now), os.fspath(next_)
+    _check(out_path, (now, next_))
+    prepared = dict(prepared or {})
     for p in (now, next_):
         if p not in prepared:
             prepared[p] = prepare(p, options)

@@ -37,6 +37,8 @@ from livedj.mix.io import SAMPLE_RATE, MixWriter, load_stereo
 __all__ = ["MixOptions", "Deck", "Entry", "prepare", "tempo_match", "render"]
 
 ANALYSIS_RATE = 22050  #: rate of the mono copy the beat grid is fitted on, Hz
+#: shorter than this a record has no beat to fit a grid to (and EBU R128 needs 0.4 s), s
+MIN_RECORD_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ def prepare(path: str, options: MixOptions = MixOptions(), bpm: float | None = N
     import soxr
 
     audio = load_stereo(path, options.sample_rate)
+    if audio.shape[1] < MIN_RECORD_S * options.sample_rate:
+        raise DecodeError(path, f"too short ({audio.shape[1] / options.sample_rate:.2f} s; a record needs {MIN_RECORD_S:g} s)")
     mono = soxr.resample(audio.mean(axis=0), options.sample_rate, ANALYSIS_RATE)
     end = _music_end(mono, ANALYSIS_RATE)
     if end <= 0:
@@ -141,13 +145,20 @@ def tempo_match(bpm_out: float, bpm_in: float) -> tuple[float, float]:
 
 def exit_bar(grid: BeatGrid, music_end: float, earliest: float, blend_bars: float,
               phrase_bars: int) -> float | None:
-    """The latest bar line of ``grid`` on a phrase boundary where a blend fits, or None."""
+    """The latest bar line of ``grid`` on a phrase boundary where a blend fits, or None.
+
+    Bar 0 is on every phrase boundary: it is taken only when no shorter phrase gives a later
+    one, or a record shorter than phrase + blend would be blended out from its first bar.
+    """
+    found = None
     for phrase in dict.fromkeys((phrase_bars, 8, 4, 1)):
         last = int(np.floor((music_end - grid.first_beat) / grid.bar - blend_bars))
         k = last - last % phrase
         if k >= 0 and grid.bar_time(k) >= earliest:
-            return grid.bar_time(k)
-    return None
+            if k > 0:
+                return grid.bar_time(k)
+            found = grid.bar_time(0) if found is None else found
+    return found
 
 
 class _Output:
