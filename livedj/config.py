@@ -100,13 +100,24 @@ def _key(name: str) -> str:
 
 
 def _path(value: str) -> str:
-    return os.path.expanduser(value)
+    """A path as written in the config: ``~`` and environment variables (``$HOME``, ``${XDG_MUSIC_DIR}``) expanded."""
+    return os.path.expanduser(os.path.expandvars(value))
+
+
+def _unset_variable(value: str) -> str | None:
+    """The first ``$NAME`` of ``value`` that no environment variable expands, when the path is not literally there."""
+    import re
+
+    left = re.search(r"\$(\w+|\{[^}]*\})", os.path.expandvars(value))
+    return left.group(0) if left and not os.path.exists(os.path.expanduser(value)) else None
 
 
 def _path_check(check: Callable[[str], str | None]) -> Callable[[Any], str | None]:
     """A path check that reports a path the system refuses (too long, a loop, no permission) instead of raising."""
     def guarded(value: Any) -> str | None:
         try:
+            if isinstance(value, str) and (name := _unset_variable(value)):
+                return f"{_shown(value)}: {name} is not set (no such environment variable)"
             return check(value)
         except (OSError, ValueError) as exc:
             return f"unusable path ({getattr(exc, 'strerror', None) or exc})"
@@ -417,9 +428,9 @@ def load(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
 def _resolve_paths(config: dict) -> dict:
     if not config["index"]["path"]:
         config["index"]["path"] = str(xdg_dir("DATA", ".local/share") / "index")
-    config["index"]["path"] = os.path.expanduser(config["index"]["path"])
+    config["index"]["path"] = _path(config["index"]["path"])
     if not config["history"]["path"]:
         config["history"]["path"] = str(xdg_dir("DATA", ".local/share") / "history.sqlite")
-    config["history"]["path"] = os.path.expanduser(config["history"]["path"])
-    config["library"]["paths"] = [os.path.expanduser(p) for p in config["library"]["paths"]]
+    config["history"]["path"] = _path(config["history"]["path"])
+    config["library"]["paths"] = [_path(p) for p in config["library"]["paths"]]
     return config

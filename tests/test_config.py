@@ -70,6 +70,24 @@ def test_ints_are_accepted_for_floats_and_paths_expand(tmp_path):
     assert loaded["index"]["path"] == str(Path.home() / "x")
 
 
+def test_environment_variables_in_paths_expand_and_an_unset_one_is_named(tmp_path, monkeypatch):
+    """``$HOME/...`` (as in a systemd unit or a shell) was kept literally: a set log under a folder named "$HOME"."""
+    monkeypatch.setenv("LIVEDJ_TEST_MUSIC", str(tmp_path / "music"))
+    loaded = config.load(write(tmp_path, '[index]\npath = "${LIVEDJ_TEST_MUSIC}/index"\n'
+                                         '[history]\npath = "$LIVEDJ_TEST_MUSIC/h.sqlite"\n'
+                                         '[library]\npaths = ["$LIVEDJ_TEST_MUSIC"]\n'))
+    assert loaded["index"]["path"] == str(tmp_path / "music" / "index")
+    assert loaded["history"]["path"] == str(tmp_path / "music" / "h.sqlite")
+    assert loaded["library"]["paths"] == [str(tmp_path / "music")]
+    monkeypatch.delenv("LIVEDJ_TEST_UNSET", raising=False)
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(tmp_path, '[index]\npath = "$LIVEDJ_TEST_UNSET/index"\n'))
+    assert "index.path: '$LIVEDJ_TEST_UNSET/index': $LIVEDJ_TEST_UNSET is not set" in str(info.value)
+    literal = tmp_path / "$5 records"  # a folder really named so is not an unset variable
+    literal.mkdir()
+    assert config.load(write(tmp_path, f'[index]\npath = "{literal}"\n'))["index"]["path"] == str(literal)
+
+
 def test_window_longer_than_buffer_is_refused(tmp_path):
     path = write(tmp_path, "[audio]\nwindow_s = 10\nbuffer_s = 6\n")
     with pytest.raises(config.ConfigError, match="audio.buffer_s"):

@@ -37,7 +37,7 @@ def resolve_head(config: dict, index_dir: str | os.PathLike | None = None) -> Pa
         return Path(os.environ[HEAD_ENV])
     chosen = config.get("analysis", {}).get("head", "")
     if chosen:
-        return Path(os.path.expanduser(chosen))
+        return Path(os.path.expanduser(os.path.expandvars(chosen)))  # as the config reads paths
     trained = Path(index_dir or config["index"]["path"]) / "head.safetensors"
     return trained if trained.is_file() else DEFAULT_HEAD
 
