@@ -74,6 +74,29 @@ def test_closed_or_broken_stream_is_counted_not_raised():
     assert writer.broken and writer.publish(make_update(1)) is False
 
 
+def test_a_full_disk_is_logged_once_and_its_end_once(caplog):
+    """``--json-lines > /dev/full`` logged a warning every update: one a second all night. Written to a real /dev/full."""
+    import logging
+
+    full = open("/dev/full", "w", encoding="utf-8")
+    writer = JsonLinesWriter(full)
+    with caplog.at_level(logging.WARNING, logger="livedj"):
+        assert not any(writer.publish(make_update(i)) for i in range(50))
+    try:
+        full.close()
+    except OSError:  # its buffer still holds what the disk refused
+        pass
+    assert writer.errors == 50
+    lost = [r.getMessage() for r in caplog.records if "not written" in r.getMessage()]
+    assert len(lost) == 1 and "No space left" in lost[0]
+    out = io.StringIO()
+    writer._stream = out  # the disk has room again (the same writer, another stream)
+    with caplog.at_level(logging.WARNING, logger="livedj"):
+        assert writer.publish(make_update(50)) and writer.publish(make_update(51))
+    assert [r.getMessage() for r in caplog.records if "written again" in r.getMessage()] == [
+        "JSON lines written again after 50 lost"]
+
+
 def test_default_stream_follows_stdout(capsys):
     JsonLinesWriter().publish(make_update(9))
     assert json.loads(capsys.readouterr().out)["seq"] == 9

@@ -83,6 +83,7 @@ class JsonLinesWriter:
         self.written = 0
         self.errors = 0
         self.broken = False
+        self._failing = 0  # lines lost in a row since the last one written (a full disk: said once, not every second)
 
     @property
     def stream(self) -> IO[str]:
@@ -109,8 +110,14 @@ class JsonLinesWriter:
             return False
         except (OSError, ValueError, TypeError) as exc:  # ValueError: write to a closed file
             self.errors += 1
-            log.warning("JSON line for update %s not written: %s", getattr(update, "seq", "?"), exc)
+            if not self._failing:  # once per stretch of failures: a full disk all night is one line, not 36,000
+                log.warning("JSON line for update %s not written: %s (further failures counted, not logged)",
+                            getattr(update, "seq", "?"), exc)
+            self._failing += 1
             return False
+        if self._failing:
+            log.warning("JSON lines written again after %d lost", self._failing)
+            self._failing = 0
         self.written += 1
         return True
 
