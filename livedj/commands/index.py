@@ -138,6 +138,10 @@ def print_report(report: Report, console: Console, limit: int | None = PROBLEM_L
         console.print(Text.assemble(("  repaired ", "cyan"), f"{report.damaged} tracks with damaged vectors (NaN or "
                                                              "infinite, from an older livedj) analysed again"),
                       soft_wrap=True)
+    if report.resegmented:
+        console.print(Text.assemble(("  repaired ", "cyan"), f"{report.resegmented} tracks analysed again: an older "
+                                                             "livedj made their segment vectors with another encoder"),
+                      soft_wrap=True)
     if report.rekeyed:
         console.print(Text.assemble(("  keys ", "cyan"), f"{report.rekeyed} keys estimated again (a newer key analysis; "
                                                          "keys from tags or the DJ's software kept)"), soft_wrap=True)

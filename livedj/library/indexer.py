@@ -37,6 +37,7 @@ class Report:
     cleaned: list[str] = field(default_factory=list)  #: leftovers of interrupted runs, removed
     rekeyed: int = 0  #: files whose audio key an older key analysis gave, estimated again
     damaged: int = 0  #: unchanged files analysed again: their stored vectors were not all finite (an older livedj)
+    resegmented: int = 0  #: unchanged files analysed again: another encoder made their segment vectors (an older livedj)
 
     @property
     def files_per_s(self) -> float:
@@ -140,6 +141,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         new = not known and not os.path.lexists(os.path.join(index_dir, verify.MANIFEST))
         window_cache = vector_fit.load_windows(index_dir, enc_id, settings.beginning_s)
         damaged = _damaged(store, window_cache, enc_id, encoder_dim(settings.segment_encoder, settings.head))
+        foreign = _foreign_segments(store, index_dir, enc_id, encoder_id(settings.segment_encoder, settings.head),
+                                    encoder_dim(settings.segment_encoder, settings.head))
         roots = [os.fsdecode(r) for r in roots]
         # "" (an unset shell variable) is not the current folder: whatever is under it would be indexed
         problems: list[tuple[str, str]] = [("''", "an empty path (not the current folder)") for r in roots if not r]
@@ -158,6 +161,9 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             current = old and old[0] == f.size and old[1] == f.mtime_ns and (old[2] == "error" or old[3] == enc_id)
             if current and old[2] == "ok" and encode_path(f.path) in damaged:  # unchanged, its vectors unusable
                 report.damaged += 1
+                current = False
+            elif current and old[2] == "ok" and encode_path(f.path) in foreign:  # segments of another encoder
+                report.resegmented += 1
                 current = False
             if current:
                 if old[2] == "error":
@@ -191,7 +197,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                           start_s=result.start_s, encoder=enc_id, vector=result.vector, segments=result.segments,
                           segment_hop=settings.segment_hop_s if result.segments is not None else None,
                           landmarks=result.landmarks,
-                          fingerprint_params=current_params() if result.landmarks is not None else None)
+                          fingerprint_params=current_params() if result.landmarks is not None else None,
+                          segment_encoder=encoder_id(settings.segment_encoder, settings.head))
                 store.set_key_analysis(f.path, result.key_confidence if result.key_source == "audio" else None,
                                        result.key_end, result.key_end_confidence, key_analysis=current_analysis())
                 report.indexed += 1
@@ -255,10 +262,15 @@ def _record_analysis_if_empty(store) -> None:
     from livedj.library.refingerprint import FINGERPRINT_META, current_params
     from livedj.library.rekey import KEY_META, current_analysis
 
+    from livedj.library.upgrade import distrust_after_older
+
     if store.db.execute("SELECT 1 FROM tracks WHERE status = 'ok' LIMIT 1").fetchone() is None:
         store.set_meta(KEY_META, current_analysis())
         store.set_meta(FINGERPRINT_META, current_params())
         store.db.commit()
+    else:  # an older livedj ran on this store after this one (rolled back): its rows' records are wrong
+        distrust_after_older(store, KEY_META, "key_analysis", current_analysis())
+        distrust_after_older(store, FINGERPRINT_META, "fingerprint_params", current_params())
 
 
 def _damaged(store, window_cache: dict, enc_id: str, segment_dim: int) -> set[bytes]:
@@ -271,6 +283,29 @@ def _damaged(store, window_cache: dict, enc_id: str, segment_dim: int) -> set[by
 
     bad = store.damaged(enc_id, segment_dim)
     return bad | {raw for raw, windows in window_cache.items() if not np.isfinite(windows).all()}
+
+
+def _foreign_segments(store, index_dir: str, enc_id: str, segment_id: str, segment_dim: int) -> set[bytes]:
+    """Stored tracks whose segment vectors another segment encoder made: analysed again.
+
+    Before d660ac3 the segment vectors came from the beginning encoder (musicnn, 200 wide; the
+    manifest's segment entry names no encoder); today's segment index cannot hold them (it was a
+    reshape traceback). A row records its segment encoder (column ``segment_encoder``, so an
+    interrupted upgrade resumes); an older row's (NULL) is the one the manifest names, whose
+    segment entry is of the last build. A width that does not fit today's is foreign in any case.
+    """
+    import json
+
+    try:
+        with open(os.path.join(index_dir, verify.MANIFEST), encoding="utf-8") as f:
+            seg = json.load(f).get("segments")
+        made_by = seg.get("encoder", "") if isinstance(seg, dict) else None
+    except (OSError, ValueError, AttributeError):
+        made_by = None  # no manifest, or an unreadable one: only the width tells
+    rows = store.db.execute("SELECT path, length(segments), segment_encoder FROM tracks WHERE status = 'ok' "
+                            "AND encoder = ? AND segments IS NOT NULL", (enc_id,))
+    return {bytes(raw) for raw, size, row_by in rows
+            if (row_by if row_by is not None else made_by) not in (None, segment_id) or size % (4 * segment_dim)}
 
 
 def _prefer_dj(result: FileResult, track) -> None:
@@ -290,8 +325,8 @@ def _unloadable(index_dir: str, enc_id: str) -> list[str]:
 
     try:
         annoy_index.load(index_dir, verify=False, private=False)  # sizes and CRCs were just checked
-    except annoy_index.IndexUnusable as exc:
-        return [str(exc)]
+    except annoy_index.IndexUnusable as exc:  # the report says it was rebuilt: not "rebuild with `livedj index`"
+        return [str(exc).split("; rebuild with `livedj index`")[0]]
     return []
 
 

@@ -46,8 +46,11 @@ CREATE TABLE IF NOT EXISTS tracks (
 #: ``key_analysis`` and ``fingerprint_params``: the analysis (rekey.current_analysis) and fingerprint
 #: parameters (refingerprint.current_params) this row's audio key and landmarks were made with; NULL:
 #: unknown (an older livedj). Per file, so an upgrade stopped half-way resumes where it stopped.
-_ADDED_COLUMNS = {"key_confidence": "REAL", "key_end": "INTEGER", "key_end_confidence": "REAL",
-                  "key_analysis": "TEXT", "fingerprint_params": "TEXT"}
+_ADDED_COLUMNS = {"landmarks": "BLOB",  # after 8680078's stores (fingerprints came with da7ee02)
+                  "key_confidence": "REAL", "key_end": "INTEGER", "key_end_confidence": "REAL",
+                  "key_analysis": "TEXT", "fingerprint_params": "TEXT",
+                  # the segment vectors' encoder (NULL: an older livedj's row, the manifest says)
+                  "segment_encoder": "TEXT"}
 
 
 def encode_path(path: str | os.PathLike | bytes) -> bytes:
@@ -164,7 +167,8 @@ class Store:
             key: int | None = None, key_source: str | None = None, start_s: float | None = None,
             encoder: str | None = None, vector: np.ndarray | None = None,
             segments: np.ndarray | None = None, segment_hop: float | None = None,
-            landmarks: tuple[np.ndarray, np.ndarray] | None = None, fingerprint_params: str | None = None) -> None:
+            landmarks: tuple[np.ndarray, np.ndarray] | None = None, fingerprint_params: str | None = None,
+            segment_encoder: str | None = None) -> None:
         """Insert or replace one file's row and commit (so a crash loses at most this file).
 
         ``fingerprint_params``: what made ``landmarks`` (None: unknown). What made the key is recorded
@@ -177,8 +181,8 @@ class Store:
         self.db.execute(
             """INSERT INTO tracks (path, size, mtime_ns, status, error, title, artist, album, duration,
                                    bpm, bpm_source, key, key_source, start_s, encoder, vector, segment_hop,
-                                   segments, landmarks, indexed_at, fingerprint_params)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                                   segments, landmarks, indexed_at, fingerprint_params, segment_encoder)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,
                  status=excluded.status, error=excluded.error, title=excluded.title, artist=excluded.artist,
                  album=excluded.album, duration=excluded.duration, bpm=excluded.bpm,
@@ -186,10 +190,11 @@ class Store:
                  start_s=excluded.start_s, encoder=excluded.encoder, vector=excluded.vector,
                  segment_hop=excluded.segment_hop, segments=excluded.segments, landmarks=excluded.landmarks,
                  indexed_at=excluded.indexed_at, key_analysis=NULL,
-                 fingerprint_params=excluded.fingerprint_params""",
+                 fingerprint_params=excluded.fingerprint_params, segment_encoder=excluded.segment_encoder""",
             (encode_path(path), size, mtime_ns, status, error, tags.get("title"), tags.get("artist"),
              tags.get("album"), tags.get("duration"), bpm, bpm_source, key, key_source, start_s, encoder,
-             blob, segment_hop, seg_blob, fp_blob, time.time(), fingerprint_params),
+             blob, segment_hop, seg_blob, fp_blob, time.time(), fingerprint_params,
+             segment_encoder if segments is not None else None),
         )
         self.db.commit()
 
@@ -235,7 +240,8 @@ class Store:
             """SELECT id, segment_hop, segments FROM tracks
                WHERE status = 'ok' AND encoder = ? AND segments IS NOT NULL ORDER BY id""", (encoder,))
         for track_id, hop, blob in rows:
-            yield track_id, float(hop), np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
+            if len(blob) % (4 * dim) == 0:  # else another encoder's width (an older livedj's row, analysed again)
+                yield track_id, float(hop), np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
 
     def damaged(self, encoder: str, segment_dim: int) -> set[bytes]:
         """Encoded paths of good rows embedded by ``encoder`` whose stored vectors are not all finite numbers.

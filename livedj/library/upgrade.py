@@ -81,3 +81,22 @@ def upgrade_pass(store, *, meta_key: str, current: str, selected: int, items: li
         store.set_meta(meta_key, recorded)
     store.db.commit()
     return done, failed
+
+
+def distrust_after_older(store, meta_key: str, column: str, current: str) -> int:
+    """Forget the rows' record of ``current`` when an older livedj has written the store since.
+
+    An older livedj (0cf4b73, db2a1e3: a DJ who rolled back) knows no per-row record: it analyses
+    every file again with its own analysis, records that in the store's meta only, and leaves each
+    row's ``column`` saying today's. Today's livedj only ever records ``current`` or
+    :data:`UNFINISHED` there, so any other analysis means such a run: the rows that say ``current``
+    are unknown again (NULL) and the store is :data:`UNFINISHED`, so that the rows stored from here
+    on are trusted and a pass stopped half-way still resumes. Returns the rows forgotten.
+    """
+    recorded = store.get_meta(meta_key)
+    if recorded is None or recorded in (current, UNFINISHED):
+        return 0
+    n = store.db.execute(f"UPDATE tracks SET {column} = NULL WHERE {column} = ?", (current,)).rowcount
+    store.set_meta(meta_key, UNFINISHED)
+    store.db.commit()
+    return n
