@@ -261,7 +261,6 @@ def _record_analysis_if_empty(store) -> None:
     what made its key and landmarks, see ``store._ADDED_COLUMNS``.)"""
     from livedj.library.refingerprint import FINGERPRINT_META, current_params
     from livedj.library.rekey import KEY_META, current_analysis
-
     from livedj.library.upgrade import distrust_after_older
 
     if store.db.execute("SELECT 1 FROM tracks WHERE status = 'ok' LIMIT 1").fetchone() is None:
