@@ -74,11 +74,12 @@ def main(args, config) -> int:
             print(json.dumps(figures))
             return 0
         kinds = ", ".join(f"{n} {k}s" for k, n in figures["by_kind"].items() if n)
+        # the sound map is judged on held-out tracks: with too few tracks in lists there is no figure ("None")
+        judged = (f" (held-out cosine {figures['sound_map_cosine']}, the mean vector's "
+                  f"{figures['sound_map_mean_cosine']})" if figures["sound_map_cosine"] is not None else "")
         console.print(f"[bold]{figures['lists']} lists[/] ({kinds}) · {figures['in_lists']} of "
-                      f"{figures['tracks']} tracks in them · {figures['from_sound']} placed by their sound "
-                      f"(held-out cosine {figures['sound_map_cosine']}, the mean vector's "
-                      f"{figures['sound_map_mean_cosine']}) · {figures['transitions']} transitions "
-                      f"played · {figures['banned']} banned", highlight=False)
+                      f"{figures['tracks']} tracks in them · {figures['from_sound']} placed by their sound{judged} · "
+                      f"{figures['transitions']} transitions played · {figures['banned']} banned", highlight=False)
         return 0
     try:
         track_id = resolve(args.track, tracks)
