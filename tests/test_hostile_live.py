@@ -69,6 +69,23 @@ def test_osc_in_on_a_host_with_an_overlong_label_runs_without_it_in_one_line():
     assert len(err.getvalue().splitlines()) == 1 and "not a host name" in err.getvalue()
 
 
+def test_osc_in_on_a_port_another_program_holds_names_the_likely_cause():
+    """A second `livedj run` said only "[Errno 98] Address already in use": the booth's OSC went to the first one."""
+    import socket
+
+    from livedj.commands.run import make_control
+    from livedj.config import defaults, override
+    from livedj.engine.session import Session
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:  # a real UDP port held, as the first run holds it
+        taken.bind(("127.0.0.1", 0))
+        config = override(defaults(), {"osc_in": {"host": "127.0.0.1", "port": taken.getsockname()[1]}})
+        err = io.StringIO()
+        assert make_control(config, Session(), lambda ref: None, err) is None
+    line, = err.getvalue().splitlines()
+    assert "another livedj" in line and "osc_in.port" in line and line.endswith("running without OSC in")
+
+
 @pytest.mark.parametrize("section, key, value", [
     ("osc_in", "host", '""'), ("osc_in", "host", '"' + "a" * 70 + '"'), ("osc_in", "host", '"localhost:9001"'),
     ("osc_in", "host", '" "'), ("osc.targets", "host", '""'), ("osc.targets", "host", '"a..b"')])

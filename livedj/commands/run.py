@@ -115,14 +115,18 @@ def make_control(config: dict, session, resolve, err, previewer=None):
     """The OSC server the booth talks back through (played, skip, pin, lookback, drunk, pause, ...)."""
     if not config["osc_in"]["enabled"]:
         return None
+    import errno
+
     from livedj.control.osc_in import OscControlServer
 
     try:
         return OscControlServer(session, resolve, host=config["osc_in"]["host"],
                                 port=config["osc_in"]["port"], previewer=previewer)
     except OSError as exc:  # the port is taken (a second livedj?): run without it, say so
-        print(f"livedj run: OSC in on {config['osc_in']['host']}:{config['osc_in']['port']} unavailable: {exc}",
-              file=err)
+        taken = exc.errno == errno.EADDRINUSE  # the usual cause, worth naming: the booth's OSC goes to the other one
+        print(f"livedj run: OSC in on {config['osc_in']['host']}:{config['osc_in']['port']} unavailable: {exc}"
+              + ("; another livedj (or OSC program) listens there: stop it, or set osc_in.port" if taken else "")
+              + "; running without OSC in", file=err)
         return None
 
 
