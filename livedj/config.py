@@ -17,7 +17,10 @@ from typing import Any, Callable
 
 from livedj.dsp import WINDOW_S
 
-AUDIO_EXTENSIONS = (".mp3", ".m4a", ".aac", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".wav", ".aif", ".aiff")
+#: .webm/.mka: Opus or Vorbis in Matroska (what downloads save); .m4p: iTunes-protected, listed so that a
+#: library's DRM files are reported as skipped ("protected (DRM)") rather than missing without a word
+AUDIO_EXTENSIONS = (".mp3", ".m4a", ".aac", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".wav", ".aif", ".aiff",
+                    ".webm", ".mka", ".m4p")
 
 
 class ConfigError(Exception):

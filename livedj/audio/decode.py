@@ -24,6 +24,9 @@ __all__ = ["DecodeError", "decode", "iter_blocks", "probe_duration"]
 PREROLL_S = 0.5
 #: Give up after this many consecutive undecodable packets (a corrupt or non-audio payload).
 MAX_CONSECUTIVE_ERRORS = 64
+#: Sample-entry codes of encrypted audio (iTunes FairPlay .m4p: "drms"; CENC: "enca"): FFmpeg reads
+#: the headers as AAC and then fails on every packet, so say why before decoding.
+_PROTECTED_TAGS = frozenset({"drms", "enca"})
 
 
 class DecodeError(Exception):
@@ -64,7 +67,17 @@ def _open(path):
     if not container.streams.audio:
         container.close()
         raise DecodeError(path, "no audio stream")
+    if _codec_tag(container.streams.audio[0]) in _PROTECTED_TAGS:
+        container.close()
+        raise DecodeError(path, "protected (DRM): cannot be decoded")
     return container
+
+
+def _codec_tag(stream) -> str:
+    try:
+        return str(stream.codec_context.codec_tag or "").strip().lower()
+    except (AttributeError, ValueError, UnicodeDecodeError):
+        return ""
 
 
 def _reason(e: BaseException) -> str:

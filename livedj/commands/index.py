@@ -174,7 +174,7 @@ def read_dj_libraries(args, console: Console) -> tuple[list, list[tuple[str, str
 
 HELP = "index a music library"
 DESCRIPTION = (
-    "Scan folders for audio (mp3, m4a/aac, flac, ogg/opus, wav, aiff), embed each song's beginning and "
+    "Scan folders for audio (mp3, m4a/aac, flac, ogg/opus, webm/mka, wav, aiff), embed each song's beginning and "
     "write the Annoy index and metadata store. Only new or changed files are analysed again.")
 
 
@@ -277,8 +277,8 @@ def main(args, config) -> int:
             if paths and not imported and not any(os.path.exists(p) for p in paths):
                 return 1  # every folder named is missing (a typo, a drive not plugged in): nothing was done
             if not report.index_items:  # a first run on the wrong folder: say what livedj looks for
-                print(f"livedj index: the index is empty: no audio file (mp3, m4a/aac, flac, ogg/opus, wav, aiff) "
-                      f"could be indexed from {', '.join(map(str, paths)) or 'the DJ library'}", file=sys.stderr)
+                print("livedj index: the index is empty: no audio file (mp3, m4a/aac, flac, ogg/opus, webm/mka, wav, "
+                      f"aiff) could be indexed from {', '.join(map(str, paths)) or 'the DJ library'}", file=sys.stderr)
         return update_context(args, config, console)
     except one_line_errors() as exc:
         print(f"livedj index: {describe(exc, config['index']['path'])}", file=sys.stderr)

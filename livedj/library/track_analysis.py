@@ -80,6 +80,17 @@ def load_beginning(path: str, beginning_s: float, sample_rate: int = 16000) -> t
     return head[int(start * sr):int((start + beginning_s) * sr)], start
 
 
+def _measured_duration(tags: dict, decoded_s: float, max_track_s: float) -> None:
+    """Put the decoded length in ``tags["duration"]`` when the whole file was decoded and the header's
+    length is missing or wrong by over a second: a WAV written by a streaming tool (data size 0 or
+    0xFFFFFFFF: "6.7 hours"), a VBR MP3 without a Xing header (its length guessed from the first frame's
+    bitrate: several times too long) ended up in exported playlists."""
+    if decoded_s < max_track_s - 1.0 and decoded_s > 0:  # stopped before the limit: the file's end
+        claimed = tags.get("duration")
+        if not claimed or abs(claimed - decoded_s) > 1.0:
+            tags["duration"] = decoded_s
+
+
 def beginning_windows(audio: np.ndarray, encoder, window_s: float = WINDOW_S) -> np.ndarray:
     """The embeddings (n, dim) of consecutive ``window_s`` windows of ``audio``."""
     step = int(window_s * encoder.sample_rate)
@@ -121,6 +132,7 @@ def analyze_file(path: str, settings: Settings, encoder: Encoder, segment_encode
             audio = decode(path, sr, 0.0, settings.max_track_s)
             start = first_sound(audio[:int(60 * sr)], sr)
             head = audio[int(start * sr):int((start + settings.beginning_s) * sr)]
+            _measured_duration(tags, len(audio) / sr, settings.max_track_s)
         else:
             head, start = load_beginning(path, settings.beginning_s, sr)
     except DecodeError as exc:
