@@ -94,9 +94,10 @@ def test_a_run_killed_tonight_keeps_its_records_out_of_the_next_run(tmp_path):
     from livedj.library.history import History
 
     h = History(tmp_path / "history.sqlite")
-    earlier = h.start_session("last week")
-    h.log_play(earlier, "/m/old.flac")
-    h.end_session(earlier)
+    earlier = h.start_session("last week", at=time.time() - 7 * DAY)
+    h.log_play(earlier, "/m/old.flac", at=time.time() - 7 * DAY)
+    h.end_session(earlier, at=time.time() - 7 * DAY)
+    _another_boot(h, f"session_end_boot:{earlier}")  # ended on a boot of last week, as a real run's mark says
     killed = h.start_session()  # its run was killed: never ended
     h.log_play(killed, "/m/1.flac")
     h.log_play(killed, "/m/2.flac")
@@ -105,7 +106,41 @@ def test_a_run_killed_tonight_keeps_its_records_out_of_the_next_run(tmp_path):
     assert _session(_config(tmp_path), tmp_path, paths) == {"/m/1.flac", "/m/2.flac"}
 
     h = History(tmp_path / "history.sqlite")
-    h.end_session(killed)  # a run that stopped properly ends the session: nothing carried over
+    h.end_session(killed, at=time.time() - 2 * 3600)  # a run that stopped two hours ago ended the night
+    _another_boot(h, f"session_end_boot:{killed}")  # (on a boot since left: only the wall clock tells)
+    h.close()
+    assert _session(_config(tmp_path), tmp_path, paths) == set()
+
+
+def _another_boot(history, key: str) -> None:
+    history.db.execute("UPDATE meta SET value = 'another-boot 10.0' WHERE key = ?", (key,))
+    history.db.commit()
+
+
+def test_a_restart_at_the_booth_keeps_tonights_records_out(tmp_path):
+    """`livedj run` stopped (Ctrl-C: another input, an update) and started again a few minutes later: in
+    session mode (the default) the records played before the restart were suggested again. A run that
+    ended more than an hour before the next began ended the night; a chain of restarts is one night."""
+    from livedj.library import history as set_log
+
+    h = set_log.History(tmp_path / "history.sqlite")
+    first = h.start_session()
+    h.log_play(first, "/m/1.flac")
+    h.end_session(first)  # stopped properly
+    second = h.start_session()  # started again at once
+    h.log_play(second, "/m/2.flac")
+    h.end_session(second)
+    h.close()
+    paths = ["/m/1.flac", "/m/2.flac", "/m/3.flac"]
+    assert _session(_config(tmp_path), tmp_path, paths) == {"/m/1.flac", "/m/2.flac"}
+
+    h = set_log.History(tmp_path / "history.sqlite")  # the second run ended longer ago than the boot clock allows
+    boot = set_log._boot()
+    if boot is None:
+        pytest.skip("no boot clock on this system: the wall clock alone decides (checked above through the end marks)")
+    h.db.execute("UPDATE meta SET value = ? WHERE key = ?",
+                 (f"{boot[0]} {boot[1] - set_log.REJOIN_S - 60:.1f}", f"session_end_boot:{second}"))
+    h.db.commit()
     h.close()
     assert _session(_config(tmp_path), tmp_path, paths) == set()
 
@@ -143,7 +178,8 @@ def test_rows_from_the_future_are_not_tonight(tmp_path):
     h = History(tmp_path / "history.sqlite")
     yesterday = h.start_session(at=time.time() + 3 * DAY)
     h.log_play(yesterday, "/m/wrong.flac", at=time.time() + 3 * DAY)
-    h.end_session(yesterday)
+    h.end_session(yesterday, at=time.time() + 3 * DAY)
+    _another_boot(h, f"session_end_boot:{yesterday}")  # yesterday's boot
     tonight = h.start_session()
     h.log_play(tonight, "/m/ahead.flac", at=time.time() + 3600)
     h.log_play(tonight, "/m/hour-ago.flac", at=time.time() - 3600)

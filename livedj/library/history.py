@@ -79,6 +79,9 @@ class Play:
 _TABLES = {"meta", "sessions", "plays", "feedback"}
 #: a session left open (its run was killed) within this long is tonight's: its plays stay excluded
 NIGHT_S = 16 * 3600.0
+#: a session stopped properly is tonight's when the next run started within this long of its end: a
+#: restart at the booth (another input, an update), not the end of a night
+REJOIN_S = 3600.0
 _LAST_TIME = 253402300800.0  # 10000-01-01: later (or NaN, text) cannot be shown as a date
 
 
@@ -113,15 +116,22 @@ def _boot() -> tuple[str, float] | None:
         return None
 
 
-def _boot_age(mark: object, boot: tuple[str, float] | None) -> float | None:
-    """Seconds since a session marked ``"<boot id> <boot clock>"`` started, if it started on this boot."""
+def _boot_clock(mark: object, boot: tuple[str, float] | None) -> float | None:
+    """The boot clock of a mark ``"<boot id> <boot clock>"``, if it was made on this boot."""
     parts = str(mark).split() if mark is not None else []
     if boot is None or len(parts) != 2 or parts[0] != boot[0]:
         return None
     try:
-        return boot[1] - float(parts[1])
+        return float(parts[1])
     except ValueError:
         return None
+
+
+def _mark_boot(db, key: str) -> None:
+    """Record this boot's id and clock under ``key`` (nothing where the system has no boot clock)."""
+    boot = _boot()
+    if boot is not None:
+        db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, f"{boot[0]} {boot[1]:.1f}"))
 
 
 class History:
@@ -162,15 +172,13 @@ class History:
     def start_session(self, name: str | None = None, at: float | None = None) -> int:
         cur = self.db.execute("INSERT INTO sessions (started_at, name, host) VALUES (?, ?, ?)",
                               (at or time.time(), name, socket.gethostname()))
-        boot = _boot()
-        if boot is not None:  # lets the next run know this one's age when the wall clock has stepped
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                            (f"session_boot:{cur.lastrowid}", f"{boot[0]} {boot[1]:.1f}"))
+        _mark_boot(self.db, f"session_boot:{cur.lastrowid}")  # the next run knows its age when the wall clock stepped
         self.db.commit()
         return int(cur.lastrowid)
 
     def end_session(self, session_id: int, at: float | None = None) -> None:
         self.db.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (at or time.time(), session_id))
+        _mark_boot(self.db, f"session_end_boot:{session_id}")  # the next run knows how long ago, whatever the clock
         self.db.commit()
 
     def log_play(self, session_id: int, path: str, *, title: str = "", artist: str = "", album: str = "",
@@ -227,9 +235,9 @@ class History:
         return {_path(r[0]) for r in rows}
 
     def played_tonight(self, span_s: float | None, now: float | None = None) -> set[str]:
-        """Paths a new run must not suggest: those of tonight's killed runs (kill -9, a power cut, a crash
-        systemd restarts: the same night), and with a span (``history.no_repeat`` "12h") every one played
-        within it, either side of ``now`` (a row far in the future was written by a wrong clock)."""
+        """Paths a new run must not suggest: those of the runs tonight before it (:meth:`interrupted_paths`),
+        and with a span (``history.no_repeat`` "12h") every one played within it, either side of ``now`` (a
+        row far in the future was written by a wrong clock)."""
         now = time.time() if now is None else now
         paths = self.interrupted_paths(now)
         if span_s is not None:
@@ -237,28 +245,41 @@ class History:
         return paths
 
     def interrupted_paths(self, now: float | None = None) -> set[str]:
-        """Paths played tonight in the runs that were killed (sessions left open, newest first).
+        """Paths played tonight in the runs before this one: killed runs (sessions left open; kill -9, a
+        power cut, a crash systemd restarts) and runs stopped and started again (a restart at the booth).
 
-        Tonight: started on this boot within :data:`NIGHT_S` by the kernel's boot clock, whatever
-        the wall clock did since; else (another boot: a power cut) last written within ``NIGHT_S``
-        of ``now`` by the wall clock, either way round (a clock stepped between the two runs).
+        Newest first, while each is tonight's: a killed run started on this boot within :data:`NIGHT_S` by
+        the kernel's boot clock, whatever the wall clock did since (another boot: its last row within
+        ``NIGHT_S`` of ``now`` by the wall clock, either way round); a stopped run ended within
+        :data:`REJOIN_S` before the next run started (the boot clock where both are of this boot, else the
+        wall clock, either way round).
         """
         now, boot = time.time() if now is None else now, _boot()
-        marks = dict(self.db.execute("SELECT key, value FROM meta WHERE key LIKE 'session_boot:%'"))
+        marks = dict(self.db.execute("SELECT key, value FROM meta WHERE key LIKE 'session%boot:%'"))
         out: set[str] = set()
-        for sid, ended in self.db.execute("SELECT id, ended_at FROM sessions ORDER BY id DESC").fetchall():
-            if ended is not None:
-                break  # the newest run that stopped properly ends the night's chain of killed runs
-            age = _boot_age(marks.get(f"session_boot:{sid}"), boot)
-            if age is not None:
-                tonight = age <= NIGHT_S
+        after_boot, after_wall = (boot[1] if boot else None), now  # when the run after the one looked at began
+        for sid, started, ended in self.db.execute(
+                "SELECT id, started_at, ended_at FROM sessions ORDER BY id DESC").fetchall():
+            began = _boot_clock(marks.get(f"session_boot:{sid}"), boot)
+            if ended is None:
+                if began is not None:
+                    tonight = boot[1] - began <= NIGHT_S
+                else:
+                    last = self.db.execute("SELECT MAX(t) FROM (SELECT started_at AS t FROM sessions WHERE id = ? "
+                                           "UNION ALL SELECT at FROM plays WHERE session_id = ? AND typeof(at) IN "
+                                           "('integer', 'real'))", (sid, sid)).fetchone()[0]
+                    tonight = _time(last) is not None and abs(now - last) <= NIGHT_S
             else:
-                last = self.db.execute("SELECT MAX(t) FROM (SELECT started_at AS t FROM sessions WHERE id = ? "
-                                       "UNION ALL SELECT at FROM plays WHERE session_id = ? AND typeof(at) IN ('integer', 'real'))", (sid, sid)).fetchone()[0]
-                tonight = _time(last) is not None and abs(now - last) <= NIGHT_S
+                stopped = _boot_clock(marks.get(f"session_end_boot:{sid}"), boot)
+                if stopped is not None and after_boot is not None:
+                    tonight = after_boot - stopped <= REJOIN_S
+                else:
+                    tonight = _time(ended) is not None and abs(after_wall - ended) <= REJOIN_S
             if not tonight:
                 break
             out.update(_path(r[0]) for r in self.db.execute("SELECT path FROM plays WHERE session_id = ?", (sid,)))
+            after_boot = began
+            after_wall = started if _time(started) is not None else after_wall
         return out
 
 
