@@ -16,6 +16,7 @@ from rich.color import Color
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.panel import Panel
+from rich.segment import SegmentLines
 from rich.spinner import Spinner
 from rich.style import Style
 from rich.table import Table
@@ -90,11 +91,15 @@ class _View:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         try:
             frame = self.dashboard._build(self.update, self.info, options.max_width)
-            rows = options.size.height
-            if console.is_terminal and self.update is not None and _lines(console, options, frame) > rows:
-                # a short terminal cropped the frame below the meters: the suggestions never showed
-                frame = self.dashboard._build(self.update, self.info, options.max_width, fit=(console, options))
-            yield frame
+            if not console.is_terminal or self.update is None:
+                yield frame
+                return
+            lines = console.render_lines(frame, options.update(height=None), pad=False)
+            if len(lines) <= options.size.height:
+                yield SegmentLines(lines, new_lines=True)  # rendered once: measured and drawn from the same lines
+                return
+            # a short terminal cropped the frame below the meters: the suggestions never showed
+            yield self.dashboard._build(self.update, self.info, options.max_width, fit=(console, options))
         except Exception as exc:  # a bad value must not take the live screen down
             log.exception("dashboard render failed")
             yield Text(f"dashboard error: {exc!r}", style="bold red")
