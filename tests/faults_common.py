@@ -155,16 +155,17 @@ def _sane(config: dict) -> bool:
 
 
 
-def _main_here(argv: list[str]) -> subprocess.CompletedProcess:
-    """``livedj ARGV`` run by :func:`livedj.cli.main` in this process; an escaping exception is a traceback."""
+def run_here(argv: list[str]) -> tuple[int, str, str]:
+    """``livedj ARGV`` run by :func:`livedj.cli.main` in this process: (exit status, stdout, stderr); an
+    escaping exception is written to stderr as the traceback a user would see."""
     import contextlib
     import io
     import traceback as tb
 
     from livedj.cli import main
 
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         try:
             code = main(argv)
         except SystemExit as exc:
@@ -172,7 +173,42 @@ def _main_here(argv: list[str]) -> subprocess.CompletedProcess:
         except Exception:
             err.write(tb.format_exc())
             code = 1
-    return subprocess.CompletedProcess(argv, code, "", err.getvalue())
+    return code, out.getvalue(), err.getvalue()
+
+
+def _main_here(argv: list[str]) -> subprocess.CompletedProcess:
+    """:func:`run_here` as a CompletedProcess with its stderr (stdout left out)."""
+    code, _out, err = run_here(argv)
+    return subprocess.CompletedProcess(argv, code, "", err)
+
+
+def on_a_pty(argv, columns: int = 100, lines: int = 30, **env) -> tuple[int, str, str]:
+    """Run ``argv`` with stdout on a POSIX pseudo-terminal of that size (the dashboard is on only there):
+    (exit status, the screen without escape codes, stderr). ``env``: variables set beside the environment's."""
+    import fcntl
+    import os
+    import re
+    import struct
+    import termios
+
+    screen, terminal = os.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+    environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}  # the pty's size decides
+    run = subprocess.Popen(argv, stdout=terminal, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                           env={**environ, "TERM": "xterm-256color", **env})
+    os.close(terminal)  # the child's copy is the last: its exit ends the reads below
+    drawn = b""
+    while True:  # read while it draws: a full pty buffer would stall it
+        try:
+            chunk = os.read(screen, 65536)
+        except OSError:  # EIO (Linux): the child closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(screen)
+    err = run.communicate(timeout=60)[1].decode("utf-8", "replace")
+    return run.returncode, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.decode("utf-8", "replace")), err
 
 
 

@@ -14,34 +14,17 @@ import sqlite3
 import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import pytest
 import soundfile as sf
 
-from faults_common import has_traceback, one_line
+from faults_common import has_traceback, one_line, run_here
 
 pytestmark = pytest.mark.faults
 
 SR = 22050
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
-
-
-def _run(argv: list[str]) -> tuple[int, str, str]:
-    """``livedj ARGV`` in this process: (exit status, stdout, stderr); an escaping exception is a traceback."""
-    from livedj.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(argv)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        except Exception:
-            err.write(traceback.format_exc())
-            code = 1
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module", name="library")
@@ -56,7 +39,7 @@ def library_fixture(tmp_path_factory):
     config = root / "config.toml"
     config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n'
                       f'[history]\npath = "{root / "history.sqlite"}"\n')
-    code, _, err = _run(["index", str(root / "lib"), "--config", str(config), "--index", str(root / "index"),
+    code, _, err = run_here(["index", str(root / "lib"), "--config", str(config), "--index", str(root / "index"),
                          "--jobs", "1"])
     assert code == 0, err
     return root, config
@@ -66,7 +49,7 @@ def _index(library, tmp_path, *args) -> tuple[int, str, str, Path]:
     root, config = library
     index_dir = tmp_path / "index"
     shutil.copytree(root / "index", index_dir)
-    code, out, err = _run(["index", *map(str, args), "--config", str(config), "--index", str(index_dir), "--jobs", "1"])
+    code, out, err = run_here(["index", *map(str, args), "--config", str(config), "--index", str(index_dir), "--jobs", "1"])
     return code, out, err, index_dir
 
 
@@ -94,11 +77,11 @@ def test_names_in_brackets_are_text_not_markup(library, tmp_path):
 <PLAYLISTS><NODE Type="0" Name="ROOT"><NODE Type="1" Name="Warm up [/]" KeyType="0">
 <TRACK Key="1"/><TRACK Key="2"/><TRACK Key="3"/><TRACK Key="99"/></NODE></NODE></PLAYLISTS></DJ_PLAYLISTS>''')
     index_dir = tmp_path / "index"
-    code, out, err = _run(["index", "--from-rekordbox", str(xml), "--config", str(config), "--index", str(index_dir),
+    code, out, err = run_here(["index", "--from-rekordbox", str(xml), "--config", str(config), "--index", str(index_dir),
                            "--jobs", "1"])  # a new index: the titles are taken from the XML
     assert code == 0 and not has_traceback(err), err
     assert "playlist 'Warm up [/]': TRACK Key='99' is not in the COLLECTION" in err
-    code, out, err = _run(["context", "Two", "--config", str(config), "--index", str(index_dir)])
+    code, out, err = run_here(["context", "Two", "--config", str(config), "--index", str(index_dir)])
     assert code == 0 and not has_traceback(err), err
     assert "A - Zero [/]" in out and "B - One [feat. mc]" in out
 
@@ -115,7 +98,7 @@ def test_a_title_in_brackets_in_the_set_log_table(library, tmp_path):
     history.log_play(session, str(root / "lib" / "t0.wav"), title="Intro [/]", artist="[bold]DJ")
     history.close()
     for argv in (["history"], ["history", "--session", str(session)]):
-        code, out, err = _run([*argv, "--config", str(config)])
+        code, out, err = run_here([*argv, "--config", str(config)])
         assert code == 0 and not has_traceback(err), err
     assert "Intro [/]" in out and "[bold]DJ" in out
 

@@ -6,14 +6,12 @@ this process, a small index built by the real indexer with the `features` encode
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import shutil
 from pathlib import Path
 
 import pytest
 
-from faults_common import has_traceback, one_line
+from faults_common import has_traceback, one_line, run_here
 
 pytestmark = pytest.mark.faults
 
@@ -26,24 +24,6 @@ def _record(path: Path, seconds: float, seed: int = 1, bpm: float = 124.0, title
     spec = TrackSpec(title or path.stem, "hostile", bpm, "A minor", "house", seed)
     write_audio(path, render_track(spec, seconds, SR), SR, spec.title, spec.artist)
     return path
-
-
-def _run(argv: list[str]) -> tuple[int, str, str]:
-    """``livedj ARGV`` through :func:`livedj.cli.main` in this process: (status, stdout, stderr)."""
-    import traceback
-
-    from livedj.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(argv)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        except Exception:  # noqa: BLE001 - an escaping exception is the traceback a user would see
-            err.write(traceback.format_exc())
-            code = 1
-    return code, out.getvalue(), err.getvalue()
 
 
 def _errors(stderr: str) -> list[str]:
@@ -70,11 +50,11 @@ def test_a_record_shorter_than_a_second_is_skipped_and_said(records, tmp_path):
 
     blip = tmp_path / "blip.wav"
     sf.write(blip, sf.read(records[0], start=SR, stop=SR + int(0.3 * SR))[0], SR)
-    code, out, err = _run(["mix", str(blip), str(records[0]), "-o", str(tmp_path / "m.wav"), "--no-progress"])
+    code, out, err = run_here(["mix", str(blip), str(records[0]), "-o", str(tmp_path / "m.wav"), "--no-progress"])
     assert code == 0 and not has_traceback(err), err
     assert _errors(err) == [f"livedj mix: {blip}: skipped: too short (0.30 s; a record needs 1 s)"]
     assert (tmp_path / "m.wav").is_file()
-    code, _, err = _run(["mix", "--preview", str(blip), str(records[0]), "-o", str(tmp_path / "p.wav")])
+    code, _, err = run_here(["mix", "--preview", str(blip), str(records[0]), "-o", str(tmp_path / "p.wav")])
     assert code == 1 and not has_traceback(err) and len(_errors(err)) == 1 and "blip.wav" in err, err
 
 
@@ -82,7 +62,7 @@ def test_an_output_that_is_a_folder_is_refused_before_rendering(records, tmp_pat
     """`-o set.wav` naming a folder rendered the whole mix, then failed to rename its temporary file:
     "[Errno 21] Is a directory: '.set.wav.partial' -> 'set.wav'"."""
     (tmp_path / "set.wav").mkdir()
-    code, _, err = _run(["mix", *map(str, records), "-o", str(tmp_path / "set.wav"), "--no-progress"])
+    code, _, err = run_here(["mix", *map(str, records), "-o", str(tmp_path / "set.wav"), "--no-progress"])
     assert code == 1 and _errors(err) == [f"livedj mix: {tmp_path / 'set.wav'}: is a folder; give a file name"], err
     assert list((tmp_path / "set.wav").iterdir()) == [] and not list(tmp_path.glob(".*partial"))
 
@@ -93,14 +73,14 @@ def test_an_output_that_is_one_of_the_records_leaves_it_untouched(records, tmp_p
     shutil.copy(records[0], record)
     before = record.read_bytes()
     for argv in (["mix", str(record), str(records[1]), "--no-progress"], ["mix", "--preview", str(records[1]), str(record)]):
-        code, _, err = _run([*argv, "-o", str(record)])
+        code, _, err = run_here([*argv, "-o", str(record)])
         assert code == 1 and len(_errors(err)) == 1 and "is one of the records to mix" in err, err
     assert record.read_bytes() == before and not list(tmp_path.glob(".*partial")) and not list(tmp_path.glob("mine.c*"))
 
 
 def test_progress_goes_to_stderr_and_stdout_is_the_tracklist(records, tmp_path):
     """The mix's progress was printed on stdout: `livedj mix ... > set.txt` got it among the tracklist."""
-    code, out, err = _run(["mix", *map(str, records), "-o", str(tmp_path / "m.wav")])
+    code, out, err = run_here(["mix", *map(str, records), "-o", str(tmp_path / "m.wav")])
     assert code == 0, err
     assert "progress: mixing 2 records" in err
     assert not any(ln.startswith("progress:") or "━" in ln for ln in out.splitlines()), out
@@ -109,7 +89,7 @@ def test_progress_goes_to_stderr_and_stdout_is_the_tracklist(records, tmp_path):
 
 def test_an_audio_file_given_as_a_playlist_is_one_line(records, tmp_path):
     """`--m3u record.flac` read the FLAC as text: thousands of "skipped: no such file" lines of binary junk."""
-    code, _, err = _run(["mix", "--m3u", str(records[0]), "-o", str(tmp_path / "m.wav"), "--no-progress"])
+    code, _, err = run_here(["mix", "--m3u", str(records[0]), "-o", str(tmp_path / "m.wav"), "--no-progress"])
     assert code == 1 and not has_traceback(err)
     assert _errors(err) == [f"livedj mix: {records[0]}: not a playlist (binary data); give records as TRACK..."]
 
@@ -139,13 +119,13 @@ def test_a_title_inside_another_title_can_be_chosen(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('[analysis]\nencoder = "features"\n')
     base = ["--config", str(config), "--index", str(tmp_path / "index")]
-    code, out, err = _run(["journey", "intro", "Outro", "--steps", "0", *base])
+    code, out, err = run_here(["journey", "intro", "Outro", "--steps", "0", *base])
     assert code == 0 and [ln.split(" - ", 1)[1].split("  [")[0] for ln in out.splitlines()] == ["Intro", "Outro"], err
-    code, _, err = _run(["journey", "hostile", "Outro", *base])
+    code, _, err = run_here(["journey", "hostile", "Outro", *base])
     assert code == 1 and _errors(err) == ["livedj journey: 'hostile' matches 3 tracks in the index; give more words "
                                           "or its path"]
     stranger = _record(tmp_path / "stranger.wav", 4.0, 5)
-    code, _, err = _run(["journey", str(stranger), "Outro", *base])
+    code, _, err = run_here(["journey", str(stranger), "Outro", *base])
     assert code == 1 and _errors(err) == [f"livedj journey: {stranger}: not in the index (run `livedj index` on "
                                           "its folder first)"]
 
@@ -155,7 +135,7 @@ def test_a_playlist_output_that_cannot_be_written_is_refused_before_any_work(tmp
     """It was found after the chain was built, named by a hidden temporary file:
     "/x/.folder.m3u.jj7rz4_5.tmp: Is a directory"."""
     (tmp_path / "folder.m3u").mkdir()
-    code, _, err = _run(["playlist", "anything", "-o", str(tmp_path / name), "--index", str(tmp_path / "no-index")])
+    code, _, err = run_here(["playlist", "anything", "-o", str(tmp_path / name), "--index", str(tmp_path / "no-index")])
     assert code == 2 and len(_errors(err)) == 1 and "--output" in err and why in err, err
 
 
@@ -168,7 +148,7 @@ def test_a_playlist_output_that_cannot_be_written_is_refused_before_any_work(tmp
 def test_eval_options_and_folder_are_one_line_errors(tmp_path, argv, status, needle):
     folder = tmp_path / "crates" if status == 2 else tmp_path / "not-there"
     (tmp_path / "crates").mkdir()
-    code, _, err = _run(["eval", str(folder), *argv])
+    code, _, err = run_here(["eval", str(folder), *argv])
     assert code == status and not has_traceback(err) and len(_errors(err)) == 1 and needle in err, err
 
 
@@ -179,7 +159,7 @@ def test_a_booth_head_out_that_is_a_folder_is_refused_before_training(tmp_path):
 
     (tmp_path / "head.safetensors").mkdir()
     (tmp_path / "lib").mkdir()
-    code, _, err = _run(["train", "--booth-head", "--library", str(tmp_path / "lib"), "--index", str(tmp_path),
+    code, _, err = run_here(["train", "--booth-head", "--library", str(tmp_path / "lib"), "--index", str(tmp_path),
                          "--out", str(tmp_path / "head.safetensors")])
     assert code == 2 and _errors(err) == [f"livedj train: --out {tmp_path / 'head.safetensors'}: is a folder; "
                                           "give a file name"], err

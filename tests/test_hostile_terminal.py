@@ -8,20 +8,17 @@ subprocess on real pipes and POSIX pseudo-terminals, the set log on disk.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import json
 import os
 import re
 import sqlite3
-import struct
 import subprocess
 import sys
-import termios
 import time
 
 import pytest
 
-from faults_common import has_traceback
+from faults_common import has_traceback, on_a_pty
 
 pytestmark = [pytest.mark.faults,
               pytest.mark.skipif(not hasattr(os, "openpty"), reason="POSIX pipes and pseudo-terminals")]
@@ -66,26 +63,6 @@ def _env(**extra) -> dict:
 def _last_session_ended(setlog) -> bool:
     with sqlite3.connect(setlog) as db:
         return db.execute("SELECT ended_at FROM sessions ORDER BY id DESC LIMIT 1").fetchone()[0] is not None
-
-
-def _on_a_pty(argv, columns=100, lines=30, **env) -> tuple[int, str, str]:
-    """Run ``argv`` with stdout on a pseudo-terminal of that size; (exit status, screen without escapes, stderr)."""
-    screen, terminal = os.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
-    run = subprocess.Popen(argv, stdout=terminal, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=_env(**env))
-    os.close(terminal)  # the child's copy is the last: its exit ends the reads below
-    drawn = b""
-    while True:  # read while it draws: a full pty buffer would stall it
-        try:
-            chunk = os.read(screen, 65536)
-        except OSError:  # EIO (Linux): the child closed the terminal
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    os.close(screen)
-    err = run.communicate(timeout=60)[1].decode("utf-8", "replace")
-    return run.returncode, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.decode("utf-8", "replace")), err
 
 
 def test_a_json_lines_reader_that_leaves_ends_the_run_with_its_set_log(booth):
@@ -145,7 +122,7 @@ def test_an_ascii_only_stdout_gets_plain_text_and_exact_json(booth):
     assert raw.returncode == 0, raw.stderr.decode()
     titles = {s["title"] for s in json.loads(raw.stdout.decode("ascii"))["suggestions"]}
     assert titles == {t for _, t in NAMES}  # escaped, not transliterated: a script gets the tags exactly
-    status, screen, err = _on_a_pty(argv("run", "--input", heard, "--fast", "--duration", 6), PYTHONIOENCODING="ascii")
+    status, screen, err = on_a_pty(argv("run", "--input", heard, "--fast", "--duration", 6), PYTHONIOENCODING="ascii")
     assert status == 0 and not has_traceback(err) and not has_traceback(screen), err + screen
     assert "Cafe - Senor #" in screen and re.search(r"rms +#{5,}", screen), screen[-3000:]
 
@@ -154,7 +131,7 @@ def test_the_dashboard_left_on_screen_shows_the_last_update(booth):
     """The live view redraws at 8 fps and stopped without a last redraw: the screen left after a run showed
     an update older than the last (with --fast, update #4 of 10), on a small terminal as on a large one."""
     argv, setlog, heard = booth
-    status, screen, err = _on_a_pty(argv("run", "--input", heard, "--fast", "--duration", 12), columns=40, lines=10)
+    status, screen, err = on_a_pty(argv("run", "--input", heard, "--fast", "--duration", 12), columns=40, lines=10)
     assert status == 0 and not has_traceback(err), err
     updates = int(re.search(r"livedj: (\d+) updates", err)[1])
     assert updates == 10 and re.findall(r"update #(\d+)", screen)[-1] == "10", screen[-2000:]

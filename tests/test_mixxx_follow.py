@@ -6,13 +6,13 @@ Real parts: a generated library indexed with the `features` encoder, `livedj run
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import subprocess
 import sys
 
 import pytest
 
+from faults_common import on_a_pty
 from livedj.library.mixxx import MixxxHistoryPoller
 
 
@@ -69,23 +69,8 @@ def test_run_with_dashboard_shows_that_mixxx_cannot_be_followed(tmp_path):
     db = tmp_path / "mixxxdb.sqlite"
     db.write_bytes(b"not a database " * 100)
     track, argv = _booth(tmp_path, db)
-    screen, terminal = os.openpty()
-    env = {**os.environ, "COLUMNS": "200", "LINES": "40", "TERM": "xterm"}  # wide: the line on one row
-    run = subprocess.Popen(argv("run", "--input", track, "--duration", 2), stdout=terminal, stderr=subprocess.PIPE,
-                           text=True, env=env)
-    os.close(terminal)  # the child's copy is the last: its exit ends the reads below
-    drawn = b""
-    while True:  # read while it draws: a full pty buffer would stall it
-        try:
-            chunk = os.read(screen, 65536)
-        except OSError:  # EIO (Linux): the child closed the terminal
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    os.close(screen)
-    run.stderr = run.communicate(timeout=60)[1]
-    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.decode("utf-8", "replace"))  # the screen, without escapes
+    # wide: the line on one row
+    status, text, err = on_a_pty(argv("run", "--input", track, "--duration", 2), columns=200, lines=40)
+    assert status == 0 and "Traceback" not in err, err
     assert f"⚠ cannot follow Mixxx: {db}: file is not a database (retrying every 0.2 s)" in text
-    assert "Mixxx" not in run.stderr  # said on the screen, not under it
+    assert "Mixxx" not in err  # said on the screen, not under it
