@@ -32,6 +32,14 @@ def summary(model) -> dict:
             "sound_map_cosine": stats.get("sound_map_cosine"), "build_s": stats.get("seconds")}
 
 
+def sound_map_judged(stats: dict) -> str:
+    """`` (held-out cosine X, the mean vector's Y)`` of a context model's stats, or "" where the sound map was
+    judged on no held-out tracks (too few tracks in lists: it printed "cosine None")."""
+    if stats.get("sound_map_cosine") is None:
+        return ""
+    return f" (held-out cosine {stats['sound_map_cosine']}, the mean vector's {stats['sound_map_mean_cosine']})"
+
+
 def main(args, config) -> int:
     import json
 
@@ -74,9 +82,7 @@ def main(args, config) -> int:
             print(json.dumps(figures))
             return 0
         kinds = ", ".join(f"{n} {k}s" for k, n in figures["by_kind"].items() if n)
-        # the sound map is judged on held-out tracks: with too few tracks in lists there is no figure ("None")
-        judged = (f" (held-out cosine {figures['sound_map_cosine']}, the mean vector's "
-                  f"{figures['sound_map_mean_cosine']})" if figures["sound_map_cosine"] is not None else "")
+        judged = sound_map_judged(figures)
         console.print(f"[bold]{figures['lists']} lists[/] ({kinds}) · {figures['in_lists']} of "
                       f"{figures['tracks']} tracks in them · {figures['from_sound']} placed by their sound{judged} · "
                       f"{figures['transitions']} transitions played · {figures['banned']} banned", highlight=False)

@@ -199,6 +199,7 @@ def add_arguments(parser) -> None:
 
 def update_context(args, config, console) -> int:
     """Learn the context model: the lists of --from-*/--playlists (or the saved ones) and the set log."""
+    from livedj.commands.context import sound_map_judged
     from livedj.encoders import encoder_id
     from livedj.fsutil import printable
     from livedj.library.context_update import read_lists
@@ -242,11 +243,8 @@ def update_context(args, config, console) -> int:
         console.print(printable(f"  {where}: {why}"), highlight=False, markup=False, soft_wrap=True)
     if not model.empty:
         s = model.stats
-        # the sound map is judged on held-out tracks; with too few tracks in lists there is no figure to show
-        judged = (f" (held-out cosine {s['sound_map_cosine']}, the mean vector's {s['sound_map_mean_cosine']})"
-                  if s.get("sound_map_cosine") is not None else "")
         console.print(f"context: {s['lists']} lists, {s['learned']} tracks in them, {s['predicted']} placed by their "
-                      f"sound{judged}, {s['seconds']:.1f} s", highlight=False, soft_wrap=True)
+                      f"sound{sound_map_judged(s)}, {s['seconds']:.1f} s", highlight=False, soft_wrap=True)
     return 0
 
 
