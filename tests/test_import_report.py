@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from faults_common import has_traceback
-from test_hostile_imports import _run
+from faults_common import has_traceback, run_here
 
 pytestmark = pytest.mark.faults
 
@@ -51,7 +50,7 @@ def _config(tmp_path: Path) -> Path:
 
 
 def _index(tmp_path: Path, *args) -> tuple[int, str, str]:
-    return _run(["index", *map(str, args), "--config", str(_config(tmp_path)), "--index", str(tmp_path / "index"),
+    return run_here(["index", *map(str, args), "--config", str(_config(tmp_path)), "--index", str(tmp_path / "index"),
                  "--jobs", "1"])
 
 
