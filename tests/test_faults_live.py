@@ -22,7 +22,8 @@ pytestmark = pytest.mark.faults
 # -- the set log and the reload ---------------------------------------------------------------------
 def test_set_log_that_fails_later_keeps_plays_and_writes_them_when_it_can(tmp_path):
     """Another process holds the set log locked: plays wait in memory, loudly, and are all written after."""
-    from livedj.library.history import History, SetLogWriter
+    from livedj.library.history import History
+    from livedj.library.setlog import SetLogWriter
 
     path = tmp_path / "history.sqlite"
     writer = SetLogWriter(path)
@@ -51,7 +52,7 @@ def test_set_log_that_fails_later_keeps_plays_and_writes_them_when_it_can(tmp_pa
 
 
 def test_unusable_set_log_is_an_error_at_start(tmp_path):
-    from livedj.library.history import SetLogUnusable, SetLogWriter
+    from livedj.library.setlog import SetLogUnusable, SetLogWriter
 
     (tmp_path / "file").write_text("x")
     for path in (tmp_path, tmp_path / "file" / "history.sqlite"):  # a folder; under a file
@@ -66,7 +67,8 @@ def test_unusable_set_log_is_an_error_at_start(tmp_path):
 
 
 def test_repeated_played_is_one_row(tmp_path):
-    from livedj.library.history import History, SetLogWriter
+    from livedj.library.history import History
+    from livedj.library.setlog import SetLogWriter
 
     writer = SetLogWriter(tmp_path / "history.sqlite")
     writer.start()

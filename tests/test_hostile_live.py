@@ -109,7 +109,8 @@ def test_a_host_that_cannot_be_one_is_a_config_error_naming_the_key(section, key
 def test_history_path_at_another_database_is_refused_and_left_alone(tables, tmp_path, monkeypatch):
     """`history.path` at the library store (or Mixxx's database) added the set log's tables to it and
     logged the night there: into a file `livedj index` sets aside and rebuilds when damaged."""
-    from livedj.library.history import History, SetLogUnusable, SetLogWriter
+    from livedj.library.history import History
+    from livedj.library.setlog import SetLogUnusable, SetLogWriter
 
     path = tmp_path / "library.sqlite"
     with sqlite3.connect(path) as db:

@@ -74,7 +74,7 @@ def test_the_same_record_again_is_judged_by_elapsed_time_not_the_wall_clock(monk
     """The set log drops a play that repeats one within 10 min (a double tap). Measured on the wall
     clock, a clock stepped back a day dropped every replay of that record for a day, and one stepped
     forward logged a double tap twice."""
-    from livedj.library import history as history_mod
+    from livedj.library import setlog as history_mod
 
     clock = SimpleNamespace(wall=NOW, mono=1000.0)
     fake = SimpleNamespace(time=lambda: clock.wall, monotonic=lambda: clock.mono)

@@ -162,7 +162,7 @@ def test_a_50000_entry_history_is_fine(tmp_path):
 
 
 def test_set_log_writer_queues_skips_and_bans(tmp_path):
-    from livedj.library.history import SetLogWriter
+    from livedj.library.setlog import SetLogWriter
 
     writer = SetLogWriter(tmp_path / "history.sqlite", session_name="tonight")
     writer.start()

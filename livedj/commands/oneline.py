@@ -13,7 +13,7 @@ def one_line_errors() -> tuple[type[BaseException], ...]:
     """Exception types whose ``str()`` (through :func:`describe`) is a complete one-line message."""
     from livedj.audio.decode import DecodeError
     from livedj.library.errors import IndexUnusable
-    from livedj.library.history import SetLogUnusable
+    from livedj.library.setlog import SetLogUnusable
     from livedj.library.store import StoreError
     from livedj.library.verify import IndexBusy
     from livedj.library.workers import WorkersFailed

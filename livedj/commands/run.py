@@ -77,7 +77,8 @@ def make_session(config: dict, library, resolve):
     and every play is written to the set log (from its own thread)."""
     from livedj.config import span_seconds
     from livedj.engine.session import PlayedBefore, Session
-    from livedj.library.history import History, SetLogWriter
+    from livedj.library.history import History
+    from livedj.library.setlog import SetLogWriter
 
     session = Session(exclude_now_playing=config["ranking"]["exclude_now_playing"])
     span = span_seconds(config["history"]["no_repeat"])
@@ -375,7 +376,7 @@ def main(args, config) -> int:
     from livedj.audio.decode import DecodeError
     from livedj.library.index import IndexUnusable
     from livedj.commands.oneline import describe, one_line_errors
-    from livedj.library.history import SetLogUnusable
+    from livedj.library.setlog import SetLogUnusable
     from livedj.library.store import StoreError
 
     if args.fast and not args.input:

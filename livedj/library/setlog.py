@@ -1,0 +1,149 @@
+"""The live side of the set log: plays written from a queue on a thread of their own.
+
+`History` (``history.py``) is the set log on disk; `SetLogWriter` is what the live loop talks to,
+so that a slow or failing disk never holds up an update (the engine's rule: nothing on the live
+path blocks on disk). It keeps what it could not write and writes it when the disk works again.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+
+from livedj.library.history import History
+
+
+class SetLogUnusable(Exception):
+    """The set log cannot be opened at start-up; ``str()`` is one line naming the file."""
+
+
+class SetLogWriter:
+    """Writes plays from a queue on its own thread, so the live loop never waits on the disk.
+
+    ``stop()`` drains the queue before it returns: what was logged before SIGTERM is kept. A set
+    log that cannot be opened at start is an error (:meth:`start` raises :class:`SetLogUnusable`);
+    one that fails later (disk full, file removed, permissions) keeps the plays it could not write
+    in memory (:attr:`unwritten`), says so loudly (:attr:`error`, a warning in the journal), and
+    writes them, in order, as soon as a write succeeds again (retried every ``retry_s``).
+    """
+    retry_s = 5.0
+    #: the same file again within this many seconds of its last logged play is the same play (a
+    #: controller that double-taps, a deck re-cued, a flickering identification): not logged again
+    repeat_s = 600.0
+
+    def __init__(self, path: str | os.PathLike, session_name: str | None = None):
+        import queue
+        import threading
+
+        self.path = path
+        self._queue: queue.Queue = queue.Queue(maxsize=10_000)
+        self._thread = threading.Thread(target=self._run, name="livedj-setlog", daemon=True)
+        self._ready = threading.Event()
+        self.session_id: int | None = None
+        self.session_name = session_name
+        self.written = 0
+        self.error: str | None = None
+        self.unwritten: list = []  #: (path, fields) of plays not yet on disk, oldest first
+        self.repeats = 0  #: plays not logged because they repeated one within ``repeat_s``
+        self._last_logged: dict[str, float] = {}  #: path -> time.monotonic() of its last logged play
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(10)
+        if self.session_id is None:
+            raise SetLogUnusable(self.error or f"{self.path}: set log did not open within 10 s")
+
+    def status(self) -> str | None:
+        """One line for the dashboard / JSON summary while plays are not reaching the disk, else None."""
+        if self.error is None:
+            return None
+        return f"SET LOG FAILING: {self.error}; {len(self.unwritten)} plays kept in memory"
+
+    def log(self, path: str, **fields) -> bool:
+        """Queue one play (see :meth:`History.log_play` for the fields); never blocks.
+
+        Returns False when it repeats the same file's play within :attr:`repeat_s` (not logged).
+        """
+        # monotonic: a wall clock stepped back a day would call every replay within that day a repeat
+        now = time.monotonic()
+        last = self._last_logged.get(path)
+        if last is not None and now - last < self.repeat_s:
+            self.repeats += 1
+            return False
+        self._last_logged[path] = now
+        try:
+            self._queue.put_nowait((path, {"at": time.time(), **fields}))
+        except Exception:  # a full queue means the disk is gone; counting is all we can do
+            self.error = "set log queue full"
+        return True
+
+    def log_feedback(self, path: str, kind: str, playing: str | None = None) -> None:
+        """Queue a skip or ban (see :meth:`History.log_feedback`); never blocks."""
+        try:
+            self._queue.put_nowait((path, {"at": time.time(), "_feedback": kind, "playing": playing}))
+        except Exception:
+            self.error = "set log queue full"
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        try:
+            history = History(self.path)
+            self.session_id = history.start_session(self.session_name)
+        except (OSError, sqlite3.Error) as exc:
+            self.error = f"{self.path}: set log unusable: {exc}"
+            self._ready.set()
+            return
+        self._ready.set()
+        import logging
+        import queue
+
+        log = logging.getLogger("livedj")
+        try:
+            while True:
+                try:
+                    item = self._queue.get(timeout=self.retry_s if self.unwritten else None)
+                except queue.Empty:
+                    item = ...  # time to retry what is kept in memory
+                if item is None:
+                    break
+                if item is not ...:
+                    self.unwritten.append(item)
+                self._flush(history, log)
+            self._flush(history, log)
+            try:
+                history.end_session(self.session_id)
+            except (OSError, sqlite3.Error):
+                pass
+            if self.unwritten:  # the last resort: the plays on stderr (the journal), one line each
+                log.error("set log %s unwritable (%s): %d plays NOT saved:", self.path, self.error, len(self.unwritten))
+                for path, fields in self.unwritten:  # skips and bans queue here too (log_feedback)
+                    what = {"skip": "skipped", "ban": "banned"}.get(fields.get("_feedback"), "played")
+                    log.error("  %s %s at %s (%s)", what, path, time.strftime("%H:%M:%S", time.localtime(fields["at"])),
+                              fields.get("source", "?"))
+        finally:
+            history.close()
+
+    def _flush(self, history: History, log) -> None:
+        while self.unwritten:
+            path, fields = self.unwritten[0]
+            try:
+                if "_feedback" in fields:  # a skip or ban (see log_feedback)
+                    fields = dict(fields)
+                    history.log_feedback(self.session_id, path, fields.pop("_feedback"), **fields)
+                    self.unwritten.pop(0)
+                    continue
+                history.log_play(self.session_id, path, **fields)
+            except (OSError, sqlite3.Error) as exc:
+                if self.error is None:
+                    log.warning("set log %s: cannot write (%s); plays are kept in memory and written when it works "
+                                "again", self.path, exc)
+                self.error = f"{self.path}: {exc}"
+                return
+            self.unwritten.pop(0)
+            self.written += 1
+        if self.error is not None:
+            log.warning("set log %s: writing again; every play kept in memory is saved", self.path)
+            self.error = None
