@@ -8,7 +8,8 @@ import pytest
 from rich.console import Console
 
 from livedj.engine.update import Suggestion, Update
-from livedj.outputs.dashboard import Dashboard, bar, format_why
+from livedj.outputs.cells import bar, describe_why
+from livedj.outputs.dashboard import Dashboard
 
 INFO = {"input": "Booth Mic", "device": "pulse", "encoder": "musicnn", "index_size": 1234, "hop": 1.0}
 
@@ -57,8 +58,39 @@ def test_rows_show_scores_bpm_and_key():
 
 def test_why_column_only_when_wide():
     update = make_update()
-    assert "bpm_delta_pct=1.25" in text_of(Dashboard().render(update, INFO), 120)
-    assert "bpm_delta_pct" not in text_of(Dashboard().render(update, INFO), 80)
+    assert "pitch +2.5 %" in text_of(Dashboard().render(update, INFO), 120)
+    assert "pitch +2.5" not in text_of(Dashboard().render(update, INFO), 80)
+
+
+def test_why_reads_as_a_dj_says_it():
+    """The why column showed the ranking's terms raw ("similarity=0.0754 tempo=0.…"), the similarity twice
+    and, at 110 columns, nothing past it: the fader move, the key relation and the DJ's own lists now."""
+    assert describe_why({"similarity": 0.31, "tempo": 0.9, "key_relation": "adjacent", "key": 0.8,
+                         "bpm_delta_pct": -3.14}) == "pitch -3.1 % · adjacent key"
+    assert describe_why({"tempo": 0.8, "key_relation": "relative", "bpm_delta_pct": 2.0, "bpm_ratio": 2.0,
+                         "context_why": "you played it after Intro 3 times"}) == (
+        "pitch +2.0 % at double time · relative key · you played it after Intro 3 times")
+    assert describe_why({"tempo": 0.3, "key_relation": "clash", "bpm_delta_pct": 14.0, "reachable": False}) == (
+        "pitch +14.0 % (too far) · key clash")
+    assert describe_why({"pinned": True, "key_relation": "unknown", "tempo": 0.5}) == "pinned"
+    assert describe_why({"bpm_delta_pct": float("nan"), "key_relation": "boost", "bpm_ratio": 0.5}) == (
+        "key +2 (energy boost)")
+
+
+def test_a_negative_similarity_and_the_latency_fit_at_110_columns():
+    """At 110 columns a negative similarity was cut to "-0.…" and the latency's stages wrapped onto a
+    second line (one suggestion row fewer on a short terminal)."""
+    sugg = tuple(Suggestion(rank=i + 1, track_id=i, path=f"/m/{i}.flac", title=f"T{i}", artist="A", score=0.2,
+                            similarity=-0.434 + 0.1 * i, bpm=120.0, key="8A", why={"bpm_delta_pct": 1.0})
+                 for i in range(3))
+    stages = {"mel": 0.3, "embed": 56.2, "query": 0.2, "rank": 0.2, "publish": 0.9, "tempo_key": 12.0,
+              "identify": 28.9}
+    text = text_of(Dashboard().render(make_update(suggestions=sugg, stage_ms=stages, latency_ms=58.0), INFO), 110)
+    assert "-0.43" in text and "-0.33" in text and "-0.…" not in text
+    latency = [line for line in text.splitlines() if "latency" in line]
+    assert len(latency) == 1 and "embed 56.2" in latency[0] and "identify 28.9" in latency[0], latency
+    assert "updates 42" in latency[0]  # the counters on the same line
+    assert not any(line.strip("│ ").startswith("28.9)") for line in text.splitlines())
 
 
 def test_waiting_view_before_first_update():
@@ -93,7 +125,6 @@ def test_bar_fills_in_eighths():
     assert bar(0.5, 10).plain == "█████     "
     assert bar(0.5, 1).plain == "▌" and bar(0.3, 2).plain == "▋ "
     assert bar(2.0, 4).plain == "████" and bar(-1, 4).plain == "    "
-    assert format_why({"a": 0.123456, "b": "x"}) == "a=0.123 b=x"
 
 
 def test_run_draws_until_stopped():

@@ -26,6 +26,10 @@ def test_rank_combines_similarity_tempo_and_key_and_explains_why():
     by_id = {s.track_id: s for s in out}
     assert by_id[2].why["tempo"] < 0.05 and by_id[3].why["key_relation"] == "clash"
     assert [s.rank for s in out] == [1, 2, 3]
+    # the dashboard says "too far" by the ranker's own pitch range, not by a tempo score's size
+    assert out[0].why["reachable"] is True and by_id[2].why["reachable"] is False
+    wide = rank(ids, sims, tracks, live_bpm=124.0, live_key=21, rules=Rules(pitch_range=0.20))
+    assert {s.track_id: s for s in wide}[2].why["reachable"] is True  # -17 % on a +-20 % fader
 
 
 def test_rank_hard_filters_exclusions_and_pin():

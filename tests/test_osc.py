@@ -153,7 +153,27 @@ def test_closed_port_counts_errors_and_never_raises(receiver):
             time.sleep(0.02)  # let the ICMP "port unreachable" come back
         assert pub.errors >= 1
         assert "ECONNREFUSED" in pub.last_error
+        # the dashboard says why ("9 errors" alone read as livedj's fault when no OSC peer was set up)
+        dead, live = pub.summary().removeprefix("osc ").split(" · ")[0].split(", ")
+        assert dead.endswith("(nothing listening)") and live == f"127.0.0.1:{port}", pub.summary()
     assert wait_for(lambda: len(rec.packets) == 4)
+
+
+def test_nothing_listening_clears_once_a_receiver_listens():
+    """Started before Ableton or Mixxx: "nothing listening" while refused, gone once a peer listens."""
+    port = closed_port()
+    with OscPublisher([("127.0.0.1", port)]) as pub:
+        for seq in range(4):
+            pub.publish(make_update(seq, 1))
+            time.sleep(0.02)
+        assert "nothing listening" in pub.summary()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:  # a real UDP peer on that port
+            peer.bind(("127.0.0.1", port))
+            for seq in range(4, 10):
+                pub.publish(make_update(seq, 1))
+                time.sleep(0.02)
+            assert "nothing listening" not in pub.summary(), pub.summary()
+            assert peer.recv(65536)  # and it got the updates
 
 
 def test_unresolvable_target_is_counted_not_raised(monkeypatch):

@@ -106,6 +106,8 @@ def main(args, config) -> int:
         tops = [u.suggestions[0] for u in seen if start <= u.t - 2.5 < end and u.suggestions]
         styles = Counter(style_of.get((s.artist, s.title), "?") for s in tops)
         picks = Counter(f"{s.artist} - {s.title}" for s in tops).most_common(2)
+        styles_text = ", ".join(f"{name} {n}x" for name, n in styles.most_common()) or "-"
         console.print(f"while [bold]{style}[/] played ({start:.0f}-{end:.0f} s): top pick styles "
-                      f"{dict(styles)}; most often: {', '.join(f'{p} ({n}x)' for p, n in picks) or '-'}")
+                      f"{styles_text}; most often: {', '.join(f'{p} ({n}x)' for p, n in picks) or '-'}",
+                      markup=True, highlight=False)
     return 0

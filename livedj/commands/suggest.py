@@ -33,6 +33,7 @@ def main(args, config) -> int:
     from livedj.fsutil import printable
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
+    from livedj.outputs.cells import describe_why
     from livedj.outputs.jsonlines import jsonable
     from livedj.outputs.terminal import writes_unicode
 
@@ -90,9 +91,13 @@ def main(args, config) -> int:
     wide = console.width >= 110
     if wide:
         table.add_column("path", no_wrap=True, overflow="ellipsis", max_width=36)
+    why = console.width >= 150  # the fader move and key relation, as the dashboard says them
+    if why:
+        table.add_column("why", no_wrap=True, overflow="ellipsis", max_width=40, style="dim")
     for s in update.suggestions:
         # Text: a title "Intro [/]" or "Song [feat. mc]" is no markup (an error, or lost)
         table.add_row(str(s.rank), Text(s.artist or ""), Text(s.title or ""), f"{s.score:.3f}", f"{s.similarity:.3f}",
-                      f"{s.bpm:.1f}" if s.bpm else "", s.key or "", *([Text(printable(s.path))] if wide else []))
+                      f"{s.bpm:.1f}" if s.bpm else "", s.key or "", *([Text(printable(s.path))] if wide else []),
+                      *([Text(describe_why(s.why))] if why else []))
     console.print(table)
     return 0

@@ -81,6 +81,7 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
                 why["context_why"] = context[1][n]
         if delta_pct is not None:
             why["bpm_delta_pct"] = round(delta_pct, 2)
+            why["reachable"] = abs(delta_pct) <= rules.pitch_range * 100  # by the pitch fader alone
             if ratio != 1:
                 why["bpm_ratio"] = ratio
         scored.append((score, track, float(sim), why))
@@ -99,6 +100,7 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
         why = {"pinned": True, "tempo": round(tempo_s, 3), "key_relation": relation, "key": round(key_s, 3)}
         if delta_pct is not None:
             why["bpm_delta_pct"] = round(delta_pct, 2)
+            why["reachable"] = abs(delta_pct) <= rules.pitch_range * 100
         scored.insert(0, (scored[0][0] if scored else 1.0, track, 0.0, why))
     return [
         Suggestion(rank=i, track_id=t.id, path=t.path, title=t.title, artist=t.artist, score=round(score, 4),

@@ -6,28 +6,24 @@ renderable out) and adapts to the console width when printed; :meth:`Dashboard.r
 """
 from __future__ import annotations
 
-import colorsys
 import logging
-import re
 import threading
 from typing import Callable
 
-from rich.color import Color
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.panel import Panel
 from rich.segment import SegmentLines
 from rich.spinner import Spinner
-from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
 from livedj.engine.update import Suggestion, Update
+from livedj.outputs.cells import fmt_time, bar, camelot_style, describe_why
 from livedj.outputs.jsonlines import safe_text
 
 log = logging.getLogger(__name__)
 
-_EIGHTHS = " ▏▎▍▌▋▊▉█"
 _FLOOR_DB = -60.0  # the meters' left end; quieter than this reads as silence in a booth
 _STAGES = ("mel", "embed", "query", "rank", "publish")
 _STATUS_STYLES = {"listening": "bold green", "silence": "yellow", "starting": "cyan",
@@ -39,47 +35,8 @@ _INFO_KEYS = ("input", "encoder", "index_size", "hop", "outputs")
 _ALERT_KEYS = ("mixxx",)
 
 
-def bar(fraction: float, width: int, style: str = "green", empty: str = "grey23") -> Text:
-    """A horizontal bar ``width`` cells wide, filled to ``fraction`` at 1/8-cell resolution."""
-    fraction = min(max(fraction if fraction == fraction else 0.0, 0.0), 1.0)  # NaN -> 0
-    eighths = round(fraction * width * 8)
-    full, part = divmod(eighths, 8)
-    text = Text("█" * full, style=style)
-    if part and full < width:
-        text.append(_EIGHTHS[part], style=Style.parse(style) + Style(bgcolor=empty))
-        full += 1
-    text.append(" " * (width - full), style=Style(bgcolor=empty))
-    return text
-
-
 def _db_style(db: float) -> str:
     return "red" if db > -3.0 else "yellow" if db > -12.0 else "green"
-
-
-def _fmt_time(seconds: float) -> str:
-    minutes, secs = divmod(max(seconds, 0.0), 60.0)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes:02d}:{secs:04.1f}"
-
-
-def camelot_style(key: str | None) -> str:
-    """A colour per Camelot number, around the wheel (A keys darker than B keys)."""
-    match = re.fullmatch(r"(\d{1,2})([AB])", key or "")
-    if not match or not 1 <= int(match[1]) <= 12:
-        return "default"
-    hue = ((int(match[1]) - 1) / 12.0 + 0.15) % 1.0
-    r, g, b = colorsys.hsv_to_rgb(hue, 0.55, 0.95 if match[2] == "B" else 0.8)
-    return Style(color=Color.from_rgb(r * 255, g * 255, b * 255), bold=True)
-
-
-def format_why(why: dict) -> str:
-    """The ranking terms as "name=value", numbers to 3 significant digits."""
-    parts = []
-    for name, value in why.items():
-        if isinstance(value, float):
-            value = f"{value:.3g}"
-        parts.append(f"{safe_text(name)}={safe_text(value)}")
-    return " ".join(parts)
 
 
 class _View:
@@ -170,7 +127,7 @@ class Dashboard:
             parts.append(self._table(update.suggestions[:max(rows, 1)], width))
             if footer is not None:
                 parts.append(footer)
-            subtitle = Text(f" update #{update.seq + 1} · heard {_fmt_time(update.t)} ", style="dim")
+            subtitle = Text(f" update #{update.seq + 1} · heard {fmt_time(update.t)} ", style="dim")
         else:
             half = (inner - 3) // 2
             grid = Table.grid(expand=True, padding=(0, 3))
@@ -180,7 +137,7 @@ class Dashboard:
             parts += [Text(""), grid, Text("")]
             parts.append(self._table(update.suggestions, width))
             parts.append(self._footer(update, inner))
-            subtitle = Text(f" update #{update.seq + 1} · heard {_fmt_time(update.t)} ", style="dim")
+            subtitle = Text(f" update #{update.seq + 1} · heard {fmt_time(update.t)} ", style="dim")
         return Panel(Group(*parts), title=Text(f" {self.title} ", style="bold magenta"),
                      subtitle=subtitle, border_style="magenta", padding=(0, 1))
 
@@ -294,7 +251,7 @@ class Dashboard:
         table.add_column("artist – title", ratio=3, no_wrap=True, overflow="ellipsis", min_width=16)
         table.add_column("score", no_wrap=True, width=bar_w + 6)
         if show_sim:
-            table.add_column("sim", justify="right", width=4, no_wrap=True)
+            table.add_column("sim", justify="right", width=5, no_wrap=True)  # "-0.18"
         table.add_column("bpm", justify="right", width=5, no_wrap=True)
         table.add_column("key", justify="center", width=3, no_wrap=True)
         if show_why:
@@ -315,32 +272,42 @@ class Dashboard:
                 row.append(f"{s.similarity:.2f}")
             row += [f"{s.bpm:.1f}" if s.bpm else "–", Text(safe_text(s.key) or "–", style=camelot_style(s.key))]
             if show_why:
-                row.append(format_why(s.why))
+                row.append(describe_why(s.why))
             table.add_row(*row, style="on grey11" if s.rank == 1 else None)
         return table
 
     def _footer(self, update: Update, width: int) -> RenderableType:
         total = update.latency_ms
         style = "green" if total < 100 else "yellow" if total < 500 else "bold red"
-        latency = Text.assemble(("latency ", "dim"), (f"{total:.0f} ms", style))
         stages = [k for k in _STAGES if k in update.stage_ms]
         stages += [k for k in update.stage_ms if k not in _STAGES]
-        if stages:
-            latency.append("  (", style="dim")
-            for i, k in enumerate(stages):
-                latency.append((" · " if i else "") + f"{safe_text(k)} ", style="dim")
-                latency.append(f"{update.stage_ms[k]:.1f}")
-            latency.append(")", style="dim")
+
+        def latency_line(shown: list) -> Text:
+            line = Text.assemble(("latency ", "dim"), (f"{total:.0f} ms", style))
+            if shown:
+                line.append("  (", style="dim")
+                for i, k in enumerate(shown):
+                    line.append((" · " if i else "") + f"{safe_text(k)} ", style="dim")
+                    line.append(f"{update.stage_ms[k]:.1f}")
+                line.append(")", style="dim")
+            return line
+
         counters = Text.assemble(("overflows ", "dim"),
                                  (str(update.overflows), "bold red" if update.overflows else "green"),
                                  ("   updates ", "dim"), str(update.seq + 1))
-        if latency.cell_len + 3 + counters.cell_len <= width:
-            grid = Table.grid(expand=True)
-            grid.add_column(no_wrap=True)
-            grid.add_column(justify="right", no_wrap=True)
-            grid.add_row(latency, counters)
-            return grid
-        return Group(latency, counters)
+        # the stages that fit on one line with the counters, the slowest kept (a wrapped line cost a suggestion row)
+        by_cost = sorted(stages, key=lambda k: -float(update.stage_ms[k]) if update.stage_ms[k] == update.stage_ms[k]
+                         else 0.0)
+        for keep in range(len(stages), -1, -1):
+            kept = set(by_cost[:keep])
+            latency = latency_line([k for k in stages if k in kept])
+            if latency.cell_len + 3 + counters.cell_len <= width:
+                grid = Table.grid(expand=True)
+                grid.add_column(no_wrap=True)
+                grid.add_column(justify="right", no_wrap=True)
+                grid.add_row(latency, counters)
+                return grid
+        return Group(latency_line([]), counters)
 
     # -- live loop --------------------------------------------------------------------------
 

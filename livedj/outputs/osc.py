@@ -128,6 +128,10 @@ TargetSpec = Any
 optionally ``profile`` plus the profile's options (the ``[[osc.targets]]`` tables of the config)."""
 
 
+#: a target refused within this many updates reads "nothing listening" on the dashboard
+_REFUSED_LATELY = 3
+
+
 class _Target:
     """One destination: its profile and its own connected, non-blocking UDP socket.
 
@@ -139,6 +143,7 @@ class _Target:
         self.profile = profile
         self.sock: socket.socket | None = None
         self.logged: set[str] = set()  # failure kinds already logged: each is logged once
+        self.refused_at = -1_000  #: the publish (`OscPublisher.publishes`) of the last ECONNREFUSED
         family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
@@ -201,6 +206,7 @@ class OscPublisher:
         self.profile = profile
         self.max_bundle_bytes = max_bundle_bytes
         self.sent = 0
+        self.publishes = 0
         self.errors = 0
         self.last_error = ""
         self._targets: list[_Target] = []
@@ -223,7 +229,11 @@ class OscPublisher:
 
     def summary(self) -> str:
         """One line for the dashboard, e.g. "osc 127.0.0.1:9000 · 3 errors"."""
-        names = [t.label + ("" if t.profile.name == "livedj" else f" ({t.profile.name})") for t in self._targets]
+        names = [t.label + ("" if t.profile.name == "livedj" else f" ({t.profile.name})")
+                 # refused within the last few updates: the ICMP answer makes every other send fail, so
+                 # "refused lately" is what can be told; without it "9 errors" read as a fault of livedj
+                 + (" (nothing listening)" if self.publishes - t.refused_at <= _REFUSED_LATELY else "")
+                 for t in self._targets]
         text = "osc " + (", ".join(names) or "no usable target")
         return text + (f" · {self.errors} errors" if self.errors else "")
 
@@ -262,6 +272,7 @@ class OscPublisher:
             Messages sent, summed over targets (0 when nothing could be sent or nothing changed).
         """
         sent = 0
+        self.publishes += 1
         for target in self._targets:
             built = self._datagrams(target, update)
             if built is None:
@@ -276,6 +287,8 @@ class OscPublisher:
                 # Either way the receiver may have missed something: a stateful profile starts over.
                 target.profile.reset()
                 reason = errno.errorcode.get(exc.errno, str(exc.errno))
+                if exc.errno == errno.ECONNREFUSED:
+                    target.refused_at = self.publishes
                 text = f"OSC send to {target.label} failed: {reason} (logged once; counted on the dashboard)"
                 # a receiver that is down fails every other send (the ICMP answer arrives late), so
                 # "works again" cannot be told reliably: log each kind of failure once per target
