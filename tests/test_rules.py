@@ -123,3 +123,32 @@ def test_accepts_camelot_strings():
 def test_is_harmonic():
     assert is_harmonic("same") and is_harmonic("adjacent") and is_harmonic("relative")
     assert not is_harmonic("boost") and not is_harmonic("clash") and not is_harmonic("unknown")
+
+
+def test_a_doubtful_live_tempo_counts_less():
+    """A breakdown's tempo (confidence under 0.2 is right or half/double only 34-85 % of the time,
+    `benchmarks._tempotrust`) moved suggestions as much as a sure one."""
+    from livedj.engine.rules import NEUTRAL, tempo_trust, tempo_weighted
+
+    assert tempo_trust(None) == 1.0 and tempo_trust(float("nan")) == 1.0 and tempo_trust(0.9) == 1.0
+    assert tempo_trust(0.0) == pytest.approx(0.3) and tempo_trust(0.02) < tempo_trust(0.1) < tempo_trust(0.15) < 1.0
+    assert tempo_weighted(0.0, 0.0) == pytest.approx(NEUTRAL - 0.3 * NEUTRAL)
+    assert tempo_weighted(1.0, 0.05) < 1.0 and tempo_weighted(0.2, 0.5) == 0.2
+
+
+def test_the_ranker_discounts_a_doubtful_tempo_and_still_says_the_reach():
+    import numpy as np
+
+    from livedj.engine.ranker import rank
+    from livedj.library.store import Track
+
+    tracks = {1: Track(1, "/m/1.mp3", "T1", "A", "", 200.0, 150.0, "audio", None, "audio"),  # beyond the fader
+              2: Track(2, "/m/2.mp3", "T2", "A", "", 200.0, 124.0, "audio", None, "audio")}
+    ids, sims = np.array([1, 2]), np.array([0.9, 0.6], dtype=np.float32)
+
+    def gap(confidence):
+        out = {s.track_id: s for s in rank(ids, sims, tracks, live_bpm=124.0, live_bpm_confidence=confidence)}
+        assert out[1].why["reachable"] is False and out[2].why["reachable"] is True
+        return out[2].score - out[1].score
+
+    assert gap(0.02) < gap(0.5) == pytest.approx(gap(None))

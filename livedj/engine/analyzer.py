@@ -195,7 +195,7 @@ class Engine:
                 exclude=exclude, feedback=self.night, titles={playing.id: playing.title} if playing else None)
         return rank(ids, sims, self.tracks, top=r.top, live_bpm=self.listener.bpm, live_key=self.listener.key,
                     exclude=exclude, weights=r.weights, rules=r.rules, pinned=session.pinned, context=context,
-                    live_key_confidence=self.listener.key_confidence)
+                    live_key_confidence=self.listener.key_confidence, live_bpm_confidence=self.listener.bpm_confidence)
 
     def _record(self, track_id: int, confidence: float) -> dict:
         """A library record as the outputs show it (NOW PLAYING, each deck)."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from livedj.dsp.tonal import camelot
-from livedj.engine.rules import is_harmonic, key_relation, key_weighted, tempo_compatibility
+from livedj.engine.rules import is_harmonic, key_relation, key_weighted, tempo_compatibility, tempo_weighted
 from livedj.engine.update import Suggestion
 from livedj.library.store import Track
 
@@ -45,7 +45,8 @@ class Rules:
 def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *, top: int = 10,
          live_bpm: float | None = None, live_key: int | None = None, exclude: frozenset[int] | set[int] = frozenset(),
          weights: Weights = Weights(), rules: Rules = Rules(), pinned: int | None = None,
-         context: tuple[np.ndarray, list] | None = None, live_key_confidence: float | None = None) -> list[Suggestion]:
+         context: tuple[np.ndarray, list] | None = None, live_key_confidence: float | None = None,
+         live_bpm_confidence: float | None = None) -> list[Suggestion]:
     """Score the candidates ``ids`` (with their cosine ``similarities``) and return the best ``top``.
 
     Candidates missing from ``tracks`` (removed since the index was built) and those in
@@ -53,7 +54,10 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
     next target) comes first whatever its score. ``context``: ``(scores, reasons)`` aligned with
     ``ids`` from :func:`~livedj.engine.context_term.context_scores`; ``None`` leaves the term out.
     ``live_key_confidence`` (0..1, None: certain) is the live key's calibrated confidence; a
-    track's own ``key_confidence`` (if the store has one) counts the same way.
+    track's own ``key_confidence`` (if the store has one) counts the same way. ``live_bpm_confidence``
+    (0..1, None: certain) pulls the tempo term towards neutral when the live tempo is doubtful
+    (`rules.tempo_weighted`); whether a record is within the fader's reach (``why["reachable"]``) is
+    still said.
     """
     use_context = context is not None and weights.context > 0
     total = weights.similarity + weights.tempo + weights.key + (weights.context if use_context else 0.0) or 1.0
@@ -63,6 +67,7 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
         if track is None or track_id in exclude:
             continue
         tempo_s, delta_pct, ratio = tempo_compatibility(live_bpm, track.bpm, rules.pitch_range)
+        tempo_s = tempo_weighted(tempo_s, live_bpm_confidence)
         relation, key_s = key_relation(live_key, track.key)
         key_s = key_weighted(key_s, live_key_confidence, getattr(track, "key_confidence", None))
         if rules.harmonic_only and live_key is not None and not is_harmonic(relation):
@@ -95,6 +100,7 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
         scored = [s for s in scored if s[1].id != pinned]
         track = tracks[pinned]
         tempo_s, delta_pct, _ = tempo_compatibility(live_bpm, track.bpm, rules.pitch_range)
+        tempo_s = tempo_weighted(tempo_s, live_bpm_confidence)
         relation, key_s = key_relation(live_key, track.key)
         key_s = key_weighted(key_s, live_key_confidence, getattr(track, "key_confidence", None))
         why = {"pinned": True, "tempo": round(tempo_s, 3), "key_relation": relation, "key": round(key_s, 3)}
