@@ -86,6 +86,8 @@ def parse_map(text: str) -> PathMap:
 def mapped(path: str, maps: Iterable[PathMap]) -> tuple[PathMap, list[str]] | None:
     """Where ``path`` is by the map whose OLD is its longest leading part: (that map, the paths to look
     for: the rest as written, then in NFC), or None when no OLD leads ``path``."""
+    if not maps:
+        return None
     windows = is_windows(path)
     have = parts(path, windows)
     best = None
@@ -146,38 +148,26 @@ def match_by_name(listed: Iterable[Listed], scanned: Iterable[tuple[str, int]]
     """
     files = list(scanned)
     comps = [parts(p, False) for p, _ in files]
-    by_name: dict[str, list[int]] = {}
-    by_folded: dict[str, list[int]] | None = None  # built when a Windows path comes
-    for i, c in enumerate(comps):
-        if c:
-            by_name.setdefault(c[-1], []).append(i)
+    tries: dict[bool, dict] = {False: _Trie(comps, False)}  # by components as written; case-folded for Windows paths
     found: dict[Listed, str] = {}
     why: dict[Listed, str] = {}
     claims: dict[tuple[int, str], list[tuple[int, Listed]]] = {}  # (scanned file, source) -> (score, listed)
     for item in listed:
         windows = is_windows(item.path)
-        want = parts(item.path, windows)
-        if not want:
+        if windows not in tries:
+            tries[windows] = _Trie(comps, True)
+        levels = tries[windows].levels(parts(item.path, windows))
+        if not levels:
             continue
-        if windows and by_folded is None:
-            by_folded = {}
-            for i, c in enumerate(comps):
-                if c:
-                    by_folded.setdefault(c[-1].casefold(), []).append(i)
-        candidates = (by_folded if windows else by_name).get(want[-1], [])
-        if not candidates:
-            continue
-        if item.size is not None:
-            sized = [i for i in candidates if files[i][1] == item.size]
-            if not sized:
-                why[item] = (f"a file of that name is here ({_shown([files[i][0] for i in candidates])}) but of "
+        top, best = len(levels), levels[-1]
+        if item.size is not None:  # the deepest level that holds a file of the listed size
+            top, best = next(((k, sized) for k in range(len(levels), 0, -1)
+                              if (sized := [i for i in levels[k - 1] if files[i][1] == item.size])), (0, []))
+            if not best:
+                why[item] = (f"a file of that name is here ({_shown([files[i][0] for i in levels[0]])}) but of "
                              f"another size ({item.size} bytes in the collection): left missing (--map-path "
                              "OLD=NEW decides)")
                 continue
-            candidates = sized
-        scores = [(_common_tail(want, comps[i], windows), i) for i in candidates]
-        top = max(s for s, _ in scores)
-        best = [i for s, i in scores if s == top]
         if len(best) > 1:
             why[item] = (f"its name matches {len(best)} files here equally ({_shown([files[i][0] for i in best])}):"
                          " left missing (--map-path OLD=NEW decides)")
@@ -196,14 +186,42 @@ def match_by_name(listed: Iterable[Listed], scanned: Iterable[tuple[str, int]]
     return found, why
 
 
-def _common_tail(want: list[str], have: list[str], windows: bool) -> int:
-    """How many trailing components ``want`` and ``have`` share (``have`` case-folded for a Windows ``want``)."""
-    n = 0
-    for a, b in zip(reversed(want), reversed(have)):
-        if a != (b.casefold() if windows else b):
-            break
-        n += 1
-    return n
+class _Trie:
+    """The scanned files by their last components, a level deeper only where a look-up goes: "01 Intro.mp3"
+    of 2,000 albums is split by album once, not compared 2,000 times for each listed "01 Intro.mp3"."""
+
+    def __init__(self, comps: list[list[str]], fold: bool):
+        self.comps, self.fold = comps, fold
+        self.root: dict[str, list] = {}  # component -> node: [files, {next component: node} or None]
+        for i, c in enumerate(comps):
+            if c:
+                self.root.setdefault(c[-1].casefold() if fold else c[-1], [[], None])[0].append(i)
+
+    def levels(self, want: list[str]) -> list[list[int]]:
+        """``levels[k]``: the files whose last k + 1 components are ``want``'s, as deep as any agree."""
+        out = []
+        node = self.root.get(want[-1]) if want else None
+        depth = 1
+        while node is not None:
+            out.append(node[0])
+            if depth >= len(want):
+                break
+            if len(node[0]) == 1:  # one file left: how much further it agrees, without a node per level
+                c = self.comps[node[0][0]]
+                while depth < min(len(want), len(c)) and want[-depth - 1] == (
+                        c[-depth - 1].casefold() if self.fold else c[-depth - 1]):
+                    out.append(node[0])
+                    depth += 1
+                break
+            if node[1] is None:
+                node[1] = {}
+                for i in node[0]:
+                    if len(c := self.comps[i]) > depth:
+                        name = c[-depth - 1].casefold() if self.fold else c[-depth - 1]
+                        node[1].setdefault(name, [[], None])[0].append(i)
+            node = node[1].get(want[-depth - 1])
+            depth += 1
+        return out
 
 
 def _common(paths: list[str]) -> str:

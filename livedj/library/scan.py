@@ -151,10 +151,10 @@ def scan_with_imported(roots: Iterable[str | os.PathLike], imported: Iterable, p
     found = list(scan(roots, problems=problems, seen=seen))
     scanned = {path: ident for ident, (path, _root) in seen.names.items()}
     tracks = list(imported)
+    paths = [_listed(track.path) for track in tracks]
     here: dict[str, tuple | None] = {}  # a listed path (normalised) -> (path here, (file, identity)), None: not here
     lost: dict[str, object] = {}  # a listed path not here -> its first track
-    for track in tracks:
-        path = _listed(track.path)
+    for track, path in zip(tracks, paths):
         if path not in here:
             here[path] = None if foreign(path) else _with(path, _found(path, None))
             if here[path] is None and (by_map := mapped(path, maps)) is not None:
@@ -176,9 +176,8 @@ def scan_with_imported(roots: Iterable[str | os.PathLike], imported: Iterable, p
     aliases: set[str] = set()
     listed: dict[tuple, tuple[str, str]] = {}  # identity -> (the first name the DJ's software lists, its source)
     absent: set[str] = set()
-    for track in tracks:
-        if (got := here[_listed(track.path)]) is None:
-            path = _listed(track.path)
+    for track, path in zip(tracks, paths):
+        if (got := here[path]) is None:
             if path not in absent:
                 absent.add(path)
                 missing.append(MissingFile(path, track.source, notes.get(path)))
