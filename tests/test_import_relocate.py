@@ -208,3 +208,15 @@ def test_one_scanned_file_goes_to_the_listed_file_whose_folders_agree_further():
     d = Listed("C:/Music/A/X.MP3", "traktor")  # another program's listing of the same file: both take it
     found, why = match_by_name([a, d], here)
     assert found == {a: "/home/dj/Music/A/x.mp3", d: "/home/dj/Music/A/x.mp3"} and why == {}
+
+
+def test_a_mapped_path_with_no_file_says_where_it_looked(tmp_path):
+    from livedj.library.relocate import parse_map
+    from livedj.library.scan import scan_with_imported
+    from livedj.library.importers import ImportedTrack
+
+    missing = []
+    track = ImportedTrack(f"{MAC}/A/x.wav", None, None, None, None, None, None, "rekordbox")
+    scan_with_imported([], [track], [], missing, maps=[parse_map(f"{MAC}={tmp_path}")])
+    assert [m.reason for m in missing] == [f"in the rekordbox library, but the file is missing; not at "
+                                           f"{tmp_path}/A/x.wav either (the path map {MAC}={tmp_path})"]

@@ -154,6 +154,7 @@ def scan_with_imported(roots: Iterable[str | os.PathLike], imported: Iterable, p
     paths = [_listed(track.path) for track in tracks]
     here: dict[str, tuple | None] = {}  # a listed path (normalised) -> (path here, (file, identity)), None: not here
     lost: dict[str, object] = {}  # a listed path not here -> its first track
+    notes: dict[str, str] = {}  # a listed path not here -> where else it was looked for, and why not taken
     for track, path in zip(tracks, paths):
         if path not in here:
             here[path] = None if foreign(path) else _with(path, _found(path, None))
@@ -161,6 +162,8 @@ def scan_with_imported(roots: Iterable[str | os.PathLike], imported: Iterable, p
                 here[path] = next((_with(p, got) for p in by_map[1] if (got := _found(p, None))), None)
                 if here[path] is not None and moved is not None:
                     moved.append(Moved(path, here[path][0], track.source, by_map[0]))
+                elif here[path] is None:
+                    notes[path] = f"not at {by_map[1][-1]} either (the path map {by_map[0]})"
             if here[path] is None:
                 lost[path] = track
     # a scanned file that a listed track names as it is (or through a link) is taken: not another's by name
@@ -171,7 +174,8 @@ def scan_with_imported(roots: Iterable[str | os.PathLike], imported: Iterable, p
         here[item.path] = (path, (FoundFile(path, 0, 0), scanned[path]))
         if moved is not None:
             moved.append(Moved(item.path, path, item.source))
-    notes = {item.path: note for item, note in refused.items()}
+    for item, note in refused.items():
+        notes[item.path] = f"{notes[item.path]}; {note}" if item.path in notes else note
     dj: dict[str, object] = {}
     aliases: set[str] = set()
     listed: dict[tuple, tuple[str, str]] = {}  # identity -> (the first name the DJ's software lists, its source)
