@@ -220,3 +220,15 @@ def test_a_mapped_path_with_no_file_says_where_it_looked(tmp_path):
     scan_with_imported([], [track], [], missing, maps=[parse_map(f"{MAC}={tmp_path}")])
     assert [m.reason for m in missing] == [f"in the rekordbox library, but the file is missing; not at "
                                            f"{tmp_path}/A/x.wav either (the path map {MAC}={tmp_path})"]
+
+
+def test_another_linux_users_path_and_a_backslashed_windows_path_are_found_by_name():
+    from livedj.library.relocate import Listed, match_by_name
+
+    here = [("/media/dj/USB/Music/A/x.mp3", 1), ("/media/dj/USB/Music/B/x.mp3", 1)]
+    olduser, backslashed = Listed("/home/olduser/Music/A/x.mp3", "mixxx"), Listed("E:\\Music\\B\\X.MP3", "traktor")
+    found, why = match_by_name([olduser, backslashed], here)
+    assert found == {olduser: "/media/dj/USB/Music/A/x.mp3", backslashed: "/media/dj/USB/Music/B/x.mp3"}
+    assert why == {}
+    found, why = match_by_name([Listed("/home/olduser/Music/a/x.mp3", "mixxx")], here)  # Linux: case counts
+    assert found == {} and "2 files here equally" in next(iter(why.values()))
