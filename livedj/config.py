@@ -223,6 +223,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "library": {
         "paths": Field(list, [], help="folders scanned by `livedj index` when no PATH is given"),
+        "map_paths": Field(list, [], help='"OLD=NEW": the DJ software\'s folder OLD is NEW here (its tracks are '
+                                          'looked for there), e.g. "/Users/dj/Music=~/Music"; --map-path adds more'),
     },
     "history": {
         "path": Field(str, "", _writable_file, help="the set log (SQLite); empty: $XDG_DATA_HOME/livedj/history.sqlite"),
@@ -356,6 +358,10 @@ def validate(raw: dict[str, Any], where: str = "<config>") -> dict[str, dict[str
     for i, path in enumerate(config["library"]["paths"]):
         if not isinstance(path, str) or _generic(path):
             problems.append(f"{where}: library.paths[{i}]: expected a path, got {_shown(path)}")
+    for i, text in enumerate(config["library"]["map_paths"]):
+        problem = "expected a string" if not isinstance(text, str) else _generic(text) or _map_problem(text)
+        if problem:
+            problems.append(f"{where}: library.map_paths[{i}]: {problem}, got {_shown(text)}")
     ranking = config["ranking"]
     if ranking["weight_similarity"] + ranking["weight_tempo"] + ranking["weight_key"] <= 0:
         problems.append(f"{where}: ranking.weight_similarity: the three weights must not all be 0")
@@ -426,6 +432,16 @@ def load(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
         raise ConfigError([f"{path}: not valid TOML: {str(exc).splitlines()[0]}"]) from None
     return _resolve_paths(validate(raw, str(path)))
+
+
+def _map_problem(text: str) -> str | None:
+    from livedj.library.relocate import parse_map
+
+    try:
+        parse_map(text)
+    except ValueError as exc:
+        return str(exc).split(", got ")[0]
+    return None
 
 
 def _resolve_paths(config: dict) -> dict:

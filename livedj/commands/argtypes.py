@@ -85,6 +85,16 @@ def osc_target(text: str) -> str:
     return text
 
 
+def path_map(text: str):
+    """``OLD=NEW`` (a relocate.PathMap): the DJ's software's folder OLD is NEW on this machine."""
+    from livedj.library.relocate import parse_map
+
+    try:
+        return parse_map(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def output_file(*extensions: str) -> Callable[[str], str]:
     """A file to write: not a folder, its folder exists and is writable, extension in ``extensions``."""
     def check(text: str) -> str:

@@ -35,7 +35,7 @@ def settings_from(config: dict) -> Settings:
 
 
 def run_index(paths, config: dict, *, jobs: int | None = None, console: Console | None = None,
-              imported=()) -> Report:
+              imported=(), maps=()) -> Report:
     """Index ``paths`` into the configured index directory, drawing progress on ``console``."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
@@ -72,7 +72,8 @@ def run_index(paths, config: dict, *, jobs: int | None = None, console: Console 
 
     with progress:
         report = index_library(paths, config["index"]["path"], settings_from(config), jobs=jobs,
-                               n_trees=config["index"]["n_trees"], progress=on_progress, imported=imported)
+                               n_trees=config["index"]["n_trees"], progress=on_progress, imported=imported,
+                               maps=maps)
     return report
 
 
@@ -84,7 +85,7 @@ def missing_lines(missing: list, limit: int | None = PROBLEM_LINES) -> list[str]
     """A line per file the DJ's software lists and this machine lacks, ``limit`` per source (None: all),
     then one counting the rest: a collection whose drive is not plugged in printed 100,000 lines."""
     by_source: dict[str, list] = {}
-    for m in missing:
+    for m in sorted(missing, key=lambda m: m.note is None):  # a name found here but not taken: first, it needs a choice
         by_source.setdefault(m.source, []).append(m)
     lines = []
     for source, files in by_source.items():
@@ -127,6 +128,10 @@ def print_report(report: Report, console: Console, limit: int | None = PROBLEM_L
                   f" · removed {report.removed} · "
                   f"{report.index_items} tracks in {escape(printable(report.index_dir))} "
                   f"({report.seconds:.1f} s, {report.files_per_s:.2f} files/s)", soft_wrap=True)
+    from livedj.library.relocate import summary
+
+    for line in summary(report.relocated):
+        console.print(Text.assemble(("  relocated ", "cyan"), printable(line)), soft_wrap=True)
     for line in missing_lines(report.missing, limit):
         console.print(Text.assemble(("  skipped ", "yellow"), printable(line)), soft_wrap=True)
     for path, reason in report.skipped:
@@ -192,12 +197,24 @@ def add_arguments(parser) -> None:
     parser.add_argument("--playlists", action="append", metavar="PATH",
                         help="also learn from M3U/M3U8 playlists (a file, or a folder of them); the playlists, "
                              "crates and history of --from-* libraries are always read (see `livedj context`)")
+    parser.add_argument("--map-path", action="append", type=argtypes.path_map, metavar="OLD=NEW",
+                        help="the DJ software's folder OLD is NEW here: its tracks under OLD are looked for under NEW, "
+                             "e.g. /Users/dj/Music=/home/dj/Music or C:/Music=/media/dj/USB/Music (repeatable; adds "
+                             "to library.map_paths). Without one, a track not found is looked for by its name among "
+                             "the scanned files")
     parser.add_argument("--all-problems", action="store_true",
                         help=f"list every missing file and skipped playlist entry (default: the first {PROBLEM_LINES} "
                              "of each source, then how many more)")
 
 
-def update_context(args, config, console) -> int:
+def path_maps(args, config) -> list:
+    """--map-path, then library.map_paths (a longer OLD wins whichever gives it)."""
+    from livedj.library.relocate import parse_map
+
+    return [*(getattr(args, "map_path", None) or ()), *map(parse_map, config["library"].get("map_paths", ()))]
+
+
+def update_context(args, config, console, report: Report | None = None) -> int:
     """Learn the context model: the lists of --from-*/--playlists (or the saved ones) and the set log."""
     from livedj.commands.context import sound_map_judged
     from livedj.encoders import encoder_id
@@ -230,8 +247,9 @@ def update_context(args, config, console) -> int:
     from livedj.library.store import StoreError
 
     try:
+        moved = {m.listed: m.path for m in report.relocated} if report is not None else None
         model, report = update(config["index"]["path"], encoder_id(config["analysis"]["encoder"]), lists=lists,
-                               history_path=config["history"]["path"])
+                               history_path=config["history"]["path"], moved=moved, maps=path_maps(args, config))
     except StoreError as exc:
         print(f"livedj index: {exc}", file=sys.stderr)
         return 1
@@ -267,9 +285,11 @@ def main(args, config) -> int:
         return 2
     from livedj.commands.oneline import describe, one_line_errors
 
+    report = None
     try:
         if paths or imported:
-            report = run_index(paths, config, jobs=args.jobs, console=console, imported=imported)
+            report = run_index(paths, config, jobs=args.jobs, console=console, imported=imported,
+                               maps=path_maps(args, config))
             report.skipped.extend(problems)
             print_report(report, Console(), None if args.all_problems else PROBLEM_LINES)
             if paths and not imported and not any(os.path.exists(p) for p in paths):
@@ -277,7 +297,7 @@ def main(args, config) -> int:
             if not report.index_items:  # a first run on the wrong folder: say what livedj looks for
                 print("livedj index: the index is empty: no audio file (mp3, m4a/aac, flac, ogg/opus, webm/mka, wav, "
                       f"aiff) could be indexed from {', '.join(map(str, paths)) or 'the DJ library'}", file=sys.stderr)
-        return update_context(args, config, console)
+        return update_context(args, config, console, report)
     except one_line_errors() as exc:
         print(f"livedj index: {describe(exc, config['index']['path'])}", file=sys.stderr)
         return 1

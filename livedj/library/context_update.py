@@ -80,16 +80,19 @@ def _tracks_and_audio(index_dir, encoder: str):
     return tracks, audio
 
 
-def update_context(index_dir, encoder: str, *, lists=None, history_path=None,
-                   params: Params = Params()) -> tuple[ContextModel, ContextReport]:
-    """Resolve ``lists`` (``None``: keep the saved ones), add the set log, build and cache the model."""
+def update_context(index_dir, encoder: str, *, lists=None, history_path=None, params: Params = Params(),
+                   moved: dict[str, str] | None = None, maps=()) -> tuple[ContextModel, ContextReport]:
+    """Resolve ``lists`` (``None``: keep the saved ones), add the set log, build and cache the model.
+
+    ``moved`` and ``maps``: the DJ's files the index found elsewhere, and the path maps
+    (:func:`livedj.library.sequences.resolve`)."""
     from livedj.library.importers.playlists import read_set_log
 
     report = ContextReport()
     tracks, audio = _tracks_and_audio(index_dir, encoder)
     ids = seqstore.path_ids(tracks)
     if lists is not None:
-        resolved, report.imported = seqstore.resolve(lists, ids)
+        resolved, report.imported = seqstore.resolve(lists, ids, moved=moved, maps=maps)
         seqstore.save(index_dir, resolved)
     else:
         resolved, problem = seqstore.load(index_dir)

@@ -30,6 +30,7 @@ class Report:
     removed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  #: (path, reason)
     missing: list[MissingFile] = field(default_factory=list)  #: listed by the DJ's software, not here (not in skipped)
+    relocated: list = field(default_factory=list)  #: relocate.Moved: listed elsewhere, found here by name or path map
     seconds: float = 0.0
     index_items: int = 0
     index_dir: str = ""
@@ -110,14 +111,16 @@ ProgressFn = Callable[[str, int, int, str], None]  # (event, done, total, path);
 
 def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, jobs: int | None = None,
                   n_trees: int = 16, progress: ProgressFn | None = None, imported: Iterable = (),
-                  trained=None) -> Report:
+                  trained=None, maps=()) -> Report:
     """Bring the index in ``index_dir`` up to date with the audio files under ``roots``.
 
     ``trained``: a projection from `livedj train` (library/contrastive.py) that replaces the fitted
     one; the index is rebuilt from the window cache (with ``roots`` empty nothing is scanned).
 
     ``imported`` are :class:`~livedj.library.importers.ImportedTrack` from the DJ's software: their
-    files are indexed too, and their BPM/key (the DJ's own analysis) win over tags and audio.
+    files are indexed too, and their BPM/key (the DJ's own analysis) win over tags and audio. One
+    listed under another computer's folders is found by ``maps`` (relocate.PathMap: ``OLD=NEW``) or
+    among the scanned files by its name (library/relocate.py; ``Report.relocated``).
     """
     from livedj.encoders import encoder_dim, encoder_id
     from livedj.library import index as annoy_index  # here, not at the top: a worker process imports
@@ -148,7 +151,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         problems: list[tuple[str, str]] = [("''", "an empty path (not the current folder)") for r in roots if not r]
         roots = [os.path.abspath(r) for r in roots if r]
         # a file the DJ's software lists under another name (a link) is the scan's file: indexed once
-        found, dj, aliases = scan_with_imported(roots, imported, problems, report.missing)
+        found, dj, aliases = scan_with_imported(roots, imported, problems, report.missing, maps=maps,
+                                                moved=report.relocated)
         for p, why in problems:
             if why == "no such folder" and (n := sum(k.startswith(encode_path(os.path.join(p, ""))) for k in known)):
                 why += f" (its {n} indexed tracks are kept: a drive not plugged in?)"

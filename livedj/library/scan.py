@@ -9,6 +9,7 @@ from typing import Iterable, Iterator
 
 from livedj.config import AUDIO_EXTENSIONS
 from livedj.fsutil import printable
+from livedj.library.relocate import Listed, Moved, PathMap, mapped, match_by_name
 
 #: Folders an operating system keeps on a drive: a USB stick's trash holds deleted records, which
 #: must not come back as suggestions. Hidden folders (".Trashes", ".Trash-1000", ".Spotlight-V100",
@@ -117,19 +118,23 @@ class MissingFile:
 
     path: str  #: as the DJ's software wrote it (os.fsdecode form)
     source: str  #: "rekordbox", "traktor" or "mixxx"
+    note: str | None = None  #: why a file of its name here was not taken for it (`livedj.library.relocate`)
 
     @property
     def reason(self) -> str:
         kind = foreign(self.path)
         if kind is None:
-            return f"in the {self.source} library, but the file is missing"
-        if kind == "a relative path":
-            return f"in the {self.source} library: a relative path (it names no folder to look in), not looked for"
-        return f"in the {self.source} library: {kind} (the collection comes from a Windows computer), not found here"
+            why = f"in the {self.source} library, but the file is missing"
+        elif kind == "a relative path":
+            why = f"in the {self.source} library: a relative path (it names no folder to look in), not looked for"
+        else:
+            why = f"in the {self.source} library: {kind} (the collection comes from a Windows computer), not found here"
+        return why if self.note is None else f"{why}; {self.note}"
 
 
 def scan_with_imported(roots: Iterable[str | os.PathLike], imported: Iterable, problems: list[tuple[str, str]],
-                       missing: list[MissingFile]) -> tuple[list[FoundFile], dict[str, object], set[str]]:
+                       missing: list[MissingFile], *, maps: Iterable[PathMap] = (), moved: list[Moved] | None = None
+                       ) -> tuple[list[FoundFile], dict[str, object], set[str]]:
     """`scan` ``roots``, then add the files the DJ's software lists (``imported``: ImportedTrack).
 
     Returns the files found, the DJ software's track of each file it lists by the name the file is
@@ -138,25 +143,50 @@ def scan_with_imported(roots: Iterable[str | os.PathLike], imported: Iterable, p
     /Volumes/Music -> ~/Music, a linked or hard-linked file) takes the DJ's BPM/key under the scan's
     name; one listed under two names is indexed once (under the scan's name, else the first) with the
     BPM/key of that entry, and the other entry is named in ``problems``. A listed file that is not
-    here goes to ``missing``, once, as written.
+    here is looked for through ``maps`` (``OLD=NEW``), then among the scanned files by its name
+    (`livedj.library.relocate`): found, it is that file (``moved`` gets a `Moved`); else it goes to
+    ``missing``, once, as written.
     """
     seen = _Seen()
     found = list(scan(roots, problems=problems, seen=seen))
+    scanned = {path: ident for ident, (path, _root) in seen.names.items()}
+    tracks = list(imported)
+    paths = [_listed(track.path) for track in tracks]
+    here: dict[str, tuple | None] = {}  # a listed path (normalised) -> (path here, (file, identity)), None: not here
+    lost: dict[str, object] = {}  # a listed path not here -> its first track
+    notes: dict[str, str] = {}  # a listed path not here -> where else it was looked for, and why not taken
+    for track, path in zip(tracks, paths):
+        if path not in here:
+            here[path] = None if foreign(path) else _with(path, _found(path, None))
+            if here[path] is None and (by_map := mapped(path, maps)) is not None:
+                here[path] = next((_with(p, got) for p in by_map[1] if (got := _found(p, None))), None)
+                if here[path] is not None and moved is not None:
+                    moved.append(Moved(path, here[path][0], track.source, by_map[0]))
+                elif here[path] is None:
+                    notes[path] = f"not at {by_map[1][-1]} either (the path map {by_map[0]})"
+            if here[path] is None:
+                lost[path] = track
+    # a scanned file that a listed track names as it is (or through a link) is taken: not another's by name
+    taken = {got[1][1] for got in here.values() if got is not None}
+    free = [(f.path, f.size) for f in found if scanned.get(f.path) not in taken]
+    by_name, refused = match_by_name((Listed(p, t.source, getattr(t, "size", None)) for p, t in lost.items()), free)
+    for item, path in by_name.items():
+        here[item.path] = (path, (FoundFile(path, 0, 0), scanned[path]))
+        if moved is not None:
+            moved.append(Moved(item.path, path, item.source))
+    for item, note in refused.items():
+        notes[item.path] = f"{notes[item.path]}; {note}" if item.path in notes else note
     dj: dict[str, object] = {}
     aliases: set[str] = set()
     listed: dict[tuple, tuple[str, str]] = {}  # identity -> (the first name the DJ's software lists, its source)
     absent: set[str] = set()
-    for track in imported:
-        # "C:/Music/x.mp3" (a collection made on Windows) or "Music/x.mp3" names no file of this machine:
-        # resolved against the current folder it was reported as "/home/dj/C:/Music/x.mp3", or indexed from there
-        elsewhere = foreign(track.path)
-        path = track.path if elsewhere else os.path.normpath(track.path)
-        if (got := None if elsewhere else _found(path, None)) is None:
+    for track, path in zip(tracks, paths):
+        if (got := here[path]) is None:
             if path not in absent:
                 absent.add(path)
-                missing.append(MissingFile(path, track.source))
+                missing.append(MissingFile(path, track.source, notes.get(path)))
             continue
-        file, ident = got
+        path, (file, ident) = got
         if ident not in seen.names:
             seen.names[ident] = (path, path)
             found.append(file)
@@ -173,6 +203,17 @@ def scan_with_imported(roots: Iterable[str | os.PathLike], imported: Iterable, p
         problems.append((path, f"the same file as {printable(first)} in the {source} library (a link): indexed "
                          f"once, under {'that name' if first == name else printable(name)}"))
     return found, dj, aliases
+
+
+def _listed(path: str) -> str:
+    """A listed path as it is looked for: "C:/Music/x.mp3" (a collection made on Windows) or "Music/x.mp3"
+    names no file of this machine (resolved against the current folder it was reported as
+    "/home/dj/C:/Music/x.mp3", or indexed from there): kept as written; a local one normalised."""
+    return path if foreign(path) else os.path.normpath(path)
+
+
+def _with(path: str, got: tuple | None) -> tuple | None:
+    return None if got is None else (path, got)
 
 
 def identity(path: str) -> tuple | None:

@@ -69,19 +69,31 @@ def path_ids(tracks) -> dict[bytes, int]:
     return {path_key(t.path): tid for tid, t in tracks.items()}
 
 
-def resolve(sequences, ids_by_path: dict[bytes, int], *, max_examples: int = 20
-            ) -> tuple[list[IdSequence], ResolveReport]:
+def resolve(sequences, ids_by_path: dict[bytes, int], *, max_examples: int = 20, moved: dict[str, str] | None = None,
+            maps=()) -> tuple[list[IdSequence], ResolveReport]:
     """Map every entry of ``sequences`` to a track id; count what does not map.
 
     Crates and playlists keep the first occurrence of a repeated track (a duplicate adds no
-    evidence); sets keep every play (a record played twice in a night was played twice).
+    evidence); sets keep every play (a record played twice in a night was played twice). An entry
+    naming a file of the DJ's collection that the index found elsewhere (``moved``: listed path ->
+    indexed path, from ``Report.relocated``) is that file; one under a path map's OLD (``maps``,
+    relocate.PathMap) is looked for under its NEW.
     """
+    from livedj.library.relocate import mapped
+
     report = ResolveReport()
     out: list[IdSequence] = []
     linked: dict[bytes, int | None] = {}  # a path not in the store -> the track of the same file, if one is
     by_identity: dict[tuple, int] | None = None  # every indexed file by the scan's identity, when first needed
 
     def lookup(path: str) -> int | None:
+        if moved:  # as the DJ's software wrote it, or as the indexer looked for it (normalised)
+            path = moved.get(path) or moved.get(os.path.normpath(path) if path else path) or path
+        if (tid := lookup_here(path)) is None and maps and (by_map := mapped(path, maps)) is not None:
+            tid = next((t for p in by_map[1] if (t := lookup_here(p)) is not None), None)
+        return tid
+
+    def lookup_here(path: str) -> int | None:
         nonlocal by_identity
         if not path or foreign(path):  # "C:/Music/x.mp3" is no file of the current folder (as the indexer sees it)
             return None

@@ -36,6 +36,9 @@ class ImportedTrack:
         ``"rekordbox"``, ``"traktor"`` or ``"mixxx"``.
     crates : tuple of str
         Playlists/crates the track is in.
+    size : int or None
+        The file's size in bytes as the DJ software knows it (rekordbox's ``Size``): a file found by
+        its name elsewhere (:mod:`livedj.library.relocate`) must have it.
     """
 
     path: str
@@ -47,6 +50,7 @@ class ImportedTrack:
     key: int | None
     source: str
     crates: tuple[str, ...] = ()
+    size: int | None = None
 
 
 def text(value) -> str | None:
@@ -72,6 +76,15 @@ def parse_bpm(value, where: str, field: str, problems: Problems) -> float | None
         problems.append((where, f"{field}={value!r} is outside {BPM_RANGE[0]:g}-{BPM_RANGE[1]:g}; BPM skipped"))
         return None
     return bpm
+
+
+def parse_size(value) -> int | None:
+    """A file size in bytes; empty, 0 or not a whole number: unknown (only a hint, never reported)."""
+    try:
+        size = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return size if 0 < size < 2**63 else None
 
 
 def parse_duration(value, where: str, field: str, problems: Problems) -> float | None:

@@ -25,7 +25,8 @@ import urllib.parse
 from collections import Counter
 
 from livedj.library.importers.common import (ImportedTrack, LibraryImportError, Problems, parse_bpm,
-                                             parse_duration, parse_key_text, parse_xml_root, text, tree)
+                                             parse_duration, parse_key_text, parse_size, parse_xml_root, text,
+                                             tree)
 
 _DRIVE_RE = re.compile(r"^/[A-Za-z]:([/\\]|$)")
 # A streaming service's track: "soundcloud:tracks:123", which rekordbox writes as
@@ -186,7 +187,7 @@ def read_rekordbox_xml(path, *, playlists: bool = True) -> tuple[list[ImportedTr
             title=text(el.get("Name")), artist=text(el.get("Artist")), album=text(el.get("Album")),
             duration=parse_duration(el.get("TotalTime"), where, "TotalTime", problems),
             bpm=parse_bpm(el.get("AverageBpm"), where, "AverageBpm", problems),
-            key=parse_key_text(el.get("Tonality"), where, "Tonality", problems))))
+            key=parse_key_text(el.get("Tonality"), where, "Tonality", problems), size=parse_size(el.get("Size")))))
     crates = _playlists(root, by_id, by_location, name, problems if playlists else [], streaming_keys)
     if streaming:
         services = ", ".join(f"{service} {n}" for service, n in streaming.most_common())
