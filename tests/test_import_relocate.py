@@ -199,9 +199,12 @@ def test_one_scanned_file_goes_to_the_listed_file_whose_folders_agree_further():
     from livedj.library.relocate import Listed, match_by_name
 
     here = [("/home/dj/Music/A/x.mp3", 1)]
-    a, b = Listed(f"{MAC}/A/x.mp3", "rekordbox"), Listed(f"{MAC}/B/x.mp3", "rekordbox")
+    a, b = Listed(f"{MAC}/A/x.mp3", "rekordbox", 1), Listed(f"{MAC}/B/x.mp3", "rekordbox", 1)  # sizes agree
     found, why = match_by_name([a, b], here)
     assert found == {a: "/home/dj/Music/A/x.mp3"} and "taken by /Users/dj/Music/A/x.mp3" in why[b]
+    a, b = Listed(f"{MAC}/A/x.mp3", "rekordbox"), Listed(f"{MAC}/B/x.mp3", "rekordbox")  # no size: b's folder differs
+    found, why = match_by_name([a, b], here)
+    assert found == {a: "/home/dj/Music/A/x.mp3"} and "in another folder" in why[b]
     c = Listed("/Volumes/dj/Music/A/x.mp3", "rekordbox")
     found, why = match_by_name([a, c], here)
     assert found == {} and set(why) == {a, c}
@@ -232,3 +235,20 @@ def test_another_linux_users_path_and_a_backslashed_windows_path_are_found_by_na
     assert why == {}
     found, why = match_by_name([Listed("/home/olduser/Music/a/x.mp3", "mixxx")], here)  # Linux: case counts
     assert found == {} and "2 files here equally" in next(iter(why.values()))
+
+
+def test_a_name_alone_in_another_folder_is_not_taken_without_a_size():
+    """"01 Track 1.mp3" of one CD is not "01 Track 1.mp3" of another: the DJ's BPM and key would have gone
+    to another record. Without a size (Traktor, Mixxx) the folder must agree too; with rekordbox's size, the
+    name and the size are enough."""
+    from livedj.library.relocate import Listed, match_by_name
+
+    here = [("/home/dj/Music/Other CD/01 Track 1.mp3", 4000)]
+    folder_differs = Listed("/Users/dj/Music/Some CD/01 Track 1.mp3", "traktor")
+    found, why = match_by_name([folder_differs], here)
+    assert found == {} and "in another folder" in why[folder_differs]
+    same_size = Listed("/Users/dj/Music/Some CD/01 Track 1.mp3", "rekordbox", 4000)
+    found, why = match_by_name([same_size], here)
+    assert found == {same_size: here[0][0]} and why == {}
+    folder_agrees = Listed("C:/Music/OTHER CD/01 Track 1.mp3", "traktor")
+    assert match_by_name([folder_agrees], here)[0] == {folder_agrees: here[0][0]}

@@ -15,7 +15,8 @@ How
   to make it unique (the longest common suffix wins). Names are compared after Unicode NFC
   normalisation (macOS writes NFD, Linux files are usually NFC) and, for Windows paths only,
   case-insensitively. Only a unique best match is taken: two scanned files that share the longest
-  suffix equally ("01 Intro.mp3" of two albums) leave the track missing, with the reason. A scanned
+  suffix equally ("01 Intro.mp3" of two albums) leave the track missing, with the reason; so does a
+  file whose name alone agrees (its folder not) unless the collection's size confirms it. A scanned
   file claimed by two listed files of one collection goes to the one whose folders agree further;
   equally, to neither. Where the collection gives the file's size in bytes (rekordbox's ``Size``),
   a scanned file of another size is not that file: a copy keeps its bytes. (Traktor's ``FILESIZE``
@@ -36,6 +37,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple
+
+#: components that must agree (the file name and its folder) where no size tells a copy: a name alone
+#: ("01 Track 1.mp3", "Intro.mp3") would give another record the DJ's BPM and key
+MIN_AGREEING = 2
 
 #: a drive letter or a network share: a Windows computer's path (its names are compared case-insensitively)
 _WINDOWS = re.compile(r"^([A-Za-z]:([/\\]|$)|\\\\|//[^/])")
@@ -172,6 +177,10 @@ def match_by_name(listed: Iterable[Listed], scanned: Iterable[tuple[str, int]]
         if len(best) > 1:
             why[item] = (f"its name matches {len(best)} files here equally ({_shown([files[i][0] for i in best])}):"
                          " left missing (--map-path OLD=NEW decides)")
+            continue
+        if top < MIN_AGREEING and item.size is None:  # "01 Track 1.mp3" of another CD: the DJ's BPM/key would go
+            why[item] = (f"a file of that name is here, in another folder ({files[best[0]][0]}): left missing "
+                         "(--map-path OLD=NEW decides)")
             continue
         claims.setdefault((best[0], item.source), []).append((top, item))
     for (i, _source), rivals in claims.items():
