@@ -6,6 +6,9 @@ files, the command line's own code run in this process (the `features` encoder w
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +73,86 @@ def test_bad_fields_of_a_collection_are_capped_like_missing_files(tmp_path):
     assert code == 0 and not has_traceback(err), err
     lines = _skipped(out)
     assert len(lines) == 139 and not any(ln.startswith("...") for ln in lines)
+
+
+def test_a_listed_folder_is_named_a_folder_not_a_missing_file(tmp_path):
+    """A path the DJ's software lists that is a folder ("Album.mp3/") was reported "in the rekordbox library,
+    but the file is missing": the DJ went looking for a drive. Now: what it is."""
+    (tmp_path / "Album.mp3").mkdir()
+    xml = tmp_path / "rekordbox.xml"
+    xml.write_text(XML_HEAD + '<DJ_PLAYLISTS Version="1.0.0"><COLLECTION>'
+                   f'<TRACK TrackID="1" Name="a" Location="file://localhost{tmp_path}/Album.mp3"/>'
+                   f'<TRACK TrackID="2" Name="b" Location="file://localhost{tmp_path}/gone.mp3"/>'
+                   '</COLLECTION></DJ_PLAYLISTS>')
+    code, out, err = _index(tmp_path, "--from-rekordbox", xml)
+    assert code == 0 and not has_traceback(err), err
+    assert _skipped(out) == [f"{tmp_path}/Album.mp3: in the rekordbox library: a folder, not an audio file",
+                             f"{tmp_path}/gone.mp3: in the rekordbox library, but the file is missing"]
+
+
+def test_many_listed_folders_are_not_counted_as_missing_files(tmp_path):
+    """The count line of a long list said "more files ... are missing (a drive not plugged in?)" of folders too."""
+    for i in range(25):
+        (tmp_path / f"{i}.mp3").mkdir()
+    xml = tmp_path / "rekordbox.xml"
+    xml.write_text(XML_HEAD + '<DJ_PLAYLISTS Version="1.0.0"><COLLECTION>' + "".join(
+        f'<TRACK TrackID="{i}" Name="a" Location="file://localhost{tmp_path}/{i}.mp3"/>' for i in range(25))
+        + '</COLLECTION></DJ_PLAYLISTS>')
+    code, out, err = _index(tmp_path, "--from-rekordbox", xml)
+    assert code == 0 and not has_traceback(err), err
+    assert [ln for ln in _skipped(out) if ln.startswith("...")] == [
+        "... and 5 more listed by rekordbox are folders or cannot be read; --all-problems lists every one"]
+
+
+def _without_root_powers() -> list[str] | None:
+    """A command prefix that runs a process as root without the powers to read any file (setpriv drops
+    CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH), or [] when not root; None when root cannot drop them."""
+    if os.geteuid() != 0:
+        return []
+    import shutil
+
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return None
+    caps = "-dac_override,-dac_read_search"
+    prefix = [setpriv, "--bounding-set", caps, "--inh-caps", caps]
+    probe = subprocess.run([*prefix, "true"], capture_output=True)
+    return prefix if probe.returncode == 0 else None
+
+
+def test_a_listed_file_that_cannot_be_read_says_so(tmp_path):
+    """A listed file behind a folder without permission was reported "but the file is missing", and one
+    without read permission "Permission denied" as if a decoder said it. Now "cannot be read: Permission denied".
+    Root reads everything: run as root, the command runs without the powers that let it (setpriv)."""
+    prefix = _without_root_powers()
+    if prefix is None:
+        pytest.skip("running as root without setpriv (or not allowed to drop capabilities): root reads every file")
+    import soundfile as sf
+
+    from livedj.synth import DEMO_TRACKS, render_track
+
+    locked, lib = tmp_path / "locked", tmp_path / "lib"
+    locked.mkdir()
+    lib.mkdir()
+    audio = render_track(DEMO_TRACKS[0], duration=3.0, sample_rate=22050)
+    sf.write(locked / "a.wav", audio, 22050)
+    sf.write(lib / "b.wav", audio, 22050)
+    xml = tmp_path / "rekordbox.xml"
+    xml.write_text(XML_HEAD + '<DJ_PLAYLISTS Version="1.0.0"><COLLECTION>'
+                   f'<TRACK TrackID="1" Name="a" Location="file://localhost{locked}/a.wav"/>'
+                   f'<TRACK TrackID="2" Name="b" Location="file://localhost{lib}/b.wav"/>'
+                   '</COLLECTION></DJ_PLAYLISTS>')
+    locked.chmod(0)
+    (lib / "b.wav").chmod(0)
+    try:
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        run = subprocess.run([*prefix, sys.executable, "-m", "livedj", "index", "--from-rekordbox", str(xml),
+                              "--config", str(_config(tmp_path)), "--index", str(tmp_path / "index"), "--jobs", "1"],
+                             capture_output=True, text=True, timeout=180, env=env)
+    finally:
+        locked.chmod(0o755)
+        (lib / "b.wav").chmod(0o644)
+    assert not has_traceback(run.stderr), run.stderr
+    assert sorted(_skipped(run.stdout)) == [
+        f"{lib}/b.wav: cannot be read: Permission denied",
+        f"{locked}/a.wav: in the rekordbox library: cannot be read: Permission denied"]

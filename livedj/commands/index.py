@@ -90,9 +90,14 @@ def missing_lines(missing: list, limit: int | None = PROBLEM_LINES) -> list[str]
     for source, files in by_source.items():
         shown = files if limit is None else files[:limit]
         lines += [f"{m.path}: {m.reason}" for m in shown]
-        if len(files) > len(shown):
-            lines.append(f"... and {len(files) - len(shown)} more files listed by {source} are missing"
-                         f"{_in_common([m.path for m in files])}; --all-problems lists every one")
+        rest = files[len(shown):]
+        absent = [m for m in rest if m.there is None]
+        if absent:
+            lines.append(f"... and {len(absent)} more files listed by {source} are missing"
+                         f"{_in_common([m.path for m in files if m.there is None])}; --all-problems lists every one")
+        if len(rest) > len(absent):  # folders, files that cannot be read: no drive to plug in
+            lines.append(f"... and {len(rest) - len(absent)} more listed by {source} are folders or cannot be read; "
+                         "--all-problems lists every one")
     return lines
 
 

@@ -1,6 +1,7 @@
 """Finding audio files under the DJ's folders (no decoding here)."""
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
@@ -118,9 +119,27 @@ class MissingFile:
     path: str  #: as the DJ's software wrote it (os.fsdecode form)
     source: str  #: "rekordbox", "traktor" or "mixxx"
 
+    @functools.cached_property
+    def there(self) -> str | None:
+        """What is at the path when something is (a folder, a file that cannot be read), else None: missing.
+        A folder or an unreadable file was reported as missing, which sent the DJ looking for a drive."""
+        if foreign(self.path) is not None:
+            return None
+        try:
+            st = os.stat(self.path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:  # a folder on the way without permission, a link loop
+            return f"cannot be read: {exc.strerror or exc}"
+        if stat.S_ISDIR(st.st_mode):
+            return "a folder, not an audio file"
+        return None if stat.S_ISREG(st.st_mode) else "not a regular file (a pipe or a device), not read"
+
     @property
     def reason(self) -> str:
         kind = foreign(self.path)
+        if kind is None and self.there is not None:
+            return f"in the {self.source} library: {self.there}"
         if kind is None:
             return f"in the {self.source} library, but the file is missing"
         if kind == "a relative path":
