@@ -156,3 +156,44 @@ def test_a_listed_file_that_cannot_be_read_says_so(tmp_path):
     assert sorted(_skipped(run.stdout)) == [
         f"{lib}/b.wav: cannot be read: Permission denied",
         f"{locked}/a.wav: in the rekordbox library: cannot be read: Permission denied"]
+
+
+# -- livedj playlist ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module", name="library")
+def library_fixture(tmp_path_factory):
+    """Five generated records and a copy of one (a near-duplicate), indexed with the `features` encoder; the
+    ranking fetches one candidate at a time (ranking.candidates = 1), where the copy hid every other record."""
+    import shutil
+
+    import soundfile as sf
+
+    from livedj.synth import DEMO_TRACKS, render_track
+
+    root = tmp_path_factory.mktemp("edges")
+    (root / "lib").mkdir()
+    for i in range(5):
+        sf.write(root / "lib" / f"t{i}.wav", render_track(DEMO_TRACKS[i], duration=6.0, sample_rate=22050), 22050)
+    shutil.copy(root / "lib" / "t1.wav", root / "lib" / "copy of t1.wav")
+    config = _config(root)
+    config.write_text(config.read_text() + f'[index]\npath = "{root / "index"}"\n[ranking]\ncandidates = 1\n')
+    code, _, err = run_here(["index", str(root / "lib"), "--config", str(config), "--jobs", "1"])
+    assert code == 0, err
+    return root, config
+
+
+def test_a_playlist_longer_than_the_library_says_how_many_and_why(library):
+    """`livedj playlist SEED --n 100000` stopped short without a word; with the seed's copy nearest (the one
+    candidate fetched) it stopped at the seed, though four more records fitted. Now the chain looks further
+    when every candidate repeats a record on it, and says how many it gave and why it stopped."""
+    root, config = library
+    code, out, err = run_here(["playlist", str(root / "lib" / "t1.wav"), "--n", "100000", "--drunk", "0",
+                               "--config", str(config)])
+    assert code == 0 and not has_traceback(err), err
+    listed = [ln.split(" - ", 1)[1].split("  [")[0] for ln in out.splitlines() if " - " in ln]
+    assert sorted(listed) == ["t0", "t1", "t2", "t3", "t4"] and listed[0] == "t1"
+    assert err.strip().splitlines() == [
+        "livedj playlist: 4 records after the seed, not 100000: the library has no more that fit: the rest "
+        "(1 record) repeat records on it (the same recording, or the same artist and title)"]
+
+    code, out, err = run_here(["playlist", str(root / "lib" / "t0.wav"), "--n", "2", "--config", str(config)])
+    assert code == 0 and err.strip() == "" and len(out.splitlines()) == 3  # as many as asked: nothing to say

@@ -93,19 +93,17 @@ def chain(seed_vector: np.ndarray, seed_bpm: float | None, seed_key: int | None,
     for _ in range(n):
         query = session.query_vector(last_vector)
         exclude = set(path) | ({seed_id} if seed_id is not None else set())
-        ids, sims = index.query(query, ranking.candidates + len(exclude), ranking.search_k)
-        ranked = rank(ids, sims, tracks, top=len(ids), live_bpm=bpm, live_key=key, exclude=exclude,
-                      weights=ranking.weights, rules=ranking.rules)
-        chosen = None
-        for s in ranked:
-            v = vectors.get(s.track_id)
-            t = tracks[s.track_id]
-            if (t.artist.lower(), t.title.lower()) in names and (t.artist or t.title):
-                continue
-            if v is not None and any(float(np.dot(v, p)) > NEAR_DUPLICATE for p in on_path):
-                continue
-            chosen = s.track_id
-            break
+        want = ranking.candidates + len(exclude)
+        while True:
+            ids, sims = index.query(query, want, ranking.search_k)
+            ranked = rank(ids, sims, tracks, top=len(ids), live_bpm=bpm, live_key=key, exclude=exclude,
+                          weights=ranking.weights, rules=ranking.rules)
+            chosen = next((s.track_id for s in ranked if _fits(s.track_id, tracks, vectors, names, on_path)), None)
+            # every candidate near a duplicate: the chain stopped while farther records fitted; look at all
+            size = getattr(index, "size", 0)
+            if chosen is not None or len(ids) < want or want >= size:
+                break
+            want = size
         if chosen is None:
             break
         t = tracks[chosen]
@@ -115,6 +113,36 @@ def chain(seed_vector: np.ndarray, seed_bpm: float | None, seed_key: int | None,
         on_path.append(last_vector)
         bpm, key = t.bpm or bpm, t.key if t.key is not None else key
     return path
+
+
+def _fits(track_id: int, tracks: dict, vectors: dict, names: set, on_path: list) -> bool:
+    """Neither the same artist and title as a record on the chain, nor a near-duplicate of one's sound."""
+    import numpy as np
+
+    t, v = tracks[track_id], vectors.get(track_id)
+    if (t.artist or t.title) and (t.artist.lower(), t.title.lower()) in names:
+        return False
+    return v is None or not any(float(np.dot(v, p)) > NEAR_DUPLICATE for p in on_path)
+
+
+def why_short(ids: list[int], tracks: dict, vectors: dict, seed_id: int | None, rules) -> str:
+    """Why a chain holds fewer records than asked: the library has no more, or what the rest are."""
+    from livedj.words import plural
+
+    rest = [i for i in tracks if i not in set(ids) and i != seed_id]
+    if not rest:
+        return f"the library has no more records ({plural(len(tracks), 'record')} in all)"
+    on_chain = [i for i in ([seed_id] if seed_id is not None else []) + ids if i in tracks]
+    names = {(tracks[i].artist.lower(), tracks[i].title.lower()) for i in on_chain}
+    on_path = [vectors[i] for i in on_chain if i in vectors]
+    doubles = sum(not _fits(i, tracks, vectors, names, on_path) for i in rest)
+    if doubles == len(rest):
+        return (f"the library has no more that fit: the rest ({plural(len(rest), 'record')}) repeat records on it "
+                "(the same recording, or the same artist and title)")
+    hard = [name for name in ("harmonic_only", "reachable_only") if getattr(rules, name, False)]
+    because = f"; ranking.{' and ranking.'.join(hard)} leave out the rest" if hard else ""
+    return (f"the library has no more that fit: of the rest, {doubles} repeat records on it, "
+            f"{len(rest) - doubles} are left out by the ranking{because}")
 
 
 def _seed(args, config, engine, tracks, vectors):
@@ -173,6 +201,12 @@ def main(args, config) -> int:
     rng = np.random.default_rng(args.seed_random)
     ids = chain(vector, bpm, key, engine.index, engine.tracks, vectors, args.n, lookback=args.lookback,
                 drunk=args.drunk, ranking=engine.ranking, seed_id=seed_id, rng=rng)
+    short = None
+    if len(ids) < args.n:  # --n 100000: it stopped short, and said nothing
+        from livedj.words import plural
+
+        short = (f"livedj playlist: {plural(len(ids), 'record')} after the seed, not {args.n}: "
+                 f"{why_short(ids, engine.tracks, vectors, seed_id, engine.ranking.rules)}")
     ids = ([seed_id] if seed_id is not None else []) + ids
     from livedj.dsp.tonal import camelot
 
@@ -184,6 +218,9 @@ def main(args, config) -> int:
     if args.output:
         write_playlist(ids, tracks, args.output, relative=args.relative, name="livedj playlist")
         print(f"wrote {len(ids)} tracks to {args.output}")
+    if short:
+        sys.stdout.flush()  # after the list, where the DJ looks for the end of it
+        print(short, file=sys.stderr)
     return 0
 
 
