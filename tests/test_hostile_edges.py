@@ -197,3 +197,22 @@ def test_a_playlist_longer_than_the_library_says_how_many_and_why(library):
 
     code, out, err = run_here(["playlist", str(root / "lib" / "t0.wav"), "--n", "2", "--config", str(config)])
     assert code == 0 and err.strip() == "" and len(out.splitlines()) == 3  # as many as asked: nothing to say
+
+
+@pytest.mark.parametrize("dbfs", [None, -75.0], ids=["digital silence", "too quiet"])
+def test_a_silent_seed_is_refused_in_one_line(library, tmp_path, dbfs):
+    """A seed of digital silence (or a hum at -75 dBFS) still gave a playlist, exit 0: a chain "like" nothing,
+    ranked by noise. A record the indexer would skip as silent is no seed: one line naming it, exit 1."""
+    import numpy as np
+    import soundfile as sf
+
+    root, config = library
+    seed = tmp_path / "seed.wav"
+    t = np.arange(40 * 22050) / 22050
+    sf.write(seed, np.zeros_like(t) if dbfs is None else 10 ** (dbfs / 20) * np.sin(2 * np.pi * 50 * t), 22050)
+    code, out, err = run_here(["playlist", str(seed), "--n", "3", "--config", str(config)])
+    assert code == 1 and not has_traceback(err) and out == "", err
+    level = "-120" if dbfs is None else "-78"
+    assert err.strip().splitlines() == [
+        f"livedj playlist: {seed}: silent or too quiet to analyse ({level} dBFS where it was analysed, 30 s in; a "
+        "seed needs -50 dBFS or louder, as an indexed record): give a record, or --at where it plays"]

@@ -145,12 +145,19 @@ def why_short(ids: list[int], tracks: dict, vectors: dict, seed_id: int | None, 
             f"{len(rest) - doubles} are left out by the ranking{because}")
 
 
+class SilentSeed(ValueError):
+    """A seed file that is silent, or too quiet to analyse, where it is analysed; one line naming it."""
+
+
 def _seed(args, config, engine, tracks, vectors):
-    """(vector, bpm, key, track id or None) of the seed; raises LookupError / DecodeError."""
+    """(vector, bpm, key, track id or None) of the seed; raises LookupError / DecodeError / SilentSeed."""
     import os
 
     from livedj.audio.decode import DecodeError, decode
     from livedj.commands.journey import resolve
+    from livedj.dsp.level import rms_db
+    from livedj.fsutil import printable
+    from livedj.library.track_analysis import SILENT_DBFS
 
     try:
         seed_id = resolve(args.seed, tracks)
@@ -163,15 +170,18 @@ def _seed(args, config, engine, tracks, vectors):
         return vectors[seed_id], t.bpm, t.key, seed_id
     sr = engine.encoder.sample_rate
     listen_s = 12.0  # the live loop's tempo/key stretch
-    try:
-        audio = decode(args.seed, sr, args.at, listen_s)
-    except DecodeError:
-        raise
+    audio, at = decode(args.seed, sr, args.at, listen_s), f"{args.at:g} s in"
     if len(audio) < engine.window_s * sr:  # shorter than --at + a window: from the start
-        audio = decode(args.seed, sr, 0.0, listen_s)
+        audio, at = decode(args.seed, sr, 0.0, listen_s), "from its start"
     if len(audio) < sr:
         raise DecodeError(args.seed, "less than 1 s of audio")
-    vector = engine.encoder.analyze(audio[-int(engine.window_s * sr):]).vector
+    window = audio[-int(engine.window_s * sr):]
+    level = rms_db(window)
+    if level < SILENT_DBFS:  # digital silence, a hum: the chain was one "like" nothing, and said nothing
+        raise SilentSeed(f"{printable(args.seed)}: silent or too quiet to analyse ({level:.0f} dBFS where it was "
+                         f"analysed, {at}; a seed needs {SILENT_DBFS:.0f} dBFS or louder, as an indexed record): "
+                         "give a record, or --at where it plays")
+    vector = engine.encoder.analyze(window).vector
     engine.listener.update(audio, sr)
     return vector, engine.listener.bpm, engine.listener.key, seed_id
 
@@ -195,7 +205,7 @@ def main(args, config) -> int:
         finally:
             store.close()
         vector, bpm, key, seed_id = _seed(args, config, engine, engine.tracks, vectors)
-    except (IndexUnusable, StoreError, LookupError, DecodeError) as exc:
+    except (IndexUnusable, StoreError, LookupError, DecodeError, SilentSeed) as exc:
         print(f"livedj playlist: {exc}", file=sys.stderr)
         return 1
     rng = np.random.default_rng(args.seed_random)
