@@ -216,3 +216,35 @@ def test_a_silent_seed_is_refused_in_one_line(library, tmp_path, dbfs):
     assert err.strip().splitlines() == [
         f"livedj playlist: {seed}: silent or too quiet to analyse ({level} dBFS where it was analysed, 30 s in; a "
         "seed needs -50 dBFS or louder, as an indexed record): give a record, or --at where it plays"]
+
+
+# -- livedj mix -----------------------------------------------------------------------------------------
+def test_a_record_without_a_beat_is_crossfaded_not_beat_matched(tmp_path):
+    """An organ drone was given a beat grid (146.7 BPM) and time-stretched by -15 % to "match" the record
+    before it. Now a record with no beat to hear crosses with a plain crossfade, unstretched, and the
+    tracklist says so (no tempo shown for it); records with a beat still blend beat-matched."""
+    import numpy as np
+    import soundfile as sf
+
+    from livedj.mix.grid import beat_grid
+    from livedj.synth import TrackSpec, render_track, write_audio
+
+    sr = 44100
+    beat = tmp_path / "beat.flac"
+    spec = TrackSpec("beat", "edges", 124.0, "A minor", "house", 1)
+    write_audio(beat, render_track(spec, 24.0, sr), sr, spec.title, spec.artist)
+    t = np.arange(24 * sr) / sr
+    organ = 0.25 * (np.sin(2 * np.pi * 110 * t) + 0.5 * np.sin(2 * np.pi * 220 * t) + 0.3 * np.sin(2 * np.pi * 330 * t))
+    drone = tmp_path / "drone.flac"
+    sf.write(drone, np.stack([organ, organ], axis=1).astype(np.float32), sr)
+
+    code, out, err = run_here(["mix", str(beat), str(drone), str(beat), "-o", str(tmp_path / "m.wav"), "--blend-bars",
+                               "4", "--phrase-bars", "8", "--no-progress"])
+    assert code == 0 and not has_traceback(err), err
+    lines = out.splitlines()
+    assert lines[0].endswith("edges - beat  [124.0 BPM]  start")
+    assert lines[1].endswith("  drone  crossfade 8 s, not beat-matched: no beat in drone")  # 4 bars at 124 BPM
+    assert lines[2].endswith("edges - beat  [124.0 BPM]  crossfade 8 s, not beat-matched: no beat in drone")
+    assert "%" not in out  # nothing stretched
+    assert not beat_grid(organ[::2].astype(np.float32), sr // 2).has_beat
+    assert beat_grid(sf.read(beat, always_2d=True)[0].mean(axis=1).astype(np.float32)[::2], sr // 2).has_beat

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from livedj.mix.cue import write_sidecars
 from livedj.mix.io import MixWriter, check_output
-from livedj.mix.render import MixOptions, exit_bar, prepare, render, tempo_match
+from livedj.mix.render import MixOptions, crossfade_plan, exit_bar, prepare, render
 
 __all__ = ["OutputError", "make_mix", "make_preview"]
 
@@ -108,11 +108,14 @@ def make_preview(now, next_, out_path, options: MixOptions = MixOptions(blend_ba
         if p not in prepared:
             prepared[p] = prepare(p, options)
     a, b = prepared[now], prepared[next_]
-    _, ratio = tempo_match(a.grid.bpm, b.grid.bpm)
-    exit_s = exit_bar(a.grid, a.music_end, 0.0, options.blend_bars, options.phrase_bars)
+    if a.grid.has_beat and b.grid.has_beat:
+        exit_s, blend_s = exit_bar(a.grid, a.music_end, 0.0, options.blend_bars, options.phrase_bars), \
+            options.blend_bars * a.grid.bar
+    else:  # no beat in one of them: the crossfade render() makes
+        exit_s, blend_s = crossfade_plan(a, b, 0.0, options)
     if exit_s is None:
         exit_s = max(0.0, a.music_end - context_s)
-    window = (max(0.0, exit_s - context_s), exit_s + options.blend_bars * a.grid.bar + context_s)
+    window = (max(0.0, exit_s - context_s), exit_s + blend_s + context_s)
     with MixWriter(out_path, options.sample_rate, title=Path(out_path).stem) as writer:
         entries, stats = render([now, next_], writer, options, window=window, prepared=prepared)
     for e in entries:
