@@ -248,3 +248,22 @@ def test_a_record_without_a_beat_is_crossfaded_not_beat_matched(tmp_path):
     assert "%" not in out  # nothing stretched
     assert not beat_grid(organ[::2].astype(np.float32), sr // 2).has_beat
     assert beat_grid(sf.read(beat, always_2d=True)[0].mean(axis=1).astype(np.float32)[::2], sr // 2).has_beat
+
+
+# -- counts in summaries --------------------------------------------------------------------------------
+def test_a_count_of_one_is_singular(library, tmp_path):
+    """Summaries said "1 tracks", "1 lists, 1 entries", "1 records": one word helper (livedj.words.plural)."""
+    root, config = library
+    code, out, err = _index(tmp_path, root / "lib" / "t0.wav")
+    assert code == 0 and not has_traceback(err), err
+    assert " · 1 track in " in out
+    code, out, err = run_here(["playlist", str(root / "lib" / "t0.wav"), "--n", "1", "-o", str(tmp_path / "one.m3u"),
+                               "--config", str(config)])
+    assert code == 0 and "wrote 2 tracks to" in out, err
+    code, out, err = run_here(["mix", str(root / "lib" / "t0.wav"), "-o", str(tmp_path / "m.wav"), "--no-progress"])
+    assert code == 0 and f"wrote {tmp_path / 'm.wav'} (1 record, " in out, err
+
+    from livedj.words import plural
+
+    assert [plural(1, "track"), plural(0, "track"), plural(2, "entry", "entries")] == ["1 track", "0 tracks",
+                                                                                          "2 entries"]

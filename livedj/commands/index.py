@@ -5,6 +5,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from livedj.words import plural
+
 if TYPE_CHECKING:  # rich and the indexer (numpy, annoy, the encoders) load when indexing, not for `livedj --help`
     from rich.console import Console
 
@@ -93,10 +95,12 @@ def missing_lines(missing: list, limit: int | None = PROBLEM_LINES) -> list[str]
         rest = files[len(shown):]
         absent = [m for m in rest if m.there is None]
         if absent:
-            lines.append(f"... and {len(absent)} more files listed by {source} are missing"
+            lines.append(f"... and {len(absent)} more {'file' if len(absent) == 1 else 'files'} listed by {source} "
+                         f"{'is' if len(absent) == 1 else 'are'} missing"
                          f"{_in_common([m.path for m in files if m.there is None])}; --all-problems lists every one")
         if len(rest) > len(absent):  # folders, files that cannot be read: no drive to plug in
-            lines.append(f"... and {len(rest) - len(absent)} more listed by {source} are folders or cannot be read; "
+            lines.append(f"... and {len(rest) - len(absent)} more listed by {source} "
+                         f"{'is a folder or' if len(rest) - len(absent) == 1 else 'are folders or'} cannot be read; "
                          "--all-problems lists every one")
     return lines
 
@@ -116,7 +120,7 @@ def dj_problem_lines(problems: list[tuple[str, list]], limit: int | None = PROBL
                 kind = "entries skipped" if kind == "skipped" else kind
                 kinds[kind] = kinds.get(kind, 0) + 1
             what = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
-            lines.append(f"... and {len(trouble) - len(shown)} more problems in {source} ({what}); --all-problems "
+            lines.append(f"... and {plural(len(trouble) - len(shown), 'more problem')} in {source} ({what}); --all-problems "
                          "lists every one")
     return lines
 
@@ -153,7 +157,7 @@ def print_report(report: Report, console: Console, limit: int | None = PROBLEM_L
     console.print(f"[bold]indexed {report.indexed}[/] · unchanged {report.unchanged} · "
                   f"skipped {len(report.skipped) + len(report.missing) + sum(len(t) for _, t in dj_problems)}" + (f" ({silent} silent)" if silent else "") +
                   f" · removed {report.removed} · "
-                  f"{report.index_items} tracks in {escape(printable(report.index_dir))} "
+                  f"{plural(report.index_items, 'track')} in {escape(printable(report.index_dir))} "
                   f"({report.seconds:.1f} s, {report.files_per_s:.2f} files/s)", soft_wrap=True)
     for line in missing_lines(report.missing, limit):
         console.print(Text.assemble(("  skipped ", "yellow"), printable(line)), soft_wrap=True)
@@ -165,18 +169,18 @@ def print_report(report: Report, console: Console, limit: int | None = PROBLEM_L
     for why in report.repaired:
         console.print(Text.assemble(("  repaired ", "cyan"), f"rebuilt from the store: {why}"), soft_wrap=True)
     if report.damaged:
-        console.print(Text.assemble(("  repaired ", "cyan"), f"{report.damaged} tracks with damaged vectors (NaN or "
+        console.print(Text.assemble(("  repaired ", "cyan"), f"{plural(report.damaged, 'track')} with damaged vectors (NaN or "
                                                              "infinite, from an older livedj) analysed again"),
                       soft_wrap=True)
     if report.resegmented:
-        console.print(Text.assemble(("  repaired ", "cyan"), f"{report.resegmented} tracks analysed again: an older "
+        console.print(Text.assemble(("  repaired ", "cyan"), f"{plural(report.resegmented, 'track')} analysed again: an older "
                                                              "livedj made their segment vectors with another encoder"),
                       soft_wrap=True)
     if report.rekeyed:
-        console.print(Text.assemble(("  keys ", "cyan"), f"{report.rekeyed} keys estimated again (a newer key analysis; "
+        console.print(Text.assemble(("  keys ", "cyan"), f"{plural(report.rekeyed, 'key')} estimated again (a newer key analysis; "
                                                          "keys from tags or the DJ's software kept)"), soft_wrap=True)
     if report.cleaned:
-        console.print(Text.assemble(("  cleaned ", "cyan"), f"{len(report.cleaned)} leftovers of an interrupted "
+        console.print(Text.assemble(("  cleaned ", "cyan"), f"{plural(len(report.cleaned), 'leftover')} of an interrupted "
                                                             f"run: {', '.join(report.cleaned[:5])}"), soft_wrap=True)
 
 
@@ -197,7 +201,7 @@ def read_dj_libraries(args, console: Console) -> tuple[list, list[tuple[str, lis
     for reader, source in sources:
         found, trouble = reader(source)
         name = os.fsdecode(source or importers.default_mixxx_db())
-        console.print(printable(f"{name}: {len(found)} tracks"), highlight=False, markup=False, soft_wrap=True)
+        console.print(printable(f"{name}: {plural(len(found), 'track')}"), highlight=False, markup=False, soft_wrap=True)
         tracks += found
         if trouble:
             problems.append((name, trouble))
@@ -258,7 +262,7 @@ def update_context(args, config, console) -> int:
         for where, why in shown:
             console.print(printable(f"  playlists: {where}: {why}"), highlight=False, markup=False, soft_wrap=True)
         if len(problems) > len(shown):
-            console.print(f"  playlists: ... and {len(problems) - len(shown)} more entries skipped; --all-problems "
+            console.print(f"  playlists: ... and {plural(len(problems) - len(shown), 'more entry', 'more entries')} skipped; --all-problems "
                           "lists every one", highlight=False)
     from livedj.library.store import StoreError
 
@@ -276,7 +280,7 @@ def update_context(args, config, console) -> int:
         console.print(printable(f"  {where}: {why}"), highlight=False, markup=False, soft_wrap=True)
     if not model.empty:
         s = model.stats
-        console.print(f"context: {s['lists']} lists, {s['learned']} tracks in them, {s['predicted']} placed by their "
+        console.print(f"context: {plural(s['lists'], 'list')}, {plural(s['learned'], 'track')} in them, {s['predicted']} placed by their "
                       f"sound{sound_map_judged(s)}, {s['seconds']:.1f} s", highlight=False, soft_wrap=True)
     return 0
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from livedj.words import plural
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -74,8 +76,6 @@ def chain(seed_vector: np.ndarray, seed_bpm: float | None, seed_key: int | None,
     list of int
         Track ids in play order (shorter than ``n`` when the library runs out).
     """
-    import numpy as np
-
     from livedj.engine.analyzer import Ranking
     from livedj.engine.ranker import rank
     from livedj.engine.session import Session
@@ -127,8 +127,6 @@ def _fits(track_id: int, tracks: dict, vectors: dict, names: set, on_path: list)
 
 def why_short(ids: list[int], tracks: dict, vectors: dict, seed_id: int | None, rules) -> str:
     """Why a chain holds fewer records than asked: the library has no more, or what the rest are."""
-    from livedj.words import plural
-
     rest = [i for i in tracks if i not in set(ids) and i != seed_id]
     if not rest:
         return f"the library has no more records ({plural(len(tracks), 'record')} in all)"
@@ -213,8 +211,6 @@ def main(args, config) -> int:
                 drunk=args.drunk, ranking=engine.ranking, seed_id=seed_id, rng=rng)
     short = None
     if len(ids) < args.n:  # --n 100000: it stopped short, and said nothing
-        from livedj.words import plural
-
         short = (f"livedj playlist: {plural(len(ids), 'record')} after the seed, not {args.n}: "
                  f"{why_short(ids, engine.tracks, vectors, seed_id, engine.ranking.rules)}")
     ids = ([seed_id] if seed_id is not None else []) + ids
@@ -227,7 +223,7 @@ def main(args, config) -> int:
               f"{camelot(t.key) if t.key is not None else '?'}]")
     if args.output:
         write_playlist(ids, tracks, args.output, relative=args.relative, name="livedj playlist")
-        print(f"wrote {len(ids)} tracks to {args.output}")
+        print(f"wrote {plural(len(ids), 'track')} to {args.output}")
     if short:
         sys.stdout.flush()  # after the list, where the DJ looks for the end of it
         print(short, file=sys.stderr)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livedj.library.tags import tag_text
+from livedj.words import plural
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -327,7 +328,7 @@ class SetLogWriter:
         """One line for the dashboard / JSON summary while plays are not reaching the disk, else None."""
         if self.error is None:
             return None
-        return f"SET LOG FAILING: {self.error}; {len(self.unwritten)} plays kept in memory"
+        return f"SET LOG FAILING: {self.error}; {plural(len(self.unwritten), 'play')} kept in memory"
 
     def log(self, path: str, **fields) -> bool:
         """Queue one play (see :meth:`History.log_play` for the fields); never blocks.

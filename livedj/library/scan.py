@@ -10,6 +10,7 @@ from typing import Iterable, Iterator
 
 from livedj.config import AUDIO_EXTENSIONS
 from livedj.fsutil import printable
+from livedj.words import plural
 
 #: Folders an operating system keeps on a drive: a USB stick's trash holds deleted records, which
 #: must not come back as suggestions. Hidden folders (".Trashes", ".Trash-1000", ".Spotlight-V100",
@@ -94,7 +95,7 @@ class _Seen:
 
     def end_root(self, root: str, problems) -> None:
         if problems is not None:
-            problems.extend((root, f"{n} files already found under {printable(earlier)} (the same files, through a "
+            problems.extend((root, f"{plural(n, 'file')} already found under {printable(earlier)} (the same files, through a "
                              "link): indexed once, under that folder") for earlier, n in self.again.items())
         self.again.clear()
 

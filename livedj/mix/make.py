@@ -8,6 +8,7 @@ from pathlib import Path
 from livedj.mix.cue import write_sidecars
 from livedj.mix.io import MixWriter, check_output
 from livedj.mix.render import MixOptions, crossfade_plan, exit_bar, prepare, render
+from livedj.words import plural
 
 __all__ = ["OutputError", "make_mix", "make_preview"]
 
@@ -78,12 +79,13 @@ def make_mix(paths, out_path, options: MixOptions = MixOptions(), *, show_progre
     paths = [os.fspath(p) for p in paths]
     _check(out_path, paths)
     total = sum(_duration(p) for p in paths)
-    progress, advance, finished = _progress_bar(total, f"mixing {len(paths)} records", show_progress)
+    progress, advance, finished = _progress_bar(total, f"mixing {plural(len(paths), 'record')}", show_progress)
     with progress, MixWriter(out_path, options.sample_rate, title=Path(out_path).stem) as writer:
         entries, stats = render(paths, writer, options, progress=advance, on_record=on_record)
         finished()
         if not any(e.start is not None for e in entries):  # nothing to write: a file already there stays
-            raise OutputError(f"{out_path}: not written: none of the {len(paths)} records could be read")
+            raise OutputError(f"{out_path}: not written: " + ("the record could not be read" if len(paths) == 1
+                                                               else f"none of the {len(paths)} records could be read"))
     write_sidecars(entries, stats, out_path)
     return entries, stats
 
