@@ -435,7 +435,7 @@ def load(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
 
 
 def _map_problem(text: str) -> str | None:
-    from livedj.library.relocate import parse_map
+    from livedj.pathmap import parse_map
 
     try:
         parse_map(text)

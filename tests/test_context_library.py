@@ -89,7 +89,7 @@ def test_index_playlists_and_context_commands(indexed, tmp_path):
     assert empty.returncode == 0 and "no playlists, crates or sets learned yet" in empty.stdout
     done = livedj("index", "--playlists", tmp_path / "friday.m3u")
     assert done.returncode == 0, done.stderr
-    assert "1 lists, 7 entries, 6 in the library" in done.stderr and "1 entries not in the library" in done.stderr
+    assert "1 list, 7 entries, 6 in the library" in done.stderr and "1 entry not in the library" in done.stderr
     summary = json.loads(livedj("context", "--json").stdout)
     assert summary["lists"] == 1 and summary["in_lists"] == 6 and summary["tracks"] == len(DEMO_TRACKS)
     near = json.loads(livedj("context", path_of["Slow Orbit"], "--json", "--top", "3").stdout)

@@ -89,7 +89,7 @@ def test_damaged_vectors_are_analysed_again_and_the_track_kept(built, tmp_path, 
     assert all(np.isfinite(w).all() for w in windows.values()) and len(windows) == 4
     out = Console(record=True, width=200)
     print_report(report, out)
-    assert "1 tracks with damaged vectors (NaN or infinite, from an older livedj) analysed again" in out.export_text()
+    assert "1 track with damaged vectors (NaN or infinite, from an older livedj) analysed again" in out.export_text()
 
     again = index_library([built / "library"], index_dir, SETTINGS, jobs=1, n_trees=4)
     assert (again.damaged, again.indexed, again.unchanged) == (0, 0, 4)  # repaired once

@@ -48,7 +48,7 @@ def one_record(tmp_path_factory):
         write_audio(where / f"{spec.title}.flac", render_track(spec, duration=20.0), 22050, title=spec.title,
                     artist=spec.artist)
     done = livedj(env, "index", root / "music")
-    assert done.returncode == 0 and "1 tracks" in done.stdout, done.stderr
+    assert done.returncode == 0 and "1 track in " in done.stdout, done.stderr
     assert "repaired" not in done.stdout + done.stderr
     return root, env, root / f"{DEMO_TRACKS[1].title}.flac"
 

@@ -198,7 +198,7 @@ def test_mixxx_database_of_another_schema_still_gives_its_tracks(library, tmp_pa
     db.close()
     code, out, err, index_dir = _index(library, tmp_path, "--from-mixxx", db_path)
     assert code == 0 and not has_traceback(err), err
-    assert f"{db_path}: 2 tracks" in err and "lists: 1 lists, 2 entries, 2 in the library" in err
+    assert f"{db_path}: 2 tracks" in err and "lists: 1 list, 2 entries, 2 in the library" in err
     assert len(_tracks(index_dir)) == 3
     with sqlite3.connect(db_path) as db:
         db.execute("ALTER TABLE track_locations RENAME COLUMN location TO path")

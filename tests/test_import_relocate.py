@@ -93,13 +93,13 @@ def test_a_mac_collection_with_nfd_names_finds_the_copied_nfc_files(tmp_path):
     assert sorted(rows) == sorted([str(a), str(b)])
     assert rows[str(a)][1:] == (123.4, "rekordbox", 21, "rekordbox")  # 8A: A minor
     assert rows[str(b)][1:] == (99.0, "rekordbox", 0, "rekordbox")  # C major
-    assert "lists: 1 lists, 2 entries, 2 in the library" in both  # the playlist's Mac paths reach the files
+    assert "lists: 1 list, 2 entries, 2 in the library" in both  # the playlist's Mac paths reach the files
 
     _, again, both = _index(tmp_path, lib, "--from-rekordbox", xml)  # nothing analysed, stored or removed again
     assert "indexed 0 · unchanged 2 · skipped 0 · removed 0 · 2 tracks" in again
     assert _lines(again, "  relocated ") == _lines(out, "  relocated ")
     assert _rows(tmp_path / "index") == rows  # the same rows (ids) for the same files
-    assert "lists: 1 lists, 2 entries, 2 in the library" in both
+    assert "lists: 1 list, 2 entries, 2 in the library" in both
 
 
 def test_a_windows_collection_is_matched_case_insensitively(tmp_path):
@@ -118,7 +118,7 @@ def test_a_windows_collection_is_matched_case_insensitively(tmp_path):
         f"1 track of the traktor library found under {usb}/House by their names (listed under E:/MUSIC/HOUSE)"]
     assert _lines(out, "  skipped ") == []
     assert _rows(tmp_path / "index")[str(track)][1:] == (128.0, "traktor", 21, "traktor")
-    assert "lists: 1 lists, 1 entries, 1 in the library" in both
+    assert "lists: 1 list, 1 entry, 1 in the library" in both
 
 
 def test_a_name_in_two_albums_is_left_missing_and_said_why(tmp_path):
@@ -179,7 +179,7 @@ def test_map_path_decides_what_names_cannot_and_reaches_files_outside_the_scanne
     assert _lines(out, "  skipped ") == []
     rows = _rows(tmp_path / "index")
     assert rows[str(p)][1:3] == (120.0, "rekordbox") and rows[str(far)][1:3] == (90.0, "rekordbox")
-    assert "lists: 1 lists, 2 entries, 2 in the library" in both
+    assert "lists: 1 list, 2 entries, 2 in the library" in both
 
     code, _, err = run_here(["index", str(lib), "--map-path", "/Users/dj/Music", "--config",
                              str(_config(tmp_path)), "--index", str(tmp_path / "index")])
@@ -214,7 +214,7 @@ def test_one_scanned_file_goes_to_the_listed_file_whose_folders_agree_further():
 
 
 def test_a_mapped_path_with_no_file_says_where_it_looked(tmp_path):
-    from livedj.library.relocate import parse_map
+    from livedj.pathmap import parse_map
     from livedj.library.scan import scan_with_imported
     from livedj.library.importers import ImportedTrack
 

@@ -81,6 +81,8 @@ def _codec_tag(stream) -> str:
 
 
 def _reason(e: BaseException) -> str:
+    if isinstance(e, PermissionError):  # a bare "Permission denied" read like a decoder's complaint
+        return f"cannot be read: {e.strerror or 'Permission denied'}"
     if isinstance(e, av.error.FFmpegError):
         return e.strerror or type(e).__name__
     return str(e) or type(e).__name__

@@ -86,8 +86,8 @@ def osc_target(text: str) -> str:
 
 
 def path_map(text: str):
-    """``OLD=NEW`` (a relocate.PathMap): the DJ's software's folder OLD is NEW on this machine."""
-    from livedj.library.relocate import parse_map
+    """``OLD=NEW`` (a livedj.pathmap.PathMap): the DJ's software's folder OLD is NEW on this machine."""
+    from livedj.pathmap import parse_map
 
     try:
         return parse_map(text)

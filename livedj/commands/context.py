@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from livedj.words import plural
+
 HELP = "what was learned from your playlists, crates and sets"
 DESCRIPTION = (
     "The context model: built by `livedj index --from-rekordbox/--from-traktor/--from-mixxx/--playlists` "
@@ -83,8 +85,8 @@ def main(args, config) -> int:
             return 0
         kinds = ", ".join(f"{n} {k}s" for k, n in figures["by_kind"].items() if n)
         judged = sound_map_judged(figures)
-        console.print(f"[bold]{figures['lists']} lists[/] ({kinds}) · {figures['in_lists']} of "
-                      f"{figures['tracks']} tracks in them · {figures['from_sound']} placed by their sound{judged} · "
+        console.print(f"[bold]{plural(figures['lists'], 'list')}[/] ({kinds}) · {figures['in_lists']} of "
+                      f"{plural(figures['tracks'], 'track')} in them · {figures['from_sound']} placed by their sound{judged} · "
                       f"{figures['transitions']} transitions played · {figures['banned']} banned", highlight=False)
         return 0
     try:

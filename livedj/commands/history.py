@@ -4,6 +4,8 @@ from __future__ import annotations
 import sys
 import time
 
+from livedj.words import plural
+
 
 def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
@@ -66,7 +68,7 @@ def main(args, config) -> int:
                 table.add_row(str(s.id), _when(s.started_at), _when(s.ended_at), str(s.plays), Text(s.name or ""))
             console.print(table)
             if len(every) > len(sessions):
-                console.print(f"{len(every) - len(sessions)} sessions without plays not shown (--all lists them)")
+                console.print(f"{plural(len(every) - len(sessions), 'session')} without plays not shown (--all lists them)")
             return 0
         wanted = args.session if args.session is not None else (sessions[-1].id if sessions else None)
         if wanted is None:
@@ -94,7 +96,7 @@ def main(args, config) -> int:
             except OSError as exc:
                 print(f"livedj history: {out}: cannot write ({exc.strerror or exc})", file=sys.stderr)
                 return 1
-            print(f"wrote {len(plays)} tracks of session {wanted} to {out}")
+            print(f"wrote {plural(len(plays), 'track')} of session {wanted} to {out}")
             return 0
         table = Table(title=f"session {wanted}")
         for column in ("#", "time", "artist", "title", "how"):

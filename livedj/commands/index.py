@@ -5,6 +5,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from livedj.words import plural
+
 if TYPE_CHECKING:  # rich and the indexer (numpy, annoy, the encoders) load when indexing, not for `livedj --help`
     from rich.console import Console
 
@@ -91,9 +93,36 @@ def missing_lines(missing: list, limit: int | None = PROBLEM_LINES) -> list[str]
     for source, files in by_source.items():
         shown = files if limit is None else files[:limit]
         lines += [f"{m.path}: {m.reason}" for m in shown]
-        if len(files) > len(shown):
-            lines.append(f"... and {len(files) - len(shown)} more files listed by {source} are missing"
-                         f"{_in_common([m.path for m in files])}; --all-problems lists every one")
+        rest = files[len(shown):]
+        absent = [m for m in rest if m.there is None]
+        if absent:
+            lines.append(f"... and {len(absent)} more {'file' if len(absent) == 1 else 'files'} listed by {source} "
+                         f"{'is' if len(absent) == 1 else 'are'} missing"
+                         f"{_in_common([m.path for m in files if m.there is None])}; --all-problems lists every one")
+        if len(rest) > len(absent):  # folders, files that cannot be read: no drive to plug in
+            lines.append(f"... and {len(rest) - len(absent)} more listed by {source} "
+                         f"{'is a folder or' if len(rest) - len(absent) == 1 else 'are folders or'} cannot be read; "
+                         "--all-problems lists every one")
+    return lines
+
+
+def dj_problem_lines(problems: list[tuple[str, list]], limit: int | None = PROBLEM_LINES) -> list[str]:
+    """A line per entry or field the DJ's software wrote that could not be used (a BPM of "fast", a key of
+    "H#"), ``limit`` per collection (None: all), then one counting the rest by what was skipped: a
+    collection with 50,000 bad BPMs printed 50,000 lines. ``problems``: (collection, [(where, why)])."""
+    lines = []
+    for source, trouble in problems:
+        shown = trouble if limit is None else trouble[:limit]
+        lines += [f"{where}: {why}" for where, why in shown]
+        if len(trouble) > len(shown):
+            kinds: dict[str, int] = {}
+            for _, why in trouble[len(shown):]:  # "...; BPM skipped" -> "BPM skipped"
+                kind = why.rpartition("; ")[2] if "; " in why else "other"
+                kind = "entries skipped" if kind == "skipped" else kind
+                kinds[kind] = kinds.get(kind, 0) + 1
+            what = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+            lines.append(f"... and {plural(len(trouble) - len(shown), 'more problem')} in {source} ({what}); --all-problems "
+                         "lists every one")
     return lines
 
 
@@ -115,7 +144,10 @@ def _in_common(paths: list[str]) -> str:
     return (f", all under {folder}" if folder.strip("/") else "") + f" ({why})"
 
 
-def print_report(report: Report, console: Console, limit: int | None = PROBLEM_LINES) -> None:
+def print_report(report: Report, console: Console, limit: int | None = PROBLEM_LINES,
+                 dj_problems: list[tuple[str, list]] = ()) -> None:
+    """The summary line, then what was skipped or repaired; ``dj_problems``: (collection, [(where, why)])
+    of the DJ software's entries and fields that could not be used, counted among the skipped."""
     from rich.markup import escape
     from rich.text import Text
 
@@ -124,9 +156,9 @@ def print_report(report: Report, console: Console, limit: int | None = PROBLEM_L
 
     silent = sum(SILENT in reason for _, reason in report.skipped)
     console.print(f"[bold]indexed {report.indexed}[/] · unchanged {report.unchanged} · "
-                  f"skipped {len(report.skipped) + len(report.missing)}" + (f" ({silent} silent)" if silent else "") +
+                  f"skipped {len(report.skipped) + len(report.missing) + sum(len(t) for _, t in dj_problems)}" + (f" ({silent} silent)" if silent else "") +
                   f" · removed {report.removed} · "
-                  f"{report.index_items} tracks in {escape(printable(report.index_dir))} "
+                  f"{plural(report.index_items, 'track')} in {escape(printable(report.index_dir))} "
                   f"({report.seconds:.1f} s, {report.files_per_s:.2f} files/s)", soft_wrap=True)
     from livedj.library.relocate import summary
 
@@ -137,26 +169,29 @@ def print_report(report: Report, console: Console, limit: int | None = PROBLEM_L
     for path, reason in report.skipped:
         # a name from a playlist or a DJ library may hold a newline or a terminal's ESC: one line, escaped
         console.print(Text.assemble(("  skipped ", "yellow"), printable(f"{path}: {reason}")), soft_wrap=True)
+    for line in dj_problem_lines(list(dj_problems), limit):
+        console.print(Text.assemble(("  skipped ", "yellow"), printable(line)), soft_wrap=True)
     for why in report.repaired:
         console.print(Text.assemble(("  repaired ", "cyan"), f"rebuilt from the store: {why}"), soft_wrap=True)
     if report.damaged:
-        console.print(Text.assemble(("  repaired ", "cyan"), f"{report.damaged} tracks with damaged vectors (NaN or "
+        console.print(Text.assemble(("  repaired ", "cyan"), f"{plural(report.damaged, 'track')} with damaged vectors (NaN or "
                                                              "infinite, from an older livedj) analysed again"),
                       soft_wrap=True)
     if report.resegmented:
-        console.print(Text.assemble(("  repaired ", "cyan"), f"{report.resegmented} tracks analysed again: an older "
+        console.print(Text.assemble(("  repaired ", "cyan"), f"{plural(report.resegmented, 'track')} analysed again: an older "
                                                              "livedj made their segment vectors with another encoder"),
                       soft_wrap=True)
     if report.rekeyed:
-        console.print(Text.assemble(("  keys ", "cyan"), f"{report.rekeyed} keys estimated again (a newer key analysis; "
+        console.print(Text.assemble(("  keys ", "cyan"), f"{plural(report.rekeyed, 'key')} estimated again (a newer key analysis; "
                                                          "keys from tags or the DJ's software kept)"), soft_wrap=True)
     if report.cleaned:
-        console.print(Text.assemble(("  cleaned ", "cyan"), f"{len(report.cleaned)} leftovers of an interrupted "
+        console.print(Text.assemble(("  cleaned ", "cyan"), f"{plural(len(report.cleaned), 'leftover')} of an interrupted "
                                                             f"run: {', '.join(report.cleaned[:5])}"), soft_wrap=True)
 
 
-def read_dj_libraries(args, console: Console) -> tuple[list, list[tuple[str, str]]]:
-    """Tracks (with the DJ's BPM/key) from --from-rekordbox/--from-traktor/--from-mixxx, and problems."""
+def read_dj_libraries(args, console: Console) -> tuple[list, list[tuple[str, list[tuple[str, str]]]]]:
+    """Tracks (with the DJ's BPM/key) from --from-rekordbox/--from-traktor/--from-mixxx, and the problems
+    of each collection: (its file, [(where, why)])."""
     from functools import partial
 
     from livedj.fsutil import printable
@@ -170,10 +205,11 @@ def read_dj_libraries(args, console: Console) -> tuple[list, list[tuple[str, str
     tracks, problems = [], []
     for reader, source in sources:
         found, trouble = reader(source)
-        console.print(printable(f"{source or importers.default_mixxx_db()}: {len(found)} tracks"), highlight=False,
-                      markup=False, soft_wrap=True)
+        name = os.fsdecode(source or importers.default_mixxx_db())
+        console.print(printable(f"{name}: {plural(len(found), 'track')}"), highlight=False, markup=False, soft_wrap=True)
         tracks += found
-        problems += trouble
+        if trouble:
+            problems.append((name, trouble))
     return tracks, problems
 
 
@@ -203,13 +239,14 @@ def add_arguments(parser) -> None:
                              "to library.map_paths). Without one, a track not found is looked for by its name among "
                              "the scanned files")
     parser.add_argument("--all-problems", action="store_true",
-                        help=f"list every missing file and skipped playlist entry (default: the first {PROBLEM_LINES} "
+                        help=f"list every missing file, unusable entry or field of the DJ's software (a BPM of "
+                             f"\"fast\") and skipped playlist entry (default: the first {PROBLEM_LINES} "
                              "of each source, then how many more)")
 
 
 def path_maps(args, config) -> list:
     """--map-path, then library.map_paths (a longer OLD wins whichever gives it)."""
-    from livedj.library.relocate import parse_map
+    from livedj.pathmap import parse_map
 
     return [*(getattr(args, "map_path", None) or ()), *map(parse_map, config["library"].get("map_paths", ()))]
 
@@ -242,7 +279,7 @@ def update_context(args, config, console, report: Report | None = None) -> int:
         for where, why in shown:
             console.print(printable(f"  playlists: {where}: {why}"), highlight=False, markup=False, soft_wrap=True)
         if len(problems) > len(shown):
-            console.print(f"  playlists: ... and {len(problems) - len(shown)} more entries skipped; --all-problems "
+            console.print(f"  playlists: ... and {plural(len(problems) - len(shown), 'more entry', 'more entries')} skipped; --all-problems "
                           "lists every one", highlight=False)
     from livedj.library.store import StoreError
 
@@ -261,7 +298,7 @@ def update_context(args, config, console, report: Report | None = None) -> int:
         console.print(printable(f"  {where}: {why}"), highlight=False, markup=False, soft_wrap=True)
     if not model.empty:
         s = model.stats
-        console.print(f"context: {s['lists']} lists, {s['learned']} tracks in them, {s['predicted']} placed by their "
+        console.print(f"context: {plural(s['lists'], 'list')}, {plural(s['learned'], 'track')} in them, {s['predicted']} placed by their "
                       f"sound{sound_map_judged(s)}, {s['seconds']:.1f} s", highlight=False, soft_wrap=True)
     return 0
 
@@ -290,8 +327,7 @@ def main(args, config) -> int:
         if paths or imported:
             report = run_index(paths, config, jobs=args.jobs, console=console, imported=imported,
                                maps=path_maps(args, config))
-            report.skipped.extend(problems)
-            print_report(report, Console(), None if args.all_problems else PROBLEM_LINES)
+            print_report(report, Console(), None if args.all_problems else PROBLEM_LINES, problems)
             if paths and not imported and not any(os.path.exists(p) for p in paths):
                 return 1  # every folder named is missing (a typo, a drive not plugged in): nothing was done
             if not report.index_items:  # a first run on the wrong folder: say what livedj looks for

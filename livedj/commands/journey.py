@@ -12,6 +12,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from livedj.words import plural
+
 if TYPE_CHECKING:  # numpy loads when the command runs, not for `livedj --help`
     import numpy as np
 
@@ -45,7 +47,7 @@ def resolve(text: str, tracks: dict) -> int:
     if len(hits) != 1:
         if not hits and os.path.isfile(text):
             raise LookupError(f"{text}: not in the index (run `livedj index` on its folder first)")
-        raise LookupError(f"{text!r} matches {len(hits)} tracks in the index; give "
+        raise LookupError(f"{text!r} matches {plural(len(hits), 'track')} in the index; give "
                           + ("more words or its path" if hits else "its path"))
     return hits[0]
 
@@ -142,5 +144,5 @@ def main(args, config) -> int:
         except OSError as exc:
             print(f"livedj journey: {args.output}: cannot write ({exc.strerror or exc})", file=sys.stderr)
             return 1
-        print(f"wrote {len(path)} tracks to {args.output}")
+        print(f"wrote {plural(len(path), 'track')} to {args.output}")
     return 0

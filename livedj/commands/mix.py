@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from livedj.words import plural
+
 HELP = "render records into one beat-matched mix (MP3/FLAC/OGG/WAV) with a cue sheet"
 DESCRIPTION = (
     "Render TRACK... (or the entries of an M3U, or a journey planned through the library) into one mix: "
@@ -121,6 +123,6 @@ def main(args, config) -> int:
 
     sys.stdout.write(tracklist(entries, stats))
     played = sum(e.start is not None for e in entries)
-    print(f"wrote {args.output} ({played} records, {stats['duration'] / 60:.1f} min)"
+    print(f"wrote {args.output} ({plural(played, 'record')}, {stats['duration'] / 60:.1f} min)"
           + ("" if args.preview else f", {os.path.splitext(args.output)[0]}.cue and .txt"))
     return 0 if played else 1

@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from livedj.words import plural
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -74,8 +76,6 @@ def chain(seed_vector: np.ndarray, seed_bpm: float | None, seed_key: int | None,
     list of int
         Track ids in play order (shorter than ``n`` when the library runs out).
     """
-    import numpy as np
-
     from livedj.engine.analyzer import Ranking
     from livedj.engine.ranker import rank
     from livedj.engine.session import Session
@@ -93,19 +93,17 @@ def chain(seed_vector: np.ndarray, seed_bpm: float | None, seed_key: int | None,
     for _ in range(n):
         query = session.query_vector(last_vector)
         exclude = set(path) | ({seed_id} if seed_id is not None else set())
-        ids, sims = index.query(query, ranking.candidates + len(exclude), ranking.search_k)
-        ranked = rank(ids, sims, tracks, top=len(ids), live_bpm=bpm, live_key=key, exclude=exclude,
-                      weights=ranking.weights, rules=ranking.rules)
-        chosen = None
-        for s in ranked:
-            v = vectors.get(s.track_id)
-            t = tracks[s.track_id]
-            if (t.artist.lower(), t.title.lower()) in names and (t.artist or t.title):
-                continue
-            if v is not None and any(float(np.dot(v, p)) > NEAR_DUPLICATE for p in on_path):
-                continue
-            chosen = s.track_id
-            break
+        want = ranking.candidates + len(exclude)
+        while True:
+            ids, sims = index.query(query, want, ranking.search_k)
+            ranked = rank(ids, sims, tracks, top=len(ids), live_bpm=bpm, live_key=key, exclude=exclude,
+                          weights=ranking.weights, rules=ranking.rules)
+            chosen = next((s.track_id for s in ranked if _fits(s.track_id, tracks, vectors, names, on_path)), None)
+            # every candidate near a duplicate: the chain stopped while farther records fitted; look at all
+            size = getattr(index, "size", 0)
+            if chosen is not None or len(ids) < want or want >= size:
+                break
+            want = size
         if chosen is None:
             break
         t = tracks[chosen]
@@ -117,12 +115,47 @@ def chain(seed_vector: np.ndarray, seed_bpm: float | None, seed_key: int | None,
     return path
 
 
+def _fits(track_id: int, tracks: dict, vectors: dict, names: set, on_path: list) -> bool:
+    """Neither the same artist and title as a record on the chain, nor a near-duplicate of one's sound."""
+    import numpy as np
+
+    t, v = tracks[track_id], vectors.get(track_id)
+    if (t.artist or t.title) and (t.artist.lower(), t.title.lower()) in names:
+        return False
+    return v is None or not any(float(np.dot(v, p)) > NEAR_DUPLICATE for p in on_path)
+
+
+def why_short(ids: list[int], tracks: dict, vectors: dict, seed_id: int | None, rules) -> str:
+    """Why a chain holds fewer records than asked: the library has no more, or what the rest are."""
+    rest = [i for i in tracks if i not in set(ids) and i != seed_id]
+    if not rest:
+        return f"the library has no more records ({plural(len(tracks), 'record')} in all)"
+    on_chain = [i for i in ([seed_id] if seed_id is not None else []) + ids if i in tracks]
+    names = {(tracks[i].artist.lower(), tracks[i].title.lower()) for i in on_chain}
+    on_path = [vectors[i] for i in on_chain if i in vectors]
+    doubles = sum(not _fits(i, tracks, vectors, names, on_path) for i in rest)
+    if doubles == len(rest):
+        return (f"the library has no more that fit: the rest ({plural(len(rest), 'record')}) repeat records on it "
+                "(the same recording, or the same artist and title)")
+    hard = [name for name in ("harmonic_only", "reachable_only") if getattr(rules, name, False)]
+    because = f"; ranking.{' and ranking.'.join(hard)} leave out the rest" if hard else ""
+    return (f"the library has no more that fit: of the rest, {doubles} repeat records on it, "
+            f"{len(rest) - doubles} are left out by the ranking{because}")
+
+
+class SilentSeed(ValueError):
+    """A seed file that is silent, or too quiet to analyse, where it is analysed; one line naming it."""
+
+
 def _seed(args, config, engine, tracks, vectors):
-    """(vector, bpm, key, track id or None) of the seed; raises LookupError / DecodeError."""
+    """(vector, bpm, key, track id or None) of the seed; raises LookupError / DecodeError / SilentSeed."""
     import os
 
     from livedj.audio.decode import DecodeError, decode
     from livedj.commands.journey import resolve
+    from livedj.dsp.level import rms_db
+    from livedj.fsutil import printable
+    from livedj.library.track_analysis import SILENT_DBFS
 
     try:
         seed_id = resolve(args.seed, tracks)
@@ -135,15 +168,18 @@ def _seed(args, config, engine, tracks, vectors):
         return vectors[seed_id], t.bpm, t.key, seed_id
     sr = engine.encoder.sample_rate
     listen_s = 12.0  # the live loop's tempo/key stretch
-    try:
-        audio = decode(args.seed, sr, args.at, listen_s)
-    except DecodeError:
-        raise
+    audio, at = decode(args.seed, sr, args.at, listen_s), f"{args.at:g} s in"
     if len(audio) < engine.window_s * sr:  # shorter than --at + a window: from the start
-        audio = decode(args.seed, sr, 0.0, listen_s)
+        audio, at = decode(args.seed, sr, 0.0, listen_s), "from its start"
     if len(audio) < sr:
         raise DecodeError(args.seed, "less than 1 s of audio")
-    vector = engine.encoder.analyze(audio[-int(engine.window_s * sr):]).vector
+    window = audio[-int(engine.window_s * sr):]
+    level = rms_db(window)
+    if level < SILENT_DBFS:  # digital silence, a hum: the chain was one "like" nothing, and said nothing
+        raise SilentSeed(f"{printable(args.seed)}: silent or too quiet to analyse ({level:.0f} dBFS where it was "
+                         f"analysed, {at}; a seed needs {SILENT_DBFS:.0f} dBFS or louder, as an indexed record): "
+                         "give a record, or --at where it plays")
+    vector = engine.encoder.analyze(window).vector
     engine.listener.update(audio, sr)
     return vector, engine.listener.bpm, engine.listener.key, seed_id
 
@@ -167,12 +203,16 @@ def main(args, config) -> int:
         finally:
             store.close()
         vector, bpm, key, seed_id = _seed(args, config, engine, engine.tracks, vectors)
-    except (IndexUnusable, StoreError, LookupError, DecodeError) as exc:
+    except (IndexUnusable, StoreError, LookupError, DecodeError, SilentSeed) as exc:
         print(f"livedj playlist: {exc}", file=sys.stderr)
         return 1
     rng = np.random.default_rng(args.seed_random)
     ids = chain(vector, bpm, key, engine.index, engine.tracks, vectors, args.n, lookback=args.lookback,
                 drunk=args.drunk, ranking=engine.ranking, seed_id=seed_id, rng=rng)
+    short = None
+    if len(ids) < args.n:  # --n 100000: it stopped short, and said nothing
+        short = (f"livedj playlist: {plural(len(ids), 'record')} after the seed, not {args.n}: "
+                 f"{why_short(ids, engine.tracks, vectors, seed_id, engine.ranking.rules)}")
     ids = ([seed_id] if seed_id is not None else []) + ids
     from livedj.dsp.tonal import camelot
 
@@ -183,7 +223,10 @@ def main(args, config) -> int:
               f"{camelot(t.key) if t.key is not None else '?'}]")
     if args.output:
         write_playlist(ids, tracks, args.output, relative=args.relative, name="livedj playlist")
-        print(f"wrote {len(ids)} tracks to {args.output}")
+        print(f"wrote {plural(len(ids), 'track')} to {args.output}")
+    if short:
+        sys.stdout.flush()  # after the list, where the DJ looks for the end of it
+        print(short, file=sys.stderr)
     return 0
 
 

@@ -8,6 +8,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
+from livedj.words import plural
+
 if TYPE_CHECKING:  # the engine (numpy, scipy, torch) loads in run_live, not for `livedj --help`
     from livedj.engine.daemon import LiveLoop
 
@@ -293,7 +295,7 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
             config = override(config, {"index": {"path": index_dir}})
         loop.pending_engine = load_engine(config, reuse=loop.engine)
         print(f"livedj: reloaded {source_path(config_path)} and the index "
-              f"({loop.pending_engine.index.size} tracks)", file=err, flush=True)
+              f"({plural(loop.pending_engine.index.size, 'track')})", file=err, flush=True)
     except (ConfigError, IndexUnusable, StoreError, OSError) as exc:
         print(f"livedj: reload failed, keeping the running config and index: {describe(exc, index_dir)}",
               file=err, flush=True)
@@ -339,7 +341,7 @@ def print_summary(loop: LiveLoop, err=sys.stderr) -> None:
         rejected = ", ".join(f"{n} {kind}" for kind, n in sorted(control.rejected.items()))
         print(f"livedj: {control.summary()}" + (f" ({rejected})" if rejected else ""), file=err)
     if setlog is not None:
-        print(f"livedj: set log {setlog.path}: {setlog.written} plays written"
+        print(f"livedj: set log {setlog.path}: {plural(setlog.written, 'play')} written"
               + (f"; {setlog.status()}" if setlog.status() else ""), file=err)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
+from livedj.words import plural
+
 
 HELP = "suggest records for a 5-s excerpt of a file"
 DESCRIPTION = (
@@ -72,7 +74,7 @@ def main(args, config) -> int:
         except (MixxxBusy, OSError, ValueError) as exc:
             print(f"livedj suggest: {exc}", file=sys.stderr)
             return 1
-        print(f"appended {added} tracks to Mixxx playlist {args.mixxx_playlist!r}", file=sys.stderr)
+        print(f"appended {plural(added, 'track')} to Mixxx playlist {args.mixxx_playlist!r}", file=sys.stderr)
     if args.json:
         print(json.dumps(jsonable(update.to_json()), ensure_ascii=not writes_unicode(sys.stdout)))
         return 0

@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from livedj.words import plural
+
 
 WHOLE_WINDOWS = 10  #: windows from all over each track that `livedj train` adds (docs/fit.md)
 WHOLE_FILE, WHOLE_BOOTH_FILE = "train-windows.npz", "train-booth.npz"  #: their cache in the index directory
@@ -191,7 +193,7 @@ def library_head_main(args, config) -> int:
     cache = vectors.load_windows(index_dir, enc, settings.beginning_s)
     cache = {k: w for k, w in cache.items() if len(w)}
     if len(cache) < fitting.MIN_TRACKS:
-        print(f"livedj train: {len(cache)} tracks with cached windows in {index_dir}; need at least "
+        print(f"livedj train: {plural(len(cache), 'track')} with cached windows in {index_dir}; need at least "
               f"{fitting.MIN_TRACKS} (run `livedj index` on a bigger library)", file=sys.stderr)
         return 1
     began = time.monotonic()
@@ -218,7 +220,7 @@ def library_head_main(args, config) -> int:
                             nuisance=nuisance, nuisance_weight=settings.fit_room)
     torch.set_num_threads(int(config["analysis"]["threads"]))
     head_config = HeadConfig(steps=int(args.steps))
-    console.print(f"{len(cache)} tracks, {len(x)} windows ({n_whole} from all over each track); contrastive head "
+    console.print(f"{plural(len(cache), 'track')}, {plural(len(x), 'window')} ({n_whole} from all over each track); contrastive head "
                   f"from the library fit ({start.kind}, {start.dim} dims{', room nuisance' if nuisance is not None else ''})")
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("training", total=head_config.steps, note="")
@@ -228,7 +230,7 @@ def library_head_main(args, config) -> int:
     trained_s = time.monotonic() - began
     report = index_library([], index_dir, settings, n_trees=config["index"]["n_trees"], trained=projection)
     console.print(f"projection {projection.id} (contrastive, from {start.id}) trained in {trained_s:.1f} s; "
-                  f"index re-projected: {report.index_items} tracks, nothing decoded "
+                  f"index re-projected: {plural(report.index_items, 'track')}, nothing decoded "
                   f"({time.monotonic() - began:.1f} s in all). `livedj index` keeps it until the library "
                   f"changes by {vectors.REFIT_SHARE:.0%}, then fits anew.")
     return 0
@@ -271,7 +273,7 @@ def booth_head_main(args, config) -> int:
     chunks = int(np.clip(0.85 * budget / (len(files) * per_chunk), *CHUNK_RANGE))
     if args.resume and os.path.isfile(cache_path):  # keep the interrupted run's settings, or the cache is void
         chunks = int(FeatureCache.load(cache_path).meta.get("settings", {}).get("max_chunks", chunks))
-    console.print(f"{len(files)} tracks, {chunks} chunks each, {views} booth views: about "
+    console.print(f"{plural(len(files), 'track')}, {chunks} chunks each, {views} booth views: about "
                   f"{len(files) * chunks * per_chunk / 60:.0f} min of features (cache {cache_path})")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[note]}"))

@@ -74,6 +74,23 @@ def onset_envelope(y: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
     fps : float
         Frames per second of ``envelope``.
     """
+    flux, low_bands, fps = band_flux(y, sr)
+    full = flux.mean(axis=1)
+    env = full / (full.std() + 1e-9)
+    if LOW_WEIGHT:
+        # In dance music the kick carries the beat, but it moves only the few lowest mel bands
+        # and would be outvoted by broadband snares and hats: add a low-band flux, equally scaled.
+        low = flux[:, low_bands].mean(axis=1)
+        env = env + LOW_WEIGHT * low / (low.std() + 1e-9)
+    return env.astype(np.float64), fps
+
+
+def band_flux(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Spectral flux per mel band: the rise of each band's log power from the frame before, dB.
+
+    Returns the flux ``(frames, N_MELS)`` (not normalised: :func:`onset_envelope` scales it, a sustained
+    tone keeps it near 0 dB), the mask of the bands below ``LOW_HZ``, and the frames per second.
+    """
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ValueError(f"expected mono audio (1-D), got shape {y.shape}")
@@ -85,16 +102,7 @@ def onset_envelope(y: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
     fb, low_bands = _mel_filters(sr, n_fft)
     db = 10.0 * np.log10(np.maximum((fb @ power.T).T, 1e-10))
     db = np.maximum(db, db.max() - 80.0)  # 80 dB floor, as power_to_db(top_db=80)
-    # Spectral flux: rises of each mel band's log power, averaged over bands.
-    flux = np.maximum(np.diff(db, axis=0, prepend=db[:1]), 0.0)
-    full = flux.mean(axis=1)
-    env = full / (full.std() + 1e-9)
-    if LOW_WEIGHT:
-        # In dance music the kick carries the beat, but it moves only the few lowest mel bands
-        # and would be outvoted by broadband snares and hats: add a low-band flux, equally scaled.
-        low = flux[:, low_bands].mean(axis=1)
-        env = env + LOW_WEIGHT * low / (low.std() + 1e-9)
-    return env.astype(np.float64), sr / hop
+    return np.maximum(np.diff(db, axis=0, prepend=db[:1]), 0.0), low_bands, sr / hop
 
 
 @functools.lru_cache(maxsize=8)

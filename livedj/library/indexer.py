@@ -21,6 +21,7 @@ from livedj.library.rekey import rekey
 from livedj.library.scan import FoundFile, MissingFile, scan_with_imported
 from livedj.library.store import display_path, encode_path
 from livedj.library.track_analysis import FileResult, Settings, analyze_file
+from livedj.words import plural
 
 
 @dataclass
@@ -223,7 +224,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         digest = verify.store_digest(store.db)  # every file of the index checked against the manifest, every run
         why = verify.reasons_to_build(index_dir, digest) or _unloadable(index_dir, enc_id)
         if refreshed:  # the fingerprint index must be rebuilt from the new landmarks, whatever else says
-            why = [*why, f"fingerprints of {refreshed} files computed again (new fingerprint parameters)"]
+            why = [*why, f"fingerprints of {plural(refreshed, 'file')} computed again (new fingerprint parameters)"]
         fit = vector_fit.FitSettings(settings.fit, settings.fit_dims, settings.fit_shrinkage, settings.fit_room)
         if report.indexed or report.removed or why or _stale(index_dir, enc_id) \
                 or _stale_vectors(index_dir, enc_id, settings, fit) or trained is not None:

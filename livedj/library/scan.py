@@ -1,6 +1,7 @@
 """Finding audio files under the DJ's folders (no decoding here)."""
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
@@ -10,6 +11,7 @@ from typing import Iterable, Iterator
 from livedj.config import AUDIO_EXTENSIONS
 from livedj.fsutil import printable
 from livedj.library.relocate import Listed, Moved, PathMap, mapped, match_by_name
+from livedj.words import plural
 
 #: Folders an operating system keeps on a drive: a USB stick's trash holds deleted records, which
 #: must not come back as suggestions. Hidden folders (".Trashes", ".Trash-1000", ".Spotlight-V100",
@@ -94,7 +96,7 @@ class _Seen:
 
     def end_root(self, root: str, problems) -> None:
         if problems is not None:
-            problems.extend((root, f"{n} files already found under {printable(earlier)} (the same files, through a "
+            problems.extend((root, f"{plural(n, 'file')} already found under {printable(earlier)} (the same files, through a "
                              "link): indexed once, under that folder") for earlier, n in self.again.items())
         self.again.clear()
 
@@ -120,10 +122,28 @@ class MissingFile:
     source: str  #: "rekordbox", "traktor" or "mixxx"
     note: str | None = None  #: why a file of its name here was not taken for it (`livedj.library.relocate`)
 
+    @functools.cached_property
+    def there(self) -> str | None:
+        """What is at the path when something is (a folder, a file that cannot be read), else None: missing.
+        A folder or an unreadable file was reported as missing, which sent the DJ looking for a drive."""
+        if foreign(self.path) is not None:
+            return None
+        try:
+            st = os.stat(self.path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:  # a folder on the way without permission, a link loop
+            return f"cannot be read: {exc.strerror or exc}"
+        if stat.S_ISDIR(st.st_mode):
+            return "a folder, not an audio file"
+        return None if stat.S_ISREG(st.st_mode) else "not a regular file (a pipe or a device), not read"
+
     @property
     def reason(self) -> str:
         kind = foreign(self.path)
-        if kind is None:
+        if kind is None and self.there is not None:
+            why = f"in the {self.source} library: {self.there}"
+        elif kind is None:
             why = f"in the {self.source} library, but the file is missing"
         elif kind == "a relative path":
             why = f"in the {self.source} library: a relative path (it names no folder to look in), not looked for"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from livedj.fsutil import atomic_write
 from livedj.library.scan import foreign, identity
+from livedj.words import plural
 
 FILENAME = "sequences.json"
 FORMAT = 1
@@ -47,12 +48,12 @@ class ResolveReport:
 
     def lines(self) -> list[str]:
         """One-line summaries for the command line."""
-        out = [f"{self.sequences} lists, {self.entries} entries, {self.resolved} in the library"]
+        out = [f"{plural(self.sequences, 'list')}, {plural(self.entries, 'entry', 'entries')}, {self.resolved} in the library"]
         if self.unresolved:
             shown = "; ".join(f"{n}: {p}" for n, p in self.examples[:3])
-            out.append(f"{self.unresolved} entries not in the library (e.g. {shown})")
+            out.append(f"{plural(self.unresolved, 'entry', 'entries')} not in the library (e.g. {shown})")
         if self.empty:
-            out.append(f"{len(self.empty)} lists with no track of the library: " + ", ".join(self.empty[:5])
+            out.append(f"{plural(len(self.empty), 'list')} with no track of the library: " + ", ".join(self.empty[:5])
                        + (" ..." if len(self.empty) > 5 else ""))
         if self.duplicates:
             out.append(f"{self.duplicates} duplicate entries within a list (counted once)")

@@ -11,6 +11,7 @@ import sqlite3
 import time
 
 from livedj.library.history import History
+from livedj.words import plural
 
 
 class SetLogUnusable(Exception):
@@ -57,7 +58,7 @@ class SetLogWriter:
         """One line for the dashboard / JSON summary while plays are not reaching the disk, else None."""
         if self.error is None:
             return None
-        return f"SET LOG FAILING: {self.error}; {len(self.unwritten)} plays kept in memory"
+        return f"SET LOG FAILING: {self.error}; {plural(len(self.unwritten), 'play')} kept in memory"
 
     def log(self, path: str, **fields) -> bool:
         """Queue one play (see :meth:`History.log_play` for the fields); never blocks.

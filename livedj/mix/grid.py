@@ -16,6 +16,10 @@ beat. We do the same:
    novelty) and the kick is strongest; bars and phrases count from the first downbeat at or
    after the first sound.
 
+A record with no beat to hear (an organ drone, an ambient pad: no onset stands out of the sound,
+:func:`pulse_db`) gets no grid fitted: :attr:`BeatGrid.has_beat` is False, its first "beat" is its
+first sound, and the mix crossfades it without beat-matching.
+
 Limitation: a record whose tempo drifts (a live drummer, an old disco edit) does not fit one
 grid; :attr:`BeatGrid.fit` is then low and the mix planner cuts instead of blending.
 """
@@ -27,7 +31,7 @@ import numpy as np
 
 from livedj.dsp.rhythm import estimate_tempo
 
-__all__ = ["BeatGrid", "beat_grid", "beat_error"]
+__all__ = ["BeatGrid", "beat_grid", "beat_error", "pulse_db", "MIN_PULSE_DB"]
 
 #: the period search around the tempo estimate, as a fraction
 PERIOD_SEARCH = 0.01
@@ -36,6 +40,10 @@ KICK_HZ = 150.0
 #: the flux of a centred frame rises this long before the attack (measured on generated
 #: music with known beats, median over 10 styles); added so beat times are attack times
 ONSET_LEAD = 0.006
+#: a record whose strongest onsets rise less than this above its typical frame (:func:`pulse_db`) has no
+#: beat to match: generated dance records measure 4-19 dB (ambient and trance 4), an organ drone or a
+#: pad 0.0-0.1, steady noise 0.5
+MIN_PULSE_DB = 1.5
 
 
 @dataclass(frozen=True)
@@ -53,11 +61,20 @@ class BeatGrid:
     fit : float
         0..1: how much of the onset energy lines up with the grid (``|c| / sum o``, see the
         module docstring); generated four-on-the-floor music scores ~0.5, noise ~0.
+    pulse_db : float
+        How far the record's strongest onsets rise above its typical frame (:func:`pulse_db`);
+        below ``MIN_PULSE_DB`` it has no beat (``has_beat``), and ``first_beat`` is its first sound.
     """
     bpm: float
     first_beat: float
     duration: float
     fit: float = 1.0
+    pulse_db: float = float("inf")
+
+    @property
+    def has_beat(self) -> bool:
+        """Whether there is a beat to match (an organ drone, an ambient pad: none)."""
+        return self.pulse_db >= MIN_PULSE_DB
 
     @property
     def period(self) -> float:
@@ -201,6 +218,19 @@ def _downbeat_phase(y: np.ndarray, sr: int, beats: np.ndarray) -> int:
     return int(np.argmax(score))
 
 
+def pulse_db(y: np.ndarray, sr: int) -> float:
+    """How far the strongest onsets of ``y`` rise above its typical frame, dB: the 99th percentile minus
+    the median of the spectral flux (the mean rise of the mel bands' log power, 10-ms frames). A beat
+    (a kick, a hat, a plucked chord) rises several dB; a sustained tone or a pad, whatever its level,
+    hardly moves (see ``MIN_PULSE_DB``)."""
+    from livedj.dsp.rhythm import band_flux
+
+    if len(y) < sr // 10:
+        return 0.0
+    flux = band_flux(np.asarray(y, dtype=np.float32), sr)[0].mean(axis=1)
+    return float(np.percentile(flux, 99) - np.median(flux))
+
+
 def beat_grid(y: np.ndarray, sr: int, *, bpm: float | None = None, min_bpm: float = 70,
               max_bpm: float = 180) -> BeatGrid:
     """Fit a constant beat grid to a whole record.
@@ -220,10 +250,15 @@ def beat_grid(y: np.ndarray, sr: int, *, bpm: float | None = None, min_bpm: floa
     Returns
     -------
     BeatGrid
-        Tempo, first downbeat, duration and how well the grid fits.
+        Tempo, first downbeat, duration and how well the grid fits; for a record with no beat
+        (``has_beat`` False: a drone, a pad) the tempo is only nominal and the first "beat" its first sound.
     """
     y = np.asarray(y, dtype=np.float32)
     duration = len(y) / sr
+    pulse = pulse_db(y, sr)
+    if pulse < MIN_PULSE_DB:  # an organ drone was given a tempo of 146.7 and stretched by -15 % to match
+        return BeatGrid(bpm=float(bpm or 120.0), first_beat=_first_sound(y, sr), duration=duration, fit=0.0,
+                        pulse_db=pulse)
     if bpm is None:
         bpm, _ = estimate_tempo(y, sr, min_bpm=min_bpm, max_bpm=max_bpm)
     env, fps = grid_envelope(y, sr)
@@ -250,7 +285,8 @@ def beat_grid(y: np.ndarray, sr: int, *, bpm: float | None = None, min_bpm: floa
     first = phase + max(k0, 0) * period
     beats = first + period * np.arange(int((duration - first) / period) + 1)
     offset = _downbeat_phase(y, sr, beats) if len(beats) >= 8 else 0
-    return BeatGrid(bpm=60.0 / period, first_beat=float(first + offset * period), duration=duration, fit=fit)
+    return BeatGrid(bpm=60.0 / period, first_beat=float(first + offset * period), duration=duration, fit=fit,
+                    pulse_db=pulse)
 
 
 def beat_error(estimated: np.ndarray, reference: np.ndarray, window: float | None = None) -> np.ndarray:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from livedj.mix.cue import write_sidecars
 from livedj.mix.io import MixWriter, check_output
-from livedj.mix.render import MixOptions, exit_bar, prepare, render, tempo_match
+from livedj.mix.render import MixOptions, crossfade_plan, exit_bar, prepare, render
+from livedj.words import plural
 
 __all__ = ["OutputError", "make_mix", "make_preview"]
 
@@ -78,12 +79,13 @@ def make_mix(paths, out_path, options: MixOptions = MixOptions(), *, show_progre
     paths = [os.fspath(p) for p in paths]
     _check(out_path, paths)
     total = sum(_duration(p) for p in paths)
-    progress, advance, finished = _progress_bar(total, f"mixing {len(paths)} records", show_progress)
+    progress, advance, finished = _progress_bar(total, f"mixing {plural(len(paths), 'record')}", show_progress)
     with progress, MixWriter(out_path, options.sample_rate, title=Path(out_path).stem) as writer:
         entries, stats = render(paths, writer, options, progress=advance, on_record=on_record)
         finished()
         if not any(e.start is not None for e in entries):  # nothing to write: a file already there stays
-            raise OutputError(f"{out_path}: not written: none of the {len(paths)} records could be read")
+            raise OutputError(f"{out_path}: not written: " + ("the record could not be read" if len(paths) == 1
+                                                               else f"none of the {len(paths)} records could be read"))
     write_sidecars(entries, stats, out_path)
     return entries, stats
 
@@ -108,11 +110,14 @@ def make_preview(now, next_, out_path, options: MixOptions = MixOptions(blend_ba
         if p not in prepared:
             prepared[p] = prepare(p, options)
     a, b = prepared[now], prepared[next_]
-    _, ratio = tempo_match(a.grid.bpm, b.grid.bpm)
-    exit_s = exit_bar(a.grid, a.music_end, 0.0, options.blend_bars, options.phrase_bars)
+    if a.grid.has_beat and b.grid.has_beat:
+        exit_s, blend_s = exit_bar(a.grid, a.music_end, 0.0, options.blend_bars, options.phrase_bars), \
+            options.blend_bars * a.grid.bar
+    else:  # no beat in one of them: the crossfade render() makes
+        exit_s, blend_s = crossfade_plan(a, b, 0.0, options)
     if exit_s is None:
         exit_s = max(0.0, a.music_end - context_s)
-    window = (max(0.0, exit_s - context_s), exit_s + options.blend_bars * a.grid.bar + context_s)
+    window = (max(0.0, exit_s - context_s), exit_s + blend_s + context_s)
     with MixWriter(out_path, options.sample_rate, title=Path(out_path).stem) as writer:
         entries, stats = render([now, next_], writer, options, window=window, prepared=prepared)
     for e in entries:

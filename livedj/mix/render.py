@@ -14,6 +14,9 @@ Timeline of a transition from record A (playing) to record B::
   one B beat per two A beats). After the blend B returns to its own tempo over ``ramp_bars`` of
   its bars, the speed moving linearly (one Rubber Band call for blend and ramp, so there is no
   seam), then plays unstretched: the "gradual return" a DJ does with the pitch fader.
+* A record with no beat (an organ drone, an ambient pad: :attr:`BeatGrid.has_beat`) is not
+  beat-matched: the two records cross with an equal-power crossfade of ``blend_bars`` bars of the
+  one that has a beat (of 120 BPM when neither has), unstretched, said in the tracklist.
 * A tempo change of more than ``max_stretch`` (16 %) would smear the audio: such a pair is cut
   on A's phrase boundary instead (said in the tracklist), as is a record too short to blend.
 * Each record's gain brings it to ``target_lufs`` (EBU R128); the summed mix goes through a
@@ -34,7 +37,7 @@ from livedj.mix.blend import crossfade, loudness, stretch
 from livedj.mix.grid import BeatGrid, beat_grid
 from livedj.mix.io import SAMPLE_RATE, MixWriter, load_stereo
 
-__all__ = ["MixOptions", "Deck", "Entry", "prepare", "tempo_match", "render"]
+__all__ = ["MixOptions", "Deck", "Entry", "prepare", "tempo_match", "crossfade_plan", "render"]
 
 ANALYSIS_RATE = 22050  #: rate of the mono copy the beat grid is fitted on, Hz
 #: shorter than this a record has no beat to fit a grid to (and EBU R128 needs 0.4 s), s
@@ -161,6 +164,30 @@ def exit_bar(grid: BeatGrid, music_end: float, earliest: float, blend_bars: floa
     return found
 
 
+#: the bar a crossfade between two records without a beat is counted in (120 BPM), s
+NOMINAL_BAR_S = 2.0
+
+
+def _bpm(deck: Deck) -> float | None:
+    """The tempo to show for a record: none for one without a beat (its grid's tempo is only nominal)."""
+    return deck.grid.bpm if deck.grid.has_beat else None
+
+
+def crossfade_plan(a: Deck, b: Deck, earliest: float, options: MixOptions) -> tuple[float | None, float]:
+    """Where a crossfade without beat-matching (one record has no beat) leaves ``a``, and its length, s.
+
+    ``blend_bars`` bars of the record that has a beat (``a``'s first), else of 120 BPM; out of ``a`` on its
+    phrase boundary when it has a beat, else so that the crossfade ends with its music. None: no room
+    after ``earliest``.
+    """
+    bar = a.grid.bar if a.grid.has_beat else b.grid.bar if b.grid.has_beat else NOMINAL_BAR_S
+    blend_s = options.blend_bars * bar
+    if a.grid.has_beat:
+        return exit_bar(a.grid, a.music_end, earliest, options.blend_bars, options.phrase_bars), blend_s
+    exit_s = a.music_end - blend_s
+    return (exit_s if exit_s >= earliest else None), blend_s
+
+
 class _Output:
     """Limiter -> writer, counting samples; an optional window keeps only part of the mix."""
 
@@ -276,21 +303,29 @@ def render(paths: Iterable[str], writer: MixWriter | None, options: MixOptions =
             continue
         if deck is None:
             deck, cursor = incoming, 0
-            note(Entry(position, deck.label, deck.path, 0.0, deck.grid.bpm, "start"))
+            note(Entry(position, deck.label, deck.path, 0.0, _bpm(deck), "start"))
             continue
         a, b = deck, incoming
-        speed, ratio = tempo_match(a.grid.bpm, b.grid.bpm)
-        blend_s = options.blend_bars * a.grid.bar
-        b_blend_s = options.blend_bars * ratio * b.grid.bar  # B's own seconds under the blend
-        b_ramp_s = options.ramp_bars * b.grid.bar
-        exit_s = exit_bar(a.grid, a.music_end, cursor / sr, options.blend_bars, options.phrase_bars)
+        matched = a.grid.has_beat and b.grid.has_beat
         reason = None
-        if abs(speed - 1) > options.max_stretch:
-            reason = f"tempo {a.grid.bpm:.1f} -> {b.grid.bpm:.1f} BPM needs {100 * (speed - 1):+.1f} %, beyond ±{100 * options.max_stretch:.0f} %"
-        elif exit_s is None:
-            reason = f"{a.label} is too short for a {options.blend_bars}-bar blend"
-        elif b.music_end - b.grid.first_beat < b_blend_s + b_ramp_s:
-            reason = f"too short for a {options.blend_bars}-bar blend"
+        if matched:
+            speed, ratio = tempo_match(a.grid.bpm, b.grid.bpm)
+            blend_s = options.blend_bars * a.grid.bar
+            b_blend_s = options.blend_bars * ratio * b.grid.bar  # B's own seconds under the blend
+            b_ramp_s = options.ramp_bars * b.grid.bar
+            exit_s = exit_bar(a.grid, a.music_end, cursor / sr, options.blend_bars, options.phrase_bars)
+            if abs(speed - 1) > options.max_stretch:
+                reason = f"tempo {a.grid.bpm:.1f} -> {b.grid.bpm:.1f} BPM needs {100 * (speed - 1):+.1f} %, beyond ±{100 * options.max_stretch:.0f} %"
+            elif exit_s is None:
+                reason = f"{a.label} is too short for a {options.blend_bars}-bar blend"
+            elif b.music_end - b.grid.first_beat < b_blend_s + b_ramp_s:
+                reason = f"too short for a {options.blend_bars}-bar blend"
+        else:  # a drone, a pad: no beat to match, nothing to stretch; an equal-power crossfade
+            exit_s, blend_s = crossfade_plan(a, b, cursor / sr, options)
+            if exit_s is None:
+                reason = f"{a.label} is too short for a {blend_s:.0f}-s crossfade"
+            elif b.music_end - b.grid.first_beat < blend_s:
+                reason = f"too short for a {blend_s:.0f}-s crossfade"
         if reason is not None:
             # cut on A's phrase boundary (or at its end), B from its first downbeat
             stop = exit_s + blend_s if exit_s is not None else a.music_end
@@ -301,7 +336,19 @@ def render(paths: Iterable[str], writer: MixWriter | None, options: MixOptions =
             deck = b
             b_audio = _fade(b.audio[:, cursor:], sr, out=False)
             deck.audio[:, cursor:] = b_audio
-            note(Entry(position, b.label, b.path, start, b.grid.bpm, f"cut: {reason}"))
+            note(Entry(position, b.label, b.path, start, _bpm(b), f"cut: {reason}"))
+        elif not matched:
+            exit_n, n_blend, b0 = int(round(exit_s * sr)), int(round(blend_s * sr)), int(round(b.grid.first_beat * sr))
+            out.emit(a.audio[:, cursor:exit_n])
+            start = out.seconds
+            a_part, b_part = a.audio[:, exit_n: exit_n + n_blend], b.audio[:, b0: b0 + n_blend]
+            a_part = np.pad(a_part, ((0, 0), (0, n_blend - a_part.shape[1])))
+            b_part = np.pad(b_part, ((0, 0), (0, n_blend - b_part.shape[1])))
+            out.emit(crossfade(a_part, b_part, sr, 0, 0, bass_swap=False))
+            deck, cursor = b, b0 + n_blend
+            beatless = " and ".join(d.label for d in (a, b) if not d.grid.has_beat)
+            note(Entry(position, b.label, b.path, start, _bpm(b),
+                       f"crossfade {blend_s:.0f} s, not beat-matched: no beat in {beatless}"))
         else:
             exit_n = int(round(exit_s * sr))
             out.emit(a.audio[:, cursor:exit_n])

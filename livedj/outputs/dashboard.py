@@ -152,7 +152,7 @@ class Dashboard:
             if key == "input" and info.get("device") not in (None, ""):
                 value = f"{safe_text(value)} ({safe_text(info['device'])})"
             elif key == "index_size":
-                key, value = "index", f"{int(value):,} tracks"
+                key, value = "index", f"{int(value):,} track{'' if int(value) == 1 else 's'}"
             elif key == "hop":
                 value = f"{float(value):g} s"
             items.append(Text.assemble((f"{key} ", "dim"), (safe_text(value), "bold")))

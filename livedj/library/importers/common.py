@@ -25,7 +25,10 @@ class ImportedTrack:
     Attributes
     ----------
     path : str
-        Absolute local path, ``os.fsdecode`` form; the file may not exist.
+        The file's path as the DJ software wrote it, ``os.fsdecode`` form: usually an absolute local
+        path, but a collection made on Windows keeps its drive letters and shares (``C:/Music/x.mp3``,
+        ``//nas/music/x.mp3``) and Mixxx may store a relative one (``Music/x.mp3``); none is resolved
+        here (see :func:`livedj.library.scan.foreign`). The file may not exist.
     title, artist, album : str or None
     duration : float or None
         Seconds.
