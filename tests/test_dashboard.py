@@ -214,3 +214,10 @@ def test_a_short_terminal_still_shows_the_suggestions():
     assert short.splitlines()[-1].startswith("╰")  # the whole frame, not a cropped one
     tall = "\n".join(_screen(update, 100, 40))
     assert "input level" in tall and "Track 9" in tall  # room enough: the full frame, every row
+
+
+def test_suggestions_held_through_silence_say_so():
+    update = make_update(status="silence")
+    text = text_of(Dashboard().render(update, INFO), 100)
+    assert "silence" in text and "after the last music heard" in text and "Alpha" in text
+    assert "after the last music heard" not in text_of(Dashboard().render(make_update(), INFO), 100)

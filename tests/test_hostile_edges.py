@@ -267,3 +267,18 @@ def test_a_count_of_one_is_singular(library, tmp_path):
 
     assert [plural(1, "track"), plural(0, "track"), plural(2, "entry", "entries")] == ["1 track", "0 tracks",
                                                                                           "2 entries"]
+
+
+def test_suggest_and_analyze_on_silence_say_so(library, tmp_path):
+    """`livedj suggest` on a silent stretch printed ten records ranked by noise (exit 0), and `analyze` said
+    the silence "sounds like rock 0.21"."""
+    import numpy as np
+    import soundfile as sf
+
+    _root, config = library
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, np.zeros(16000 * 20, np.float32), 16000)
+    code, out, err = run_here(["suggest", str(quiet), "--config", str(config)])
+    assert code == 1 and "silent at 0 s" in err and "no suggestions" in err and not has_traceback(err), err
+    code, out, err = run_here(["analyze", str(quiet), "--config", str(config)])
+    assert code == 0 and "silence: -120 dBFS" in out and "rock" not in out, out

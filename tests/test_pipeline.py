@@ -206,6 +206,26 @@ def test_update_runs_every_stage_and_names_the_record(indexed):
     assert paused.status == "paused" and paused.suggestions == () and paused.level_db > -60
 
 
+def test_silence_holds_the_suggestions_of_the_last_music_and_says_so(indexed):
+    """A pause between records (or the DJ on the mic in a quiet room) gave ten new suggestions "like" the
+    silence every second, and the status promised to OSC peers (`silence`) was never sent."""
+    _, paths, _, _, engine, audio = indexed
+    engine.now_playing = NowPlayingTracker(engine.index)
+    session = Session()
+    music = audio[paths[0]][2 * SR: 14 * SR]
+    heard = engine.update(music, SR, t=14.0, session=session)
+    assert heard.status == "listening" and heard.suggestions
+    quiet = np.concatenate([music, 1e-4 * np.random.default_rng(1).standard_normal(6 * SR).astype(np.float32)])
+    paused = engine.update(quiet, SR, t=20.0, session=session)  # -80 dBFS of hiss: the last 5 s are silence
+    assert paused.status == "silence"
+    assert [s.track_id for s in paused.suggestions] == [s.track_id for s in heard.suggestions]
+    banned = heard.suggestions[0].track_id
+    session.send(Ban(banned))
+    assert banned not in [s.track_id for s in engine.update(quiet, SR, t=21.0, session=session).suggestions]
+    again = engine.update(audio[paths[1]][2 * SR: 14 * SR], SR, t=35.0, session=session)
+    assert again.status == "listening" and banned not in [s.track_id for s in again.suggestions]
+
+
 def test_go_live_moves_listening_to_the_second_core_and_streams_the_embedding(indexed):
     _, paths, _, _, engine, audio = indexed
     offline = Engine(engine.embedder, engine.index, engine.tracks, NowPlayingTracker(engine.index))

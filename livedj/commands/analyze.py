@@ -57,7 +57,7 @@ def main(args, config) -> int:
         "key": update.live_key, "key_name": update.live_key_name,
         "key_confidence": round(update.live_key_confidence, 2),
         "tags": [[n, round(p, 3)] for n, p in update.tags],
-        "now_playing": update.now_playing,
+        "now_playing": update.now_playing, "status": update.status,
     }
     if args.json:
         print(json.dumps(jsonable(readout), ensure_ascii=not writes_unicode(sys.stdout)))
@@ -66,7 +66,10 @@ def main(args, config) -> int:
     print(f"  BPM        {readout['bpm'] or '?'}  (confidence {readout['bpm_confidence']:.2f})")
     print(f"  key        {readout['key'] or '?'} / {readout['key_name'] or '?'}  "
           f"(confidence {readout['key_confidence']:.2f})")
-    print("  sounds like " + (", ".join(f"{n} {p:.2f}" for n, p in readout["tags"]) or "-"))
+    if update.status == "silence":  # tags of silence ("rock 0.21") mean nothing
+        print(f"  sounds like -  (silence: {update.level_db:.0f} dBFS)")
+    else:
+        print("  sounds like " + (", ".join(f"{n} {p:.2f}" for n, p in readout["tags"]) or "-"))
     now = readout["now_playing"]
     print(f"  playing    {now['path']} (confidence {now['confidence']:.2f})" if now else "  playing    not in library")
     return 0

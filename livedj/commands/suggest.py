@@ -64,6 +64,13 @@ def main(args, config) -> int:
     for _ in range(engine.now_playing.updates_to_confirm):  # the live loop confirms a match over consecutive updates
         update = engine.update(audio, engine.encoder.sample_rate, session=session,
                                t=args.at + len(audio) / engine.encoder.sample_rate)
+    if update.status == "silence" and not args.json:  # ten records "like" silence, ranked by noise, said nothing
+        from livedj.dsp.level import rms_db
+        from livedj.engine.analyzer import SILENCE_DBFS
+
+        print(f"livedj suggest: {printable(args.file)}: silent at {args.at:g} s ({rms_db(audio):.0f} dBFS; music is "
+              f"{SILENCE_DBFS:.0f} dBFS or louder): no suggestions; give --at where it plays", file=sys.stderr)
+        return 1
     if args.mixxx_playlist:
         from livedj.library.importers import default_mixxx_db
         from livedj.library.mixxx import MixxxBusy, append_to_playlist

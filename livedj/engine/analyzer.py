@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from livedj.dsp.level import level_db, resample
+from livedj.dsp.level import level_db, resample, rms_db as rms_db_of
 from livedj.dsp.rhythm import estimate_tempo
 from livedj.dsp.tonal import estimate_key
 from livedj.encoders.base import Embedding, Encoder, top_tags
@@ -31,6 +31,12 @@ from livedj.engine.session import Session
 from livedj.engine.update import Suggestion, Update
 from livedj.library.index import BeginningsIndex
 from livedj.library.store import Track
+from livedj.library.track_analysis import SILENT_DBFS
+
+
+#: a window quieter than this (RMS, dBFS) is silence: the level below which the indexer calls a record's
+#: beginning "not music" (a line input between records reads -90, a quiet room through a microphone -60)
+SILENCE_DBFS = SILENT_DBFS
 
 
 class InlineExecutor(Executor):
@@ -100,6 +106,8 @@ class Engine:
     _query: np.ndarray | None = field(default=None, repr=False)
     #: consecutive updates are hops of one stream (:meth:`go_live`): the fingerprint match reads only the new audio
     streaming: bool = False
+    #: the suggestions of the last window with music in it: held through silence (status "silence")
+    _heard_music: tuple = field(default=(), repr=False)
 
     @property
     def encoder(self) -> Encoder:
@@ -141,7 +149,14 @@ class Engine:
         laps.lap("query")
         suggestions = self.rank(ids, sims, session, exclude, now)
         laps.lap("rank")
-        return self._update(seq, t, embedding, now, suggestions, rms_db, peak_db, laps, session)
+        update = self._update(seq, t, embedding, now, suggestions, rms_db, peak_db, laps, session)
+        if rms_db_of(audio[-int(self.window_s * sr):]) >= SILENCE_DBFS:
+            self._heard_music = tuple(suggestions)
+            return update
+        # a pause between records, the DJ on the mic in a quiet room: the suggestions of the last music heard
+        # stay (those since played, banned or on the deck left out), not ones "like" the silence
+        held = tuple(s for s in self._heard_music if s.track_id not in exclude)
+        return replace(update, suggestions=held, status="silence")
 
     # -- the stages ------------------------------------------------------------------------
     def listen(self, audio: np.ndarray, sample_rate: int, end_s: float | None = None) -> Heard:

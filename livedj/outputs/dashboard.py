@@ -124,7 +124,7 @@ class Dashboard:
             rows = options.size.height - used - 2 - 2  # the panel's two borders, the table's title and header
             if rows < 1:  # the footer goes before the last suggestion does
                 footer, rows = None, rows + _lines(console, options, footer, inner)
-            parts.append(self._table(update.suggestions[:max(rows, 1)], width))
+            parts.append(self._table(update.suggestions[:max(rows, 1)], width, held=update.status == "silence"))
             if footer is not None:
                 parts.append(footer)
             subtitle = Text(f" update #{update.seq + 1} · heard {fmt_time(update.t)} ", style="dim")
@@ -135,7 +135,7 @@ class Dashboard:
             grid.add_column(ratio=1)
             grid.add_row(self._levels(update, half), self._tags(update, half))
             parts += [Text(""), grid, Text("")]
-            parts.append(self._table(update.suggestions, width))
+            parts.append(self._table(update.suggestions, width, held=update.status == "silence"))
             parts.append(self._footer(update, inner))
             subtitle = Text(f" update #{update.seq + 1} · heard {fmt_time(update.t)} ", style="dim")
         return Panel(Group(*parts), title=Text(f" {self.title} ", style="bold magenta"),
@@ -241,12 +241,13 @@ class Dashboard:
             return Group(Text("sounds like", style="bold"), Text("(no tags from this encoder)", style="dim"))
         return Group(Text("sounds like", style="bold"), table)
 
-    def _table(self, suggestions: tuple[Suggestion, ...], width: int) -> RenderableType:
+    def _table(self, suggestions: tuple[Suggestion, ...], width: int, held: bool = False) -> RenderableType:
         show_why = width >= 100
         show_sim = width >= 70  # on a narrow terminal the title matters more
         bar_w = 8 if show_sim else 4
         table = Table(expand=True, box=None, header_style="bold", padding=(0, 1), show_edge=False,
-                      title=Text("next up", style="bold"), title_justify="left")
+                      title=Text.assemble(("next up", "bold"), (" (after the last music heard: silence now)" if held
+                                                                else "", "yellow")), title_justify="left")
         table.add_column("#", justify="right", width=2, no_wrap=True)
         table.add_column("artist – title", ratio=3, no_wrap=True, overflow="ellipsis", min_width=16)
         table.add_column("score", no_wrap=True, width=bar_w + 6)
