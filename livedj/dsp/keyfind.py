@@ -43,6 +43,17 @@ MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "key_model.npz"
 ANALYSIS_SR = 16000  #: the rate the profiles were learned at
 BASS_SPLIT_MIDI = 52  #: E3 (165 Hz): semitones below are "bass"
 WINDOW_SECONDS, WHOLE_SECONDS = 12.0, 30.0  #: the lengths the two calibrations were fitted at
+#: Semitones from a note to its 2nd..8th harmonics (the 3rd is a fifth above, the 5th a major third above).
+HARMONIC_OFFSETS = (12, 19, 24, 28, 31, 34, 36)
+#: Amplitude ratio of successive partials assumed by :func:`remove_harmonics` (partial k at ``decay ** (k - 1)``);
+#: 0 reads the semitone spectrum as it is (the shipped features). Measured in docs/key.md, "Harmonics out of the
+#: chroma (twenty-fourth session)".
+HARMONIC_DECAY = 0.0
+#: The offsets :func:`remove_harmonics` takes out of the live path's semitones (None: all of :data:`HARMONIC_OFFSETS`).
+HARMONIC_REMOVED: tuple[int, ...] | None = None
+#: Half-width (semitones) of the local mean each frame's log semitone energy is whitened against (floored at 0)
+#: before folding; 0: not whitened (the shipped features). Measured with the harmonics, same section.
+WHITEN_SEMITONES = 0
 
 
 @dataclass(frozen=True)
@@ -191,7 +202,8 @@ def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     by ``tuning`` (bins too coarse to tell semitones apart are dropped; each bin is weighted by its
     closeness to the semitone's centre, since off-centre bins are mostly leakage), log-compressed
     per frame so that loud bass notes do not drown the harmony, and summed over frames.
-    (Subtracting expected upper partials was tried and lowered accuracy, so it is not done.)
+    (Subtracting expected upper partials was tried and lowered accuracy, so it is not done by default: again with
+    learned profiles in docs/key.md, "Harmonics out of the chroma"; :data:`HARMONIC_DECAY`, :data:`WHITEN_SEMITONES`.)
 
     Parameters
     ----------
@@ -227,10 +239,38 @@ def semitone_energy(y: np.ndarray, sr: int, *, n_fft: int | None = None, fmin: f
     return per_frame.sum(axis=0), notes, tuning
 
 
+def remove_harmonics(semitone: np.ndarray, decay: float, offsets: tuple[int, ...] | None = None) -> np.ndarray:
+    """Note amplitudes that explain ``semitone`` (frames, semitones; linear magnitude, lowest semitone first) as
+    notes with harmonics of amplitude ``decay ** (k - 1)`` at ``offsets`` above them (None:
+    :data:`HARMONIC_OFFSETS`, the 2nd to 8th harmonics; an offset's harmonic number is its place there).
+
+    The note templates form a unit lower-triangular system (a semitone is explained by itself and the notes below
+    it), solved from the lowest semitone up with each amplitude floored at 0: a note's harmonics are subtracted
+    from the semitones above it before those are read. It is non-negative least squares (Mauch & Dixon's NNLS
+    chroma) restricted to the templates' triangular structure, exact where no amplitude is floored; one vector
+    operation per semitone (about 40 for 55 Hz - 2 kHz).
+    """
+    if not decay > 0:
+        return semitone
+    out = np.array(semitone, np.float64, copy=True)
+    n = out.shape[1]
+    number = {d: k for k, d in enumerate(HARMONIC_OFFSETS, 1)}
+    amps = [(d, decay ** number.get(d, 1)) for d in (HARMONIC_OFFSETS if offsets is None else offsets)]
+    for j in range(n):
+        note = np.maximum(out[:, j], 0.0)
+        out[:, j] = note
+        for d, a in amps:
+            if j + d < n:
+                out[:, j + d] -= a * note
+    return out
+
+
 def semitone_frames(y: np.ndarray, sr: int, n_fft: int | None = None, fmin: float = 55.0, fmax: float = 2000.0,
-                    tuning: float | None = None):
+                    tuning: float | None = None, harmonic_decay: float | None = None):
     """:func:`semitone_energy` before the sum over frames: (frames, semitones) log energy, the semitones' MIDI
-    numbers, the tuning, each frame's centre in seconds before the end of ``y``, and the length of ``y`` (s)."""
+    numbers, the tuning, each frame's centre in seconds before the end of ``y``, and the length of ``y`` (s).
+    ``harmonic_decay``: the notes' harmonics are taken out first (:func:`remove_harmonics`) when > 0; None:
+    :data:`HARMONIC_DECAY`."""
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ValueError(f"expected mono audio (1-D), got shape {y.shape}")
@@ -256,7 +296,14 @@ def semitone_frames(y: np.ndarray, sr: int, n_fft: int | None = None, fmin: floa
     w = np.cos(np.pi * (midi - semis)) ** 2
     semitone = np.zeros((mag.shape[0], int(semis.max()) - lo + 1))
     np.add.at(semitone.T, semis - lo, (mag[:, band] * w).T)
+    semitone = remove_harmonics(semitone, HARMONIC_DECAY if harmonic_decay is None else harmonic_decay,
+                                HARMONIC_REMOVED)
     per_frame = np.log1p(100.0 * semitone / (semitone.max() + 1e-12))
+    if WHITEN_SEMITONES > 0:
+        from scipy.ndimage import uniform_filter1d
+
+        local = uniform_filter1d(per_frame, 2 * int(WHITEN_SEMITONES) + 1, axis=1, mode="nearest")
+        per_frame = np.maximum(per_frame - local, 0.0)
     age = len(y) / sr - (np.arange(per_frame.shape[0]) * (n_fft // 2) + n_fft / 2) / sr
     return per_frame, np.arange(lo, lo + semitone.shape[1]), float(tuning), age, len(y) / sr
 
