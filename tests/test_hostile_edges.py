@@ -67,7 +67,7 @@ def test_bad_fields_of_a_collection_are_capped_like_missing_files(tmp_path):
     assert [ln for ln in lines if ln.startswith("... and") and " more problems in " in ln] == [
         f"... and 40 more problems in {xml} (20 BPM skipped, 20 key skipped); --all-problems lists every one",
         f"... and 4 more problems in {nml} (4 BPM skipped); --all-problems lists every one"]
-    assert "skipped 139 " in out  # 30 + 25 missing files, 60 + 24 fields: the count is of every one
+    assert "skipped 55 · 84 entries or fields of the DJ's software unused · " in out  # 30 + 25 missing files; 60 + 24 fields apart
 
     code, out, err = _index(tmp_path, "--from-rekordbox", xml, "--from-traktor", nml, "--all-problems")
     assert code == 0 and not has_traceback(err), err
