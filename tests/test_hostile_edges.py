@@ -282,3 +282,11 @@ def test_suggest_and_analyze_on_silence_say_so(library, tmp_path):
     assert code == 1 and "silent at 0 s" in err and "no suggestions" in err and not has_traceback(err), err
     code, out, err = run_here(["analyze", str(quiet), "--config", str(config)])
     assert code == 0 and "silence: -120 dBFS" in out and "rock" not in out, out
+
+
+def test_numbers_take_the_article_they_are_said_with():
+    """The mix said "too short for a 8-bar blend"."""
+    from livedj.words import a_or_an
+
+    assert [a_or_an(n) for n in ("8", "16", "11", "18", "80", "4", "110")] == [
+        "an 8", "a 16", "an 11", "an 18", "an 80", "a 4", "a 110"]

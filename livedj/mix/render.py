@@ -36,6 +36,7 @@ from livedj.audio.decode import DecodeError
 from livedj.mix.blend import crossfade, loudness, stretch
 from livedj.mix.grid import BeatGrid, beat_grid
 from livedj.mix.io import SAMPLE_RATE, MixWriter, load_stereo
+from livedj.words import a_or_an
 
 __all__ = ["MixOptions", "Deck", "Entry", "prepare", "tempo_match", "crossfade_plan", "render"]
 
@@ -317,15 +318,15 @@ def render(paths: Iterable[str], writer: MixWriter | None, options: MixOptions =
             if abs(speed - 1) > options.max_stretch:
                 reason = f"tempo {a.grid.bpm:.1f} -> {b.grid.bpm:.1f} BPM needs {100 * (speed - 1):+.1f} %, beyond ±{100 * options.max_stretch:.0f} %"
             elif exit_s is None:
-                reason = f"{a.label} is too short for a {options.blend_bars}-bar blend"
+                reason = f"{a.label} is too short for {a_or_an(str(options.blend_bars))}-bar blend"
             elif b.music_end - b.grid.first_beat < b_blend_s + b_ramp_s:
-                reason = f"too short for a {options.blend_bars}-bar blend"
+                reason = f"too short for {a_or_an(str(options.blend_bars))}-bar blend"
         else:  # a drone, a pad: no beat to match, nothing to stretch; an equal-power crossfade
             exit_s, blend_s = crossfade_plan(a, b, cursor / sr, options)
             if exit_s is None:
-                reason = f"{a.label} is too short for a {blend_s:.0f}-s crossfade"
+                reason = f"{a.label} is too short for {a_or_an(f'{blend_s:.0f}')}-s crossfade"
             elif b.music_end - b.grid.first_beat < blend_s:
-                reason = f"too short for a {blend_s:.0f}-s crossfade"
+                reason = f"too short for {a_or_an(f'{blend_s:.0f}')}-s crossfade"
         if reason is not None:
             # cut on A's phrase boundary (or at its end), B from its first downbeat
             stop = exit_s + blend_s if exit_s is not None else a.music_end
