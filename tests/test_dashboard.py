@@ -221,3 +221,11 @@ def test_suggestions_held_through_silence_say_so():
     text = text_of(Dashboard().render(update, INFO), 100)
     assert "silence" in text and "after the last music heard" in text and "Alpha" in text
     assert "after the last music heard" not in text_of(Dashboard().render(make_update(), INFO), 100)
+
+
+def test_a_doubtful_tempo_says_so():
+    """A breakdown's tempo counts less in the ranking (rules.tempo_trust); the dashboard says it is doubtful."""
+    doubtful = text_of(Dashboard().render(make_update(live_bpm=117.0, live_bpm_confidence=0.05), INFO), 100)
+    sure = text_of(Dashboard().render(make_update(live_bpm=124.0, live_bpm_confidence=0.6), INFO), 100)
+    assert "117.0 BPM" in doubtful and "doubtful" in doubtful
+    assert "124.0 BPM" in sure and "doubtful" not in sure

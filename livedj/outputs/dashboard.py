@@ -18,6 +18,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from livedj.engine.rules import tempo_trust
 from livedj.engine.update import Suggestion, Update
 from livedj.outputs.cells import fmt_time, bar, camelot_style, describe_why
 from livedj.outputs.jsonlines import safe_text
@@ -205,9 +206,12 @@ class Dashboard:
         live.add_column(style="dim", width=5, no_wrap=True)
         live.add_column(no_wrap=True, overflow="ellipsis")
         bpm = getattr(update, "live_bpm", None)
+        bpm_confidence = getattr(update, "live_bpm_confidence", 0)
         live.add_row("tempo", Text.assemble((f"{bpm:.1f} BPM" if bpm else "?", "bold"),
-                                            (f"  confidence {getattr(update, 'live_bpm_confidence', 0):.2f}"
-                                             if bpm else "", "dim")))
+                                            (f"  confidence {bpm_confidence:.2f}" if bpm else "", "dim"),
+                                            # the ranking trusts it less (rules.tempo_trust): say so where it is read
+                                            ("  doubtful" if bpm and tempo_trust(bpm_confidence) < 1.0 else "",
+                                             "yellow")))
         key = getattr(update, "live_key", None)
         live.add_row("key", Text.assemble((f"{key}  {getattr(update, 'live_key_name', '') or ''}" if key else "?",
                                            f"bold {camelot_style(key)}" if key else "bold"),
