@@ -9,13 +9,15 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-#: a drive letter or a network share: a Windows computer's path (its names are compared case-insensitively)
-_WINDOWS = re.compile(r"^([A-Za-z]:([/\\]|$)|\\\\|//[^/])")
+#: a drive letter ("C:/Music/x.mp3"), a network share ("\\\\nas\\music\\x.mp3"; rekordbox's file://nas/music/x.mp3
+#: reads "//nas/music/x.mp3"): a Windows computer's path (its names are compared case-insensitively); group 2 is
+#: set for a drive letter
+WINDOWS_PATH = re.compile(r"^([A-Za-z]:([/\\]|$)|\\\\|//[^/])")
 
 
 def is_windows(path: str) -> bool:
     """Whether ``path`` is a Windows computer's (``C:/...``, ``E:\\...``, ``//nas/...``)."""
-    return bool(_WINDOWS.match(path))
+    return bool(WINDOWS_PATH.match(path))
 
 
 def parts(path: str, windows: bool | None = None) -> list[str]:

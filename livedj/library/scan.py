@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import stat
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -11,6 +10,7 @@ from typing import Iterable, Iterator
 from livedj.config import AUDIO_EXTENSIONS
 from livedj.fsutil import printable
 from livedj.library.relocate import Listed, Moved, PathMap, mapped, match_by_name
+from livedj.pathmap import WINDOWS_PATH
 from livedj.words import plural
 
 #: Folders an operating system keeps on a drive: a USB stick's trash holds deleted records, which
@@ -101,9 +101,8 @@ class _Seen:
         self.again.clear()
 
 
-#: a drive letter ("C:/Music/x.mp3"), a network share ("\\\\nas\\music\\x.mp3"; rekordbox's file://nas/music/x.mp3
-#: reads "//nas/music/x.mp3"): a Windows computer's paths, never looked for here (on Windows: none, they are its own)
-_WINDOWS_PATH = re.compile(r"^([A-Za-z]:([/\\]|$)|\\\\|//[^/])") if os.sep == "/" else None
+#: a Windows computer's paths (`livedj.pathmap.WINDOWS_PATH`), never looked for here (on Windows: none, they are its own)
+_WINDOWS_PATH = WINDOWS_PATH if os.sep == "/" else None
 
 
 def foreign(path: str) -> str | None:
