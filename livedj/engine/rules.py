@@ -172,8 +172,7 @@ def tempo_weighted(score: float, confidence: float | None) -> float:
     intro): ``NEUTRAL + t * (score - NEUTRAL)``, ``t`` = :func:`tempo_trust`. A tempo that is wrong half the
     time moved a suggestion as much as a sure one: records the fader reaches fell behind others for a
     tempo that was not playing."""
-    t = tempo_trust(confidence)
-    return score if t >= 1.0 else NEUTRAL + t * (score - NEUTRAL)
+    return key_weighted(score, tempo_trust(confidence))  # the same pull towards neutral as an uncertain key
 
 
 def is_harmonic(relation: str) -> bool:
