@@ -155,6 +155,30 @@ def _sane(config: dict) -> bool:
 
 
 
+XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'  #: what a DJ software's collection file starts with
+
+
+def quiet_config(tmp_path: Path, extra: str = "") -> Path:
+    """A config for a test's `livedj index`: the cheap `features` encoder, no OSC, the set log under
+    ``tmp_path``; ``extra`` TOML appended."""
+    config = tmp_path / "config.toml"
+    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n'
+                      f'[history]\npath = "{tmp_path / "history.sqlite"}"\n{extra}')
+    return config
+
+
+def index_here(tmp_path: Path, *args, extra: str = "") -> tuple[int, str, str]:
+    """``livedj index ARGS`` by :func:`run_here` with :func:`quiet_config`, the index in ``tmp_path/index``,
+    one worker."""
+    return run_here(["index", *map(str, args), "--config", str(quiet_config(tmp_path, extra)),
+                     "--index", str(tmp_path / "index"), "--jobs", "1"])
+
+
+def skipped_lines(out: str) -> list[str]:
+    """The report's ``  skipped ...`` lines, without the prefix."""
+    return [ln.removeprefix("  skipped ") for ln in out.splitlines() if ln.startswith("  skipped ")]
+
+
 def run_here(argv: list[str]) -> tuple[int, str, str]:
     """``livedj ARGV`` run by :func:`livedj.cli.main` in this process: (exit status, stdout, stderr); an
     escaping exception is written to stderr as the traceback a user would see."""

@@ -13,33 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from faults_common import has_traceback, run_here
+from faults_common import XML_HEAD, has_traceback, run_here
+from faults_common import index_here as _index
+from faults_common import quiet_config as _config
+from faults_common import skipped_lines as _skipped
 
 pytestmark = pytest.mark.faults
 
-XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
 @pytest.fixture(autouse=True)
 def _own_home(tmp_path, monkeypatch):
     for kind in ("CONFIG", "DATA", "CACHE"):  # nothing of the user's is read or written
         monkeypatch.setenv(f"XDG_{kind}_HOME", str(tmp_path / kind.lower()))
-
-
-def _config(tmp_path: Path) -> Path:
-    config = tmp_path / "config.toml"
-    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n'
-                      f'[history]\npath = "{tmp_path / "history.sqlite"}"\n')
-    return config
-
-
-def _index(tmp_path: Path, *args) -> tuple[int, str, str]:
-    return run_here(["index", *map(str, args), "--config", str(_config(tmp_path)), "--index", str(tmp_path / "index"),
-                     "--jobs", "1"])
-
-
-def _skipped(out: str) -> list[str]:
-    return [ln.removeprefix("  skipped ") for ln in out.splitlines() if ln.startswith("  skipped ")]
 
 
 # -- livedj index --from-…: the DJ software's own entries -----------------------------------------------

@@ -19,12 +19,11 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from faults_common import has_traceback, one_line, run_here
+from faults_common import XML_HEAD, has_traceback, one_line, run_here
 
 pytestmark = pytest.mark.faults
 
 SR = 22050
-XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
 @pytest.fixture(scope="module", name="library")

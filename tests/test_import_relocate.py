@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from faults_common import has_traceback, run_here
+from faults_common import has_traceback, index_here, quiet_config as _config, run_here
 
 pytestmark = pytest.mark.faults
 
@@ -47,16 +47,8 @@ def _rekordbox(path: Path, entries, playlist=()) -> Path:
     return path
 
 
-def _config(tmp_path: Path, extra: str = "") -> Path:
-    config = tmp_path / "config.toml"
-    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n'
-                      f'[history]\npath = "{tmp_path / "history.sqlite"}"\n{extra}')
-    return config
-
-
 def _index(tmp_path: Path, *args, extra: str = "") -> tuple[int, str, str]:
-    code, out, err = run_here(["index", *map(str, args), "--config", str(_config(tmp_path, extra)),
-                               "--index", str(tmp_path / "index"), "--jobs", "1"])
+    code, out, err = index_here(tmp_path, *args, extra=extra)
     assert code == 0 and not has_traceback(err), err
     return code, out, out + err  # the lists' summary is on stderr, with the progress
 

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from faults_common import has_traceback, run_here
+from faults_common import XML_HEAD, has_traceback
+from faults_common import index_here as _index
+from faults_common import skipped_lines as _skipped
 
 pytestmark = pytest.mark.faults
 
 SR = 22050
-XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
 def _rekordbox(path: Path, locations, playlist_keys=()) -> Path:
@@ -42,18 +43,6 @@ def _traktor(path: Path, locations, playlist_keys=()) -> Path:
     return path
 
 
-def _config(tmp_path: Path) -> Path:
-    config = tmp_path / "config.toml"
-    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n'
-                      f'[history]\npath = "{tmp_path / "history.sqlite"}"\n')
-    return config
-
-
-def _index(tmp_path: Path, *args) -> tuple[int, str, str]:
-    return run_here(["index", *map(str, args), "--config", str(_config(tmp_path)), "--index", str(tmp_path / "index"),
-                 "--jobs", "1"])
-
-
 def _stored(index_dir: Path) -> list[str]:
     from livedj.library.store import Store
 
@@ -62,10 +51,6 @@ def _stored(index_dir: Path) -> list[str]:
         return sorted(t.path for t in store.tracks().values())
     finally:
         store.close()
-
-
-def _skipped(out: str) -> list[str]:
-    return [ln.removeprefix("  skipped ") for ln in out.splitlines() if ln.startswith("  skipped ")]
 
 
 def test_windows_paths_are_named_as_written_and_never_looked_for_in_the_current_folder(tmp_path, monkeypatch):
