@@ -112,9 +112,11 @@ def imap_unordered(fn: Callable, items: Iterable, *, jobs: int, mp_context, lost
     queue = iter(items)
     retry: deque = deque()
     strikes: dict = {}
-    started = mp_context.SimpleQueue()
     barren = 0  # pools in a row that broke before any worker started an item
     while True:
+        # A queue per pool: a worker the executor terminates while it announces an item dies holding
+        # the queue's lock, and every worker of a later pool sharing that queue would wait on it forever.
+        started = mp_context.SimpleQueue()
         pool = ProcessPoolExecutor(jobs, mp_context=mp_context, initializer=_init,
                                    initargs=(os.getpid(), started, initializer, initargs))
         pending: dict = {}
@@ -124,7 +126,12 @@ def imap_unordered(fn: Callable, items: Iterable, *, jobs: int, mp_context, lost
             item = retry.popleft() if retry else next(queue, _END)
             if item is _END:
                 return False
-            pending[pool.submit(_call, fn, item)] = item
+            try:
+                future = pool.submit(_call, fn, item)
+            except BrokenProcessPool:  # the pool broke since the last wait: the item runs in the next one
+                retry.appendleft(item)
+                raise
+            pending[future] = item
             return True
 
         try:
@@ -149,6 +156,7 @@ def imap_unordered(fn: Callable, items: Iterable, *, jobs: int, mp_context, lost
             while not started.empty():
                 pid, item = started.get()
                 by_pid[pid] = item
+            started.close()
             running = {pid: item for pid, item in by_pid.items() if item in pending.values()}
             any_started = any_started or bool(by_pid)
             culprits = {pid: _exit_reason(p.exitcode) for pid, p in processes.items()
