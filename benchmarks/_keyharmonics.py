@@ -91,6 +91,7 @@ def out_of_fold_scores(model_path: Path, l2: float) -> dict[str, float]:
     model's L2 weight ``l2``) and gate learned without that fold; the loop expert and the temperatures are the full
     model's. On the training half the retrained models are otherwise measured on what they learned."""
     import livedj.dsp.keyfind as keyfind
+    import livedj.dsp.keymodel as keymodel
     from benchmarks._keyshown import _mirex, dev_tables, follow
     from benchmarks._keytrain import fit, fit_gate, folds_by, score_windows, synth_windows
     from benchmarks.common import cache_dir
@@ -111,8 +112,8 @@ def out_of_fold_scores(model_path: Path, l2: float) -> dict[str, float]:
         np.savez(path, weights=np.stack([expert.weights[0], full.weights[1]]),
                  bias=np.stack([expert.bias[0], full.bias[1]]), temperature=full.temperature, gate=gate,
                  temperature_whole=full.temperature_whole)
-        keyfind.MODEL_PATH = path
-        keyfind.load_model.cache_clear()
+        keymodel.MODEL_PATH = path  # what load_model() reads
+        keymodel.load_model.cache_clear()
         d = dev_tables()["scores"]
         mine = np.array([fold_of[p] == f for p in d["piece"]])
         sub = {k: v[mine] for k, v in d.items() if isinstance(v, np.ndarray) and len(v) == len(d["key"])}
@@ -128,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     import livedj.dsp.keyfind as keyfind
+    import livedj.dsp.keymodel as keymodel
     from benchmarks.common import cache_dir
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks._keyharmonics", description=__doc__.split("\n")[0])
@@ -164,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
 
         out = cache_dir("key") / f"key_model-harmonics-{tag}.npz"
         _keytrain.main(["--out", str(out)])
-        keyfind.MODEL_PATH = out
-        keyfind.load_model.cache_clear()
+        keymodel.MODEL_PATH = out  # what load_model() reads
+        keymodel.load_model.cache_clear()
     from benchmarks._keyshown import dev_tables
 
     figures = dev_figures(dev_tables())

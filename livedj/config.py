@@ -3,7 +3,8 @@
 Every key is checked on load and *all* problems of a file are reported at once, one line each,
 naming the file and the key (an unknown key gets a "did you mean ...?"), in the spirit of
 Mopidy's config schemas. The documented defaults live in the repository's ``config.toml``;
-this module holds the same values so that livedj runs with no file at all.
+this module holds the same values so that livedj runs with no file at all. The checks of single
+values (ranges, choices, paths, hosts, ports) are in :mod:`livedj.config_checks`.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from livedj.config_checks import (directory_or_absent, existing_file, expand_path, generic_check, history_span,
+                                  host_or_ip, in_range, one_of, shown, toml_key, udp_port, writable_file)
 from livedj.dsp import WINDOW_S
 
 #: .webm/.mka: Opus or Vorbis in Matroska (what downloads save); .m4p: iTunes-protected, listed so that a
@@ -39,32 +42,6 @@ class Field:
     help: str = ""
 
 
-def _range(lo: float | None = None, hi: float | None = None) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        if lo is not None and value < lo:
-            return f"must be >= {lo}, got {value}"
-        if hi is not None and value > hi:
-            return f"must be <= {hi}, got {value}"
-        return None
-
-    return check
-
-
-def _one_of(*choices: str) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        return None if value in choices else f"must be one of {', '.join(map(repr, choices))}, got {value!r}"
-
-    return check
-
-
-def _span(value: Any) -> str | None:
-    import re
-
-    if value == "session" or re.fullmatch(r"\d+(\.\d+)?[hd]", value):
-        return None
-    return f'must be "session" or a span like "12h" or "7d", got {value!r}'
-
-
 def span_seconds(value: str) -> float | None:
     """Seconds of a history span ("12h", "7d"); None for "session"."""
     if value == "session":
@@ -72,135 +49,24 @@ def span_seconds(value: str) -> float | None:
     return float(value[:-1]) * (3600.0 if value.endswith("h") else 86400.0)
 
 
-def _shown(value: Any, limit: int = 60) -> str:
-    """``repr(value)`` for a message, bounded: a 5,000-digit integer or a 1,000-deep list must not crash it."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
-        return f"an integer of {value.bit_length()} bits"
-    if isinstance(value, (list, dict)):
-        return f"a {type(value).__name__} of {len(value)} items"
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _generic(value: Any) -> str | None:
-    """Checks every value gets: finite floats, 64-bit integers, strings without NUL (all are passed to C)."""
-    import math
-
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"must be a finite number, got {value}"
-    if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
-        return f"out of range: {_shown(value)}"
-    if isinstance(value, str) and "\x00" in value:
-        return "must not contain a NUL character"
-    return None
-
-
-def _key(name: str) -> str:
-    """A key as written in TOML, quoted (one line, bounded) when it is not a bare key."""
-    import re
-
-    return name if re.fullmatch(r"[A-Za-z0-9_-]{1,60}", name) else _shown(name)
-
-
-def _path(value: str) -> str:
-    """A path as written in the config: ``~`` and environment variables (``$HOME``, ``${XDG_MUSIC_DIR}``) expanded."""
-    return os.path.expanduser(os.path.expandvars(value))
-
-
-def _unset_variable(value: str) -> str | None:
-    """The first ``$NAME`` of ``value`` that no environment variable expands, when the path is not literally there."""
-    import re
-
-    left = re.search(r"\$(\w+|\{[^}]*\})", os.path.expandvars(value))
-    return left.group(0) if left and not os.path.exists(os.path.expanduser(value)) else None
-
-
-def _path_check(check: Callable[[str], str | None]) -> Callable[[Any], str | None]:
-    """A path check that reports a path the system refuses (too long, a loop, no permission) instead of raising."""
-    def guarded(value: Any) -> str | None:
-        try:
-            if isinstance(value, str) and (name := _unset_variable(value)):
-                return f"{_shown(value)}: {name} is not set (no such environment variable)"
-            return check(value)
-        except (OSError, ValueError) as exc:
-            return f"unusable path ({getattr(exc, 'strerror', None) or exc})"
-
-    guarded.__doc__ = check.__doc__
-    return guarded
-
-
-@_path_check
-def _existing_file(value: str) -> str | None:
-    if value and not os.path.isfile(_path(value)):
-        return f"no such file: {value!r}" if not os.path.exists(_path(value)) else f"not a file: {value!r}"
-    return None
-
-
-@_path_check
-def _directory_or_absent(value: str) -> str | None:
-    if value and os.path.exists(_path(value)) and not os.path.isdir(_path(value)):
-        return f"must be a directory, got the file {value!r}"
-    return None
-
-
-@_path_check
-def _writable_file(value: str) -> str | None:
-    """A file livedj writes: not a directory, and writable (or creatable in a writable folder)."""
-    if not value:
-        return None
-    path = Path(_path(value))
-    if path.is_dir():
-        return f"must be a file, got the directory {value!r}"
-    if path.exists():
-        return None if os.access(path, os.W_OK) else f"not writable: {value!r}"
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        return f"cannot be created: {str(parent)!r} is not a writable folder"
-    return None
-
-
-def _host(value: Any) -> str | None:
-    """A host name or IP address, not resolved (DNS may be down at boot); bad ones failed only at start."""
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(value)
-        return None
-    except ValueError:
-        pass
-    if not value or any(c.isspace() or c in ":/[]" for c in value):
-        return f"must be a host name or an IP address (the port is its own key), got {_shown(value)}"
-    try:
-        value.encode("idna")  # a part empty or over 63 characters raised UnicodeError at start: a traceback
-    except UnicodeError:
-        return f"not a valid host name (a part empty or over 63 characters): {_shown(value)}"
-    return None
-
-
-def _port(value: Any) -> str | None:
-    return None if 1 <= value <= 65535 else f"must be a UDP port 1-65535, got {value}"
-
-
 SCHEMA: dict[str, dict[str, Field]] = {
     "audio": {
         "device": Field((str, int), "", help="input device name (substring) or index; empty: the system default"),
-        "samplerate": Field(int, 0, _range(0, 384000), "capture rate in Hz; 0: the device's default"),
-        "channels": Field(int, 1, _range(1, 32), "channels to capture (mixed to mono)"),
-        "window_s": Field(float, WINDOW_S, _range(3.0, 30.0), "seconds of audio per analysis window"),
-        "hop_s": Field(float, 1.0, _range(0.1, 30.0), "seconds between updates"),
-        "buffer_s": Field(float, 20.0, _range(5.0, 600.0), "ring buffer length in seconds"),
+        "samplerate": Field(int, 0, in_range(0, 384000), "capture rate in Hz; 0: the device's default"),
+        "channels": Field(int, 1, in_range(1, 32), "channels to capture (mixed to mono)"),
+        "window_s": Field(float, WINDOW_S, in_range(3.0, 30.0), "seconds of audio per analysis window"),
+        "hop_s": Field(float, 1.0, in_range(0.1, 30.0), "seconds between updates"),
+        "buffer_s": Field(float, 20.0, in_range(5.0, 600.0), "ring buffer length in seconds"),
     },
     "analysis": {
-        "encoder": Field(str, "musicnn", _one_of("musicnn", "features", "musicnn-booth"),
+        "encoder": Field(str, "musicnn", one_of("musicnn", "features", "musicnn-booth"),
                          "which encoder embeds audio"),
-        "head": Field(str, "", _existing_file, help="booth head for musicnn-booth; empty: <index dir>/head.safetensors if "
+        "head": Field(str, "", existing_file, help="booth head for musicnn-booth; empty: <index dir>/head.safetensors if "
                                     "`livedj train --booth-head` wrote one, else models/booth_head.safetensors"),
-        "threads": Field(int, 1, _range(1, 64), "torch threads for the live analysis (1 measured fastest: "
-                                                  "the streaming front end is many small ops)"),
-        "identify_s": Field(float, 15.0, _range(3.0, 30.0), "seconds of the newest audio the fingerprint "
-                                                             "match (now playing) listens to"),
+        "threads": Field(int, 1, in_range(1, 64), "torch threads for the live analysis (1 measured fastest: "
+                                                   "the streaming front end is many small ops)"),
+        "identify_s": Field(float, 15.0, in_range(3.0, 30.0), "seconds of the newest audio the fingerprint "
+                                                              "match (now playing) listens to"),
         "key_lock": Field(bool, True, help="now playing also names records played with key lock (master "
                                             "tempo: tempo moved, pitch not); false: pitch fader only, "
                                             "about 1.5x less identification time"),
@@ -210,16 +76,16 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                                 "live matcher); false: the whole window every update"),
     },
     "index": {
-        "path": Field(str, "", _directory_or_absent, help="index directory; empty: $XDG_DATA_HOME/livedj/index"),
-        "beginning_s": Field(float, 30.0, _range(5.0, 120.0), "seconds of each song's beginning that are embedded"),
-        "n_trees": Field(int, 16, _range(1, 1000), "Annoy trees (more: better recall, bigger file)"),
-        "segment_hop_s": Field(float, 5.0, _range(0.0, 60.0), "seconds between segment vectors over whole tracks "
-                                                              "(identifies what plays); 0: none"),
-        "fit": Field(str, "lda", _one_of("lda", "none"), "projection fitted to the library at index time, "
-                                                          "no labels (docs/fit.md); none: the encoder's vectors"),
-        "fit_dims": Field(int, 16, _range(2, 1506), "dimensions of the fitted projection"),
-        "fit_room": Field(float, 0.25, _range(0.0, 10.0), "weight of the booth's effect (shipped room nuisance) "
-                                                         "the fit learns to ignore; 0: off (docs/fit.md)"),
+        "path": Field(str, "", directory_or_absent, help="index directory; empty: $XDG_DATA_HOME/livedj/index"),
+        "beginning_s": Field(float, 30.0, in_range(5.0, 120.0), "seconds of each song's beginning that are embedded"),
+        "n_trees": Field(int, 16, in_range(1, 1000), "Annoy trees (more: better recall, bigger file)"),
+        "segment_hop_s": Field(float, 5.0, in_range(0.0, 60.0), "seconds between segment vectors over whole tracks "
+                                                               "(identifies what plays); 0: none"),
+        "fit": Field(str, "lda", one_of("lda", "none"), "projection fitted to the library at index time, "
+                                                         "no labels (docs/fit.md); none: the encoder's vectors"),
+        "fit_dims": Field(int, 16, in_range(2, 1506), "dimensions of the fitted projection"),
+        "fit_room": Field(float, 0.25, in_range(0.0, 10.0), "weight of the booth's effect (shipped room nuisance) "
+                                                          "the fit learns to ignore; 0: off (docs/fit.md)"),
     },
     "library": {
         "paths": Field(list, [], help="folders scanned by `livedj index` when no PATH is given"),
@@ -227,25 +93,25 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                           'looked for there), e.g. "/Users/dj/Music=~/Music"; --map-path adds more'),
     },
     "history": {
-        "path": Field(str, "", _writable_file, help="the set log (SQLite); empty: $XDG_DATA_HOME/livedj/history.sqlite"),
-        "no_repeat": Field(str, "session", _span, 'played tracks are not suggested again within this span: '
-                                                  '"session", or e.g. "12h", "7d"'),
+        "path": Field(str, "", writable_file, help="the set log (SQLite); empty: $XDG_DATA_HOME/livedj/history.sqlite"),
+        "no_repeat": Field(str, "session", history_span, 'played tracks are not suggested again within this span: '
+                                                         '"session", or e.g. "12h", "7d"'),
     },
     "ranking": {
-        "top": Field(int, 10, _range(1, 100), "suggestions per update"),
-        "candidates": Field(int, 50, _range(1, 1000), "nearest neighbours fetched from the index before ranking"),
-        "search_k": Field(int, -1, _range(-1, 10_000_000), "Annoy search_k; -1: n_trees * candidates"),
-        "weight_similarity": Field(float, 1.0, _range(0.0, 100.0), "weight of sounding alike"),
-        "weight_tempo": Field(float, 0.25, _range(0.0, 100.0), "weight of tempo compatibility"),
-        "weight_key": Field(float, 0.25, _range(0.0, 100.0), "weight of harmonic (Camelot) compatibility"),
-        "pitch_range": Field(float, 0.08, _range(0.0, 1.0), "the pitch fader's reach, as a fraction (0.08 = +-8%)"),
+        "top": Field(int, 10, in_range(1, 100), "suggestions per update"),
+        "candidates": Field(int, 50, in_range(1, 1000), "nearest neighbours fetched from the index before ranking"),
+        "search_k": Field(int, -1, in_range(-1, 10_000_000), "Annoy search_k; -1: n_trees * candidates"),
+        "weight_similarity": Field(float, 1.0, in_range(0.0, 100.0), "weight of sounding alike"),
+        "weight_tempo": Field(float, 0.25, in_range(0.0, 100.0), "weight of tempo compatibility"),
+        "weight_key": Field(float, 0.25, in_range(0.0, 100.0), "weight of harmonic (Camelot) compatibility"),
+        "pitch_range": Field(float, 0.08, in_range(0.0, 1.0), "the pitch fader's reach, as a fraction (0.08 = +-8%)"),
         "harmonic_only": Field(bool, False, help="hard filter: only same/adjacent/relative keys"),
         "reachable_only": Field(bool, False, help="hard filter: only tempi the pitch fader reaches"),
         "exclude_now_playing": Field(bool, True, help="never suggest the record identified as playing"),
-        "weight_context": Field(float, 1.5, _range(0.0, 100.0), "weight of the DJ's own playlists, crates and sets "
-                                                              "(context); left out while none is imported"),
-        "shortlist": Field(int, 20, _range(0, 1000), "tempo and key choose among this many most similar "
-                                                     "candidates (0: among all candidates)"),
+        "weight_context": Field(float, 1.5, in_range(0.0, 100.0), "weight of the DJ's own playlists, crates and sets "
+                                                               "(context); left out while none is imported"),
+        "shortlist": Field(int, 20, in_range(0, 1000), "tempo and key choose among this many most similar "
+                                                      "candidates (0: among all candidates)"),
     },
     "osc": {
         "targets": Field(list, [{"host": "127.0.0.1", "port": 9000, "profile": "livedj"}],
@@ -253,31 +119,31 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "osc_in": {
         "enabled": Field(bool, True, help="accept commands (played, skip, pin, ...) over OSC"),
-        "host": Field(str, "127.0.0.1", _host, "address to listen on; anything but loopback is an explicit choice"),
-        "port": Field(int, 9001, _port, "UDP port"),
+        "host": Field(str, "127.0.0.1", host_or_ip, "address to listen on; anything but loopback is an explicit choice"),
+        "port": Field(int, 9001, udp_port, "UDP port"),
     },
     "mixxx": {
         "follow": Field(bool, False, help="follow what Mixxx plays (its history, read-only) and log it as played"),
         "database": Field(str, "", help="mixxxdb.sqlite; empty: Mixxx's usual location"),
-        "interval_s": Field(float, 2.0, _range(0.2, 60.0), "how often Mixxx's history is polled"),
+        "interval_s": Field(float, 2.0, in_range(0.2, 60.0), "how often Mixxx's history is polled"),
     },
     "dashboard": {
         "enabled": Field(bool, True, help="show the rich dashboard when on a terminal"),
-        "fps": Field(float, 8.0, _range(1.0, 60.0), "dashboard refresh rate"),
+        "fps": Field(float, 8.0, in_range(1.0, 60.0), "dashboard refresh rate"),
     },
 }
 
 OSC_TARGET_SCHEMA: dict[str, Field] = {
-    "host": Field(str, "127.0.0.1", _host),
-    "port": Field(int, 9000, _port),
-    "profile": Field(str, "livedj", _one_of("livedj", "abletonosc", "touchosc")),
+    "host": Field(str, "127.0.0.1", host_or_ip),
+    "port": Field(int, 9000, udp_port),
+    "profile": Field(str, "livedj", one_of("livedj", "abletonosc", "touchosc")),
     # profile options (docs/osc.md, docs/ableton.md); None: the profile's own default
     "prefix": Field(str, None),
-    "track": Field(int, None, _range(0, 9999)),
-    "slots": Field(int, None, _range(0, 64)),
-    "first_slot": Field(int, None, _range(0, 9999)),
+    "track": Field(int, None, in_range(0, 9999)),
+    "slots": Field(int, None, in_range(0, 64)),
+    "first_slot": Field(int, None, in_range(0, 9999)),
     "show_message": Field(bool, None),
-    "resync_s": Field(float, None, _range(0.0, 3600.0)),
+    "resync_s": Field(float, None, in_range(0.0, 3600.0)),
 }
 
 
@@ -293,7 +159,7 @@ def _did_you_mean(name: str, known: list[str]) -> str:
 
 def _check_value(where: str, key: str, value: Any, spec: Field, problems: list[str]) -> Any:
     kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
-    message = _generic(value)
+    message = generic_check(value)
     if message:
         problems.append(f"{where}: {key}: {message}")
         return spec.default
@@ -301,7 +167,7 @@ def _check_value(where: str, key: str, value: Any, spec: Field, problems: list[s
         value = float(value)  # TOML writes 5 for 5.0
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         names = " or ".join(k.__name__ for k in kinds)
-        problems.append(f"{where}: {key}: expected {names}, got {type(value).__name__} {_shown(value)}")
+        problems.append(f"{where}: {key}: expected {names}, got {type(value).__name__} {shown(value)}")
         return spec.default
     message = spec.check(value) if spec.check else None
     if message:
@@ -315,13 +181,13 @@ def _check_osc_targets(where: str, targets: list, problems: list[str]) -> list[d
     for i, target in enumerate(targets):
         key = f"osc.targets[{i}]"
         if not isinstance(target, dict):
-            problems.append(f"{where}: {key}: expected a table with host and port, got {_shown(target)}")
+            problems.append(f"{where}: {key}: expected a table with host and port, got {shown(target)}")
             continue
         entry = {}
         for name, value in target.items():
             if name not in OSC_TARGET_SCHEMA:
                 hint = _did_you_mean(name, list(OSC_TARGET_SCHEMA))
-                problems.append(f"{where}: {key}.{_key(name)}: unknown key{hint}")
+                problems.append(f"{where}: {key}.{toml_key(name)}: unknown key{hint}")
                 continue
             entry[name] = _check_value(where, f"{key}.{name}", value, OSC_TARGET_SCHEMA[name], problems)
         for name, spec in OSC_TARGET_SCHEMA.items():
@@ -342,26 +208,26 @@ def validate(raw: dict[str, Any], where: str = "<config>") -> dict[str, dict[str
     config = defaults()
     for section, values in raw.items():
         if section not in SCHEMA:
-            problems.append(f"{where}: {_key(section)}: unknown section{_did_you_mean(section, list(SCHEMA))}")
+            problems.append(f"{where}: {toml_key(section)}: unknown section{_did_you_mean(section, list(SCHEMA))}")
             continue
         if not isinstance(values, dict):
-            problems.append(f"{where}: {section}: expected a [{section}] table, got {_shown(values)}")
+            problems.append(f"{where}: {section}: expected a [{section}] table, got {shown(values)}")
             continue
         for key, value in values.items():
             if key not in SCHEMA[section]:
                 hint = _did_you_mean(key, list(SCHEMA[section]))
-                problems.append(f"{where}: {section}.{_key(key)}: unknown key{hint}")
+                problems.append(f"{where}: {section}.{toml_key(key)}: unknown key{hint}")
                 continue
             config[section][key] = _check_value(where, f"{section}.{key}", value, SCHEMA[section][key], problems)
     if isinstance(config["osc"]["targets"], list):
         config["osc"]["targets"] = _check_osc_targets(where, config["osc"]["targets"], problems)
     for i, path in enumerate(config["library"]["paths"]):
-        if not isinstance(path, str) or _generic(path):
-            problems.append(f"{where}: library.paths[{i}]: expected a path, got {_shown(path)}")
+        if not isinstance(path, str) or generic_check(path):
+            problems.append(f"{where}: library.paths[{i}]: expected a path, got {shown(path)}")
     for i, text in enumerate(config["library"]["map_paths"]):
-        problem = "expected a string" if not isinstance(text, str) else _generic(text) or _map_problem(text)
+        problem = "expected a string" if not isinstance(text, str) else generic_check(text) or _map_problem(text)
         if problem:
-            problems.append(f"{where}: library.map_paths[{i}]: {problem}, got {_shown(text)}")
+            problems.append(f"{where}: library.map_paths[{i}]: {problem}, got {shown(text)}")
     ranking = config["ranking"]
     if ranking["weight_similarity"] + ranking["weight_tempo"] + ranking["weight_key"] <= 0:
         problems.append(f"{where}: ranking.weight_similarity: the three weights must not all be 0")
@@ -447,9 +313,9 @@ def _map_problem(text: str) -> str | None:
 def _resolve_paths(config: dict) -> dict:
     if not config["index"]["path"]:
         config["index"]["path"] = str(xdg_dir("DATA", ".local/share") / "index")
-    config["index"]["path"] = _path(config["index"]["path"])
+    config["index"]["path"] = expand_path(config["index"]["path"])
     if not config["history"]["path"]:
         config["history"]["path"] = str(xdg_dir("DATA", ".local/share") / "history.sqlite")
-    config["history"]["path"] = _path(config["history"]["path"])
-    config["library"]["paths"] = [_path(p) for p in config["library"]["paths"]]
+    config["history"]["path"] = expand_path(config["history"]["path"])
+    config["library"]["paths"] = [expand_path(p) for p in config["library"]["paths"]]
     return config

@@ -13,7 +13,7 @@ import livedj
 
 ROOT = Path(livedj.__file__).resolve().parent
 LAYERS = [
-    {"fsutil", "words", "pathmap", "progress", "config", "resources", "audio", "dsp", "synth"},  # config: the schema and defaults, imports nothing
+    {"fsutil", "words", "pathmap", "progress", "config", "config_checks", "resources", "audio", "dsp", "synth"},  # config: the schema and defaults; config_checks: its value checks
     {"adapt", "mix"},  # mix: rendering over audio and dsp only
     {"encoders"},
     {"library"},

@@ -1,4 +1,5 @@
-"""`livedj run`: the daemon. Wires a source, the ring buffer, the engine and the publishers."""
+"""`livedj run`: the daemon. Wires a source, the ring buffer, the engine and the publishers (each made in
+:mod:`livedj.commands.run_parts`), runs them and stops them."""
 from __future__ import annotations
 
 import logging
@@ -8,158 +9,12 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
+from livedj.commands.run_parts import (make_control, make_mixxx_follower, make_previewer, make_publishers,
+                                       make_session, make_source)
 from livedj.words import plural
 
 if TYPE_CHECKING:  # the engine (numpy, scipy, torch) loads in run_live, not for `livedj --help`
     from livedj.engine.daemon import LiveLoop
-
-
-def _device(value):
-    if value in (None, ""):
-        return None
-    if isinstance(value, int):
-        return value
-    return int(value) if str(value).isdigit() else value
-
-
-def _inputs() -> str:
-    """The input devices that exist, for a message (as `livedj devices` lists them)."""
-    from livedj.audio.capture import list_input_devices
-
-    try:
-        found = list_input_devices()
-    except Exception as exc:  # PortAudio itself unusable
-        return f"none listed ({exc})"
-    return ", ".join(f"{d['index']} {d['name']!r}" for d in found) or "none"
-
-
-def make_source(config: dict, input_file: str | None, fast: bool, device=None):
-    """(ring buffer, source, description) for a file fed in as if it were the microphone, or the mic itself."""
-    from livedj.audio.ringbuffer import RingBuffer
-
-    audio = config["audio"]
-    if input_file:
-        from livedj.audio.capture import FileSource
-
-        sample_rate = 16000  # decoded straight to the encoders' rate: no resampling per update
-        ring = RingBuffer(int(audio["buffer_s"] * sample_rate), sample_rate)
-        return ring, FileSource(ring, input_file, realtime=not fast), f"file {input_file}"
-    from livedj.audio.capture import CaptureError, MicSource
-
-    typed = device is not None  # --device: someone at the keyboard; audio.device: the service's config
-    device = _device(device if device is not None else audio["device"])
-    try:
-        sample_rate = audio["samplerate"] or int(MicSource.default_samplerate(device))
-    except CaptureError as exc:
-        inputs = _inputs()
-        if typed:  # a typo must not wait forever: say what exists, now
-            raise CaptureError(f"{exc}; inputs here: {inputs}") from None
-        if device is None and inputs == "none" and not os.environ.get("NOTIFY_SOCKET"):  # a terminal: say it
-            raise CaptureError("no audio input on this machine (`livedj devices` lists none): connect a "
-                               "microphone or sound card, or feed a file: `livedj run --input mix.mp3`") from None
-        # audio.device (the service: any input) not there yet (a USB interface at boot): the loop keeps
-        # retrying it, and under systemd READY waits for the first audio (TimeoutStartSec bounds the start)
-        sample_rate = audio["samplerate"] or 48000
-        print(f"livedj run: {exc}; inputs here: {inputs}; waiting for it at {sample_rate} Hz", file=sys.stderr)
-    ring = RingBuffer(int(audio["buffer_s"] * sample_rate), sample_rate)
-    source = MicSource(ring, device=device, channels=audio["channels"])
-    return ring, source, f"device {device if device is not None else '(default)'} @ {sample_rate} Hz"
-
-
-def make_publishers(config: dict, extra_targets=()):
-    from livedj.outputs.osc import OscPublisher, parse_target
-
-    targets = [dict(t) for t in config["osc"]["targets"]]
-    targets += [parse_target(t) for t in extra_targets or ()]
-    return OscPublisher(targets) if targets else None
-
-
-def make_session(config: dict, library, resolve):
-    """The night's session: tracks played within ``history.no_repeat`` are excluded from the start,
-    and every play is written to the set log (from its own thread)."""
-    from livedj.config import span_seconds
-    from livedj.engine.session import PlayedBefore, Session
-    from livedj.library.history import History
-    from livedj.library.setlog import SetLogWriter
-
-    session = Session(exclude_now_playing=config["ranking"]["exclude_now_playing"])
-    span = span_seconds(config["history"]["no_repeat"])
-    if os.path.lexists(config["history"]["path"]):  # reading creates nothing (the writer below does)
-        try:
-            history = History(config["history"]["path"])
-            earlier = (resolve(path) for path in history.played_tonight(span))
-            session.apply(PlayedBefore(tuple(t for t in earlier if t is not None)))
-            history.close()
-        except Exception as exc:  # a broken set log must not keep the DJ from playing
-            if span is not None:  # else the set log's writer says what is wrong with it, once
-                print(f"livedj run: set log {config['history']['path']} unreadable: {exc}", file=sys.stderr)
-    setlog = SetLogWriter(config["history"]["path"])
-
-    def log_play(track_id: int, source: str, confidence: float | None) -> None:
-        track = library.track(track_id)  # the current library: a record indexed after start-up too
-        if track is None:  # never a silent loss
-            logging.getLogger("livedj").warning("played track id %s is not in the library: not logged", track_id)
-            return
-        setlog.log(track.path, title=track.title, artist=track.artist, album=track.album,
-                   duration=track.duration, bpm=track.bpm, key=track.key, source=source, confidence=confidence)
-
-    session.on_played.append(log_play)
-
-    def log_feedback(kind: str, track_id: int, playing: int | None) -> None:
-        track, on = library.track(track_id), library.track(playing) if playing is not None else None
-        if track is not None:
-            setlog.log_feedback(track.path, kind, on.path if on is not None else None)
-
-    session.on_feedback.append(log_feedback)
-    return session, setlog
-
-
-def make_control(config: dict, session, resolve, err, previewer=None):
-    """The OSC server the booth talks back through (played, skip, pin, lookback, drunk, pause, ...)."""
-    if not config["osc_in"]["enabled"]:
-        return None
-    import errno
-
-    from livedj.control.osc_in import OscControlServer
-
-    try:
-        return OscControlServer(session, resolve, host=config["osc_in"]["host"],
-                                port=config["osc_in"]["port"], previewer=previewer)
-    except OSError as exc:  # the port is taken (a second livedj?): run without it, say so
-        taken = exc.errno == errno.EADDRINUSE  # the usual cause, worth naming: the booth's OSC goes to the other one
-        print(f"livedj run: OSC in on {config['osc_in']['host']}:{config['osc_in']['port']} unavailable: {exc}"
-              + ("; another livedj (or OSC program) listens there: stop it, or set osc_in.port" if taken else "")
-              + "; running without OSC in", file=err)
-        return None
-
-
-def make_previewer(loops: list):
-    """The worker behind ``/livedj/preview <id>``: now playing -> id, rendered off the analysis thread."""
-    from livedj.control.preview import PreviewWorker
-
-    def now_playing():
-        latest = loops[0].latest if loops else None
-        return (latest.now_playing or {}).get("track_id") if latest else None
-
-    return PreviewWorker(lambda: loops[0].engine.tracks if loops else {}, now_playing)
-
-
-def make_mixxx_follower(config: dict, session, resolve):
-    """Follow Mixxx's history (read-only): each track it plays is logged as played (source "mixxx")."""
-    if not config["mixxx"]["follow"]:
-        return None
-    from livedj.engine.session import Played
-    from livedj.library.mixxx import MixxxHistoryPoller
-
-    def on_played(track) -> None:
-        track_id = resolve(track.path)
-        if track_id is not None:
-            session.send(Played(track_id, "mixxx"))
-
-    from livedj.library.importers import default_mixxx_db
-
-    return MixxxHistoryPoller(config["mixxx"]["database"] or default_mixxx_db(), on_played,
-                              interval_s=config["mixxx"]["interval_s"])
 
 
 def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashboard=True, json_lines=False,

@@ -16,65 +16,15 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Callable, NamedTuple
+from typing import Callable
 
 from livedj.engine.rules import key_relation
 from livedj.engine.update import Update
 from livedj.outputs.jsonlines import jsonable, safe_text
+from livedj.outputs.osc_args import Message, finite, floored_db, get_field, track_details, track_label
 
 #: The stage order of ``/latency`` (stages not listed follow in the update's order).
 STAGES = ("mel", "embed", "query", "rank", "publish")
-
-
-class Message(NamedTuple):
-    """One OSC message: ``int`` args are sent as ``i``, ``float`` as ``f``, ``str`` as ``s``."""
-
-    address: str
-    args: tuple = ()
-
-
-def finite(value: float | None, default: float = 0.0) -> float:
-    """A float for an ``f`` argument: None, NaN, infinities and junk become ``default``."""
-    if value is None:
-        return default
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return default
-    return value if math.isfinite(value) else default
-
-
-def _db(value: float | None) -> float:
-    """A level in dBFS, floored at -120 (silence is -inf before the floor)."""
-    return max(finite(value, -120.0), -120.0)
-
-
-def _get(obj: object, name: str, default: object = None) -> object:
-    """``obj.name`` or ``obj[name]``: now-playing may be a Suggestion or a dict."""
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def track_label(obj: object) -> str:
-    """"Artist - Title" of a suggestion or now-playing record (title, or file name, when fields miss)."""
-    artist = safe_text(_get(obj, "artist") or "").strip()
-    title = safe_text(_get(obj, "title") or "").strip()
-    if not title:
-        title = safe_text(_get(obj, "path") or "").replace("\\", "/").rsplit("/", 1)[-1]
-    return f"{artist} - {title}" if artist and title else (title or artist)
-
-
-def track_details(obj: object) -> str:
-    """"8A, 124 BPM" (the parts known), or ""."""
-    parts = []
-    key = safe_text(_get(obj, "key") or "")
-    if key:
-        parts.append(key)
-    bpm = finite(_get(obj, "bpm"))
-    if bpm > 0:
-        parts.append(f"{bpm:.0f} BPM")
-    return ", ".join(parts)
 
 
 def livedj_profile(update: Update, prefix: str = "/livedj") -> list[Message]:
@@ -98,7 +48,7 @@ def livedj_profile(update: Update, prefix: str = "/livedj") -> list[Message]:
     for name, p in update.tags:
         tag_args += [safe_text(name), finite(p)]
     msgs.append(Message(f"{prefix}/tags", tuple(tag_args)))
-    msgs.append(Message(f"{prefix}/level", (seq, _db(update.level_db), _db(update.peak_db))))
+    msgs.append(Message(f"{prefix}/level", (seq, floored_db(update.level_db), floored_db(update.peak_db))))
     stages = [k for k in STAGES if k in update.stage_ms]
     stages += [k for k in update.stage_ms if k not in STAGES]
     lat_args: list = [seq, finite(update.latency_ms)]
@@ -109,16 +59,16 @@ def livedj_profile(update: Update, prefix: str = "/livedj") -> list[Message]:
     now = getattr(update, "now_playing", None)
     if now is not None:
         msgs.append(Message(f"{prefix}/now", (
-            seq, safe_text(_get(now, "path") or ""), safe_text(_get(now, "artist") or ""),
-            safe_text(_get(now, "title") or ""), finite(_get(now, "confidence")),
+            seq, safe_text(get_field(now, "path") or ""), safe_text(get_field(now, "artist") or ""),
+            safe_text(get_field(now, "title") or ""), finite(get_field(now, "confidence")),
         )))
     decks = getattr(update, "decks", ()) or ()
     if decks:
         deck_args: list = [seq, len(decks)]
         for d in decks:  # now first, then the other deck
-            deck_args += [int(_get(d, "track_id") or 0), safe_text(_get(d, "path") or ""),
-                          safe_text(_get(d, "artist") or ""), safe_text(_get(d, "title") or ""),
-                          finite(_get(d, "confidence")), finite(_get(d, "level"))]
+            deck_args += [int(get_field(d, "track_id") or 0), safe_text(get_field(d, "path") or ""),
+                          safe_text(get_field(d, "artist") or ""), safe_text(get_field(d, "title") or ""),
+                          finite(get_field(d, "confidence")), finite(get_field(d, "level"))]
         msgs.append(Message(f"{prefix}/decks", tuple(deck_args)))
     bpm, key = getattr(update, "live_bpm", None), getattr(update, "live_key", None)
     if bpm is not None or key is not None:
@@ -220,11 +170,11 @@ EMPTY_COLOR = 0x555555  #: dark grey: fewer suggestions than slots
 
 def harmonic_relation(suggestion: object, live_key: object) -> str:
     """The ranker's ``why["key_relation"]``, else the relation of ``live_key`` to the track's key."""
-    why = _get(suggestion, "why") or {}
+    why = get_field(suggestion, "why") or {}
     relation = why.get("key_relation") if isinstance(why, dict) else None
     if relation in KEY_COLORS:
         return relation
-    return key_relation(live_key, _get(suggestion, "key"))[0]
+    return key_relation(live_key, get_field(suggestion, "key"))[0]
 
 
 def _positive_int(name: str, value: object, low: int, high: int) -> int:
@@ -327,13 +277,13 @@ class TouchOscProfile(_ChangesOnly):
             put(f"{p}/{r}/id", int(s.track_id) if s else -1)
         now = getattr(update, "now_playing", None)
         put(f"{p}/now/label", track_label(now) if now is not None else "")
-        put(f"{p}/now/confidence", round(finite(_get(now, "confidence")), 2) if now is not None else 0.0)
+        put(f"{p}/now/confidence", round(finite(get_field(now, "confidence")), 2) if now is not None else 0.0)
         decks = getattr(update, "decks", ()) or ()
         for i in (1, 2):  # deck 1 is now, deck 2 the other
             d = decks[i - 1] if i <= len(decks) else None
             put(f"{p}/deck/{i}/label", track_label(d) if d is not None else "")
-            put(f"{p}/deck/{i}/level", round(finite(_get(d, "level")), 2) if d is not None else 0.0)
-            put(f"{p}/deck/{i}/confidence", round(finite(_get(d, "confidence")), 2) if d is not None else 0.0)
+            put(f"{p}/deck/{i}/level", round(finite(get_field(d, "level")), 2) if d is not None else 0.0)
+            put(f"{p}/deck/{i}/confidence", round(finite(get_field(d, "confidence")), 2) if d is not None else 0.0)
         put(f"{p}/bpm", round(finite(getattr(update, "live_bpm", None)), 1))
         put(f"{p}/key", safe_text(getattr(update, "live_key", None) or ""))
         put(f"{p}/status", safe_text(update.status))
