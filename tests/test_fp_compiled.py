@@ -91,8 +91,9 @@ def test_window_rank_compiled_equals_numpy():
 
 
 def test_warm_up_loads_the_matchers_compiled_loops(demo_records_16k, tmp_path):
-    """In a fresh process no loop of the matcher is loaded; after ``fpstream.warm_up`` those of a live update
-    and of a stateless match are (the first live update would otherwise load them, ~1 s)."""
+    """In a fresh process no loop of the matcher is loaded; after ``fpstream.warm_up`` every compiled loop of
+    the matcher's modules is (the first live update that needs one would otherwise compile or load it: ~3 s on a
+    fresh install for the copies' comparison, ``fpsame``, which the warm-up once left out)."""
     import subprocess
     import sys
 
@@ -101,11 +102,15 @@ def test_warm_up_loads_the_matchers_compiled_loops(demo_records_16k, tmp_path):
     prefix = tmp_path / "fingerprints-1"
     FingerprintIndex.build(((i + 1, *fp.landmarks(y, SR)) for i, y in enumerate(demo_records_16k)), prefix)
     code = f"""
+from numba.core.registry import CPUDispatcher
 from livedj.dsp import fpkernels as kernels
-from livedj.library import fpkeys, fpstream, fpvote
+from livedj.library import fpkeys, fpquery, fpsame, fpstream, fpvote
 from livedj.library.fingerprints import FingerprintIndex
-loops = (kernels.salient_mask, kernels.band_power, kernels.window_rank_counts, fpvote._coarse_votes, fpvote._chosen_hits, fpkeys._hit_keys,
-         fpkeys._key_votes, fpvote.top_bins_capped)
+# every compiled loop the matcher calls from Python (those only called inside another are compiled with it)
+inner = {{"_pick", "run_rows", "run_cols_max", "_insert"}}
+loops = [f for m in (kernels, fpkeys, fpquery, fpsame, fpvote) for f in vars(m).values()
+         if isinstance(f, CPUDispatcher) and f.__name__ not in inner]
+assert len(loops) >= 15, [f.__name__ for f in loops]
 index = FingerprintIndex.load({str(prefix)!r})
 assert not any(f.signatures for f in loops), [f.__name__ for f in loops if f.signatures]
 fpstream.warm_up(index)
