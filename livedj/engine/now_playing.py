@@ -2,9 +2,11 @@
 
 This module owns the whole answer and its state; the engine calls it twice per update:
 
-1. :meth:`NowPlayingTracker.hear` -- the evidence of this update: landmark fingerprints
-   (:func:`livedj.library.fingerprints.identify`) over the last ``identify_s`` seconds, when the
-   index has them. Reads only the index, so it runs on the helper thread while the network runs.
+1. :meth:`NowPlayingTracker.hear` -- the evidence of this update: landmark fingerprints matched
+   by :class:`~livedj.library.fpstream.LiveMatcher` over the last ``identify_s`` seconds, when the
+   index has them (live it reads only each update's new audio; offline, or with ``stream`` off, the
+   whole window each time). Touches only the index and the matcher, so it runs on the helper thread
+   while the network runs.
 2. :meth:`NowPlayingTracker.decide` -- the rules over consecutive updates (analysis thread):
 
    - fingerprints, two decks (:class:`DeckConfirm`): during a blend two records are audible and
@@ -46,7 +48,8 @@ from livedj.library.fpstream import LiveMatcher
 from livedj.library.index import BeginningsIndex
 
 __all__ = ["RECENT_LEAST", "Deck", "DeckConfirm", "FingerprintConfirm", "Match", "NowPlaying", "NowPlayingTracker",
-           "SegmentVote", "both_halves", "heard_tempo", "library_bpms", "plays_to_log", "recent_deck"]  # the rules and values live beside; imported from here too
+           "SegmentVote", "both_halves", "heard_tempo", "library_bpms", "plays_to_log", "recent_deck"]
+# (the rules and values live in confirm.py and heard.py; tests and benchmarks import them from here too)
 
 
 def plays_to_log(decks: list[Deck], log_after: int) -> list[Deck]:
