@@ -100,7 +100,8 @@ class NowPlayingTracker:
         ``recent_s`` seconds is known (the default, as config ``analysis.stream_match``); False: the
         whole window every update, and the rules on the newest seconds are off.
     log_after : int
-        NOW PLAYING this many updates in a row: logged as played (once). 8 (4 until the fifteenth session): a
+        A deck *now* for this many updates (counted while it is a deck; the segment fallback: in a row) is
+        logged as played, once. 8, where it was 4 before: a
         passage two records share took *now* for up to 6 updates before it was given back, in 12 time_to_name
         runs on the development corpus of soundtracks; logged at 4, it wrote a record never played into the set
         log (docs/fingerprints-log.md, "More time_to_name runs, and a shared passage kept out of the set log").
