@@ -92,6 +92,7 @@ class LiveEngine(Protocol):
         ...
 
     def update(self, audio: np.ndarray, sample_rate: int, *, t: float, seq: int, session: Session) -> Update:
+        """Analyse the newest audio (the last ``context_s`` seconds, ending at stream time ``t``)."""
         ...
 
 
@@ -222,11 +223,12 @@ class LiveLoop:
         self._retries += 1
 
     def run(self) -> None:
+        """The analysis thread: one update per hop of audio until stopped, the duration or the input's end."""
         sr = self.ring.sample_rate
         hop = max(1, int(round(self.hop_s * sr)))
         context = min(self.ring.capacity, int(round(max(self.window_s, self.context_s) * sr)))
         end = int(self.duration_s * sr) if self.duration_s else None
-        position = max(hop, int(round(MIN_WINDOW_S * sr / hop)) * hop)
+        position = max(hop, int(round(MIN_WINDOW_S * sr / hop)) * hop)  # first_update_s, in whole hops of samples
         seq = 0
         self.engine.warm_up()  # first-call costs, paid while the first window of audio arrives
         self.engine.go_live()

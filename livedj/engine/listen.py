@@ -227,6 +227,20 @@ def _fold(mean: np.ndarray | None, weight: float, posterior: np.ndarray, decay: 
 
 @dataclass
 class LiveTempoKey:
+    """Tempo and key of the live input, refreshed one of them per update (the engine's listen stage).
+
+    Parameters
+    ----------
+    seconds : float
+        How much of the newest audio each estimate reads.
+    hop_s : float
+        Seconds between calls of :meth:`update`.
+
+    ``bpm``/``bpm_confidence`` and ``key``/``key_confidence`` are what the outputs and the ranking
+    read: the key shown (:class:`KeySmoother`, or an identified record's key: :meth:`follow_record`),
+    not ``raw_key``, the last 12-s estimate.
+    """
+
     seconds: float = 12.0
     hop_s: float = 1.0  #: seconds between calls of :meth:`update` (key every second call)
     bpm: float | None = None

@@ -2,9 +2,11 @@
 
 This module owns the whole answer and its state; the engine calls it twice per update:
 
-1. :meth:`NowPlayingTracker.hear` -- the evidence of this update: landmark fingerprints
-   (:func:`livedj.library.fingerprints.identify`) over the last ``identify_s`` seconds, when the
-   index has them. Reads only the index, so it runs on the helper thread while the network runs.
+1. :meth:`NowPlayingTracker.hear` -- the evidence of this update: landmark fingerprints matched
+   by :class:`~livedj.library.fpstream.LiveMatcher` over the last ``identify_s`` seconds, when the
+   index has them (live it reads only each update's new audio; offline, or with ``stream`` off, the
+   whole window each time). Touches only the index and the matcher, so it runs on the helper thread
+   while the network runs.
 2. :meth:`NowPlayingTracker.decide` -- the rules over consecutive updates (analysis thread):
 
    - fingerprints, two decks (:class:`DeckConfirm`): during a blend two records are audible and
@@ -46,7 +48,8 @@ from livedj.library.fpstream import LiveMatcher
 from livedj.library.index import BeginningsIndex
 
 __all__ = ["RECENT_LEAST", "Deck", "DeckConfirm", "FingerprintConfirm", "Match", "NowPlaying", "NowPlayingTracker",
-           "SegmentVote", "both_halves", "heard_tempo", "library_bpms", "plays_to_log", "recent_deck"]  # the rules and values live beside; imported from here too
+           "SegmentVote", "both_halves", "heard_tempo", "library_bpms", "plays_to_log", "recent_deck"]
+# (the rules and values live in confirm.py and heard.py; tests and benchmarks import them from here too)
 
 
 def plays_to_log(decks: list[Deck], log_after: int) -> list[Deck]:
@@ -97,7 +100,8 @@ class NowPlayingTracker:
         ``recent_s`` seconds is known (the default, as config ``analysis.stream_match``); False: the
         whole window every update, and the rules on the newest seconds are off.
     log_after : int
-        NOW PLAYING this many updates in a row: logged as played (once). 8 (4 until the fifteenth session): a
+        A deck *now* for this many updates (counted while it is a deck; the segment fallback: in a row) is
+        logged as played, once. 8, where it was 4 before: a
         passage two records share took *now* for up to 6 updates before it was given back, in 12 time_to_name
         runs on the development corpus of soundtracks; logged at 4, it wrote a record never played into the set
         log (docs/fingerprints-log.md, "More time_to_name runs, and a shared passage kept out of the set log").

@@ -1,7 +1,7 @@
 """Session state of one night: what was played, skipped, banned, pinned, the lookback and drunk mode.
 
 One writer: the analysis thread. Everything that wants to change the state (OSC in, the Mixxx
-poller, the keyboard) sends a :class:`Command` into :attr:`Session.commands`; the analysis
+poller) sends a :class:`Command` into :attr:`Session.commands`; the analysis
 thread applies them at the start of every hop (:meth:`Session.apply_pending`), so the state is
 never touched from two threads. On the analysis thread, now playing
 (:mod:`livedj.engine.now_playing`) applies its :class:`Played` commands directly
@@ -19,10 +19,10 @@ from typing import Iterable
 import numpy as np
 
 
-# -- commands (OSC in, Mixxx poller, identifier, keyboard) ----------------------------------------
+# -- commands (OSC in, the Mixxx poller, now playing; PlayedBefore: the set log at start-up) --------
 @dataclass(frozen=True)
 class Played:
-    """A track was played (``source``: "identified", "osc", "manual", "mixxx")."""
+    """A track was played (``source``: "identified" by now playing, "osc" told over OSC in, "mixxx")."""
 
     track_id: int
     source: str = "osc"
@@ -45,7 +45,11 @@ class Skip:
 
 @dataclass(frozen=True)
 class Ban:
-    """Never suggest this track again in this session and log the ban (persisted by the history)."""
+    """Never suggest this track again in this session.
+
+    OSC in logs it to the journal; it reaches the set log's feedback table only through
+    :attr:`Session.on_feedback`, which the rank stage calls while a context model is loaded.
+    """
 
     track_id: int
 
@@ -73,6 +77,8 @@ class Drunk:
 
 @dataclass(frozen=True)
 class Pause:
+    """Freeze the suggestions (``paused``), or let them go on (``/livedj/pause``, ``/livedj/resume``)."""
+
     paused: bool
 
 
@@ -117,6 +123,7 @@ class Session:
 
     # -- analysis thread only ----------------------------------------------------------------
     def apply_pending(self) -> int:
+        """Apply every queued command, in the order sent; how many there were."""
         n = 0
         while True:
             try:
@@ -127,6 +134,7 @@ class Session:
             n += 1
 
     def apply(self, command: Command) -> None:
+        """Change the state by one command (analysis thread only; other threads :meth:`send`)."""
         if isinstance(command, Played):
             self.mark_played(command.track_id, command.source, command.confidence)
         elif isinstance(command, PlayedBefore):

@@ -20,16 +20,18 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class Update:
-    seq: int  #: counts updates from 0 in this run
+    seq: int  #: counts updates from 0 in this run; -1 for the status-only updates sent while the input is lost
     t: float  #: seconds of audio heard when the window ended
     suggestions: tuple[Suggestion, ...]
     tags: tuple[tuple[str, float], ...] = ()  #: the window's top tags, most probable first
-    level_db: float = -120.0  #: RMS level of the window, dBFS
-    peak_db: float = -120.0
-    stage_ms: dict = field(default_factory=dict)  #: per-stage latency: mel, embed, query, rank, publish
-    latency_ms: float = 0.0  #: the whole analysis of this update
+    level_db: float = -120.0  #: RMS level of the newest second of input, dBFS
+    peak_db: float = -120.0  #: peak level of the newest second of input, dBFS
+    #: per-stage milliseconds: mel, embed, tempo_key, identify, query, rank (tempo_key and identify overlap the
+    #: embedding on the helper thread), and publish, which the live loop adds after the publishers ran
+    stage_ms: dict = field(default_factory=dict)
+    latency_ms: float = 0.0  #: the whole analysis of this update (publish added once published)
     overflows: int = 0  #: input overflows counted so far
-    status: str = "listening"
+    status: str = "listening"  #: "listening", "silence", "paused", or "input lost (why); retrying"
     now_playing: dict | None = None  #: {"track_id", "path", "title", "artist", "confidence"}; None: not in library
     live_bpm: float | None = None  #: tempo of the last ~12 s
     live_bpm_confidence: float = 0.0

@@ -30,13 +30,14 @@ def bar(fraction: float, width: int, style: str = "green", empty: str = "grey23"
 
 
 def fmt_time(seconds: float) -> str:
+    """``seconds`` as "mm:ss.s", or "h:mm:ss.s" from an hour on (negative reads as 0)."""
     minutes, secs = divmod(max(seconds, 0.0), 60.0)
     hours, minutes = divmod(int(minutes), 60)
     return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes:02d}:{secs:04.1f}"
 
 
-def camelot_style(key: str | None) -> str:
-    """A colour per Camelot number, around the wheel (A keys darker than B keys)."""
+def camelot_style(key: str | None) -> Style | str:
+    """A colour per Camelot number, around the wheel (A keys darker than B keys); "default" for no key."""
     match = re.fullmatch(r"(\d{1,2})([AB])", key or "")
     if not match or not 1 <= int(match[1]) <= 12:
         return "default"

@@ -27,8 +27,7 @@ log = logging.getLogger(__name__)
 
 _FLOOR_DB = -60.0  # the meters' left end; quieter than this reads as silence in a booth
 _STAGES = ("mel", "embed", "query", "rank", "publish")
-_STATUS_STYLES = {"listening": "bold green", "silence": "yellow", "starting": "cyan",
-                  "stopped": "dim", "overflow": "bold red", "error": "bold red"}
+_STATUS_STYLES = {"listening": "bold green", "silence": "yellow", "starting": "cyan", "stopped": "dim"}  # others: cyan
 #: ``info`` keys shown in the header, in this order (others follow as "key: value").
 _INFO_KEYS = ("input", "encoder", "index_size", "hop", "outputs")
 #: ``info`` keys holding a problem the DJ must see: each on its own line under the header, wrapped
@@ -176,7 +175,7 @@ class Dashboard:
         return Group(*lines)
 
     def _decks(self, decks: tuple, width: int) -> RenderableType:
-        """During a blend: one line per deck, *now* first (the incoming record once half as loud), with its level."""
+        """During a blend: one line per deck, *now* first (the incoming record once it takes over), with its level."""
         table = Table.grid(padding=(0, 1))
         table.add_column(style="dim", no_wrap=True)
         table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
