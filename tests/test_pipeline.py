@@ -17,7 +17,7 @@ from livedj.engine.analyzer import Engine, InlineExecutor
 from livedj.engine.embed import Laps, StagedEmbedder, StreamingEmbedder, WindowEmbedder, make_embedder
 from livedj.engine.loader import load_engine
 from livedj.engine.now_playing import Match, NowPlaying, NowPlayingTracker
-from livedj.engine.session import Ban, Pause, Played, Session
+from livedj.engine.session import Ban, Pause, Played, Session, Skip
 from livedj.library import index as annoy_index
 from livedj.library.indexer import Settings, index_library
 from livedj.synth import DEMO_TRACKS, build_demo_library
@@ -184,6 +184,28 @@ def test_query_and_rank_leave_out_what_is_on_deck_played_or_banned(indexed):
     assert [s.track_id for s in ranked] == [ids[3]]  # ... but only the one left may be suggested
     session.exclude_now_playing = False
     assert session.excluded(now.on_deck) == {ids[1], ids[2]}  # the DJ asked to see the record on the deck
+
+
+def test_a_skip_and_a_ban_reach_the_set_log_with_no_lists_imported(indexed):
+    """The first night has no context model (no lists, no set log yet): its skips and bans were never handed to
+    the set log, so the next build could not learn from them."""
+    _, paths, _, _, engine, audio = indexed
+    from livedj.engine.context_term import NightFeedback
+
+    assert engine.context is None
+    engine.night = NightFeedback()  # a fresh night (the module's engine ranked a ban before)
+    ids = [track_id(engine, p) for p in paths]
+    session = Session()
+    logged: list = []
+    session.on_feedback.append(lambda kind, track, playing: logged.append((kind, track, playing)))
+    session.apply(Ban(ids[2]))
+    session.apply(Skip(ids[3]))
+    vector = engine.encoder.analyze(audio[paths[0]][4 * SR: 9 * SR])
+    now = NowPlaying(ids[0], 0.9, (Match(ids[0], 0.9),))
+    exclude = session.excluded(now.on_deck)
+    engine.rank(*engine.query(vector, session, exclude), session, exclude, now)
+    engine.rank(*engine.query(vector, session, exclude), session, exclude, now)  # each once
+    assert sorted(logged) == [("ban", ids[2], ids[0]), ("skip", ids[3], ids[0])]
 
 
 # -- the whole update ----------------------------------------------------------------------------

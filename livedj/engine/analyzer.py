@@ -200,10 +200,11 @@ class Engine:
         r = self.ranking
         now = now if now is not None else NowPlaying()
         context = None
+        # skips and bans go to the set log with or without lists tonight: the next build learns from them
+        for kind, track_id in self.night.sync(session.skipped, session.banned, now.track_id):
+            for callback in session.on_feedback:
+                callback(kind, track_id, now.track_id)
         if self.context is not None:  # the DJ's own lists: candidates and a term beside similarity, tempo, key
-            for kind, track_id in self.night.sync(session.skipped, session.banned, now.track_id):
-                for callback in session.on_feedback:
-                    callback(kind, track_id, now.track_id)
             playing = self.tracks.get(now.track_id) if now.track_id is not None else None
             ids, sims, context = with_context(
                 ids, sims, self.index.project(self._query), now.track_id, self.context, self.index.annoy.get_item_vector,

@@ -47,8 +47,8 @@ class Skip:
 class Ban:
     """Never suggest this track again in this session.
 
-    OSC in logs it to the journal; it reaches the set log's feedback table only through
-    :attr:`Session.on_feedback`, which the rank stage calls while a context model is loaded.
+    OSC in logs it to the journal; it reaches the set log's feedback table through
+    :attr:`Session.on_feedback`, which the rank stage calls (lists imported or not).
     """
 
     track_id: int
