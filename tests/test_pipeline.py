@@ -167,6 +167,53 @@ def test_segment_fallback_votes_over_a_real_segment_index(tmp_path):
     assert tracker.updates_to_confirm == tracker.segments.votes
 
 
+def test_the_loops_hop_reaches_the_key_smoother(indexed):
+    """The smoother's averages are in seconds, counted as 2 x hop_s per key reading: at ``audio.hop_s = 0.5`` the
+    listener kept its default 1 s, so its 30-s average acted over 15 s. The loop hands its hop to the engine when
+    it goes live and to a reload's engine when that one takes over."""
+    from livedj.audio.ringbuffer import RingBuffer
+    from livedj.engine.daemon import LiveLoop
+    from livedj.engine.update import Update
+
+    *_, engine, _ = indexed
+    engine.go_live(0.5)
+    try:
+        assert engine.listener.hop_s == 0.5
+    finally:
+        engine.helper.shutdown()
+        engine.helper = InlineExecutor()
+
+    class Fake:  # the loop's side is under test here: what each engine is told
+        def __init__(self):
+            self.hops = []
+
+        def warm_up(self):
+            pass
+
+        def go_live(self, hop_s):
+            self.hops.append(hop_s)
+
+        def update(self, audio, sr, *, t, seq, session):
+            if seq == 0:
+                loop.pending_engine = reloaded
+            return Update(seq=seq, t=t, suggestions=())
+
+    class Source:  # the audio is in the ring already
+        overflows, error, can_be_lost = 0, None, False
+        start = stop = lambda self: None
+        ended = lambda self: False
+        allow_until = lambda self, sample_index: None
+        seconds_since_callback = lambda self: 0.0
+
+    sr = 1000
+    ring = RingBuffer(20 * sr, sr)
+    ring.write(np.zeros(8 * sr, dtype=np.float32))
+    first, reloaded = Fake(), Fake()
+    loop = LiveLoop(first, ring, Source(), window_s=5.0, hop_s=0.5, duration_s=6.0, fast=True)
+    loop.run()
+    assert first.hops == [0.5] and reloaded.hops == [0.5]
+
+
 # -- query and rank ---------------------------------------------------------------------------
 def test_query_and_rank_leave_out_what_is_on_deck_played_or_banned(indexed):
     _, paths, _, _, engine, audio = indexed

@@ -290,7 +290,7 @@ def test_live_loop_sends_ready_after_the_first_update_then_watchdog_pings(tmp_pa
         def warm_up(self):
             pass
 
-        def go_live(self):
+        def go_live(self, hop_s):
             pass
 
         def update(self, audio, sr, *, t, seq, session):

@@ -243,8 +243,9 @@ class Engine:
 
             warm_up_matcher(self.index.fingerprints)
 
-    def go_live(self) -> None:
-        """Live-loop mode: consecutive updates are consecutive hops of one stream. Reuse their overlap
+    def go_live(self, hop_s: float | None = None) -> None:
+        """Live-loop mode: consecutive updates are consecutive hops of one stream, ``hop_s`` apart (the key
+        smoother's clock; None: as it was). Reuse their overlap
         (the same vectors, ~0.6x the time) and, when the index has fingerprints, run tempo/key and
         the fingerprint match on the second core while the network runs.
 
@@ -258,6 +259,8 @@ class Engine:
             threadpool_limits(limits=1, user_api="blas")
         except ImportError:  # optional: without it OPENBLAS_NUM_THREADS alone applies
             pass
+        if hop_s is not None:
+            self.listener.hop_s = hop_s
         self.embedder = make_embedder(self.encoder, self.window_s, live=True)
         self.streaming = True
         # with fingerprints only, as before: the match (~10-20 ms) is worth the hop to another thread;

@@ -87,8 +87,9 @@ class LiveEngine(Protocol):
         """Pay first-call costs (called while the first window of audio arrives)."""
         ...
 
-    def go_live(self) -> None:
-        """Consecutive updates are now consecutive hops of one stream (called before the first one)."""
+    def go_live(self, hop_s: float) -> None:
+        """Consecutive updates are now consecutive hops of one stream, ``hop_s`` apart (called before the first
+        one, and again when a reload's engine takes over)."""
         ...
 
     def update(self, audio: np.ndarray, sample_rate: int, *, t: float, seq: int, session: Session) -> Update:
@@ -231,7 +232,7 @@ class LiveLoop:
         position = max(hop, int(round(MIN_WINDOW_S * sr / hop)) * hop)  # first_update_s, in whole hops of samples
         seq = 0
         self.engine.warm_up()  # first-call costs, paid while the first window of audio arrives
-        self.engine.go_live()
+        self.engine.go_live(self.hop_s)
         while not self.stop_event.is_set():
             if end is not None and position > end:
                 break
@@ -240,7 +241,7 @@ class LiveLoop:
             available = min(context, position)
             if self.pending_engine is not None:  # a reload finished: swap between two updates
                 self.engine, self.pending_engine = self.pending_engine, None
-                self.engine.go_live()
+                self.engine.go_live(self.hop_s)
             try:
                 audio = self.ring.read(position - available, available)
             except OverwrittenError:  # fell a whole buffer behind: analyse the newest audio instead
