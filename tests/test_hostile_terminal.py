@@ -125,6 +125,7 @@ def test_an_ascii_only_stdout_gets_plain_text_and_exact_json(booth):
     status, screen, err = on_a_pty(argv("run", "--input", heard, "--fast", "--duration", 6), PYTHONIOENCODING="ascii")
     assert status == 0 and not has_traceback(err) and not has_traceback(screen), err + screen
     assert "Cafe - Senor #" in screen and re.search(r"rms +#{5,}", screen), screen[-3000:]
+    assert "hop 1 s" in screen and "hop_s" not in screen, screen[:3000]  # the header's key as the dashboard knows it
 
 
 def test_the_dashboard_left_on_screen_shows_the_last_update(booth):

@@ -83,7 +83,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     previous = {s: signal.signal(s, h) for s, h in handlers.items()} \
         if threading.current_thread() is threading.main_thread() else {}
     info = {"input": description, "encoder": engine.encoder.name, "index_size": engine.index.size,
-            "hop_s": config["audio"]["hop_s"], "outputs": osc.summary() if osc else "no OSC targets"}
+            "hop": config["audio"]["hop_s"], "outputs": osc.summary() if osc else "no OSC targets"}
     loop.control, loop.setlog = control, setlog  # for the closing summary (OSC-in counts, set-log state)
     started = False  # a loop that never started has no thread to join (its error is the one to report)
     try:
