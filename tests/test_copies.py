@@ -84,6 +84,12 @@ def test_rank_shows_one_copy_of_a_recording(library):
     shown = [s.track_id for s in rank(everything, sims, engine.tracks, top=10)]
     copies = [t for t in shown if t in (ids["A"], ids["A mp3"], ids["A lead-in"])]
     assert len(copies) == 1 and len(shown) == len(everything) - 2, shown  # before: all three, first
+    a = (ids["A"], ids["A mp3"], ids["A lead-in"])
+    for copy in a:  # `livedj suggest`/`playlist`/`journey` exclude by id: a copy excluded excludes all
+        shown = [s.track_id for s in rank(everything, sims, engine.tracks, top=10, exclude={copy})]
+        assert not set(shown) & set(a) and len(shown) == len(everything) - 3, (copy, shown)
+    pinned = rank(everything, sims, engine.tracks, top=10, pinned=ids["A mp3"])  # the DJ's target, once
+    assert pinned[0].track_id == ids["A mp3"] and not {s.track_id for s in pinned[1:]} & set(a)
 
 
 def test_a_copy_of_a_record_played_tonight_is_never_suggested(library, tmp_path):
