@@ -187,9 +187,20 @@ def print_report(report: Report, console: Console, limit: int | None = PROBLEM_L
     if report.rekeyed:
         console.print(Text.assemble(("  keys ", "cyan"), f"{plural(report.rekeyed, 'key')} estimated again (a newer key analysis; "
                                                          "keys from tags or the DJ's software kept)"), soft_wrap=True)
+    if report.copies is not None and report.copies.groups:
+        console.print(Text.assemble(("  copies ", "cyan"), copies_line(report.copies.groups)), soft_wrap=True)
     if report.cleaned:
         console.print(Text.assemble(("  cleaned ", "cyan"), f"{plural(len(report.cleaned), 'leftover')} of an interrupted "
                                                             f"run: {', '.join(report.cleaned[:5])}"), soft_wrap=True)
+
+
+def copies_line(groups: list[tuple[int, ...]]) -> str:
+    """One line for the recordings the library holds more than once (library/copies.py)."""
+    twice = sum(len(g) == 2 for g in groups)
+    more = len(groups) - twice
+    held = " and ".join(part for part in (f"{plural(twice, 'recording')} held twice" if twice else "",
+                                          f"{plural(more, 'recording')} held 3 times or more" if more else "") if part)
+    return f"{held}: one copy suggested at a time, none once any copy has played"
 
 
 def read_dj_libraries(args, console: Console) -> tuple[list, list[tuple[str, list[tuple[str, str]]]]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from livedj.engine.context_term import NightFeedback, with_context
 from livedj.engine.embed import Embedder, Laps, make_embedder
 from livedj.engine.listen import LiveTempoKey
 from livedj.engine.now_playing import Match, NowPlaying, NowPlayingTracker
-from livedj.engine.ranker import Rules, Weights, rank
+from livedj.engine.ranker import Rules, Weights, rank, recordings, with_copies
 from livedj.engine.session import Session
 from livedj.engine.update import Suggestion, Update
 from livedj.library.index import BeginningsIndex
@@ -117,6 +118,11 @@ class Engine:
     def window_s(self) -> float:
         return self.embedder.window_s
 
+    @cached_property
+    def copies(self) -> dict[int, tuple[int, ...]]:
+        """Recording -> its copies' track ids (the library's records held more than once): excluded together."""
+        return recordings(self.tracks)
+
     def update(self, audio: np.ndarray, sample_rate: int, *, t: float = 0.0, seq: int = 0,
                session: Session | None = None) -> Update:
         """Analyse the newest audio (mono float32 at ``sample_rate``) into an :class:`Update`.
@@ -144,7 +150,8 @@ class Engine:
         now = self.identify(heard.matches, embedding, audio, session)
         self.follow_key(now)
         laps.lap("identify")
-        exclude = session.excluded(now.on_deck)  # played, skipped, banned, and what is on the deck
+        # played, skipped, banned, and what is on the deck, under any of their copies' names
+        exclude = with_copies(session.excluded(now.on_deck), self.tracks, self.copies)
         ids, sims = self.query(embedding, session, exclude)
         laps.lap("query")
         suggestions = self.rank(ids, sims, session, exclude, now)

@@ -10,6 +10,10 @@ is pulled towards neutral by the keys' calibrated confidence (live x track, see
 :func:`~livedj.engine.rules.key_weighted`). Every suggestion carries the terms in
 ``why`` so the dashboard and OSC can say *why* it is there.
 
+A recording the library holds more than once (``Track.recording``, found by `livedj index`:
+:mod:`livedj.library.copies`) is one record here: excluding a copy excludes them all (played
+tonight as an MP3, it is not suggested as the FLAC), and a list shows its best-scored copy once.
+
 The context term (:mod:`livedj.engine.context_term`: the DJ's own playlists, crates and sets)
 is added only when it is given: with no list imported it is left out, and every score is what
 it was without it.
@@ -42,6 +46,26 @@ class Rules:
     shortlist: int = 20  #: > 0: tempo and key choose among this many most similar candidates only (0: all)
 
 
+def recordings(tracks: dict[int, Track]) -> dict[int, tuple[int, ...]]:
+    """Recording -> the track ids of its copies, for every recording held more than once."""
+    out: dict[int, list[int]] = {}
+    for track in tracks.values():
+        if getattr(track, "recording", None) is not None:
+            out.setdefault(track.recording, []).append(track.id)
+    return {r: tuple(sorted(ids)) for r, ids in out.items()}
+
+
+def with_copies(ids: frozenset[int] | set[int], tracks: dict[int, Track],
+                copies: dict[int, tuple[int, ...]]) -> frozenset[int]:
+    """``ids`` and every other copy of their recordings (``copies``: :func:`recordings` of ``tracks``)."""
+    out = set(ids)
+    for track_id in ids:
+        recording = getattr(tracks.get(track_id), "recording", None)
+        if recording is not None:
+            out.update(copies.get(recording, ()))
+    return frozenset(out)
+
+
 def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *, top: int = 10,
          live_bpm: float | None = None, live_key: int | None = None, exclude: frozenset[int] | set[int] = frozenset(),
          weights: Weights = Weights(), rules: Rules = Rules(), pinned: int | None = None,
@@ -50,7 +74,8 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
     """Score the candidates ``ids`` (with their cosine ``similarities``) and return the best ``top``.
 
     Candidates missing from ``tracks`` (removed since the index was built) and those in
-    ``exclude`` (now playing, already played) are dropped. A ``pinned`` track (the DJ's chosen
+    ``exclude`` (now playing, already played), or copies of them (``Track.recording``), are dropped;
+    of the copies of one recording only the best-scored is kept. A ``pinned`` track (the DJ's chosen
     next target) comes first whatever its score. ``context``: ``(scores, reasons)`` aligned with
     ``ids`` from :func:`~livedj.engine.context_term.context_scores`; ``None`` leaves the term out.
     ``live_key_confidence`` (0..1, None: certain) is the live key's calibrated confidence; a
@@ -61,10 +86,15 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
     """
     use_context = context is not None and weights.context > 0
     total = weights.similarity + weights.tempo + weights.key + (weights.context if use_context else 0.0) or 1.0
+    gone = {r for t in exclude if (r := getattr(tracks.get(t), "recording", None)) is not None}
+
+    def excluded(track: Track) -> bool:  # it, or another copy of its recording
+        return track.id in exclude or getattr(track, "recording", None) in gone
+
     scored = []
     for n, (track_id, sim) in enumerate(zip(ids.tolist(), similarities.tolist())):
         track = tracks.get(track_id)
-        if track is None or track_id in exclude:
+        if track is None or excluded(track):
             continue
         tempo_s, delta_pct, ratio = tempo_compatibility(live_bpm, track.bpm, rules.pitch_range)
         tempo_s = tempo_weighted(tempo_s, live_bpm_confidence)
@@ -90,15 +120,21 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
             if ratio != 1:
                 why["bpm_ratio"] = ratio
         scored.append((score, track, float(sim), why))
+    best: dict[int, tuple] = {}  # one copy of a recording: the best-scored (a wasted slot otherwise)
+    for s in scored:
+        if (r := getattr(s[1], "recording", None)) is not None and (r not in best or s[0] > best[r][0]):
+            best[r] = s
+    scored = [s for s in scored if getattr(s[1], "recording", None) is None or best[s[1].recording] is s]
     if rules.shortlist > 0:  # tempo and key choose among records that belong: the most similar ones, and
         # those the DJ's own lists vouch for (context candidates may sound unlike what plays)
         by_sound = sorted(scored, key=lambda s: s[2], reverse=True)
         kept = by_sound[:max(rules.shortlist, top)]
         scored = kept + [s for s in by_sound[len(kept):] if s[3].get("context", 0.0) > 0.0]
     scored.sort(key=lambda s: s[0], reverse=True)
-    if pinned is not None and pinned in tracks and pinned not in exclude:
-        scored = [s for s in scored if s[1].id != pinned]
+    if pinned is not None and pinned in tracks and not excluded(tracks[pinned]):
         track = tracks[pinned]
+        recording = getattr(track, "recording", None)
+        scored = [s for s in scored if s[1].id != pinned and (recording is None or getattr(s[1], "recording", None) != recording)]
         tempo_s, delta_pct, _ = tempo_compatibility(live_bpm, track.bpm, rules.pitch_range)
         tempo_s = tempo_weighted(tempo_s, live_bpm_confidence)
         relation, key_s = key_relation(live_key, track.key)

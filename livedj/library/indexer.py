@@ -40,6 +40,7 @@ class Report:
     rekeyed: int = 0  #: files whose audio key an older key analysis gave, estimated again
     damaged: int = 0  #: unchanged files analysed again: their stored vectors were not all finite (an older livedj)
     resegmented: int = 0  #: unchanged files analysed again: another encoder made their segment vectors (an older livedj)
+    copies: object = None  #: copies.Found: recordings the library holds more than once (None: not looked for)
 
     @property
     def files_per_s(self) -> float:
@@ -249,6 +250,9 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             progress("build", 1, 1, "")
         else:
             report.index_items = annoy_index.read_manifest(index_dir)["items"]
+        from livedj.library.copies import find_in_index
+
+        report.copies = find_in_index(store, index_dir, current_params())  # after the build: today's fingerprints
         report.cleaned = verify.clean_leftovers(index_dir)
     finally:
         if store is not None:

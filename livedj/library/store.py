@@ -41,6 +41,11 @@ CREATE TABLE IF NOT EXISTS tracks (
     landmarks   BLOB,                   -- fingerprint: uint32 hashes then int32 frame times (n each)
     indexed_at  REAL NOT NULL
 );
+-- one recording held twice (library/copies.py): the pairs found, each with both rows' indexed_at (a
+-- pair whose row changed since is not read), and the records that looked for theirs
+CREATE TABLE IF NOT EXISTS copy_pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, a_at REAL NOT NULL,
+    b_at REAL NOT NULL, shift_s REAL, covered REAL, PRIMARY KEY (a, b));
+CREATE TABLE IF NOT EXISTS copy_searched (track_id INTEGER PRIMARY KEY, indexed_at REAL NOT NULL);
 """
 #: columns added after schema 1 (ALTER TABLE on open, so older stores keep working): name -> type.
 #: ``key_analysis`` and ``fingerprint_params``: the analysis (rekey.current_analysis) and fingerprint
@@ -80,6 +85,9 @@ class Track:
     #: a tag or the DJ's software, taken as certain) and the key of the track's end (for mixing out)
     key_confidence: float | None = None
     key_end: int | None = None
+    #: the recording this file holds when the library holds it more than once (the lowest track id of
+    #: its copies, library/copies.py); None: no copy known
+    recording: int | None = None
 
 
 def _landmarks_blob(landmarks: tuple[np.ndarray, np.ndarray] | None) -> bytes | None:
@@ -295,6 +303,36 @@ class Store:
             n = len(both) // 2
             yield track_id, both[:n], both[n:].view(np.int32)
 
+    def landmarks_of(self, track_id: int, params: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(hashes uint32, frame times int32) of one good row (made with ``params``, when given); empty if none."""
+        where = "" if params is None else " AND fingerprint_params = ?"
+        row = self.db.execute(f"SELECT landmarks FROM tracks WHERE id = ? AND status = 'ok' AND landmarks IS NOT NULL"
+                              f"{where}", (int(track_id), *(() if params is None else (params,)))).fetchone()
+        both = np.frombuffer(row[0], dtype=np.uint32) if row else np.zeros(0, np.uint32)
+        return both[:len(both) // 2], both[len(both) // 2:].view(np.int32)
+
+    def recordings(self) -> dict[int, int]:
+        """Track id -> its recording (the lowest id of its copies), for every track the library holds
+        more than once (library/copies.py); {} for a store made before copies were looked for."""
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'copy_pairs'").fetchone() is None:
+            return {}
+        rows = self.db.execute(
+            """SELECT p.a, p.b FROM copy_pairs p
+               JOIN tracks ta ON ta.id = p.a AND ta.indexed_at = p.a_at AND ta.status = 'ok'
+               JOIN tracks tb ON tb.id = p.b AND tb.indexed_at = p.b_at AND tb.status = 'ok'""")
+        parent: dict[int, int] = {}
+
+        def root(x: int) -> int:
+            while parent.setdefault(x, x) != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for a, b in rows:  # copies of copies are one recording
+            ra, rb = root(a), root(b)
+            parent[max(ra, rb)] = min(ra, rb)
+        return {t: root(t) for t in parent}
+
     def tracks(self) -> dict[int, Track]:
         """Every good track, by id (the daemon keeps this in memory: no disk on the live path)."""
         extra = ", key_confidence, key_end" if "key_confidence" in self._columns() else ""
@@ -306,6 +344,9 @@ class Store:
             path = os.fsdecode(bytes(r[1]))
             title = tag_text(r[2]) or tag_text(Path(path).stem)  # a store written before tag_text may hold controls
             out[r[0]] = Track(r[0], path, title, tag_text(r[3]), tag_text(r[4]), r[5], r[6], r[7], r[8], r[9], *r[10:])
+        for track_id, recording in self.recordings().items():
+            if track_id in out:
+                out[track_id].recording = recording
         return out
 
     def errors(self) -> list[tuple[str, str]]:
