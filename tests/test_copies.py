@@ -157,3 +157,32 @@ def test_a_changed_copy_is_looked_at_again(library, tmp_path):
         db.execute("UPDATE tracks SET indexed_at = indexed_at + 1 WHERE id = ?", (ids["A mp3"],))
     recording = _recordings(tmp_path / "index")
     assert recording[ids["A mp3"]] is None and recording[ids["A"]] == recording[ids["A lead-in"]] is not None
+
+
+def test_a_failure_while_looking_for_copies_keeps_the_run_and_its_index(library, tmp_path, monkeypatch):
+    """The copies are looked for after the index is built: a failure there (here a read error of the landmarks,
+    raised by hand since a disk that fails between two steps cannot be made to here) was a traceback and
+    exit 1 after a whole index run. Now one line; the index is used as built and the next run looks again."""
+    import shutil
+
+    from livedj.library import copies
+
+    root, ids, _ = library
+    old = tmp_path / "old"
+    shutil.copytree(root / "index", old / "index")
+    with sqlite3.connect(old / "index" / "library.sqlite") as db:  # nothing looked for yet
+        db.execute("DELETE FROM copy_pairs")
+        db.execute("DELETE FROM copy_searched")
+
+    def unreadable(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(copies, "find_copies", unreadable)
+        code, out, err = index_here(old, root / "lib")
+    assert code == 0 and "Traceback" not in err, err
+    line = [ln for ln in out.splitlines() if ln.startswith("  copies ")]
+    assert len(line) == 1 and "not looked for" in line[0] and "Input/output error" in line[0], out
+    assert len(_engine(old).tracks) == len(ids)
+    code, out, err = index_here(old, root / "lib")
+    assert code == 0 and "held 3 times or more" in out, out

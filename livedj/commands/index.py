@@ -189,6 +189,9 @@ def print_report(report: Report, console: Console, limit: int | None = PROBLEM_L
                                                          "keys from tags or the DJ's software kept)"), soft_wrap=True)
     if report.copies is not None and report.copies.groups:
         console.print(Text.assemble(("  copies ", "cyan"), copies_line(report.copies.groups)), soft_wrap=True)
+    if report.copies_problem:
+        console.print(Text.assemble(("  copies ", "yellow"), "not looked for this run (the index is built; the next "
+                                    f"run looks again): {report.copies_problem}"), soft_wrap=True)
     if report.cleaned:
         console.print(Text.assemble(("  cleaned ", "cyan"), f"{plural(len(report.cleaned), 'leftover')} of an interrupted "
                                                             f"run: {', '.join(report.cleaned[:5])}"), soft_wrap=True)

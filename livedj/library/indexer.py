@@ -41,6 +41,7 @@ class Report:
     damaged: int = 0  #: unchanged files analysed again: their stored vectors were not all finite (an older livedj)
     resegmented: int = 0  #: unchanged files analysed again: another encoder made their segment vectors (an older livedj)
     copies: object = None  #: copies.Found: recordings the library holds more than once (None: not looked for)
+    copies_problem: str = ""  #: why copies were not looked for this run (the index itself is built)
 
     @property
     def files_per_s(self) -> float:
@@ -252,7 +253,10 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             report.index_items = annoy_index.read_manifest(index_dir)["items"]
         from livedj.library.copies import find_in_index
 
-        report.copies = find_in_index(store, index_dir, current_params())  # after the build: today's fingerprints
+        try:  # after the build: today's fingerprints
+            report.copies = find_in_index(store, index_dir, current_params())
+        except Exception as exc:  # the index is built and sound: copies are looked for again next run
+            report.copies_problem = f"{type(exc).__name__}: {exc}"
         report.cleaned = verify.clean_leftovers(index_dir)
     finally:
         if store is not None:
