@@ -115,6 +115,10 @@ def test_a_copy_of_a_record_played_tonight_is_never_suggested(library, tmp_path)
     session = Session(exclude_now_playing=False, banned={ids["A"]})
     shown = {s.track_id for s in engine.update(audio, SR, session=session).suggestions}
     assert shown and not shown & copies
+    session = Session(exclude_now_playing=False, pinned=ids["A"])  # the DJ's target, reached by playing its copy
+    session.apply(Played(ids["A mp3"], "osc"))
+    update = engine.update(audio, SR, session=session)
+    assert session.pinned is None and update.pinned is None  # before: still pinned, and never shown
 
 
 def _window(root, engine):

@@ -152,6 +152,8 @@ class Engine:
         laps.lap("identify")
         # played, skipped, banned, and what is on the deck, under any of their copies' names
         exclude = with_copies(session.excluded(now.on_deck), self.tracks, self.copies)
+        if session.pinned is not None and session.pinned in with_copies(frozenset(session.played), self.tracks, self.copies):
+            session.pinned = None  # a copy of the target was played: reached, as the target itself would be
         ids, sims = self.query(embedding, session, exclude)
         laps.lap("query")
         suggestions = self.rank(ids, sims, session, exclude, now)
