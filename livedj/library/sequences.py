@@ -151,8 +151,8 @@ def save(index_dir, sequences: list[IdSequence]) -> Path:
     doc = {"format": FORMAT, "sequences": [
         {"name": s.name, "kind": s.kind, "source": s.source, "ids": list(s.ids),
          "skipped": [list(p) for p in s.skipped], "banned": list(s.banned)} for s in sequences]}
-    atomic_write(path, lambda f: f.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":"))),
-                 binary=False)
+    # ASCII escapes: a list's name from a file name that is not UTF-8 holds surrogates no UTF-8 file can
+    atomic_write(path, lambda f: f.write(json.dumps(doc, separators=(",", ":"))), binary=False)
     return path
 
 
