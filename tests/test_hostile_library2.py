@@ -1,0 +1,75 @@
+"""`livedj index` runs on a library that changes between them, as a DJ's does: files deleted, added,
+renamed, settings switched off and on again. Each case once left the index silently wrong.
+
+Real generated audio files (livedj.synth), the command line's own `livedj index` run in this process with
+the `features` encoder (these concern the library, not the embedding), real SQLite stores and the
+context model as `livedj run` loads it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faults_common import index_here
+from livedj.encoders import encoder_id
+from livedj.library.context_update import load_context
+from livedj.library.store import Store
+from livedj.synth import DEMO_TRACKS, render_track
+from livedj.synth.audio_io import write_audio
+
+pytestmark = pytest.mark.faults
+
+SR = 22050
+
+
+def _record(lib: Path, name: str, seed: int, seconds: float = 12.0) -> Path:
+    path = lib / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    audio = render_track(DEMO_TRACKS[seed], duration=seconds, sample_rate=SR).astype(np.float32)
+    write_audio(path, audio, SR, title=path.stem, artist="Synth")
+    return path
+
+
+def _ids(index_dir: Path) -> dict[str, int]:
+    """File name -> track id of every good row."""
+    store = Store(index_dir, readonly=True)
+    try:
+        return {Path(t.path).name: t.id for t in store.tracks().values()}
+    finally:
+        store.close()
+
+
+def test_a_playlist_keeps_its_records_when_the_library_changes_after_the_import(tmp_path):
+    """The lists imported once (`--playlists`, `--from-rekordbox`) are kept by track id and reused by every later
+    plain `livedj index` and by `livedj run`. SQLite hands a deleted row's id to the next file stored, so a
+    record deleted and another added put the new record into the DJ's playlist in its place (and a store
+    rebuilt from scratch renumbered every list): the context model learned lists the DJ never made."""
+    lib = tmp_path / "lib"
+    for i in range(4):
+        _record(lib, f"t{i}.wav", i)
+    playlist = tmp_path / "set.m3u"
+    playlist.write_text("#EXTM3U\n" + "".join(f"{lib / n}\n" for n in ("t0.wav", "t3.wav", "t1.wav", "t2.wav")))
+    code, _, err = index_here(tmp_path, lib, "--playlists", playlist)
+    assert code == 0, err
+    assert _ids(tmp_path / "index")["t3.wav"] == max(_ids(tmp_path / "index").values())  # the newest id
+
+    (lib / "t3.wav").unlink()  # the playlist's record deleted, a new one added: a plain run, no --playlists
+    _record(lib, "new.wav", 4)
+    code, out, err = index_here(tmp_path, lib)
+    assert code == 0 and "removed 1" in out, (out, err)
+    ids = _ids(tmp_path / "index")
+    model, problem = load_context(tmp_path / "index", encoder_id("features"), tmp_path / "history.sqlite")
+    assert problem is None and model is not None
+    learned = {name for name, tid in ids.items() if model.learned[model.ids.tolist().index(tid)]}
+    assert learned == {"t0.wav", "t1.wav", "t2.wav"}, learned  # before: new.wav too, in t3's place
+
+    (tmp_path / "index" / "library.sqlite").write_bytes(b"garbage " * 512)  # set aside, rebuilt: new ids
+    (lib / "t0.wav").rename(lib / "z.wav")  # and the scan order changed: t1 first, z last
+    code, out, err = index_here(tmp_path, lib)
+    assert code == 0, (out, err)
+    ids = _ids(tmp_path / "index")
+    model, problem = load_context(tmp_path / "index", encoder_id("features"), tmp_path / "history.sqlite")
+    learned = {name for name, tid in ids.items() if model is not None and model.learned[model.ids.tolist().index(tid)]}
+    assert learned == {"t1.wav", "t2.wav"}, learned  # t0 was renamed: no longer the file the playlist names
