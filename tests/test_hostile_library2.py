@@ -73,3 +73,31 @@ def test_a_playlist_keeps_its_records_when_the_library_changes_after_the_import(
     model, problem = load_context(tmp_path / "index", encoder_id("features"), tmp_path / "history.sqlite")
     learned = {name for name, tid in ids.items() if model is not None and model.learned[model.ids.tolist().index(tid)]}
     assert learned == {"t1.wav", "t2.wav"}, learned  # t0 was renamed: no longer the file the playlist names
+
+
+def test_records_indexed_with_fingerprints_off_get_them_when_switched_on(tmp_path):
+    """`[index] segment_hop_s = 0` (a quick first index before a gig) stores no segment vectors and no
+    landmarks. Switched on again, every such record was "unchanged" for ever: never identified by `livedj run`,
+    its copies never found, and the report gave no hint. Now each is analysed again once, and said so."""
+    lib = tmp_path / "lib"
+    a = _record(lib, "a.wav", 0)
+    a_copy = lib / "copy of a.wav"
+    a_copy.write_bytes(a.read_bytes())
+    _record(lib, "b.wav", 1)
+    code, out, err = index_here(tmp_path, lib, extra="[index]\nsegment_hop_s = 0\n")
+    assert code == 0 and "indexed 3" in out, (out, err)
+    assert "copies" not in out  # no fingerprints: nothing to find copies with
+
+    code, out, err = index_here(tmp_path, lib)  # identification switched on again (the default hop)
+    assert code == 0, (out, err)
+    assert "indexed 3 · unchanged 0" in out, out  # before: "indexed 0 · unchanged 3"
+    assert "3 tracks analysed again" in out and "segment_hop_s = 0" in out, out
+    assert "1 recording held twice" in out, out
+    store = Store(tmp_path / "index", readonly=True)
+    try:
+        bare = store.db.execute("SELECT count(*) FROM tracks WHERE segments IS NULL OR landmarks IS NULL").fetchone()[0]
+    finally:
+        store.close()
+    assert bare == 0
+    code, out, err = index_here(tmp_path, lib)  # once: the next run has nothing to do
+    assert code == 0 and "indexed 0 · unchanged 3" in out and "analysed again" not in out, out
