@@ -7,6 +7,7 @@ context model as `livedj run` loads it.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +102,39 @@ def test_records_indexed_with_fingerprints_off_get_them_when_switched_on(tmp_pat
     assert bare == 0
     code, out, err = index_here(tmp_path, lib)  # once: the next run has nothing to do
     assert code == 0 and "indexed 0 · unchanged 3" in out and "analysed again" not in out, out
+
+
+def test_a_record_named_in_latin_1_without_tags_is_logged_and_so_is_the_rest_of_the_night(tmp_path):
+    """A file whose name is not UTF-8 (café.wav from an old FAT stick) and that has no title tag is titled by
+    its name, undecodable bytes and all. Logging its play raised UnicodeEncodeError in the set log's thread:
+    the thread died, that play and every later one of the night were lost, and nothing said so."""
+    import soundfile as sf
+
+    from livedj.library.history import History
+    from livedj.library.setlog import SetLogWriter
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    odd = os.path.join(os.fsencode(lib), b"caf\xe9.wav")
+    sf.write(odd, render_track(DEMO_TRACKS[0], duration=8.0, sample_rate=SR), SR)  # no tags: titled by its name
+    _record(lib, "b.wav", 1)
+    code, out, err = index_here(tmp_path, lib)
+    assert code == 0 and "indexed 2" in out, (out, err)
+    store = Store(tmp_path / "index", readonly=True)
+    tracks = sorted(store.tracks().values(), key=lambda t: t.path)
+    store.close()
+    assert os.fsencode(tracks[1].path) == odd
+
+    writer = SetLogWriter(tmp_path / "history.sqlite")
+    writer.start()
+    for track in (tracks[1], tracks[0]):  # café, then b: as run_parts logs a play
+        writer.log(track.path, title=track.title, artist=track.artist, album=track.album, source="osc")
+    writer.stop()
+    assert writer.error is None and not writer.unwritten
+    history = History(tmp_path / "history.sqlite")
+    try:
+        plays = history.plays(history.sessions()[-1].id)
+    finally:
+        history.close()
+    assert [os.fsencode(p.path) for p in plays] == [odd, os.fsencode(tracks[0].path)]  # before: none
+    assert plays[0].title.startswith("caf") and plays[1].title == "b"
