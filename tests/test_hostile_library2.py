@@ -138,3 +138,23 @@ def test_a_record_named_in_latin_1_without_tags_is_logged_and_so_is_the_rest_of_
         history.close()
     assert [os.fsencode(p.path) for p in plays] == [odd, os.fsencode(tracks[0].path)]  # before: none
     assert plays[0].title.startswith("caf") and plays[1].title == "b"
+
+
+def test_history_export_says_how_many_plays_it_wrote(tmp_path):
+    """A play with no file (a set log fixed by hand, an entry told without a path) cannot go into an M3U or a
+    rekordbox playlist and is left out; `livedj history --export` still said every play was written."""
+    from faults_common import quiet_config, run_here
+    from livedj.library.history import History
+
+    history = History(tmp_path / "history.sqlite")
+    night = history.start_session()
+    for name in ("a", "b"):
+        history.log_play(night, f"/music/{name}.mp3", title=name)
+    history.log_play(night, "", title="told without a file")
+    history.close()
+    config = str(quiet_config(tmp_path))
+    for out, written in (("set.m3u8", 2), ("set.xml", 2), ("set.csv", 3)):
+        code, said, err = run_here(["history", "--config", config, "--export", str(tmp_path / out)])
+        assert code == 0, err
+        assert said.startswith(f"wrote {written} tracks of session {night}"), said  # before: "wrote 3" for each
+        assert ("1 play without a file left out" in said) == (written == 2), said
