@@ -250,6 +250,25 @@ def test_m3u_in_utf16_or_windows_1252(library, tmp_path):
     assert code == 0 and "lists: 2 lists, 4 entries, 4 in the library" in err, err
 
 
+def test_a_playlist_file_named_in_latin_1_is_learned(library, tmp_path):
+    """An M3U whose file name is not UTF-8 (copied from an old FAT stick: "café.m3u" in Latin-1) names its
+    list with undecodable bytes: writing sequences.json ended `livedj index --playlists` in a
+    UnicodeEncodeError traceback, after the tracks were indexed, and the list was not kept."""
+    root, _ = library
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    name = os.path.join(os.fsencode(folder), b"caf\xe9.m3u")
+    with open(name, "wb") as f:
+        f.write(f"#EXTM3U\n{root}/lib/t0.wav\n{root}/lib/t1.wav\n".encode())
+    code, out, err, index_dir = _index(library, tmp_path, root / "lib", "--playlists", folder)
+    assert code == 0 and not has_traceback(err), err
+    assert "lists: 1 list, 2 entries, 2 in the library" in out + err, out + err
+    from livedj.library.sequences import load
+
+    lists, problem = load(index_dir)
+    assert problem is None and [s.name for s in lists] == [os.fsdecode(b"caf\xe9")] and len(lists[0].ids) == 2
+
+
 def test_a_pls_playlist(tmp_path):
     """A .pls file was read as M3U: "[playlist]", "File1=..." and "NumberOfEntries=2" became paths."""
     from livedj.library.importers.playlists import read_m3u_tree

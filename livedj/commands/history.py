@@ -85,18 +85,20 @@ def main(args, config) -> int:
             out = args.export
             try:
                 if out.lower().endswith(".csv"):
-                    exports.export_csv(plays, out)
+                    written = exports.export_csv(plays, out)
                 elif out.lower().endswith(".xml"):
-                    exports.export_rekordbox_xml(plays, out, playlist_name=f"livedj session {wanted}")
+                    written = exports.export_rekordbox_xml(plays, out, playlist_name=f"livedj session {wanted}")
                 elif out.lower().endswith((".m3u", ".m3u8")):
-                    exports.export_m3u(plays, out, relative=args.relative)
+                    written = exports.export_m3u(plays, out, relative=args.relative)
                 else:
                     print(f"livedj history: {out}: use .m3u/.m3u8, .csv or .xml (rekordbox)", file=sys.stderr)
                     return 2
             except OSError as exc:
                 print(f"livedj history: {out}: cannot write ({exc.strerror or exc})", file=sys.stderr)
                 return 1
-            print(f"wrote {plural(len(plays), 'track')} of session {wanted} to {out}")
+            # an M3U or rekordbox playlist cannot hold a play without a file: said, not counted as written
+            left = f" ({plural(len(plays) - written, 'play')} without a file left out)" if written < len(plays) else ""
+            print(f"wrote {plural(written, 'track')} of session {wanted} to {out}{left}")
             return 0
         table = Table(title=f"session {wanted}")
         for column in ("#", "time", "artist", "title", "how"):

@@ -184,6 +184,10 @@ def print_report(report: Report, console: Console, limit: int | None = PROBLEM_L
         console.print(Text.assemble(("  repaired ", "cyan"), f"{plural(report.resegmented, 'track')} analysed again: an older "
                                                              "livedj made their segment vectors with another encoder"),
                       soft_wrap=True)
+    if report.unsegmented:
+        console.print(Text.assemble(("  repaired ", "cyan"), f"{plural(report.unsegmented, 'track')} analysed again: indexed "
+                                    "with [index] segment_hop_s = 0, they had no segment vectors or fingerprint to be "
+                                    "identified by"), soft_wrap=True)
     if report.rekeyed:
         console.print(Text.assemble(("  keys ", "cyan"), f"{plural(report.rekeyed, 'key')} estimated again (a newer key analysis; "
                                                          "keys from tags or the DJ's software kept)"), soft_wrap=True)

@@ -93,9 +93,9 @@ def update_context(index_dir, encoder: str, *, lists=None, history_path=None, pa
     ids = seqstore.path_ids(tracks)
     if lists is not None:
         resolved, report.imported = seqstore.resolve(lists, ids, moved=moved, maps=maps)
-        seqstore.save(index_dir, resolved)
+        seqstore.save(index_dir, resolved, {tid: key for key, tid in ids.items()})
     else:
-        resolved, problem = seqstore.load(index_dir)
+        resolved, problem = seqstore.load(index_dir, ids)
         if problem:
             report.problems.append((str(Path(index_dir) / seqstore.FILENAME), problem))
     sets = []
@@ -139,7 +139,7 @@ def load_context(index_dir, encoder: str, history_path=None) -> tuple[ContextMod
 
             tracks, audio = _tracks_and_audio(index_dir, encoder)
             ids = seqstore.path_ids(tracks)
-            resolved, _ = seqstore.load(index_dir)
+            resolved, _ = seqstore.load(index_dir, ids)
             raw, _ = read_set_log(history_path) if history_path else ([], [])
             sets, _ = seqstore.resolve(raw, ids)
             model = build(resolved + sets, audio, track_ids=tracks)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import socket
 import sqlite3
 import time
@@ -103,6 +104,15 @@ def _time(value: object) -> float | None:
     return t if t is not None and 0.0 <= t < _LAST_TIME else None
 
 
+def _storable(text: str | None) -> str | None:
+    """Text SQLite can store (UTF-8): a title made of a file name that is not UTF-8 holds os.fsdecode's
+    surrogates, and writing it raised UnicodeEncodeError (the set log's thread died with the night)."""
+    return None if text is None else _SURROGATES.sub("\ufffd", str(text))
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def _text(value: object) -> str:
     return tag_text(value if isinstance(value, str) else _path(value))
 
@@ -171,7 +181,7 @@ class History:
     # -- writing ----------------------------------------------------------------------------
     def start_session(self, name: str | None = None, at: float | None = None) -> int:
         cur = self.db.execute("INSERT INTO sessions (started_at, name, host) VALUES (?, ?, ?)",
-                              (at or time.time(), name, socket.gethostname()))
+                              (at or time.time(), _storable(name), socket.gethostname()))
         _mark_boot(self.db, f"session_boot:{cur.lastrowid}")  # the next run knows its age when the wall clock stepped
         self.db.commit()
         return int(cur.lastrowid)
@@ -187,8 +197,8 @@ class History:
         cur = self.db.execute(
             """INSERT INTO plays (session_id, at, path, title, artist, album, duration, bpm, key, source, confidence)
                VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
-            (session_id, at or time.time(), os.fsencode(path), title, artist, album, duration, bpm, key, source,
-             confidence))
+            (session_id, at or time.time(), os.fsencode(path), *map(_storable, (title, artist, album)), duration, bpm,
+             key, _storable(source), confidence))
         self.db.commit()
         return int(cur.lastrowid)
 

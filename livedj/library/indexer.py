@@ -40,6 +40,7 @@ class Report:
     rekeyed: int = 0  #: files whose audio key an older key analysis gave, estimated again
     damaged: int = 0  #: unchanged files analysed again: their stored vectors were not all finite (an older livedj)
     resegmented: int = 0  #: unchanged files analysed again: another encoder made their segment vectors (an older livedj)
+    unsegmented: int = 0  #: unchanged files analysed again: indexed with segment_hop_s = 0 (no segments, no landmarks)
     copies: object = None  #: copies.Found: recordings the library holds more than once (None: not looked for)
     copies_problem: str = ""  #: why copies were not looked for this run (the index itself is built)
 
@@ -149,6 +150,9 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         damaged = _damaged(store, window_cache, enc_id, encoder_dim(settings.segment_encoder, settings.head))
         foreign = _foreign_segments(store, index_dir, enc_id, encoder_id(settings.segment_encoder, settings.head),
                                     encoder_dim(settings.segment_encoder, settings.head))
+        # indexed with segment_hop_s = 0, now on: else never identified, their copies never found
+        bare = {bytes(r) for r, in store.db.execute("SELECT path FROM tracks WHERE status = 'ok' AND encoder = ? AND "
+                                                    "segments IS NULL", (enc_id,))} if settings.segment_hop_s > 0 else set()
         roots = [os.fsdecode(r) for r in roots]
         # "" (an unset shell variable) is not the current folder: whatever is under it would be indexed
         problems: list[tuple[str, str]] = [("''", "an empty path (not the current folder)") for r in roots if not r]
@@ -171,6 +175,9 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                 current = False
             elif current and old[2] == "ok" and encode_path(f.path) in foreign:  # segments of another encoder
                 report.resegmented += 1
+                current = False
+            elif current and old[2] == "ok" and encode_path(f.path) in bare:
+                report.unsegmented += 1
                 current = False
             if current:
                 if old[2] == "error":

@@ -145,19 +145,32 @@ def _identities(ids_by_path: dict[bytes, int]) -> dict[tuple, int]:
     return out
 
 
-def save(index_dir, sequences: list[IdSequence]) -> Path:
-    """Write ``sequences.json`` into ``index_dir`` (replaced atomically: the old one or the new one)."""
+def save(index_dir, sequences: list[IdSequence], paths: dict[int, bytes] | None = None) -> Path:
+    """Write ``sequences.json`` into ``index_dir`` (replaced atomically: the old one or the new one).
+
+    ``paths``: each track id's stored path (:func:`path_key`), written beside the lists so that
+    :func:`load` can tell an id that now names another file (SQLite gives a deleted row's id to the
+    next file stored; a store rebuilt from scratch numbers every file again).
+    """
     path = Path(index_dir) / FILENAME
+    used = {i for s in sequences for i in (*s.ids, *s.banned, *(x for pair in s.skipped for x in pair))}
     doc = {"format": FORMAT, "sequences": [
         {"name": s.name, "kind": s.kind, "source": s.source, "ids": list(s.ids),
          "skipped": [list(p) for p in s.skipped], "banned": list(s.banned)} for s in sequences]}
-    atomic_write(path, lambda f: f.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":"))),
-                 binary=False)
+    if paths is not None:
+        doc["paths"] = {str(i): os.fsdecode(paths[i]) for i in sorted(used) if i in paths}
+    # ASCII escapes: a path (or a list's name) that is not UTF-8 holds surrogates no UTF-8 file can
+    atomic_write(path, lambda f: f.write(json.dumps(doc, separators=(",", ":"))), binary=False)
     return path
 
 
-def load(index_dir) -> tuple[list[IdSequence], str | None]:
-    """The saved sequences and a one-line problem (``None`` when fine or simply absent)."""
+def load(index_dir, ids_by_path: dict[bytes, int] | None = None) -> tuple[list[IdSequence], str | None]:
+    """The saved sequences and a one-line problem (``None`` when fine or simply absent).
+
+    ``ids_by_path``: the store's tracks now (:func:`path_ids`). Each saved id is taken to the track
+    that holds its saved path today; one whose file left the library is dropped, with the lists it
+    leaves empty. (A file saved by an older livedj has no paths: its ids are taken as they are.)
+    """
     path = Path(index_dir) / FILENAME
     if not path.exists():
         return [], None
@@ -165,8 +178,21 @@ def load(index_dir) -> tuple[list[IdSequence], str | None]:
         doc = json.loads(path.read_text(encoding="utf-8"))
         if doc.get("format") != FORMAT:
             return [], f"{path}: format {doc.get('format')!r}, this livedj reads {FORMAT}; ignored (run `livedj index` again)"
-        return [IdSequence(d["name"], d["kind"], d["source"], tuple(int(i) for i in d["ids"]),
-                           tuple((int(a), int(b)) for a, b in d.get("skipped", ())),
-                           tuple(int(b) for b in d.get("banned", ()))) for d in doc["sequences"]], None
+        saved = [IdSequence(d["name"], d["kind"], d["source"], tuple(int(i) for i in d["ids"]),
+                            tuple((int(a), int(b)) for a, b in d.get("skipped", ())),
+                            tuple(int(b) for b in d.get("banned", ()))) for d in doc["sequences"]]
+        paths = doc.get("paths")
+        if ids_by_path is None or not isinstance(paths, dict):
+            return saved, None
+        now = {int(i): ids_by_path.get(path_key(p)) for i, p in paths.items()}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return [], f"{path}: unreadable ({exc}); playlists ignored (run `livedj index` again)"
+    out = []
+    for s in saved:
+        ids = tuple(t for t in (now.get(i) for i in s.ids) if t is not None)
+        skipped = tuple((-1 if a == -1 or now.get(a) is None else now[a], now[b]) for a, b in s.skipped
+                        if now.get(b) is not None)
+        banned = tuple(t for t in (now.get(b) for b in s.banned) if t is not None)
+        if ids or skipped or banned:
+            out.append(IdSequence(s.name, s.kind, s.source, ids, skipped, banned))
+    return out, None
