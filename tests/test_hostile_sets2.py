@@ -1,0 +1,74 @@
+"""More of a hostile user's inputs to the offline commands (mix, journey, analyze): options combined in
+ways that once dropped a record without a word, planned a set that plays one recording twice, or read
+out a part of the file the DJ did not ask for. Earlier cases: tests/test_hostile_sets.py.
+
+Real parts: generated records (livedj.synth) written as real files, a real `livedj index` (the
+`features` encoder; copies found from the fingerprints), the command line's own code run in this process.
+"""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from faults_common import has_traceback, index_here, one_line, quiet_config, run_here
+from livedj.synth import DEMO_TRACKS, TrackSpec, render_track, write_audio
+
+pytestmark = pytest.mark.faults
+
+SR = 22050
+
+
+def _errors(stderr: str) -> list[str]:
+    """The error lines: progress and argparse's usage lines left out."""
+    return [ln for ln in one_line(stderr) if not ln.startswith(("usage:", " "))]
+
+
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path, monkeypatch):
+    for kind in ("CONFIG", "DATA", "CACHE"):  # nothing of the user's is read or written
+        monkeypatch.setenv(f"XDG_{kind}_HOME", str(tmp_path / kind.lower()))
+
+
+@pytest.fixture(scope="module", name="library")
+def library_fixture(tmp_path_factory):
+    """Four generated records and a byte copy of the first in another folder, indexed by `livedj index`."""
+    root = tmp_path_factory.mktemp("sets2")
+    paths = []
+    for spec in DEMO_TRACKS[:4]:
+        path = root / "lib" / f"{spec.title}.flac"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_audio(path, render_track(spec, 20.0, SR), SR, spec.title, spec.artist)
+        paths.append(path)
+    (root / "lib" / "copies").mkdir()
+    copy = shutil.copy(paths[0], root / "lib" / "copies" / "first again.flac")
+    code, _, err = index_here(root, root / "lib")
+    assert code == 0 and "1 recording held twice" in _, err
+    base = ["--config", str(quiet_config(root)), "--index", str(root / "index")]
+    return paths, copy, base
+
+
+# -- livedj mix ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("extra", [["--m3u", "{m3u}"], ["--preview", "{a}", "{b}"], ["--journey", "{a}", "{b}"]])
+def test_records_given_with_another_source_are_refused_not_dropped(library, tmp_path, extra):
+    """`livedj mix mine.flac --m3u set.m3u` mixed the playlist and left mine.flac out without a word (as
+    did --preview and --journey): the record the DJ named was missing from the mix."""
+    paths, _, base = library
+    m3u = tmp_path / "set.m3u"
+    m3u.write_text(f"{paths[1]}\n{paths[2]}\n")
+    extra = [x.format(m3u=m3u, a=paths[1], b=paths[2]) for x in extra]
+    code, _, err = run_here(["mix", str(paths[3]), *extra, "-o", str(tmp_path / "m.wav"), "--no-progress", *base])
+    assert code == 2 and not has_traceback(err), err
+    assert _errors(err)[-1] == (f"livedj mix: give records either as TRACK... or with {extra[0]}, not both "
+                                f"({paths[3]} would be left out)"), err
+    assert not (tmp_path / "m.wav").exists()
+
+
+def test_steps_without_a_journey_are_refused(library, tmp_path):
+    """`--steps 3` with records as TRACK... was ignored: the DJ expected three records between them."""
+    paths, _, base = library
+    code, _, err = run_here(["mix", str(paths[0]), str(paths[1]), "--steps", "3", "-o", str(tmp_path / "m.wav"),
+                             "--no-progress", *base])
+    assert code == 2 and _errors(err)[-1] == "livedj mix: --steps is the number of records between A and B of " \
+                                             "--journey; give --journey A B too", err
+    assert not (tmp_path / "m.wav").exists()
