@@ -72,3 +72,32 @@ def test_steps_without_a_journey_are_refused(library, tmp_path):
     assert code == 2 and _errors(err)[-1] == "livedj mix: --steps is the number of records between A and B of " \
                                              "--journey; give --journey A B too", err
     assert not (tmp_path / "m.wav").exists()
+
+
+# -- livedj journey ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", ["journey", "mix"])
+@pytest.mark.parametrize("to_copy", [False, True], ids=["itself", "its copy"])
+def test_a_journey_from_a_record_to_itself_or_its_copy_is_refused(library, tmp_path, command, to_copy):
+    """`journey A A` (or A to its copy in another folder) planned A, its neighbours, then A again: a set
+    that plays one recording twice (what "no repeats" promises it never does), with no direction to go."""
+    paths, copy, base = library
+    b = copy if to_copy else paths[0]
+    argv = (["journey", str(paths[0]), str(b), "--steps", "2", "-o", str(tmp_path / "set.m3u")] if command == "journey"
+            else ["mix", "--journey", str(paths[0]), str(b), "--steps", "2", "-o", str(tmp_path / "m.wav"),
+                  "--no-progress"])
+    code, out, err = run_here([*argv, *base])
+    assert code == 1 and not has_traceback(err), (out, err)
+    what = f"copies of one recording ({paths[0]} and {copy})" if to_copy else f"the same record ({paths[0]})"
+    assert _errors(err) == [f"livedj {command}: waypoints 1 and 2 are {what}: a journey goes between two "
+                            "different records"], err
+    assert not (tmp_path / "set.m3u").exists() and not (tmp_path / "m.wav").exists()
+
+
+def test_a_journey_between_two_records_still_plans(library, tmp_path):
+    """The refusal above is for one recording only: two records plan as before, each once."""
+    paths, copy, base = library
+    code, out, err = run_here(["journey", str(paths[0]), str(paths[1]), "--steps", "2", *base])
+    assert code == 0, err
+    titles = [ln.split(" - ", 1)[1].split("  [")[0] for ln in out.splitlines()]
+    assert titles[0] == DEMO_TRACKS[0].title and titles[-1] == DEMO_TRACKS[1].title
+    assert len(titles) == 4 and titles.count(DEMO_TRACKS[0].title) == 1  # nor the copy of the first

@@ -52,6 +52,23 @@ def resolve(text: str, tracks: dict) -> int:
     return hits[0]
 
 
+def check_waypoints(waypoints: list[int], tracks: dict) -> None:
+    """Raise LookupError (one line) when two consecutive waypoints are one recording: the record itself
+    twice, or two copies of it (``Track.recording``). The plan played it at both ends, the way between
+    them only its neighbours, against "no repeats"."""
+    from livedj.fsutil import printable
+
+    for i, (a, b) in enumerate(zip(waypoints, waypoints[1:]), 1):
+        ra, rb = getattr(tracks[a], "recording", None), getattr(tracks[b], "recording", None)
+        if a == b:
+            what = f"the same record ({printable(tracks[a].path)})"
+        elif ra is not None and ra == rb:
+            what = f"copies of one recording ({printable(tracks[a].path)} and {printable(tracks[b].path)})"
+        else:
+            continue
+        raise LookupError(f"waypoints {i} and {i + 1} are {what}: a journey goes between two different records")
+
+
 def plan(waypoints: list[int], vectors: dict[int, np.ndarray], tracks: dict, index, steps: int, *,
          weights=None, rules=None, candidates: int = 50) -> list[int]:
     """Track ids from the first waypoint to the last, ``steps`` chosen tracks between each pair.
@@ -116,6 +133,7 @@ def main(args, config) -> int:
         vectors = dict(store.vectors(enc))
         store.close()
         waypoints = [resolve(w, tracks) for w in args.waypoints]
+        check_waypoints(waypoints, tracks)
     except (annoy_index.IndexUnusable, StoreError, LookupError) as exc:
         print(f"livedj journey: {exc}", file=sys.stderr)
         return 1
