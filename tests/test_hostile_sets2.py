@@ -101,3 +101,18 @@ def test_a_journey_between_two_records_still_plans(library, tmp_path):
     titles = [ln.split(" - ", 1)[1].split("  [")[0] for ln in out.splitlines()]
     assert titles[0] == DEMO_TRACKS[0].title and titles[-1] == DEMO_TRACKS[1].title
     assert len(titles) == 4 and titles.count(DEMO_TRACKS[0].title) == 1  # nor the copy of the first
+
+
+# -- livedj analyze -----------------------------------------------------------------------------------
+def test_analyze_past_the_end_of_a_short_file_says_so(library, tmp_path):
+    """`analyze two-seconds.flac --at 10` read out the file's first 2 s as "@ 10 s" (the context before
+    the window reached back to the start), where suggest says the file ends before 10 s."""
+    _, _, base = library
+    spec = TrackSpec("short", "x", 124.0, "A minor", "house", 3)
+    short = tmp_path / "short.flac"
+    write_audio(short, render_track(spec, 2.0, SR), SR, spec.title, spec.artist)
+    code, out, err = run_here(["analyze", str(short), "--at", "10", *base])
+    assert code == 1 and out == "" and _errors(err) == [
+        f"livedj analyze: {short}: less than 1 s of audio at 10 s: it lasts 2 s (try --at 0)"], (out, err)
+    code, out, err = run_here(["analyze", str(short), "--at", "0", "--json", *base])
+    assert code == 0 and '"at": 0.0' in out, err  # the whole 2 s from its start still reads out
