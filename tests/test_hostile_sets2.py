@@ -116,3 +116,14 @@ def test_analyze_past_the_end_of_a_short_file_says_so(library, tmp_path):
         f"livedj analyze: {short}: less than 1 s of audio at 10 s: it lasts 2 s (try --at 0)"], (out, err)
     code, out, err = run_here(["analyze", str(short), "--at", "0", "--json", *base])
     assert code == 0 and '"at": 0.0' in out, err  # the whole 2 s from its start still reads out
+
+
+def test_copies_with_the_same_tags_are_told_apart_by_their_paths(library):
+    """"Echo Chamber" held twice (a copy in another folder) said "matches 2 tracks; give more words or
+    its path": no words tell two files with the same tags apart, and which paths was not said."""
+    paths, copy, base = library
+    code, _, err = run_here(["journey", DEMO_TRACKS[0].title, str(paths[1]), *base])
+    assert code == 1 and _errors(err) == [f"livedj journey: {DEMO_TRACKS[0].title!r} matches 2 tracks with the same "
+                                          f"artist and title; give its path ({paths[0]}, {copy})"], err
+    code, out, err = run_here(["journey", str(copy), str(paths[1]), "--steps", "0", *base])
+    assert code == 0 and len(out.splitlines()) == 2, err  # the path chooses the copy

@@ -44,6 +44,14 @@ def resolve(text: str, tracks: dict) -> int:
         exact = [i for i in hits if whole in (" ".join(tracks[i].title.lower().split()),
                                               " ".join(f"{tracks[i].artist} - {tracks[i].title}".lower().split()))]
         hits = exact if len(exact) == 1 else hits
+    if len(hits) > 1 and len({(tracks[i].artist.lower(), tracks[i].title.lower()) for i in hits}) == 1:
+        # copies with the same tags: no words can choose one, only a path (which ones, then)
+        from livedj.fsutil import printable
+
+        named = sorted(printable(tracks[i].path) for i in hits)
+        shown = ", ".join(named[:3]) + (", ..." if len(named) > 3 else "")
+        raise LookupError(f"{text!r} matches {len(hits)} tracks with the same artist and title; give its path "
+                          f"({shown})")
     if len(hits) != 1:
         if not hits and os.path.isfile(text):
             raise LookupError(f"{text}: not in the index (run `livedj index` on its folder first)")
