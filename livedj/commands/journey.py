@@ -110,7 +110,8 @@ def plan(waypoints: list[int], vectors: dict[int, np.ndarray], tracks: dict, ind
 HELP = "a path through the library from one track to another"
 DESCRIPTION = (
     "Plan a set: from track A to B (via C ...), interpolating in embedding space, respecting the tempo and key "
-    "rules, with no repeats or near-duplicates.")
+    "rules, with no repeats or near-duplicates. Two consecutive tracks may not be one recording (a track "
+    "and itself, or a copy of it).")
 
 
 def add_arguments(parser) -> None:
