@@ -127,3 +127,16 @@ def test_copies_with_the_same_tags_are_told_apart_by_their_paths(library):
                                           f"artist and title; give its path ({paths[0]}, {copy})"], err
     code, out, err = run_here(["journey", str(copy), str(paths[1]), "--steps", "0", *base])
     assert code == 0 and len(out.splitlines()) == 2, err  # the path chooses the copy
+
+
+@pytest.mark.parametrize("command", ["analyze", "suggest"])
+def test_a_file_shorter_than_a_second_says_its_length(library, tmp_path, command):
+    """A 0.5-s file said "less than 1 s of audio at 0 s: it lasts 0 s (try --at 0)": the length rounded
+    to nothing, and the --at it offered was the one that had just failed."""
+    _, _, base = library
+    spec = TrackSpec("blip", "x", 124.0, "A minor", "house", 3)
+    blip = tmp_path / "blip.flac"
+    write_audio(blip, render_track(spec, 0.5, SR), SR, spec.title, spec.artist)
+    code, out, err = run_here([command, str(blip), *base])
+    assert code == 1 and out == "" and _errors(err) == [
+        f"livedj {command}: {blip}: it lasts 0.5 s; a window needs 1 s of audio at least"], (out, err)
