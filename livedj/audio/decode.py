@@ -385,5 +385,7 @@ def too_short(path, at: float, window_s: float) -> str:
         length = None
     if not length:
         return f"{_display(path)}: less than 1 s of audio at {at:g} s"
+    if length < 1.0:  # no --at works; "it lasts 0 s (try --at 0)" sent the DJ back to what failed
+        return f"{_display(path)}: it lasts {length:.2g} s; a window needs 1 s of audio at least"
     return (f"{_display(path)}: less than 1 s of audio at {at:g} s: it lasts {length:.0f} s "
             f"(try --at {max(0.0, min(at, length - window_s)):.0f})")

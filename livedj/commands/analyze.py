@@ -38,7 +38,9 @@ def main(args, config) -> int:
     except (IndexUnusable, StoreError, DecodeError) as exc:
         print(f"livedj analyze: {exc}", file=sys.stderr)
         return 1
-    if len(audio) < sr:
+    # the window is the last second(s) decoded: a file that ends before --at + 1 s holds only the
+    # context before the window, read out as "@ --at" (suggest, decoding from --at, says it ends)
+    if len(audio) < sr or start + len(audio) / sr < args.at + 1.0:
         from livedj.audio.decode import too_short
 
         print(f"livedj analyze: {too_short(args.file, args.at, window_s)}", file=sys.stderr)

@@ -44,12 +44,37 @@ def resolve(text: str, tracks: dict) -> int:
         exact = [i for i in hits if whole in (" ".join(tracks[i].title.lower().split()),
                                               " ".join(f"{tracks[i].artist} - {tracks[i].title}".lower().split()))]
         hits = exact if len(exact) == 1 else hits
+    if len(hits) > 1 and len({(tracks[i].artist.lower(), tracks[i].title.lower()) for i in hits}) == 1:
+        # copies with the same tags: no words can choose one, only a path (which ones, then)
+        from livedj.fsutil import printable
+
+        named = sorted(printable(tracks[i].path) for i in hits)
+        shown = ", ".join(named[:3]) + (", ..." if len(named) > 3 else "")
+        raise LookupError(f"{text!r} matches {len(hits)} tracks with the same artist and title; give its path "
+                          f"({shown})")
     if len(hits) != 1:
         if not hits and os.path.isfile(text):
             raise LookupError(f"{text}: not in the index (run `livedj index` on its folder first)")
         raise LookupError(f"{text!r} matches {plural(len(hits), 'track')} in the index; give "
                           + ("more words or its path" if hits else "its path"))
     return hits[0]
+
+
+def check_waypoints(waypoints: list[int], tracks: dict) -> None:
+    """Raise LookupError (one line) when two consecutive waypoints are one recording: the record itself
+    twice, or two copies of it (``Track.recording``). The plan played it at both ends, the way between
+    them only its neighbours, against "no repeats"."""
+    from livedj.fsutil import printable
+
+    for i, (a, b) in enumerate(zip(waypoints, waypoints[1:]), 1):
+        ra, rb = getattr(tracks[a], "recording", None), getattr(tracks[b], "recording", None)
+        if a == b:
+            what = f"the same record ({printable(tracks[a].path)})"
+        elif ra is not None and ra == rb:
+            what = f"copies of one recording ({printable(tracks[a].path)} and {printable(tracks[b].path)})"
+        else:
+            continue
+        raise LookupError(f"waypoints {i} and {i + 1} are {what}: a journey goes between two different records")
 
 
 def plan(waypoints: list[int], vectors: dict[int, np.ndarray], tracks: dict, index, steps: int, *,
@@ -85,7 +110,8 @@ def plan(waypoints: list[int], vectors: dict[int, np.ndarray], tracks: dict, ind
 HELP = "a path through the library from one track to another"
 DESCRIPTION = (
     "Plan a set: from track A to B (via C ...), interpolating in embedding space, respecting the tempo and key "
-    "rules, with no repeats or near-duplicates.")
+    "rules, with no repeats or near-duplicates. Two consecutive tracks may not be one recording (a track "
+    "and itself, or a copy of it).")
 
 
 def add_arguments(parser) -> None:
@@ -116,6 +142,7 @@ def main(args, config) -> int:
         vectors = dict(store.vectors(enc))
         store.close()
         waypoints = [resolve(w, tracks) for w in args.waypoints]
+        check_waypoints(waypoints, tracks)
     except (annoy_index.IndexUnusable, StoreError, LookupError) as exc:
         print(f"livedj journey: {exc}", file=sys.stderr)
         return 1

@@ -27,7 +27,7 @@ def add_arguments(parser) -> None:
     source.add_argument("--m3u", metavar="FILE", help="take the records from this playlist")
     source.add_argument("--journey", nargs=2, metavar=("A", "B"), help="plan a journey through the library from A to B")
     source.add_argument("--preview", nargs=2, metavar=("NOW", "NEXT"), help="only the transition NOW -> NEXT")
-    parser.add_argument("--steps", type=argtypes.count(0, 1000), default=8, metavar="N", help="records between A and B of --journey (default 8)")
+    parser.add_argument("--steps", type=argtypes.count(0, 1000), metavar="N", help="records between A and B of --journey (default 8)")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the mix: .mp3, .flac, .ogg or .wav")
     parser.add_argument("--blend-bars", type=argtypes.count(1, MAX_BARS), metavar="BARS",
                         help=f"length of each blend, 1-{MAX_BARS} (default 16; preview 8)")
@@ -57,8 +57,22 @@ def read_m3u(path: str) -> list[str]:
     return paths
 
 
+def _mixed_sources(args) -> str | None:
+    """Why the records to mix are given twice over (TRACK... and a source option; --steps without
+    --journey), else None: the one not used was dropped without a word."""
+    from livedj.fsutil import printable
+
+    source = next((f"--{name}" for name in ("m3u", "journey", "preview") if getattr(args, name)), None)
+    if source and args.tracks:
+        return (f"give records either as TRACK... or with {source}, not both "
+                f"({' '.join(map(printable, args.tracks))} would be left out)")
+    if args.steps is not None and not args.journey:
+        return "--steps is the number of records between A and B of --journey; give --journey A B too"
+    return None
+
+
 def _journey(args, config) -> list[str]:
-    from livedj.commands.journey import plan, resolve
+    from livedj.commands.journey import check_waypoints, plan, resolve
     from livedj.encoders import encoder_id
     from livedj.encoders.adapted import resolve_head
     from livedj.engine.loader import ranking_from_config
@@ -75,7 +89,9 @@ def _journey(args, config) -> list[str]:
         store.close()
     waypoints = [resolve(w, tracks) for w in args.journey]
     ranking = ranking_from_config(config["ranking"])  # as `livedj journey` plans it
-    ids = plan(waypoints, vectors, tracks, index, args.steps, weights=ranking.weights, rules=ranking.rules,
+    check_waypoints(waypoints, tracks)
+    steps = 8 if args.steps is None else args.steps  # None: given or not tells --steps without --journey
+    ids = plan(waypoints, vectors, tracks, index, steps, weights=ranking.weights, rules=ranking.rules,
                candidates=ranking.candidates)
     return [tracks[i].path for i in ids]
 
@@ -85,6 +101,10 @@ def main(args, config) -> int:
     from livedj.mix.make import OutputError, make_mix, make_preview
     from livedj.mix.render import MixOptions
 
+    problem = _mixed_sources(args)
+    if problem:
+        print(f"livedj mix: {problem}", file=sys.stderr)
+        return 2
     blend = args.blend_bars if args.blend_bars is not None else (8 if args.preview else 16)
     options = MixOptions(blend_bars=blend, phrase_bars=args.phrase_bars, ramp_bars=args.ramp_bars,
                          target_lufs=args.lufs)
