@@ -43,6 +43,8 @@ def test_rank_hard_filters_exclusions_and_pin():
     assert 1 not in [s.track_id for s in excluded] and 2 not in [s.track_id for s in excluded]
     pinned = rank(ids, sims, tracks, pinned=6, top=3)
     assert pinned[0].track_id == 6 and pinned[0].why["pinned"] and len(pinned) == 3
+    sim6 = float(sims[list(ids).index(6)])  # a candidate: its own similarity shown, not 0.00
+    assert pinned[0].similarity == pytest.approx(sim6, abs=1e-4) and pinned[0].why["similarity"] == pinned[0].similarity
 
 
 def test_unknown_tempo_and_key_are_neutral():

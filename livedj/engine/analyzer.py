@@ -19,6 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
+from livedj.dsp import WINDOW_S
 from livedj.dsp.level import level_db, resample, rms_db as rms_db_of
 from livedj.dsp.rhythm import estimate_tempo
 from livedj.dsp.tonal import estimate_key
@@ -246,7 +247,7 @@ class Engine:
     # -- the live loop's hooks ------------------------------------------------------------
     def warm_up(self) -> None:
         """Pay first-call costs now (the live loop does it while the ring buffer fills)."""
-        warm_up(self.encoder)
+        warm_up(self.encoder, self.window_s)
         if self.index.fingerprints is not None:  # the matcher's compiled loops (~1 s at their first call)
             from livedj.library.fpstream import warm_up as warm_up_matcher
 
@@ -278,9 +279,10 @@ class Engine:
             self.helper = ThreadPoolExecutor(1, thread_name_prefix="livedj-listen")
 
 
-def warm_up(encoder: Encoder) -> None:
-    """Pay first-call costs (filterbanks, torch kernels) now, not in the first live updates."""
-    noise = np.random.default_rng(0).normal(0, 0.1, 5 * encoder.sample_rate).astype(np.float32)
+def warm_up(encoder: Encoder, window_s: float = WINDOW_S) -> None:
+    """Pay first-call costs (filterbanks, torch kernels) now, not in the first live updates: on a window of
+    the live one's length (``audio.window_s``)."""
+    noise = np.random.default_rng(0).normal(0, 0.1, int(window_s * encoder.sample_rate)).astype(np.float32)
     encoder.analyze(noise)
     estimate_tempo(noise, encoder.sample_rate)
     estimate_key(noise, encoder.sample_rate)

@@ -140,10 +140,14 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
         relation, key_s = key_relation(live_key, track.key)
         key_s = key_weighted(key_s, live_key_confidence, getattr(track, "key_confidence", None))
         why = {"pinned": True, "tempo": round(tempo_s, 3), "key_relation": relation, "key": round(key_s, 3)}
+        # its similarity when it is among the candidates (it showed 0.00, as if unlike what plays); else 0
+        sim = next((float(x) for i, x in zip(ids.tolist(), similarities.tolist()) if i == pinned), None)
+        if sim is not None:
+            why["similarity"] = round(sim, 4)
         if delta_pct is not None:
             why["bpm_delta_pct"] = round(delta_pct, 2)
             why["reachable"] = abs(delta_pct) <= rules.pitch_range * 100
-        scored.insert(0, (scored[0][0] if scored else 1.0, track, 0.0, why))
+        scored.insert(0, (scored[0][0] if scored else 1.0, track, 0.0 if sim is None else sim, why))
     return [
         Suggestion(rank=i, track_id=t.id, path=t.path, title=t.title, artist=t.artist, score=round(score, 4),
                    similarity=round(sim, 4), bpm=round(t.bpm, 2) if t.bpm else None, key=camelot(t.key) if t.key is not None else None, why=why)
