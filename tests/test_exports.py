@@ -101,3 +101,23 @@ def test_empty_set(tmp_path):
     assert (tmp_path / "e.m3u8").read_bytes() == b"#EXTM3U\n"
     assert export_rekordbox_xml([], tmp_path / "e.xml", "empty") == 0
     assert read_rekordbox_xml(tmp_path / "e.xml") == ([], [])
+
+
+def test_csv_tags_that_a_spreadsheet_would_run_as_formulas_stay_text(tmp_path):
+    """The CSV is written for Excel (a BOM): a tag starting with = + - @ was a formula there (a downloaded file's
+    title "=HYPERLINK(...)" became a link, "-Intro-" showed #NAME?). Such cells get a leading apostrophe; others
+    and the numeric columns are written as they are."""
+    h = History(tmp_path / "history.sqlite")
+    s = h.start_session("Friday", at=1_700_000_000.0)
+    titles = ['=HYPERLINK("http://example.invalid","x")', "-Intro-", "+44", "@home", "Plain", "Señor = love"]
+    for n, title in enumerate(titles):
+        h.log_play(s, f"/music/{n}.mp3", title=title, artist="=1+1" if n == 0 else "Artist", bpm=122.0, key=21,
+                   source="osc", confidence=0.5, at=1_700_000_100.0 + n)
+    plays = h.plays(s)
+    h.close()
+    out = tmp_path / "set.csv"
+    export_csv(plays, out)
+    rows = [dict(zip(CSV_COLUMNS, r)) for r in csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"), newline=""))][1:]
+    assert [r["title"] for r in rows] == ["'" + t for t in titles[:4]] + titles[4:]
+    assert rows[0]["artist"] == "'=1+1" and rows[1]["artist"] == "Artist"
+    assert all(r["bpm"] == "122.00" and r["confidence"] == "0.500" and r["path"].startswith("/music/") for r in rows)

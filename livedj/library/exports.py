@@ -116,7 +116,7 @@ def export_csv(plays: list[Play], out_path) -> int:
             ok_key = p.key is not None and 0 <= p.key < 24
             w.writerow([
                 i, datetime.fromtimestamp(p.at).astimezone().isoformat(timespec="seconds") if p.at is not None else "",
-                p.artist or "", p.title or "", p.album or "",
+                _cell(p.artist), _cell(p.title), _cell(p.album),
                 f"{p.bpm:.2f}" if p.bpm else "",
                 camelot(p.key) if ok_key else "", key_name(p.key) if ok_key else "",
                 p.source or "", f"{p.confidence:.3f}" if p.confidence is not None else "", p.path])
@@ -125,6 +125,17 @@ def export_csv(plays: list[Play], out_path) -> int:
 
     _atomic_write(out_path, write)
     return len(plays)
+
+
+#: a spreadsheet reads a cell that starts with one of these as a formula (the CSV is written for Excel: its BOM)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str | None) -> str:
+    """A tag as a CSV cell a spreadsheet shows as text: a leading apostrophe before a formula's first character
+    (a title "=HYPERLINK(...)" from a downloaded file's tags ran as one; "-Intro-" showed #NAME?)."""
+    text = text or ""
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _product_version() -> str:
