@@ -94,8 +94,11 @@ def make_session(config: dict, library, resolve):
         if track is None:  # never a silent loss
             logging.getLogger("livedj").warning("played track id %s is not in the library: not logged", track_id)
             return
-        setlog.log(track.path, title=track.title, artist=track.artist, album=track.album,
-                   duration=track.duration, bpm=track.bpm, key=track.key, source=source, confidence=confidence)
+        # a recording held twice is one record: told as the MP3, then named by the FLAC's id, is one play
+        recording = getattr(track, "recording", None)
+        setlog.log(track.path, same=None if recording is None else ("recording", recording), title=track.title,
+                   artist=track.artist, album=track.album, duration=track.duration, bpm=track.bpm, key=track.key,
+                   source=source, confidence=confidence)
 
     session.on_played.append(log_play)
 
