@@ -12,6 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from faults_common import base_fixture  # noqa: F401 (the fixture `base`: a library indexed with `features`)
+
 
 def _config(tmp_path):
     from livedj.config import defaults
@@ -57,3 +59,84 @@ def test_a_record_told_played_as_one_copy_and_heard_as_the_other_is_one_play(tmp
     finally:
         setlog.stop()
     assert _paths_logged(tmp_path / "history.sqlite") == [mp3, other]  # before: [mp3, flac, other]
+
+
+class _Peer:
+    """A python-osc server on a free port of 127.0.0.1 that keeps the seq of every /livedj/update."""
+
+    def __init__(self):
+        import threading
+
+        from pythonosc.dispatcher import Dispatcher
+        from pythonosc.osc_server import ThreadingOSCUDPServer
+
+        self.updates: list[int] = []
+        dispatcher = Dispatcher()
+        dispatcher.map("/livedj/update", lambda _address, seq, *rest: self.updates.append(seq))
+        self.server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _input(base, tmp_path, seconds: float = 20.0):
+    """Records of the base library one after the other, ``seconds`` long (a real-time run hears them)."""
+    import numpy as np
+
+    from livedj.audio.decode import decode
+    from livedj.synth.audio_io import write_audio
+
+    root, _ = base
+    files = sorted(p for p in (root / "lib" / "a").rglob("*") if p.suffix in (".wav", ".flac"))
+    audio = np.concatenate([decode(str(p), 16000) for p in files])[:int(seconds * 16000)]
+    path = tmp_path / "set.wav"
+    write_audio(path, audio.astype(np.float32), 16000)
+    return path
+
+
+def _booth_config(path, tmp_path, targets, extra: str = ""):
+    path.write_text('[analysis]\nencoder = "features"\n'
+                    + "".join(f'[[osc.targets]]\nhost = "127.0.0.1"\nport = {port}\n' for port in targets)
+                    + f'[history]\npath = "{tmp_path / "history.sqlite"}"\n[osc_in]\nenabled = false\n{extra}')
+
+
+def test_a_reload_that_changes_the_osc_targets_sends_to_the_new_ones(base, tmp_path):
+    """`systemctl reload livedj` after moving the lighting desk's OSC port in config.toml: livedj said
+    "reloaded config.toml and the index", and went on sending every update to the old port only; the
+    new receiver got nothing until a restart (a reload applied `[ranking] top`, not `[osc] targets`)."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    old, new = _Peer(), _Peer()
+    config = tmp_path / "config.toml"
+    _booth_config(config, tmp_path, [old.port])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "livedj", "run", "--input", str(_input(base, tmp_path)), "--json-lines",
+         "--config", str(config), "--index", str(base[0] / "index")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(process.stdout.readline())["seq"] == 0, process.stderr.read()
+        _booth_config(config, tmp_path, [new.port], extra="[ranking]\ntop = 2\n")
+        process.send_signal(signal.SIGHUP)
+        top = []
+        for line in process.stdout:  # the reload is done when the new `top` shows
+            top.append(len(json.loads(line)["suggestions"]))
+            if top[-1] == 2:
+                break
+        for _ in range(3):
+            seq = json.loads(process.stdout.readline())["seq"]
+        time.sleep(0.3)
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=20)
+        old.close()
+        new.close()
+    assert "reloaded" in err and "Traceback" not in err, err
+    assert top[-1] == 2, (top, err)
+    assert seq in new.updates, (new.updates, old.updates)  # before: none at the new port
+    assert max(old.updates) < seq, (old.updates, seq)  # the old target is no longer sent to
