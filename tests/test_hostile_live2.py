@@ -140,3 +140,42 @@ def test_a_reload_that_changes_the_osc_targets_sends_to_the_new_ones(base, tmp_p
     assert top[-1] == 2, (top, err)
     assert seq in new.updates, (new.updates, old.updates)  # before: none at the new port
     assert max(old.updates) < seq, (old.updates, seq)  # the old target is no longer sent to
+
+
+def test_a_record_played_while_the_suggestions_are_paused_is_still_logged(base, tmp_path):
+    """/livedj/pause ("freeze the suggestions") also stopped naming what plays: a record played from
+    start to end while paused was never identified, never in the set log, and was suggested again
+    after /livedj/resume. Paused, the updates still name the decks and log each play; only the
+    suggestions are held back (status "paused", none sent).
+
+    `livedj run --input` as the daemon wires it in this process (a file fed as fast as analysis
+    allows through the ring buffer, the live loop, the real index of the base library)."""
+    from livedj.audio.capture import FileSource
+    from livedj.audio.ringbuffer import RingBuffer
+    from livedj.config import load, override
+    from livedj.engine.daemon import LiveLoop
+    from livedj.engine.loader import load_engine
+    from livedj.engine.session import Pause, Session
+
+    root, config_path = base
+    config = override(load(str(config_path)), {"index": {"path": str(root / "index")}})
+    engine = load_engine(config)
+    assert engine.index.fingerprints is not None
+    path = _input(base, tmp_path, seconds=30.0)  # three records of 10 s
+    by_path = {t.path: t.id for t in engine.tracks.values()}
+    files = sorted(p for p in (root / "lib" / "a").rglob("*") if p.suffix in (".wav", ".flac"))
+    second = by_path[str(files[1])]
+    session = Session()
+    logged = []
+    session.on_played.append(lambda track_id, source, confidence: logged.append(track_id))
+    session.apply(Pause(True))  # the DJ paused the suggestions before the set began
+    ring = RingBuffer(20 * 16000, 16000)
+    loop = LiveLoop(engine, ring, FileSource(ring, str(path), realtime=False), fast=True, session=session,
+                    context_s=max(12.0, config["analysis"]["identify_s"]))
+    loop.start()
+    loop.join(timeout=120)
+    assert loop.finished.is_set() and loop.error is None, loop.error
+    updates = list(loop.history)
+    assert updates and all(u.status == "paused" and u.suggestions == () for u in updates)
+    assert second in logged, logged  # before: [] (nothing named while paused)
+    assert any((u.now_playing or {}).get("track_id") == second for u in updates)
