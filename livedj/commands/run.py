@@ -9,8 +9,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from livedj.commands.run_parts import (make_control, make_mixxx_follower, make_previewer, make_publishers,
-                                       make_session, make_source)
+from livedj.commands.run_parts import (ReloadableOsc, make_control, make_mixxx_follower, make_previewer,
+                                       make_publishers, make_session, make_source)  # noqa: F401 (benchmarks/live.py)
 from livedj.words import plural
 
 if TYPE_CHECKING:  # the engine (numpy, scipy, torch) loads in run_live, not for `livedj --help`
@@ -35,7 +35,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     # a file's sound begins where the file does: its first sound is a record's opening (the key shown uses it)
     engine.listener.hears_stream_start = input_file is not None
     ring, source, description = make_source(config, input_file, fast, device)
-    osc = make_publishers(config, osc_targets)
+    osc = ReloadableOsc(config, osc_targets)  # a reload may change its targets
     from livedj.engine.current import CurrentLibrary
 
     library = CurrentLibrary(engine)  # one id/path lookup for the set log, OSC in and Mixxx, swapped on reload
@@ -46,7 +46,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     control = make_control(config, session, resolve, err, previewer=previewer)
     mixxx = make_mixxx_follower(config, session, resolve)
     loop = LiveLoop(engine, ring, source, window_s=config["audio"]["window_s"], hop_s=config["audio"]["hop_s"],
-                    duration_s=duration, publishers=[osc.publish] if osc else [], fast=fast, session=session,
+                    duration_s=duration, publishers=[osc.publish], fast=fast, session=session,
                     notifier=notifier, context_s=max(12.0, config["analysis"]["identify_s"]))
     library.follow(lambda: loop.pending_engine or loop.engine)  # a reload swaps every lookup with the engine
     loops.append(loop)
@@ -72,7 +72,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
         while not stopping.is_set():
             if reload_requested.wait(0.2):
                 reload_requested.clear()
-                reload(loop, config_path, index_dir, notifier, err)
+                reload(loop, config_path, index_dir, notifier, err, osc=osc)
 
     threading.Thread(target=reloader, daemon=True, name="livedj-reload").start()
 
@@ -83,7 +83,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     previous = {s: signal.signal(s, h) for s, h in handlers.items()} \
         if threading.current_thread() is threading.main_thread() else {}
     info = {"input": description, "encoder": engine.encoder.name, "index_size": engine.index.size,
-            "hop": config["audio"]["hop_s"], "outputs": osc.summary() if osc else "no OSC targets"}
+            "hop": config["audio"]["hop_s"], "outputs": osc.summary()}
     loop.control, loop.setlog = control, setlog  # for the closing summary (OSC-in counts, set-log state)
     started = False  # a loop that never started has no thread to join (its error is the one to report)
     try:
@@ -103,7 +103,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
                 return {**info, "status": loop.status if not loop.finished.is_set() else "stopped",
                         "now_playing": f"{now['artist']} - {now['title']} ({now['confidence']:.0%})" if now else
                         "not in library",
-                        "outputs": osc.summary() if osc else "no OSC targets",
+                        "outputs": osc.summary(),
                         **({"control": control.summary()} if control else {}),
                         **({"set log": setlog.status()} if setlog.status() else {}),
                         "mixxx": mixxx.status() if mixxx else None}  # None: following, or not asked to
@@ -125,8 +125,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
                 part.stop()
         setlog.stop()  # flushes every play logged so far
         _drain(loop, writer, err, log=not json_lines and not show_dashboard, once=True)
-        if osc:
-            osc.close()
+        osc.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
     if loop.error is not None:
@@ -134,8 +133,9 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     return loop
 
 
-def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
-    """SIGHUP: re-read config.toml and the index off the live thread, then hand the new engine over."""
+def reload(loop: LiveLoop, config_path, index_dir, notifier, err, osc: ReloadableOsc | None = None) -> None:
+    """SIGHUP: re-read config.toml and the index off the live thread, then hand the new engine over
+    (and to ``osc`` the config's OSC targets, when they changed)."""
     from livedj.config import ConfigError, load, override, source_path
     from livedj.engine.loader import load_engine
     from livedj.library.index import IndexUnusable
@@ -149,8 +149,11 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err) -> None:
         if index_dir:
             config = override(config, {"index": {"path": index_dir}})
         loop.pending_engine = load_engine(config, reuse=loop.engine)
+        targets = osc.retarget(config) if osc is not None else None  # None: the same targets
         print(f"livedj: reloaded {source_path(config_path)} and the index "
-              f"({plural(loop.pending_engine.index.size, 'track')})", file=err, flush=True)
+              f"({plural(loop.pending_engine.index.size, 'track')})"
+              + (f"; OSC now to {', '.join(targets) or 'no target'}" if targets is not None else ""),
+              file=err, flush=True)
     except (ConfigError, IndexUnusable, StoreError, OSError) as exc:
         print(f"livedj: reload failed, keeping the running config and index: {describe(exc, index_dir)}",
               file=err, flush=True)

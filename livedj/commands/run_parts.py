@@ -60,12 +60,71 @@ def make_source(config: dict, input_file: str | None, fast: bool, device=None):
     return ring, source, f"device {device if device is not None else '(default)'} @ {sample_rate} Hz"
 
 
-def make_publishers(config: dict, extra_targets=()):
-    from livedj.outputs.osc import OscPublisher, parse_target
+def _osc_targets(config: dict, extra_targets=()) -> list:
+    from livedj.outputs.osc import parse_target
 
-    targets = [dict(t) for t in config["osc"]["targets"]]
-    targets += [parse_target(t) for t in extra_targets or ()]
+    return [dict(t) for t in config["osc"]["targets"]] + [parse_target(t) for t in extra_targets or ()]
+
+
+def make_publishers(config: dict, extra_targets=()):
+    from livedj.outputs.osc import OscPublisher
+
+    targets = _osc_targets(config, extra_targets)
     return OscPublisher(targets) if targets else None
+
+
+class ReloadableOsc:
+    """The OSC output of `livedj run`: the config's ``[osc] targets`` plus ``--osc``, which a reload (SIGHUP)
+    may change. The new publisher is made on the reload thread (host names resolved there, off the live
+    path); the analysis thread takes it at its next publish and closes the old one, so no update is sent
+    on a closed socket and none goes to both."""
+
+    def __init__(self, config: dict, extra_targets=()) -> None:
+        import threading
+
+        self.extra = tuple(extra_targets or ())
+        self.targets = _osc_targets(config, self.extra)
+        self.current = make_publishers(config, self.extra)
+        self._pending: list = []  # [publisher or None] once a reload made one
+        self._lock = threading.Lock()  # held only to swap a reference
+
+    def __bool__(self) -> bool:
+        return self.current is not None
+
+    def retarget(self, config: dict) -> list[str] | None:
+        """Send to ``config``'s targets from the next update on: the usable ones ("host:port"); None when
+        they are the ones in use."""
+        targets = _osc_targets(config, self.extra)
+        if targets == self.targets:
+            return None
+        publisher = make_publishers(config, self.extra)
+        with self._lock:
+            self.targets, replaced, self._pending = targets, self._pending, [publisher]
+        for old in replaced:  # a reload before the analysis thread took the one before
+            if old is not None:
+                old.close()
+        return publisher.targets if publisher is not None else []
+
+    def publish(self, update) -> int:
+        if self._pending:
+            with self._lock:
+                taken, self._pending = self._pending, []
+            if taken:
+                old, self.current = self.current, taken[0]
+                if old is not None:
+                    old.close()
+        return self.current.publish(update) if self.current is not None else 0
+
+    def summary(self) -> str:
+        current = self.current
+        return current.summary() if current is not None else "no OSC targets"
+
+    def close(self) -> None:
+        with self._lock:
+            taken, self._pending = self._pending, []
+        for publisher in (self.current, *taken):
+            if publisher is not None:
+                publisher.close()
 
 
 def make_session(config: dict, library, resolve):
@@ -94,8 +153,11 @@ def make_session(config: dict, library, resolve):
         if track is None:  # never a silent loss
             logging.getLogger("livedj").warning("played track id %s is not in the library: not logged", track_id)
             return
-        setlog.log(track.path, title=track.title, artist=track.artist, album=track.album,
-                   duration=track.duration, bpm=track.bpm, key=track.key, source=source, confidence=confidence)
+        # a recording held twice is one record: told as the MP3, then named by the FLAC's id, is one play
+        recording = getattr(track, "recording", None)
+        setlog.log(track.path, same=None if recording is None else ("recording", recording), title=track.title,
+                   artist=track.artist, album=track.album, duration=track.duration, bpm=track.bpm, key=track.key,
+                   source=source, confidence=confidence)
 
     session.on_played.append(log_play)
 

@@ -136,9 +136,6 @@ class Engine:
         laps = Laps()
         session.apply_pending()
         rms_db, peak_db = level_db(audio[-sample_rate:])  # level: the newest second
-        if session.paused:
-            return Update(seq=seq, t=t, suggestions=(), level_db=rms_db, peak_db=peak_db, status="paused",
-                          latency_ms=laps.total_ms())
         sr = self.encoder.sample_rate
         audio = resample(audio, sample_rate, sr)
         # listen + hear: on the second core when live; the stream time lets the match read only the new audio
@@ -151,6 +148,8 @@ class Engine:
         now = self.identify(heard.matches, embedding, audio, session)
         self.follow_key(now)
         laps.lap("identify")
+        if session.paused:  # the suggestions are held back; what plays is still named, and logged once played
+            return replace(self._update(seq, t, embedding, now, [], rms_db, peak_db, laps, session), status="paused")
         # played, skipped, banned, and what is on the deck, under any of their copies' names
         exclude = with_copies(session.excluded(now.on_deck), self.tracks, self.copies)
         if session.pinned is not None and session.pinned in with_copies(frozenset(session.played), self.tracks, self.copies):

@@ -46,7 +46,7 @@ class SetLogWriter:
         self.error: str | None = None
         self.unwritten: list = []  #: (path, fields) of plays not yet on disk, oldest first
         self.repeats = 0  #: plays not logged because they repeated one within ``repeat_s``
-        self._last_logged: dict[str, float] = {}  #: path -> time.monotonic() of its last logged play
+        self._last_logged: dict[object, float] = {}  #: path (or recording) -> time.monotonic() of its last logged play
 
     def start(self) -> None:
         self._thread.start()
@@ -60,18 +60,21 @@ class SetLogWriter:
             return None
         return f"SET LOG FAILING: {self.error}; {plural(len(self.unwritten), 'play')} kept in memory"
 
-    def log(self, path: str, **fields) -> bool:
+    def log(self, path: str, *, same: object = None, **fields) -> bool:
         """Queue one play (see :meth:`History.log_play` for the fields); never blocks.
 
         Returns False when it repeats the same file's play within :attr:`repeat_s` (not logged).
+        ``same``: what makes two plays one record when it is not the file (the recording of a record
+        the library holds twice: the DJ told the MP3, the fingerprints named the FLAC).
         """
         # monotonic: a wall clock stepped back a day would call every replay within that day a repeat
         now = time.monotonic()
-        last = self._last_logged.get(path)
+        key = path if same is None else same
+        last = self._last_logged.get(key)
         if last is not None and now - last < self.repeat_s:
             self.repeats += 1
             return False
-        self._last_logged[path] = now
+        self._last_logged[key] = now
         try:
             self._queue.put_nowait((path, {"at": time.time(), **fields}))
         except Exception:  # a full queue means the disk is gone; counting is all we can do
