@@ -48,8 +48,10 @@ def test_wheel_carries_the_models_and_runs_the_demo_outside_the_checkout(tmp_pat
                              check=True, capture_output=True, text=True).stdout.strip()
     # the dependencies (torch, numpy, ...) from this environment, after the venv's own packages
     (Path(purelib) / "livedj-test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # --ignore-installed: the livedj this environment has (scripts/setup's `pip install -e`) is seen through
+    # the .pth; without it pip said "already installed with the same version" and installed nothing
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",
-                    "-q", str(wheel)], check=True, capture_output=True, text=True)
+                    "--ignore-installed", "-q", str(wheel)], check=True, capture_output=True, text=True)
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
