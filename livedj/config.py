@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from livedj.config_checks import (directory_or_absent, existing_file, expand_path, generic_check, history_span,
-                                  host_or_ip, in_range, one_of, shown, toml_key, udp_port, writable_file)
+from livedj.config_checks import (any_path, directory_or_absent, existing_file, expand_path, generic_check,
+                                  history_span, host_or_ip, in_range, one_of, osc_prefix, shown, toml_key, udp_port,
+                                  writable_file)
 from livedj.dsp import WINDOW_S
 
 #: .webm/.mka: Opus or Vorbis in Matroska (what downloads save); .m4p: iTunes-protected, listed so that a
@@ -124,7 +125,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "mixxx": {
         "follow": Field(bool, False, help="follow what Mixxx plays (its history, read-only) and log it as played"),
-        "database": Field(str, "", help="mixxxdb.sqlite; empty: Mixxx's usual location"),
+        "database": Field(str, "", any_path, help="mixxxdb.sqlite; empty: Mixxx's usual location"),
         "interval_s": Field(float, 2.0, in_range(0.2, 60.0), "how often Mixxx's history is polled"),
     },
     "dashboard": {
@@ -138,7 +139,7 @@ OSC_TARGET_SCHEMA: dict[str, Field] = {
     "port": Field(int, 9000, udp_port),
     "profile": Field(str, "livedj", one_of("livedj", "abletonosc", "touchosc")),
     # profile options (docs/osc.md, docs/ableton.md); None: the profile's own default
-    "prefix": Field(str, None),
+    "prefix": Field(str, None, osc_prefix),
     "track": Field(int, None, in_range(0, 9999)),
     "slots": Field(int, None, in_range(0, 64)),
     "first_slot": Field(int, None, in_range(0, 9999)),
@@ -157,6 +158,12 @@ def _did_you_mean(name: str, known: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _belongs_in(name: str, besides: str | None = None) -> str:
+    """" (it belongs in [table])" when ``name`` is a key of another table than ``besides``."""
+    tables = [f"[{section}]" for section, fields in SCHEMA.items() if name in fields and section != besides]
+    return f" (it belongs in {' or '.join(tables)})" if tables else ""
+
+
 def _check_value(where: str, key: str, value: Any, spec: Field, problems: list[str]) -> Any:
     kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
     message = generic_check(value)
@@ -167,7 +174,10 @@ def _check_value(where: str, key: str, value: Any, spec: Field, problems: list[s
         value = float(value)  # TOML writes 5 for 5.0
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         names = " or ".join(k.__name__ for k in kinds)
-        problems.append(f"{where}: {key}: expected {names}, got {type(value).__name__} {shown(value)}")
+        got = shown(value) if isinstance(value, (list, dict)) else f"{type(value).__name__} {shown(value)}"
+        if key == "osc.targets" and isinstance(value, dict):  # [osc.targets] written for [[osc.targets]]
+            names, got = "[[osc.targets]] tables (two pairs of brackets)", "one table"
+        problems.append(f"{where}: {key}: expected {names}, got {got}")
         return spec.default
     message = spec.check(value) if spec.check else None
     if message:
@@ -208,14 +218,17 @@ def validate(raw: dict[str, Any], where: str = "<config>") -> dict[str, dict[str
     config = defaults()
     for section, values in raw.items():
         if section not in SCHEMA:
-            problems.append(f"{where}: {toml_key(section)}: unknown section{_did_you_mean(section, list(SCHEMA))}")
+            if not isinstance(values, dict) and _belongs_in(section):  # a key above every table
+                problems.append(f"{where}: {toml_key(section)}: a key outside any table{_belongs_in(section)}")
+            else:
+                problems.append(f"{where}: {toml_key(section)}: unknown section{_did_you_mean(section, list(SCHEMA))}")
             continue
         if not isinstance(values, dict):
             problems.append(f"{where}: {section}: expected a [{section}] table, got {shown(values)}")
             continue
         for key, value in values.items():
             if key not in SCHEMA[section]:
-                hint = _did_you_mean(key, list(SCHEMA[section]))
+                hint = _belongs_in(key, section) or _did_you_mean(key, list(SCHEMA[section]))
                 problems.append(f"{where}: {section}.{toml_key(key)}: unknown key{hint}")
                 continue
             config[section][key] = _check_value(where, f"{section}.{key}", value, SCHEMA[section][key], problems)
@@ -284,7 +297,7 @@ def load(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
         path = candidate
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not TOML
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such config file"]) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -318,4 +331,5 @@ def _resolve_paths(config: dict) -> dict:
         config["history"]["path"] = str(xdg_dir("DATA", ".local/share") / "history.sqlite")
     config["history"]["path"] = expand_path(config["history"]["path"])
     config["library"]["paths"] = [expand_path(p) for p in config["library"]["paths"]]
+    config["mixxx"]["database"] = expand_path(config["mixxx"]["database"])  # "": Mixxx's usual place
     return config

@@ -93,6 +93,12 @@ def _path_check(check: Callable[[str], str | None]) -> Callable[[Any], str | Non
 
 
 @_path_check
+def any_path(value: str) -> str | None:
+    """A path that may not exist yet (only an unset ``$VARIABLE`` in it is a problem)."""
+    return None
+
+
+@_path_check
 def existing_file(value: str) -> str | None:
     if value and not os.path.isfile(expand_path(value)):
         return f"no such file: {value!r}" if not os.path.exists(expand_path(value)) else f"not a file: {value!r}"
@@ -139,6 +145,14 @@ def host_or_ip(value: Any) -> str | None:
         value.encode("idna")  # a part empty or over 63 characters raised UnicodeError at start: a traceback
     except UnicodeError:
         return f"not a valid host name (a part empty or over 63 characters): {shown(value)}"
+    return None
+
+
+def osc_prefix(value: Any) -> str | None:
+    """An OSC address prefix: empty, or "/..." without spaces or OSC pattern characters (a trailing "/" is dropped)."""
+    text = value.rstrip("/")
+    if text and (not text.startswith("/") or any(c in text for c in " #*,?[]{}")):
+        return f"OSC prefix must start with '/' and hold no spaces or #*,?[]{{}}, got {shown(value)}"
     return None
 
 

@@ -125,3 +125,59 @@ def test_cli_stops_with_one_line_naming_key_and_file(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip() == f"livedj: config error: {path}: ranking.topp: unknown key (did you mean 'top'?)"
+
+
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    """Windows editors (Notepad) start a UTF-8 file with a BOM: it stopped livedj with
+    "not valid TOML: Invalid statement (at line 1, column 1)", nothing wrong to see on that line."""
+    path = tmp_path / "config.toml"
+    path.write_bytes("\ufeff[ranking]\r\ntop = 3\r\n".encode("utf-8"))
+    assert config.load(path)["ranking"]["top"] == 3
+
+
+def test_a_key_in_the_wrong_table_names_its_table(tmp_path):
+    """``top`` under [audio], or above every table, said only "unknown key" / "unknown section"."""
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(tmp_path, "follow = true\n[audio]\ntop = 3\n[index]\npaths = []\n[ranking]\nhead = ''\n"))
+    assert info.value.problems == [
+        f"{tmp_path / 'config.toml'}: follow: a key outside any table (it belongs in [mixxx])",
+        f"{tmp_path / 'config.toml'}: audio.top: unknown key (it belongs in [ranking])",
+        f"{tmp_path / 'config.toml'}: index.paths: unknown key (it belongs in [library])",
+        f"{tmp_path / 'config.toml'}: ranking.head: unknown key (it belongs in [analysis])",
+    ]
+    with pytest.raises(config.ConfigError) as info:  # a key of two tables names both
+        config.load(write(tmp_path, "[audio]\npath = ''\n"))
+    assert info.value.problems[0].endswith("audio.path: unknown key (it belongs in [index] or [history])")
+
+
+def test_osc_targets_as_a_single_table_says_two_brackets(tmp_path):
+    """``[osc.targets]`` (one pair of brackets) said "expected list, got dict a dict of 2 items"."""
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(tmp_path, "[osc.targets]\nhost = '127.0.0.1'\nport = 9000\n"))
+    (line,) = info.value.problems
+    assert line.endswith("osc.targets: expected [[osc.targets]] tables (two pairs of brackets), got one table")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(tmp_path, "[library]\npaths = {music = '~/Music'}\n"))
+    assert info.value.problems[0].endswith("library.paths: expected list, got a dict of 1 items")
+
+
+def test_an_osc_prefix_the_sender_refuses_is_refused_on_load(tmp_path):
+    """``prefix = "livedj"`` (no leading /) passed the check; `livedj run` then dropped the target
+    with a line naming neither the file nor the key, and sent it nothing all night."""
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(tmp_path, "[[osc.targets]]\nprefix = 'livedj'\n[[osc.targets]]\nprefix = '/a b'\n"))
+    assert [p.split(": ", 2)[1] for p in info.value.problems] == ["osc.targets[0].prefix", "osc.targets[1].prefix"]
+    assert "must start with '/'" in info.value.problems[0]
+    loaded = config.load(write(tmp_path, "[[osc.targets]]\nprefix = '/booth/'\n"))
+    assert loaded["osc"]["targets"][0]["prefix"] == "/booth/"
+
+
+def test_the_mixxx_database_path_expands_like_every_path(tmp_path, monkeypatch):
+    """``database = "~/.mixxx/mixxxdb.sqlite"`` was used literally: Mixxx was never followed
+    ("no such file"), while every other path in the file expands ~ and $VARIABLES."""
+    monkeypatch.setenv("LIVEDJ_TEST_MIXXX", str(tmp_path / "mixxx"))
+    loaded = config.load(write(tmp_path, '[mixxx]\ndatabase = "~/.mixxx/mixxxdb.sqlite"\n'))
+    assert loaded["mixxx"]["database"] == str(Path.home() / ".mixxx" / "mixxxdb.sqlite")
+    loaded = config.load(write(tmp_path, '[mixxx]\ndatabase = "$LIVEDJ_TEST_MIXXX/mixxxdb.sqlite"\n'))
+    assert loaded["mixxx"]["database"] == str(tmp_path / "mixxx" / "mixxxdb.sqlite")
+    assert config.load(write(tmp_path, "[mixxx]\nfollow = true\n"))["mixxx"]["database"] == ""  # Mixxx's own place

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -182,3 +183,38 @@ def test_every_readme_example_is_accepted_by_the_parser(tmp_path, monkeypatch):
         command, comment = line.split()[1], (re.split(r"\s{2,}#", line) + [""])[1]
         for option in re.findall(r"(?<![\w-])--[a-z][a-z-]*", comment):
             assert option in commands[command]._option_string_actions, f"README: livedj {command} {option}"
+
+
+def test_setup_installs_venv_support_and_mends_a_venv_left_without_pip(tmp_path):
+    """scripts/setup (run by scripts/demo and scripts/test) on a fresh Debian/Ubuntu: python3-venv is not
+    installed there, so ``python3 -m venv .venv`` failed ("ensurepip is not available") after making
+    .venv/bin/python; every later run saw that python, skipped the venv and died at ``.venv/bin/pip``,
+    even once python3-venv was installed. Fakes on PATH stand in for dpkg-query and apt-get; a stub
+    ``torch`` and the install stamp keep the real installs out."""
+    checkout, fakes, stub = tmp_path / "checkout", tmp_path / "bin", tmp_path / "stub"
+    (checkout / "scripts").mkdir(parents=True)
+    shutil.copy2(REPO / "scripts" / "setup", checkout / "scripts" / "setup")
+    (checkout / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (stub / "torch").mkdir(parents=True)
+    (stub / "torch" / "__init__.py").write_text("")
+    fakes.mkdir()
+    log = tmp_path / "apt.log"
+    for name, body in {"dpkg-query": 'case "$*" in *python3-venv*) exit 1;; esac; printf "install ok installed"',
+                       "apt-get": f'echo "$*" >> {log}', "sudo": '"$@"'}.items():
+        (fakes / name).write_text(f"#!/bin/sh\n{body}\n")
+        (fakes / name).chmod(0o755)
+    debian = fakes / "python-without-ensurepip"  # Debian's python3 without python3-venv
+    debian.write_text(f'#!/bin/sh\n"{sys.executable}" -m venv --without-pip "$3"\n'
+                      'echo "The virtual environment was not created successfully because ensurepip is not available." >&2\n'
+                      "exit 1\n")
+    debian.chmod(0o755)
+    env = dict(os.environ, PATH=f"{fakes}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(stub))
+    setup = [str(checkout / "scripts" / "setup")]
+    first = subprocess.run(setup, env=dict(env, PYTHON=str(debian)), capture_output=True, text=True, timeout=120)
+    assert first.returncode != 0 and (checkout / ".venv" / "bin" / "python").exists()
+    assert "python3-venv" in log.read_text()  # asked for: the next run has it
+    stamp = __import__("hashlib").sha256((checkout / "pyproject.toml").read_bytes()).hexdigest()
+    (checkout / ".venv" / ".livedj-installed").write_text(stamp + "\n")
+    again = subprocess.run(setup, env=dict(env, PYTHON=sys.executable), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert subprocess.run([str(checkout / ".venv" / "bin" / "pip"), "--version"], capture_output=True).returncode == 0

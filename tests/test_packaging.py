@@ -48,8 +48,10 @@ def test_wheel_carries_the_models_and_runs_the_demo_outside_the_checkout(tmp_pat
                              check=True, capture_output=True, text=True).stdout.strip()
     # the dependencies (torch, numpy, ...) from this environment, after the venv's own packages
     (Path(purelib) / "livedj-test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # --ignore-installed: the livedj this environment has (scripts/setup's `pip install -e`) is seen through
+    # the .pth; without it pip said "already installed with the same version" and installed nothing
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",
-                    "-q", str(wheel)], check=True, capture_output=True, text=True)
+                    "--ignore-installed", "-q", str(wheel)], check=True, capture_output=True, text=True)
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -66,3 +68,30 @@ def test_wheel_carries_the_models_and_runs_the_demo_outside_the_checkout(tmp_pat
     assert run.returncode == 0, run.stderr[-3000:]
     assert '"suggestions"' in run.stdout  # JSON lines with suggestions came out
     assert not (elsewhere / "models").exists() and not any(Path(p).is_relative_to(REPO) for p in where)
+
+
+def test_compiled_kernels_load_where_no_cache_folder_can_be_written(tmp_path):
+    """An installed livedj in a read-only site-packages, run by a user whose home is absent or
+    read-only (systemd/README.md's system user: `sudo -u livedj ... livedj index`): numba had no
+    place for the cache its kernels ask for (``cache=True``) and every command that imports one
+    died at import with "RuntimeError: cannot cache function ...: no locator available".
+
+    ``__pycache__`` made a file and the home and cache under a file: nothing can be created there,
+    not even by root (permissions alone do not stop root)."""
+    package = tmp_path / "src" / "livedj"
+    shutil.copytree(REPO / "livedj", package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for folder in [package, *(p for p in package.rglob("*") if p.is_dir())]:
+        (folder / "__pycache__").write_text("")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "XDG_"))}
+    env.update(PYTHONPATH=str(tmp_path / "src"), HOME=str(blocked / "home"), XDG_CACHE_HOME=str(blocked / "cache"))
+    code = ("import numpy as np, livedj.library.fpvote, livedj.library.fpkeys, livedj.library.fpsame\n"
+            "from livedj.dsp import fpkernels\n"
+            "assert fpkernels.COMPILED\n"
+            "t = np.array([0.0, 0.1, 0.2]); p = np.array([1.0, 3.0, 2.0])\n"
+            "print(fpkernels.window_rank_counts(t, p, 1.0).tolist())\n")
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split("\n")[0] == "[2, 0, 1]"  # compiled and run, not just imported

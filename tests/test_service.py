@@ -186,6 +186,49 @@ def test_readme_system_unit_verifies(tmp_path):
     assert result.returncode == 0 and result.stderr == "", result.stderr
 
 
+def _readme_livedj_commands(text: str) -> list[tuple[str, list[str]]]:
+    """Each livedj command line of the README's ```sh and ```ini blocks: (the line, livedj's arguments),
+    past ``sudo -u USER``, ``VAR=value`` and ``ExecStart=``; also the one ``systemd-run`` starts."""
+    import shlex
+
+    found = []
+    for block in re.findall(r"```(?:sh|ini)\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = re.split(r"\s#", line.strip().removeprefix("ExecStart="))[0]
+            if not line or line.startswith("#"):
+                continue
+            parts: list[list[str]] = [[]]
+            for word in shlex.split(line):
+                if word in ("&&", ";", "|", "&", "||"):
+                    parts.append([])
+                else:
+                    parts[-1].append(word)
+            for words in parts:
+                i = 0
+                while i < len(words) and (words[i] == "sudo" or re.fullmatch(r"[A-Z_]+=\S*", words[i])):
+                    i += 1 if words[i] != "sudo" or words[i + 1:i + 2] != ["-u"] else 3
+                for j, word in enumerate(words):
+                    if word == "$(command -v livedj)" or j == i and (word == "livedj" or word.endswith("/livedj")):
+                        found.append((line, words[j + 1:]))
+                        break
+    return found
+
+
+def test_readme_livedj_commands_are_accepted_by_the_parser():
+    """systemd/README.md's command lines, as written, with the real parser. The system user's
+    `livedj --config /etc/livedj/config.toml index /srv/music` stopped with "invalid choice":
+    --config belongs after the command."""
+    from livedj.cli import build_parser
+
+    found = _readme_livedj_commands((ROOT / "systemd" / "README.md").read_text(encoding="utf-8"))
+    assert len(found) >= 8 and any("--config" in argv for _, argv in found), found
+    for line, argv in found:
+        try:
+            build_parser().parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"systemd/README.md: not accepted: {line}")
+
+
 # -- livedj service ... ---------------------------------------------------------------------------
 def test_cli_service_unit_prints_the_real_executable():
     """Through the console script, as users run it: ExecStart names that very script."""

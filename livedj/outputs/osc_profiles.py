@@ -312,9 +312,12 @@ def check_prefix(prefix: str) -> str:
     ValueError
         When it does not start with "/" or holds spaces or OSC pattern characters.
     """
+    from livedj.config_checks import osc_prefix
+
     prefix = str(prefix).rstrip("/")
-    if prefix and (not prefix.startswith("/") or any(c in prefix for c in " #*,?[]{}")):
-        raise ValueError(f"OSC prefix must start with '/' and hold no spaces or #*,?[]{{}}, got {prefix!r}")
+    problem = osc_prefix(prefix)  # the same check config.toml's osc.targets[].prefix gets on load
+    if problem:
+        raise ValueError(problem)
     return prefix
 
 
