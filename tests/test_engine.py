@@ -65,6 +65,9 @@ def test_session_commands_apply_on_the_analysis_thread_only():
     assert played == [(3, "osc", None)]
     session.apply(Played(6, "identified"))
     assert session.pinned is None  # the target was reached
+    session.apply(Pin(7))
+    session.apply(Ban(7))
+    assert session.pinned is None  # a banned record is no longer the target (it stayed pinned, never shown)
 
 
 def test_lookback_blends_recent_vectors_and_drunk_adds_scaled_noise():

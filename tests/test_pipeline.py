@@ -190,6 +190,9 @@ def test_the_loops_hop_reaches_the_key_smoother(indexed):
         def warm_up(self):
             pass
 
+        def leave(self):
+            self.left = True
+
         def go_live(self, hop_s):
             self.hops.append(hop_s)
 
@@ -212,6 +215,22 @@ def test_the_loops_hop_reaches_the_key_smoother(indexed):
     loop = LiveLoop(first, ring, Source(), window_s=5.0, hop_s=0.5, duration_s=6.0, fast=True)
     loop.run()
     assert first.hops == [0.5] and reloaded.hops == [0.5]
+    assert getattr(first, "left", False) and not getattr(reloaded, "left", False)  # the replaced one lets go
+
+
+def test_an_engine_replaced_by_a_reload_lets_its_helper_thread_go(indexed):
+    """Each SIGHUP reload left the old engine's helper thread (the second core's tempo/key and match) behind."""
+    *_, engine, _ = indexed
+    old = Engine(engine.embedder, engine.index, engine.tracks, NowPlayingTracker(engine.index))
+    old.go_live(1.0)
+    helper = old.helper
+    assert not isinstance(helper, InlineExecutor)
+    helper.submit(lambda: None).result()  # its thread runs
+    threads = list(helper._threads)
+    old.leave()
+    for thread in threads:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in threads)
 
 
 # -- query and rank ---------------------------------------------------------------------------

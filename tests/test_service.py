@@ -333,6 +333,9 @@ def test_live_loop_sends_ready_after_the_first_update_then_watchdog_pings(tmp_pa
         def warm_up(self):
             pass
 
+        def leave(self):
+            self.left = True
+
         def go_live(self, hop_s):
             pass
 

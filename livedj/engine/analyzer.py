@@ -277,6 +277,10 @@ class Engine:
         if isinstance(self.helper, InlineExecutor) and self.index.fingerprints is not None:
             self.helper = ThreadPoolExecutor(1, thread_name_prefix="livedj-listen")
 
+    def leave(self) -> None:
+        """A reload's engine took over: let the helper thread go (one was left behind per reload)."""
+        self.helper.shutdown(wait=False)
+
 
 def warm_up(encoder: Encoder, window_s: float = WINDOW_S) -> None:
     """Pay first-call costs (filterbanks, torch kernels) now, not in the first live updates: on a window of

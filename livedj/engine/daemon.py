@@ -92,6 +92,10 @@ class LiveEngine(Protocol):
         one, and again when a reload's engine takes over)."""
         ...
 
+    def leave(self) -> None:
+        """Another engine took over (a reload): release what only this one used (its helper thread)."""
+        ...
+
     def update(self, audio: np.ndarray, sample_rate: int, *, t: float, seq: int, session: Session) -> Update:
         """Analyse the newest audio (the last ``context_s`` seconds, ending at stream time ``t``)."""
         ...
@@ -240,8 +244,9 @@ class LiveLoop:
                 break
             available = min(context, position)
             if self.pending_engine is not None:  # a reload finished: swap between two updates
-                self.engine, self.pending_engine = self.pending_engine, None
+                old, self.engine, self.pending_engine = self.engine, self.pending_engine, None
                 self.engine.go_live(self.hop_s)
+                old.leave()
             try:
                 audio = self.ring.read(position - available, available)
             except OverwrittenError:  # fell a whole buffer behind: analyse the newest audio instead

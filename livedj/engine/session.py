@@ -144,6 +144,8 @@ class Session:
             self.skipped.add(command.track_id)
         elif isinstance(command, Ban):
             self.banned.add(command.track_id)
+            if self.pinned == command.track_id:
+                self.pinned = None  # never suggested again: no longer the target either
         elif isinstance(command, Pin):
             self.pinned = command.track_id
         elif isinstance(command, Lookback):
