@@ -312,6 +312,12 @@ def test_silence_holds_the_suggestions_of_the_last_music_and_says_so(indexed):
     assert banned not in [s.track_id for s in engine.update(quiet, SR, t=21.0, session=session).suggestions]
     again = engine.update(audio[paths[1]][2 * SR: 14 * SR], SR, t=35.0, session=session)
     assert again.status == "listening" and banned not in [s.track_id for s in again.suggestions]
+    root = indexed[0]
+    config = defaults()
+    config["index"]["path"] = str(root / "index")
+    reloaded = load_engine(config, reuse=engine)  # SIGHUP in a silence: it held nothing (a fresh engine's list)
+    held = reloaded.update(quiet, SR, t=40.0, session=session)
+    assert held.status == "silence" and [s.track_id for s in held.suggestions] == [s.track_id for s in again.suggestions]
 
 
 def test_go_live_moves_listening_to_the_second_core_and_streams_the_embedding(indexed):

@@ -108,8 +108,9 @@ class Engine:
     _query: np.ndarray | None = field(default=None, repr=False)
     #: consecutive updates are hops of one stream (:meth:`go_live`): the fingerprint match reads only the new audio
     streaming: bool = False
-    #: the suggestions of the last window with music in it: held through silence (status "silence")
-    _heard_music: tuple = field(default=(), repr=False)
+    #: the suggestions of the last window with music in it: held through silence (status "silence"), and
+    #: carried over by a reload (livedj.engine.loader)
+    heard_music: tuple = field(default=(), repr=False)
 
     @property
     def encoder(self) -> Encoder:
@@ -160,11 +161,11 @@ class Engine:
         laps.lap("rank")
         update = self._update(seq, t, embedding, now, suggestions, rms_db, peak_db, laps, session)
         if rms_db_of(audio[-int(self.window_s * sr):]) >= SILENCE_DBFS:
-            self._heard_music = tuple(suggestions)
+            self.heard_music = tuple(suggestions)
             return update
         # a pause between records, the DJ on the mic in a quiet room: the suggestions of the last music heard
         # stay (those since played, banned or on the deck left out), not ones "like" the silence
-        held = tuple(s for s in self._heard_music if s.track_id not in exclude)
+        held = tuple(s for s in self.heard_music if s.track_id not in exclude and s.track_id in self.tracks)
         return replace(update, suggestions=held, status="silence")
 
     # -- the stages ------------------------------------------------------------------------

@@ -77,6 +77,7 @@ def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | N
     engine.context = _context(config, index_dir, index.manifest["encoder"])
     if reuse is not None:
         engine.night = reuse.night  # tonight's skips and bans survive a reload
+        engine.heard_music = reuse.heard_music  # and, in a silence, the last music's suggestions
     return engine
 
 
