@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from livedj.config_checks import (any_path, directory_or_absent, existing_file, expand_path, generic_check,
-                                  history_span, host_or_ip, in_range, one_of, osc_prefix, shown, toml_key, udp_port,
-                                  writable_file)
+                                  history_span, host_or_ip, in_range, input_device, one_of, osc_prefix, sample_rate,
+                                  shown, toml_key, udp_port, writable_file)
 from livedj.dsp import WINDOW_S
 
 #: .webm/.mka: Opus or Vorbis in Matroska (what downloads save); .m4p: iTunes-protected, listed so that a
@@ -52,8 +52,8 @@ def span_seconds(value: str) -> float | None:
 
 SCHEMA: dict[str, dict[str, Field]] = {
     "audio": {
-        "device": Field((str, int), "", help="input device name (substring) or index; empty: the system default"),
-        "samplerate": Field(int, 0, in_range(0, 384000), "capture rate in Hz; 0: the device's default"),
+        "device": Field((str, int), "", input_device, "input device name (substring) or index; empty: the system default"),
+        "samplerate": Field(int, 0, sample_rate, "capture rate in Hz; 0: the device's default"),
         "channels": Field(int, 1, in_range(1, 32), "channels to capture (mixed to mono)"),
         "window_s": Field(float, WINDOW_S, in_range(3.0, 30.0), "seconds of audio per analysis window"),
         "hop_s": Field(float, 1.0, in_range(0.1, 30.0), "seconds between updates"),

@@ -28,6 +28,18 @@ def one_of(*choices: str) -> Callable[[Any], str | None]:
     return check
 
 
+def sample_rate(value: Any) -> str | None:
+    """0 (the device's own rate) or a rate an audio device has: a rate of 1 Hz passed and failed at capture."""
+    return None if value == 0 or 8000 <= value <= 384000 else f"must be 0 (the device's default) or 8000-384000 Hz, got {value}"
+
+
+def input_device(value: Any) -> str | None:
+    """A name (any text) or an index, which is never negative (`livedj devices` lists them)."""
+    if isinstance(value, int) and value < 0:
+        return f"a device index is 0 or more (`livedj devices` lists them), got {value}"
+    return None
+
+
 def history_span(value: Any) -> str | None:
     import re
 

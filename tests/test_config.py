@@ -181,3 +181,13 @@ def test_the_mixxx_database_path_expands_like_every_path(tmp_path, monkeypatch):
     loaded = config.load(write(tmp_path, '[mixxx]\ndatabase = "$LIVEDJ_TEST_MIXXX/mixxxdb.sqlite"\n'))
     assert loaded["mixxx"]["database"] == str(tmp_path / "mixxx" / "mixxxdb.sqlite")
     assert config.load(write(tmp_path, "[mixxx]\nfollow = true\n"))["mixxx"]["database"] == ""  # Mixxx's own place
+
+
+def test_a_capture_rate_or_device_index_no_device_has_is_refused_on_load(tmp_path):
+    """``samplerate = 1`` and ``device = -3`` passed the check and failed only when the capture opened."""
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(tmp_path, "[audio]\nsamplerate = 1\ndevice = -3\n"))
+    assert sorted(p.split(": ", 2)[1] for p in info.value.problems) == ["audio.device", "audio.samplerate"]
+    for rate, device in ((0, ""), (8000, 0), (48000, 2), (384000, "pulse")):
+        loaded = config.load(write(tmp_path, f"[audio]\nsamplerate = {rate}\ndevice = {device!r}\n"))
+        assert loaded["audio"]["samplerate"] == rate and loaded["audio"]["device"] == device
