@@ -204,7 +204,7 @@ def test_setup_installs_venv_support_and_mends_a_venv_left_without_pip(tmp_path)
         (fakes / name).write_text(f"#!/bin/sh\n{body}\n")
         (fakes / name).chmod(0o755)
     debian = fakes / "python-without-ensurepip"  # Debian's python3 without python3-venv
-    debian.write_text(f'#!/bin/sh\n"{sys.executable}" -m venv --without-pip "$3"\n'
+    debian.write_text(f'#!/bin/sh\n[ "$1" = -c ] && exec "{sys.executable}" "$@"\n"{sys.executable}" -m venv --without-pip "$3"\n'
                       'echo "The virtual environment was not created successfully because ensurepip is not available." >&2\n'
                       "exit 1\n")
     debian.chmod(0o755)
@@ -218,3 +218,19 @@ def test_setup_installs_venv_support_and_mends_a_venv_left_without_pip(tmp_path)
     again = subprocess.run(setup, env=dict(env, PYTHON=sys.executable), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert subprocess.run([str(checkout / ".venv" / "bin" / "pip"), "--version"], capture_output=True).returncode == 0
+
+
+def test_setup_says_which_python_it_needs(tmp_path):
+    """An older python3 (Ubuntu 22.04's 3.10) went on to fail inside pip with little to go on."""
+    checkout, fakes = tmp_path / "checkout", tmp_path / "bin"
+    (checkout / "scripts").mkdir(parents=True)
+    shutil.copy2(REPO / "scripts" / "setup", checkout / "scripts" / "setup")
+    fakes.mkdir()
+    for name, body in {"dpkg-query": 'printf "install ok installed"',
+                       "python3.10": 'case "$1" in --version) echo "Python 3.10.12";; *) exit 1;; esac'}.items():
+        (fakes / name).write_text(f"#!/bin/sh\n{body}\n")
+        (fakes / name).chmod(0o755)
+    env = dict(os.environ, PATH=f"{fakes}{os.pathsep}{os.environ['PATH']}", PYTHON="python3.10")
+    out = subprocess.run([str(checkout / "scripts" / "setup")], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and not (checkout / ".venv").exists()
+    assert "needs Python 3.11 or newer; python3.10 is Python 3.10.12" in out.stderr, out.stderr
