@@ -65,3 +65,71 @@ def test_playlists_from_an_empty_folder_keep_the_lists_learned_before(library, t
     assert len(_saved_lists(tmp_path / "index")) == 1, "the lists learned before were thrown away"
     said = [ln for ln in (out + err).splitlines() if "no playlists" in ln]
     assert len(said) == 1 and str(tmp_path / "empty") in said[0] and "kept" in said[0], out + err
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory):
+    """Records A (FLAC), its MP3 copy, and B..E; indexed by `livedj index`, which finds the copy
+    (library/copies.py). -> (root, {name: track id}, {name: path})."""
+    import numpy as np
+
+    from livedj.library.store import Store
+    from livedj.synth import render_track
+    from livedj.synth.audio_io import write_audio
+
+    root = tmp_path_factory.mktemp("hostile_fit_copies")
+    sr, audio = 22050, [render_track(spec, 24.0, 22050) for spec in DEMO_TRACKS[:5]]
+    rng = np.random.default_rng(0)
+    files = {"A": ("album/A.flac", audio[0]),
+             "A mp3": ("usb/A.mp3", 0.84 * audio[0] + 0.002 * rng.standard_normal(len(audio[0]))),
+             **{name: (f"album/{name}.flac", a) for name, a in zip("BCDE", audio[1:])}}
+    for name, (path, a) in files.items():
+        (root / "lib" / path).parent.mkdir(parents=True, exist_ok=True)
+        write_audio(root / "lib" / path, np.asarray(a, np.float32), sr, title=name, artist="Synth")
+    code, out, err = index_here(root, root / "lib")
+    assert code == 0, err
+    store = Store(root / "index", readonly=True)
+    tracks = store.tracks()
+    store.close()
+    paths = {name: str(root / "lib" / path) for name, (path, _) in files.items()}
+    ids = {name: next(t.id for t in tracks.values() if t.path == p) for name, p in paths.items()}
+    assert tracks[ids["A mp3"]].recording == tracks[ids["A"]].recording == min(ids["A"], ids["A mp3"])
+    return root, ids, paths
+
+
+def test_the_context_model_hears_a_playlist_and_a_set_through_either_copy(copies, tmp_path):
+    """The DJ's playlists name the FLAC of A (their collection); the booth plays the MP3 off a stick,
+    and the set log names that. The model knew A and its copy as two unrelated records: with the MP3
+    playing the playlists were unused (no context term at all), and with the FLAC playing the record
+    played after the MP3 in the set was not known to follow it."""
+    import time
+
+    from livedj.encoders import encoder_id
+    from livedj.engine.context_term import context_scores
+    from livedj.library.context_update import load_context, update_context
+    from livedj.library.history import History
+    from livedj.library.importers.playlists import Sequence
+
+    root, ids, paths = copies
+    shutil.copytree(root / "index", tmp_path / "index")
+    history = History(str(tmp_path / "history.sqlite"))
+    night = history.start_session(at=time.time() - 3600)
+    for name in ("D", "A mp3", "C"):  # tonight: the MP3 of A, then C
+        history.log_play(night, paths[name], title=name)
+    history.close()
+    lists = [Sequence(f"crate {i}", "playlist", "m3u", (paths["A"], paths["B"], paths[x])) for i, x in enumerate("DE")]
+    model, _ = update_context(tmp_path / "index", encoder_id("features"), lists=lists,
+                              history_path=tmp_path / "history.sqlite")
+    candidates = [ids[n] for n in "BCDE"]
+    titles = {t: n for n, t in ids.items()}
+    for playing in ("A", "A mp3"):
+        got = context_scores(candidates, ids[playing], model, titles=titles)
+        assert got is not None, f"{playing} playing: no context term"
+        scores, reasons = got
+        assert reasons[0] == f"you listed it after {playing} in 2 playlists", (playing, reasons)
+        assert reasons[1] == f"you played it after {playing} once", (playing, reasons)
+        assert scores[0] > scores[3] and scores[1] > scores[3], (playing, scores)
+    # the cached model (the engine's start) answers the same
+    cached, problem = load_context(tmp_path / "index", encoder_id("features"), tmp_path / "history.sqlite")
+    assert problem is None
+    assert context_scores(candidates, ids["A mp3"], cached, titles=titles)[1][0] == reasons[0]
