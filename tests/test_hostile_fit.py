@@ -133,3 +133,23 @@ def test_the_context_model_hears_a_playlist_and_a_set_through_either_copy(copies
     cached, problem = load_context(tmp_path / "index", encoder_id("features"), tmp_path / "history.sqlite")
     assert problem is None
     assert context_scores(candidates, ids["A mp3"], cached, titles=titles)[1][0] == reasons[0]
+
+
+def test_eval_on_a_folder_of_one_label_says_so_instead_of_a_perfect_score(library, tmp_path):
+    """A DJ pointing `livedj eval` at one crate got P@10 1.000 for every encoder and for random
+    neighbours alike, exit 0: a perfect-looking table that measured nothing."""
+    root, lib, paths = library
+    (tmp_path / "crate" / "house").mkdir(parents=True)
+    for p in paths[:3]:
+        shutil.copy(p, tmp_path / "crate" / "house")
+    shutil.copy(paths[3], tmp_path / "crate")  # a loose file: no label
+    config = quiet_config(tmp_path)
+    for extra in ([], ["--protocol", "transductive"], ["--room"]):
+        code, out, err = run_here(["eval", str(tmp_path / "crate"), "--encoders", "features", "--config", str(config),
+                                   *extra])
+        assert code == 1 and "1.000" not in out and not has_traceback(err), (extra, out, err)
+        lines = one_line(err)
+        assert len(lines) == 1 and "'house'" in lines[0] and "at least 2 sub-folders" in lines[0], (extra, err)
+    shutil.copytree(tmp_path / "crate" / "house", tmp_path / "crate" / "techno")  # two labels: measured
+    code, out, err = run_here(["eval", str(tmp_path / "crate"), "--encoders", "features", "--config", str(config)])
+    assert code == 0 and "P@10" in out, err
