@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from livedj.commands.labelled import labelled_files, random_precision, report
+from livedj.commands.labelled import labelled_files, one_label, random_precision, report
 
 if TYPE_CHECKING:  # numpy loads when measuring, not for `livedj --help`
     import numpy as np
@@ -119,6 +119,10 @@ def main(args, config) -> int:
         why = "not a folder" if os.path.exists(args.dir) else "no such folder"
         print(f"livedj eval: {args.dir}: {why} (give a folder with one sub-folder per label, e.g. your crates)",
               file=sys.stderr)
+        return 1
+    labels = {label for _, label in labelled_files(args.dir)}
+    if len(labels) == 1:  # said before any file is decoded
+        print(one_label(args.dir, labels.pop()), file=sys.stderr)
         return 1
     if getattr(args, "room", False):
         from livedj.commands import eval_room

@@ -302,6 +302,17 @@ def update_context(args, config, console, report: Report | None = None) -> int:
         if len(problems) > len(shown):
             console.print(f"  playlists: ... and {plural(len(problems) - len(shown), 'more entry', 'more entries')} skipped; --all-problems "
                           "lists every one", highlight=False)
+        if not lists:  # an empty folder, a stick not mounted: the lists learned before must not be forgotten
+            sources = [*(args.from_rekordbox or ()), *(args.from_traktor or ()), *(args.playlists or ())]
+            if args.from_mixxx is not None:
+                sources.append(args.from_mixxx or "Mixxx's database")
+            saved = (Path(config["index"]["path"]) / FILENAME).exists()
+            console.print(printable(f"no playlists, crates or sets found in {', '.join(map(os.fsdecode, sources))}"
+                                    + ("; the lists learned before are kept" if saved else "")),
+                          highlight=False, markup=False, soft_wrap=True)
+            if not saved:
+                return 0  # as when no list was ever imported
+            lists = None
     from livedj.library.store import StoreError
 
     try:

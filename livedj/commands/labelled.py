@@ -20,6 +20,13 @@ def labelled_files(root: str) -> list[tuple[str, str]]:
     return out
 
 
+def one_label(root: str, label: str) -> str:
+    """The line for a folder whose usable files all carry one label: every neighbour would share it
+    (precision 1.000 for every encoder and for random neighbours alike: nothing measured)."""
+    return (f"livedj eval: {root}: every file is in one sub-folder ({label!r}), so every neighbour shares its "
+            f"label; give at least 2 sub-folders (the labels), e.g. your crates")
+
+
 def random_precision(labels: list[str]) -> float:
     """Expected precision@k of random neighbours (independent of k)."""
     import numpy as np
@@ -43,6 +50,9 @@ def report(args, what: str, measure, print_table) -> int:
         result = measure(lambda i, n, phase=what: bar.update(task, completed=i, total=n, description=phase))
     if result["tracks"] < 2:
         print(f"livedj eval: {args.dir}: need at least 2 audio files in sub-folders (the labels)", file=sys.stderr)
+        return 1
+    if len(result["labels"]) < 2:
+        print(one_label(args.dir, next(iter(result["labels"]))), file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(result, indent=2))

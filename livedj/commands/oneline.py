@@ -11,6 +11,7 @@ import sqlite3
 
 def one_line_errors() -> tuple[type[BaseException], ...]:
     """Exception types whose ``str()`` (through :func:`describe`) is a complete one-line message."""
+    from livedj.adapt.head import HeadError  # a missing or damaged booth head (musicnn-booth): names the file
     from livedj.audio.decode import DecodeError
     from livedj.library.errors import IndexUnusable
     from livedj.library.setlog import SetLogUnusable
@@ -18,8 +19,8 @@ def one_line_errors() -> tuple[type[BaseException], ...]:
     from livedj.library.verify import IndexBusy
     from livedj.library.workers import WorkersFailed
 
-    return (IndexUnusable, StoreError, IndexBusy, WorkersFailed, SetLogUnusable, DecodeError, sqlite3.DatabaseError,
-            OSError)
+    return (IndexUnusable, StoreError, IndexBusy, WorkersFailed, SetLogUnusable, DecodeError, HeadError,
+            sqlite3.DatabaseError, OSError)
 
 
 def describe(exc: BaseException, index_dir: str | os.PathLike | None = None) -> str:

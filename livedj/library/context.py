@@ -71,6 +71,9 @@ class ContextModel:
         ``[a, b]``: playlists listing b right after a.
     stats : dict
         What was learned: lists by kind, tracks covered, the sound map's held-out cosine, seconds.
+    copies : dict
+        Track id -> the track id whose row it shares: a recording the library holds more than once
+        (``Track.recording``) is one record here, whichever copy a list or the set log names.
     """
 
     ids: np.ndarray
@@ -81,6 +84,7 @@ class ContextModel:
     banned: np.ndarray
     stats: dict = field(default_factory=dict)
     listed_after: sp.csr_matrix | None = None
+    copies: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.listed_after is None:
@@ -124,7 +128,8 @@ class ContextModel:
         return unique, np.bincount(inverse, weights=values, minlength=len(unique)).astype(np.float32)
 
     def row(self, track_id: int) -> int | None:
-        return self._row.get(int(track_id))
+        track_id = int(track_id)
+        return self._row.get(self.copies.get(track_id, track_id))
 
     @property
     def empty(self) -> bool:
@@ -143,7 +148,8 @@ class ContextModel:
                  shared_data=self.shared.data, shared_indices=self.shared.indices, shared_indptr=self.shared.indptr,
                  after_data=self.played_after.data, after_indices=self.played_after.indices,
                  after_indptr=self.played_after.indptr, listed_data=self.listed_after.data,
-                 listed_indices=self.listed_after.indices, listed_indptr=self.listed_after.indptr, stats=np.frombuffer(json.dumps(self.stats).encode(), np.uint8))
+                 listed_indices=self.listed_after.indices, listed_indptr=self.listed_after.indptr,
+                 copies=np.asarray(sorted(self.copies.items()), np.int64).reshape(-1, 2), stats=np.frombuffer(json.dumps(self.stats).encode(), np.uint8))
         atomic_write(path, lambda f: f.write(buf.getvalue()))
 
     @classmethod
@@ -155,8 +161,9 @@ class ContextModel:
             shared = sp.csr_matrix((z["shared_data"], z["shared_indices"], z["shared_indptr"]), shape=(n, n))
             after = sp.csr_matrix((z["after_data"], z["after_indices"], z["after_indptr"]), shape=(n, n))
             listed = sp.csr_matrix((z["listed_data"], z["listed_indices"], z["listed_indptr"]), shape=(n, n))
+            copies = {int(a): int(b) for a, b in z["copies"]} if "copies" in z.files else {}
             return cls(z["ids"], z["vectors"], z["learned"], shared, after, z["banned"],
-                       json.loads(bytes(z["stats"]).decode()), listed)
+                       json.loads(bytes(z["stats"]).decode()), listed, copies)
 
 
 def _chunks(ids: list[int], size: int = CHUNK):
@@ -285,8 +292,25 @@ def apply_sound_map(w: np.ndarray, audio: np.ndarray) -> np.ndarray:
     return np.divide(y, norm, out=np.zeros_like(y), where=norm > 0).astype(np.float32)
 
 
+def fold_copies(sequences, copies: dict[int, int]) -> list:
+    """``sequences`` with every copy of a recording named by one id (``copies``: track id -> that id)."""
+    from dataclasses import replace
+
+    if not copies:
+        return list(sequences)
+    one = lambda t: copies.get(t, t)  # noqa: E731
+    return [replace(s, ids=tuple(map(one, s.ids)), banned=tuple(map(one, s.banned)),
+                    skipped=tuple((p if p == -1 else one(p), one(t)) for p, t in s.skipped)) for s in sequences]
+
+
+def copies_of(tracks) -> dict[int, int]:
+    """Track id -> its recording, for the copies that are not the recording's own id (``Store.tracks()``)."""
+    return {int(t): int(r) for t, track in dict(tracks).items()
+            if (r := getattr(track, "recording", None)) is not None and int(r) != int(t)}
+
+
 def build(sequences, audio: dict[int, np.ndarray] | None = None, *, track_ids=None,
-          params: Params = Params()) -> ContextModel:
+          params: Params = Params(), copies: dict[int, int] | None = None) -> ContextModel:
     """Learn the context model from the DJ's lists (and map sound -> context for the rest).
 
     Parameters
@@ -298,13 +322,18 @@ def build(sequences, audio: dict[int, np.ndarray] | None = None, *, track_ids=No
     track_ids : iterable of int, optional
         Every library track; default: those in ``audio`` and in the lists.
     params : Params
+    copies : dict, optional
+        Track id -> its recording (:func:`copies_of`): every copy is that one record, in the lists,
+        the set log and the model's rows (:meth:`ContextModel.row`).
     """
     began = time.perf_counter()
     audio = audio or {}
+    copies = {int(t): int(r) for t, r in (copies or {}).items() if int(t) != int(r)}
+    sequences = fold_copies(sequences, copies)
     banned_ids = {b for s in sequences for b in s.banned}
     ids = set(track_ids) if track_ids is not None else set(audio)
     ids |= {t for s in sequences for t in s.ids}
-    ids = np.asarray(sorted(ids), dtype=np.int64)
+    ids = np.asarray(sorted(ids - set(copies)), dtype=np.int64)
     row = {int(t): i for i, t in enumerate(ids.tolist())}
     n = len(ids)
     usable = [s for s in sequences if s.ids]
@@ -345,7 +374,7 @@ def build(sequences, audio: dict[int, np.ndarray] | None = None, *, track_ids=No
                                                             for t in ids[missing]]))
             stats["predicted"] = int(len(missing))
     stats["seconds"] = round(time.perf_counter() - began, 3)
-    return ContextModel(ids, vectors, learned, shared, after, banned, stats, listed)
+    return ContextModel(ids, vectors, learned, shared, after, banned, stats, listed, copies)
 
 
 def empty_model() -> ContextModel:

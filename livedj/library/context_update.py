@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from livedj.library import sequences as seqstore
-from livedj.library.context import ContextModel, Params, build
+from livedj.library.context import ContextModel, Params, build, copies_of
 
 MODEL_FILE = "context.npz"
 
@@ -107,7 +107,7 @@ def update_context(index_dir, encoder: str, *, lists=None, history_path=None, pa
         except Exception as exc:  # a damaged set log must not stop indexing: reported, left out
             report.problems.append((os.fsdecode(history_path), f"set log unreadable: {exc}; left out"))
     key = cache_key(index_dir, encoder, history_path)
-    model = build(resolved + sets, audio, track_ids=tracks, params=params)
+    model = build(resolved + sets, audio, track_ids=tracks, params=params, copies=copies_of(tracks))
     model.stats["key"] = key
     model.save(Path(index_dir) / MODEL_FILE)
     report.stats = model.stats
@@ -142,7 +142,7 @@ def load_context(index_dir, encoder: str, history_path=None) -> tuple[ContextMod
             resolved, _ = seqstore.load(index_dir, ids)
             raw, _ = read_set_log(history_path) if history_path else ([], [])
             sets, _ = seqstore.resolve(raw, ids)
-            model = build(resolved + sets, audio, track_ids=tracks)
+            model = build(resolved + sets, audio, track_ids=tracks, copies=copies_of(tracks))
         except Exception as inner:
             return None, f"context model unavailable: {inner}"
         return (None if model.empty else model), f"{cached}: not written ({exc.strerror or exc}); built in memory"
