@@ -40,6 +40,15 @@ def test_rebuild_replaces_atomically_and_removes_old_generation(tmp_path):
     assert index.load(tmp_path).size == 50
 
 
+def test_a_projection_named_by_digits_is_not_a_generation(tmp_path):
+    """projection-<id>.npz is named by 12 hex digits of a hash; an id of decimal digits alone (1 in ~280) made the next
+    build's generation jump to it."""
+    build(tmp_path, seed=0)
+    (tmp_path / "projection-339443733309.npz").write_bytes(b"")
+    _, second = build(tmp_path, n=50, seed=1)
+    assert second["generation"] == 2
+
+
 def test_truncated_file_is_refused_before_annoy_sees_it(tmp_path):
     _, manifest = build(tmp_path)
     path = tmp_path / manifest["beginnings"]["file"]

@@ -93,7 +93,9 @@ def _next_generation(directory: Path) -> int:
         last = read_manifest(directory).get("generation", 0)
     except IndexUnusable:
         last = 0
-    used = [int(m.group(1)) for p in directory.iterdir() if (m := re.match(r"[a-z]+-(\d+)\.", p.name))]
+    # projection-<id>.npz is named by its content's hash, not a generation: an id of digits alone made the
+    # next generation jump to it (beginnings-339443733309.ann)
+    used = [int(m.group(1)) for p in directory.iterdir() if (m := re.match(r"(?!projection-)[a-z]+-(\d+)\.", p.name))]
     return max([last if isinstance(last, int) else 0, *used]) + 1
 
 
