@@ -155,7 +155,8 @@ def print_report(report: Report, console: Console, limit: int | None = PROBLEM_L
     from livedj.library.track_analysis import SILENT
 
     silent = sum(SILENT in reason for _, reason in report.skipped)
-    console.print(f"[bold]indexed {report.indexed}[/] · unchanged {report.unchanged} · "
+    moved = f"moved {len(report.moved)} (kept their analysis) · " if report.moved else ""
+    console.print(f"[bold]indexed {report.indexed}[/] · unchanged {report.unchanged} · {moved}"
                   f"skipped {len(report.skipped) + len(report.missing)}" + (f" ({silent} silent)" if silent else "") +
                   # a BPM of "fast" skips a field, not the file: counted apart ("skipped 50,000" read as every file)
                   (f" · {plural(n_dj, 'entry or field', 'entries or fields')} of the DJ's software unused" if (n_dj := sum(
@@ -167,6 +168,10 @@ def print_report(report: Report, console: Console, limit: int | None = PROBLEM_L
 
     for line in summary(report.relocated):
         console.print(Text.assemble(("  relocated ", "cyan"), printable(line)), soft_wrap=True)
+    if report.moves_unsure:  # said, so the DJ knows why a record moved was analysed again
+        console.print(Text.assemble(("  moved ", "cyan"), printable(
+            f"{plural(len(report.moves_unsure), 'file')} analysed as new: each is one of several files that could be a "
+            f"record gone from its folder (copies of it?), e.g. {report.moves_unsure[0]}")), soft_wrap=True)
     for line in missing_lines(report.missing, limit):
         console.print(Text.assemble(("  skipped ", "yellow"), printable(line)), soft_wrap=True)
     for path, reason in report.skipped:

@@ -32,7 +32,10 @@ class CurrentLibrary:
         engine = self._current()
         cached, by_path = self._cache  # one tuple: a reader never sees one engine's tracks with another's paths
         if cached is not engine:
-            by_path = {t.path: t.id for t in engine.tracks.values()}
+            # a set log's play, or a deck, naming where a record was before it moved is that record
+            # (library/moves.py); a file's own path wins
+            by_path = {p: t.id for t in engine.tracks.values() for p in getattr(t, "moved_from", ())}
+            by_path.update((t.path, t.id) for t in engine.tracks.values())
             self._cache = (engine, by_path)
         return engine, by_path
 

@@ -93,7 +93,7 @@ def update_context(index_dir, encoder: str, *, lists=None, history_path=None, pa
     ids = seqstore.path_ids(tracks)
     if lists is not None:
         resolved, report.imported = seqstore.resolve(lists, ids, moved=moved, maps=maps)
-        seqstore.save(index_dir, resolved, {tid: key for key, tid in ids.items()})
+        seqstore.save(index_dir, resolved, seqstore.current_paths(tracks))
     else:
         resolved, problem = seqstore.load(index_dir, ids)
         if problem:

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 from livedj.dsp import WINDOW_S
 from livedj.encoders.base import Encoder
-from livedj.library import verify
+from livedj.library import moves, verify
 from livedj.library.rekey import rekey
 from livedj.library.scan import FoundFile, MissingFile, scan_with_imported
 from livedj.library.store import display_path, encode_path
@@ -32,6 +32,8 @@ class Report:
     skipped: list[tuple[str, str]] = field(default_factory=list)  #: (path, reason)
     missing: list[MissingFile] = field(default_factory=list)  #: listed by the DJ's software, not here (not in skipped)
     relocated: list = field(default_factory=list)  #: relocate.Moved: listed elsewhere, found here by name or path map
+    moved: list = field(default_factory=list)  #: moves.Move: files moved since the last run, their analysis kept
+    moves_unsure: list[str] = field(default_factory=list)  #: new files analysed: more than one could be a gone row's
     seconds: float = 0.0
     index_items: int = 0
     index_dir: str = ""
@@ -147,12 +149,6 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         # no manifest and nothing stored: a new index (a first run), built, not "repaired"
         new = not known and not os.path.lexists(os.path.join(index_dir, verify.MANIFEST))
         window_cache = vector_fit.load_windows(index_dir, enc_id, settings.beginning_s)
-        damaged = _damaged(store, window_cache, enc_id, encoder_dim(settings.segment_encoder, settings.head))
-        foreign = _foreign_segments(store, index_dir, enc_id, encoder_id(settings.segment_encoder, settings.head),
-                                    encoder_dim(settings.segment_encoder, settings.head))
-        # indexed with segment_hop_s = 0, now on: else never identified, their copies never found
-        bare = {bytes(r) for r, in store.db.execute("SELECT path FROM tracks WHERE status = 'ok' AND encoder = ? AND "
-                                                    "segments IS NULL", (enc_id,))} if settings.segment_hop_s > 0 else set()
         roots = [os.fsdecode(r) for r in roots]
         # "" (an unset shell variable) is not the current folder: whatever is under it would be indexed
         problems: list[tuple[str, str]] = [("''", "an empty path (not the current folder)") for r in roots if not r]
@@ -164,7 +160,20 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             if why == "no such folder" and (n := sum(k.startswith(encode_path(os.path.join(p, ""))) for k in known)):
                 why += f" (its {n} indexed tracks are kept: a drive not plugged in?)"
             report.skipped.append((display_path(encode_path(p)), why))
+        # files that vanished from the scanned folders leave the index, unless they moved: one row, its
+        # analysis kept (put under the new path before anything below looks rows up by path)
+        gone = moves.gone_rows(known, found, roots, problems, aliases)
+        moved = moves.find_moves(store, gone, (f for f in found if encode_path(f.path) not in known))
+        moves.apply_moves(store, moved.moves, known, window_cache)
+        report.moved, report.moves_unsure, gone = moved.moves, moved.unsure, gone - {m.old for m in moved.moves}
+        damaged = _damaged(store, window_cache, enc_id, encoder_dim(settings.segment_encoder, settings.head))
+        foreign = _foreign_segments(store, index_dir, enc_id, encoder_id(settings.segment_encoder, settings.head),
+                                    encoder_dim(settings.segment_encoder, settings.head))
+        # indexed with segment_hop_s = 0, now on: else never identified, their copies never found
+        bare = {bytes(r) for r, in store.db.execute("SELECT path FROM tracks WHERE status = 'ok' AND encoder = ? AND "
+                                                    "segments IS NULL", (enc_id,))} if settings.segment_hop_s > 0 else set()
         todo: list[FoundFile] = []
+        moved_to = {encode_path(m.new) for m in report.moved}
         for f in found:
             old = known.get(encode_path(f.path))
             # a file stored without cached windows (an older livedj, or a run killed before the build)
@@ -183,21 +192,11 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                 if old[2] == "error":
                     report.skipped.append((display_path(encode_path(f.path)), f"{old[4]} (unchanged since it failed)"))
                 else:
-                    report.unchanged += 1
+                    report.unchanged += encode_path(f.path) not in moved_to  # counted apart: moved
                     if f.path in dj:  # the DJ software's analysis may have changed: cheap to refresh
                         store.set_dj_analysis(f.path, dj[f.path])
             else:
                 todo.append(f)
-        # files that vanished from the scanned folders leave the index; a root that is not there (a
-        # drive not plugged in) or a folder that could not be read says nothing about its files: kept
-        seen = {encode_path(f.path) for f in found}
-        present = [r for r in roots if os.path.exists(r)]  # a link to an unplugged drive: not there
-        prefixes = tuple(encode_path(os.path.join(r, "")) for r in present)
-        root_files = {encode_path(r) for r in present}
-        unread = tuple(encode_path(os.path.join(p, "")) for p, why in problems if why.startswith("cannot read folder"))
-        gone = {p for p in known if p not in seen and (p.startswith(prefixes) or p in root_files)
-                and not p.startswith(unread)}
-        gone |= {p for p in map(encode_path, aliases) if p in known}  # stored under a link's name before
         report.removed = store.remove(gone)
         progress("scan", 0, len(todo), "")
         by_path = {f.path: f for f in todo}
@@ -212,7 +211,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
                           segment_hop=settings.segment_hop_s if result.segments is not None else None,
                           landmarks=result.landmarks,
                           fingerprint_params=current_params() if result.landmarks is not None else None,
-                          segment_encoder=encoder_id(settings.segment_encoder, settings.head))
+                          segment_encoder=encoder_id(settings.segment_encoder, settings.head),
+                          head_hash=moves.head_hash(f.path))
                 store.set_key_analysis(f.path, result.key_confidence if result.key_source == "audio" else None,
                                        result.key_end, result.key_end_confidence, key_analysis=current_analysis())
                 report.indexed += 1
@@ -258,6 +258,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             progress("build", 1, 1, "")
         else:
             report.index_items = annoy_index.read_manifest(index_dir)["items"]
+            if report.moved:  # the index holds ids (unchanged), the window cache paths: saved re-keyed
+                vector_fit.save_windows(index_dir, window_cache, enc_id, settings.beginning_s)
         from livedj.library.copies import find_in_index
 
         try:  # after the build: today's fingerprints

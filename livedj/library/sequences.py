@@ -66,8 +66,16 @@ def path_key(path: str) -> bytes:
 
 
 def path_ids(tracks) -> dict[bytes, int]:
-    """``{path_key: id}`` for the store's tracks (``Store.tracks()``)."""
-    return {path_key(t.path): tid for tid, t in tracks.items()}
+    """``{path_key: id}`` for the store's tracks (``Store.tracks()``), under their paths and the paths
+    they were indexed under before they moved (``Track.moved_from``, library/moves.py: the set log's
+    plays and the DJ's lists written before a move still name the track); a file's own path wins."""
+    former = {path_key(p): tid for tid, t in tracks.items() for p in getattr(t, "moved_from", ())}
+    return former | {path_key(t.path): tid for tid, t in tracks.items()}
+
+
+def current_paths(tracks) -> dict[int, bytes]:
+    """``{id: path_key}`` of the store's tracks under their paths now (for :func:`save`)."""
+    return {tid: path_key(t.path) for tid, t in tracks.items()}
 
 
 def resolve(sequences, ids_by_path: dict[bytes, int], *, max_examples: int = 20, moved: dict[str, str] | None = None,

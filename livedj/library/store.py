@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS tracks (
 CREATE TABLE IF NOT EXISTS copy_pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, a_at REAL NOT NULL,
     b_at REAL NOT NULL, shift_s REAL, covered REAL, PRIMARY KEY (a, b));
 CREATE TABLE IF NOT EXISTS copy_searched (track_id INTEGER PRIMARY KEY, indexed_at REAL NOT NULL);
+-- files moved or renamed (library/moves.py): a path a row was stored under before, so that the set
+-- log's plays written under it still name the row
+CREATE TABLE IF NOT EXISTS moves (path BLOB PRIMARY KEY, track_id INTEGER NOT NULL, moved_at REAL NOT NULL);
 """
 #: columns added after schema 1 (ALTER TABLE on open, so older stores keep working): name -> type.
 #: ``key_analysis`` and ``fingerprint_params``: the analysis (rekey.current_analysis) and fingerprint
@@ -55,7 +58,9 @@ _ADDED_COLUMNS = {"landmarks": "BLOB",  # after 8680078's stores (fingerprints c
                   "key_confidence": "REAL", "key_end": "INTEGER", "key_end_confidence": "REAL",
                   "key_analysis": "TEXT", "fingerprint_params": "TEXT",
                   # the segment vectors' encoder (NULL: an older livedj's row, the manifest says)
-                  "segment_encoder": "TEXT"}
+                  "segment_encoder": "TEXT",
+                  # the first 64 kB hashed (library/moves.py): a file moved is told by its content
+                  "head_hash": "TEXT"}
 
 
 def encode_path(path: str | os.PathLike | bytes) -> bytes:
@@ -88,6 +93,9 @@ class Track:
     #: the recording this file holds when the library holds it more than once (the lowest track id of
     #: its copies, library/copies.py); None: no copy known
     recording: int | None = None
+    #: the paths (os.fsdecode form) this file was indexed under before it moved (library/moves.py):
+    #: the set log's plays written under them are plays of this track
+    moved_from: tuple[str, ...] = ()
 
 
 def _landmarks_blob(landmarks: tuple[np.ndarray, np.ndarray] | None) -> bytes | None:
@@ -176,11 +184,12 @@ class Store:
             encoder: str | None = None, vector: np.ndarray | None = None,
             segments: np.ndarray | None = None, segment_hop: float | None = None,
             landmarks: tuple[np.ndarray, np.ndarray] | None = None, fingerprint_params: str | None = None,
-            segment_encoder: str | None = None) -> None:
+            segment_encoder: str | None = None, head_hash: str | None = None) -> None:
         """Insert or replace one file's row and commit (so a crash loses at most this file).
 
         ``fingerprint_params``: what made ``landmarks`` (None: unknown). What made the key is recorded
         by :meth:`set_key_analysis`, with the rest of the key analysis: until then it is unknown.
+        ``head_hash``: :func:`livedj.library.moves.head_hash` of the file (its move is told by it).
         """
         tags = tags or {}
         blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
@@ -189,8 +198,8 @@ class Store:
         self.db.execute(
             """INSERT INTO tracks (path, size, mtime_ns, status, error, title, artist, album, duration,
                                    bpm, bpm_source, key, key_source, start_s, encoder, vector, segment_hop,
-                                   segments, landmarks, indexed_at, fingerprint_params, segment_encoder)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                                   segments, landmarks, indexed_at, fingerprint_params, segment_encoder, head_hash)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,
                  status=excluded.status, error=excluded.error, title=excluded.title, artist=excluded.artist,
                  album=excluded.album, duration=excluded.duration, bpm=excluded.bpm,
@@ -198,12 +207,16 @@ class Store:
                  start_s=excluded.start_s, encoder=excluded.encoder, vector=excluded.vector,
                  segment_hop=excluded.segment_hop, segments=excluded.segments, landmarks=excluded.landmarks,
                  indexed_at=excluded.indexed_at, key_analysis=NULL,
-                 fingerprint_params=excluded.fingerprint_params, segment_encoder=excluded.segment_encoder""",
+                 fingerprint_params=excluded.fingerprint_params, segment_encoder=excluded.segment_encoder,
+                 head_hash=excluded.head_hash""",
             (encode_path(path), size, mtime_ns, status, error, tags.get("title"), tags.get("artist"),
              tags.get("album"), tags.get("duration"), bpm, bpm_source, key, key_source, start_s, encoder,
              blob, segment_hop, seg_blob, fp_blob, time.time(), fingerprint_params,
-             segment_encoder if segments is not None else None),
+             segment_encoder if segments is not None else None, head_hash),
         )
+        # a path a row moved away from names this file now: its plays are taken for this one (a play
+        # names a path, and the path's own file wins wherever paths are mapped to ids anyway)
+        self.db.execute("DELETE FROM moves WHERE path = ?", (encode_path(path),))
         self.db.commit()
 
     def set_landmarks(self, track_id: int, landmarks: tuple[np.ndarray, np.ndarray] | None,
@@ -229,9 +242,34 @@ class Store:
     def remove(self, raw_paths: Iterable[bytes]) -> int:
         n = 0
         for raw in raw_paths:
+            # its former paths go with it: SQLite may give its id to the next file stored
+            self.db.execute("DELETE FROM moves WHERE track_id IN (SELECT id FROM tracks WHERE path = ?)", (raw,))
             n += self.db.execute("DELETE FROM tracks WHERE path = ?", (raw,)).rowcount
         self.db.commit()
         return n
+
+    def record_move(self, track_id: int, old: bytes, new: str, head_hash: str | None) -> None:
+        """Give row ``track_id`` (stored under ``old``) the path ``new``, keeping everything analysed, and
+        remember ``old`` as one of its former paths (library/moves.py). The caller commits.
+
+        ``head_hash``: the moved file's, kept where the row had none (an older livedj's row).
+        """
+        raw = encode_path(new)
+        self.db.execute("UPDATE tracks SET path = ?, head_hash = COALESCE(head_hash, ?) WHERE id = ?",
+                        (raw, head_hash, int(track_id)))
+        self.db.execute("INSERT OR REPLACE INTO moves (path, track_id, moved_at) VALUES (?, ?, ?)",
+                        (bytes(old), int(track_id), time.time()))
+        self.db.execute("DELETE FROM moves WHERE path = ?", (raw,))  # moved back: its own path again
+
+    def moved_from(self) -> dict[int, list[str]]:
+        """Track id -> the paths (os.fsdecode form) it was stored under before it moved; {} for a store
+        made before moves were followed."""
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'moves'").fetchone() is None:
+            return {}
+        out: dict[int, list[str]] = {}
+        for raw, track_id in self.db.execute("SELECT path, track_id FROM moves ORDER BY moved_at"):
+            out.setdefault(track_id, []).append(os.fsdecode(bytes(raw)))
+        return out
 
     # -- reading --------------------------------------------------------------------------
     def vectors(self, encoder: str) -> Iterator[tuple[int, np.ndarray]]:
@@ -347,6 +385,9 @@ class Store:
         for track_id, recording in self.recordings().items():
             if track_id in out:
                 out[track_id].recording = recording
+        for track_id, paths in self.moved_from().items():
+            if track_id in out:
+                out[track_id].moved_from = tuple(paths)
         return out
 
     def errors(self) -> list[tuple[str, str]]:
