@@ -182,3 +182,25 @@ def test_file_source_error_mid_stream_is_kept(tmp_path, monkeypatch):
     assert src.done.wait(10)
     assert ring.written == 100
     assert src.error and "corrupt frame" in src.error and "ok.wav" in src.error
+
+
+@pytest.mark.audio
+def test_device_name_matching_two_inputs_is_one_line_and_not_waited_for(virtual_mic):
+    """`[audio] device = "ALSA"` matches both "pulse, ALSA" and "default, ALSA": the message was three lines
+    (sounddevice lists the matches on lines of their own) and `livedj run` then waited for ever for a
+    device that more waiting never makes unique."""
+    from livedj.audio.capture import AmbiguousDeviceError
+    from livedj.commands.run_parts import make_source
+    from livedj.config import defaults
+
+    with pytest.raises(AmbiguousDeviceError) as info:
+        MicSource.default_samplerate("ALSA")
+    assert "\n" not in str(info.value) and "pulse" in str(info.value) and "default" in str(info.value)
+    mic = MicSource(RingBuffer(SR, SR), device="ALSA")
+    with pytest.raises(AmbiguousDeviceError) as info:
+        mic.start()
+    assert "\n" not in str(info.value) and mic.error == str(info.value)
+    config = defaults()
+    config["audio"]["device"] = "ALSA"  # the service's config, not typed: an absent device is waited for
+    with pytest.raises(AmbiguousDeviceError):
+        make_source(config, None, False)
