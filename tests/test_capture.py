@@ -182,3 +182,42 @@ def test_file_source_error_mid_stream_is_kept(tmp_path, monkeypatch):
     assert src.done.wait(10)
     assert ring.written == 100
     assert src.error and "corrupt frame" in src.error and "ok.wav" in src.error
+
+
+@pytest.mark.audio
+def test_device_name_matching_two_inputs_is_one_line_and_not_waited_for(virtual_mic):
+    """`[audio] device = "ALSA"` matches both "pulse, ALSA" and "default, ALSA": the message was three lines
+    (sounddevice lists the matches on lines of their own) and `livedj run` then waited for ever for a
+    device that more waiting never makes unique."""
+    from livedj.audio.capture import AmbiguousDeviceError
+    from livedj.commands.run_parts import make_source
+    from livedj.config import defaults
+
+    with pytest.raises(AmbiguousDeviceError) as info:
+        MicSource.default_samplerate("ALSA")
+    assert "\n" not in str(info.value) and "pulse" in str(info.value) and "default" in str(info.value)
+    mic = MicSource(RingBuffer(SR, SR), device="ALSA")
+    with pytest.raises(AmbiguousDeviceError) as info:
+        mic.start()
+    assert "\n" not in str(info.value) and mic.error == str(info.value)
+    config = defaults()
+    config["audio"]["device"] = "ALSA"  # the service's config, not typed: an absent device is waited for
+    with pytest.raises(AmbiguousDeviceError):
+        make_source(config, None, False)
+
+
+def test_devices_lists_names_with_brackets_as_they_are(monkeypatch, capsys):
+    """`livedj devices` handed names to rich as markup: "USB Audio [hw:1,0]" printed as "USB Audio", so the
+    name a DJ copied into `[audio] device` was wrong. Mocked list: PortAudio's names here are the fixed
+    "pulse" and "default" of the virtual mic, and no device with brackets in its name can be made."""
+    import livedj.audio.capture as capture
+    from livedj.commands import devices
+
+    monkeypatch.setattr(capture, "list_input_devices", lambda: [
+        {"index": 3, "name": "USB Audio [hw:1,0]", "channels": 2, "default_samplerate": 48000.0, "is_default": True},
+        {"index": 4, "name": "Mixer [bold]B[/bold]", "channels": 2, "default_samplerate": 44100.0,
+         "is_default": False}])
+    monkeypatch.setenv("COLUMNS", "120")
+    assert devices.main(None, {}) == 0
+    out = capsys.readouterr().out
+    assert "USB Audio [hw:1,0]" in out and "Mixer [bold]B[/bold]" in out

@@ -229,3 +229,65 @@ def test_a_doubtful_tempo_says_so():
     sure = text_of(Dashboard().render(make_update(live_bpm=124.0, live_bpm_confidence=0.6), INFO), 100)
     assert "117.0 BPM" in doubtful and "doubtful" in doubtful
     assert "124.0 BPM" in sure and "doubtful" not in sure
+
+
+def test_paused_says_so_and_still_names_the_record():
+    """A paused update (/livedj/pause) has no suggestions: the table said "no suggestions for this window",
+    as if the library had nothing for the record, and nothing told the DJ they were paused."""
+    now = {"track_id": 1, "path": "/m/x.flac", "title": "Playing Now", "artist": "DJ A", "confidence": 0.9}
+    for width in (40, 80, 120):
+        text = text_of(Dashboard().render(make_update(titles=(), status="paused", now_playing=now), INFO), width)
+        assert "suggestions paused" in text and "no suggestions for this window" not in text, text
+        assert "DJ A – Playing Now" in text and "● paused" in text
+
+
+def test_record_names_without_artist_or_title():
+    """An empty or missing artist showed "None – Title" (now playing) or " – Title" (a deck)."""
+    now = {"track_id": 1, "path": "/m/x.flac", "title": "Playing Now", "artist": None, "confidence": 0.9}
+    text = text_of(Dashboard().render(make_update(now_playing=now), INFO), 100)
+    assert "now playing Playing Now  (90%)" in text and "None" not in text
+    decks = ({"artist": "DJ A", "title": "", "path": "/m/a.flac", "level": 0.7, "confidence": 0.8},
+             {"artist": "", "title": "", "path": "/m/b.flac", "level": 0.3, "confidence": 0.5})
+    lines = text_of(Dashboard().render(make_update(decks=decks), INFO), 100).splitlines()
+    assert any("now playing DJ A " in line for line in lines)
+    assert any("and deck /m/b.flac " in line for line in lines)
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+def test_two_decks_with_long_names_keep_their_labels_and_levels(width):
+    """At 60 columns a long record name took the deck line: "now playing" read "no…" and the level "0…"."""
+    decks = ({"artist": "A very long artist name " * 3, "title": "A long title (Extended Mix) " * 3, "level": 0.7,
+              "confidence": 0.8},
+             {"artist": "Other", "title": "Record", "level": 0.3, "confidence": 0.5})
+    text = text_of(Dashboard().render(make_update(decks=decks), INFO), width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "now playing A very long" in text and "and deck Other – Rec" in text
+    assert "0.70  (80%)" in text and "0.30  (50%)" in text
+
+
+def test_pinned_record_is_marked_on_a_narrow_terminal():
+    """The pin showed only in the why column, which a terminal under 100 columns does not have."""
+    sugg = (Suggestion(rank=1, track_id=7, path="/m/p.flac", title="Target", artist="Pin", score=0.4,
+                       similarity=0.12, bpm=120.0, key="8A", why={"pinned": True}),)
+    for width in (50, 80, 120):
+        row = next(line for line in text_of(Dashboard().render(make_update(suggestions=sugg, pinned=7), INFO),
+                                            width).splitlines() if "Target" in line)
+        assert "pinned" in row, (width, row)
+
+
+def test_narrow_terminal_keeps_titles_and_meter_values():
+    """At 40 columns the titles read "Artis…" (the score's column took their room); at 30 the meters' values
+    read "-17…" and the tags "minim…" (meters and tags side by side)."""
+    text40 = text_of(Dashboard().render(make_update(), INFO), 40)
+    assert "Artist1 – Alpha" in text40 and "Artist3 – Charlie" in text40 and "124.0" in text40
+    text30 = text_of(Dashboard().render(make_update(), INFO), 30)
+    assert "-17.5" in text30 and "-3.5" in text30 and "minimal" in text30 and "0.33" in text30
+
+
+def test_nan_and_missing_values_in_a_row():
+    """A NaN tempo printed "nan" in the bpm column; a why of None failed the whole frame."""
+    sugg = (Suggestion(rank=1, track_id=1, path="/m/n.flac", title="", artist="", score=0.3, similarity=float("nan"),
+                       bpm=float("nan"), key=None, why=None),)
+    text = text_of(Dashboard().render(make_update(suggestions=sugg), INFO), 120)
+    row = next(line for line in text.splitlines() if "/m/n.flac" in line)
+    assert "nan" not in row and "dashboard error" not in text

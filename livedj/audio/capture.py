@@ -19,11 +19,27 @@ import numpy as np
 from livedj.audio.decode import DecodeError, iter_blocks, probe_duration
 from livedj.audio.ringbuffer import RingBuffer
 
-__all__ = ["Source", "CaptureError", "list_input_devices", "refresh_devices", "MicSource", "FileSource"]
+__all__ = ["Source", "CaptureError", "AmbiguousDeviceError", "list_input_devices", "refresh_devices", "MicSource", "FileSource"]
 
 
 class CaptureError(OSError):
     """The input device could not be opened or failed; the message is one line naming it."""
+
+
+class AmbiguousDeviceError(CaptureError):
+    """The configured name matches several inputs: waiting will not make it name one."""
+
+
+def _device_error(device, e: Exception, where: str = "") -> CaptureError:
+    """One line for PortAudio's/sounddevice's error about ``device``: it lists several matches on lines of
+    their own ("Multiple input devices found for 'ALSA':\n[0] pulse, ALSA\n[1] default, ALSA")."""
+    msg = str(e)
+    if msg.startswith("Multiple ") and "\n" in msg:
+        matches = [line.strip() for line in msg.splitlines()[1:] if line.strip()]
+        return AmbiguousDeviceError(
+            f"input device {device!r} matches {len(matches)} inputs ({'; '.join(matches)}): set its index "
+            f"or a name only it has (`livedj devices` lists them)")
+    return CaptureError(f"input device {device!r}{where}: {' '.join(msg.split())}")
 
 
 def _sd():
@@ -147,7 +163,7 @@ class MicSource:
         try:
             return int(round(sd.query_devices(device, "input")["default_samplerate"]))
         except (ValueError, sd.PortAudioError) as e:
-            raise CaptureError(f"input device {device!r}: {e}") from e
+            raise _device_error(device, e) from e
 
     def _callback(self, indata, frames, time_info, status) -> None:
         # Runs on PortAudio's thread: keep it to a copy and a few integer updates.
@@ -200,10 +216,9 @@ class MicSource:
             self.last_callback_time = time.monotonic()
             stream.start()
         except (sd.PortAudioError, ValueError) as e:
-            msg = " ".join(str(e).split())
-            self.error = (f"input device {self.device!r} at {self.ring.sample_rate} Hz, "
-                          f"{self.channels} ch: {msg}")
-            raise CaptureError(self.error) from e
+            err = _device_error(self.device, e, f" at {self.ring.sample_rate} Hz, {self.channels} ch")
+            self.error = str(err)
+            raise err from e
         self._stream = stream
 
     def stop(self) -> None:

@@ -32,8 +32,12 @@ def main(args, config) -> int:
     table = Table(title="audio input devices")
     for column in ("index", "name", "channels", "default rate", "default"):
         table.add_column(column)
-    for d in devices:
-        table.add_row(str(d["index"]), d["name"], str(d["channels"]), f"{d['default_samplerate']:.0f} Hz",
+    from rich.text import Text
+
+    from livedj.outputs.jsonlines import safe_text
+
+    for d in devices:  # a Text: a name such as "USB Audio [hw:1,0]" is not rich markup (it lost "[hw:1,0]")
+        table.add_row(str(d["index"]), Text(safe_text(d["name"])), str(d["channels"]), f"{d['default_samplerate']:.0f} Hz",
                       "*" if d.get("is_default") else "")
     Console().print(table)
     return 0

@@ -38,7 +38,7 @@ def make_source(config: dict, input_file: str | None, fast: bool, device=None):
         sample_rate = 16000  # decoded straight to the encoders' rate: no resampling per update
         ring = RingBuffer(int(audio["buffer_s"] * sample_rate), sample_rate)
         return ring, FileSource(ring, input_file, realtime=not fast), f"file {input_file}"
-    from livedj.audio.capture import CaptureError, MicSource
+    from livedj.audio.capture import AmbiguousDeviceError, CaptureError, MicSource
 
     typed = device is not None  # --device: someone at the keyboard; audio.device: the service's config
     device = _device(device if device is not None else audio["device"])
@@ -46,6 +46,8 @@ def make_source(config: dict, input_file: str | None, fast: bool, device=None):
         sample_rate = audio["samplerate"] or int(MicSource.default_samplerate(device))
     except CaptureError as exc:
         inputs = _inputs()
+        if isinstance(exc, AmbiguousDeviceError):  # no input that appears later makes the name name one
+            raise
         if typed:  # a typo must not wait forever: say what exists, now
             raise CaptureError(f"{exc}; inputs here: {inputs}") from None
         if device is None and inputs == "none" and not os.environ.get("NOTIFY_SOCKET"):  # a terminal: say it

@@ -146,7 +146,9 @@ class LiveLoop:
 
             log.info("listening: ready in %.2f s", time.monotonic() - livedj.STARTED)
         except OSError as exc:  # a microphone that is not there (yet): the analysis thread retries it
-            if not self.source.can_be_lost:
+            from livedj.audio.capture import AmbiguousDeviceError
+
+            if not self.source.can_be_lost or isinstance(exc, AmbiguousDeviceError):  # retrying won't pick one
                 raise
             self.source.error = self.source.error or str(exc)
         self._thread.start()

@@ -27,12 +27,22 @@ log = logging.getLogger(__name__)
 
 _FLOOR_DB = -60.0  # the meters' left end; quieter than this reads as silence in a booth
 _STAGES = ("mel", "embed", "query", "rank", "publish")
-_STATUS_STYLES = {"listening": "bold green", "silence": "yellow", "starting": "cyan", "stopped": "dim"}  # others: cyan
+_STATUS_STYLES = {"listening": "bold green", "silence": "yellow", "paused": "bold yellow", "starting": "cyan",
+                  "stopped": "dim"}  # others: cyan
 #: ``info`` keys shown in the header, in this order (others follow as "key: value").
 _INFO_KEYS = ("input", "encoder", "index_size", "hop", "outputs")
 #: ``info`` keys holding a problem the DJ must see: each on its own line under the header, wrapped
 #: rather than cut (the reason is at the end), absent while the value is None.
 _ALERT_KEYS = ("mixxx",)
+
+
+def _record(d: dict) -> str:
+    """"artist – title" of a record dict, without a dangling dash (or "None") when one of them is empty;
+    the file's path when both are."""
+    artist, title = safe_text(d.get("artist") or ""), safe_text(d.get("title") or "")
+    if artist and title:
+        return f"{artist} – {title}"
+    return artist or title or safe_text(d.get("path") or "") or "?"
 
 
 def _db_style(db: float) -> str:
@@ -103,8 +113,8 @@ class Dashboard:
         decks: tuple = ()
         if update is not None and update.seq >= 0:  # what the update itself heard wins over info
             now = update.now_playing
-            info["now_playing"] = (f"{now.get('artist', '')} – {now.get('title', '')}  "
-                                   f"({float(now.get('confidence') or 0):.0%})" if now else "not in library")
+            info["now_playing"] = (f"{_record(now)}  ({float(now.get('confidence') or 0):.0%})" if now
+                                   else "not in library")
             decks = tuple(getattr(update, "decks", ()) or ())
             if len(decks) > 1:  # a blend: both records, each on its own line with its level
                 info.pop("now_playing")
@@ -124,18 +134,23 @@ class Dashboard:
             rows = options.size.height - used - 2 - 2  # the panel's two borders, the table's title and header
             if rows < 1:  # the footer goes before the last suggestion does
                 footer, rows = None, rows + _lines(console, options, footer, inner)
-            parts.append(self._table(update.suggestions[:max(rows, 1)], width, held=update.status == "silence"))
+            parts.append(self._table(update.suggestions[:max(rows, 1)], width, held=update.status == "silence",
+                                     paused=update.status == "paused"))
             if footer is not None:
                 parts.append(footer)
             subtitle = Text(f" update #{update.seq + 1} · heard {fmt_time(update.t)} ", style="dim")
         else:
             half = (inner - 3) // 2
-            grid = Table.grid(expand=True, padding=(0, 3))
-            grid.add_column(ratio=1)
-            grid.add_column(ratio=1)
-            grid.add_row(self._levels(update, half), self._tags(update, half))
+            if half >= 15:
+                grid = Table.grid(expand=True, padding=(0, 3))
+                grid.add_column(ratio=1)
+                grid.add_column(ratio=1)
+                grid.add_row(self._levels(update, half), self._tags(update, half))
+            else:  # side by side the meters' values and the tags' names were cut to "-17…", "minim…"
+                grid = Group(self._levels(update, inner), Text(""), self._tags(update, inner))
             parts += [Text(""), grid, Text("")]
-            parts.append(self._table(update.suggestions, width, held=update.status == "silence"))
+            parts.append(self._table(update.suggestions, width, held=update.status == "silence",
+                                     paused=update.status == "paused"))
             parts.append(self._footer(update, inner))
             subtitle = Text(f" update #{update.seq + 1} · heard {fmt_time(update.t)} ", style="dim")
         return Panel(Group(*parts), title=Text(f" {self.title} ", style="bold magenta"),
@@ -176,18 +191,23 @@ class Dashboard:
 
     def _decks(self, decks: tuple, width: int) -> RenderableType:
         """During a blend: one line per deck, *now* first (the incoming record once it takes over), with its level."""
-        table = Table.grid(padding=(0, 1))
-        table.add_column(style="dim", no_wrap=True)
+        # expand: the record's column takes what the label, bar and level leave, and only it is cut
+        table = Table.grid(padding=(0, 1), expand=True)
+        table.add_column(style="dim", no_wrap=True, min_width=11)
         table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
-        table.add_column(no_wrap=True)
-        table.add_column(justify="right", no_wrap=True)
+        show_bar = width >= 60  # on a narrow terminal the record's name matters more
+        if show_bar:
+            table.add_column(no_wrap=True)
+        table.add_column(justify="right", no_wrap=True, min_width=11)
         levels = [float(d.get("level") or 0.0) for d in decks[:2]]
+        levels = [lv if lv == lv else 0.0 for lv in levels]  # NaN reads as silent
         loudest = max(max(levels), 1e-9)  # the bars are relative to the louder deck
         for i, (d, level) in enumerate(zip(decks[:2], levels)):
-            label = f"{safe_text(d.get('artist') or '')} – {safe_text(d.get('title') or d.get('path') or '')}"
-            table.add_row("now playing" if i == 0 else "   and deck", Text(label, style="bold cyan" if i == 0 else "cyan"),
-                          bar(level / loudest, min(max(width // 6, 4), 12), "cyan"),
-                          f"{level:.2f}  ({float(d.get('confidence') or 0):.0%})")
+            row = ["now playing" if i == 0 else "   and deck", Text(_record(d), style="bold cyan" if i == 0 else "cyan")]
+            if show_bar:
+                row.append(bar(level / loudest, min(max(width // 6, 4), 12), "cyan"))
+            row.append(f"{level:.2f}  ({float(d.get('confidence') or 0):.0%})")
+            table.add_row(*row)
         return table
 
     def _levels(self, update: Update, width: int) -> RenderableType:
@@ -244,16 +264,20 @@ class Dashboard:
             return Group(Text("sounds like", style="bold"), Text("(no tags from this encoder)", style="dim"))
         return Group(Text("sounds like", style="bold"), table)
 
-    def _table(self, suggestions: tuple[Suggestion, ...], width: int, held: bool = False) -> RenderableType:
+    def _table(self, suggestions: tuple[Suggestion, ...], width: int, held: bool = False,
+               paused: bool = False) -> RenderableType:
         show_why = width >= 100
         show_sim = width >= 70  # on a narrow terminal the title matters more
+        show_score = width >= 56  # under it the score's column cut the titles to "Artis…"
         bar_w = 8 if show_sim else 4
         table = Table(expand=True, box=None, header_style="bold", padding=(0, 1), show_edge=False,
                       title=Text.assemble(("next up", "bold"), (" (after the last music heard: silence now)" if held
-                                                                else "", "yellow")), title_justify="left")
+                                                                else " (paused: /livedj/resume lets them go on)"
+                                                                if paused else "", "yellow")), title_justify="left")
         table.add_column("#", justify="right", width=2, no_wrap=True)
         table.add_column("artist – title", ratio=3, no_wrap=True, overflow="ellipsis", min_width=16)
-        table.add_column("score", no_wrap=True, width=bar_w + 6)
+        if show_score:
+            table.add_column("score", no_wrap=True, width=bar_w + 6)
         if show_sim:
             table.add_column("sim", justify="right", width=5, no_wrap=True)  # "-0.18"
         table.add_column("bpm", justify="right", width=5, no_wrap=True)
@@ -261,22 +285,27 @@ class Dashboard:
         if show_why:
             table.add_column("why", ratio=2, no_wrap=True, overflow="ellipsis", style="dim")
         if not suggestions:
-            table.add_row("", Text("no suggestions for this window", style="dim"),
+            empty = (Text("suggestions paused", style="bold yellow") if paused
+                     else Text("no suggestions for this window", style="dim"))
+            table.add_row("", empty,
                           *[""] * (len(table.columns) - 2))
             return table
         # Bars are relative to 1.0, or to the best score when the ranker scores above 1.
         top = max(1.0, max((s.score for s in suggestions if s.score == s.score), default=1.0))
         for s in suggestions:
-            track = Text(safe_text(s.artist) or "?", style="bold")
+            track = Text("pinned ", style="bold yellow") if (s.why or {}).get("pinned") and not show_why else Text()
+            track.append(safe_text(s.artist) or "?", style="bold")
             track.append(" – ")
             track.append(safe_text(s.title) or safe_text(s.path))
-            score = bar(s.score / top, bar_w, "magenta") + Text(f" {s.score:5.2f}")
-            row = [Text(str(s.rank), style="bold magenta" if s.rank == 1 else "dim"), track, score]
+            row = [Text(str(s.rank), style="bold magenta" if s.rank == 1 else "dim"), track]
+            if show_score:
+                row.append(bar(s.score / top, bar_w, "magenta") + Text(f" {s.score:5.2f}"))
             if show_sim:
-                row.append(f"{s.similarity:.2f}")
-            row += [f"{s.bpm:.1f}" if s.bpm else "–", Text(safe_text(s.key) or "–", style=camelot_style(s.key))]
+                row.append(f"{s.similarity:.2f}" if s.similarity == s.similarity else "–")
+            row += [f"{s.bpm:.1f}" if s.bpm and s.bpm == s.bpm else "–",
+                    Text(safe_text(s.key) or "–", style=camelot_style(s.key))]
             if show_why:
-                row.append(describe_why(s.why))
+                row.append(describe_why(s.why or {}))
             table.add_row(*row, style="on grey11" if s.rank == 1 else None)
         return table
 
