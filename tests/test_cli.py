@@ -64,7 +64,12 @@ def test_eval_reports_precision_and_skips_a_corrupt_file(tmp_path, capsys):
     (tmp_path / "unlabelled.wav").write_bytes((tmp_path / "label0" / "t0.wav").read_bytes())  # no sub-folder
     args = build_parser().parse_args(["eval", str(tmp_path), "--encoders", "features", "--k", "1", "--json"])
     assert eval_command.main(args, load(None)) == 0
-    result = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    # the file lying in the folder itself has no label: it was left out without a word
+    said = [ln for ln in captured.err.splitlines() if "unlabelled" in ln or "directly in" in ln]
+    assert said == [f"livedj eval: left out 1 audio file lying directly in {tmp_path}: a file's label is its "
+                    "sub-folder, and it is in none (move it into one to count it)"], captured.err
     assert result["tracks"] == 4 and result["labels"] == {"label0": 2, "label1": 2}
     assert [path.rsplit("/", 1)[-1] for path, _ in result["skipped"]] == ["broken.wav"]
     assert 0.0 <= result["precision"]["features"] <= 1.0 and result["precision"]["random"] == 1 / 3

@@ -221,6 +221,39 @@ def test_context_command_summary_and_neighbours(habits, tmp_path, capsys):
     assert shown["neighbours"][1]["why"] == f"in 1 of your crates/playlists with T{first}"
 
 
+def test_context_of_a_record_in_no_list_without_a_sound_map_says_so(habits, tmp_path, capsys):
+    """A record in none of the DJ's lists, with too few listed tracks for a sound map: `livedj context X`
+    printed an empty table. Now one sentence: in no list, and what to run."""
+    import argparse
+
+    from livedj.commands import context as command
+    from livedj.config import defaults
+    from livedj.encoders import encoder_id
+    from livedj.library.context_update import read_lists, update_context
+    from livedj.library.store import Store
+
+    store = Store(tmp_path / "index")
+    for t, v in habits.vectors.items():
+        store.put(f"/m/{t}.mp3", 1, 1, status="ok", encoder="musicnn/1", vector=v, tags={"title": f"T{t}"})
+    store.close()
+    listed = habits.groups[0][:4]  # under the sound map's 8 tracks: nothing placed by its sound
+    (tmp_path / "set.m3u").write_text("\n".join(f"/m/{t}.mp3" for t in listed))
+    lists, _ = read_lists(m3u=[tmp_path / "set.m3u"])
+    update_context(tmp_path / "index", encoder_id("musicnn"), lists=lists, history_path=tmp_path / "h.sqlite")
+    config = defaults()
+    config["index"]["path"], config["history"]["path"] = str(tmp_path / "index"), str(tmp_path / "h.sqlite")
+    outsider = next(t for t in habits.vectors if t not in listed)
+    args = argparse.Namespace(track=f"/m/{outsider}.mp3", top=3, rebuild=False, json=False)
+    assert command.main(args, config) == 0
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"T{outsider} is in none of your playlists, crates or sets"), out
+    assert "livedj index --from-rekordbox" in lines[0] and "context neighbours" not in out, out
+    args.track = f"/m/{listed[0]}.mp3"  # a listed record still gets its table
+    assert command.main(args, config) == 0
+    assert "context neighbours of" in capsys.readouterr().out
+
+
 def test_with_context_is_the_rank_stage_in_one_call(habits):
     from livedj.engine.context_term import with_context
 

@@ -190,3 +190,56 @@ def test_a_failure_while_looking_for_copies_keeps_the_run_and_its_index(library,
     assert len(_engine(old).tracks) == len(ids)
     code, out, err = index_here(old, root / "lib")
     assert code == 0 and "held 3 times or more" in out, out
+
+
+def _encoded_paths(index_dir) -> dict[str, bytes]:
+    from livedj.library.store import encode_path
+
+    store = Store(index_dir, readonly=True)
+    try:
+        return {t.path: encode_path(t.path) for t in store.tracks().values()}
+    finally:
+        store.close()
+
+
+def test_train_gives_copies_of_one_recording_one_class(library):
+    """`livedj train` fitted its LDA classes and contrastive negatives over cache keys (paths), one class a
+    path: the three copies of A were three classes, pushed apart. Now one class; every other record its own."""
+    from livedj.commands.train import recording_owners
+
+    root, ids, _ = library
+    by_path = _encoded_paths(root / "index")
+    keys = sorted(by_path.values())
+    owners = dict(zip(keys, recording_owners(str(root / "index"), keys)))
+    lib = root / "lib"
+    label = {name: owners[by_path[str(lib / path)]] for name, path in (
+        ("A", "album/A.flac"), ("A mp3", "compilation/A copy.mp3"), ("A lead-in", "folder/A again.flac"),
+        ("B", "album/B.flac"), ("B edit", "album/B edit.flac"), ("C loop", "album/C.flac"), ("D", "album/D.flac"))}
+    assert label["A"] == label["A mp3"] == label["A lead-in"], label
+    assert len(set(label.values())) == 5, label  # A's copies one class; B, its edit, C and D one each
+
+
+def test_the_index_fit_gives_copies_of_one_recording_one_class(library, tmp_path, monkeypatch):
+    """The fit at `livedj index` time grouped windows by track id: copies were classes apart. A re-fit
+    (here: another index.fit_dims) now hands the fit the copies known to the store as one class."""
+    import shutil
+
+    from livedj.library import fit as fitting
+
+    root, ids, _ = library
+    shutil.copytree(root / "index", tmp_path / "index")
+    seen = []
+    real = fitting.fit_lda
+
+    def spy(x, groups, **kwargs):
+        seen.append(np.asarray(groups).copy())
+        return real(x, groups, **kwargs)
+
+    monkeypatch.setattr(fitting, "fit_lda", spy)
+    code, out, err = index_here(tmp_path, root / "lib", extra="[index]\nfit_dims = 8\n")
+    assert code == 0, err
+    assert len(seen) == 1, out
+    classes = set(seen[0].tolist())
+    assert ids["A mp3"] not in classes and ids["A lead-in"] not in classes and min(
+        ids["A"], ids["A mp3"], ids["A lead-in"]) in classes, classes
+    assert len(classes) == 5, classes

@@ -103,6 +103,13 @@ def main(args, config) -> int:
         print(json.dumps({"track": titles.get(track_id), "neighbours": rows}))
         return 0
     r = model.row(track_id)
+    if len(rows) == 0 and not (r is not None and model.learned[r]) and not model.stats.get("sound_map_train"):
+        # in no list, and no sound map to place it by: the table was empty, without a word why
+        print(f"{titles.get(track_id)} is in none of your playlists, crates or sets, and no sound map "
+              f"that places such records was learned yet (it needs at least 8 listed tracks with "
+              f"analysed audio): import more lists with `livedj index --from-rekordbox FILE` (or "
+              f"--from-traktor, --from-mixxx, --playlists PATH)")  # one line, never wrapped
+        return 0
     origin = "from your lists" if r is not None and model.learned[r] else "placed by its sound (in no list)"
     table = Table(title=Text(f"context neighbours of {titles.get(track_id)} ({origin})"))
     for name in ("#", "track", "context", "why"):

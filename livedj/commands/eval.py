@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from livedj.commands.labelled import labelled_files, one_label, random_precision, report
+from livedj.commands.labelled import labelled_files, left_out, one_label, random_precision, report, split_files
 
 if TYPE_CHECKING:  # numpy loads when measuring, not for `livedj --help`
     import numpy as np
@@ -120,7 +120,10 @@ def main(args, config) -> int:
         print(f"livedj eval: {args.dir}: {why} (give a folder with one sub-folder per label, e.g. your crates)",
               file=sys.stderr)
         return 1
-    labels = {label for _, label in labelled_files(args.dir)}
+    files, loose = split_files(args.dir)
+    if loose:  # they were dropped without a word
+        print(left_out(args.dir, loose), file=sys.stderr)
+    labels = {label for _, label in files}
     if len(labels) == 1:  # said before any file is decoded
         print(one_label(args.dir, labels.pop()), file=sys.stderr)
         return 1

@@ -9,15 +9,32 @@ from collections import Counter
 
 
 def labelled_files(root: str) -> list[tuple[str, str]]:
+    return split_files(root)[0]
+
+
+def split_files(root: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """(path, label) of the audio files in a sub-folder of ``root``, and the audio files lying directly
+    in ``root`` (no sub-folder, so no label: left out)."""
     from livedj.library.scan import scan
 
-    out = []
+    out, loose = [], []
     for found in scan([root]):
         rel = os.path.relpath(found.path, root)
         parts = rel.split(os.sep)
         if len(parts) >= 2:
             out.append((found.path, parts[0]))
-    return out
+        else:
+            loose.append(found.path)
+    return out, loose
+
+
+def left_out(root: str, loose: list[str]) -> str:
+    """The line for audio files lying directly in ``root``: they have no label, so eval leaves them out."""
+    n = len(loose)
+    one = n == 1
+    return (f"livedj eval: left out {n} audio file{'' if one else 's'} lying directly in {root}: a file's label "
+            f"is its sub-folder, and {'it is' if one else 'they are'} in none (move {'it' if one else 'them'} "
+            f"into one to count {'it' if one else 'them'})")
 
 
 def one_label(root: str, label: str) -> str:

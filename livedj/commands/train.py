@@ -156,6 +156,24 @@ def _whole_cache(index_dir: str, keys: list[bytes], settings, n: int, threads: i
     return {k: v for k, v in whole.items() if k in keep}, {k: v for k, v in booth.items() if k in keep}
 
 
+def recording_owners(index_dir: str, keys: list[bytes]) -> list[int]:
+    """The fit's class of each cache key (an encoded path): copies of one recording (``Track.recording``,
+    found by `livedj index`) share one, a record held once has its own. An unreadable store: every key
+    its own class (as before copies were known)."""
+    from livedj.library.copies import recording_labels, recordings_by_path
+    from livedj.library.store import Store
+
+    try:
+        store = Store(index_dir, readonly=True)
+        try:
+            by_path = recordings_by_path(store.tracks())
+        finally:
+            store.close()
+    except Exception:  # noqa: BLE001 -- the windows are usable without it; copies are then apart
+        by_path = {}
+    return recording_labels(keys, by_path)
+
+
 def library_head_main(args, config) -> int:
     """Train the contrastive head on the index's cached windows and re-project the index with it."""
     import numpy as np
@@ -200,7 +218,8 @@ def library_head_main(args, config) -> int:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[note]}"))
     keys = sorted(cache)
-    parts, owners = [cache[k] for k in keys], list(range(len(keys)))
+    labels = recording_owners(index_dir, keys)  # copies of one recording: one class, never pushed apart
+    parts, owners = [cache[k] for k in keys], list(labels)
     room = fitting.load_room_nuisance(enc) if settings.fit_room > 0 else None
     nuisance = None if room is None else room[0]
     n_whole = int(getattr(args, "whole", WHOLE_WINDOWS))
@@ -209,7 +228,7 @@ def library_head_main(args, config) -> int:
                                     console, columns)
         have = [i for i, k in enumerate(keys) if k in whole]
         parts += [whole[keys[i]] for i in have]
-        owners += have
+        owners += [labels[i] for i in have]
         if have and settings.fit_room > 0:  # this library's own booth views, beside the shipped estimate
             own = fitting.room_nuisance(np.concatenate([whole[keys[i]][::2][:len(booth[keys[i]])] for i in have]),
                                         np.concatenate([booth[keys[i]][:len(whole[keys[i]][::2])] for i in have]))

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Verdict", "compare", "candidates", "find_copies", "Found", "METHOD"]
+__all__ = ["Verdict", "compare", "candidates", "find_copies", "Found", "METHOD", "recording_labels", "recordings_by_path"]
 
 #: recorded in the store's meta: a new rule (these constants) searches every record again
 METHOD = "copies-1"
@@ -203,6 +203,23 @@ def find_copies(store, index, params: str | None = None) -> Found:
     found.groups = sorted(tuple(sorted(g)) for g in groups.values())
     found.seconds = time.perf_counter() - began
     return found
+
+
+def recordings_by_path(tracks) -> dict[bytes, int]:
+    """Encoded path -> the recording it holds, for the records held more than once (``Track.recording``
+    of :meth:`livedj.library.store.Store.tracks`); a record held once is not in it."""
+    from livedj.library.store import encode_path
+
+    return {encode_path(t.path): t.recording for t in tracks.values() if getattr(t, "recording", None) is not None}
+
+
+def recording_labels(keys, recording_of: dict) -> list[int]:
+    """One class label (0, 1, ...) per key, in order, for a fit over tracks: keys that hold one recording
+    (equal ``recording_of[key]``) share their label, so the fit never pushes two copies of a record apart;
+    a key not in ``recording_of`` (a record held once) has a label of its own."""
+    labels: dict = {}
+    return [labels.setdefault(("recording", recording_of[k]) if k in recording_of else ("own", k), len(labels))
+            for k in keys]
 
 
 class _Landmarks:

@@ -245,7 +245,9 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             items, dim, vector_entry = vector_fit.adapted_items(
                 index_dir, store.vectors(enc_id), paths, window_cache, encoder=enc_id,
                 beginning_s=settings.beginning_s, window_s=WINDOW_S, fit=fit, manifest=_manifest_or_none(index_dir),
-                changed=report.indexed + report.removed, trained=trained)
+                changed=report.indexed + report.removed, trained=trained,
+                # copies known so far (this run's new ones are found after the build: the next fit has them)
+                recordings=store.recordings())
             segments = store.segments(enc_id, encoder_dim(settings.segment_encoder, settings.head))
             manifest = annoy_index.build(index_dir, items, dim=dim,
                                          encoder=enc_id, n_trees=n_trees, segments=segments,

@@ -110,7 +110,7 @@ def _settings_dict(fit: FitSettings, encoder: str = "") -> dict:
 def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, np.ndarray]],
                   paths: dict[int, bytes], windows: dict[bytes, np.ndarray], *, encoder: str, beginning_s: float,
                   window_s: float, fit: FitSettings, manifest: dict | None, changed: int,
-                  trained: fitting.Projection | None = None) -> tuple[list[tuple[int, np.ndarray]], int, dict]:
+                  trained: fitting.Projection | None = None, recordings: dict[int, int] | None = None) -> tuple[list[tuple[int, np.ndarray]], int, dict]:
     """The beginning vectors for the Annoy index, their dimension and the manifest's ``vector`` entry.
 
     ``base_items`` are the store's (track id, base beginning vector); ``paths`` maps track ids to
@@ -118,6 +118,8 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
     and ``changed`` the files added, changed or removed by this run. A track without cached
     windows (indexed by an older livedj) is projected from its stored base vector. ``trained``
     (`livedj train`) replaces the projection; later runs keep it until the re-fit rule fits anew.
+    ``recordings`` (track id -> recording, :meth:`Store.recordings`) makes copies of one recording one
+    class of the fit (a track not in it is its own).
     """
     directory = Path(directory)
     base_items = list(base_items)
@@ -138,7 +140,8 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
         projection, refit, changes = trained, False, 0
     if refit and have:
         x = np.concatenate([w for _, w in have])
-        groups = np.concatenate([np.full(len(w), tid) for tid, w in have])
+        recordings = recordings or {}  # copies: one class (the recording is the lowest id of its copies)
+        groups = np.concatenate([np.full(len(w), recordings.get(tid, tid)) for tid, w in have])
         room = _room(fit, encoder)
         projection = fitting.fit_lda(x, groups, dims=fit.dims, shrinkage=fit.shrinkage, base=encoder,
                                      nuisance=None if room is None else room[0], nuisance_weight=fit.room)
