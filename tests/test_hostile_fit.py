@@ -149,7 +149,9 @@ def test_eval_on_a_folder_of_one_label_says_so_instead_of_a_perfect_score(librar
                                    *extra])
         assert code == 1 and "1.000" not in out and not has_traceback(err), (extra, out, err)
         lines = one_line(err)
-        assert len(lines) == 1 and "'house'" in lines[0] and "at least 2 sub-folders" in lines[0], (extra, err)
+        # the loose file is named in a line of its own (eval says what it left out), then the label's one line
+        assert len(lines) == 2 and "left out 1 audio file" in lines[0], (extra, err)
+        assert "'house'" in lines[1] and "at least 2 sub-folders" in lines[1], (extra, err)
     shutil.copytree(tmp_path / "crate" / "house", tmp_path / "crate" / "techno")  # two labels: measured
     code, out, err = run_here(["eval", str(tmp_path / "crate"), "--encoders", "features", "--config", str(config)])
     assert code == 0 and "P@10" in out, err
