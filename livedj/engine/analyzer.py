@@ -28,9 +28,10 @@ from livedj.engine.context_term import NightFeedback, with_context
 from livedj.engine.embed import Embedder, Laps, make_embedder
 from livedj.engine.listen import LiveTempoKey
 from livedj.engine.now_playing import Match, NowPlaying, NowPlayingTracker
-from livedj.engine.ranker import Rules, Weights, rank, recordings, with_copies
+from livedj.engine.ranker import Rules, Weights, rank, with_copies
 from livedj.engine.session import Session
 from livedj.engine.update import Suggestion, Update
+from livedj.library.copies import recordings, track_pairs
 from livedj.library.index import BeginningsIndex
 from livedj.library.store import Track
 from livedj.library.track_analysis import SILENT_DBFS
@@ -123,7 +124,7 @@ class Engine:
     @cached_property
     def copies(self) -> dict[int, tuple[int, ...]]:
         """Recording -> its copies' track ids (the library's records held more than once): excluded together."""
-        return recordings(self.tracks)
+        return recordings(track_pairs(self.tracks))
 
     def update(self, audio: np.ndarray, sample_rate: int, *, t: float = 0.0, seq: int = 0,
                session: Session | None = None) -> Update:

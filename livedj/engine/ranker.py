@@ -46,18 +46,10 @@ class Rules:
     shortlist: int = 20  #: > 0: tempo and key choose among this many most similar candidates only (0: all)
 
 
-def recordings(tracks: dict[int, Track]) -> dict[int, tuple[int, ...]]:
-    """Recording -> the track ids of its copies, for every recording held more than once."""
-    out: dict[int, list[int]] = {}
-    for track in tracks.values():
-        if getattr(track, "recording", None) is not None:
-            out.setdefault(track.recording, []).append(track.id)
-    return {r: tuple(sorted(ids)) for r, ids in out.items()}
-
-
 def with_copies(ids: frozenset[int] | set[int], tracks: dict[int, Track],
                 copies: dict[int, tuple[int, ...]]) -> frozenset[int]:
-    """``ids`` and every other copy of their recordings (``copies``: :func:`recordings` of ``tracks``)."""
+    """``ids`` and every other copy of their recordings (``copies``: recording -> its copies' ids,
+    :func:`livedj.library.copies.recordings` of :func:`~livedj.library.copies.track_pairs` of ``tracks``)."""
     out = set(ids)
     for track_id in ids:
         recording = getattr(tracks.get(track_id), "recording", None)

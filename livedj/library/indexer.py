@@ -262,10 +262,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             report.index_items = annoy_index.read_manifest(index_dir)["items"]
             if report.moved:  # the index holds ids (unchanged), the window cache paths: saved re-keyed
                 vector_fit.save_windows(index_dir, window_cache, enc_id, settings.beginning_s)
-        from livedj.library.copies import find_in_index
-
         try:  # after the build: today's fingerprints
-            report.copies = find_in_index(store, index_dir, current_params())
+            report.copies = _find_copies(store, index_dir, current_params())
         except Exception as exc:  # the index is built and sound: copies are looked for again next run
             report.copies_problem = f"{type(exc).__name__}: {exc}"
         report.cleaned = verify.clean_leftovers(index_dir)
@@ -275,6 +273,20 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         verify.unlock(lock)
     report.seconds = time.perf_counter() - began
     return report
+
+
+def _find_copies(store, index_dir: str, params: str):
+    """:func:`livedj.library.copies.find_copies` with the fingerprint index the manifest of ``index_dir``
+    names (none: nothing found)."""
+    from pathlib import Path
+
+    from livedj.library import copies
+    from livedj.library import index as annoy_index
+    from livedj.library.fpindex import FingerprintIndex
+
+    entry = (annoy_index.read_manifest(index_dir).get("fingerprints") or {})
+    index = FingerprintIndex.load(Path(index_dir) / entry["prefix"]) if entry.get("hashes") else None
+    return copies.find_copies(store, index, params)
 
 
 def _record_analysis_if_empty(store) -> None:
