@@ -126,6 +126,12 @@ class Engine:
         """Recording -> its copies' track ids (the library's records held more than once): excluded together."""
         return recordings(track_pairs(self.tracks))
 
+    def copies_of(self, track_id: int) -> tuple[int, ...]:
+        """The ids of every copy of ``track_id``'s recording, its own included (``(track_id,)`` when the
+        library holds it once)."""
+        recording = getattr(self.tracks.get(track_id), "recording", None)
+        return self.copies.get(recording, (track_id,)) if recording is not None else (track_id,)
+
     def update(self, audio: np.ndarray, sample_rate: int, *, t: float = 0.0, seq: int = 0,
                session: Session | None = None) -> Update:
         """Analyse the newest audio (mono float32 at ``sample_rate``) into an :class:`Update`.
@@ -152,9 +158,10 @@ class Engine:
         laps.lap("identify")
         if session.paused:  # the suggestions are held back; what plays is still named, and logged once played
             return replace(self._update(seq, t, embedding, now, [], rms_db, peak_db, laps, session), status="paused")
-        # played, skipped, banned, and what is on the deck, under any of their copies' names
+        # played, skipped, banned, and what is on the deck, under any of their copies' names: widened here, once
+        # (the query's size, the context's candidates, rank and the suggestions held through silence use it)
         exclude = with_copies(session.excluded(now.on_deck), self.tracks, self.copies)
-        if session.pinned is not None and session.pinned in with_copies(frozenset(session.played), self.tracks, self.copies):
+        if session.pinned is not None and not session.played.keys().isdisjoint(self.copies_of(session.pinned)):
             session.pinned = None  # a copy of the target was played: reached, as the target itself would be
         ids, sims = self.query(embedding, session, exclude)
         laps.lap("query")
