@@ -129,10 +129,10 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
 def dashboard_info(loop: LiveLoop, info: dict, osc, control, setlog, mixxx) -> dict:
     """The dashboard's slowly changing state of the running loop (its header; what plays while no update of
     its own says it: before the first, and while the input is lost)."""
-    now = loop.latest.now_playing if loop.latest else None
+    from livedj.outputs.dashboard import now_playing_line
+
     return {**info, "status": loop.status if not loop.finished.is_set() else "stopped",
-            "now_playing": f"{now['artist']} - {now['title']} ({now['confidence']:.0%})" if now else
-            "not in library",
+            "now_playing": now_playing_line(loop.latest.now_playing if loop.latest else None),
             "outputs": osc.summary(),
             **({"control": control.summary()} if control else {}),
             **({"set log": setlog.status()} if setlog.status() else {}),
