@@ -243,3 +243,22 @@ def test_the_index_fit_gives_copies_of_one_recording_one_class(library, tmp_path
     assert ids["A mp3"] not in classes and ids["A lead-in"] not in classes and min(
         ids["A"], ids["A mp3"], ids["A lead-in"]) in classes, classes
     assert len(classes) == 5, classes
+
+
+def test_one_function_groups_copies_into_recordings():
+    """The store's pairs, ``Track.recording`` and every view of it (the ranker's groups, the context model's
+    copies, the fit's paths) come from :func:`livedj.library.copies.recordings`: copies of copies are one
+    recording, named by its lowest id, whichever way round the pairs are given."""
+    from types import SimpleNamespace
+
+    from livedj.library.context import copies_of
+    from livedj.library.copies import recordings, recordings_by_path, track_pairs
+
+    groups = recordings([(9, 7), (7, 3), (5, 4), (4, 5)])
+    assert groups == {3: (3, 7, 9), 4: (4, 5)} and recordings([]) == {}
+    tracks = {t: SimpleNamespace(id=t, path=f"/m/{t}.flac", recording=r)
+              for t, r in ((3, 3), (4, 4), (5, 4), (6, None), (7, 3), (9, 3))}
+    assert recordings(track_pairs(tracks)) == groups  # the groups back from Track.recording
+    assert copies_of(tracks) == {5: 4, 7: 3, 9: 3}
+    assert recordings_by_path(tracks) == {b"/m/3.flac": 3, b"/m/4.flac": 4, b"/m/5.flac": 4, b"/m/7.flac": 3,
+                                          b"/m/9.flac": 3}

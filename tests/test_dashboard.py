@@ -291,3 +291,26 @@ def test_nan_and_missing_values_in_a_row():
     text = text_of(Dashboard().render(make_update(suggestions=sugg), INFO), 120)
     row = next(line for line in text.splitlines() if "/m/n.flac" in line)
     assert "nan" not in row and "dashboard error" not in text
+
+
+def test_the_live_runs_now_playing_line_names_a_record_without_artist_as_the_dashboard_does():
+    """While the input is lost the dashboard shows the live run's own now-playing line (``dashboard_info``: the
+    status-only update names no record): it said "None - Title (90%)" for a record without an artist, where
+    the dashboard says "Title  (90%)" of the same record. Now one line, the dashboard's."""
+    from types import SimpleNamespace
+
+    from livedj.commands.run import dashboard_info
+
+    for artist, shown in ((None, "Playing Now  (90%)"), ("", "Playing Now  (90%)"),
+                          ("DJ A", "DJ A – Playing Now  (90%)")):
+        now = {"track_id": 1, "path": "/m/x.flac", "title": "Playing Now", "artist": artist, "confidence": 0.9}
+        loop = SimpleNamespace(latest=make_update(now_playing=now), status="input lost (no audio for 3.0 s); retrying",
+                               finished=threading.Event())
+        parts = SimpleNamespace(summary=lambda: "osc off", status=lambda: None)
+        info = dashboard_info(loop, INFO, parts, None, parts, None)
+        assert info["now_playing"] == shown, info
+        lost = make_update(seq=-1, titles=(), status=loop.status)
+        text = text_of(Dashboard().render(lost, info), 100)
+        assert f"now playing {shown}" in text and "None" not in text, text
+    loop.latest = None
+    assert dashboard_info(loop, INFO, parts, None, parts, None)["now_playing"] == "not in library"

@@ -47,6 +47,30 @@ def test_rank_hard_filters_exclusions_and_pin():
     assert pinned[0].similarity == pytest.approx(sim6, abs=1e-4) and pinned[0].why["similarity"] == pinned[0].similarity
 
 
+def test_copies_are_widened_once_and_rank_takes_the_widened_set_as_it_is():
+    """The live update widens the excluded ids by their copies once (``with_copies``); rank does not look
+    for the copies of that set again, and a plain set (``livedj suggest``, ``playlist``) still loses every
+    copy of an excluded record. The pin is released when any copy of it was played."""
+    from dataclasses import replace
+
+    from livedj.engine.analyzer import Engine
+    from livedj.engine.ranker import WithCopies, with_copies
+    from livedj.library.copies import recordings, track_pairs
+
+    tracks = {i: track(i, 124.0, 21) for i in range(1, 7)}
+    for i in (2, 4, 5):  # one recording held three times
+        tracks[i] = replace(tracks[i], recording=2)
+    copies = recordings(track_pairs(tracks))
+    ids, sims = np.arange(1, 7), np.linspace(0.9, 0.8, 6).astype(np.float32)
+    widened = with_copies({1, 4}, tracks, copies)
+    assert isinstance(widened, WithCopies) and widened == {1, 2, 4, 5}
+    shown = [s.track_id for s in rank(ids, sims, tracks, exclude=widened)]
+    assert shown == [s.track_id for s in rank(ids, sims, tracks, exclude={1, 4})] == [3, 6]
+    engine = Engine.__new__(Engine)  # only the copy lookups: no index or encoder needed
+    engine.tracks = tracks
+    assert engine.copies_of(5) == (2, 4, 5) and engine.copies_of(3) == (3,) and engine.copies_of(99) == (99,)
+
+
 def test_unknown_tempo_and_key_are_neutral():
     tracks = {1: track(1), 2: track(2, 124.0, 21)}
     out = rank(np.array([1, 2]), np.array([0.9, 0.9], np.float32), tracks, weights=Weights(1, 1, 1))

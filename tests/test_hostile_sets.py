@@ -58,6 +58,23 @@ def test_a_record_shorter_than_a_second_is_skipped_and_said(records, tmp_path):
     assert code == 1 and not has_traceback(err) and len(_errors(err)) == 1 and "blip.wav" in err, err
 
 
+def test_one_record_given_twice_in_a_row_is_refused_by_name(records, tmp_path, monkeypatch):
+    """`livedj mix a.flac a.flac` (a slip of the shell's history, or one path spelled two ways) rendered the record
+    blended into itself; `--preview A A` a transition from a record into itself. As `livedj journey A A`, refused
+    in one line naming the file, before anything is decoded or written; a record played again later in the mix
+    (A B A) is the DJ's choice and still mixed."""
+    one, two = records
+    monkeypatch.chdir(one.parent)
+    for argv, what in ((["mix", str(one), str(one)], "records 1 and 2"),
+                       (["mix", str(two), str(one), f"./{one.name}"], "records 2 and 3"),
+                       (["mix", "--preview", str(one), str(one)], "NOW and NEXT")):
+        code, out, err = run_here([*argv, "-o", str(tmp_path / "m.wav"), "--no-progress"])
+        assert code == 1 and not has_traceback(err) and out == "", err
+        assert _errors(err) == [f"livedj mix: {what} are the same record ({one}): "
+                                "a mix blends each record into another; give it once"], err
+        assert list(tmp_path.iterdir()) == []
+
+
 def test_an_output_that_is_a_folder_is_refused_before_rendering(records, tmp_path):
     """`-o set.wav` naming a folder rendered the whole mix, then failed to rename its temporary file:
     "[Errno 21] Is a directory: '.set.wav.partial' -> 'set.wav'"."""

@@ -193,3 +193,40 @@ def test_a_file_at_a_path_a_record_left_is_that_file(tmp_path):
     library = CurrentLibrary(SimpleNamespace(tracks=tracks))
     assert library.resolve(str(lib / FILES["A"])) == new == path_ids(tracks)[path_key(str(lib / FILES["A"]))]
     assert library.resolve(str(lib / "House" / "A.flac")) == ids["A"]
+
+
+def test_history_export_gives_a_moved_record_its_path_now(tmp_path):
+    """`livedj history --export` wrote the path a record was played under: once the DJ moved the file (and
+    `livedj index` followed it), the exported M3U or rekordbox playlist named a file that is no longer there.
+    Now the record's path now (the index's former paths, library/moves.py), the rest of the row as logged;
+    a play of a file the index does not know (the booth's own test file) stays as it was."""
+    import csv
+
+    from faults_common import run_here
+    from livedj.library.history import History
+
+    lib, ids, _ = _library(tmp_path)
+    history = History(tmp_path / "history.sqlite")
+    try:
+        night = history.start_session("tonight")
+        history.log_play(night, str(lib / FILES["A"]), title="A title", artist="Synth", album="Inbox", bpm=124.0,
+                         key=21, source="identified", confidence=0.9)
+        history.log_play(night, str(lib / FILES["D"]), title="D", artist="Synth", source="osc")
+        history.log_play(night, "/nowhere/test tone.wav", title="tone", source="osc")
+    finally:
+        history.close()
+    os.rename(lib / FILES["A"], lib / "House" / "A.flac")
+    code, out, err = index_here(tmp_path, lib)
+    assert code == 0 and "moved 1" in out, out
+    config = quiet_config(tmp_path, f'[index]\npath = "{tmp_path / "index"}"\n')
+    code, out, err = run_here(["history", "--export", str(tmp_path / "set.csv"), "--config", str(config)])
+    assert code == 0 and err == "", err
+    with open(tmp_path / "set.csv", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["path"] for r in rows] == [str(lib / "House" / "A.flac"), str(lib / FILES["D"]),
+                                         "/nowhere/test tone.wav"]  # before: lib/Inbox/A.flac
+    assert (rows[0]["title"], rows[0]["artist"], rows[0]["album"], rows[0]["bpm"], rows[0]["key_camelot"],
+            rows[0]["source"], rows[0]["confidence"]) == ("A title", "Synth", "Inbox", "124.00", "8A", "identified",
+                                                          "0.900")
+    code, out, err = run_here(["history", "--export", str(tmp_path / "set.m3u"), "--config", str(config)])
+    assert code == 0 and str(lib / "House" / "A.flac") in (tmp_path / "set.m3u").read_text(encoding="utf-8"), err

@@ -4,9 +4,8 @@ Both expose the same counters (``overflows``, ``callbacks``, ``last_callback_tim
 so the daemon can watch either the same way: a source whose ``last_callback_time`` stops moving
 has stalled (e.g. the device disappeared).
 
-``sounddevice`` is imported lazily: PortAudio enumerates devices when it initialises, and the
-environment (PULSE_SERVER, ...) must be final by then. ``refresh_devices()`` re-initialises
-PortAudio to see devices that appeared later.
+``sounddevice`` is imported lazily (:mod:`livedj.audio.portaudio`, which also lists the inputs and says
+PortAudio's errors in one line; its names are re-exported here).
 """
 from __future__ import annotations
 
@@ -17,76 +16,11 @@ from typing import Protocol
 import numpy as np
 
 from livedj.audio.decode import DecodeError, iter_blocks, probe_duration
+from livedj.audio.portaudio import (AmbiguousDeviceError, CaptureError, device_error, list_input_devices,
+                                    load_sounddevice, refresh_devices)
 from livedj.audio.ringbuffer import RingBuffer
 
 __all__ = ["Source", "CaptureError", "AmbiguousDeviceError", "list_input_devices", "refresh_devices", "MicSource", "FileSource"]
-
-
-class CaptureError(OSError):
-    """The input device could not be opened or failed; the message is one line naming it."""
-
-
-class AmbiguousDeviceError(CaptureError):
-    """The configured name matches several inputs: waiting will not make it name one."""
-
-
-def _device_error(device, e: Exception, where: str = "") -> CaptureError:
-    """One line for PortAudio's/sounddevice's error about ``device``: it lists several matches on lines of
-    their own ("Multiple input devices found for 'ALSA':\n[0] pulse, ALSA\n[1] default, ALSA")."""
-    msg = str(e)
-    if msg.startswith("Multiple ") and "\n" in msg:
-        matches = [line.strip() for line in msg.splitlines()[1:] if line.strip()]
-        return AmbiguousDeviceError(
-            f"input device {device!r} matches {len(matches)} inputs ({'; '.join(matches)}): set its index "
-            f"or a name only it has (`livedj devices` lists them)")
-    return CaptureError(f"input device {device!r}{where}: {' '.join(msg.split())}")
-
-
-def _sd():
-    try:
-        import sounddevice
-    except OSError as e:  # "PortAudio library not found"
-        raise CaptureError(f"sounddevice unusable: {e} (install libportaudio2)") from e
-    return sounddevice
-
-
-def refresh_devices() -> None:
-    """Re-initialise PortAudio so devices added or removed since start-up are seen.
-
-    Only call while no stream is open (it invalidates open streams).
-    """
-    sd = _sd()
-    sd._terminate()
-    sd._initialize()
-
-
-def list_input_devices() -> list[dict]:
-    """Input-capable devices, as PortAudio sees them.
-
-    Returns
-    -------
-    list of dict
-        Keys: ``index`` (int), ``name`` (str), ``channels`` (max input channels),
-        ``default_samplerate`` (float, Hz), ``is_default`` (bool).
-    """
-    sd = _sd()
-    try:
-        default = sd.default.device[0]
-        if default is None or default < 0:
-            default = sd.query_devices(kind="input")["index"]
-    except Exception:  # no default input device at all
-        default = -1
-    devices = []
-    for info in sd.query_devices():
-        if info["max_input_channels"] > 0:
-            devices.append({
-                "index": int(info["index"]),
-                "name": str(info["name"]),
-                "channels": int(info["max_input_channels"]),
-                "default_samplerate": float(info["default_samplerate"]),
-                "is_default": int(info["index"]) == default,
-            })
-    return devices
 
 
 class Source(Protocol):
@@ -159,11 +93,11 @@ class MicSource:
     @staticmethod
     def default_samplerate(device=None) -> int:
         """The device's default input rate in Hz (what the mic runs at unless configured)."""
-        sd = _sd()
+        sd = load_sounddevice()
         try:
             return int(round(sd.query_devices(device, "input")["default_samplerate"]))
         except (ValueError, sd.PortAudioError) as e:
-            raise _device_error(device, e) from e
+            raise device_error(device, e) from e
 
     def _callback(self, indata, frames, time_info, status) -> None:
         # Runs on PortAudio's thread: keep it to a copy and a few integer updates.
@@ -205,7 +139,7 @@ class MicSource:
         """
         if self._stream is not None:
             return
-        sd = _sd()
+        sd = load_sounddevice()
         self.error = None
         self._stopping = False
         try:
@@ -216,7 +150,7 @@ class MicSource:
             self.last_callback_time = time.monotonic()
             stream.start()
         except (sd.PortAudioError, ValueError) as e:
-            err = _device_error(self.device, e, f" at {self.ring.sample_rate} Hz, {self.channels} ch")
+            err = device_error(self.device, e, f" at {self.ring.sample_rate} Hz, {self.channels} ch")
             self.error = str(err)
             raise err from e
         self._stream = stream

@@ -15,8 +15,10 @@ HELP = "list sessions, show or export a set"
 DESCRIPTION = (
     "The set log: every session and the tracks played in it (identified, told over OSC, or by Mixxx). "
     "Without arguments, lists sessions; --session N shows one; --export FILE writes the newest session "
-    "(or --session N) as M3U (.m3u/.m3u8), CSV (.csv) or a rekordbox playlist (.xml).")
-TAKES_INDEX = False  #: no --index option: the command does not read the index
+    "(or --session N) as M3U (.m3u/.m3u8), CSV (.csv) or a rekordbox playlist (.xml); a record moved since "
+    "it was played is exported under its path now (as the index knows it).")
+#: --index: an export names a record moved since it was played by its path now (the index's store)
+TAKES_INDEX = True
 
 
 def add_arguments(parser) -> None:
@@ -26,6 +28,30 @@ def add_arguments(parser) -> None:
     parser.add_argument("--export", metavar="FILE", type=argtypes.output_file(".m3u", ".m3u8", ".csv", ".xml"))
     parser.add_argument("--all", action="store_true", help="also list the sessions without plays (short test runs)")
     parser.add_argument("--relative", action="store_true", help="M3U: paths relative to the playlist's folder")
+
+
+def paths_now(plays: list, config) -> list:
+    """``plays`` with each record the index followed to another path since (library/moves.py) under its path
+    now; as logged without an index (one line on stderr when the index is there but unreadable)."""
+    import os
+
+    from livedj.commands.oneline import one_line_errors
+    from livedj.library.exports import with_paths_now
+    from livedj.library.store import Store
+
+    index_dir = config["index"]["path"]
+    if not os.path.lexists(os.path.join(index_dir, Store.FILENAME)):
+        return plays
+    try:
+        store = Store(index_dir, readonly=True)
+        try:
+            tracks = store.tracks()
+        finally:
+            store.close()
+    except one_line_errors() as exc:
+        print(f"livedj history: paths as logged (a record moved since is not followed): {exc}", file=sys.stderr)
+        return plays
+    return with_paths_now(plays, tracks)
 
 
 def main(args, config) -> int:
@@ -83,6 +109,7 @@ def main(args, config) -> int:
             from livedj.library import exports
 
             out = args.export
+            plays = paths_now(plays, config)
             try:
                 if out.lower().endswith(".csv"):
                     written = exports.export_csv(plays, out)

@@ -71,6 +71,23 @@ def _mixed_sources(args) -> str | None:
     return None
 
 
+def check_not_repeated(paths: list[str], preview: bool = False) -> None:
+    """Raise LookupError (one line naming the file) when two consecutive records are one file (the same path,
+    or the same file spelled another way or linked): the mix blended the record into itself, as `livedj
+    journey A A` is refused for. The same record again later (A B A) is the DJ's choice: mixed."""
+    from livedj.fsutil import printable
+
+    for i, (a, b) in enumerate(zip(paths, paths[1:]), 1):
+        try:
+            same = a == b or os.path.samefile(a, b)
+        except (OSError, ValueError):  # either missing: said when it is read
+            same = False
+        if same:
+            which = "NOW and NEXT" if preview else f"records {i} and {i + 1}"
+            raise LookupError(f"{which} are the same record ({printable(a)}): a mix blends each record into another; "
+                              "give it once")
+
+
 def _journey(args, config) -> list[str]:
     from livedj.commands.journey import check_waypoints, plan, resolve
     from livedj.encoders import encoder_id
@@ -110,6 +127,7 @@ def main(args, config) -> int:
                          target_lufs=args.lufs)
     try:
         if args.preview:
+            check_not_repeated(list(args.preview), preview=True)
             entries, stats = make_preview(*args.preview, args.output, options)
         else:
             if args.m3u:
@@ -121,6 +139,7 @@ def main(args, config) -> int:
             if len(paths) < 1:
                 print("livedj mix: give records (TRACK..., --m3u or --journey)", file=sys.stderr)
                 return 2
+            check_not_repeated(paths)
 
             def said(entry):
                 if entry.start is None:

@@ -99,14 +99,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
             from livedj.outputs.dashboard import Dashboard
 
             def get_info():
-                now = loop.latest.now_playing if loop.latest else None
-                return {**info, "status": loop.status if not loop.finished.is_set() else "stopped",
-                        "now_playing": f"{now['artist']} - {now['title']} ({now['confidence']:.0%})" if now else
-                        "not in library",
-                        "outputs": osc.summary(),
-                        **({"control": control.summary()} if control else {}),
-                        **({"set log": setlog.status()} if setlog.status() else {}),
-                        "mixxx": mixxx.status() if mixxx else None}  # None: following, or not asked to
+                return dashboard_info(loop, info, osc, control, setlog, mixxx)
 
             Dashboard().run(lambda: loop.latest, get_info, loop.finished, fps=config["dashboard"]["fps"])
         else:
@@ -131,6 +124,19 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     if loop.error is not None:
         raise loop.error
     return loop
+
+
+def dashboard_info(loop: LiveLoop, info: dict, osc, control, setlog, mixxx) -> dict:
+    """The dashboard's slowly changing state of the running loop (its header; what plays while no update of
+    its own says it: before the first, and while the input is lost)."""
+    from livedj.outputs.dashboard import now_playing_line
+
+    return {**info, "status": loop.status if not loop.finished.is_set() else "stopped",
+            "now_playing": now_playing_line(loop.latest.now_playing if loop.latest else None),
+            "outputs": osc.summary(),
+            **({"control": control.summary()} if control else {}),
+            **({"set log": setlog.status()} if setlog.status() else {}),
+            "mixxx": mixxx.status() if mixxx else None}  # None: following, or not asked to
 
 
 def reload(loop: LiveLoop, config_path, index_dir, notifier, err, osc: ReloadableOsc | None = None) -> None:

@@ -28,9 +28,10 @@ from livedj.engine.context_term import NightFeedback, with_context
 from livedj.engine.embed import Embedder, Laps, make_embedder
 from livedj.engine.listen import LiveTempoKey
 from livedj.engine.now_playing import Match, NowPlaying, NowPlayingTracker
-from livedj.engine.ranker import Rules, Weights, rank, recordings, with_copies
+from livedj.engine.ranker import Rules, Weights, rank, with_copies
 from livedj.engine.session import Session
 from livedj.engine.update import Suggestion, Update
+from livedj.library.copies import recordings, track_pairs
 from livedj.library.index import BeginningsIndex
 from livedj.library.store import Track
 from livedj.library.track_analysis import SILENT_DBFS
@@ -123,7 +124,13 @@ class Engine:
     @cached_property
     def copies(self) -> dict[int, tuple[int, ...]]:
         """Recording -> its copies' track ids (the library's records held more than once): excluded together."""
-        return recordings(self.tracks)
+        return recordings(track_pairs(self.tracks))
+
+    def copies_of(self, track_id: int) -> tuple[int, ...]:
+        """The ids of every copy of ``track_id``'s recording, its own included (``(track_id,)`` when the
+        library holds it once)."""
+        recording = getattr(self.tracks.get(track_id), "recording", None)
+        return self.copies.get(recording, (track_id,)) if recording is not None else (track_id,)
 
     def update(self, audio: np.ndarray, sample_rate: int, *, t: float = 0.0, seq: int = 0,
                session: Session | None = None) -> Update:
@@ -151,9 +158,10 @@ class Engine:
         laps.lap("identify")
         if session.paused:  # the suggestions are held back; what plays is still named, and logged once played
             return replace(self._update(seq, t, embedding, now, [], rms_db, peak_db, laps, session), status="paused")
-        # played, skipped, banned, and what is on the deck, under any of their copies' names
+        # played, skipped, banned, and what is on the deck, under any of their copies' names: widened here, once
+        # (the query's size, the context's candidates, rank and the suggestions held through silence use it)
         exclude = with_copies(session.excluded(now.on_deck), self.tracks, self.copies)
-        if session.pinned is not None and session.pinned in with_copies(frozenset(session.played), self.tracks, self.copies):
+        if session.pinned is not None and not session.played.keys().isdisjoint(self.copies_of(session.pinned)):
             session.pinned = None  # a copy of the target was played: reached, as the target itself would be
         ids, sims = self.query(embedding, session, exclude)
         laps.lap("query")

@@ -46,24 +46,21 @@ class Rules:
     shortlist: int = 20  #: > 0: tempo and key choose among this many most similar candidates only (0: all)
 
 
-def recordings(tracks: dict[int, Track]) -> dict[int, tuple[int, ...]]:
-    """Recording -> the track ids of its copies, for every recording held more than once."""
-    out: dict[int, list[int]] = {}
-    for track in tracks.values():
-        if getattr(track, "recording", None) is not None:
-            out.setdefault(track.recording, []).append(track.id)
-    return {r: tuple(sorted(ids)) for r, ids in out.items()}
+class WithCopies(frozenset):
+    """Track ids together with every other copy of their recordings, as :func:`with_copies` gives them:
+    :func:`rank` leaves them out as they are, without looking for their copies again."""
 
 
 def with_copies(ids: frozenset[int] | set[int], tracks: dict[int, Track],
-                copies: dict[int, tuple[int, ...]]) -> frozenset[int]:
-    """``ids`` and every other copy of their recordings (``copies``: :func:`recordings` of ``tracks``)."""
+                copies: dict[int, tuple[int, ...]]) -> WithCopies:
+    """``ids`` and every other copy of their recordings (``copies``: recording -> its copies' ids,
+    :func:`livedj.library.copies.recordings` of :func:`~livedj.library.copies.track_pairs` of ``tracks``)."""
     out = set(ids)
     for track_id in ids:
         recording = getattr(tracks.get(track_id), "recording", None)
         if recording is not None:
             out.update(copies.get(recording, ()))
-    return frozenset(out)
+    return WithCopies(out)
 
 
 def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *, top: int = 10,
@@ -74,7 +71,8 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
     """Score the candidates ``ids`` (with their cosine ``similarities``) and return the best ``top``.
 
     Candidates missing from ``tracks`` (removed since the index was built) and those in
-    ``exclude`` (now playing, already played), or copies of them (``Track.recording``), are dropped;
+    ``exclude`` (now playing, already played), or copies of them (``Track.recording``; an ``exclude`` of
+    :func:`with_copies` holds them already, as the live update's does), are dropped;
     of the copies of one recording only the best-scored is kept. A ``pinned`` track (the DJ's chosen
     next target) comes first whatever its score. ``context``: ``(scores, reasons)`` aligned with
     ``ids`` from :func:`~livedj.engine.context_term.context_scores`; ``None`` leaves the term out.
@@ -86,7 +84,9 @@ def rank(ids: np.ndarray, similarities: np.ndarray, tracks: dict[int, Track], *,
     """
     use_context = context is not None and weights.context > 0
     total = weights.similarity + weights.tempo + weights.key + (weights.context if use_context else 0.0) or 1.0
-    gone = {r for t in exclude if (r := getattr(tracks.get(t), "recording", None)) is not None}
+    # the recordings excluded: any copy of them is (the caller's set may hold them all already)
+    gone = frozenset() if isinstance(exclude, WithCopies) else \
+        {r for t in exclude if (r := getattr(tracks.get(t), "recording", None)) is not None}
 
     def excluded(track: Track) -> bool:  # it, or another copy of its recording
         return track.id in exclude or getattr(track, "recording", None) in gone

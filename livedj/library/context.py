@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from livedj.library.copies import recordings, track_pairs
+
 CHUNK = 64  #: long lists (a 50,000-play history) count co-membership within chunks of this many entries
 
 
@@ -304,9 +306,9 @@ def fold_copies(sequences, copies: dict[int, int]) -> list:
 
 
 def copies_of(tracks) -> dict[int, int]:
-    """Track id -> its recording, for the copies that are not the recording's own id (``Store.tracks()``)."""
-    return {int(t): int(r) for t, track in dict(tracks).items()
-            if (r := getattr(track, "recording", None)) is not None and int(r) != int(t)}
+    """Track id -> its recording, for the copies that are not the recording's own id (``Store.tracks()``;
+    the groups: :func:`livedj.library.copies.recordings`)."""
+    return {t: r for r, ids in recordings(track_pairs(tracks)).items() for t in ids if t != r}
 
 
 def build(sequences, audio: dict[int, np.ndarray] | None = None, *, track_ids=None,

@@ -23,12 +23,15 @@ again only for what changed.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
+from typing import Iterable, Mapping
 
 import numpy as np
 
-__all__ = ["Verdict", "compare", "candidates", "find_copies", "Found", "METHOD", "recording_labels", "recordings_by_path"]
+__all__ = ["Verdict", "compare", "candidates", "find_copies", "Found", "METHOD", "recordings", "track_pairs",
+           "recording_labels", "recordings_by_path"]
 
 #: recorded in the store's meta: a new rule (these constants) searches every record again
 METHOD = "copies-1"
@@ -197,20 +200,63 @@ def find_copies(store, index, params: str | None = None) -> Found:
                    (track_id, stamps[track_id]))
     db.commit()
     found.searched, found.verified = len(todo), len(done)
-    groups: dict[int, list[int]] = {}
-    for track_id, recording in store.recordings().items():
-        groups.setdefault(recording, []).append(track_id)
-    found.groups = sorted(tuple(sorted(g)) for g in groups.values())
+    found.groups = sorted(recordings(store.recordings().items()).values())
     found.seconds = time.perf_counter() - began
     return found
 
 
-def recordings_by_path(tracks) -> dict[bytes, int]:
-    """Encoded path -> the recording it holds, for the records held more than once (``Track.recording``
-    of :meth:`livedj.library.store.Store.tracks`); a record held once is not in it."""
-    from livedj.library.store import encode_path
+def recordings(pairs: Iterable[tuple[int, int]]) -> dict[int, tuple[int, ...]]:
+    """Group copies into recordings: the one place the library's copies become recordings.
 
-    return {encode_path(t.path): t.recording for t in tracks.values() if getattr(t, "recording", None) is not None}
+    Copies of copies are one recording (``a``-``b`` and ``b``-``c``: ``a``, ``b`` and ``c``). A
+    recording is named by the lowest track id of its copies: the ``Track.recording`` of each of them.
+
+    Parameters
+    ----------
+    pairs : iterable of tuple of (int, int)
+        Two track ids that hold one recording: a copy pair the store keeps (``copy_pairs``), or a
+        track and its ``Track.recording`` (:func:`track_pairs`).
+
+    Returns
+    -------
+    dict of int to tuple of int
+        Recording -> the track ids of its copies, sorted (the recording's own id first), for every
+        recording the pairs name.
+
+    Examples
+    --------
+    >>> recordings([(7, 3), (9, 7), (5, 4)])
+    {3: (3, 7, 9), 4: (4, 5)}
+    """
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = root(int(a)), root(int(b))
+        parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[int]] = {}
+    for track_id in sorted(parent):
+        groups.setdefault(root(track_id), []).append(track_id)
+    return {r: tuple(ids) for r, ids in groups.items()}
+
+
+def track_pairs(tracks: Mapping) -> list[tuple[int, int]]:
+    """``(track id, Track.recording)`` of every track of ``tracks`` (id -> Track, as
+    :meth:`livedj.library.store.Store.tracks` gives them) held more than once: :func:`recordings` of them
+    gives the groups back."""
+    return [(int(t), int(r)) for t, track in dict(tracks).items() if (r := getattr(track, "recording", None)) is not None]
+
+
+def recordings_by_path(tracks) -> dict[bytes, int]:
+    """Encoded path (``store.encode_path``) -> the recording it holds, for the records held more than once
+    (``Track.recording`` of :meth:`livedj.library.store.Store.tracks`); a record held once is not in it."""
+    return {os.fsencode(tracks[t].path): r for r, ids in recordings(track_pairs(tracks)).items() for t in ids
+            if t in tracks}
 
 
 def recording_labels(keys, recording_of: dict) -> list[int]:
@@ -236,14 +282,3 @@ class _Landmarks:
             self.cache[track_id] = self.store.landmarks_of(track_id, self.params)
         return self.cache[track_id]
 
-
-def find_in_index(store, index_dir, params: str | None = None) -> Found:
-    """:func:`find_copies` with the fingerprint index the manifest of ``index_dir`` names (none: nothing found)."""
-    from pathlib import Path
-
-    from livedj.library import index as annoy_index
-    from livedj.library.fpindex import FingerprintIndex
-
-    entry = (annoy_index.read_manifest(index_dir).get("fingerprints") or {})
-    index = FingerprintIndex.load(Path(index_dir) / entry["prefix"]) if entry.get("hashes") else None
-    return find_copies(store, index, params)

@@ -51,6 +51,36 @@ def _label(play: Play) -> str:
     return title or artist or _one_line(os.path.splitext(os.path.basename(play.path))[0])  # a name may hold a newline
 
 
+def with_paths_now(plays: list[Play], tracks: dict) -> list[Play]:
+    """``plays`` with each record that moved since it was logged under its path now.
+
+    Parameters
+    ----------
+    plays : list of Play
+        A session of the set log, as logged.
+    tracks : dict of int to Track
+        The index's tracks (:meth:`livedj.library.store.Store.tracks`): their paths now and the paths
+        they were indexed under before they moved (``Track.moved_from``, library/moves.py).
+
+    Returns
+    -------
+    list of Play
+        The same plays, in order; a play of a former path names the track's path now, the rest of
+        its row as logged. A play of a file the index does not know (or without a file) is as it was.
+    """
+    from dataclasses import replace
+
+    from livedj.library.sequences import path_ids, path_key
+
+    ids = path_ids(tracks)
+    out = []
+    for play in plays:
+        track_id = ids.get(path_key(play.path)) if play.path else None
+        now = tracks[track_id].path if track_id is not None else None
+        out.append(replace(play, path=now) if now is not None and path_key(now) != path_key(play.path) else play)
+    return out
+
+
 def export_m3u(plays: list[Play], out_path, *, relative_to: str | None = None, relative: bool = False) -> int:
     """Write an extended M3U playlist of the set, in play order.
 

@@ -10,7 +10,8 @@ the other record's. Their pairs that the first pick did not have are looked up a
 (:class:`livedj.library.fpstream.LiveMatcher`, while a record is named).
 
 Pure functions over a power spectrogram (:func:`livedj.dsp.fingerprint.spectrogram`), and
-:func:`aligned_hits`: which hits of the exact stage are the named record's aligned landmarks.
+:func:`aligned_hits`: which hits of the exact stage are the named record's aligned landmarks, and
+:func:`distinct_peaks`: their query peaks, each once (:func:`peak_ids`: a peak's identity in any chunk).
 
 The same hits tell a passage two records share from a second record heard (:func:`shared_passages`): the
 playing record's landmarks use the query peaks of the other's evidence, where an incoming record's evidence is
@@ -21,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from livedj.dsp import fingerprint as fp
 
-__all__ = ["MASK_DT", "MASK_DF", "peak_cells", "residual_peaks", "new_pairs", "aligned_hits", "shared_passages",
+__all__ = ["MASK_DT", "MASK_DF", "peak_cells", "peak_ids", "distinct_peaks", "residual_peaks", "new_pairs", "aligned_hits", "shared_passages",
            "SHARED_PASSAGE"]
 
 #: cells taken out around an explained peak: its main lobe (a Hann window's is +-2 bins) and the
@@ -39,6 +40,27 @@ def peak_cells(t: np.ndarray, f: np.ndarray, b0: int = 0) -> tuple[np.ndarray, n
     """The spectrogram cells (frame, column) of peaks at ``t`` frames and ``f`` Hz (column 0 = FFT bin ``b0``)."""
     return (np.rint(np.asarray(t, np.float64)).astype(np.int64),
             np.rint(np.asarray(f, np.float64) * (fp.N_FFT / fp.SR)).astype(np.int64) - b0)
+
+
+def peak_ids(t: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """One int per query peak (``t`` frames from the stream's origin, ``f`` Hz, both rounded): the same peak in
+    any chunk of :class:`livedj.library.fpstream.LiveMatcher` it was picked in."""
+    return np.rint(t).astype(np.int64) * 8192 + np.rint(f).astype(np.int64)
+
+
+def distinct_peaks(t_a: np.ndarray, f_a: np.ndarray, t_b: np.ndarray, f_b: np.ndarray,
+                   chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The query peaks of aligned pairs, each once: ``(t, f)`` of their anchors (``t_a, f_a``) and targets
+    (``t_b, f_b``), as :func:`livedj.library.fpchunks.hit_peaks` gives them with each pair's ``chunk``.
+
+    Chunk by chunk, its anchors then its targets: a peak picked in two chunks (refined a little apart) is kept
+    as the first chunk has it.
+    """
+    n = len(chunk)
+    order = np.lexsort((np.tile(np.arange(n), 2), np.repeat([0, 1], n), np.tile(chunk, 2)))
+    t_all, f_all = np.concatenate([t_a, t_b])[order], np.concatenate([f_a, f_b])[order]
+    _, first = np.unique(peak_ids(t_all, f_all), return_index=True)
+    return t_all[first], f_all[first]
 
 
 def residual_peaks(P: np.ndarray, b0: int, explained_t: np.ndarray, explained_f: np.ndarray, *,

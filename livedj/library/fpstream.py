@@ -217,7 +217,7 @@ class LiveMatcher:
         """The query peaks (anchor, target) of the last answer's exact-stage ``hits``: one int per peak, its
         cell (frame from the origin, Hz, rounded), the same in whichever chunk the peak was picked."""
         t_a, f_a, t_b, f_b, _ = fpchunks.hit_peaks(self._kept(), self._hit_rows, hits)
-        return _cells(t_a, f_a), _cells(t_b, f_b)
+        return fpexplain.peak_ids(t_a, f_a), fpexplain.peak_ids(t_b, f_b)
 
     def _pairs_since(self, start: float) -> int:
         """The query's landmark pairs in the kept chunks from ``start`` (frames from the origin) on."""
@@ -344,14 +344,7 @@ class LiveMatcher:
                                          slot=self._hits[5])
         if not len(aligned):
             return
-        t_a, f_a, t_b, f_b, chunk = fpchunks.hit_peaks(self._kept(), self._hit_rows, aligned)
-        # chunk by chunk, its anchors then its targets: a peak picked in two chunks (refined a little apart) is
-        # kept as the first chunk has it
-        n = len(aligned)
-        order = np.lexsort((np.tile(np.arange(n), 2), np.repeat([0, 1], n), np.tile(chunk, 2)))
-        t_all, f_all = np.concatenate([t_a, t_b])[order], np.concatenate([f_a, f_b])[order]
-        _, first = np.unique(_cells(t_all, f_all), return_index=True)
-        self._explained = (t_all[first], f_all[first])
+        self._explained = fpexplain.distinct_peaks(*fpchunks.hit_peaks(self._kept(), self._hit_rows, aligned))
 
     def _residual_range(self, start: float, settled: float) -> tuple[float, float] | None:
         """The later peaks (frames from the origin) whose pairs :meth:`_read_residual` looks up this update: the
@@ -398,7 +391,3 @@ def warm_up(index: fpi.FingerprintIndex, sr: int = fp.SR) -> None:
     fpi.match_audio(y, sr, index, second_pass=False)
     fpsame.stretches(index.buckets, index.times, 0, 1, 0, 1)
 
-
-def _cells(t: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """One int per query peak (frame from the origin, Hz, both rounded): the same peak in any chunk."""
-    return np.rint(t).astype(np.int64) * 8192 + np.rint(f).astype(np.int64)

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 from livedj.dsp import WINDOW_S
 from livedj.encoders.base import Encoder
-from livedj.library import moves, verify
+from livedj.library import index_checks as checks, moves, verify
 from livedj.library.rekey import rekey
 from livedj.library.scan import FoundFile, MissingFile, scan_with_imported
 from livedj.library.store import display_path, encode_path
@@ -143,7 +143,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         store, damaged = verify.open_store(index_dir)
         if damaged:
             report.repaired.append(damaged)
-        _record_analysis_if_empty(store)
+        checks.record_analysis_if_empty(store)
         enc_id = encoder_id(settings.encoder, settings.head)
         known = store.fingerprints()
         # no manifest and nothing stored: a new index (a first run), built, not "repaired"
@@ -166,8 +166,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         moved = moves.find_moves(store, gone, (f for f in found if encode_path(f.path) not in known))
         moves.apply_moves(store, moved.moves, known, window_cache)
         report.moved, report.moves_unsure, gone = moved.moves, moved.unsure, gone - {m.old for m in moved.moves}
-        damaged = _damaged(store, window_cache, enc_id, encoder_dim(settings.segment_encoder, settings.head))
-        foreign = _foreign_segments(store, index_dir, enc_id, encoder_id(settings.segment_encoder, settings.head),
+        damaged = checks.damaged(store, window_cache, enc_id, encoder_dim(settings.segment_encoder, settings.head))
+        foreign = checks.foreign_segments(store, index_dir, enc_id, encoder_id(settings.segment_encoder, settings.head),
                                     encoder_dim(settings.segment_encoder, settings.head))
         # indexed with segment_hop_s = 0, now on: else never identified, their copies never found
         bare = {bytes(r) for r, in store.db.execute("SELECT path FROM tracks WHERE status = 'ok' AND encoder = ? AND "
@@ -231,12 +231,12 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         report.skipped += [(display_path(encode_path(p)), f"key not estimated again ({why}): the old one is kept "
                             "until a later run does it") for p, why in not_rekeyed]
         digest = verify.store_digest(store.db)  # every file of the index checked against the manifest, every run
-        why = verify.reasons_to_build(index_dir, digest) or _unloadable(index_dir, enc_id)
+        why = verify.reasons_to_build(index_dir, digest) or checks.unloadable(index_dir, enc_id)
         if refreshed:  # the fingerprint index must be rebuilt from the new landmarks, whatever else says
             why = [*why, f"fingerprints of {plural(refreshed, 'file')} computed again (new fingerprint parameters)"]
         fit = vector_fit.FitSettings(settings.fit, settings.fit_dims, settings.fit_shrinkage, settings.fit_room)
-        if report.indexed or report.removed or why or _stale(index_dir, enc_id) \
-                or _stale_vectors(index_dir, enc_id, settings, fit) or trained is not None:
+        if report.indexed or report.removed or why or checks.stale(index_dir, enc_id) \
+                or checks.stale_vectors(index_dir, enc_id, settings, fit) or trained is not None:
             report.repaired += [] if (report.indexed or report.removed or new) else why
             progress("build", 0, 1, "")
             paths = {t.id: encode_path(t.path) for t in store.tracks().values()}
@@ -244,7 +244,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             vector_fit.save_windows(index_dir, window_cache, enc_id, settings.beginning_s)
             items, dim, vector_entry = vector_fit.adapted_items(
                 index_dir, store.vectors(enc_id), paths, window_cache, encoder=enc_id,
-                beginning_s=settings.beginning_s, window_s=WINDOW_S, fit=fit, manifest=_manifest_or_none(index_dir),
+                beginning_s=settings.beginning_s, window_s=WINDOW_S, fit=fit, manifest=checks.manifest_or_none(index_dir),
                 changed=report.indexed + report.removed, trained=trained,
                 # copies known so far (this run's new ones are found after the build: the next fit has them)
                 recordings=store.recordings())
@@ -262,10 +262,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
             report.index_items = annoy_index.read_manifest(index_dir)["items"]
             if report.moved:  # the index holds ids (unchanged), the window cache paths: saved re-keyed
                 vector_fit.save_windows(index_dir, window_cache, enc_id, settings.beginning_s)
-        from livedj.library.copies import find_in_index
-
         try:  # after the build: today's fingerprints
-            report.copies = find_in_index(store, index_dir, current_params())
+            report.copies = _find_copies(store, index_dir, current_params())
         except Exception as exc:  # the index is built and sound: copies are looked for again next run
             report.copies_problem = f"{type(exc).__name__}: {exc}"
         report.cleaned = verify.clean_leftovers(index_dir)
@@ -277,58 +275,18 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
     return report
 
 
-def _record_analysis_if_empty(store) -> None:
-    """A store without analysed files (new, or set aside as damaged) will hold only this livedj's keys and
-    landmarks: record their analysis now. Recorded only at the end of a run, a run stopped before it (Ctrl-C)
-    left the files it stored looking like an older livedj's: the next run estimated their keys and
-    fingerprints again. (A store of an older livedj is upgraded file by file instead: each row records
-    what made its key and landmarks, see ``store._ADDED_COLUMNS``.)"""
-    from livedj.library.refingerprint import FINGERPRINT_META, current_params
-    from livedj.library.rekey import KEY_META, current_analysis
-    from livedj.library.upgrade import distrust_after_older
+def _find_copies(store, index_dir: str, params: str):
+    """:func:`livedj.library.copies.find_copies` with the fingerprint index the manifest of ``index_dir``
+    names (none: nothing found)."""
+    from pathlib import Path
 
-    if store.db.execute("SELECT 1 FROM tracks WHERE status = 'ok' LIMIT 1").fetchone() is None:
-        store.set_meta(KEY_META, current_analysis())
-        store.set_meta(FINGERPRINT_META, current_params())
-        store.db.commit()
-    else:  # an older livedj ran on this store after this one (rolled back): its rows' records are wrong
-        distrust_after_older(store, KEY_META, "key_analysis", current_analysis())
-        distrust_after_older(store, FINGERPRINT_META, "fingerprint_params", current_params())
+    from livedj.library import copies
+    from livedj.library import index as annoy_index
+    from livedj.library.fpindex import FingerprintIndex
 
-
-def _damaged(store, window_cache: dict, enc_id: str, segment_dim: int) -> set[bytes]:
-    """Stored tracks whose vectors, or cached beginning windows (the fit's input), are not all finite.
-
-    Older livedj versions could store a NaN vector; one spoils the library fit (every similarity 0),
-    and an unchanged file is never analysed again otherwise.
-    """
-    import numpy as np
-
-    bad = store.damaged(enc_id, segment_dim)
-    return bad | {raw for raw, windows in window_cache.items() if not np.isfinite(windows).all()}
-
-
-def _foreign_segments(store, index_dir: str, enc_id: str, segment_id: str, segment_dim: int) -> set[bytes]:
-    """Stored tracks whose segment vectors another segment encoder made: analysed again.
-
-    Before d660ac3 the segment vectors came from the beginning encoder (musicnn, 200 wide; the
-    manifest's segment entry names no encoder); today's segment index cannot hold them (it was a
-    reshape traceback). A row records its segment encoder (column ``segment_encoder``, so an
-    interrupted upgrade resumes); an older row's (NULL) is the one the manifest names, whose
-    segment entry is of the last build. A width that does not fit today's is foreign in any case.
-    """
-    import json
-
-    try:
-        with open(os.path.join(index_dir, verify.MANIFEST), encoding="utf-8") as f:
-            seg = json.load(f).get("segments")
-        made_by = seg.get("encoder", "") if isinstance(seg, dict) else None
-    except (OSError, ValueError, AttributeError):
-        made_by = None  # no manifest, or an unreadable one: only the width tells
-    rows = store.db.execute("SELECT path, length(segments), segment_encoder FROM tracks WHERE status = 'ok' "
-                            "AND encoder = ? AND segments IS NOT NULL", (enc_id,))
-    return {bytes(raw) for raw, size, row_by in rows
-            if (row_by if row_by is not None else made_by) not in (None, segment_id) or size % (4 * segment_dim)}
+    entry = (annoy_index.read_manifest(index_dir).get("fingerprints") or {})
+    index = FingerprintIndex.load(Path(index_dir) / entry["prefix"]) if entry.get("hashes") else None
+    return copies.find_copies(store, index, params)
 
 
 def _prefer_dj(result: FileResult, track) -> None:
@@ -340,46 +298,6 @@ def _prefer_dj(result: FileResult, track) -> None:
     for name in ("title", "artist", "album"):
         if getattr(track, name, None) and name not in result.tags:
             result.tags[name] = getattr(track, name)
-
-
-def _unloadable(index_dir: str, enc_id: str) -> list[str]:
-    """Why the (intact) files of the index do not load, e.g. a manifest field of the wrong type."""
-    from livedj.library import index as annoy_index
-
-    try:
-        annoy_index.load(index_dir, verify=False, private=False)  # sizes and CRCs were just checked
-    except annoy_index.IndexUnusable as exc:  # the report says it was rebuilt: not "rebuild with `livedj index`"
-        return [str(exc).split("; rebuild with `livedj index`")[0]]
-    return []
-
-
-def _stale(index_dir: str, enc_id: str) -> bool:
-    from livedj.library import index as annoy_index
-
-    try:
-        manifest = annoy_index.read_manifest(index_dir)
-    except annoy_index.IndexUnusable:
-        return True
-    # a format-1 fingerprint index (hashes + entries files) loads by conversion: rewrite it once
-    old_fp = any(e.get("file", "").endswith(".entries.npy") for e in (manifest.get("fingerprints") or {}).get("files", []))
-    return manifest.get("encoder") != enc_id or old_fp
-
-
-def _manifest_or_none(index_dir: str) -> dict | None:
-    from livedj.library import index as annoy_index
-
-    try:
-        return annoy_index.read_manifest(index_dir)
-    except annoy_index.IndexUnusable:
-        return None
-
-
-def _stale_vectors(index_dir: str, enc_id: str, settings: Settings, fit) -> bool:
-    """The index's vectors were shaped by other settings (fit, beginning): rebuild from the window cache."""
-    from livedj.library import vectors as vector_fit
-
-    manifest = _manifest_or_none(index_dir)
-    return manifest is None or vector_fit.stale(manifest, enc_id, settings.beginning_s, fit)
 
 
 def _run(paths: list[str], settings: Settings, jobs: int | None) -> Iterable[FileResult]:

@@ -16,6 +16,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from livedj.library import copies
 from livedj.library.tags import tag_text
 
 SCHEMA_VERSION = 1
@@ -358,18 +359,7 @@ class Store:
             """SELECT p.a, p.b FROM copy_pairs p
                JOIN tracks ta ON ta.id = p.a AND ta.indexed_at = p.a_at AND ta.status = 'ok'
                JOIN tracks tb ON tb.id = p.b AND tb.indexed_at = p.b_at AND tb.status = 'ok'""")
-        parent: dict[int, int] = {}
-
-        def root(x: int) -> int:
-            while parent.setdefault(x, x) != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        for a, b in rows:  # copies of copies are one recording
-            ra, rb = root(a), root(b)
-            parent[max(ra, rb)] = min(ra, rb)
-        return {t: root(t) for t in parent}
+        return {t: r for r, ids in copies.recordings(rows).items() for t in ids}
 
     def tracks(self) -> dict[int, Track]:
         """Every good track, by id (the daemon keeps this in memory: no disk on the live path)."""

@@ -45,6 +45,12 @@ def _record(d: dict) -> str:
     return artist or title or safe_text(d.get("path") or "") or "?"
 
 
+def now_playing_line(now: dict | None) -> str:
+    """What plays, as the header says it: "artist – title  (confidence)" (:func:`_record`: no "None" for a
+    missing artist), or "not in library" for ``None``."""
+    return f"{_record(now)}  ({float(now.get('confidence') or 0):.0%})" if now else "not in library"
+
+
 def _db_style(db: float) -> str:
     return "red" if db > -3.0 else "yellow" if db > -12.0 else "green"
 
@@ -113,8 +119,7 @@ class Dashboard:
         decks: tuple = ()
         if update is not None and update.seq >= 0:  # what the update itself heard wins over info
             now = update.now_playing
-            info["now_playing"] = (f"{_record(now)}  ({float(now.get('confidence') or 0):.0%})" if now
-                                   else "not in library")
+            info["now_playing"] = now_playing_line(now)
             decks = tuple(getattr(update, "decks", ()) or ())
             if len(decks) > 1:  # a blend: both records, each on its own line with its level
                 info.pop("now_playing")
