@@ -347,7 +347,7 @@ def _unloadable(index_dir: str, enc_id: str) -> list[str]:
     from livedj.library import index as annoy_index
 
     try:
-        annoy_index.load(index_dir, verify=False, private=False)  # sizes and CRCs were just checked
+        annoy_index.load(index_dir, verify=False, private=False, window_s=WINDOW_S)  # CRCs just checked; our windows
     except annoy_index.IndexUnusable as exc:  # the report says it was rebuilt: not "rebuild with `livedj index`"
         return [str(exc).split("; rebuild with `livedj index`")[0]]
     return []

@@ -85,7 +85,8 @@ def save_windows(directory: str | os.PathLike, cache: dict[bytes, np.ndarray], e
 
 # -- fit at index time ------------------------------------------------------------------------
 def _previous(manifest: dict | None, directory: Path, encoder: str, fit: FitSettings) -> tuple[fitting.Projection | None, dict]:
-    entry = ((manifest or {}).get("vector") or {}).get("projection") or {}
+    vec = (manifest or {}).get("vector")
+    entry = (vec.get("projection") if _well_formed(vec) else None) or {}
     if not entry or entry.get("base") != encoder or entry.get("settings") != _settings_dict(fit, encoder):
         return None, {}
     try:
@@ -168,10 +169,24 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
     return items, projection.dim, {**entry, "dim": projection.dim}
 
 
+def _real(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and abs(x) < 1e9
+
+
+def _well_formed(vec) -> bool:
+    """Whether a manifest's ``vector`` entry has the fields :func:`adapted_items` writes, of their types."""
+    if not isinstance(vec, dict) or not _real(vec.get("window_s", 5.0)) or not _real(vec.get("beginning_s", 0.0)):
+        return False
+    proj = vec.get("projection")
+    counts = ("tracks", "changes")
+    return proj is None or (isinstance(proj, dict) and isinstance(proj.get("file"), str)
+                            and all(isinstance(proj.get(k, 0), int) for k in counts))
+
+
 def stale(manifest: dict, encoder: str, beginning_s: float, fit: FitSettings) -> bool:
     """Whether the index's vectors were shaped by other settings than these (a rebuild is due)."""
     vec = manifest.get("vector")
-    if not vec:
+    if not vec or not _well_formed(vec):  # a hand-edited or damaged entry: built again, not trusted
         return True
     if vec.get("encoder") != encoder or float(vec.get("beginning_s", -1)) != float(beginning_s):
         return True

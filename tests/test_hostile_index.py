@@ -1,0 +1,52 @@
+"""A hostile tester's attacks on the index on disk and the offline commands (the second sweep).
+
+Real components throughout: generated audio files, the real indexer (the `features` encoder), Annoy
+files on disk, the command line's own code run in this process.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from faults_common import base_fixture, complete, copy_index, N_A, repair_here  # noqa: F401 (base_fixture: the fixture `base`)
+from livedj.library import index as annoy_index
+
+pytestmark = pytest.mark.faults
+
+
+def _loads_live(index_dir) -> bool:
+    """The index loads as the live loop and `suggest` load it (audio.window_s 5 s)."""
+    try:
+        annoy_index.load(index_dir, window_s=5.0)
+    except annoy_index.IndexUnusable as exc:
+        assert "\n" not in str(exc) and str(index_dir) in str(exc)
+        return False
+    return True
+
+
+#: Damage to the fields that shape the vectors and the segments: a rebuild over the first four kept them
+#: (window_s: suggest then refused the "repaired" index) or stopped with a traceback, as the last two did on load.
+VECTOR_DAMAGE = {
+    "vector a string": lambda m: m.update(vector="x"),
+    "beginning_s null": lambda m: m["vector"].update(beginning_s=None),
+    "window_s not the indexer's": lambda m: m["vector"].update(window_s=-1),
+    "projection file null": lambda m: m["vector"]["projection"].update(file=None),
+    "segments dim huge": lambda m: m["segments"].update(dim=10 ** 20),
+    "segments dim another": lambda m: m["segments"].update(dim=3),
+}
+
+
+@pytest.mark.parametrize("damage", list(VECTOR_DAMAGE))
+def test_a_damaged_vector_or_segments_entry_is_one_line_and_rebuilt(base, tmp_path, damage):
+    index_dir = copy_index(base, tmp_path)
+    path = index_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    before = {"dim": manifest["segments"]["dim"], "window_s": manifest["vector"]["window_s"]}
+    VECTOR_DAMAGE[damage](manifest)
+    path.write_text(json.dumps(manifest))
+    _loads_live(index_dir)  # loads, or says why in one line naming the index: never another exception
+    repair_here(base, index_dir)
+    assert complete(index_dir, N_A) and _loads_live(index_dir), damage
+    after = json.loads(path.read_text())
+    assert {"dim": after["segments"]["dim"], "window_s": after["vector"]["window_s"]} == before, damage
