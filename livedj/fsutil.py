@@ -37,7 +37,10 @@ def atomic_write(path: str | os.PathLike | bytes, write: Callable[[IO], None], *
     out = Path(os.fsdecode(path))
     if make_folder:
         out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise _naming(exc, out) from None
     try:
         with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")) as f:
             write(f)
@@ -46,13 +49,20 @@ def atomic_write(path: str | os.PathLike | bytes, write: Callable[[IO], None], *
         if file_mode is not None:
             os.chmod(tmp, file_mode)
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError) and (exc.filename is None or os.fsdecode(exc.filename) == tmp):
+            raise _naming(exc, out) from None  # a full disk names the file, not "[Errno 28]" alone
         raise
     fsync_dir(out.parent)
+
+
+def _naming(exc: OSError, out: Path) -> OSError:
+    """``exc`` naming ``out`` (not the temporary file, or nothing)."""
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(out))
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]}

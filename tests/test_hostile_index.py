@@ -50,3 +50,29 @@ def test_a_damaged_vector_or_segments_entry_is_one_line_and_rebuilt(base, tmp_pa
     assert complete(index_dir, N_A) and _loads_live(index_dir), damage
     after = json.loads(path.read_text())
     assert {"dim": after["segments"]["dim"], "window_s": after["vector"]["window_s"]} == before, damage
+
+
+# -- files the DJ is given -------------------------------------------------------------------------------
+def _plays(n: int = 2):
+    from livedj.library.history import Play
+
+    return [Play(0, 0, 0.0, f"/music/t{i}.mp3", f"t{i}", "a", "", 200.0, 120.0, 0, "playlist", None)
+            for i in range(n)]
+
+
+def test_a_full_disk_names_the_file_it_could_not_write(tmp_path):
+    """`livedj playlist -o` on a full disk said only "[Errno 28] No space left on device"."""
+    import errno
+
+    from livedj.commands.oneline import describe
+    from livedj.fsutil import atomic_write
+
+    (tmp_path / "set.m3u").write_text("the old list")
+
+    def full(f):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError) as caught:
+        atomic_write(tmp_path / "set.m3u", full)
+    assert describe(caught.value) == f"{tmp_path / 'set.m3u'}: No space left on device"
+    assert (tmp_path / "set.m3u").read_text() == "the old list" and len(list(tmp_path.iterdir())) == 1
