@@ -29,7 +29,7 @@ def atomic_write(path: str | os.PathLike | bytes, write: Callable[[IO], None], *
     binary : bool
         Open the temporary file in binary (default) or UTF-8 text mode.
     file_mode : int, optional
-        Permission bits for the new file (default: the umask's).
+        Permission bits for the new file (default: a replaced file keeps its own, a new one gets the umask's).
     make_folder : bool
         Create the missing folders above ``path`` (False: a missing folder is an error, for files
         the user named: a typo must not create a tree silently).
@@ -46,8 +46,7 @@ def atomic_write(path: str | os.PathLike | bytes, write: Callable[[IO], None], *
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        if file_mode is not None:
-            os.chmod(tmp, file_mode)
+        os.chmod(tmp, file_mode if file_mode is not None else _mode_for(out))  # mkstemp's is 0600
         os.replace(tmp, out)
     except BaseException as exc:
         try:
@@ -63,6 +62,20 @@ def atomic_write(path: str | os.PathLike | bytes, write: Callable[[IO], None], *
 def _naming(exc: OSError, out: Path) -> OSError:
     """``exc`` naming ``out`` (not the temporary file, or nothing)."""
     return type(exc)(exc.errno, exc.strerror or str(exc), str(out))
+
+
+def _mode_for(out: Path) -> int:
+    """The permission bits a replaced file keeps, or a new file gets from the umask (as open() would)."""
+    try:
+        return out.stat().st_mode & 0o777
+    except OSError:
+        pass
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:  # reading the umask without setting it
+            umask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        umask = 0o022
+    return 0o666 & ~umask
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]}

@@ -60,6 +60,26 @@ def _plays(n: int = 2):
             for i in range(n)]
 
 
+def test_an_export_has_the_permissions_of_a_file_the_dj_made(tmp_path):
+    """Every playlist, set export, cue sheet and index file was written 0600 (mkstemp's), whatever the umask:
+    a set list written to a shared folder or a web server's was unreadable to anyone else."""
+    import os
+    import stat
+
+    from livedj.library.exports import export_csv, export_m3u
+
+    old = os.umask(0o022)
+    try:
+        export_m3u(_plays(), tmp_path / "set.m3u")
+        assert stat.S_IMODE((tmp_path / "set.m3u").stat().st_mode) == 0o644
+        (tmp_path / "set.csv").write_text("old")
+        os.chmod(tmp_path / "set.csv", 0o640)  # the DJ's choice for this file: kept when it is replaced
+        export_csv(_plays(), tmp_path / "set.csv")
+        assert stat.S_IMODE((tmp_path / "set.csv").stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
+
+
 def test_a_full_disk_names_the_file_it_could_not_write(tmp_path):
     """`livedj playlist -o` on a full disk said only "[Errno 28] No space left on device"."""
     import errno
