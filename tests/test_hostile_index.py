@@ -96,3 +96,24 @@ def test_a_full_disk_names_the_file_it_could_not_write(tmp_path):
         atomic_write(tmp_path / "set.m3u", full)
     assert describe(caught.value) == f"{tmp_path / 'set.m3u'}: No space left on device"
     assert (tmp_path / "set.m3u").read_text() == "the old list" and len(list(tmp_path.iterdir())) == 1
+
+
+# -- where the index lives -------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["Set #2", "Mix%20Tapes", "what?"])
+def test_an_index_in_a_folder_named_with_uri_characters_is_read(base, tmp_path, name):
+    """The store was opened read-only through `file:{path}?mode=ro`: `#`, `?` or `%` in the index's
+    folder cut the path there, so suggest said 'not a livedj store' of a good index, and SQLite opened
+    (creating it, empty) the file the cut path named, read-write."""
+    import shutil
+
+    from faults_common import run_here
+
+    index_dir = tmp_path / name / "index"
+    shutil.copytree(copy_index(base, tmp_path), index_dir)
+    root, config = base
+    before = set(tmp_path.rglob("*"))
+    record = sorted((root / "lib" / "a").rglob("*.wav"))[0]
+    code, out, err = run_here(["suggest", str(record), "--top", "1", "--json", "--config", str(config),
+                               "--index", str(index_dir)])
+    assert code == 0, err
+    assert [p for p in set(tmp_path.rglob("*")) - before if index_dir not in p.parents] == []  # nothing made outside

@@ -16,6 +16,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from livedj.library import sqlite_uri
 from livedj.library.tags import tag_text
 
 SCHEMA_VERSION = 1
@@ -120,8 +121,7 @@ class Store:
         if readonly:
             if not self.path.exists():
                 raise StoreError(f"{self.path}: no index here (build one with `livedj index`)")
-            uri = f"file:{self.path}?mode=ro"
-            self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self.db = sqlite_uri.connect(self.path, timeout=5.0)
         else:
             self.directory.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, check_same_thread=False)
