@@ -150,3 +150,50 @@ def test_an_index_on_a_read_only_filesystem_is_read(base, tmp_path):
     finally:
         undo()
     assert code == 0, err
+
+
+def _full_disk(folder, room_kb: int):
+    """A tmpfs of ``room_kb`` KiB mounted at ``folder`` (root only); returns the undo, or skips."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("a small filesystem needs root")
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={room_kb}k", "tmpfs", str(folder)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    return lambda: subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)
+
+
+def test_a_full_disk_does_not_set_the_store_aside(base, tmp_path):
+    """`livedj index` on a full disk called the intact store damaged ('database or disk is full'), set it
+    aside and left an empty one: the index then said 'not a livedj store' until every file was analysed
+    again, and the message told the DJ to run `livedj index`, which did the same."""
+    import shutil
+
+    from faults_common import run_here
+
+    root, config = base
+    disk = tmp_path / "disk"
+    undo = _full_disk(disk, 1024 + sum(p.stat().st_size for p in copy_index(base, tmp_path).iterdir()) // 1024)
+    try:
+        index_dir = disk / "index"
+        shutil.copytree(tmp_path / "index", index_dir)
+        for leftover in ("library.sqlite-wal", "library.sqlite-shm"):
+            (index_dir / leftover).unlink(missing_ok=True)
+        with open(disk / "fill", "wb") as f:  # the rest of the disk
+            try:
+                while True:
+                    f.write(bytes(1 << 16))
+                    f.flush()
+            except OSError:
+                pass
+        code, out, err = run_here(["index", str(root / "lib" / "a"), "--jobs", "1", "--config", str(config),
+                                   "--index", str(index_dir)])
+        assert code == 1 and "Traceback" not in err and "damaged" not in err, err
+        assert not list(index_dir.glob("*damaged*"))
+        (disk / "fill").unlink()
+        assert repair_here(base, index_dir).indexed == 0 and complete(index_dir, N_A)  # nothing analysed again
+    finally:
+        undo()

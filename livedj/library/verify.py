@@ -217,6 +217,7 @@ def open_store(directory: str | os.PathLike):
     import sqlite3
     import time
 
+    from livedj.library.errors import not_damage
     from livedj.library.store import Store, StoreError
 
     directory = Path(directory)
@@ -232,6 +233,8 @@ def open_store(directory: str | os.PathLike):
         store.close()
         reason = "; ".join(str(r[0]) for r in rows[:2])
     except (sqlite3.DatabaseError, StoreError) as exc:  # StoreError: unreadable meta, another schema
+        if not_damage(exc):  # a full disk, a lock: the store is fine, and a new one could not be written either
+            raise
         reason = str(exc).replace(f"{directory / Store.FILENAME}: ", "")
     path = directory / Store.FILENAME
     aside = path.with_name(f"{Store.FILENAME}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
