@@ -197,3 +197,25 @@ def test_a_full_disk_does_not_set_the_store_aside(base, tmp_path):
         assert repair_here(base, index_dir).indexed == 0 and complete(index_dir, N_A)  # nothing analysed again
     finally:
         undo()
+
+
+# -- the index keeps what it cannot see ----------------------------------------------------------------
+def test_an_empty_mount_point_keeps_its_tracks(tmp_path):
+    """A drive not mounted leaves its mount point, an empty folder: `livedj index` (library.paths naming the
+    drive) removed every track of it (all their analysis: a night's re-analysis once it was back), where a
+    folder not there keeps them."""
+    from test_hostile import _index, _library, _stored
+
+    local, usb, index_dir = tmp_path / "local", tmp_path / "usb", tmp_path / "index"
+    _library(local, 1, seconds=6.0)
+    _library(usb / "album", 2, seconds=6.0)
+    assert _index([local, usb], index_dir).indexed == 3
+    usb.rename(tmp_path / "unplugged")
+    usb.mkdir()
+    report = _index([local, usb], index_dir)
+    assert report.removed == 0 and len(_stored(index_dir)) == 3
+    assert any("empty folder" in why and "2 indexed tracks are kept" in why for _, why in report.skipped)
+    usb.rmdir()
+    (tmp_path / "unplugged").rename(usb)
+    (usb / "album" / "t1.wav").unlink()  # a file deleted from a folder that holds others still leaves
+    assert _index([local, usb], index_dir).removed == 1 and len(_stored(index_dir)) == 2

@@ -166,6 +166,10 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         moved = moves.find_moves(store, gone, (f for f in found if encode_path(f.path) not in known))
         moves.apply_moves(store, moved.moves, known, window_cache)
         report.moved, report.moves_unsure, gone = moved.moves, moved.unsure, gone - {m.old for m in moved.moves}
+        for root, rows in moves.empty_roots(roots, found, gone).items():  # an unmounted drive's mount point
+            gone -= rows
+            report.skipped.append((display_path(encode_path(root)), f"{moves.EMPTY} (its {len(rows)} indexed tracks "
+                                   "are kept: a drive not mounted?)"))
         damaged = _damaged(store, window_cache, enc_id, encoder_dim(settings.segment_encoder, settings.head))
         foreign = _foreign_segments(store, index_dir, enc_id, encoder_id(settings.segment_encoder, settings.head),
                                     encoder_dim(settings.segment_encoder, settings.head))
