@@ -219,3 +219,25 @@ def test_an_empty_mount_point_keeps_its_tracks(tmp_path):
     (tmp_path / "unplugged").rename(usb)
     (usb / "album" / "t1.wav").unlink()  # a file deleted from a folder that holds others still leaves
     assert _index([local, usb], index_dir).removed == 1 and len(_stored(index_dir)) == 2
+
+
+def test_index_never_deletes_the_dj_s_files_in_its_folder(tmp_path):
+    """`livedj index --index ~/Music` (the music folder named as the index) deleted the DJ's files there whose
+    names looked like its own -- segments-of-life.ogg, beginnings-draft.txt, notes.tmp -- as 'leftovers'."""
+    from livedj.library.errors import IndexUnusable
+    from test_hostile import _index, _library, _stored
+
+    music, index_dir = tmp_path / "music", tmp_path / "index"
+    _library(music, 2, seconds=6.0)
+    mine = {"segments-of-life.wav": (music / "t0.wav").read_bytes(), "beginnings-draft.txt": b"x", "notes.tmp": b"y"}
+    for name, data in mine.items():
+        (music / name).write_bytes(data)
+    with pytest.raises(IndexUnusable, match="not a livedj index, and not empty"):
+        _index([music], music)
+    assert {n: (music / n).read_bytes() for n in mine} == mine
+    _index([music], index_dir)  # a real index: a file of the DJ's put in it stays there too
+    for name, data in mine.items():
+        (index_dir / name).write_bytes(data)
+    (music / "t1.wav").unlink()  # a change: the index is built again, its old generation removed
+    assert _index([music], index_dir).removed == 1 and len(_stored(index_dir)) == 2
+    assert {n: (index_dir / n).read_bytes() for n in mine} == mine

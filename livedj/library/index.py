@@ -153,11 +153,10 @@ def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]],
         keep |= set(info["files"])
     _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=2))
     # only now that the new manifest is in place: a kill before this leaves the old one whole
-    from livedj.library.verify import file_entries
+    from livedj.library.verify import file_entries, generation_files
 
     keep |= {e["file"] for e in file_entries(manifest)}  # e.g. the fitted projection (library/vectors.py)
-    for old in [*directory.glob("beginnings-*.ann*"), *directory.glob("segments-*"), *directory.glob("projection-*.npz"),
-                *directory.glob("fingerprints-*"), *directory.glob(".*.tmp")]:  # earlier generations, temporaries
+    for old in generation_files(directory):  # earlier generations, temporaries (nothing else: named by pattern)
         if old.name not in keep:
             old.unlink(missing_ok=True)
     return manifest

@@ -137,6 +137,8 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
     began = time.perf_counter()
     report = Report(index_dir=str(index_dir))
     progress = progress or (lambda *a: None)
+    if why := verify.foreign(index_dir):  # a music folder named as the index: its files are not the build's
+        raise annoy_index.IndexUnusable(why)
     lock = verify.lock(index_dir)  # one build per directory; the kernel drops it if we die
     store = None
     try:
