@@ -241,3 +241,18 @@ def test_index_never_deletes_the_dj_s_files_in_its_folder(tmp_path):
     (music / "t1.wav").unlink()  # a change: the index is built again, its old generation removed
     assert _index([music], index_dir).removed == 1 and len(_stored(index_dir)) == 2
     assert {n: (index_dir / n).read_bytes() for n in mine} == mine
+
+
+def test_an_empty_index_option_is_not_the_default_index(tmp_path, monkeypatch):
+    """`livedj index PATH --index "$IDX"` with IDX unset built into the default index (~/.local/share/livedj/index):
+    the DJ's own index, when the script meant a scratch one."""
+    from faults_common import run_here
+    from test_hostile import _library
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    _library(tmp_path / "music", 1, seconds=6.0)
+    config = tmp_path / "config.toml"
+    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n')
+    code, out, err = run_here(["index", str(tmp_path / "music"), "--jobs", "1", "--config", str(config), "--index", ""])
+    assert code == 2 and "argument --index: an empty path" in err, err
+    assert not (tmp_path / "data").exists()
