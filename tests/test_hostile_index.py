@@ -256,3 +256,17 @@ def test_an_empty_index_option_is_not_the_default_index(tmp_path, monkeypatch):
     code, out, err = run_here(["index", str(tmp_path / "music"), "--jobs", "1", "--config", str(config), "--index", ""])
     assert code == 2 and "argument --index: an empty path" in err, err
     assert not (tmp_path / "data").exists()
+
+
+def test_train_never_writes_its_head_over_a_record(tmp_path):
+    """`livedj train --booth-head --out set.flac` (a slip of the tab key) replaced the record with the head
+    file after hours of training; any name was taken, the config file's too."""
+    from faults_common import run_here
+    from test_hostile import _library
+
+    record = _library(tmp_path / "music", 1, seconds=4.0)[0]
+    before = record.read_bytes()
+    code, out, err = run_here(["train", "--booth-head", "--library", str(tmp_path / "music"), "--out", str(record),
+                               "--index", str(tmp_path / "index")])
+    assert code == 2 and "argument --out" in err and ".safetensors" in err, err
+    assert record.read_bytes() == before
