@@ -30,7 +30,7 @@ LOCK = ".index.lock"
 #: else in the directory (the store, the lock, the user's own files: ``segments-of-life.mp3``, ``notes.tmp``) stays
 GENERATION = re.compile(r"((beginnings|segments|fingerprints)-\d+\.[a-z.]+|projection-[0-9a-f]+\.npz|\..+\.tmp)")
 #: what a livedj index folder can hold: a folder without an index holding anything else is not one
-_OURS = re.compile(r"(library\.sqlite.*|manifest\.json|(windows|context|train-[a-z]+)\.npz|sequences\.json"
+_OURS = re.compile(r"((library|history)\.sqlite.*|manifest\.json|(windows|context|train-[a-z]+)\.npz|sequences\.json"
                    r"|head\.safetensors.*|\..*)")
 DIGEST_KEY = "store_digest"
 
