@@ -270,3 +270,13 @@ def test_train_never_writes_its_head_over_a_record(tmp_path):
                                "--index", str(tmp_path / "index")])
     assert code == 2 and "argument --out" in err and ".safetensors" in err, err
     assert record.read_bytes() == before
+
+
+def test_a_folder_in_the_store_s_place_is_set_aside_and_rebuilt(base, tmp_path):
+    """A folder named library.sqlite is not a disk that is full: `livedj index` sets it aside and rebuilds."""
+    index_dir = copy_index(base, tmp_path)
+    for name in ("library.sqlite", "library.sqlite-wal", "library.sqlite-shm"):
+        (index_dir / name).unlink(missing_ok=True)
+    (index_dir / "library.sqlite").mkdir()
+    repair_here(base, index_dir)
+    assert complete(index_dir, N_A) and list(index_dir.glob("library.sqlite.damaged-*"))

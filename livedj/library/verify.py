@@ -254,8 +254,8 @@ def open_store(directory: str | os.PathLike):
         store.close()
         reason = "; ".join(str(r[0]) for r in rows[:2])
     except (sqlite3.DatabaseError, StoreError) as exc:  # StoreError: unreadable meta, another schema
-        if not_damage(exc):  # a full disk, a lock: the store is fine, and a new one could not be written either
-            raise
+        if not_damage(exc) and not (directory / Store.FILENAME).is_dir():  # a full disk, a lock: the store is
+            raise  # fine, and a new one could not be written either (a folder in its place is set aside)
         reason = str(exc).replace(f"{directory / Store.FILENAME}: ", "")
     path = directory / Store.FILENAME
     aside = path.with_name(f"{Store.FILENAME}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
