@@ -38,7 +38,7 @@ def atomic_write(path: str | os.PathLike | bytes, write: Callable[[IO], None], *
     if make_folder:
         out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{short_name(out.name)}.", suffix=".tmp", dir=out.parent)
     except OSError as exc:
         raise _naming(exc, out) from None
     try:
@@ -57,6 +57,12 @@ def atomic_write(path: str | os.PathLike | bytes, write: Callable[[IO], None], *
             raise _naming(exc, out) from None  # a full disk names the file, not "[Errno 28]" alone
         raise
     fsync_dir(out.parent)
+
+
+def short_name(name: str, limit: int = 100) -> str:
+    """``name`` cut to ``limit`` bytes, for a temporary file's name beside it: ``.NAME.xxxxxxxx.tmp`` of a
+    name near the system's 255-byte limit was too long, and a file the user could name could not be written."""
+    return os.fsdecode(os.fsencode(name)[:limit])
 
 
 def _naming(exc: OSError, out: Path) -> OSError:

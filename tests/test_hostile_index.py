@@ -280,3 +280,18 @@ def test_a_folder_in_the_store_s_place_is_set_aside_and_rebuilt(base, tmp_path):
     (index_dir / "library.sqlite").mkdir()
     repair_here(base, index_dir)
     assert complete(index_dir, N_A) and list(index_dir.glob("library.sqlite.damaged-*"))
+
+
+@pytest.mark.parametrize("stem", ["x" * 240, "é" * 120])  # 244 bytes: a name the system takes (255 at most)
+def test_a_long_file_name_is_written(tmp_path, stem):
+    """An export or mix named near the 255-byte limit failed 'File name too long': its temporary name
+    (.NAME.xxxxxxxx.tmp, .NAME.partial) was longer than the name itself."""
+    import numpy as np
+
+    from livedj.library.exports import export_m3u
+    from livedj.mix.io import MixWriter
+
+    export_m3u(_plays(), tmp_path / f"{stem}.m3u")
+    with MixWriter(tmp_path / f"{stem}.wav") as w:
+        w.write(np.zeros((2, 4410), np.float32))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{stem}.m3u", f"{stem}.wav"])
