@@ -180,17 +180,18 @@ def generation_files(directory: str | os.PathLike) -> list[Path]:
     return [p for p in Path(directory).iterdir() if GENERATION.fullmatch(p.name) and p.is_file()]
 
 
-def foreign(directory: str | os.PathLike) -> str | None:
-    """Why ``directory`` is not to be made an index: it holds no index but other files (a music folder
-    named as --index by mistake, whose files a build would mix with its own); None when it may be."""
+def refuse_foreign(directory: str | os.PathLike) -> None:
+    """Raise :class:`IndexUnusable` when ``directory`` holds no index but other files (a music folder named
+    as --index by mistake, whose files a build would mix with its own)."""
+    from livedj.library.errors import IndexUnusable
+
     directory = Path(directory)
     if not directory.is_dir() or (directory / MANIFEST).exists() or (directory / "library.sqlite").exists():
-        return None
+        return
     others = sorted(p.name for p in directory.iterdir() if not (_OURS.fullmatch(p.name) or GENERATION.fullmatch(p.name)))
-    if not others:
-        return None
-    return (f"{directory}: not a livedj index, and not empty ({len(others)} other files, e.g. {others[0]!r}): "
-            "give --index (index.path) a new or empty folder")
+    if others:
+        raise IndexUnusable(f"{directory}: not a livedj index, and not empty ({len(others)} other files, e.g. "
+                            f"{others[0]!r}): give --index (index.path) a new or empty folder")
 
 
 def lock(directory: str | os.PathLike) -> int:
