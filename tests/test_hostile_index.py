@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from faults_common import base_fixture, complete, copy_index, N_A, repair_here  # noqa: F401 (base_fixture: the fixture `base`)
@@ -286,8 +287,6 @@ def test_a_folder_in_the_store_s_place_is_set_aside_and_rebuilt(base, tmp_path):
 def test_a_long_file_name_is_written(tmp_path, stem):
     """An export or mix named near the 255-byte limit failed 'File name too long': its temporary name
     (.NAME.xxxxxxxx.tmp, .NAME.partial) was longer than the name itself."""
-    import numpy as np
-
     from livedj.library.exports import export_m3u
     from livedj.mix.io import MixWriter
 
@@ -295,3 +294,31 @@ def test_a_long_file_name_is_written(tmp_path, stem):
     with MixWriter(tmp_path / f"{stem}.wav") as w:
         w.write(np.zeros((2, 4410), np.float32))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{stem}.m3u", f"{stem}.wav"])
+
+
+#: A damaged window cache (windows.npz is no part of the manifest's checks: a cache, made again when unreadable)
+WINDOWS_DAMAGE = {
+    "windows of another dimension": lambda z: z.update(windows=z["windows"][:, :3]),  # the index became 3-d for good
+    "windows flat": lambda z: z.update(windows=z["windows"].ravel()),  # an IndexError traceback
+    "path ends not integers": lambda z: z.update(path_ends=z["path_ends"] + 0.5),  # a TypeError traceback
+    "windows not finite": lambda z: z.update(windows=np.full_like(z["windows"], np.nan)),
+}
+
+
+@pytest.mark.parametrize("damage", list(WINDOWS_DAMAGE))
+def test_a_damaged_window_cache_never_spoils_the_index(base, tmp_path, damage):
+    index_dir = copy_index(base, tmp_path)
+    z = dict(np.load(index_dir / "windows.npz"))
+    WINDOWS_DAMAGE[damage](z)
+    np.savez(index_dir / "windows.npz", **z)
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    manifest["vector"]["projection"]["settings"]["dims"] += 1  # other fit settings: a re-fit, from the cache
+    (index_dir / "manifest.json").write_text(json.dumps(manifest))
+    repair_here(base, index_dir)
+    assert complete(index_dir, N_A) and _loads_live(index_dir), damage
+    from livedj.encoders import encoder_dim
+
+    loaded = annoy_index.load(index_dir, window_s=5.0, dim=encoder_dim("features"))
+    assert loaded.size == N_A
+    vectors = [loaded.annoy.get_item_vector(i) for i in range(loaded.annoy.get_n_items())]
+    assert np.isfinite(vectors).all() and np.abs(vectors).sum() > 0, damage

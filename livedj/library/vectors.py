@@ -60,6 +60,10 @@ def load_windows(directory: str | os.PathLike, encoder: str, beginning_s: float,
             blob, ends, counts, windows = z["paths"].tobytes(), z["path_ends"], z["counts"], z["windows"]
     except (OSError, ValueError, KeyError):
         return {}
+    if (windows.ndim != 2 or ends.ndim != 1 or ends.shape != counts.shape or ends.dtype.kind not in "iu"
+            or counts.dtype.kind not in "iu" or (counts < 0).any() or counts.sum() != len(windows)
+            or (np.diff(ends, prepend=0) < 0).any() or (len(ends) and ends[-1] != len(blob))):
+        return {}  # not what save_windows writes (a damaged or foreign file): the cache is made again
     starts_p = np.concatenate([[0], ends[:-1]])
     starts_w = np.concatenate([[0], np.cumsum(counts)[:-1]])
     return {blob[a:b]: windows[s:s + c].astype(np.float32) for a, b, s, c in zip(starts_p, ends, starts_w, counts)}
@@ -128,6 +132,8 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
     if fit.kind == "none" or not base_items:
         dim = len(base_items[0][1]) if base_items else 0
         return base_items, dim, {**entry, "dim": dim}
+    base_dim = len(base_items[0][1])  # a cached track of another dimension, or not finite, is projected from its base
+    windows = {k: w for k, w in windows.items() if w.shape[1:] == (base_dim,) and len(w) and np.isfinite(w).all()}
     have = [(tid, windows[paths[tid]]) for tid, _ in base_items if paths.get(tid) in windows]
     projection, prev = _previous(manifest, directory, encoder, fit)
     changes = int(prev.get("changes", 0)) + int(changed)
