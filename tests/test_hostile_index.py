@@ -322,3 +322,31 @@ def test_a_damaged_window_cache_never_spoils_the_index(base, tmp_path, damage):
     assert loaded.size == N_A
     vectors = [loaded.annoy.get_item_vector(i) for i in range(loaded.annoy.get_n_items())]
     assert np.isfinite(vectors).all() and np.abs(vectors).sum() > 0, damage
+
+
+#: context.npz arrays of consistent-looking but wrong shapes (another livedj's file, or a hand-made one)
+CONTEXT_DAMAGE = {
+    "ids two-dimensional": lambda z: z.update(ids=z["ids"][:, None]),
+    "a vector short": lambda z: z.update(vectors=z["vectors"][:-1]),
+    "banned not a mask": lambda z: z.update(banned=z["banned"].astype(float)),
+    "shared index out of range": lambda z: z.update(shared_indices=z["shared_indices"] + 10 ** 6),
+}
+
+
+@pytest.mark.parametrize("damage", list(CONTEXT_DAMAGE))
+def test_a_context_model_of_other_shapes_is_rebuilt(base, tmp_path, damage):
+    """suggest, context TRACK and playlist ended in IndexError/TypeError tracebacks."""
+    from faults_common import run_here
+
+    root, config = base
+    index_dir = copy_index(base, tmp_path)
+    records = sorted(str(p) for p in (root / "lib" / "a").rglob("*") if p.suffix in (".wav", ".flac", ".mp3"))
+    (tmp_path / "set.m3u").write_text("\n".join(records) + "\n")
+    common = ["--config", str(config), "--index", str(index_dir)]
+    assert run_here(["index", str(root / "lib" / "a"), "--playlists", str(tmp_path / "set.m3u"), *common])[0] == 0
+    z = dict(np.load(index_dir / "context.npz"))
+    CONTEXT_DAMAGE[damage](z)
+    np.savez(index_dir / "context.npz", **z)
+    for argv in (["context", records[0]], ["suggest", records[0], "--top", "2"]):
+        code, out, err = run_here([*argv, *common])
+        assert code == 0 and "Traceback" not in err, (damage, argv, err)
