@@ -350,3 +350,23 @@ def test_a_context_model_of_other_shapes_is_rebuilt(base, tmp_path, damage):
     for argv in (["context", records[0]], ["suggest", records[0], "--top", "2"]):
         code, out, err = run_here([*argv, *common])
         assert code == 0 and "Traceback" not in err, (damage, argv, err)
+
+
+@pytest.mark.parametrize("field, value", [("path", "x"), ("title", b"\x00\xff"), ("key", "x"), ("bpm", 1e308),
+                                          ("key", -1), ("key_confidence", "x")])
+def test_a_store_row_of_another_type_is_one_line_then_analysed_again(base, tmp_path, field, value):
+    """A field livedj never writes (SQLite keeps any type: a hand edit, another program) was a traceback in
+    suggest, journey, playlist, context and in livedj index itself, which could not repair it."""
+    import sqlite3
+
+    from faults_common import run_here
+
+    root, config = base
+    index_dir = copy_index(base, tmp_path)
+    with sqlite3.connect(index_dir / "library.sqlite") as db:
+        db.execute(f"UPDATE tracks SET {field} = ? WHERE id = (SELECT min(id) FROM tracks)", (value,))
+    record = str(sorted((root / "lib" / "a").rglob("*.wav"))[0])
+    code, out, err = run_here(["suggest", record, "--config", str(config), "--index", str(index_dir)])
+    assert code == 1 and "Traceback" not in err and "wrong type" in err, err
+    report = repair_here(base, index_dir)
+    assert report.indexed == 1 and complete(index_dir, N_A), report

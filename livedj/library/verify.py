@@ -251,7 +251,12 @@ def open_store(directory: str | os.PathLike):
             store.close()
             raise
         if rows == [("ok",)]:
-            return store, None
+            from livedj.library.store import BAD_ROWS
+
+            bad = store.db.execute(f"DELETE FROM tracks WHERE {BAD_ROWS}").rowcount  # analysed again, the rest kept
+            store.db.commit()
+            return store, (f"{directory / Store.FILENAME}: {bad} rows with fields of the wrong type removed; their "
+                           "files are analysed again") if bad else None
         store.close()
         reason = "; ".join(str(r[0]) for r in rows[:2])
     except (sqlite3.DatabaseError, StoreError) as exc:  # StoreError: unreadable meta, another schema
