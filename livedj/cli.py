@@ -15,10 +15,13 @@ from importlib import import_module
 
 
 def _add_common(p: argparse.ArgumentParser, index: bool = True) -> None:
-    p.add_argument("--config", metavar="F", help="config file (default: $XDG_CONFIG_HOME/livedj/config.toml, "
-                                                 "else built-in defaults)")
+    from livedj.commands.argtypes import given_path  # "" is an error, not the default file or index
+
+    p.add_argument("--config", metavar="F", type=given_path,
+                   help="config file (default: $XDG_CONFIG_HOME/livedj/config.toml, else built-in defaults)")
     if index:
-        p.add_argument("--index", metavar="DIR", help="index directory (default: index.path from the config)")
+        p.add_argument("--index", metavar="DIR", type=given_path,
+                       help="index directory (default: index.path from the config)")
 
 
 #: The subcommands, in the order ``livedj --help`` lists them; each is a module of

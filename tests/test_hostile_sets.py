@@ -178,8 +178,8 @@ def test_a_booth_head_out_that_is_a_folder_is_refused_before_training(tmp_path):
     (tmp_path / "lib").mkdir()
     code, _, err = run_here(["train", "--booth-head", "--library", str(tmp_path / "lib"), "--index", str(tmp_path),
                          "--out", str(tmp_path / "head.safetensors")])
-    assert code == 2 and _errors(err) == [f"livedj train: --out {tmp_path / 'head.safetensors'}: is a folder; "
-                                          "give a file name"], err
+    assert code == 2 and _errors(err) == [f"livedj train: error: argument --out: {tmp_path / 'head.safetensors'}: "
+                                          "is a folder; give a file name"], err  # a usage error since --out is checked by argtypes
     with pytest.raises(OSError):
         save_head(make_head(hidden=8, out_dim=4), tmp_path / "head.safetensors")
     assert not (tmp_path / "head.safetensors.tmp").exists()

@@ -12,7 +12,7 @@ import math
 import os
 from typing import Callable
 
-__all__ = ["seconds", "positive_seconds", "positive", "number", "count", "osc_target", "output_file"]
+__all__ = ["seconds", "positive_seconds", "positive", "number", "count", "osc_target", "output_file", "given_path"]
 
 
 def _number(text: str) -> float:
@@ -93,6 +93,14 @@ def path_map(text: str):
         return parse_map(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def given_path(text: str) -> str:
+    """A path the user named (--config, --index): "" (an unset shell variable) is not the default one."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (an unset shell variable?); leave the option out for "
+                                         "the default")
+    return text
 
 
 def output_file(*extensions: str) -> Callable[[str], str]:

@@ -26,7 +26,11 @@ def one_line_errors() -> tuple[type[BaseException], ...]:
 def describe(exc: BaseException, index_dir: str | os.PathLike | None = None) -> str:
     """One line for ``exc``: the file it concerns and what to do."""
     if isinstance(exc, sqlite3.DatabaseError):
+        from livedj.library.errors import not_damage
+
         where = os.path.join(os.fsdecode(index_dir), "library.sqlite") if index_dir else "the library store"
+        if not_damage(exc):  # not the store's fault: nothing was changed, and a rebuild would not help
+            return f"{where}: {not_damage(exc)} ({exc}); nothing was changed: run again once that is solved"
         return f"{where}: damaged ({exc}); `livedj index` rebuilds it from the audio files"
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{os.fsdecode(exc.filename)}: {exc.strerror or exc}"

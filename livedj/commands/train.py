@@ -85,7 +85,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--library", metavar="DIR", help="--booth-head: folder to train on (default: library.paths)")
     parser.add_argument("--hours", type=argtypes.positive, default=2.0, metavar="H",
                         help="time budget; chunks per track are chosen to fit (default 2)")
-    parser.add_argument("--out", metavar="FILE", help="head file (default: <index dir>/head.safetensors)")
+    # a .safetensors name: --out set.flac (a slip) was overwritten with the head after hours of work
+    parser.add_argument("--out", metavar="FILE", type=argtypes.output_file(".safetensors"),
+                        help="head file, .safetensors (default: <index dir>/head.safetensors)")
     parser.add_argument("--resume", action="store_true", help="continue from the cache and checkpoint beside --out")
 
 

@@ -164,7 +164,13 @@ class ContextModel:
             after = sp.csr_matrix((z["after_data"], z["after_indices"], z["after_indptr"]), shape=(n, n))
             listed = sp.csr_matrix((z["listed_data"], z["listed_indices"], z["listed_indptr"]), shape=(n, n))
             copies = {int(a): int(b) for a, b in z["copies"]} if "copies" in z.files else {}
-            return cls(z["ids"], z["vectors"], z["learned"], shared, after, z["banned"],
+            ids, vectors, learned, banned = z["ids"], z["vectors"], z["learned"], z["banned"]
+            for m in (shared, after, listed):
+                m.check_format(full_check=True)  # ValueError: indices out of range, pointers out of order
+            if (ids.shape != (n,) or ids.dtype.kind not in "iu" or vectors.ndim != 2 or len(vectors) != n
+                    or learned.shape != (n,) or banned.shape != (n,) or {learned.dtype.kind, banned.dtype.kind} != {"b"}):
+                raise ValueError(f"{path}: arrays of inconsistent shapes (another livedj's, or damaged)")
+            return cls(ids, vectors, learned, shared, after, banned,
                        json.loads(bytes(z["stats"]).decode()), listed, copies)
 
 

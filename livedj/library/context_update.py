@@ -126,8 +126,8 @@ def load_context(index_dir, encoder: str, history_path=None) -> tuple[ContextMod
             model = ContextModel.load(cached)
             if model.stats.get("key") == key:
                 return (None if model.empty else model), None
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache is rebuilt below
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            pass  # a damaged cache (or another livedj's) is rebuilt below
     has_lists = (index_dir / seqstore.FILENAME).exists()
     if not has_lists and not (history_path and Path(history_path).exists()):
         return None, None

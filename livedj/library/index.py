@@ -31,6 +31,7 @@ from livedj.library.fingerprints import FingerprintIndex
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+MAX_DIM = 65536  #: more dimensions than any encoder makes: a manifest saying so is damaged
 
 
 def _crc32(path: Path) -> int:
@@ -152,11 +153,10 @@ def build(directory: str | os.PathLike, items: Iterable[tuple[int, np.ndarray]],
         keep |= set(info["files"])
     _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=2))
     # only now that the new manifest is in place: a kill before this leaves the old one whole
-    from livedj.library.verify import file_entries
+    from livedj.library.verify import file_entries, generation_files
 
     keep |= {e["file"] for e in file_entries(manifest)}  # e.g. the fitted projection (library/vectors.py)
-    for old in [*directory.glob("beginnings-*.ann*"), *directory.glob("segments-*"), *directory.glob("projection-*.npz"),
-                *directory.glob("fingerprints-*"), *directory.glob(".*.tmp")]:  # earlier generations, temporaries
+    for old in generation_files(directory):  # earlier generations, temporaries (nothing else: named by pattern)
         if old.name not in keep:
             old.unlink(missing_ok=True)
     return manifest
@@ -232,6 +232,15 @@ def _checked(directory: Path, entry: dict, verify: bool) -> Path:
     return path
 
 
+def _annoy_load(annoy, path: Path) -> None:
+    """``annoy.load`` with its error naming the file (Annoy's own names none)."""
+    try:
+        annoy.load(str(path))
+    except OSError as exc:  # e.g. "Index size is not a multiple of vector size": read with another dim
+        raise IndexUnusable(f"{path}: not readable as the manifest describes it ({exc}); "
+                            f"rebuild with `livedj index`") from None
+
+
 def load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int | None = None,
          verify: bool = True, private: bool = True, window_s: float | None = None) -> BeginningsIndex:
     """Open the index in ``directory``; refuse a missing, corrupt or mismatched one with a clear message.
@@ -254,7 +263,7 @@ def load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int |
                 raise type(exc)(str(exc).replace(str(where), str(directory))) from None
         index.directory = Path(directory)
         return index
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a manifest field missing or of another type
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:  # a manifest field missing or of another type
         raise IndexUnusable(f"{Path(directory) / MANIFEST}: malformed ({type(exc).__name__}: {exc}); "
                             f"rebuild with `livedj index`") from None
 
@@ -301,7 +310,7 @@ def _load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int 
     path = _checked(directory, entry, verify)
     annoy = AnnoyIndex(manifest_dim, "angular")
     if manifest["items"]:
-        annoy.load(str(path))  # memory-mapped: pages come in as queries touch them
+        _annoy_load(annoy, path)  # memory-mapped: pages come in as queries touch them
     index = BeginningsIndex(directory, manifest, annoy, projection=projection)
     seg = manifest.get("segments")
     if seg and seg.get("items"):
@@ -313,8 +322,15 @@ def _load(directory: str | os.PathLike, *, encoder: str | None = None, dim: int 
             raise IndexUnusable(f"{map_path}: unreadable ({exc}); rebuild with `livedj index`") from None
         if seg_map.shape != (seg["items"], 2):
             raise IndexUnusable(f"{map_path}: shape {seg_map.shape}, expected ({seg['items']}, 2); rebuild")
-        index.segment_annoy = AnnoyIndex(int(seg.get("dim", manifest_dim)), "angular")
-        index.segment_annoy.load(str(seg_path))
+        seg_dim = seg.get("dim", manifest_dim)
+        if not isinstance(seg_dim, int) or isinstance(seg_dim, bool) or not 0 < seg_dim <= MAX_DIM:
+            raise IndexUnusable(f"{directory / MANIFEST}: segments dim is {seg_dim!r}, not a dimension; "
+                                f"rebuild with `livedj index`")
+        index.segment_annoy = AnnoyIndex(seg_dim, "angular")
+        _annoy_load(index.segment_annoy, seg_path)
+        if index.segment_annoy.get_n_items() != seg["items"]:  # read with another dim: the items come out wrong
+            raise IndexUnusable(f"{seg_path}: holds {index.segment_annoy.get_n_items()} vectors of {seg_dim} "
+                                f"dimensions, the manifest says {seg['items']}; rebuild with `livedj index`")
         index.segment_map = seg_map
     fp = manifest.get("fingerprints")
     if fp and fp.get("hashes"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from livedj.dsp import WINDOW_S
 from livedj.library import verify
 from livedj.library.track_analysis import Settings
 
@@ -72,7 +73,7 @@ def unloadable(index_dir: str, enc_id: str) -> list[str]:
     from livedj.library import index as annoy_index
 
     try:
-        annoy_index.load(index_dir, verify=False, private=False)  # sizes and CRCs were just checked
+        annoy_index.load(index_dir, verify=False, private=False, window_s=WINDOW_S)  # CRCs just checked; our windows
     except annoy_index.IndexUnusable as exc:  # the report says it was rebuilt: not "rebuild with `livedj index`"
         return [str(exc).split("; rebuild with `livedj index`")[0]]
     return []

@@ -137,6 +137,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
     began = time.perf_counter()
     report = Report(index_dir=str(index_dir))
     progress = progress or (lambda *a: None)
+    verify.refuse_foreign(index_dir)  # a music folder named as the index: its files are not the build's
     lock = verify.lock(index_dir)  # one build per directory; the kernel drops it if we die
     store = None
     try:
@@ -166,6 +167,7 @@ def index_library(roots: Iterable[str], index_dir: str, settings: Settings, *, j
         moved = moves.find_moves(store, gone, (f for f in found if encode_path(f.path) not in known))
         moves.apply_moves(store, moved.moves, known, window_cache)
         report.moved, report.moves_unsure, gone = moved.moves, moved.unsure, gone - {m.old for m in moved.moves}
+        gone = moves.keep_empty_roots(roots, found, gone, report.skipped)  # an unmounted drive's mount point
         damaged = checks.damaged(store, window_cache, enc_id, encoder_dim(settings.segment_encoder, settings.head))
         foreign = checks.foreign_segments(store, index_dir, enc_id, encoder_id(settings.segment_encoder, settings.head),
                                     encoder_dim(settings.segment_encoder, settings.head))

@@ -29,11 +29,14 @@ import os
 from dataclasses import dataclass
 from typing import Iterable
 
-from livedj.library.store import encode_path
+from livedj.library.store import display_path, encode_path
 
 #: bytes hashed from the start of a file to tell its content (a header and the first frames: two
 #: encodings of one recording differ there; a read of one disk block or so, against seconds of analysis)
 HEAD_BYTES = 64 * 1024
+#: A scanned folder that is there but holds no file while the index holds tracks from it: an unmounted drive's
+#: mount point, a share not connected. Its tracks are kept, as those of a folder not there are.
+EMPTY = "an empty folder"
 
 
 def head_hash(path: str | bytes) -> str | None:
@@ -54,6 +57,20 @@ def head_hash(path: str | bytes) -> str | None:
             return hashlib.blake2b(f.read(HEAD_BYTES), digest_size=16).hexdigest()
     except OSError:
         return None
+
+
+def keep_empty_roots(roots: list[str], found: list, gone: set[bytes], skipped: list) -> set[bytes]:
+    """``gone`` (the stored paths leaving the index, once moves are followed) less those under a scanned folder
+    that is there but in which the scan found no file (see :data:`EMPTY`); each such folder added to ``skipped``."""
+    seen = [encode_path(f.path) for f in found]
+    for root in roots:
+        prefix = encode_path(os.path.join(root, ""))
+        rows = {p for p in gone if p.startswith(prefix)}
+        if rows and os.path.isdir(root) and not any(p.startswith(prefix) for p in seen):
+            gone = gone - rows
+            skipped.append((display_path(encode_path(root)), f"{EMPTY} (its {len(rows)} indexed tracks are kept: "
+                            "a drive not mounted?)"))
+    return gone
 
 
 def gone_rows(known: dict[bytes, object], found: Iterable, roots: list[str], problems: list[tuple[str, str]],

@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from livedj.library import copies
+from livedj.library import copies, sqlite_uri
 from livedj.library.tags import tag_text
 
 SCHEMA_VERSION = 1
@@ -110,6 +110,18 @@ class StoreError(Exception):
     pass
 
 
+_TYPES = {"blob": ("path",), "integer": ("size", "mtime_ns"), "text or null": (
+    "status", "title", "artist", "album", "error", "encoder", "bpm_source", "key_source", "key_analysis"),
+    "number or null": ("duration", "bpm", "key_confidence", "key_end_confidence", "start_s", "indexed_at"),
+    "integer or null": ("key", "key_end")}
+_SQL = {"blob": "('blob')", "integer": "('integer')", "text or null": "('text', 'null')",
+        "number or null": "('real', 'integer', 'null')", "integer or null": "('integer', 'null')"}
+#: rows livedj never writes: a field of another SQLite type (a hand edit, another program), read as a traceback
+BAD_ROWS = " OR ".join([f"typeof({c}) NOT IN {_SQL[t]}" for t, cols in _TYPES.items() for c in cols]
+                       + ["(status = 'ok' AND typeof(encoder) != 'text')", "key NOT BETWEEN 0 AND 23",
+                          "key_end NOT BETWEEN 0 AND 23", "NOT (bpm >= 0 AND bpm < 1000)"])  # NULL: not bad
+
+
 class Store:
     """Read/write access to ``library.sqlite`` in an index directory."""
 
@@ -121,8 +133,7 @@ class Store:
         if readonly:
             if not self.path.exists():
                 raise StoreError(f"{self.path}: no index here (build one with `livedj index`)")
-            uri = f"file:{self.path}?mode=ro"
-            self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self.db = sqlite_uri.connect(self.path, timeout=5.0)
         else:
             self.directory.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, check_same_thread=False)
@@ -142,6 +153,9 @@ class Store:
             raise StoreError(f"{self.path}: not a livedj store ({exc})") from None
         if version != str(SCHEMA_VERSION):
             raise StoreError(f"{self.path}: store schema {version}, this livedj reads {SCHEMA_VERSION}: rebuild the index")
+        if readonly and (bad := self.db.execute(f"SELECT count(*) FROM tracks WHERE {BAD_ROWS}").fetchone()[0]):
+            raise StoreError(f"{self.path}: {bad} rows with fields of the wrong type; `livedj index` analyses "
+                             "their files again")
 
     def _columns(self) -> set[str]:
         return {r[1] for r in self.db.execute("PRAGMA table_info(tracks)")}

@@ -60,6 +60,10 @@ def load_windows(directory: str | os.PathLike, encoder: str, beginning_s: float,
             blob, ends, counts, windows = z["paths"].tobytes(), z["path_ends"], z["counts"], z["windows"]
     except (OSError, ValueError, KeyError):
         return {}
+    if (windows.ndim != 2 or ends.ndim != 1 or ends.shape != counts.shape or ends.dtype.kind not in "iu"
+            or counts.dtype.kind not in "iu" or (counts < 0).any() or counts.sum() != len(windows)
+            or (np.diff(ends, prepend=0) < 0).any() or (len(ends) and ends[-1] != len(blob))):
+        return {}  # not what save_windows writes (a damaged or foreign file): the cache is made again
     starts_p = np.concatenate([[0], ends[:-1]])
     starts_w = np.concatenate([[0], np.cumsum(counts)[:-1]])
     return {blob[a:b]: windows[s:s + c].astype(np.float32) for a, b, s, c in zip(starts_p, ends, starts_w, counts)}
@@ -85,7 +89,8 @@ def save_windows(directory: str | os.PathLike, cache: dict[bytes, np.ndarray], e
 
 # -- fit at index time ------------------------------------------------------------------------
 def _previous(manifest: dict | None, directory: Path, encoder: str, fit: FitSettings) -> tuple[fitting.Projection | None, dict]:
-    entry = ((manifest or {}).get("vector") or {}).get("projection") or {}
+    vec = (manifest or {}).get("vector")
+    entry = (vec.get("projection") if _well_formed(vec) else None) or {}
     if not entry or entry.get("base") != encoder or entry.get("settings") != _settings_dict(fit, encoder):
         return None, {}
     try:
@@ -127,6 +132,8 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
     if fit.kind == "none" or not base_items:
         dim = len(base_items[0][1]) if base_items else 0
         return base_items, dim, {**entry, "dim": dim}
+    base_dim = len(base_items[0][1])  # a cached track of another dimension, or not finite, is projected from its base
+    windows = {k: w for k, w in windows.items() if w.shape[1:] == (base_dim,) and len(w) and np.isfinite(w).all()}
     have = [(tid, windows[paths[tid]]) for tid, _ in base_items if paths.get(tid) in windows]
     projection, prev = _previous(manifest, directory, encoder, fit)
     changes = int(prev.get("changes", 0)) + int(changed)
@@ -168,10 +175,24 @@ def adapted_items(directory: str | os.PathLike, base_items: Iterable[tuple[int, 
     return items, projection.dim, {**entry, "dim": projection.dim}
 
 
+def _real(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and abs(x) < 1e9
+
+
+def _well_formed(vec) -> bool:
+    """Whether a manifest's ``vector`` entry has the fields :func:`adapted_items` writes, of their types."""
+    if not isinstance(vec, dict) or not _real(vec.get("window_s", 5.0)) or not _real(vec.get("beginning_s", 0.0)):
+        return False
+    proj = vec.get("projection")
+    counts = ("tracks", "changes")
+    return proj is None or (isinstance(proj, dict) and isinstance(proj.get("file"), str)
+                            and all(isinstance(proj.get(k, 0), int) for k in counts))
+
+
 def stale(manifest: dict, encoder: str, beginning_s: float, fit: FitSettings) -> bool:
     """Whether the index's vectors were shaped by other settings than these (a rebuild is due)."""
     vec = manifest.get("vector")
-    if not vec:
+    if not vec or not _well_formed(vec):  # a hand-edited or damaged entry: built again, not trusted
         return True
     if vec.get("encoder") != encoder or float(vec.get("beginning_s", -1)) != float(beginning_s):
         return True

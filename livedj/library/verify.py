@@ -18,6 +18,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import zlib
 from pathlib import Path
@@ -25,8 +26,12 @@ from typing import Iterator
 
 MANIFEST = "manifest.json"
 LOCK = ".index.lock"
-#: files a build writes: everything else in the directory (the store, the lock, the user's own files) stays
-GENERATION_PATTERNS = ("beginnings-*", "segments-*", "fingerprints-*")
+#: files a build writes, and the temporaries of a write (``.NAME.xxxx.tmp``, Annoy's ``NAME.tmp``): everything
+#: else in the directory (the store, the lock, the user's own files: ``segments-of-life.mp3``, ``notes.tmp``) stays
+GENERATION = re.compile(r"((beginnings|segments|fingerprints)-\d+\.[a-z.]+|projection-[0-9a-f]+\.npz|\..+\.tmp)")
+#: what a livedj index folder can hold: a folder without an index holding anything else is not one
+_OURS = re.compile(r"((library|history)\.sqlite.*|manifest\.json|(windows|context|train-[a-z]+)\.npz|sequences\.json"
+                   r"|head\.safetensors.*|\..*)")
 DIGEST_KEY = "store_digest"
 
 
@@ -156,10 +161,8 @@ def clean_leftovers(directory: str | os.PathLike) -> list[str]:
     manifest, _ = read_manifest(directory)
     keep = {e.get("file") for e in file_entries(manifest)} if manifest else set()
     removed = []
-    candidates = [p for pattern in GENERATION_PATTERNS for p in directory.glob(pattern)]
-    candidates += [p for p in directory.glob("*.tmp")] + [p for p in directory.glob(".*.tmp")]
-    for path in candidates:
-        if path.name in keep or not path.is_file():
+    for path in generation_files(directory):
+        if path.name in keep or path.name.startswith("projection-"):  # a projection: the build's to replace
             continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -170,6 +173,25 @@ def clean_leftovers(directory: str | os.PathLike) -> list[str]:
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path.name)
     return sorted(removed)
+
+
+def generation_files(directory: str | os.PathLike) -> list[Path]:
+    """The files in ``directory`` a build wrote or began to write (:data:`GENERATION`), of any generation."""
+    return [p for p in Path(directory).iterdir() if GENERATION.fullmatch(p.name) and p.is_file()]
+
+
+def refuse_foreign(directory: str | os.PathLike) -> None:
+    """Raise :class:`IndexUnusable` when ``directory`` holds no index but other files (a music folder named
+    as --index by mistake, whose files a build would mix with its own)."""
+    from livedj.library.errors import IndexUnusable
+
+    directory = Path(directory)
+    if not directory.is_dir() or (directory / MANIFEST).exists() or (directory / "library.sqlite").exists():
+        return
+    others = sorted(p.name for p in directory.iterdir() if not (_OURS.fullmatch(p.name) or GENERATION.fullmatch(p.name)))
+    if others:
+        raise IndexUnusable(f"{directory}: not a livedj index, and not empty ({len(others)} other files, e.g. "
+                            f"{others[0]!r}): give --index (index.path) a new or empty folder")
 
 
 def lock(directory: str | os.PathLike) -> int:
@@ -217,6 +239,7 @@ def open_store(directory: str | os.PathLike):
     import sqlite3
     import time
 
+    from livedj.library.errors import not_damage
     from livedj.library.store import Store, StoreError
 
     directory = Path(directory)
@@ -228,10 +251,17 @@ def open_store(directory: str | os.PathLike):
             store.close()
             raise
         if rows == [("ok",)]:
-            return store, None
+            from livedj.library.store import BAD_ROWS
+
+            bad = store.db.execute(f"DELETE FROM tracks WHERE {BAD_ROWS}").rowcount  # analysed again, the rest kept
+            store.db.commit()
+            return store, (f"{directory / Store.FILENAME}: {bad} rows with fields of the wrong type removed; their "
+                           "files are analysed again") if bad else None
         store.close()
         reason = "; ".join(str(r[0]) for r in rows[:2])
     except (sqlite3.DatabaseError, StoreError) as exc:  # StoreError: unreadable meta, another schema
+        if not_damage(exc) and not (directory / Store.FILENAME).is_dir():  # a full disk, a lock: the store is
+            raise  # fine, and a new one could not be written either (a folder in its place is set aside)
         reason = str(exc).replace(f"{directory / Store.FILENAME}: ", "")
     path = directory / Store.FILENAME
     aside = path.with_name(f"{Store.FILENAME}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")

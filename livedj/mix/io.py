@@ -13,6 +13,7 @@ import av.error
 import numpy as np
 
 from livedj.audio.decode import DecodeError
+from livedj.fsutil import short_name
 
 __all__ = ["SAMPLE_RATE", "FORMATS", "load_stereo", "MixWriter", "check_output"]
 
@@ -114,7 +115,7 @@ class MixWriter:
         self.path = Path(path)
         self.sample_rate = sample_rate
         self.samples = 0
-        self._tmp = self.path.with_name(f".{self.path.name}.partial")
+        self._tmp = self.path.with_name(f".{short_name(self.path.name)}.partial")  # a long name: its own is too long
         ext = self.path.suffix.lower().lstrip(".")
         if ext not in FORMATS:
             raise ValueError(check_output(path))

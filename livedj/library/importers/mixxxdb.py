@@ -64,8 +64,9 @@ def mixxx_db_file(db_path=None) -> str:
 def connect_ro(db_path, timeout: float = 5.0, *, mode: str = "ro", **kwargs) -> sqlite3.Connection:
     """Open a Mixxx database through an SQLite URI; ``mode="ro"`` (default) never creates or writes,
     ``mode="rw"`` writes but never creates."""
-    uri = Path(os.path.abspath(os.fsdecode(db_path))).as_uri() + f"?mode={mode}"
-    return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False, **kwargs)
+    from livedj.library import sqlite_uri
+
+    return sqlite_uri.connect(db_path, mode=mode, timeout=timeout, **kwargs)
 
 
 def columns(db: sqlite3.Connection, table: str) -> set[str]:
