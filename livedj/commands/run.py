@@ -72,7 +72,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
         while not stopping.is_set():
             if reload_requested.wait(0.2):
                 reload_requested.clear()
-                reload(loop, config_path, index_dir, notifier, err, osc=osc)
+                reload(loop, config_path, index_dir, notifier, err, osc=osc, running=config)
 
     threading.Thread(target=reloader, daemon=True, name="livedj-reload").start()
 
@@ -139,9 +139,27 @@ def dashboard_info(loop: LiveLoop, info: dict, osc, control, setlog, mixxx) -> d
             "mixxx": mixxx.status() if mixxx else None}  # None: following, or not asked to
 
 
-def reload(loop: LiveLoop, config_path, index_dir, notifier, err, osc: ReloadableOsc | None = None) -> None:
+#: what a reload leaves as it is until the next start (systemd/README.md, ExecReload): whole tables, and keys
+RESTART_ONLY = ("audio", "osc_in", "history", "mixxx", "dashboard", ("ranking", "exclude_now_playing"))
+
+
+def restart_only_changes(running: dict | None, config: dict) -> list[str]:
+    """The keys ("audio.samplerate") a reload to ``config`` changes but cannot apply to the ``running`` loop."""
+    if running is None:
+        return []
+    changed = []
+    for part in RESTART_ONLY:
+        table, keys = (part, None) if isinstance(part, str) else (part[0], part[1:])
+        old, new = running.get(table, {}), config.get(table, {})
+        changed += [f"{table}.{key}" for key in (keys or sorted(set(old) | set(new))) if old.get(key) != new.get(key)]
+    return changed
+
+
+def reload(loop: LiveLoop, config_path, index_dir, notifier, err, osc: ReloadableOsc | None = None,
+           running: dict | None = None) -> None:
     """SIGHUP: re-read config.toml and the index off the live thread, then hand the new engine over
-    (and to ``osc`` the config's OSC targets, when they changed)."""
+    (and to ``osc`` the config's OSC targets, when they changed). Changes the running loop cannot take
+    (its ``running`` config's ``[audio]``, ``[history]``, ...: :data:`RESTART_ONLY`) are named in the line."""
     from livedj.config import ConfigError, load, override, source_path
     from livedj.engine.loader import load_engine
     from livedj.library.index import IndexUnusable
@@ -156,9 +174,11 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err, osc: Reloadabl
             config = override(config, {"index": {"path": index_dir}})
         loop.pending_engine = load_engine(config, reuse=loop.engine)
         targets = osc.retarget(config) if osc is not None else None  # None: the same targets
+        waiting = restart_only_changes(running, config)
         print(f"livedj: reloaded {source_path(config_path)} and the index "
               f"({plural(loop.pending_engine.index.size, 'track')})"
-              + (f"; OSC now to {', '.join(targets) or 'no target'}" if targets is not None else ""),
+              + (f"; OSC now to {', '.join(targets) or 'no target'}" if targets is not None else "")
+              + (f"; {', '.join(waiting)} changed: kept as running until the next start" if waiting else ""),
               file=err, flush=True)
     except (ConfigError, IndexUnusable, StoreError, OSError) as exc:
         print(f"livedj: reload failed, keeping the running config and index: {describe(exc, index_dir)}",
