@@ -40,3 +40,62 @@ def test_a_reload_names_the_settings_it_leaves_until_the_next_start(base, tmp_pa
     err = io.StringIO()
     reload(loop, str(config), str(root / "index"), Notifier({}), err, running=load(config))  # nothing waits
     assert "next start" not in err.getvalue() and "reloaded" in err.getvalue(), err.getvalue()
+
+
+def _wait(condition, timeout=10.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def _plays(path) -> list[str]:
+    from livedj.library.history import History
+
+    history = History(path)
+    try:
+        return [p.path for s in history.sessions() for p in history.plays(s.id)]
+    finally:
+        history.close()
+
+
+def test_a_set_log_removed_while_running_is_started_again_with_the_whole_night(tmp_path):
+    """`rm history.sqlite*` (a tidy-up, a sync tool) during a set: the writer went on writing into the
+    removed file, said "3 plays written", and the night was gone with it. It now notices, starts the set log
+    again at its path and writes into it every play of the night, those before the removal too."""
+    from livedj.library.setlog import SetLogWriter
+
+    path = tmp_path / "history.sqlite"
+    setlog = SetLogWriter(path)
+    setlog.start()
+    try:
+        setlog.log("/music/1.mp3", title="one", source="osc")
+        assert _wait(lambda: setlog.written == 1)
+        for leftover in tmp_path.iterdir():
+            leftover.unlink()
+        setlog.log("/music/2.mp3", title="two", source="osc")
+        setlog.log_feedback("/music/3.mp3", "skip", "/music/2.mp3")
+        assert _wait(lambda: path.exists() and not setlog.unwritten)
+        setlog.log("/music/4.mp3", title="four", source="identified")
+    finally:
+        setlog.stop()
+    assert _plays(path) == ["/music/1.mp3", "/music/2.mp3", "/music/4.mp3"]
+
+
+def test_a_set_log_removed_after_the_last_play_is_written_again_at_the_end(tmp_path):
+    """Removed after the night's last play: nothing new to write, and the end of the run left no set log."""
+    from livedj.library.setlog import SetLogWriter
+
+    path = tmp_path / "history.sqlite"
+    setlog = SetLogWriter(path)
+    setlog.start()
+    try:
+        setlog.log("/music/1.mp3", title="one", source="osc")
+        assert _wait(lambda: setlog.written == 1)
+        for leftover in tmp_path.iterdir():
+            leftover.unlink()
+    finally:
+        setlog.stop()
+    assert _plays(path) == ["/music/1.mp3"]

@@ -47,6 +47,10 @@ class SetLogWriter:
         self.unwritten: list = []  #: (path, fields) of plays not yet on disk, oldest first
         self.repeats = 0  #: plays not logged because they repeated one within ``repeat_s``
         self._last_logged: dict[object, float] = {}  #: path (or recording) -> time.monotonic() of its last logged play
+        self._done: list = []  #: (path, fields) written tonight: written again if the file is removed while running
+        self._file: tuple[int, int] | None = None  #: the file open (device, inode)
+        self._history: History | None = None
+        self._started_at = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -93,9 +97,11 @@ class SetLogWriter:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        self._started_at = time.time()
         try:
-            history = History(self.path)
-            self.session_id = history.start_session(self.session_name)
+            self._history = History(self.path)
+            self.session_id = self._history.start_session(self.session_name, at=self._started_at)
+            self._file = _identity(self.path)
         except (OSError, sqlite3.Error) as exc:
             self.error = f"{self.path}: set log unusable: {exc}"
             self._ready.set()
@@ -115,10 +121,10 @@ class SetLogWriter:
                     break
                 if item is not ...:
                     self.unwritten.append(item)
-                self._flush(history, log)
-            self._flush(history, log)
+                self._flush(log)
+            self._flush(log)
             try:
-                history.end_session(self.session_id)
+                self._history.end_session(self.session_id)
             except (OSError, sqlite3.Error):
                 pass
             if self.unwritten:  # the last resort: the plays on stderr (the journal), one line each
@@ -128,26 +134,61 @@ class SetLogWriter:
                     log.error("  %s %s at %s (%s)", what, path, time.strftime("%H:%M:%S", time.localtime(fields["at"])),
                               fields.get("source", "?"))
         finally:
-            history.close()
+            self._history.close()
 
-    def _flush(self, history: History, log) -> None:
-        while self.unwritten:
-            path, fields = self.unwritten[0]
+    def _reopen(self, log) -> None:
+        """The file at :attr:`path` is no longer the one open (removed, or replaced): open the one there now
+        (a new one where none is) and write tonight's session into it again, with every entry written so far.
+        Raises OSError or sqlite3.Error (the entries stay in memory, retried)."""
+        history = History(self.path)
+        try:
+            session_id = history.start_session(self.session_name, at=self._started_at)
+            for path, fields in self._done:
+                _write(history, session_id, path, fields)
+        except BaseException:
+            history.close()
+            raise
+        old, self._history, self.session_id, self._file = self._history, history, session_id, _identity(self.path)
+        old.close()
+        log.warning("set log %s was removed or replaced while running: written again there with tonight's %s",
+                    self.path, plural(len(self._done), "entry", "entries"))
+
+    def _flush(self, log) -> None:
+        while self.unwritten or self._done:
             try:
-                if "_feedback" in fields:  # a skip or ban (see log_feedback)
-                    fields = dict(fields)
-                    history.log_feedback(self.session_id, path, fields.pop("_feedback"), **fields)
-                    self.unwritten.pop(0)
-                    continue
-                history.log_play(self.session_id, path, **fields)
+                if _identity(self.path) != self._file:
+                    self._reopen(log)
+                if not self.unwritten:
+                    break
+                path, fields = self.unwritten[0]
+                _write(self._history, self.session_id, path, fields)
             except (OSError, sqlite3.Error) as exc:
                 if self.error is None:
                     log.warning("set log %s: cannot write (%s); plays are kept in memory and written when it works "
                                 "again", self.path, exc)
                 self.error = f"{self.path}: {exc}"
                 return
-            self.unwritten.pop(0)
-            self.written += 1
+            self._done.append(self.unwritten.pop(0))
+            if "_feedback" not in fields:
+                self.written += 1
         if self.error is not None:
             log.warning("set log %s: writing again; every play kept in memory is saved", self.path)
             self.error = None
+
+
+def _identity(path) -> tuple[int, int] | None:
+    """Which file ``path`` is (device, inode); None where there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _write(history: History, session_id: int, path: str, fields: dict) -> None:
+    """One entry of the queue into ``history``: a play, or a skip or ban (see :meth:`SetLogWriter.log_feedback`)."""
+    if "_feedback" in fields:
+        fields = dict(fields)
+        history.log_feedback(session_id, path, fields.pop("_feedback"), **fields)
+    else:
+        history.log_play(session_id, path, **fields)
