@@ -99,3 +99,42 @@ def test_a_set_log_removed_after_the_last_play_is_written_again_at_the_end(tmp_p
     finally:
         setlog.stop()
     assert _plays(path) == ["/music/1.mp3"]
+
+
+def test_a_set_log_locked_by_another_program_at_the_end_names_every_play_not_saved(tmp_path, caplog):
+    """`sqlite3 history.sqlite` left in `BEGIN EXCLUSIVE;` (a look at the log during the set) at SIGTERM:
+    stop() gave up waiting for the writer after 5 s (each write waits 5 s for the lock), `livedj run` exited,
+    and the plays kept in memory were neither written nor named: the summary's "4 plays kept in memory"
+    was the last word on them. Now the writer waits less for a lock and stop() names them in time."""
+    import subprocess
+    import sys
+    import time
+
+    from livedj.library.setlog import SetLogWriter
+
+    path = tmp_path / "history.sqlite"
+    setlog = SetLogWriter(path)
+    setlog.start()
+    holder = None
+    try:
+        setlog.log("/music/1.mp3", title="one", source="osc")
+        assert _wait(lambda: setlog.written == 1)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", "import sqlite3, sys; db = sqlite3.connect(sys.argv[1], isolation_level=None); "
+             "db.execute('BEGIN EXCLUSIVE'); db.execute(\"INSERT INTO meta VALUES ('x', 'y')\"); print('locked', "
+             "flush=True); sys.stdin.read()", str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "locked"
+        setlog.log("/music/2.mp3", title="two", source="osc")
+        setlog.log("/music/3.mp3", title="three", source="identified")
+        assert _wait(lambda: setlog.error is not None)
+    finally:
+        began = time.monotonic()
+        setlog.stop()
+        took = time.monotonic() - began
+        if holder is not None:
+            holder.stdin.close()
+            holder.wait(10)
+    text = caplog.text
+    assert "NOT saved" in text and "/music/2.mp3" in text and "/music/3.mp3" in text, text
+    assert took < 6.0, took
+    assert "NOT saved" in setlog.status(), setlog.status()
