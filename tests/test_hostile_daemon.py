@@ -135,6 +135,15 @@ def test_a_set_log_locked_by_another_program_at_the_end_names_every_play_not_sav
             holder.stdin.close()
             holder.wait(10)
     text = caplog.text
-    assert "NOT saved" in text and "/music/2.mp3" in text and "/music/3.mp3" in text, text
+    assert "2 plays NOT saved" in text and "/music/2.mp3" in text and "/music/3.mp3" in text, text
     assert took < 6.0, took
     assert "NOT saved" in setlog.status(), setlog.status()
+
+
+def test_one_play_not_saved_is_one_play(tmp_path, caplog):
+    """"1 plays NOT saved" on a full disk."""
+    from livedj.library.setlog import SetLogWriter
+
+    setlog = SetLogWriter(tmp_path / "history.sqlite")
+    setlog._say_unsaved(__import__("logging").getLogger("livedj"), [("/music/1.mp3", {"at": 0.0, "source": "osc"})])
+    assert "1 play NOT saved" in caplog.text, caplog.text

@@ -115,8 +115,8 @@ class SetLogWriter:
         if not unsaved:
             return
         self._said_unsaved = True
-        log.error("set log %s unwritable (%s): %d plays NOT saved:", self.path, self.error or "not answering",
-                  len(unsaved))
+        log.error("set log %s unwritable (%s): %s NOT saved:", self.path, self.error or "not answering",
+                  plural(len(unsaved), "play"))
         for path, fields in unsaved:  # skips and bans queue here too (log_feedback)
             what = {"skip": "skipped", "ban": "banned"}.get(fields.get("_feedback"), "played")
             log.error("  %s %s at %s (%s)", what, path, time.strftime("%H:%M:%S", time.localtime(fields["at"])),
