@@ -147,3 +147,31 @@ def test_one_play_not_saved_is_one_play(tmp_path, caplog):
     setlog = SetLogWriter(tmp_path / "history.sqlite")
     setlog._say_unsaved(__import__("logging").getLogger("livedj"), [("/music/1.mp3", {"at": 0.0, "source": "osc"})])
     assert "1 play NOT saved" in caplog.text, caplog.text
+
+
+def test_ctrl_c_while_starting_is_one_line_without_torch_chatter(tmp_path):
+    """Ctrl-C while `livedj run` loads torch and the index (before it listens): exit 130 and then torch's
+    exit hook's INFO lines "livedj: FakeTensor cache stats: / cache_hits: 0 / cache_misses: 0" (torch's
+    loggers are not set up yet when its import is interrupted, so they reach livedj's handler), and not a
+    word of livedj's. The interrupt is simulated where it lands (the loading), the exit hook as torch's."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[history]\npath = "{tmp_path / "history.sqlite"}"\n[osc_in]\nenabled = false\n')
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"")
+    script = (
+        "import atexit, logging, sys\n"
+        "log = logging.getLogger('torch._subclasses.fake_tensor')\n"
+        "atexit.register(lambda: log.info('FakeTensor cache stats:'))\n"
+        "import livedj.commands.run as run\n"
+        "def loading(*a, **k):\n"
+        "    raise KeyboardInterrupt\n"
+        "run.run_live = loading\n"
+        "from livedj.cli import main\n"
+        f"sys.exit(main(['run', '--config', {str(config)!r}, '--input', {str(audio)!r}, '--no-dashboard']))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 130, result.stderr
+    assert len(lines) == 1 and "stopped while starting" in lines[0], lines

@@ -276,6 +276,9 @@ def main(args, config) -> int:
     except (IndexUnusable, StoreError, DecodeError, CaptureError, FileNotFoundError, SetLogUnusable) as exc:
         print(f"livedj run: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before the loop's own handler (loading torch, the index): nothing logged yet
+        print("livedj run: stopped while starting", file=sys.stderr)
+        exit_now(130)  # not the interpreter's exit hooks: torch's, interrupted in its import, print its INFO lines
     except one_line_errors() as exc:
         print(f"livedj run: {describe(exc, config['index']['path'])}", file=sys.stderr)
         return 1
