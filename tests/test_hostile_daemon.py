@@ -175,3 +175,54 @@ def test_ctrl_c_while_starting_is_one_line_without_torch_chatter(tmp_path):
     lines = result.stderr.splitlines()
     assert result.returncode == 130, result.stderr
     assert len(lines) == 1 and "stopped while starting" in lines[0], lines
+
+
+def _ring_with_audio(seconds=1.0, rate=16000):
+    import numpy as np
+
+    from livedj.audio.ringbuffer import RingBuffer
+
+    ring = RingBuffer(rate * 4, rate)
+    return ring, (0.1 * np.sin(np.arange(int(seconds * rate)) * 0.05)).astype(np.float32)
+
+
+def test_a_recording_that_cannot_be_created_is_one_line_at_start(tmp_path):
+    """`livedj run --record` to a file the disk refuses (a folder that passes the access check, then
+    EACCES/EROFS/ENOSPC at the open; here a path under a file): the recorder's thread died with a
+    libsndfile traceback and the night went on unrecorded, said nowhere else. Now start() refuses in one
+    line naming the file, before the run begins (run_live stops what it started)."""
+    import pytest
+
+    from livedj.audio.recorder import Recorder
+
+    (tmp_path / "file").write_text("")
+    ring, _ = _ring_with_audio()
+    recorder = Recorder(ring, tmp_path / "file" / "set.wav")
+    with pytest.raises(OSError) as caught:
+        recorder.start()
+    recorder.stop()  # run_live's finally stops it: never started, nothing to join
+    text = str(caught.value)
+    assert "set.wav" in text and "\n" not in text, text
+
+
+def test_a_recording_that_fails_midway_says_so_once_and_the_night_goes_on(tmp_path, monkeypatch, caplog):
+    """The recording's disk fills during the set: the recorder's thread died with a traceback. Now one
+    warning names the file, and stop() is clean."""
+    import soundfile
+
+    from livedj.audio.recorder import Recorder
+
+    ring, audio = _ring_with_audio()
+    recorder = Recorder(ring, tmp_path / "set.wav", period_s=0.02)
+    recorder.start()
+
+    def full(self, data):
+        raise soundfile.LibsndfileError(0, prefix="No space left on device ")
+
+    monkeypatch.setattr(soundfile.SoundFile, "write", full)
+    ring.write(audio)
+    assert _wait(lambda: recorder.error is not None, timeout=5)
+    ring.write(audio)
+    recorder.stop()
+    warnings = [r for r in caplog.records if "set.wav" in r.getMessage()]
+    assert len(warnings) == 1 and "record" in warnings[0].getMessage(), [r.getMessage() for r in caplog.records]
