@@ -226,3 +226,28 @@ def test_a_recording_that_fails_midway_says_so_once_and_the_night_goes_on(tmp_pa
     recorder.stop()
     warnings = [r for r in caplog.records if "set.wav" in r.getMessage()]
     assert len(warnings) == 1 and "record" in warnings[0].getMessage(), [r.getMessage() for r in caplog.records]
+
+
+def test_a_set_log_locked_at_start_says_who_holds_it(tmp_path):
+    """`sqlite3 history.sqlite` left in a transaction when `livedj run` starts: "set log unusable: database
+    is locked" -- the DJ read a damaged file. It now names the cause and what to do."""
+    import sqlite3
+
+    import pytest
+
+    from livedj.library.history import History
+    from livedj.library.setlog import SetLogUnusable, SetLogWriter
+
+    path = tmp_path / "history.sqlite"
+    History(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO meta VALUES ('x', 'y')")
+    try:
+        with pytest.raises(SetLogUnusable) as caught:
+            SetLogWriter(path).start()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    text = str(caught.value)
+    assert "locked" in text and "another program" in text and "\n" not in text, text

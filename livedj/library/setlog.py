@@ -129,7 +129,10 @@ class SetLogWriter:
             self.session_id = self._history.start_session(self.session_name, at=self._started_at)
             self._file = _identity(self.path)
         except (OSError, sqlite3.Error) as exc:
-            self.error = f"{self.path}: set log unusable: {exc}"
+            held = "locked" in str(exc)  # a transaction of another program (an open sqlite3 shell), not damage
+            self.error = f"{self.path}: set log unusable: {exc}" + (
+                " (another program holds it in a transaction: end it or close that program, then start again)"
+                if held else "")
             self._ready.set()
             return
         self._ready.set()
