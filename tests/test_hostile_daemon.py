@@ -251,3 +251,56 @@ def test_a_set_log_locked_at_start_says_who_holds_it(tmp_path):
         holder.close()
     text = str(caught.value)
     assert "locked" in text and "another program" in text and "\n" not in text, text
+
+
+class _FullDisk:
+    """stderr on a full disk (`livedj run 2>>/var/log/livedj.log`): every write fails."""
+
+    encoding = "utf-8"
+
+    def write(self, text):
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def flush(self):
+        self.write("")
+
+    def isatty(self):
+        return False
+
+
+def test_a_log_line_that_cannot_be_written_does_not_end_the_night():
+    """`livedj run 2>>livedj.log` and that disk fills: the first "t=…s next: …" line raised OSError out of
+    the main thread's loop, and the run stopped (status 1, 0 plays logged after it). The lines are now
+    dropped while they cannot be written, and the run goes on."""
+    import queue
+    import threading
+
+    from livedj.commands.run import _drain
+    from livedj.engine.update import Suggestion, Update
+
+    stopped = []
+    loop = SimpleNamespace(outputs=queue.Queue(), finished=threading.Event(), stop=lambda: stopped.append(1))
+    for seq, track in enumerate((1, 2, 1)):
+        loop.outputs.put(Update(seq=seq, t=float(seq), suggestions=(
+            Suggestion(1, track, f"/music/{track}.mp3", f"title {track}", "artist", 0.5, 0.5),)))
+    loop.finished.set()
+    _drain(loop, None, _FullDisk(), log=True)
+    assert loop.outputs.empty() and not stopped
+
+
+def test_a_reload_whose_line_cannot_be_written_leaves_the_reloader_alive(base, tmp_path):
+    """The same full disk at a SIGHUP: printing "reloaded ..." raised, the except printed again, and the
+    OSError ended the reload thread: every later SIGHUP was ignored. The reload now just happens."""
+    from livedj.commands.run import reload
+    from livedj.service.notify import Notifier
+
+    root, _ = base
+    config = tmp_path / "config.toml"
+    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n')
+    loop = SimpleNamespace(engine=None, pending_engine=None)
+    reload(loop, str(config), str(root / "index"), Notifier({}), _FullDisk())
+    assert loop.pending_engine is not None
+    loop.pending_engine = None
+    reload(loop, str(tmp_path / "missing.toml"), str(root / "index"), Notifier({}), _FullDisk())  # the failure's line

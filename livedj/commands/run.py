@@ -58,7 +58,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
         recorder = Recorder(ring, record)
     show_dashboard = dashboard and not json_lines and config["dashboard"]["enabled"] and out.isatty()
     if mixxx is not None and not show_dashboard:  # the first failure of each kind, once: polls go on
-        mixxx.on_error = lambda text: print(f"livedj run: {mixxx.describe(text)}", file=err, flush=True)
+        mixxx.on_error = lambda text: say(f"livedj run: {mixxx.describe(text)}", err)
 
     def on_signal(signum, frame):
         notifier.stopping()
@@ -175,19 +175,27 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err, osc: Reloadabl
         loop.pending_engine = load_engine(config, reuse=loop.engine)
         targets = osc.retarget(config) if osc is not None else None  # None: the same targets
         waiting = restart_only_changes(running, config)
-        print(f"livedj: reloaded {source_path(config_path)} and the index "
-              f"({plural(loop.pending_engine.index.size, 'track')})"
-              + (f"; OSC now to {', '.join(targets) or 'no target'}" if targets is not None else "")
-              + (f"; {', '.join(waiting)} changed: kept as running until the next start" if waiting else ""),
-              file=err, flush=True)
+        say(f"livedj: reloaded {source_path(config_path)} and the index "
+            f"({plural(loop.pending_engine.index.size, 'track')})"
+            + (f"; OSC now to {', '.join(targets) or 'no target'}" if targets is not None else "")
+            + (f"; {', '.join(waiting)} changed: kept as running until the next start" if waiting else ""), err)
     except (ConfigError, IndexUnusable, StoreError, OSError) as exc:
-        print(f"livedj: reload failed, keeping the running config and index: {describe(exc, index_dir)}",
-              file=err, flush=True)
+        say(f"livedj: reload failed, keeping the running config and index: {describe(exc, index_dir)}", err)
     except Exception as exc:  # anything deeper in loading: the running night goes on, in one line
-        print(f"livedj: reload failed, keeping the running config and index: {type(exc).__name__}: "
-              f"{describe(exc, index_dir)}", file=err, flush=True)
+        say(f"livedj: reload failed, keeping the running config and index: {type(exc).__name__}: "
+            f"{describe(exc, index_dir)}", err)
     finally:
         notifier.ready("reloaded")  # systemd leaves RELOADING whatever happened
+
+
+def say(line: str, err) -> bool:
+    """Print one line of the running daemon to ``err``; False where it cannot be written (``2>>log`` on a
+    full disk, a terminal gone): the line is dropped, the night goes on."""
+    try:
+        print(line, file=err, flush=True)
+        return True
+    except (OSError, ValueError):  # ValueError: the stream was closed
+        return False
 
 
 def _drain(loop: LiveLoop, writer, err, *, log: bool, once: bool = False, notifier=None) -> None:
@@ -208,8 +216,8 @@ def _drain(loop: LiveLoop, writer, err, *, log: bool, once: bool = False, notifi
         elif log and update.suggestions and update.suggestions[0].track_id != last_top:
             top = update.suggestions[0]
             last_top = top.track_id
-            print(f"t={update.t:.0f}s next: {top.artist} - {top.title} (score {top.score:.3f}) "
-                  f"[{update.latency_ms:.0f} ms]", file=err, flush=True)
+            say(f"t={update.t:.0f}s next: {top.artist} - {top.title} (score {top.score:.3f}) "
+                f"[{update.latency_ms:.0f} ms]", err)
             if notifier is not None:
                 notifier.status(f"next: {top.artist} - {top.title} (t={update.t:.0f}s)")
 
@@ -218,15 +226,15 @@ def print_summary(loop: LiveLoop, err=sys.stderr) -> None:
     s = loop.stats.summary()
     lat = s.get("latency_ms", {})
     stages = " ".join(f"{k} {v['p50']:.1f}/{v['p95']:.1f}" for k, v in s["stage_ms"].items())
-    print(f"livedj: {s['updates']} updates; latency p50 {lat.get('p50', 0):.1f} ms, p95 {lat.get('p95', 0):.1f} ms; "
-          f"per stage p50/p95 ms: {stages}; overflows {getattr(loop.source, 'overflows', 0)}", file=err)
+    say(f"livedj: {s['updates']} updates; latency p50 {lat.get('p50', 0):.1f} ms, p95 {lat.get('p95', 0):.1f} ms; "
+        f"per stage p50/p95 ms: {stages}; overflows {getattr(loop.source, 'overflows', 0)}", err)
     control, setlog = getattr(loop, "control", None), getattr(loop, "setlog", None)
     if control is not None:
         rejected = ", ".join(f"{n} {kind}" for kind, n in sorted(control.rejected.items()))
-        print(f"livedj: {control.summary()}" + (f" ({rejected})" if rejected else ""), file=err)
+        say(f"livedj: {control.summary()}" + (f" ({rejected})" if rejected else ""), err)
     if setlog is not None:
-        print(f"livedj: set log {setlog.path}: {plural(setlog.written, 'play')} written"
-              + (f"; {setlog.status()}" if setlog.status() else ""), file=err)
+        say(f"livedj: set log {setlog.path}: {plural(setlog.written, 'play')} written"
+            + (f"; {setlog.status()}" if setlog.status() else ""), err)
 
 
 HELP = "the live daemon"
@@ -295,6 +303,9 @@ def exit_now(code: int) -> None:
     and the index's objects, thread pools), measured at 1-4 s on 2 cores -- time a DJ's Ctrl-C and
     systemd's stop wait for, with nothing left to save."""
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a full disk, a closed pipe: nothing more can be said there
+            pass
     os._exit(code)
