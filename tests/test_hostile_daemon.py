@@ -304,3 +304,79 @@ def test_a_reload_whose_line_cannot_be_written_leaves_the_reloader_alive(base, t
     assert loop.pending_engine is not None
     loop.pending_engine = None
     reload(loop, str(tmp_path / "missing.toml"), str(root / "index"), Notifier({}), _FullDisk())  # the failure's line
+
+
+class _FrozenDevice:
+    """A microphone whose sound server hangs (pulseaudio stopped, a USB driver stuck): audio stopped, and
+    PortAudio's stop/close never return while it hangs (measured with `kill -STOP` on the pulseaudio)."""
+
+    can_be_lost = True
+    overflows = 0
+
+    def __init__(self):
+        import threading
+
+        self.error = None
+        self.release = threading.Event()
+        self.stops = 0
+
+    def start(self):
+        self.error = None
+
+    def stop(self):
+        self.stops += 1
+        self.release.wait()
+
+    def ended(self):
+        return False
+
+    def allow_until(self, position):
+        pass
+
+    def seconds_since_callback(self):
+        return 5.0
+
+
+class _IdleEngine:
+    def warm_up(self):
+        pass
+
+    def go_live(self, hop_s):
+        pass
+
+    def leave(self):
+        pass
+
+    def update(self, *args, **kwargs):
+        raise AssertionError("no audio came: no update")
+
+
+def test_a_hung_sound_server_neither_silences_the_loop_nor_holds_up_the_stop():
+    """`kill -STOP` on the pulseaudio livedj captures from: the loop said "input lost (no audio for 1.0 s);
+    retrying" once, then its thread hung in PortAudio's stop (the reopen) -- no more status updates to OSC
+    peers -- and SIGTERM did not end livedj (the main thread hung in the same stop) until the server came
+    back. Now the reopen runs on a thread of its own and the stop waits for the device a bounded time; the
+status stays one line while the stall lasts (its seconds no longer in it: a log line each hop)."""
+    import threading
+    import time
+
+    from livedj.audio.ringbuffer import RingBuffer
+    from livedj.engine.daemon import LiveLoop
+
+    device = _FrozenDevice()
+    published = []
+    loop = LiveLoop(_IdleEngine(), RingBuffer(16000 * 20, 16000), device, hop_s=0.1,
+                    publishers=[published.append])
+    joined = threading.Event()
+    try:
+        loop.start()
+        time.sleep(2.0)
+        lost = [u for u in published if "input lost" in (u.status or "")]
+        loop.stop()
+        threading.Thread(target=lambda: (loop.join(timeout=1), joined.set()), daemon=True).start()
+        joined.wait(8)
+    finally:
+        device.release.set()
+    assert len(lost) >= 5, [u.status for u in published]
+    assert len({u.status for u in lost}) == 1, {u.status for u in lost}  # one line in the journal, not one a hop
+    assert joined.is_set(), "the stop waited for the hung device"
