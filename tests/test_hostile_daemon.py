@@ -18,7 +18,7 @@ def test_a_reload_names_the_settings_it_leaves_until_the_next_start(base, tmp_pa
     new set log, found nothing of tonight and believed the plays lost. The reload's one line now names
     what waits for the next start."""
     from livedj.commands.run import reload
-    from livedj.config import load
+    from livedj.config import load, override
     from livedj.service.notify import Notifier
 
     root, _ = base
@@ -26,7 +26,7 @@ def test_a_reload_names_the_settings_it_leaves_until_the_next_start(base, tmp_pa
     first = ('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n'
              f'[history]\npath = "{tmp_path / "a.sqlite"}"\n')
     config.write_text(first)
-    running = load(config)
+    running = override(load(config), {"index": {"path": str(root / "index")}})  # `--index`, as the CLI does
     config.write_text(first.replace("a.sqlite", "b.sqlite")
                       + '[audio]\nsamplerate = 44100\ndevice = "pulse"\n[osc_in]\nport = 9100\n')
     err = io.StringIO()
@@ -38,7 +38,8 @@ def test_a_reload_names_the_settings_it_leaves_until_the_next_start(base, tmp_pa
         assert key in lines[0], lines
     assert "next start" in lines[0], lines
     err = io.StringIO()
-    reload(loop, str(config), str(root / "index"), Notifier({}), err, running=load(config))  # nothing waits
+    reload(loop, str(config), str(root / "index"), Notifier({}), err,
+           running=override(load(config), {"index": {"path": str(root / "index")}}))  # nothing waits
     assert "next start" not in err.getvalue() and "reloaded" in err.getvalue(), err.getvalue()
 
 
@@ -380,3 +381,33 @@ status stays one line while the stall lasts (its seconds no longer in it: a log 
     assert len(lost) >= 5, [u.status for u in published]
     assert len({u.status for u in lost}) == 1, {u.status for u in lost}  # one line in the journal, not one a hop
     assert joined.is_set(), "the stop waited for the hung device"
+
+
+def test_a_reload_to_another_index_keeps_the_running_one(base, tmp_path):
+    """config.toml's `[index] path` moved to another library's index, then `systemctl reload`: the new index
+    was swapped in under the night's session, whose played, skipped, banned and pinned records -- and the
+    record the fingerprints named on the deck -- are track ids of the first index: another library's ids
+    name other records (played ones suggested again, the wrong record logged as played). The running
+    index is now read again, and the line says the path waits for the next start."""
+    from faults_common import livedj
+
+    from livedj.commands.run import reload
+    from livedj.config import load
+    from livedj.service.notify import Notifier
+
+    root, _ = base
+    other = tmp_path / "other-index"
+    config = tmp_path / "config.toml"
+    text = '[analysis]\nencoder = "features"\n[osc]\ntargets = []\n[index]\npath = "{}"\n'
+    config.write_text(text.format(other))
+    built = livedj("index", root / "lib" / "b", "--config", config, "--jobs", 1)
+    assert built.returncode == 0, built.stderr
+    config.write_text(text.format(root / "index"))
+    running = load(config)
+    config.write_text(text.format(other))
+    err = io.StringIO()
+    loop = SimpleNamespace(engine=None, pending_engine=None)
+    reload(loop, str(config), None, Notifier({}), err, running=running)
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1 and "index.path" in lines[0] and "next start" in lines[0], lines
+    assert loop.pending_engine.index.size == 5, loop.pending_engine.index.size  # lib/a's, not lib/b's 2

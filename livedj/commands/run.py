@@ -140,7 +140,7 @@ def dashboard_info(loop: LiveLoop, info: dict, osc, control, setlog, mixxx) -> d
 
 
 #: what a reload leaves as it is until the next start (systemd/README.md, ExecReload): whole tables, and keys
-RESTART_ONLY = ("audio", "osc_in", "history", "mixxx", "dashboard", ("ranking", "exclude_now_playing"))
+RESTART_ONLY = ("audio", "osc_in", "history", "mixxx", "dashboard", ("ranking", "exclude_now_playing"), ("index", "path"))
 
 
 def restart_only_changes(running: dict | None, config: dict) -> list[str]:
@@ -172,9 +172,11 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err, osc: Reloadabl
         config = load(config_path)
         if index_dir:
             config = override(config, {"index": {"path": index_dir}})
+        waiting = restart_only_changes(running, config)
+        if "index.path" in waiting:  # another library's track ids would name other records in tonight's session
+            config = override(config, {"index": {"path": running["index"]["path"]}})
         loop.pending_engine = load_engine(config, reuse=loop.engine)
         targets = osc.retarget(config) if osc is not None else None  # None: the same targets
-        waiting = restart_only_changes(running, config)
         say(f"livedj: reloaded {source_path(config_path)} and the index "
             f"({plural(loop.pending_engine.index.size, 'track')})"
             + (f"; OSC now to {', '.join(targets) or 'no target'}" if targets is not None else "")
