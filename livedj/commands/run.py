@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from livedj.commands.run_parts import (ReloadableOsc, make_control, make_mixxx_follower, make_previewer,
@@ -68,11 +69,17 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     # sets an event: starting a thread inside a signal handler can deadlock on the interpreter's locks.
     reload_requested, stopping = threading.Event(), threading.Event()
 
-    def reloader() -> None:
+    def reloader() -> None:  # also tries again, every RETRY_S, the OSC targets not reachable at start
+        from livedj.outputs.osc import RETRY_S
+
+        retry_at = time.monotonic() + RETRY_S
         while not stopping.is_set():
             if reload_requested.wait(0.2):
                 reload_requested.clear()
                 reload(loop, config_path, index_dir, notifier, err, osc=osc, running=config)
+            if time.monotonic() >= retry_at:
+                retry_at = time.monotonic() + RETRY_S
+                osc.retry_waiting()
 
     threading.Thread(target=reloader, daemon=True, name="livedj-reload").start()
 
