@@ -147,7 +147,8 @@ def dashboard_info(loop: LiveLoop, info: dict, osc, control, setlog, mixxx) -> d
 
 
 #: what a reload leaves as it is until the next start (systemd/README.md, ExecReload): whole tables, and keys
-RESTART_ONLY = ("audio", "osc_in", "history", "mixxx", "dashboard", ("ranking", "exclude_now_playing"), ("index", "path"))
+RESTART_ONLY = ("audio", "osc_in", "history", "mixxx", "dashboard", ("ranking", "exclude_now_playing"),
+                ("index", "path"))
 
 
 def restart_only_changes(running: dict | None, config: dict) -> list[str]:
