@@ -171,3 +171,23 @@ def test_never_blocks_when_the_manager_does_not_read(manager):
     assert time.monotonic() - began < 2.0
     assert results[0] is True and False in results  # the overflow was dropped, not waited for
     assert n.sent + n.failed == 2000
+
+
+def test_sigterm_landing_while_the_main_thread_notifies_does_not_deadlock(manager):
+    """`livedj run`'s SIGTERM handler says STOPPING=1 on the main thread. A signal that lands while the main
+    thread is itself inside notify() (a STATUS= on a new top pick) ran the handler with the notifier's lock
+    held by the same thread: a plain Lock blocked it for ever, and systemd had to SIGKILL livedj."""
+    import threading
+
+    sock, path = manager
+    n = Notifier({"NOTIFY_SOCKET": path})
+    done = threading.Event()
+
+    def main_thread_interrupted_inside_notify():
+        with n._lock:  # where the handler runs: between two bytecodes of notify(), the lock held
+            n.stopping()
+        done.set()
+
+    threading.Thread(target=main_thread_interrupted_inside_notify, daemon=True).start()
+    assert done.wait(3), "the handler's notify() waited for the lock its own thread holds"
+    assert sock.recv(4096) == b"STOPPING=1\n"

@@ -285,3 +285,60 @@ def test_numpy_values_are_encoded():
     assert msgs[1].args[:9] == (3, 1, "/a", "a", "t", 0.5, 0.25, 128.0, "")
     assert msgs[1].args[-1] == '{"d":1.5}'
     encode_bundle(msgs)  # every argument is a plain int, float or str
+
+
+def test_a_target_that_cannot_be_reached_at_start_is_sent_to_once_it_can(monkeypatch, receiver):
+    """The booth starts livedj at boot (systemd, linger) before the Wi-Fi is up: the tablet's name did not
+    resolve (nor had its address a route), the target was dropped as unusable, and nothing reached it all
+    night. Such a target is now retried off the live path (`livedj run`'s reload thread, every 10 s) and
+    sent to from the update after it resolves."""
+    port, recorder = receiver
+    real = socket.getaddrinfo
+    down = [True]
+
+    def fake(host, *args, **kw):
+        if host == "booth-tablet.local":
+            if down[0]:
+                raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+            host = "127.0.0.1"
+        return real(host, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    pub = OscPublisher([("booth-tablet.local", port)])
+    assert pub.targets == [] and pub.errors == 1 and "booth-tablet.local" in pub.summary()
+    pub.retry_waiting()  # still no network: quietly waiting
+    assert pub.targets == [] and pub.errors == 1
+    down[0] = False
+    pub.retry_waiting()
+    assert pub.targets == [f"booth-tablet.local:{port}"]
+    pub.publish(make_update(0, 2))
+    assert wait_for(lambda: len(recorder.packets) == 1)
+    pub.close()
+
+
+def test_the_live_run_tries_waiting_targets_through_its_reloadable_output(monkeypatch, receiver):
+    """`livedj run`'s OSC output (run_parts.ReloadableOsc) hands the retry to its publisher."""
+    from livedj.commands.run_parts import ReloadableOsc
+    from livedj.config import defaults
+
+    port, recorder = receiver
+    real = socket.getaddrinfo
+    down = [True]
+
+    def fake(host, *args, **kw):
+        if host == "booth-tablet.local":
+            if down[0]:
+                raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+            host = "127.0.0.1"
+        return real(host, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    config = defaults()
+    config["osc"]["targets"] = []
+    osc = ReloadableOsc(config, [f"booth-tablet.local:{port}"])
+    assert "not reachable yet" in osc.summary()
+    down[0] = False
+    osc.retry_waiting()
+    osc.publish(make_update(0, 2))
+    assert wait_for(lambda: len(recorder.packets) == 1)
+    osc.close()

@@ -69,3 +69,22 @@ def test_preview_request_replies_with_the_file(tmp_path):
         booth.close()
     assert server.rejected.get("unknown_track") == 1
     assert set(threads) == {"livedj-preview"} and worker.done == 1 and worker.failed == 1
+
+
+def test_a_reply_that_cannot_be_sent_leaves_the_worker_serving(tmp_path, caplog):
+    """A request whose sender cannot be answered (source port 0: sendto says EINVAL) used to kill the
+    worker's thread with a traceback: every later /livedj/preview then queued up unanswered."""
+    worker = PreviewWorker(dict, lambda: None, tmp_path / "previews", nice=0)
+    booth = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    booth.bind(("127.0.0.1", 0))
+    booth.settimeout(10)
+    try:
+        assert worker.request(2, ("127.0.0.1", 0))  # nothing identified: an error reply, unsendable
+        assert worker.request(3, booth.getsockname())
+        address, args = _receive(booth)
+    finally:
+        worker.stop()
+        booth.close()
+    assert address == "/livedj/preview/error" and args[0] == 3
+    assert worker.failed == 2 and not worker._thread.is_alive()  # stopped by stop(), not by the error
+    assert any("reply" in r.getMessage() for r in caplog.records)

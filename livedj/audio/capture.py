@@ -140,7 +140,6 @@ class MicSource:
         if self._stream is not None:
             return
         sd = load_sounddevice()
-        self.error = None
         self._stopping = False
         try:
             stream = sd.InputStream(
@@ -154,6 +153,7 @@ class MicSource:
             self.error = str(err)
             raise err from e
         self._stream = stream
+        self.error = None  # only now: a reopen on its own thread must not read as "working" while it tries
 
     def stop(self) -> None:
         """Stop and close the stream (idempotent)."""

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from livedj.commands.run_parts import (ReloadableOsc, make_control, make_mixxx_follower, make_previewer,
@@ -58,7 +59,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
         recorder = Recorder(ring, record)
     show_dashboard = dashboard and not json_lines and config["dashboard"]["enabled"] and out.isatty()
     if mixxx is not None and not show_dashboard:  # the first failure of each kind, once: polls go on
-        mixxx.on_error = lambda text: print(f"livedj run: {mixxx.describe(text)}", file=err, flush=True)
+        mixxx.on_error = lambda text: say(f"livedj run: {mixxx.describe(text)}", err)
 
     def on_signal(signum, frame):
         notifier.stopping()
@@ -68,11 +69,17 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     # sets an event: starting a thread inside a signal handler can deadlock on the interpreter's locks.
     reload_requested, stopping = threading.Event(), threading.Event()
 
-    def reloader() -> None:
+    def reloader() -> None:  # also tries again, every RETRY_S, the OSC targets not reachable at start
+        from livedj.outputs.osc import RETRY_S
+
+        retry_at = time.monotonic() + RETRY_S
         while not stopping.is_set():
             if reload_requested.wait(0.2):
                 reload_requested.clear()
-                reload(loop, config_path, index_dir, notifier, err, osc=osc)
+                reload(loop, config_path, index_dir, notifier, err, osc=osc, running=config)
+            if time.monotonic() >= retry_at:
+                retry_at = time.monotonic() + RETRY_S
+                osc.retry_waiting()
 
     threading.Thread(target=reloader, daemon=True, name="livedj-reload").start()
 
@@ -139,9 +146,28 @@ def dashboard_info(loop: LiveLoop, info: dict, osc, control, setlog, mixxx) -> d
             "mixxx": mixxx.status() if mixxx else None}  # None: following, or not asked to
 
 
-def reload(loop: LiveLoop, config_path, index_dir, notifier, err, osc: ReloadableOsc | None = None) -> None:
+#: what a reload leaves as it is until the next start (systemd/README.md, ExecReload): whole tables, and keys
+RESTART_ONLY = ("audio", "osc_in", "history", "mixxx", "dashboard", ("ranking", "exclude_now_playing"),
+                ("index", "path"))
+
+
+def restart_only_changes(running: dict | None, config: dict) -> list[str]:
+    """The keys ("audio.samplerate") a reload to ``config`` changes but cannot apply to the ``running`` loop."""
+    if running is None:
+        return []
+    changed = []
+    for part in RESTART_ONLY:
+        table, keys = (part, None) if isinstance(part, str) else (part[0], part[1:])
+        old, new = running.get(table, {}), config.get(table, {})
+        changed += [f"{table}.{key}" for key in (keys or sorted(set(old) | set(new))) if old.get(key) != new.get(key)]
+    return changed
+
+
+def reload(loop: LiveLoop, config_path, index_dir, notifier, err, osc: ReloadableOsc | None = None,
+           running: dict | None = None) -> None:
     """SIGHUP: re-read config.toml and the index off the live thread, then hand the new engine over
-    (and to ``osc`` the config's OSC targets, when they changed)."""
+    (and to ``osc`` the config's OSC targets, when they changed). Changes the running loop cannot take
+    (its ``running`` config's ``[audio]``, ``[history]``, ...: :data:`RESTART_ONLY`) are named in the line."""
     from livedj.config import ConfigError, load, override, source_path
     from livedj.engine.loader import load_engine
     from livedj.library.index import IndexUnusable
@@ -154,20 +180,32 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err, osc: Reloadabl
         config = load(config_path)
         if index_dir:
             config = override(config, {"index": {"path": index_dir}})
+        waiting = restart_only_changes(running, config)
+        if "index.path" in waiting:  # another library's track ids would name other records in tonight's session
+            config = override(config, {"index": {"path": running["index"]["path"]}})
         loop.pending_engine = load_engine(config, reuse=loop.engine)
         targets = osc.retarget(config) if osc is not None else None  # None: the same targets
-        print(f"livedj: reloaded {source_path(config_path)} and the index "
-              f"({plural(loop.pending_engine.index.size, 'track')})"
-              + (f"; OSC now to {', '.join(targets) or 'no target'}" if targets is not None else ""),
-              file=err, flush=True)
+        say(f"livedj: reloaded {source_path(config_path)} and the index "
+            f"({plural(loop.pending_engine.index.size, 'track')})"
+            + (f"; OSC now to {', '.join(targets) or 'no target'}" if targets is not None else "")
+            + (f"; {', '.join(waiting)} changed: kept as running until the next start" if waiting else ""), err)
     except (ConfigError, IndexUnusable, StoreError, OSError) as exc:
-        print(f"livedj: reload failed, keeping the running config and index: {describe(exc, index_dir)}",
-              file=err, flush=True)
+        say(f"livedj: reload failed, keeping the running config and index: {describe(exc, index_dir)}", err)
     except Exception as exc:  # anything deeper in loading: the running night goes on, in one line
-        print(f"livedj: reload failed, keeping the running config and index: {type(exc).__name__}: "
-              f"{describe(exc, index_dir)}", file=err, flush=True)
+        say(f"livedj: reload failed, keeping the running config and index: {type(exc).__name__}: "
+            f"{describe(exc, index_dir)}", err)
     finally:
         notifier.ready("reloaded")  # systemd leaves RELOADING whatever happened
+
+
+def say(line: str, err) -> bool:
+    """Print one line of the running daemon to ``err``; False where it cannot be written (``2>>log`` on a
+    full disk, a terminal gone): the line is dropped, the night goes on."""
+    try:
+        print(line, file=err, flush=True)
+        return True
+    except (OSError, ValueError):  # ValueError: the stream was closed
+        return False
 
 
 def _drain(loop: LiveLoop, writer, err, *, log: bool, once: bool = False, notifier=None) -> None:
@@ -188,8 +226,8 @@ def _drain(loop: LiveLoop, writer, err, *, log: bool, once: bool = False, notifi
         elif log and update.suggestions and update.suggestions[0].track_id != last_top:
             top = update.suggestions[0]
             last_top = top.track_id
-            print(f"t={update.t:.0f}s next: {top.artist} - {top.title} (score {top.score:.3f}) "
-                  f"[{update.latency_ms:.0f} ms]", file=err, flush=True)
+            say(f"t={update.t:.0f}s next: {top.artist} - {top.title} (score {top.score:.3f}) "
+                f"[{update.latency_ms:.0f} ms]", err)
             if notifier is not None:
                 notifier.status(f"next: {top.artist} - {top.title} (t={update.t:.0f}s)")
 
@@ -198,15 +236,15 @@ def print_summary(loop: LiveLoop, err=sys.stderr) -> None:
     s = loop.stats.summary()
     lat = s.get("latency_ms", {})
     stages = " ".join(f"{k} {v['p50']:.1f}/{v['p95']:.1f}" for k, v in s["stage_ms"].items())
-    print(f"livedj: {s['updates']} updates; latency p50 {lat.get('p50', 0):.1f} ms, p95 {lat.get('p95', 0):.1f} ms; "
-          f"per stage p50/p95 ms: {stages}; overflows {getattr(loop.source, 'overflows', 0)}", file=err)
+    say(f"livedj: {s['updates']} updates; latency p50 {lat.get('p50', 0):.1f} ms, p95 {lat.get('p95', 0):.1f} ms; "
+        f"per stage p50/p95 ms: {stages}; overflows {getattr(loop.source, 'overflows', 0)}", err)
     control, setlog = getattr(loop, "control", None), getattr(loop, "setlog", None)
     if control is not None:
         rejected = ", ".join(f"{n} {kind}" for kind, n in sorted(control.rejected.items()))
-        print(f"livedj: {control.summary()}" + (f" ({rejected})" if rejected else ""), file=err)
+        say(f"livedj: {control.summary()}" + (f" ({rejected})" if rejected else ""), err)
     if setlog is not None:
-        print(f"livedj: set log {setlog.path}: {plural(setlog.written, 'play')} written"
-              + (f"; {setlog.status()}" if setlog.status() else ""), file=err)
+        say(f"livedj: set log {setlog.path}: {plural(setlog.written, 'play')} written"
+            + (f"; {setlog.status()}" if setlog.status() else ""), err)
 
 
 HELP = "the live daemon"
@@ -256,6 +294,9 @@ def main(args, config) -> int:
     except (IndexUnusable, StoreError, DecodeError, CaptureError, FileNotFoundError, SetLogUnusable) as exc:
         print(f"livedj run: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before the loop's own handler (loading torch, the index): nothing logged yet
+        print("livedj run: stopped while starting", file=sys.stderr)
+        exit_now(130)  # not the interpreter's exit hooks: torch's, interrupted in its import, print its INFO lines
     except one_line_errors() as exc:
         print(f"livedj run: {describe(exc, config['index']['path'])}", file=sys.stderr)
         return 1
@@ -272,6 +313,9 @@ def exit_now(code: int) -> None:
     and the index's objects, thread pools), measured at 1-4 s on 2 cores -- time a DJ's Ctrl-C and
     systemd's stop wait for, with nothing left to save."""
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a full disk, a closed pipe: nothing more can be said there
+            pass
     os._exit(code)

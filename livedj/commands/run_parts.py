@@ -117,6 +117,13 @@ class ReloadableOsc:
                     old.close()
         return self.current.publish(update) if self.current is not None else 0
 
+    def retry_waiting(self) -> None:
+        """Try again the targets not reachable at start (see OscPublisher.retry_waiting); the reload thread
+        calls it, off the live path. A publisher a reload made and the loop has not taken yet waits."""
+        current = self.current
+        if current is not None and not self._pending:
+            current.retry_waiting()
+
     def summary(self) -> str:
         current = self.current
         return current.summary() if current is not None else "no OSC targets"

@@ -67,6 +67,7 @@ class PreviewWorker:
         self._decks: OrderedDict = OrderedDict()  # path -> Deck: the record on the deck stays analysed
         self._thread = threading.Thread(target=self._run, name="livedj-preview", daemon=True)
         self._started = False
+        self._reply_failed = False  # a reply failed before: later ones are logged at debug level
 
     def request(self, track_id: int, sender=None) -> bool:
         """Queue a preview of now playing -> ``track_id``; False when 4 are already waiting."""
@@ -101,10 +102,20 @@ class PreviewWorker:
                 self.failed += 1
                 reason = " ".join(str(exc).split()) or type(exc).__name__
                 self.log.warning("preview of %s failed: %s", track_id, reason)
-                self.reply(sender, "/livedj/preview/error", [int(track_id), reason])
+                self._reply(sender, "/livedj/preview/error", [int(track_id), reason])
                 continue
             self.done += 1
-            self.reply(sender, "/livedj/preview/ready", [int(track_id), str(path)])
+            self._reply(sender, "/livedj/preview/ready", [int(track_id), str(path)])
+
+    def _reply(self, sender, address: str, args: list) -> None:
+        """Answer ``sender``; a reply that cannot be sent (a sender at port 0, a network gone) is logged
+        (the first as a warning), and the worker goes on serving the next request."""
+        try:
+            self.reply(sender, address, args)
+        except Exception as exc:  # noqa: BLE001 - the booth's next preview must still be answered
+            self.log.log(logging.DEBUG if self._reply_failed else logging.WARNING,
+                         "preview reply %s to %s not sent: %s", address, sender, exc)
+            self._reply_failed = True
 
     def render(self, track_id: int) -> Path:
         """Write the preview now playing -> ``track_id``; returns its path (raises on failure)."""

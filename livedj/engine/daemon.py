@@ -34,6 +34,22 @@ STALL_S = 1.0  # no audio callback for this long: the input has stalled
 RETRY_S = 0.5  # how often a lost input is reopened
 
 
+STOP_WAIT_S = 2.0  # how long stopping waits for an input device to close (a hung sound server never does)
+
+
+def stop_input(source: Source) -> bool:
+    """Stop ``source``, waiting at most :data:`STOP_WAIT_S` (a device whose sound server hangs blocks in
+    PortAudio until it comes back); False, said once, when it did not answer: the run ends without it."""
+    stopper = threading.Thread(target=source.stop, name="livedj-input-stop", daemon=True)
+    stopper.start()
+    stopper.join(STOP_WAIT_S)
+    if stopper.is_alive():
+        log.warning("the input device did not close within %g s (its sound server hangs?); stopping without it",
+                    STOP_WAIT_S)
+        return False
+    return True
+
+
 def first_update_s(hop_s: float) -> float:
     """Seconds of audio :meth:`LiveLoop.run` waits for before its first update (a whole number of hops)."""
     return max(hop_s, round(MIN_WINDOW_S / hop_s) * hop_s)
@@ -125,6 +141,7 @@ class LiveLoop:
         self.status = "starting"
         self._next_retry = 0.0
         self._retries = 0
+        self._reopening: threading.Thread | None = None  # the thread reopening a lost input, while it runs
         self._last_status_publish = 0.0
         self.context_s = context_s  # how much audio each update sees (tempo/key need more than the window)
         self.window_s, self.hop_s, self.duration_s, self.fast = window_s, hop_s, duration_s, fast
@@ -158,7 +175,9 @@ class LiveLoop:
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
-        self.source.stop()
+        if self._reopening is not None:
+            self._reopening.join(STOP_WAIT_S)
+        stop_input(self.source)
 
     # -- the analysis thread --------------------------------------------------------------
     def _guarded_run(self) -> None:
@@ -202,7 +221,7 @@ class LiveLoop:
                 self._set_status("listening")
             self._retries = 0
             return
-        why = source.error or f"no audio for {source.seconds_since_callback():.1f} s"
+        why = source.error or f"no audio for over {STALL_S:g} s"  # one status (one log line) for the whole stall
         self._set_status(f"input lost ({why}); retrying")
         if now - self._last_status_publish >= self.hop_s:  # keep OSC peers and the dashboard informed
             self._last_status_publish = now
@@ -215,19 +234,27 @@ class LiveLoop:
                 self.outputs.put_nowait(update)
             except queue.Full:
                 self.stats.dropped_outputs += 1
-        if now < self._next_retry:
-            return
+        if now < self._next_retry or (self._reopening is not None and self._reopening.is_alive()):
+            return  # a reopen still waiting on the device (a hung sound server) is not stacked on
         self._next_retry = now + RETRY_S
+        self._reopening = threading.Thread(target=self._reopen, args=(self._retries,), name="livedj-reopen",
+                                           daemon=True)
+        self._reopening.start()
+        self._retries += 1
+
+    def _reopen(self, retries: int) -> None:
+        """Close the lost input and open it again, on a thread of its own: PortAudio's stop and open block
+        while the device or its sound server hangs, and the analysis thread goes on saying the input is lost."""
         from livedj.audio.capture import CaptureError, refresh_devices
 
+        source = self.source
         source.stop()
         try:
-            if self._retries and self._retries % 4 == 0:
+            if retries and retries % 4 == 0:
                 refresh_devices()  # let PortAudio see devices that came back under a new index
             source.start()
         except (CaptureError, OSError) as exc:
             log.debug("reopening the input failed: %s", exc)
-        self._retries += 1
 
     def run(self) -> None:
         """The analysis thread: one update per hop of audio until stopped, the duration or the input's end."""

@@ -28,6 +28,9 @@ class SetLogWriter:
     writes them, in order, as soon as a write succeeds again (retried every ``retry_s``).
     """
     retry_s = 5.0
+    #: how long one write waits for a lock another program holds (`sqlite3 history.sqlite`, BEGIN
+    #: EXCLUSIVE): short, so that the last attempt at stop() ends well within its wait (:meth:`stop`)
+    busy_s = 1.0
     #: the same file again within this many seconds of its last logged play is the same play (a
     #: controller that double-taps, a deck re-cued, a flickering identification): not logged again
     repeat_s = 600.0
@@ -47,6 +50,12 @@ class SetLogWriter:
         self.unwritten: list = []  #: (path, fields) of plays not yet on disk, oldest first
         self.repeats = 0  #: plays not logged because they repeated one within ``repeat_s``
         self._last_logged: dict[object, float] = {}  #: path (or recording) -> time.monotonic() of its last logged play
+        self._done: list = []  #: (path, fields) written tonight: written again if the file is removed while running
+        self._file: tuple[int, int] | None = None  #: the file open (device, inode)
+        self._history: History | None = None
+        self._started_at = 0.0
+        self._stopped_waiting = False  #: stop() gave up waiting and named what was not saved
+        self._said_unsaved = False  #: the plays not saved were named on the log (the run is ending)
 
     def start(self) -> None:
         self._thread.start()
@@ -58,7 +67,8 @@ class SetLogWriter:
         """One line for the dashboard / JSON summary while plays are not reaching the disk, else None."""
         if self.error is None:
             return None
-        return f"SET LOG FAILING: {self.error}; {plural(len(self.unwritten), 'play')} kept in memory"
+        kept = "NOT saved (named above)" if self._said_unsaved else "kept in memory"
+        return f"SET LOG FAILING: {self.error}; {plural(len(self.unwritten), 'play')} {kept}"
 
     def log(self, path: str, *, same: object = None, **fields) -> bool:
         """Queue one play (see :meth:`History.log_play` for the fields); never blocks.
@@ -89,15 +99,40 @@ class SetLogWriter:
             self.error = "set log queue full"
 
     def stop(self) -> None:
+        """Write what is queued and end the session; a writer still stuck after 5 s (a disk that hangs)
+        is left, and the plays it holds are named on the log (the process is about to end)."""
         self._queue.put(None)
         self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            import logging
+
+            self._stopped_waiting = True
+            waiting = [item for item in list(self._queue.queue) if item is not None]
+            self._say_unsaved(logging.getLogger("livedj"), list(self.unwritten) + waiting)
+
+    def _say_unsaved(self, log, unsaved: list) -> None:
+        """The last resort: the entries not on disk, on stderr (the journal), one line each."""
+        if not unsaved:
+            return
+        self._said_unsaved = True
+        log.error("set log %s unwritable (%s): %s NOT saved:", self.path, self.error or "not answering",
+                  plural(len(unsaved), "play"))
+        for path, fields in unsaved:  # skips and bans queue here too (log_feedback)
+            what = {"skip": "skipped", "ban": "banned"}.get(fields.get("_feedback"), "played")
+            log.error("  %s %s at %s (%s)", what, path, time.strftime("%H:%M:%S", time.localtime(fields["at"])),
+                      fields.get("source", "?"))
 
     def _run(self) -> None:
+        self._started_at = time.time()
         try:
-            history = History(self.path)
-            self.session_id = history.start_session(self.session_name)
+            self._history = _open(self.path, self.busy_s)
+            self.session_id = self._history.start_session(self.session_name, at=self._started_at)
+            self._file = _identity(self.path)
         except (OSError, sqlite3.Error) as exc:
-            self.error = f"{self.path}: set log unusable: {exc}"
+            held = "locked" in str(exc)  # a transaction of another program (an open sqlite3 shell), not damage
+            self.error = f"{self.path}: set log unusable: {exc}" + (
+                " (another program holds it in a transaction: end it or close that program, then start again)"
+                if held else "")
             self._ready.set()
             return
         self._ready.set()
@@ -115,39 +150,77 @@ class SetLogWriter:
                     break
                 if item is not ...:
                     self.unwritten.append(item)
-                self._flush(history, log)
-            self._flush(history, log)
-            try:
-                history.end_session(self.session_id)
-            except (OSError, sqlite3.Error):
-                pass
-            if self.unwritten:  # the last resort: the plays on stderr (the journal), one line each
-                log.error("set log %s unwritable (%s): %d plays NOT saved:", self.path, self.error, len(self.unwritten))
-                for path, fields in self.unwritten:  # skips and bans queue here too (log_feedback)
-                    what = {"skip": "skipped", "ban": "banned"}.get(fields.get("_feedback"), "played")
-                    log.error("  %s %s at %s (%s)", what, path, time.strftime("%H:%M:%S", time.localtime(fields["at"])),
-                              fields.get("source", "?"))
+                self._flush(log)
+            self._flush(log)
+            if not self.unwritten:  # else it fails as the plays did: the time left goes to naming them
+                try:
+                    self._history.end_session(self.session_id)
+                except (OSError, sqlite3.Error):
+                    pass
+            if not self._stopped_waiting:  # else stop() named them already
+                self._say_unsaved(log, self.unwritten)
         finally:
-            history.close()
+            self._history.close()
 
-    def _flush(self, history: History, log) -> None:
-        while self.unwritten:
-            path, fields = self.unwritten[0]
+    def _reopen(self, log) -> None:
+        """The file at :attr:`path` is no longer the one open (removed, or replaced): open the one there now
+        (a new one where none is) and write tonight's session into it again, with every entry written so far.
+        Raises OSError or sqlite3.Error (the entries stay in memory, retried)."""
+        history = _open(self.path, self.busy_s)
+        try:
+            session_id = history.start_session(self.session_name, at=self._started_at)
+            for path, fields in self._done:
+                _write(history, session_id, path, fields)
+        except BaseException:
+            history.close()
+            raise
+        old, self._history, self.session_id, self._file = self._history, history, session_id, _identity(self.path)
+        old.close()
+        log.warning("set log %s was removed or replaced while running: written again there with tonight's %s",
+                    self.path, plural(len(self._done), "entry", "entries"))
+
+    def _flush(self, log) -> None:
+        while self.unwritten or self._done:
             try:
-                if "_feedback" in fields:  # a skip or ban (see log_feedback)
-                    fields = dict(fields)
-                    history.log_feedback(self.session_id, path, fields.pop("_feedback"), **fields)
-                    self.unwritten.pop(0)
-                    continue
-                history.log_play(self.session_id, path, **fields)
+                if _identity(self.path) != self._file:
+                    self._reopen(log)
+                if not self.unwritten:
+                    break
+                path, fields = self.unwritten[0]
+                _write(self._history, self.session_id, path, fields)
             except (OSError, sqlite3.Error) as exc:
                 if self.error is None:
                     log.warning("set log %s: cannot write (%s); plays are kept in memory and written when it works "
                                 "again", self.path, exc)
                 self.error = f"{self.path}: {exc}"
                 return
-            self.unwritten.pop(0)
-            self.written += 1
+            self._done.append(self.unwritten.pop(0))
+            if "_feedback" not in fields:
+                self.written += 1
         if self.error is not None:
             log.warning("set log %s: writing again; every play kept in memory is saved", self.path)
             self.error = None
+
+
+def _open(path, busy_s: float) -> History:
+    history = History(path)
+    history.db.execute(f"PRAGMA busy_timeout = {int(busy_s * 1000)}")
+    return history
+
+
+def _identity(path) -> tuple[int, int] | None:
+    """Which file ``path`` is (device, inode); None where there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _write(history: History, session_id: int, path: str, fields: dict) -> None:
+    """One entry of the queue into ``history``: a play, or a skip or ban (see :meth:`SetLogWriter.log_feedback`)."""
+    if "_feedback" in fields:
+        fields = dict(fields)
+        history.log_feedback(session_id, path, fields.pop("_feedback"), **fields)
+    else:
+        history.log_play(session_id, path, **fields)

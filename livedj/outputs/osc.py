@@ -128,6 +128,16 @@ TargetSpec = Any
 optionally ``profile`` plus the profile's options (the ``[[osc.targets]]`` tables of the config)."""
 
 
+#: how often `livedj run` tries again a target it could not reach at start (OscPublisher.retry_waiting)
+RETRY_S = 10.0
+
+
+def _may_come(exc: OSError) -> bool:
+    """Whether a target failing with ``exc`` may work later: a name not resolving (yet), no route (yet)."""
+    return isinstance(exc, socket.gaierror) or exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH,
+                                                               errno.ENETDOWN, errno.EADDRNOTAVAIL)
+
+
 #: a target refused within this many updates reads "nothing listening" on the dashboard
 _REFUSED_LATELY = 3
 
@@ -210,6 +220,8 @@ class OscPublisher:
         self.errors = 0
         self.last_error = ""
         self._targets: list[_Target] = []
+        #: (host, port, profile) of targets that could not be reached at start (no name, no route yet)
+        self._waiting: list[tuple[str, int, OscProfile]] = []
         for spec in targets:
             try:
                 host, port, prof, options = _unpack_target(spec, profile)
@@ -219,8 +231,33 @@ class OscPublisher:
             try:
                 target_profile = make_profile(prof, options.pop("prefix", prefix), **options)
                 self._targets.append(_Target(host, port, target_profile))
-            except (OSError, ValueError, UnicodeError) as exc:
+            except OSError as exc:
+                if not _may_come(exc):
+                    self._fail(f"OSC target {host}:{port} unusable: {exc}")
+                    continue
+                self._waiting.append((host, port, target_profile))
+                self._fail(f"OSC target {host}:{port} not reachable yet ({exc}); tried again every "
+                           f"{RETRY_S:g} s, off the live path")
+            except (ValueError, UnicodeError) as exc:
                 self._fail(f"OSC target {host}:{port} unusable: {exc}")
+
+    def retry_waiting(self) -> list[str]:
+        """Try again the targets that could not be reached at start (a name that did not resolve yet, an
+        address with no route: the network not up at boot); those that can now are sent to from the next
+        update. Blocks on name resolution: call it off the live path. Returns the targets taken up."""
+        taken = []
+        for entry in list(self._waiting):
+            host, port, profile = entry
+            try:
+                target = _Target(host, port, profile)
+            except (OSError, ValueError, UnicodeError) as exc:
+                log.debug("OSC target %s:%s still not reachable: %s", host, port, exc)
+                continue
+            self._waiting.remove(entry)
+            self._targets = [*self._targets, target]  # a new list: publish() iterates the one it took
+            taken.append(target.label)
+            log.info("OSC target %s reachable now: sending to it", target.label)
+        return taken
 
     @property
     def targets(self) -> list[str]:
@@ -234,6 +271,7 @@ class OscPublisher:
                  # "refused lately" is what can be told; without it "9 errors" read as a fault of livedj
                  + (" (nothing listening)" if self.publishes - t.refused_at <= _REFUSED_LATELY else "")
                  for t in self._targets]
+        names += [f"{host}:{port} (not reachable yet)" for host, port, _ in self._waiting]
         text = "osc " + (", ".join(names) or "no usable target")
         return text + (f" · {self.errors} errors" if self.errors else "")
 
@@ -303,7 +341,7 @@ class OscPublisher:
         """Close the sockets (publishing afterwards sends nothing)."""
         for target in self._targets:
             target.sock.close()
-        self._targets = []
+        self._targets, self._waiting = [], []
 
     def __enter__(self) -> OscPublisher:
         return self

@@ -104,7 +104,9 @@ class Notifier:
         self.sent = 0  #: datagrams sent (for tests and diagnostics)
         self.failed = 0  #: datagrams dropped because sending failed
         self._sock: socket.socket | None = None
-        self._lock = threading.Lock()
+        # reentrant: `livedj run`'s SIGTERM handler says STOPPING on the main thread, possibly while that same
+        # thread is inside notify() (a STATUS=): a plain Lock would wait for itself for ever
+        self._lock = threading.RLock()
         self._last_ping: float | None = None
         self._clock = clock
 
