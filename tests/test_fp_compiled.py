@@ -122,6 +122,7 @@ assert all(f.signatures for f in loops), [f.__name__ for f in loops if not f.sig
     assert out.returncode == 0, out.stderr[-2000:]
 
 
+@pytest.mark.slow  # ~15 s: it compiles every loop into an empty cache
 def test_warm_compiles_every_loop_into_the_cache_that_a_later_process_loads(demo_records_16k, tmp_path):
     """``python -m livedj.library.warm`` (scripts/setup) compiles every loop of the matcher once; a later process -- the
     DJ's first ``livedj run`` -- then loads each of them from numba's cache at its warm-up and compiles none (on a
