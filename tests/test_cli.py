@@ -25,6 +25,15 @@ def test_each_command_help_exits_cleanly(name, capsys):
     assert out.startswith(f"usage: livedj {name}") and "--config" in out
 
 
+def test_every_option_of_every_command_says_what_it_does():
+    """`livedj history --help` listed --session N and --export FILE with no word on them (analyze's and eval's
+    --json too): a DJ reading the help had to guess."""
+    silent = [f"{name} {action.option_strings[-1]}"
+              for name, sub in build_parser()._subparsers._group_actions[0].choices.items()
+              for action in sub._actions if action.option_strings and not action.help]
+    assert not silent, silent
+
+
 def test_common_index_option_only_where_the_command_reads_the_index():
     parser = build_parser()
     assert parser.parse_args(["suggest", "x.wav", "--index", "/i"]).index == "/i"

@@ -190,13 +190,17 @@ def test_setup_installs_venv_support_and_mends_a_venv_left_without_pip(tmp_path)
     installed there, so ``python3 -m venv .venv`` failed ("ensurepip is not available") after making
     .venv/bin/python; every later run saw that python, skipped the venv and died at ``.venv/bin/pip``,
     even once python3-venv was installed. Fakes on PATH stand in for dpkg-query and apt-get; a stub
-    ``torch`` and the install stamp keep the real installs out."""
+    ``torch`` and the install stamp keep the real installs out. Last, it compiles livedj's numba loops ahead
+    (``livedj.library.warm``), and goes on when that fails."""
     checkout, fakes, stub = tmp_path / "checkout", tmp_path / "bin", tmp_path / "stub"
     (checkout / "scripts").mkdir(parents=True)
     shutil.copy2(REPO / "scripts" / "setup", checkout / "scripts" / "setup")
     (checkout / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     (stub / "torch").mkdir(parents=True)
     (stub / "torch" / "__init__.py").write_text("")
+    warmed = tmp_path / "warmed"  # livedj's loops compiled ahead (a stand-in that fails: setup goes on)
+    (checkout / "livedj" / "library").mkdir(parents=True)
+    (checkout / "livedj" / "library" / "warm.py").write_text(f"open({str(warmed)!r}, 'w').close()\nraise SystemExit(1)\n")
     fakes.mkdir()
     log = tmp_path / "apt.log"
     for name, body in {"dpkg-query": 'case "$*" in *python3-venv*) exit 1;; esac; printf "install ok installed"',
@@ -218,6 +222,7 @@ def test_setup_installs_venv_support_and_mends_a_venv_left_without_pip(tmp_path)
     again = subprocess.run(setup, env=dict(env, PYTHON=sys.executable), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert subprocess.run([str(checkout / ".venv" / "bin" / "pip"), "--version"], capture_output=True).returncode == 0
+    assert warmed.exists() and "the first livedj run will compile them" in again.stderr, again.stderr[-2000:]
 
 
 def test_setup_says_which_python_it_needs(tmp_path):

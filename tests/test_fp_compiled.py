@@ -7,6 +7,8 @@ generated records, clean, through the booth and with cells taken out, at a strea
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -118,3 +120,37 @@ assert all(f.signatures for f in loops), [f.__name__ for f in loops if not f.sig
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+@pytest.mark.slow  # ~15 s: it compiles every loop into an empty cache
+def test_warm_compiles_every_loop_into_the_cache_that_a_later_process_loads(demo_records_16k, tmp_path):
+    """``python -m livedj.library.warm`` (scripts/setup) compiles every loop of the matcher once; a later process -- the
+    DJ's first ``livedj run`` -- then loads each of them from numba's cache at its warm-up and compiles none (on a
+    fresh install that warm-up compiled them: 11-12 s on 2 cores while the input already played)."""
+    import os
+    import subprocess
+    import sys
+
+    from livedj.library.fingerprints import FingerprintIndex
+
+    prefix = tmp_path / "fingerprints-1"
+    FingerprintIndex.build(((i + 1, *fp.landmarks(y, SR)) for i, y in enumerate(demo_records_16k[:4])), prefix)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))  # empty: only the warm-up can fill it
+    warm = subprocess.run([sys.executable, "-m", "livedj.library.warm"], env=env, capture_output=True, text=True, timeout=300)
+    assert warm.returncode == 0, warm.stderr[-2000:]
+    assert re.search(r"(\d+) of \1 compiled loops ready \(0 from the cache\)", warm.stderr), warm.stderr
+    code = f"""
+from livedj.library import warm
+from livedj.dsp import fingerprint as fp
+from livedj.library import fpstream
+from livedj.library.fingerprints import FingerprintIndex
+index = FingerprintIndex.load({str(prefix)!r})
+fpstream.warm_up(index)  # what the live loop does before its first update
+loops = warm.loops()
+assert len(loops) >= 15, [f.__name__ for f in loops]
+compiled = [f.__name__ for f in loops if sum(f.stats.cache_misses.values())]
+assert not compiled, "compiled, not loaded: " + ", ".join(compiled)
+assert all(sum(f.stats.cache_hits.values()) for f in loops), [f.__name__ for f in loops if not f.stats.cache_hits]
+"""
+    later = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert later.returncode == 0, later.stderr[-2000:]

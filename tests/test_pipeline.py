@@ -218,6 +218,52 @@ def test_the_loops_hop_reaches_the_key_smoother(indexed):
     assert getattr(first, "left", False) and not getattr(reloaded, "left", False)  # the replaced one lets go
 
 
+@pytest.mark.parametrize("can_be_lost", [False, True])
+def test_a_file_starts_playing_after_the_warm_up_a_microphone_while_it(can_be_lost):
+    """A file (``--input``, the demo) plays in real time from the source's start: warmed up after it, a fresh
+    install's first-call costs (numba compiling the matcher, 11-12 s) played the first seconds unheard -- the
+    demo's first update came at t=3 s, the next at t=9 s. Now a file starts once the engine is warm; a
+    microphone still warms up while its first window arrives (it cannot be paused)."""
+    from livedj.audio.ringbuffer import RingBuffer
+    from livedj.engine.daemon import LiveLoop
+    from livedj.engine.update import Update
+
+    events = []
+
+    class Fake:
+        def warm_up(self):
+            events.append("warm_up")
+
+        def leave(self):
+            pass
+
+        def go_live(self, hop_s):
+            pass
+
+        def update(self, audio, sr, *, t, seq, session):
+            return Update(seq=seq, t=t, suggestions=())
+
+    class Source:
+        overflows, error = 0, None
+        stop = lambda self: None
+        ended = lambda self: False
+        allow_until = lambda self, sample_index: None
+        seconds_since_callback = lambda self: 0.0
+
+        def start(self):
+            events.append("source")
+
+    Source.can_be_lost = can_be_lost
+    sr = 1000
+    ring = RingBuffer(20 * sr, sr)
+    ring.write(np.zeros(8 * sr, dtype=np.float32))
+    loop = LiveLoop(Fake(), ring, Source(), window_s=5.0, hop_s=1.0, duration_s=4.0, fast=True)
+    loop.start()
+    assert loop.finished.wait(10) and loop.error is None
+    loop.join(5)
+    assert events == (["source", "warm_up"] if can_be_lost else ["warm_up", "source"])
+
+
 def test_an_engine_replaced_by_a_reload_lets_its_helper_thread_go(indexed):
     """Each SIGHUP reload left the old engine's helper thread (the second core's tempo/key and match) behind."""
     *_, engine, _ = indexed

@@ -16,7 +16,7 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("file", metavar="FILE")
     parser.add_argument("--at", type=argtypes.seconds, default=0.0, metavar="SECONDS", help="window start (default 0)")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def main(args, config) -> int:

@@ -111,7 +111,7 @@ def add_arguments(parser) -> None:
                         help="the library fit (no labels) beside the unadapted encoder: fitted on the whole folder "
                              "(transductive), on half the tracks and measured on the other half (split), or both; "
                              "with beginnings, clean and standard-booth 5-s queries at 40 %% of each track")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
 def main(args, config) -> int:

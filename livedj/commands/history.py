@@ -24,8 +24,9 @@ TAKES_INDEX = True
 def add_arguments(parser) -> None:
     from livedj.commands import argtypes
 
-    parser.add_argument("--session", type=argtypes.count(1, 2**62), metavar="N")
-    parser.add_argument("--export", metavar="FILE", type=argtypes.output_file(".m3u", ".m3u8", ".csv", ".xml"))
+    parser.add_argument("--session", type=argtypes.count(1, 2**62), metavar="N", help="show (or export) session N")
+    parser.add_argument("--export", metavar="FILE", type=argtypes.output_file(".m3u", ".m3u8", ".csv", ".xml"),
+                        help="write the newest session (or --session N) as .m3u/.m3u8, .csv or .xml (rekordbox)")
     parser.add_argument("--all", action="store_true", help="also list the sessions without plays (short test runs)")
     parser.add_argument("--relative", action="store_true", help="M3U: paths relative to the playlist's folder")
 

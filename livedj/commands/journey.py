@@ -119,7 +119,7 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("waypoints", nargs="+", metavar="TRACK",
                         help="file paths (or unique title words) of A B [C ...]")
-    parser.add_argument("--steps", type=argtypes.count(0, 1000), default=10, metavar="N", help="tracks between consecutive waypoints")
+    parser.add_argument("--steps", type=argtypes.count(0, 1000), default=10, metavar="N", help="tracks between consecutive waypoints (default 10)")
     parser.add_argument("-o", "--output", metavar="FILE", type=argtypes.output_file(".m3u", ".m3u8"), help="write the path as M3U")
 
 

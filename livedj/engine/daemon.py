@@ -138,6 +138,7 @@ class LiveLoop:
         self.session = session or Session()
         self.notifier = notifier  # systemd: READY after the first update, a watchdog ping every hop
         self.pending_engine: LiveEngine | None = None  # set by a reload (SIGHUP); swapped in at the next hop
+        self._warmed = False  # the engine's warm-up done (in start, before a file starts playing)
         self.status = "starting"
         self._next_retry = 0.0
         self._retries = 0
@@ -157,6 +158,13 @@ class LiveLoop:
 
     # -- control ---------------------------------------------------------------------------
     def start(self) -> None:
+        if not self.source.can_be_lost:
+            # a file (``--input``, the demo) plays in real time from source.start(): warmed up after it, the
+            # first seconds played unheard while the engine paid its first-call costs (numba compiling the
+            # matcher on a fresh install: 11-12 s, updates t=4-10 s of the demo never made). A microphone
+            # warms up while its first window arrives (run), as before.
+            self.engine.warm_up()
+            self._warmed = True
         try:
             self.source.start()
             import livedj
@@ -264,7 +272,8 @@ class LiveLoop:
         end = int(self.duration_s * sr) if self.duration_s else None
         position = max(hop, int(round(MIN_WINDOW_S * sr / hop)) * hop)  # first_update_s, in whole hops of samples
         seq = 0
-        self.engine.warm_up()  # first-call costs, paid while the first window of audio arrives
+        if not self._warmed:
+            self.engine.warm_up()  # first-call costs, paid while the first window of audio arrives
         self.engine.go_live(self.hop_s)
         while not self.stop_event.is_set():
             if end is not None and position > end:
