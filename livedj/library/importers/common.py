@@ -13,6 +13,9 @@ BPM_RANGE = (20.0, 400.0)
 
 Problems = list[tuple[str, str]]
 
+#: why a path is refused: no file system has a name with a NUL (os.stat raised ValueError on it)
+NUL_IN_PATH = "a NUL character in the path"
+
 
 class LibraryImportError(ValueError):
     """A library file that cannot be read at all; the message is one line naming the file."""

@@ -14,7 +14,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from livedj.library.importers.common import (ImportedTrack, LibraryImportError, Problems, parse_bpm,
+from livedj.library.importers.common import (NUL_IN_PATH, ImportedTrack, LibraryImportError, Problems, parse_bpm,
                                              parse_duration, parse_key_text, text)
 
 #: Playlists.hidden values (PlaylistDAO::HiddenType in Mixxx).
@@ -105,6 +105,9 @@ def row_to_track(row, where: str, problems: Problems, crates=()) -> ImportedTrac
     _id, artist, title, album, duration, bpm, key, key_id, location = row
     if not text(location):
         problems.append((where, "no location; skipped"))
+        return None
+    if "\x00" in os.fsdecode(location):
+        problems.append((where, f"{NUL_IN_PATH}; skipped"))
         return None
     return ImportedTrack(
         path=os.fsdecode(location), title=text(title), artist=text(artist), album=text(album),

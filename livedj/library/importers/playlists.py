@@ -27,7 +27,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livedj.library.importers.common import LibraryImportError, Problems, parse_xml_root, text
+from livedj.library.importers.common import NUL_IN_PATH, LibraryImportError, Problems, parse_xml_root, text
 from livedj.library.importers.rekordbox import location_to_path, rekordbox_nodes
 from livedj.library.importers.traktor import traktor_nodes, traktor_path
 
@@ -281,6 +281,9 @@ def _entry(line: str, base: str, where: str, problems: Problems) -> str | None:
             return None
     elif "://" in line:
         problems.append((where, f"{line!r} is not a local file; skipped"))
+        return None
+    elif "\x00" in line:
+        problems.append((where, f"{NUL_IN_PATH}; skipped"))
         return None
     return os.path.normpath(os.path.join(base, line.replace("\\", "/") if os.sep == "/" else line))
 

@@ -1,0 +1,76 @@
+"""More of what the DJ hands livedj from other programs, read as a hostile tester would write it: a path
+with a NUL, an XML file declaring an encoding nobody knows, a Mixxx database whose columns hold numbers
+or BLOBs, a Windows M3U, livedj's own exports read back. Each case once ended in a traceback or lost
+entries (see test_hostile_imports.py for the first round).
+
+Real files on disk, the real readers, and the command line's own code run in this process (generated
+audio, the `features` encoder).
+"""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from faults_common import XML_HEAD, has_traceback, one_line, run_here
+
+pytestmark = pytest.mark.faults
+
+SR = 22050
+
+
+@pytest.fixture(scope="module", name="library")
+def library_fixture(tmp_path_factory):
+    """Two WAV files without tags and their index, built once."""
+    from livedj.synth import DEMO_TRACKS, render_track
+
+    root = tmp_path_factory.mktemp("imports2")
+    (root / "lib").mkdir()
+    for i in range(2):
+        sf.write(root / "lib" / f"t{i}.wav", render_track(DEMO_TRACKS[i], duration=6.0, sample_rate=SR), SR)
+    config = root / "config.toml"
+    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n'
+                      f'[history]\npath = "{root / "history.sqlite"}"\n')
+    code, _, err = run_here(["index", str(root / "lib"), "--config", str(config), "--index", str(root / "index"),
+                             "--jobs", "1"])
+    assert code == 0, err
+    return root, config
+
+
+def _index(library, tmp_path, *args) -> tuple[int, str, str, Path]:
+    root, config = library
+    index_dir = tmp_path / "index"
+    shutil.copytree(root / "index", index_dir)
+    code, out, err = run_here(["index", *map(str, args), "--config", str(config), "--index", str(index_dir),
+                               "--jobs", "1"])
+    return code, out, err, index_dir
+
+
+# -- paths no file can have -------------------------------------------------------------------------------
+def test_a_path_with_a_nul_is_skipped_and_said(library, tmp_path):
+    """rekordbox's Location "file://localhost/m/a%00b.mp3", an M3U line or a Mixxx location with a NUL: os.stat
+    raised "ValueError: embedded null byte" (a traceback); the entry is skipped and said, the others kept."""
+    root, _ = library
+    good = root / "lib" / "t0.wav"
+    xml = tmp_path / "rb.xml"
+    xml.write_text(XML_HEAD + '<DJ_PLAYLISTS Version="1.0.0"><COLLECTION>'
+                   '<TRACK TrackID="1" Location="file://localhost/m/a%00b.mp3"/>'
+                   f'<TRACK TrackID="2" Location="file://localhost{good}" AverageBpm="125"/></COLLECTION>'
+                   '<PLAYLISTS><NODE Type="0" Name="ROOT"><NODE Type="1" Name="p" KeyType="0">'
+                   '<TRACK Key="1"/><TRACK Key="2"/></NODE></NODE></PLAYLISTS></DJ_PLAYLISTS>')
+    m3u = tmp_path / "set.m3u"
+    m3u.write_bytes(b"#EXTM3U\n/m/a\x00b.mp3\n" + bytes(good) + b"\n")
+    code, out, err, _ = _index(library, tmp_path, "--from-rekordbox", xml, "--playlists", m3u)
+    assert code == 0 and not has_traceback(err), err
+    said = out + err
+    assert "TRACK 1: Location: a NUL character in the path; skipped" in said, said
+    assert "set.m3u: line 2: a NUL character in the path; skipped" in said and "lists: 2 lists" in said
+
+    from livedj.library.importers.mixxxdb import row_to_track
+
+    problems = []
+    assert row_to_track((1, None, None, None, None, None, None, None, "/m/a\x00b.mp3"), "db: id 1", problems) is None
+    assert problems == [("db: id 1", "a NUL character in the path; skipped")]
