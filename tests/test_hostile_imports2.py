@@ -74,3 +74,23 @@ def test_a_path_with_a_nul_is_skipped_and_said(library, tmp_path):
     problems = []
     assert row_to_track((1, None, None, None, None, None, None, None, "/m/a\x00b.mp3"), "db: id 1", problems) is None
     assert problems == [("db: id 1", "a NUL character in the path; skipped")]
+
+
+# -- XML the parser cannot even start on -----------------------------------------------------------------
+@pytest.mark.parametrize("encoding", ["x-bogus", "UTF-7", "UTF-16"])
+def test_an_xml_file_in_an_encoding_the_parser_cannot_read_is_one_line(library, tmp_path, encoding):
+    """An encoding declaration expat cannot use (unknown, or a multi-byte one it does not have) was a
+    LookupError/ValueError traceback; UTF-16 (with its BOM) is read."""
+    xml = tmp_path / "rb.xml"
+    body = f'<?xml version="1.0" encoding="{encoding}"?><DJ_PLAYLISTS Version="1.0.0"><COLLECTION/></DJ_PLAYLISTS>'
+    xml.write_bytes(body.encode("utf-16" if encoding == "UTF-16" else "ascii"))
+    nml = tmp_path / "c.nml"
+    nml.write_bytes(body.replace("DJ_PLAYLISTS", "NML").encode("utf-16" if encoding == "UTF-16" else "ascii"))
+    for flag, path in (("--from-rekordbox", xml), ("--from-traktor", nml)):
+        code, out, err, _ = _index(library, tmp_path / flag, flag, path)
+        assert not has_traceback(err), err
+        if encoding == "UTF-16":
+            assert f"{path}: 0 tracks" in err, err
+            continue
+        assert code == 1 and len(one_line(err)) == 1 and str(path) in err, err
+        assert f"encoding {encoding!r}" in err, err

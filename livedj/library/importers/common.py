@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
@@ -124,6 +125,17 @@ _ENTITY_ERRORS = ("AMPLIFICATION_LIMIT_BREACH", "EXTERNAL_ENTITY_HANDLING", "ATT
                   "UNDEFINED_ENTITY", "RECURSIVE_ENTITY_REF", "BINARY_ENTITY_REF", "PARAM_ENTITY_REF")
 
 
+def _declared_encoding(path) -> str | None:
+    """The encoding the file's XML declaration names (None: none named, or the file cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(200)
+    except OSError:
+        head = b""
+    match = re.search(rb"""encoding\s*=\s*["']([^"']{1,40})["']""", head)
+    return match.group(1).decode("ascii", "replace") if match else None
+
+
 def parse_xml_root(path, expected_root: str, what: str) -> ET.Element:
     """Parse a whole XML file, or raise a one-line :class:`LibraryImportError` naming it."""
     name = os.fsdecode(path)
@@ -144,6 +156,12 @@ def parse_xml_root(path, expected_root: str, what: str) -> ET.Element:
                                  f"(is it a complete {what}?)") from None
     except OSError as e:
         raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
+    except (LookupError, ValueError) as e:  # an encoding unknown to Python (LookupError), or multi-byte: not expat's
+        encoding = _declared_encoding(path)
+        if encoding is None:
+            raise LibraryImportError(f"{name}: cannot read: {e}") from None
+        raise LibraryImportError(f"{name}: the XML declaration names encoding {encoding!r}, which cannot be read "
+                                 "(DJ software writes UTF-8)") from None
     if root.tag != expected_root:
         raise LibraryImportError(f"{name}: root element is <{root.tag}>, a {what} has <{expected_root}>")
     return root
