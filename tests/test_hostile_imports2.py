@@ -94,3 +94,34 @@ def test_an_xml_file_in_an_encoding_the_parser_cannot_read_is_one_line(library, 
             continue
         assert code == 1 and len(one_line(err)) == 1 and str(path) in err, err
         assert f"encoding {encoding!r}" in err, err
+
+
+# -- a Mixxx database whose columns hold what its writer put there -----------------------------------------
+def test_mixxx_values_of_another_type_are_read_or_skipped(library, tmp_path):
+    """SQLite keeps any value in any column: a location stored as a number was a TypeError traceback (os.fsdecode);
+    tags and crate names stored as BLOBs came back as "b'T\\xe9'" and as bytes."""
+    root, _ = library
+    db_path = tmp_path / "mixxxdb.sqlite"
+    db = sqlite3.connect(db_path)
+    db.executescript("""
+        CREATE TABLE library (id INTEGER PRIMARY KEY, artist, title, album, duration, bpm, key, location, mixxx_deleted);
+        CREATE TABLE track_locations (id INTEGER PRIMARY KEY, location, filename, directory, fs_deleted);
+        CREATE TABLE crates (id INTEGER PRIMARY KEY, name);
+        CREATE TABLE crate_tracks (crate_id, track_id);""")
+    db.execute("INSERT INTO library VALUES (1, ?, ?, 7, 6, 126, 'Am', 1, 0)", (b"\xffArtist", "Té".encode()))
+    db.execute("INSERT INTO library VALUES (2, 'a', 't', '', 6, 127, '', 2, 0)")
+    db.execute("INSERT INTO track_locations VALUES (1, ?, '', '', 0)", (str(root / "lib" / "t0.wav"),))
+    db.execute("INSERT INTO track_locations VALUES (2, 12345, '', '', 0)")
+    db.executemany("INSERT INTO crates VALUES (?, ?)", [(1, "Crâte".encode("latin-1")), (2, 5)])
+    db.executemany("INSERT INTO crate_tracks VALUES (?, ?)", [(1, 1), (2, 1)])
+    db.commit()
+    db.close()
+    code, out, err, _ = _index(library, tmp_path, "--from-mixxx", db_path)
+    assert code == 0 and not has_traceback(err), err
+    assert "library id 2: location 12345 is not a path; skipped" in out + err
+
+    from livedj.library.importers import read_mixxx_library
+
+    (track,), problems = read_mixxx_library(db_path)
+    assert (track.artist, track.title, track.album, track.bpm) == ("\ufffdArtist", "Té", "7", 126.0)
+    assert track.crates == ("5", "Cr\ufffdte") and len(problems) == 1

@@ -68,6 +68,13 @@ def text(value) -> str | None:
     return s or None
 
 
+def db_text(value) -> str | None:
+    """A name from a database as text: SQLite keeps whatever a writer put in a column (a BLOB, a number)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return text(value)
+
+
 def parse_bpm(value, where: str, field: str, problems: Problems) -> float | None:
     """A BPM from text or number; 0/empty mean "not analysed" (``None``, no problem)."""
     if value is None or (isinstance(value, str) and not value.strip()):

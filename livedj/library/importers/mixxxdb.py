@@ -14,8 +14,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from livedj.library.importers.common import (NUL_IN_PATH, ImportedTrack, LibraryImportError, Problems, parse_bpm,
-                                             parse_duration, parse_key_text, text)
+from livedj.library.importers.common import (NUL_IN_PATH, ImportedTrack, LibraryImportError, Problems, db_text,
+                                             parse_bpm, parse_duration, parse_key_text, text)
 
 #: Playlists.hidden values (PlaylistDAO::HiddenType in Mixxx).
 PLHT_NOT_HIDDEN, PLHT_AUTO_DJ, PLHT_SET_LOG = 0, 1, 2
@@ -103,6 +103,9 @@ def track_select(db: sqlite3.Connection, *, every_row: bool = False) -> str:
 def row_to_track(row, where: str, problems: Problems, crates=()) -> ImportedTrack | None:
     """An :class:`ImportedTrack` from a :func:`track_select` row (None if it has no location)."""
     _id, artist, title, album, duration, bpm, key, key_id, location = row
+    if isinstance(location, (int, float)):  # SQLite keeps a number in a text column
+        problems.append((where, f"location {location!r} is not a path; skipped"))
+        return None
     if not text(location):
         problems.append((where, "no location; skipped"))
         return None
@@ -110,7 +113,7 @@ def row_to_track(row, where: str, problems: Problems, crates=()) -> ImportedTrac
         problems.append((where, f"{NUL_IN_PATH}; skipped"))
         return None
     return ImportedTrack(
-        path=os.fsdecode(location), title=text(title), artist=text(artist), album=text(album),
+        path=os.fsdecode(location), title=db_text(title), artist=db_text(artist), album=db_text(album),
         duration=parse_duration(duration, where, "duration", problems),
         bpm=parse_bpm(bpm, where, "bpm", problems),
         key=key_from_mixxx(key_id, key, where, problems), source="mixxx", crates=tuple(crates))
@@ -132,7 +135,7 @@ def _crates(db: sqlite3.Connection) -> dict[int, list[str]]:
     for q in queries:
         for track_id, name in db.execute(q):
             names = out.setdefault(track_id, [])
-            if name and name not in names:
+            if (name := db_text(name)) and name not in names:
                 names.append(name)
     return out
 

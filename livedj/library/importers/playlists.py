@@ -27,7 +27,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livedj.library.importers.common import NUL_IN_PATH, LibraryImportError, Problems, parse_xml_root, text
+from livedj.library.importers.common import (NUL_IN_PATH, LibraryImportError, Problems, db_text, parse_xml_root,
+                                             text)
 from livedj.library.importers.rekordbox import location_to_path, rekordbox_nodes
 from livedj.library.importers.traktor import traktor_nodes, traktor_path
 
@@ -155,13 +156,6 @@ def read_traktor_playlists(path, *, volumes: dict[str, str] | None = None) -> tu
 
 
 # -- Mixxx -----------------------------------------------------------------------------------------
-def _db_text(value) -> str | None:
-    """A name from the database as text: SQLite keeps whatever a writer put in a column (a BLOB, a number)."""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return text(value)
-
-
 def read_mixxx_playlists(db_path=None) -> tuple[list[Sequence], Problems]:
     """Mixxx's playlists (in position order), crates, and history playlists (sets), read-only.
 
@@ -181,7 +175,9 @@ def read_mixxx_playlists(db_path=None) -> tuple[list[Sequence], Problems]:
         if not columns(db, "library") or not columns(db, "track_locations"):
             raise LibraryImportError(f"{name}: not a Mixxx database (no library/track_locations tables)")
         location = ("SELECT l.id, tl.location FROM library l JOIN track_locations tl ON tl.id = l.location")
-        paths = {tid: os.fsdecode(loc) for tid, loc in db.execute(location) if text(loc)}
+        # a location that is no path (a number, a NUL in it): the track has none (the track reader says why)
+        paths = {tid: os.fsdecode(loc) for tid, loc in db.execute(location)
+                 if isinstance(loc, (str, bytes)) and text(loc) and "\x00" not in os.fsdecode(loc)}
 
         def resolved(list_name: str, track_ids) -> list[str]:
             got = []
@@ -203,12 +199,12 @@ def read_mixxx_playlists(db_path=None) -> tuple[list[Sequence], Problems]:
                 kind = "set" if hidden == PLHT_SET_LOG else "playlist"
                 rows = db.execute(f"SELECT track_id FROM PlaylistTracks WHERE playlist_id = ? ORDER BY {order}",
                                   (pid,))
-                pname = _db_text(pname) or f"playlist {pid}"
+                pname = db_text(pname) or f"playlist {pid}"
                 out.append(Sequence(pname, kind, "mixxx", tuple(resolved(pname, rows))))
         if {"id", "name"} <= columns(db, "crates") and {"crate_id", "track_id"} <= columns(db, "crate_tracks"):
             for cid, cname in db.execute("SELECT id, name FROM crates ORDER BY id").fetchall():
                 rows = db.execute("SELECT track_id FROM crate_tracks WHERE crate_id = ? ORDER BY track_id", (cid,))
-                cname = _db_text(cname) or f"crate {cid}"
+                cname = db_text(cname) or f"crate {cid}"
                 out.append(Sequence(cname, "crate", "mixxx", tuple(resolved(cname, rows))))
     except sqlite3.DatabaseError as e:
         raise LibraryImportError(f"{name}: cannot read the Mixxx database: {e}") from None
