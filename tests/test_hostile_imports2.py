@@ -125,3 +125,20 @@ def test_mixxx_values_of_another_type_are_read_or_skipped(library, tmp_path):
     (track,), problems = read_mixxx_library(db_path)
     assert (track.artist, track.title, track.album, track.bpm) == ("\ufffdArtist", "Té", "7", 126.0)
     assert track.crates == ("5", "Cr\ufffdte") and len(problems) == 1
+
+
+# -- playlists written on another computer ------------------------------------------------------------------
+def test_a_windows_m3u_keeps_its_drive_paths_for_the_path_map(library, tmp_path):
+    r"""An M3U made on Windows ("C:\Music\t0.wav") was read as a path relative to the playlist's folder
+    ("/home/dj/lists/C:/Music/t0.wav"): no --map-path C:/Music=... could ever find it."""
+    root, _ = library
+    m3u = tmp_path / "win.m3u"
+    m3u.write_bytes("#EXTM3U\r\nC:\\Music\\t0.wav\r\nc:/Music/t1.wav\r\n".encode("utf-16"))
+
+    from livedj.library.importers.playlists import read_m3u
+
+    (playlist,), problems = read_m3u(m3u)
+    assert playlist.paths == ("C:/Music/t0.wav", "c:/Music/t1.wav") and not problems
+    code, out, err, _ = _index(library, tmp_path, "--playlists", m3u, "--map-path", f"C:/Music={root / 'lib'}")
+    assert code == 0 and not has_traceback(err), err
+    assert "lists: 1 list, 2 entries, 2 in the library" in out + err, out + err

@@ -267,8 +267,14 @@ def decode_playlist(raw: bytes, base: str | None = None) -> list[str]:
     return lines
 
 
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+
+
 def _entry(line: str, base: str, where: str, problems: Problems) -> str | None:
-    """The local path of one playlist entry (relative to ``base``), or None (a problem) for a URL."""
+    """The local path of one playlist entry (relative to ``base``), or None (a problem) for a URL.
+
+    A Windows path ("C:\\Music\\x.mp3", in a playlist made on Windows) is kept, as "C:/Music/x.mp3": as the
+    DJ software's collections give it, for a path map (``--map-path C:/Music=...``) to find."""
     if line.lower().startswith("file:"):
         try:
             line = location_to_path(line)
@@ -281,6 +287,8 @@ def _entry(line: str, base: str, where: str, problems: Problems) -> str | None:
     elif "\x00" in line:
         problems.append((where, f"{NUL_IN_PATH}; skipped"))
         return None
+    if _WINDOWS_DRIVE.match(line) and os.sep == "/":
+        return line.replace("\\", "/")
     return os.path.normpath(os.path.join(base, line.replace("\\", "/") if os.sep == "/" else line))
 
 
