@@ -142,3 +142,22 @@ def test_a_windows_m3u_keeps_its_drive_paths_for_the_path_map(library, tmp_path)
     code, out, err, _ = _index(library, tmp_path, "--playlists", m3u, "--map-path", f"C:/Music={root / 'lib'}")
     assert code == 0 and not has_traceback(err), err
     assert "lists: 1 list, 2 entries, 2 in the library" in out + err, out + err
+
+
+# -- livedj's own exports read back -------------------------------------------------------------------------
+def test_an_exported_m3u_keeps_a_backslash_in_a_name(library, tmp_path):
+    """A Linux/macOS file name may hold a backslash; the M3U readers take one for Windows' separator, so
+    "back\\slash.wav" came back as "back/slash.wav" (another file). It is written as a file: URL (%5C)."""
+    from livedj.library.exports import export_m3u
+    from livedj.library.history import Play
+    from livedj.library.importers.playlists import read_m3u
+
+    root, _ = library
+    path = tmp_path / "back\\slash.wav"
+    shutil.copy(root / "lib" / "t0.wav", path)
+    plays = [Play(1, 1, 0.0, str(path), "", "", "", None, None, None, "manual", None)]
+    for relative in (False, True):
+        out = tmp_path / f"set{relative:d}.m3u"
+        export_m3u(plays, out, relative=relative)
+        (playlist,), problems = read_m3u(out)
+        assert playlist.paths == (str(path),) and not problems, playlist.paths

@@ -105,7 +105,7 @@ def export_m3u(plays: list[Play], out_path, *, relative_to: str | None = None, r
     Lines are ``#EXTINF:<seconds, -1 if unknown>,<Artist - Title>`` then the path. Paths are
     written as their original bytes (``os.fsencode``), so a file name that is not valid UTF-8
     still points at the file; a path no line can carry (a newline in it, a space at either end, a
-    leading ``#``) is written as a ``file://`` URL.
+    leading ``#``, a backslash in a POSIX name) is written as a ``file://`` URL.
     """
     base = relative_to if relative_to is not None else (
         os.path.dirname(os.path.abspath(os.fsdecode(out_path))) if relative else None)
@@ -121,8 +121,10 @@ def export_m3u(plays: list[Play], out_path, *, relative_to: str | None = None, r
                 raw = os.fsencode(os.path.relpath(os.fsdecode(raw), os.fsdecode(base)))
             except ValueError:  # different drive: keep it absolute
                 pass
-        if b"\n" in raw or b"\r" in raw or raw != raw.strip() or raw.startswith(b"#"):
-            # a line cannot hold it (a newline splits it, readers strip spaces, "#" makes a comment): a URL can
+        if (b"\n" in raw or b"\r" in raw or raw != raw.strip() or raw.startswith(b"#")
+                or (b"\\" in raw and os.sep == "/")):
+            # a line cannot hold it (a newline splits it, readers strip spaces, "#" makes a comment, a backslash
+            # is read as Windows' separator): a URL can
             raw = path_to_location(os.path.abspath(p.path)).encode("ascii")
         lines.append(raw + b"\n")
     _atomic_write(out_path, lambda f: f.writelines(lines))

@@ -277,14 +277,16 @@ def _entry(line: str, base: str, where: str, problems: Problems) -> str | None:
     DJ software's collections give it, for a path map (``--map-path C:/Music=...``) to find."""
     if line.lower().startswith("file:"):
         try:
-            line = location_to_path(line)
+            path = location_to_path(line)
         except ValueError as e:
             problems.append((where, f"{e}; skipped"))
             return None
-    elif "://" in line:
+        # as the URL spells it: a backslash there (%5C) is part of a name, no separator
+        return path if _WINDOWS_DRIVE.match(path) else os.path.normpath(os.path.join(base, path))
+    if "://" in line:
         problems.append((where, f"{line!r} is not a local file; skipped"))
         return None
-    elif "\x00" in line:
+    if "\x00" in line:
         problems.append((where, f"{NUL_IN_PATH}; skipped"))
         return None
     if _WINDOWS_DRIVE.match(line) and os.sep == "/":
