@@ -271,7 +271,7 @@ def test_a_playlist_file_named_in_latin_1_is_learned(library, tmp_path):
 
 def test_a_pls_playlist(tmp_path):
     """A .pls file was read as M3U: "[playlist]", "File1=..." and "NumberOfEntries=2" became paths."""
-    from livedj.library.importers.playlists import read_m3u_tree
+    from livedj.library.importers.listfiles import read_m3u_tree
 
     (tmp_path / "radio.pls").write_text("[playlist]\nFile2=b.mp3\nTitle2=B\nFile1=/m/a.mp3\nFile3=http://x/y\n"
                                         "NumberOfEntries=3\nVersion=2\n")
@@ -306,7 +306,7 @@ def test_a_named_pipe_among_playlists_is_skipped_not_waited_for(tmp_path):
     (tmp_path / "lists" / "good.m3u").write_text("/m/a.mp3\n")
     os.mkfifo(tmp_path / "lists" / "pipe.m3u")
     (tmp_path / "lists" / "gone.m3u").symlink_to(tmp_path / "nowhere")
-    code = ("from livedj.library.importers.playlists import read_m3u_tree as r; "
+    code = ("from livedj.library.importers.listfiles import read_m3u_tree as r; "
             f"lists, problems = r({str(tmp_path / 'lists')!r}); print(len(lists), sorted(problems))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert run.returncode == 0, run.stderr

@@ -8,6 +8,7 @@ audio, the `features` encoder).
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -161,3 +162,68 @@ def test_an_exported_m3u_keeps_a_backslash_in_a_name(library, tmp_path):
         export_m3u(plays, out, relative=relative)
         (playlist,), problems = read_m3u(out)
         assert playlist.paths == (str(path),) and not problems, playlist.paths
+
+
+@pytest.mark.parametrize("suffix", [".m3u", ".csv", ".xml"])
+def test_a_set_exported_by_history_is_learned_back_by_playlists(library, tmp_path, suffix):
+    """`livedj history --export set.csv` (or .xml) then `livedj index --playlists set.csv`: the CSV and the
+    rekordbox XML were read as M3U, every line of text a "path" (none in the library, learned as a list).
+    Names with &<>"', a newline and bytes that are not UTF-8 come back as they were exported."""
+    from livedj.library.history import History
+    from livedj.library.importers.listfiles import read_m3u_tree
+
+    root, config = library
+    music = tmp_path / "music"
+    music.mkdir()
+    names = ["a&b<c>\"d'e.wav", "new\nline.wav", os.fsdecode(b"caf\xe9.wav")]
+    for i, name in enumerate(names):
+        shutil.copy(root / "lib" / f"t{i % 2}.wav", music / name)
+    history = History(tmp_path / "history.sqlite")
+    session = history.start_session("Friday", at=1_700_000_000.0)
+    for i, name in enumerate(names):
+        history.log_play(session, str(music / name), title=f"T&<{i}>", artist="A\"'", source="manual",
+                         at=1_700_000_000.0 + i)
+    history.close()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(config.read_text().replace(str(root / "history.sqlite"), str(tmp_path / "history.sqlite")))
+    out = tmp_path / f"set{suffix}"
+    code, _, err = run_here(["history", "--export", str(out), "--config", str(cfg), "--index", str(root / "index")])
+    assert code == 0, err
+
+    (played,), problems = read_m3u_tree(out)
+    assert played.paths == tuple(str(music / n) for n in names) and not problems, (played, problems)
+    index_dir = tmp_path / "index"
+    shutil.copytree(root / "index", index_dir)
+    code, text, err = run_here(["index", str(music), "--playlists", str(out), "--config", str(cfg),
+                                "--index", str(index_dir), "--jobs", "1"])
+    assert code == 0 and not has_traceback(err), err
+    assert "lists: 1 list, 3 entries, 3 in the library" in text + err, text + err
+
+
+def test_xspf_and_other_files_given_as_playlists(library, tmp_path):
+    """An XSPF playlist (VLC's) was read as M3U: its one line of XML a "path". It is read (file: URIs and
+    relative ones, percent-encoded); another XML or a CSV that is not livedj's is refused in one line."""
+    from livedj.library.importers.listfiles import read_m3u_tree
+
+    root, _ = library
+    lists = tmp_path / "lists"
+    (lists / "sub").mkdir(parents=True)
+    shutil.copy(root / "lib" / "t1.wav", lists / "sub" / "t 1.wav")
+    (lists / "vlc.xspf").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><playlist version="1" xmlns="http://xspf.org/ns/0/">'
+        f'<title>Warm &amp; up</title><trackList><track><location>file://{root / "lib" / "t0.wav"}</location></track>'
+        '<track><location>sub/t%201.wav</location></track><track><location>http://radio/x</location></track>'
+        '<track><title>no location</title></track></trackList></playlist>')
+    (played,), problems = read_m3u_tree(lists)  # a folder: *.xspf are read with the M3U/PLS files
+    assert played.name == "Warm & up" and played.kind == "playlist"
+    assert played.paths == (str(root / "lib" / "t0.wav"), str(lists / "sub" / "t 1.wav"))
+    assert [why for _, why in problems] == ["'http://radio/x' is not a local file; skipped", "no location; skipped"]
+
+    other = tmp_path / "other.xml"
+    other.write_text('<?xml version="1.0"?><rss><channel/></rss>')
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("position,time,artist,title,album,bpm,key_camelot,key,source,confidence,where\n1,,a,b,,,,,,,x\n")
+    for bad, why in ((other, "root element <rss>: not a playlist livedj reads"), (sheet, "no 'path' column")):
+        code, out, err, _ = _index(library, tmp_path / bad.stem, "--playlists", bad)
+        assert code == 1 and not has_traceback(err) and len(one_line(err)) == 1, err
+        assert f"{bad}: " in err and why in err, err

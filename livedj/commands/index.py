@@ -257,7 +257,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--from-mixxx", nargs="?", const="", metavar="DB",
                         help="also index Mixxx's library (read-only; default: its usual mixxxdb.sqlite)")
     parser.add_argument("--playlists", action="append", metavar="PATH",
-                        help="also learn from M3U/M3U8/PLS playlists (a file, or a folder of them); the playlists, "
+                        help="also learn from M3U/M3U8/PLS/XSPF playlists or a set exported by `livedj history --export` "
+                             "(a file, or a folder of playlists); the playlists, "
                              "crates and history of --from-* libraries are always read (see `livedj context`)")
     parser.add_argument("--map-path", action="append", type=argtypes.path_map, metavar="OLD=NEW",
                         help="the DJ software's folder OLD is NEW here: its tracks under OLD are looked for under NEW, "

@@ -36,12 +36,13 @@ def read_lists(*, rekordbox=(), traktor=(), mixxx=None, m3u=()) -> tuple[list, l
     cannot be read at all raises :class:`~livedj.library.importers.LibraryImportError`.
     """
     from livedj.library.importers import playlists as pl
+    from livedj.library.importers.listfiles import read_m3u_tree
 
     sources = [(pl.read_rekordbox_playlists, f) for f in rekordbox]
     sources += [(pl.read_traktor_playlists, f) for f in traktor]
     if mixxx is not None:
         sources.append((pl.read_mixxx_playlists, mixxx or None))
-    sources += [(pl.read_m3u_tree, f) for f in m3u]
+    sources += [(read_m3u_tree, f) for f in m3u]
     lists, problems = [], []
     for reader, source in sources:
         found, trouble = reader(source)

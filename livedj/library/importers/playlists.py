@@ -23,7 +23,6 @@ import codecs
 import os
 import re
 import sqlite3
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,7 +213,7 @@ def read_mixxx_playlists(db_path=None) -> tuple[list[Sequence], Problems]:
 
 
 # -- M3U and PLS -----------------------------------------------------------------------------------
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE first: its BOM starts FF FE
 
 
@@ -239,7 +238,7 @@ def decode_playlist(raw: bytes, base: str | None = None) -> list[str]:
     e.g. by `livedj history --export`, for a name that is not UTF-8), else Windows-1252 (Winamp's
     and every Windows player's "ANSI"; Latin-1 for its five undefined bytes).
     """
-    for bom, codec in _BOMS:
+    for bom, codec in BOMS:
         if raw.startswith(bom):
             return _lines(raw.decode(codec, "replace"))
     head = raw[:4096]
@@ -270,7 +269,7 @@ def decode_playlist(raw: bytes, base: str | None = None) -> list[str]:
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
-def _entry(line: str, base: str, where: str, problems: Problems) -> str | None:
+def entry_path(line: str, base: str, where: str, problems: Problems) -> str | None:
     """The local path of one playlist entry (relative to ``base``), or None (a problem) for a URL.
 
     A Windows path ("C:\\Music\\x.mp3", in a playlist made on Windows) is kept, as "C:/Music/x.mp3": as the
@@ -322,37 +321,8 @@ def read_m3u(path) -> tuple[list[Sequence], Problems]:
         entries.sort()
     else:
         entries = [(n, n, ln.strip()) for n, ln in enumerate(lines, 1) if ln.strip() and not ln.strip().startswith("#")]
-    paths = [p for _, n, line in entries if (p := _entry(line, base, f"{name}: line {n}", problems)) is not None]
+    paths = [p for _, n, line in entries if (p := entry_path(line, base, f"{name}: line {n}", problems)) is not None]
     return [Sequence(Path(name).stem, "playlist", "m3u", tuple(paths))], problems
-
-
-def read_m3u_tree(path) -> tuple[list[Sequence], Problems]:
-    """An M3U/M3U8/PLS file, or every one under a folder (recursively, sorted by path)."""
-    name = os.fsdecode(path)
-    if not os.path.isdir(name):
-        if not os.path.exists(name):
-            raise LibraryImportError(f"{name}: no such file or folder")
-        return read_m3u(name)  # a file, or a pipe the DJ named (--playlists <(...))
-    out: list[Sequence] = []
-    problems: Problems = []
-    for dirpath, dirnames, filenames in os.walk(name):
-        dirnames.sort()
-        for f in sorted(filenames):
-            if f.lower().endswith(M3U_EXTENSIONS):
-                file = os.path.join(dirpath, f)
-                try:
-                    if not stat.S_ISREG(os.stat(file).st_mode):  # a named pipe would wait for a writer forever
-                        raise LibraryImportError(f"{file}: not a file (a pipe or a device); skipped")
-                    found, trouble = read_m3u(file)
-                except OSError as e:  # a link to nothing
-                    problems.append((file, f"cannot read: {e.strerror or e}; skipped"))
-                    continue
-                except LibraryImportError as e:
-                    problems.append((file, str(e).removeprefix(f"{file}: ")))
-                    continue
-                out += found
-                problems += trouble
-    return out, problems
 
 
 # -- livedj's own set log --------------------------------------------------------------------------
