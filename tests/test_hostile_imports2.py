@@ -227,3 +227,28 @@ def test_xspf_and_other_files_given_as_playlists(library, tmp_path):
         code, out, err, _ = _index(library, tmp_path / bad.stem, "--playlists", bad)
         assert code == 1 and not has_traceback(err) and len(one_line(err)) == 1, err
         assert f"{bad}: " in err and why in err, err
+
+
+# -- what was learned before ------------------------------------------------------------------------------
+def test_lists_that_name_nothing_of_the_library_keep_the_lists_learned_before(library, tmp_path):
+    """`livedj index --from-rekordbox collection.xml` with the music drive not plugged in (or a collection
+    from another computer): every entry missed the library, and the lists learned before were replaced by
+    lists of nothing."""
+    import json
+
+    root, config = library
+    good = tmp_path / "good.m3u"
+    good.write_text(f"{root / 'lib' / 't0.wav'}\n{root / 'lib' / 't1.wav'}\n")
+    gone = tmp_path / "gone.xml"
+    gone.write_text(XML_HEAD + '<DJ_PLAYLISTS Version="1.0.0"><COLLECTION>'
+                    '<TRACK TrackID="1" Location="file://localhost/Volumes/USB/a.mp3"/></COLLECTION>'
+                    '<PLAYLISTS><NODE Type="0" Name="ROOT"><NODE Type="1" Name="p" KeyType="0"><TRACK Key="1"/>'
+                    '</NODE></NODE></PLAYLISTS></DJ_PLAYLISTS>')
+    code, out, err, index_dir = _index(library, tmp_path, "--playlists", good)
+    assert code == 0 and "lists: 1 list, 2 entries, 2 in the library" in out + err, out + err
+    code, out, err = run_here(["index", "--from-rekordbox", str(gone), "--config", str(config), "--index",
+                               str(index_dir), "--jobs", "1"])
+    assert code == 0 and not has_traceback(err), err
+    assert "no entry of these lists is in the library" in out + err and "the lists learned before are kept" in out + err
+    saved = json.loads((index_dir / "sequences.json").read_text())["sequences"]
+    assert [(s["name"], len(s["ids"])) for s in saved] == [("good", 2)]
