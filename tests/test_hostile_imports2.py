@@ -252,3 +252,26 @@ def test_lists_that_name_nothing_of_the_library_keep_the_lists_learned_before(li
     assert "no entry of these lists is in the library" in out + err and "the lists learned before are kept" in out + err
     saved = json.loads((index_dir / "sequences.json").read_text())["sequences"]
     assert [(s["name"], len(s["ids"])) for s in saved] == [("good", 2)]
+
+
+def test_exports_write_no_bpm_no_software_reads_and_a_playlist_name_xml_can_hold(tmp_path):
+    """A set log's BPM of -5 or 100000 (a Mixxx database's garbage, logged as Mixxx gave it) was written as
+    it was: rekordbox and the CSV got "-5.00"; a playlist name with a control character made an XML file
+    no reader (livedj's own included) could parse."""
+    import csv
+
+    from livedj.library.exports import export_csv, export_rekordbox_xml
+    from livedj.library.history import Play
+    from livedj.library.importers import read_rekordbox_xml
+    from livedj.library.importers.playlists import read_rekordbox_playlists
+
+    plays = [Play(i, 1, 0.0, f"/m/{i}.mp3", "t", "a", "", None, bpm, None, "manual", None)
+             for i, bpm in enumerate((-5.0, 100000.0, 126.0))]
+    export_csv(plays, tmp_path / "set.csv")
+    with open(tmp_path / "set.csv", encoding="utf-8-sig", newline="") as f:
+        assert [row["bpm"] for row in csv.DictReader(f)] == ["", "", "126.00"]
+    export_rekordbox_xml(plays, tmp_path / "set.xml", "Friday\x01 night\n")
+    tracks, problems = read_rekordbox_xml(tmp_path / "set.xml")
+    assert [t.bpm for t in tracks] == [None, None, 126.0] and not problems, problems
+    (playlist,), _ = read_rekordbox_playlists(tmp_path / "set.xml")
+    assert playlist.name == "Friday\ufffd night" and len(playlist.paths) == 3

@@ -21,6 +21,7 @@ from datetime import datetime
 from livedj.dsp.tonal import camelot, key_name, key_short
 from livedj.fsutil import atomic_write
 from livedj.library.history import Play
+from livedj.library.importers.common import BPM_RANGE
 from livedj.library.importers.rekordbox import path_to_location
 
 CSV_COLUMNS = ("position", "time", "artist", "title", "album", "bpm", "key_camelot", "key", "source",
@@ -42,6 +43,12 @@ _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 def _one_line(s: str | None) -> str:
     return " ".join(_XML_BAD.sub("\ufffd", s or "").split())
+
+
+def _bpm(play: Play) -> str | None:
+    """The play's BPM with two decimals, or None: none, or one no DJ software reads (a garbage -5 or 100000)."""
+    ok = play.bpm is not None and BPM_RANGE[0] <= play.bpm <= BPM_RANGE[1]
+    return f"{play.bpm:.2f}" if ok else None
 
 
 def _label(play: Play) -> str:
@@ -149,7 +156,7 @@ def export_csv(plays: list[Play], out_path) -> int:
             w.writerow([
                 i, datetime.fromtimestamp(p.at).astimezone().isoformat(timespec="seconds") if p.at is not None else "",
                 _cell(p.artist), _cell(p.title), _cell(p.album),
-                f"{p.bpm:.2f}" if p.bpm else "",
+                _bpm(p) or "",
                 camelot(p.key) if ok_key else "", key_name(p.key) if ok_key else "",
                 p.source or "", f"{p.confidence:.3f}" if p.confidence is not None else "", p.path])
         text.flush()
@@ -200,14 +207,14 @@ def export_rekordbox_xml(plays: list[Play], out_path, playlist_name: str) -> int
                      "Album": _one_line(p.album),
                      "Kind": _KINDS.get(os.path.splitext(p.path)[1].lower(), ""),
                      "TotalTime": str(int(round(p.duration))) if p.duration and p.duration > 0 else "0",
-                     "AverageBpm": f"{p.bpm:.2f}" if p.bpm else "0.00",
+                     "AverageBpm": _bpm(p) or "0.00",
                      "Tonality": key_short(p.key) if p.key is not None and 0 <= p.key < 24 else "",
                      "Location": path_to_location(p.path)}
             ET.SubElement(collection, "TRACK", attrs)
         order.append(ids[p.path])
     collection.set("Entries", str(len(ids)))
     folder = ET.SubElement(ET.SubElement(root, "PLAYLISTS"), "NODE", Type="0", Name="ROOT", Count="1")
-    playlist = ET.SubElement(folder, "NODE", Name=playlist_name, Type="1", KeyType="0", Entries=str(len(order)))
+    playlist = ET.SubElement(folder, "NODE", Name=_one_line(playlist_name), Type="1", KeyType="0", Entries=str(len(order)))
     for track_id in order:
         ET.SubElement(playlist, "TRACK", Key=str(track_id))
     ET.indent(root)
