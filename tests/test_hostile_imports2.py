@@ -275,3 +275,13 @@ def test_exports_write_no_bpm_no_software_reads_and_a_playlist_name_xml_can_hold
     assert [t.bpm for t in tracks] == [None, None, 126.0] and not problems, problems
     (playlist,), _ = read_rekordbox_playlists(tmp_path / "set.xml")
     assert playlist.name == "Friday\ufffd night" and len(playlist.paths) == 3
+
+
+def test_a_dj_library_without_tracks_is_said_as_such(library, tmp_path):
+    """A valid collection with no track (an empty rekordbox export, a new Mixxx database) was answered "no DJ
+    library imported": the DJ did import one."""
+    xml = tmp_path / "empty.xml"
+    xml.write_text(XML_HEAD + '<DJ_PLAYLISTS Version="1.0.0"><COLLECTION Entries="0"/></DJ_PLAYLISTS>')
+    code, out, err, _ = _index(library, tmp_path, "--from-rekordbox", xml)
+    assert code == 2 and not has_traceback(err), err
+    assert "no DJ library imported" not in err and f"{xml} lists no track" in err, err

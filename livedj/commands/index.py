@@ -355,8 +355,12 @@ def main(args, config) -> int:
         print(f"livedj index: {exc}", file=sys.stderr)
         return 1
     if not paths and not imported and not args.playlists:
-        print("livedj index: no folders given, no DJ library imported, and library.paths is empty in the config: "
-              "name your music folder, e.g. `livedj index ~/Music`", file=sys.stderr)
+        named = [*(args.from_rekordbox or ()), *(args.from_traktor or ())] + (
+            [args.from_mixxx or "Mixxx's database"] if args.from_mixxx is not None else [])
+        print(f"livedj index: {' and '.join(map(os.fsdecode, named))} list{'s' * (len(named) == 1)} no track, and no folder "
+              "is given" if named else
+              "livedj index: no folders given, no DJ library imported, and library.paths is empty in the config",
+              "name your music folder, e.g. `livedj index ~/Music`", sep=": ", file=sys.stderr)
         return 2
     from livedj.commands.oneline import describe, one_line_errors
 
