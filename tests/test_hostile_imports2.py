@@ -285,3 +285,14 @@ def test_a_dj_library_without_tracks_is_said_as_such(library, tmp_path):
     code, out, err, _ = _index(library, tmp_path, "--from-rekordbox", xml)
     assert code == 2 and not has_traceback(err), err
     assert "no DJ library imported" not in err and f"{xml} lists no track" in err, err
+
+
+@pytest.mark.parametrize("location", ["file://localhost", "file://", "file:////", "file://localhost/C:",
+                                      "file://localhost/C:/", "file://LOCALHOST"])
+def test_a_location_that_names_no_file_is_said_so(location):
+    """rekordbox Locations without a path were taken for files: "file://localhost" as the Windows share
+    "//localhost", "file://" as "//", "file://localhost/C:" as the drive "C:"; each was then "missing"."""
+    from livedj.library.importers import location_to_path
+
+    with pytest.raises(ValueError, match="no path in URL"):
+        location_to_path(location)

@@ -75,8 +75,8 @@ def location_to_path(location: str) -> str:
     path = os.fsdecode(urllib.parse.unquote_to_bytes(rest))
     if _DRIVE_RE.match(path):
         path = path[1:]
-    if path in ("", "/"):
-        raise ValueError(f"no path in URL: {location!r}")
+    if not path.strip("/") or low.rstrip("/") == "file://localhost" or re.fullmatch(r"[A-Za-z]:[/\\]?", path):
+        raise ValueError(f"no path in URL: {location!r}")  # nothing, a host alone, a drive alone
     if "\x00" in path:
         raise ValueError(NUL_IN_PATH)
     return path
