@@ -296,3 +296,19 @@ def test_a_location_that_names_no_file_is_said_so(location):
 
     with pytest.raises(ValueError, match="no path in URL"):
         location_to_path(location)
+
+
+def test_traktors_history_folder_given_as_playlists_gives_its_sets(tmp_path):
+    """Traktor writes each night as History/history_2024y01m05d_22h00m00s.nml; `--playlists History/` read the
+    folder's M3U/PLS files only: every night was left out without a word."""
+    from livedj.library.importers.listfiles import read_m3u_tree
+
+    (tmp_path / "History").mkdir()
+    (tmp_path / "History" / "history_2024y01m05d_22h00m00s.nml").write_text(
+        XML_HEAD + '<NML VERSION="19"><COLLECTION ENTRIES="1"><ENTRY TITLE="a"><LOCATION DIR="/:m/:" FILE="a.mp3" '
+        'VOLUME=""/></ENTRY></COLLECTION><PLAYLISTS><NODE TYPE="FOLDER" NAME="$ROOT"><SUBNODES COUNT="1">'
+        '<NODE TYPE="PLAYLIST" NAME="HISTORY"><PLAYLIST ENTRIES="2" TYPE="LIST"><ENTRY><PRIMARYKEY TYPE="TRACK" '
+        'KEY="/:m/:a.mp3"/></ENTRY><ENTRY><PRIMARYKEY TYPE="TRACK" KEY="/:m/:b.mp3"/></ENTRY></PLAYLIST></NODE>'
+        '</SUBNODES></NODE></PLAYLISTS></NML>')
+    (night,), problems = read_m3u_tree(tmp_path / "History")
+    assert night.kind == "set" and night.paths == ("/m/a.mp3", "/m/b.mp3") and not problems, (night, problems)

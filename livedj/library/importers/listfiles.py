@@ -27,6 +27,8 @@ from livedj.library.importers.common import NUL_IN_PATH, LibraryImportError, Pro
 from livedj.library.importers.playlists import Sequence, entry_path
 
 XSPF_NS = "{http://xspf.org/ns/0/}"
+#: the files of a folder given to --playlists that are read: M3U/PLS, XSPF, Traktor NML (its History folder)
+FOLDER_EXTENSIONS = (*pl.M3U_EXTENSIONS, ".xspf", ".nml")
 #: the header livedj's CSV export writes (livedj.library.exports.CSV_COLUMNS; not imported: numpy-free here)
 CSV_HEADER = ("position", "time", "artist", "title", "album", "bpm", "key_camelot", "key", "source", "confidence",
               "path")
@@ -147,7 +149,7 @@ def read_set_csv(path) -> tuple[list, Problems]:
 
 
 def read_m3u_tree(path) -> tuple[list, Problems]:
-    """A playlist file, or every M3U/M3U8/PLS/XSPF one under a folder (recursively, sorted by path).
+    """A playlist file, or every M3U/M3U8/PLS/XSPF/NML one under a folder (recursively, sorted by path).
 
     A file is read as its content says (:func:`read_playlist_file`):
     M3U, PLS, XSPF, livedj's set CSV, a rekordbox XML or Traktor NML."""
@@ -161,7 +163,7 @@ def read_m3u_tree(path) -> tuple[list, Problems]:
     for dirpath, dirnames, filenames in os.walk(name):
         dirnames.sort()
         for f in sorted(filenames):
-            if f.lower().endswith((*pl.M3U_EXTENSIONS, ".xspf")):
+            if f.lower().endswith(FOLDER_EXTENSIONS):
                 file = os.path.join(dirpath, f)
                 try:
                     if not stat.S_ISREG(os.stat(file).st_mode):  # a named pipe would wait for a writer forever
