@@ -312,3 +312,22 @@ def test_traktors_history_folder_given_as_playlists_gives_its_sets(tmp_path):
         '</SUBNODES></NODE></PLAYLISTS></NML>')
     (night,), problems = read_m3u_tree(tmp_path / "History")
     assert night.kind == "set" and night.paths == ("/m/a.mp3", "/m/b.mp3") and not problems, (night, problems)
+
+
+def test_a_suggested_chain_exported_as_csv_reads_back_as_a_playlist_not_a_played_set(tmp_path):
+    """`livedj playlist SEED -o chain.csv` wrote every row at "1970-01-01T00:00:00" (time 0.0), and reading
+    the CSV back took the chain livedj suggested for a set the DJ played (the strongest evidence)."""
+    import csv
+
+    from livedj.commands.playlist import write_playlist
+    from livedj.library.importers.listfiles import read_m3u_tree
+    from livedj.library.store import Track
+
+    tracks = {i: Track(id=i, path=f"/m/{i}.mp3", title=f"t{i}", artist="a", album="", duration=300.0, bpm=124.0,
+                       bpm_source="tags", key=21, key_source="tags") for i in (1, 2)}
+    out = tmp_path / "chain.csv"
+    write_playlist([1, 2], tracks, str(out))
+    with open(out, encoding="utf-8-sig", newline="") as f:
+        assert [row["time"] for row in csv.DictReader(f)] == ["", ""]
+    (chain,), problems = read_m3u_tree(out)
+    assert chain.kind == "playlist" and chain.paths == ("/m/1.mp3", "/m/2.mp3") and not problems

@@ -6,7 +6,8 @@ XSPF (``.xspf``, VLC's and many players' playlist)
     ``<playlist xmlns="http://xspf.org/ns/0/"><title/><trackList><track><location>URI</location>``:
     ``file:`` URIs and URIs relative to the file's folder (percent-encoded); other schemes are problems.
 livedj's set CSV (``livedj history --export set.csv``; a ``.csv`` file, or one with its header)
-    its ``path`` column, in play order: a ``set``.
+    its ``path`` column, in play order: a ``set`` (a ``playlist`` when every row's source is "playlist":
+    a chain ``livedj playlist -o x.csv`` suggested).
 a rekordbox collection XML or a Traktor NML
     their playlists (the file given to ``--playlists`` instead of ``--from-rekordbox``/``--from-traktor``).
 
@@ -132,9 +133,13 @@ def read_set_csv(path) -> tuple[list, Problems]:
             raise LibraryImportError(f"{name}: no 'path' column (livedj reads back the CSV of `livedj history "
                                      "--export`)")
         column = header.index("path")
+        source = header.index("source") if "source" in header else None
+        sources = set()
         for row in rows:
             where = f"{name}: line {rows.line_num}"
             value = row[column] if len(row) > column else ""
+            if source is not None and len(row) > source:
+                sources.add(row[source].strip())
             if not value.strip():
                 if any(c.strip() for c in row):
                     problems.append((where, "no path (a record not identified); skipped"))
@@ -145,7 +150,9 @@ def read_set_csv(path) -> tuple[list, Problems]:
             paths.append(os.path.normpath(os.path.join(base, value)))
     except csv.Error as e:
         raise LibraryImportError(f"{name}: not a CSV livedj can read at line {rows.line_num}: {e}") from None
-    return [Sequence(Path(name).stem, "set", "livedj", tuple(paths))], problems
+    # a chain livedj suggested (`livedj playlist -o x.csv`: source "playlist") is no set the DJ played
+    kind = "playlist" if sources == {"playlist"} else "set"
+    return [Sequence(Path(name).stem, kind, "livedj", tuple(paths))], problems
 
 
 def read_m3u_tree(path) -> tuple[list, Problems]:
