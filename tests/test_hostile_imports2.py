@@ -252,6 +252,12 @@ def test_lists_that_name_nothing_of_the_library_keep_the_lists_learned_before(li
     assert "no entry of these lists is in the library" in out + err and "the lists learned before are kept" in out + err
     saved = json.loads((index_dir / "sequences.json").read_text())["sequences"]
     assert [(s["name"], len(s["ids"])) for s in saved] == [("good", 2)]
+    urls = tmp_path / "urls.m3u"  # lists without one entry of a file: the same
+    urls.write_text("http://radio.example/stream\n")
+    code, out, err = run_here(["index", "--playlists", str(urls), "--config", str(config), "--index",
+                               str(index_dir), "--jobs", "1"])
+    assert code == 0 and "the lists learned before are kept" in out + err, out + err
+    assert json.loads((index_dir / "sequences.json").read_text())["sequences"] == saved
 
 
 def test_exports_write_no_bpm_no_software_reads_and_a_playlist_name_xml_can_hold(tmp_path):

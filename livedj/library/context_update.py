@@ -98,7 +98,7 @@ def update_context(index_dir, encoder: str, *, lists=None, history_path=None, pa
     saved = Path(index_dir) / seqstore.FILENAME
     if lists is not None:
         resolved, report.imported = seqstore.resolve(lists, ids, moved=moved, maps=maps)
-        if report.imported.entries and not report.imported.resolved and saved.exists():
+        if not report.imported.resolved and saved.exists():
             # a drive not plugged in, another computer's paths: lists of nothing must not replace what was learned
             report.problems.append((str(saved), "no entry of these lists is in the library; the lists learned "
                                                 "before are kept"))
