@@ -337,3 +337,16 @@ def test_a_suggested_chain_exported_as_csv_reads_back_as_a_playlist_not_a_played
         assert [row["time"] for row in csv.DictReader(f)] == ["", ""]
     (chain,), problems = read_m3u_tree(out)
     assert chain.kind == "playlist" and chain.paths == ("/m/1.mp3", "/m/2.mp3") and not problems
+
+
+def test_a_csv_export_of_tags_with_lone_surrogates(tmp_path):
+    """A title with a lone surrogate (a tag or a name decoded badly upstream) made export_csv raise
+    UnicodeEncodeError (used by `livedj playlist -o x.csv` on the store's tags); the path keeps its bytes."""
+    from livedj.library.exports import export_csv
+    from livedj.library.history import Play
+
+    path = os.fsdecode(b"/m/caf\xe9.mp3")
+    export_csv([Play(1, 1, None, path, "T\ud800x", "A\udcffz", "", None, None, None, "manual\ud800", None)],
+               tmp_path / "set.csv")
+    raw = (tmp_path / "set.csv").read_bytes()
+    assert "T\ufffdx,".encode() in raw and "A\ufffdz".encode() in raw and b"/m/caf\xe9.mp3" in raw

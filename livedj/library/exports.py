@@ -158,7 +158,7 @@ def export_csv(plays: list[Play], out_path) -> int:
                 _cell(p.artist), _cell(p.title), _cell(p.album),
                 _bpm(p) or "",
                 camelot(p.key) if ok_key else "", key_name(p.key) if ok_key else "",
-                p.source or "", f"{p.confidence:.3f}" if p.confidence is not None else "", p.path])
+                _cell(p.source), f"{p.confidence:.3f}" if p.confidence is not None else "", p.path])
         text.flush()
         text.detach()
 
@@ -166,6 +166,7 @@ def export_csv(plays: list[Play], out_path) -> int:
     return len(plays)
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
 #: a spreadsheet reads a cell that starts with one of these as a formula (the CSV is written for Excel: its BOM)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -173,7 +174,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def _cell(text: str | None) -> str:
     """A tag as a CSV cell a spreadsheet shows as text: a leading apostrophe before a formula's first character
     (a title "=HYPERLINK(...)" from a downloaded file's tags ran as one; "-Intro-" showed #NAME?)."""
-    text = text or ""
+    text = _SURROGATES.sub("\ufffd", text or "")  # a tag is text: only the path column keeps a name's bytes
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
