@@ -350,3 +350,17 @@ def test_a_csv_export_of_tags_with_lone_surrogates(tmp_path):
                tmp_path / "set.csv")
     raw = (tmp_path / "set.csv").read_bytes()
     assert "T\ufffdx,".encode() in raw and "A\ufffdz".encode() in raw and b"/m/caf\xe9.mp3" in raw
+
+
+def test_a_device_an_audio_file_or_a_huge_file_given_as_a_playlist_is_one_line(library, tmp_path, monkeypatch):
+    """`--playlists /dev/zero` read until memory ran out (a MemoryError traceback, or the machine swapping);
+    an audio file given by mistake was read as an M3U, its bytes learned as "paths"."""
+    from livedj.library.importers import playlists
+
+    root, _ = library
+    monkeypatch.setattr(playlists, "MAX_PLAYLIST_BYTES", 1 << 20)
+    for bad, why in (("/dev/zero", "larger than 1 MiB: not a playlist"),
+                     (root / "lib" / "t0.wav", "not a playlist (binary data)")):
+        code, out, err, _ = _index(library, tmp_path / Path(bad).name, "--playlists", bad)
+        assert code == 1 and not has_traceback(err) and len(one_line(err)) == 1, err
+        assert f"{bad}: {why}" in err, err

@@ -43,15 +43,15 @@ def read_m3u(path: str) -> list[str]:
     as `livedj index --playlists` reads them (any encoding, ``file:`` URLs); skipped entries are told on stderr."""
     from livedj.fsutil import printable
     from livedj.library.importers import LibraryImportError
+    from livedj.library.importers.playlists import BINARY
     from livedj.library.importers.playlists import read_m3u as read
 
     try:
         lists, problems = read(path)
-    except LibraryImportError as exc:
-        raise LookupError(str(exc)) from None  # one line naming the file, as the other bad inputs
+    except LibraryImportError as exc:  # one line naming the file, as the other bad inputs
+        hint = "; give records as TRACK..." if str(exc).endswith(BINARY) else ""  # an audio file named as the list
+        raise LookupError(printable(str(exc)) + hint) from None
     paths = list(lists[0].paths)
-    if any("\0" in p for p in paths):  # no path holds a NUL: an audio file or other binary data
-        raise LookupError(f"{printable(path)}: not a playlist (binary data); give records as TRACK...")
     for where, why in problems:
         print(f"livedj mix: {printable(where)}: {printable(why)}", file=sys.stderr)
     return paths

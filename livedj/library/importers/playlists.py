@@ -293,6 +293,12 @@ def entry_path(line: str, base: str, where: str, problems: Problems) -> str | No
     return os.path.normpath(os.path.join(base, line.replace("\\", "/") if os.sep == "/" else line))
 
 
+#: a playlist file larger than this is refused (100,000 entries of long paths are some 30 MiB)
+MAX_PLAYLIST_BYTES = 256 << 20
+_BINARY = re.compile("[\x00-\x08\x0e-\x1f]")
+BINARY = "not a playlist (binary data)"
+
+
 def read_m3u(path) -> tuple[list[Sequence], Problems]:
     """One M3U/M3U8 (or PLS) playlist: its entries in order, relative paths taken from its folder.
 
@@ -303,13 +309,19 @@ def read_m3u(path) -> tuple[list[Sequence], Problems]:
     """
     name = os.fsdecode(path)
     try:
-        raw = Path(name).read_bytes()
+        with open(name, "rb") as f:
+            raw = f.read(MAX_PLAYLIST_BYTES + 1)  # /dev/zero, or a film named by mistake: never read to the end
     except FileNotFoundError:
         raise LibraryImportError(f"{name}: no such file") from None
     except OSError as e:
         raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
+    if len(raw) > MAX_PLAYLIST_BYTES:
+        raise LibraryImportError(f"{name}: larger than {MAX_PLAYLIST_BYTES >> 20} MiB: not a playlist")
     base = os.path.dirname(os.path.abspath(name))
     lines = decode_playlist(raw, base)
+    head = "".join(lines)[:4096]
+    if len(_BINARY.findall(head)) > max(8, len(head) // 20):  # an audio file, an image: no text
+        raise LibraryImportError(f"{name}: {BINARY}")
     problems: Problems = []
     first = next((ln.strip() for ln in lines if ln.strip()), "")
     if name.lower().endswith(".pls") or first.lower() == "[playlist]":
