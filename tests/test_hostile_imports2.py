@@ -359,8 +359,10 @@ def test_a_device_an_audio_file_or_a_huge_file_given_as_a_playlist_is_one_line(l
 
     root, _ = library
     monkeypatch.setattr(playlists, "MAX_PLAYLIST_BYTES", 1 << 20)
-    for bad, why in (("/dev/zero", "larger than 1 MiB: not a playlist"),
+    big = tmp_path / "big.csv"
+    big.write_text("position,path\n" + "1,/m/a.mp3\n" * 200_000)
+    for bad, why in (("/dev/zero", "larger than 1 MiB: not a playlist"), (big, "larger than 1 MiB: not a set"),
                      (root / "lib" / "t0.wav", "not a playlist (binary data)")):
-        code, out, err, _ = _index(library, tmp_path / Path(bad).name, "--playlists", bad)
+        code, out, err, _ = _index(library, tmp_path / f"run-{Path(bad).stem}", "--playlists", bad)
         assert code == 1 and not has_traceback(err) and len(one_line(err)) == 1, err
         assert f"{bad}: {why}" in err, err

@@ -118,9 +118,12 @@ def read_set_csv(path) -> tuple[list, Problems]:
     a spreadsheet may have saved it again as UTF-16 (with its BOM)."""
     name = os.fsdecode(path)
     try:
-        raw = Path(name).read_bytes()
+        with open(name, "rb") as f:
+            raw = f.read(pl.MAX_PLAYLIST_BYTES + 1)
     except OSError as e:
         raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
+    if len(raw) > pl.MAX_PLAYLIST_BYTES:
+        raise LibraryImportError(f"{name}: larger than {pl.MAX_PLAYLIST_BYTES >> 20} MiB: not a set livedj exported")
     codec = next((codec for bom, codec in pl.BOMS if raw.startswith(bom) and codec != "utf-8-sig"), None)
     decoded = raw.decode(codec, "replace") if codec else raw.decode("utf-8-sig", "surrogateescape")
     rows = csv.reader(io.StringIO(decoded, newline=""))
