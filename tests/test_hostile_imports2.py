@@ -366,3 +366,25 @@ def test_a_device_an_audio_file_or_a_huge_file_given_as_a_playlist_is_one_line(l
         code, out, err, _ = _index(library, tmp_path / f"run-{Path(bad).stem}", "--playlists", bad)
         assert code == 1 and not has_traceback(err) and len(one_line(err)) == 1, err
         assert f"{bad}: {why}" in err, err
+
+
+def test_mix_renders_a_set_exported_as_csv_or_xspf(tmp_path):
+    """`livedj history --export set.csv` then `livedj mix --m3u set.csv`: every CSV line was taken for a path
+    ("7 records could not be read"); an XSPF the same."""
+    import contextlib
+    import io
+
+    from livedj.commands.mix import read_m3u
+
+    (tmp_path / "set.csv").write_text("position,time,artist,title,album,bpm,key_camelot,key,source,confidence,path\n"
+                                      "1,,a,t,,,,,manual,,/m/a.mp3\n2,,b,t,,,,,manual,,/m/b.mp3\n")
+    (tmp_path / "set.xspf").write_text('<playlist xmlns="http://xspf.org/ns/0/"><trackList><track><location>'
+                                       "file:///m/a.mp3</location></track></trackList></playlist>")
+    (tmp_path / "two.xml").write_text(XML_HEAD + '<DJ_PLAYLISTS Version="1.0.0"><COLLECTION/><PLAYLISTS><NODE '
+                                      'Type="0" Name="ROOT"><NODE Type="1" Name="a"/><NODE Type="1" Name="b"/></NODE>'
+                                      "</PLAYLISTS></DJ_PLAYLISTS>")
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert read_m3u(str(tmp_path / "set.csv")) == ["/m/a.mp3", "/m/b.mp3"]
+        assert read_m3u(str(tmp_path / "set.xspf")) == ["/m/a.mp3"]
+        with pytest.raises(LookupError, match="two.xml: 2 playlists in it"):
+            read_m3u(str(tmp_path / "two.xml"))
