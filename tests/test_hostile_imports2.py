@@ -388,3 +388,24 @@ def test_mix_renders_a_set_exported_as_csv_or_xspf(tmp_path):
         assert read_m3u(str(tmp_path / "set.xspf")) == ["/m/a.mp3"]
         with pytest.raises(LookupError, match="two.xml: 2 playlists in it"):
             read_m3u(str(tmp_path / "two.xml"))
+
+
+@pytest.mark.parametrize("kind", ["garbage", "empty", "no position"])
+def test_appending_to_a_database_that_is_no_mixxx_one_is_a_value_error(tmp_path, kind):
+    """`livedj suggest --mixxx-playlist NAME` with [mixxx] database naming another file: sqlite3's
+    DatabaseError/OperationalError ("file is not a database", "no such table: Playlists") was a traceback
+    (the command answers ValueError in one line); nothing is written."""
+    from livedj.library.mixxx import append_to_playlist
+
+    db_path = tmp_path / "mixxxdb.sqlite"
+    if kind == "garbage":
+        db_path.write_bytes(b"not a database at all" * 100)
+    else:
+        db = sqlite3.connect(db_path)
+        db.execute("CREATE TABLE other (a)" if kind == "empty" else "CREATE TABLE Playlists (id INTEGER PRIMARY KEY, name, hidden)")
+        db.commit()
+        db.close()
+    before = db_path.read_bytes()
+    with pytest.raises(ValueError, match="not a Mixxx database livedj can write to"):
+        append_to_playlist(db_path, "p", ["/m/a.mp3"], is_running=lambda _: False)
+    assert db_path.read_bytes() == before
