@@ -409,3 +409,16 @@ def test_appending_to_a_database_that_is_no_mixxx_one_is_a_value_error(tmp_path,
     with pytest.raises(ValueError, match="not a Mixxx database livedj can write to"):
         append_to_playlist(db_path, "p", ["/m/a.mp3"], is_running=lambda _: False)
     assert db_path.read_bytes() == before
+
+
+def test_a_collection_given_to_the_other_option_says_which_option_reads_it(library, tmp_path):
+    """`--from-traktor collection.xml` (rekordbox's) said only "root element is <DJ_PLAYLISTS>, a Traktor NML
+    file has <NML>": the DJ has to know which program writes which root."""
+    xml = tmp_path / "collection.xml"
+    xml.write_text(XML_HEAD + '<DJ_PLAYLISTS Version="1.0.0"><COLLECTION/></DJ_PLAYLISTS>')
+    nml = tmp_path / "collection.nml"
+    nml.write_text(XML_HEAD + '<NML VERSION="19"><COLLECTION/></NML>')
+    for flag, path, hint in (("--from-traktor", xml, "a rekordbox collection XML: give it with --from-rekordbox"),
+                             ("--from-rekordbox", nml, "a Traktor NML file: give it with --from-traktor")):
+        code, out, err, _ = _index(library, tmp_path / flag, flag, path)
+        assert code == 1 and len(one_line(err)) == 1 and hint in err, err

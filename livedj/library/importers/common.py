@@ -132,6 +132,13 @@ _ENTITY_ERRORS = ("AMPLIFICATION_LIMIT_BREACH", "EXTERNAL_ENTITY_HANDLING", "ATT
                   "UNDEFINED_ENTITY", "RECURSIVE_ENTITY_REF", "BINARY_ENTITY_REF", "PARAM_ENTITY_REF")
 
 
+#: the root of a file another option reads: what the DJ gave, and where it goes
+_OTHER_ROOTS = {"DJ_PLAYLISTS": "a rekordbox collection XML: give it with --from-rekordbox",
+                "NML": "a Traktor NML file: give it with --from-traktor",
+                "playlist": "an XSPF playlist: give it with --playlists",
+                "{http://xspf.org/ns/0/}playlist": "an XSPF playlist: give it with --playlists"}
+
+
 def _declared_encoding(path) -> str | None:
     """The encoding the file's XML declaration names (None: none named, or the file cannot be read)."""
     try:
@@ -170,7 +177,9 @@ def parse_xml_root(path, expected_root: str, what: str) -> ET.Element:
         raise LibraryImportError(f"{name}: the XML declaration names encoding {encoding!r}, which cannot be read "
                                  "(DJ software writes UTF-8)") from None
     if root.tag != expected_root:
-        raise LibraryImportError(f"{name}: root element is <{root.tag}>, a {what} has <{expected_root}>")
+        other = _OTHER_ROOTS.get(root.tag)
+        raise LibraryImportError(f"{name}: root element is <{root.tag}>, a {what} has <{expected_root}>"
+                                 + (f" (this is {other})" if other else ""))
     return root
 
 
