@@ -422,3 +422,21 @@ def test_a_collection_given_to_the_other_option_says_which_option_reads_it(libra
                              ("--from-rekordbox", nml, "a Traktor NML file: give it with --from-traktor")):
         code, out, err, _ = _index(library, tmp_path / flag, flag, path)
         assert code == 1 and len(one_line(err)) == 1 and hint in err, err
+
+
+def test_a_windows_path_in_the_set_log_reads_back_as_written(tmp_path, monkeypatch):
+    """A play logged with another computer's path ("C:/Music/x.mp3", told over OSC by a Windows laptop):
+    `--relative` made it "../../<current folder>/C:/Music/x.mp3", and the CSV read back joined it to the
+    CSV's folder; both now read back as "C:/Music/x.mp3", for a path map to find."""
+    from livedj.library.exports import export_csv, export_m3u
+    from livedj.library.history import Play
+    from livedj.library.importers.listfiles import read_m3u_tree
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    plays = [Play(1, 1, None, "C:/Music/x.mp3", "t", "a", "", None, None, None, "osc", None)]
+    export_m3u(plays, tmp_path / "out" / "set.m3u", relative=True)
+    export_csv(plays, tmp_path / "out" / "set.csv")
+    for name in ("set.m3u", "set.csv"):
+        (back,), problems = read_m3u_tree(tmp_path / "out" / name)
+        assert back.paths == ("C:/Music/x.mp3",) and not problems, (name, back.paths)

@@ -22,6 +22,7 @@ from livedj.dsp.tonal import camelot, key_name, key_short
 from livedj.fsutil import atomic_write
 from livedj.library.history import Play
 from livedj.library.importers.common import BPM_RANGE
+from livedj.library.importers.playlists import WINDOWS_DRIVE
 from livedj.library.importers.rekordbox import path_to_location
 
 CSV_COLUMNS = ("position", "time", "artist", "title", "album", "bpm", "key_camelot", "key", "source",
@@ -123,7 +124,7 @@ def export_m3u(plays: list[Play], out_path, *, relative_to: str | None = None, r
         seconds = int(round(p.duration)) if p.duration and p.duration > 0 else -1
         lines.append(f"#EXTINF:{seconds},{_label(p)}\n".encode("utf-8", "replace"))
         raw = os.fsencode(p.path)
-        if base is not None:
+        if base is not None and os.path.isabs(p.path):  # another computer's path (C:/Music/x.mp3) as logged
             try:
                 raw = os.fsencode(os.path.relpath(os.fsdecode(raw), os.fsdecode(base)))
             except ValueError:  # different drive: keep it absolute
@@ -132,7 +133,7 @@ def export_m3u(plays: list[Play], out_path, *, relative_to: str | None = None, r
                 or (b"\\" in raw and os.sep == "/")):
             # a line cannot hold it (a newline splits it, readers strip spaces, "#" makes a comment, a backslash
             # is read as Windows' separator): a URL can
-            raw = path_to_location(os.path.abspath(p.path)).encode("ascii")
+            raw = path_to_location(p.path if WINDOWS_DRIVE.match(p.path) else os.path.abspath(p.path)).encode("ascii")
         lines.append(raw + b"\n")
     _atomic_write(out_path, lambda f: f.writelines(lines))
     return (len(lines) - 1) // 2

@@ -150,7 +150,8 @@ def read_set_csv(path) -> tuple[list, Problems]:
             if "\x00" in value:
                 problems.append((where, f"{NUL_IN_PATH}; skipped"))
                 continue
-            paths.append(os.path.normpath(os.path.join(base, value)))
+            # another computer's path (C:/Music/x.mp3) as written, for a path map; a relative one from the CSV's folder
+            paths.append(value if pl.WINDOWS_DRIVE.match(value) else os.path.normpath(os.path.join(base, value)))
     except csv.Error as e:
         raise LibraryImportError(f"{name}: not a CSV livedj can read at line {rows.line_num}: {e}") from None
     # a chain livedj suggested (`livedj playlist -o x.csv`: source "playlist") is no set the DJ played

@@ -266,7 +266,7 @@ def decode_playlist(raw: bytes, base: str | None = None) -> list[str]:
     return lines
 
 
-_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
 def entry_path(line: str, base: str, where: str, problems: Problems) -> str | None:
@@ -281,14 +281,14 @@ def entry_path(line: str, base: str, where: str, problems: Problems) -> str | No
             problems.append((where, f"{e}; skipped"))
             return None
         # as the URL spells it: a backslash there (%5C) is part of a name, no separator
-        return path if _WINDOWS_DRIVE.match(path) else os.path.normpath(os.path.join(base, path))
+        return path if WINDOWS_DRIVE.match(path) else os.path.normpath(os.path.join(base, path))
     if "://" in line:
         problems.append((where, f"{line!r} is not a local file; skipped"))
         return None
     if "\x00" in line:
         problems.append((where, f"{NUL_IN_PATH}; skipped"))
         return None
-    if _WINDOWS_DRIVE.match(line) and os.sep == "/":
+    if WINDOWS_DRIVE.match(line) and os.sep == "/":
         return line.replace("\\", "/")
     return os.path.normpath(os.path.join(base, line.replace("\\", "/") if os.sep == "/" else line))
 
