@@ -279,3 +279,15 @@ def test_a_collection_given_to_the_other_option_says_which_option_reads_it(libra
                              ("--from-rekordbox", nml, "a Traktor NML file: give it with --from-traktor")):
         code, out, err, _ = _index(library, tmp_path / flag, flag, path)
         assert code == 1 and len(one_line(err)) == 1 and hint in err, err
+
+
+def test_pls_keys_with_spaces_or_odd_digits(tmp_path):
+    """A PLS key "File²" passed str.isdigit and int() raised ValueError (a traceback); "File2 = x" (spaces around
+    the "=", as some writers put them) was dropped without a word."""
+    from livedj.library.importers.playlists import read_m3u
+
+    pls = tmp_path / "odd.pls"
+    pls.write_text("[playlist]\nFile\u00b2=/m/sup.mp3\nFile2 = /m/b.mp3\nfile1=/m/a.mp3\nNumberOfEntries=9\n")
+    (playlist,), problems = read_m3u(pls)
+    assert playlist.paths == ("/m/a.mp3", "/m/b.mp3")
+    assert problems == [(f"{pls}: line 2", "'File\u00b2' is not a FileN key; skipped")]

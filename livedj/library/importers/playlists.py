@@ -328,8 +328,13 @@ def read_m3u(path) -> tuple[list[Sequence], Problems]:
         entries = []
         for n, line in enumerate(lines, 1):
             key, sep, value = line.strip().partition("=")
-            if sep and key.lower().startswith("file") and key[4:].isdigit() and value.strip():
-                entries.append((int(key[4:]), n, value.strip()))
+            key = key.strip()
+            if not (sep and key.lower().startswith("file") and value.strip()):
+                continue  # Title1=, Length1=, NumberOfEntries=, Version=
+            if not re.fullmatch(r"[0-9]+", key[4:]):  # "File²" passed str.isdigit, then int() raised
+                problems.append((f"{name}: line {n}", f"{key!r} is not a FileN key; skipped"))
+                continue
+            entries.append((int(key[4:]), n, value.strip()))
         entries.sort()
     else:
         entries = [(n, n, ln.strip()) for n, ln in enumerate(lines, 1) if ln.strip() and not ln.strip().startswith("#")]
