@@ -291,3 +291,22 @@ def test_pls_keys_with_spaces_or_odd_digits(tmp_path):
     (playlist,), problems = read_m3u(pls)
     assert playlist.paths == ("/m/a.mp3", "/m/b.mp3")
     assert problems == [(f"{pls}: line 2", "'File\u00b2' is not a FileN key; skipped")]
+
+
+def test_a_mixxx_key_id_that_is_infinite_or_fractional_is_skipped(tmp_path):
+    """SQLite keeps 1e999 as infinity: int() raised OverflowError (a traceback); 5.7 was taken as key 4."""
+    from livedj.library.importers import read_mixxx_library
+
+    db_path = tmp_path / "mixxxdb.sqlite"
+    db = sqlite3.connect(db_path)
+    db.executescript("""
+        CREATE TABLE library (id INTEGER PRIMARY KEY, artist, title, album, duration, bpm, key, key_id, location);
+        CREATE TABLE track_locations (id INTEGER PRIMARY KEY, location, filename, directory, fs_deleted);
+        INSERT INTO library VALUES (1, 'a', 't', '', 6, 126, 'Am', 1e999, 1), (2, 'a', 't', '', 6, 126, '', 5.7, 2),
+                                   (3, 'a', 't', '', 6, 126, '', 22.0, 3);
+        INSERT INTO track_locations VALUES (1, '/m/1.mp3', '', '', 0), (2, '/m/2.mp3', '', '', 0), (3, '/m/3.mp3', '', '', 0);""")
+    db.commit()
+    db.close()
+    tracks, problems = read_mixxx_library(db_path)
+    assert [t.key for t in tracks] == [21, None, 21]  # the key text where key_id is unusable; 22.0 is key_id 22
+    assert [why for _, why in problems] == ["key_id=inf is not 0-24; key skipped", "key_id=5.7 is not 0-24; key skipped"]

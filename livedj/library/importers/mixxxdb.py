@@ -77,8 +77,9 @@ def key_from_mixxx(key_id, key_text, where: str, problems: Problems) -> int | No
     """livedj key index from ``library.key_id``, falling back to the ``key`` text."""
     if key_id not in (None, 0, ""):
         try:
-            k = int(key_id)
-        except (TypeError, ValueError):
+            number = float(key_id)
+            k = int(number) if number.is_integer() else -1  # 5.7 is no key
+        except (TypeError, ValueError, OverflowError):  # SQLite keeps 1e999 as infinity
             k = -1
         if 1 <= k <= 24:
             return k - 1
