@@ -9,6 +9,7 @@ audio, the `features` encoder).
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -310,3 +311,32 @@ def test_a_mixxx_key_id_that_is_infinite_or_fractional_is_skipped(tmp_path):
     tracks, problems = read_mixxx_library(db_path)
     assert [t.key for t in tracks] == [21, None, 21]  # the key text where key_id is unusable; 22.0 is key_id 22
     assert [why for _, why in problems] == ["key_id=inf is not 0-24; key skipped", "key_id=5.7 is not 0-24; key skipped"]
+
+
+def test_an_entity_declaration_is_refused_whatever_expat_this_python_has(tmp_path):
+    """An expat before 2.4.1 (Pythons built on an older system libexpat) has no amplification limit: the bomb
+    was refused only because this expat is recent. Any <!ENTITY declaration is refused before a tree is built
+    (no DJ software writes one), so that none is ever expanded; a collection given through a pipe still reads."""
+    import threading
+
+    from livedj.library.importers import LibraryImportError, read_rekordbox_xml
+    from livedj.library.importers.listfiles import read_m3u_tree
+
+    body = '<DJ_PLAYLISTS Version="1.0.0"><COLLECTION><TRACK TrackID="1" Name="&x;" Location="file://localhost/m/a.mp3"/>' \
+           "</COLLECTION></DJ_PLAYLISTS>"
+    xml = tmp_path / "entity.xml"
+    xml.write_text(XML_HEAD + '<!DOCTYPE DJ_PLAYLISTS [<!ENTITY x "harmless">]>' + body)
+    xspf = tmp_path / "entity.xspf"
+    xspf.write_text(XML_HEAD + '<!DOCTYPE playlist [<!ENTITY % p SYSTEM "/dev/zero"> %p;]><playlist/>')
+    with pytest.raises(LibraryImportError, match=r"entity.xml: refused at line 2: it declares an entity \('x'\)"):
+        read_rekordbox_xml(xml)
+    with pytest.raises(LibraryImportError, match=r"entity.xspf: refused at line 2: it declares an external entity"):
+        read_m3u_tree(xspf)
+
+    fifo = tmp_path / "pipe.xml"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_text, args=(XML_HEAD + body.replace("&x;", "ok"),))
+    writer.start()
+    (track,), problems = read_rekordbox_xml(fifo)  # read once, checked and parsed from memory
+    writer.join(10)
+    assert track.path == "/m/a.mp3" and track.title == "ok" and not problems

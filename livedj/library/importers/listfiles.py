@@ -20,11 +20,11 @@ import io
 import os
 import stat
 import urllib.parse
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from livedj.library.importers import playlists as pl
-from livedj.library.importers.common import NUL_IN_PATH, LibraryImportError, Problems, parse_xml_root, text
+from livedj.library.importers.common import (NUL_IN_PATH, LibraryImportError, Problems, parse_xml_root, text,
+                                             xml_root)
 from livedj.library.importers.playlists import Sequence, entry_path
 
 XSPF_NS = "{http://xspf.org/ns/0/}"
@@ -33,20 +33,6 @@ FOLDER_EXTENSIONS = (*pl.M3U_EXTENSIONS, ".xspf", ".nml")
 #: the header livedj's CSV export writes (livedj.library.exports.CSV_COLUMNS; not imported: numpy-free here)
 CSV_HEADER = ("position", "time", "artist", "title", "album", "bpm", "key_camelot", "key", "source", "confidence",
               "path")
-
-
-def _root_tag(name: str) -> str | None:
-    """The root element's tag (namespace and all), read up to it only; None: not well-formed up to there."""
-    try:
-        for _, el in ET.iterparse(name, events=("start",)):
-            return el.tag
-    except (ET.ParseError, LookupError, ValueError, OSError):
-        return None
-    return None
-
-
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
 
 
 def read_playlist_file(path) -> tuple[list, Problems]:
@@ -69,16 +55,16 @@ def read_playlist_file(path) -> tuple[list, Problems]:
         raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
     first = next((ln.strip() for ln in pl.decode_playlist(head) if ln.strip()), "")
     if first.startswith("<") and not name.lower().endswith(pl.M3U_EXTENSIONS):  # an M3U line may start with "<"
-        tag = _root_tag(name)
+        tag = xml_root(name, name, "playlist file")  # refuses entity declarations (a bomb, an external entity)
         if tag is None:
             parse_xml_root(name, "playlist", "playlist file (XSPF)")  # raises the one-line reason
         if tag == "DJ_PLAYLISTS":
             return pl.read_rekordbox_playlists(name)
         if tag == "NML":
             return pl.read_traktor_playlists(name)
-        if _local(tag) == "playlist":
+        if tag == "playlist":
             return read_xspf(name)
-        raise LibraryImportError(f"{name}: an XML file with root element <{_local(tag)}>: not a playlist livedj "
+        raise LibraryImportError(f"{name}: an XML file with root element <{tag}>: not a playlist livedj "
                                  "reads (M3U/M3U8/PLS, XSPF, a rekordbox XML or Traktor NML, livedj's set CSV)")
     if name.lower().endswith(".csv") or tuple(c.strip().lower() for c in next(csv.reader([first]), [])) == CSV_HEADER:
         return read_set_csv(name)
@@ -88,7 +74,7 @@ def read_playlist_file(path) -> tuple[list, Problems]:
 def read_xspf(path) -> tuple[list, Problems]:
     """An XSPF playlist: its tracks' first ``location`` in order, named by its ``title`` (else the file's name)."""
     name = os.fsdecode(path)
-    root = parse_xml_root(name, _root_tag(name) or "playlist", "playlist file (XSPF)")
+    root = parse_xml_root(name, ("playlist", f"{XSPF_NS}playlist"), "playlist file (XSPF)")
     ns = XSPF_NS if root.tag.startswith(XSPF_NS) else ""
     base = os.path.dirname(os.path.abspath(name))
     problems: Problems = []
