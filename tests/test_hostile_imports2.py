@@ -340,3 +340,16 @@ def test_an_entity_declaration_is_refused_whatever_expat_this_python_has(tmp_pat
     (track,), problems = read_rekordbox_xml(fifo)  # read once, checked and parsed from memory
     writer.join(10)
     assert track.path == "/m/a.mp3" and track.title == "ok" and not problems
+
+
+def test_a_traktor_musical_key_that_is_fractional_is_skipped(tmp_path):
+    """MUSICAL_KEY VALUE="1.5" was truncated to 1 (Db major) without a word; the INFO KEY is used instead."""
+    from livedj.library.importers import read_traktor_nml
+
+    nml = tmp_path / "c.nml"
+    nml.write_text(XML_HEAD + '<NML VERSION="19"><COLLECTION><ENTRY TITLE="a"><LOCATION DIR="/:m/:" FILE="a.mp3"/>'
+                   '<INFO KEY="Am"/><MUSICAL_KEY VALUE="1.5"/></ENTRY><ENTRY TITLE="b"><LOCATION DIR="/:m/:" '
+                   'FILE="b.mp3"/><MUSICAL_KEY VALUE="21.0"/></ENTRY></COLLECTION></NML>')
+    tracks, problems = read_traktor_nml(nml)
+    assert [t.key for t in tracks] == [21, 21]
+    assert [why for _, why in problems] == ["MUSICAL_KEY VALUE='1.5' is not 0-23; key skipped"]
