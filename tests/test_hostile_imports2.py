@@ -251,6 +251,12 @@ def test_traktors_history_folder_given_as_playlists_gives_its_sets(tmp_path):
         '</SUBNODES></NODE></PLAYLISTS></NML>')
     (night,), problems = read_m3u_tree(tmp_path / "History")
     assert night.kind == "set" and night.paths == ("/m/a.mp3", "/m/b.mp3") and not problems, (night, problems)
+    # Traktor's whole folder: its Backup/ copies of the collection are not read (each playlist counted 30 times)
+    (tmp_path / "Backup" / "Collection").mkdir(parents=True)
+    shutil.copy(tmp_path / "History" / "history_2024y01m05d_22h00m00s.nml",
+                tmp_path / "Backup" / "Collection" / "collection_2024y01m05d.nml")
+    (night,), problems = read_m3u_tree(tmp_path)
+    assert night.kind == "set" and not problems
 
 
 def test_a_device_an_audio_file_or_a_huge_file_given_as_a_playlist_is_one_line(library, tmp_path, monkeypatch):

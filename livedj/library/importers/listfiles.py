@@ -146,7 +146,8 @@ def read_set_csv(path) -> tuple[list, Problems]:
 
 
 def read_m3u_tree(path) -> tuple[list, Problems]:
-    """A playlist file, or every M3U/M3U8/PLS/XSPF/NML one under a folder (recursively, sorted by path).
+    """A playlist file, or every M3U/M3U8/PLS/XSPF/NML one under a folder (recursively, sorted by path; the
+    NML files of a Backup folder, Traktor's copies of the collection, left out).
 
     A file is read as its content says (:func:`read_playlist_file`):
     M3U, PLS, XSPF, livedj's set CSV, a rekordbox XML or Traktor NML."""
@@ -159,8 +160,10 @@ def read_m3u_tree(path) -> tuple[list, Problems]:
     problems: Problems = []
     for dirpath, dirnames, filenames in os.walk(name):
         dirnames.sort()
+        # Traktor's folder keeps dated copies of the collection under Backup/: each playlist would count many times
+        backup = "backup" in (part.lower() for part in Path(os.path.relpath(dirpath, name)).parts)
         for f in sorted(filenames):
-            if f.lower().endswith(FOLDER_EXTENSIONS):
+            if f.lower().endswith(FOLDER_EXTENSIONS) and not (backup and f.lower().endswith(".nml")):
                 file = os.path.join(dirpath, f)
                 try:
                     if not stat.S_ISREG(os.stat(file).st_mode):  # a named pipe would wait for a writer forever
