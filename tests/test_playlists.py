@@ -9,7 +9,8 @@ import pytest
 from livedj.library import sequences as seqstore
 from livedj.library.history import History
 from livedj.library.importers import LibraryImportError
-from livedj.library.importers.playlists import (Sequence, read_m3u, read_m3u_tree, read_mixxx_playlists,
+from livedj.library.importers.listfiles import read_m3u_tree
+from livedj.library.importers.playlists import (Sequence, read_m3u, read_mixxx_playlists,
                                                 read_rekordbox_playlists, read_set_log, read_traktor_playlists)
 from tests.test_importers import REKORDBOX_XML
 from tests.test_mixxx import add_playlist, add_track, make_mixxx_db, play

@@ -257,7 +257,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--from-mixxx", nargs="?", const="", metavar="DB",
                         help="also index Mixxx's library (read-only; default: its usual mixxxdb.sqlite)")
     parser.add_argument("--playlists", action="append", metavar="PATH",
-                        help="also learn from M3U/M3U8/PLS playlists (a file, or a folder of them); the playlists, "
+                        help="also learn from M3U/M3U8/PLS/XSPF playlists or a set exported by `livedj history --export` "
+                             "(a file, or a folder of playlists); the playlists, "
                              "crates and history of --from-* libraries are always read (see `livedj context`)")
     parser.add_argument("--map-path", action="append", type=argtypes.path_map, metavar="OLD=NEW",
                         help="the DJ software's folder OLD is NEW here: its tracks under OLD are looked for under NEW, "
@@ -354,8 +355,12 @@ def main(args, config) -> int:
         print(f"livedj index: {exc}", file=sys.stderr)
         return 1
     if not paths and not imported and not args.playlists:
-        print("livedj index: no folders given, no DJ library imported, and library.paths is empty in the config: "
-              "name your music folder, e.g. `livedj index ~/Music`", file=sys.stderr)
+        named = [*(args.from_rekordbox or ()), *(args.from_traktor or ())] + (
+            [args.from_mixxx or "Mixxx's database"] if args.from_mixxx is not None else [])
+        print(f"livedj index: {' and '.join(map(os.fsdecode, named))} list{'s' * (len(named) == 1)} no track, and no folder "
+              "is given" if named else
+              "livedj index: no folders given, no DJ library imported, and library.paths is empty in the config",
+              "name your music folder, e.g. `livedj index ~/Music`", sep=": ", file=sys.stderr)
         return 2
     from livedj.commands.oneline import describe, one_line_errors
 

@@ -164,7 +164,7 @@ def main(args, config) -> int:
     if args.output:
         from livedj.library.exports import export_m3u
 
-        plays = [Play(0, 0, 0.0, tracks[i].path, tracks[i].title, tracks[i].artist, tracks[i].album,
+        plays = [Play(0, 0, None, tracks[i].path, tracks[i].title, tracks[i].artist, tracks[i].album,
                       tracks[i].duration, tracks[i].bpm, tracks[i].key, "journey", None) for i in path]
         try:
             export_m3u(plays, args.output)

@@ -24,7 +24,8 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("tracks", nargs="*", metavar="TRACK", help="audio files in play order")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--m3u", metavar="FILE", help="take the records from this playlist")
+    source.add_argument("--m3u", metavar="FILE", help="take the records from this playlist (M3U/PLS, XSPF, or a set CSV "
+                        "of `livedj history --export`)")
     source.add_argument("--journey", nargs=2, metavar=("A", "B"), help="plan a journey through the library from A to B")
     source.add_argument("--preview", nargs=2, metavar=("NOW", "NEXT"), help="only the transition NOW -> NEXT")
     parser.add_argument("--steps", type=argtypes.count(0, 1000), metavar="N", help="records between A and B of --journey (default 8)")
@@ -39,19 +40,23 @@ def add_arguments(parser) -> None:
 
 
 def read_m3u(path: str) -> list[str]:
-    """The entries of an (extended) M3U, M3U8 or PLS, relative paths taken from the playlist's folder, read
-    as `livedj index --playlists` reads them (any encoding, ``file:`` URLs); skipped entries are told on stderr."""
+    """The entries of an (extended) M3U, M3U8, PLS, XSPF or livedj's set CSV, relative paths taken from the
+    playlist's folder, read as `livedj index --playlists` reads them (any encoding, ``file:`` URLs); skipped
+    entries are told on stderr."""
     from livedj.fsutil import printable
     from livedj.library.importers import LibraryImportError
-    from livedj.library.importers.playlists import read_m3u as read
+    from livedj.library.importers.listfiles import read_playlist_file
+    from livedj.library.importers.playlists import BINARY
 
     try:
-        lists, problems = read(path)
-    except LibraryImportError as exc:
-        raise LookupError(str(exc)) from None  # one line naming the file, as the other bad inputs
+        lists, problems = read_playlist_file(path)  # M3U/PLS, XSPF, a set CSV of `livedj history --export`
+    except LibraryImportError as exc:  # one line naming the file, as the other bad inputs
+        hint = "; give records as TRACK..." if str(exc).endswith(BINARY) else ""  # an audio file named as the list
+        raise LookupError(printable(str(exc)) + hint) from None
+    if len(lists) != 1:  # a rekordbox XML or Traktor NML: which of its playlists?
+        raise LookupError(f"{printable(path)}: {len(lists)} playlists in it; give one playlist file (export it "
+                          "from the DJ software as M3U)")
     paths = list(lists[0].paths)
-    if any("\0" in p for p in paths):  # no path holds a NUL: an audio file or other binary data
-        raise LookupError(f"{printable(path)}: not a playlist (binary data); give records as TRACK...")
     for where, why in problems:
         print(f"livedj mix: {printable(where)}: {printable(why)}", file=sys.stderr)
     return paths

@@ -237,7 +237,7 @@ def write_playlist(ids: list[int], tracks: dict, out_path: str, *, relative: boo
     from livedj.library.exports import export_csv, export_m3u, export_rekordbox_xml
     from livedj.library.history import Play
 
-    plays = [Play(0, 0, 0.0, tracks[i].path, tracks[i].title, tracks[i].artist, tracks[i].album,
+    plays = [Play(0, 0, None, tracks[i].path, tracks[i].title, tracks[i].artist, tracks[i].album,
                   tracks[i].duration, tracks[i].bpm, tracks[i].key, "playlist", None) for i in ids]
     ext = os.path.splitext(out_path)[1].lower()
     if ext == ".csv":

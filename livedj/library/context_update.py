@@ -36,12 +36,13 @@ def read_lists(*, rekordbox=(), traktor=(), mixxx=None, m3u=()) -> tuple[list, l
     cannot be read at all raises :class:`~livedj.library.importers.LibraryImportError`.
     """
     from livedj.library.importers import playlists as pl
+    from livedj.library.importers.listfiles import read_m3u_tree
 
     sources = [(pl.read_rekordbox_playlists, f) for f in rekordbox]
     sources += [(pl.read_traktor_playlists, f) for f in traktor]
     if mixxx is not None:
         sources.append((pl.read_mixxx_playlists, mixxx or None))
-    sources += [(pl.read_m3u_tree, f) for f in m3u]
+    sources += [(read_m3u_tree, f) for f in m3u]
     lists, problems = [], []
     for reader, source in sources:
         found, trouble = reader(source)
@@ -84,6 +85,9 @@ def update_context(index_dir, encoder: str, *, lists=None, history_path=None, pa
                    moved: dict[str, str] | None = None, maps=()) -> tuple[ContextModel, ContextReport]:
     """Resolve ``lists`` (``None``: keep the saved ones), add the set log, build and cache the model.
 
+    Lists of which not one entry is in the library do not replace the saved ones (said in the report's
+    problems): the DJ's drive was not plugged in, or the collection is another computer's.
+
     ``moved`` and ``maps``: the DJ's files the index found elsewhere, and the path maps
     (:func:`livedj.library.sequences.resolve`)."""
     from livedj.library.importers.playlists import read_set_log
@@ -91,10 +95,17 @@ def update_context(index_dir, encoder: str, *, lists=None, history_path=None, pa
     report = ContextReport()
     tracks, audio = _tracks_and_audio(index_dir, encoder)
     ids = seqstore.path_ids(tracks)
+    saved = Path(index_dir) / seqstore.FILENAME
     if lists is not None:
         resolved, report.imported = seqstore.resolve(lists, ids, moved=moved, maps=maps)
-        seqstore.save(index_dir, resolved, seqstore.current_paths(tracks))
-    else:
+        if not report.imported.resolved and saved.exists():
+            # a drive not plugged in, another computer's paths: lists of nothing must not replace what was learned
+            report.problems.append((str(saved), "no entry of these lists is in the library; the lists learned "
+                                                "before are kept"))
+            lists = None
+        else:
+            seqstore.save(index_dir, resolved, seqstore.current_paths(tracks))
+    if lists is None:
         resolved, problem = seqstore.load(index_dir, ids)
         if problem:
             report.problems.append((str(Path(index_dir) / seqstore.FILENAME), problem))

@@ -21,6 +21,8 @@ from datetime import datetime
 from livedj.dsp.tonal import camelot, key_name, key_short
 from livedj.fsutil import atomic_write
 from livedj.library.history import Play
+from livedj.library.importers.common import BPM_RANGE
+from livedj.library.importers.playlists import WINDOWS_DRIVE
 from livedj.library.importers.rekordbox import path_to_location
 
 CSV_COLUMNS = ("position", "time", "artist", "title", "album", "bpm", "key_camelot", "key", "source",
@@ -42,6 +44,12 @@ _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 def _one_line(s: str | None) -> str:
     return " ".join(_XML_BAD.sub("\ufffd", s or "").split())
+
+
+def _bpm(play: Play) -> str | None:
+    """The play's BPM with two decimals, or None: none, or one no DJ software reads (a garbage -5 or 100000)."""
+    ok = play.bpm is not None and BPM_RANGE[0] <= play.bpm <= BPM_RANGE[1]
+    return f"{play.bpm:.2f}" if ok else None
 
 
 def _label(play: Play) -> str:
@@ -105,7 +113,7 @@ def export_m3u(plays: list[Play], out_path, *, relative_to: str | None = None, r
     Lines are ``#EXTINF:<seconds, -1 if unknown>,<Artist - Title>`` then the path. Paths are
     written as their original bytes (``os.fsencode``), so a file name that is not valid UTF-8
     still points at the file; a path no line can carry (a newline in it, a space at either end, a
-    leading ``#``) is written as a ``file://`` URL.
+    leading ``#``, a backslash in a POSIX name) is written as a ``file://`` URL.
     """
     base = relative_to if relative_to is not None else (
         os.path.dirname(os.path.abspath(os.fsdecode(out_path))) if relative else None)
@@ -116,14 +124,16 @@ def export_m3u(plays: list[Play], out_path, *, relative_to: str | None = None, r
         seconds = int(round(p.duration)) if p.duration and p.duration > 0 else -1
         lines.append(f"#EXTINF:{seconds},{_label(p)}\n".encode("utf-8", "replace"))
         raw = os.fsencode(p.path)
-        if base is not None:
+        if base is not None and os.path.isabs(p.path):  # another computer's path (C:/Music/x.mp3) as logged
             try:
                 raw = os.fsencode(os.path.relpath(os.fsdecode(raw), os.fsdecode(base)))
             except ValueError:  # different drive: keep it absolute
                 pass
-        if b"\n" in raw or b"\r" in raw or raw != raw.strip() or raw.startswith(b"#"):
-            # a line cannot hold it (a newline splits it, readers strip spaces, "#" makes a comment): a URL can
-            raw = path_to_location(os.path.abspath(p.path)).encode("ascii")
+        if (b"\n" in raw or b"\r" in raw or raw != raw.strip() or raw.startswith(b"#")
+                or (b"\\" in raw and os.sep == "/")):
+            # a line cannot hold it (a newline splits it, readers strip spaces, "#" makes a comment, a backslash
+            # is read as Windows' separator): a URL can
+            raw = path_to_location(p.path if WINDOWS_DRIVE.match(p.path) else os.path.abspath(p.path)).encode("ascii")
         lines.append(raw + b"\n")
     _atomic_write(out_path, lambda f: f.writelines(lines))
     return (len(lines) - 1) // 2
@@ -147,9 +157,9 @@ def export_csv(plays: list[Play], out_path) -> int:
             w.writerow([
                 i, datetime.fromtimestamp(p.at).astimezone().isoformat(timespec="seconds") if p.at is not None else "",
                 _cell(p.artist), _cell(p.title), _cell(p.album),
-                f"{p.bpm:.2f}" if p.bpm else "",
+                _bpm(p) or "",
                 camelot(p.key) if ok_key else "", key_name(p.key) if ok_key else "",
-                p.source or "", f"{p.confidence:.3f}" if p.confidence is not None else "", p.path])
+                _cell(p.source), f"{p.confidence:.3f}" if p.confidence is not None else "", p.path])
         text.flush()
         text.detach()
 
@@ -157,6 +167,7 @@ def export_csv(plays: list[Play], out_path) -> int:
     return len(plays)
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
 #: a spreadsheet reads a cell that starts with one of these as a formula (the CSV is written for Excel: its BOM)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -164,7 +175,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def _cell(text: str | None) -> str:
     """A tag as a CSV cell a spreadsheet shows as text: a leading apostrophe before a formula's first character
     (a title "=HYPERLINK(...)" from a downloaded file's tags ran as one; "-Intro-" showed #NAME?)."""
-    text = text or ""
+    text = _SURROGATES.sub("\ufffd", text or "")  # a tag is text: only the path column keeps a name's bytes
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -198,14 +209,14 @@ def export_rekordbox_xml(plays: list[Play], out_path, playlist_name: str) -> int
                      "Album": _one_line(p.album),
                      "Kind": _KINDS.get(os.path.splitext(p.path)[1].lower(), ""),
                      "TotalTime": str(int(round(p.duration))) if p.duration and p.duration > 0 else "0",
-                     "AverageBpm": f"{p.bpm:.2f}" if p.bpm else "0.00",
+                     "AverageBpm": _bpm(p) or "0.00",
                      "Tonality": key_short(p.key) if p.key is not None and 0 <= p.key < 24 else "",
                      "Location": path_to_location(p.path)}
             ET.SubElement(collection, "TRACK", attrs)
         order.append(ids[p.path])
     collection.set("Entries", str(len(ids)))
     folder = ET.SubElement(ET.SubElement(root, "PLAYLISTS"), "NODE", Type="0", Name="ROOT", Count="1")
-    playlist = ET.SubElement(folder, "NODE", Name=playlist_name, Type="1", KeyType="0", Entries=str(len(order)))
+    playlist = ET.SubElement(folder, "NODE", Name=_one_line(playlist_name), Type="1", KeyType="0", Entries=str(len(order)))
     for track_id in order:
         ET.SubElement(playlist, "TRACK", Key=str(track_id))
     ET.indent(root)

@@ -265,7 +265,7 @@ def append_to_playlist(db_path, playlist_name: str, paths: list[str], *,
     MixxxBusy
         Mixxx is running, or the database is locked.
     ValueError
-        The file is missing, or the playlist is locked in Mixxx.
+        The file is missing, not a Mixxx database (another file, schema), or the playlist is locked in Mixxx.
     """
     name = os.fsdecode(db_path)
     if not os.path.isfile(db_path):
@@ -314,6 +314,10 @@ def append_to_playlist(db_path, playlist_name: str, paths: list[str], *,
         db.execute("UPDATE Playlists SET date_modified = CURRENT_TIMESTAMP WHERE id = ?", (playlist_id,))
         db.execute("COMMIT")
         return added
+    except sqlite3.DatabaseError as e:  # "file is not a database", "no such table: Playlists": another file
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise ValueError(f"{name}: not a Mixxx database livedj can write to ({e})") from None
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")

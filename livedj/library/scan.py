@@ -248,6 +248,10 @@ def _found(path: str, problems: list | None) -> tuple[FoundFile, tuple] | None:
         if problems is not None:
             problems.append((path, f"cannot stat: {exc.strerror}"))
         return None
+    except ValueError:  # a NUL in the name (a set log or a list the readers did not screen): no such file
+        if problems is not None:
+            problems.append((path, "cannot stat: a NUL character in the path"))
+        return None
     if not stat.S_ISREG(st.st_mode):  # a FIFO or device named x.mp3 would block or never end the decoder
         if problems is not None:
             problems.append((path, "not a regular file"))

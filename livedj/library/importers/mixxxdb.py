@@ -14,8 +14,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from livedj.library.importers.common import (ImportedTrack, LibraryImportError, Problems, parse_bpm,
-                                             parse_duration, parse_key_text, text)
+from livedj.library.importers.common import (NUL_IN_PATH, ImportedTrack, LibraryImportError, Problems, db_text,
+                                             parse_bpm, parse_duration, parse_key_text, text)
 
 #: Playlists.hidden values (PlaylistDAO::HiddenType in Mixxx).
 PLHT_NOT_HIDDEN, PLHT_AUTO_DJ, PLHT_SET_LOG = 0, 1, 2
@@ -78,8 +78,9 @@ def key_from_mixxx(key_id, key_text, where: str, problems: Problems) -> int | No
     """livedj key index from ``library.key_id``, falling back to the ``key`` text."""
     if key_id not in (None, 0, ""):
         try:
-            k = int(key_id)
-        except (TypeError, ValueError):
+            number = float(key_id)
+            k = int(number) if number.is_integer() else -1  # 5.7 is no key
+        except (TypeError, ValueError, OverflowError):  # SQLite keeps 1e999 as infinity
             k = -1
         if 1 <= k <= 24:
             return k - 1
@@ -104,11 +105,17 @@ def track_select(db: sqlite3.Connection, *, every_row: bool = False) -> str:
 def row_to_track(row, where: str, problems: Problems, crates=()) -> ImportedTrack | None:
     """An :class:`ImportedTrack` from a :func:`track_select` row (None if it has no location)."""
     _id, artist, title, album, duration, bpm, key, key_id, location = row
+    if isinstance(location, (int, float)):  # SQLite keeps a number in a text column
+        problems.append((where, f"location {location!r} is not a path; skipped"))
+        return None
     if not text(location):
         problems.append((where, "no location; skipped"))
         return None
+    if "\x00" in os.fsdecode(location):
+        problems.append((where, f"{NUL_IN_PATH}; skipped"))
+        return None
     return ImportedTrack(
-        path=os.fsdecode(location), title=text(title), artist=text(artist), album=text(album),
+        path=os.fsdecode(location), title=db_text(title), artist=db_text(artist), album=db_text(album),
         duration=parse_duration(duration, where, "duration", problems),
         bpm=parse_bpm(bpm, where, "bpm", problems),
         key=key_from_mixxx(key_id, key, where, problems), source="mixxx", crates=tuple(crates))
@@ -130,7 +137,7 @@ def _crates(db: sqlite3.Connection) -> dict[int, list[str]]:
     for q in queries:
         for track_id, name in db.execute(q):
             names = out.setdefault(track_id, [])
-            if name and name not in names:
+            if (name := db_text(name)) and name not in names:
                 names.append(name)
     return out
 

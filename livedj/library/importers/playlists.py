@@ -23,11 +23,11 @@ import codecs
 import os
 import re
 import sqlite3
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livedj.library.importers.common import LibraryImportError, Problems, parse_xml_root, text
+from livedj.library.importers.common import (NUL_IN_PATH, LibraryImportError, Problems, db_text, parse_xml_root,
+                                             text)
 from livedj.library.importers.rekordbox import location_to_path, rekordbox_nodes
 from livedj.library.importers.traktor import traktor_nodes, traktor_path
 
@@ -155,13 +155,6 @@ def read_traktor_playlists(path, *, volumes: dict[str, str] | None = None) -> tu
 
 
 # -- Mixxx -----------------------------------------------------------------------------------------
-def _db_text(value) -> str | None:
-    """A name from the database as text: SQLite keeps whatever a writer put in a column (a BLOB, a number)."""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return text(value)
-
-
 def read_mixxx_playlists(db_path=None) -> tuple[list[Sequence], Problems]:
     """Mixxx's playlists (in position order), crates, and history playlists (sets), read-only.
 
@@ -181,7 +174,9 @@ def read_mixxx_playlists(db_path=None) -> tuple[list[Sequence], Problems]:
         if not columns(db, "library") or not columns(db, "track_locations"):
             raise LibraryImportError(f"{name}: not a Mixxx database (no library/track_locations tables)")
         location = ("SELECT l.id, tl.location FROM library l JOIN track_locations tl ON tl.id = l.location")
-        paths = {tid: os.fsdecode(loc) for tid, loc in db.execute(location) if text(loc)}
+        # a location that is no path (a number, a NUL in it): the track has none (the track reader says why)
+        paths = {tid: os.fsdecode(loc) for tid, loc in db.execute(location)
+                 if isinstance(loc, (str, bytes)) and text(loc) and "\x00" not in os.fsdecode(loc)}
 
         def resolved(list_name: str, track_ids) -> list[str]:
             got = []
@@ -203,12 +198,12 @@ def read_mixxx_playlists(db_path=None) -> tuple[list[Sequence], Problems]:
                 kind = "set" if hidden == PLHT_SET_LOG else "playlist"
                 rows = db.execute(f"SELECT track_id FROM PlaylistTracks WHERE playlist_id = ? ORDER BY {order}",
                                   (pid,))
-                pname = _db_text(pname) or f"playlist {pid}"
+                pname = db_text(pname) or f"playlist {pid}"
                 out.append(Sequence(pname, kind, "mixxx", tuple(resolved(pname, rows))))
         if {"id", "name"} <= columns(db, "crates") and {"crate_id", "track_id"} <= columns(db, "crate_tracks"):
             for cid, cname in db.execute("SELECT id, name FROM crates ORDER BY id").fetchall():
                 rows = db.execute("SELECT track_id FROM crate_tracks WHERE crate_id = ? ORDER BY track_id", (cid,))
-                cname = _db_text(cname) or f"crate {cid}"
+                cname = db_text(cname) or f"crate {cid}"
                 out.append(Sequence(cname, "crate", "mixxx", tuple(resolved(cname, rows))))
     except sqlite3.DatabaseError as e:
         raise LibraryImportError(f"{name}: cannot read the Mixxx database: {e}") from None
@@ -218,7 +213,7 @@ def read_mixxx_playlists(db_path=None) -> tuple[list[Sequence], Problems]:
 
 
 # -- M3U and PLS -----------------------------------------------------------------------------------
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE first: its BOM starts FF FE
 
 
@@ -243,7 +238,7 @@ def decode_playlist(raw: bytes, base: str | None = None) -> list[str]:
     e.g. by `livedj history --export`, for a name that is not UTF-8), else Windows-1252 (Winamp's
     and every Windows player's "ANSI"; Latin-1 for its five undefined bytes).
     """
-    for bom, codec in _BOMS:
+    for bom, codec in BOMS:
         if raw.startswith(bom):
             return _lines(raw.decode(codec, "replace"))
     head = raw[:4096]
@@ -271,18 +266,37 @@ def decode_playlist(raw: bytes, base: str | None = None) -> list[str]:
     return lines
 
 
-def _entry(line: str, base: str, where: str, problems: Problems) -> str | None:
-    """The local path of one playlist entry (relative to ``base``), or None (a problem) for a URL."""
+WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def entry_path(line: str, base: str, where: str, problems: Problems) -> str | None:
+    """The local path of one playlist entry (relative to ``base``), or None (a problem) for a URL.
+
+    A Windows path ("C:\\Music\\x.mp3", in a playlist made on Windows) is kept, as "C:/Music/x.mp3": as the
+    DJ software's collections give it, for a path map (``--map-path C:/Music=...``) to find."""
     if line.lower().startswith("file:"):
         try:
-            line = location_to_path(line)
+            path = location_to_path(line)
         except ValueError as e:
             problems.append((where, f"{e}; skipped"))
             return None
-    elif "://" in line:
+        # as the URL spells it: a backslash there (%5C) is part of a name, no separator
+        return path if WINDOWS_DRIVE.match(path) else os.path.normpath(os.path.join(base, path))
+    if "://" in line:
         problems.append((where, f"{line!r} is not a local file; skipped"))
         return None
+    if "\x00" in line:
+        problems.append((where, f"{NUL_IN_PATH}; skipped"))
+        return None
+    if WINDOWS_DRIVE.match(line) and os.sep == "/":
+        return line.replace("\\", "/")
     return os.path.normpath(os.path.join(base, line.replace("\\", "/") if os.sep == "/" else line))
+
+
+#: a playlist file larger than this is refused (100,000 entries of long paths are some 30 MiB)
+MAX_PLAYLIST_BYTES = 256 << 20
+_BINARY = re.compile("[\x00-\x08\x0e-\x1f]")
+BINARY = "not a playlist (binary data)"
 
 
 def read_m3u(path) -> tuple[list[Sequence], Problems]:
@@ -295,55 +309,37 @@ def read_m3u(path) -> tuple[list[Sequence], Problems]:
     """
     name = os.fsdecode(path)
     try:
-        raw = Path(name).read_bytes()
+        with open(name, "rb") as f:
+            raw = f.read(MAX_PLAYLIST_BYTES + 1)  # /dev/zero, or a film named by mistake: never read to the end
     except FileNotFoundError:
         raise LibraryImportError(f"{name}: no such file") from None
     except OSError as e:
         raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
+    if len(raw) > MAX_PLAYLIST_BYTES:
+        raise LibraryImportError(f"{name}: larger than {MAX_PLAYLIST_BYTES >> 20} MiB: not a playlist")
     base = os.path.dirname(os.path.abspath(name))
     lines = decode_playlist(raw, base)
+    head = "".join(lines)[:4096]
+    if len(_BINARY.findall(head)) > max(8, len(head) // 20):  # an audio file, an image: no text
+        raise LibraryImportError(f"{name}: {BINARY}")
     problems: Problems = []
     first = next((ln.strip() for ln in lines if ln.strip()), "")
     if name.lower().endswith(".pls") or first.lower() == "[playlist]":
         entries = []
         for n, line in enumerate(lines, 1):
             key, sep, value = line.strip().partition("=")
-            if sep and key.lower().startswith("file") and key[4:].isdigit() and value.strip():
-                entries.append((int(key[4:]), n, value.strip()))
+            key = key.strip()
+            if not (sep and key.lower().startswith("file") and value.strip()):
+                continue  # Title1=, Length1=, NumberOfEntries=, Version=
+            if not re.fullmatch(r"[0-9]+", key[4:]):  # "File²" passed str.isdigit, then int() raised
+                problems.append((f"{name}: line {n}", f"{key!r} is not a FileN key; skipped"))
+                continue
+            entries.append((int(key[4:]), n, value.strip()))
         entries.sort()
     else:
         entries = [(n, n, ln.strip()) for n, ln in enumerate(lines, 1) if ln.strip() and not ln.strip().startswith("#")]
-    paths = [p for _, n, line in entries if (p := _entry(line, base, f"{name}: line {n}", problems)) is not None]
+    paths = [p for _, n, line in entries if (p := entry_path(line, base, f"{name}: line {n}", problems)) is not None]
     return [Sequence(Path(name).stem, "playlist", "m3u", tuple(paths))], problems
-
-
-def read_m3u_tree(path) -> tuple[list[Sequence], Problems]:
-    """An M3U/M3U8/PLS file, or every one under a folder (recursively, sorted by path)."""
-    name = os.fsdecode(path)
-    if not os.path.isdir(name):
-        if not os.path.exists(name):
-            raise LibraryImportError(f"{name}: no such file or folder")
-        return read_m3u(name)  # a file, or a pipe the DJ named (--playlists <(...))
-    out: list[Sequence] = []
-    problems: Problems = []
-    for dirpath, dirnames, filenames in os.walk(name):
-        dirnames.sort()
-        for f in sorted(filenames):
-            if f.lower().endswith(M3U_EXTENSIONS):
-                file = os.path.join(dirpath, f)
-                try:
-                    if not stat.S_ISREG(os.stat(file).st_mode):  # a named pipe would wait for a writer forever
-                        raise LibraryImportError(f"{file}: not a file (a pipe or a device); skipped")
-                    found, trouble = read_m3u(file)
-                except OSError as e:  # a link to nothing
-                    problems.append((file, f"cannot read: {e.strerror or e}; skipped"))
-                    continue
-                except LibraryImportError as e:
-                    problems.append((file, str(e).removeprefix(f"{file}: ")))
-                    continue
-                out += found
-                problems += trouble
-    return out, problems
 
 
 # -- livedj's own set log --------------------------------------------------------------------------

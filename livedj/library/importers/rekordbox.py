@@ -24,7 +24,7 @@ import re
 import urllib.parse
 from collections import Counter
 
-from livedj.library.importers.common import (ImportedTrack, LibraryImportError, Problems, parse_bpm,
+from livedj.library.importers.common import (NUL_IN_PATH, ImportedTrack, LibraryImportError, Problems, parse_bpm,
                                              parse_duration, parse_key_text, parse_size, parse_xml_root, text,
                                              tree)
 
@@ -58,7 +58,7 @@ def location_to_path(location: str) -> str:
     Raises
     ------
     ValueError
-        Not a ``file:`` URL, or a URL with no path.
+        Not a ``file:`` URL, a URL with no path, or one with a NUL (``%00``) in it.
     """
     loc = location.strip()
     low = loc.lower()
@@ -75,8 +75,10 @@ def location_to_path(location: str) -> str:
     path = os.fsdecode(urllib.parse.unquote_to_bytes(rest))
     if _DRIVE_RE.match(path):
         path = path[1:]
-    if path in ("", "/"):
-        raise ValueError(f"no path in URL: {location!r}")
+    if not path.strip("/") or low.rstrip("/") == "file://localhost" or re.fullmatch(r"[A-Za-z]:[/\\]?", path):
+        raise ValueError(f"no path in URL: {location!r}")  # nothing, a host alone, a drive alone
+    if "\x00" in path:
+        raise ValueError(NUL_IN_PATH)
     return path
 
 

@@ -117,7 +117,8 @@ def _key(entry, where: str, problems: Problems) -> int | None:
         return from_text
     raw = mk.get("VALUE")
     try:
-        value = int(float(raw))
+        number = float(raw)
+        value = int(number) if number.is_integer() else None  # "1.5" is no key (it was taken as 1)
     except (TypeError, ValueError, OverflowError):  # "inf", "1e400"
         value = None
     if value not in TRAKTOR_KEYS:
