@@ -116,10 +116,16 @@ _TYPES = {"blob": ("path",), "integer": ("size", "mtime_ns"), "text or null": (
     "integer or null": ("key", "key_end")}
 _SQL = {"blob": "('blob')", "integer": "('integer')", "text or null": "('text', 'null')",
         "number or null": "('real', 'integer', 'null')", "integer or null": "('integer', 'null')"}
-#: rows livedj never writes: a field of another SQLite type (a hand edit, another program), read as a traceback
-BAD_ROWS = " OR ".join([f"typeof({c}) NOT IN {_SQL[t]}" for t, cols in _TYPES.items() for c in cols]
-                       + ["(status = 'ok' AND typeof(encoder) != 'text')", "key NOT BETWEEN 0 AND 23",
-                          "key_end NOT BETWEEN 0 AND 23", "NOT (bpm >= 0 AND bpm < 1000)"])  # NULL: not bad
+def bad_rows(columns: Iterable[str] | None = None) -> str:
+    """The SQL condition of rows livedj never writes: a field of another SQLite type (a hand edit, another
+    program), read as a traceback; over ``columns`` only (an older store lacks the newer ones)."""
+    have = set(columns) if columns is not None else {c for cols in _TYPES.values() for c in cols} | {"key_end"}
+    return " OR ".join([f"typeof({c}) NOT IN {_SQL[t]}" for t, cols in _TYPES.items() for c in cols if c in have]
+                       + [f"{c} NOT BETWEEN 0 AND 23" for c in ("key", "key_end") if c in have]
+                       + ["NOT (bpm >= 0 AND bpm < 1000)"])  # NULL: not bad
+
+
+BAD_ROWS = bad_rows()
 
 
 class Store:
@@ -153,7 +159,7 @@ class Store:
             raise StoreError(f"{self.path}: not a livedj store ({exc})") from None
         if version != str(SCHEMA_VERSION):
             raise StoreError(f"{self.path}: store schema {version}, this livedj reads {SCHEMA_VERSION}: rebuild the index")
-        if readonly and (bad := self.db.execute(f"SELECT count(*) FROM tracks WHERE {BAD_ROWS}").fetchone()[0]):
+        if readonly and (bad := self.db.execute(f"SELECT count(*) FROM tracks WHERE {bad_rows(self._columns())}").fetchone()[0]):
             raise StoreError(f"{self.path}: {bad} rows with fields of the wrong type; `livedj index` analyses "
                              "their files again")
 
