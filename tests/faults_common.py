@@ -174,6 +174,35 @@ def index_here(tmp_path: Path, *args, extra: str = "") -> tuple[int, str, str]:
                      "--index", str(tmp_path / "index"), "--jobs", "1"])
 
 
+def untagged_library(tmp_path_factory, name: str, n: int) -> tuple[Path, Path]:
+    """``n`` generated 6-s WAV files without tags in ``ROOT/lib`` (names come from the DJ's software) and
+    their index in ``ROOT/index``, with :func:`quiet_config`: ``(ROOT, config)``. For module fixtures."""
+    import soundfile as sf
+
+    from livedj.synth import DEMO_TRACKS, render_track
+
+    root = tmp_path_factory.mktemp(name)
+    (root / "lib").mkdir()
+    for i in range(n):
+        sf.write(root / "lib" / f"t{i}.wav", render_track(DEMO_TRACKS[i], duration=6.0, sample_rate=22050), 22050)
+    config = quiet_config(root)
+    code, _, err = run_here(["index", str(root / "lib"), "--config", str(config), "--index", str(root / "index"),
+                             "--jobs", "1"])
+    assert code == 0, err
+    return root, config
+
+
+def index_a_copy(library: tuple[Path, Path], tmp_path: Path, *args) -> tuple[int, str, str, Path]:
+    """``livedj index ARGS`` on a copy (in ``tmp_path/index``) of :func:`untagged_library`'s index:
+    ``(exit status, stdout, stderr, the copy)``."""
+    root, config = library
+    index_dir = tmp_path / "index"
+    shutil.copytree(root / "index", index_dir)
+    code, out, err = run_here(["index", *map(str, args), "--config", str(config), "--index", str(index_dir),
+                               "--jobs", "1"])
+    return code, out, err, index_dir
+
+
 def skipped_lines(out: str) -> list[str]:
     """The report's ``  skipped ...`` lines, without the prefix."""
     return [ln.removeprefix("  skipped ") for ln in out.splitlines() if ln.startswith("  skipped ")]

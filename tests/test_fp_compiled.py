@@ -104,14 +104,9 @@ def test_warm_up_loads_the_matchers_compiled_loops(demo_records_16k, tmp_path):
     prefix = tmp_path / "fingerprints-1"
     FingerprintIndex.build(((i + 1, *fp.landmarks(y, SR)) for i, y in enumerate(demo_records_16k)), prefix)
     code = f"""
-from numba.core.registry import CPUDispatcher
-from livedj.dsp import fpkernels as kernels
-from livedj.library import fpkeys, fpquery, fpsame, fpstream, fpvote
+from livedj.library import fpstream, warm
 from livedj.library.fingerprints import FingerprintIndex
-# every compiled loop the matcher calls from Python (those only called inside another are compiled with it)
-inner = {{"_pick", "run_rows", "run_cols_max", "_insert"}}
-loops = [f for m in (kernels, fpkeys, fpquery, fpsame, fpvote) for f in vars(m).values()
-         if isinstance(f, CPUDispatcher) and f.__name__ not in inner]
+loops = warm.loops()  # every compiled loop the matcher calls from Python
 assert len(loops) >= 15, [f.__name__ for f in loops]
 index = FingerprintIndex.load({str(prefix)!r})
 assert not any(f.signatures for f in loops), [f.__name__ for f in loops if f.signatures]

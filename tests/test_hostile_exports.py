@@ -10,31 +10,16 @@ import shutil
 import sqlite3
 
 import pytest
-import soundfile as sf
 
-from faults_common import XML_HEAD, has_traceback, run_here
+from faults_common import XML_HEAD, has_traceback, run_here, untagged_library
 
 pytestmark = pytest.mark.faults
-
-SR = 22050
 
 
 @pytest.fixture(scope="module", name="library")
 def library_fixture(tmp_path_factory):
     """Two WAV files without tags and their index, built once."""
-    from livedj.synth import DEMO_TRACKS, render_track
-
-    root = tmp_path_factory.mktemp("exports")
-    (root / "lib").mkdir()
-    for i in range(2):
-        sf.write(root / "lib" / f"t{i}.wav", render_track(DEMO_TRACKS[i], duration=6.0, sample_rate=SR), SR)
-    config = root / "config.toml"
-    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n'
-                      f'[history]\npath = "{root / "history.sqlite"}"\n')
-    code, _, err = run_here(["index", str(root / "lib"), "--config", str(config), "--index", str(root / "index"),
-                             "--jobs", "1"])
-    assert code == 0, err
-    return root, config
+    return untagged_library(tmp_path_factory, "exports", 2)
 
 
 def test_an_exported_m3u_keeps_a_backslash_in_a_name(library, tmp_path):

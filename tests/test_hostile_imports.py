@@ -17,39 +17,16 @@ import time
 from pathlib import Path
 
 import pytest
-import soundfile as sf
 
-from faults_common import XML_HEAD, has_traceback, one_line, run_here
+from faults_common import XML_HEAD, has_traceback, index_a_copy, one_line, run_here, untagged_library
 
 pytestmark = pytest.mark.faults
-
-SR = 22050
 
 
 @pytest.fixture(scope="module", name="library")
 def library_fixture(tmp_path_factory):
     """Three WAV files without tags (names come from the DJ's software) and their index, built once."""
-    from livedj.synth import DEMO_TRACKS, render_track
-
-    root = tmp_path_factory.mktemp("imports")
-    (root / "lib").mkdir()
-    for i in range(3):
-        sf.write(root / "lib" / f"t{i}.wav", render_track(DEMO_TRACKS[i], duration=6.0, sample_rate=SR), SR)
-    config = root / "config.toml"
-    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n'
-                      f'[history]\npath = "{root / "history.sqlite"}"\n')
-    code, _, err = run_here(["index", str(root / "lib"), "--config", str(config), "--index", str(root / "index"),
-                         "--jobs", "1"])
-    assert code == 0, err
-    return root, config
-
-
-def _index(library, tmp_path, *args) -> tuple[int, str, str, Path]:
-    root, config = library
-    index_dir = tmp_path / "index"
-    shutil.copytree(root / "index", index_dir)
-    code, out, err = run_here(["index", *map(str, args), "--config", str(config), "--index", str(index_dir), "--jobs", "1"])
-    return code, out, err, index_dir
+    return untagged_library(tmp_path_factory, "imports", 3)
 
 
 def _tracks(index_dir: Path) -> dict[str, object]:
@@ -108,7 +85,7 @@ def test_a_traktor_title_with_a_newline_stays_on_one_report_line(library, tmp_pa
     nml.write_text(XML_HEAD + f'''<NML VERSION="19"><COLLECTION ENTRIES="1">
 <ENTRY TITLE="first&#10;forged line" ARTIST="x"><LOCATION DIR="{str(root / "lib").replace("/", "/:")}/:" FILE="t0.wav"
 VOLUME=""/><TEMPO BPM="fast"/></ENTRY></COLLECTION></NML>''')
-    code, out, err, _ = _index(library, tmp_path, "--from-traktor", nml)
+    code, out, err, _ = index_a_copy(library, tmp_path, "--from-traktor", nml)
     assert code == 0 and not has_traceback(err), err
     assert "TEMPO BPM='fast' is not a number" in out
     assert not any(line.startswith("forged line") for line in out.splitlines())
@@ -124,7 +101,7 @@ def test_traktor_key_value_infinite_is_skipped(library, tmp_path):
         f'<TEMPO BPM="124"/><MUSICAL_KEY VALUE="{value}"/></ENTRY>' for i, value in enumerate(("inf", "1e400", "21")))
     nml = tmp_path / "collection.nml"
     nml.write_text(XML_HEAD + f'<NML VERSION="19"><COLLECTION ENTRIES="3">{entries}</COLLECTION></NML>')
-    code, out, err, index_dir = _index(library, tmp_path, "--from-traktor", nml)
+    code, out, err, index_dir = index_a_copy(library, tmp_path, "--from-traktor", nml)
     assert code == 0 and not has_traceback(err), err
     assert "MUSICAL_KEY VALUE='inf' is not 0-23" in out and "MUSICAL_KEY VALUE='1e400' is not 0-23" in out
     tracks = _tracks(index_dir)
@@ -147,7 +124,7 @@ def test_folders_nested_thousands_deep(library, tmp_path):
                    + '<SUBNODES><NODE TYPE="PLAYLIST" NAME="p"><PLAYLIST><ENTRY><PRIMARYKEY TYPE="TRACK" '
                      'KEY="/:m/:a.mp3"/></ENTRY></PLAYLIST></NODE></SUBNODES>'
                    + "</NODE></SUBNODES>" * depth + "</NODE></PLAYLISTS></NML>")
-    code, out, err, _ = _index(library, tmp_path, "--from-rekordbox", xml, "--from-traktor", nml)
+    code, out, err, _ = index_a_copy(library, tmp_path, "--from-rekordbox", xml, "--from-traktor", nml)
     assert code == 0 and not has_traceback(err), err
     assert "lists: 2 lists" in err
     from livedj.library.importers import read_rekordbox_xml
@@ -171,7 +148,7 @@ def test_entity_bomb_and_external_entities_are_refused_in_one_line(library, tmp_
                    "&x;</TRACK></COLLECTION></DJ_PLAYLISTS>")
     for bad, reason in ((bomb, "declares an entity ('a0')"), (xxe, "declares an external entity ('x')")):
         began = time.monotonic()
-        code, out, err, _ = _index(library, tmp_path / bad.stem, "--from-rekordbox", bad)
+        code, out, err, _ = index_a_copy(library, tmp_path / bad.stem, "--from-rekordbox", bad)
         assert time.monotonic() - began < 30
         assert code == 1 and not has_traceback(err) and len(one_line(err)) == 1, err
         assert str(bad) in err and "refused" in err and reason in err and "SECRET" not in out + err
@@ -196,14 +173,14 @@ def test_mixxx_database_of_another_schema_still_gives_its_tracks(library, tmp_pa
             INSERT INTO crates VALUES (1, 'x'); INSERT INTO crate_tracks VALUES (1, 1);
             INSERT INTO Playlists VALUES (1, 'Warm up'); INSERT INTO PlaylistTracks VALUES (1, 2), (1, 1);""")
     db.close()
-    code, out, err, index_dir = _index(library, tmp_path, "--from-mixxx", db_path)
+    code, out, err, index_dir = index_a_copy(library, tmp_path, "--from-mixxx", db_path)
     assert code == 0 and not has_traceback(err), err
     assert f"{db_path}: 2 tracks" in err and "lists: 1 list, 2 entries, 2 in the library" in err
     assert len(_tracks(index_dir)) == 3
     with sqlite3.connect(db_path) as db:
         db.execute("ALTER TABLE track_locations RENAME COLUMN location TO path")
     db.close()
-    code, out, err, _ = _index(library, tmp_path / "again", "--from-mixxx", db_path)
+    code, out, err, _ = index_a_copy(library, tmp_path / "again", "--from-mixxx", db_path)
     assert code == 1 and not has_traceback(err) and len(one_line(err)) == 1, err
     assert str(db_path) in err and "track_locations.location" in err
 
@@ -223,7 +200,7 @@ def test_mixxx_names_stored_as_blobs(library, tmp_path):
     db.execute("INSERT INTO crates (name) VALUES (?)", (b"crate",))
     db.execute("INSERT INTO crate_tracks VALUES (last_insert_rowid(), ?)", (ids[0],))
     db.close()
-    code, out, err, _ = _index(library, tmp_path, "--from-mixxx", db_path)
+    code, out, err, _ = index_a_copy(library, tmp_path, "--from-mixxx", db_path)
     assert code == 0 and not has_traceback(err), err
     from livedj.library.importers.playlists import read_mixxx_playlists
     lists, _ = read_mixxx_playlists(db_path)
@@ -247,7 +224,7 @@ def test_m3u_in_utf16_or_windows_1252(library, tmp_path):
     ansi.write_bytes("Don’t Stop – Café.mp3\r\n".encode("cp1252"))
     (playlist,), _ = read_m3u(ansi)
     assert playlist.paths == (str(tmp_path / "Don’t Stop – Café.mp3"),)
-    code, out, err, _ = _index(library, tmp_path, "--playlists", root / "pl")
+    code, out, err, _ = index_a_copy(library, tmp_path, "--playlists", root / "pl")
     assert code == 0 and "lists: 2 lists, 4 entries, 4 in the library" in err, err
 
 
@@ -261,7 +238,7 @@ def test_a_playlist_file_named_in_latin_1_is_learned(library, tmp_path):
     name = os.path.join(os.fsencode(folder), b"caf\xe9.m3u")
     with open(name, "wb") as f:
         f.write(f"#EXTM3U\n{root}/lib/t0.wav\n{root}/lib/t1.wav\n".encode())
-    code, out, err, index_dir = _index(library, tmp_path, root / "lib", "--playlists", folder)
+    code, out, err, index_dir = index_a_copy(library, tmp_path, root / "lib", "--playlists", folder)
     assert code == 0 and not has_traceback(err), err
     assert "lists: 1 list, 2 entries, 2 in the library" in out + err, out + err
     from livedj.library.sequences import load

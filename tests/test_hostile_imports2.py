@@ -15,40 +15,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import soundfile as sf
 
-from faults_common import XML_HEAD, has_traceback, one_line, run_here
+from faults_common import XML_HEAD, has_traceback, index_a_copy, one_line, run_here, untagged_library
 
 pytestmark = pytest.mark.faults
-
-SR = 22050
 
 
 @pytest.fixture(scope="module", name="library")
 def library_fixture(tmp_path_factory):
     """Two WAV files without tags and their index, built once."""
-    from livedj.synth import DEMO_TRACKS, render_track
-
-    root = tmp_path_factory.mktemp("imports2")
-    (root / "lib").mkdir()
-    for i in range(2):
-        sf.write(root / "lib" / f"t{i}.wav", render_track(DEMO_TRACKS[i], duration=6.0, sample_rate=SR), SR)
-    config = root / "config.toml"
-    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n'
-                      f'[history]\npath = "{root / "history.sqlite"}"\n')
-    code, _, err = run_here(["index", str(root / "lib"), "--config", str(config), "--index", str(root / "index"),
-                             "--jobs", "1"])
-    assert code == 0, err
-    return root, config
-
-
-def _index(library, tmp_path, *args) -> tuple[int, str, str, Path]:
-    root, config = library
-    index_dir = tmp_path / "index"
-    shutil.copytree(root / "index", index_dir)
-    code, out, err = run_here(["index", *map(str, args), "--config", str(config), "--index", str(index_dir),
-                               "--jobs", "1"])
-    return code, out, err, index_dir
+    return untagged_library(tmp_path_factory, "imports2", 2)
 
 
 # -- paths no file can have -------------------------------------------------------------------------------
@@ -67,7 +43,7 @@ def test_a_path_with_a_nul_is_skipped_and_said(library, tmp_path):
                    '<TRACK Key="1"/><TRACK Key="2"/></NODE></NODE></PLAYLISTS></DJ_PLAYLISTS>')
     m3u = tmp_path / "set.m3u"
     m3u.write_bytes(b"#EXTM3U\n/m/a\x00b.mp3\n" + bytes(good) + b"\n")
-    code, out, err, _ = _index(library, tmp_path, "--from-rekordbox", xml, "--playlists", m3u)
+    code, out, err, _ = index_a_copy(library, tmp_path, "--from-rekordbox", xml, "--playlists", m3u)
     assert code == 0 and not has_traceback(err), err
     said = out + err
     assert "TRACK 1: Location: a NUL character in the path; skipped" in said, said
@@ -93,7 +69,7 @@ def test_an_xml_file_in_an_encoding_the_parser_cannot_read_is_one_line(library, 
     nml = tmp_path / "c.nml"
     nml.write_bytes(body.replace("DJ_PLAYLISTS", "NML").encode("utf-16" if encoding == "UTF-16" else "ascii"))
     for flag, path in (("--from-rekordbox", xml), ("--from-traktor", nml)):
-        code, out, err, _ = _index(library, tmp_path / flag, flag, path)
+        code, out, err, _ = index_a_copy(library, tmp_path / flag, flag, path)
         assert not has_traceback(err), err
         if encoding == "UTF-16":
             assert f"{path}: 0 tracks" in err, err
@@ -124,7 +100,7 @@ def test_mixxx_values_of_another_type_are_read_or_skipped(library, tmp_path):
     db.executemany("INSERT INTO crate_tracks VALUES (?, ?)", [(1, 1), (2, 1)])
     db.commit()
     db.close()
-    code, out, err, _ = _index(library, tmp_path, "--from-mixxx", db_path)
+    code, out, err, _ = index_a_copy(library, tmp_path, "--from-mixxx", db_path)
     assert code == 0 and not has_traceback(err), err
     assert "library id 2: location 12345 is not a path; skipped" in out + err
 
@@ -149,7 +125,7 @@ def test_a_windows_m3u_keeps_its_drive_paths_for_the_path_map(library, tmp_path)
 
     (playlist,), problems = read_m3u(m3u)
     assert playlist.paths == ("C:/Music/t0.wav", "c:/Music/t1.wav") and not problems
-    code, out, err, _ = _index(library, tmp_path, "--playlists", m3u, "--map-path", f"C:/Music={root / 'lib'}")
+    code, out, err, _ = index_a_copy(library, tmp_path, "--playlists", m3u, "--map-path", f"C:/Music={root / 'lib'}")
     assert code == 0 and not has_traceback(err), err
     assert "lists: 1 list, 2 entries, 2 in the library" in out + err, out + err
 
@@ -178,7 +154,7 @@ def test_xspf_and_other_files_given_as_playlists(library, tmp_path):
     sheet = tmp_path / "sheet.csv"
     sheet.write_text("position,time,artist,title,album,bpm,key_camelot,key,source,confidence,where\n1,,a,b,,,,,,,x\n")
     for bad, why in ((other, "root element <rss>: not a playlist livedj reads"), (sheet, "no 'path' column")):
-        code, out, err, _ = _index(library, tmp_path / bad.stem, "--playlists", bad)
+        code, out, err, _ = index_a_copy(library, tmp_path / bad.stem, "--playlists", bad)
         assert code == 1 and not has_traceback(err) and len(one_line(err)) == 1, err
         assert f"{bad}: " in err and why in err, err
 
@@ -200,7 +176,7 @@ def test_lists_that_name_nothing_of_the_library_keep_the_lists_learned_before(li
                     '<TRACK TrackID="1" Location="file://localhost/Volumes/USB/a.mp3"/></COLLECTION>'
                     '<PLAYLISTS><NODE Type="0" Name="ROOT"><NODE Type="1" Name="p" KeyType="0"><TRACK Key="1"/>'
                     '</NODE></NODE></PLAYLISTS></DJ_PLAYLISTS>')
-    code, out, err, index_dir = _index(library, tmp_path, "--playlists", good)
+    code, out, err, index_dir = index_a_copy(library, tmp_path, "--playlists", good)
     assert code == 0 and "lists: 1 list, 2 entries, 2 in the library" in out + err, out + err
     code, out, err = run_here(["index", "--from-rekordbox", str(gone), "--config", str(config), "--index",
                                str(index_dir), "--jobs", "1"])
@@ -221,7 +197,7 @@ def test_a_dj_library_without_tracks_is_said_as_such(library, tmp_path):
     library imported": the DJ did import one."""
     xml = tmp_path / "empty.xml"
     xml.write_text(XML_HEAD + '<DJ_PLAYLISTS Version="1.0.0"><COLLECTION Entries="0"/></DJ_PLAYLISTS>')
-    code, out, err, _ = _index(library, tmp_path, "--from-rekordbox", xml)
+    code, out, err, _ = index_a_copy(library, tmp_path, "--from-rekordbox", xml)
     assert code == 2 and not has_traceback(err), err
     assert "no DJ library imported" not in err and f"{xml} lists no track" in err, err
 
@@ -270,7 +246,7 @@ def test_a_device_an_audio_file_or_a_huge_file_given_as_a_playlist_is_one_line(l
     big.write_text("position,path\n" + "1,/m/a.mp3\n" * 200_000)
     for bad, why in (("/dev/zero", "larger than 1 MiB: not a playlist"), (big, "larger than 1 MiB: not a set"),
                      (root / "lib" / "t0.wav", "not a playlist (binary data)")):
-        code, out, err, _ = _index(library, tmp_path / f"run-{Path(bad).stem}", "--playlists", bad)
+        code, out, err, _ = index_a_copy(library, tmp_path / f"run-{Path(bad).stem}", "--playlists", bad)
         assert code == 1 and not has_traceback(err) and len(one_line(err)) == 1, err
         assert f"{bad}: {why}" in err, err
 
@@ -284,7 +260,7 @@ def test_a_collection_given_to_the_other_option_says_which_option_reads_it(libra
     nml.write_text(XML_HEAD + '<NML VERSION="19"><COLLECTION/></NML>')
     for flag, path, hint in (("--from-traktor", xml, "a rekordbox collection XML: give it with --from-rekordbox"),
                              ("--from-rekordbox", nml, "a Traktor NML file: give it with --from-traktor")):
-        code, out, err, _ = _index(library, tmp_path / flag, flag, path)
+        code, out, err, _ = index_a_copy(library, tmp_path / flag, flag, path)
         assert code == 1 and len(one_line(err)) == 1 and hint in err, err
 
 

@@ -287,12 +287,10 @@ def test_numpy_values_are_encoded():
     encode_bundle(msgs)  # every argument is a plain int, float or str
 
 
-def test_a_target_that_cannot_be_reached_at_start_is_sent_to_once_it_can(monkeypatch, receiver):
-    """The booth starts livedj at boot (systemd, linger) before the Wi-Fi is up: the tablet's name did not
-    resolve (nor had its address a route), the target was dropped as unusable, and nothing reached it all
-    night. Such a target is now retried off the live path (`livedj run`'s reload thread, every 10 s) and
-    sent to from the update after it resolves."""
-    port, recorder = receiver
+@pytest.fixture
+def tablet_offline(monkeypatch):
+    """``booth-tablet.local`` does not resolve (the booth's network not up yet) until the returned flag's
+    ``[0]`` is set False; then it is 127.0.0.1."""
     real = socket.getaddrinfo
     down = [True]
 
@@ -304,6 +302,16 @@ def test_a_target_that_cannot_be_reached_at_start_is_sent_to_once_it_can(monkeyp
         return real(host, *args, **kw)
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return down
+
+
+def test_a_target_that_cannot_be_reached_at_start_is_sent_to_once_it_can(tablet_offline, receiver):
+    """The booth starts livedj at boot (systemd, linger) before the Wi-Fi is up: the tablet's name did not
+    resolve (nor had its address a route), the target was dropped as unusable, and nothing reached it all
+    night. Such a target is now retried off the live path (`livedj run`'s reload thread, every 10 s) and
+    sent to from the update after it resolves."""
+    port, recorder = receiver
+    down = tablet_offline
     pub = OscPublisher([("booth-tablet.local", port)])
     assert pub.targets == [] and pub.errors == 1 and "booth-tablet.local" in pub.summary()
     pub.retry_waiting()  # still no network: quietly waiting
@@ -316,23 +324,13 @@ def test_a_target_that_cannot_be_reached_at_start_is_sent_to_once_it_can(monkeyp
     pub.close()
 
 
-def test_the_live_run_tries_waiting_targets_through_its_reloadable_output(monkeypatch, receiver):
+def test_the_live_run_tries_waiting_targets_through_its_reloadable_output(tablet_offline, receiver):
     """`livedj run`'s OSC output (run_parts.ReloadableOsc) hands the retry to its publisher."""
     from livedj.commands.run_parts import ReloadableOsc
     from livedj.config import defaults
 
     port, recorder = receiver
-    real = socket.getaddrinfo
-    down = [True]
-
-    def fake(host, *args, **kw):
-        if host == "booth-tablet.local":
-            if down[0]:
-                raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
-            host = "127.0.0.1"
-        return real(host, *args, **kw)
-
-    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    down = tablet_offline
     config = defaults()
     config["osc"]["targets"] = []
     osc = ReloadableOsc(config, [f"booth-tablet.local:{port}"])
