@@ -22,6 +22,7 @@ import stat
 import urllib.parse
 from pathlib import Path
 
+from livedj.library.exports import CSV_COLUMNS  # the header `livedj history --export set.csv` writes
 from livedj.library.importers import playlists as pl
 from livedj.library.importers.common import (NUL_IN_PATH, LibraryImportError, Problems, parse_xml_root, text,
                                              xml_root)
@@ -30,9 +31,6 @@ from livedj.library.importers.playlists import Sequence, entry_path
 XSPF_NS = "{http://xspf.org/ns/0/}"
 #: the files of a folder given to --playlists that are read: M3U/PLS, XSPF, Traktor NML (its History folder)
 FOLDER_EXTENSIONS = (*pl.M3U_EXTENSIONS, ".xspf", ".nml")
-#: the header livedj's CSV export writes (livedj.library.exports.CSV_COLUMNS; not imported: numpy-free here)
-CSV_HEADER = ("position", "time", "artist", "title", "album", "bpm", "key_camelot", "key", "source", "confidence",
-              "path")
 
 
 def read_playlist_file(path) -> tuple[list, Problems]:
@@ -66,7 +64,7 @@ def read_playlist_file(path) -> tuple[list, Problems]:
             return read_xspf(name)
         raise LibraryImportError(f"{name}: an XML file with root element <{tag}>: not a playlist livedj "
                                  "reads (M3U/M3U8/PLS, XSPF, a rekordbox XML or Traktor NML, livedj's set CSV)")
-    if name.lower().endswith(".csv") or tuple(c.strip().lower() for c in next(csv.reader([first]), [])) == CSV_HEADER:
+    if name.lower().endswith(".csv") or tuple(c.strip().lower() for c in next(csv.reader([first]), [])) == CSV_COLUMNS:
         return read_set_csv(name)
     return pl.read_m3u(name)
 
