@@ -42,37 +42,43 @@ def read_playlist_file(path) -> tuple[list, Problems]:
         Missing or unreadable, an XML file that is no playlist livedj reads, or not well-formed.
     """
     name = os.fsdecode(path)
-    if os.path.exists(name) and not os.path.isfile(name):  # a pipe (--playlists <(...)) cannot be read twice
-        return pl.read_m3u(name)
-    try:
-        with open(name, "rb") as f:
-            head = f.read(4096)
-    except FileNotFoundError:
-        raise LibraryImportError(f"{name}: no such file") from None
-    except OSError as e:
-        raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
+    data = None
+    if os.path.exists(name) and not os.path.isfile(name):  # a pipe (--playlists <(...), /dev/stdin) cannot be
+        data = pl.read_capped(name)                          # read twice: read once, within the cap, and told
+        if len(data) > pl.MAX_PLAYLIST_BYTES:                # by its content as a file is
+            raise LibraryImportError(f"{name}: larger than {pl.MAX_PLAYLIST_BYTES >> 20} MiB: not a playlist")
+        head = data[:4096]
+    else:
+        try:
+            with open(name, "rb") as f:
+                head = f.read(4096)
+        except FileNotFoundError:
+            raise LibraryImportError(f"{name}: no such file") from None
+        except OSError as e:
+            raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
     first = next((ln.strip() for ln in pl.decode_playlist(head) if ln.strip()), "")
     if first.startswith("<") and not name.lower().endswith(pl.M3U_EXTENSIONS):  # an M3U line may start with "<"
-        tag = xml_root(name, name, "playlist file")  # refuses entity declarations (a bomb, an external entity)
+        # refuses entity declarations (a bomb, an external entity)
+        tag = xml_root(name if data is None else io.BytesIO(data), name, "playlist file")
         if tag is None:
-            parse_xml_root(name, "playlist", "playlist file (XSPF)")  # raises the one-line reason
+            parse_xml_root(name, "playlist", "playlist file (XSPF)", data)  # raises the one-line reason
         if tag == "DJ_PLAYLISTS":
-            return pl.read_rekordbox_playlists(name)
+            return pl.read_rekordbox_playlists(name, data)
         if tag == "NML":
-            return pl.read_traktor_playlists(name)
+            return pl.read_traktor_playlists(name, data=data)
         if tag == "playlist":
-            return read_xspf(name)
+            return read_xspf(name, data)
         raise LibraryImportError(f"{name}: an XML file with root element <{tag}>: not a playlist livedj "
                                  "reads (M3U/M3U8/PLS, XSPF, a rekordbox XML or Traktor NML, livedj's set CSV)")
     if name.lower().endswith(".csv") or tuple(c.strip().lower() for c in next(csv.reader([first]), [])) == CSV_COLUMNS:
-        return read_set_csv(name)
-    return pl.read_m3u(name)
+        return read_set_csv(name, data)
+    return pl.read_m3u(name, data)
 
 
-def read_xspf(path) -> tuple[list, Problems]:
+def read_xspf(path, data: bytes | None = None) -> tuple[list, Problems]:
     """An XSPF playlist: its tracks' first ``location`` in order, named by its ``title`` (else the file's name)."""
     name = os.fsdecode(path)
-    root = parse_xml_root(name, ("playlist", f"{XSPF_NS}playlist"), "playlist file (XSPF)")
+    root = parse_xml_root(name, ("playlist", f"{XSPF_NS}playlist"), "playlist file (XSPF)", data)
     ns = XSPF_NS if root.tag.startswith(XSPF_NS) else ""
     base = os.path.dirname(os.path.abspath(name))
     problems: Problems = []
@@ -96,16 +102,12 @@ def read_xspf(path) -> tuple[list, Problems]:
                      tuple(paths))], problems
 
 
-def read_set_csv(path) -> tuple[list, Problems]:
+def read_set_csv(path, data: bytes | None = None) -> tuple[list, Problems]:
     """livedj's set CSV read back: its ``path`` column in play order, a ``set``; a row without a path (a
     record that was not identified) is a problem. Written UTF-8 (BOM) with a name's non-UTF-8 bytes kept;
     a spreadsheet may have saved it again as UTF-16 (with its BOM)."""
     name = os.fsdecode(path)
-    try:
-        with open(name, "rb") as f:
-            raw = f.read(pl.MAX_PLAYLIST_BYTES + 1)
-    except OSError as e:
-        raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
+    raw = pl.read_capped(name) if data is None else data
     if len(raw) > pl.MAX_PLAYLIST_BYTES:
         raise LibraryImportError(f"{name}: larger than {pl.MAX_PLAYLIST_BYTES >> 20} MiB: not a set livedj exported")
     codec = next((codec for bom, codec in pl.BOMS if raw.startswith(bom) and codec != "utf-8-sig"), None)

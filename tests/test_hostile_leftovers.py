@@ -1,0 +1,52 @@
+"""Small defects left over from the hostile rounds (test_hostile_*.py): each once gave a wrong answer, a
+traceback or a message that named the wrong thing; each test says what the DJ saw before."""
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from faults_common import XML_HEAD, has_traceback, one_line, run_here
+
+pytestmark = pytest.mark.faults
+
+
+def _errors(stderr: str) -> list[str]:
+    """The error lines: progress and argparse's usage lines left out."""
+    return [ln for ln in one_line(stderr) if not ln.startswith(("usage:", " "))]
+
+
+def _through_a_pipe(path, text: str):
+    """``path`` made a FIFO that a thread fills with ``text`` (as `--playlists <(cat x)` or /dev/stdin)."""
+    os.mkfifo(path)
+    writer = threading.Thread(target=path.write_text, args=(text,), daemon=True)
+    writer.start()
+    return writer
+
+
+@pytest.mark.parametrize("kind", ["csv", "xspf", "rekordbox", "m3u"])
+def test_a_playlist_through_a_pipe_is_told_by_its_content(tmp_path, kind):
+    """`--playlists /dev/stdin < set.csv | x.xspf` (any stream) was read as an M3U: each line of CSV or XML a
+    "path". A stream is now read once into memory (within the 256 MiB cap) and told by its content as a
+    regular file is."""
+    from livedj.library.exports import CSV_COLUMNS
+    from livedj.library.importers.listfiles import read_m3u_tree
+
+    text = {
+        "csv": ",".join(CSV_COLUMNS) + "\n" + ",".join("/m/a.mp3" if c == "path" else "" for c in CSV_COLUMNS)
+               + "\n" + ",".join("/m/b.mp3" if c == "path" else "" for c in CSV_COLUMNS) + "\n",
+        "xspf": XML_HEAD + '<playlist xmlns="http://xspf.org/ns/0/"><title>Friday</title><trackList>'
+                '<track><location>file:///m/a.mp3</location></track><track><location>file:///m/b.mp3</location>'
+                "</track></trackList></playlist>",
+        "rekordbox": XML_HEAD + '<DJ_PLAYLISTS Version="1.0.0"><COLLECTION>'
+                     '<TRACK TrackID="1" Location="file://localhost/m/a.mp3"/>'
+                     '<TRACK TrackID="2" Location="file://localhost/m/b.mp3"/></COLLECTION><PLAYLISTS>'
+                     '<NODE Type="0" Name="ROOT"><NODE Type="1" Name="Friday" KeyType="0">'
+                     '<TRACK Key="1"/><TRACK Key="2"/></NODE></NODE></PLAYLISTS></DJ_PLAYLISTS>',
+        "m3u": "#EXTM3U\n/m/a.mp3\n/m/b.mp3\n",
+    }[kind]
+    writer = _through_a_pipe(tmp_path / "stream", text)
+    lists, problems = read_m3u_tree(tmp_path / "stream")
+    writer.join(10)
+    assert [list(s.paths) for s in lists] == [["/m/a.mp3", "/m/b.mp3"]] and not problems, (lists, problems)
