@@ -50,3 +50,30 @@ def test_a_playlist_through_a_pipe_is_told_by_its_content(tmp_path, kind):
     lists, problems = read_m3u_tree(tmp_path / "stream")
     writer.join(10)
     assert [list(s.paths) for s in lists] == [["/m/a.mp3", "/m/b.mp3"]] and not problems, (lists, problems)
+
+
+def test_one_collection_given_twice_counts_its_lists_once(tmp_path, monkeypatch):
+    """`--playlists x.xml --playlists x.xml` (or ./x.xml and a link to it, a file and its folder, --from-rekordbox
+    and --playlists of one XML) read the file twice: each playlist counted twice, its transitions weighed
+    double. Each file is now read once, by its device and inode; two different files with one content are
+    still two."""
+    from livedj.library.context_update import read_lists
+
+    monkeypatch.chdir(tmp_path)
+    xml = tmp_path / "lists" / "x.xml"
+    xml.parent.mkdir()
+    xml.write_text(XML_HEAD + '<DJ_PLAYLISTS Version="1.0.0"><COLLECTION>'
+                   '<TRACK TrackID="1" Location="file://localhost/m/a.mp3"/>'
+                   '<TRACK TrackID="2" Location="file://localhost/m/b.mp3"/></COLLECTION><PLAYLISTS>'
+                   '<NODE Type="0" Name="ROOT"><NODE Type="1" Name="Friday" KeyType="0">'
+                   '<TRACK Key="1"/><TRACK Key="2"/></NODE></NODE></PLAYLISTS></DJ_PLAYLISTS>')
+    (tmp_path / "link.xml").symlink_to(xml)
+    m3u = tmp_path / "lists" / "y.m3u"
+    m3u.write_text("/m/a.mp3\n/m/c.mp3\n")
+    for kwargs in ({"m3u": [xml, xml]}, {"m3u": [xml, "lists/./x.xml", tmp_path / "link.xml"]},
+                   {"rekordbox": [xml], "m3u": [xml]}, {"m3u": [xml, tmp_path / "lists"]}):
+        lists, problems = read_lists(**kwargs)
+        names = sorted(s.name for s in lists)
+        assert names in (["Friday"], ["Friday", "y"]) and not problems, (kwargs, names)
+    (tmp_path / "copy.xml").write_bytes(xml.read_bytes())
+    assert [s.name for s in read_lists(m3u=[xml, tmp_path / "copy.xml"])[0]] == ["Friday", "Friday"]

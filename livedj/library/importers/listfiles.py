@@ -145,16 +145,39 @@ def read_set_csv(path, data: bytes | None = None) -> tuple[list, Problems]:
     return [Sequence(Path(name).stem, kind, "livedj", tuple(paths))], problems
 
 
-def read_m3u_tree(path) -> tuple[list, Problems]:
+def first_time(path, seen: set | None) -> bool:
+    """Whether the regular file ``path`` is read for the first time, adding it to ``seen`` (its device and
+    inode: the same file however it is spelled or linked). A file given twice (``--playlists x.xml
+    --playlists ./x.xml``, a file and its folder) counted its lists twice. Not a regular file (a pipe is
+    read once anyway), unreadable, or no ``seen``: True."""
+    if seen is None:
+        return True
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return True  # the reader says why
+    if not stat.S_ISREG(st.st_mode):
+        return True
+    key = (st.st_dev, st.st_ino)
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
+def read_m3u_tree(path, seen: set | None = None) -> tuple[list, Problems]:
     """A playlist file, or every M3U/M3U8/PLS/XSPF/NML one under a folder (recursively, sorted by path; the
     NML files of a Backup folder, Traktor's copies of the collection, left out).
 
     A file is read as its content says (:func:`read_playlist_file`):
-    M3U, PLS, XSPF, livedj's set CSV, a rekordbox XML or Traktor NML."""
+    M3U, PLS, XSPF, livedj's set CSV, a rekordbox XML or Traktor NML. ``seen``: the files read already
+    (:func:`first_time`), read not again."""
     name = os.fsdecode(path)
     if not os.path.isdir(name):
         if not os.path.exists(name):
             raise LibraryImportError(f"{name}: no such file or folder")
+        if not first_time(name, seen):
+            return [], []
         return read_playlist_file(name)  # a file, or a pipe the DJ named (--playlists <(...))
     out: list[Sequence] = []
     problems: Problems = []
@@ -168,6 +191,8 @@ def read_m3u_tree(path) -> tuple[list, Problems]:
                 try:
                     if not stat.S_ISREG(os.stat(file).st_mode):  # a named pipe would wait for a writer forever
                         raise LibraryImportError(f"{file}: not a file (a pipe or a device); skipped")
+                    if not first_time(file, seen):
+                        continue
                     found, trouble = read_playlist_file(file)
                 except OSError as e:  # a link to nothing
                     problems.append((file, f"cannot read: {e.strerror or e}; skipped"))
