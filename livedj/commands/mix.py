@@ -125,7 +125,7 @@ def library_recordings(index_dir: str) -> dict[bytes, int]:
 
 
 def _journey(args, config) -> list[str]:
-    from livedj.commands.journey import check_waypoints, plan, resolve
+    from livedj.commands.journey import check_vectors, check_waypoints, plan, resolve
     from livedj.encoders import encoder_id
     from livedj.encoders.adapted import resolve_head
     from livedj.engine.loader import ranking_from_config
@@ -143,6 +143,7 @@ def _journey(args, config) -> list[str]:
     waypoints = [resolve(w, tracks) for w in args.journey]
     ranking = ranking_from_config(config["ranking"])  # as `livedj journey` plans it
     check_waypoints(waypoints, tracks)
+    check_vectors(waypoints, tracks, vectors, enc)
     steps = 8 if args.steps is None else args.steps  # None: given or not tells --steps without --journey
     ids = plan(waypoints, vectors, tracks, index, steps, weights=ranking.weights, rules=ranking.rules,
                candidates=ranking.candidates)
