@@ -12,6 +12,13 @@ from faults_common import XML_HEAD, has_traceback, one_line, run_here
 pytestmark = pytest.mark.faults
 
 
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    for kind in ("CONFIG", "DATA", "CACHE"):  # nothing of the user's is read or written
+        monkeypatch.setenv(f"XDG_{kind}_HOME", str(home / kind.lower()))
+
+
 def _errors(stderr: str) -> list[str]:
     """The error lines: progress and argparse's usage lines left out."""
     return [ln for ln in one_line(stderr) if not ln.startswith(("usage:", " "))]
@@ -77,3 +84,16 @@ def test_one_collection_given_twice_counts_its_lists_once(tmp_path, monkeypatch)
         assert names in (["Friday"], ["Friday", "y"]) and not problems, (kwargs, names)
     (tmp_path / "copy.xml").write_bytes(xml.read_bytes())
     assert [s.name for s in read_lists(m3u=[xml, tmp_path / "copy.xml"])[0]] == ["Friday", "Friday"]
+
+
+@pytest.mark.parametrize("option", [["--out", "mine.safetensors"], ["--library", "."], ["--hours", "1"],
+                                    ["--resume"]])
+def test_booth_head_options_without_booth_head_are_refused(tmp_path, option):
+    """`livedj train --out mine.safetensors` (no --booth-head) trained the library's head into the index and
+    never wrote mine.safetensors, without a word; as --library, --hours and --resume, options only the booth
+    head reads. Now a usage error in one line, before anything is read or trained."""
+    code, out, err = run_here(["train", *option, "--index", str(tmp_path / "none")])
+    assert code == 2 and out == "" and not has_traceback(err), err
+    assert _errors(err) == [f"livedj train: {option[0]} is for --booth-head (the library's head is written into "
+                            f"the index); give --booth-head, or leave {option[0]} out"], err
+    assert list(tmp_path.iterdir()) == []
