@@ -97,3 +97,12 @@ def test_booth_head_options_without_booth_head_are_refused(tmp_path, option):
     assert _errors(err) == [f"livedj train: {option[0]} is for --booth-head (the library's head is written into "
                             f"the index); give --booth-head, or leave {option[0]} out"], err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("top", ["0", "-3"])
+def test_context_top_zero_or_negative_is_a_usage_error(tmp_path, top):
+    """`livedj context TRACK --top 0` (or -3) showed one neighbour. Now refused as a usage error in one line
+    naming the option, as `livedj suggest --top 0` is."""
+    code, out, err = run_here(["context", "anything", "--top", top, "--index", str(tmp_path / "none")])
+    assert code == 2 and out == "" and not has_traceback(err), err
+    assert _errors(err) == [f"livedj context: error: argument --top: must be 1..1000, got {top}"], err
