@@ -106,3 +106,66 @@ def test_context_top_zero_or_negative_is_a_usage_error(tmp_path, top):
     code, out, err = run_here(["context", "anything", "--top", top, "--index", str(tmp_path / "none")])
     assert code == 2 and out == "" and not has_traceback(err), err
     assert _errors(err) == [f"livedj context: error: argument --top: must be 1..1000, got {top}"], err
+
+
+def _read_only_mount(folder):
+    """Bind-mount ``folder`` read-only over itself (root only); returns the undo, or skips."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("a read-only mount needs root")
+    if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
+        pytest.skip("cannot bind-mount here")
+    if subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True).returncode:
+        subprocess.run(["umount", str(folder)])
+        pytest.skip("cannot remount read-only here")
+    return lambda: subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)
+
+
+def test_history_reads_a_read_only_set_log(tmp_path):
+    """`livedj history` on a set log on a read-only mount (a stick locked, last night's log copied read-only)
+    was refused before anything was read: "config error: history.path: not writable". Reading it (the list,
+    --export) now works; `livedj run`, which writes it, still refuses it."""
+    from livedj.library.history import History
+
+    folder = tmp_path / "log"
+    folder.mkdir()
+    h = History(folder / "history.sqlite")
+    s = h.start_session("Friday", at=1_700_000_000.0)
+    h.log_play(s, "/m/a.mp3", title="A", artist="X", source="osc", at=1_700_000_100.0)
+    h.close()
+    config = tmp_path / "c.toml"
+    config.write_text(f'[history]\npath = "{folder / "history.sqlite"}"\n')
+    undo = _read_only_mount(folder)
+    try:
+        code, out, err = run_here(["history", "--config", str(config)])
+        assert code == 0 and "Friday" in out and not err, (out, err)
+        code, out, err = run_here(["history", "--config", str(config), "--export", str(tmp_path / "set.m3u")])
+        assert code == 0 and not err, err
+        code, _, err = run_here(["run", "--config", str(config), "--duration", "1"])
+        assert code == 2 and "history.path: not writable" in err, err
+    finally:
+        undo()
+    assert (tmp_path / "set.m3u").read_text().splitlines()[-1] == "/m/a.mp3"
+
+
+def test_a_set_log_read_only_that_is_empty_or_older_reads_as_such(tmp_path):
+    """Read-only, nothing is created: an empty file reads as an empty set log, one without the feedback table
+    (an older livedj's) as one without skips."""
+    import sqlite3
+
+    from livedj.library.history import History
+
+    (tmp_path / "empty.sqlite").write_bytes(b"")
+    h = History(tmp_path / "empty.sqlite", readonly=True)
+    assert h.sessions() == [] and h.feedback() == {}
+    h.close()
+    assert (tmp_path / "empty.sqlite").read_bytes() == b""
+    h = History(tmp_path / "old.sqlite")
+    h.log_play(h.start_session("x", at=1.0), "/m/a.mp3", at=2.0)
+    h.close()
+    with sqlite3.connect(tmp_path / "old.sqlite") as db:
+        db.execute("DROP TABLE feedback")
+    h = History(tmp_path / "old.sqlite", readonly=True)
+    assert [s.plays for s in h.sessions()] == [1] and h.feedback() == {}
+    h.close()
