@@ -169,3 +169,47 @@ def test_a_set_log_read_only_that_is_empty_or_older_reads_as_such(tmp_path):
     h = History(tmp_path / "old.sqlite", readonly=True)
     assert [s.plays for s in h.sessions()] == [1] and h.feedback() == {}
     h.close()
+
+
+def _full_disk(folder, room_kb: int):
+    """A tmpfs of ``room_kb`` KiB mounted at ``folder`` (root only); returns the undo, or skips."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("a small filesystem needs root")
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={room_kb}k", "tmpfs", str(folder)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    return lambda: subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def two_records(tmp_path_factory):
+    from livedj.synth import DEMO_TRACKS, render_track, write_audio
+
+    folder = tmp_path_factory.mktemp("records")
+    paths = []
+    for spec in DEMO_TRACKS[:2]:
+        paths.append(folder / f"{spec.title}.flac")
+        write_audio(paths[-1], render_track(spec, 16.0, 22050), 22050, spec.title, spec.artist)
+    return paths
+
+
+@pytest.mark.parametrize("ext", ["wav", "ogg"])
+def test_a_mix_on_a_full_disk_names_the_output_file(two_records, tmp_path, ext):
+    """`livedj mix ... -o /full/set.wav` said "[Errno 28] No space left on device: '/full/.set.wav.partial'",
+    naming a temporary file the DJ never gave (and .ogg ended in libsndfile's traceback, "System error.").
+    Now one line naming set.wav; nothing is left on the disk."""
+    disk = tmp_path / "disk"
+    undo = _full_disk(disk, 64)
+    try:
+        out = disk / f"set.{ext}"
+        code, stdout, err = run_here(["mix", *map(str, two_records), "-o", str(out), "--no-progress",
+                                      "--index", str(tmp_path / "none")])
+        left = sorted(p.name for p in disk.iterdir())
+    finally:
+        undo()
+    assert code == 1 and not has_traceback(err) and stdout == "", err
+    assert _errors(err) == [f"livedj mix: {out}: cannot write (No space left on device)"], err
+    assert left == []
