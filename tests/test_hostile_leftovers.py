@@ -213,3 +213,22 @@ def test_a_mix_on_a_full_disk_names_the_output_file(two_records, tmp_path, ext):
     assert code == 1 and not has_traceback(err) and stdout == "", err
     assert _errors(err) == [f"livedj mix: {out}: cannot write (No space left on device)"], err
     assert left == []
+
+
+def test_a_sequences_json_that_is_a_folder_is_named_once(tmp_path_factory):
+    """`livedj index` with the index's sequences.json a folder said "sequences.json: sequences.json: unreadable
+    ([Errno 21] Is a directory: 'sequences.json')": the file three times. Now once, saying it is a folder."""
+    from faults_common import untagged_library
+    from livedj.library import sequences as seqstore
+
+    root, config = untagged_library(tmp_path_factory, "seqfolder", 2)
+    saved = root / "index" / seqstore.FILENAME
+    saved.mkdir()
+    _, problem = seqstore.load(root / "index")
+    assert problem.count(str(saved)) == 1 and problem.count("sequences.json") == 1, problem
+    code, out, err = run_here(["index", str(root / "lib"), "--config", str(config), "--index", str(root / "index"),
+                               "--jobs", "1"])
+    assert code == 0 and not has_traceback(err), err
+    lines = [ln.strip() for ln in one_line(out + err) if "sequences.json" in ln]
+    assert lines == [f"{saved}: a folder, not livedj's saved lists; playlists ignored (move it away, then "
+                     "`livedj index --playlists ...`)"], lines

@@ -114,8 +114,9 @@ def update_context(index_dir, encoder: str, *, lists=None, history_path=None, pa
             seqstore.save(index_dir, resolved, seqstore.current_paths(tracks))
     if lists is None:
         resolved, problem = seqstore.load(index_dir, ids)
-        if problem:
-            report.problems.append((str(Path(index_dir) / seqstore.FILENAME), problem))
+        if problem:  # it names the file: where, once
+            where = str(Path(index_dir) / seqstore.FILENAME)
+            report.problems.append((where, problem.removeprefix(f"{where}: ")))
     sets = []
     if history_path:
         try:
