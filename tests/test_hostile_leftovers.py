@@ -232,3 +232,17 @@ def test_a_sequences_json_that_is_a_folder_is_named_once(tmp_path_factory):
     lines = [ln.strip() for ln in one_line(out + err) if "sequences.json" in ln]
     assert lines == [f"{saved}: a folder, not livedj's saved lists; playlists ignored (move it away, then "
                      "`livedj index --playlists ...`)"], lines
+
+
+def test_suggest_on_a_pipe_says_it_is_not_a_regular_file(tmp_path, tmp_path_factory):
+    """`livedj suggest fifo` (a named pipe, or a device) said "empty file (0 bytes)": a pipe's size is 0.
+    Now one line saying what it is; nothing waits for a writer."""
+    from faults_common import untagged_library
+
+    root, config = untagged_library(tmp_path_factory, "suggestpipe", 2)
+    os.mkfifo(tmp_path / "pipe.mp3")
+    code, out, err = run_here(["suggest", str(tmp_path / "pipe.mp3"), "--config", str(config),
+                               "--index", str(root / "index")])
+    assert code == 1 and out == "" and not has_traceback(err), err
+    assert _errors(err) == [f"livedj suggest: {tmp_path / 'pipe.mp3'}: cannot decode audio: not a regular file "
+                            "(a pipe or a device); give an audio file"], err
