@@ -79,15 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     from livedj.config import ConfigError, load, override
 
+    command = import_module(f"livedj.commands.{args.command}")
     try:
-        config = load(args.config)
+        config = load(args.config, reads=getattr(command, "READS_ONLY", ()))  # e.g. history reads the set log
     except ConfigError as exc:
         print(f"livedj: config error:\n{exc}" if len(exc.problems) > 1 else f"livedj: config error: {exc}",
               file=sys.stderr)
         return 2
     if getattr(args, "index", None):
         config = override(config, {"index": {"path": args.index}})
-    command = import_module(f"livedj.commands.{args.command}")
     from livedj.commands.oneline import describe, one_line_errors
 
     try:

@@ -12,13 +12,13 @@ import copy
 import difflib
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from livedj.config_checks import (any_path, directory_or_absent, existing_file, expand_path, generic_check,
-                                  history_span, host_or_ip, in_range, input_device, one_of, osc_prefix, sample_rate,
-                                  shown, toml_key, udp_port, writable_file)
+from livedj.config_checks import (READ_ONLY_CHECKS, any_path, directory_or_absent, existing_file, expand_path,
+                                  generic_check, history_span, host_or_ip, in_range, input_device, one_of, osc_prefix,
+                                  sample_rate, shown, toml_key, udp_port, writable_file)
 from livedj.dsp import WINDOW_S
 
 #: .webm/.mka: Opus or Vorbis in Matroska (what downloads save); .m4p: iTunes-protected, listed so that a
@@ -206,8 +206,10 @@ def _check_osc_targets(where: str, targets: list, problems: list[str]) -> list[d
     return checked
 
 
-def validate(raw: dict[str, Any], where: str = "<config>") -> dict[str, dict[str, Any]]:
-    """Check ``raw`` (parsed TOML) against the schema and merge it over the defaults.
+def validate(raw: dict[str, Any], where: str = "<config>", reads: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+    """Check ``raw`` (parsed TOML) against the schema and merge it over the defaults. ``reads``: the
+    ``section.key`` files the command only reads (``livedj history``: ``history.path``): checked as files,
+    not as writable ones (a read-only set log is read).
 
     Raises
     ------
@@ -231,7 +233,10 @@ def validate(raw: dict[str, Any], where: str = "<config>") -> dict[str, dict[str
                 hint = _belongs_in(key, section) or _did_you_mean(key, list(SCHEMA[section]))
                 problems.append(f"{where}: {section}.{toml_key(key)}: unknown key{hint}")
                 continue
-            config[section][key] = _check_value(where, f"{section}.{key}", value, SCHEMA[section][key], problems)
+            spec = SCHEMA[section][key]
+            if f"{section}.{key}" in reads and spec.check in READ_ONLY_CHECKS:
+                spec = replace(spec, check=READ_ONLY_CHECKS[spec.check])
+            config[section][key] = _check_value(where, f"{section}.{key}", value, spec, problems)
     if isinstance(config["osc"]["targets"], list):
         config["osc"]["targets"] = _check_osc_targets(where, config["osc"]["targets"], problems)
     for i, path in enumerate(config["library"]["paths"]):
@@ -284,8 +289,8 @@ def override(config: dict[str, dict[str, Any]], changes: dict[str, dict[str, Any
     return out
 
 
-def load(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
-    """Load and validate the configuration.
+def load(path: str | os.PathLike | None = None, *, reads: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+    """Load and validate the configuration (``reads``: see :func:`validate`).
 
     ``path`` given: that file must exist. Otherwise ``$XDG_CONFIG_HOME/livedj/config.toml`` is
     used when present, else the built-in defaults (:func:`source_path` says which).
@@ -310,7 +315,7 @@ def load(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
         raise ConfigError([f"{path}: not valid TOML: nested too deeply"]) from None
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
         raise ConfigError([f"{path}: not valid TOML: {str(exc).splitlines()[0]}"]) from None
-    return _resolve_paths(validate(raw, str(path)))
+    return _resolve_paths(validate(raw, str(path), reads))
 
 
 def _map_problem(text: str) -> str | None:

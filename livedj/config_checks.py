@@ -142,6 +142,18 @@ def writable_file(value: str) -> str | None:
     return None
 
 
+@_path_check
+def file_not_folder(value: str) -> str | None:
+    """A file livedj only reads (for a command that reads what :func:`writable_file` names): not a directory."""
+    if value and Path(expand_path(value)).is_dir():
+        return f"must be a file, got the directory {value!r}"
+    return None
+
+
+#: a writable file's check for a command that only reads it
+READ_ONLY_CHECKS = {writable_file: file_not_folder}
+
+
 def host_or_ip(value: Any) -> str | None:
     """A host name or IP address, not resolved (DNS may be down at boot); bad ones failed only at start."""
     import ipaddress

@@ -96,6 +96,25 @@ def test_rekordbox_xml_round_trip(plays, tmp_path):
     assert text.count("<TRACK Key=\"1\"") == 2  # played twice: one TRACK, referenced twice
 
 
+def test_rekordbox_xml_of_relative_set_log_paths_has_absolute_locations(tmp_path, monkeypatch):
+    """A set log holding a relative path ("house/a.flac") was written as Location="file://localhosthouse/a%20b.flac":
+    no file rekordbox can find. A relative path is taken from the current folder (as the M3U export's URLs),
+    so every Location is an absolute file://localhost/ URL that reads back as the file."""
+    monkeypatch.chdir(tmp_path)
+    h = History(tmp_path / "history.sqlite")
+    s = h.start_session("Friday", at=1_700_000_000.0)
+    h.log_play(s, "house/a b.flac", title="A", source="osc", at=1_700_000_100.0)
+    h.log_play(s, "/music/b.mp3", title="B", source="osc", at=1_700_000_200.0)
+    plays = h.plays(s)
+    h.close()
+    out = tmp_path / "set.xml"
+    assert export_rekordbox_xml(plays, out, "livedj Friday") == 2
+    text = out.read_text(encoding="utf-8")
+    assert text.count('Location="file://localhost/') == 2, text
+    tracks, problems = read_rekordbox_xml(out)
+    assert [t.path for t in tracks] == [str(tmp_path / "house" / "a b.flac"), "/music/b.mp3"] and not problems
+
+
 def test_empty_set(tmp_path):
     assert export_m3u([], tmp_path / "e.m3u8") == 0
     assert (tmp_path / "e.m3u8").read_bytes() == b"#EXTM3U\n"

@@ -74,6 +74,24 @@ def test_steps_without_a_journey_are_refused(library, tmp_path):
     assert not (tmp_path / "m.wav").exists()
 
 
+def test_two_copies_of_one_recording_in_a_row_are_refused_by_name(library, tmp_path):
+    """`livedj mix A.flac copies/A-again.flac` (two files of one recording, found by `livedj index`) rendered
+    the record blended into itself, where `mix A A` is refused. Now refused the same way, in one line naming
+    both files; a copy played again later (A B A') still mixes."""
+    paths, copy, base = library
+    for argv, which in ((["mix", str(paths[0]), str(copy)], "records 1 and 2"),
+                        (["mix", "--preview", str(copy), str(paths[0])], "NOW and NEXT")):
+        code, out, err = run_here([*argv, "-o", str(tmp_path / "m.wav"), "--no-progress", *base])
+        assert code == 1 and not has_traceback(err) and out == "", err
+        a, b = (paths[0], copy) if which.startswith("records") else (copy, paths[0])
+        assert _errors(err) == [f"livedj mix: {which} are copies of one recording ({a} and {b}): "
+                                "a mix blends each record into another; give it once"], err
+        assert not (tmp_path / "m.wav").exists()
+    code, _, err = run_here(["mix", str(paths[0]), str(paths[1]), str(copy), "-o", str(tmp_path / "m.wav"),
+                             "--no-progress", *base])
+    assert code == 0 and (tmp_path / "m.wav").is_file(), err
+
+
 # -- livedj journey ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("command", ["journey", "mix"])
 @pytest.mark.parametrize("to_copy", [False, True], ids=["itself", "its copy"])

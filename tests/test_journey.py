@@ -95,3 +95,35 @@ def test_journey_command_plans_with_the_configured_weights_and_writes_m3u(tmp_pa
         lines = [line for line in out.read_text().splitlines() if line and not line.startswith("#")]
         assert lines == ["/music/A.flac", f"/music/{expected}.flac", "/music/B.flac"]
     assert "wrote 3 tracks" in capsys.readouterr().out
+
+
+def test_rows_with_another_encoders_vectors_are_said_in_one_line_not_a_key_error(tmp_path, capsys):
+    """Rows analysed with another encoder (the config's encoder changed since `livedj index`) made `livedj
+    journey` raise KeyError: a waypoint's vector, or a neighbour the index still holds. A waypoint is now
+    named in one line; a neighbour without this encoder's vector is no candidate."""
+    from livedj.cli import build_parser
+    from livedj.commands import journey
+    from livedj.encoders import encoder_id
+    from livedj.library.store import Store
+
+    enc = encoder_id("features")
+    vectors, tracks, _ = library(tmp_path / "scratch")
+    index_dir = tmp_path / "index"
+    store = Store(index_dir)
+    for track_id in sorted(tracks):
+        t = tracks[track_id]
+        store.put(t.path, 1, 1, status="ok", tags={"title": t.title, "artist": t.artist}, bpm=t.bpm,
+                  encoder="other/1" if t.title in ("X", "far1") else enc, vector=vectors[track_id])
+    store.close()
+    annoy_index.build(index_dir, vectors.items(), dim=DIM, encoder=enc, n_trees=8)  # still holds X and far1
+    config = copy.deepcopy(load(None))
+    config["index"]["path"], config["analysis"]["encoder"] = str(index_dir), "features"
+    config["ranking"]["weight_tempo"] = 0.0  # X, the nearest, would win: it has no vector of this encoder
+    args = build_parser().parse_args(["journey", "A", "B", "--steps", "1"])
+    assert journey.main(args, config) == 0
+    assert [ln.split(" - ")[1].split()[0] for ln in capsys.readouterr().out.splitlines()] == ["A", "Y", "B"]
+    args = build_parser().parse_args(["journey", "A", "/music/far1.flac", "--steps", "1"])
+    assert journey.main(args, config) == 1
+    out, err = capsys.readouterr()
+    assert err == (f"livedj journey: /music/far1.flac: not analysed with the encoder in use ({enc}; its vector is "
+                   "another encoder's or missing): run `livedj index` on its folder again\n"), err

@@ -67,6 +67,17 @@ def test_parse_key(text, key):
     assert parse_key(text) == key
 
 
+@pytest.mark.parametrize("text, key", [
+    ("a", 21), ("A", 9), ("f#", 18), ("eb", 15), ("bb", 22), ("b", 23), ("c", 12), ("C", 0),
+    ("a major", 9), ("amaj", 9), ("aM", 9), ("am", 21), ("a/A", 21),
+])
+def test_a_lower_case_letter_alone_is_minor(text, key):
+    """`parse_key("a")` gave A major, the same as "A": a key written "a" (as in scores and key catalogues,
+    "Sonata in a") is A minor. A letter alone: upper case major, lower case minor; a mode written out decides
+    instead of the case (DJ software always writes it: "Am", "8A", "1m")."""
+    assert parse_key(text) == key
+
+
 @pytest.mark.parametrize("text", ["o", "", "  ", "13A", "0A", "H", "Xm", "8C", "C##", "key", None, 5, "1x"])
 def test_parse_key_unknown_is_none(text):
     assert parse_key(text) is None

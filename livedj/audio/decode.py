@@ -52,6 +52,8 @@ def _open(path):
         raise DecodeError(path, "no such file")
     if os.path.isdir(name):
         raise DecodeError(path, "is a directory")
+    if not os.path.isfile(name):  # a FIFO or device: its size 0 read as "empty file"; a decoder would wait or never end
+        raise DecodeError(path, "not a regular file (a pipe or a device); give an audio file")
     if os.path.getsize(name) == 0:
         raise DecodeError(path, "empty file (0 bytes)")
     try:

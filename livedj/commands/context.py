@@ -18,8 +18,12 @@ DESCRIPTION = (
 
 
 def add_arguments(parser) -> None:
+    from livedj.commands import argtypes
+
     parser.add_argument("track", nargs="?", metavar="TRACK", help="show this track's context neighbours")
-    parser.add_argument("--top", type=int, default=10, metavar="N", help="neighbours to show (default 10)")
+    # 0 or a negative number showed one neighbour: [:0] of a list built with max(1, ...)
+    parser.add_argument("--top", type=argtypes.count(1, 1000), default=10, metavar="N",
+                        help="neighbours to show, 1-1000 (default 10)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild from the saved lists and the set log now")
     parser.add_argument("--json", action="store_true", help="print JSON")
 

@@ -7,6 +7,9 @@ import time
 from livedj.words import plural
 
 
+#: the config's files this command only reads: a read-only set log is read, not refused as "not writable"
+READS_ONLY = ("history.path",)
+
 def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
@@ -75,7 +78,7 @@ def main(args, config) -> int:
         print(line)
         return 0
     try:
-        history = History(path)
+        history = History(path, readonly=True)  # read only: a read-only file, folder or filesystem is read
     except one_line_errors() as exc:
         print(f"livedj history: {config['history']['path']}: set log unusable: {exc}", file=sys.stderr)
         return 1

@@ -77,6 +77,18 @@ def check_waypoints(waypoints: list[int], tracks: dict) -> None:
         raise LookupError(f"waypoints {i} and {i + 1} are {what}: a journey goes between two different records")
 
 
+def check_vectors(waypoints: list[int], tracks: dict, vectors: dict, encoder: str) -> None:
+    """Raise LookupError (one line naming the file) for a waypoint with no vector of ``encoder``: its row
+    was analysed with another encoder (the config's encoder changed since `livedj index`), and its vector is
+    not comparable with the index's. The plan raised KeyError."""
+    from livedj.fsutil import printable
+
+    for w in waypoints:
+        if w not in vectors:
+            raise LookupError(f"{printable(tracks[w].path)}: not analysed with the encoder in use ({encoder}; "
+                              "its vector is another encoder's or missing): run `livedj index` on its folder again")
+
+
 def plan(waypoints: list[int], vectors: dict[int, np.ndarray], tracks: dict, index, steps: int, *,
          weights=None, rules=None, candidates: int = 50) -> list[int]:
     """Track ids from the first waypoint to the last, ``steps`` chosen tracks between each pair.
@@ -96,7 +108,8 @@ def plan(waypoints: list[int], vectors: dict[int, np.ndarray], tracks: dict, ind
             target = slerp(vectors[a], vectors[b], i / (steps + 1))
             prev = tracks[path[-1]]
             ids, sims = index.query(target, candidates + len(path))
-            keep = [j for j, track_id in enumerate(ids.tolist()) if track_id in tracks and not any(
+            # a row the index holds without a vector of this encoder (analysed again with another) is no candidate
+            keep = [j for j, track_id in enumerate(ids.tolist()) if track_id in tracks and track_id in vectors and not any(
                 float(vectors[track_id] @ vectors[p]) > NEAR_DUPLICATE
                 or (tracks[track_id].artist, tracks[track_id].title) == (tracks[p].artist, tracks[p].title)
                 for p in path)]
@@ -143,6 +156,7 @@ def main(args, config) -> int:
         store.close()
         waypoints = [resolve(w, tracks) for w in args.waypoints]
         check_waypoints(waypoints, tracks)
+        check_vectors(waypoints, tracks, vectors, enc)
     except (annoy_index.IndexUnusable, StoreError, LookupError) as exc:
         print(f"livedj journey: {exc}", file=sys.stderr)
         return 1

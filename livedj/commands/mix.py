@@ -76,25 +76,56 @@ def _mixed_sources(args) -> str | None:
     return None
 
 
-def check_not_repeated(paths: list[str], preview: bool = False) -> None:
+def check_not_repeated(paths: list[str], preview: bool = False, recording_of: dict | None = None) -> None:
     """Raise LookupError (one line naming the file) when two consecutive records are one file (the same path,
-    or the same file spelled another way or linked): the mix blended the record into itself, as `livedj
+    or the same file spelled another way or linked), or two copies of one recording the library holds
+    (``recording_of``: :func:`library_recordings`): the mix blended the record into itself, as `livedj
     journey A A` is refused for. The same record again later (A B A) is the DJ's choice: mixed."""
     from livedj.fsutil import printable
+
+    recording_of = recording_of or {}
+
+    def recording(path):
+        for key in (os.path.abspath(path), os.path.realpath(path)):
+            if os.fsencode(key) in recording_of:
+                return recording_of[os.fsencode(key)]
+        return None
 
     for i, (a, b) in enumerate(zip(paths, paths[1:]), 1):
         try:
             same = a == b or os.path.samefile(a, b)
         except (OSError, ValueError):  # either missing: said when it is read
             same = False
+        which = "NOW and NEXT" if preview else f"records {i} and {i + 1}"
         if same:
-            which = "NOW and NEXT" if preview else f"records {i} and {i + 1}"
             raise LookupError(f"{which} are the same record ({printable(a)}): a mix blends each record into another; "
                               "give it once")
+        ra = recording(a)
+        if ra is not None and ra == recording(b):
+            raise LookupError(f"{which} are copies of one recording ({printable(a)} and {printable(b)}): a mix "
+                              "blends each record into another; give it once")
+
+
+def library_recordings(index_dir: str) -> dict[bytes, int]:
+    """Encoded path -> recording, for the records the library holds more than once (found by `livedj index`);
+    empty without a readable index (records mixed from anywhere need none)."""
+    from livedj.library.copies import recordings_by_path
+    from livedj.library.store import Store
+
+    try:
+        if not os.path.isdir(index_dir):
+            return {}
+        store = Store(index_dir, readonly=True)
+        try:
+            return recordings_by_path(store.tracks())
+        finally:
+            store.close()
+    except Exception:  # noqa: BLE001 -- no index, an older or damaged one: copies are then not known
+        return {}
 
 
 def _journey(args, config) -> list[str]:
-    from livedj.commands.journey import check_waypoints, plan, resolve
+    from livedj.commands.journey import check_vectors, check_waypoints, plan, resolve
     from livedj.encoders import encoder_id
     from livedj.encoders.adapted import resolve_head
     from livedj.engine.loader import ranking_from_config
@@ -112,6 +143,7 @@ def _journey(args, config) -> list[str]:
     waypoints = [resolve(w, tracks) for w in args.journey]
     ranking = ranking_from_config(config["ranking"])  # as `livedj journey` plans it
     check_waypoints(waypoints, tracks)
+    check_vectors(waypoints, tracks, vectors, enc)
     steps = 8 if args.steps is None else args.steps  # None: given or not tells --steps without --journey
     ids = plan(waypoints, vectors, tracks, index, steps, weights=ranking.weights, rules=ranking.rules,
                candidates=ranking.candidates)
@@ -132,7 +164,8 @@ def main(args, config) -> int:
                          target_lufs=args.lufs)
     try:
         if args.preview:
-            check_not_repeated(list(args.preview), preview=True)
+            check_not_repeated(list(args.preview), preview=True,
+                               recording_of=library_recordings(config["index"]["path"]))
             entries, stats = make_preview(*args.preview, args.output, options)
         else:
             if args.m3u:
@@ -144,7 +177,7 @@ def main(args, config) -> int:
             if len(paths) < 1:
                 print("livedj mix: give records (TRACK..., --m3u or --journey)", file=sys.stderr)
                 return 2
-            check_not_repeated(paths)
+            check_not_repeated(paths, recording_of=library_recordings(config["index"]["path"]))
 
             def said(entry):
                 if entry.start is None:

@@ -83,17 +83,33 @@ def add_arguments(parser) -> None:
                              f"fit, with booth views of every other one; 0: the cached beginnings only, nothing "
                              f"decoded (default {WHOLE_WINDOWS})")
     parser.add_argument("--library", metavar="DIR", help="--booth-head: folder to train on (default: library.paths)")
-    parser.add_argument("--hours", type=argtypes.positive, default=2.0, metavar="H",
-                        help="time budget; chunks per track are chosen to fit (default 2)")
+    parser.add_argument("--hours", type=argtypes.positive, metavar="H",
+                        help="--booth-head: time budget; chunks per track are chosen to fit (default 2)")
     # a .safetensors name: --out set.flac (a slip) was overwritten with the head after hours of work
     parser.add_argument("--out", metavar="FILE", type=argtypes.output_file(".safetensors"),
-                        help="head file, .safetensors (default: <index dir>/head.safetensors)")
-    parser.add_argument("--resume", action="store_true", help="continue from the cache and checkpoint beside --out")
+                        help="--booth-head: head file, .safetensors (default: <index dir>/head.safetensors)")
+    parser.add_argument("--resume", action="store_true",
+                        help="--booth-head: continue from the cache and checkpoint beside --out")
+
+
+#: the options only the booth head reads (the library's head is written into the index, where `livedj run` reads it)
+BOOTH_ONLY = ("out", "library", "hours", "resume")
+
+
+def booth_only_given(args) -> str | None:
+    """The first booth-head option given without --booth-head (``--out`` ...), else None: it was ignored
+    without a word (`livedj train --out mine.safetensors` trained the library's head into the index)."""
+    return next((f"--{name}" for name in BOOTH_ONLY if getattr(args, name, None) not in (None, False)), None)
 
 
 def main(args, config) -> int:
     if getattr(args, "booth_head", False):
         return booth_head_main(args, config)
+    given = booth_only_given(args)
+    if given:
+        print(f"livedj train: {given} is for --booth-head (the library's head is written into the index); give "
+              f"--booth-head, or leave {given} out", file=sys.stderr)
+        return 2
     return library_head_main(args, config)
 
 
@@ -289,7 +305,7 @@ def booth_head_main(args, config) -> int:
     torch.set_num_threads(int(config["analysis"]["threads"]))
     model, _ = load_musicnn()
     views = 2
-    began, budget = time.monotonic(), float(args.hours) * 3600.0
+    began, budget = time.monotonic(), float(2.0 if args.hours is None else args.hours) * 3600.0
     per_chunk = seconds_per_chunk(model, views) * 1.15  # decoding and chunking on top
     chunks = int(np.clip(0.85 * budget / (len(files) * per_chunk), *CHUNK_RANGE))
     if args.resume and os.path.isfile(cache_path):  # keep the interrupted run's settings, or the cache is void

@@ -91,6 +91,12 @@ def parse_key(text: str | None) -> int | None:
     TKEY (musical, "o" = off key -> ``None``). Several candidates separated by "/" (e.g.
     "Abm/G#m") resolve to the first one that parses. Never raises.
 
+    A note letter alone decides the mode by its case, the convention of scores, key catalogues and
+    hand-written tags ("Sonata in a" is A minor): upper case is major, lower case minor -- "A" is
+    A major, "a" A minor, "f#" F# minor, "eb" Eb minor. DJ software writes the mode out ("Am",
+    "8A", "1m"), so this only decides a tag typed by hand; before, "a" read as A major. A mode
+    written out decides instead of the case ("a major", "aMaj", "AM" = A major; "am", "Am" = A minor).
+
     Parameters
     ----------
     text : str or None
@@ -119,8 +125,8 @@ def parse_key(text: str | None) -> int | None:
     if m:
         camel = (int(m.group(1)) - 1 + 7) % 12 + 1  # 1d = 8B
         return from_camelot(camel, "A" if m.group(2).lower() == "m" else "B")
-    # Musical: the note letter is case-insensitive; a lone "m" (any case but "M" alone is
-    # ambiguous with "major" in some tools, so only lowercase "m" / "min..." mean minor).
+    # Musical: a letter alone is major in upper case, minor in lower case; with a mode, the mode
+    # decides (a lone "M" is the usual shorthand for major, so only lowercase "m" / "min..." mean minor).
     m = _MUSICAL_RE.match(s)
     if not m:
         return None
@@ -132,14 +138,11 @@ def parse_key(text: str | None) -> int | None:
             pc += 1
         else:  # "b", "♭", "flat"
             pc -= 1
-    minor = False
+    minor = letter.islower()  # no mode written: "a" is A minor, "A" A major
     if mode:
         md = mode.lower()
-        if md in ("min", "minor", "moll"):
-            minor = True
-        elif md == "m":
-            # "Am" is minor; a capital "M" is the usual shorthand for major ("AM").
-            minor = mode == "m"
+        # "Am" is minor; a capital "M" is the usual shorthand for major ("AM"); maj/major/dur major
+        minor = md in ("min", "minor", "moll") or mode == "m"
     return pc % 12 + (12 if minor else 0)
 
 

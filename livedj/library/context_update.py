@@ -33,18 +33,25 @@ def read_lists(*, rekordbox=(), traktor=(), mixxx=None, m3u=()) -> tuple[list, l
     """Playlists, crates and sets from each source (see :mod:`livedj.library.importers.playlists`).
 
     ``mixxx``: ``None`` for none, ``""`` for Mixxx's usual database, else its path. A source that
-    cannot be read at all raises :class:`~livedj.library.importers.LibraryImportError`.
+    cannot be read at all raises :class:`~livedj.library.importers.LibraryImportError`. A file given twice
+    (``--playlists x.xml --playlists x.xml``, two paths of one file, a file and its folder) is read once:
+    its lists counted twice would weigh its transitions double.
     """
+    from functools import partial
+
     from livedj.library.importers import playlists as pl
-    from livedj.library.importers.listfiles import read_m3u_tree
+    from livedj.library.importers.listfiles import first_time, read_m3u_tree
 
     sources = [(pl.read_rekordbox_playlists, f) for f in rekordbox]
     sources += [(pl.read_traktor_playlists, f) for f in traktor]
     if mixxx is not None:
         sources.append((pl.read_mixxx_playlists, mixxx or None))
-    sources += [(read_m3u_tree, f) for f in m3u]
+    seen: set = set()
+    sources += [(partial(read_m3u_tree, seen=seen), f) for f in m3u]
     lists, problems = [], []
     for reader, source in sources:
+        if reader in (pl.read_rekordbox_playlists, pl.read_traktor_playlists) and not first_time(source, seen):
+            continue
         found, trouble = reader(source)
         lists += found
         problems += trouble
@@ -107,8 +114,9 @@ def update_context(index_dir, encoder: str, *, lists=None, history_path=None, pa
             seqstore.save(index_dir, resolved, seqstore.current_paths(tracks))
     if lists is None:
         resolved, problem = seqstore.load(index_dir, ids)
-        if problem:
-            report.problems.append((str(Path(index_dir) / seqstore.FILENAME), problem))
+        if problem:  # it names the file: where, once
+            where = str(Path(index_dir) / seqstore.FILENAME)
+            report.problems.append((where, problem.removeprefix(f"{where}: ")))
     sets = []
     if history_path:
         try:

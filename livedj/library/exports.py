@@ -192,8 +192,9 @@ def export_rekordbox_xml(plays: list[Play], out_path, playlist_name: str) -> int
     """Write a rekordbox XML (DJ_PLAYLISTS 1.0.0) with the set as one playlist.
 
     The COLLECTION holds each played file once (TrackID 1..N in order of first play); the
-    playlist NODE (Type 1, KeyType 0) references them in play order, repeats included.
-    Returns the number of playlist entries.
+    playlist NODE (Type 1, KeyType 0) references them in play order, repeats included. A relative path
+    in the set log is taken from the current folder (as :func:`export_m3u` does), so every ``Location`` is
+    an absolute ``file://localhost/`` URL. Returns the number of playlist entries.
     """
     root = ET.Element("DJ_PLAYLISTS", Version="1.0.0")
     ET.SubElement(root, "PRODUCT", Name="livedj", Version=_product_version(), Company="livedj")
@@ -211,7 +212,9 @@ def export_rekordbox_xml(plays: list[Play], out_path, playlist_name: str) -> int
                      "TotalTime": str(int(round(p.duration))) if p.duration and p.duration > 0 else "0",
                      "AverageBpm": _bpm(p) or "0.00",
                      "Tonality": key_short(p.key) if p.key is not None and 0 <= p.key < 24 else "",
-                     "Location": path_to_location(p.path)}
+                     # a relative path (as logged) from the current folder, as the M3U export's URLs: rekordbox
+                     # reads only absolute file:// locations ("file://localhostmusic/a.mp3" was no file)
+                     "Location": path_to_location(p.path if WINDOWS_DRIVE.match(p.path) else os.path.abspath(p.path))}
             ET.SubElement(collection, "TRACK", attrs)
         order.append(ids[p.path])
     collection.set("Entries", str(len(ids)))

@@ -145,17 +145,44 @@ def _mark_boot(db, key: str) -> None:
 
 
 class History:
-    """Read/write access to the set log."""
+    """Read/write access to the set log; ``readonly``: reading only (``livedj history``), never created nor
+    written, so a read-only file, folder or filesystem is read (as :mod:`livedj.library.sqlite_uri` opens the
+    store)."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, *, readonly: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, check_same_thread=False)
+        if readonly:
+            from livedj.library.sqlite_uri import connect
+
+            self.db = connect(self.path, mode="ro")
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, check_same_thread=False)
         try:
-            self._open()
+            self._open_readonly() if readonly else self._open()
         except BaseException:
             self.db.close()
             raise
+
+    def _open_readonly(self) -> None:
+        tables = {r[0] for r in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        if tables - _TABLES:
+            raise sqlite3.DatabaseError(f"not a livedj set log: it holds other tables "
+                                        f"({', '.join(sorted(tables - _TABLES)[:4])})")
+        if not tables:  # an empty file (nothing logged yet): read as the empty set log it would become
+            self.db.close()
+            self.db = sqlite3.connect(":memory:", check_same_thread=False)
+            self.db.executescript(_SCHEMA)
+            return
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() \
+            if "meta" in tables else None
+        if row is not None and row[0] != str(SCHEMA_VERSION):
+            raise sqlite3.DatabaseError(f"{self.path}: set log schema {row[0]}, this livedj reads {SCHEMA_VERSION}")
+        if tables != _TABLES:  # an older set log (before the feedback table): what it lacks is read as empty
+            self.db.execute("ATTACH ':memory:' AS fill")
+            self.db.executescript(_SCHEMA.replace("CREATE TABLE IF NOT EXISTS ", "CREATE TABLE IF NOT EXISTS fill.")
+                                  .replace("CREATE INDEX IF NOT EXISTS ", "CREATE INDEX IF NOT EXISTS fill."))
 
     def _open(self) -> None:
         # history.path at the library store or Mixxx's database: the schema below would be added to

@@ -19,7 +19,7 @@ def record_analysis_if_empty(store) -> None:
     landmarks: record their analysis now. Recorded only at the end of a run, a run stopped before it (Ctrl-C)
     left the files it stored looking like an older livedj's: the next run estimated their keys and
     fingerprints again. (A store of an older livedj is upgraded file by file instead: each row records
-    what made its key and landmarks, see ``store._ADDED_COLUMNS``.)"""
+    what made its key and landmarks, see ``store_schema._ADDED_COLUMNS``.)"""
     from livedj.library.refingerprint import FINGERPRINT_META, current_params
     from livedj.library.rekey import KEY_META, current_analysis
     from livedj.library.upgrade import distrust_after_older

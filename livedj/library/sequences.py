@@ -182,6 +182,9 @@ def load(index_dir, ids_by_path: dict[bytes, int] | None = None) -> tuple[list[I
     path = Path(index_dir) / FILENAME
     if not path.exists():
         return [], None
+    if path.is_dir():  # named once (the OSError's own text named it again, in quotes)
+        return [], (f"{path}: a folder, not livedj's saved lists; playlists ignored (move it away, then "
+                    "`livedj index --playlists ...`)")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         if doc.get("format") != FORMAT:
@@ -194,7 +197,8 @@ def load(index_dir, ids_by_path: dict[bytes, int] | None = None) -> tuple[list[I
             return saved, None
         now = {int(i): ids_by_path.get(path_key(p)) for i, p in paths.items()}
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        return [], f"{path}: unreadable ({exc}); playlists ignored (run `livedj index` again)"
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc  # its text names the file again
+        return [], f"{path}: unreadable ({why}); playlists ignored (run `livedj index` again)"
     out = []
     for s in saved:
         ids = tuple(t for t in (now.get(i) for i in s.ids) if t is not None)

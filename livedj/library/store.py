@@ -17,51 +17,10 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from livedj.library import copies, sqlite_uri
+# the schema, its upgrade and the bad-row check live in store_schema; BAD_ROWS, SCHEMA_VERSION and bad_rows
+# are still read from here
+from livedj.library.store_schema import BAD_ROWS, SCHEMA_VERSION, bad_rows, columns, create_or_upgrade  # noqa: F401
 from livedj.library.tags import tag_text
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tracks (
-    id          INTEGER PRIMARY KEY,
-    path        BLOB NOT NULL UNIQUE,   -- os.fsencode(path)
-    size        INTEGER NOT NULL,
-    mtime_ns    INTEGER NOT NULL,
-    status      TEXT NOT NULL,          -- 'ok' or 'error'
-    error       TEXT,
-    title       TEXT, artist TEXT, album TEXT,
-    duration    REAL,
-    bpm         REAL, bpm_source TEXT,  -- source: 'tag', 'audio', later the DJ software's name
-    key         INTEGER, key_source TEXT,  -- 0-11 C..B major, 12-23 C..B minor
-    start_s     REAL,                   -- where the embedded beginning starts (leading silence skipped)
-    encoder     TEXT,                   -- name/version that made the vector
-    vector      BLOB,                   -- float32 song-beginning vector
-    segment_hop REAL,                   -- seconds between segment vectors
-    segments    BLOB,                   -- float32 (n, dim): one vector per segment over the whole track
-    landmarks   BLOB,                   -- fingerprint: uint32 hashes then int32 frame times (n each)
-    indexed_at  REAL NOT NULL
-);
--- one recording held twice (library/copies.py): the pairs found, each with both rows' indexed_at (a
--- pair whose row changed since is not read), and the records that looked for theirs
-CREATE TABLE IF NOT EXISTS copy_pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, a_at REAL NOT NULL,
-    b_at REAL NOT NULL, shift_s REAL, covered REAL, PRIMARY KEY (a, b));
-CREATE TABLE IF NOT EXISTS copy_searched (track_id INTEGER PRIMARY KEY, indexed_at REAL NOT NULL);
--- files moved or renamed (library/moves.py): a path a row was stored under before, so that the set
--- log's plays written under it still name the row
-CREATE TABLE IF NOT EXISTS moves (path BLOB PRIMARY KEY, track_id INTEGER NOT NULL, moved_at REAL NOT NULL);
-"""
-#: columns added after schema 1 (ALTER TABLE on open, so older stores keep working): name -> type.
-#: ``key_analysis`` and ``fingerprint_params``: the analysis (rekey.current_analysis) and fingerprint
-#: parameters (refingerprint.current_params) this row's audio key and landmarks were made with; NULL:
-#: unknown (an older livedj). Per file, so an upgrade stopped half-way resumes where it stopped.
-_ADDED_COLUMNS = {"landmarks": "BLOB",  # after 8680078's stores (fingerprints came with da7ee02)
-                  "key_confidence": "REAL", "key_end": "INTEGER", "key_end_confidence": "REAL",
-                  "key_analysis": "TEXT", "fingerprint_params": "TEXT",
-                  # the segment vectors' encoder (NULL: an older livedj's row, the manifest says)
-                  "segment_encoder": "TEXT",
-                  # the first 64 kB hashed (library/moves.py): a file moved is told by its content
-                  "head_hash": "TEXT"}
 
 
 def encode_path(path: str | os.PathLike | bytes) -> bytes:
@@ -110,22 +69,6 @@ class StoreError(Exception):
     pass
 
 
-_TYPES = {"blob": ("path",), "integer": ("size", "mtime_ns"), "text or null": (
-    "status", "title", "artist", "album", "error", "encoder", "bpm_source", "key_source", "key_analysis"),
-    "number or null": ("duration", "bpm", "key_confidence", "key_end_confidence", "start_s", "indexed_at"),
-    "integer or null": ("key", "key_end")}
-_SQL = {"blob": "('blob')", "integer": "('integer')", "text or null": "('text', 'null')",
-        "number or null": "('real', 'integer', 'null')", "integer or null": "('integer', 'null')"}
-def bad_rows(columns: Iterable[str] | None = None) -> str:
-    """The SQL condition of rows livedj never writes: a field of another SQLite type (a hand edit, another
-    program), read as a traceback; over ``columns`` only (an older store lacks the newer ones)."""
-    have = set(columns) if columns is not None else {c for cols in _TYPES.values() for c in cols} | {"key_end"}
-    return " OR ".join([f"typeof({c}) NOT IN {_SQL[t]}" for t, cols in _TYPES.items() for c in cols if c in have]
-                       + [f"{c} NOT BETWEEN 0 AND 23" for c in ("key", "key_end") if c in have]
-                       + ["NOT (bpm >= 0 AND bpm < 1000)"])  # NULL: not bad
-
-
-BAD_ROWS = bad_rows()
 
 
 class Store:
@@ -145,14 +88,7 @@ class Store:
             self.db = sqlite3.connect(self.path, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across power loss up to the last checkpoint
-            self.db.executescript(_SCHEMA)
-            if self.get_meta("schema_version") is None:
-                self.set_meta("schema_version", str(SCHEMA_VERSION))
-                self.db.commit()
-            for name, kind in _ADDED_COLUMNS.items():
-                if name not in self._columns():
-                    self.db.execute(f"ALTER TABLE tracks ADD COLUMN {name} {kind}")
-            self.db.commit()
+            create_or_upgrade(self.db)
         try:
             version = self.get_meta("schema_version")
         except sqlite3.DatabaseError as exc:
@@ -164,7 +100,7 @@ class Store:
                              "their files again")
 
     def _columns(self) -> set[str]:
-        return {r[1] for r in self.db.execute("PRAGMA table_info(tracks)")}
+        return columns(self.db)
 
     def set_key_analysis(self, path: str, confidence: float | None, key_end: int | None,
                          key_end_confidence: float | None, *, key_analysis: str | None = None) -> None:

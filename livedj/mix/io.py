@@ -15,7 +15,7 @@ import numpy as np
 from livedj.audio.decode import DecodeError
 from livedj.fsutil import short_name
 
-__all__ = ["SAMPLE_RATE", "FORMATS", "load_stereo", "MixWriter", "check_output"]
+__all__ = ["SAMPLE_RATE", "FORMATS", "load_stereo", "MixWriter", "WriteFailed", "check_output"]
 
 #: the mix's sample rate, Hz
 SAMPLE_RATE = 44100
@@ -104,11 +104,32 @@ def check_output(path) -> str | None:
     return None
 
 
+class WriteFailed(OSError):
+    """The mix could not be written (a full disk, a drive pulled out): one line naming the DJ's file, never
+    the temporary ``.partial`` one it is written under (``[Errno 28] No space left on device:
+    '.set.wav.partial'`` named a file the DJ never gave and never sees)."""
+
+
+def _write_failed(path: Path, exc: BaseException) -> WriteFailed:
+    why = getattr(exc, "strerror", None)
+    if not why:  # libsndfile (.ogg) says only "System error."
+        try:
+            full = os.statvfs(path.parent).f_bavail == 0
+        except OSError:
+            full = False
+        why = "No space left on device" if full else (str(exc).strip() or type(exc).__name__)
+    return WriteFailed(f"{path}: cannot write ({why})")
+
+
+_WRITE_ERRORS = (OSError, RuntimeError, av.error.FFmpegError)  # RuntimeError: soundfile's LibsndfileError
+
+
 class MixWriter:
     """Encode stereo float chunks to a file; the format follows the extension.
 
     Written under a temporary name and renamed by :meth:`close`, so a failed render never
-    leaves half a mix where a good one was. Use as a context manager.
+    leaves half a mix where a good one was. Use as a context manager. A write that fails raises
+    :class:`WriteFailed` naming ``path``.
     """
 
     def __init__(self, path, sample_rate: int = SAMPLE_RATE, title: str | None = None):
@@ -119,7 +140,14 @@ class MixWriter:
         ext = self.path.suffix.lower().lstrip(".")
         if ext not in FORMATS:
             raise ValueError(check_output(path))
-        spec = FORMATS[ext]
+        try:
+            self._open(FORMATS[ext], sample_rate, title)
+        except _WRITE_ERRORS as exc:
+            if self._tmp.exists():
+                self._tmp.unlink()
+            raise _write_failed(self.path, exc) from None
+
+    def _open(self, spec, sample_rate: int, title: str | None) -> None:
         self._sndfile = None
         if spec is None:
             import soundfile as sf
@@ -142,6 +170,12 @@ class MixWriter:
         """Append ``x`` (shape ``(2, n)``, float in [-1, 1]) to the file."""
         x = np.ascontiguousarray(np.clip(x, -1.0, 1.0), dtype=np.float32)
         self.samples += x.shape[1]
+        try:
+            self._write(x)
+        except _WRITE_ERRORS as exc:
+            raise _write_failed(self.path, exc) from None
+
+    def _write(self, x: np.ndarray) -> None:
         if self._sndfile is not None:
             self._sndfile.write(x.T)
             return
@@ -151,21 +185,28 @@ class MixWriter:
             self._container.mux(self._stream.encode(f))
 
     def close(self, ok: bool = True) -> None:
-        """Finish the file and move it into place (``ok``), or delete the partial file."""
+        """Finish the file and move it into place (``ok``), or delete the partial file (what fails then is
+        not said: the error that stopped the mix is)."""
         try:
-            if self._sndfile is not None:
-                self._sndfile.close()
-            else:
-                if ok:
-                    for f in self._resampler.resample(None):
-                        self._container.mux(self._stream.encode(f))
-                    self._container.mux(self._stream.encode(None))
-                self._container.close()
+            self._finish(ok)
+        except _WRITE_ERRORS as exc:
             if ok:
-                os.replace(self._tmp, self.path)
+                raise _write_failed(self.path, exc) from None
         finally:
             if self._tmp.exists():
                 self._tmp.unlink()
+
+    def _finish(self, ok: bool) -> None:
+        if self._sndfile is not None:
+            self._sndfile.close()
+        else:
+            if ok:
+                for f in self._resampler.resample(None):
+                    self._container.mux(self._stream.encode(f))
+                self._container.mux(self._stream.encode(None))
+            self._container.close()
+        if ok:
+            os.replace(self._tmp, self.path)
 
     def __enter__(self) -> "MixWriter":
         return self

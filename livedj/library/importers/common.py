@@ -215,13 +215,14 @@ def xml_root(source, name: str, what: str) -> str | None:
     return None
 
 
-def parse_xml_root(path, expected_root: str | tuple[str, ...], what: str) -> ET.Element:
+def parse_xml_root(path, expected_root: str | tuple[str, ...], what: str, data: bytes | None = None) -> ET.Element:
     """Parse a whole XML file, or raise a one-line :class:`LibraryImportError` naming it (see :func:`xml_root`
-    for the entities it refuses). ``expected_root``: the root's tag, or the tags it may have."""
+    for the entities it refuses). ``expected_root``: the root's tag, or the tags it may have; ``data``: the
+    file's bytes when they were read already (a stream, which cannot be read twice)."""
     name = os.fsdecode(path)
     source = path
     try:
-        source = xml_source(path)
+        source = io.BytesIO(data) if data is not None else xml_source(path)
         xml_root(source, name, what)
         root = ET.parse(source).getroot()
     except FileNotFoundError:

@@ -42,37 +42,43 @@ def read_playlist_file(path) -> tuple[list, Problems]:
         Missing or unreadable, an XML file that is no playlist livedj reads, or not well-formed.
     """
     name = os.fsdecode(path)
-    if os.path.exists(name) and not os.path.isfile(name):  # a pipe (--playlists <(...)) cannot be read twice
-        return pl.read_m3u(name)
-    try:
-        with open(name, "rb") as f:
-            head = f.read(4096)
-    except FileNotFoundError:
-        raise LibraryImportError(f"{name}: no such file") from None
-    except OSError as e:
-        raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
+    data = None
+    if os.path.exists(name) and not os.path.isfile(name):  # a pipe (--playlists <(...), /dev/stdin) cannot be
+        data = pl.read_capped(name)                          # read twice: read once, within the cap, and told
+        if len(data) > pl.MAX_PLAYLIST_BYTES:                # by its content as a file is
+            raise LibraryImportError(f"{name}: larger than {pl.MAX_PLAYLIST_BYTES >> 20} MiB: not a playlist")
+        head = data[:4096]
+    else:
+        try:
+            with open(name, "rb") as f:
+                head = f.read(4096)
+        except FileNotFoundError:
+            raise LibraryImportError(f"{name}: no such file") from None
+        except OSError as e:
+            raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
     first = next((ln.strip() for ln in pl.decode_playlist(head) if ln.strip()), "")
     if first.startswith("<") and not name.lower().endswith(pl.M3U_EXTENSIONS):  # an M3U line may start with "<"
-        tag = xml_root(name, name, "playlist file")  # refuses entity declarations (a bomb, an external entity)
+        # refuses entity declarations (a bomb, an external entity)
+        tag = xml_root(name if data is None else io.BytesIO(data), name, "playlist file")
         if tag is None:
-            parse_xml_root(name, "playlist", "playlist file (XSPF)")  # raises the one-line reason
+            parse_xml_root(name, "playlist", "playlist file (XSPF)", data)  # raises the one-line reason
         if tag == "DJ_PLAYLISTS":
-            return pl.read_rekordbox_playlists(name)
+            return pl.read_rekordbox_playlists(name, data)
         if tag == "NML":
-            return pl.read_traktor_playlists(name)
+            return pl.read_traktor_playlists(name, data=data)
         if tag == "playlist":
-            return read_xspf(name)
+            return read_xspf(name, data)
         raise LibraryImportError(f"{name}: an XML file with root element <{tag}>: not a playlist livedj "
                                  "reads (M3U/M3U8/PLS, XSPF, a rekordbox XML or Traktor NML, livedj's set CSV)")
     if name.lower().endswith(".csv") or tuple(c.strip().lower() for c in next(csv.reader([first]), [])) == CSV_COLUMNS:
-        return read_set_csv(name)
-    return pl.read_m3u(name)
+        return read_set_csv(name, data)
+    return pl.read_m3u(name, data)
 
 
-def read_xspf(path) -> tuple[list, Problems]:
+def read_xspf(path, data: bytes | None = None) -> tuple[list, Problems]:
     """An XSPF playlist: its tracks' first ``location`` in order, named by its ``title`` (else the file's name)."""
     name = os.fsdecode(path)
-    root = parse_xml_root(name, ("playlist", f"{XSPF_NS}playlist"), "playlist file (XSPF)")
+    root = parse_xml_root(name, ("playlist", f"{XSPF_NS}playlist"), "playlist file (XSPF)", data)
     ns = XSPF_NS if root.tag.startswith(XSPF_NS) else ""
     base = os.path.dirname(os.path.abspath(name))
     problems: Problems = []
@@ -96,16 +102,12 @@ def read_xspf(path) -> tuple[list, Problems]:
                      tuple(paths))], problems
 
 
-def read_set_csv(path) -> tuple[list, Problems]:
+def read_set_csv(path, data: bytes | None = None) -> tuple[list, Problems]:
     """livedj's set CSV read back: its ``path`` column in play order, a ``set``; a row without a path (a
     record that was not identified) is a problem. Written UTF-8 (BOM) with a name's non-UTF-8 bytes kept;
     a spreadsheet may have saved it again as UTF-16 (with its BOM)."""
     name = os.fsdecode(path)
-    try:
-        with open(name, "rb") as f:
-            raw = f.read(pl.MAX_PLAYLIST_BYTES + 1)
-    except OSError as e:
-        raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
+    raw = pl.read_capped(name) if data is None else data
     if len(raw) > pl.MAX_PLAYLIST_BYTES:
         raise LibraryImportError(f"{name}: larger than {pl.MAX_PLAYLIST_BYTES >> 20} MiB: not a set livedj exported")
     codec = next((codec for bom, codec in pl.BOMS if raw.startswith(bom) and codec != "utf-8-sig"), None)
@@ -143,16 +145,39 @@ def read_set_csv(path) -> tuple[list, Problems]:
     return [Sequence(Path(name).stem, kind, "livedj", tuple(paths))], problems
 
 
-def read_m3u_tree(path) -> tuple[list, Problems]:
+def first_time(path, seen: set | None) -> bool:
+    """Whether the regular file ``path`` is read for the first time, adding it to ``seen`` (its device and
+    inode: the same file however it is spelled or linked). A file given twice (``--playlists x.xml
+    --playlists ./x.xml``, a file and its folder) counted its lists twice. Not a regular file (a pipe is
+    read once anyway), unreadable, or no ``seen``: True."""
+    if seen is None:
+        return True
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return True  # the reader says why
+    if not stat.S_ISREG(st.st_mode):
+        return True
+    key = (st.st_dev, st.st_ino)
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
+def read_m3u_tree(path, seen: set | None = None) -> tuple[list, Problems]:
     """A playlist file, or every M3U/M3U8/PLS/XSPF/NML one under a folder (recursively, sorted by path; the
     NML files of a Backup folder, Traktor's copies of the collection, left out).
 
     A file is read as its content says (:func:`read_playlist_file`):
-    M3U, PLS, XSPF, livedj's set CSV, a rekordbox XML or Traktor NML."""
+    M3U, PLS, XSPF, livedj's set CSV, a rekordbox XML or Traktor NML. ``seen``: the files read already
+    (:func:`first_time`), read not again."""
     name = os.fsdecode(path)
     if not os.path.isdir(name):
         if not os.path.exists(name):
             raise LibraryImportError(f"{name}: no such file or folder")
+        if not first_time(name, seen):
+            return [], []
         return read_playlist_file(name)  # a file, or a pipe the DJ named (--playlists <(...))
     out: list[Sequence] = []
     problems: Problems = []
@@ -166,6 +191,8 @@ def read_m3u_tree(path) -> tuple[list, Problems]:
                 try:
                     if not stat.S_ISREG(os.stat(file).st_mode):  # a named pipe would wait for a writer forever
                         raise LibraryImportError(f"{file}: not a file (a pipe or a device); skipped")
+                    if not first_time(file, seen):
+                        continue
                     found, trouble = read_playlist_file(file)
                 except OSError as e:  # a link to nothing
                     problems.append((file, f"cannot read: {e.strerror or e}; skipped"))

@@ -65,7 +65,7 @@ class Sequence:
 
 
 # -- rekordbox -------------------------------------------------------------------------------------
-def read_rekordbox_playlists(path) -> tuple[list[Sequence], Problems]:
+def read_rekordbox_playlists(path, data: bytes | None = None) -> tuple[list[Sequence], Problems]:
     """Every playlist (``NODE Type="1"``) of a rekordbox collection XML, entries in order.
 
     Folders (``Type="0"``) only name their playlists ("Folder/Playlist"); rekordbox's top
@@ -73,7 +73,7 @@ def read_rekordbox_playlists(path) -> tuple[list[Sequence], Problems]:
     does. An entry whose ``Key`` is not in the COLLECTION is a problem and is left out.
     """
     name = os.fsdecode(path)
-    root = parse_xml_root(path, "DJ_PLAYLISTS", "rekordbox collection XML")
+    root = parse_xml_root(path, "DJ_PLAYLISTS", "rekordbox collection XML", data)
     by_id: dict[str, str] = {}
     by_location: dict[str, str] = {}
     for el in root.findall("COLLECTION/TRACK"):
@@ -107,7 +107,8 @@ def read_rekordbox_playlists(path) -> tuple[list[Sequence], Problems]:
 
 
 # -- Traktor ---------------------------------------------------------------------------------------
-def read_traktor_playlists(path, *, volumes: dict[str, str] | None = None) -> tuple[list[Sequence], Problems]:
+def read_traktor_playlists(path, *, volumes: dict[str, str] | None = None,
+                           data: bytes | None = None) -> tuple[list[Sequence], Problems]:
     """Every playlist of a Traktor NML, entries in order (``_LOOPS``/``_RECORDINGS`` left out).
 
     A playlist under a folder named "History" (Traktor's own history NMLs are written there) is a
@@ -115,7 +116,7 @@ def read_traktor_playlists(path, *, volumes: dict[str, str] | None = None) -> tu
     one, else the PRIMARYKEY itself is turned into a path with the collection's rule.
     """
     name = os.fsdecode(path)
-    root = parse_xml_root(path, "NML", "Traktor NML file")
+    root = parse_xml_root(path, "NML", "Traktor NML file", data)
     by_key: dict[str, str] = {}
     for entry in root.findall("COLLECTION/ENTRY"):
         loc = entry.find("LOCATION")
@@ -299,22 +300,29 @@ _BINARY = re.compile("[\x00-\x08\x0e-\x1f]")
 BINARY = "not a playlist (binary data)"
 
 
-def read_m3u(path) -> tuple[list[Sequence], Problems]:
+def read_capped(name: str) -> bytes:
+    """A playlist file's bytes, at most :data:`MAX_PLAYLIST_BYTES` + 1 of them (/dev/zero, or a film named by
+    mistake, is never read to the end), or a one-line :class:`LibraryImportError` naming it."""
+    try:
+        with open(name, "rb") as f:
+            return f.read(MAX_PLAYLIST_BYTES + 1)
+    except FileNotFoundError:
+        raise LibraryImportError(f"{name}: no such file") from None
+    except OSError as e:
+        raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
+
+
+def read_m3u(path, data: bytes | None = None) -> tuple[list[Sequence], Problems]:
     """One M3U/M3U8 (or PLS) playlist: its entries in order, relative paths taken from its folder.
 
     The text is decoded by :func:`decode_playlist` (``.m3u8`` is UTF-8, old ``.m3u`` files are often
     Windows-1252, some Windows tools write UTF-16, livedj writes a name that is not UTF-8 as its bytes). ``#`` lines (``#EXTM3U``, ``#EXTINF``) are
     comments; URLs other than ``file:`` are problems. A ``.pls`` file (or one starting
-    ``[playlist]``) gives its ``FileN=`` entries in the order of N.
+    ``[playlist]``) gives its ``FileN=`` entries in the order of N. ``data``: its bytes when they were read
+    already (a stream, which cannot be read twice).
     """
     name = os.fsdecode(path)
-    try:
-        with open(name, "rb") as f:
-            raw = f.read(MAX_PLAYLIST_BYTES + 1)  # /dev/zero, or a film named by mistake: never read to the end
-    except FileNotFoundError:
-        raise LibraryImportError(f"{name}: no such file") from None
-    except OSError as e:
-        raise LibraryImportError(f"{name}: cannot read: {e.strerror or e}") from None
+    raw = read_capped(name) if data is None else data
     if len(raw) > MAX_PLAYLIST_BYTES:
         raise LibraryImportError(f"{name}: larger than {MAX_PLAYLIST_BYTES >> 20} MiB: not a playlist")
     base = os.path.dirname(os.path.abspath(name))
