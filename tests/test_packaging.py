@@ -85,7 +85,9 @@ def test_compiled_kernels_load_where_no_cache_folder_can_be_written(tmp_path):
     blocked = tmp_path / "blocked"
     blocked.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "XDG_"))}
-    env.update(PYTHONPATH=str(tmp_path / "src"), HOME=str(blocked / "home"), XDG_CACHE_HOME=str(blocked / "cache"))
+    (tmp_path / "tmp").mkdir()  # the fallback folder goes under $TMPDIR: this test's, not /tmp
+    env.update(PYTHONPATH=str(tmp_path / "src"), HOME=str(blocked / "home"), XDG_CACHE_HOME=str(blocked / "cache"),
+               TMPDIR=str(tmp_path / "tmp"))
     code = ("import numpy as np, livedj.library.fpvote, livedj.library.fpkeys, livedj.library.fpsame\n"
             "from livedj.dsp import fpkernels\n"
             "assert fpkernels.COMPILED\n"

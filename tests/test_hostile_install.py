@@ -1,0 +1,106 @@
+"""An installed livedj run the ways users do, in environments that get in its way: no writable cache
+folder for numba's compiled loops, a NUMBA_CACHE_DIR that cannot be written, a home that is absent.
+
+A user without write access to site-packages (a system service's user, a shared venv) has no
+``livedj/__pycache__`` to cache in; with no writable home either, or a NUMBA_CACHE_DIR pointing at a
+folder it cannot write, numba raised "RuntimeError: cannot cache function ...: no locator available"
+at import (a traceback), or compiled the loops again on every start in a temporary folder removed at
+exit, without a word (~12 s of the first updates each night). Blocking: ``__pycache__`` made a file,
+the other folders put under a file (root, which this suite may run as, is not stopped by permissions).
+
+The wheel and the sdist themselves, built and installed into fresh venvs and run from another folder,
+are checked by ``scripts/check-install`` (minutes: not in the suite); tests/test_packaging.py builds
+and runs the wheel once.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import livedj
+
+REPO = Path(__file__).resolve().parents[1]
+KERNEL = ("import numpy as np\n"
+          "from livedj.dsp import fpkernels\n"
+          "assert fpkernels.COMPILED\n"
+          "t = np.array([0.0, 0.1, 0.2]); p = np.array([1.0, 3.0, 2.0])\n"
+          "print(fpkernels.window_rank_counts(t, p, 1.0).tolist(), "
+          "sum(fpkernels.window_rank_counts.stats.cache_hits.values()))\n")
+
+
+@pytest.fixture
+def blocked(tmp_path):
+    """A file under which no folder can be made."""
+    path = tmp_path / "blocked"
+    path.write_text("")
+    return path
+
+
+@pytest.fixture
+def read_only_package(tmp_path):
+    """A copy of livedj whose every ``__pycache__`` is a file: nothing can be cached beside the code."""
+    package = tmp_path / "src" / "livedj"
+    shutil.copytree(REPO / "livedj", package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for folder in [package, *(p for p in package.rglob("*") if p.is_dir())]:
+        (folder / "__pycache__").write_text("")
+    return package
+
+
+def test_a_writable_numba_cache_dir_is_left_alone(tmp_path):
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "mine"), "HOME": str(tmp_path)}
+    assert livedj.numba_cache_dir(env, str(tmp_path / "pkg")) == (None, None)
+
+
+def test_an_unwritable_numba_cache_dir_is_named_and_passed_over(tmp_path, blocked):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    env = {"NUMBA_CACHE_DIR": str(blocked / "numba"), "HOME": str(tmp_path)}
+    folder, note = livedj.numba_cache_dir(env, str(package))
+    assert folder is None  # numba caches beside the code itself
+    assert note.startswith(f"NUMBA_CACHE_DIR={blocked / 'numba'} cannot be written") and "\n" not in note
+
+
+def test_with_no_writable_cache_folder_a_private_one_is_kept_between_runs(tmp_path, blocked, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    package = blocked / "pkg"  # its __pycache__ cannot be made
+    env = {"HOME": str(blocked / "home"), "XDG_CACHE_HOME": str(blocked / "cache")}
+    folder, note = livedj.numba_cache_dir(env, str(package))
+    assert folder == str(tmp_path / "tmp" / f"livedj-numba-{os.getuid()}")
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    assert str(blocked / "cache" / "numba") in note and folder in note and "NUMBA_CACHE_DIR" in note
+    assert livedj.numba_cache_dir(env, str(package)) == (folder, note)  # the next start finds its cache
+
+    os.chmod(folder, 0o777)  # one that others can write (or another user's) is not trusted: pickled code
+    other, note = livedj.numba_cache_dir(env, str(package))
+    assert other != folder and Path(other).parent == tmp_path / "tmp" and "this run only" in note
+
+
+@pytest.mark.slow
+def test_an_unwritable_numba_cache_dir_in_a_read_only_install_is_one_line_not_a_traceback(
+        tmp_path, blocked, read_only_package):
+    """`NUMBA_CACHE_DIR=/root/numba livedj ...` as a user who cannot write there, livedj in a read-only
+    site-packages: numba found no locator and every command died at import with a traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "XDG_"))}
+    (tmp_path / "tmp").mkdir()
+    env.update(PYTHONPATH=str(read_only_package.parent), HOME=str(blocked / "home"),
+               XDG_CACHE_HOME=str(blocked / "cache"), NUMBA_CACHE_DIR=str(blocked / "numba"),
+               TMPDIR=str(tmp_path / "tmp"))
+    runs = [subprocess.run([sys.executable, "-c", KERNEL], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert "Traceback" not in run.stderr
+        (line,) = [s for s in run.stderr.splitlines() if s.startswith("livedj:")]  # said once
+        assert f"NUMBA_CACHE_DIR={blocked / 'numba'} cannot be written" in line
+        assert str(tmp_path / "tmp" / f"livedj-numba-{os.getuid()}") in line
+    assert runs[0].stdout.split() [:3] == ["[2,", "0,", "1]"]
+    assert int(runs[1].stdout.split()[-1]) >= 1  # the second start loaded the loop compiled by the first
