@@ -104,3 +104,35 @@ def test_an_unwritable_numba_cache_dir_in_a_read_only_install_is_one_line_not_a_
         assert str(tmp_path / "tmp" / f"livedj-numba-{os.getuid()}") in line
     assert runs[0].stdout.split() [:3] == ["[2,", "0,", "1]"]
     assert int(runs[1].stdout.split()[-1]) >= 1  # the second start loaded the loop compiled by the first
+
+
+def test_two_demos_writing_the_same_library_at_once_both_finish(tmp_path):
+    """Two `livedj demo` started together on a fresh cache (the same $XDG_CACHE_HOME/livedj/demo): both
+    wrote a record through the one temporary name '.NAME.partial' and the slower one died with
+    "livedj demo: .../.Slow Orbit.mp3.partial: No such file or directory". The writers here are threads
+    (the same race, quicker than two processes)."""
+    import threading
+
+    import numpy as np
+
+    from livedj.synth import write_audio
+
+    audio = np.zeros(22050, np.float32)
+    errors = []
+    for fmt in ("wav", "flac", "mp3"):
+        barrier = threading.Barrier(4)
+
+        def write(path=tmp_path / f"Slow Orbit.{fmt}"):
+            barrier.wait()
+            try:
+                write_audio(path, audio, 22050, title="Slow Orbit", artist="Aurora Drift")
+            except Exception as exc:  # noqa: BLE001 -- collected, asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=write) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors, errors
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Slow Orbit.flac", "Slow Orbit.mp3", "Slow Orbit.wav"]
