@@ -136,3 +136,23 @@ def test_two_demos_writing_the_same_library_at_once_both_finish(tmp_path):
             t.join()
     assert not errors, errors
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Slow Orbit.flac", "Slow Orbit.mp3", "Slow Orbit.wav"]
+
+
+@pytest.mark.parametrize("where", ["XDG_CACHE_HOME", "HOME", "--dir"])
+def test_a_demo_folder_that_cannot_be_made_is_one_line_naming_where_it_came_from(tmp_path, blocked, monkeypatch,
+                                                                                 capsys, where):
+    """`livedj demo` as a user whose home is absent or not writable (a service user: HOME=/nonexistent)
+    said only "livedj demo: /nonexistent: Permission denied": not which folder, why there, or what to do."""
+    from livedj.cli import main
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    argv = ["demo", "--no-dashboard"]
+    if where == "--dir":
+        argv += ["--dir", str(blocked / "demo")]
+    else:
+        monkeypatch.setenv(where, str(blocked))
+    assert main(argv) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"livedj demo: cannot make the demo folder {blocked}/") and "--dir DIR" in line
+    assert ("--dir" if where == "--dir" else f"${where}" if where.startswith("XDG") else f"HOME={blocked}") in line
