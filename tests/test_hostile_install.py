@@ -156,3 +156,24 @@ def test_a_demo_folder_that_cannot_be_made_is_one_line_naming_where_it_came_from
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"livedj demo: cannot make the demo folder {blocked}/") and "--dir DIR" in line
     assert ("--dir" if where == "--dir" else f"${where}" if where.startswith("XDG") else f"HOME={blocked}") in line
+
+
+def test_a_second_demo_waits_for_the_first_ones_index(tmp_path):
+    """Two `livedj demo` started together: the second died "another `livedj index` is building this index"
+    while the first indexed the shared demo library; now it waits for the build lock and goes on (finding
+    the index built). Checked end to end by scripts/check-install's two demos; here the wait itself."""
+    import threading
+    import time
+
+    from livedj.commands.demo import _wait_for_index
+    from livedj.library import verify
+
+    held = verify.lock(tmp_path)
+    waiter = threading.Thread(target=_wait_for_index, args=(tmp_path,))
+    waiter.start()
+    time.sleep(0.3)
+    assert waiter.is_alive()  # waiting while the build holds the lock
+    verify.unlock(held)
+    waiter.join(10)
+    assert not waiter.is_alive()
+    verify.unlock(verify.lock(tmp_path))  # and the lock is free again for the next build
