@@ -177,3 +177,18 @@ def test_a_second_demo_waits_for_the_first_ones_index(tmp_path):
     waiter.join(10)
     assert not waiter.is_alive()
     verify.unlock(verify.lock(tmp_path))  # and the lock is free again for the next build
+
+
+def test_an_index_folder_that_cannot_be_made_under_the_home_says_which_and_what_to_do(tmp_path, blocked):
+    """`livedj index` as a user whose home cannot be written (HOME=/ of a service user) said only
+    "livedj index: /.local: Permission denied": not that it was making the index folder, nor --index."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env.update(HOME=str(blocked), XDG_CONFIG_HOME=str(tmp_path / "config"), PYTHONPATH=str(REPO))
+    (tmp_path / "lib").mkdir()
+    run = subprocess.run([sys.executable, "-m", "livedj", "index", "--jobs", "1", str(tmp_path / "lib")],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    (line,) = [s for s in run.stderr.splitlines() if s.startswith("livedj")]
+    index = blocked / ".local" / "share" / "livedj" / "index"
+    assert line.startswith(f"livedj index: {blocked}") and f"(the index folder {index}: choose" in line
+    assert "--index" in line and "Traceback" not in run.stderr
