@@ -62,7 +62,8 @@ def numba_cache_dir(environ, package: str) -> tuple[str | None, str | None]:
     if _writable_folder(_os.path.join(package, "__pycache__")):
         return None, unusable and f"{unusable}: compiled loops are cached beside livedj's code instead"
     user = environ.get("XDG_CACHE_HOME") or _os.path.expanduser("~/.cache")
-    if _writable_folder(_os.path.join(user, "numba")):
+    # no home (HOME unset, a user without one): "~/.cache" comes back as it is, a folder in the current one
+    if not user.startswith("~") and _writable_folder(_os.path.join(user, "numba")):
         return None, unusable and f"{unusable}: compiled loops are cached in {_os.path.join(user, 'numba')} instead"
     why = unusable or (f"neither {_os.path.join(package, '__pycache__')} nor {_os.path.join(user, 'numba')} "
                        "can be written")

@@ -192,3 +192,28 @@ def test_an_index_folder_that_cannot_be_made_under_the_home_says_which_and_what_
     index = blocked / ".local" / "share" / "livedj" / "index"
     assert line.startswith(f"livedj index: {blocked}") and f"(the index folder {index}: choose" in line
     assert "--index" in line and "Traceback" not in run.stderr
+
+
+def test_a_user_with_no_home_gets_one_line_and_no_folder_named_tilde(tmp_path, blocked, read_only_package):
+    """HOME unset and a user the password database does not know (`docker run --user 12345`, `env -i`):
+    every command died with the traceback of "RuntimeError: Could not determine home directory", and
+    numba's cache fallback took "~/.cache" literally: a folder named "~" in the current folder.
+    The user is faked: HOME unset and pwd.getpwuid failing (the test may run as root)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "XDG_")) and k != "HOME"}
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "cwd").mkdir()
+    env.update(PYTHONPATH=f"{tmp_path / 'fake'}{os.pathsep}{read_only_package.parent}", TMPDIR=str(tmp_path / "tmp"))
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / "sitecustomize.py").write_text(
+        "import pwd\n"
+        "def _unknown(uid):\n    raise KeyError(f'getpwuid(): uid not found: {uid}')\n"
+        "pwd.getpwuid = _unknown\n")
+    run = subprocess.run([sys.executable, "-m", "livedj", "suggest", "--index", str(tmp_path / "index"),
+                          str(tmp_path / "x.wav")], cwd=tmp_path / "cwd", env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert run.returncode == 2
+    lines = [s for s in run.stderr.splitlines() if s.startswith("livedj")]
+    assert lines[-1] == (f"livedj: config error: no home folder: HOME is not set and user {os.getuid()} has none; "
+                         "set HOME (or XDG_DATA_HOME)"), lines
+    assert not list((tmp_path / "cwd").iterdir())  # no "~" folder made here
