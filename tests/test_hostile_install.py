@@ -217,3 +217,18 @@ def test_a_user_with_no_home_gets_one_line_and_no_folder_named_tilde(tmp_path, b
     assert lines[-1] == (f"livedj: config error: no home folder: HOME is not set and user {os.getuid()} has none; "
                          "set HOME (or XDG_DATA_HOME)"), lines
     assert not list((tmp_path / "cwd").iterdir())  # no "~" folder made here
+
+
+def test_previews_of_a_user_with_no_home_go_to_the_temporary_folder_not_to_a_folder_named_tilde(monkeypatch):
+    """With no home, os.path.expanduser("~") is "~": the previews went to ./~/.cache/livedj/previews of
+    whatever folder livedj was started in."""
+    import pwd
+    import tempfile
+
+    from livedj.control.preview import default_preview_dir
+
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: (_ for _ in ()).throw(KeyError(uid)))
+    folder = default_preview_dir()
+    assert folder.is_absolute() and folder.parent == Path(tempfile.gettempdir())
