@@ -263,9 +263,20 @@ def validate(raw: dict[str, Any], where: str = "<config>", reads: Iterable[str] 
 
 
 def xdg_dir(kind: str, default: str) -> Path:
-    """``$XDG_<KIND>_HOME/livedj`` (e.g. kind="DATA" -> ~/.local/share/livedj)."""
-    base = os.environ.get(f"XDG_{kind}_HOME") or str(Path.home() / default)
-    return Path(base) / "livedj"
+    """``$XDG_<KIND>_HOME/livedj`` (e.g. kind="DATA" -> ~/.local/share/livedj).
+
+    Raises :class:`ConfigError` when there is no home to put it in: HOME unset, and a user the password
+    database does not know (a container's ``--user 12345``, ``env -i``); every command died with the traceback
+    of "RuntimeError: Could not determine home directory"."""
+    base = os.environ.get(f"XDG_{kind}_HOME")
+    if base:
+        return Path(base) / "livedj"
+    try:
+        home = Path.home()
+    except RuntimeError:
+        raise ConfigError([f"no home folder: HOME is not set and user {os.getuid()} has none; "
+                           f"set HOME (or XDG_{kind}_HOME)"]) from None
+    return home / default / "livedj"
 
 
 def default_config_path() -> Path:
@@ -276,7 +287,10 @@ def source_path(path: str | os.PathLike | None = None) -> str:
     """What :func:`load` reads for ``path``: the file's path, or "(built-in defaults)"."""
     if path is not None:
         return str(path)
-    candidate = default_config_path()
+    try:
+        candidate = default_config_path()
+    except ConfigError:  # no home
+        return "(built-in defaults)"
     return str(candidate) if candidate.exists() else "(built-in defaults)"
 
 
@@ -296,8 +310,11 @@ def load(path: str | os.PathLike | None = None, *, reads: Iterable[str] = ()) ->
     used when present, else the built-in defaults (:func:`source_path` says which).
     """
     if path is None:
-        candidate = default_config_path()
-        if not candidate.exists():
+        try:
+            candidate = default_config_path()
+        except ConfigError:  # no home: no config file in it either
+            candidate = None
+        if candidate is None or not candidate.exists():
             return _resolve_paths(defaults())
         path = candidate
     path = Path(path)

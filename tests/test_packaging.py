@@ -85,7 +85,9 @@ def test_compiled_kernels_load_where_no_cache_folder_can_be_written(tmp_path):
     blocked = tmp_path / "blocked"
     blocked.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "XDG_"))}
-    env.update(PYTHONPATH=str(tmp_path / "src"), HOME=str(blocked / "home"), XDG_CACHE_HOME=str(blocked / "cache"))
+    (tmp_path / "tmp").mkdir()  # the fallback folder goes under $TMPDIR: this test's, not /tmp
+    env.update(PYTHONPATH=str(tmp_path / "src"), HOME=str(blocked / "home"), XDG_CACHE_HOME=str(blocked / "cache"),
+               TMPDIR=str(tmp_path / "tmp"))
     code = ("import numpy as np, livedj.library.fpvote, livedj.library.fpkeys, livedj.library.fpsame\n"
             "from livedj.dsp import fpkernels\n"
             "assert fpkernels.COMPILED\n"
@@ -95,3 +97,23 @@ def test_compiled_kernels_load_where_no_cache_folder_can_be_written(tmp_path):
                          timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split("\n")[0] == "[2, 0, 1]"  # compiled and run, not just imported
+
+
+def test_the_build_uses_no_deprecated_metadata(tmp_path):
+    """setuptools warned that `project.license` as a TOML table ({ text = "MIT" }) is deprecated and that
+    "by 2027-Feb-18 ... your builds will no longer be supported": `pip install .` and the wheel would stop
+    building. The metadata is prepared as pip's build would (the backend, no network)."""
+    source = tmp_path / "src"
+    shutil.copytree(REPO / "livedj", source / "livedj", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (source / "models").mkdir()
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    (tmp_path / "meta").mkdir()
+    run = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c",
+                          "import sys; from setuptools import build_meta as b; "
+                          "print(b.prepare_metadata_for_build_wheel(sys.argv[1]))", str(tmp_path / "meta")],
+                         cwd=source, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "deprecated" not in (run.stdout + run.stderr).lower(), run.stdout[-3000:] + run.stderr[-3000:]
+    metadata = next((tmp_path / "meta").glob("*.dist-info/METADATA")).read_text()
+    assert "License-Expression: MIT" in metadata or "License: MIT" in metadata

@@ -63,6 +63,7 @@ def fake_executable(path: Path, body: str = "exit 0") -> Path:
 @pytest.fixture
 def xdg(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # --sandbox makes folders in the home
     return tmp_path / "config"
 
 
@@ -279,6 +280,18 @@ def test_install_enable_reports_systemctl_failure(xdg, fake_systemctl):
 def test_install_enable_without_systemctl(xdg, no_systemctl):
     rc, _, err = run_service("install", enable=True)
     assert rc == 1 and "systemctl not found" in err and unit.unit_path().exists()
+
+
+def test_install_with_sandbox_makes_the_folders_the_sandbox_lets_it_write(xdg, tmp_path, no_systemctl):
+    """ReadWritePaths=-%h/.local/share/livedj -%h/.cache/livedj: "-" skips a folder that is not there, and
+    ProtectSystem=strict left the home read-only; on a fresh account the sandboxed service could make
+    neither its set log nor numba's cache (NUMBA_CACHE_DIR=%h/.cache/livedj/numba)."""
+    run_service("install", sandbox=True)
+    dropin = unit.dropin_path().read_text()
+    for folder in unit.sandbox_folders():
+        assert folder.is_dir() and folder.is_relative_to(tmp_path / "home")
+    assert "-%h/.local/share/livedj " in dropin and "-%h/.cache/livedj " in dropin
+    assert "NUMBA_CACHE_DIR=%h/.cache/livedj/numba" in dropin
 
 
 def test_install_without_sandbox_removes_an_old_dropin(xdg, no_systemctl):

@@ -10,6 +10,8 @@ Nothing is downloaded; a re-run reuses the generated files and the index.
 """
 from __future__ import annotations
 
+import os
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -72,11 +74,34 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-dashboard", action="store_true", help="print JSON lines instead of the dashboard")
 
 
+def _wait_for_index(index_dir: Path) -> None:
+    """Until the process building ``index_dir`` lets go of its build lock (it ends, however it ends)."""
+    import fcntl
+
+    from livedj.library.verify import LOCK
+
+    fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    finally:
+        os.close(fd)
+
+
+def _where_from(dir_arg) -> str:
+    """Where the demo folder's path came from, for an error naming it."""
+    if dir_arg:
+        return "--dir"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return "from $XDG_CACHE_HOME"
+    return f"from HOME={os.environ['HOME']}" if os.environ.get("HOME") else "from the user's home"
+
+
 def main(args, config) -> int:
     from livedj.commands.index import print_report, run_index
     from livedj.commands.run import print_summary, run_live
     from rich.console import Console
 
+    from livedj.library.verify import IndexBusy
     from livedj.synth import DEMO_TRACKS, build_demo_library
 
     console = Console(stderr=True)
@@ -85,12 +110,24 @@ def main(args, config) -> int:
     # the demo's plays go to its own set log, never into the DJ's real one
     config = override(config, {"index": {"path": str(index_dir)}, "history": {"path": str(root / "history.sqlite")}})
 
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # it said only "livedj demo: /nonexistent: Permission denied" (a service user's home)
+        print(f"livedj demo: cannot make the demo folder {root}: {exc.strerror or exc} "
+              f"({_where_from(args.dir)}); choose a writable one with --dir DIR", file=sys.stderr)
+        return 1
     console.rule("[bold]livedj demo")
     console.print(f"1/3 generating {len(DEMO_TRACKS)} synthetic tracks in {library}")
     with console.status("rendering and encoding audio ..."):
         build_demo_library(library)
     console.print("2/3 indexing the demo library")
-    report = run_index([str(library)], config, console=console)
+    while True:  # two demos started together: the second waits for the first's index, then finds it built
+        try:
+            report = run_index([str(library)], config, console=console)
+            break
+        except IndexBusy:  # it died "another `livedj index` is building this index"
+            console.print("another livedj is indexing the demo library: waiting for it")
+            _wait_for_index(index_dir)
     print_report(report, console)
     mix_path = root / f"demo-mix-v3-{int(args.duration)}s.wav"
     parts = make_input(mix_path, args.duration)

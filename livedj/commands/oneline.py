@@ -33,6 +33,12 @@ def describe(exc: BaseException, index_dir: str | os.PathLike | None = None) -> 
             return f"{where}: {not_damage(exc)} ({exc}); nothing was changed: run again once that is solved"
         return f"{where}: damaged ({exc}); `livedj index` rebuilds it from the audio files"
     if isinstance(exc, OSError) and exc.filename is not None:
-        return f"{os.fsdecode(exc.filename)}: {exc.strerror or exc}"
+        where = os.fsdecode(exc.filename)
+        line = f"{where}: {exc.strerror or exc}"
+        index = os.fsdecode(index_dir) if index_dir else ""
+        if index and (where == index or index.startswith(where.rstrip(os.sep) + os.sep)):
+            # "livedj index: /.local: Permission denied" (HOME=/ of a service user) said not what was being made
+            line += f" (the index folder {index}: choose a writable one with --index or index.path)"
+        return line
     text = str(exc) or type(exc).__name__
     return " ".join(text.split()) if "\n" in text else text

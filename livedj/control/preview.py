@@ -24,6 +24,10 @@ __all__ = ["PreviewWorker", "default_preview_dir"]
 def default_preview_dir() -> Path:
     """``$XDG_CACHE_HOME/livedj/previews`` (``~/.cache/livedj/previews``)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if base.startswith("~"):  # no home (HOME unset, a user without one): not a folder "~" in the current one
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / f"livedj-previews-{os.getuid()}"
     return Path(base) / "livedj" / "previews"
 
 

@@ -177,6 +177,16 @@ def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
     fsutil.atomic_write(path, lambda f: f.write(text), binary=False, file_mode=mode)
 
 
+def sandbox_folders(environ: Mapping[str, str] = os.environ) -> list[Path]:
+    """The folders the sandbox drop-in lets livedj write (its ReadWritePaths= under ``%h``): made at install.
+
+    ``ProtectSystem=strict`` makes the home read-only and ReadWritePaths= skips a folder that is not there
+    ("-"): on a fresh account the service could create neither its set log (~/.local/share/livedj) nor
+    numba's cache ($NUMBA_CACHE_DIR=~/.cache/livedj/numba; "cannot cache function" at import)."""
+    home = Path(environ.get("HOME") or Path.home())
+    return [home / ".local" / "share" / "livedj", home / ".cache" / "livedj" / "numba"]
+
+
 def install(text: str, sandbox: bool = False, environ: Mapping[str, str] = os.environ) -> list[Path]:
     """Write the unit (and, with ``sandbox``, the drop-in; without, remove an old one).
 
@@ -191,6 +201,8 @@ def install(text: str, sandbox: bool = False, environ: Mapping[str, str] = os.en
     if sandbox:
         atomic_write(dropin, SANDBOX_DROPIN)
         written.append(dropin)
+        for folder in sandbox_folders(environ):  # "-" in ReadWritePaths: a folder not there stays read-only
+            folder.mkdir(parents=True, exist_ok=True)
     else:
         _remove(dropin)
     return written

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import av
 import numpy as np
 import soundfile as sf
+
+from livedj.fsutil import short_name
 
 from .render import TrackSpec, render_track
 from .tracks import DEMO_TRACKS
@@ -104,7 +107,9 @@ def write_audio(path, audio: np.ndarray, sample_rate: int, title: str | None = N
         raise ValueError(f"unsupported audio format {path.suffix!r}; use one of {sorted(FORMATS)}")
     x = _as_2d(audio)
     tags = {k: v for k, v in (("title", title), ("artist", artist)) if v}
-    tmp = path.with_name(f".{path.name}.partial")
+    # a name of this writer's own: two `livedj demo` started together on a fresh cache write the same library,
+    # and through one shared ".NAME.partial" the slower died "No such file or directory" (renamed away)
+    tmp = path.with_name(f".{short_name(path.name)}.{os.getpid()}-{threading.get_ident()}.partial")
     try:
         if FORMATS[ext] is None:
             with sf.SoundFile(str(tmp), "w", int(sample_rate), x.shape[1], format="OGG",
