@@ -147,8 +147,11 @@ def dashboard_info(loop: LiveLoop, info: dict, osc, control, setlog, mixxx) -> d
 
 
 #: what a reload leaves as it is until the next start (systemd/README.md, ExecReload): whole tables, and keys
+#: ``analysis.threads``: torch's thread count is per thread once set (each thread reads the process-wide value at
+#: its first parallel op, then keeps its own), so setting it on the reload thread never reached the analysis
+#: thread; the reload builds any new encoder with the running count.
 RESTART_ONLY = ("audio", "osc_in", "history", "mixxx", "dashboard", ("ranking", "exclude_now_playing"),
-                ("index", "path"))
+                ("index", "path"), ("analysis", "threads"))
 
 
 def restart_only_changes(running: dict | None, config: dict) -> list[str]:
@@ -183,6 +186,8 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err, osc: Reloadabl
         waiting = restart_only_changes(running, config)
         if "index.path" in waiting:  # another library's track ids would name other records in tonight's session
             config = override(config, {"index": {"path": running["index"]["path"]}})
+        if "analysis.threads" in waiting:  # a new encoder would set torch's count process-wide (new threads)
+            config = override(config, {"analysis": {"threads": running["analysis"]["threads"]}})
         loop.pending_engine = load_engine(config, reuse=loop.engine)
         targets = osc.retarget(config) if osc is not None else None  # None: the same targets
         say(f"livedj: reloaded {source_path(config_path)} and the index "
