@@ -67,3 +67,112 @@ def test_service_install_sandbox_fills_the_services_numba_cache(tmp_path, monkey
                           env={**os.environ, "NUMBA_CACHE_DIR": str(folder)})
     hits, count = map(int, done.stdout.split())
     assert count > 0 and hits >= count, (hits, count, done.stderr[-2000:])  # none compiled at the service's start
+
+
+def _long_input(root, path, times: int = 6):
+    """The library's records one after another, ``times`` over: minutes of music to play in real time."""
+    import numpy as np
+    import soundfile as sf
+
+    ys = [sf.read(f, dtype="float32") for f in sorted((root / "lib" / "a").rglob("*.wav"))]
+    sf.write(path, np.concatenate([y for y, _ in ys] * times), ys[0][1])
+    return path
+
+
+def test_a_terminal_that_hangs_up_leaves_the_night_running(base, tmp_path):
+    """The ssh session to the booth laptop drops: the kernel hangs the terminal up, SIGHUP. `livedj run` read
+    it as a reload, then the dashboard's next write said EIO and the run ended ("livedj run: [Errno 5]
+    Input/output error", exit 1): suggestions and OSC gone mid-set. It now goes on without the terminal,
+    says so in its log (stderr to a file), and stops on SIGTERM with the set log written. A SIGHUP while
+    the terminal is there is still a reload."""
+    import fcntl
+    import os
+    import signal
+    import subprocess
+    import sys
+    import termios
+    import threading
+    import time
+
+    root, _ = base
+    config = tmp_path / "config.toml"
+    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n'
+                      f'[index]\npath = "{root / "index"}"\n[history]\npath = "{tmp_path / "h.sqlite"}"\n')
+    log = tmp_path / "livedj.log"
+    screen, terminal = os.openpty()
+
+    def controlling_terminal():  # as a login shell's job: the pty is its session's terminal
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    with open(log, "w") as err:
+        run = subprocess.Popen([sys.executable, "-m", "livedj", "run", "--config", str(config),
+                                "--input", str(_long_input(root, tmp_path / "night.wav"))],
+                               stdin=terminal, stdout=terminal, stderr=err, preexec_fn=controlling_terminal,
+                               env={**os.environ, "TERM": "xterm-256color"})
+    os.close(terminal)
+    reading = threading.Event()
+    reading.set()
+    reader = threading.Thread(target=_read_while, args=(screen, reading), daemon=True)  # the ssh client
+    reader.start()
+
+    def wait_for(text, timeout=120.0):
+        deadline = time.monotonic() + timeout
+        while text not in log.read_text() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return text in log.read_text()
+
+    try:
+        assert wait_for("listening: ready"), log.read_text()
+        run.send_signal(signal.SIGHUP)  # `kill -HUP`, the terminal there: a reload
+        assert wait_for("reloaded"), log.read_text()
+        reading.clear()  # the network drops: sshd reads no more, the dashboard fills the terminal and waits
+        reader.join(10)
+        assert _stuck(screen), "the dashboard did not fill the terminal"
+        os.close(screen)  # then sshd gives up: the last descriptor of the terminal's side closed, a hang-up
+        assert wait_for("terminal hung up"), log.read_text()
+        time.sleep(3)
+        assert run.poll() is None, log.read_text()  # it used to end here, within a second
+    finally:
+        if run.poll() is None:
+            run.send_signal(signal.SIGTERM)
+        code = run.wait(60)
+    text = log.read_text()
+    assert code == 0 and "Errno" not in text and "Traceback" not in text, text
+    assert "set log" in text and "written" in text, text  # the closing summary, after the hang-up too
+
+
+def _stuck(fd: int, timeout: float = 60.0) -> bool:
+    """True once the terminal holds unread output that stopped growing for a second (its writer waits)."""
+    import array
+    import fcntl
+    import termios
+    import time
+
+    def unread() -> int:
+        n = array.array("i", [0])
+        fcntl.ioctl(fd, termios.FIONREAD, n)
+        return n[0]
+
+    deadline, last, since = time.monotonic() + timeout, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = unread()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif now > 0 and time.monotonic() - since >= 1.0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _read_while(fd: int, reading) -> None:
+    """Read what is drawn on the terminal (a full buffer would stall the writer) while ``reading`` is set."""
+    import os
+    import select
+
+    while reading.is_set():
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                os.read(fd, 65536)
+            except OSError:  # EIO: the child closed its side
+                return
