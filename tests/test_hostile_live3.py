@@ -176,3 +176,79 @@ def _read_while(fd: int, reading) -> None:
                 os.read(fd, 65536)
             except OSError:  # EIO: the child closed its side
                 return
+
+
+def test_a_lost_sound_server_is_our_line_not_thirty_of_portaudios(base, tmp_path):
+    """The sound server dies (killed, crashed) under `livedj run`: each retry to open the microphone printed
+    ~10 lines of PortAudio's and ALSA's own ("Expression 'AlsaOpen( ... )' failed in
+    'src/hostapi/alsa/pa_linux_alsa.c'", "ALSA lib pulse.c:242:(pulse_connect) PulseAudio: Unable to
+    connect: Connection refused", blank lines): 34 lines in 12 s, livedj's "input lost" line buried among
+    them (and the dashboard torn). The opens now keep that output out, and livedj's line says the server's
+    reason. Left: the 3 lines PortAudio's own thread prints as the stream dies."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+    from vmic import VirtualMic, missing_tools
+
+    if missing_tools():
+        pytest.skip(f"virtual mic needs {', '.join(missing_tools())}")
+    root, _ = base
+    config = tmp_path / "config.toml"
+    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n[osc_in]\nenabled = false\n'
+                      f'[index]\npath = "{root / "index"}"\n[history]\npath = "{tmp_path / "h.sqlite"}"\n'
+                      '[audio]\ndevice = "pulse"\n')
+    log = tmp_path / "livedj.log"
+    mic = VirtualMic().start()
+    try:
+        with open(log, "w") as err:
+            run = subprocess.Popen([sys.executable, "-m", "livedj", "run", "--config", str(config),
+                                    "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=err,
+                                   env={**os.environ, **mic.env})
+
+        def wait_for(text, timeout=120.0):
+            deadline = time.monotonic() + timeout
+            while text not in log.read_text() and run.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            return text in log.read_text()
+
+        try:
+            assert wait_for("listening: ready"), log.read_text()
+            mic._proc.kill()  # the sound server gone
+            mic._proc.wait(10)
+            assert wait_for("No input device matching", timeout=60), log.read_text()  # retried twice at least
+            assert wait_for("Connection refused", timeout=1), log.read_text()  # the server's reason, in our line
+        finally:
+            run.send_signal(signal.SIGTERM)
+            run.wait(60)
+    finally:
+        mic.stop()
+    lines = log.read_text().splitlines()
+    ours = [ln for ln in lines if ln.startswith("livedj")]
+    theirs = [ln for ln in lines if not ln.startswith("livedj")]
+    assert any("Connection refused" in ln and ln.startswith("livedj: input lost") for ln in ours), ours
+    assert len(theirs) <= 3 and not any(ln.startswith("ALSA lib") for ln in theirs), theirs
+
+
+def test_the_chatter_window_keeps_other_lines_and_gives_stderr_back_when_an_open_hangs(monkeypatch, capfd):
+    """While an open is inside the window, a log line of another thread written to fd 2 is written back
+    after it (not dropped with PortAudio's lines), and an open that hangs (a stopped sound server) gets fd 2
+    back after WINDOW_S: the journal's lines are not held for as long as it hangs."""
+    import os
+    import time
+
+    from livedj.audio import portaudio
+
+    monkeypatch.setattr(portaudio, "WINDOW_S", 0.05)
+    with portaudio.native_chatter() as chatter:
+        os.write(2, b"ALSA lib pulse.c:242:(pulse_connect) PulseAudio: Unable to connect: %s\n\n")
+        os.write(2, b"livedj: a line of another thread\n")
+        time.sleep(3)  # the open hangs
+        os.write(2, b"livedj: said while the open still hangs\n")
+        assert "said while the open still hangs" in capfd.readouterr().err  # there already, not held
+    err = capfd.readouterr().err
+    assert "a line of another thread" in err and "ALSA lib" not in err, err
+    assert chatter.said.startswith("PulseAudio: Unable to connect"), chatter.said
