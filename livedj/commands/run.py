@@ -102,6 +102,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     info = {"input": description, "encoder": engine.encoder.name, "index_size": engine.index.size,
             "hop": config["audio"]["hop_s"], "outputs": osc.summary()}
     loop.control, loop.setlog = control, setlog  # for the closing summary (OSC-in counts, set-log state)
+    del engine  # the loop holds it: a reload's swap must free it (its index's private copy, mapped all night)
     started = False  # a loop that never started has no thread to join (its error is the one to report)
     logs = LogOffTheLivePath()
     try:
