@@ -96,7 +96,7 @@ def test_a_terminal_that_hangs_up_leaves_the_night_running(base, tmp_path):
 
     root, _ = base
     config = tmp_path / "config.toml"
-    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n'
+    config.write_text('[analysis]\nencoder = "features"\n[osc]\ntargets = []\n[osc_in]\nenabled = false\n'
                       f'[index]\npath = "{root / "index"}"\n[history]\npath = "{tmp_path / "h.sqlite"}"\n')
     log = tmp_path / "livedj.log"
     screen, terminal = os.openpty()
