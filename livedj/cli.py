@@ -47,7 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 class _CurrentStderr(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is *now*: while the dashboard runs, rich redirects it so
-    log lines print above the live display instead of tearing it."""
+    log lines print above the live display instead of tearing it. `livedj run` moves it off its
+    live path (:class:`livedj.commands.run_parts.LogOffTheLivePath`)."""
+
+    writes_stderr = True
 
     def emit(self, record):
         self.stream = sys.stderr

@@ -64,6 +64,8 @@ def fake_executable(path: Path, body: str = "exit 0") -> Path:
 def xdg(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # --sandbox makes folders in the home
+    # `install --sandbox` fills the service's numba cache (tests/test_hostile_live3.py runs it): not here
+    monkeypatch.setattr(unit, "warm_numba_cache", lambda folder: (True, "livedj: warmed (fake)"))
     return tmp_path / "config"
 
 

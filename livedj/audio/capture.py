@@ -17,7 +17,7 @@ import numpy as np
 
 from livedj.audio.decode import DecodeError, iter_blocks, probe_duration
 from livedj.audio.portaudio import (AmbiguousDeviceError, CaptureError, device_error, list_input_devices,
-                                    load_sounddevice, refresh_devices)
+                                    load_sounddevice, native_chatter, refresh_devices)
 from livedj.audio.ringbuffer import RingBuffer
 
 __all__ = ["Source", "CaptureError", "AmbiguousDeviceError", "list_input_devices", "refresh_devices", "MicSource", "FileSource"]
@@ -141,17 +141,23 @@ class MicSource:
             return
         sd = load_sounddevice()
         self._stopping = False
-        try:
-            stream = sd.InputStream(
-                samplerate=self.ring.sample_rate, device=self.device, channels=self.channels,
-                dtype="float32", blocksize=self.blocksize, latency=self.latency,
-                callback=self._callback, finished_callback=self._finished)
-            self.last_callback_time = time.monotonic()
-            stream.start()
-        except (sd.PortAudioError, ValueError) as e:
-            err = device_error(self.device, e, f" at {self.ring.sample_rate} Hz, {self.channels} ch")
+        with native_chatter() as chatter:  # PortAudio's and ALSA's lines on fd 2: summed up in ours
+            try:
+                stream = sd.InputStream(
+                    samplerate=self.ring.sample_rate, device=self.device, channels=self.channels,
+                    dtype="float32", blocksize=self.blocksize, latency=self.latency,
+                    callback=self._callback, finished_callback=self._finished)
+                self.last_callback_time = time.monotonic()
+                stream.start()
+                failed = None
+            except (sd.PortAudioError, ValueError) as e:
+                failed = e
+        if failed is not None:
+            said = f" ({chatter.said})" if chatter.said else ""
+            err = device_error(self.device, failed, f" at {self.ring.sample_rate} Hz, {self.channels} ch")
+            err = type(err)(f"{err}{said}")
             self.error = str(err)
-            raise err from e
+            raise err from failed
         self._stream = stream
         self.error = None  # only now: a reopen on its own thread must not read as "working" while it tries
 

@@ -10,8 +10,9 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from livedj.commands.run_parts import (ReloadableOsc, make_control, make_mixxx_follower, make_previewer,
-                                       make_publishers, make_session, make_source)  # noqa: F401 (benchmarks/live.py)
+from livedj.commands.run_parts import (LogOffTheLivePath, ReloadableOsc, make_control, make_mixxx_follower,
+                                       make_previewer, make_publishers, make_session,
+                                       make_source)  # noqa: F401 (benchmarks/live.py)
 from livedj.words import plural
 
 if TYPE_CHECKING:  # the engine (numpy, scipy, torch) loads in run_live, not for `livedj --help`
@@ -25,6 +26,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     from livedj.engine.daemon import LiveLoop
     from livedj.engine.loader import load_engine
     from livedj.outputs.jsonlines import JsonLinesWriter
+    from livedj.outputs.terminal import Terminal
     from livedj.service.notify import Notifier
 
     notifier, out, err = notifier or Notifier(), out or sys.stdout, err or sys.stderr  # the streams of now
@@ -68,12 +70,16 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     # SIGHUP reloads config and index without stopping (a new index built meanwhile). The handler only
     # sets an event: starting a thread inside a signal handler can deadlock on the interpreter's locks.
     reload_requested, stopping = threading.Event(), threading.Event()
+    # A terminal that hangs up (the ssh session drops) sends SIGHUP too: the night goes on without it.
+    terminal, hung_up = Terminal(), threading.Event()
 
     def reloader() -> None:  # also tries again, every RETRY_S, the OSC targets not reachable at start
         from livedj.outputs.osc import RETRY_S
 
-        retry_at = time.monotonic() + RETRY_S
+        retry_at, told = time.monotonic() + RETRY_S, False
         while not stopping.is_set():
+            if hung_up.is_set() and not told:  # said here, once, whichever way the hang-up was seen
+                told = say(HUNG_UP, err) or True
             if reload_requested.wait(0.2):
                 reload_requested.clear()
                 reload(loop, config_path, index_dir, notifier, err, osc=osc, running=config)
@@ -84,7 +90,11 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     threading.Thread(target=reloader, daemon=True, name="livedj-reload").start()
 
     def on_hup(signum, frame):
-        reload_requested.set()
+        if terminal.hung_up():  # not a reload: the terminal is gone (its writes give EIO from now on)
+            terminal.detach()
+            hung_up.set()
+        else:
+            reload_requested.set()
 
     handlers = {signal.SIGINT: on_signal, signal.SIGTERM: on_signal, signal.SIGHUP: on_hup}
     previous = {s: signal.signal(s, h) for s, h in handlers.items()} \
@@ -92,8 +102,11 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     info = {"input": description, "encoder": engine.encoder.name, "index_size": engine.index.size,
             "hop": config["audio"]["hop_s"], "outputs": osc.summary()}
     loop.control, loop.setlog = control, setlog  # for the closing summary (OSC-in counts, set-log state)
+    del engine  # the loop holds it: a reload's swap must free it (its index's private copy, mapped all night)
     started = False  # a loop that never started has no thread to join (its error is the one to report)
+    logs = LogOffTheLivePath()
     try:
+        logs.start()
         setlog.start()
         for part in (control, mixxx):
             if part is not None:
@@ -108,7 +121,11 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
             def get_info():
                 return dashboard_info(loop, info, osc, control, setlog, mixxx)
 
-            Dashboard().run(lambda: loop.latest, get_info, loop.finished, fps=config["dashboard"]["fps"])
+            if not Dashboard().run(lambda: loop.latest, get_info, loop.finished, fps=config["dashboard"]["fps"],
+                                   leave=hung_up) and not loop.finished.is_set():
+                terminal.detach()  # a write said EIO before the SIGHUP was handled
+                hung_up.set()
+                _drain(loop, writer, err, log=not json_lines, notifier=notifier)  # headless from now on
         else:
             _drain(loop, writer, err, log=not json_lines, notifier=notifier)
     finally:
@@ -124,6 +141,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
             if part is not None:
                 part.stop()
         setlog.stop()  # flushes every play logged so far
+        logs.stop()
         _drain(loop, writer, err, log=not json_lines and not show_dashboard, once=True)
         osc.close()
         for s, handler in previous.items():
@@ -146,9 +164,17 @@ def dashboard_info(loop: LiveLoop, info: dict, osc, control, setlog, mixxx) -> d
             "mixxx": mixxx.status() if mixxx else None}  # None: following, or not asked to
 
 
+#: the daemon's line when its terminal hangs up
+HUNG_UP = ("livedj: the terminal hung up (SIGHUP): the dashboard is off, the night goes on (set log, OSC, "
+           "OSC in); stop it with SIGTERM")
+
+
 #: what a reload leaves as it is until the next start (systemd/README.md, ExecReload): whole tables, and keys
+#: ``analysis.threads``: torch's thread count is per thread once set (each thread reads the process-wide value at
+#: its first parallel op, then keeps its own), so setting it on the reload thread never reached the analysis
+#: thread; the reload builds any new encoder with the running count.
 RESTART_ONLY = ("audio", "osc_in", "history", "mixxx", "dashboard", ("ranking", "exclude_now_playing"),
-                ("index", "path"))
+                ("index", "path"), ("analysis", "threads"))
 
 
 def restart_only_changes(running: dict | None, config: dict) -> list[str]:
@@ -183,6 +209,8 @@ def reload(loop: LiveLoop, config_path, index_dir, notifier, err, osc: Reloadabl
         waiting = restart_only_changes(running, config)
         if "index.path" in waiting:  # another library's track ids would name other records in tonight's session
             config = override(config, {"index": {"path": running["index"]["path"]}})
+        if "analysis.threads" in waiting:  # a new encoder would set torch's count process-wide (new threads)
+            config = override(config, {"analysis": {"threads": running["analysis"]["threads"]}})
         loop.pending_engine = load_engine(config, reuse=loop.engine)
         targets = osc.retarget(config) if osc is not None else None  # None: the same targets
         say(f"livedj: reloaded {source_path(config_path)} and the index "

@@ -225,3 +225,44 @@ def make_mixxx_follower(config: dict, session, resolve):
 
     return MixxxHistoryPoller(config["mixxx"]["database"] or default_mixxx_db(), on_played,
                               interval_s=config["mixxx"]["interval_s"])
+
+
+class LogOffTheLivePath:
+    """While `livedj run` runs, its log lines (``livedj: input lost ...``) are written by a thread of their own.
+
+    The stderr handler (:class:`livedj.cli._CurrentStderr`, marked ``writes_stderr``) writes to the
+    ``sys.stderr`` of now, which the dashboard points at its terminal: a terminal that stops reading (the
+    ssh session's network gone, Ctrl-S) held the analysis thread in its log line (the console's lock,
+    then the write), and the night stopped -- no suggestion, no OSC, no play logged -- until the terminal
+    read again or hung up. The records now go through a queue; only the writer thread waits.
+    """
+
+    def __init__(self, logger: logging.Logger | None = None):
+        self.logger = logger or logging.getLogger()
+        self.moved: list = []
+        self.listener = None
+
+    def start(self) -> None:
+        import logging.handlers
+        import queue
+
+        self.moved = [h for h in self.logger.handlers if getattr(h, "writes_stderr", False)]
+        if not self.moved:
+            return
+        records: queue.Queue = queue.Queue()
+        self.queued = logging.handlers.QueueHandler(records)
+        self.listener = logging.handlers.QueueListener(records, *self.moved, respect_handler_level=True)
+        for h in self.moved:
+            self.logger.removeHandler(h)
+        self.logger.addHandler(self.queued)
+        self.listener.start()
+
+    def stop(self) -> None:
+        """Write what is queued, then log as before (the closing lines are the caller's)."""
+        if self.listener is None:
+            return
+        self.logger.removeHandler(self.queued)
+        self.listener.stop()  # writes every record queued, then ends its thread
+        for h in self.moved:
+            self.logger.addHandler(h)
+        self.listener = None

@@ -53,6 +53,8 @@ def _command_install(args, out, err) -> int:
     print(f"  ExecStart={unit.exec_start_of(text)}", file=out)
     for extra in written[1:]:
         print(f"wrote {extra}", file=out)
+    if getattr(args, "sandbox", False):  # its own numba cache: fill it now, not at the service's first start
+        _warm_sandbox_cache(out, err)
     steps = [SYSTEMCTL + ["daemon-reload"],
              SYSTEMCTL + (["restart", unit.UNIT_NAME] if existed else ["enable", "--now", unit.UNIT_NAME])]
     if existed:  # an update: enable is already done, restart picks up the new unit
@@ -73,6 +75,19 @@ def _command_install(args, out, err) -> int:
             return 1
     print("livedj is running; logs: journalctl --user -u livedj -f", file=out)
     return 0
+
+
+def _warm_sandbox_cache(out, err) -> None:
+    """The drop-in gives the service a numba cache of its own (its sources' folder is read-only there):
+    compile livedj's loops into it now, as scripts/setup does for the user's runs. Not fatal."""
+    folder = unit.sandbox_numba_cache()
+    print(f"compiling livedj's numba loops into the service's cache {folder} (~15 s once)...", file=out, flush=True)
+    ok, line = unit.warm_numba_cache(folder)
+    if ok:
+        print(f"  {line.removeprefix('livedj: ')}", file=out)
+    else:
+        print(f"livedj service: compiling the service's numba loops ahead failed ({line}); its first start "
+              "compiles them (~12 s)", file=err)
 
 
 def _command_uninstall(args, out, err) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from typing import Callable
 
 log = logging.getLogger("livedj")
@@ -22,7 +23,7 @@ class CurrentLibrary:
 
     def __init__(self, engine) -> None:
         self._current: Callable[[], object] = lambda: engine
-        self._cache: tuple[object, dict] = (None, {})
+        self._cache: tuple[object, dict] = (lambda: None, {})  # (weakref to the engine, its paths)
 
     def follow(self, current: Callable[[], object]) -> None:
         """Read the engine through ``current()`` from now on (e.g. the live loop's)."""
@@ -31,12 +32,12 @@ class CurrentLibrary:
     def _now(self) -> tuple[object, dict]:
         engine = self._current()
         cached, by_path = self._cache  # one tuple: a reader never sees one engine's tracks with another's paths
-        if cached is not engine:
+        if cached() is not engine:  # weak: an engine a reload replaced is not kept until the next lookup
             # a set log's play, or a deck, naming where a record was before it moved is that record
             # (library/moves.py); a file's own path wins
             by_path = {p: t.id for t in engine.tracks.values() for p in getattr(t, "moved_from", ())}
             by_path.update((t.path, t.id) for t in engine.tracks.values())
-            self._cache = (engine, by_path)
+            self._cache = (_weak(engine), by_path)
         return engine, by_path
 
     def resolve(self, ref: int | str) -> int | None:
@@ -49,3 +50,11 @@ class CurrentLibrary:
     def track(self, track_id: int):
         """The track of ``track_id`` in the current library, or None."""
         return self._now()[0].tracks.get(track_id)
+
+
+def _weak(engine) -> Callable[[], object]:
+    """A weak reference to ``engine`` where it takes one (an Engine), else a strong one."""
+    try:
+        return weakref.ref(engine)
+    except TypeError:
+        return lambda: engine

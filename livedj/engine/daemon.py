@@ -285,6 +285,7 @@ class LiveLoop:
                 old, self.engine, self.pending_engine = self.engine, self.pending_engine, None
                 self.engine.go_live(self.hop_s)
                 old.leave()
+                del old  # not held until the next reload (its index's private copy stays mapped while held)
             try:
                 audio = self.ring.read(position - available, available)
             except OverwrittenError:  # fell a whole buffer behind: analyse the newest audio instead

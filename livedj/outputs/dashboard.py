@@ -350,11 +350,14 @@ class Dashboard:
     # -- live loop --------------------------------------------------------------------------
 
     def run(self, get_update: Callable[[], Update | None], get_info: Callable[[], dict],
-            stop: threading.Event, fps: float = 8.0) -> None:
-        """Redraw at ``fps`` on the calling thread until ``stop`` is set.
+            stop: threading.Event, fps: float = 8.0, leave: threading.Event | None = None) -> bool:
+        """Redraw at ``fps`` on the calling thread until ``stop`` (or ``leave``) is set.
 
-        Ctrl-C sets ``stop`` (so the other threads wind down too) and returns.
+        Ctrl-C sets ``stop`` (so the other threads wind down too) and returns. Returns False when the
+        terminal went away (``leave`` set, or a write said EIO/EPIPE: it hung up): the caller goes on without.
         """
+        import errno
+
         period = 1.0 / max(fps, 0.5)
 
         def frame() -> RenderableType:
@@ -369,7 +372,14 @@ class Dashboard:
             with Live(frame(), console=self.console, auto_refresh=False, transient=False,
                       vertical_overflow="crop") as live:
                 while not stop.wait(period):
+                    if leave is not None and leave.is_set():
+                        return False
                     live.update(frame(), refresh=True)
                 live.update(frame(), refresh=True)  # the screen left behind shows the last update, not one 1/fps older
         except KeyboardInterrupt:
             stop.set()
+        except OSError as exc:
+            if exc.errno not in (errno.EIO, errno.EPIPE, errno.ENXIO):
+                raise
+            return False  # the terminal hung up
+        return not (leave is not None and leave.is_set())

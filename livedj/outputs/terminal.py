@@ -77,3 +77,43 @@ def prepare_streams() -> None:
             out.reconfigure(errors=PLAIN)
         except (ValueError, OSError):  # not a text stream we may reconfigure: leave it
             pass
+
+
+class Terminal:
+    """The terminal the process started on, for telling a hang-up from a reload (both are SIGHUP).
+
+    A terminal that hangs up (the ssh session drops, the terminal window closes) is gone for good: its
+    file descriptors stop being terminals (``isatty`` False) and every write gives EIO. ``systemctl reload``
+    and ``kill -HUP`` leave them as they were (under systemd there is none to begin with).
+    """
+
+    def __init__(self, fds=(0, 1, 2)):
+        self.fds = [fd for fd in fds if _isatty(fd)]  #: the descriptors that were a terminal at start
+
+    def hung_up(self) -> bool:
+        """True once a descriptor that was a terminal at start no longer is one."""
+        return any(not _isatty(fd) for fd in self.fds)
+
+    def detach(self) -> None:
+        """Point the descriptors that were the terminal at /dev/null: what is still written there (the
+        dashboard's last frame, a line) is dropped instead of raising EIO. Safe from any thread and a signal
+        handler: the terminal is gone for every writer alike."""
+        try:
+            null = os.open(os.devnull, os.O_RDWR)
+        except OSError:
+            return
+        try:
+            for fd in self.fds:
+                try:
+                    os.dup2(null, fd)
+                except OSError:
+                    pass
+        finally:
+            os.close(null)
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
