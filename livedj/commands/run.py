@@ -212,6 +212,8 @@ def _drain(loop: LiveLoop, writer, err, *, log: bool, once: bool = False, notifi
     """Main thread without a dashboard: print each update (JSON lines) or a line when the top pick changes."""
     import queue
 
+    from livedj.outputs.osc_args import track_label
+
     last_top = None
     while True:
         try:
@@ -226,10 +228,10 @@ def _drain(loop: LiveLoop, writer, err, *, log: bool, once: bool = False, notifi
         elif log and update.suggestions and update.suggestions[0].track_id != last_top:
             top = update.suggestions[0]
             last_top = top.track_id
-            say(f"t={update.t:.0f}s next: {top.artist} - {top.title} (score {top.score:.3f}) "
+            say(f"t={update.t:.0f}s next: {track_label(top)} (score {top.score:.3f}) "
                 f"[{update.latency_ms:.0f} ms]", err)
             if notifier is not None:
-                notifier.status(f"next: {top.artist} - {top.title} (t={update.t:.0f}s)")
+                notifier.status(f"next: {track_label(top)} (t={update.t:.0f}s)")
 
 
 def print_summary(loop: LiveLoop, err=sys.stderr) -> None:
