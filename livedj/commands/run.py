@@ -125,6 +125,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
                 part.stop()
         setlog.stop()  # flushes every play logged so far
         _drain(loop, writer, err, log=not json_lines and not show_dashboard, once=True)
+        loop.osc_summary = osc.summary() if osc else None  # for the closing summary, while it has its targets
         osc.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -240,7 +241,9 @@ def print_summary(loop: LiveLoop, err=sys.stderr) -> None:
     stages = " ".join(f"{k} {v['p50']:.1f}/{v['p95']:.1f}" for k, v in s["stage_ms"].items())
     say(f"livedj: {s['updates']} updates; latency p50 {lat.get('p50', 0):.1f} ms, p95 {lat.get('p95', 0):.1f} ms; "
         f"per stage p50/p95 ms: {stages}; overflows {getattr(loop.source, 'overflows', 0)}", err)
-    control, setlog = getattr(loop, "control", None), getattr(loop, "setlog", None)
+    outputs, control, setlog = (getattr(loop, name, None) for name in ("osc_summary", "control", "setlog"))
+    if outputs:  # OSC out and its failed sends ("logged once; counted"): without the dashboard, said nowhere else
+        say(f"livedj: {outputs}", err)
     if control is not None:
         rejected = ", ".join(f"{n} {kind}" for kind, n in sorted(control.rejected.items()))
         say(f"livedj: {control.summary()}" + (f" ({rejected})" if rejected else ""), err)
