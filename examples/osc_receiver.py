@@ -17,6 +17,12 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
 
 
+def label(artist: str, title: str, path: str) -> str:
+    """"Artist - Title"; the title alone when untagged (the file name when it has none)."""
+    title = title or path.replace("\\", "/").rsplit("/", 1)[-1]
+    return f"{artist} - {title}" if artist else title
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all)")
@@ -42,15 +48,21 @@ def main() -> None:
         if current.get("seq") == seq:
             current["level"] = (rms_db, peak_db)
 
+    def on_now(address, seq, path, artist, title, confidence, *rest):
+        if current.get("seq") == seq:
+            current["now"] = (label(artist, title, path), confidence)
+
     def on_end(address, seq, count):
         if current.get("seq") != seq:
             return  # the start of this update was lost
         level = current.get("level", (-120.0, -120.0))
         tags = ", ".join(f"{name} {p:.2f}" for name, p in current["tags"][:3])
         print(f"\nupdate {seq} at {current['t']:.1f} s  level {level[0]:.1f} dBFS  [{tags}]")
+        if "now" in current:  # only in updates that know what plays
+            print(f"  now playing: {current['now'][0]} (confidence {current['now'][1]:.2f})")
         for rank, artist, title, score, similarity, bpm, key, path in current["suggestions"]:
             bpm_text = f"{bpm:5.1f}" if bpm > 0 else "    -"  # 0.0 means unknown
-            print(f"  {rank:2d}. {artist} - {title}  score {score:.2f}  sim {similarity:.2f}"
+            print(f"  {rank:2d}. {label(artist, title, path)}  score {score:.2f}  sim {similarity:.2f}"
                   f"  bpm {bpm_text}  key {key or '-'}")
             print(f"      {path}")
         sys.stdout.flush()  # show each update at once, even when piped
@@ -60,6 +72,7 @@ def main() -> None:
     dispatcher.map(f"{prefix}/suggestion", on_suggestion)
     dispatcher.map(f"{prefix}/tags", on_tags)
     dispatcher.map(f"{prefix}/level", on_level)
+    dispatcher.map(f"{prefix}/now", on_now)
     dispatcher.map(f"{prefix}/update/end", on_end)
     server = BlockingOSCUDPServer((args.host, args.port), dispatcher)
     print(f"listening for {prefix}/* on {args.host}:{server.server_address[1]} (Ctrl-C to stop)")

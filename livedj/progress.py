@@ -3,7 +3,8 @@
 rich draws its bars only on a terminal: into a log (``livedj index ~/Music 2>&1 | tee index.log``,
 a cron job, a service's journal) it prints nothing until the work ends, so an hour of indexing looks
 like a hang. :class:`Progress` is rich's, drawn as before on a terminal; anywhere else it prints one
-plain line per task when it starts, every ``every_s`` seconds, and when it finishes.
+plain line per task when it starts, every ``every_s`` seconds, and when it finishes, and nothing else
+(not rich's last frame of the bars).
 """
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ class Progress(rich_progress.Progress):
     def __init__(self, *columns, every_s: float = 30.0, **kwargs):
         super().__init__(*columns, **kwargs)
         self.every_s = every_s
+        if self._plain():  # the plain lines say it all: rich's last frame would draw the bars into the log too
+            self.live.transient = True
         self._printed: dict[rich_progress.TaskID, tuple[float, bool]] = {}  # task -> (when, finished)
 
     def _plain(self) -> bool:

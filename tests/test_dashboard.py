@@ -293,6 +293,18 @@ def test_nan_and_missing_values_in_a_row():
     assert "nan" not in row and "dashboard error" not in text
 
 
+def test_a_suggestion_without_artist_is_its_title():
+    """A suggestion with no artist tag read "? – PsymongN2" while the decks above it say "PsymongN2"."""
+    sugg = (Suggestion(rank=1, track_id=1, path="/m/PsymongN2.ogg", title="PsymongN2", artist="", score=0.6,
+                       similarity=0.7, bpm=120.0, key="8A"),
+            Suggestion(rank=2, track_id=2, path="/m/b.ogg", title="Bravo", artist="DJ B", score=0.5, similarity=0.6,
+                       bpm=121.0, key="8A"))
+    text = text_of(Dashboard().render(make_update(suggestions=sugg), INFO), 120)
+    row = next(line for line in text.splitlines() if "PsymongN2" in line)
+    assert "?" not in row and "–  PsymongN2" not in row and "– PsymongN2" not in row, row
+    assert "DJ B – Bravo" in text
+
+
 def test_the_live_runs_now_playing_line_names_a_record_without_artist_as_the_dashboard_does():
     """While the input is lost the dashboard shows the live run's own now-playing line (``dashboard_info``: the
     status-only update names no record): it said "None - Title (90%)" for a record without an artist, where

@@ -239,3 +239,44 @@ def test_setup_says_which_python_it_needs(tmp_path):
     out = subprocess.run([str(checkout / "scripts" / "setup")], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and not (checkout / ".venv").exists()
     assert "needs Python 3.11 or newer; python3.10 is Python 3.10.12" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("index", [None, "readme"])
+def test_setup_installs_the_torch_the_readme_shows(tmp_path, index):
+    """scripts/setup pins the torch the README's install line pins, from pip's configured index (where CI's
+    machines have the CPU build; PyTorch's index is out of their reach), and from the index
+    ``TORCH_INDEX_URL`` names when set, as the README tells users on plain PyPI to do for the CPU build.
+    Fakes stand in for dpkg-query and the venv's python (no torch) and pip (which logs what it was asked)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"pip install (torch==\S+) --index-url (\S+)", readme)
+    assert shown, "README lost its torch install line"
+    checkout, fakes = tmp_path / "checkout", tmp_path / "bin"
+    (checkout / "scripts").mkdir(parents=True)
+    shutil.copy2(REPO / "scripts" / "setup", checkout / "scripts" / "setup")
+    (checkout / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    venv = checkout / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    log = tmp_path / "pip.log"
+    fakes.mkdir()
+    for path, body in {fakes / "dpkg-query": 'printf "install ok installed"',
+                       venv / "python": "exit 1",  # no torch in this venv yet
+                       venv / "pip": f'echo "$*" >> {log}'}.items():
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+    stamp = __import__("hashlib").sha256((checkout / "pyproject.toml").read_bytes()).hexdigest()
+    (checkout / ".venv" / ".livedj-installed").write_text(stamp + "\n")
+    env = dict(os.environ, PATH=f"{fakes}{os.pathsep}{os.environ['PATH']}", PYTHON=sys.executable)
+    env.pop("TORCH_INDEX_URL", None)
+    if index:
+        assert f"TORCH_INDEX_URL={shown.group(2)} scripts/setup" in readme
+        env["TORCH_INDEX_URL"] = shown.group(2)
+    out = subprocess.run([str(checkout / "scripts" / "setup")], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    installs = [line.split() for line in log.read_text().splitlines() if "torch" in line]
+    assert len(installs) == 1, installs
+    words = installs[0]
+    assert shown.group(1) in words, words
+    if index:
+        assert words[words.index("--index-url") + 1] == shown.group(2), words
+    else:
+        assert "--index-url" not in words, words

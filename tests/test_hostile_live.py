@@ -205,3 +205,19 @@ def test_an_input_file_shorter_than_the_first_update_says_so(booth, tmp_path):
     assert result.returncode == 1 and not has_traceback(result.stderr), result.stderr
     assert one_line(result.stderr)[-1] == (f"livedj run: {short}: 0.2 s of audio, and the first update needs "
                                            f"3 s: nothing analysed")
+
+
+def test_the_closing_summary_says_what_osc_out_did(booth):
+    """Without the dashboard a failed OSC send said "(logged once; counted on the dashboard)" and the count was
+    shown nowhere: the closing summary now has OSC out's line beside OSC in's and the set log's."""
+    root, argv = booth
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = argv("run", "--input", next((root / "lib").rglob("*.wav")), "--fast", "--no-dashboard",
+                  "--osc", f"127.0.0.1:{port}")
+    assert result.returncode == 0 and not has_traceback(result.stderr), result.stderr
+    lines = one_line(result.stderr)
+    said = [line for line in lines if line.startswith(f"livedj: osc 127.0.0.1:{port}")]
+    assert len(said) == 1 and said[0].endswith(" errors") and "(nothing listening)" in said[0], result.stderr
+    assert lines.index(said[0]) > next(i for i, line in enumerate(lines) if " updates; latency " in line)

@@ -137,3 +137,19 @@ def test_the_dashboard_left_on_screen_shows_the_last_update(booth):
     updates = int(re.search(r"livedj: (\d+) updates", err)[1])
     assert updates == 10 and re.findall(r"update #(\d+)", screen)[-1] == "10", screen[-2000:]
     assert _last_session_ended(setlog)
+
+
+@pytest.mark.parametrize("columns", [60, 80, 120, 200])
+def test_the_suggestion_table_fits_the_terminal_with_its_figures_whole(booth, columns):
+    """`livedj suggest` on an 80-column terminal cut its figures ("0.5…" for a score, "125…" for a BPM) and,
+    with long artist names, drew past the edge, where the key was lost: artist and title give way now."""
+    argv, _, heard = booth
+    out = subprocess.run(argv("suggest", heard, "--at", "3"), capture_output=True, timeout=120,
+                         env=_env(COLUMNS=str(columns)))
+    assert out.returncode == 0, out.stderr.decode()
+    rows = [ln for ln in out.stdout.decode().splitlines() if ln.startswith("│")]
+    assert rows and all(len(ln) <= columns for ln in out.stdout.decode().splitlines()), out.stdout.decode()
+    for row in rows:
+        cells = [c.strip() for c in row.strip("│").split("│")]
+        assert re.fullmatch(r"\d\.\d{3}", cells[3]) and re.fullmatch(r"-?\d\.\d{3}", cells[4]), row  # score, sim
+        assert re.fullmatch(r"(\d+\.\d)?", cells[5]) and re.fullmatch(r"(\d{1,2}[AB])?", cells[6]), row  # BPM, key

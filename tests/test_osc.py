@@ -340,3 +340,17 @@ def test_the_live_run_tries_waiting_targets_through_its_reloadable_output(tablet
     osc.publish(make_update(0, 2))
     assert wait_for(lambda: len(recorder.packets) == 1)
     osc.close()
+
+
+def test_an_osc_target_the_config_already_has_is_not_added_twice():
+    """examples/osc_receiver.py says `livedj run --osc 127.0.0.1:9000`, and the default config already sends
+    there: the receiver printed every update twice. An --osc the config has (same host and port, the livedj
+    profile's bundles) or given twice is one target; another profile at that port is not the same."""
+    from livedj.commands.run_parts import _osc_targets
+    from livedj.config import defaults
+
+    config = defaults()
+    assert _osc_targets(config, ["127.0.0.1:9000", "127.0.0.1:9000", "10.0.0.2:9000"]) == [
+        {"host": "127.0.0.1", "port": 9000, "profile": "livedj"}, ("10.0.0.2", 9000)]
+    config["osc"]["targets"] = [{"host": "127.0.0.1", "port": 9000, "profile": "touchosc"}]
+    assert len(_osc_targets(config, ["127.0.0.1:9000"])) == 2

@@ -24,6 +24,7 @@ def test_off_a_terminal_a_task_prints_its_start_and_its_end_once():
     assert plain[0] == f"{PREFIX}analysing 0/6 (0 %)"
     assert plain[1].startswith(f"{PREFIX}analysing 6/6 (100 %), done in ") and plain[1].endswith("  track6.mp3")
     assert len(plain) == 2  # nothing between: every_s not reached
+    assert [ln for ln in out.getvalue().splitlines() if ln] == plain  # and no last frame of the bars ("analysing ━━━ 6/6") after them
 
 
 def test_off_a_terminal_lines_come_every_every_s():
@@ -52,3 +53,4 @@ def test_livedj_index_into_a_log_says_how_far_it_is(tmp_path):
     plain = [ln for ln in run.stderr.splitlines() if ln.startswith(PREFIX)]
     assert plain[0] == f"{PREFIX}analysing 0/3 (0 %)"
     assert any(ln.startswith(f"{PREFIX}analysing 3/3 (100 %), done in ") for ln in plain), plain
+    assert "━" not in run.stderr, run.stderr  # the lines, not also rich's last frame of the bars

@@ -144,7 +144,7 @@ def main(args, config) -> int:
         styles = Counter(style_of.get((s.artist, s.title), "?") for s in tops)
         picks = Counter(f"{s.artist} - {s.title}" for s in tops).most_common(2)
         styles_text = ", ".join(f"{name} {n}x" for name, n in styles.most_common()) or "-"
-        console.print(f"while [bold]{style}[/] played ({start:.0f}-{end:.0f} s): top pick styles "
+        console.print(f"while [bold]{style}[/] played ({start:.0f}-{min(end, args.duration):.0f} s): top pick styles "
                       f"{styles_text}; most often: {', '.join(f'{p} ({n}x)' for p, n in picks) or '-'}",
                       markup=True, highlight=False)
     return 0

@@ -169,11 +169,12 @@ def main(args, config) -> int:
     path = plan(waypoints, vectors, tracks, index, args.steps, weights=ranking.weights, rules=ranking.rules,
                 candidates=ranking.candidates)
     from livedj.dsp.tonal import camelot
+    from livedj.outputs.osc_args import track_label
 
     for i, track_id in enumerate(path, 1):
         t = tracks[track_id]
         mark = "*" if track_id in waypoints else " "
-        print(f"{i:3d}{mark} {t.artist} - {t.title}  [{t.bpm or 0:.1f} BPM, "
+        print(f"{i:3d}{mark} {track_label(t)}  [{t.bpm or 0:.1f} BPM, "
               f"{camelot(t.key) if t.key is not None else '?'}]")
     if args.output:
         from livedj.library.exports import export_m3u

@@ -32,7 +32,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the mix: .mp3, .flac, .ogg or .wav")
     parser.add_argument("--blend-bars", type=argtypes.count(1, MAX_BARS), metavar="BARS",
                         help=f"length of each blend, 1-{MAX_BARS} (default 16; preview 8)")
-    parser.add_argument("--phrase-bars", type=int, default=16, choices=(8, 16, 32), help="blends start on these phrase boundaries")
+    parser.add_argument("--phrase-bars", type=int, default=16, choices=(8, 16, 32),
+                        help="blends start on these phrase boundaries (default 16)")
     parser.add_argument("--ramp-bars", type=argtypes.count(0, MAX_BARS), default=8, metavar="BARS",
                         help="bars over which the incoming record returns to its own tempo after the blend (default 8)")
     parser.add_argument("--lufs", type=argtypes.number(-70.0, 0.0), default=-14.0, help="loudness of every record, LUFS (default -14)")

@@ -215,11 +215,12 @@ def main(args, config) -> int:
                  f"{why_short(ids, engine.tracks, vectors, seed_id, engine.ranking.rules)}")
     ids = ([seed_id] if seed_id is not None else []) + ids
     from livedj.dsp.tonal import camelot
+    from livedj.outputs.osc_args import track_label
 
     tracks = engine.tracks
     for i, track_id in enumerate(ids, 1):
         t = tracks[track_id]
-        print(f"{i:3d}{'*' if track_id == seed_id else ' '} {t.artist} - {t.title}  [{t.bpm or 0:.1f} BPM, "
+        print(f"{i:3d}{'*' if track_id == seed_id else ' '} {track_label(t)}  [{t.bpm or 0:.1f} BPM, "
               f"{camelot(t.key) if t.key is not None else '?'}]")
     if args.output:
         write_playlist(ids, tracks, args.output, relative=args.relative, name="livedj playlist")

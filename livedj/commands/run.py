@@ -143,6 +143,7 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
         setlog.stop()  # flushes every play logged so far
         logs.stop()
         _drain(loop, writer, err, log=not json_lines and not show_dashboard, once=True)
+        loop.osc_summary = osc.summary() if osc else None  # for the closing summary, while it has its targets
         osc.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -240,6 +241,8 @@ def _drain(loop: LiveLoop, writer, err, *, log: bool, once: bool = False, notifi
     """Main thread without a dashboard: print each update (JSON lines) or a line when the top pick changes."""
     import queue
 
+    from livedj.outputs.osc_args import track_label
+
     last_top = None
     while True:
         try:
@@ -254,10 +257,10 @@ def _drain(loop: LiveLoop, writer, err, *, log: bool, once: bool = False, notifi
         elif log and update.suggestions and update.suggestions[0].track_id != last_top:
             top = update.suggestions[0]
             last_top = top.track_id
-            say(f"t={update.t:.0f}s next: {top.artist} - {top.title} (score {top.score:.3f}) "
+            say(f"t={update.t:.0f}s next: {track_label(top)} (score {top.score:.3f}) "
                 f"[{update.latency_ms:.0f} ms]", err)
             if notifier is not None:
-                notifier.status(f"next: {top.artist} - {top.title} (t={update.t:.0f}s)")
+                notifier.status(f"next: {track_label(top)} (t={update.t:.0f}s)")
 
 
 def print_summary(loop: LiveLoop, err=sys.stderr) -> None:
@@ -266,7 +269,9 @@ def print_summary(loop: LiveLoop, err=sys.stderr) -> None:
     stages = " ".join(f"{k} {v['p50']:.1f}/{v['p95']:.1f}" for k, v in s["stage_ms"].items())
     say(f"livedj: {s['updates']} updates; latency p50 {lat.get('p50', 0):.1f} ms, p95 {lat.get('p95', 0):.1f} ms; "
         f"per stage p50/p95 ms: {stages}; overflows {getattr(loop.source, 'overflows', 0)}", err)
-    control, setlog = getattr(loop, "control", None), getattr(loop, "setlog", None)
+    outputs, control, setlog = (getattr(loop, name, None) for name in ("osc_summary", "control", "setlog"))
+    if outputs:  # OSC out and its failed sends ("logged once; counted"): without the dashboard, said nowhere else
+        say(f"livedj: {outputs}", err)
     if control is not None:
         rejected = ", ".join(f"{n} {kind}" for kind, n in sorted(control.rejected.items()))
         say(f"livedj: {control.summary()}" + (f" ({rejected})" if rejected else ""), err)

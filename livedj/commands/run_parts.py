@@ -65,7 +65,17 @@ def make_source(config: dict, input_file: str | None, fast: bool, device=None):
 def _osc_targets(config: dict, extra_targets=()) -> list:
     from livedj.outputs.osc import parse_target
 
-    return [dict(t) for t in config["osc"]["targets"]] + [parse_target(t) for t in extra_targets or ()]
+    targets = [dict(t) for t in config["osc"]["targets"]]
+    # an --osc target the config already sends the same bundles to (the default config has 127.0.0.1:9000,
+    # as `examples/osc_receiver.py` listens) is not added again: it got every update twice
+    same = {(t["host"], t["port"]) for t in targets
+            if t.get("profile", "livedj") == "livedj" and t.get("prefix") in (None, "/livedj")}
+    for text in extra_targets or ():
+        target = parse_target(text)
+        if target not in same:
+            same.add(target)
+            targets.append(target)
+    return targets
 
 
 def make_publishers(config: dict, extra_targets=()):

@@ -36,6 +36,7 @@ def main(args, config) -> int:
     from livedj.library.index import IndexUnusable
     from livedj.library.store import StoreError
     from livedj.outputs.cells import describe_why
+    from livedj.outputs.osc_args import track_label
     from livedj.outputs.jsonlines import jsonable
     from livedj.outputs.terminal import writes_unicode
 
@@ -87,20 +88,25 @@ def main(args, config) -> int:
         return 0
     console = Console()
     if update.now_playing:
-        console.print(f"playing: {update.now_playing['artist']} - {update.now_playing['title']} "
+        console.print(f"playing: {track_label(update.now_playing)} "
                       f"(confidence {update.now_playing['confidence']:.2f}; not suggested)", markup=False)
     if update.tags:
         console.print("sounds like: " + ", ".join(f"{n} {p:.2f}" for n, p in update.tags))
     table = Table(title=Text(f"suggestions for {printable(args.file)} @ {args.at:g} s"))
+    # every column fits the terminal: the figures keep their width ("0.5…" said nothing; past the edge the key
+    # was cut off), artist and title give way, the path and the why come only where they fit. 43 = the "#"
+    # and the figures, 2 + 5 + 6 + 5 + 3, plus 3 per column of padding and rule and the last rule (7 columns)
+    room = console.width - 43
+    wide = room - 39 >= 2 * 16  # the path: 36 + 3
+    why = wide and room - 39 - 43 >= 2 * 16  # the fader move and key relation, as the dashboard says them: 40 + 3
+    name_width = max(1, min(28, (room - 39 * wide - 43 * why) // 2))
     table.add_column("#", justify="right", no_wrap=True, min_width=2)
     for column in ("artist", "title"):
-        table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=28)
-    for column in ("score", "sim", "BPM", "key"):
-        table.add_column(column, justify="right", no_wrap=True, min_width=4)
-    wide = console.width >= 110
+        table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=name_width)
+    for column, width in (("score", 5), ("sim", 6), ("BPM", 5), ("key", 3)):
+        table.add_column(column, justify="right", no_wrap=True, min_width=width)
     if wide:
         table.add_column("path", no_wrap=True, overflow="ellipsis", max_width=36)
-    why = console.width >= 150  # the fader move and key relation, as the dashboard says them
     if why:
         table.add_column("why", no_wrap=True, overflow="ellipsis", max_width=40, style="dim")
     for s in update.suggestions:

@@ -299,8 +299,9 @@ class Dashboard:
         top = max(1.0, max((s.score for s in suggestions if s.score == s.score), default=1.0))
         for s in suggestions:
             track = Text("pinned ", style="bold yellow") if (s.why or {}).get("pinned") and not show_why else Text()
-            track.append(safe_text(s.artist) or "?", style="bold")
-            track.append(" – ")
+            if safe_text(s.artist):  # an untagged record is its title (or path), as on the decks: no "? – "
+                track.append(safe_text(s.artist), style="bold")
+                track.append(" – ")
             track.append(safe_text(s.title) or safe_text(s.path))
             row = [Text(str(s.rank), style="bold magenta" if s.rank == 1 else "dim"), track]
             if show_score:

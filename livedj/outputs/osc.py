@@ -327,7 +327,7 @@ class OscPublisher:
                 reason = errno.errorcode.get(exc.errno, str(exc.errno))
                 if exc.errno == errno.ECONNREFUSED:
                     target.refused_at = self.publishes
-                text = f"OSC send to {target.label} failed: {reason} (logged once; counted on the dashboard)"
+                text = f"OSC send to {target.label} failed: {reason} (logged once; counted on the dashboard and in the closing summary)"
                 # a receiver that is down fails every other send (the ICMP answer arrives late), so
                 # "works again" cannot be told reliably: log each kind of failure once per target
                 self._fail(text, logging.DEBUG if reason in target.logged else logging.WARNING)
