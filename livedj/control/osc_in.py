@@ -136,11 +136,6 @@ class OscControlServer:
         if previewer is not None:
             self._handlers[f"{p}/preview"] = self._preview
 
-    @property
-    def addresses(self) -> list[str]:
-        """The addresses understood."""
-        return list(self._handlers)
-
     # -- argument checks -------------------------------------------------------------------------
     def _track(self, args: tuple) -> int:
         value = _one(args, "track id or path")
