@@ -294,12 +294,12 @@ class _FingerprintEval:
         return out
 
 
-def print_room_table(result: dict, console=None) -> None:
+def print_room_table(result: dict) -> None:
     """The side-by-side table of :func:`evaluate_room`'s figures (rich)."""
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    console = Console()
     k, votes = result["k"], result["votes"]
     table = Table(title=f"through the {result.get('booth', 'random')} booth: {result['tracks']} tracks, {len(result['labels'])} labels, "
                         f"{result['queries']} queries/track/speed",
