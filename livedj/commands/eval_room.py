@@ -110,7 +110,7 @@ def evaluate_room(root: str, encoders: Sequence, *, k: int = 10, beginning_s: fl
         ``results[name]`` with ``id_top1[speed]``, ``id_voted[speed]``, ``booth_p``, ``clean_p``,
         ``beginning_p``, and ``booth_p_blend`` / ``clean_p_blend`` (queries blended over ``votes``
         updates, as ``lookback`` does live); ``random_p`` is the random-neighbour baseline;
-        ``fingerprints`` (unless disabled) as :func:`_fingerprint_figures` returns them.
+        ``fingerprints`` (unless disabled) as :meth:`_FingerprintEval.figures` returns them.
     """
     from livedj.adapt.data import booth_params, booth_window
     from livedj.audio.decode import DecodeError, decode
