@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from livedj.commands.run_parts import (ReloadableOsc, make_control, make_mixxx_follower, make_previewer,
-                                       make_publishers, make_session, make_source)  # noqa: F401 (benchmarks/live.py)
+                                       make_session, make_source)
 from livedj.words import plural
 
 if TYPE_CHECKING:  # the engine (numpy, scipy, torch) loads in run_live, not for `livedj --help`
