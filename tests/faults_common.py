@@ -288,3 +288,14 @@ def read_only_mount(folder):
         subprocess.run(["umount", str(folder)])
         pytest.skip("cannot remount read-only here")
     return lambda: subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)  # lazy: open files or not
+
+
+def full_disk(folder, room_kb: int):
+    """A tmpfs of ``room_kb`` KiB mounted at ``folder`` (root only); returns the undo, or skips."""
+    if os.geteuid() != 0:
+        pytest.skip("a small filesystem needs root")
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={room_kb}k", "tmpfs", str(folder)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    return lambda: subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)

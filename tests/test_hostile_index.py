@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from faults_common import base_fixture, complete, copy_index, N_A, read_only_mount, repair_here  # noqa: F401 (base_fixture: the fixture `base`)
+from faults_common import base_fixture, complete, copy_index, N_A, full_disk, read_only_mount, repair_here  # noqa: F401 (base_fixture: the fixture `base`)
 from livedj.library import index as annoy_index
 
 pytestmark = pytest.mark.faults
@@ -138,20 +138,6 @@ def test_an_index_on_a_read_only_filesystem_is_read(base, tmp_path):
     assert code == 0, err
 
 
-def _full_disk(folder, room_kb: int):
-    """A tmpfs of ``room_kb`` KiB mounted at ``folder`` (root only); returns the undo, or skips."""
-    import os
-    import subprocess
-
-    if os.geteuid() != 0:
-        pytest.skip("a small filesystem needs root")
-    folder.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={room_kb}k", "tmpfs", str(folder)],
-                      capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    return lambda: subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)
-
-
 def test_a_full_disk_does_not_set_the_store_aside(base, tmp_path):
     """`livedj index` on a full disk called the intact store damaged ('database or disk is full'), set it
     aside and left an empty one: the index then said 'not a livedj store' until every file was analysed
@@ -162,7 +148,7 @@ def test_a_full_disk_does_not_set_the_store_aside(base, tmp_path):
 
     root, config = base
     disk = tmp_path / "disk"
-    undo = _full_disk(disk, 1024 + sum(p.stat().st_size for p in copy_index(base, tmp_path).iterdir()) // 1024)
+    undo = full_disk(disk, 1024 + sum(p.stat().st_size for p in copy_index(base, tmp_path).iterdir()) // 1024)
     try:
         index_dir = disk / "index"
         shutil.copytree(tmp_path / "index", index_dir)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from faults_common import XML_HEAD, has_traceback, one_line, read_only_mount, run_here
+from faults_common import XML_HEAD, has_traceback, full_disk, one_line, read_only_mount, run_here
 
 pytestmark = pytest.mark.faults
 
@@ -157,19 +157,6 @@ def test_a_set_log_read_only_that_is_empty_or_older_reads_as_such(tmp_path):
     h.close()
 
 
-def _full_disk(folder, room_kb: int):
-    """A tmpfs of ``room_kb`` KiB mounted at ``folder`` (root only); returns the undo, or skips."""
-    import subprocess
-
-    if os.geteuid() != 0:
-        pytest.skip("a small filesystem needs root")
-    folder.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={room_kb}k", "tmpfs", str(folder)],
-                      capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    return lambda: subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def two_records(tmp_path_factory):
     from livedj.synth import DEMO_TRACKS, render_track, write_audio
@@ -188,7 +175,7 @@ def test_a_mix_on_a_full_disk_names_the_output_file(two_records, tmp_path, ext):
     naming a temporary file the DJ never gave (and .ogg ended in libsndfile's traceback, "System error.").
     Now one line naming set.wav; nothing is left on the disk."""
     disk = tmp_path / "disk"
-    undo = _full_disk(disk, 64)
+    undo = full_disk(disk, 64)
     try:
         out = disk / f"set.{ext}"
         code, stdout, err = run_here(["mix", *map(str, two_records), "-o", str(out), "--no-progress",
