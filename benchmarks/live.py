@@ -75,7 +75,7 @@ def _config(index_dir, osc_port: int | None = None) -> dict:
 
 def run_loop(engine, config: dict, path, updates: int, skip: int = 2) -> list[dict]:
     """Run the daemon's loop over ``path`` as fast as analysis allows; stage_ms of each update after ``skip``."""
-    from livedj.commands.run import make_publishers, make_source
+    from livedj.commands.run_parts import make_publishers, make_source
     from livedj.engine.daemon import LiveLoop
 
     ring, source, _ = make_source(config, str(path), True)

@@ -6,6 +6,7 @@ faults concern files and processes, not the embedding), Annoy files on disk, sub
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -276,3 +277,25 @@ def _main_here_out(argv: list[str]) -> str:
         main(argv)
     return out.getvalue()
 
+
+def read_only_mount(folder):
+    """Bind-mount ``folder`` read-only over itself (root only); returns the undo, or skips."""
+    if os.geteuid() != 0:
+        pytest.skip("a read-only mount needs root")
+    if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
+        pytest.skip("cannot bind-mount here")
+    if subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True).returncode:
+        subprocess.run(["umount", str(folder)])
+        pytest.skip("cannot remount read-only here")
+    return lambda: subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)  # lazy: open files or not
+
+
+def full_disk(folder, room_kb: int):
+    """A tmpfs of ``room_kb`` KiB mounted at ``folder`` (root only); returns the undo, or skips."""
+    if os.geteuid() != 0:
+        pytest.skip("a small filesystem needs root")
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={room_kb}k", "tmpfs", str(folder)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    return lambda: subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)

@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from livedj.adapt.data import SR, FeatureCache, booth_window, build_cache, split_tracks  # noqa: E402
+from livedj.adapt.data import SR, FeatureCache, booth_window, build_cache  # noqa: E402
 from livedj.adapt.head import HeadError, apply_head, head_hash, load_head, make_head, save_head  # noqa: E402
 
 
@@ -134,14 +134,6 @@ def test_adapted_encoder(tmp_path, monkeypatch):
     np.testing.assert_allclose(many[0].vector, one.vector, atol=1e-5)
     save_head(make_head("pool", seed=3), tmp_path / "other.safetensors")
     assert AdaptedEncoder.describe(tmp_path / "other.safetensors")[0] != enc.version  # another head, another id
-
-
-def test_split_tracks_by_track_and_label():
-    files = [(f"/m/{label}/{i}.ogg", label) for label in "abc" for i in range(10)]
-    train, test = split_tracks(files, 0.2, holdout_labels=("c",))
-    assert not set(train) & set(test) and len(train) + len(test) == 30
-    assert sum(label == "c" for _, label in test) == 10 and sum(label == "a" for _, label in test) == 2
-    assert split_tracks(files, 0.2, holdout_labels=("c",)) == (train, test)
 
 
 class _Spectrum:

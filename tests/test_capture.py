@@ -124,6 +124,17 @@ def test_file_source_realtime_writes_whole_file(tone_file):
     np.testing.assert_allclose(ring.latest(24000), decode(tone_file, 16000), atol=1e-6)
 
 
+def wait_written(src, sample_index, timeout=10.0):
+    """Poll as the live loop does (LiveLoop._wait_for): True once the ring holds ``sample_index``
+    samples; False if the file ended first or ``timeout`` passed."""
+    deadline = time.monotonic() + timeout
+    while src.ring.written < sample_index:
+        if src.done.is_set() or time.monotonic() > deadline:
+            return src.ring.written >= sample_index
+        time.sleep(0.002)
+    return True
+
+
 def test_file_source_fast_never_overwrites_unread(tone_file):
     """A ring far smaller than the file: the consumer reads every sample exactly once."""
     ring = RingBuffer(2000, 16000)
@@ -132,7 +143,7 @@ def test_file_source_fast_never_overwrites_unread(tone_file):
     got, pos, hop = [], 0, 900
     while True:
         src.allow_until(pos + hop)
-        if not src.wait_until(pos + hop, timeout=10):
+        if not wait_written(src, pos + hop):
             got.append(ring.read(pos, ring.written - pos))
             break
         got.append(ring.read(pos, hop))  # raises OverwrittenError if the writer ran ahead
@@ -148,7 +159,7 @@ def test_file_source_loop_and_stop(tmp_path):
     src = FileSource(ring, path, realtime=False, block=256, loop=True)
     src.start()
     src.allow_until(5000)  # 3+ passes over the 1600-sample file
-    assert src.wait_until(5000, timeout=10)
+    assert wait_written(src, 5000)
     assert not src.done.is_set()
     src.stop()
     assert src.done.is_set() and not src.running

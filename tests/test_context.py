@@ -9,7 +9,7 @@ import pytest
 from livedj.engine.context_eval import next_track_hits
 from livedj.engine.context_term import NightFeedback, context_neighbours, context_scores, merge_candidates
 from livedj.engine.ranker import Weights, rank
-from livedj.library.context import ContextModel, build, empty_model
+from livedj.library.context import ContextModel, build
 from livedj.library.sequences import IdSequence
 from livedj.library.store import Track
 from livedj.synth.playlists import cold_probes, planted_habits
@@ -33,7 +33,7 @@ def test_no_lists_is_neutral(habits):
     ids = np.asarray(sorted(habits.vectors)[:30])
     sims = np.linspace(0.9, 0.3, 30).astype(np.float32)
     tracks = tracks_of(habits.vectors)
-    for model in (None, empty_model(), build([], habits.vectors)):
+    for model in (None, build([], habits.vectors)):
         term = context_scores(ids, int(ids[0]), model)
         assert term is None
         assert rank(ids, sims, tracks, context=term) == rank(ids, sims, tracks)

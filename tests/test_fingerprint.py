@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from livedj.dsp import fingerprint as fp
-from livedj.library.fingerprints import FingerprintIndex, FingerprintIndexError, identify, match_hashes
+from livedj.library.fingerprints import FingerprintIndex, FingerprintIndexError, identify
 from livedj.synth import DEMO_TRACKS, render_track
 
 SR = 16000
@@ -136,8 +136,6 @@ def test_build_load_round_trip(tmp_path):
     track, at = idx.track_of(frame)
     assert sorted(zip(qpos.tolist(), track.tolist(), at.tolist())) == [(0, 7, 30), (0, 9, 1), (0, 9, 2), (2, 7, 10)]
     assert df.tolist() == [3, 3, 3, 1] or sorted(df.tolist()) == [1, 3, 3, 3]
-    # match: query landmarks at times 0 and 10 aligned with track 7 at offset 20 frames
-    assert match_hashes(idx, np.array([5, 3], np.uint32), np.array([-10.0, 10.0]), min_aligned=2)[0][:2] == (7, 2)
     empty = FingerprintIndex.build([], tmp_path / "empty")
     assert empty["hashes"] == 0 and len(FingerprintIndex.load(tmp_path / "empty")) == 0
 

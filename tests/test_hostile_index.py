@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from faults_common import base_fixture, complete, copy_index, N_A, repair_here  # noqa: F401 (base_fixture: the fixture `base`)
+from faults_common import base_fixture, complete, copy_index, N_A, full_disk, read_only_mount, repair_here  # noqa: F401 (base_fixture: the fixture `base`)
 from livedj.library import index as annoy_index
 
 pytestmark = pytest.mark.faults
@@ -120,21 +120,6 @@ def test_an_index_in_a_folder_named_with_uri_characters_is_read(base, tmp_path, 
     assert [p for p in set(tmp_path.rglob("*")) - before if index_dir not in p.parents] == []  # nothing made outside
 
 
-def _read_only_mount(folder):
-    """Bind-mount ``folder`` read-only over itself (root only); returns the undo, or skips."""
-    import os
-    import subprocess
-
-    if os.geteuid() != 0:
-        pytest.skip("a read-only mount needs root")
-    if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
-        pytest.skip("cannot bind-mount here")
-    if subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True).returncode:
-        subprocess.run(["umount", str(folder)])
-        pytest.skip("cannot remount read-only here")
-    return lambda: subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)  # lazy: open files or not
-
-
 def test_an_index_on_a_read_only_filesystem_is_read(base, tmp_path):
     """An index on a read-only mount (a locked SD card, a stick mounted ro) was 'not a livedj store
     (unable to open database file)': SQLite could not create the -shm file a WAL reader needs."""
@@ -144,27 +129,13 @@ def test_an_index_on_a_read_only_filesystem_is_read(base, tmp_path):
     for leftover in ("library.sqlite-wal", "library.sqlite-shm"):
         (index_dir / leftover).unlink(missing_ok=True)
     root, config = base
-    undo = _read_only_mount(index_dir)
+    undo = read_only_mount(index_dir)
     try:
         code, out, err = run_here(["suggest", str(sorted((root / "lib" / "a").rglob("*.wav"))[0]), "--top", "1",
                                    "--json", "--config", str(config), "--index", str(index_dir)])
     finally:
         undo()
     assert code == 0, err
-
-
-def _full_disk(folder, room_kb: int):
-    """A tmpfs of ``room_kb`` KiB mounted at ``folder`` (root only); returns the undo, or skips."""
-    import os
-    import subprocess
-
-    if os.geteuid() != 0:
-        pytest.skip("a small filesystem needs root")
-    folder.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={room_kb}k", "tmpfs", str(folder)],
-                      capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    return lambda: subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)
 
 
 def test_a_full_disk_does_not_set_the_store_aside(base, tmp_path):
@@ -177,7 +148,7 @@ def test_a_full_disk_does_not_set_the_store_aside(base, tmp_path):
 
     root, config = base
     disk = tmp_path / "disk"
-    undo = _full_disk(disk, 1024 + sum(p.stat().st_size for p in copy_index(base, tmp_path).iterdir()) // 1024)
+    undo = full_disk(disk, 1024 + sum(p.stat().st_size for p in copy_index(base, tmp_path).iterdir()) // 1024)
     try:
         index_dir = disk / "index"
         shutil.copytree(tmp_path / "index", index_dir)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from faults_common import XML_HEAD, has_traceback, one_line, run_here
+from faults_common import XML_HEAD, has_traceback, full_disk, one_line, read_only_mount, run_here
 
 pytestmark = pytest.mark.faults
 
@@ -108,20 +108,6 @@ def test_context_top_zero_or_negative_is_a_usage_error(tmp_path, top):
     assert _errors(err) == [f"livedj context: error: argument --top: must be 1..1000, got {top}"], err
 
 
-def _read_only_mount(folder):
-    """Bind-mount ``folder`` read-only over itself (root only); returns the undo, or skips."""
-    import subprocess
-
-    if os.geteuid() != 0:
-        pytest.skip("a read-only mount needs root")
-    if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
-        pytest.skip("cannot bind-mount here")
-    if subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True).returncode:
-        subprocess.run(["umount", str(folder)])
-        pytest.skip("cannot remount read-only here")
-    return lambda: subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)
-
-
 def test_history_reads_a_read_only_set_log(tmp_path):
     """`livedj history` on a set log on a read-only mount (a stick locked, last night's log copied read-only)
     was refused before anything was read: "config error: history.path: not writable". Reading it (the list,
@@ -136,7 +122,7 @@ def test_history_reads_a_read_only_set_log(tmp_path):
     h.close()
     config = tmp_path / "c.toml"
     config.write_text(f'[history]\npath = "{folder / "history.sqlite"}"\n')
-    undo = _read_only_mount(folder)
+    undo = read_only_mount(folder)
     try:
         code, out, err = run_here(["history", "--config", str(config)])
         assert code == 0 and "Friday" in out and not err, (out, err)
@@ -171,19 +157,6 @@ def test_a_set_log_read_only_that_is_empty_or_older_reads_as_such(tmp_path):
     h.close()
 
 
-def _full_disk(folder, room_kb: int):
-    """A tmpfs of ``room_kb`` KiB mounted at ``folder`` (root only); returns the undo, or skips."""
-    import subprocess
-
-    if os.geteuid() != 0:
-        pytest.skip("a small filesystem needs root")
-    folder.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={room_kb}k", "tmpfs", str(folder)],
-                      capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    return lambda: subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def two_records(tmp_path_factory):
     from livedj.synth import DEMO_TRACKS, render_track, write_audio
@@ -202,7 +175,7 @@ def test_a_mix_on_a_full_disk_names_the_output_file(two_records, tmp_path, ext):
     naming a temporary file the DJ never gave (and .ogg ended in libsndfile's traceback, "System error.").
     Now one line naming set.wav; nothing is left on the disk."""
     disk = tmp_path / "disk"
-    undo = _full_disk(disk, 64)
+    undo = full_disk(disk, 64)
     try:
         out = disk / f"set.{ext}"
         code, stdout, err = run_here(["mix", *map(str, two_records), "-o", str(out), "--no-progress",

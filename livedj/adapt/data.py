@@ -225,23 +225,3 @@ def build_cache(tracks: Sequence[tuple[str | Callable[[], np.ndarray], str]], ou
             cache.save(out)
     cache.save(out)
     return cache
-
-
-def split_tracks(files: Sequence[tuple[str, str]], test_share: float = 0.2, holdout_labels: Sequence[str] = (),
-                 seed: int = 0) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Split (path, label) pairs into TRAIN and TEST by track: ``test_share`` of each label (at least one
-    track of any label with two or more) plus every track of ``holdout_labels``. Deterministic for a seed.
-    """
-    by_label: dict[str, list[tuple[str, str]]] = {}
-    for item in sorted(files):
-        by_label.setdefault(item[1], []).append(item)
-    train, test = [], []
-    for label, items in sorted(by_label.items()):
-        if label in holdout_labels:
-            test += items
-            continue
-        order = np.random.default_rng(zlib.crc32(label.encode()) ^ seed).permutation(len(items))
-        n_test = max(1, round(test_share * len(items))) if len(items) > 1 else 0
-        test += [items[j] for j in order[:n_test]]
-        train += [items[j] for j in order[n_test:]]
-    return train, test

@@ -246,19 +246,6 @@ class FileSource:
                 self._allowed = int(sample_index)
                 self._cond.notify_all()
 
-    def wait_until(self, sample_index: int, timeout: float | None = None) -> bool:
-        """Block until ``ring.written >= sample_index``; False if the file ended first or timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while self.ring.written < sample_index:
-                if self.done.is_set():
-                    return False
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                self._cond.wait(left if left is not None else 0.5)
-            return True
-
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -268,8 +255,6 @@ class FileSource:
         self.ring.write(chunk)
         self.callbacks += 1
         self.last_callback_time = time.monotonic()
-        with self._cond:
-            self._cond.notify_all()
 
     def _feed_fast(self, blk: np.ndarray) -> bool:
         """Write ``blk`` in pieces as the consumer allows; False if stopped."""
@@ -311,8 +296,6 @@ class FileSource:
             self.error = str(e)
         finally:
             self.done.set()
-            with self._cond:
-                self._cond.notify_all()
 
     def start(self) -> None:
         """Check the file opens as audio, then start the writer thread (idempotent).

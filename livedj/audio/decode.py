@@ -239,6 +239,17 @@ def _chunks(path, sample_rate: int, offset: float) -> Iterator[np.ndarray]:
                 container = _open(path)
                 stream = container.streams.audio[0]
         resampler = _Resampled(sample_rate)
+
+        def after_skip(chunks: list[np.ndarray]) -> Iterator[np.ndarray]:
+            """``chunks`` less the ``skip`` samples still to drop before ``offset``."""
+            nonlocal skip
+            for chunk in chunks:
+                if skip:
+                    drop = min(skip, chunk.size)
+                    chunk, skip = chunk[drop:], skip - drop
+                if chunk.size:
+                    yield chunk
+
         first = True
         for frame in _frames(container, stream, path):
             if first:
@@ -251,20 +262,10 @@ def _chunks(path, sample_rate: int, offset: float) -> Iterator[np.ndarray]:
             resampler.push(frame)
             if not resampler.ready:  # most frames: buffered, nothing to hand on yet
                 continue
-            for chunk in resampler.take():
-                if skip:
-                    drop = min(skip, chunk.size)
-                    chunk, skip = chunk[drop:], skip - drop
-                if chunk.size:
-                    yield chunk
+            yield from after_skip(resampler.take())
         if first and (offset == 0 or origin is None):
             raise DecodeError(path, "no decodable audio frames")
-        for chunk in resampler.flush():
-            if skip:
-                drop = min(skip, chunk.size)
-                chunk, skip = chunk[drop:], skip - drop
-            if chunk.size:
-                yield chunk
+        yield from after_skip(resampler.flush())
     except DecodeError:
         raise
     except (av.error.FFmpegError, OSError) as e:

@@ -110,7 +110,7 @@ def evaluate_room(root: str, encoders: Sequence, *, k: int = 10, beginning_s: fl
         ``results[name]`` with ``id_top1[speed]``, ``id_voted[speed]``, ``booth_p``, ``clean_p``,
         ``beginning_p``, and ``booth_p_blend`` / ``clean_p_blend`` (queries blended over ``votes``
         updates, as ``lookback`` does live); ``random_p`` is the random-neighbour baseline;
-        ``fingerprints`` (unless disabled) as :func:`_fingerprint_figures` returns them.
+        ``fingerprints`` (unless disabled) as :meth:`_FingerprintEval.figures` returns them.
     """
     from livedj.adapt.data import booth_params, booth_window
     from livedj.audio.decode import DecodeError, decode
@@ -294,12 +294,12 @@ class _FingerprintEval:
         return out
 
 
-def print_room_table(result: dict, console=None) -> None:
+def print_room_table(result: dict) -> None:
     """The side-by-side table of :func:`evaluate_room`'s figures (rich)."""
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    console = Console()
     k, votes = result["k"], result["votes"]
     table = Table(title=f"through the {result.get('booth', 'random')} booth: {result['tracks']} tracks, {len(result['labels'])} labels, "
                         f"{result['queries']} queries/track/speed",

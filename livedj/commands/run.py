@@ -11,8 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from livedj.commands.run_parts import (LogOffTheLivePath, ReloadableOsc, make_control, make_mixxx_follower,
-                                       make_previewer, make_publishers, make_session,
-                                       make_source)  # noqa: F401 (benchmarks/live.py)
+                                       make_previewer, make_session, make_source)
 from livedj.words import plural
 
 if TYPE_CHECKING:  # the engine (numpy, scipy, torch) loads in run_live, not for `livedj --help`
@@ -20,8 +19,7 @@ if TYPE_CHECKING:  # the engine (numpy, scipy, torch) loads in run_live, not for
 
 
 def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashboard=True, json_lines=False,
-             device=None, osc_targets=(), record=None, engine=None, out=None, err=None,
-             notifier=None, config_path=None, index_dir=None) -> LiveLoop:
+             device=None, osc_targets=(), record=None, config_path=None, index_dir=None) -> LiveLoop:
     """Run the live loop until it ends (duration, end of input, SIGINT/SIGTERM, no JSON reader); return it."""
     from livedj.engine.daemon import LiveLoop
     from livedj.engine.loader import load_engine
@@ -29,12 +27,12 @@ def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashbo
     from livedj.outputs.terminal import Terminal
     from livedj.service.notify import Notifier
 
-    notifier, out, err = notifier or Notifier(), out or sys.stdout, err or sys.stderr  # the streams of now
+    notifier, out, err = Notifier(), sys.stdout, sys.stderr  # the streams of now
     if input_file is not None and not os.path.isfile(input_file):  # before seconds of loading the engine
         from livedj.audio.decode import DecodeError
 
         raise DecodeError(input_file, "no such file" if not os.path.exists(input_file) else "not a file")
-    engine = engine or load_engine(config)
+    engine = load_engine(config)
     # a file's sound begins where the file does: its first sound is a record's opening (the key shown uses it)
     engine.listener.hears_stream_start = input_file is not None
     ring, source, description = make_source(config, input_file, fast, device)

@@ -16,8 +16,7 @@ import socket
 import threading
 from typing import Callable
 
-from livedj.control.osc_parse import (MAX_BUNDLE_DEPTH,  # noqa: F401 (re-exported)
-                                      MalformedPacket, Unsupported, parse_packet)
+from livedj.control.osc_parse import MalformedPacket, Unsupported, parse_packet
 from livedj.engine.session import (
     MAX_DRUNK, MAX_LOOKBACK, Ban, Command, Drunk, Lookback, Pause, Pin, Played, Refresh, Session, Skip,
 )
@@ -135,11 +134,6 @@ class OscControlServer:
         }
         if previewer is not None:
             self._handlers[f"{p}/preview"] = self._preview
-
-    @property
-    def addresses(self) -> list[str]:
-        """The addresses understood."""
-        return list(self._handlers)
 
     # -- argument checks -------------------------------------------------------------------------
     def _track(self, args: tuple) -> int:

@@ -34,7 +34,7 @@ import numpy as np
 import scipy.fft
 
 from livedj.dsp.framing import frames as frame_signal
-from livedj.dsp.keymodel import (MODEL_PATH, WHOLE_SECONDS, WINDOW_SECONDS, KeyModel,  # noqa: F401 (re-exported)
+from livedj.dsp.keymodel import (MODEL_PATH, KeyModel,  # noqa: F401 (re-exported)
                                  gate_probability, key_logits, key_posterior, load_model, rotations, style_features)
 
 __all__ = ["KeyModel", "estimate_tuning", "semitone_energy", "chroma_features", "key_posterior", "load_model",

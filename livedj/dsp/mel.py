@@ -78,11 +78,6 @@ def hann_periodic(n_fft: int = N_FFT) -> np.ndarray:
     return window
 
 
-def n_frames(n_samples: int, hop: int = HOP) -> int:
-    """Frames a centred STFT yields for ``n_samples`` samples: ``1 + n_samples // hop`` (313 for 5 s)."""
-    return 1 + n_samples // hop
-
-
 def mel_power(y: np.ndarray, sr: int = SR, n_fft: int = N_FFT, hop: int = HOP, n_mels: int = N_MELS) -> np.ndarray:
     """Mel power spectrogram with librosa-0.7 defaults, shape (frames, n_mels), float32.
 

@@ -137,13 +137,6 @@ def _salience(r: np.ndarray, fps: float, bpm: np.ndarray) -> np.ndarray:
     return values.mean(axis=1)
 
 
-def tempo_salience(y: np.ndarray, sr: int, bpm: np.ndarray) -> np.ndarray:
-    """Comb salience of each tempo in ``bpm`` for ``y`` (no prior): for plots and tests."""
-    env, fps = onset_envelope(y, sr)
-    r = _autocorrelation(_smooth(env), int(np.ceil(N_MULTIPLES * 60 * fps / np.min(bpm))) + 2)
-    return _salience(r, fps, np.asarray(bpm, dtype=np.float64))
-
-
 SMOOTH_SIGMA = 2.0  #: Gaussian smoothing of the onset envelope, frames
 
 

@@ -108,7 +108,7 @@ class StreamingMusicnn:
         self._timbral = [self._signed(c.weight.transpose(2, 3), c.bias, n) for c, n in zip(fe.timbral, fe.timbral_bn)]
         self._temporal = [(*self._signed(c.weight[..., 0], c.bias, n), c.kernel_size[0])
                           for c, n in zip(fe.temporal, fe.temporal_bn)]
-        self.resets = 0  #: grids (re)started, for tests and logs
+        self.resets = 0  #: grids (re)started (the tests read it)
         self.reset()
         # numpy's OpenBLAS threads busy-wait after the filterbank matmul and then take the 2 cores from
         # torch's threads: measured 2x slower forward passes. One BLAS thread gives the same values.

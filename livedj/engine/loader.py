@@ -26,15 +26,14 @@ def ranking_from_config(ranking: dict) -> Ranking:
                    weights=weights, rules=rules)
 
 
-def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | None = None) -> Engine:
+def load_engine(config: dict, *, reuse: Engine | None = None) -> Engine:
     """Load encoder, index and track metadata as ``config`` says; raise with a one-line message if unusable.
 
     Parameters
     ----------
     config : dict
-        A checked config (:func:`livedj.config.load`); read, never changed.
-    index_dir : str, optional
-        The index directory; default ``config["index"]["path"]``.
+        A checked config (:func:`livedj.config.load`); read, never changed. The index is
+        ``config["index"]["path"]`` (``--index`` overrides it there).
     reuse : Engine, optional
         A running engine (a reload): its encoder and live tempo/key state are kept when the config
         still names the same encoder, and what plays stays identified (track ids survive
@@ -45,7 +44,7 @@ def load_engine(config: dict, *, index_dir: str | None = None, reuse: Engine | N
     livedj.library.index.IndexUnusable, livedj.library.store.StoreError
     """
     analysis, audio = config["analysis"], config["audio"]
-    index_dir = index_dir or config["index"]["path"]
+    index_dir = config["index"]["path"]
     name = analysis["encoder"]
     head = str(resolve_head(config, index_dir))  # used by a headed encoder (musicnn-booth) only
     index = annoy_index.load(index_dir, encoder=encoder_id(name, head), dim=encoder_dim(name, head),

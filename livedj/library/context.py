@@ -383,10 +383,3 @@ def build(sequences, audio: dict[int, np.ndarray] | None = None, *, track_ids=No
             stats["predicted"] = int(len(missing))
     stats["seconds"] = round(time.perf_counter() - began, 3)
     return ContextModel(ids, vectors, learned, shared, after, banned, stats, listed, copies)
-
-
-def empty_model() -> ContextModel:
-    """No lists: the context term is neutral."""
-    z = sp.csr_matrix((0, 0), dtype=np.float32)
-    return ContextModel(np.zeros(0, np.int64), np.zeros((0, Params.dim), np.float32), np.zeros(0, bool), z, z,
-                        np.zeros(0, bool), {"lists": 0})

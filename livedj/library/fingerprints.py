@@ -39,7 +39,7 @@ from livedj.library.fpquery import (DEFAULT_SPEEDS, KEYLOCK_TEMPOS, hash_rows, h
 from livedj.library.fpvote import over_budget  # noqa: F401 (re-exported: fpstream)
 from livedj.library.fpspread import (SPREAD_ALIGNED, SPREAD_LEAD, SPREAD_MARGIN, SPREAD_SECONDS,  # noqa: F401 (re-exported)
                                      aligned_seconds, crowd_hits, crowded, spread_evidence)
-from livedj.library.fpindex import (COARSE_BINS_LOG2, COARSE_SHIFT, COMMON, FORMAT, GAP,  # noqa: F401 (re-exported)
+from livedj.library.fpindex import (COARSE_BINS_LOG2, COARSE_SHIFT, FORMAT, GAP,  # noqa: F401 (re-exported)
                                      FingerprintIndex, FingerprintIndexError, gather)
 
 __all__ = ["FingerprintIndex", "FingerprintIndexError", "Match", "identify", "match_audio", "decide", "decks", "query_hashes",
@@ -205,18 +205,6 @@ def align_hits(index: FingerprintIndex, frame: np.ndarray, q_time: np.ndarray, h
              else np.zeros(len(order)))
     return [(int(ids[k]), float(best[k]), float(fp.frames_to_s(int(best_off[k]))), int(best_hyp[k]), per_hyp[k],
              int(sec), float(c)) for k, sec, c in zip(order, seconds, crowd)]
-
-
-def match_hashes(index: FingerprintIndex, hashes: np.ndarray, times: np.ndarray, *, min_aligned: int = MIN_ALIGNED
-             ) -> list[tuple[int, int, float]]:
-    """Tracks of ``index`` with at least ``min_aligned`` landmarks at one time offset, best first.
-
-    ``times`` are query anchor times in speed-1 frames (float allowed). Returns
-    (track id, aligned count, offset s = position of query time 0 in the track).
-    """
-    hashes = np.asarray(hashes, np.int64)
-    cands = _align(index, hashes, np.asarray(times, np.float64), np.zeros(len(hashes), np.int64), 1)
-    return [(t, c, o) for t, c, o, *_ in cands if c >= min_aligned]
 
 
 def match_audio(y: np.ndarray, sr: int, index: FingerprintIndex, *, speeds: Iterable[float] = DEFAULT_SPEEDS,

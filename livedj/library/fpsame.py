@@ -24,7 +24,7 @@ import numpy as np
 from livedj.library.fpindex import GAP
 from livedj.library.fpvote import njit
 
-__all__ = ["stretch", "stretches", "shared_fraction", "same_recording", "fold_copies", "STRETCH_S", "MIN_SHARED", "MIN_OVERLAP_S"]
+__all__ = ["stretches", "shared_fraction", "same_recording", "fold_copies", "STRETCH_S", "MIN_SHARED", "MIN_OVERLAP_S"]
 
 STRETCH_S = 60.0     #: seconds each side of the query compared (a shared loop or sample is shorter)
 MIN_SHARED = 0.6     #: fraction of the stretch's landmarks both records must hold at one offset
@@ -96,11 +96,6 @@ def stretches(buckets: np.ndarray, times: np.ndarray, a: int, b: int, c: int, d:
     h, t, r = _stretches(buckets, times, np.int64(a), np.int64(max(a, b)), np.int64(c), np.int64(max(c, d)),
                          np.int64(step))
     return (h[r == 0], t[r == 0]), (h[r == 1], t[r == 1])
-
-
-def stretch(buckets: np.ndarray, times: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-    """(hashes, timeline frames) of every landmark whose timeline frame is in ``[a, b)``."""
-    return stretches(buckets, times, a, b, 0, 0)[0]
 
 
 def shared_fraction(h_a: np.ndarray, t_a: np.ndarray, h_b: np.ndarray, t_b: np.ndarray, *, tolerance: int = 1

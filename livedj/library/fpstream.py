@@ -1,6 +1,6 @@
 """Now playing over a live stream: the fingerprint match, paid once per second of new audio.
 
-Consecutive live updates hear overlapping windows (the last ``identify_s``, 15 s, every ``analysis.hop_s``).
+Consecutive live updates hear overlapping windows (the last ``analysis.identify_s``, 15 s, every ``audio.hop_s``).
 :func:`~livedj.library.fingerprints.match_audio` would read every lookup's postings again each time;
 :class:`LiveMatcher` keeps, per *chunk* of new audio (:mod:`livedj.library.fpchunks`), its lookups and their
 hits (as keys, :mod:`livedj.library.fpkeys`). A chunk's coarse votes stay in a running vote array until all of

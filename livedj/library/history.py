@@ -164,12 +164,20 @@ class History:
             self.db.close()
             raise
 
-    def _open_readonly(self) -> None:
+    def _our_tables(self) -> set[str]:
+        """The file's tables; :class:`sqlite3.DatabaseError` when it holds others than a set log's.
+
+        history.path at the library store or Mixxx's database: the schema would be added to that
+        file, silently, and the night logged into it (lost when the store is rebuilt)."""
         tables = {r[0] for r in self.db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
         if tables - _TABLES:
             raise sqlite3.DatabaseError(f"not a livedj set log: it holds other tables "
                                         f"({', '.join(sorted(tables - _TABLES)[:4])})")
+        return tables
+
+    def _open_readonly(self) -> None:
+        tables = self._our_tables()
         if not tables:  # an empty file (nothing logged yet): read as the empty set log it would become
             self.db.close()
             self.db = sqlite3.connect(":memory:", check_same_thread=False)
@@ -185,13 +193,7 @@ class History:
                                   .replace("CREATE INDEX IF NOT EXISTS ", "CREATE INDEX IF NOT EXISTS fill."))
 
     def _open(self) -> None:
-        # history.path at the library store or Mixxx's database: the schema below would be added to
-        # that file, silently, and the night logged into it (lost when the store is rebuilt)
-        tables = {r[0] for r in self.db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
-        if tables - _TABLES:
-            raise sqlite3.DatabaseError(f"not a livedj set log: it holds other tables "
-                                        f"({', '.join(sorted(tables - _TABLES)[:4])})")
+        self._our_tables()
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # a play logged is a play kept, even on power loss
         self.db.executescript(_SCHEMA)

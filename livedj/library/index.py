@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -28,18 +27,11 @@ import numpy as np
 from livedj.fsutil import atomic_write
 from livedj.library.errors import IndexUnusable
 from livedj.library.fingerprints import FingerprintIndex
+from livedj.library.verify import crc32
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MAX_DIM = 65536  #: more dimensions than any encoder makes: a manifest saying so is damaged
-
-
-def _crc32(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            crc = zlib.crc32(chunk, crc)
-    return crc
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -83,7 +75,7 @@ def _build_annoy(path: Path, items: Iterable[tuple[int, np.ndarray]], dim: int, 
 
 
 def _entry(path: Path, **extra) -> dict:
-    return {"file": path.name, "size": path.stat().st_size, "crc32": _crc32(path), **extra}
+    return {"file": path.name, "size": path.stat().st_size, "crc32": crc32(path), **extra}
 
 
 def _next_generation(directory: Path) -> int:
@@ -227,7 +219,7 @@ def _checked(directory: Path, entry: dict, verify: bool) -> Path:
     if size != entry.get("size"):
         raise IndexUnusable(f"{path}: {size} bytes, manifest says {entry.get('size')}: truncated or replaced; "
                             f"rebuild with `livedj index`")
-    if verify and _crc32(path) != entry.get("crc32"):
+    if verify and crc32(path) != entry.get("crc32"):
         raise IndexUnusable(f"{path}: checksum mismatch (corrupt file); rebuild with `livedj index`")
     return path
 

@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from livedj.library import index as annoy_index
-# UNFINISHED: what :data:`FINGERPRINT_META` says while some rows' landmarks are not current (each
-# row's ``fingerprint_params`` says which); imported here too, where older callers look for it
-from livedj.library.upgrade import UNFINISHED, upgrade_pass  # noqa: F401
+from livedj.library.upgrade import upgrade_pass
 
 #: store meta key: the fingerprint parameters (:data:`livedj.dsp.fingerprint.PARAMS`) of the stored landmarks
 FINGERPRINT_META = "fingerprint_params"
@@ -72,7 +70,7 @@ def refingerprint(store, index_dir: str, fresh: set[bytes], progress: Callable[[
     it had not done. A file whose worker died, or that cannot be decoded now, keeps its old landmarks
     and their parameters: nothing new was computed, and the next run tries it again. The parameters
     are recorded for the whole store only once every row's landmarks are current; until then the
-    store says :data:`UNFINISHED`, so that its rebuilt fingerprint index (labelled with today's
+    store says :data:`~livedj.library.upgrade.UNFINISHED`, so that its rebuilt fingerprint index (labelled with today's
     parameters) cannot vouch for the rows left.
 
     Parameters

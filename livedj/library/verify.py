@@ -8,7 +8,7 @@ file is found by the same rule. :func:`store_digest` summarises the store rows t
 built from; the manifest keeps it, so tracks the store committed before a crash (kill -9 while
 the Annoy file was being built) are noticed on the next run and reach the index.
 
-:func:`locked` keeps two `livedj index` runs from building into one directory at once, and
+:func:`lock` keeps two `livedj index` runs from building into one directory at once, and
 :func:`clean_leftovers` removes temporaries and unreferenced generations a crash left behind.
 """
 from __future__ import annotations
@@ -22,7 +22,6 @@ import re
 import shutil
 import zlib
 from pathlib import Path
-from typing import Iterator
 
 MANIFEST = "manifest.json"
 LOCK = ".index.lock"
@@ -154,7 +153,7 @@ def reasons_to_build(directory: str | os.PathLike, digest: str) -> list[str]:
 def clean_leftovers(directory: str | os.PathLike) -> list[str]:
     """Remove temporaries and generation files the manifest does not name; return their names.
 
-    Only call with the build lock held (:func:`locked`): a concurrent build's temporaries would go too.
+    Only call with the build lock held (:func:`lock`): a concurrent build's temporaries would go too.
     A running daemon keeps files it has open or mapped even after they are unlinked.
     """
     directory = Path(directory)
@@ -215,16 +214,6 @@ def lock(directory: str | os.PathLike) -> int:
 
 def unlock(fd: int) -> None:
     os.close(fd)
-
-
-@contextlib.contextmanager
-def locked(directory: str | os.PathLike) -> Iterator[None]:
-    """:func:`lock` for the duration of a ``with`` block."""
-    fd = lock(directory)
-    try:
-        yield
-    finally:
-        unlock(fd)
 
 
 def open_store(directory: str | os.PathLike):

@@ -98,10 +98,6 @@ class BeatGrid:
         n = int(np.floor((self.duration - self.first_beat) / self.period)) + 1
         return self.first_beat + self.period * np.arange(max(n, 0))
 
-    def downbeats(self) -> np.ndarray:
-        """Bar starts (every 4th beat from the first downbeat), seconds."""
-        return self.beats()[::4]
-
     def bar_time(self, bar: float) -> float:
         """Time of bar number ``bar`` (0 = first downbeat), seconds."""
         return self.first_beat + bar * self.bar

@@ -182,10 +182,6 @@ class Notifier:
         """``STOPPING=1``: shutdown has begun (systemd stops expecting watchdog pings)."""
         self.notify("STOPPING=1", *([f"STATUS={_one_line(status)}"] if status else []))
 
-    def extend_timeout(self, seconds: float) -> None:
-        """``EXTEND_TIMEOUT_USEC=``: ask for more time for a slow start, reload or stop."""
-        self.notify(f"EXTEND_TIMEOUT_USEC={max(0, int(seconds * 1e6))}")
-
     def close(self) -> None:
         """Release the socket; later calls open a new one."""
         with self._lock:

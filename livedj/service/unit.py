@@ -138,22 +138,20 @@ def quote_arg(arg: str) -> str:
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def exec_start(command: Sequence[str], config: str | None = None, extra: Sequence[str] = ()) -> str:
-    """The ``ExecStart=`` value: ``COMMAND run --no-dashboard [--config ABS] [EXTRA...]``.
+def exec_start(command: Sequence[str], config: str | None = None) -> str:
+    """The ``ExecStart=`` value: ``COMMAND run --no-dashboard [--config ABS]``.
 
     ``%h`` in the placeholder command is left as a specifier; every other word is escaped.
     """
     words = list(command) + ["run", "--no-dashboard"]
     if config:
         words += ["--config", os.path.abspath(os.path.expanduser(config))]
-    words += list(extra)
     return " ".join(w if w.startswith("%h/") else quote_arg(w) for w in words)
 
 
-def render_unit(command: Sequence[str] | None = None, config: str | None = None,
-                extra: Sequence[str] = ()) -> str:
+def render_unit(command: Sequence[str] | None = None, config: str | None = None) -> str:
     """The unit text for ``command`` (default: :func:`executable_command`)."""
-    return UNIT_TEMPLATE.format(exec_start=exec_start(command or executable_command(), config, extra))
+    return UNIT_TEMPLATE.format(exec_start=exec_start(command or executable_command(), config))
 
 
 def user_unit_dir(environ: Mapping[str, str] = os.environ) -> Path:

@@ -1,4 +1,4 @@
-"""Deterministic synthetic music: the demo library and known-answer test audio.
+"""Deterministic synthetic music: the demo library, also the audio the tests use.
 
 Everything is generated with numpy from a seed (no samples, no downloads), so ``livedj demo``
 and the tests run anywhere. Typical use::
@@ -10,9 +10,8 @@ and the tests run anywhere. Typical use::
 from .audio_io import FORMATS, build_demo_library, library_path, write_audio
 from .render import LEAD_IN, TrackSpec, render_track
 from .styles import STYLES
-from .theory import chord_progression, click_track, parse_key
+from .theory import parse_key
 from .tracks import DEMO_TRACKS
 
-__all__ = ["TrackSpec", "DEMO_TRACKS", "STYLES", "LEAD_IN", "render_track", "click_track",
-           "chord_progression", "parse_key", "write_audio", "build_demo_library",
+__all__ = ["TrackSpec", "DEMO_TRACKS", "STYLES", "LEAD_IN", "render_track", "parse_key", "write_audio", "build_demo_library",
            "library_path", "FORMATS"]

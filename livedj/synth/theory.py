@@ -1,12 +1,9 @@
-"""Keys, scales and chords, plus the two known-answer test signals (click track, chords)."""
+"""Keys, scales and chords."""
 from __future__ import annotations
 
 import numpy as np
 
-from .voices import piano
-
-__all__ = ["PITCH_CLASSES", "parse_key", "scale_notes", "triad", "click_track",
-           "chord_progression"]
+__all__ = ["PITCH_CLASSES", "parse_key", "scale_notes", "triad"]
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _ALIASES = {"DB": 1, "EB": 3, "GB": 6, "AB": 8, "BB": 10, "CB": 11, "FB": 4, "E#": 5, "B#": 0}
@@ -62,73 +59,3 @@ def triad(key: str, degree: int, octave_midi: int = 48, seventh: bool = False,
         sc[6] += 1
     idx = [degree, degree + 2, degree + 4] + ([degree + 6] if seventh else [])
     return [sc[i % 7] + 12 * (i // 7) for i in idx]
-
-
-def click_track(bpm: float, duration: float, sample_rate: int = 22050,
-                offset: float = 0.0) -> np.ndarray:
-    """Metronome: a 5 ms, 1.5 kHz blip every beat (accented downbeat every 4).
-
-    Parameters
-    ----------
-    bpm : float
-        Tempo; clicks start exactly at ``offset`` seconds and are ``60 / bpm`` apart.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Output rate.
-    offset : float
-        Time of the first click in seconds.
-
-    Returns
-    -------
-    np.ndarray
-        Mono float32 in [-1, 1].
-    """
-    n = int(round(duration * sample_rate))
-    out = np.zeros(n, dtype=np.float64)
-    m = int(0.03 * sample_rate)
-    t = np.arange(m) / sample_rate
-    blip = np.sin(2 * np.pi * 1500.0 * t) * np.exp(-t / 0.005)
-    period = 60.0 / bpm
-    for i, start in enumerate(np.arange(offset, duration, period)):
-        s = int(round(start * sample_rate))
-        seg = blip[: n - s] * (0.9 if i % 4 == 0 else 0.6)
-        out[s: s + len(seg)] += seg
-    return out.astype(np.float32)
-
-
-def chord_progression(key: str, duration: float, sample_rate: int = 22050,
-                      bpm: float = 100.0) -> np.ndarray:
-    """I-vi-IV-V (major) or i-VI-iv-V (minor) piano chords, one chord per bar, with a bass.
-
-    Every chord is held for a 4-beat bar and its root is doubled two octaves down, so the
-    chroma is dominated by the key's tonic triad over a cycle.
-
-    Returns
-    -------
-    np.ndarray
-        Mono float32 in [-1, 1] of ``round(duration * sample_rate)`` samples.
-    """
-    _, mode = parse_key(key)
-    degrees = (0, 5, 3, 4)  # I-vi-IV-V, in minor i-VI-iv-V (harmonic V)
-    n = int(round(duration * sample_rate))
-    bar = 4 * 60.0 / bpm
-    out = np.zeros(n + int(bar * sample_rate) + 1)
-    cache: dict[float, np.ndarray] = {}
-
-    def note(midi: int) -> np.ndarray:
-        if midi not in cache:
-            cache[midi] = piano(440.0 * 2 ** ((midi - 69) / 12), bar, sample_rate)
-        return cache[midi]
-
-    for i, start in enumerate(np.arange(0.0, duration, bar)):
-        chord = triad(key, degrees[i % 4], 60, harmonic=(mode == "minor"))
-        s = int(round(start * sample_rate))
-        for m in chord + [chord[0] - 24]:
-            x = note(m)
-            out[s: s + len(x)] += x
-    out = out[:n] / 3.0
-    fade = min(n, int(0.01 * sample_rate))
-    out[n - fade:] *= np.linspace(1, 0, fade)
-    peak = np.max(np.abs(out)) if n else 0.0
-    return (out / peak * 0.8 if peak > 0 else out).astype(np.float32)

@@ -31,7 +31,6 @@ from livedj.library.importers.common import (NUL_IN_PATH, LibraryImportError, Pr
 from livedj.library.importers.rekordbox import location_to_path, rekordbox_nodes
 from livedj.library.importers.traktor import traktor_nodes, traktor_path
 
-KINDS = ("crate", "playlist", "set")
 M3U_EXTENSIONS = (".m3u", ".m3u8", ".pls")
 
 
