@@ -261,7 +261,6 @@ def test_an_engine_a_reload_replaced_is_freed(base, tmp_path):
     next swap, and the set log's lookup cached the one before until the next play. A replaced engine is now
     freed at the swap."""
     import gc
-    import io
     import os
     import signal
     import threading
@@ -305,6 +304,6 @@ def test_an_engine_a_reload_replaced_is_freed(base, tmp_path):
     driver = threading.Thread(target=night, daemon=True)
     driver.start()
     run_live(load(config), input_file=str(_long_input(root, tmp_path / "night.wav")), dashboard=False,
-             err=io.StringIO(), notifier=Notifier(), config_path=str(config))
+             notifier=Notifier(), config_path=str(config))
     driver.join(10)
     assert seen == {"swapped": True, "first alive": False}, seen

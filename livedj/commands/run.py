@@ -19,15 +19,16 @@ if TYPE_CHECKING:  # the engine (numpy, scipy, torch) loads in run_live, not for
 
 
 def run_live(config: dict, *, input_file=None, fast=False, duration=None, dashboard=True, json_lines=False,
-             device=None, osc_targets=(), record=None, config_path=None, index_dir=None) -> LiveLoop:
-    """Run the live loop until it ends (duration, end of input, SIGINT/SIGTERM, no JSON reader); return it."""
+             device=None, osc_targets=(), record=None, config_path=None, index_dir=None, notifier=None) -> LiveLoop:
+    """Run the live loop until it ends (duration, end of input, SIGINT/SIGTERM, no JSON reader); return it.
+    ``notifier``: the service manager's (systemd's READY/STOPPING; a test's to know when it listens)."""
     from livedj.engine.daemon import LiveLoop
     from livedj.engine.loader import load_engine
     from livedj.outputs.jsonlines import JsonLinesWriter
     from livedj.outputs.terminal import Terminal
     from livedj.service.notify import Notifier
 
-    notifier, out, err = Notifier(), sys.stdout, sys.stderr  # the streams of now
+    notifier, out, err = notifier or Notifier(), sys.stdout, sys.stderr  # the streams of now
     if input_file is not None and not os.path.isfile(input_file):  # before seconds of loading the engine
         from livedj.audio.decode import DecodeError
 
