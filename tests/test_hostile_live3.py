@@ -117,10 +117,7 @@ def test_a_terminal_that_hangs_up_leaves_the_night_running(base, tmp_path):
     reader.start()
 
     def wait_for(text, timeout=120.0):
-        deadline = time.monotonic() + timeout
-        while text not in log.read_text() and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return text in log.read_text()
+        return _said(log, run, text, timeout)
 
     try:
         assert wait_for("listening: ready"), log.read_text()
@@ -140,6 +137,16 @@ def test_a_terminal_that_hangs_up_leaves_the_night_running(base, tmp_path):
     text = log.read_text()
     assert code == 0 and "Errno" not in text and "Traceback" not in text, text
     assert "set log" in text and "written" in text, text  # the closing summary, after the hang-up too
+
+
+def _said(log, run, text: str, timeout: float) -> bool:
+    """True once ``text`` is in the log of ``run`` (a livedj process), False if it ended or ``timeout`` passed first."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return text in log.read_text()
 
 
 def _stuck(fd: int, timeout: float = 60.0) -> bool:
@@ -189,7 +196,6 @@ def test_a_lost_sound_server_is_our_line_not_thirty_of_portaudios(base, tmp_path
     import signal
     import subprocess
     import sys
-    import time
 
     import pytest
     from vmic import VirtualMic, missing_tools
@@ -210,10 +216,7 @@ def test_a_lost_sound_server_is_our_line_not_thirty_of_portaudios(base, tmp_path
                                    env={**os.environ, **mic.env})
 
         def wait_for(text, timeout=120.0):
-            deadline = time.monotonic() + timeout
-            while text not in log.read_text() and run.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.1)
-            return text in log.read_text()
+            return _said(log, run, text, timeout)
 
         try:
             assert wait_for("listening: ready"), log.read_text()
