@@ -383,7 +383,7 @@ def load(root: Path, ex: Excerpt) -> np.ndarray:
     return np.load(root / f"{ex.name}.npy").astype(np.float32) / 32768.0
 
 
-if __name__ == "__main__":
+def _main(args) -> None:
     import sys
 
     from benchmarks.common import cache_dir
@@ -395,5 +395,15 @@ if __name__ == "__main__":
             last[phase] = done
             print(f"{phase} {done}/{total}", file=sys.stderr, flush=True)
 
-    out = build(cache_dir("key"), progress=show, renders=int(sys.argv[1]) if len(sys.argv) > 1 else 2)
+    out = build(cache_dir("key"), progress=show, renders=args.renders)
     print(len(out), "excerpts")
+
+
+if __name__ == "__main__":
+    import sys
+
+    from benchmarks.common import script
+
+    sys.exit(script("_keydata", "Build (or complete) the key benchmark's rendered excerpts under .bench/key/.", _main,
+                    arguments=[("renders", dict(nargs="?", type=int, default=2,
+                                                help="renders of each chosen score (default 2)"))]))

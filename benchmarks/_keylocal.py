@@ -111,12 +111,20 @@ def joined(root: Path, algorithms=("AardenEssen", "BellmanBudge", "TemperleyKost
     return out
 
 
-if __name__ == "__main__":
-    import sys
-
+def _main(args) -> None:
     from benchmarks.common import cache_dir
 
-    if "--joined" in sys.argv:  # python -m benchmarks._keylocal --joined
+    if args.joined:  # python -m benchmarks._keylocal --joined
         print(json.dumps(joined(cache_dir("key")), indent=1))
     else:
         print(json.dumps(choose(cache_dir("key")), indent=1))
+
+
+if __name__ == "__main__":
+    import sys
+
+    from benchmarks.common import script
+
+    sys.exit(script("_keylocal", "music21's key of the notes heard, against the key benchmark's global labels (JSON).",
+                    _main, arguments=[("--joined", dict(action="store_true", help="the test half's joined-late "
+                                                        "spans, instead of choosing the algorithm on the training half"))]))

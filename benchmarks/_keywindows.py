@@ -104,4 +104,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from benchmarks.common import script
+
+    sys.exit(script("_keywindows", "Why a lone 12-s key estimate of a generated track scores below the whole "
+                    "track's: a diagnosis.", lambda args: main()))

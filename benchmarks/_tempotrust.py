@@ -53,4 +53,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from benchmarks.common import script
+
+    sys.exit(script("_tempotrust", "How often the live tempo is right, by its confidence (the key benchmark's "
+                    "excerpts).", lambda args: main()))

@@ -28,6 +28,29 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
+def script(module: str, description: str, body, argv=None, arguments=()) -> int:
+    """A helper module run on its own (``python -m benchmarks.MODULE``): ``--help`` with its one-line
+    ``description``, then ``body(args)``. ``arguments``: ``(name or flags, add_argument keywords)``.
+    What it needs and lacks (the fluidsynth CLI, a soundfont, music21, a file) is one line, exit 1."""
+    import argparse
+    import sys
+
+    prog = f"python -m benchmarks.{module}"
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    for flags, kw in arguments:
+        parser.add_argument(*([flags] if isinstance(flags, str) else flags), **kw)
+    args = parser.parse_args(argv)
+    try:
+        code = body(args)
+    except ImportError as exc:
+        print(f"{prog}: {exc} (pip install -e '.[bench]')", file=sys.stderr)
+        return 1
+    except (RuntimeError, OSError) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    return code if isinstance(code, int) else 0
+
+
 def row(benchmark: str, figure: str, value: float, unit: str, *, baseline: float | None = None,
         target: float | None = None, higher_is_better: bool = False, note: str = "") -> dict:
     """One result row.

@@ -55,6 +55,12 @@ class Progress(rich_progress.Progress):
             self.live.transient = True
         self._printed: dict[rich_progress.TaskID, tuple[float, bool]] = {}  # task -> (when, finished)
 
+    def stop(self) -> None:
+        if self._plain():  # not rich's: it ends a log with an empty line (the space after a last frame not drawn)
+            self.live.stop()
+            return
+        super().stop()
+
     def _plain(self) -> bool:
         return not self.disable and not self.console.is_terminal
 

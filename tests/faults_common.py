@@ -42,6 +42,15 @@ def one_line(stderr: str) -> list[str]:
             and not ln.startswith(PREFIX)]
 
 
+@pytest.fixture(name="own_home")
+def own_home_fixture(tmp_path_factory, monkeypatch):
+    """XDG config, data and cache homes of the test's own: nothing of the user's is read or written.
+    A module makes it autouse with ``pytestmark = pytest.mark.usefixtures("own_home")``."""
+    home = tmp_path_factory.mktemp("home")
+    for kind in ("CONFIG", "DATA", "CACHE"):
+        monkeypatch.setenv(f"XDG_{kind}_HOME", str(home / kind.lower()))
+
+
 @pytest.fixture(scope="session", name="base")
 def base_fixture(tmp_path_factory):
     """A generated library (lib/a: 5 tracks, lib/b: 2 more) and an index of lib/a, built once."""

@@ -121,3 +121,20 @@ def test_time_to_name_room_replaces_the_mix_by_what_the_microphone_hears(tmp_pat
     assert abs(np.corrcoef(heard, line)[0, 1]) < 0.9  # the room and its noise are there
     through_room(str(path), room, seed=3)  # a second room on top: deterministic and still the same length
     assert len(sf.read(path)[0]) == len(line)
+
+
+@pytest.mark.parametrize("module", ["_keydata", "_keylocal", "_keywindows", "_tempotrust"])
+def test_key_helpers_take_help_and_say_in_one_line_what_they_lack(module, tmp_path):
+    """`python -m benchmarks._keydata --help` stopped with "ValueError: invalid literal for int()" (its
+    argument was read as a number of renders), and the others ignored --help and began their work; without
+    the fluidsynth CLI each ended in a RuntimeError traceback. Now: a usage line, and one line saying what
+    is missing (exit 1)."""
+    env = {**os.environ, "LIVEDJ_BENCH_DIR": str(tmp_path / "bench"), "PATH": str(tmp_path)}  # no fluidsynth
+    result = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", "--help"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith(f"usage: python -m benchmarks.{module}"), result
+    result = subprocess.run([sys.executable, "-m", f"benchmarks.{module}"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"python -m benchmarks.{module}: ") and "fluidsynth" in lines[0], lines

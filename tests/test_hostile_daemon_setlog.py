@@ -3,6 +3,8 @@ full disk (the writer, :class:`livedj.library.setlog.SetLogWriter`, on real SQLi
 test_hostile_daemon.py."""
 from __future__ import annotations
 
+import os
+
 
 def _wait(condition, timeout=10.0):
     import time
@@ -134,3 +136,29 @@ def test_a_set_log_locked_at_start_says_who_holds_it(tmp_path):
         holder.close()
     text = str(caught.value)
     assert "locked" in text and "another program" in text and "\n" not in text, text
+
+
+def test_a_set_log_that_cannot_be_created_names_its_key(tmp_path):
+    """`[history] path` in a folder that cannot be made (here under /proc, which passes the config's check
+    when run as root): `livedj run` said "PATH: set log unusable: ... No such file or directory" and not which
+    setting to change. The line now begins with the key, as a config error does: "history.path: PATH: ..."."""
+    import soundfile as sf
+
+    from faults_common import has_traceback, livedj, quiet_config, run_here
+    from livedj.synth import DEMO_TRACKS, render_track
+
+    (tmp_path / "lib").mkdir()
+    song = tmp_path / "lib" / "t.wav"
+    sf.write(song, render_track(DEMO_TRACKS[0], duration=6.0, sample_rate=22050), 22050)
+    config = quiet_config(tmp_path, "[osc_in]\nenabled = false\n")
+    code, _, err = run_here(["index", str(tmp_path / "lib"), "--config", str(config),
+                             "--index", str(tmp_path / "index"), "--jobs", "1"])
+    assert code == 0, err
+    wrong = f"/proc/livedj-test-{os.getpid()}/history.sqlite"
+    config.write_text(config.read_text().replace(str(tmp_path / "history.sqlite"), wrong))
+    result = livedj("run", "--config", config, "--index", tmp_path / "index", "--input", song, "--fast",
+                    "--no-dashboard", "--duration", 4)  # a process of its own: the run needs real stdout
+    code, err = result.returncode, result.stderr
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code in (1, 2) and not has_traceback(err), err
+    assert len(lines) == 1 and "history.path: " in lines[0] and wrong in lines[0], err

@@ -18,15 +18,10 @@ from faults_common import XML_HEAD, has_traceback, run_here
 from faults_common import index_here as _index
 from faults_common import quiet_config as _config
 from faults_common import skipped_lines as _skipped
+from faults_common import own_home_fixture  # noqa: F401 (the fixture `own_home`)
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("own_home")]  # own_home: XDG homes of its own
 
-
-
-@pytest.fixture(autouse=True)
-def _own_home(tmp_path, monkeypatch):
-    for kind in ("CONFIG", "DATA", "CACHE"):  # nothing of the user's is read or written
-        monkeypatch.setenv(f"XDG_{kind}_HOME", str(tmp_path / kind.lower()))
 
 
 # -- livedj index --from-…: the DJ software's own entries -----------------------------------------------

@@ -92,6 +92,34 @@ VOLUME=""/><TEMPO BPM="fast"/></ENTRY></COLLECTION></NML>''')
     assert "first\\x0aforged line" in out
 
 
+def test_names_from_the_dj_software_fill_empty_tags_of_files_already_indexed(library, tmp_path):
+    """`livedj index --from-rekordbox` on a library already indexed: a file without title/artist tags kept
+    none (only BPM and key were refreshed), so lists and the dashboard showed its file name. The DJ
+    software's names now fill what the file's tags leave empty; a file's own tag stays as it is."""
+    root, config = library
+    lib = root / "lib"
+    xml = tmp_path / "collection.xml"
+    xml.write_text(XML_HEAD + f'''<DJ_PLAYLISTS Version="1.0.0"><COLLECTION Entries="2">
+<TRACK TrackID="1" Name="Rekordbox Zero" Artist="RB Artist" Album="RB Album" Location="file://localhost{lib}/t0.wav"/>
+<TRACK TrackID="2" Name="Rekordbox One" Artist="RB Other" Location="file://localhost{lib}/t1.wav"/>
+</COLLECTION></DJ_PLAYLISTS>''')
+    index_dir = tmp_path / "index"
+    shutil.copytree(root / "index", index_dir)
+    with sqlite3.connect(index_dir / "library.sqlite") as db:  # t1's own title tag, as the file gave it
+        assert db.execute("UPDATE tracks SET title = 'Own Title' WHERE path = ?",
+                          (os.fsencode(lib / "t1.wav"),)).rowcount == 1
+    code, out, err = run_here(["index", str(lib), "--from-rekordbox", str(xml), "--config", str(config),
+                               "--index", str(index_dir), "--jobs", "1"])
+    assert code == 0 and not has_traceback(err), err
+    assert "unchanged 3" in out, out  # already indexed: not analysed again
+    with sqlite3.connect(index_dir / "library.sqlite") as db:
+        names = {Path(os.fsdecode(p)).name: (t, a, al)
+                 for p, t, a, al in db.execute("SELECT path, title, artist, album FROM tracks")}
+    assert names["t0.wav"] == ("Rekordbox Zero", "RB Artist", "RB Album"), names
+    assert names["t1.wav"] == ("Own Title", "RB Other", None), names
+    assert names["t2.wav"] == (None, None, None), names
+
+
 # -- XML ---------------------------------------------------------------------------------------------------
 def test_traktor_key_value_infinite_is_skipped(library, tmp_path):
     """MUSICAL_KEY VALUE="inf" (or "1e400"): int(float(...)) raised OverflowError, a traceback."""

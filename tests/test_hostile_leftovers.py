@@ -8,15 +8,9 @@ import threading
 import pytest
 
 from faults_common import XML_HEAD, has_traceback, full_disk, one_line, read_only_mount, run_here
+from faults_common import own_home_fixture  # noqa: F401 (the fixture `own_home`)
 
-pytestmark = pytest.mark.faults
-
-
-@pytest.fixture(autouse=True)
-def _own_home(tmp_path_factory, monkeypatch):
-    home = tmp_path_factory.mktemp("home")
-    for kind in ("CONFIG", "DATA", "CACHE"):  # nothing of the user's is read or written
-        monkeypatch.setenv(f"XDG_{kind}_HOME", str(home / kind.lower()))
+pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("own_home")]  # own_home: XDG homes of its own
 
 
 def _errors(stderr: str) -> list[str]:

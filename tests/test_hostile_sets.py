@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from faults_common import has_traceback, one_line, run_here
+from faults_common import own_home_fixture  # noqa: F401 (the fixture `own_home`)
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("own_home")]  # own_home: XDG homes of its own
 
 SR = 44100
 
@@ -35,12 +36,6 @@ def _errors(stderr: str) -> list[str]:
 def records_fixture(tmp_path_factory):
     folder = tmp_path_factory.mktemp("records")
     return _record(folder / "one.flac", 16.0, 1), _record(folder / "two.flac", 16.0, 2, bpm=126.0)
-
-
-@pytest.fixture(autouse=True)
-def _own_home(tmp_path, monkeypatch):
-    for kind in ("CONFIG", "DATA", "CACHE"):  # nothing of the user's is read or written
-        monkeypatch.setenv(f"XDG_{kind}_HOME", str(tmp_path / kind.lower()))
 
 
 # -- livedj mix ---------------------------------------------------------------------------------------

@@ -12,9 +12,10 @@ import shutil
 import pytest
 
 from faults_common import has_traceback, index_here, one_line, quiet_config, run_here
+from faults_common import own_home_fixture  # noqa: F401 (the fixture `own_home`)
 from livedj.synth import DEMO_TRACKS, TrackSpec, render_track, write_audio
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("own_home")]  # own_home: XDG homes of its own
 
 SR = 22050
 
@@ -22,12 +23,6 @@ SR = 22050
 def _errors(stderr: str) -> list[str]:
     """The error lines: progress and argparse's usage lines left out."""
     return [ln for ln in one_line(stderr) if not ln.startswith(("usage:", " "))]
-
-
-@pytest.fixture(autouse=True)
-def _own_home(tmp_path, monkeypatch):
-    for kind in ("CONFIG", "DATA", "CACHE"):  # nothing of the user's is read or written
-        monkeypatch.setenv(f"XDG_{kind}_HOME", str(tmp_path / kind.lower()))
 
 
 @pytest.fixture(scope="module", name="library")

@@ -27,6 +27,14 @@ def test_off_a_terminal_a_task_prints_its_start_and_its_end_once():
     assert [ln for ln in out.getvalue().splitlines() if ln] == plain  # and no last frame of the bars ("analysing ━━━ 6/6") after them
 
 
+def test_off_a_terminal_the_log_ends_with_the_last_line_not_an_empty_one():
+    """rich's Progress.stop() printed an empty line off a terminal (room under its last frame, which is not
+    drawn here): every `livedj index 2>> log` left a blank line in the log."""
+    out = io.StringIO()
+    _run(Console(file=out, force_terminal=False), every_s=3600.0)
+    assert out.getvalue().endswith("  track6.mp3\n"), repr(out.getvalue()[-40:])
+
+
 def test_off_a_terminal_lines_come_every_every_s():
     out = io.StringIO()
     _run(Console(file=out, force_terminal=False), every_s=0.0)

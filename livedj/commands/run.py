@@ -323,7 +323,10 @@ def main(args, config) -> int:
                         dashboard=not args.no_dashboard, json_lines=args.json_lines, device=args.device,
                         osc_targets=args.osc, record=args.record, config_path=args.config,
                         index_dir=args.index)
-    except (IndexUnusable, StoreError, DecodeError, CaptureError, FileNotFoundError, SetLogUnusable) as exc:
+    except SetLogUnusable as exc:  # named by its key, as a config error is: the key is what the DJ changes
+        print(f"livedj run: history.path: {exc}", file=sys.stderr)
+        return 1
+    except (IndexUnusable, StoreError, DecodeError, CaptureError, FileNotFoundError) as exc:
         print(f"livedj run: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C before the loop's own handler (loading torch, the index): nothing logged yet

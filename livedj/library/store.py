@@ -184,7 +184,12 @@ class Store:
                         (_landmarks_blob(landmarks), params, int(track_id)))
 
     def set_dj_analysis(self, path: str, track) -> None:
-        """Take BPM/key from the DJ's software (an ImportedTrack) for an already indexed file."""
+        """Take BPM/key from the DJ's software (an ImportedTrack) for an already indexed file, and its
+        title/artist/album where the file's own tags left them empty (a file's own tag is never replaced)."""
+        for name in ("title", "artist", "album"):
+            if getattr(track, name, None):
+                self.db.execute(f"UPDATE tracks SET {name} = ? WHERE path = ? AND ({name} IS NULL OR {name} = '')",
+                                (getattr(track, name), encode_path(path)))
         if track.bpm:
             self.db.execute("UPDATE tracks SET bpm = ?, bpm_source = ? WHERE path = ?",
                             (float(track.bpm), track.source, encode_path(path)))
