@@ -112,7 +112,7 @@ def test_livedj_train_reprojects_the_index_without_decoding_and_stale_projection
     config = defaults()
     config["analysis"]["encoder"] = "features"
     config["index"].update(path=str(tmp_path / "idx"), beginning_s=10.0, segment_hop_s=0.0)
-    args = argparse.Namespace(booth_head=False, steps=40, whole=0, library=None, hours=1.0, out=None, resume=False)
+    args = argparse.Namespace(booth_head=False, steps=40, whole=0, library=None, hours=None, out=None, resume=False)
     assert train.main(args, config) == 0
     after = json.loads((tmp_path / "idx" / "manifest.json").read_text())["vector"]["projection"]
     assert after["kind"] == "contrastive" and after["id"] != before["id"] and after["tracks"] == 24
@@ -147,6 +147,6 @@ def test_livedj_train_needs_an_index(tmp_path, capsys):
 
     config = defaults()
     config["index"]["path"] = str(tmp_path / "nothing")
-    args = argparse.Namespace(booth_head=False, steps=10, whole=0, library=None, hours=1.0, out=None, resume=False)
+    args = argparse.Namespace(booth_head=False, steps=10, whole=0, library=None, hours=None, out=None, resume=False)
     assert train.main(args, config) == 1
     assert "run `livedj index` first" in capsys.readouterr().err
