@@ -290,3 +290,40 @@ def test_a_reload_to_another_index_keeps_the_running_one(base, tmp_path):
     lines = err.getvalue().splitlines()
     assert len(lines) == 1 and "index.path" in lines[0] and "next start" in lines[0], lines
     assert loop.pending_engine.index.size == 5, loop.pending_engine.index.size  # lib/a's, not lib/b's 2
+
+
+def test_an_input_whose_stop_never_returns_is_opened_anew():
+    """The sound server killed under a stalled stream (tests/test_hostile_live3.py kills the virtual mic's):
+    PortAudio's stop of the old stream then never returned, the reopen waited in it, no later reopen was
+    started beside it, and the input never came back, even with the server up again (seen with py-spy:
+    `livedj-reopen` in `_StreamBase.stop` for good). The reopen now leaves a stop that does not answer within
+    STOP_WAIT_S and opens the device anew. A fake device: a stop that never returns cannot be made on demand
+    with the real server (it happened in about half the kills)."""
+    import threading
+    import time
+
+    from livedj.audio.ringbuffer import RingBuffer
+    from livedj.engine import daemon
+    from livedj.engine.daemon import LiveLoop
+
+    class _DeadServerDevice(_FrozenDevice):
+        def __init__(self):
+            super().__init__()
+            self.starts = 0
+
+        def start(self):
+            self.starts += 1
+            self.error = None
+
+    device = _DeadServerDevice()
+    loop = LiveLoop(_IdleEngine(), RingBuffer(16000 * 20, 16000), device, hop_s=0.1)
+    try:
+        loop.start()
+        deadline = time.monotonic() + daemon.STOP_WAIT_S + 10
+        while device.starts < 2 and time.monotonic() < deadline:  # the loop's own start, then the reopen's
+            time.sleep(0.1)
+        loop.stop()
+        threading.Thread(target=lambda: loop.join(timeout=1), daemon=True).start()
+    finally:
+        device.release.set()
+    assert device.stops >= 1 and device.starts >= 2, (device.stops, device.starts)

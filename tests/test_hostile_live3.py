@@ -222,8 +222,8 @@ def test_a_lost_sound_server_is_our_line_not_thirty_of_portaudios(base, tmp_path
             assert wait_for("listening: ready"), log.read_text()
             mic._proc.kill()  # the sound server gone
             mic._proc.wait(10)
-            assert wait_for("No input device matching", timeout=60), log.read_text()  # retried twice at least
-            assert wait_for("Connection refused", timeout=1), log.read_text()  # the server's reason, in our line
+            # the reopen's failure, with the server's reason in our line (a stop that never returns is left)
+            assert wait_for("Connection refused", timeout=60), log.read_text()
         finally:
             run.send_signal(signal.SIGTERM)
             run.wait(60)

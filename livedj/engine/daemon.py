@@ -37,15 +37,16 @@ RETRY_S = 0.5  # how often a lost input is reopened
 STOP_WAIT_S = 2.0  # how long stopping waits for an input device to close (a hung sound server never does)
 
 
-def stop_input(source: Source) -> bool:
-    """Stop ``source``, waiting at most :data:`STOP_WAIT_S` (a device whose sound server hangs blocks in
-    PortAudio until it comes back); False, said once, when it did not answer: the run ends without it."""
+def stop_input(source: Source, then: str = "stopping without it") -> bool:
+    """Stop ``source``, waiting at most :data:`STOP_WAIT_S` (a device whose sound server hangs or died under
+    it blocks in PortAudio, until it comes back or for ever); False, said once with ``then`` (what happens
+    next), when it did not answer."""
     stopper = threading.Thread(target=source.stop, name="livedj-input-stop", daemon=True)
     stopper.start()
     stopper.join(STOP_WAIT_S)
     if stopper.is_alive():
-        log.warning("the input device did not close within %g s (its sound server hangs?); stopping without it",
-                    STOP_WAIT_S)
+        log.warning("the input device did not close within %g s (its sound server hangs or died?); %s",
+                    STOP_WAIT_S, then)
         return False
     return True
 
@@ -143,6 +144,7 @@ class LiveLoop:
         self._next_retry = 0.0
         self._retries = 0
         self._reopening: threading.Thread | None = None  # the thread reopening a lost input, while it runs
+        self._stream_stuck = False  # a lost input's stop never returned: PortAudio's re-initialisation would wait on it
         self._last_status_publish = 0.0
         self.context_s = context_s  # how much audio each update sees (tempo/key need more than the window)
         self.window_s, self.hop_s, self.duration_s, self.fast = window_s, hop_s, duration_s, fast
@@ -256,9 +258,13 @@ class LiveLoop:
         from livedj.audio.capture import CaptureError, refresh_devices
 
         source = self.source
-        source.stop()
+        # a sound server killed under a stalled stream leaves its stop waiting for ever: this reopen, and every
+        # later one (they are not stacked), waited with it and the input never came back; the stuck stream
+        # is left to its thread and a new one opened
+        if not stop_input(source, then="opening a new one"):
+            self._stream_stuck = True
         try:
-            if retries and retries % 4 == 0:
+            if retries and retries % 4 == 0 and not self._stream_stuck:
                 refresh_devices()  # let PortAudio see devices that came back under a new index
             source.start()
         except (CaptureError, OSError) as exc:
