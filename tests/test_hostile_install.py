@@ -165,11 +165,10 @@ def test_a_second_demo_waits_for_the_first_ones_index(tmp_path):
     import threading
     import time
 
-    from livedj.commands.demo import _wait_for_index
     from livedj.library import verify
 
     held = verify.lock(tmp_path)
-    waiter = threading.Thread(target=_wait_for_index, args=(tmp_path,))
+    waiter = threading.Thread(target=lambda: verify.unlock(verify.lock(tmp_path, wait=True)))  # as the demo waits
     waiter.start()
     time.sleep(0.3)
     assert waiter.is_alive()  # waiting while the build holds the lock

@@ -74,19 +74,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-dashboard", action="store_true", help="print JSON lines instead of the dashboard")
 
 
-def _wait_for_index(index_dir: Path) -> None:
-    """Until the process building ``index_dir`` lets go of its build lock (it ends, however it ends)."""
-    import fcntl
-
-    from livedj.library.verify import LOCK
-
-    fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    finally:
-        os.close(fd)
-
-
 def _where_from(dir_arg) -> str:
     """Where the demo folder's path came from, for an error naming it."""
     if dir_arg:
@@ -101,7 +88,7 @@ def main(args, config) -> int:
     from livedj.commands.run import print_summary, run_live
     from rich.console import Console
 
-    from livedj.library.verify import IndexBusy
+    from livedj.library.verify import IndexBusy, lock, unlock
     from livedj.synth import DEMO_TRACKS, build_demo_library
 
     console = Console(stderr=True)
@@ -127,7 +114,7 @@ def main(args, config) -> int:
             break
         except IndexBusy:  # it died "another `livedj index` is building this index"
             console.print("another livedj is indexing the demo library: waiting for it")
-            _wait_for_index(index_dir)
+            unlock(lock(index_dir, wait=True))  # until the first demo's build lets go of the lock
     print_report(report, console)
     mix_path = root / f"demo-mix-v3-{int(args.duration)}s.wav"
     parts = make_input(mix_path, args.duration)

@@ -193,8 +193,9 @@ def refuse_foreign(directory: str | os.PathLike) -> None:
                             f"{others[0]!r}): give --index (index.path) a new or empty folder")
 
 
-def lock(directory: str | os.PathLike) -> int:
-    """Take the index directory's build lock (an advisory ``flock``) or raise :class:`IndexBusy` at once.
+def lock(directory: str | os.PathLike, wait: bool = False) -> int:
+    """Take the index directory's build lock (an advisory ``flock``) or raise :class:`IndexBusy` at once
+    (``wait``: until the process holding it lets go, however it ends).
 
     Returns the descriptor: closing it (:func:`unlock`) releases the lock, and so does the kernel
     when the process dies, however it dies (kill -9 leaves nothing to clean).
@@ -203,7 +204,7 @@ def lock(directory: str | os.PathLike) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
         os.close(fd)
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
