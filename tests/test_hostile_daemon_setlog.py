@@ -25,20 +25,30 @@ def _plays(path) -> list[str]:
         history.close()
 
 
-def test_a_set_log_removed_while_running_is_started_again_with_the_whole_night(tmp_path):
-    """`rm history.sqlite*` (a tidy-up, a sync tool) during a set: the writer went on writing into the
-    removed file, said "3 plays written", and the night was gone with it. It now notices, starts the set log
-    again at its path and writes into it every play of the night, those before the removal too."""
+def _one_play_then_removed(path):
+    """A running set-log writer at ``path`` that wrote one play, then lost its files (``rm history.sqlite*``)."""
     from livedj.library.setlog import SetLogWriter
 
-    path = tmp_path / "history.sqlite"
     setlog = SetLogWriter(path)
     setlog.start()
     try:
         setlog.log("/music/1.mp3", title="one", source="osc")
         assert _wait(lambda: setlog.written == 1)
-        for leftover in tmp_path.iterdir():
+        for leftover in path.parent.iterdir():
             leftover.unlink()
+    except BaseException:
+        setlog.stop()
+        raise
+    return setlog
+
+
+def test_a_set_log_removed_while_running_is_started_again_with_the_whole_night(tmp_path):
+    """`rm history.sqlite*` (a tidy-up, a sync tool) during a set: the writer went on writing into the
+    removed file, said "3 plays written", and the night was gone with it. It now notices, starts the set log
+    again at its path and writes into it every play of the night, those before the removal too."""
+    path = tmp_path / "history.sqlite"
+    setlog = _one_play_then_removed(path)
+    try:
         setlog.log("/music/2.mp3", title="two", source="osc")
         setlog.log_feedback("/music/3.mp3", "skip", "/music/2.mp3")
         assert _wait(lambda: path.exists() and not setlog.unwritten)
@@ -50,18 +60,8 @@ def test_a_set_log_removed_while_running_is_started_again_with_the_whole_night(t
 
 def test_a_set_log_removed_after_the_last_play_is_written_again_at_the_end(tmp_path):
     """Removed after the night's last play: nothing new to write, and the end of the run left no set log."""
-    from livedj.library.setlog import SetLogWriter
-
     path = tmp_path / "history.sqlite"
-    setlog = SetLogWriter(path)
-    setlog.start()
-    try:
-        setlog.log("/music/1.mp3", title="one", source="osc")
-        assert _wait(lambda: setlog.written == 1)
-        for leftover in tmp_path.iterdir():
-            leftover.unlink()
-    finally:
-        setlog.stop()
+    _one_play_then_removed(path).stop()
     assert _plays(path) == ["/music/1.mp3"]
 
 
